@@ -1,0 +1,21 @@
+//! Backstop's pure policy core: policy loading and validation, and the error
+//! classifier. No clock, no randomness, no I/O: everything a decision depends on
+//! comes in as an argument, so the same bytes decide the same way in every host.
+//!
+//! Natively this is an ordinary library (tests, benches, fuzzing); on `wasm32`
+//! the [`adapter`] module exports it through the WIT interface in `wit/`.
+
+pub mod classify;
+pub mod document;
+pub mod error;
+pub mod names;
+pub mod policy;
+mod schema;
+
+#[cfg(target_arch = "wasm32")]
+mod adapter;
+
+pub use classify::{Classification, Failure, FailureClass};
+pub use document::Format;
+pub use error::{ErrorCode, Location, PolicyError};
+pub use policy::Policy;

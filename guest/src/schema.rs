@@ -1,0 +1,150 @@
+//! Helpers for validating a [`Node`] tree against the policy schema: every problem
+//! is collected (not just the first), with the field path and its location.
+
+use crate::document::{Entry, Node, Value};
+use crate::error::{ErrorCode, Location, PolicyError};
+
+/// Collects diagnostics while a document is validated.
+pub struct Validator<'s> {
+    source: &'s str,
+    pub errors: Vec<PolicyError>,
+}
+
+impl<'s> Validator<'s> {
+    pub fn new(source: &'s str) -> Self {
+        Validator {
+            source,
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn report(&mut self, code: ErrorCode, path: &str, offset: usize, message: impl Into<String>) {
+        let location = Location::of_offset(self.source, offset);
+        self.errors
+            .push(PolicyError::new(code, path, message).at(location));
+    }
+
+    pub fn wrong_type(&mut self, path: &str, node: &Node, expected: &str) {
+        self.report(
+            ErrorCode::WrongType,
+            path,
+            node.offset,
+            format!("expected {expected}, found {}", node.value.type_name()),
+        );
+    }
+
+    /// Read `node` as a table whose keys must all be in `known`; unknown keys are
+    /// reported (with a suggestion when one is close) and skipped.
+    pub fn table<'n>(&mut self, path: &str, node: &'n Node, known: &[&str]) -> Option<Table<'n>> {
+        let Value::Table(entries) = &node.value else {
+            self.wrong_type(path, node, "a table");
+            return None;
+        };
+        for entry in entries {
+            if !known.contains(&entry.key.as_str()) {
+                let message = match suggest(&entry.key, known) {
+                    Some(close) => format!("unknown field `{}`; did you mean `{close}`?", entry.key),
+                    None => format!(
+                        "unknown field `{}`; expected one of: {}",
+                        entry.key,
+                        known.join(", ")
+                    ),
+                };
+                let path = join(path, &entry.key);
+                self.report(ErrorCode::UnknownField, &path, entry.key_offset, message);
+            }
+        }
+        Some(Table {
+            entries,
+            offset: node.offset,
+        })
+    }
+
+    pub fn string<'n>(&mut self, path: &str, node: &'n Node) -> Option<&'n str> {
+        match &node.value {
+            Value::String(s) => Some(s),
+            _ => {
+                self.wrong_type(path, node, "a string");
+                None
+            }
+        }
+    }
+
+    pub fn bool(&mut self, path: &str, node: &Node) -> Option<bool> {
+        match node.value {
+            Value::Bool(b) => Some(b),
+            _ => {
+                self.wrong_type(path, node, "a boolean");
+                None
+            }
+        }
+    }
+
+    /// A single value or an array of values, as a list of nodes with their paths.
+    pub fn one_or_many<'n>(&mut self, path: &str, node: &'n Node) -> Vec<(String, &'n Node)> {
+        match &node.value {
+            Value::Array(items) => {
+                if items.is_empty() {
+                    self.report(
+                        ErrorCode::InvalidValue,
+                        path,
+                        node.offset,
+                        "an empty list matches nothing; remove the field or add a value",
+                    );
+                }
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| (format!("{path}[{i}]"), item))
+                    .collect()
+            }
+            _ => vec![(path.to_string(), node)],
+        }
+    }
+}
+
+/// A table whose unknown keys were already reported.
+pub struct Table<'n> {
+    pub entries: &'n [Entry],
+    pub offset: usize,
+}
+
+impl<'n> Table<'n> {
+    pub fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|entry| entry.key == key)
+            .map(|entry| &entry.node)
+    }
+}
+
+pub fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// The known name closest to `unknown`, if it is plausibly a typo of it.
+pub fn suggest<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(unknown, k), *k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        let known = ["http_status", "grpc_code", "message"];
+        assert_eq!(suggest("http_statu", &known), Some("http_status"));
+        assert_eq!(suggest("mesage", &known), Some("message"));
+        assert_eq!(suggest("zzz", &known), None);
+    }
+}

@@ -1,0 +1,138 @@
+//! `cargo run -p xtask -- build-wasm` builds the guest for `wasm32-unknown-unknown`,
+//! wraps it into a component, and writes both artifacts where the hosts embed them.
+//! `cargo run -p xtask -- check-wasm` rebuilds them and fails if any committed
+//! byte differs, so shipped bytes always equal the source.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail, ensure};
+use sha2::{Digest, Sha256};
+
+/// Where each host embeds the artifacts (relative to the workspace root).
+const COMPONENT_DESTINATIONS: &[&str] = &["host/wasm/backstop.wasm"];
+const CORE_DESTINATIONS: &[&str] = &["host/wasm/backstop-core.wasm"];
+const CHECKSUMS: &str = "host/wasm/SHA256SUMS";
+
+fn main() -> Result<()> {
+    let root = workspace_root();
+    match std::env::args().nth(1).as_deref() {
+        Some("build-wasm") => {
+            let artifacts = build(&root)?;
+            for (path, bytes) in artifacts.files() {
+                let dest = root.join(path);
+                std::fs::create_dir_all(dest.parent().unwrap())?;
+                std::fs::write(&dest, bytes).with_context(|| format!("writing {}", dest.display()))?;
+            }
+            println!("component: {} bytes, core module: {} bytes", artifacts.component.len(), artifacts.core.len());
+            print!("{}", artifacts.checksums);
+            Ok(())
+        }
+        Some("check-wasm") => {
+            let artifacts = build(&root)?;
+            let mut stale = Vec::new();
+            for (path, bytes) in artifacts.files() {
+                let committed = std::fs::read(root.join(&path)).unwrap_or_default();
+                if committed != bytes {
+                    stale.push(path);
+                }
+            }
+            if !stale.is_empty() {
+                bail!(
+                    "committed wasm artifacts differ from a fresh build: {}\nrun `cargo run -p xtask -- build-wasm` and commit the result",
+                    stale.join(", ")
+                );
+            }
+            println!("wasm artifacts match a fresh build");
+            Ok(())
+        }
+        _ => bail!("usage: cargo run -p xtask -- build-wasm | check-wasm"),
+    }
+}
+
+struct Artifacts {
+    component: Vec<u8>,
+    core: Vec<u8>,
+    checksums: String,
+}
+
+impl Artifacts {
+    fn files(&self) -> Vec<(String, Vec<u8>)> {
+        let mut files = Vec::new();
+        for path in COMPONENT_DESTINATIONS {
+            files.push((path.to_string(), self.component.clone()));
+        }
+        for path in CORE_DESTINATIONS {
+            files.push((path.to_string(), self.core.clone()));
+        }
+        files.push((CHECKSUMS.to_string(), self.checksums.clone().into_bytes()));
+        files
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn build(root: &Path) -> Result<Artifacts> {
+    let target_dir = root.join("target").join("wasm-build");
+    let cargo_home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
+    // Remap every machine-specific path so the bytes do not depend on where the
+    // checkout or the cargo registry lives.
+    let rustflags = [
+        format!("--remap-path-prefix={}=/backstop", root.display()),
+        format!("--remap-path-prefix={}=/cargo", cargo_home.display()),
+    ]
+    .join("\x1f");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root)
+        .args(["build", "--release", "--locked", "-p", "backstop-guest", "--target", "wasm32-unknown-unknown"])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env("CARGO_ENCODED_RUSTFLAGS", rustflags)
+        .env_remove("RUSTFLAGS")
+        .status()
+        .context("running cargo build for wasm32-unknown-unknown")?;
+    ensure!(status.success(), "building the guest failed (is the wasm32-unknown-unknown target installed? `rustup target add wasm32-unknown-unknown`)");
+
+    let module_path = target_dir.join("wasm32-unknown-unknown/release/backstop_core.wasm");
+    let module = std::fs::read(&module_path).with_context(|| format!("reading {}", module_path.display()))?;
+    let component = wit_component::ComponentEncoder::default()
+        .validate(true)
+        .module(&module)?
+        .encode()
+        .context("wrapping the core module into a component")?;
+    // The core module for wazero: the same code without the component-type metadata.
+    let (core, _) = wit_component::metadata::decode(&module)?;
+    let core = core.context("the guest module carries no component-type metadata")?;
+    assert_no_imports(&core)?;
+
+    let mut checksums = String::new();
+    for (bytes, name) in [(&component, "backstop.wasm"), (&core, "backstop-core.wasm")] {
+        checksums.push_str(&format!("{}  {name}\n", hex(&Sha256::digest(bytes))));
+    }
+    Ok(Artifacts { component, core, checksums })
+}
+
+/// The core module must import nothing, or wazero (and the security story) breaks.
+fn assert_no_imports(module: &[u8]) -> Result<()> {
+    for payload in wasmparser::Parser::new(0).parse_all(module) {
+        if let wasmparser::Payload::ImportSection(reader) = payload? {
+            let imports: Vec<String> = reader
+                .into_imports()
+                .map(|import| import.map(|i| format!("{}::{}", i.module, i.name)))
+                .collect::<Result<_, _>>()?;
+            ensure!(imports.is_empty(), "the guest imports {imports:?}; it must import nothing");
+        }
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
