@@ -10,8 +10,16 @@ use anyhow::{Context, Result, bail, ensure};
 use sha2::{Digest, Sha256};
 
 /// Where each host embeds the artifacts (relative to the workspace root).
-const COMPONENT_DESTINATIONS: &[&str] = &["host/wasm/backstop.wasm"];
-const CORE_DESTINATIONS: &[&str] = &["host/wasm/backstop-core.wasm"];
+const COMPONENT_DESTINATIONS: &[&str] = &[
+    "host/wasm/backstop.wasm",
+    "node/wasm/backstop.wasm",
+    "python/src/backstop/wasm/backstop.wasm",
+];
+const CORE_DESTINATIONS: &[&str] = &[
+    "host/wasm/backstop-core.wasm",
+    "go/wasm/backstop-core.wasm",
+    "python/src/backstop/wasm/backstop-core.wasm",
+];
 const CHECKSUMS: &str = "host/wasm/SHA256SUMS";
 
 fn main() -> Result<()> {
