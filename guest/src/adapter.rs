@@ -20,8 +20,8 @@ use exports::backstop::policy::classifier::{
     PolicyHandle,
 };
 use exports::backstop::policy::types::{
-    ErrorCode as WitErrorCode, FailureClass as WitFailureClass,
-    Location as WitLocation, PolicyError as WitPolicyError, PolicyFormat,
+    ErrorCode as WitErrorCode, FailureClass as WitFailureClass, Location as WitLocation,
+    PolicyError as WitPolicyError, PolicyFormat,
 };
 
 /// Most policies one instance holds at once; a host leaking handles gets an
@@ -40,9 +40,11 @@ thread_local! {
 
 struct Component;
 
-
 impl wit_classifier::Guest for Component {
-    fn load_policy(source: String, format: PolicyFormat) -> Result<PolicyHandle, Vec<WitPolicyError>> {
+    fn load_policy(
+        source: String,
+        format: PolicyFormat,
+    ) -> Result<PolicyHandle, Vec<WitPolicyError>> {
         let format = match format {
             PolicyFormat::Toml => Format::Toml,
             PolicyFormat::Json => Format::Json,
@@ -74,7 +76,10 @@ impl wit_classifier::Guest for Component {
         LOADED.with_borrow_mut(|loaded| loaded.policies.remove(&policy));
     }
 
-    fn classify(policy: PolicyHandle, failure: WitFailure) -> Result<WitClassification, WitPolicyError> {
+    fn classify(
+        policy: PolicyHandle,
+        failure: WitFailure,
+    ) -> Result<WitClassification, WitPolicyError> {
         let failure = Failure {
             http_status: failure.http_status,
             grpc_code: failure.grpc_code,
@@ -85,7 +90,10 @@ impl wit_classifier::Guest for Component {
             message: failure.message,
         };
         LOADED.with_borrow(|loaded| {
-            let policy = loaded.policies.get(&policy).ok_or_else(|| unknown_policy(policy))?;
+            let policy = loaded
+                .policies
+                .get(&policy)
+                .ok_or_else(|| unknown_policy(policy))?;
             let verdict = policy.classify(&failure).map_err(to_wit_error)?;
             Ok(WitClassification {
                 class: match verdict.class {

@@ -103,7 +103,11 @@ impl Rule {
         let mut why = Vec::new();
         if !self.http_status.is_empty() {
             let status = failure.http_status?;
-            if !self.http_status.iter().any(|r| r.contains(i64::from(status))) {
+            if !self
+                .http_status
+                .iter()
+                .any(|r| r.contains(i64::from(status)))
+            {
                 return None;
             }
             why.push(format!("HTTP status {status}"));
@@ -182,7 +186,11 @@ struct Observed<'f> {
 }
 
 fn invalid(field: &str, message: String) -> PolicyError {
-    PolicyError::new(ErrorCode::InvalidFailure, format!("failure.{field}"), message)
+    PolicyError::new(
+        ErrorCode::InvalidFailure,
+        format!("failure.{field}"),
+        message,
+    )
 }
 
 impl<'f> Observed<'f> {
@@ -286,7 +294,10 @@ mod tests {
     #[test]
     fn type_names_match_whole_segments() {
         assert!(type_name_matches("TimeoutError", "TimeoutError"));
-        assert!(type_name_matches("requests.exceptions.ConnectionError", "ConnectionError"));
+        assert!(type_name_matches(
+            "requests.exceptions.ConnectionError",
+            "ConnectionError"
+        ));
         assert!(type_name_matches("std::io::Error", "io::Error"));
         assert!(type_name_matches("*net.OpError", "*net.OpError"));
         assert!(!type_name_matches("MyConnectionError", "ConnectionError"));

@@ -105,18 +105,19 @@ fn parse_toml(source: &str) -> Result<Node, PolicyError> {
         }
         let value = match value {
             DeValue::String(s) => Value::String(s.to_string()),
-            DeValue::Integer(i) => match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix())
-            {
-                Ok(n) => Value::Integer(n),
-                Err(_) => {
-                    return Err(PolicyError::new(
-                        ErrorCode::OutOfRange,
-                        "",
-                        format!("integer `{}` does not fit in 64 bits", i.as_str()),
-                    )
-                    .at(Location::of_offset(source, offset)));
+            DeValue::Integer(i) => {
+                match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
+                    Ok(n) => Value::Integer(n),
+                    Err(_) => {
+                        return Err(PolicyError::new(
+                            ErrorCode::OutOfRange,
+                            "",
+                            format!("integer `{}` does not fit in 64 bits", i.as_str()),
+                        )
+                        .at(Location::of_offset(source, offset)));
+                    }
                 }
-            },
+            }
             DeValue::Float(f) => Value::Float(parse_toml_float(f.as_str())),
             DeValue::Boolean(b) => Value::Bool(*b),
             DeValue::Datetime(_) => Value::Other("a datetime"),
@@ -195,12 +196,18 @@ fn parse_json(source: &str) -> Result<Node, PolicyError> {
         allow_extended_string_escapes: false,
     };
     let parsed = parse_to_ast(source, &CollectOptions::default(), &options).map_err(|err| {
-        PolicyError::new(ErrorCode::Syntax, "", lowercase_first(&err.kind().to_string()))
-            .at(Location::of_offset(source, err.range().start))
+        PolicyError::new(
+            ErrorCode::Syntax,
+            "",
+            lowercase_first(&err.kind().to_string()),
+        )
+        .at(Location::of_offset(source, err.range().start))
     })?;
     let Some(root) = parsed.value else {
-        return Err(PolicyError::new(ErrorCode::Syntax, "", "the document is empty")
-            .at(Location { line: 1, column: 1 }));
+        return Err(
+            PolicyError::new(ErrorCode::Syntax, "", "the document is empty")
+                .at(Location { line: 1, column: 1 }),
+        );
     };
 
     fn convert(source: &str, value: &Json<'_>, depth: usize) -> Result<Node, PolicyError> {
@@ -292,7 +299,10 @@ mod tests {
         let t = parse("a = 1\nb = [\"x\", 2.5]\n", Format::Toml).unwrap();
         let j = parse("{\"a\": 1, \"b\": [\"x\", 2.5]}", Format::Json).unwrap();
         let strip = |n: &Node| match &n.value {
-            Value::Table(e) => e.iter().map(|e| (e.key.clone(), e.node.value.type_name())).collect::<Vec<_>>(),
+            Value::Table(e) => e
+                .iter()
+                .map(|e| (e.key.clone(), e.node.value.type_name()))
+                .collect::<Vec<_>>(),
             _ => vec![],
         };
         assert_eq!(strip(&t), strip(&j));
@@ -312,9 +322,15 @@ mod tests {
     fn deep_nesting_is_refused_not_overflowed() {
         let doc = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         let e = parse(&format!("{{\"a\": {doc}}}"), Format::Json).unwrap_err();
-        assert!(matches!(e.code, ErrorCode::TooLarge | ErrorCode::Syntax), "{e}");
+        assert!(
+            matches!(e.code, ErrorCode::TooLarge | ErrorCode::Syntax),
+            "{e}"
+        );
         let e = parse(&format!("a = {doc}"), Format::Toml).unwrap_err();
-        assert!(matches!(e.code, ErrorCode::TooLarge | ErrorCode::Syntax), "{e}");
+        assert!(
+            matches!(e.code, ErrorCode::TooLarge | ErrorCode::Syntax),
+            "{e}"
+        );
         let dotted = format!("{} = 1", vec!["k"; 5_000].join("."));
         assert!(parse(&dotted, Format::Toml).is_err());
     }
@@ -327,6 +343,9 @@ mod tests {
 
     #[test]
     fn location_counts_characters_not_bytes() {
-        assert_eq!(Location::of_offset("é=1\nxé", 8), Location { line: 2, column: 3 });
+        assert_eq!(
+            Location::of_offset("é=1\nxé", 8),
+            Location { line: 2, column: 3 }
+        );
     }
 }

@@ -34,7 +34,11 @@ pub fn grpc_code(text: &str) -> Option<u8> {
         .map(|c| c.to_ascii_uppercase())
         .collect();
     // "CANCELED" is the spelling Go and some SDKs use.
-    let wanted = if wanted == "CANCELED" { "CANCELLED".to_string() } else { wanted };
+    let wanted = if wanted == "CANCELED" {
+        "CANCELLED".to_string()
+    } else {
+        wanted
+    };
     GRPC_CODES
         .iter()
         .position(|name| name.replace('_', "") == wanted)
@@ -103,10 +107,10 @@ pub fn signal(text: &str) -> Option<u8> {
 }
 
 pub fn signal_name(number: u8) -> String {
-    SIGNALS
-        .iter()
-        .find(|(_, n)| *n == number)
-        .map_or_else(|| format!("signal {number}"), |(name, _)| format!("SIG{name}"))
+    SIGNALS.iter().find(|(_, n)| *n == number).map_or_else(
+        || format!("signal {number}"),
+        |(name, _)| format!("SIG{name}"),
+    )
 }
 
 #[cfg(test)]

@@ -36,7 +36,10 @@ impl Policy {
         let mut v = Validator::new(source);
         let (rules, use_builtin) = read_policy(&mut v, &root, false);
         if !v.errors.is_empty() {
-            return Err(v.errors);
+            // Document order reads best, whatever order the checks ran in.
+            let mut errors = v.errors;
+            errors.sort_by_key(|e| e.location.map(|l| (l.line, l.column)));
+            return Err(errors);
         }
         Ok(Policy {
             rules,
@@ -146,10 +149,11 @@ fn read_rules(v: &mut Validator<'_>, node: &Node, builtin: bool) -> Vec<Rule> {
     let mut rules = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let path = format!("classify.rules[{i}]");
+        let errors_before = v.errors.len();
         let Some(table) = v.table(&path, item, RULE_FIELDS) else {
             continue;
         };
-        let Some(rule) = read_rule(v, &path, &table, builtin) else {
+        let Some(rule) = read_rule(v, &path, &table, builtin, errors_before) else {
             continue;
         };
         if let Some(first) = seen.insert(rule.id.clone(), i) {
@@ -158,7 +162,10 @@ fn read_rules(v: &mut Validator<'_>, node: &Node, builtin: bool) -> Vec<Rule> {
                 ErrorCode::DuplicateId,
                 &join(&path, "id"),
                 id_node.offset,
-                format!("rule id `{}` is already used by classify.rules[{first}]", rule.id),
+                format!(
+                    "rule id `{}` is already used by classify.rules[{first}]",
+                    rule.id
+                ),
             );
         }
         rules.push(rule);
@@ -166,8 +173,15 @@ fn read_rules(v: &mut Validator<'_>, node: &Node, builtin: bool) -> Vec<Rule> {
     rules
 }
 
-fn read_rule(v: &mut Validator<'_>, path: &str, table: &Table<'_>, builtin: bool) -> Option<Rule> {
-    let errors_before = v.errors.len();
+/// `errors_before` counts diagnostics from before this rule was read, so that
+/// a rule with a misspelt selector is not also reported as having none.
+fn read_rule(
+    v: &mut Validator<'_>,
+    path: &str,
+    table: &Table<'_>,
+    builtin: bool,
+    errors_before: usize,
+) -> Option<Rule> {
     let id = match table.get("id") {
         None => {
             v.report(
@@ -199,7 +213,9 @@ fn read_rule(v: &mut Validator<'_>, path: &str, table: &Table<'_>, builtin: bool
                         ErrorCode::InvalidValue,
                         &field,
                         node.offset,
-                        format!("`{text}` is not a class; expected transient, permanent or unknown"),
+                        format!(
+                            "`{text}` is not a class; expected transient, permanent or unknown"
+                        ),
                     );
                 }
                 class
@@ -241,12 +257,24 @@ fn read_rule(v: &mut Validator<'_>, path: &str, table: &Table<'_>, builtin: bool
         }
     });
     selector("grpc_code", &mut |v, p, n| {
-        if let Some(code) = read_named(v, p, n, names::grpc_code, "a gRPC status (0-16 or a name such as UNAVAILABLE)") {
+        if let Some(code) = read_named(
+            v,
+            p,
+            n,
+            names::grpc_code,
+            "a gRPC status (0-16 or a name such as UNAVAILABLE)",
+        ) {
             rule.grpc_code.push(code);
         }
     });
     selector("signal", &mut |v, p, n| {
-        if let Some(sig) = read_named(v, p, n, names::signal, "a signal (1-64 or a name such as SIGKILL)") {
+        if let Some(sig) = read_named(
+            v,
+            p,
+            n,
+            names::signal,
+            "a signal (1-64 or a name such as SIGKILL)",
+        ) {
             rule.signal.push(sig);
         }
     });
@@ -261,7 +289,9 @@ fn read_rule(v: &mut Validator<'_>, path: &str, table: &Table<'_>, builtin: bool
         }
     });
     selector("message", &mut |v, p, n| {
-        let Some(pattern) = v.string(p, n) else { return };
+        let Some(pattern) = v.string(p, n) else {
+            return;
+        };
         match RegexBuilder::new(pattern)
             .size_limit(MAX_REGEX_BYTES)
             .dfa_size_limit(MAX_REGEX_BYTES)
@@ -301,9 +331,7 @@ fn read_id(v: &mut Validator<'_>, path: &str, node: &Node, builtin: bool) -> Opt
             ErrorCode::InvalidValue,
             path,
             node.offset,
-            format!(
-                "rule id must be 1-{MAX_ID_CHARS} characters of letters, digits and - _ . : /"
-            ),
+            format!("rule id must be 1-{MAX_ID_CHARS} characters of letters, digits and - _ . : /"),
         );
         return None;
     }
@@ -312,7 +340,9 @@ fn read_id(v: &mut Validator<'_>, path: &str, node: &Node, builtin: bool) -> Opt
             ErrorCode::InvalidValue,
             path,
             node.offset,
-            format!("rule ids starting with `{BUILTIN_PREFIX}` are reserved for the built-in rules"),
+            format!(
+                "rule ids starting with `{BUILTIN_PREFIX}` are reserved for the built-in rules"
+            ),
         );
         return None;
     }
@@ -322,7 +352,12 @@ fn read_id(v: &mut Validator<'_>, path: &str, node: &Node, builtin: bool) -> Opt
 fn read_nonempty(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<String> {
     let text = v.string(path, node)?;
     if text.trim().is_empty() {
-        v.report(ErrorCode::InvalidValue, path, node.offset, "must not be empty");
+        v.report(
+            ErrorCode::InvalidValue,
+            path,
+            node.offset,
+            "must not be empty",
+        );
         return None;
     }
     Some(text.to_string())
@@ -375,19 +410,40 @@ fn read_int_range(
                 && text.as_bytes()[0].is_ascii_digit()
             {
                 let hundreds = i64::from(text.as_bytes()[0] - b'0') * 100;
-                Some(IntRange { lo: hundreds, hi: hundreds + 99 })
+                Some(IntRange {
+                    lo: hundreds,
+                    hi: hundreds + 99,
+                })
             } else if let Some((lo, hi)) = text.split_once('-') {
-                lo.trim().parse().ok().zip(hi.trim().parse().ok()).map(|(lo, hi)| IntRange { lo, hi })
+                lo.trim()
+                    .parse()
+                    .ok()
+                    .zip(hi.trim().parse().ok())
+                    .map(|(lo, hi)| IntRange { lo, hi })
             } else {
                 text.parse().ok().map(|n| IntRange { lo: n, hi: n })
             };
             let Some(range) = parsed else {
-                let forms = if classes { "a number, a range such as \"500-504\" or a class such as \"5xx\"" } else { "a number or a range such as \"64-78\"" };
-                v.report(ErrorCode::InvalidValue, path, node.offset, format!("`{text}` is not {what}; expected {forms}"));
+                let forms = if classes {
+                    "a number, a range such as \"500-504\" or a class such as \"5xx\""
+                } else {
+                    "a number or a range such as \"64-78\""
+                };
+                v.report(
+                    ErrorCode::InvalidValue,
+                    path,
+                    node.offset,
+                    format!("`{text}` is not {what}; expected {forms}"),
+                );
                 return None;
             };
             if range.lo > range.hi {
-                v.report(ErrorCode::InvalidValue, path, node.offset, format!("range `{text}` is empty (start is after end)"));
+                v.report(
+                    ErrorCode::InvalidValue,
+                    path,
+                    node.offset,
+                    format!("range `{text}` is empty (start is after end)"),
+                );
                 return None;
             }
             range
@@ -432,8 +488,17 @@ mod tests {
         let doc = "[[classify.rules]]\nid = \"a\"\nclass = \"sometimes\"\nhttp_statu = 503\n\n[[classify.rules]]\nid = \"a\"\nclass = \"transient\"\nexit_code = 300\n";
         let errors = Policy::load(doc, Format::Toml).unwrap_err();
         let codes: Vec<_> = errors.iter().map(|e| (e.code, e.path.as_str())).collect();
-        assert!(codes.contains(&(ErrorCode::InvalidValue, "classify.rules[0].class")), "{codes:?}");
-        assert!(codes.contains(&(ErrorCode::UnknownField, "classify.rules[0].http_statu")), "{codes:?}");
-        assert!(codes.contains(&(ErrorCode::OutOfRange, "classify.rules[1].exit_code")), "{codes:?}");
+        assert!(
+            codes.contains(&(ErrorCode::InvalidValue, "classify.rules[0].class")),
+            "{codes:?}"
+        );
+        assert!(
+            codes.contains(&(ErrorCode::UnknownField, "classify.rules[0].http_statu")),
+            "{codes:?}"
+        );
+        assert!(
+            codes.contains(&(ErrorCode::OutOfRange, "classify.rules[1].exit_code")),
+            "{codes:?}"
+        );
     }
 }

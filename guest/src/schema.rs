@@ -18,7 +18,13 @@ impl<'s> Validator<'s> {
         }
     }
 
-    pub fn report(&mut self, code: ErrorCode, path: &str, offset: usize, message: impl Into<String>) {
+    pub fn report(
+        &mut self,
+        code: ErrorCode,
+        path: &str,
+        offset: usize,
+        message: impl Into<String>,
+    ) {
         let location = Location::of_offset(self.source, offset);
         self.errors
             .push(PolicyError::new(code, path, message).at(location));
@@ -43,7 +49,9 @@ impl<'s> Validator<'s> {
         for entry in entries {
             if !known.contains(&entry.key.as_str()) {
                 let message = match suggest(&entry.key, known) {
-                    Some(close) => format!("unknown field `{}`; did you mean `{close}`?", entry.key),
+                    Some(close) => {
+                        format!("unknown field `{}`; did you mean `{close}`?", entry.key)
+                    }
                     None => format!(
                         "unknown field `{}`; expected one of: {}",
                         entry.key,

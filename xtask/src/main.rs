@@ -30,9 +30,14 @@ fn main() -> Result<()> {
             for (path, bytes) in artifacts.files() {
                 let dest = root.join(path);
                 std::fs::create_dir_all(dest.parent().unwrap())?;
-                std::fs::write(&dest, bytes).with_context(|| format!("writing {}", dest.display()))?;
+                std::fs::write(&dest, bytes)
+                    .with_context(|| format!("writing {}", dest.display()))?;
             }
-            println!("component: {} bytes, core module: {} bytes", artifacts.component.len(), artifacts.core.len());
+            println!(
+                "component: {} bytes, core module: {} bytes",
+                artifacts.component.len(),
+                artifacts.core.len()
+            );
             print!("{}", artifacts.checksums);
             Ok(())
         }
@@ -89,7 +94,9 @@ fn build(root: &Path) -> Result<Artifacts> {
     let target_dir = root.join("target").join("wasm-build");
     let cargo_home = std::env::var("CARGO_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo")
+        });
     // Remap every machine-specific path so the bytes do not depend on where the
     // checkout or the cargo registry lives.
     let rustflags = [
@@ -99,17 +106,29 @@ fn build(root: &Path) -> Result<Artifacts> {
     .join("\x1f");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root)
-        .args(["build", "--release", "--locked", "-p", "backstop-guest", "--target", "wasm32-unknown-unknown"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "backstop-guest",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
         .arg("--target-dir")
         .arg(&target_dir)
         .env("CARGO_ENCODED_RUSTFLAGS", rustflags)
         .env_remove("RUSTFLAGS")
         .status()
         .context("running cargo build for wasm32-unknown-unknown")?;
-    ensure!(status.success(), "building the guest failed (is the wasm32-unknown-unknown target installed? `rustup target add wasm32-unknown-unknown`)");
+    ensure!(
+        status.success(),
+        "building the guest failed (is the wasm32-unknown-unknown target installed? `rustup target add wasm32-unknown-unknown`)"
+    );
 
     let module_path = target_dir.join("wasm32-unknown-unknown/release/backstop_core.wasm");
-    let module = std::fs::read(&module_path).with_context(|| format!("reading {}", module_path.display()))?;
+    let module = std::fs::read(&module_path)
+        .with_context(|| format!("reading {}", module_path.display()))?;
     let component = wit_component::ComponentEncoder::default()
         .validate(true)
         .module(&module)?
@@ -124,7 +143,11 @@ fn build(root: &Path) -> Result<Artifacts> {
     for (bytes, name) in [(&component, "backstop.wasm"), (&core, "backstop-core.wasm")] {
         checksums.push_str(&format!("{}  {name}\n", hex(&Sha256::digest(bytes))));
     }
-    Ok(Artifacts { component, core, checksums })
+    Ok(Artifacts {
+        component,
+        core,
+        checksums,
+    })
 }
 
 /// The core module must import nothing, or wazero (and the security story) breaks.
@@ -135,7 +158,10 @@ fn assert_no_imports(module: &[u8]) -> Result<()> {
                 .into_imports()
                 .map(|import| import.map(|i| format!("{}::{}", i.module, i.name)))
                 .collect::<Result<_, _>>()?;
-            ensure!(imports.is_empty(), "the guest imports {imports:?}; it must import nothing");
+            ensure!(
+                imports.is_empty(),
+                "the guest imports {imports:?}; it must import nothing"
+            );
         }
     }
     Ok(())

@@ -1,0 +1,363 @@
+//! Embeds the policy component with wasmtime: one compiled [`Engine`], cheap
+//! [`Session`]s (one wasm instance each), fuel and memory limits, and recovery
+//! from traps.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Store, StoreLimits, StoreLimitsBuilder};
+
+use crate::cache::CodeCache;
+use crate::error::{Error, Result};
+use crate::types::{Classification, ErrorCode, Failure, FailureClass, Format, PolicyError};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        world: "backstop",
+        path: "../wit",
+    });
+}
+
+use bindings::exports::backstop::policy::classifier as wit;
+use bindings::exports::backstop::policy::types as wit_types;
+use bindings::{Backstop, BackstopPre};
+
+/// The component, embedded so the CLI is one self-contained binary.
+pub const COMPONENT: &[u8] = include_bytes!("../wasm/backstop.wasm");
+
+/// Default fuel per call: far above any real policy (a 1 MiB document loads in
+/// well under 1% of it), low enough that a runaway input stops in seconds.
+pub const DEFAULT_FUEL_PER_CALL: u64 = 20_000_000_000;
+/// Default cap on guest linear memory.
+pub const DEFAULT_MEMORY_LIMIT: usize = 256 << 20;
+
+/// Where precompiled code is cached.
+#[derive(Debug, Clone)]
+pub enum CacheMode {
+    /// `$BACKSTOP_CACHE_DIR`, else the user's cache directory (`~/.cache/backstop`).
+    /// `BACKSTOP_CACHE=off` disables it.
+    Default,
+    Dir(PathBuf),
+    Disabled,
+}
+
+/// Configures an [`Engine`].
+#[derive(Debug, Clone)]
+pub struct EngineBuilder {
+    cache: CacheMode,
+    fuel_per_call: u64,
+    memory_limit: usize,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder {
+            cache: CacheMode::Default,
+            fuel_per_call: DEFAULT_FUEL_PER_CALL,
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+        }
+    }
+}
+
+impl EngineBuilder {
+    pub fn cache(mut self, cache: CacheMode) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// Fuel (roughly, wasm instructions) one guest call may burn before it traps.
+    pub fn fuel_per_call(mut self, fuel: u64) -> Self {
+        self.fuel_per_call = fuel;
+        self
+    }
+
+    /// Largest linear memory, in bytes, one instance may grow to.
+    pub fn memory_limit(mut self, bytes: usize) -> Self {
+        self.memory_limit = bytes;
+        self
+    }
+
+    pub fn build(self) -> Result<Engine> {
+        let mut config = Config::new();
+        config.concurrency_support(false).consume_fuel(true);
+        let engine = wasmtime::Engine::new(&config).map_err(runtime)?;
+        let cache = match self.cache {
+            CacheMode::Default => CodeCache::from_env(),
+            CacheMode::Dir(dir) => Some(CodeCache::new(dir)),
+            CacheMode::Disabled => None,
+        };
+        let component = match &cache {
+            Some(cache) => cache.load_or_compile(&engine, COMPONENT)?,
+            None => Component::new(&engine, COMPONENT).map_err(runtime)?,
+        };
+        // The component imports nothing, so the linker stays empty.
+        let linker = Linker::<HostState>::new(&engine);
+        let pre = linker.instantiate_pre(&component).map_err(runtime)?;
+        let pre = BackstopPre::new(pre).map_err(runtime)?;
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                engine,
+                component,
+                pre,
+                fuel_per_call: self.fuel_per_call,
+                memory_limit: self.memory_limit,
+            }),
+        })
+    }
+}
+
+/// A compiled policy component. Cheap to clone; share it across threads and
+/// create one [`Session`] per thread.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    engine: wasmtime::Engine,
+    component: Component,
+    pre: BackstopPre<HostState>,
+    fuel_per_call: u64,
+    memory_limit: usize,
+}
+
+impl Engine {
+    /// An engine with the default cache and limits.
+    pub fn new() -> Result<Engine> {
+        EngineBuilder::default().build()
+    }
+
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// A new instance of the component with its own loaded policies.
+    pub fn session(&self) -> Result<Session> {
+        let (store, bindings) = self.instantiate()?;
+        Ok(Session {
+            engine: self.clone(),
+            store,
+            bindings,
+            policies: HashMap::new(),
+            next_id: 0,
+        })
+    }
+
+    /// The component's own imports and exports (for tests and `backstop version`).
+    pub fn component_imports(&self) -> Vec<String> {
+        let ty = self.inner.component.component_type();
+        ty.imports(&self.inner.engine)
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
+    pub fn component_exports(&self) -> Vec<String> {
+        let ty = self.inner.component.component_type();
+        ty.exports(&self.inner.engine)
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
+    fn instantiate(&self) -> Result<(Store<HostState>, Backstop)> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.inner.memory_limit)
+            .instances(1)
+            .build();
+        let mut store = Store::new(&self.inner.engine, HostState { limits });
+        store.limiter(|state| &mut state.limits);
+        store.set_fuel(self.inner.fuel_per_call).map_err(runtime)?;
+        let bindings = self.inner.pre.instantiate(&mut store).map_err(runtime)?;
+        Ok((store, bindings))
+    }
+}
+
+struct HostState {
+    limits: StoreLimits,
+}
+
+/// A loaded policy, valid in the [`Session`] that loaded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Policy {
+    id: u64,
+}
+
+struct LoadedPolicy {
+    source: Arc<str>,
+    format: Format,
+    handle: u32,
+}
+
+/// One instance of the component. Not `Sync`: use one per thread.
+pub struct Session {
+    engine: Engine,
+    store: Store<HostState>,
+    bindings: Backstop,
+    policies: HashMap<u64, LoadedPolicy>,
+    next_id: u64,
+}
+
+impl Session {
+    /// Parse and validate a policy once; classify with it many times.
+    pub fn load_policy(&mut self, source: &str, format: Format) -> Result<Policy> {
+        let handle = self.load_in_guest(source, format)?;
+        self.next_id += 1;
+        self.policies.insert(
+            self.next_id,
+            LoadedPolicy {
+                source: source.into(),
+                format,
+                handle,
+            },
+        );
+        Ok(Policy { id: self.next_id })
+    }
+
+    /// The built-in rules alone.
+    pub fn default_policy(&mut self) -> Result<Policy> {
+        self.load_policy("", Format::Toml)
+    }
+
+    pub fn classify(&mut self, policy: Policy, failure: &Failure) -> Result<Classification> {
+        let handle = self.handle(policy)?;
+        let failure = wit::Failure {
+            http_status: failure.http_status,
+            grpc_code: failure.grpc_code.clone(),
+            exit_code: failure.exit_code,
+            signal: failure.signal.clone(),
+            error_types: failure.error_types.clone(),
+            error_code: failure.error_code.clone(),
+            message: failure.message.clone(),
+        };
+        let result = self.call(|bindings, store| {
+            bindings
+                .backstop_policy_classifier()
+                .call_classify(store, handle, &failure)
+        })?;
+        let verdict = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
+        Ok(Classification {
+            class: match verdict.class {
+                wit_types::FailureClass::Transient => FailureClass::Transient,
+                wit_types::FailureClass::Permanent => FailureClass::Permanent,
+                wit_types::FailureClass::Unknown => FailureClass::Unknown,
+            },
+            rule: verdict.rule,
+            reason: verdict.reason,
+        })
+    }
+
+    /// Release a policy in the guest. Using it afterwards is an error.
+    pub fn unload(&mut self, policy: Policy) -> Result<()> {
+        if let Some(loaded) = self.policies.remove(&policy.id) {
+            self.call(|bindings, store| {
+                bindings
+                    .backstop_policy_classifier()
+                    .call_drop_policy(store, loaded.handle)
+            })?;
+        }
+        Ok(())
+    }
+
+    fn handle(&self, policy: Policy) -> Result<u32> {
+        self.policies
+            .get(&policy.id)
+            .map(|loaded| loaded.handle)
+            .ok_or_else(|| {
+                Error::Rejected(PolicyError {
+                    code: ErrorCode::UnknownPolicy,
+                    message: "this policy was unloaded or belongs to another session".into(),
+                    path: String::new(),
+                    line: None,
+                    column: None,
+                })
+            })
+    }
+
+    fn load_in_guest(&mut self, source: &str, format: Format) -> Result<u32> {
+        let format = match format {
+            Format::Toml => wit_types::PolicyFormat::Toml,
+            Format::Json => wit_types::PolicyFormat::Json,
+        };
+        let result = self.call(|bindings, store| {
+            bindings
+                .backstop_policy_classifier()
+                .call_load_policy(store, source, format)
+        })?;
+        result.map_err(|errors| {
+            Error::InvalidPolicy(errors.into_iter().map(from_wit_error).collect())
+        })
+    }
+
+    /// Run one guest call with a fresh fuel allowance. A trap poisons the
+    /// instance, so it is replaced and every policy reloaded into the new one.
+    fn call<T>(
+        &mut self,
+        f: impl FnOnce(&Backstop, &mut Store<HostState>) -> wasmtime::Result<T>,
+    ) -> Result<T> {
+        self.store
+            .set_fuel(self.engine.inner.fuel_per_call)
+            .map_err(runtime)?;
+        match f(&self.bindings, &mut self.store) {
+            Ok(value) => Ok(value),
+            Err(trap) => {
+                let message = format!("{trap:#}");
+                self.restart()?;
+                Err(Error::Trap(message))
+            }
+        }
+    }
+
+    fn restart(&mut self) -> Result<()> {
+        let (store, bindings) = self.engine.instantiate()?;
+        self.store = store;
+        self.bindings = bindings;
+        let reload: Vec<(u64, Arc<str>, Format)> = self
+            .policies
+            .iter()
+            .map(|(id, p)| (*id, p.source.clone(), p.format))
+            .collect();
+        for (id, source, format) in reload {
+            match self.load_in_guest(&source, format) {
+                Ok(handle) => {
+                    if let Some(p) = self.policies.get_mut(&id) {
+                        p.handle = handle;
+                    }
+                }
+                Err(err) => {
+                    return Err(Error::Runtime(format!(
+                        "reloading a policy after a trap: {err}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn from_wit_error(e: wit_types::PolicyError) -> PolicyError {
+    use wit_types::ErrorCode as W;
+    PolicyError {
+        code: match e.code {
+            W::Syntax => ErrorCode::Syntax,
+            W::UnknownField => ErrorCode::UnknownField,
+            W::MissingField => ErrorCode::MissingField,
+            W::WrongType => ErrorCode::WrongType,
+            W::InvalidValue => ErrorCode::InvalidValue,
+            W::OutOfRange => ErrorCode::OutOfRange,
+            W::DuplicateId => ErrorCode::DuplicateId,
+            W::InvalidRegex => ErrorCode::InvalidRegex,
+            W::TooLarge => ErrorCode::TooLarge,
+            W::UnknownPolicy => ErrorCode::UnknownPolicy,
+            W::InvalidFailure => ErrorCode::InvalidFailure,
+        },
+        message: e.message,
+        path: e.path,
+        line: e.location.map(|l| l.line),
+        column: e.location.map(|l| l.column),
+    }
+}
+
+fn runtime(err: impl std::fmt::Display) -> Error {
+    Error::Runtime(format!("{err:#}"))
+}
