@@ -1,0 +1,119 @@
+// Owns the WebAssembly side: one component instance per engine (one engine per
+// thread by default), the compiled core module, and the table of loaded policies.
+// A guest trap poisons an instance for good (jco marks it trapped, and Rust state
+// may be half-updated), so the engine drops it, builds a new one on the next call,
+// and reloads each live policy there from its source the first time it is used.
+import { readFileSync } from 'node:fs';
+
+import { instantiate } from '../gen/backstop.js';
+import { GuestTrapError, PolicyError } from './errors.js';
+
+let coreModule;
+
+/** Compiled once per thread and shared by every instance (compiling is the slow part). */
+function compiledCore() {
+  coreModule ??= new WebAssembly.Module(readFileSync(new URL('../gen/backstop.core.wasm', import.meta.url)));
+  return coreModule;
+}
+
+/** jco wraps a WIT `result` error in `ComponentError`, with the payload attached. */
+function isResultError(err) {
+  return err instanceof Error && err.constructor.name === 'ComponentError' && 'payload' in err;
+}
+
+/** A policy loaded in an engine: enough to reload it into a replacement instance. */
+export class Slot {
+  constructor(source, format) {
+    this.source = source;
+    this.format = format;
+    this.handle = 0;
+    this.generation = -1;
+    this.closed = false;
+  }
+}
+
+export class Engine {
+  #classifier = null;
+  #generation = 0;
+  #instantiateCore;
+
+  /** @param {{ instantiateCore?: (module: WebAssembly.Module, imports: object) => WebAssembly.Instance }} [options] */
+  constructor({ instantiateCore } = {}) {
+    this.#instantiateCore = instantiateCore;
+  }
+
+  /** Increments each time an instance is discarded. */
+  get generation() {
+    return this.#generation;
+  }
+
+  #api() {
+    if (this.#classifier === null) {
+      const root = instantiate(compiledCore, {}, this.#instantiateCore);
+      this.#classifier = root.classifier;
+    }
+    return this.#classifier;
+  }
+
+  /** Anything but a WIT result error came out of the guest: discard the instance. */
+  #fail(err) {
+    if (isResultError(err)) return err;
+    this.#classifier = null;
+    this.#generation += 1;
+    return new GuestTrapError(err);
+  }
+
+  /** Load into the current instance; throws PolicyError[] (as an array) on refusal. */
+  load(slot) {
+    const api = this.#api();
+    try {
+      slot.handle = api.loadPolicy(slot.source, slot.format);
+      slot.generation = this.#generation;
+    } catch (err) {
+      const failure = this.#fail(err);
+      if (isResultError(failure)) throw failure.payload.map((raw) => PolicyError.fromWit(raw));
+      throw failure;
+    }
+  }
+
+  #handle(slot) {
+    if (slot.closed) {
+      throw new PolicyError('unknown-policy', 'this policy was closed');
+    }
+    if (slot.generation !== this.#generation) {
+      try {
+        this.load(slot);
+      } catch (errors) {
+        if (!Array.isArray(errors)) throw errors;
+        // It loaded once, and loading is deterministic: this cannot happen unless
+        // the guest's limits are hit (too many policies).
+        throw errors[0];
+      }
+    }
+    return slot.handle;
+  }
+
+  /** Classify a WIT-shaped failure; returns the JS-shaped classification. */
+  classify(slot, failure) {
+    const handle = this.#handle(slot);
+    try {
+      const verdict = this.#classifier.classify(handle, failure);
+      return { class: verdict.class, rule: verdict.rule ?? null, reason: verdict.reason };
+    } catch (err) {
+      const failed = this.#fail(err);
+      throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;
+    }
+  }
+
+  /** Release a slot's guest handle (if it lives in the current instance). */
+  drop(slot) {
+    if (slot.closed) return;
+    slot.closed = true;
+    if (slot.generation !== this.#generation || this.#classifier === null) return;
+    try {
+      this.#classifier.dropPolicy(slot.handle);
+    } catch (err) {
+      throw this.#fail(err);
+    }
+  }
+}

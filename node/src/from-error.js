@@ -1,0 +1,178 @@
+// Reads a caught JS error (or anything thrown) into a `Failure`. Errors come from
+// many libraries, so every property read is defensive: getters may throw, cause
+// chains may loop, and a malformed error must still classify, never throw.
+import { MAX_CAUSE_DEPTH } from './failure.js';
+
+/** gRPC status codes by number (grpc-js `status` enum order). */
+export const GRPC_CODE_NAMES = Object.freeze([
+  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND',
+  'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION',
+  'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS',
+  'UNAUTHENTICATED',
+]);
+
+function get(object, key) {
+  try {
+    return object?.[key];
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value) {
+  return value !== null && (typeof value === 'object' || typeof value === 'function');
+}
+
+function hasOwn(object, key) {
+  try {
+    return Object.prototype.hasOwnProperty.call(object, key);
+  } catch {
+    return false;
+  }
+}
+
+function isAggregate(error) {
+  return error instanceof AggregateError || get(error, 'name') === 'AggregateError';
+}
+
+/**
+ * The error objects along the chain, outermost first: each error, then its
+ * `cause` chain, then the members of an AggregateError (depth first). Cycle-safe
+ * and bounded to the guest's MAX_CAUSE_DEPTH. Primitive causes come back as text.
+ */
+function walk(error) {
+  const links = [];
+  const texts = [];
+  const seen = new Set();
+  const stack = [error];
+  while (stack.length > 0 && links.length < MAX_CAUSE_DEPTH) {
+    const current = stack.pop();
+    if (!isObject(current)) {
+      if (current != null && current !== error) texts.push({ at: links.length, text: String(current) });
+      continue;
+    }
+    if (seen.has(current)) continue;
+    seen.add(current);
+    links.push(current);
+    const next = [];
+    if (hasOwn(current, 'cause') || get(current, 'cause') !== undefined) next.push(get(current, 'cause'));
+    if (isAggregate(current)) {
+      const members = get(current, 'errors');
+      if (Array.isArray(members)) next.push(...members.slice(0, MAX_CAUSE_DEPTH));
+    }
+    for (let i = next.length - 1; i >= 0; i--) if (next[i] != null) stack.push(next[i]);
+  }
+  return { links, texts };
+}
+
+/**
+ * One type name per error: its `name` when the class chose it (set on the
+ * instance or on its own prototype, as built-ins, DOMException and SDK errors do),
+ * else the constructor's name (a `class MyError extends Error {}` that never set
+ * `name` still reports `MyError`, not `Error`).
+ */
+function typeName(error) {
+  const name = get(error, 'name');
+  const proto = (() => {
+    try {
+      return Object.getPrototypeOf(error);
+    } catch {
+      return null;
+    }
+  })();
+  const deliberate = typeof name === 'string' && name !== '' && (hasOwn(error, 'name') || (proto !== null && hasOwn(proto, 'name')));
+  if (deliberate) return name;
+  const ctor = get(get(error, 'constructor'), 'name');
+  if (typeof ctor === 'string' && ctor !== '' && ctor !== 'Object') return ctor;
+  return typeof name === 'string' && name !== '' ? name : undefined;
+}
+
+/** A child_process / execa error: its `code` or `status` is an exit code, not HTTP. */
+function isProcessError(error) {
+  return (
+    typeof get(error, 'cmd') === 'string' ||
+    typeof get(error, 'command') === 'string' ||
+    Array.isArray(get(error, 'spawnargs')) ||
+    Array.isArray(get(error, 'output'))
+  );
+}
+
+/** A grpc-js / google-gax ServiceError: numeric `code` with `details` or `metadata`. */
+function grpcCode(error) {
+  const code = get(error, 'code');
+  if (!Number.isInteger(code) || code < 0 || code >= GRPC_CODE_NAMES.length) return undefined;
+  if (typeof get(error, 'details') !== 'string' && !isObject(get(error, 'metadata'))) return undefined;
+  return GRPC_CODE_NAMES[code];
+}
+
+function asHttpStatus(value) {
+  const n = typeof value === 'string' && /^\d{3}$/.test(value) ? Number(value) : value;
+  return Number.isInteger(n) && n >= 100 && n <= 599 ? n : undefined;
+}
+
+function httpStatus(error) {
+  const response = get(error, 'response');
+  return (
+    asHttpStatus(get(error, 'status')) ??
+    asHttpStatus(get(error, 'statusCode')) ??
+    asHttpStatus(get(response, 'status')) ??
+    asHttpStatus(get(response, 'statusCode')) ??
+    // AWS SDK for JavaScript v3
+    asHttpStatus(get(get(error, '$metadata'), 'httpStatusCode'))
+  );
+}
+
+function asExitCode(value) {
+  return Number.isInteger(value) && value >= -0x80000000 && value <= 0x7fffffff ? value : undefined;
+}
+
+function exitCode(error, processError) {
+  const explicit = asExitCode(get(error, 'exitCode')); // execa, and most wrappers
+  if (explicit !== undefined || !processError) return explicit;
+  // child_process: exec()/execFile() put the exit code in `code`, execSync() in `status`.
+  return asExitCode(get(error, 'code')) ?? asExitCode(get(error, 'status'));
+}
+
+function errorCode(error) {
+  for (const key of ['code', 'Code']) {
+    const value = get(error, key);
+    if (typeof value === 'string' && value !== '') return value;
+  }
+  // AWS SDK v3 service exceptions carry the service's error code as `name`.
+  if (isObject(get(error, '$metadata'))) {
+    const name = get(error, 'name');
+    if (typeof name === 'string' && name !== '') return name;
+  }
+  return undefined;
+}
+
+/**
+ * Describe a caught error as a `Failure`: type names along the cause chain
+ * (outermost first), the first error code, HTTP status, gRPC code, exit code and
+ * signal found along it, and the messages joined by newlines.
+ * @param {unknown} error
+ * @returns {import('../index.js').Failure}
+ */
+export function failureFromError(error) {
+  const { links, texts } = walk(error);
+  const failure = { errorTypes: [] };
+  const messages = [];
+  if (links.length === 0 && error != null) messages.push(String(error));
+  links.forEach((link, at) => {
+    const processError = isProcessError(link);
+    const type = typeName(link);
+    if (type !== undefined) failure.errorTypes.push(type);
+    failure.errorCode ??= errorCode(link);
+    failure.grpcCode ??= grpcCode(link);
+    if (!processError) failure.httpStatus ??= httpStatus(link);
+    failure.exitCode ??= exitCode(link, processError);
+    const signal = get(link, 'signal');
+    if (typeof signal === 'string' && signal !== '') failure.signal ??= signal;
+    const message = get(link, 'message');
+    if (typeof message === 'string' && message !== '' && message !== messages.at(-1)) messages.push(message);
+    for (const t of texts) if (t.at === at + 1) messages.push(t.text);
+  });
+  if (messages.length > 0) failure.message = messages.join('\n');
+  for (const key of Object.keys(failure)) if (failure[key] === undefined) delete failure[key];
+  return failure;
+}

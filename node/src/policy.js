@@ -1,0 +1,106 @@
+import { Engine, Slot } from './engine.js';
+import { PolicyError, PolicyLoadError } from './errors.js';
+import { toWitFailure } from './failure.js';
+import { failureFromError } from './from-error.js';
+
+// Policies nobody closed release their guest handle when collected. The guest
+// caps loaded policies per instance, so close() (or `using`) is still the way.
+const finalizer = new FinalizationRegistry(({ engine, slot }) => {
+  try {
+    engine.drop(slot);
+  } catch {
+    // A trap while dropping already replaced the instance, which dropped the handle.
+  }
+});
+
+/** A loaded, validated policy. Create with `loadPolicy`, `loadPolicyFile` or `defaultPolicy`. */
+export class Policy {
+  #engine;
+  #slot;
+  #shared;
+
+  /** @internal */
+  constructor(engine, slot, { shared = false } = {}) {
+    this.#engine = engine;
+    this.#slot = slot;
+    this.#shared = shared;
+    if (!shared) finalizer.register(this, { engine, slot }, this);
+  }
+
+  /** The syntax the policy was written in. */
+  get format() {
+    return this.#slot.format;
+  }
+
+  /** True once `close()` has released the policy. */
+  get closed() {
+    return this.#slot.closed;
+  }
+
+  /**
+   * Classify a failure: the first matching rule decides.
+   * @param {import('../index.js').Failure} failure
+   * @returns {import('../index.js').Classification}
+   */
+  classify(failure) {
+    return this.#engine.classify(this.#slot, toWitFailure(failure));
+  }
+
+  /**
+   * Classify a caught error directly (see `failureFromError` for what is read).
+   * Never throws because of the error's shape.
+   */
+  classifyError(error) {
+    const failure = failureFromError(error);
+    // A signal name or a gRPC code the engine does not know (another platform's
+    // signal, say) is left out rather than turning a catch block into a throw.
+    for (;;) {
+      try {
+        return this.classify(failure);
+      } catch (err) {
+        const field = err instanceof PolicyError && err.code === 'invalid-failure' ? FIELD_OF_PATH[err.path] : undefined;
+        if (field === undefined || !(field in failure)) throw err;
+        delete failure[field];
+      }
+    }
+  }
+
+  /** Release the policy in the engine. Idempotent; a no-op on `defaultPolicy()`. */
+  close() {
+    if (this.#shared) return;
+    finalizer.unregister(this);
+    this.#engine.drop(this.#slot);
+  }
+
+  [Symbol.dispose]() {
+    this.close();
+  }
+}
+
+const FIELD_OF_PATH = {
+  'failure.http_status': 'httpStatus',
+  'failure.grpc_code': 'grpcCode',
+  'failure.exit_code': 'exitCode',
+  'failure.signal': 'signal',
+};
+
+const FORMATS = new Set(['toml', 'json']);
+
+/** Parse and validate on `engine`; throws PolicyLoadError. @internal */
+export function loadOn(engine, source, { format = 'toml', file, shared } = {}) {
+  if (source instanceof Uint8Array) source = new TextDecoder('utf-8', { fatal: true }).decode(source);
+  if (typeof source !== 'string') {
+    throw new TypeError(`a policy source must be a string or a Uint8Array, got ${source === null ? 'null' : typeof source}`);
+  }
+  if (!FORMATS.has(format)) {
+    throw new TypeError(`format must be 'toml' or 'json', got ${JSON.stringify(format)}`);
+  }
+  const slot = new Slot(source, format);
+  try {
+    engine.load(slot);
+  } catch (errors) {
+    if (Array.isArray(errors)) throw new PolicyLoadError(errors, { file });
+    throw errors;
+  }
+  return new Policy(engine, slot, { shared });
+}
