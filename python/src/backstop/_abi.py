@@ -1,0 +1,430 @@
+"""A small, generic implementation of the component model's canonical ABI.
+
+wasmtime-py's component API converts every value through generic C structures
+and costs 100+ microseconds per call, so the package runs the component's *core
+module* (the same code, committed next to the component) and lowers and lifts
+values itself, following ``design/mvp/CanonicalABI.md`` and
+``design/mvp/canonical-abi/definitions.py`` of WebAssembly/component-model.
+
+Only what Backstop's WIT uses is supported: bool, u8/u16/u32/s8/s16/s32,
+string (UTF-8), list, record, enum, option, result and variant. Every one of
+them flattens to ``i32`` core values, which keeps flattening trivial; 64-bit
+integers, floats, flags, tuples-as-such, chars and resources are deliberately
+absent (the WIT avoids them).
+
+Python representations: integers and strings as themselves, a ``list`` as a
+Python sequence, a ``record`` as a tuple in field order, an ``enum`` as its case
+name, an ``option`` as ``None`` or the value (so ``option<option<T>>`` is not
+supported), and a ``result`` or ``variant`` as a ``(case_name, payload)`` pair.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Iterator, Optional, Protocol, Sequence
+
+MAX_FLAT_PARAMS = 16
+MAX_FLAT_RESULTS = 1
+# The canonical ABI traps on strings of 2^31 bytes or more.
+MAX_STRING_BYTES = (1 << 31) - 1
+_U32 = 0xFFFFFFFF
+
+
+class AbiError(Exception):
+    """The guest produced something the canonical ABI forbids.
+
+    The specification traps in these cases; callers must treat the instance
+    as poisoned, exactly like a WebAssembly trap.
+    """
+
+
+class Memory(Protocol):
+    """What lowering and lifting need from a guest's linear memory.
+
+    ``view`` must be re-read after every ``alloc`` (an allocation may grow,
+    and so move, the memory).
+    """
+
+    view: memoryview
+
+    def alloc(self, align: int, size: int) -> int: ...
+
+
+def align_to(offset: int, alignment: int) -> int:
+    return (offset + alignment - 1) & ~(alignment - 1)
+
+
+def _checked_range(mem: Memory, ptr: int, length: int, align: int) -> None:
+    if ptr & (align - 1):
+        raise AbiError(f"pointer {ptr:#x} is not aligned to {align}")
+    if ptr + length > len(mem.view):
+        raise AbiError(f"range {ptr:#x}+{length} is outside linear memory ({len(mem.view)} bytes)")
+
+
+def alloc_checked(mem: Memory, align: int, size: int) -> int:
+    """``cabi_realloc(0, 0, align, size)``, with the checks the spec makes."""
+    ptr = mem.alloc(align, size)
+    _checked_range(mem, ptr, size, align)
+    return ptr
+
+
+class ValType:
+    """A component value type: its memory layout and its flat (core) form."""
+
+    align: int
+    size: int
+    #: Number of ``i32`` core values the type flattens to.
+    flat: int
+
+    def store(self, mem: Memory, ptr: int, value: Any) -> None:
+        raise NotImplementedError
+
+    def load(self, mem: Memory, ptr: int) -> Any:
+        raise NotImplementedError
+
+    def lower_flat(self, mem: Memory, value: Any, out: list[int]) -> None:
+        raise NotImplementedError
+
+    def lift_flat(self, mem: Memory, values: Iterator[int]) -> Any:
+        raise NotImplementedError
+
+
+class Int(ValType):
+    """A fixed-width integer: ``u8``, ``u16``, ``u32``, ``s8``, ``s16`` or ``s32``."""
+
+    def __init__(self, bits: int, signed: bool) -> None:
+        self.name = f"{'s' if signed else 'u'}{bits}"
+        self.align = self.size = bits // 8
+        self.flat = 1
+        self._bits = bits
+        self._signed = signed
+        self._lo = -(1 << (bits - 1)) if signed else 0
+        self._hi = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1
+        code = {8: "b", 16: "h", 32: "i"}[bits]
+        self._struct = struct.Struct("<" + (code if signed else code.upper()))
+
+    def _check(self, value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{self.name} expects an int, got {type(value).__name__}")
+        if not self._lo <= value <= self._hi:
+            raise ValueError(f"{value} does not fit in {self.name} ({self._lo}..{self._hi})")
+        return value
+
+    def store(self, mem: Memory, ptr: int, value: Any) -> None:
+        self._struct.pack_into(mem.view, ptr, self._check(value))
+
+    def load(self, mem: Memory, ptr: int) -> int:
+        return self._struct.unpack_from(mem.view, ptr)[0]
+
+    def lower_flat(self, mem: Memory, value: Any, out: list[int]) -> None:
+        out.append(self._check(value) & _U32)
+
+    def lift_flat(self, mem: Memory, values: Iterator[int]) -> int:
+        # Like the spec's lift_flat_unsigned/signed: keep the low bits, then sign.
+        value = next(values) & ((1 << self._bits) - 1)
+        if self._signed and value > self._hi:
+            value -= 1 << self._bits
+        return value
+
+
+U8, U16, U32 = Int(8, False), Int(16, False), Int(32, False)
+S8, S16, S32 = Int(8, True), Int(16, True), Int(32, True)
+
+
+class Bool(ValType):
+    align = size = flat = 1
+
+    def store(self, mem: Memory, ptr: int, value: Any) -> None:
+        mem.view[ptr] = 1 if value else 0
+
+    def load(self, mem: Memory, ptr: int) -> bool:
+        return mem.view[ptr] != 0
+
+    def lower_flat(self, mem: Memory, value: Any, out: list[int]) -> None:
+        out.append(1 if value else 0)
+
+    def lift_flat(self, mem: Memory, values: Iterator[int]) -> bool:
+        return next(values) != 0
+
+
+BOOL = Bool()
+
+_PAIR = struct.Struct("<II")
+
+
+class String(ValType):
+    """A UTF-8 string: an ``(offset, byte length)`` pair pointing at guest memory."""
+
+    align, size, flat = 4, 8, 2
+
+    @staticmethod
+    def lower_range(mem: Memory, value: Any) -> tuple[int, int]:
+        if not isinstance(value, str):
+            raise TypeError(f"string expects a str, got {type(value).__name__}")
+        try:
+            data = value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"string is not valid Unicode ({exc.reason})") from None
+        if len(data) > MAX_STRING_BYTES:
+            raise ValueError(f"string of {len(data)} bytes exceeds the canonical ABI limit")
+        ptr = alloc_checked(mem, 1, len(data))
+        mem.view[ptr:ptr + len(data)] = data
+        return ptr, len(data)
+
+    def store(self, mem: Memory, ptr: int, value: Any) -> None:
+        begin, length = self.lower_range(mem, value)
+        _PAIR.pack_into(mem.view, ptr, begin, length)
+
+    @staticmethod
+    def lift_range(mem: Memory, begin: int, length: int) -> str:
+        _checked_range(mem, begin, length, 1)
+        try:
+            return str(mem.view[begin:begin + length], "utf-8")
+        except UnicodeDecodeError as exc:
+            raise AbiError(f"guest string is not valid UTF-8: {exc}") from None
+
+    def load(self, mem: Memory, ptr: int) -> str:
+        return self.lift_range(mem, *_PAIR.unpack_from(mem.view, ptr))
+
+    def lower_flat(self, mem: Memory, value: Any, out: list[int]) -> None:
+        out.extend(self.lower_range(mem, value))
+
+    def lift_flat(self, mem: Memory, values: Iterator[int]) -> str:
+        begin = next(values) & _U32
+        return self.lift_range(mem, begin, next(values) & _U32)
+
+
+STRING = String()
+
+
+class List(ValType):
+    """``list<T>``: an ``(offset, element count)`` pair."""
+
+    align, size, flat = 4, 8, 2
+
+    def __init__(self, elem: ValType) -> None:
+        self.elem = elem
+
+    def lower_range(self, mem: Memory, value: Any) -> tuple[int, int]:
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+            raise TypeError(f"list expects a sequence, got {type(value).__name__}")
+        elem, count = self.elem, len(value)
+        if count * elem.size >= 1 << 32:
+            raise ValueError(f"list of {count} elements exceeds the canonical ABI limit")
+        ptr = alloc_checked(mem, elem.align, count * elem.size)
+        for i, item in enumerate(value):
+            elem.store(mem, ptr + i * elem.size, item)
+        return ptr, count
+
+    def store(self, mem: Memory, ptr: int, value: Any) -> None:
+        begin, count = self.lower_range(mem, value)
+        _PAIR.pack_into(mem.view, ptr, begin, count)
+
+    def lift_range(self, mem: Memory, begin: int, count: int) -> list[Any]:
+        elem = self.elem
+        _checked_range(mem, begin, count * elem.size, elem.align)
+        return [elem.load(mem, begin + i * elem.size) for i in range(count)]
+
+    def load(self, mem: Memory, ptr: int) -> list[Any]:
+        return self.lift_range(mem, *_PAIR.unpack_from(mem.view, ptr))
+
+    def lower_flat(self, mem: Memory, value: Any, out: list[int]) -> None:
+        out.extend(self.lower_range(mem, value))
+
+    def lift_flat(self, mem: Memory, values: Iterator[int]) -> list[Any]:
+        begin = next(values) & _U32
+        return self.lift_range(mem, begin, next(values) & _U32)
+
+
+class Record(ValType):
+    """``record``: fields laid out in order, each at its own alignment."""
+
+    def __init__(self, fields: Sequence[tuple[str, ValType]]) -> None:
+        if not fields:
+            raise ValueError("a record needs at least one field")
+        self.names = tuple(name for name, _ in fields)
+        self.types = tuple(t for _, t in fields)
+        self.align = max(t.align for t in self.types)
+        offsets, size = [], 0
+        for t in self.types:
+            size = align_to(size, t.align)
+            offsets.append(size)
+            size += t.size
+        self.offsets = tuple(offsets)
+        self.size = align_to(size, self.align)
+        self.flat = sum(t.flat for t in self.types)
+        self._fields = tuple(zip(self.offsets, self.types))
+
+    def _values(self, value: Any) -> Sequence[Any]:
+        if len(value) != len(self.types):
+            raise ValueError(f"record expects {len(self.types)} fields {self.names}, got {len(value)}")
+        return value
+
+    def store(self, mem: Memory, ptr: int, value: Any) -> None:
+        for (offset, t), item in zip(self._fields, self._values(value)):
+            t.store(mem, ptr + offset, item)
+
+    def load(self, mem: Memory, ptr: int) -> tuple[Any, ...]:
+        return tuple(t.load(mem, ptr + offset) for offset, t in self._fields)
+
+    def lower_flat(self, mem: Memory, value: Any, out: list[int]) -> None:
+        for t, item in zip(self.types, self._values(value)):
+            t.lower_flat(mem, item, out)
+
+    def lift_flat(self, mem: Memory, values: Iterator[int]) -> tuple[Any, ...]:
+        return tuple(t.lift_flat(mem, values) for t in self.types)
+
+
+def Tuple(*types: ValType) -> Record:  # noqa: N802 (reads like a type constructor)
+    """A tuple has a record's layout; used for a function's parameter list."""
+    return Record([(str(i), t) for i, t in enumerate(types)])
+
+
+class Variant(ValType):
+    """``variant``: a discriminant, then the case payload at the largest alignment.
+
+    Values are ``(case_name, payload)``; ``payload`` is ``None`` for a case
+    without one.
+    """
+
+    def __init__(self, cases: Sequence[tuple[str, Optional[ValType]]]) -> None:
+        if not cases:
+            raise ValueError("a variant needs at least one case")
+        self.names = tuple(name for name, _ in cases)
+        self.types = tuple(t for _, t in cases)
+        self._index = {name: i for i, name in enumerate(self.names)}
+        n = len(cases)
+        self._disc = U8 if n <= 1 << 8 else U16 if n <= 1 << 16 else U32
+        payloads = [t for t in self.types if t is not None]
+        case_align = max((t.align for t in payloads), default=1)
+        self.align = max(self._disc.size, case_align)
+        self._payload_offset = align_to(self._disc.size, case_align)
+        self.size = align_to(self._payload_offset + max((t.size for t in payloads), default=0),
+                             self.align)
+        # All our types flatten to i32, so joining case payloads is just "widest".
+        self._payload_flat = max((t.flat for t in payloads), default=0)
+        self.flat = 1 + self._payload_flat
+
+    # Subclasses map their Python form to and from (case index, payload).
+    def _split(self, value: Any) -> tuple[int, Any]:
+        name, payload = value
+        try:
+            return self._index[name], payload
+        except KeyError:
+            raise ValueError(f"{name!r} is not one of the cases {self.names}") from None
+
+    def _join(self, index: int, payload: Any) -> Any:
+        return self.names[index], payload
+
+    def _case(self, index: int) -> Optional[ValType]:
+        if index >= len(self.types):
+            raise AbiError(f"discriminant {index} is out of range for cases {self.names}")
+        return self.types[index]
+
+    def store(self, mem: Memory, ptr: int, value: Any) -> None:
+        index, payload = self._split(value)
+        self._disc.store(mem, ptr, index)
+        t = self.types[index]
+        if t is not None:
+            t.store(mem, ptr + self._payload_offset, payload)
+
+    def load(self, mem: Memory, ptr: int) -> Any:
+        index = self._disc.load(mem, ptr)
+        t = self._case(index)
+        return self._join(index, None if t is None else t.load(mem, ptr + self._payload_offset))
+
+    def lower_flat(self, mem: Memory, value: Any, out: list[int]) -> None:
+        index, payload = self._split(value)
+        out.append(index)
+        start = len(out)
+        t = self.types[index]
+        if t is not None:
+            t.lower_flat(mem, payload, out)
+        out.extend([0] * (self._payload_flat - (len(out) - start)))
+
+    def lift_flat(self, mem: Memory, values: Iterator[int]) -> Any:
+        index = next(values) & _U32
+        payload = [next(values) for _ in range(self._payload_flat)]
+        t = self._case(index)
+        return self._join(index, None if t is None else t.lift_flat(mem, iter(payload)))
+
+
+class Enum(Variant):
+    """``enum``: a variant without payloads, represented by its case name."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        super().__init__([(name, None) for name in names])
+
+    def _split(self, value: Any) -> tuple[int, Any]:
+        return super()._split((value, None))
+
+    def _join(self, index: int, payload: Any) -> str:
+        return self.names[index]
+
+
+class Option(Variant):
+    """``option<T>``: ``None`` or the value itself."""
+
+    def __init__(self, t: ValType) -> None:
+        if isinstance(t, Option):
+            raise ValueError("option<option<T>> cannot be represented with None")
+        super().__init__([("none", None), ("some", t)])
+
+    def _split(self, value: Any) -> tuple[int, Any]:
+        return (0, None) if value is None else (1, value)
+
+    def _join(self, index: int, payload: Any) -> Any:
+        return payload
+
+
+def Result(ok: Optional[ValType], error: Optional[ValType]) -> Variant:  # noqa: N802
+    """``result<T, E>``: values are ``("ok", T)`` or ``("error", E)``."""
+    return Variant([("ok", ok), ("error", error)])
+
+
+class Function:
+    """A WIT function's signature and how its core export is called.
+
+    Follows ``flatten_functype`` for a lifted (exported) function: more than
+    ``MAX_FLAT_PARAMS`` flat parameters go through memory the caller allocates
+    with ``cabi_realloc``; more than ``MAX_FLAT_RESULTS`` flat results come back
+    through a return area whose address the function returns.
+    """
+
+    def __init__(self, name: str, params: Sequence[tuple[str, ValType]],
+                 result: Optional[ValType] = None) -> None:
+        self.name = name
+        self.param_names = tuple(n for n, _ in params)
+        self.param_types = tuple(t for _, t in params)
+        self.result = result
+        flat_params = sum(t.flat for t in self.param_types)
+        self.params_in_memory = flat_params > MAX_FLAT_PARAMS
+        self.params_tuple = Tuple(*self.param_types) if self.param_types else None
+        self.core_params = 1 if self.params_in_memory else flat_params
+        flat_results = result.flat if result is not None else 0
+        self.result_in_memory = flat_results > MAX_FLAT_RESULTS
+        self.core_results = 1 if self.result_in_memory else flat_results
+
+    def lower_params(self, mem: Memory, args: Sequence[Any]) -> list[int]:
+        if len(args) != len(self.param_types):
+            raise TypeError(f"{self.name} takes {len(self.param_types)} arguments, got {len(args)}")
+        if self.params_in_memory:
+            tup = self.params_tuple
+            assert tup is not None
+            ptr = alloc_checked(mem, tup.align, tup.size)
+            tup.store(mem, ptr, args)
+            return [ptr]
+        out: list[int] = []
+        for t, arg in zip(self.param_types, args):
+            t.lower_flat(mem, arg, out)
+        return out
+
+    def lift_result(self, mem: Memory, core_result: Optional[int]) -> Any:
+        if self.result is None:
+            return None
+        assert core_result is not None
+        if self.result_in_memory:
+            ptr = core_result & _U32
+            _checked_range(mem, ptr, self.result.size, self.result.align)
+            return self.result.load(mem, ptr)
+        return self.result.lift_flat(mem, iter([core_result]))

@@ -1,0 +1,150 @@
+"""Calling a core WebAssembly module's exports fast, through wasmtime's C API.
+
+wasmtime-py's ``Func.__call__`` re-reads the function type and boxes every
+argument on each call (about 30 microseconds); ``wasmtime_func_call_unchecked``
+with a preallocated argument buffer costs about 1. That is safe here because
+:class:`CoreInstance` checks every export's core signature against the WIT
+signature once, when it binds the instance.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any, Optional, Sequence
+
+import wasmtime
+from wasmtime import _bindings as _capi  # the pinned wasmtime's own ctypes declarations
+
+from ._abi import Function
+
+_call_unchecked = _capi._wasmtime_func_call_unchecked
+# Private prototypes (``dll[name]`` makes a fresh function object) so that
+# ``restype`` can return plain integers without touching wasmtime-py's copies.
+_memory_data = _capi.dll["wasmtime_memory_data"]
+_memory_data.restype = ctypes.c_void_p
+_memory_data.argtypes = [ctypes.POINTER(_capi.wasmtime_context_t), ctypes.POINTER(_capi.wasmtime_memory_t)]
+_memory_size = _capi.dll["wasmtime_memory_data_size"]
+_memory_size.restype = ctypes.c_size_t
+_memory_size.argtypes = _memory_data.argtypes
+
+_I32 = wasmtime.ValType.i32()
+_SLOT = ctypes.sizeof(_capi.wasmtime_val_raw_t) // 4
+assert ctypes.sizeof(_capi.wasmtime_val_raw_t) % 4 == 0
+
+
+class _RawFunc:
+    """One core export taking and returning only ``i32`` values."""
+
+    __slots__ = ("_ctx", "_func", "_buf", "_len", "_ints", "_nparams", "_nresults",
+                 "_trap", "_trap_ref")
+
+    def __init__(self, store: wasmtime.Store, func: wasmtime.Func, nparams: int, nresults: int) -> None:
+        self._ctx = store._context()
+        self._func = ctypes.byref(func._func)
+        self._len = max(nparams, nresults, 1)
+        self._buf = (_capi.wasmtime_val_raw_t * self._len)()
+        # Each slot is a 16-byte union whose first 4 bytes are the i32; a u32
+        # view over the buffer avoids building a union object per argument.
+        self._ints = (ctypes.c_uint32 * (self._len * _SLOT)).from_buffer(self._buf)
+        self._nparams = nparams
+        self._nresults = nresults
+        self._new_trap_slot()
+
+    def _new_trap_slot(self) -> None:
+        self._trap = ctypes.POINTER(_capi.wasm_trap_t)()
+        self._trap_ref = ctypes.byref(self._trap)
+
+    def __call__(self, args: Sequence[int]) -> Optional[int]:
+        if len(args) != self._nparams:
+            raise TypeError(f"core function takes {self._nparams} arguments, got {len(args)}")
+        ints = self._ints
+        for i, arg in enumerate(args):
+            ints[i * _SLOT] = arg  # ctypes keeps the low 32 bits, as i32 wants
+        error = _call_unchecked(self._ctx, self._func, self._buf, self._len, self._trap_ref)
+        if error:
+            raise wasmtime.WasmtimeError._from_ptr(error)
+        if self._trap:
+            trap = self._trap
+            self._new_trap_slot()  # the Trap object takes ownership of the pointer
+            raise wasmtime.Trap._from_ptr(trap)
+        return ints[0] if self._nresults else None
+
+
+class CoreInstance:
+    """A fresh instance of a core module in its own store, with canonical-ABI calls.
+
+    Implements the :class:`backstop._abi.Memory` protocol over the instance's
+    exported ``memory`` and ``cabi_realloc``. Not thread-safe: callers serialise.
+    """
+
+    def __init__(self, engine: wasmtime.Engine, module: wasmtime.Module, interface: str,
+                 functions: Sequence[Function]) -> None:
+        # The store owns the instance; keep it alive as long as we are.
+        self._store = store = wasmtime.Store(engine)
+        exports = wasmtime.Instance(store, module, []).exports(store)
+        memory = exports["memory"]
+        if not isinstance(memory, wasmtime.Memory):
+            raise TypeError("the module's `memory` export is not a memory")
+        self._ctx = store._context()
+        self._memory_ref = ctypes.byref(memory._memory)
+        self._keep = memory
+        self._addr = self._size = -1
+        self.view = memoryview(b"")
+        self._refresh()
+        self._realloc = self._bind(exports, "cabi_realloc", 4, 1)
+        self._functions: dict[str, tuple[Function, _RawFunc, Optional[_RawFunc]]] = {}
+        for f in functions:
+            core = self._bind(exports, f"{interface}#{f.name}", f.core_params, f.core_results)
+            post = None
+            if f"cabi_post_{interface}#{f.name}" in exports:
+                post = self._bind(exports, f"cabi_post_{interface}#{f.name}", f.core_results, 0)
+            self._functions[f.name] = (f, core, post)
+
+    def _bind(self, exports: Any, name: str, nparams: int, nresults: int) -> _RawFunc:
+        try:
+            func = exports[name]
+        except KeyError:
+            raise TypeError(f"the module does not export `{name}`") from None
+        if not isinstance(func, wasmtime.Func):
+            raise TypeError(f"`{name}` is not a function")
+        ty = func.type(self._store)
+        if list(ty.params) != [_I32] * nparams or list(ty.results) != [_I32] * nresults:
+            raise TypeError(f"`{name}` has core type {ty.params} -> {ty.results}; "
+                            f"the WIT signature needs {nparams} i32 -> {nresults} i32")
+        return _RawFunc(self._store, func, nparams, nresults)
+
+    def _refresh(self) -> None:
+        # Any guest call may grow (and so move) linear memory.
+        # Memory only moves when it grows, so the size alone says whether to look.
+        size = _memory_size(self._ctx, self._memory_ref)
+        if size != self._size:
+            addr = _memory_data(self._ctx, self._memory_ref) or 0
+            self._addr, self._size = addr, size
+            if size:
+                self.view = memoryview((ctypes.c_ubyte * size).from_address(addr)).cast("B")
+            else:
+                self.view = memoryview(b"")
+
+    def alloc(self, align: int, size: int) -> int:
+        ptr = self._realloc((0, 0, align, size))
+        self._refresh()
+        assert ptr is not None
+        return ptr
+
+    def call(self, name: str, *args: Any) -> Any:
+        """Call WIT function ``name``: lower ``args``, run, lift the result, post-return."""
+        f, core, post = self._functions[name]
+        flat = f.lower_params(self, args)
+        raw = core(flat)
+        self._refresh()
+        value = f.lift_result(self, raw)
+        if post is not None:
+            post(() if raw is None else (raw,))
+        return value
+
+    def call_core(self, export: str, *args: int) -> Optional[int]:
+        """Call a bound core export with raw ``i32`` values (for tests and diagnostics)."""
+        if export == "cabi_realloc":
+            return self._realloc(args)
+        _, core, _ = self._functions[export]
+        return core(args)

@@ -1,0 +1,156 @@
+"""Describing a caught Python exception as a :class:`~backstop.Failure`.
+
+Client libraries are recognised by the *shape* of their exceptions, never by
+importing them, so Backstop depends on none of them.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import subprocess
+import urllib.error
+from typing import Any, Optional
+
+from ._model import Failure
+
+#: The classifier examines at most this many cause-chain entries; so do we.
+MAX_CHAIN = 64
+
+_GRPC_NAMES = frozenset({
+    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+    "UNAUTHENTICATED",
+})
+
+
+def exception_type_name(exc: BaseException) -> str:
+    """``module.QualName`` (``requests.exceptions.ConnectionError``), or just
+    the name for builtins (``TimeoutError``)."""
+    cls = type(exc)
+    module = getattr(cls, "__module__", None)
+    name = getattr(cls, "__qualname__", cls.__name__)
+    return name if module in (None, "builtins", "exceptions") else f"{module}.{name}"
+
+
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """The exception and its causes, outermost first, as Python's traceback
+    shows them: ``__cause__`` if set, else ``__context__`` unless suppressed
+    (``raise ... from None``). Stops at a cycle or after :data:`MAX_CHAIN`."""
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen and len(chain) < MAX_CHAIN:
+        seen.add(id(current))
+        chain.append(current)
+        if current.__cause__ is not None:
+            current = current.__cause__
+        elif not current.__suppress_context__:
+            current = current.__context__
+        else:
+            current = None
+    return chain
+
+
+def _http_status(value: Any) -> Optional[int]:
+    if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
+        return value
+    return None
+
+
+def _text(value: Any) -> Optional[str]:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. from undecodable file names
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _facts(exc: BaseException) -> dict[str, Any]:
+    """What one exception says about the failure. Never raises: a property
+    that fails on a half-built exception object is simply not a fact."""
+    facts: dict[str, Any] = {}
+
+    def attr(obj: Any, name: str) -> Any:
+        try:
+            return getattr(obj, name, None)
+        except Exception:
+            return None
+
+    # HTTP status: urllib's HTTPError, requests / httpx (`response.status_code`),
+    # SDKs that put it on the exception (`status_code`, aiohttp's `status`).
+    if isinstance(exc, urllib.error.HTTPError):
+        facts["http_status"] = _http_status(exc.code)
+    response = attr(exc, "response")
+    if isinstance(response, dict):
+        # botocore's ClientError: response["Error"]["Code"] and the HTTP status.
+        error = response.get("Error")
+        if isinstance(error, dict):
+            facts["error_code"] = _text(error.get("Code"))
+        metadata = response.get("ResponseMetadata")
+        if isinstance(metadata, dict):
+            facts["http_status"] = _http_status(metadata.get("HTTPStatusCode"))
+    elif response is not None:
+        facts.setdefault("http_status", _http_status(attr(response, "status_code")))
+    for name in ("status_code", "status"):
+        if facts.get("http_status") is None:
+            facts["http_status"] = _http_status(attr(exc, name))
+
+    # gRPC: `code()` returns a StatusCode enum member.
+    code = attr(exc, "code")
+    if callable(code):
+        try:
+            status = code()
+        except Exception:
+            status = None
+        name = attr(status, "name")
+        if isinstance(name, str) and name in _GRPC_NAMES:
+            facts["grpc_code"] = name
+
+    # Provider codes (Azure's `error_code`), then errno names (ECONNRESET).
+    if facts.get("error_code") is None:
+        facts["error_code"] = _text(attr(exc, "error_code"))
+    number = attr(exc, "errno") if isinstance(exc, OSError) else None
+    if facts.get("error_code") is None and isinstance(number, int):
+        facts["error_code"] = _errno.errorcode.get(number, str(number))
+
+    # A child process: negative return codes are signals (subprocess's convention).
+    if isinstance(exc, subprocess.CalledProcessError) and isinstance(exc.returncode, int):
+        if exc.returncode < 0:
+            facts["signal"] = str(-exc.returncode)
+        elif exc.returncode < 1 << 31:
+            facts["exit_code"] = exc.returncode
+    return facts
+
+
+def failure_from_exception(exc: BaseException) -> Failure:
+    """Describe a caught exception for the classifier.
+
+    * ``error_types``: type names along the cause chain (see :func:`exception_chain`);
+    * ``http_status``, ``grpc_code``, ``error_code`` (provider code or errno name),
+      ``exit_code`` / ``signal``: from the outermost exception that has them;
+    * ``message``: ``str(exc)`` of the outermost exception.
+    """
+    if not isinstance(exc, BaseException):
+        raise TypeError(f"expected an exception, not {type(exc).__name__}")
+    chain = exception_chain(exc)
+    found: dict[str, Any] = {}
+    for link in chain:
+        for key, value in _facts(link).items():
+            if value is not None and key not in found:
+                found[key] = value
+    try:
+        message = _text(str(exc))
+    except Exception:  # a broken __str__ must not hide the failure
+        message = None
+    return Failure(
+        http_status=found.get("http_status"),
+        grpc_code=found.get("grpc_code"),
+        exit_code=found.get("exit_code"),
+        signal=found.get("signal"),
+        error_types=tuple(exception_type_name(e) for e in chain),
+        error_code=found.get("error_code"),
+        message=message,
+    )

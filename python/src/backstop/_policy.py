@@ -1,0 +1,252 @@
+"""Loading policies and classifying failures on the shared engine instance."""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import wasmtime
+
+from . import _wit
+from ._abi import AbiError
+from ._core import CoreInstance
+from ._model import (Classification, EngineError, ErrorCode, Failure, FailureClass,
+                     PolicyError, PolicyLoadError)
+
+PolicyFormat = Literal["toml", "json"]
+_FORMATS = ("toml", "json")
+
+CORE_MODULE = "backstop-core.wasm"
+COMPONENT = "backstop.wasm"
+
+
+def wasm_bytes(name: str) -> bytes:
+    """The bytes of a WebAssembly file shipped in the package (``backstop/wasm/``)."""
+    return resources.files("backstop").joinpath("wasm", name).read_bytes()
+
+
+_compile_lock = threading.Lock()
+_compiled: Optional[tuple[wasmtime.Engine, wasmtime.Module]] = None
+
+
+def _engine_config() -> wasmtime.Config:
+    config = wasmtime.Config()
+    try:
+        # Compiling takes about a second; wasmtime's on-disk code cache makes
+        # every later process start in milliseconds.
+        config.cache = True
+    except wasmtime.WasmtimeError:
+        pass
+    return config
+
+
+def _compiled_module() -> tuple[wasmtime.Engine, wasmtime.Module]:
+    global _compiled
+    with _compile_lock:
+        if _compiled is None:
+            engine = wasmtime.Engine(_engine_config())
+            _compiled = engine, wasmtime.Module(engine, wasm_bytes(CORE_MODULE))
+        return _compiled
+
+
+def _policy_error(raw: tuple[Any, ...]) -> PolicyError:
+    code, message, path, location = raw
+    line, column = location if location is not None else (None, None)
+    return PolicyError(ErrorCode(code), message, path, line, column)
+
+
+class _Runtime:
+    """One instance of the core module, a lock serialising every call into it,
+    and recovery from traps.
+
+    A trap may leave the guest half-way through a mutation, so the instance is
+    discarded and ``generation`` advances; a :class:`Policy` whose handle
+    belongs to an older generation reloads its document into the new instance.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.generation = 0
+        self._instance: Optional[CoreInstance] = None
+        # (generation, handle) pairs released by garbage-collected policies;
+        # appended without the lock (a finalizer may run while it is held).
+        self._pending_drops: list[tuple[int, int]] = []
+
+    def instance(self) -> CoreInstance:
+        """The live instance; call with :attr:`lock` held."""
+        if self._instance is None:
+            engine, module = _compiled_module()
+            self._instance = CoreInstance(engine, module, _wit.INTERFACE, _wit.FUNCTIONS)
+        instance = self._instance
+        while self._pending_drops:
+            generation, handle = self._pending_drops.pop()
+            if generation == self.generation:
+                self._guarded(instance, "drop-policy", (handle,))
+        return instance
+
+    def call(self, name: str, *args: Any) -> Any:
+        """Call a WIT function; call with :attr:`lock` held."""
+        return self._guarded(self.instance(), name, args)
+
+    def _guarded(self, instance: CoreInstance, name: str, args: tuple[Any, ...]) -> Any:
+        try:
+            return instance.call(name, *args)
+        except (wasmtime.Trap, wasmtime.WasmtimeError, AbiError) as exc:
+            self.discard_instance()
+            raise EngineError(f"the policy engine trapped in `{name}` and was restarted: {exc}") from exc
+
+    def discard_instance(self) -> None:
+        self._instance = None
+        self.generation += 1
+        self._pending_drops.clear()
+
+    def release(self, generation: int, handle: int) -> None:
+        self._pending_drops.append((generation, handle))
+
+    def load(self, source: str, format: PolicyFormat) -> int:
+        with self.lock:
+            case, value = self.call("load-policy", source, format)
+        if case == "ok":
+            return int(value)
+        raise PolicyLoadError([_policy_error(e) for e in value])
+
+    def _after_fork_in_child(self) -> None:
+        # Another thread may have held the lock (or been mid-call) at fork time.
+        self.lock = threading.RLock()
+        self.discard_instance()
+
+
+_runtime = _Runtime()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_runtime._after_fork_in_child)
+
+
+class _Handle:
+    """A policy's handle in one instance generation (shared with its finalizer)."""
+
+    __slots__ = ("generation", "handle")
+
+    def __init__(self, generation: int, handle: int) -> None:
+        self.generation = generation
+        self.handle = handle
+
+
+def _release(runtime: _Runtime, state: _Handle) -> None:
+    runtime.release(state.generation, state.handle)
+
+
+class Policy:
+    """A loaded, validated policy. Reuse it: classifying never re-parses.
+
+    Thread-safe: all policies share one engine instance guarded by a lock.
+    Use it as a context manager or call :meth:`close` to free it in the engine
+    promptly; otherwise it is freed after garbage collection.
+    """
+
+    def __init__(self, source: str, format: PolicyFormat = "toml") -> None:
+        _check_source(source, format)
+        self.source = source
+        self.format: PolicyFormat = format
+        self._runtime = _runtime
+        with _runtime.lock:
+            self._state = _Handle(_runtime.generation, _runtime.load(source, format))
+        self._finalizer = weakref.finalize(self, _release, _runtime, self._state)
+        self._closed = False
+
+    def _handle(self) -> int:
+        """The handle in the live instance, reloading after a restart (lock held)."""
+        if self._closed:
+            raise ValueError("this Policy is closed")
+        runtime, state = self._runtime, self._state
+        if state.generation != runtime.generation:
+            handle = runtime.load(self.source, self.format)
+            state.generation, state.handle = runtime.generation, handle
+        return state.handle
+
+    def classify(self, failure: Failure) -> Classification:
+        """Classify one failure: the first matching rule wins.
+
+        Raises :class:`PolicyError` (code ``invalid-failure``) when the failure
+        cannot be interpreted, such as HTTP status 700 or an unknown gRPC code.
+        """
+        if not isinstance(failure, Failure):
+            raise TypeError(f"classify() expects a Failure, not {type(failure).__name__}")
+        lowered = (failure.http_status, failure.grpc_code, failure.exit_code, failure.signal,
+                   failure.error_types, failure.error_code, failure.message)
+        runtime = self._runtime
+        with runtime.lock:
+            case, value = runtime.call("classify", self._handle(), lowered)
+        if case == "error":
+            raise _policy_error(value)
+        failure_class, rule, reason = value
+        return Classification(FailureClass(failure_class), rule, reason)
+
+    def classify_exception(self, exc: BaseException) -> Classification:
+        """Classify a caught exception (see :meth:`Failure.from_exception`)."""
+        return self.classify(Failure.from_exception(exc))
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Free the policy in the engine. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._finalizer()  # queues the drop; run it now rather than at the next call
+        with self._runtime.lock:
+            self._runtime.instance()
+
+    def __enter__(self) -> "Policy":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self.source)} chars"
+        return f"<backstop.Policy {self.format} ({state})>"
+
+
+def _check_source(source: Any, format: Any) -> None:
+    if not isinstance(source, str):
+        raise TypeError(f"policy source must be str, not {type(source).__name__}")
+    if format not in _FORMATS:
+        raise ValueError(f"policy format must be 'toml' or 'json', not {format!r}")
+
+
+def load_policy(source: str, format: PolicyFormat = "toml") -> Policy:
+    """Parse and validate a policy document.
+
+    Raises :class:`PolicyLoadError` listing every problem, with field paths and
+    line/column locations.
+    """
+    return Policy(source, format)
+
+
+def load_policy_file(path: Union[str, "os.PathLike[str]"],
+                     format: Optional[PolicyFormat] = None) -> Policy:
+    """Load a policy file; the format follows the ``.toml`` / ``.json`` suffix
+    unless given."""
+    path = Path(path)
+    if format is None:
+        suffix = path.suffix.lower().lstrip(".")
+        if suffix not in _FORMATS:
+            raise ValueError(f"cannot tell the policy format of {str(path)!r} from its suffix; "
+                             "pass format='toml' or format='json'")
+        format = suffix  # type: ignore[assignment]
+    source = path.read_text(encoding="utf-8")
+    try:
+        return Policy(source, format)  # type: ignore[arg-type]
+    except PolicyLoadError as exc:
+        raise PolicyLoadError(exc.errors, filename=str(path)) from None
+
+
+def default_policy() -> Policy:
+    """The built-in rules alone (the empty TOML document)."""
+    return Policy("", "toml")
