@@ -29,18 +29,15 @@ function typeError(field, expected, value) {
 }
 
 /**
- * The last MAX_MESSAGE_BYTES of `message` as the guest would see them, without
- * copying megabytes of log into wasm memory. Every UTF-16 unit encodes to at least
- * one UTF-8 byte, so keeping slightly more units than bytes keeps the guest's tail
- * intact; a split surrogate pair at the cut is dropped.
+ * A suffix of `message` on which the guest's "last MAX_MESSAGE_BYTES" rule gives
+ * the same text as on the whole message, so megabytes of log are not copied into
+ * wasm memory. Every UTF-16 unit encodes to at least one UTF-8 byte (a split
+ * surrogate becomes a 3-byte U+FFFD), so this suffix still spans more than
+ * MAX_MESSAGE_BYTES, and the guest cuts it where it would cut the whole.
  */
 export function messageTail(message) {
-  const keep = MAX_MESSAGE_BYTES + 2;
-  if (message.length <= keep) return message;
-  let start = message.length - keep;
-  const unit = message.charCodeAt(start);
-  if (unit >= 0xdc00 && unit <= 0xdfff) start += 1;
-  return message.slice(start);
+  const keep = MAX_MESSAGE_BYTES + 1;
+  return message.length <= keep ? message : message.slice(message.length - keep);
 }
 
 function optionalString(failure, field) {

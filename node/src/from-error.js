@@ -32,7 +32,12 @@ function hasOwn(object, key) {
 }
 
 function isAggregate(error) {
-  return error instanceof AggregateError || get(error, 'name') === 'AggregateError';
+  try {
+    if (error instanceof AggregateError) return true;
+  } catch {
+    // A Proxy whose getPrototypeOf trap throws.
+  }
+  return get(error, 'name') === 'AggregateError';
 }
 
 /**

@@ -1,0 +1,105 @@
+// A guest trap surfaces as an Error, the instance is replaced, and the policies
+// that lived in it keep working (reloaded from their source on first use).
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+
+import { Engine } from '../src/engine.js';
+import { GuestTrapError, PolicyError } from '../src/errors.js';
+import { loadOn } from '../src/policy.js';
+
+// A real wasm trap: a module whose only function executes `unreachable`.
+const { trap } = new WebAssembly.Instance(
+  new WebAssembly.Module(
+    new Uint8Array([
+      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+      0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type section: () -> ()
+      0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+      0x07, 0x08, 0x01, 0x04, 0x74, 0x72, 0x61, 0x70, 0x00, 0x00, // export "trap"
+      0x0a, 0x05, 0x01, 0x03, 0x00, 0x00, 0x0b, // code: unreachable; end
+    ]),
+  ),
+).exports;
+
+const CLASSIFY = 'backstop:policy/classifier@0.1.0#classify';
+const LOAD = 'backstop:policy/classifier@0.1.0#load-policy';
+
+/** An engine whose core instances trap in `export` when `armed[export]` is set. */
+function faultyEngine() {
+  const armed = {};
+  let instances = 0;
+  const engine = new Engine({
+    instantiateCore(module, imports) {
+      instances += 1;
+      const real = new WebAssembly.Instance(module, imports).exports;
+      const exports = { ...real };
+      for (const name of [CLASSIFY, LOAD]) {
+        exports[name] = (...args) => {
+          if (armed[name]) {
+            armed[name] = false;
+            trap();
+          }
+          return real[name](...args);
+        };
+      }
+      return { exports };
+    },
+  });
+  return { engine, armed, instances: () => instances };
+}
+
+const STORAGE = '[[classify.rules]]\nid = "server-errors"\nclass = "transient"\nhttp_status = "5xx"\n';
+
+it('a trap during classify surfaces as GuestTrapError and policies survive it', () => {
+  const { engine, armed, instances } = faultyEngine();
+  const storage = loadOn(engine, STORAGE);
+  const builtin = loadOn(engine, '');
+  const closed = loadOn(engine, STORAGE);
+  closed.close();
+  assert.equal(instances(), 1);
+
+  armed[CLASSIFY] = true;
+  let thrown;
+  assert.throws(() => storage.classify({ httpStatus: 503 }), (err) => (thrown = err) instanceof GuestTrapError);
+  assert.ok(thrown instanceof Error);
+  assert.ok(thrown.cause instanceof WebAssembly.RuntimeError);
+  assert.match(thrown.message, /unreachable/);
+  assert.equal(engine.generation, 1);
+
+  // Next call: a fresh instance, and both live policies reloaded transparently.
+  assert.equal(storage.classify({ httpStatus: 503 }).rule, 'server-errors');
+  assert.equal(builtin.classify({ httpStatus: 503 }).rule, 'builtin.http-transient');
+  assert.equal(instances(), 2);
+  // A closed policy stays closed.
+  assert.throws(() => closed.classify({ httpStatus: 503 }), { code: 'unknown-policy' });
+  // Closing a policy that lives in a discarded instance is harmless.
+  loadOn(engine, STORAGE).close();
+});
+
+it('a trap during load surfaces as GuestTrapError; the next load works', () => {
+  const { engine, armed, instances } = faultyEngine();
+  const before = loadOn(engine, STORAGE);
+  armed[LOAD] = true;
+  assert.throws(() => loadOn(engine, STORAGE), GuestTrapError);
+  const after = loadOn(engine, STORAGE);
+  assert.equal(after.classify({ httpStatus: 500 }).rule, 'server-errors');
+  assert.equal(before.classify({ httpStatus: 500 }).rule, 'server-errors');
+  assert.equal(instances(), 2);
+});
+
+it('a trap while reloading into the new instance is reported, then recovered from', () => {
+  const { engine, armed } = faultyEngine();
+  const policy = loadOn(engine, STORAGE);
+  armed[CLASSIFY] = true;
+  assert.throws(() => policy.classify({ httpStatus: 503 }), GuestTrapError);
+  armed[LOAD] = true; // the transparent reload itself traps
+  assert.throws(() => policy.classify({ httpStatus: 503 }), GuestTrapError);
+  assert.equal(engine.generation, 2);
+  assert.equal(policy.classify({ httpStatus: 503 }).rule, 'server-errors');
+});
+
+it('classification errors from the guest are not mistaken for traps', () => {
+  const { engine } = faultyEngine();
+  const policy = loadOn(engine, '');
+  assert.throws(() => policy.classify({ httpStatus: 999 }), PolicyError);
+  assert.equal(engine.generation, 0);
+});
