@@ -64,7 +64,7 @@ def _text(value: Any) -> Optional[str]:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates, e.g. from undecodable file names
-        value = value.encode("utf-8", "replace").decode("utf-8")
+        value = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
     return value
 
 

@@ -92,9 +92,16 @@ class _Runtime:
         """Call a WIT function; call with :attr:`lock` held."""
         return self._guarded(self.instance(), name, args)
 
-    def _guarded(self, instance: CoreInstance, name: str, args: tuple[Any, ...]) -> Any:
+    def call_core(self, export: str, *args: int) -> Any:
+        """Call a core export with raw ``i32`` values, with trap recovery
+        (lock held). For diagnostics and tests: bad values can trap the guest."""
+        instance = self.instance()
+        return self._guarded(instance, export, args, raw=True)
+
+    def _guarded(self, instance: CoreInstance, name: str, args: tuple[Any, ...],
+                 raw: bool = False) -> Any:
         try:
-            return instance.call(name, *args)
+            return instance.call_core(name, *args) if raw else instance.call(name, *args)
         except (wasmtime.Trap, wasmtime.WasmtimeError, AbiError) as exc:
             self.discard_instance()
             raise EngineError(f"the policy engine trapped in `{name}` and was restarted: {exc}") from exc

@@ -1,0 +1,157 @@
+"""Unit tests of the canonical-ABI glue against hand-computed layouts
+(CanonicalABI.md's alignment / elem_size / flatten rules), on a fake memory."""
+
+from __future__ import annotations
+
+import pytest
+
+from backstop import _abi, _wit
+from backstop._abi import (BOOL, S32, STRING, U8, U16, U32, AbiError, Enum, Function, List, Option,
+                           Record, Result, Variant, align_to)
+
+
+class FakeMemory:
+    """A bytearray with a bump allocator that records every cabi_realloc call."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.buf = bytearray(size)
+        self.view = memoryview(self.buf)
+        self.next = 16
+        self.allocs: list[tuple[int, int, int]] = []
+
+    def alloc(self, align: int, size: int) -> int:
+        ptr = align_to(self.next, align)
+        self.next = ptr + size
+        self.allocs.append((ptr, align, size))
+        return ptr
+
+
+@pytest.mark.parametrize("t, align, size, flat", [
+    (U8, 1, 1, 1), (U16, 2, 2, 1), (U32, 4, 4, 1), (S32, 4, 4, 1), (BOOL, 1, 1, 1),
+    (STRING, 4, 8, 2), (List(STRING), 4, 8, 2),
+    (Option(U16), 2, 4, 2),          # u8 discriminant, payload at 2
+    (Option(STRING), 4, 12, 3),      # discriminant, pad to 4, (ptr, len)
+    (Option(S32), 4, 8, 2),
+    (Enum(["a", "b", "c"]), 1, 1, 1),
+    (Enum([str(i) for i in range(257)]), 2, 2, 1),  # more than 256 cases: u16 discriminant
+    (_wit.LOCATION, 4, 8, 2),
+    (_wit.FAILURE, 4, 68, 18),
+    (_wit.CLASSIFICATION, 4, 24, 6),
+    (_wit.POLICY_ERROR, 4, 32, 8),
+    (Result(_wit.CLASSIFICATION, _wit.POLICY_ERROR), 4, 36, 9),
+    (Result(U32, List(_wit.POLICY_ERROR)), 4, 12, 3),
+    (Result(None, None), 1, 1, 1),
+])
+def test_layouts(t: _abi.ValType, align: int, size: int, flat: int) -> None:
+    assert (t.align, t.size, t.flat) == (align, size, flat)
+
+
+def test_record_field_offsets_follow_alignment() -> None:
+    assert _wit.FAILURE.offsets == (0, 4, 16, 24, 36, 44, 56)
+    assert Record([("a", U8), ("b", U32), ("c", U16)]).offsets == (0, 4, 8)
+    assert Record([("a", U8), ("b", U32), ("c", U16)]).size == 12
+
+
+def test_function_flattening_decisions() -> None:
+    # 3 flat params (ptr, len, enum), result through a return area.
+    assert (_wit.LOAD_POLICY.params_in_memory, _wit.LOAD_POLICY.core_params) == (False, 3)
+    assert (_wit.LOAD_POLICY.result_in_memory, _wit.LOAD_POLICY.core_results) == (True, 1)
+    # 1 + 18 flat params > 16: the caller passes one pointer to the tuple.
+    assert (_wit.CLASSIFY.params_in_memory, _wit.CLASSIFY.core_params) == (True, 1)
+    assert (_wit.DROP_POLICY.core_params, _wit.DROP_POLICY.core_results) == (1, 0)
+    assert Function("f", [("x", U32)], U32).core_results == 1
+
+
+FAILURE_VALUE = (503, None, -1, "SIGKILL", ["a.B", "ü"], None, "m")
+
+
+@pytest.mark.parametrize("t, value", [
+    (U8, 255), (U16, 65535), (U32, 0xFFFFFFFF), (S32, -(1 << 31)), (BOOL, True),
+    (STRING, ""), (STRING, "héllo ✓"), (List(STRING), []), (List(U16), [1, 2, 3]),
+    (Option(U16), None), (Option(U16), 7), (Enum(["x", "y"]), "y"),
+    (Result(U32, STRING), ("ok", 9)), (Result(U32, STRING), ("error", "bad")),
+    (Variant([("a", None), ("b", U8)]), ("a", None)),
+    (_wit.FAILURE, FAILURE_VALUE),
+    (_wit.POLICY_ERROR, ("syntax", "msg", "a.b", (1, 2))),
+    (_wit.POLICY_ERROR, ("too-large", "", "", None)),
+])
+def test_store_load_and_flat_round_trip(t: _abi.ValType, value: object) -> None:
+    mem = FakeMemory()
+    ptr = mem.alloc(t.align, t.size)
+    t.store(mem, ptr, value)
+    assert t.load(mem, ptr) == value
+    flat: list[int] = []
+    t.lower_flat(mem, value, flat)
+    assert len(flat) == t.flat
+    assert all(0 <= v <= 0xFFFFFFFF for v in flat)
+    assert t.lift_flat(mem, iter(flat)) == value
+
+
+def test_strings_get_their_own_allocation_even_when_empty() -> None:
+    mem = FakeMemory()
+    STRING.store(mem, 0, "ab")
+    STRING.store(mem, 8, "")
+    assert [(align, size) for _, align, size in mem.allocs] == [(1, 2), (1, 0)]
+    begin, length = mem.view.cast("I")[0:2]
+    assert bytes(mem.buf[begin:begin + length]) == b"ab"
+
+
+def test_params_in_memory_are_allocated_with_the_tuple_layout() -> None:
+    mem = FakeMemory()
+    flat = _wit.CLASSIFY.lower_params(mem, (7, FAILURE_VALUE))
+    assert mem.allocs[0] == (flat[0], 4, 72)  # (u32, failure): failure at offset 4
+    assert U32.load(mem, flat[0]) == 7
+    assert _wit.FAILURE.load(mem, flat[0] + 4) == FAILURE_VALUE
+
+
+def test_result_is_lifted_from_the_return_area() -> None:
+    mem = FakeMemory()
+    t = _wit.LOAD_POLICY.result
+    assert t is not None
+    ptr = mem.alloc(4, t.size)
+    t.store(mem, ptr, ("ok", 42))
+    assert _wit.LOAD_POLICY.lift_result(mem, ptr) == ("ok", 42)
+
+
+@pytest.mark.parametrize("t, value, error", [
+    (U16, 65536, ValueError), (U8, -1, ValueError), (S32, 1 << 31, ValueError),
+    (U32, "1", TypeError), (U32, True, TypeError), (STRING, b"x", TypeError),
+    (STRING, "\ud800", ValueError), (List(STRING), "abc", TypeError),
+    (Enum(["x"]), "z", ValueError), (Result(U8, U8), ("maybe", 1), ValueError),
+    (Record([("a", U8), ("b", U8)]), (1,), ValueError),
+])
+def test_bad_host_values_are_rejected(t: _abi.ValType, value: object, error: type) -> None:
+    mem = FakeMemory()
+    with pytest.raises(error):
+        t.store(mem, 0, value)
+
+
+def test_bad_guest_values_raise_abi_error() -> None:
+    mem = FakeMemory()
+    mem.buf[0] = 3  # discriminant 3 of a 2-case enum
+    with pytest.raises(AbiError, match="discriminant"):
+        Enum(["a", "b"]).load(mem, 0)
+    U32.store(mem, 8, len(mem.buf) - 2)  # string running off the end of memory
+    U32.store(mem, 12, 10)
+    with pytest.raises(AbiError, match="outside"):
+        STRING.load(mem, 8)
+    mem.buf[100:102] = b"\xff\xfe"
+    U32.store(mem, 8, 100)
+    U32.store(mem, 12, 2)
+    with pytest.raises(AbiError, match="UTF-8"):
+        STRING.load(mem, 8)
+    U32.store(mem, 8, 101)  # a list of u32 must be 4-aligned
+    U32.store(mem, 12, 1)
+    with pytest.raises(AbiError, match="aligned"):
+        List(U32).load(mem, 8)
+    with pytest.raises(AbiError, match="outside"):
+        _wit.CLASSIFY.lift_result(mem, len(mem.buf) - 4)
+
+
+def test_unrepresentable_types_are_refused() -> None:
+    with pytest.raises(ValueError):
+        Option(Option(U8))
+    with pytest.raises(ValueError):
+        Record([])
+    with pytest.raises(TypeError):
+        _wit.DROP_POLICY.lower_params(FakeMemory(), ())
