@@ -160,24 +160,33 @@ function errorCode(error) {
  */
 export function failureFromError(error) {
   const { links, texts } = walk(error);
-  const failure = { errorTypes: [] };
+  const errorTypes = [];
   const messages = [];
+  let httpStatusFound, grpcCodeFound, exitCodeFound, signalFound, errorCodeFound;
   if (links.length === 0 && error != null) messages.push(String(error));
   links.forEach((link, at) => {
     const processError = isProcessError(link);
     const type = typeName(link);
-    if (type !== undefined) failure.errorTypes.push(type);
-    failure.errorCode ??= errorCode(link);
-    failure.grpcCode ??= grpcCode(link);
-    if (!processError) failure.httpStatus ??= httpStatus(link);
-    failure.exitCode ??= exitCode(link, processError);
-    const signal = get(link, 'signal');
-    if (typeof signal === 'string' && signal !== '') failure.signal ??= signal;
+    if (type !== undefined) errorTypes.push(type);
+    errorCodeFound ??= errorCode(link);
+    grpcCodeFound ??= grpcCode(link);
+    if (!processError) httpStatusFound ??= httpStatus(link);
+    exitCodeFound ??= exitCode(link, processError);
+    if (signalFound === undefined) {
+      const signal = get(link, 'signal');
+      if (typeof signal === 'string' && signal !== '') signalFound = signal;
+    }
     const message = get(link, 'message');
     if (typeof message === 'string' && message !== '' && message !== messages.at(-1)) messages.push(message);
     for (const t of texts) if (t.at === at + 1) messages.push(t.text);
   });
+  // Built in one go, with only the fields found (an object keeps one shape).
+  const failure = { errorTypes };
+  if (httpStatusFound !== undefined) failure.httpStatus = httpStatusFound;
+  if (grpcCodeFound !== undefined) failure.grpcCode = grpcCodeFound;
+  if (exitCodeFound !== undefined) failure.exitCode = exitCodeFound;
+  if (signalFound !== undefined) failure.signal = signalFound;
+  if (errorCodeFound !== undefined) failure.errorCode = errorCodeFound;
   if (messages.length > 0) failure.message = messages.join('\n');
-  for (const key of Object.keys(failure)) if (failure[key] === undefined) delete failure[key];
   return failure;
 }
