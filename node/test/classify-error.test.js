@@ -1,6 +1,8 @@
 // classifyError / failureFromError: what is read from real-world error shapes.
 import assert from 'node:assert/strict';
 import { execFile, execSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 
@@ -253,5 +255,26 @@ message = "CUDA out of memory"
       },
     });
     assert.equal(policy.classifyError(err).class, 'unknown');
+  });
+});
+
+describe('errors from real Node APIs', () => {
+  it('a refused fetch() is transient via its ECONNREFUSED cause', async () => {
+    const server = createServer();
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address();
+    await new Promise((resolve) => server.close(resolve)); // nothing listens there now
+    const err = await fetch(`http://127.0.0.1:${port}/`).catch((e) => e);
+    const failure = failureFromError(err);
+    assert.deepEqual(failure.errorTypes.slice(0, 1), ['TypeError']);
+    assert.equal(failure.errorCode, 'ECONNREFUSED');
+    assert.match(failure.message, /^fetch failed\n.*ECONNREFUSED/);
+    assert.equal(policy.classifyError(err).rule, 'builtin.network-errno');
+  });
+
+  it('a missing file (ENOENT) is unknown under the built-in rules', async () => {
+    const err = await readFile('/nonexistent/backstop/policy.toml').catch((e) => e);
+    assert.equal(failureFromError(err).errorCode, 'ENOENT');
+    assert.deepEqual(policy.classifyError(err), { class: 'unknown', rule: null, reason: 'no rule matched this failure' });
   });
 });
