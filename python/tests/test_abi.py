@@ -87,13 +87,21 @@ def test_store_load_and_flat_round_trip(t: _abi.ValType, value: object) -> None:
     assert t.lift_flat(mem, iter(flat)) == value
 
 
-def test_strings_get_their_own_allocation_even_when_empty() -> None:
+def test_each_string_gets_its_own_allocation() -> None:
     mem = FakeMemory()
     STRING.store(mem, 0, "ab")
-    STRING.store(mem, 8, "")
-    assert [(align, size) for _, align, size in mem.allocs] == [(1, 2), (1, 0)]
+    STRING.store(mem, 8, "c")
+    assert [(align, size) for _, align, size in mem.allocs] == [(1, 2), (1, 1)]
     begin, length = mem.view.cast("I")[0:2]
     assert bytes(mem.buf[begin:begin + length]) == b"ab"
+
+
+def test_empty_strings_and_lists_need_no_allocation() -> None:
+    mem = FakeMemory()
+    STRING.store(mem, 0, "")
+    List(U32).store(mem, 8, [])
+    assert mem.allocs == []
+    assert list(mem.view.cast("I")[0:4]) == [1, 0, 4, 0]  # aligned, zero-length, in bounds
 
 
 def test_params_in_memory_are_allocated_with_the_tuple_layout() -> None:
@@ -128,9 +136,11 @@ def test_bad_host_values_are_rejected(t: _abi.ValType, value: object, error: typ
 
 def test_bad_guest_values_raise_abi_error() -> None:
     mem = FakeMemory()
-    mem.buf[0] = 3  # discriminant 3 of a 2-case enum
+    mem.buf[0] = 3  # discriminant 3 of a 2-case enum, or of an option
     with pytest.raises(AbiError, match="discriminant"):
         Enum(["a", "b"]).load(mem, 0)
+    with pytest.raises(AbiError, match="discriminant"):
+        Option(U8).load(mem, 0)
     U32.store(mem, 8, len(mem.buf) - 2)  # string running off the end of memory
     U32.store(mem, 12, 10)
     with pytest.raises(AbiError, match="outside"):

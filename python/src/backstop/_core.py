@@ -17,12 +17,16 @@ from wasmtime import _bindings as _capi  # the pinned wasmtime's own ctypes decl
 
 from ._abi import Function
 
-_call_unchecked = _capi._wasmtime_func_call_unchecked
-# Private prototypes (``dll[name]`` makes a fresh function object) so that
-# ``restype`` can return plain integers without touching wasmtime-py's copies.
+# Private prototypes (``dll[name]`` makes a fresh function object, leaving
+# wasmtime-py's own untouched) taking and returning plain addresses: ctypes
+# converts integers much faster than it checks pointer types.
+_call_unchecked = _capi.dll["wasmtime_func_call_unchecked"]
+_call_unchecked.restype = ctypes.c_void_p
+_call_unchecked.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                            ctypes.c_void_p]
 _memory_data = _capi.dll["wasmtime_memory_data"]
 _memory_data.restype = ctypes.c_void_p
-_memory_data.argtypes = [ctypes.POINTER(_capi.wasmtime_context_t), ctypes.POINTER(_capi.wasmtime_memory_t)]
+_memory_data.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
 _memory_size = _capi.dll["wasmtime_memory_data_size"]
 _memory_size.restype = ctypes.c_size_t
 _memory_size.argtypes = _memory_data.argtypes
@@ -35,14 +39,18 @@ assert ctypes.sizeof(_capi.wasmtime_val_raw_t) % 4 == 0
 class _RawFunc:
     """One core export taking and returning only ``i32`` values."""
 
-    __slots__ = ("_ctx", "_func", "_buf", "_len", "_ints", "_nparams", "_nresults",
-                 "_trap", "_trap_ref")
+    __slots__ = ("_ctx", "_func", "_func_addr", "_buf", "_buf_addr", "_len", "_ints",
+                 "_nparams", "_nresults", "_trap", "_trap_addr")
 
     def __init__(self, store: wasmtime.Store, func: wasmtime.Func, nparams: int, nresults: int) -> None:
-        self._ctx = store._context()
-        self._func = ctypes.byref(func._func)
+        # Raw addresses; the owning CoreInstance keeps the store (and so the
+        # context) alive, and we keep the func and buffers.
+        self._ctx = ctypes.cast(store._context(), ctypes.c_void_p).value
+        self._func = func
+        self._func_addr = ctypes.addressof(func._func)
         self._len = max(nparams, nresults, 1)
         self._buf = (_capi.wasmtime_val_raw_t * self._len)()
+        self._buf_addr = ctypes.addressof(self._buf)
         # Each slot is a 16-byte union whose first 4 bytes are the i32; a u32
         # view over the buffer avoids building a union object per argument.
         self._ints = (ctypes.c_uint32 * (self._len * _SLOT)).from_buffer(self._buf)
@@ -52,7 +60,7 @@ class _RawFunc:
 
     def _new_trap_slot(self) -> None:
         self._trap = ctypes.POINTER(_capi.wasm_trap_t)()
-        self._trap_ref = ctypes.byref(self._trap)
+        self._trap_addr = ctypes.addressof(self._trap)
 
     def __call__(self, args: Sequence[int]) -> Optional[int]:
         if len(args) != self._nparams:
@@ -60,9 +68,9 @@ class _RawFunc:
         ints = self._ints
         for i, arg in enumerate(args):
             ints[i * _SLOT] = arg  # ctypes keeps the low 32 bits, as i32 wants
-        error = _call_unchecked(self._ctx, self._func, self._buf, self._len, self._trap_ref)
+        error = _call_unchecked(self._ctx, self._func_addr, self._buf_addr, self._len, self._trap_addr)
         if error:
-            raise wasmtime.WasmtimeError._from_ptr(error)
+            raise wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(_capi.wasmtime_error_t)))
         if self._trap:
             trap = self._trap
             self._new_trap_slot()  # the Trap object takes ownership of the pointer
@@ -85,9 +93,9 @@ class CoreInstance:
         memory = exports["memory"]
         if not isinstance(memory, wasmtime.Memory):
             raise TypeError("the module's `memory` export is not a memory")
-        self._ctx = store._context()
-        self._memory_ref = ctypes.byref(memory._memory)
-        self._keep = memory
+        self._ctx = ctypes.cast(store._context(), ctypes.c_void_p).value
+        self._memory = memory  # keeps the address below valid
+        self._memory_ref = ctypes.addressof(memory._memory)
         self._addr = self._size = -1
         self.view = memoryview(b"")
         self._refresh()
