@@ -11,7 +11,10 @@ import { GuestTrapError, PolicyError } from './errors.js';
 let coreModule;
 
 /** Compiled once per thread and shared by every instance (compiling is the slow part). */
-function compiledCore() {
+function compiledCore(name) {
+  // The component holds exactly one core module; anything else means jco's output
+  // changed shape and this file needs a look.
+  if (name !== 'backstop.core.wasm') throw new Error(`unexpected core module ${name} requested by the jco glue`);
   coreModule ??= new WebAssembly.Module(readFileSync(new URL('../gen/backstop.core.wasm', import.meta.url)));
   return coreModule;
 }

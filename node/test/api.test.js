@@ -33,6 +33,11 @@ const STORAGE_JSON = JSON.stringify({
   classify: { rules: [{ id: 'server-errors', class: 'transient', http_status: '5xx' }] },
 });
 
+it('resolves by package name through package.json "exports"', async () => {
+  const byName = await import('@backstop/policy');
+  assert.equal(byName.loadPolicy, loadPolicy);
+});
+
 it('exports exactly the documented API', () => {
   assert.deepEqual(Object.keys(backstop).sort(), [
     'GuestTrapError',
