@@ -1,0 +1,532 @@
+package backstop
+
+// This file is a small, generic implementation of the component model's
+// canonical ABI (design/mvp/CanonicalABI.md in WebAssembly/component-model),
+// enough for the WIT types Backstop uses: u8/u16/u32/s32, string (utf8),
+// list, record, and variants (which also covers enum, option and result).
+// wazero runs core modules only, so this is what turns Go values into the
+// bytes and core values the guest's exports expect, and back.
+//
+// Not supported (the WIT avoids them): floats, 64-bit integers, bool, char,
+// flags, tuples as parameters of flat functions, resources, and futures or
+// streams. Variant flattening only joins integer slots, which is exact for
+// every type above.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/tetratelabs/wazero/api"
+)
+
+// Limits from the canonical ABI: a function whose parameters flatten to more
+// than maxFlatParams core values takes one pointer to them instead, and one
+// whose results flatten to more than maxFlatResults returns a pointer to a
+// return area the guest owns until its post-return function runs.
+const (
+	maxFlatParams  = 16
+	maxFlatResults = 1
+)
+
+type kind uint8
+
+const (
+	kindU8 kind = iota
+	kindU16
+	kindU32
+	kindS32
+	kindString
+	kindList
+	kindRecord
+	kindVariant
+)
+
+// abiType describes a WIT type: its memory layout and its flattening.
+// Build values with the constructors below; they compute the layout once.
+type abiType struct {
+	kind   kind
+	elem   *abiType   // list element
+	fields []*abiType // record fields, in order
+	cases  []*abiType // variant cases; nil for a case without payload
+
+	size, align uint32
+	offsets     []uint32 // record: offset of each field
+	discSize    uint32   // variant: bytes of the discriminant
+	payloadOff  uint32   // variant: offset of the payload
+	flat        []api.ValueType
+}
+
+var (
+	u8T     = &abiType{kind: kindU8, size: 1, align: 1, flat: []api.ValueType{api.ValueTypeI32}}
+	u16T    = &abiType{kind: kindU16, size: 2, align: 2, flat: []api.ValueType{api.ValueTypeI32}}
+	u32T    = &abiType{kind: kindU32, size: 4, align: 4, flat: []api.ValueType{api.ValueTypeI32}}
+	s32T    = &abiType{kind: kindS32, size: 4, align: 4, flat: []api.ValueType{api.ValueTypeI32}}
+	stringT = &abiType{kind: kindString, size: 8, align: 4, flat: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}}
+)
+
+func listOf(elem *abiType) *abiType {
+	return &abiType{kind: kindList, elem: elem, size: 8, align: 4,
+		flat: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}}
+}
+
+func recordOf(fields ...*abiType) *abiType {
+	t := &abiType{kind: kindRecord, fields: fields, align: 1}
+	for _, f := range fields {
+		t.size = alignTo(t.size, f.align)
+		t.offsets = append(t.offsets, t.size)
+		t.size += f.size
+		t.align = max(t.align, f.align)
+		t.flat = append(t.flat, f.flat...)
+	}
+	t.size = alignTo(t.size, t.align)
+	return t
+}
+
+func variantOf(cases ...*abiType) *abiType {
+	if len(cases) == 0 {
+		panic("backstop: a variant needs at least one case")
+	}
+	t := &abiType{kind: kindVariant, cases: cases}
+	switch n := len(cases); {
+	case n <= 1<<8:
+		t.discSize = 1
+	case n <= 1<<16:
+		t.discSize = 2
+	default:
+		t.discSize = 4
+	}
+	caseAlign, caseSize := uint32(1), uint32(0)
+	var payload []api.ValueType
+	for _, c := range cases {
+		if c == nil {
+			continue
+		}
+		caseAlign = max(caseAlign, c.align)
+		caseSize = max(caseSize, c.size)
+		for i, ft := range c.flat {
+			if i < len(payload) {
+				payload[i] = join(payload[i], ft)
+			} else {
+				payload = append(payload, ft)
+			}
+		}
+	}
+	t.align = max(t.discSize, caseAlign)
+	t.payloadOff = alignTo(t.discSize, caseAlign)
+	t.size = alignTo(t.payloadOff+caseSize, t.align)
+	t.flat = append([]api.ValueType{api.ValueTypeI32}, payload...)
+	return t
+}
+
+func optionOf(t *abiType) *abiType       { return variantOf(nil, t) }
+func resultOf(ok, err *abiType) *abiType { return variantOf(ok, err) }
+func enumOf(n int) *abiType              { return variantOf(make([]*abiType, n)...) }
+func alignTo(n, align uint32) uint32     { return (n + align - 1) / align * align }
+func join(a, b api.ValueType) api.ValueType {
+	if a == b {
+		return a
+	}
+	if (a == api.ValueTypeI32 && b == api.ValueTypeF32) || (a == api.ValueTypeF32 && b == api.ValueTypeI32) {
+		return api.ValueTypeI32
+	}
+	return api.ValueTypeI64
+}
+
+// witFunc is the signature of one exported WIT function.
+type witFunc struct {
+	name   string     // WIT name, e.g. "load-policy"
+	params []*abiType // in order
+	result *abiType   // nil for no result
+	args   *abiType   // the parameters as one record, for indirect lowering
+}
+
+func newWitFunc(name string, result *abiType, params ...*abiType) *witFunc {
+	return &witFunc{name: name, params: params, result: result, args: recordOf(params...)}
+}
+
+// indirectParams reports whether the parameters travel in memory.
+func (f *witFunc) indirectParams() bool { return len(f.args.flat) > maxFlatParams }
+
+// indirectResult reports whether the result comes back through a return area.
+func (f *witFunc) indirectResult() bool {
+	return f.result != nil && len(f.result.flat) > maxFlatResults
+}
+
+// coreSignature is the core function type the canonical ABI gives f.
+func (f *witFunc) coreSignature() (params, results []api.ValueType) {
+	params = f.args.flat
+	if f.indirectParams() {
+		params = []api.ValueType{api.ValueTypeI32}
+	}
+	switch {
+	case f.result == nil:
+	case f.indirectResult():
+		results = []api.ValueType{api.ValueTypeI32}
+	default:
+		results = f.result.flat
+	}
+	return params, results
+}
+
+// checkSignature verifies a module's export has the signature f implies,
+// so a rebuilt guest with a changed WIT fails loudly at New, not at a call.
+func (f *witFunc) checkSignature(def api.FunctionDefinition) error {
+	params, results := f.coreSignature()
+	if !equalTypes(params, def.ParamTypes()) || !equalTypes(results, def.ResultTypes()) {
+		return fmt.Errorf("backstop: export %q has core type %s -> %s; the canonical ABI for the WIT gives %s -> %s",
+			def.ExportNames(), typeNames(def.ParamTypes()), typeNames(def.ResultTypes()),
+			typeNames(params), typeNames(results))
+	}
+	return nil
+}
+
+func equalTypes(a, b []api.ValueType) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func typeNames(ts []api.ValueType) []string {
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = api.ValueTypeName(t)
+	}
+	return names
+}
+
+// errABI reports that the guest broke the canonical ABI (a pointer out of
+// bounds, bad alignment, an unknown discriminant, invalid UTF-8). The
+// instance is no longer trusted after this.
+var errABI = errors.New("canonical ABI violation")
+
+// memory is the part of api.Memory the glue needs: Read returns a
+// write-through view, so it serves for both loads and stores.
+type memory interface {
+	Read(offset, byteCount uint32) ([]byte, bool)
+}
+
+// allocator is cabi_realloc(0, 0, align, size).
+type allocator func(size, align uint32) (uint32, error)
+
+// writer stores values into guest memory. Errors are sticky, so lowering
+// code stays linear and checks once at the end.
+type writer struct {
+	mem   memory
+	alloc allocator
+	err   error
+}
+
+func (w *writer) fail(err error) {
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+// allocate reserves size bytes aligned to align in the guest.
+func (w *writer) allocate(size, align uint32) uint32 {
+	if w.err != nil {
+		return 0
+	}
+	p, err := w.alloc(size, align)
+	if err != nil {
+		w.fail(err)
+		return 0
+	}
+	if p%align != 0 {
+		w.fail(fmt.Errorf("%w: cabi_realloc returned %#x, not aligned to %d", errABI, p, align))
+		return 0
+	}
+	if _, ok := w.mem.Read(p, size); !ok {
+		w.fail(fmt.Errorf("%w: cabi_realloc returned %#x, %d bytes past it are out of bounds", errABI, p, size))
+		return 0
+	}
+	return p
+}
+
+// view returns n writable bytes at p, or nil after an error.
+func (w *writer) view(p, n uint32) []byte {
+	if w.err != nil {
+		return nil
+	}
+	b, ok := w.mem.Read(p, n)
+	if !ok {
+		w.fail(fmt.Errorf("%w: store of %d bytes at %#x is out of bounds", errABI, n, p))
+		return nil
+	}
+	return b
+}
+
+// sink receives a value being lowered, either into memory (memSink) or onto
+// the core value stack (flatSink). Lowering code is written once against it,
+// which is how one function lowers both flat and indirect parameters.
+type sink interface {
+	int(t *abiType, v uint32)
+	string(s string)
+	list(elem *abiType, n int, each func(s sink, i int))
+	variant(t *abiType, c uint32, payload func(s sink))
+	record(t *abiType, fields func(s sink))
+}
+
+// memSink stores values sequentially from ptr, aligning each as the
+// canonical ABI's store() does.
+type memSink struct {
+	w   *writer
+	ptr uint32
+}
+
+// next reserves room for a t at the cursor and returns its address.
+func (m *memSink) next(t *abiType) uint32 {
+	m.ptr = alignTo(m.ptr, t.align)
+	p := m.ptr
+	m.ptr += t.size
+	return p
+}
+
+func (m *memSink) int(t *abiType, v uint32) {
+	b := m.w.view(m.next(t), t.size)
+	if b == nil {
+		return
+	}
+	switch t.size {
+	case 1:
+		b[0] = byte(v)
+	case 2:
+		binary.LittleEndian.PutUint16(b, uint16(v))
+	default:
+		binary.LittleEndian.PutUint32(b, v)
+	}
+}
+
+func (m *memSink) pair(p, a, b uint32) {
+	if v := m.w.view(p, 8); v != nil {
+		binary.LittleEndian.PutUint32(v, a)
+		binary.LittleEndian.PutUint32(v[4:], b)
+	}
+}
+
+func (m *memSink) string(s string) {
+	p := m.next(stringT)
+	data, n := storeString(m.w, s)
+	m.pair(p, data, n)
+}
+
+func (m *memSink) list(elem *abiType, n int, each func(s sink, i int)) {
+	p := m.next(stringT) // a list's (ptr, len) has a string's layout
+	data, count := storeList(m.w, elem, n, each)
+	m.pair(p, data, count)
+}
+
+func (m *memSink) variant(t *abiType, c uint32, payload func(s sink)) {
+	start := m.next(t)
+	(&memSink{w: m.w, ptr: start}).int(discType(t), c)
+	if payload != nil {
+		payload(&memSink{w: m.w, ptr: start + t.payloadOff})
+	}
+}
+
+func (m *memSink) record(t *abiType, fields func(s sink)) {
+	fields(&memSink{w: m.w, ptr: m.next(t)})
+}
+
+// flatSink pushes flattened core values, as the canonical ABI's lower_flat().
+type flatSink struct {
+	w    *writer
+	vals []uint64
+}
+
+func (f *flatSink) int(_ *abiType, v uint32) { f.vals = append(f.vals, uint64(v)) }
+
+func (f *flatSink) string(s string) {
+	data, n := storeString(f.w, s)
+	f.vals = append(f.vals, uint64(data), uint64(n))
+}
+
+func (f *flatSink) list(elem *abiType, n int, each func(s sink, i int)) {
+	data, count := storeList(f.w, elem, n, each)
+	f.vals = append(f.vals, uint64(data), uint64(count))
+}
+
+func (f *flatSink) variant(t *abiType, c uint32, payload func(s sink)) {
+	f.vals = append(f.vals, uint64(c))
+	end := len(f.vals) + len(t.flat) - 1
+	if payload != nil {
+		payload(f)
+	}
+	// Cases with shorter (or no) payloads are padded with zeros to the
+	// variant's flat width.
+	for len(f.vals) < end {
+		f.vals = append(f.vals, 0)
+	}
+}
+
+func (f *flatSink) record(_ *abiType, fields func(s sink)) { fields(f) }
+
+func discType(t *abiType) *abiType {
+	switch t.discSize {
+	case 1:
+		return u8T
+	case 2:
+		return u16T
+	default:
+		return u32T
+	}
+}
+
+// storeString copies s into a fresh guest allocation (utf8, alignment 1).
+// Callers pass valid UTF-8; the guest trusts it.
+func storeString(w *writer, s string) (ptr, n uint32) {
+	if uint64(len(s)) > 1<<31-1 {
+		w.fail(fmt.Errorf("%w: a %d-byte string does not fit in guest memory", errABI, len(s)))
+		return 0, 0
+	}
+	n = uint32(len(s))
+	ptr = w.allocate(n, 1)
+	if b := w.view(ptr, n); b != nil {
+		copy(b, s)
+	}
+	return ptr, n
+}
+
+func storeList(w *writer, elem *abiType, n int, each func(s sink, i int)) (ptr, count uint32) {
+	if uint64(n)*uint64(elem.size) > 1<<31-1 {
+		w.fail(fmt.Errorf("%w: a %d-element list does not fit in guest memory", errABI, n))
+		return 0, 0
+	}
+	ptr = w.allocate(uint32(n)*elem.size, elem.align)
+	for i := 0; i < n && w.err == nil; i++ {
+		each(&memSink{w: w, ptr: ptr + uint32(i)*elem.size}, i)
+	}
+	return ptr, uint32(n)
+}
+
+// reader loads values from guest memory with sticky errors; every load is
+// bounds-checked, since the guest's pointers are not trusted.
+type reader struct {
+	mem memory
+	err error
+}
+
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: "+format, append([]any{errABI}, args...)...)
+	}
+}
+
+func (r *reader) bytes(p, n uint32) []byte {
+	if r.err != nil {
+		return nil
+	}
+	b, ok := r.mem.Read(p, n)
+	if !ok {
+		r.fail("load of %d bytes at %#x is out of bounds", n, p)
+		return nil
+	}
+	return b
+}
+
+// source loads values sequentially from ptr, mirroring memSink.
+type source struct {
+	r   *reader
+	ptr uint32
+}
+
+func (s *source) next(t *abiType) uint32 {
+	s.ptr = alignTo(s.ptr, t.align)
+	p := s.ptr
+	s.ptr += t.size
+	return p
+}
+
+func (s *source) int(t *abiType) uint32 {
+	b := s.r.bytes(s.next(t), t.size)
+	if b == nil {
+		return 0
+	}
+	switch t.size {
+	case 1:
+		return uint32(b[0])
+	case 2:
+		return uint32(binary.LittleEndian.Uint16(b))
+	default:
+		return binary.LittleEndian.Uint32(b)
+	}
+}
+
+func (s *source) pair() (a, b uint32) {
+	v := s.r.bytes(s.next(stringT), 8)
+	if v == nil {
+		return 0, 0
+	}
+	return binary.LittleEndian.Uint32(v), binary.LittleEndian.Uint32(v[4:])
+}
+
+// string copies a guest string out; the guest may free it afterwards.
+func (s *source) string() string {
+	p, n := s.pair()
+	b := s.r.bytes(p, n)
+	if b == nil {
+		return ""
+	}
+	if !utf8.Valid(b) {
+		s.r.fail("string at %#x is not valid UTF-8", p)
+		return ""
+	}
+	return string(b)
+}
+
+// list calls each with a source positioned at every element in turn.
+func (s *source) list(elem *abiType, each func(s *source, i int)) {
+	p, n := s.pair()
+	if s.r.err != nil {
+		return
+	}
+	if p%elem.align != 0 {
+		s.r.fail("list at %#x is not aligned to %d", p, elem.align)
+		return
+	}
+	if uint64(n)*uint64(elem.size) > 1<<32-1 || s.r.bytes(p, n*elem.size) == nil {
+		s.r.fail("list of %d elements at %#x is out of bounds", n, p)
+		return
+	}
+	for i := uint32(0); i < n && s.r.err == nil; i++ {
+		each(&source{r: s.r, ptr: p + i*elem.size}, int(i))
+	}
+}
+
+// variant returns the case index and a source at the payload.
+func (s *source) variant(t *abiType) (uint32, *source) {
+	start := s.next(t)
+	c := (&source{r: s.r, ptr: start}).int(discType(t))
+	if s.r.err == nil && c >= uint32(len(t.cases)) {
+		s.r.fail("discriminant %d at %#x is not one of %d cases", c, start, len(t.cases))
+		return 0, &source{r: s.r}
+	}
+	return c, &source{r: s.r, ptr: start + t.payloadOff}
+}
+
+// record returns a source at the record's first field.
+func (s *source) record(t *abiType) *source {
+	return &source{r: s.r, ptr: s.next(t)}
+}
+
+// lowerArgs lowers a call's parameters: flat onto the core stack, or, when
+// they flatten to more than maxFlatParams values, into one allocation whose
+// address is the only core argument.
+func lowerArgs(w *writer, f *witFunc, params func(s sink)) []uint64 {
+	if !f.indirectParams() {
+		fs := &flatSink{w: w, vals: make([]uint64, 0, len(f.args.flat))}
+		params(fs)
+		return fs.vals
+	}
+	p := w.allocate(f.args.size, f.args.align)
+	params(&memSink{w: w, ptr: p})
+	return []uint64{uint64(p)}
+}

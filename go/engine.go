@@ -1,0 +1,284 @@
+// Package backstop classifies failures against Backstop policies: ordered
+// rules over HTTP status, gRPC code, exit code, signal, error types and
+// messages decide whether a failure is transient, permanent or unknown.
+//
+// The decisions are made by the same WebAssembly core the Rust, Node and
+// Python hosts run, embedded in this package and executed by wazero (pure
+// Go, no cgo), so every worker decides identically.
+//
+//	engine, err := backstop.New(ctx)
+//	defer engine.Close(ctx)
+//	policy, err := engine.LoadPolicyFile(ctx, "nightly.toml")
+//	verdict, err := policy.ClassifyError(ctx, err)
+//	if verdict.Class == backstop.Transient { /* retry */ }
+//
+// # Concurrency
+//
+// An Engine and its Policies are safe for concurrent use. A WebAssembly
+// instance runs one call at a time, so the Engine keeps a pool of instances
+// (by default GOMAXPROCS of them, created on first need). A call takes an
+// idle instance from the pool, or waits for one (honouring its context),
+// and returns it afterwards. A Policy is parsed once by LoadPolicy and then
+// loaded lazily into each instance it runs on. An instance that traps is
+// closed and replaced, never reused.
+package backstop
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// coreWasm is the guest core module, byte-identical to the committed
+// artifact (a test checks its sha256 against host/wasm/SHA256SUMS).
+//
+//go:embed wasm/backstop-core.wasm
+var coreWasm []byte
+
+// DefaultMemoryLimitPages bounds each instance's linear memory: 1024 pages
+// of 64 KiB, 64 MiB.
+const DefaultMemoryLimitPages = 1024
+
+type config struct {
+	poolSize   int
+	limitPages uint32
+}
+
+// Option configures New.
+type Option func(*config)
+
+// WithPoolSize sets how many instances may run calls at once (default
+// GOMAXPROCS). Each instance holds its own memory and its own copy of every
+// policy it has used.
+func WithPoolSize(n int) Option { return func(c *config) { c.poolSize = n } }
+
+// WithMemoryLimitPages caps each instance's memory at n pages of 64 KiB
+// (default DefaultMemoryLimitPages). A call that needs more traps, and its
+// error wraps ErrTrap.
+func WithMemoryLimitPages(n uint32) Option { return func(c *config) { c.limitPages = n } }
+
+// Engine compiles the guest once and runs it in a pool of instances.
+type Engine struct {
+	rt       wazero.Runtime
+	compiled wazero.CompiledModule
+
+	// pool holds one token per instance slot: an idle instance, or nil for
+	// a slot whose instance is yet to be created (or was discarded).
+	pool   chan *instance
+	closed atomic.Bool
+
+	mu   sync.Mutex
+	live map[*instance]struct{} // instances in existence, for Policy.Close
+}
+
+// New compiles the embedded guest. Close the Engine to release it.
+func New(ctx context.Context, opts ...Option) (*Engine, error) {
+	cfg := config{poolSize: runtime.GOMAXPROCS(0), limitPages: DefaultMemoryLimitPages}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	if cfg.poolSize < 1 {
+		return nil, fmt.Errorf("backstop: pool size must be at least 1, not %d", cfg.poolSize)
+	}
+	if cfg.limitPages < 1 || cfg.limitPages > 65536 {
+		return nil, fmt.Errorf("backstop: memory limit must be 1-65536 pages, not %d", cfg.limitPages)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
+		WithMemoryLimitPages(cfg.limitPages).
+		// A cancelled context stops a running call (the instance is then discarded).
+		WithCloseOnContextDone(true))
+	compiled, err := rt.CompileModule(ctx, coreWasm)
+	if err != nil {
+		_ = rt.Close(ctx)
+		return nil, fmt.Errorf("backstop: compiling the guest: %w", err)
+	}
+	if err := checkModule(compiled); err != nil {
+		_ = rt.Close(ctx)
+		return nil, err
+	}
+	e := &Engine{
+		rt:       rt,
+		compiled: compiled,
+		pool:     make(chan *instance, cfg.poolSize),
+		live:     make(map[*instance]struct{}),
+	}
+	for range cfg.poolSize {
+		e.pool <- nil
+	}
+	return e, nil
+}
+
+// checkModule verifies the guest imports nothing and exports what the glue
+// expects, with the core signatures the canonical ABI implies.
+func checkModule(m wazero.CompiledModule) error {
+	if n := len(m.ImportedFunctions()) + len(m.ImportedMemories()); n > 0 {
+		return fmt.Errorf("backstop: the core module has %d imports; it must import nothing", n)
+	}
+	exports := m.ExportedFunctions()
+	for _, f := range witFuncs {
+		def, ok := exports[exportName(f)]
+		if !ok {
+			return fmt.Errorf("backstop: the core module does not export %q", exportName(f))
+		}
+		if err := f.checkSignature(def); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close releases the Engine and every instance. Calls in flight fail;
+// later calls return ErrClosed.
+func (e *Engine) Close(ctx context.Context) error {
+	if e.closed.Swap(true) {
+		return nil
+	}
+	return e.rt.Close(ctx)
+}
+
+// acquire takes an instance from the pool, creating it if its slot is
+// empty, and applies drops scheduled by Policy.Close.
+func (e *Engine) acquire(ctx context.Context) (*instance, error) {
+	if e.closed.Load() {
+		return nil, ErrClosed
+	}
+	var inst *instance
+	select {
+	case inst = <-e.pool:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if e.closed.Load() {
+		e.pool <- inst
+		return nil, ErrClosed
+	}
+	if inst == nil {
+		var err error
+		if inst, err = e.instantiate(ctx); err != nil {
+			e.pool <- nil
+			return nil, err
+		}
+	}
+	if err := inst.flushDrops(ctx); err != nil {
+		e.release(inst, err)
+		return nil, err
+	}
+	return inst, nil
+}
+
+// release returns inst to the pool, or discards it if callErr says it
+// can no longer be trusted.
+func (e *Engine) release(inst *instance, callErr error) {
+	if callErr != nil && isFault(callErr) {
+		e.mu.Lock()
+		delete(e.live, inst)
+		e.mu.Unlock()
+		_ = inst.mod.Close(context.Background())
+		inst = nil
+	}
+	e.pool <- inst
+}
+
+func (e *Engine) instantiate(ctx context.Context) (*instance, error) {
+	mod, err := e.rt.InstantiateModule(ctx, e.compiled,
+		wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	if err != nil {
+		if e.closed.Load() {
+			return nil, ErrClosed
+		}
+		return nil, fmt.Errorf("backstop: instantiating the guest: %w", err)
+	}
+	inst, err := newInstance(mod)
+	if err != nil {
+		_ = mod.Close(ctx)
+		return nil, err
+	}
+	e.mu.Lock()
+	e.live[inst] = struct{}{}
+	e.mu.Unlock()
+	return inst, nil
+}
+
+// LoadPolicy parses and validates a policy document. An invalid document
+// gives a *LoadError listing every problem.
+func (e *Engine) LoadPolicy(ctx context.Context, source string, format Format) (*Policy, error) {
+	if _, ok := indexOf(policyFormats[:], format); !ok {
+		return nil, fmt.Errorf("backstop: unknown policy format %q (want %q or %q)", format, TOML, JSON)
+	}
+	if !utf8.ValidString(source) {
+		return nil, &LoadError{Errors: []*PolicyError{invalidUTF8(source)}}
+	}
+	p := &Policy{engine: e, source: source, format: format}
+	inst, err := e.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Loading here reports a bad document now rather than at first use; the
+	// handle stays with this instance.
+	_, err = p.handleOn(ctx, inst)
+	e.release(inst, err)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// LoadPolicyFile reads and loads a policy file; its extension (.toml or
+// .json) gives the format.
+func (e *Engine) LoadPolicyFile(ctx context.Context, path string) (*Policy, error) {
+	var format Format
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".toml":
+		format = TOML
+	case ".json":
+		format = JSON
+	default:
+		return nil, fmt.Errorf("backstop: %s: cannot tell the policy format from the extension (want .toml or .json)", path)
+	}
+	source, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("backstop: %w", err)
+	}
+	p, err := e.LoadPolicy(ctx, string(source), format)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// DefaultPolicy loads the built-in rules alone (the policy of an empty
+// document). Each call returns a new Policy.
+func (e *Engine) DefaultPolicy(ctx context.Context) (*Policy, error) {
+	return e.LoadPolicy(ctx, "", TOML)
+}
+
+// invalidUTF8 locates the first invalid byte as the guest locates errors:
+// one-based line and column in characters.
+func invalidUTF8(source string) *PolicyError {
+	line, column := 1, 1
+	for i, r := range source {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(source[i:]); size <= 1 {
+				break
+			}
+		}
+		if r == '\n' {
+			line, column = line+1, 1
+		} else {
+			column++
+		}
+	}
+	return &PolicyError{Code: CodeSyntax, Message: "the document is not valid UTF-8", Line: line, Column: column}
+}
+
+var errNilError = errors.New("backstop: ClassifyError needs a non-nil error")

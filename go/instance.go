@@ -1,0 +1,202 @@
+package backstop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/tetratelabs/wazero/api"
+)
+
+// instance is one instantiation of the core module. It is used by one
+// goroutine at a time (whoever took it from the pool), except for the
+// pending-drop list, which Policy.Close appends to from anywhere.
+type instance struct {
+	mod     api.Module
+	mem     api.Memory
+	realloc api.Function
+	exports map[*witFunc]api.Function
+	posts   map[*witFunc]api.Function
+	stack   []uint64 // scratch for CallWithStack, big enough for any export
+
+	// handles maps each Policy loaded into this instance to its guest handle.
+	// Only the goroutine holding the instance touches it.
+	handles map[*Policy]uint32
+
+	mu    sync.Mutex
+	drops []*Policy // closed policies whose handles to drop on next use
+}
+
+// fault is the error of a call after which the instance cannot be trusted:
+// the guest trapped, broke the ABI, or was closed by ctx cancellation.
+type fault struct {
+	op    string
+	cause error // ErrTrap or the context's error
+	err   error
+}
+
+func (f *fault) Error() string {
+	if f.cause == ErrTrap {
+		return fmt.Sprintf("backstop: %s: guest trapped: %v", f.op, f.err)
+	}
+	return fmt.Sprintf("backstop: %s: %v (%v)", f.op, f.cause, f.err)
+}
+
+func (f *fault) Unwrap() []error { return []error{f.cause, f.err} }
+
+func newFault(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return &fault{op: op, cause: cerr, err: err}
+	}
+	return &fault{op: op, cause: ErrTrap, err: err}
+}
+
+func isFault(err error) bool {
+	var f *fault
+	return errors.As(err, &f)
+}
+
+func newInstance(mod api.Module) (*instance, error) {
+	inst := &instance{
+		mod:     mod,
+		mem:     mod.Memory(),
+		realloc: mod.ExportedFunction("cabi_realloc"),
+		exports: make(map[*witFunc]api.Function, len(witFuncs)),
+		posts:   make(map[*witFunc]api.Function, len(witFuncs)),
+		stack:   make([]uint64, maxFlatParams),
+		handles: make(map[*Policy]uint32),
+	}
+	if inst.mem == nil || inst.realloc == nil {
+		return nil, errors.New("backstop: the core module does not export memory and cabi_realloc")
+	}
+	for _, f := range witFuncs {
+		fn := mod.ExportedFunction(exportName(f))
+		if fn == nil {
+			return nil, fmt.Errorf("backstop: the core module does not export %q", exportName(f))
+		}
+		inst.exports[f] = fn
+		// wit-bindgen emits a post-return only where there is something to free.
+		if post := mod.ExportedFunction(postReturnName(f)); post != nil {
+			inst.posts[f] = post
+		}
+	}
+	return inst, nil
+}
+
+// call invokes f: lowers the parameters with params, and, if f has a
+// result, lifts it from the return area with result before running the
+// post-return function (which frees what the guest allocated for it).
+func (in *instance) call(ctx context.Context, f *witFunc, params func(s sink), result func(s *source)) error {
+	w := &writer{mem: in.mem, alloc: func(size, align uint32) (uint32, error) {
+		st := in.stack[:4]
+		st[0], st[1], st[2], st[3] = 0, 0, uint64(align), uint64(size)
+		if err := in.realloc.CallWithStack(ctx, st); err != nil {
+			return 0, err
+		}
+		return api.DecodeU32(st[0]), nil
+	}}
+	args := lowerArgs(w, f, params)
+	if w.err != nil {
+		return newFault(ctx, f.name, w.err)
+	}
+	copy(in.stack, args)
+	if err := in.exports[f].CallWithStack(ctx, in.stack); err != nil {
+		return newFault(ctx, f.name, err)
+	}
+	if f.result == nil {
+		return nil
+	}
+	if !f.indirectResult() {
+		// Every result in our WIT flattens to more than one value.
+		return newFault(ctx, f.name, fmt.Errorf("%w: flat results are not supported", errABI))
+	}
+	ret := api.DecodeU32(in.stack[0])
+	r := &reader{mem: in.mem}
+	if ret%f.result.align != 0 {
+		r.fail("return area %#x is not aligned to %d", ret, f.result.align)
+	} else {
+		result(&source{r: r, ptr: ret})
+	}
+	if r.err != nil {
+		return newFault(ctx, f.name, r.err)
+	}
+	if post := in.posts[f]; post != nil {
+		in.stack[0] = uint64(ret)
+		if err := post.CallWithStack(ctx, in.stack); err != nil {
+			return newFault(ctx, f.name, err)
+		}
+	}
+	return nil
+}
+
+// loadPolicy returns the guest's handle, or the policy's diagnostics.
+func (in *instance) loadPolicy(ctx context.Context, doc string, format Format) (uint32, error) {
+	fmtIndex, ok := indexOf(policyFormats[:], format)
+	if !ok {
+		return 0, fmt.Errorf("backstop: unknown policy format %q (want %q or %q)", format, TOML, JSON)
+	}
+	var handle uint32
+	var loadErr *LoadError
+	err := in.call(ctx, loadPolicyFn,
+		func(s sink) {
+			s.string(doc)
+			s.int(policyFormatT, fmtIndex)
+		},
+		func(s *source) { handle, loadErr = liftLoadResult(s) })
+	if err != nil {
+		return 0, err
+	}
+	if loadErr != nil {
+		return 0, loadErr
+	}
+	return handle, nil
+}
+
+func (in *instance) dropPolicy(ctx context.Context, handle uint32) error {
+	return in.call(ctx, dropPolicyFn, func(s sink) { s.int(u32T, handle) }, nil)
+}
+
+func (in *instance) classify(ctx context.Context, handle uint32, f *Failure) (Classification, error) {
+	var c Classification
+	var perr *PolicyError
+	err := in.call(ctx, classifyFn,
+		func(s sink) {
+			s.int(u32T, handle)
+			lowerFailure(s, f)
+		},
+		func(s *source) { c, perr = liftClassifyResult(s) })
+	if err != nil {
+		return Classification{}, err
+	}
+	if perr != nil {
+		return Classification{}, perr
+	}
+	return c, nil
+}
+
+// scheduleDrop asks the instance to drop p's handle when next used.
+func (in *instance) scheduleDrop(p *Policy) {
+	in.mu.Lock()
+	in.drops = append(in.drops, p)
+	in.mu.Unlock()
+}
+
+// flushDrops drops the handles of policies closed since the last use.
+func (in *instance) flushDrops(ctx context.Context) error {
+	in.mu.Lock()
+	drops := in.drops
+	in.drops = nil
+	in.mu.Unlock()
+	for _, p := range drops {
+		h, ok := in.handles[p]
+		if !ok {
+			continue
+		}
+		delete(in.handles, p)
+		if err := in.dropPolicy(ctx, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
