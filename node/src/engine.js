@@ -66,15 +66,20 @@ export class Engine {
     return new GuestTrapError(err);
   }
 
-  /** Load into the current instance; throws PolicyError[] (as an array) on refusal. */
+  /**
+   * Load `slot` into the current instance. Returns the diagnostics when the
+   * document is refused, else null.
+   * @returns {PolicyError[] | null}
+   */
   load(slot) {
     const api = this.#api();
     try {
       slot.handle = api.loadPolicy(slot.source, slot.format);
       slot.generation = this.#generation;
+      return null;
     } catch (err) {
       const failure = this.#fail(err);
-      if (isResultError(failure)) throw failure.payload.map((raw) => PolicyError.fromWit(raw));
+      if (isResultError(failure)) return failure.payload.map((raw) => PolicyError.fromWit(raw));
       throw failure;
     }
   }
@@ -84,14 +89,10 @@ export class Engine {
       throw new PolicyError('unknown-policy', 'this policy was closed');
     }
     if (slot.generation !== this.#generation) {
-      try {
-        this.load(slot);
-      } catch (errors) {
-        if (!Array.isArray(errors)) throw errors;
-        // It loaded once, and loading is deterministic: this cannot happen unless
-        // the guest's limits are hit (too many policies).
-        throw errors[0];
-      }
+      // It loaded once and loading is deterministic, so only a guest limit (too
+      // many policies) can refuse it here.
+      const errors = this.load(slot);
+      if (errors !== null) throw errors[0];
     }
     return slot.handle;
   }

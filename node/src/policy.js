@@ -96,11 +96,7 @@ export function loadOn(engine, source, { format = 'toml', file, shared } = {}) {
     throw new TypeError(`format must be 'toml' or 'json', got ${JSON.stringify(format)}`);
   }
   const slot = new Slot(source, format);
-  try {
-    engine.load(slot);
-  } catch (errors) {
-    if (Array.isArray(errors)) throw new PolicyLoadError(errors, { file });
-    throw errors;
-  }
+  const errors = engine.load(slot);
+  if (errors !== null) throw new PolicyLoadError(errors, { file });
   return new Policy(engine, slot, { shared });
 }
