@@ -221,3 +221,13 @@ def test_concurrent_classification() -> None:
 
 def test_policy_constructor_is_load_policy() -> None:
     assert Policy("").classify(Failure(exit_code=75)).rule == "builtin.exit-tempfail"
+
+
+def test_policies_pickle_by_document() -> None:
+    policy = load_policy(STORAGE_JSON, "json")
+    copy = pickle.loads(pickle.dumps(policy))
+    assert copy is not policy and (copy.source, copy.format) == (STORAGE_JSON, "json")
+    assert copy.classify(Failure(http_status=503)).rule == "server-errors"
+    policy.close()
+    with pytest.raises(ValueError, match="closed"):
+        pickle.dumps(policy)

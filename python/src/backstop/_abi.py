@@ -114,7 +114,8 @@ class Int(ValType):
         self._struct.pack_into(mem.view, ptr, self._check(value))
 
     def load(self, mem: Memory, ptr: int) -> int:
-        return self._struct.unpack_from(mem.view, ptr)[0]
+        value: int = self._struct.unpack_from(mem.view, ptr)[0]
+        return value
 
     def lower_flat(self, mem: Memory, value: Any, out: list[int]) -> None:
         out.append(self._check(value) & _U32)
@@ -265,9 +266,10 @@ class Record(ValType):
         self._fields = tuple(zip(self.offsets, self.types))
 
     def _values(self, value: Any) -> Sequence[Any]:
-        if len(value) != len(self.types):
-            raise ValueError(f"record expects {len(self.types)} fields {self.names}, got {len(value)}")
-        return value
+        values: Sequence[Any] = value
+        if len(values) != len(self.types):
+            raise ValueError(f"record expects {len(self.types)} fields {self.names}, got {len(values)}")
+        return values
 
     def store(self, mem: Memory, ptr: int, value: Any) -> None:
         for (offset, t), item in zip(self._fields, self._values(value)):

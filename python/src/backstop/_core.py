@@ -14,20 +14,21 @@ from typing import Any, Optional, Sequence
 
 import wasmtime
 from wasmtime import _bindings as _capi  # the pinned wasmtime's own ctypes declarations
+from wasmtime._ffi import dll as _dll
 
 from ._abi import Function
 
 # Private prototypes (``dll[name]`` makes a fresh function object, leaving
 # wasmtime-py's own untouched) taking and returning plain addresses: ctypes
 # converts integers much faster than it checks pointer types.
-_call_unchecked = _capi.dll["wasmtime_func_call_unchecked"]
+_call_unchecked = _dll["wasmtime_func_call_unchecked"]
 _call_unchecked.restype = ctypes.c_void_p
 _call_unchecked.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
                             ctypes.c_void_p]
-_memory_data = _capi.dll["wasmtime_memory_data"]
+_memory_data = _dll["wasmtime_memory_data"]
 _memory_data.restype = ctypes.c_void_p
 _memory_data.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-_memory_size = _capi.dll["wasmtime_memory_data_size"]
+_memory_size = _dll["wasmtime_memory_data_size"]
 _memory_size.restype = ctypes.c_size_t
 _memory_size.argtypes = _memory_data.argtypes
 

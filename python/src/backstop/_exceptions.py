@@ -61,11 +61,12 @@ def _http_status(value: Any) -> Optional[int]:
 def _text(value: Any) -> Optional[str]:
     if not isinstance(value, str) or not value:
         return None
+    text: str = value
     try:
-        value.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates, e.g. from undecodable file names
-        value = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
-    return value
+        text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
 
 
 def _facts(exc: BaseException) -> dict[str, Any]:

@@ -209,6 +209,12 @@ class Policy:
         with self._runtime.lock:
             self._runtime.instance()
 
+    def __reduce__(self) -> Any:
+        # Engine state cannot cross processes; the document can (multiprocessing).
+        if self._closed:
+            raise ValueError("cannot pickle a closed Policy")
+        return (Policy, (self.source, self.format))
+
     def __enter__(self) -> "Policy":
         return self
 
