@@ -52,6 +52,7 @@ const DefaultMemoryLimitPages = 1024
 type config struct {
 	poolSize   int
 	limitPages uint32
+	cache      wazero.CompilationCache
 }
 
 // Option configures New.
@@ -66,6 +67,14 @@ func WithPoolSize(n int) Option { return func(c *config) { c.poolSize = n } }
 // (default DefaultMemoryLimitPages). A call that needs more traps, and its
 // error wraps ErrTrap.
 func WithMemoryLimitPages(n uint32) Option { return func(c *config) { c.limitPages = n } }
+
+// WithCompilationCache shares compiled code between Engines (in memory with
+// wazero.NewCompilationCache, or on disk with wazero.NewCompilationCacheWithDir
+// to speed up a CLI's cold start). The caller closes the cache after the
+// Engines that use it.
+func WithCompilationCache(c wazero.CompilationCache) Option {
+	return func(cfg *config) { cfg.cache = c }
+}
 
 // Engine compiles the guest once and runs it in a pool of instances.
 type Engine struct {
@@ -93,10 +102,14 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	if cfg.limitPages < 1 || cfg.limitPages > 65536 {
 		return nil, fmt.Errorf("backstop: memory limit must be 1-65536 pages, not %d", cfg.limitPages)
 	}
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
+	rc := wazero.NewRuntimeConfig().
 		WithMemoryLimitPages(cfg.limitPages).
 		// A cancelled context stops a running call (the instance is then discarded).
-		WithCloseOnContextDone(true))
+		WithCloseOnContextDone(true)
+	if cfg.cache != nil {
+		rc = rc.WithCompilationCache(cfg.cache)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	compiled, err := rt.CompileModule(ctx, coreWasm)
 	if err != nil {
 		_ = rt.Close(ctx)
@@ -151,6 +164,9 @@ func (e *Engine) Close(ctx context.Context) error {
 func (e *Engine) acquire(ctx context.Context) (*instance, error) {
 	if e.closed.Load() {
 		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	var inst *instance
 	select {
