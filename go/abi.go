@@ -380,6 +380,13 @@ func discType(t *abiType) *abiType {
 	}
 }
 
+// emptyPtr is where an empty string or list "lives": a non-null, aligned
+// address, as Rust uses for empty allocations. The canonical ABI would call
+// cabi_realloc for zero bytes, but a zero-sized allocation holds nothing and
+// guests never free one (wit-bindgen's cabi_dealloc returns at size 0), so
+// skipping it saves a guest call per empty value.
+func emptyPtr(align uint32) uint32 { return align }
+
 // storeString copies s into a fresh guest allocation (utf8, alignment 1).
 // Callers pass valid UTF-8; the guest trusts it.
 func storeString(w *writer, s string) (ptr, n uint32) {
@@ -388,6 +395,9 @@ func storeString(w *writer, s string) (ptr, n uint32) {
 		return 0, 0
 	}
 	n = uint32(len(s))
+	if n == 0 {
+		return emptyPtr(1), 0
+	}
 	ptr = w.allocate(n, 1)
 	if b := w.view(ptr, n); b != nil {
 		copy(b, s)
@@ -399,6 +409,9 @@ func storeList(w *writer, elem *abiType, n int, each func(s sink, i int)) (ptr, 
 	if uint64(n)*uint64(elem.size) > 1<<31-1 {
 		w.fail(fmt.Errorf("%w: a %d-element list does not fit in guest memory", errABI, n))
 		return 0, 0
+	}
+	if n == 0 {
+		return emptyPtr(elem.align), 0
 	}
 	ptr = w.allocate(uint32(n)*elem.size, elem.align)
 	for i := 0; i < n && w.err == nil; i++ {

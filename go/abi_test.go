@@ -220,6 +220,8 @@ func TestLowerFlatParams(t *testing.T) {
 		t.Errorf("string %q", got)
 	}
 
+	rec0 := newWitFunc("empties", nil, stringT, stringListT)
+
 	// Variants flatten to a fixed width, zero-padded for shorter cases.
 	opt := newWitFunc("opt", nil, optionStringT, optionU16T)
 	none := lowerArgs(w, opt, func(s sink) {
@@ -236,6 +238,16 @@ func TestLowerFlatParams(t *testing.T) {
 	if len(some) != 5 || some[0] != 1 || some[2] != 2 || some[3] != 0 || some[4] != 0 {
 		t.Errorf("flat option args %v", some)
 	}
+	// Empty strings and lists need no allocation: an aligned non-null pointer.
+	before := b.next
+	empty := lowerArgs(w, rec0, func(s sink) {
+		s.string("")
+		s.list(stringT, 0, nil)
+	})
+	if want := []uint64{1, 0, 4, 0}; !reflect.DeepEqual(empty, want) || b.next != before {
+		t.Errorf("empty args %v, want %v without allocating", empty, want)
+	}
+
 	// Records flatten field by field; lists go to memory either way.
 	rec := newWitFunc("rec", nil, recordOf(u8T, stringListT))
 	vals := lowerArgs(w, rec, func(s sink) {

@@ -318,31 +318,53 @@ func TestTrapDiscardsTheInstance(t *testing.T) {
 	ctx := context.Background()
 	e := newEngine(t, WithPoolSize(1), WithMemoryLimitPages(40))
 	p := loadPolicy(t, e, storagePolicy, TOML)
-	first := peek(t, e)
+	first := peek(t, e.plain)
 
 	huge := strings.Repeat("x", 8<<20)
 	_, err := p.Classify(ctx, Failure{Message: &huge})
 	if !errors.Is(err, ErrTrap) {
 		t.Fatalf("got %v, want an error wrapping ErrTrap", err)
 	}
-	if peek(t, e) == first {
+	if peek(t, e.plain) == first {
 		t.Fatal("the trapped instance went back into the pool")
 	}
 	c, err := p.Classify(ctx, Failure{ErrorTypes: []string{"ValueError"}})
 	if err != nil || c.Rule != "bad-input" {
 		t.Fatalf("after the trap: got %+v, %v", c, err)
 	}
-	if peek(t, e) == first {
+	if peek(t, e.plain) == first {
 		t.Fatal("a discarded instance came back")
 	}
 }
 
-// peek returns the pool's only instance without using it.
-func peek(t *testing.T, e *Engine) *instance {
+// peek returns a pool's only instance without using it.
+func peek(t *testing.T, p *pool) *instance {
 	t.Helper()
-	inst := <-e.pool
-	e.pool <- inst
+	if cap(p.slots) != 1 {
+		t.Fatalf("peek needs a pool of 1, not %d", cap(p.slots))
+	}
+	inst := <-p.slots
+	p.slots <- inst
 	return inst
+}
+
+// Calls whose context can be cancelled run on interruptible instances;
+// others on plain ones, which skip wazero's per-call watcher goroutine.
+func TestContextPicksThePool(t *testing.T) {
+	e := newEngine(t, WithPoolSize(1))
+	p := loadPolicy(t, e, "", TOML)
+	if peek(t, e.plain) == nil || peek(t, e.interruptible) != nil {
+		t.Fatal("LoadPolicy with context.Background used an interruptible instance")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if c, err := p.Classify(ctx, Failure{HTTPStatus: new(502)}); err != nil || c.Class != Transient {
+		t.Fatalf("got %+v, %v", c, err)
+	}
+	inst := peek(t, e.interruptible)
+	if inst == nil || inst.pool != e.interruptible || len(inst.handles) != 1 {
+		t.Fatal("a cancellable call did not load the policy into an interruptible instance")
+	}
 }
 
 func TestContextCancellation(t *testing.T) {
@@ -356,7 +378,9 @@ func TestContextCancellation(t *testing.T) {
 
 	// A call interrupted by cancellation closes its instance, which is then
 	// discarded rather than reused.
-	inst, err := e.acquire(context.Background())
+	live, stop := context.WithCancel(context.Background())
+	defer stop()
+	inst, err := e.acquire(live)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,10 +389,10 @@ func TestContextCancellation(t *testing.T) {
 		t.Fatalf("interrupted call: got %v", err)
 	}
 	e.release(inst, err)
-	if peek(t, e) != nil {
+	if peek(t, e.interruptible) != nil {
 		t.Fatal("the interrupted instance went back into the pool")
 	}
-	if _, err := p.Classify(context.Background(), Failure{}); err != nil {
+	if _, err := p.Classify(live, Failure{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -383,6 +407,12 @@ func TestConcurrentUse(t *testing.T) {
 	errs := make(chan error, 64)
 	for g := range 12 {
 		wg.Go(func() {
+			ctx := ctx
+			if g%2 == 1 { // half the goroutines use the interruptible pool
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithCancel(ctx)
+				defer cancel()
+			}
 			own, err := e.LoadPolicy(ctx, fmt.Sprintf("[[classify.rules]]\nid = \"g%d\"\nclass = \"permanent\"\nexit_code = %d\n", g, g), TOML)
 			if err != nil {
 				errs <- err
@@ -409,18 +439,19 @@ func TestConcurrentUse(t *testing.T) {
 		t.Error(err)
 	}
 	// Every closed policy's handles are gone once each instance is reused.
-	for range cap(e.pool) {
-		inst, err := e.acquire(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer e.release(inst, nil)
-		if inst == nil {
-			continue
-		}
-		for p := range inst.handles {
-			if p != shared {
-				t.Errorf("instance still holds a closed policy")
+	cancellable, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, ctx := range []context.Context{ctx, cancellable} {
+		for range 3 {
+			inst, err := e.acquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.release(inst, nil)
+			for p := range inst.handles {
+				if p != shared {
+					t.Errorf("instance still holds a closed policy")
+				}
 			}
 		}
 	}

@@ -76,18 +76,28 @@ func WithCompilationCache(c wazero.CompilationCache) Option {
 	return func(cfg *config) { cfg.cache = c }
 }
 
-// Engine compiles the guest once and runs it in a pool of instances.
+// Engine compiles the guest once and runs it in pools of instances.
 type Engine struct {
-	rt       wazero.Runtime
-	compiled wazero.CompiledModule
-
-	// pool holds one token per instance slot: an idle instance, or nil for
-	// a slot whose instance is yet to be created (or was discarded).
-	pool   chan *instance
-	closed atomic.Bool
+	// wazero makes a module interruptible by context cancellation only at a
+	// price: a goroutine per call, several per classification, which cost
+	// more than the classification itself. A context that can never be
+	// cancelled (context.Background) has nothing to honour, so such calls
+	// run on plain instances, and cancellable ones on interruptible
+	// instances, each kind with its own pool and runtime.
+	plain, interruptible *pool
+	closed               atomic.Bool
 
 	mu   sync.Mutex
 	live map[*instance]struct{} // instances in existence, for Policy.Close
+}
+
+// pool is one runtime's compiled guest and its instance slots.
+type pool struct {
+	rt       wazero.Runtime
+	compiled wazero.CompiledModule
+	// slots holds one token per instance slot: an idle instance, or nil for
+	// a slot whose instance is yet to be created (or was discarded).
+	slots chan *instance
 }
 
 // New compiles the embedded guest. Close the Engine to release it.
@@ -102,11 +112,34 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 	if cfg.limitPages < 1 || cfg.limitPages > 65536 {
 		return nil, fmt.Errorf("backstop: memory limit must be 1-65536 pages, not %d", cfg.limitPages)
 	}
+	e := &Engine{live: make(map[*instance]struct{})}
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i, interruptible := range []bool{false, true} {
+		wg.Go(func() {
+			p, err := newPool(ctx, cfg, interruptible)
+			errs[i] = err
+			if interruptible {
+				e.interruptible = p
+			} else {
+				e.plain = p
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		e.closeRuntimes(ctx)
+		return nil, err
+	}
+	return e, nil
+}
+
+func newPool(ctx context.Context, cfg config, interruptible bool) (*pool, error) {
 	rc := wazero.NewRuntimeConfig().
 		WithMemoryLimitPages(cfg.limitPages).
-		// A cancelled context stops a running call (the instance is then discarded).
-		WithCloseOnContextDone(true)
+		WithCloseOnContextDone(interruptible)
 	if cfg.cache != nil {
+		// Safe to share: wazero keys compiled code by the interruptible flag too.
 		rc = rc.WithCompilationCache(cfg.cache)
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
@@ -119,16 +152,11 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 		_ = rt.Close(ctx)
 		return nil, err
 	}
-	e := &Engine{
-		rt:       rt,
-		compiled: compiled,
-		pool:     make(chan *instance, cfg.poolSize),
-		live:     make(map[*instance]struct{}),
-	}
+	p := &pool{rt: rt, compiled: compiled, slots: make(chan *instance, cfg.poolSize)}
 	for range cfg.poolSize {
-		e.pool <- nil
+		p.slots <- nil
 	}
-	return e, nil
+	return p, nil
 }
 
 // checkModule verifies the guest imports nothing and exports what the glue
@@ -156,11 +184,29 @@ func (e *Engine) Close(ctx context.Context) error {
 	if e.closed.Swap(true) {
 		return nil
 	}
-	return e.rt.Close(ctx)
+	return e.closeRuntimes(ctx)
 }
 
-// acquire takes an instance from the pool, creating it if its slot is
-// empty, and applies drops scheduled by Policy.Close.
+func (e *Engine) closeRuntimes(ctx context.Context) error {
+	var errs []error
+	for _, p := range []*pool{e.plain, e.interruptible} {
+		if p != nil {
+			errs = append(errs, p.rt.Close(ctx))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// poolFor picks the pool whose instances suit ctx.
+func (e *Engine) poolFor(ctx context.Context) *pool {
+	if ctx.Done() == nil {
+		return e.plain
+	}
+	return e.interruptible
+}
+
+// acquire takes an instance suited to ctx from its pool, creating it if its
+// slot is empty, and applies drops scheduled by Policy.Close.
 func (e *Engine) acquire(ctx context.Context) (*instance, error) {
 	if e.closed.Load() {
 		return nil, ErrClosed
@@ -168,20 +214,21 @@ func (e *Engine) acquire(ctx context.Context) (*instance, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	p := e.poolFor(ctx)
 	var inst *instance
 	select {
-	case inst = <-e.pool:
+	case inst = <-p.slots:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	if e.closed.Load() {
-		e.pool <- inst
+		p.slots <- inst
 		return nil, ErrClosed
 	}
 	if inst == nil {
 		var err error
-		if inst, err = e.instantiate(ctx); err != nil {
-			e.pool <- nil
+		if inst, err = e.instantiate(ctx, p); err != nil {
+			p.slots <- nil
 			return nil, err
 		}
 	}
@@ -192,9 +239,10 @@ func (e *Engine) acquire(ctx context.Context) (*instance, error) {
 	return inst, nil
 }
 
-// release returns inst to the pool, or discards it if callErr says it
-// can no longer be trusted.
+// release returns inst to its pool, or discards it if callErr says it can
+// no longer be trusted.
 func (e *Engine) release(inst *instance, callErr error) {
+	p := inst.pool
 	if callErr != nil && isFault(callErr) {
 		e.mu.Lock()
 		delete(e.live, inst)
@@ -202,11 +250,11 @@ func (e *Engine) release(inst *instance, callErr error) {
 		_ = inst.mod.Close(context.Background())
 		inst = nil
 	}
-	e.pool <- inst
+	p.slots <- inst
 }
 
-func (e *Engine) instantiate(ctx context.Context) (*instance, error) {
-	mod, err := e.rt.InstantiateModule(ctx, e.compiled,
+func (e *Engine) instantiate(ctx context.Context, p *pool) (*instance, error) {
+	mod, err := p.rt.InstantiateModule(ctx, p.compiled,
 		wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	if err != nil {
 		if e.closed.Load() {
@@ -219,6 +267,7 @@ func (e *Engine) instantiate(ctx context.Context) (*instance, error) {
 		_ = mod.Close(ctx)
 		return nil, err
 	}
+	inst.pool = p
 	e.mu.Lock()
 	e.live[inst] = struct{}{}
 	e.mu.Unlock()

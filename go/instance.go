@@ -13,6 +13,7 @@ import (
 // goroutine at a time (whoever took it from the pool), except for the
 // pending-drop list, which Policy.Close appends to from anywhere.
 type instance struct {
+	pool    *pool // the pool it belongs to
 	mod     api.Module
 	mem     api.Memory
 	realloc api.Function
