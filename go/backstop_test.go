@@ -461,3 +461,36 @@ type exitError int
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 func (e exitError) ExitCode() int { return int(e) }
+
+// Repeated calls do not grow guest memory: the guest frees the lowered
+// arguments, and post-return frees each result.
+func TestCallsDoNotLeakGuestMemory(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t, WithPoolSize(1))
+	p := loadPolicy(t, e, storagePolicy, TOML)
+	f := Failure{
+		HTTPStatus: new(503),
+		ErrorTypes: []string{"*url.Error", "ValueError"},
+		Message:    new(strings.Repeat("slow down ", 1000)),
+		Signal:     new("NOPE"), // every other call fails: error results are freed too
+	}
+	run := func(n int) uint32 {
+		for i := range n {
+			g := f
+			if i%2 == 0 {
+				g.Signal = nil
+			}
+			if _, err := p.Classify(ctx, g); err != nil && g.Signal == nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := e.LoadPolicy(ctx, "x = ", TOML); err == nil {
+			t.Fatal("a bad policy loaded")
+		}
+		return peek(t, e.plain).mem.Size()
+	}
+	warm := run(100)
+	if after := run(20000); after != warm {
+		t.Errorf("guest memory grew from %d to %d bytes over 20000 calls", warm, after)
+	}
+}

@@ -28,6 +28,11 @@ func (p *Policy) handleOn(ctx context.Context, inst *instance) (uint32, error) {
 		return 0, err
 	}
 	inst.handles[p] = h
+	if p.closed.Load() {
+		// Close ran while this instance was being created, so its sweep
+		// missed it: drop the copy on the instance's next use.
+		inst.scheduleDrop(p)
+	}
 	return h, nil
 }
 

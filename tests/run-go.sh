@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Go host: download the pinned modules (go.sum), then check formatting (gofmt),
+# run go vet, and run every test with the race detector: conformance vectors,
+# canonical-ABI glue, ClassifyError, the artifact hash check, trap recovery,
+# concurrency and the examples. Extra arguments go to `go test`.
+# Needs Go 1.26+ and the Go module proxy. The race detector needs cgo and a C
+# compiler; without one (CGO_ENABLED=0 or no cc) the tests run without -race.
+# Benchmark: cd go && go test -run '^$' -bench Classify -benchmem
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root/go"
+
+go mod download
+go mod verify >/dev/null
+
+unformatted="$(gofmt -l .)"
+if [ -n "$unformatted" ]; then
+    echo "run-go.sh: gofmt would reformat:" >&2
+    echo "$unformatted" >&2
+    exit 1
+fi
+
+go vet ./...
+
+race=-race
+if [ "$(go env CGO_ENABLED)" != 1 ] || ! command -v "$(go env CC)" >/dev/null 2>&1; then
+    echo "run-go.sh: no cgo toolchain, so running the tests without -race" >&2
+    race=
+fi
+go test $race -count=1 "$@" ./...
