@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
-	"os"
 	"reflect"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -63,30 +60,6 @@ type selfJoin struct{ errs []error }
 func (e *selfJoin) Error() string   { return "self-join" }
 func (e *selfJoin) Unwrap() []error { return e.errs }
 
-func TestFailureFromWrappedError(t *testing.T) {
-	err := fmt.Errorf("fetch shard: %w", &url.Error{Op: "Get", URL: "https://storage/x", Err: &net.OpError{
-		Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}})
-	f := FailureFromError(err)
-	wantTypes := []string{"*fmt.wrapError", "*url.Error", "*net.OpError", "*os.SyscallError", "syscall.Errno"}
-	if !reflect.DeepEqual(f.ErrorTypes, wantTypes) {
-		t.Errorf("types %q, want %q", f.ErrorTypes, wantTypes)
-	}
-	if f.ErrorCode == nil || *f.ErrorCode != "ECONNRESET" {
-		t.Errorf("error code %v", f.ErrorCode)
-	}
-	if f.Message == nil || *f.Message != err.Error() {
-		t.Errorf("message %v", f.Message)
-	}
-	if f.HTTPStatus != nil || f.GRPCCode != nil || f.ExitCode != nil || f.Signal != nil {
-		t.Errorf("unexpected fields in %+v", f)
-	}
-
-	c, cerr := loadPolicy(t, newEngine(t), "", TOML).ClassifyError(context.Background(), err)
-	if cerr != nil || c.Class != Transient || c.Rule != "builtin.network-errno" {
-		t.Errorf("got %+v, %v", c, cerr)
-	}
-}
-
 func TestFailureFromJoinedErrors(t *testing.T) {
 	throttled := &apiError{code: "ThrottlingException", status: 400}
 	err := errors.Join(errors.New("first"), fmt.Errorf("both: %w and %w", statusError{status: 0}, throttled))
@@ -123,38 +96,15 @@ func TestFailureFromCyclicErrors(t *testing.T) {
 	}
 
 	self := &selfJoin{}
-	self.errs = []error{self, nil, syscall.ETIMEDOUT, self}
+	self.errs = []error{self, nil, statusError{code: "SlowDown"}, self}
 	f = FailureFromError(self)
-	if want := []string{"*backstop.selfJoin", "syscall.Errno"}; !reflect.DeepEqual(f.ErrorTypes, want) || *f.ErrorCode != "ETIMEDOUT" {
+	if want := []string{"*backstop.selfJoin", "backstop.statusError"}; !reflect.DeepEqual(f.ErrorTypes, want) || *f.ErrorCode != "SlowDown" {
 		t.Errorf("a self-join: %q %v", f.ErrorTypes, f.ErrorCode)
 	}
 
 	f = FailureFromError(endless{})
 	if len(f.ErrorTypes) != maxErrorTypes {
 		t.Errorf("an endless chain gave %d types, want the cap of %d", len(f.ErrorTypes), maxErrorTypes)
-	}
-}
-
-func TestFailureFromErrno(t *testing.T) {
-	tests := []struct {
-		err  error
-		code string // "" = absent
-	}{
-		{syscall.ECONNREFUSED, "ECONNREFUSED"},
-		{syscall.EPIPE, "EPIPE"},
-		{syscall.EAGAIN, "EAGAIN"},
-		{fmt.Errorf("open: %w", &os.PathError{Op: "open", Path: "/x", Err: syscall.ENOENT}), "ENOENT"},
-		{syscall.Errno(4095), ""},
-	}
-	for _, tt := range tests {
-		f := FailureFromError(tt.err)
-		got := ""
-		if f.ErrorCode != nil {
-			got = *f.ErrorCode
-		}
-		if got != tt.code {
-			t.Errorf("%v: code %q, want %q", tt.err, got, tt.code)
-		}
 	}
 }
 
@@ -181,7 +131,7 @@ func TestFailureFromGRPCStatus(t *testing.T) {
 func TestFailureFromPanickingMethods(t *testing.T) {
 	var nilURL *url.Error // its Error() dereferences nil
 	var nilAPI *apiError
-	err := errors.Join(nilURL, nilAPI, syscall.ECONNRESET)
+	err := errors.Join(nilURL, nilAPI, statusError{status: 503, code: "SlowDown"})
 	var f Failure
 	func() {
 		defer func() {
@@ -194,8 +144,8 @@ func TestFailureFromPanickingMethods(t *testing.T) {
 	if f.Message != nil {
 		t.Errorf("a message from a panicking Error(): %q", *f.Message)
 	}
-	want := []string{"*errors.joinError", "*url.Error", "*backstop.apiError", "syscall.Errno"}
-	if *f.ErrorCode != "ECONNRESET" || !reflect.DeepEqual(f.ErrorTypes, want) {
+	want := []string{"*errors.joinError", "*url.Error", "*backstop.apiError", "backstop.statusError"}
+	if *f.ErrorCode != "SlowDown" || *f.HTTPStatus != 503 || !reflect.DeepEqual(f.ErrorTypes, want) {
 		t.Errorf("got %+v", f)
 	}
 }
