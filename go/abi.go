@@ -124,6 +124,8 @@ func optionOf(t *abiType) *abiType       { return variantOf(nil, t) }
 func resultOf(ok, err *abiType) *abiType { return variantOf(ok, err) }
 func enumOf(n int) *abiType              { return variantOf(make([]*abiType, n)...) }
 func alignTo(n, align uint32) uint32     { return (n + align - 1) / align * align }
+
+// join merges two cases' core types in one flat slot (CanonicalABI.md's join).
 func join(a, b api.ValueType) api.ValueType {
 	if a == b {
 		return a
