@@ -1,1 +1,105 @@
-fn main() {}
+//! One classification through the native core and through the wasmtime host,
+//! side by side in one run, plus a cold `backstop classify` process with and
+//! without the precompiled-code cache.
+//!
+//! Run: `cargo bench -p backstop --bench classify`
+
+use std::process::Command;
+
+use backstop::{CacheMode, Engine, Failure, Format};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const POLICY: &str = include_str!("../../examples/storage-read.toml");
+
+fn failures() -> Vec<(&'static str, Failure)> {
+    vec![
+        (
+            "http-503",
+            Failure {
+                http_status: Some(503),
+                ..Default::default()
+            },
+        ),
+        (
+            "chain-and-message",
+            Failure {
+                error_types: vec![
+                    "RuntimeError".into(),
+                    "botocore.exceptions.ReadTimeoutError".into(),
+                ],
+                error_code: Some("ECONNRESET".into()),
+                message: Some("read timed out after 60s while fetching part-0.parquet".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "unmatched",
+            Failure {
+                exit_code: Some(1),
+                message: Some("Segmentation fault".into()),
+                ..Default::default()
+            },
+        ),
+    ]
+}
+
+fn classify(c: &mut Criterion) {
+    let native = backstop_core::Policy::load(POLICY, backstop_core::Format::Toml).unwrap();
+    let engine = Engine::builder()
+        .cache(CacheMode::Disabled)
+        .build()
+        .unwrap();
+    let mut session = engine.session().unwrap();
+    let policy = session.load_policy(POLICY, Format::Toml).unwrap();
+
+    for (name, failure) in failures() {
+        let mut group = c.benchmark_group(format!("classify/{name}"));
+        let core_failure = backstop_core::Failure {
+            http_status: failure.http_status,
+            grpc_code: failure.grpc_code.clone(),
+            exit_code: failure.exit_code,
+            signal: failure.signal.clone(),
+            error_types: failure.error_types.clone(),
+            error_code: failure.error_code.clone(),
+            message: failure.message.clone(),
+        };
+        group.bench_function("native", |b| {
+            b.iter(|| {
+                native
+                    .classify(std::hint::black_box(&core_failure))
+                    .unwrap()
+            })
+        });
+        group.bench_function("wasmtime", |b| {
+            b.iter(|| {
+                session
+                    .classify(policy, std::hint::black_box(&failure))
+                    .unwrap()
+            })
+        });
+        group.finish();
+    }
+}
+
+fn cold_start(c: &mut Criterion) {
+    let cache = tempfile::tempdir().unwrap();
+    let run = |cached: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_backstop"));
+        cmd.args(["classify", "--http-status", "503", "--json"]);
+        if cached {
+            cmd.env("BACKSTOP_CACHE_DIR", cache.path());
+        } else {
+            cmd.env("BACKSTOP_CACHE", "off");
+        }
+        assert!(cmd.output().unwrap().status.success());
+    };
+    run(true); // warm the cache
+    let mut group = c.benchmark_group("cli-cold-start");
+    group.sample_size(10);
+    group.bench_function("cached", |b| b.iter(|| run(true)));
+    group.bench_function("uncached", |b| b.iter(|| run(false)));
+    group.finish();
+}
+
+criterion_group!(benches, classify, cold_start);
+criterion_main!(benches);

@@ -39,7 +39,7 @@ fn main() -> Result<()> {
                 artifacts.core.len()
             );
             print!("{}", artifacts.checksums);
-            Ok(())
+            retranspile_node(&root)
         }
         Some("check-wasm") => {
             let artifacts = build(&root)?;
@@ -118,6 +118,13 @@ fn build(root: &Path) -> Result<Artifacts> {
         .arg("--target-dir")
         .arg(&target_dir)
         .env("CARGO_ENCODED_RUSTFLAGS", rustflags)
+        // Small, fast, panic-free-unwinding wasm; set here so the host's own
+        // release builds are not slowed by whole-program LTO.
+        .env("CARGO_PROFILE_RELEASE_LTO", "true")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
+        .env("CARGO_PROFILE_RELEASE_PANIC", "abort")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "true")
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "3")
         .env_remove("RUSTFLAGS")
         .status()
         .context("running cargo build for wasm32-unknown-unknown")?;
@@ -164,6 +171,26 @@ fn assert_no_imports(module: &[u8]) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// The Node package commits jco's transpilation of the component (its tests fail
+/// when it drifts), so regenerate it whenever the component is rebuilt.
+fn retranspile_node(root: &Path) -> Result<()> {
+    let node = root.join("node");
+    if !node.join("node_modules").is_dir() {
+        println!(
+            "node/node_modules is missing: run `tests/run-node.sh` (or `npm ci && npm run gen` in node/) to refresh node/gen"
+        );
+        return Ok(());
+    }
+    let status = Command::new("npm")
+        .current_dir(&node)
+        .args(["run", "--silent", "gen"])
+        .status()
+        .context("running `npm run gen` in node/")?;
+    ensure!(status.success(), "`npm run gen` in node/ failed");
+    println!("node/gen re-transpiled");
     Ok(())
 }
 
