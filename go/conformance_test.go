@@ -109,8 +109,9 @@ func TestConformance(t *testing.T) {
 			})
 		}
 	}
-	if total != 132 {
-		t.Errorf("ran %d vectors; the corpus has 132", total)
+	// A floor, so a runner that silently finds fewer vectors fails.
+	if total < 135 {
+		t.Errorf("ran %d vectors; the corpus has at least 135", total)
 	}
 }
 
