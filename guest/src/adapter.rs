@@ -5,10 +5,14 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use crate::classify::{Failure, FailureClass};
+use crate::breaker::{BreakerState, Circuit};
+use crate::budget::BudgetState;
+use crate::classify::{Classification, Failure, FailureClass};
 use crate::document::Format;
 use crate::error::{ErrorCode, PolicyError};
+use crate::jitter;
 use crate::policy::Policy;
+use crate::retry::{AttemptFailure, GiveUp, RetryState, SharedState};
 
 wit_bindgen::generate!({
     world: "backstop",
@@ -19,6 +23,7 @@ use exports::backstop::policy::classifier::{
     self as wit_classifier, Classification as WitClassification, Failure as WitFailure,
     PolicyHandle,
 };
+use exports::backstop::policy::retry as wit_retry;
 use exports::backstop::policy::types::{
     ErrorCode as WitErrorCode, FailureClass as WitFailureClass, Location as WitLocation,
     PolicyError as WitPolicyError, PolicyFormat,
@@ -80,31 +85,214 @@ impl wit_classifier::Guest for Component {
         policy: PolicyHandle,
         failure: WitFailure,
     ) -> Result<WitClassification, WitPolicyError> {
-        let failure = Failure {
-            http_status: failure.http_status,
-            grpc_code: failure.grpc_code,
-            exit_code: failure.exit_code,
-            signal: failure.signal,
-            error_types: failure.error_types,
-            error_code: failure.error_code,
-            message: failure.message,
-        };
-        LOADED.with_borrow(|loaded| {
-            let policy = loaded
-                .policies
-                .get(&policy)
-                .ok_or_else(|| unknown_policy(policy))?;
+        let failure = from_wit_failure(failure);
+        with_policy(policy, |policy| {
             let verdict = policy.classify(&failure).map_err(to_wit_error)?;
-            Ok(WitClassification {
-                class: match verdict.class {
-                    FailureClass::Transient => WitFailureClass::Transient,
-                    FailureClass::Permanent => WitFailureClass::Permanent,
-                    FailureClass::Unknown => WitFailureClass::Unknown,
-                },
-                rule: verdict.rule,
-                reason: verdict.reason,
+            Ok(to_wit_classification(verdict))
+        })
+    }
+}
+
+impl wit_retry::Guest for Component {
+    fn begin_attempt(
+        policy: PolicyHandle,
+        state: wit_retry::RetryState,
+        shared: wit_retry::SharedState,
+        now_ms: u64,
+    ) -> Result<wit_retry::Permit, WitPolicyError> {
+        let (state, shared) = (from_wit_state(state), from_wit_shared(shared));
+        with_policy(policy, |policy| {
+            let p = policy
+                .begin_attempt(&state, &shared, now_ms)
+                .map_err(to_wit_error)?;
+            Ok(wit_retry::Permit {
+                refused: p.refused.map(to_wit_give_up),
+                attempt: p.attempt,
+                timeout_ms: p.timeout_ms,
+                retry_after_ms: p.retry_after_ms,
+                probe: p.probe,
+                state: to_wit_state(p.state),
+                shared: to_wit_shared(p.shared),
             })
         })
+    }
+
+    fn after_failure(
+        policy: PolicyHandle,
+        state: wit_retry::RetryState,
+        shared: wit_retry::SharedState,
+        outcome: wit_retry::AttemptFailure,
+        now_ms: u64,
+    ) -> Result<wit_retry::Decision, WitPolicyError> {
+        let (state, shared) = (from_wit_state(state), from_wit_shared(shared));
+        let outcome = AttemptFailure {
+            failure: from_wit_failure(outcome.failure),
+            duration_ms: outcome.duration_ms,
+            pushback_ms: outcome.pushback_ms,
+        };
+        with_policy(policy, |policy| {
+            let d = policy
+                .after_failure(&state, &shared, &outcome, now_ms)
+                .map_err(to_wit_error)?;
+            Ok(wit_retry::Decision {
+                give_up: d.give_up.map(to_wit_give_up),
+                delay_ms: d.delay_ms,
+                attempt: d.attempt,
+                next_timeout_ms: d.next_timeout_ms,
+                classification: to_wit_classification(d.classification),
+                explanation: d.explanation,
+                state: to_wit_state(d.state),
+                shared: to_wit_shared(d.shared),
+            })
+        })
+    }
+
+    fn after_success(
+        policy: PolicyHandle,
+        shared: wit_retry::SharedState,
+    ) -> Result<wit_retry::SharedState, WitPolicyError> {
+        let shared = from_wit_shared(shared);
+        with_policy(policy, |policy| {
+            let next = policy.after_success(&shared).map_err(to_wit_error)?;
+            Ok(to_wit_shared(next))
+        })
+    }
+
+    fn plan_schedule(
+        policy: PolicyHandle,
+        seed: u64,
+        max_entries: u32,
+    ) -> Result<wit_retry::Schedule, WitPolicyError> {
+        with_policy(policy, |policy| {
+            let s = policy.schedule(seed, max_entries);
+            Ok(wit_retry::Schedule {
+                attempts: s
+                    .attempts
+                    .into_iter()
+                    .map(|a| wit_retry::PlannedAttempt {
+                        attempt: a.attempt,
+                        delay_ms: a.delay_ms,
+                        timeout_ms: a.timeout_ms,
+                        start_ms: a.start_ms,
+                    })
+                    .collect(),
+                ends_with: s.ends_with.map(to_wit_give_up),
+            })
+        })
+    }
+
+    fn derive_seed(key: String) -> u64 {
+        jitter::derive_seed(&key)
+    }
+}
+
+fn with_policy<T>(
+    handle: PolicyHandle,
+    f: impl FnOnce(&Policy) -> Result<T, WitPolicyError>,
+) -> Result<T, WitPolicyError> {
+    LOADED.with_borrow(|loaded| {
+        let policy = loaded
+            .policies
+            .get(&handle)
+            .ok_or_else(|| unknown_policy(handle))?;
+        f(policy)
+    })
+}
+
+fn from_wit_failure(failure: WitFailure) -> Failure {
+    Failure {
+        http_status: failure.http_status,
+        grpc_code: failure.grpc_code,
+        exit_code: failure.exit_code,
+        signal: failure.signal,
+        error_types: failure.error_types,
+        error_code: failure.error_code,
+        message: failure.message,
+    }
+}
+
+fn to_wit_classification(verdict: Classification) -> WitClassification {
+    WitClassification {
+        class: match verdict.class {
+            FailureClass::Transient => WitFailureClass::Transient,
+            FailureClass::Permanent => WitFailureClass::Permanent,
+            FailureClass::Unknown => WitFailureClass::Unknown,
+        },
+        rule: verdict.rule,
+        reason: verdict.reason,
+    }
+}
+
+fn from_wit_state(s: wit_retry::RetryState) -> RetryState {
+    RetryState {
+        attempts: s.attempts,
+        started_at_ms: s.started_at_ms,
+        last_delay_ms: s.last_delay_ms,
+        seed: s.seed,
+    }
+}
+
+fn to_wit_state(s: RetryState) -> wit_retry::RetryState {
+    wit_retry::RetryState {
+        attempts: s.attempts,
+        started_at_ms: s.started_at_ms,
+        last_delay_ms: s.last_delay_ms,
+        seed: s.seed,
+    }
+}
+
+fn from_wit_shared(s: wit_retry::SharedState) -> SharedState {
+    let b = s.breaker;
+    SharedState {
+        breaker: BreakerState {
+            circuit: match b.circuit {
+                wit_retry::Circuit::Closed => Circuit::Closed,
+                wit_retry::Circuit::Open => Circuit::Open,
+                wit_retry::Circuit::HalfOpen => Circuit::HalfOpen,
+            },
+            consecutive_failures: b.consecutive_failures,
+            recent_outcomes: b.recent_outcomes,
+            recent_count: b.recent_count,
+            opened_at_ms: b.opened_at_ms,
+            probes_started: b.probes_started,
+            probes_succeeded: b.probes_succeeded,
+        },
+        budget: BudgetState {
+            spent_milli: s.budget.spent_milli,
+        },
+    }
+}
+
+fn to_wit_shared(s: SharedState) -> wit_retry::SharedState {
+    let b = s.breaker;
+    wit_retry::SharedState {
+        breaker: wit_retry::BreakerState {
+            circuit: match b.circuit {
+                Circuit::Closed => wit_retry::Circuit::Closed,
+                Circuit::Open => wit_retry::Circuit::Open,
+                Circuit::HalfOpen => wit_retry::Circuit::HalfOpen,
+            },
+            consecutive_failures: b.consecutive_failures,
+            recent_outcomes: b.recent_outcomes,
+            recent_count: b.recent_count,
+            opened_at_ms: b.opened_at_ms,
+            probes_started: b.probes_started,
+            probes_succeeded: b.probes_succeeded,
+        },
+        budget: wit_retry::BudgetState {
+            spent_milli: s.budget.spent_milli,
+        },
+    }
+}
+
+fn to_wit_give_up(reason: GiveUp) -> wit_retry::GiveUpReason {
+    match reason {
+        GiveUp::Permanent => wit_retry::GiveUpReason::Permanent,
+        GiveUp::AttemptsExhausted => wit_retry::GiveUpReason::AttemptsExhausted,
+        GiveUp::Deadline => wit_retry::GiveUpReason::Deadline,
+        GiveUp::PushbackBeyondDeadline => wit_retry::GiveUpReason::PushbackBeyondDeadline,
+        GiveUp::CircuitOpen => wit_retry::GiveUpReason::CircuitOpen,
+        GiveUp::BudgetExhausted => wit_retry::GiveUpReason::BudgetExhausted,
     }
 }
 
@@ -130,6 +318,7 @@ fn to_wit_error(error: PolicyError) -> WitPolicyError {
             ErrorCode::TooLarge => WitErrorCode::TooLarge,
             ErrorCode::UnknownPolicy => WitErrorCode::UnknownPolicy,
             ErrorCode::InvalidFailure => WitErrorCode::InvalidFailure,
+            ErrorCode::InvalidState => WitErrorCode::InvalidState,
         },
         message: error.message,
         path: error.path,

@@ -260,7 +260,8 @@ fn parse_json(source: &str) -> Result<Node, PolicyError> {
         Ok(Node { value, offset })
     }
 
-    convert(source, &root, 1)
+    // The root object is the document itself, as in TOML: its values are depth 1.
+    convert(source, &root, 0)
 }
 
 fn json_number(source: &str, text: &str, offset: usize) -> Result<Value, PolicyError> {

@@ -16,6 +16,7 @@ pub enum ErrorCode {
     TooLarge,
     UnknownPolicy,
     InvalidFailure,
+    InvalidState,
 }
 
 impl ErrorCode {
@@ -33,6 +34,7 @@ impl ErrorCode {
             ErrorCode::TooLarge => "too-large",
             ErrorCode::UnknownPolicy => "unknown-policy",
             ErrorCode::InvalidFailure => "invalid-failure",
+            ErrorCode::InvalidState => "invalid-state",
         }
     }
 }

@@ -1,15 +1,20 @@
-//! Backstop's pure policy core: policy loading and validation, and the error
-//! classifier. No clock, no randomness, no I/O: everything a decision depends on
+//! Backstop's pure policy core: policy loading and validation, the error
+//! classifier, and the retry planner (backoff, jitter, deadline, circuit
+//! breaker, retry budget). No clock, no randomness, no I/O: everything a decision depends on
 //! comes in as an argument, so the same bytes decide the same way in every host.
 //!
 //! Natively this is an ordinary library (tests, benches, fuzzing); on `wasm32`
 //! the [`adapter`] module exports it through the WIT interface in `wit/`.
 
+pub mod breaker;
+pub mod budget;
 pub mod classify;
 pub mod document;
 pub mod error;
+pub mod jitter;
 pub mod names;
 pub mod policy;
+pub mod retry;
 mod schema;
 
 #[cfg(target_arch = "wasm32")]
@@ -19,3 +24,4 @@ pub use classify::{Classification, Failure, FailureClass};
 pub use document::Format;
 pub use error::{ErrorCode, Location, PolicyError};
 pub use policy::Policy;
+pub use retry::{AttemptFailure, Decision, GiveUp, Permit, RetryState, Schedule, SharedState};

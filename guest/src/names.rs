@@ -106,11 +106,12 @@ pub fn signal(text: &str) -> Option<u8> {
         .map(|(_, n)| *n)
 }
 
+/// `SIGKILL` for a standard signal, the number itself for others (`40`).
 pub fn signal_name(number: u8) -> String {
-    SIGNALS.iter().find(|(_, n)| *n == number).map_or_else(
-        || format!("signal {number}"),
-        |(name, _)| format!("SIG{name}"),
-    )
+    SIGNALS
+        .iter()
+        .find(|(_, n)| *n == number)
+        .map_or_else(|| number.to_string(), |(name, _)| format!("SIG{name}"))
 }
 
 #[cfg(test)]
@@ -138,6 +139,6 @@ mod tests {
         assert_eq!(signal("65"), None);
         assert_eq!(signal("SIGNOPE"), None);
         assert_eq!(signal_name(9), "SIGKILL");
-        assert_eq!(signal_name(40), "signal 40");
+        assert_eq!(signal_name(40), "40");
     }
 }

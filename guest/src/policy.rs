@@ -9,6 +9,9 @@ use crate::classify::{self, Classification, Failure, FailureClass, IntRange, Rul
 use crate::document::{self, Format, Node, Value};
 use crate::error::{ErrorCode, PolicyError};
 use crate::names;
+use crate::retry::{
+    AttemptFailure, Decision, Permit, RetryConfig, RetryState, Schedule, SharedState,
+};
 use crate::schema::{Table, Validator, join};
 
 /// Most rules a policy may declare.
@@ -24,6 +27,7 @@ const BUILTIN_PREFIX: &str = "builtin.";
 /// A loaded policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
+    retry: RetryConfig,
     rules: Vec<Rule>,
     /// Built-in rules consulted after `rules` (shared, parsed once per process).
     builtin: Option<Arc<Vec<Rule>>>,
@@ -35,6 +39,7 @@ impl Policy {
         let root = document::parse(source, format).map_err(|e| vec![e])?;
         let mut v = Validator::new(source);
         let (rules, use_builtin) = read_policy(&mut v, &root, false);
+        let retry = read_retry(&mut v, &root);
         if !v.errors.is_empty() {
             // Document order reads best, whatever order the checks ran in.
             let mut errors = v.errors;
@@ -42,6 +47,7 @@ impl Policy {
             return Err(errors);
         }
         Ok(Policy {
+            retry,
             rules,
             builtin: use_builtin.then(builtin_rules),
         })
@@ -50,6 +56,7 @@ impl Policy {
     /// The policy used when none is given: the built-in rules alone.
     pub fn builtin() -> Policy {
         Policy {
+            retry: RetryConfig::default(),
             rules: Vec::new(),
             builtin: Some(builtin_rules()),
         }
@@ -64,6 +71,52 @@ impl Policy {
 
     pub fn classify(&self, failure: &Failure) -> Result<Classification, PolicyError> {
         classify::classify(self.rules(), failure)
+    }
+
+    pub fn retry(&self) -> &RetryConfig {
+        &self.retry
+    }
+
+    /// Before an attempt: may it start, and with what timeout?
+    pub fn begin_attempt(
+        &self,
+        state: &RetryState,
+        shared: &SharedState,
+        now_ms: u64,
+    ) -> Result<Permit, PolicyError> {
+        self.retry.begin_attempt(state, shared, now_ms)
+    }
+
+    /// After a failed attempt: classify it, then retry after how long or give up.
+    pub fn after_failure(
+        &self,
+        state: &RetryState,
+        shared: &SharedState,
+        outcome: &AttemptFailure,
+        now_ms: u64,
+    ) -> Result<Decision, PolicyError> {
+        let classification = self.classify(&outcome.failure)?;
+        self.retry
+            .after_failure(classification, state, shared, outcome, now_ms)
+    }
+
+    pub fn after_success(&self, shared: &SharedState) -> Result<SharedState, PolicyError> {
+        self.retry.after_success(shared)
+    }
+
+    pub fn schedule(&self, seed: u64, max_entries: u32) -> Schedule {
+        self.retry.schedule(seed, max_entries)
+    }
+}
+
+fn read_retry(v: &mut Validator<'_>, root: &Node) -> RetryConfig {
+    let retry = match &root.value {
+        Value::Table(entries) => entries.iter().find(|e| e.key == "retry").map(|e| &e.node),
+        _ => None,
+    };
+    match retry {
+        Some(node) => RetryConfig::read(v, node),
+        None => RetryConfig::default(),
     }
 }
 
@@ -83,7 +136,7 @@ pub fn builtin_rules() -> Arc<Vec<Rule>> {
         .clone()
 }
 
-const TOP_FIELDS: &[&str] = &["version", "classify"];
+const TOP_FIELDS: &[&str] = &["version", "classify", "retry"];
 const CLASSIFY_FIELDS: &[&str] = &["builtin_rules", "rules"];
 const RULE_FIELDS: &[&str] = &[
     "id",
@@ -145,7 +198,7 @@ fn read_rules(v: &mut Validator<'_>, node: &Node, builtin: bool) -> Vec<Rule> {
         );
         return Vec::new();
     }
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut rules = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let path = format!("classify.rules[{i}]");
@@ -153,22 +206,22 @@ fn read_rules(v: &mut Validator<'_>, node: &Node, builtin: bool) -> Vec<Rule> {
         let Some(table) = v.table(&path, item, RULE_FIELDS) else {
             continue;
         };
-        let Some(rule) = read_rule(v, &path, &table, builtin, errors_before) else {
-            continue;
-        };
-        if let Some(first) = seen.insert(rule.id.clone(), i) {
-            let id_node = table.get("id").unwrap_or(item);
+        // Checked on the raw id, so a duplicate is reported even when either
+        // rule has other problems.
+        if let Some(id_node) = table.get("id")
+            && let Value::String(id) = &id_node.value
+            && let Some(first) = seen.insert(id, i)
+        {
             v.report(
                 ErrorCode::DuplicateId,
                 &join(&path, "id"),
                 id_node.offset,
-                format!(
-                    "rule id `{}` is already used by classify.rules[{first}]",
-                    rule.id
-                ),
+                format!("rule id `{id}` is already used by classify.rules[{first}]"),
             );
         }
-        rules.push(rule);
+        if let Some(rule) = read_rule(v, &path, &table, builtin, errors_before) {
+            rules.push(rule);
+        }
     }
     rules
 }
@@ -224,8 +277,7 @@ fn read_rule(
     };
     let reason = table
         .get("reason")
-        .and_then(|node| v.string(&join(path, "reason"), node))
-        .map(str::to_string);
+        .and_then(|node| read_nonempty(v, &join(path, "reason"), node));
 
     let mut rule = Rule {
         id: id.unwrap_or_default(),
@@ -279,12 +331,12 @@ fn read_rule(
         }
     });
     selector("error_type", &mut |v, p, n| {
-        if let Some(text) = read_nonempty(v, p, n) {
+        if let Some(text) = read_name(v, p, n) {
             rule.error_type.push(text);
         }
     });
     selector("error_code", &mut |v, p, n| {
-        if let Some(text) = read_nonempty(v, p, n) {
+        if let Some(text) = read_name(v, p, n) {
             rule.error_code.push(text);
         }
     });
@@ -302,7 +354,7 @@ fn read_rule(
                 ErrorCode::InvalidRegex,
                 p,
                 n.offset,
-                format!("not a valid pattern: {}", one_line(&err.to_string())),
+                format!("not a valid pattern: {}", regex_problem(&err)),
             ),
         }
     });
@@ -361,6 +413,22 @@ fn read_nonempty(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<Strin
         return None;
     }
     Some(text.to_string())
+}
+
+/// A name compared exactly (error types and codes): surrounding whitespace
+/// would make it silently match nothing, so it is refused.
+fn read_name(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<String> {
+    let text = read_nonempty(v, path, node)?;
+    if text.trim() != text {
+        v.report(
+            ErrorCode::InvalidValue,
+            path,
+            node.offset,
+            format!("`{text}` has leading or trailing whitespace, so it would never match"),
+        );
+        return None;
+    }
+    Some(text)
 }
 
 fn read_named(
@@ -465,8 +533,16 @@ fn read_int_range(
     Some(range)
 }
 
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+/// regex's message draws a caret under the pattern over several lines; keep
+/// its final `error: ...` line, which says what is wrong.
+fn regex_problem(err: &regex::Error) -> String {
+    let text = err.to_string();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    last.trim().trim_start_matches("error: ").to_string()
 }
 
 #[cfg(test)]

@@ -88,6 +88,97 @@ impl<'s> Validator<'s> {
         }
     }
 
+    /// An integer within `min..=max`.
+    pub fn integer(&mut self, path: &str, node: &Node, min: i64, max: i64) -> Option<i64> {
+        let Value::Integer(n) = node.value else {
+            self.wrong_type(path, node, "an integer");
+            return None;
+        };
+        if !(min..=max).contains(&n) {
+            self.report(
+                ErrorCode::OutOfRange,
+                path,
+                node.offset,
+                format!("{n} is out of range; expected {min} to {max}"),
+            );
+            return None;
+        }
+        Some(n)
+    }
+
+    /// A number (integer or float) within `min..=max`.
+    pub fn number(&mut self, path: &str, node: &Node, min: f64, max: f64) -> Option<f64> {
+        let n = match node.value {
+            Value::Integer(n) => n as f64,
+            Value::Float(f) => f,
+            _ => {
+                self.wrong_type(path, node, "a number");
+                return None;
+            }
+        };
+        if !(min..=max).contains(&n) {
+            self.report(
+                ErrorCode::OutOfRange,
+                path,
+                node.offset,
+                format!("{n} is out of range; expected {min} to {max}"),
+            );
+            return None;
+        }
+        Some(n)
+    }
+
+    /// A human duration string (`"250ms"`, `"30s"`, `"1h 30m"`) within
+    /// `min_ms..=max_ms`, in milliseconds.
+    pub fn duration_ms(
+        &mut self,
+        path: &str,
+        node: &Node,
+        min_ms: u64,
+        max_ms: u64,
+    ) -> Option<u64> {
+        let Value::String(text) = &node.value else {
+            let hint = if matches!(node.value, Value::Integer(_) | Value::Float(_)) {
+                "; durations are strings with a unit, such as \"30s\" or \"250ms\""
+            } else {
+                ""
+            };
+            let found = node.value.type_name();
+            self.report(
+                ErrorCode::WrongType,
+                path,
+                node.offset,
+                format!("expected a duration, found {found}{hint}"),
+            );
+            return None;
+        };
+        let parsed = humantime::parse_duration(text.trim());
+        let Ok(duration) = parsed else {
+            self.report(
+                ErrorCode::InvalidValue,
+                path,
+                node.offset,
+                format!("`{text}` is not a duration; use a number with a unit: ms, s, m, h, d (\"250ms\", \"30s\", \"6m\")"),
+            );
+            return None;
+        };
+        let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        if ms < min_ms || ms > max_ms {
+            self.report(
+                ErrorCode::OutOfRange,
+                path,
+                node.offset,
+                format!(
+                    "{text} is out of range; expected {} to {}",
+                    format_ms(min_ms),
+                    format_ms(max_ms)
+                ),
+            );
+            return None;
+        }
+        Some(ms)
+    }
+
     /// A single value or an array of values, as a list of nodes with their paths.
     pub fn one_or_many<'n>(&mut self, path: &str, node: &'n Node) -> Vec<(String, &'n Node)> {
         match &node.value {
@@ -124,6 +215,25 @@ impl<'n> Table<'n> {
             .find(|entry| entry.key == key)
             .map(|entry| &entry.node)
     }
+}
+
+/// Milliseconds as the shortest exact human duration (`1500` → `1.5s`).
+pub fn format_ms(ms: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (86_400_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1_000, "s"),
+    ];
+    for (size, unit) in UNITS {
+        if ms >= size && ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    if ms >= 1_000 && ms % 100 == 0 {
+        return format!("{}.{}s", ms / 1_000, (ms % 1_000) / 100);
+    }
+    format!("{ms}ms")
 }
 
 pub fn join(path: &str, key: &str) -> String {

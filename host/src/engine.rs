@@ -11,6 +11,10 @@ use wasmtime::{Config, Store, StoreLimits, StoreLimitsBuilder};
 
 use crate::cache::CodeCache;
 use crate::error::{Error, Result};
+use crate::retry::{
+    AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason, Permit,
+    PlannedAttempt, RetryState, Schedule, SharedState,
+};
 use crate::types::{Classification, ErrorCode, Failure, FailureClass, Format, PolicyError};
 
 mod bindings {
@@ -21,6 +25,7 @@ mod bindings {
 }
 
 use bindings::exports::backstop::policy::classifier as wit;
+use bindings::exports::backstop::policy::retry as wit_retry;
 use bindings::exports::backstop::policy::types as wit_types;
 use bindings::{Backstop, BackstopPre};
 
@@ -221,29 +226,125 @@ impl Session {
 
     pub fn classify(&mut self, policy: Policy, failure: &Failure) -> Result<Classification> {
         let handle = self.handle(policy)?;
-        let failure = wit::Failure {
-            http_status: failure.http_status,
-            grpc_code: failure.grpc_code.clone(),
-            exit_code: failure.exit_code,
-            signal: failure.signal.clone(),
-            error_types: failure.error_types.clone(),
-            error_code: failure.error_code.clone(),
-            message: failure.message.clone(),
-        };
+        let failure = to_wit_failure(failure);
         let result = self.call(|bindings, store| {
             bindings
                 .backstop_policy_classifier()
                 .call_classify(store, handle, &failure)
         })?;
         let verdict = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
-        Ok(Classification {
-            class: match verdict.class {
-                wit_types::FailureClass::Transient => FailureClass::Transient,
-                wit_types::FailureClass::Permanent => FailureClass::Permanent,
-                wit_types::FailureClass::Unknown => FailureClass::Unknown,
-            },
-            rule: verdict.rule,
-            reason: verdict.reason,
+        Ok(from_wit_classification(verdict))
+    }
+
+    /// Before each attempt: may it start (breaker, deadline), and with what timeout?
+    pub fn begin_attempt(
+        &mut self,
+        policy: Policy,
+        state: &RetryState,
+        shared: &SharedState,
+        now_ms: u64,
+    ) -> Result<Permit> {
+        let handle = self.handle(policy)?;
+        let (state, shared) = (to_wit_state(state), to_wit_shared(shared));
+        let result = self.call(|bindings, store| {
+            bindings
+                .backstop_policy_retry()
+                .call_begin_attempt(store, handle, state, shared, now_ms)
+        })?;
+        let p = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
+        Ok(Permit {
+            refused: p.refused.map(from_wit_give_up),
+            attempt: p.attempt,
+            timeout_ms: p.timeout_ms,
+            retry_after_ms: p.retry_after_ms,
+            probe: p.probe,
+            state: from_wit_state(p.state),
+            shared: from_wit_shared(p.shared),
+        })
+    }
+
+    /// After a failed attempt: classify it, then retry after how long or give up.
+    pub fn after_failure(
+        &mut self,
+        policy: Policy,
+        state: &RetryState,
+        shared: &SharedState,
+        outcome: &AttemptFailure,
+        now_ms: u64,
+    ) -> Result<Decision> {
+        let handle = self.handle(policy)?;
+        let (state, shared) = (to_wit_state(state), to_wit_shared(shared));
+        let outcome = wit_retry::AttemptFailure {
+            failure: to_wit_failure(&outcome.failure),
+            duration_ms: outcome.duration_ms,
+            pushback_ms: outcome.pushback_ms,
+        };
+        let result = self.call(|bindings, store| {
+            bindings
+                .backstop_policy_retry()
+                .call_after_failure(store, handle, state, shared, &outcome, now_ms)
+        })?;
+        let d = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
+        Ok(Decision {
+            give_up: d.give_up.map(from_wit_give_up),
+            delay_ms: d.delay_ms,
+            attempt: d.attempt,
+            next_timeout_ms: d.next_timeout_ms,
+            classification: from_wit_classification(d.classification),
+            explanation: d.explanation,
+            state: from_wit_state(d.state),
+            shared: from_wit_shared(d.shared),
+        })
+    }
+
+    /// After a successful attempt: close a half-open circuit, refill the budget.
+    pub fn after_success(&mut self, policy: Policy, shared: &SharedState) -> Result<SharedState> {
+        let handle = self.handle(policy)?;
+        let shared = to_wit_shared(shared);
+        let result = self.call(|bindings, store| {
+            bindings
+                .backstop_policy_retry()
+                .call_after_success(store, handle, shared)
+        })?;
+        let next = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
+        Ok(from_wit_shared(next))
+    }
+
+    /// A dry run: the attempts the policy would make if every one failed transiently.
+    pub fn plan_schedule(
+        &mut self,
+        policy: Policy,
+        seed: u64,
+        max_entries: u32,
+    ) -> Result<Schedule> {
+        let handle = self.handle(policy)?;
+        let result = self.call(|bindings, store| {
+            bindings
+                .backstop_policy_retry()
+                .call_plan_schedule(store, handle, seed, max_entries)
+        })?;
+        let s = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
+        Ok(Schedule {
+            attempts: s
+                .attempts
+                .into_iter()
+                .map(|a| PlannedAttempt {
+                    attempt: a.attempt,
+                    delay_ms: a.delay_ms,
+                    timeout_ms: a.timeout_ms,
+                    start_ms: a.start_ms,
+                })
+                .collect(),
+            ends_with: s.ends_with.map(from_wit_give_up),
+        })
+    }
+
+    /// The default jitter seed for an idempotency key (`<run id>/<step>`).
+    pub fn derive_seed(&mut self, key: &str) -> Result<u64> {
+        self.call(|bindings, store| {
+            bindings
+                .backstop_policy_retry()
+                .call_derive_seed(store, key)
         })
     }
 
@@ -335,6 +436,104 @@ impl Session {
     }
 }
 
+fn to_wit_failure(failure: &Failure) -> wit::Failure {
+    wit::Failure {
+        http_status: failure.http_status,
+        grpc_code: failure.grpc_code.clone(),
+        exit_code: failure.exit_code,
+        signal: failure.signal.clone(),
+        error_types: failure.error_types.clone(),
+        error_code: failure.error_code.clone(),
+        message: failure.message.clone(),
+    }
+}
+
+fn from_wit_classification(verdict: wit::Classification) -> Classification {
+    Classification {
+        class: match verdict.class {
+            wit_types::FailureClass::Transient => FailureClass::Transient,
+            wit_types::FailureClass::Permanent => FailureClass::Permanent,
+            wit_types::FailureClass::Unknown => FailureClass::Unknown,
+        },
+        rule: verdict.rule,
+        reason: verdict.reason,
+    }
+}
+
+fn to_wit_state(s: &RetryState) -> wit_retry::RetryState {
+    wit_retry::RetryState {
+        attempts: s.attempts,
+        started_at_ms: s.started_at_ms,
+        last_delay_ms: s.last_delay_ms,
+        seed: s.seed,
+    }
+}
+
+fn from_wit_state(s: wit_retry::RetryState) -> RetryState {
+    RetryState {
+        attempts: s.attempts,
+        started_at_ms: s.started_at_ms,
+        last_delay_ms: s.last_delay_ms,
+        seed: s.seed,
+    }
+}
+
+fn to_wit_shared(s: &SharedState) -> wit_retry::SharedState {
+    let b = &s.breaker;
+    wit_retry::SharedState {
+        breaker: wit_retry::BreakerState {
+            circuit: match b.circuit {
+                Circuit::Closed => wit_retry::Circuit::Closed,
+                Circuit::Open => wit_retry::Circuit::Open,
+                Circuit::HalfOpen => wit_retry::Circuit::HalfOpen,
+            },
+            consecutive_failures: b.consecutive_failures,
+            recent_outcomes: b.recent_outcomes,
+            recent_count: b.recent_count,
+            opened_at_ms: b.opened_at_ms,
+            probes_started: b.probes_started,
+            probes_succeeded: b.probes_succeeded,
+        },
+        budget: wit_retry::BudgetState {
+            spent_milli: s.budget.spent_milli,
+        },
+    }
+}
+
+fn from_wit_shared(s: wit_retry::SharedState) -> SharedState {
+    let b = s.breaker;
+    SharedState {
+        breaker: BreakerState {
+            circuit: match b.circuit {
+                wit_retry::Circuit::Closed => Circuit::Closed,
+                wit_retry::Circuit::Open => Circuit::Open,
+                wit_retry::Circuit::HalfOpen => Circuit::HalfOpen,
+            },
+            consecutive_failures: b.consecutive_failures,
+            recent_outcomes: b.recent_outcomes,
+            recent_count: b.recent_count,
+            opened_at_ms: b.opened_at_ms,
+            probes_started: b.probes_started,
+            probes_succeeded: b.probes_succeeded,
+        },
+        budget: BudgetState {
+            spent_milli: s.budget.spent_milli,
+        },
+    }
+}
+
+fn from_wit_give_up(reason: wit_retry::GiveUpReason) -> GiveUpReason {
+    use wit_retry::GiveUpReason as W;
+    match reason {
+        W::Permanent => GiveUpReason::Permanent,
+        W::AttemptsExhausted => GiveUpReason::AttemptsExhausted,
+        W::Deadline => GiveUpReason::Deadline,
+        W::PushbackBeyondDeadline => GiveUpReason::PushbackBeyondDeadline,
+        W::CircuitOpen => GiveUpReason::CircuitOpen,
+        W::BudgetExhausted => GiveUpReason::BudgetExhausted,
+    }
+}
+
 fn from_wit_error(e: wit_types::PolicyError) -> PolicyError {
     use wit_types::ErrorCode as W;
     PolicyError {
@@ -350,6 +549,7 @@ fn from_wit_error(e: wit_types::PolicyError) -> PolicyError {
             W::TooLarge => ErrorCode::TooLarge,
             W::UnknownPolicy => ErrorCode::UnknownPolicy,
             W::InvalidFailure => ErrorCode::InvalidFailure,
+            W::InvalidState => ErrorCode::InvalidState,
         },
         message: e.message,
         path: e.path,

@@ -18,6 +18,7 @@
 mod cache;
 mod engine;
 mod error;
+mod retry;
 mod types;
 
 pub use engine::{
@@ -25,4 +26,8 @@ pub use engine::{
     Policy, Session,
 };
 pub use error::{Error, Result};
+pub use retry::{
+    AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason, Permit,
+    PlannedAttempt, RetryState, Schedule, SharedState,
+};
 pub use types::{Classification, ErrorCode, Failure, FailureClass, Format, PolicyError};

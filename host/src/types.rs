@@ -93,6 +93,7 @@ pub enum ErrorCode {
     TooLarge,
     UnknownPolicy,
     InvalidFailure,
+    InvalidState,
 }
 
 /// A diagnostic from the guest, identical in every host.

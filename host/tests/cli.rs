@@ -116,7 +116,7 @@ fn classify_human_output_is_short() {
     assert!(out.status.success());
     assert_eq!(
         stdout(&out),
-        "permanent (rule client-errors)\n  bad credentials, path or request; fix the job, do not retry\n"
+        "permanent (rule builtin.http-permanent)\n  HTTP status 404 matched rule `builtin.http-permanent`\n"
     );
 }
 

@@ -21,6 +21,7 @@ fn the_component_imports_nothing_and_exports_the_wit_interfaces() {
         exports,
         [
             "backstop:policy/classifier@0.1.0",
+            "backstop:policy/retry@0.1.0",
             "backstop:policy/types@0.1.0"
         ]
     );

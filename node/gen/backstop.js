@@ -4,6 +4,13 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
   let dv = new DataView(new ArrayBuffer());
   const dataView = mem => dv.buffer === mem.buffer ? dv : dv = new DataView(mem.buffer);
   
+  function toUint64(val) {
+    const converted = BigInt(val)
+    
+    return BigInt.asUintN(64, converted);
+  }
+  
+  
   function toInt32(val) {
     
     return val >> 0;
@@ -2533,6 +2540,10 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
     }
   }
   
+  function throwInvalidBool() {
+    throw new TypeError('invalid variant discriminant for bool');
+  }
+  
   
   const module0 = getCoreModule('backstop.core.wasm');
   
@@ -2545,6 +2556,12 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
     let postReturn0Async;
     let postReturn1;
     let postReturn1Async;
+    let postReturn2;
+    let postReturn2Async;
+    let postReturn3;
+    let postReturn3Async;
+    let postReturn4;
+    let postReturn4Async;
     let classifier010LoadPolicy;
     
     function loadPolicy(arg0, arg1) {
@@ -2693,6 +2710,10 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
                     }
                     case 10: {
                       enum2 = 'invalid-failure';
+                      break;
+                    }
+                    case 11: {
+                      enum2 = 'invalid-state';
                       break;
                     }
                     default: {
@@ -3111,6 +3132,10 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
                     enum18 = 'invalid-failure';
                     break;
                   }
+                  case 11: {
+                    enum18 = 'invalid-state';
+                    break;
+                  }
                   default: {
                     throw new TypeError('invalid discriminant specified for ErrorCode');
                   }
@@ -3188,6 +3213,1496 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
       });
       
     }
+    let retry010BeginAttempt;
+    
+    function beginAttempt(arg0, arg1, arg2, arg3) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'retry010BeginAttempt',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'throw-result-err',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            var {attempts: v0_0, startedAtMs: v0_1, lastDelayMs: v0_2, seed: v0_3 } = arg1;
+            var variant1 = v0_1;
+            let variant1_0;
+            let variant1_1;
+            if (variant1 === null || variant1=== undefined) {
+              variant1_0 = 0;
+              variant1_1 = 0n;
+            } else {
+              const e = variant1;
+              variant1_0 = 1;
+              variant1_1 = toUint64(e);
+            }
+            var {breaker: v2_0, budget: v2_1 } = arg2;
+            var {circuit: v3_0, consecutiveFailures: v3_1, recentOutcomes: v3_2, recentCount: v3_3, openedAtMs: v3_4, probesStarted: v3_5, probesSucceeded: v3_6 } = v2_0;
+            var val4 = v3_0;
+            let enum4;
+            switch (val4) {
+              case 'closed': {
+                enum4 = 0;
+                break;
+              }
+              case 'open': {
+                enum4 = 1;
+                break;
+              }
+              case 'half-open': {
+                enum4 = 2;
+                break;
+              }
+              default: {
+                if ((v3_0) instanceof Error) {
+                  console.error(v3_0);
+                }
+                
+                throw new TypeError(`"${val4}" is not one of the cases of circuit`);
+              }
+            }
+            var {spentMilli: v5_0 } = v2_1;
+            _debugLog('[iface="backstop:policy/retry@0.1.0", function="begin-attempt"][Instruction::CallWasm] enter', {
+              funcName: 'begin-attempt',
+              paramCount: 15,
+              async: false,
+              postReturn: true,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => retry010BeginAttempt(toUint32(arg0), toUint32(v0_0), variant1_0, variant1_1, toUint64(v0_2), toUint64(v0_3), enum4, toUint32(v3_1), toUint64(v3_2), toUint32(v3_3), toUint64(v3_4), toUint32(v3_5), toUint32(v3_6), toUint32(v5_0), toUint64(arg3)),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            let variant16;
+            switch (dataView(memory0).getUint8(ret + 0, true)) {
+              case 0: {
+                let variant7;
+                switch (dataView(memory0).getUint8(ret + 8, true)) {
+                  case 0: {
+                    variant7 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    let enum6;
+                    switch (dataView(memory0).getUint8(ret + 9, true)) {
+                      case 0: {
+                        enum6 = 'permanent';
+                        break;
+                      }
+                      case 1: {
+                        enum6 = 'attempts-exhausted';
+                        break;
+                      }
+                      case 2: {
+                        enum6 = 'deadline';
+                        break;
+                      }
+                      case 3: {
+                        enum6 = 'pushback-beyond-deadline';
+                        break;
+                      }
+                      case 4: {
+                        enum6 = 'circuit-open';
+                        break;
+                      }
+                      case 5: {
+                        enum6 = 'budget-exhausted';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for GiveUpReason');
+                      }
+                    }
+                    variant7 = enum6;
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                let variant8;
+                switch (dataView(memory0).getUint8(ret + 16, true)) {
+                  case 0: {
+                    variant8 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant8 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 24, true)));
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                var bool9 = dataView(memory0).getUint8(ret + 40, true);
+                let variant10;
+                switch (dataView(memory0).getUint8(ret + 56, true)) {
+                  case 0: {
+                    variant10 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant10 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 64, true)));
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                let enum11;
+                switch (dataView(memory0).getUint8(ret + 88, true)) {
+                  case 0: {
+                    enum11 = 'closed';
+                    break;
+                  }
+                  case 1: {
+                    enum11 = 'open';
+                    break;
+                  }
+                  case 2: {
+                    enum11 = 'half-open';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for Circuit');
+                  }
+                }
+                variant16= {
+                  tag: 'ok',
+                  val: {
+                    refused: variant7,
+                    attempt: dataView(memory0).getInt32(ret + 12, true) >>> 0,
+                    timeoutMs: variant8,
+                    retryAfterMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                    probe: bool9 == 0 ? false : (bool9 == 1 ? true : throwInvalidBool()),
+                    state: {
+                      attempts: dataView(memory0).getInt32(ret + 48, true) >>> 0,
+                      startedAtMs: variant10,
+                      lastDelayMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 72, true))),
+                      seed: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true))),
+                    },
+                    shared: {
+                      breaker: {
+                        circuit: enum11,
+                        consecutiveFailures: dataView(memory0).getInt32(ret + 92, true) >>> 0,
+                        recentOutcomes: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                        recentCount: dataView(memory0).getInt32(ret + 104, true) >>> 0,
+                        openedAtMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 112, true))),
+                        probesStarted: dataView(memory0).getInt32(ret + 120, true) >>> 0,
+                        probesSucceeded: dataView(memory0).getInt32(ret + 124, true) >>> 0,
+                      },
+                      budget: {
+                        spentMilli: dataView(memory0).getInt32(ret + 128, true) >>> 0,
+                      },
+                    },
+                  }
+                };
+                break;
+              }
+              case 1: {
+                let enum12;
+                switch (dataView(memory0).getUint8(ret + 8, true)) {
+                  case 0: {
+                    enum12 = 'syntax';
+                    break;
+                  }
+                  case 1: {
+                    enum12 = 'unknown-field';
+                    break;
+                  }
+                  case 2: {
+                    enum12 = 'missing-field';
+                    break;
+                  }
+                  case 3: {
+                    enum12 = 'wrong-type';
+                    break;
+                  }
+                  case 4: {
+                    enum12 = 'invalid-value';
+                    break;
+                  }
+                  case 5: {
+                    enum12 = 'out-of-range';
+                    break;
+                  }
+                  case 6: {
+                    enum12 = 'duplicate-id';
+                    break;
+                  }
+                  case 7: {
+                    enum12 = 'invalid-regex';
+                    break;
+                  }
+                  case 8: {
+                    enum12 = 'too-large';
+                    break;
+                  }
+                  case 9: {
+                    enum12 = 'unknown-policy';
+                    break;
+                  }
+                  case 10: {
+                    enum12 = 'invalid-failure';
+                    break;
+                  }
+                  case 11: {
+                    enum12 = 'invalid-state';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for ErrorCode');
+                  }
+                }
+                var ptr13 = dataView(memory0).getUint32(ret + 12, true);
+                var len13 = dataView(memory0).getUint32(ret + 16, true);
+                var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                var ptr14 = dataView(memory0).getUint32(ret + 20, true);
+                var len14 = dataView(memory0).getUint32(ret + 24, true);
+                var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                let variant15;
+                switch (dataView(memory0).getUint8(ret + 28, true)) {
+                  case 0: {
+                    variant15 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant15 = {
+                      line: dataView(memory0).getInt32(ret + 32, true) >>> 0,
+                      column: dataView(memory0).getInt32(ret + 36, true) >>> 0,
+                    };
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant16= {
+                  tag: 'err',
+                  val: {
+                    code: enum12,
+                    message: result13,
+                    path: result14,
+                    location: variant15,
+                  }
+                };
+                break;
+              }
+              default: {
+                throw new TypeError('invalid variant discriminant for expected');
+              }
+            }
+            _debugLog('[iface="backstop:policy/retry@0.1.0", function="begin-attempt"][Instruction::Return]', {
+              funcName: 'begin-attempt',
+              paramCount: 1,
+              async: false,
+              postReturn: true
+            });
+            const retCopy = variant16;
+            task.resolve([retCopy.val]);
+            
+            let cstate = getOrCreateAsyncState(0);
+            cstate.mayLeave = false;
+            postReturn2(ret);
+            cstate.mayLeave = true;
+            task.exit();
+            
+            
+            
+            if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+              throw new ComponentError(retCopy.val);
+            }
+            return retCopy.val;
+            
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    }
+    let retry010AfterFailure;
+    
+    function afterFailure(arg0, arg1, arg2, arg3, arg4) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'retry010AfterFailure',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'throw-result-err',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            var ptr0 = realloc0(0, 0, 8, 200);
+            dataView(memory0).setInt32(ptr0 + 0, toUint32(arg0), true);
+            var {attempts: v1_0, startedAtMs: v1_1, lastDelayMs: v1_2, seed: v1_3 } = arg1;
+            dataView(memory0).setInt32(ptr0 + 8, toUint32(v1_0), true);
+            var variant2 = v1_1;
+            if (variant2 === null || variant2=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 16, 0, true);
+            } else {
+              const e = variant2;
+              dataView(memory0).setInt8(ptr0 + 16, 1, true);
+              dataView(memory0).setBigInt64(ptr0 + 24, toUint64(e), true);
+            }
+            dataView(memory0).setBigInt64(ptr0 + 32, toUint64(v1_2), true);
+            dataView(memory0).setBigInt64(ptr0 + 40, toUint64(v1_3), true);
+            var {breaker: v3_0, budget: v3_1 } = arg2;
+            var {circuit: v4_0, consecutiveFailures: v4_1, recentOutcomes: v4_2, recentCount: v4_3, openedAtMs: v4_4, probesStarted: v4_5, probesSucceeded: v4_6 } = v3_0;
+            var val5 = v4_0;
+            let enum5;
+            switch (val5) {
+              case 'closed': {
+                enum5 = 0;
+                break;
+              }
+              case 'open': {
+                enum5 = 1;
+                break;
+              }
+              case 'half-open': {
+                enum5 = 2;
+                break;
+              }
+              default: {
+                if ((v4_0) instanceof Error) {
+                  console.error(v4_0);
+                }
+                
+                throw new TypeError(`"${val5}" is not one of the cases of circuit`);
+              }
+            }
+            dataView(memory0).setInt8(ptr0 + 48, enum5, true);
+            dataView(memory0).setInt32(ptr0 + 52, toUint32(v4_1), true);
+            dataView(memory0).setBigInt64(ptr0 + 56, toUint64(v4_2), true);
+            dataView(memory0).setInt32(ptr0 + 64, toUint32(v4_3), true);
+            dataView(memory0).setBigInt64(ptr0 + 72, toUint64(v4_4), true);
+            dataView(memory0).setInt32(ptr0 + 80, toUint32(v4_5), true);
+            dataView(memory0).setInt32(ptr0 + 84, toUint32(v4_6), true);
+            var {spentMilli: v6_0 } = v3_1;
+            dataView(memory0).setInt32(ptr0 + 88, toUint32(v6_0), true);
+            var {failure: v7_0, durationMs: v7_1, pushbackMs: v7_2 } = arg3;
+            var {httpStatus: v8_0, grpcCode: v8_1, exitCode: v8_2, signal: v8_3, errorTypes: v8_4, errorCode: v8_5, message: v8_6 } = v7_0;
+            var variant9 = v8_0;
+            if (variant9 === null || variant9=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 96, 0, true);
+            } else {
+              const e = variant9;
+              dataView(memory0).setInt8(ptr0 + 96, 1, true);
+              dataView(memory0).setInt16(ptr0 + 98, toUint16(e), true);
+            }
+            var variant11 = v8_1;
+            if (variant11 === null || variant11=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 100, 0, true);
+            } else {
+              const e = variant11;
+              dataView(memory0).setInt8(ptr0 + 100, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr10= encodeRes.ptr;
+              var len10 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 108, len10, true);
+              dataView(memory0).setUint32(ptr0 + 104, ptr10, true);
+            }
+            var variant12 = v8_2;
+            if (variant12 === null || variant12=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 112, 0, true);
+            } else {
+              const e = variant12;
+              dataView(memory0).setInt8(ptr0 + 112, 1, true);
+              dataView(memory0).setInt32(ptr0 + 116, toInt32(e), true);
+            }
+            var variant14 = v8_3;
+            if (variant14 === null || variant14=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 120, 0, true);
+            } else {
+              const e = variant14;
+              dataView(memory0).setInt8(ptr0 + 120, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr13= encodeRes.ptr;
+              var len13 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 128, len13, true);
+              dataView(memory0).setUint32(ptr0 + 124, ptr13, true);
+            }
+            var vec16 = v8_4;
+            var len16 = vec16.length;
+            var result16 = realloc0(0, 0, 4, len16 * 8);
+            for (let i = 0; i < vec16.length; i++) {
+              const e = vec16[i];
+              const base = result16 + i * 8;
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr15= encodeRes.ptr;
+              var len15 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 4, len15, true);
+              dataView(memory0).setUint32(base + 0, ptr15, true);
+            }
+            dataView(memory0).setUint32(ptr0 + 136, len16, true);
+            dataView(memory0).setUint32(ptr0 + 132, result16, true);
+            var variant18 = v8_5;
+            if (variant18 === null || variant18=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 140, 0, true);
+            } else {
+              const e = variant18;
+              dataView(memory0).setInt8(ptr0 + 140, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr17= encodeRes.ptr;
+              var len17 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 148, len17, true);
+              dataView(memory0).setUint32(ptr0 + 144, ptr17, true);
+            }
+            var variant20 = v8_6;
+            if (variant20 === null || variant20=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 152, 0, true);
+            } else {
+              const e = variant20;
+              dataView(memory0).setInt8(ptr0 + 152, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr19= encodeRes.ptr;
+              var len19 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 160, len19, true);
+              dataView(memory0).setUint32(ptr0 + 156, ptr19, true);
+            }
+            dataView(memory0).setBigInt64(ptr0 + 168, toUint64(v7_1), true);
+            var variant21 = v7_2;
+            if (variant21 === null || variant21=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 176, 0, true);
+            } else {
+              const e = variant21;
+              dataView(memory0).setInt8(ptr0 + 176, 1, true);
+              dataView(memory0).setBigInt64(ptr0 + 184, toUint64(e), true);
+            }
+            dataView(memory0).setBigInt64(ptr0 + 192, toUint64(arg4), true);
+            _debugLog('[iface="backstop:policy/retry@0.1.0", function="after-failure"][Instruction::CallWasm] enter', {
+              funcName: 'after-failure',
+              paramCount: 1,
+              async: false,
+              postReturn: true,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => retry010AfterFailure(ptr0),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            let variant36;
+            switch (dataView(memory0).getUint8(ret + 0, true)) {
+              case 0: {
+                let variant23;
+                switch (dataView(memory0).getUint8(ret + 8, true)) {
+                  case 0: {
+                    variant23 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    let enum22;
+                    switch (dataView(memory0).getUint8(ret + 9, true)) {
+                      case 0: {
+                        enum22 = 'permanent';
+                        break;
+                      }
+                      case 1: {
+                        enum22 = 'attempts-exhausted';
+                        break;
+                      }
+                      case 2: {
+                        enum22 = 'deadline';
+                        break;
+                      }
+                      case 3: {
+                        enum22 = 'pushback-beyond-deadline';
+                        break;
+                      }
+                      case 4: {
+                        enum22 = 'circuit-open';
+                        break;
+                      }
+                      case 5: {
+                        enum22 = 'budget-exhausted';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for GiveUpReason');
+                      }
+                    }
+                    variant23 = enum22;
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                let variant24;
+                switch (dataView(memory0).getUint8(ret + 32, true)) {
+                  case 0: {
+                    variant24 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant24 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 40, true)));
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                let enum25;
+                switch (dataView(memory0).getUint8(ret + 48, true)) {
+                  case 0: {
+                    enum25 = 'transient';
+                    break;
+                  }
+                  case 1: {
+                    enum25 = 'permanent';
+                    break;
+                  }
+                  case 2: {
+                    enum25 = 'unknown';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for FailureClass');
+                  }
+                }
+                let variant27;
+                switch (dataView(memory0).getUint8(ret + 52, true)) {
+                  case 0: {
+                    variant27 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    var ptr26 = dataView(memory0).getUint32(ret + 56, true);
+                    var len26 = dataView(memory0).getUint32(ret + 60, true);
+                    var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                    variant27 = result26;
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                var ptr28 = dataView(memory0).getUint32(ret + 64, true);
+                var len28 = dataView(memory0).getUint32(ret + 68, true);
+                var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+                var ptr29 = dataView(memory0).getUint32(ret + 72, true);
+                var len29 = dataView(memory0).getUint32(ret + 76, true);
+                var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
+                let variant30;
+                switch (dataView(memory0).getUint8(ret + 88, true)) {
+                  case 0: {
+                    variant30 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant30 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true)));
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                let enum31;
+                switch (dataView(memory0).getUint8(ret + 120, true)) {
+                  case 0: {
+                    enum31 = 'closed';
+                    break;
+                  }
+                  case 1: {
+                    enum31 = 'open';
+                    break;
+                  }
+                  case 2: {
+                    enum31 = 'half-open';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for Circuit');
+                  }
+                }
+                variant36= {
+                  tag: 'ok',
+                  val: {
+                    giveUp: variant23,
+                    delayMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 16, true))),
+                    attempt: dataView(memory0).getInt32(ret + 24, true) >>> 0,
+                    nextTimeoutMs: variant24,
+                    classification: {
+                      class: enum25,
+                      rule: variant27,
+                      reason: result28,
+                    },
+                    explanation: result29,
+                    state: {
+                      attempts: dataView(memory0).getInt32(ret + 80, true) >>> 0,
+                      startedAtMs: variant30,
+                      lastDelayMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 104, true))),
+                      seed: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 112, true))),
+                    },
+                    shared: {
+                      breaker: {
+                        circuit: enum31,
+                        consecutiveFailures: dataView(memory0).getInt32(ret + 124, true) >>> 0,
+                        recentOutcomes: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 128, true))),
+                        recentCount: dataView(memory0).getInt32(ret + 136, true) >>> 0,
+                        openedAtMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 144, true))),
+                        probesStarted: dataView(memory0).getInt32(ret + 152, true) >>> 0,
+                        probesSucceeded: dataView(memory0).getInt32(ret + 156, true) >>> 0,
+                      },
+                      budget: {
+                        spentMilli: dataView(memory0).getInt32(ret + 160, true) >>> 0,
+                      },
+                    },
+                  }
+                };
+                break;
+              }
+              case 1: {
+                let enum32;
+                switch (dataView(memory0).getUint8(ret + 8, true)) {
+                  case 0: {
+                    enum32 = 'syntax';
+                    break;
+                  }
+                  case 1: {
+                    enum32 = 'unknown-field';
+                    break;
+                  }
+                  case 2: {
+                    enum32 = 'missing-field';
+                    break;
+                  }
+                  case 3: {
+                    enum32 = 'wrong-type';
+                    break;
+                  }
+                  case 4: {
+                    enum32 = 'invalid-value';
+                    break;
+                  }
+                  case 5: {
+                    enum32 = 'out-of-range';
+                    break;
+                  }
+                  case 6: {
+                    enum32 = 'duplicate-id';
+                    break;
+                  }
+                  case 7: {
+                    enum32 = 'invalid-regex';
+                    break;
+                  }
+                  case 8: {
+                    enum32 = 'too-large';
+                    break;
+                  }
+                  case 9: {
+                    enum32 = 'unknown-policy';
+                    break;
+                  }
+                  case 10: {
+                    enum32 = 'invalid-failure';
+                    break;
+                  }
+                  case 11: {
+                    enum32 = 'invalid-state';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for ErrorCode');
+                  }
+                }
+                var ptr33 = dataView(memory0).getUint32(ret + 12, true);
+                var len33 = dataView(memory0).getUint32(ret + 16, true);
+                var result33 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr33, len33));
+                var ptr34 = dataView(memory0).getUint32(ret + 20, true);
+                var len34 = dataView(memory0).getUint32(ret + 24, true);
+                var result34 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr34, len34));
+                let variant35;
+                switch (dataView(memory0).getUint8(ret + 28, true)) {
+                  case 0: {
+                    variant35 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant35 = {
+                      line: dataView(memory0).getInt32(ret + 32, true) >>> 0,
+                      column: dataView(memory0).getInt32(ret + 36, true) >>> 0,
+                    };
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant36= {
+                  tag: 'err',
+                  val: {
+                    code: enum32,
+                    message: result33,
+                    path: result34,
+                    location: variant35,
+                  }
+                };
+                break;
+              }
+              default: {
+                throw new TypeError('invalid variant discriminant for expected');
+              }
+            }
+            _debugLog('[iface="backstop:policy/retry@0.1.0", function="after-failure"][Instruction::Return]', {
+              funcName: 'after-failure',
+              paramCount: 1,
+              async: false,
+              postReturn: true
+            });
+            const retCopy = variant36;
+            task.resolve([retCopy.val]);
+            
+            let cstate = getOrCreateAsyncState(0);
+            cstate.mayLeave = false;
+            postReturn3(ret);
+            cstate.mayLeave = true;
+            task.exit();
+            
+            
+            
+            if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+              throw new ComponentError(retCopy.val);
+            }
+            return retCopy.val;
+            
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    }
+    let retry010AfterSuccess;
+    
+    function afterSuccess(arg0, arg1) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'retry010AfterSuccess',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'throw-result-err',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            var {breaker: v0_0, budget: v0_1 } = arg1;
+            var {circuit: v1_0, consecutiveFailures: v1_1, recentOutcomes: v1_2, recentCount: v1_3, openedAtMs: v1_4, probesStarted: v1_5, probesSucceeded: v1_6 } = v0_0;
+            var val2 = v1_0;
+            let enum2;
+            switch (val2) {
+              case 'closed': {
+                enum2 = 0;
+                break;
+              }
+              case 'open': {
+                enum2 = 1;
+                break;
+              }
+              case 'half-open': {
+                enum2 = 2;
+                break;
+              }
+              default: {
+                if ((v1_0) instanceof Error) {
+                  console.error(v1_0);
+                }
+                
+                throw new TypeError(`"${val2}" is not one of the cases of circuit`);
+              }
+            }
+            var {spentMilli: v3_0 } = v0_1;
+            _debugLog('[iface="backstop:policy/retry@0.1.0", function="after-success"][Instruction::CallWasm] enter', {
+              funcName: 'after-success',
+              paramCount: 9,
+              async: false,
+              postReturn: true,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => retry010AfterSuccess(toUint32(arg0), enum2, toUint32(v1_1), toUint64(v1_2), toUint32(v1_3), toUint64(v1_4), toUint32(v1_5), toUint32(v1_6), toUint32(v3_0)),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            let variant9;
+            switch (dataView(memory0).getUint8(ret + 0, true)) {
+              case 0: {
+                let enum4;
+                switch (dataView(memory0).getUint8(ret + 8, true)) {
+                  case 0: {
+                    enum4 = 'closed';
+                    break;
+                  }
+                  case 1: {
+                    enum4 = 'open';
+                    break;
+                  }
+                  case 2: {
+                    enum4 = 'half-open';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for Circuit');
+                  }
+                }
+                variant9= {
+                  tag: 'ok',
+                  val: {
+                    breaker: {
+                      circuit: enum4,
+                      consecutiveFailures: dataView(memory0).getInt32(ret + 12, true) >>> 0,
+                      recentOutcomes: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 16, true))),
+                      recentCount: dataView(memory0).getInt32(ret + 24, true) >>> 0,
+                      openedAtMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 32, true))),
+                      probesStarted: dataView(memory0).getInt32(ret + 40, true) >>> 0,
+                      probesSucceeded: dataView(memory0).getInt32(ret + 44, true) >>> 0,
+                    },
+                    budget: {
+                      spentMilli: dataView(memory0).getInt32(ret + 48, true) >>> 0,
+                    },
+                  }
+                };
+                break;
+              }
+              case 1: {
+                let enum5;
+                switch (dataView(memory0).getUint8(ret + 8, true)) {
+                  case 0: {
+                    enum5 = 'syntax';
+                    break;
+                  }
+                  case 1: {
+                    enum5 = 'unknown-field';
+                    break;
+                  }
+                  case 2: {
+                    enum5 = 'missing-field';
+                    break;
+                  }
+                  case 3: {
+                    enum5 = 'wrong-type';
+                    break;
+                  }
+                  case 4: {
+                    enum5 = 'invalid-value';
+                    break;
+                  }
+                  case 5: {
+                    enum5 = 'out-of-range';
+                    break;
+                  }
+                  case 6: {
+                    enum5 = 'duplicate-id';
+                    break;
+                  }
+                  case 7: {
+                    enum5 = 'invalid-regex';
+                    break;
+                  }
+                  case 8: {
+                    enum5 = 'too-large';
+                    break;
+                  }
+                  case 9: {
+                    enum5 = 'unknown-policy';
+                    break;
+                  }
+                  case 10: {
+                    enum5 = 'invalid-failure';
+                    break;
+                  }
+                  case 11: {
+                    enum5 = 'invalid-state';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for ErrorCode');
+                  }
+                }
+                var ptr6 = dataView(memory0).getUint32(ret + 12, true);
+                var len6 = dataView(memory0).getUint32(ret + 16, true);
+                var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
+                var ptr7 = dataView(memory0).getUint32(ret + 20, true);
+                var len7 = dataView(memory0).getUint32(ret + 24, true);
+                var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+                let variant8;
+                switch (dataView(memory0).getUint8(ret + 28, true)) {
+                  case 0: {
+                    variant8 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant8 = {
+                      line: dataView(memory0).getInt32(ret + 32, true) >>> 0,
+                      column: dataView(memory0).getInt32(ret + 36, true) >>> 0,
+                    };
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant9= {
+                  tag: 'err',
+                  val: {
+                    code: enum5,
+                    message: result6,
+                    path: result7,
+                    location: variant8,
+                  }
+                };
+                break;
+              }
+              default: {
+                throw new TypeError('invalid variant discriminant for expected');
+              }
+            }
+            _debugLog('[iface="backstop:policy/retry@0.1.0", function="after-success"][Instruction::Return]', {
+              funcName: 'after-success',
+              paramCount: 1,
+              async: false,
+              postReturn: true
+            });
+            const retCopy = variant9;
+            task.resolve([retCopy.val]);
+            
+            let cstate = getOrCreateAsyncState(0);
+            cstate.mayLeave = false;
+            postReturn2(ret);
+            cstate.mayLeave = true;
+            task.exit();
+            
+            
+            
+            if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+              throw new ComponentError(retCopy.val);
+            }
+            return retCopy.val;
+            
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    }
+    let retry010PlanSchedule;
+    
+    function planSchedule(arg0, arg1, arg2) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'retry010PlanSchedule',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'throw-result-err',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            _debugLog('[iface="backstop:policy/retry@0.1.0", function="plan-schedule"][Instruction::CallWasm] enter', {
+              funcName: 'plan-schedule',
+              paramCount: 3,
+              async: false,
+              postReturn: true,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => retry010PlanSchedule(toUint32(arg0), toUint64(arg1), toUint32(arg2)),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            let variant8;
+            switch (dataView(memory0).getUint8(ret + 0, true)) {
+              case 0: {
+                var len1 = dataView(memory0).getUint32(ret + 8, true);
+                var base1 = dataView(memory0).getUint32(ret + 4, true);
+                if (base1 % 8 !== 0) throw new TypeError(`list pointer [${base1}] is not aligned to 8`);
+                var result1 = [];
+                for (let i = 0; i < len1; i++) {
+                  const base = base1 + i * 40;
+                  let variant0;
+                  switch (dataView(memory0).getUint8(base + 16, true)) {
+                    case 0: {
+                      variant0 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant0 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  result1.push({
+                    attempt: dataView(memory0).getInt32(base + 0, true) >>> 0,
+                    delayMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true))),
+                    timeoutMs: variant0,
+                    startMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 32, true))),
+                  });
+                }
+                let variant3;
+                switch (dataView(memory0).getUint8(ret + 12, true)) {
+                  case 0: {
+                    variant3 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    let enum2;
+                    switch (dataView(memory0).getUint8(ret + 13, true)) {
+                      case 0: {
+                        enum2 = 'permanent';
+                        break;
+                      }
+                      case 1: {
+                        enum2 = 'attempts-exhausted';
+                        break;
+                      }
+                      case 2: {
+                        enum2 = 'deadline';
+                        break;
+                      }
+                      case 3: {
+                        enum2 = 'pushback-beyond-deadline';
+                        break;
+                      }
+                      case 4: {
+                        enum2 = 'circuit-open';
+                        break;
+                      }
+                      case 5: {
+                        enum2 = 'budget-exhausted';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for GiveUpReason');
+                      }
+                    }
+                    variant3 = enum2;
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant8= {
+                  tag: 'ok',
+                  val: {
+                    attempts: result1,
+                    endsWith: variant3,
+                  }
+                };
+                break;
+              }
+              case 1: {
+                let enum4;
+                switch (dataView(memory0).getUint8(ret + 4, true)) {
+                  case 0: {
+                    enum4 = 'syntax';
+                    break;
+                  }
+                  case 1: {
+                    enum4 = 'unknown-field';
+                    break;
+                  }
+                  case 2: {
+                    enum4 = 'missing-field';
+                    break;
+                  }
+                  case 3: {
+                    enum4 = 'wrong-type';
+                    break;
+                  }
+                  case 4: {
+                    enum4 = 'invalid-value';
+                    break;
+                  }
+                  case 5: {
+                    enum4 = 'out-of-range';
+                    break;
+                  }
+                  case 6: {
+                    enum4 = 'duplicate-id';
+                    break;
+                  }
+                  case 7: {
+                    enum4 = 'invalid-regex';
+                    break;
+                  }
+                  case 8: {
+                    enum4 = 'too-large';
+                    break;
+                  }
+                  case 9: {
+                    enum4 = 'unknown-policy';
+                    break;
+                  }
+                  case 10: {
+                    enum4 = 'invalid-failure';
+                    break;
+                  }
+                  case 11: {
+                    enum4 = 'invalid-state';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for ErrorCode');
+                  }
+                }
+                var ptr5 = dataView(memory0).getUint32(ret + 8, true);
+                var len5 = dataView(memory0).getUint32(ret + 12, true);
+                var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
+                var ptr6 = dataView(memory0).getUint32(ret + 16, true);
+                var len6 = dataView(memory0).getUint32(ret + 20, true);
+                var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
+                let variant7;
+                switch (dataView(memory0).getUint8(ret + 24, true)) {
+                  case 0: {
+                    variant7 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant7 = {
+                      line: dataView(memory0).getInt32(ret + 28, true) >>> 0,
+                      column: dataView(memory0).getInt32(ret + 32, true) >>> 0,
+                    };
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant8= {
+                  tag: 'err',
+                  val: {
+                    code: enum4,
+                    message: result5,
+                    path: result6,
+                    location: variant7,
+                  }
+                };
+                break;
+              }
+              default: {
+                throw new TypeError('invalid variant discriminant for expected');
+              }
+            }
+            _debugLog('[iface="backstop:policy/retry@0.1.0", function="plan-schedule"][Instruction::Return]', {
+              funcName: 'plan-schedule',
+              paramCount: 1,
+              async: false,
+              postReturn: true
+            });
+            const retCopy = variant8;
+            task.resolve([retCopy.val]);
+            
+            let cstate = getOrCreateAsyncState(0);
+            cstate.mayLeave = false;
+            postReturn4(ret);
+            cstate.mayLeave = true;
+            task.exit();
+            
+            
+            
+            if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+              throw new ComponentError(retCopy.val);
+            }
+            return retCopy.val;
+            
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    }
+    let retry010DeriveSeed;
+    
+    function deriveSeed(arg0) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'retry010DeriveSeed',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'none',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            
+            var encodeRes = _utf8AllocateAndEncode(arg0, realloc0, memory0);
+            var ptr0= encodeRes.ptr;
+            var len0 = encodeRes.len;
+            
+            _debugLog('[iface="backstop:policy/retry@0.1.0", function="derive-seed"][Instruction::CallWasm] enter', {
+              funcName: 'derive-seed',
+              paramCount: 2,
+              async: false,
+              postReturn: false,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => retry010DeriveSeed(ptr0, len0),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            _debugLog('[iface="backstop:policy/retry@0.1.0", function="derive-seed"][Instruction::Return]', {
+              funcName: 'derive-seed',
+              paramCount: 1,
+              async: false,
+              postReturn: false
+            });
+            task.resolve([BigInt.asUintN(64, BigInt(ret))]);
+            task.exit();
+            return BigInt.asUintN(64, BigInt(ret));
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    }
     ({ exports: exports0 } = instantiateCore(module0));
     memory0 = exports0.memory;
     realloc0 = exports0.cabi_realloc;
@@ -3214,17 +4729,54 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
       postReturn1Async = exports0['cabi_post_backstop:policy/classifier@0.1.0#classify'];
     }
     
+    postReturn2 = exports0['cabi_post_backstop:policy/retry@0.1.0#after-success'];
+    
+    try {
+      postReturn2Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/retry@0.1.0#after-success']);
+    } catch(err) {
+      postReturn2Async = exports0['cabi_post_backstop:policy/retry@0.1.0#after-success'];
+    }
+    
+    postReturn3 = exports0['cabi_post_backstop:policy/retry@0.1.0#after-failure'];
+    
+    try {
+      postReturn3Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/retry@0.1.0#after-failure']);
+    } catch(err) {
+      postReturn3Async = exports0['cabi_post_backstop:policy/retry@0.1.0#after-failure'];
+    }
+    
+    postReturn4 = exports0['cabi_post_backstop:policy/retry@0.1.0#plan-schedule'];
+    
+    try {
+      postReturn4Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/retry@0.1.0#plan-schedule']);
+    } catch(err) {
+      postReturn4Async = exports0['cabi_post_backstop:policy/retry@0.1.0#plan-schedule'];
+    }
+    
     classifier010LoadPolicy = exports0['backstop:policy/classifier@0.1.0#load-policy'];
     classifier010DropPolicy = exports0['backstop:policy/classifier@0.1.0#drop-policy'];
     classifier010Classify = exports0['backstop:policy/classifier@0.1.0#classify'];
+    retry010BeginAttempt = exports0['backstop:policy/retry@0.1.0#begin-attempt'];
+    retry010AfterFailure = exports0['backstop:policy/retry@0.1.0#after-failure'];
+    retry010AfterSuccess = exports0['backstop:policy/retry@0.1.0#after-success'];
+    retry010PlanSchedule = exports0['backstop:policy/retry@0.1.0#plan-schedule'];
+    retry010DeriveSeed = exports0['backstop:policy/retry@0.1.0#derive-seed'];
     const classifier010 = {
       classify: classify,
       dropPolicy: dropPolicy,
       loadPolicy: loadPolicy,
       
     };
+    const retry010 = {
+      afterFailure: afterFailure,
+      afterSuccess: afterSuccess,
+      beginAttempt: beginAttempt,
+      deriveSeed: deriveSeed,
+      planSchedule: planSchedule,
+      
+    };
     
-    return { classifier: classifier010, 'backstop:policy/classifier@0.1.0': classifier010,  };
+    return { classifier: classifier010, retry: retry010, 'backstop:policy/classifier@0.1.0': classifier010, 'backstop:policy/retry@0.1.0': retry010,  };
   })();
   let promise, resolve, reject;
   function normalizeInstantiationError(e) {
