@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use backstop::{Engine, Error, Failure, Format};
+use backstop::{
+    AttemptFailure, BreakerState, BudgetState, Circuit, Engine, Error, Failure, Format,
+    GiveUpReason, RetryState, SharedState,
+};
 use serde_json::{Value, json};
 
 fn vectors_dir() -> PathBuf {
@@ -40,12 +43,246 @@ fn run_wasm(session: &mut backstop::Session, policy: &Value, vector: &Value) -> 
         };
     }
     let policy = loaded.expect("policy loads");
+    if let Some(call) = vector.get("call").and_then(Value::as_str) {
+        return run_wasm_call(session, policy, call, &vector["input"]);
+    }
     let failure: Failure =
         serde_json::from_value(vector["failure"].clone()).expect("canonical failure");
     match session.classify(policy, &failure) {
         Ok(c) => json!({ "ok": c }),
         Err(Error::Rejected(e)) => json!({ "error": e }),
         Err(other) => json!({ "unexpected": other.to_string() }),
+    }
+}
+
+fn input<T: serde::de::DeserializeOwned + Default>(input: &Value, key: &str) -> T {
+    match input.get(key) {
+        None => T::default(),
+        Some(v) => serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("input.{key}: {e}")),
+    }
+}
+
+fn now_ms(input: &Value) -> u64 {
+    input["now_ms"].as_u64().expect("input.now_ms")
+}
+
+fn seed_of(input: &Value) -> u64 {
+    input["seed"]
+        .as_str()
+        .expect("seed is a decimal string")
+        .parse()
+        .unwrap()
+}
+
+fn outcome<T: serde::Serialize>(result: Result<T, Error>) -> Value {
+    match result {
+        Ok(v) => json!({ "ok": v }),
+        Err(Error::Rejected(e)) => json!({ "error": e }),
+        Err(other) => json!({ "unexpected": other.to_string() }),
+    }
+}
+
+fn run_wasm_call(
+    session: &mut backstop::Session,
+    policy: backstop::Policy,
+    call: &str,
+    i: &Value,
+) -> Value {
+    match call {
+        "begin_attempt" => outcome(session.begin_attempt(
+            policy,
+            &input(i, "state"),
+            &input(i, "shared"),
+            now_ms(i),
+        )),
+        "after_failure" => {
+            let o: AttemptFailure = input(i, "outcome");
+            outcome(session.after_failure(
+                policy,
+                &input(i, "state"),
+                &input(i, "shared"),
+                &o,
+                now_ms(i),
+            ))
+        }
+        "after_success" => outcome(session.after_success(policy, &input(i, "shared"))),
+        "plan_schedule" => {
+            let max = i["max_entries"].as_u64().unwrap() as u32;
+            outcome(session.plan_schedule(policy, seed_of(i), max))
+        }
+        "derive_seed" => outcome(
+            session
+                .derive_seed(i["key"].as_str().unwrap())
+                .map(|seed| json!({ "seed": seed.to_string() })),
+        ),
+        other => panic!("unknown call {other}"),
+    }
+}
+
+/// The native core's planner types, mapped onto the host's serde types so
+/// both sides print the same canonical JSON.
+mod native {
+    use super::*;
+    use backstop_core as core;
+
+    pub fn state(s: &RetryState) -> core::RetryState {
+        core::RetryState {
+            attempts: s.attempts,
+            started_at_ms: s.started_at_ms,
+            last_delay_ms: s.last_delay_ms,
+            seed: s.seed,
+        }
+    }
+
+    pub fn state_back(s: core::RetryState) -> RetryState {
+        RetryState {
+            attempts: s.attempts,
+            started_at_ms: s.started_at_ms,
+            last_delay_ms: s.last_delay_ms,
+            seed: s.seed,
+        }
+    }
+
+    pub fn shared(s: &SharedState) -> core::SharedState {
+        use core::breaker::Circuit as C;
+        let b = &s.breaker;
+        core::SharedState {
+            breaker: core::breaker::BreakerState {
+                circuit: match b.circuit {
+                    Circuit::Closed => C::Closed,
+                    Circuit::Open => C::Open,
+                    Circuit::HalfOpen => C::HalfOpen,
+                },
+                consecutive_failures: b.consecutive_failures,
+                recent_outcomes: b.recent_outcomes,
+                recent_count: b.recent_count,
+                opened_at_ms: b.opened_at_ms,
+                probes_started: b.probes_started,
+                probes_succeeded: b.probes_succeeded,
+            },
+            budget: core::budget::BudgetState {
+                spent_milli: s.budget.spent_milli,
+            },
+        }
+    }
+
+    pub fn shared_back(s: core::SharedState) -> SharedState {
+        use core::breaker::Circuit as C;
+        let b = s.breaker;
+        SharedState {
+            breaker: BreakerState {
+                circuit: match b.circuit {
+                    C::Closed => Circuit::Closed,
+                    C::Open => Circuit::Open,
+                    C::HalfOpen => Circuit::HalfOpen,
+                },
+                consecutive_failures: b.consecutive_failures,
+                recent_outcomes: b.recent_outcomes,
+                recent_count: b.recent_count,
+                opened_at_ms: b.opened_at_ms,
+                probes_started: b.probes_started,
+                probes_succeeded: b.probes_succeeded,
+            },
+            budget: BudgetState {
+                spent_milli: s.budget.spent_milli,
+            },
+        }
+    }
+
+    pub fn reason(r: core::GiveUp) -> GiveUpReason {
+        serde_json::from_value(json!(r.as_str())).unwrap()
+    }
+
+    pub fn failure(f: Failure) -> core::Failure {
+        core::Failure {
+            http_status: f.http_status,
+            grpc_code: f.grpc_code,
+            exit_code: f.exit_code,
+            signal: f.signal,
+            error_types: f.error_types,
+            error_code: f.error_code,
+            message: f.message,
+        }
+    }
+}
+
+fn native_error(e: backstop_core::PolicyError) -> Value {
+    json!({
+        "code": e.code.as_str(),
+        "message": e.message,
+        "path": e.path,
+        "line": e.location.map(|l| l.line),
+        "column": e.location.map(|l| l.column),
+    })
+}
+
+fn run_native_call(policy: &backstop_core::Policy, call: &str, i: &Value) -> Value {
+    let wrap = |r: Result<Value, backstop_core::PolicyError>| match r {
+        Ok(v) => json!({ "ok": v }),
+        Err(e) => json!({ "error": native_error(e) }),
+    };
+    match call {
+        "begin_attempt" => {
+            let (s, sh): (RetryState, SharedState) = (input(i, "state"), input(i, "shared"));
+            wrap(
+                policy
+                    .begin_attempt(&native::state(&s), &native::shared(&sh), now_ms(i))
+                    .map(|p| {
+                        json!({
+                            "refused": p.refused.map(native::reason),
+                            "attempt": p.attempt,
+                            "timeout_ms": p.timeout_ms,
+                            "retry_after_ms": p.retry_after_ms,
+                            "probe": p.probe,
+                            "state": native::state_back(p.state),
+                            "shared": native::shared_back(p.shared),
+                        })
+                    }),
+            )
+        }
+        "after_failure" => {
+            let (s, sh, o): (RetryState, SharedState, AttemptFailure) =
+                (input(i, "state"), input(i, "shared"), input(i, "outcome"));
+            let o = backstop_core::AttemptFailure {
+                failure: native::failure(o.failure),
+                duration_ms: o.duration_ms,
+                pushback_ms: o.pushback_ms,
+            };
+            wrap(policy.after_failure(&native::state(&s), &native::shared(&sh), &o, now_ms(i)).map(|d| {
+                json!({
+                    "give_up": d.give_up.map(native::reason),
+                    "delay_ms": d.delay_ms,
+                    "attempt": d.attempt,
+                    "next_timeout_ms": d.next_timeout_ms,
+                    "classification": { "class": d.classification.class.as_str(), "rule": d.classification.rule, "reason": d.classification.reason },
+                    "explanation": d.explanation,
+                    "state": native::state_back(d.state),
+                    "shared": native::shared_back(d.shared),
+                })
+            }))
+        }
+        "after_success" => {
+            let sh: SharedState = input(i, "shared");
+            wrap(
+                policy
+                    .after_success(&native::shared(&sh))
+                    .map(|s| json!(native::shared_back(s))),
+            )
+        }
+        "plan_schedule" => {
+            let max = i["max_entries"].as_u64().unwrap() as u32;
+            let s = policy.schedule(seed_of(i), max);
+            wrap(Ok(json!({
+                "attempts": s.attempts.iter().map(|a| json!({
+                    "attempt": a.attempt, "delay_ms": a.delay_ms, "timeout_ms": a.timeout_ms, "start_ms": a.start_ms,
+                })).collect::<Vec<_>>(),
+                "ends_with": s.ends_with.map(native::reason),
+            })))
+        }
+        "derive_seed" => wrap(Ok(
+            json!({ "seed": backstop_core::jitter::derive_seed(i["key"].as_str().unwrap()).to_string() }),
+        )),
+        other => panic!("unknown call {other}"),
     }
 }
 
@@ -56,15 +293,7 @@ fn run_native(policy: &Value, vector: &Value) -> Value {
         Format::Toml => core::Format::Toml,
         Format::Json => core::Format::Json,
     };
-    let error_json = |e: core::PolicyError| {
-        json!({
-            "code": e.code.as_str(),
-            "message": e.message,
-            "path": e.path,
-            "line": e.location.map(|l| l.line),
-            "column": e.location.map(|l| l.column),
-        })
-    };
+    let error_json = native_error;
     let loaded = core::Policy::load(&source, format);
     if vector.get("expect_errors").is_some() {
         return match loaded {
@@ -75,6 +304,9 @@ fn run_native(policy: &Value, vector: &Value) -> Value {
         };
     }
     let policy = loaded.expect("policy loads");
+    if let Some(call) = vector.get("call").and_then(Value::as_str) {
+        return run_native_call(&policy, call, &vector["input"]);
+    }
     let f: Failure = serde_json::from_value(vector["failure"].clone()).unwrap();
     let failure = core::Failure {
         http_status: f.http_status,
@@ -159,7 +391,7 @@ fn every_vector_passes_in_wasm_and_native_and_they_agree() {
             }
         }
     }
-    assert!(count >= 135, "only {count} vectors found");
+    assert!(count >= 290, "only {count} vectors found");
     assert!(
         failures.is_empty(),
         "{} of {count} vectors failed:\n{}",
