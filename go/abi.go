@@ -2,15 +2,16 @@ package backstop
 
 // This file is a small, generic implementation of the component model's
 // canonical ABI (design/mvp/CanonicalABI.md in WebAssembly/component-model),
-// enough for the WIT types Backstop uses: u8/u16/u32/s32, string (utf8),
-// list, record, and variants (which also covers enum, option and result).
+// enough for the WIT types Backstop uses: u8/u16/u32/s32/u64, bool, string
+// (utf8), list, record, and variants (which also covers enum, option and
+// result).
 // wazero runs core modules only, so this is what turns Go values into the
 // bytes and core values the guest's exports expect, and back.
 //
-// Not supported (the WIT avoids them): floats, 64-bit integers, bool, char,
-// flags, tuples as parameters of flat functions, resources, and futures or
-// streams. Variant flattening only joins integer slots, which is exact for
-// every type above.
+// Not supported (the WIT avoids them): floats, s64, char, flags, resources,
+// and futures or streams. Variant flattening only joins integer slots (an i32
+// payload in an i64 slot is zero-extended), which is exact for every type
+// above.
 
 import (
 	"encoding/binary"
@@ -37,6 +38,8 @@ const (
 	kindU16
 	kindU32
 	kindS32
+	kindU64
+	kindBool
 	kindString
 	kindList
 	kindRecord
@@ -63,6 +66,8 @@ var (
 	u16T    = &abiType{kind: kindU16, size: 2, align: 2, flat: []api.ValueType{api.ValueTypeI32}}
 	u32T    = &abiType{kind: kindU32, size: 4, align: 4, flat: []api.ValueType{api.ValueTypeI32}}
 	s32T    = &abiType{kind: kindS32, size: 4, align: 4, flat: []api.ValueType{api.ValueTypeI32}}
+	u64T    = &abiType{kind: kindU64, size: 8, align: 8, flat: []api.ValueType{api.ValueTypeI64}}
+	boolT   = &abiType{kind: kindBool, size: 1, align: 1, flat: []api.ValueType{api.ValueTypeI32}}
 	stringT = &abiType{kind: kindString, size: 8, align: 4, flat: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}}
 )
 
@@ -138,14 +143,22 @@ func join(a, b api.ValueType) api.ValueType {
 
 // witFunc is the signature of one exported WIT function.
 type witFunc struct {
+	iface  string     // the exporting interface, e.g. "backstop:policy/classifier@0.1.0"
 	name   string     // WIT name, e.g. "load-policy"
 	params []*abiType // in order
 	result *abiType   // nil for no result
 	args   *abiType   // the parameters as one record, for indirect lowering
 }
 
+// newWitFunc describes a function of the classifier interface; see in.
 func newWitFunc(name string, result *abiType, params ...*abiType) *witFunc {
-	return &witFunc{name: name, params: params, result: result, args: recordOf(params...)}
+	return &witFunc{iface: classifierInterface, name: name, params: params, result: result, args: recordOf(params...)}
+}
+
+// in sets the interface that exports f.
+func (f *witFunc) in(iface string) *witFunc {
+	f.iface = iface
+	return f
 }
 
 // indirectParams reports whether the parameters travel in memory.
@@ -269,8 +282,11 @@ func (w *writer) view(p, n uint32) []byte {
 // sink receives a value being lowered, either into memory (memSink) or onto
 // the core value stack (flatSink). Lowering code is written once against it,
 // which is how one function lowers both flat and indirect parameters.
+//
+// int stores any integer-like type (u8-u64, s32 as its two's complement,
+// bool as 0 or 1, a discriminant): v is truncated to t's width.
 type sink interface {
-	int(t *abiType, v uint32)
+	int(t *abiType, v uint64)
 	string(s string)
 	list(elem *abiType, n int, each func(s sink, i int))
 	variant(t *abiType, c uint32, payload func(s sink))
@@ -292,7 +308,7 @@ func (m *memSink) next(t *abiType) uint32 {
 	return p
 }
 
-func (m *memSink) int(t *abiType, v uint32) {
+func (m *memSink) int(t *abiType, v uint64) {
 	b := m.w.view(m.next(t), t.size)
 	if b == nil {
 		return
@@ -302,8 +318,10 @@ func (m *memSink) int(t *abiType, v uint32) {
 		b[0] = byte(v)
 	case 2:
 		binary.LittleEndian.PutUint16(b, uint16(v))
+	case 4:
+		binary.LittleEndian.PutUint32(b, uint32(v))
 	default:
-		binary.LittleEndian.PutUint32(b, v)
+		binary.LittleEndian.PutUint64(b, v)
 	}
 }
 
@@ -328,7 +346,7 @@ func (m *memSink) list(elem *abiType, n int, each func(s sink, i int)) {
 
 func (m *memSink) variant(t *abiType, c uint32, payload func(s sink)) {
 	start := m.next(t)
-	(&memSink{w: m.w, ptr: start}).int(discType(t), c)
+	(&memSink{w: m.w, ptr: start}).int(discType(t), uint64(c))
 	if payload != nil {
 		payload(&memSink{w: m.w, ptr: start + t.payloadOff})
 	}
@@ -344,7 +362,14 @@ type flatSink struct {
 	vals []uint64
 }
 
-func (f *flatSink) int(_ *abiType, v uint32) { f.vals = append(f.vals, uint64(v)) }
+// int pushes v as its core value: i32 types travel as the low 32 bits
+// (wazero's encoding of an i32), u64 as all 64.
+func (f *flatSink) int(t *abiType, v uint64) {
+	if t.size <= 4 {
+		v = uint64(uint32(v))
+	}
+	f.vals = append(f.vals, v)
+}
 
 func (f *flatSink) string(s string) {
 	data, n := storeString(f.w, s)
@@ -460,19 +485,38 @@ func (s *source) next(t *abiType) uint32 {
 	return p
 }
 
-func (s *source) int(t *abiType) uint32 {
+// int loads an unsigned integer of t's width (zero-extended).
+func (s *source) int(t *abiType) uint64 {
 	b := s.r.bytes(s.next(t), t.size)
 	if b == nil {
 		return 0
 	}
 	switch t.size {
 	case 1:
-		return uint32(b[0])
+		return uint64(b[0])
 	case 2:
-		return uint32(binary.LittleEndian.Uint16(b))
+		return uint64(binary.LittleEndian.Uint16(b))
+	case 4:
+		return uint64(binary.LittleEndian.Uint32(b))
 	default:
-		return binary.LittleEndian.Uint32(b)
+		return binary.LittleEndian.Uint64(b)
 	}
+}
+
+func (s *source) u32() uint32 { return uint32(s.int(u32T)) }
+func (s *source) u64() uint64 { return s.int(u64T) }
+
+// bool loads a bool; like the canonical ABI's lift, any non-zero byte is true.
+func (s *source) bool() bool { return s.int(boolT) != 0 }
+
+// optionU64 loads an option<u64>.
+func (s *source) optionU64() *uint64 {
+	c, payload := s.variant(optionU64T)
+	if c == 0 {
+		return nil
+	}
+	v := payload.u64()
+	return &v
 }
 
 func (s *source) pair() (a, b uint32) {
@@ -519,7 +563,7 @@ func (s *source) list(elem *abiType, each func(s *source, i int)) {
 // variant returns the case index and a source at the payload.
 func (s *source) variant(t *abiType) (uint32, *source) {
 	start := s.next(t)
-	c := (&source{r: s.r, ptr: start}).int(discType(t))
+	c := uint32((&source{r: s.r, ptr: start}).int(discType(t)))
 	if s.r.err == nil && c >= uint32(len(t.cases)) {
 		s.r.fail("discriminant %d at %#x is not one of %d cases", c, start, len(t.cases))
 		return 0, &source{r: s.r}
@@ -544,4 +588,25 @@ func lowerArgs(w *writer, f *witFunc, params func(s sink)) []uint64 {
 	p := w.allocate(f.args.size, f.args.align)
 	params(&memSink{w: w, ptr: p})
 	return []uint64{uint64(p)}
+}
+
+// flatResultMem holds a result that flattens to one core value, so it is
+// lifted by the same loaders as a return area. Such a result is an integer,
+// a bool, an enum, or a record or variant holding only one of those, and in
+// each case its memory layout is that value, little-endian, at offset 0
+// (truncated to the type's width, as the canonical ABI's lift_flat does).
+func flatResultMem(v uint64) memory {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], v)
+	return scratch(b[:])
+}
+
+// scratch is host-side memory for the glue's own use.
+type scratch []byte
+
+func (m scratch) Read(off, n uint32) ([]byte, bool) {
+	if uint64(off)+uint64(n) > uint64(len(m)) {
+		return nil, false
+	}
+	return m[off : off+n], true
 }

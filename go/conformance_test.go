@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // The shared conformance corpus: tests/README.md defines the format and the
@@ -32,6 +35,8 @@ type vectorFailure struct {
 
 type vector struct {
 	Name         string           `json:"name"`
+	Call         string           `json:"call"`
+	Input        json.RawMessage  `json:"input"`
 	Policy       *vectorPolicy    `json:"policy"`
 	Failure      *vectorFailure   `json:"failure"`
 	Expect       map[string]any   `json:"expect"`
@@ -61,7 +66,9 @@ func canonicalError(e *PolicyError) map[string]any {
 	return map[string]any{"code": string(e.Code), "message": e.Message, "path": e.Path, "line": line, "column": column}
 }
 
-// matches reports whether every key of want equals got's value.
+// matches reports whether every key of want equals got's value. Nested
+// objects compare the same way (an expectation may leave out "reason" or
+// "explanation" at any depth); lists must match in length and order.
 func matches(t *testing.T, what string, got, want map[string]any) {
 	t.Helper()
 	for k, w := range want {
@@ -70,10 +77,127 @@ func matches(t *testing.T, what string, got, want map[string]any) {
 			t.Errorf("%s: unexpected key %q in the vector", what, k)
 			continue
 		}
-		if !reflect.DeepEqual(g, w) {
-			t.Errorf("%s: %s = %#v, want %#v", what, k, g, w)
+		matchValue(t, what+"."+k, g, w)
+	}
+}
+
+func matchValue(t *testing.T, what string, got, want any) {
+	t.Helper()
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			t.Errorf("%s = %#v, want an object", what, got)
+			return
+		}
+		matches(t, what, g, w)
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			t.Errorf("%s = %#v, want %#v", what, got, want)
+			return
+		}
+		for i := range w {
+			matchValue(t, fmt.Sprintf("%s[%d]", what, i), g[i], w[i])
+		}
+	default:
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %#v, want %#v", what, got, want)
 		}
 	}
+}
+
+// canonical maps a planner result to canonical JSON through its own JSON
+// encoding, so the runner also proves the Go types' json tags.
+func canonical(t *testing.T, v any) map[string]any {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// decodeInput decodes a planner vector's input strictly, so a misspelled
+// field fails rather than reading as zero.
+func decodeInput(t *testing.T, raw json.RawMessage, v any) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("input: %v", err)
+	}
+}
+
+// runCall runs a planner vector's call through the public API and returns
+// its canonical result.
+func runCall(t *testing.T, ctx context.Context, engine *Engine, policy *Policy, v vector) (map[string]any, error) {
+	switch v.Call {
+	case "begin_attempt":
+		var in struct {
+			State  RetryState  `json:"state"`
+			Shared SharedState `json:"shared"`
+			NowMs  int64       `json:"now_ms"`
+		}
+		decodeInput(t, v.Input, &in)
+		p, err := policy.BeginAttempt(ctx, in.State, in.Shared, time.UnixMilli(in.NowMs))
+		return canonical(t, p), err
+	case "after_failure":
+		var in struct {
+			State   RetryState  `json:"state"`
+			Shared  SharedState `json:"shared"`
+			Outcome struct {
+				Failure    vectorFailure `json:"failure"`
+				DurationMs uint64        `json:"duration_ms"`
+				PushbackMs *uint64       `json:"pushback_ms"`
+			} `json:"outcome"`
+			NowMs int64 `json:"now_ms"`
+		}
+		decodeInput(t, v.Input, &in)
+		o := in.Outcome
+		const maxMs = math.MaxInt64 / uint64(time.Millisecond)
+		if o.DurationMs > maxMs || (o.PushbackMs != nil && *o.PushbackMs > maxMs) {
+			// Past what a time.Duration holds (292 years): the guest's units.
+			d, err := policy.afterFailureMs(ctx, in.State, in.Shared, attemptOutcome{
+				failure: Failure(o.Failure), durationMs: o.DurationMs, pushbackMs: o.PushbackMs,
+			}, uint64(in.NowMs))
+			return canonical(t, d), err
+		}
+		af := AttemptFailure{Failure: Failure(o.Failure), Duration: time.Duration(o.DurationMs) * time.Millisecond}
+		if o.PushbackMs != nil {
+			af.Pushback = new(time.Duration(*o.PushbackMs) * time.Millisecond)
+		}
+		d, err := policy.AfterFailure(ctx, in.State, in.Shared, af, time.UnixMilli(in.NowMs))
+		return canonical(t, d), err
+	case "after_success":
+		var in struct {
+			Shared SharedState `json:"shared"`
+		}
+		decodeInput(t, v.Input, &in)
+		sh, err := policy.AfterSuccess(ctx, in.Shared)
+		return canonical(t, sh), err
+	case "plan_schedule":
+		var in struct {
+			Seed       uint64 `json:"seed,string"`
+			MaxEntries int    `json:"max_entries"`
+		}
+		decodeInput(t, v.Input, &in)
+		s, err := policy.Schedule(ctx, in.Seed, in.MaxEntries)
+		return canonical(t, s), err
+	case "derive_seed":
+		var in struct {
+			Key string `json:"key"`
+		}
+		decodeInput(t, v.Input, &in)
+		seed, err := engine.DeriveSeed(ctx, in.Key)
+		return map[string]any{"seed": strconv.FormatUint(seed, 10)}, err
+	}
+	t.Fatalf("unknown call %q", v.Call)
+	return nil, nil
 }
 
 func TestConformance(t *testing.T) {
@@ -87,7 +211,7 @@ func TestConformance(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no vectors found in ../tests/vectors")
 	}
-	total := 0
+	total, calls := 0, 0
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -104,14 +228,17 @@ func TestConformance(t *testing.T) {
 		}
 		for _, v := range s.Vectors {
 			total++
+			if v.Call != "" {
+				calls++
+			}
 			t.Run(filepath.Base(file)+"/"+v.Name, func(t *testing.T) {
 				runVector(t, ctx, engine, s.Policy, v)
 			})
 		}
 	}
-	// A floor, so a runner that silently finds fewer vectors fails.
-	if total < 135 {
-		t.Errorf("ran %d vectors; the corpus has at least 135", total)
+	// Floors, so a runner that silently finds fewer vectors fails.
+	if total < 135+100 || calls < 100 {
+		t.Errorf("ran %d vectors, %d of them planner calls; the corpus has at least 235, 100 of them calls", total, calls)
 	}
 }
 
@@ -152,6 +279,22 @@ func runVector(t *testing.T, ctx context.Context, engine *Engine, suitePolicy *v
 		t.Fatalf("LoadPolicy: %v", err)
 	}
 	defer policy.Close(ctx)
+	if v.Call != "" {
+		got, err := runCall(t, ctx, engine, policy, v)
+		if v.ExpectError != nil {
+			var pe *PolicyError
+			if !errors.As(err, &pe) {
+				t.Fatalf("%s: got (%v, %v), want a *PolicyError", v.Call, got, err)
+			}
+			matches(t, "error", canonicalError(pe), v.ExpectError)
+			return
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", v.Call, err)
+		}
+		matches(t, v.Call, got, v.Expect)
+		return
+	}
 	if v.Failure == nil {
 		t.Fatal("vector has no failure")
 	}

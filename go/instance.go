@@ -109,8 +109,14 @@ func (in *instance) call(ctx context.Context, f *witFunc, params func(s sink), r
 		return nil
 	}
 	if !f.indirectResult() {
-		// Every result in our WIT flattens to more than one value.
-		return newFault(ctx, f.name, fmt.Errorf("%w: flat results are not supported", errABI))
+		// One core value (derive-seed's u64): lifted from a copy, and there
+		// is nothing for a post-return to free.
+		r := &reader{mem: flatResultMem(in.stack[0])}
+		result(&source{r: r})
+		if r.err != nil {
+			return newFault(ctx, f.name, r.err)
+		}
+		return nil
 	}
 	ret := api.DecodeU32(in.stack[0])
 	r := &reader{mem: in.mem}
@@ -142,7 +148,7 @@ func (in *instance) loadPolicy(ctx context.Context, doc string, format Format) (
 	err := in.call(ctx, loadPolicyFn,
 		func(s sink) {
 			s.string(doc)
-			s.int(policyFormatT, fmtIndex)
+			s.int(policyFormatT, uint64(fmtIndex))
 		},
 		func(s *source) { handle, loadErr = liftLoadResult(s) })
 	if err != nil {
@@ -155,7 +161,7 @@ func (in *instance) loadPolicy(ctx context.Context, doc string, format Format) (
 }
 
 func (in *instance) dropPolicy(ctx context.Context, handle uint32) error {
-	return in.call(ctx, dropPolicyFn, func(s sink) { s.int(u32T, handle) }, nil)
+	return in.call(ctx, dropPolicyFn, func(s sink) { s.int(u32T, uint64(handle)) }, nil)
 }
 
 func (in *instance) classify(ctx context.Context, handle uint32, f *Failure) (Classification, error) {
@@ -163,7 +169,7 @@ func (in *instance) classify(ctx context.Context, handle uint32, f *Failure) (Cl
 	var perr *PolicyError
 	err := in.call(ctx, classifyFn,
 		func(s sink) {
-			s.int(u32T, handle)
+			s.int(u32T, uint64(handle))
 			lowerFailure(s, f)
 		},
 		func(s *source) { c, perr = liftClassifyResult(s) })
@@ -174,6 +180,57 @@ func (in *instance) classify(ctx context.Context, handle uint32, f *Failure) (Cl
 		return Classification{}, perr
 	}
 	return c, nil
+}
+
+// plannerCall runs a retry export whose result is result<T, policy-error>.
+func plannerCall[T any](ctx context.Context, in *instance, f *witFunc, params func(s sink), ok func(*source) T) (T, error) {
+	var v T
+	var perr *PolicyError
+	err := in.call(ctx, f, params, func(s *source) { v, perr = liftResult(s, f.result, ok) })
+	if err == nil && perr != nil {
+		err = perr
+	}
+	return v, err
+}
+
+func (in *instance) beginAttempt(ctx context.Context, handle uint32, st *RetryState, sh *SharedState, nowMs uint64) (Permit, error) {
+	return plannerCall(ctx, in, beginAttemptFn, func(s sink) {
+		s.int(u32T, uint64(handle))
+		lowerRetryState(s, st)
+		lowerSharedState(s, sh)
+		s.int(u64T, nowMs)
+	}, liftPermit)
+}
+
+func (in *instance) afterFailure(ctx context.Context, handle uint32, st *RetryState, sh *SharedState, o *attemptOutcome, nowMs uint64) (Decision, error) {
+	return plannerCall(ctx, in, afterFailureFn, func(s sink) {
+		s.int(u32T, uint64(handle))
+		lowerRetryState(s, st)
+		lowerSharedState(s, sh)
+		lowerAttemptFailure(s, &o.failure, o.durationMs, o.pushbackMs)
+		s.int(u64T, nowMs)
+	}, liftDecision)
+}
+
+func (in *instance) afterSuccess(ctx context.Context, handle uint32, sh *SharedState) (SharedState, error) {
+	return plannerCall(ctx, in, afterSuccessFn, func(s sink) {
+		s.int(u32T, uint64(handle))
+		lowerSharedState(s, sh)
+	}, liftSharedState)
+}
+
+func (in *instance) planSchedule(ctx context.Context, handle uint32, seed uint64, maxEntries uint32) (Schedule, error) {
+	return plannerCall(ctx, in, planScheduleFn, func(s sink) {
+		s.int(u32T, uint64(handle))
+		s.int(u64T, seed)
+		s.int(u32T, uint64(maxEntries))
+	}, liftSchedule)
+}
+
+func (in *instance) deriveSeed(ctx context.Context, key string) (uint64, error) {
+	var seed uint64
+	err := in.call(ctx, deriveSeedFn, func(s sink) { s.string(key) }, func(s *source) { seed = s.u64() })
+	return seed, err
 }
 
 // scheduleDrop asks the instance to drop p's handle when next used.

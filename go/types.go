@@ -90,6 +90,9 @@ const (
 	CodeUnknownPolicy ErrorCode = "unknown-policy"
 	// CodeInvalidFailure: a failure description the classifier cannot interpret.
 	CodeInvalidFailure ErrorCode = "invalid-failure"
+	// CodeInvalidState: retry, breaker or budget state that no sequence of
+	// decisions can produce.
+	CodeInvalidState ErrorCode = "invalid-state"
 )
 
 // PolicyError is one diagnostic about a policy document or a failure.

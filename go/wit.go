@@ -3,16 +3,24 @@ package backstop
 // The WIT contract (wit/backstop.wit) as canonical-ABI types, and the
 // lower/lift functions for each of its types, composed from abi.go.
 
-const witInterface = "backstop:policy/classifier@0.1.0"
+const (
+	classifierInterface = "backstop:policy/classifier@0.1.0"
+	retryInterface      = "backstop:policy/retry@0.1.0"
+)
 
 var (
 	policyFormats = [...]Format{TOML, JSON}
 	errorCodes    = [...]ErrorCode{
 		CodeSyntax, CodeUnknownField, CodeMissingField, CodeWrongType, CodeInvalidValue,
 		CodeOutOfRange, CodeDuplicateID, CodeInvalidRegex, CodeTooLarge, CodeUnknownPolicy,
-		CodeInvalidFailure,
+		CodeInvalidFailure, CodeInvalidState,
 	}
 	failureClasses = [...]Class{Transient, Permanent, Unknown}
+	circuits       = [...]Circuit{CircuitClosed, CircuitOpen, CircuitHalfOpen}
+	giveUpReasons  = [...]GiveUpReason{
+		GiveUpPermanent, GiveUpAttemptsExhausted, GiveUpDeadline,
+		GiveUpPushbackBeyondDeadline, GiveUpCircuitOpen, GiveUpBudgetExhausted,
+	}
 
 	policyFormatT   = enumOf(len(policyFormats))
 	errorCodeT      = enumOf(len(errorCodes))
@@ -27,14 +35,41 @@ var (
 	failureT        = recordOf(optionU16T, optionStringT, optionS32T, optionStringT, stringListT, optionStringT, optionStringT)
 	classificationT = recordOf(failureClassT, optionStringT, stringT)
 
+	optionU64T      = optionOf(u64T)
+	retryStateT     = recordOf(u32T, optionU64T, u64T, u64T)
+	circuitT        = enumOf(len(circuits))
+	breakerStateT   = recordOf(circuitT, u32T, u64T, u32T, u64T, u32T, u32T)
+	budgetStateT    = recordOf(u32T)
+	sharedStateT    = recordOf(breakerStateT, budgetStateT)
+	giveUpReasonT   = enumOf(len(giveUpReasons))
+	optionGiveUpT   = optionOf(giveUpReasonT)
+	permitT         = recordOf(optionGiveUpT, u32T, optionU64T, u64T, boolT, retryStateT, sharedStateT)
+	attemptFailureT = recordOf(failureT, u64T, optionU64T)
+	decisionT       = recordOf(optionGiveUpT, u64T, u32T, optionU64T, classificationT, stringT, retryStateT, sharedStateT)
+	plannedAttemptT = recordOf(u32T, u64T, optionU64T, u64T)
+	scheduleT       = recordOf(listOf(plannedAttemptT), optionGiveUpT)
+
 	loadPolicyFn = newWitFunc("load-policy", resultOf(u32T, listOf(policyErrorT)), stringT, policyFormatT)
 	dropPolicyFn = newWitFunc("drop-policy", nil, u32T)
 	classifyFn   = newWitFunc("classify", resultOf(classificationT, policyErrorT), u32T, failureT)
 
-	witFuncs = []*witFunc{loadPolicyFn, dropPolicyFn, classifyFn}
+	beginAttemptFn = newWitFunc("begin-attempt", resultOf(permitT, policyErrorT),
+		u32T, retryStateT, sharedStateT, u64T).in(retryInterface)
+	afterFailureFn = newWitFunc("after-failure", resultOf(decisionT, policyErrorT),
+		u32T, retryStateT, sharedStateT, attemptFailureT, u64T).in(retryInterface)
+	afterSuccessFn = newWitFunc("after-success", resultOf(sharedStateT, policyErrorT),
+		u32T, sharedStateT).in(retryInterface)
+	planScheduleFn = newWitFunc("plan-schedule", resultOf(scheduleT, policyErrorT),
+		u32T, u64T, u32T).in(retryInterface)
+	deriveSeedFn = newWitFunc("derive-seed", u64T, stringT).in(retryInterface)
+
+	witFuncs = []*witFunc{
+		loadPolicyFn, dropPolicyFn, classifyFn,
+		beginAttemptFn, afterFailureFn, afterSuccessFn, planScheduleFn, deriveSeedFn,
+	}
 )
 
-func exportName(f *witFunc) string     { return witInterface + "#" + f.name }
+func exportName(f *witFunc) string     { return f.iface + "#" + f.name }
 func postReturnName(f *witFunc) string { return "cabi_post_" + exportName(f) }
 
 // indexOf finds v's case index in an enum's Go values.
@@ -62,13 +97,13 @@ func lowerFailure(s sink, f *Failure) {
 		if f.HTTPStatus == nil {
 			s.variant(optionU16T, 0, nil)
 		} else {
-			s.variant(optionU16T, 1, func(s sink) { s.int(u16T, uint32(*f.HTTPStatus)) })
+			s.variant(optionU16T, 1, func(s sink) { s.int(u16T, uint64(*f.HTTPStatus)) })
 		}
 		lowerOptionString(s, f.GRPCCode)
 		if f.ExitCode == nil {
 			s.variant(optionS32T, 0, nil)
 		} else {
-			s.variant(optionS32T, 1, func(s sink) { s.int(s32T, uint32(int32(*f.ExitCode))) })
+			s.variant(optionS32T, 1, func(s sink) { s.int(s32T, uint64(uint32(int32(*f.ExitCode)))) })
 		}
 		lowerOptionString(s, f.Signal)
 		s.list(stringT, len(f.ErrorTypes), func(s sink, i int) { s.string(f.ErrorTypes[i]) })
@@ -97,7 +132,7 @@ func liftPolicyError(s *source) *PolicyError {
 	e.Path = f.string()
 	if c, loc := f.variant(optionLocationT); c == 1 {
 		l := loc.record(locationT)
-		e.Line, e.Column = int(l.int(u32T)), int(l.int(u32T))
+		e.Line, e.Column = int(l.u32()), int(l.u32())
 	}
 	return e
 }
@@ -115,7 +150,7 @@ func liftClassification(s *source) Classification {
 func liftLoadResult(s *source) (uint32, *LoadError) {
 	c, payload := s.variant(loadPolicyFn.result)
 	if c == 0 {
-		return payload.int(u32T), nil
+		return payload.u32(), nil
 	}
 	le := &LoadError{}
 	payload.list(policyErrorT, func(s *source, _ int) {
@@ -131,4 +166,133 @@ func liftClassifyResult(s *source) (Classification, *PolicyError) {
 		return liftClassification(payload), nil
 	}
 	return Classification{}, liftPolicyError(payload)
+}
+
+func lowerOptionU64(s sink, v *uint64) {
+	if v == nil {
+		s.variant(optionU64T, 0, nil)
+		return
+	}
+	s.variant(optionU64T, 1, func(s sink) { s.int(u64T, *v) })
+}
+
+func lowerRetryState(s sink, st *RetryState) {
+	s.record(retryStateT, func(s sink) {
+		s.int(u32T, uint64(st.Attempts))
+		lowerOptionU64(s, st.StartedAtMs)
+		s.int(u64T, st.LastDelayMs)
+		s.int(u64T, st.Seed)
+	})
+}
+
+// lowerSharedState lowers a SharedState whose Circuit checkShared accepted.
+func lowerSharedState(s sink, sh *SharedState) {
+	s.record(sharedStateT, func(s sink) {
+		b := &sh.Breaker
+		s.record(breakerStateT, func(s sink) {
+			s.int(circuitT, uint64(b.Circuit))
+			s.int(u32T, uint64(b.ConsecutiveFailures))
+			s.int(u64T, b.RecentOutcomes)
+			s.int(u32T, uint64(b.RecentCount))
+			s.int(u64T, b.OpenedAtMs)
+			s.int(u32T, uint64(b.ProbesStarted))
+			s.int(u32T, uint64(b.ProbesSucceeded))
+		})
+		s.record(budgetStateT, func(s sink) { s.int(u32T, uint64(sh.Budget.SpentMilli)) })
+	})
+}
+
+func lowerAttemptFailure(s sink, f *Failure, durationMs uint64, pushbackMs *uint64) {
+	s.record(attemptFailureT, func(s sink) {
+		lowerFailure(s, f)
+		s.int(u64T, durationMs)
+		lowerOptionU64(s, pushbackMs)
+	})
+}
+
+func liftRetryState(s *source) RetryState {
+	r := s.record(retryStateT)
+	var st RetryState
+	st.Attempts = r.u32()
+	st.StartedAtMs = r.optionU64()
+	st.LastDelayMs = r.u64()
+	st.Seed = r.u64()
+	return st
+}
+
+func liftSharedState(s *source) SharedState {
+	r := s.record(sharedStateT)
+	var sh SharedState
+	b := r.record(breakerStateT)
+	sh.Breaker.Circuit = liftEnum(b, circuitT, circuits[:])
+	sh.Breaker.ConsecutiveFailures = b.u32()
+	sh.Breaker.RecentOutcomes = b.u64()
+	sh.Breaker.RecentCount = b.u32()
+	sh.Breaker.OpenedAtMs = b.u64()
+	sh.Breaker.ProbesStarted = b.u32()
+	sh.Breaker.ProbesSucceeded = b.u32()
+	sh.Budget.SpentMilli = r.record(budgetStateT).u32()
+	return sh
+}
+
+// liftGiveUp lifts option<give-up-reason>; "" is none.
+func liftGiveUp(s *source) GiveUpReason {
+	c, payload := s.variant(optionGiveUpT)
+	if c == 0 {
+		return ""
+	}
+	return liftEnum(payload, giveUpReasonT, giveUpReasons[:])
+}
+
+func liftPermit(s *source) Permit {
+	r := s.record(permitT)
+	var p Permit
+	p.Refused = liftGiveUp(r)
+	p.Attempt = r.u32()
+	p.TimeoutMs = r.optionU64()
+	p.RetryAfterMs = r.u64()
+	p.Probe = r.bool()
+	p.State = liftRetryState(r)
+	p.Shared = liftSharedState(r)
+	return p
+}
+
+func liftDecision(s *source) Decision {
+	r := s.record(decisionT)
+	var d Decision
+	d.GiveUp = liftGiveUp(r)
+	d.DelayMs = r.u64()
+	d.Attempt = r.u32()
+	d.NextTimeoutMs = r.optionU64()
+	d.Classification = liftClassification(r)
+	d.Explanation = r.string()
+	d.State = liftRetryState(r)
+	d.Shared = liftSharedState(r)
+	return d
+}
+
+func liftSchedule(s *source) Schedule {
+	r := s.record(scheduleT)
+	var sc Schedule
+	r.list(plannedAttemptT, func(s *source, _ int) {
+		a := s.record(plannedAttemptT)
+		var pa PlannedAttempt
+		pa.Attempt = a.u32()
+		pa.DelayMs = a.u64()
+		pa.TimeoutMs = a.optionU64()
+		pa.StartMs = a.u64()
+		sc.Attempts = append(sc.Attempts, pa)
+	})
+	sc.EndsWith = liftGiveUp(r)
+	return sc
+}
+
+// liftResult lifts result<T, policy-error> with ok lifting T.
+func liftResult[T any](s *source, t *abiType, ok func(*source) T) (T, *PolicyError) {
+	c, payload := s.variant(t)
+	if c == 0 {
+		return ok(payload), nil
+	}
+	var zero T
+	return zero, liftPolicyError(payload)
 }
