@@ -37,6 +37,7 @@ export class Slot {
 
 export class Engine {
   #classifier = null;
+  #retry = null;
   #generation = 0;
   #instantiateCore;
 
@@ -54,6 +55,7 @@ export class Engine {
     if (this.#classifier === null) {
       const root = instantiate(compiledCore, {}, this.#instantiateCore);
       this.#classifier = root.classifier;
+      this.#retry = root.retry;
     }
     return this.#classifier;
   }
@@ -62,6 +64,7 @@ export class Engine {
   #fail(err) {
     if (isResultError(err)) return err;
     this.#classifier = null;
+    this.#retry = null;
     this.#generation += 1;
     return new GuestTrapError(err);
   }
@@ -106,6 +109,31 @@ export class Engine {
     } catch (err) {
       const failed = this.#fail(err);
       throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;
+    }
+  }
+
+  /**
+   * Call one of the retry planner's functions (`beginAttempt`, `afterFailure`,
+   * `afterSuccess`, `planSchedule`) with the slot's handle and WIT-shaped
+   * arguments; returns jco's raw result.
+   */
+  plan(slot, name, ...args) {
+    const handle = this.#handle(slot);
+    try {
+      return this.#retry[name](handle, ...args);
+    } catch (err) {
+      const failed = this.#fail(err);
+      throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;
+    }
+  }
+
+  /** The guest's `derive-seed` (a BigInt). */
+  deriveSeed(key) {
+    this.#api();
+    try {
+      return this.#retry.deriveSeed(key);
+    } catch (err) {
+      throw this.#fail(err);
     }
   }
 

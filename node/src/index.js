@@ -8,16 +8,14 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { Engine } from './engine.js';
 import { loadOn } from './policy.js';
+import { engine } from './thread.js';
 
 export { Policy } from './policy.js';
 export { PolicyError, PolicyLoadError, GuestTrapError } from './errors.js';
 export { failureFromError } from './from-error.js';
-
-// One engine (component instance) per thread: Node runs JS on one thread, and
-// each worker thread imports its own copy of this module.
-const engine = new Engine();
+export { defaultPolicy, deriveSeed } from './thread.js';
+export { retry, RetryError, AttemptTimeoutError, MemoryStore, systemClock, pushbackFromError, parseRetryAfter } from './retry.js';
 
 /**
  * Parse and validate a policy document.
@@ -52,15 +50,4 @@ export async function loadPolicyFile(path, { format } = {}) {
 export function loadPolicyFileSync(path, { format } = {}) {
   format = fileFormat(path, format);
   return loadOn(engine, readFileSync(path, 'utf8'), { format, file: String(path) });
-}
-
-let builtin;
-
-/**
- * The built-in rules alone (the policy used when none is given). Shared: every
- * call returns the same Policy, and its `close()` does nothing.
- */
-export function defaultPolicy() {
-  builtin ??= loadOn(engine, '', { format: 'toml', shared: true });
-  return builtin;
 }

@@ -2,6 +2,18 @@ import { Engine, Slot } from './engine.js';
 import { PolicyError, PolicyLoadError } from './errors.js';
 import { toWitFailure } from './failure.js';
 import { failureFromError } from './from-error.js';
+import {
+  fromWitDecision,
+  fromWitPermit,
+  fromWitSchedule,
+  fromWitShared,
+  toWitMaxEntries,
+  toWitNow,
+  toWitOutcome,
+  toWitShared,
+  toWitState,
+  u64,
+} from './planner.js';
 
 // Policies nobody closed release their guest handle when collected. The guest
 // caps loaded policies per instance, so close() (or `using`) is still the way.
@@ -65,6 +77,48 @@ export class Policy {
     }
   }
 
+  /**
+   * Before each attempt: may it start (breaker, deadline), and with what timeout?
+   * A refused permit leaves `state` unchanged; `shared` may change either way
+   * (an open circuit half-opening), so persist the permit's `shared`.
+   * @param {{ state?: object, shared?: object, now?: number | Date }} [args]
+   */
+  beginAttempt({ state, shared, now } = {}) {
+    const raw = this.#engine.plan(this.#slot, 'beginAttempt', toWitState(state), toWitShared(shared), toWitNow(now));
+    return fromWitPermit(raw);
+  }
+
+  /**
+   * After a failed attempt: classify it, then retry after `delayMs` or give up
+   * (`giveUp` names why). Persist the decision's `state` and `shared`.
+   * @param {{ state?: object, shared?: object, outcome: object, now?: number | Date }} args
+   */
+  afterFailure({ state, shared, outcome, now } = {}) {
+    const raw = this.#engine.plan(
+      this.#slot,
+      'afterFailure',
+      toWitState(state),
+      toWitShared(shared),
+      toWitOutcome(outcome),
+      toWitNow(now),
+    );
+    return fromWitDecision(raw);
+  }
+
+  /** After a successful attempt: the next shared state (half-open circuit closes, budget refills). */
+  afterSuccess(shared) {
+    return fromWitShared(this.#engine.plan(this.#slot, 'afterSuccess', toWitShared(shared)));
+  }
+
+  /**
+   * A dry run: the attempts this policy makes if every one fails transiently
+   * (after its full timeout), with no pushback, breaker or budget in play.
+   * @param {{ seed?: bigint | number | string, maxEntries?: number }} [args]
+   */
+  schedule({ seed = 0n, maxEntries = 100 } = {}) {
+    return fromWitSchedule(this.#engine.plan(this.#slot, 'planSchedule', u64(seed, 'seed'), toWitMaxEntries(maxEntries)));
+  }
+
   /** Release the policy in the engine. Idempotent; a no-op on `defaultPolicy()`. */
   close() {
     if (this.#shared) return;
@@ -74,6 +128,24 @@ export class Policy {
 
   [Symbol.dispose]() {
     this.close();
+  }
+}
+
+/**
+ * `policy.afterFailure` for a failure read from a caught error: like
+ * `classifyError`, a signal or gRPC code the engine does not know is left out
+ * rather than failing the retry loop. @internal
+ */
+export function afterFailureLenient(policy, { outcome, ...rest }) {
+  const failure = { ...outcome.failure };
+  for (;;) {
+    try {
+      return policy.afterFailure({ ...rest, outcome: { ...outcome, failure } });
+    } catch (err) {
+      const field = err instanceof PolicyError && err.code === 'invalid-failure' ? FIELD_OF_PATH[err.path] : undefined;
+      if (field === undefined || !(field in failure)) throw err;
+      delete failure[field];
+    }
   }
 }
 

@@ -40,15 +40,23 @@ it('resolves by package name through package.json "exports"', async () => {
 
 it('exports exactly the documented API', () => {
   assert.deepEqual(Object.keys(backstop).sort(), [
+    'AttemptTimeoutError',
     'GuestTrapError',
+    'MemoryStore',
     'Policy',
     'PolicyError',
     'PolicyLoadError',
+    'RetryError',
     'defaultPolicy',
+    'deriveSeed',
     'failureFromError',
     'loadPolicy',
     'loadPolicyFile',
     'loadPolicyFileSync',
+    'parseRetryAfter',
+    'pushbackFromError',
+    'retry',
+    'systemClock',
   ]);
 });
 

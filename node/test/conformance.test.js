@@ -1,18 +1,85 @@
-// Runs every vector in tests/vectors (format: tests/README.md) through the public API.
+// Runs every vector in tests/vectors (format: tests/README.md) through the public
+// API: classification and load-error vectors, and planner vectors (with `call`),
+// whose snake_case inputs are renamed to the JS API's camelCase and whose results
+// are renamed back to the canonical form before comparing.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { loadPolicy, PolicyError, PolicyLoadError } from '../src/index.js';
+import { deriveSeed, loadPolicy, PolicyError, PolicyLoadError } from '../src/index.js';
 import { failureFromJson, pick, suites } from './helpers.js';
 
 const NULL_POLICY = { format: 'toml', source: '' };
 const all = suites();
 
-it('the corpus holds every vector (135)', () => {
-  const total = all.reduce((sum, [, suite]) => sum + suite.vectors.length, 0);
-  assert.ok(all.length > 0);
-  assert.ok(total >= 135, `only ${total} vectors found`);
+const camel = (key) => key.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+const snake = (key) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** Rename the keys of a canonical object (state, shared state) to camelCase, values untouched. */
+function fromCanonical(value) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [camel(k), fromCanonical(v)]));
+}
+
+/** A JS planner result in canonical form: snake_case keys (the values already are canonical). */
+function toCanonical(value) {
+  if (Array.isArray(value)) return value.map(toCanonical);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [snake(k), toCanonical(v)]));
+}
+
+/** Deep comparison under the corpus rule: only the keys an expected object names. */
+function pickDeep(actual, expected) {
+  if (Array.isArray(expected)) {
+    return Array.isArray(actual) && actual.length === expected.length ? expected.map((e, i) => pickDeep(actual[i], e)) : actual;
+  }
+  if (expected === null || typeof expected !== 'object' || actual === null || typeof actual !== 'object') return actual;
+  return Object.fromEntries(Object.keys(expected).map((key) => [key, pickDeep(actual[key], expected[key])]));
+}
+
+const CALLS = {
+  begin_attempt: (policy, { state, shared, now_ms }) =>
+    policy.beginAttempt({ state: fromCanonical(state), shared: fromCanonical(shared), now: now_ms }),
+  after_failure: (policy, { state, shared, outcome, now_ms }) =>
+    policy.afterFailure({
+      state: fromCanonical(state),
+      shared: fromCanonical(shared),
+      outcome: {
+        failure: failureFromJson(outcome.failure ?? {}),
+        durationMs: outcome.duration_ms,
+        pushbackMs: outcome.pushback_ms,
+      },
+      now: now_ms,
+    }),
+  after_success: (policy, { shared }) => policy.afterSuccess(fromCanonical(shared)),
+  plan_schedule: (policy, { seed, max_entries }) => policy.schedule({ seed, maxEntries: max_entries }),
+  derive_seed: (_policy, { key }) => ({ seed: deriveSeed(key).toString() }),
+};
+
+it('the corpus holds every vector (135 classification, 100+ planner)', () => {
+  const vectors = all.flatMap(([, suite]) => suite.vectors);
+  const planner = vectors.filter((v) => 'call' in v).length;
+  assert.ok(vectors.length - planner >= 135, `only ${vectors.length - planner} classification vectors found`);
+  assert.ok(planner >= 100, `only ${planner} planner vectors found`);
 });
+
+function runCall(vector, load) {
+  const call = CALLS[vector.call];
+  assert.ok(call, `unknown call ${vector.call}`);
+  const policy = vector.call === 'derive_seed' ? null : load();
+  try {
+    const run = () => toCanonical(call(policy, vector.input));
+    if ('expect_error' in vector) {
+      let thrown;
+      assert.throws(run, (err) => (thrown = err) instanceof PolicyError);
+      assert.deepEqual(pick(thrown.toJSON(), vector.expect_error), vector.expect_error);
+    } else {
+      assert.ok('expect' in vector, `vector ${vector.name} has no expectation`);
+      assert.deepEqual(pickDeep(run(), vector.expect), vector.expect);
+    }
+  } finally {
+    policy?.close();
+  }
+}
 
 for (const [file, suite] of all) {
   describe(file, () => {
@@ -21,6 +88,10 @@ for (const [file, suite] of all) {
       const load = () => loadPolicy(spec.source, { format: spec.format });
 
       it(vector.name, () => {
+        if ('call' in vector) {
+          runCall(vector, load);
+          return;
+        }
         if ('expect_errors' in vector) {
           assert.ok(!('failure' in vector), 'a load-error vector has no failure');
           let thrown;

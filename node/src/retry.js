@@ -1,0 +1,382 @@
+// The async retry loop. The engine makes every decision (may the attempt start
+// and with what timeout; after a failure, retry after how long or give up); this
+// file only keeps time, sleeps, aborts attempts and keeps the state.
+import { randomUUID } from 'node:crypto';
+
+import { failureFromError } from './from-error.js';
+import { afterFailureLenient, Policy } from './policy.js';
+import { u64 } from './planner.js';
+import { defaultPolicy, deriveSeed } from './thread.js';
+
+/** setTimeout fires after 1 ms for anything above this (and warns), so longer sleeps are chained. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Cause-chain entries searched for pushback, as for classification. */
+const MAX_CAUSE_DEPTH = 64;
+
+/** The retry loop gave up. `cause` is the last attempt's error (absent when no attempt ran). */
+export class RetryError extends Error {
+  constructor(message, { reason, attempts, decision = null, permit = null, ...rest }) {
+    super(message, 'cause' in rest ? { cause: rest.cause } : undefined);
+    /** Why: a give-up reason (`'permanent'`, `'attempts-exhausted'`, `'deadline'`, ...). */
+    this.reason = reason;
+    /** Attempts that ran. */
+    this.attempts = attempts;
+    /** The engine's decision after the last failed attempt; null when a permit was refused. */
+    this.decision = decision;
+    /** The refused permit (circuit open, deadline) when no decision gave up; else null. */
+    this.permit = permit;
+  }
+}
+
+/**
+ * An attempt ran past its timeout. Its error type is `backstop.AttemptTimeout`,
+ * which the built-in rules classify as transient.
+ */
+export class AttemptTimeoutError extends Error {
+  constructor(attempt, timeoutMs) {
+    super(`attempt ${attempt} timed out after ${timeoutMs} ms`);
+    this.attempt = attempt;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+Object.defineProperty(RetryError.prototype, 'name', { value: 'RetryError', writable: true, configurable: true });
+// The classifier reads `name` as the error type (see failureFromError).
+Object.defineProperty(AttemptTimeoutError.prototype, 'name', { value: 'backstop.AttemptTimeout', writable: true, configurable: true });
+
+/**
+ * The real clock: `now()` is `Date.now()` (wall-clock milliseconds, so breaker
+ * state shared between processes and HTTP-date pushback agree on the time); a
+ * clock going backwards is handled by the engine. `sleep` rejects with
+ * `signal.reason` when the signal aborts.
+ */
+export const systemClock = Object.freeze({
+  now() {
+    return Date.now();
+  },
+  sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      let timer;
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      };
+      const arm = (left) => {
+        timer = setTimeout(() => {
+          if (left > MAX_TIMER_MS) {
+            arm(left - MAX_TIMER_MS);
+            return;
+          }
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        }, Math.min(left, MAX_TIMER_MS));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      arm(ms);
+    });
+  },
+});
+
+/** The default shared-state store: a Map in this thread's memory. */
+export class MemoryStore {
+  #states = new Map();
+
+  /** @param {string} key */
+  get(key) {
+    return this.#states.get(key);
+  }
+
+  /** @param {string} key */
+  set(key, shared) {
+    this.#states.set(key, shared);
+  }
+
+  delete(key) {
+    return this.#states.delete(key);
+  }
+}
+
+// By default, retries that use the same Policy object share its breaker and budget.
+const defaultStores = new WeakMap();
+
+function memoryStoreFor(policy) {
+  let store = defaultStores.get(policy);
+  if (store === undefined) defaultStores.set(policy, (store = new MemoryStore()));
+  return store;
+}
+
+function isThenable(value) {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof value.then === 'function';
+}
+
+/**
+ * Read the shared state, compute, write it back. With a synchronous store (the
+ * default) nothing else runs in between, so concurrent retries lose no update.
+ * `compute` returns [next shared state, result].
+ */
+function update(store, key, compute) {
+  const commit = (current) => {
+    const [next, result] = compute(current ?? undefined);
+    const written = store.set(key, next);
+    return isThenable(written) ? written.then(() => result) : result;
+  };
+  const current = store.get(key);
+  return isThenable(current) ? current.then(commit) : commit(current);
+}
+
+function get(object, key) {
+  try {
+    return object?.[key];
+  } catch {
+    return undefined;
+  }
+}
+
+function headerValue(headers, name) {
+  if (headers === null || typeof headers !== 'object') return undefined;
+  let value;
+  const getter = get(headers, 'get');
+  if (typeof getter === 'function') {
+    // fetch Headers, AxiosHeaders: case-insensitive lookups.
+    try {
+      value = getter.call(headers, name);
+    } catch {
+      value = undefined;
+    }
+  }
+  if (value == null) {
+    // Node's IncomingHttpHeaders and plain objects; any capitalisation.
+    const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+    value = key === undefined ? undefined : get(headers, key);
+  }
+  if (Array.isArray(value)) value = value[0];
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+}
+
+/**
+ * `Retry-After` in milliseconds: delay-seconds (fractions tolerated) or an
+ * HTTP-date relative to `nowMs`; undefined when it is neither.
+ */
+export function parseRetryAfter(value, nowMs) {
+  const text = String(value).trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.min(Math.ceil(Number(text) * 1000), Number.MAX_SAFE_INTEGER);
+  if (!/[a-z]/i.test(text)) return undefined;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil(at - nowMs));
+}
+
+function pushbackOf(error, nowMs) {
+  const own = get(error, 'retryAfterMs');
+  if (typeof own === 'number' && Number.isFinite(own) && own >= 0) return Math.ceil(own);
+  for (const headers of [get(get(error, 'response'), 'headers'), get(error, 'headers')]) {
+    const value = headerValue(headers, 'retry-after');
+    if (value !== undefined) {
+      const ms = parseRetryAfter(value, nowMs);
+      if (ms !== undefined) return ms;
+    }
+  }
+  // grpc-js ServiceError: Metadata#get returns the values of a key.
+  const metadata = get(error, 'metadata');
+  const metaGet = get(metadata, 'get');
+  if (typeof metaGet === 'function') {
+    let values;
+    try {
+      values = metaGet.call(metadata, 'grpc-retry-pushback-ms');
+    } catch {
+      values = undefined;
+    }
+    const first = Array.isArray(values) ? values[0] : undefined;
+    if (typeof first === 'string' && /^\d{1,15}$/.test(first)) return Number(first);
+  }
+  return undefined;
+}
+
+/**
+ * Server pushback carried by a caught error or any error along its `cause`
+ * chain: `retryAfterMs` (a number), a `Retry-After` header on
+ * `response.headers` or `headers`, or gRPC's `grpc-retry-pushback-ms` metadata.
+ */
+export function pushbackFromError(error, nowMs) {
+  const seen = new Set();
+  for (let e = error, i = 0; e !== null && typeof e === 'object' && !seen.has(e) && i < MAX_CAUSE_DEPTH; e = get(e, 'cause'), i++) {
+    seen.add(e);
+    const ms = pushbackOf(e, nowMs);
+    if (ms !== undefined) return ms;
+  }
+  return undefined;
+}
+
+/**
+ * Wait `ms` on `clock`, rejecting with `signal.reason` as soon as it aborts even
+ * if the clock's sleep ignores the signal.
+ */
+function sleepOn(clock, ms, signal) {
+  if (signal === undefined) return Promise.resolve(clock.sleep(ms));
+  if (signal.aborted) return Promise.reject(signal.reason);
+  let onAbort;
+  const aborted = new Promise((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([clock.sleep(ms, signal), aborted]).finally(() => signal.removeEventListener('abort', onAbort));
+}
+
+/**
+ * Run one attempt with a signal that aborts when the caller's does or when the
+ * permit's timeout passes (on `clock`, so tests can drive it; AbortSignal.timeout
+ * would also fire after 1 ms for timeouts above 2^31-1 ms). Settles as soon as
+ * that signal aborts, whether or not `fn` stops.
+ */
+async function runAttempt(fn, permit, callerSignal, clock) {
+  const controller = new AbortController();
+  const done = new AbortController();
+  let timedOut = false;
+  const onCallerAbort = () => controller.abort(callerSignal.reason);
+  if (callerSignal !== undefined) {
+    if (callerSignal.aborted) controller.abort(callerSignal.reason);
+    else callerSignal.addEventListener('abort', onCallerAbort, { once: true });
+  }
+  if (permit.timeoutMs !== null && !controller.signal.aborted) {
+    sleepOn(clock, permit.timeoutMs, done.signal).then(
+      () => {
+        timedOut = true;
+        controller.abort(new DOMException(`attempt ${permit.attempt} timed out after ${permit.timeoutMs} ms`, 'TimeoutError'));
+      },
+      () => {}, // the attempt finished first
+    );
+  }
+  // Listening before fn does, so an abort settles the race before fn reacts to it.
+  const aborted = new Promise((_, reject) => {
+    if (controller.signal.aborted) reject(controller.signal.reason);
+    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+  });
+  aborted.catch(() => {});
+  try {
+    const running = new Promise((resolve) => resolve(fn({ attempt: permit.attempt, signal: controller.signal })));
+    running.catch(() => {}); // a rejection after the race was lost to an abort is not unhandled
+    return { ok: true, value: await Promise.race([running, aborted]) };
+  } catch (error) {
+    return { ok: false, error: timedOut ? new AttemptTimeoutError(permit.attempt, permit.timeoutMs) : error };
+  } finally {
+    callerSignal?.removeEventListener('abort', onCallerAbort);
+    done.abort();
+  }
+}
+
+const OPTIONS = ['policy', 'signal', 'idempotencyKey', 'seed', 'sharedState', 'dependency', 'onRetry', 'clock'];
+const FOREIGN_OPTIONS = {
+  retries: 'the number of attempts comes from the policy (retry.max_attempts)',
+  maxAttempts: 'the number of attempts comes from the policy (retry.max_attempts)',
+  minTimeout: 'delays come from the policy (retry.base_delay)',
+  maxTimeout: 'delays come from the policy (retry.max_delay)',
+  factor: 'delays come from the policy (retry.multiplier)',
+  randomize: 'jitter comes from the policy (retry.jitter)',
+  maxRetryTime: 'the deadline comes from the policy (retry.deadline)',
+  shouldRetry: 'the policy classifies errors (classify.rules)',
+  onFailedAttempt: 'did you mean `onRetry`?',
+};
+
+function checkOptions(options) {
+  if (options === null || typeof options !== 'object') throw new TypeError(`retry options must be an object, got ${options === null ? 'null' : typeof options}`);
+  for (const key of Object.keys(options)) {
+    if (OPTIONS.includes(key)) continue;
+    const hint = FOREIGN_OPTIONS[key] ?? `expected one of: ${OPTIONS.join(', ')}`;
+    throw new TypeError(`unknown retry option \`${key}\`: ${hint}`);
+  }
+  const { policy, signal, idempotencyKey, sharedState, dependency, onRetry, clock } = options;
+  if (policy !== undefined && !(policy instanceof Policy)) throw new TypeError('retry option `policy` must be a Policy (from loadPolicy)');
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('retry option `signal` must be an AbortSignal');
+  if (idempotencyKey !== undefined && typeof idempotencyKey !== 'string') throw new TypeError('retry option `idempotencyKey` must be a string');
+  if (dependency !== undefined && typeof dependency !== 'string') throw new TypeError('retry option `dependency` must be a string');
+  if (onRetry !== undefined && typeof onRetry !== 'function') throw new TypeError('retry option `onRetry` must be a function');
+  if (sharedState !== undefined && (typeof sharedState?.get !== 'function' || typeof sharedState?.set !== 'function')) {
+    throw new TypeError('retry option `sharedState` must be a store with get(key) and set(key, state) methods');
+  }
+  if (clock !== undefined && (typeof clock?.now !== 'function' || typeof clock?.sleep !== 'function')) {
+    throw new TypeError('retry option `clock` must have now() and sleep(ms, signal) methods');
+  }
+}
+
+function readNow(clock) {
+  const now = clock.now();
+  if (typeof now !== 'number' || !Number.isFinite(now) || now < 0) {
+    throw new TypeError(`clock.now() must return a non-negative number of milliseconds, got ${String(now)}`);
+  }
+  return now;
+}
+
+function refusal(permit) {
+  const what = `attempt ${permit.attempt} refused`;
+  if (permit.refused === 'circuit-open') return `${what}: the circuit is open (probes allowed in ${permit.retryAfterMs} ms)`;
+  return `${what}: ${permit.refused}`;
+}
+
+/**
+ * Call `fn` until it succeeds or the policy gives up. See index.d.ts and README.
+ * @template T
+ * @param {(context: { attempt: number, signal: AbortSignal }) => T | Promise<T>} fn
+ * @param {object} [options]
+ * @returns {Promise<T>}
+ */
+export async function retry(fn, options = {}) {
+  if (typeof fn !== 'function') throw new TypeError(`retry needs a function to call, got ${fn === null ? 'null' : typeof fn}`);
+  checkOptions(options);
+  const { signal, idempotencyKey, seed, onRetry, dependency = 'default', clock = systemClock } = options;
+  const policy = options.policy ?? defaultPolicy();
+  const store = options.sharedState ?? memoryStoreFor(policy);
+  signal?.throwIfAborted();
+
+  // A random key by default, so that concurrent callers spread out; pass
+  // `${runId}/${step}` to make the schedule reproducible.
+  let state = { seed: seed === undefined ? deriveSeed(idempotencyKey ?? randomUUID()) : u64(seed, 'seed') };
+  let lastError;
+  let attempts = 0;
+  for (;;) {
+    const permit = await update(store, dependency, (shared) => {
+      const p = policy.beginAttempt({ state, shared, now: readNow(clock) });
+      return [p.shared, p];
+    });
+    if (permit.refused !== null) {
+      const details = { reason: permit.refused, attempts, permit };
+      if (attempts > 0) details.cause = lastError;
+      throw new RetryError(refusal(permit), details);
+    }
+    state = permit.state;
+    attempts = permit.attempt;
+    const started = readNow(clock);
+    const outcome = await runAttempt(fn, permit, signal, clock);
+    if (outcome.ok) {
+      await update(store, dependency, (shared) => [policy.afterSuccess(shared), undefined]);
+      return outcome.value;
+    }
+    const error = outcome.error;
+    const ended = readNow(clock);
+    const report = (shared) => {
+      const d = afterFailureLenient(policy, {
+        state,
+        shared,
+        outcome: { failure: failureFromError(error), durationMs: Math.max(0, ended - started), pushbackMs: pushbackFromError(error, ended) },
+        now: ended,
+      });
+      return [d.shared, d];
+    };
+    if (signal?.aborted) {
+      // The caller gave up, not the dependency, so nothing is recorded; except
+      // that a half-open probe must report, or the breaker waits for it forever.
+      if (permit.probe) await update(store, dependency, report);
+      throw signal.reason;
+    }
+    const decision = await update(store, dependency, report);
+    state = decision.state;
+    lastError = error;
+    if (decision.giveUp !== null) {
+      throw new RetryError(decision.explanation, { cause: error, reason: decision.giveUp, attempts, decision });
+    }
+    if (onRetry !== undefined) await onRetry({ error, attempt: decision.attempt, decision });
+    await sleepOn(clock, decision.delayMs, signal);
+  }
+}
