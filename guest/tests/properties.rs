@@ -167,3 +167,96 @@ proptest! {
         }
     }
 }
+
+mod planner {
+    use backstop_core::{AttemptFailure, Failure, Format, GiveUp, Policy, RetryState, SharedState};
+    use proptest::prelude::*;
+
+    fn policy(jitter: usize, base: u64, mult10: u32, max: u64, timeout: Option<u64>, deadline: Option<u64>) -> Policy {
+        let jitter = ["none", "full", "equal", "decorrelated", "additive"][jitter];
+        let mut doc = format!(
+            "[retry]\nmax_attempts = 4294967295\nbase_delay = \"{base}ms\"\nmultiplier = {}\nmax_delay = \"{}ms\"\njitter = \"{jitter}\"\n",
+            f64::from(mult10) / 10.0,
+            max.max(base)
+        );
+        if let Some(t) = timeout {
+            doc.push_str(&format!("attempt_timeout = \"{t}ms\"\n"));
+        }
+        if let Some(d) = deadline {
+            doc.push_str(&format!("deadline = \"{d}ms\"\n"));
+        }
+        Policy::load(&doc, Format::Toml).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn every_delay_is_within_its_bounds_and_before_the_deadline(
+            jitter in 0usize..5,
+            base in 0u64..100_000,
+            mult10 in 10u32..1000,
+            max in 0u64..10_000_000,
+            timeout in proptest::option::of(1u64..1_000_000),
+            deadline in proptest::option::of(1u64..10_000_000),
+            attempts in any::<u32>(),
+            started in proptest::option::of(0u64..1u64 << 50),
+            last in any::<u64>(),
+            seed in any::<u64>(),
+            now in 0u64..1u64 << 50,
+            pushback in proptest::option::of(any::<u64>()),
+        ) {
+            let p = policy(jitter, base, mult10, max, timeout, deadline);
+            let state = RetryState { attempts: attempts.min(u32::MAX - 1), started_at_ms: started, last_delay_ms: last, seed };
+            let outcome = AttemptFailure {
+                failure: Failure { http_status: Some(503), ..Failure::default() },
+                duration_ms: 10,
+                pushback_ms: pushback,
+            };
+            let d = p.after_failure(&state, &SharedState::default(), &outcome, now).unwrap();
+            let cfg = p.retry();
+            match d.give_up {
+                None => {
+                    if pushback.is_none() {
+                        let (lo, hi) = cfg.delay_bounds_ms(d.attempt);
+                        prop_assert!(lo <= d.delay_ms && d.delay_ms <= hi, "{} not in {}..={}", d.delay_ms, lo, hi);
+                    } else {
+                        prop_assert!(d.delay_ms <= cfg.max_pushback_ms);
+                    }
+                    if let Some(deadline) = deadline {
+                        let elapsed = now.saturating_sub(d.state.started_at_ms.unwrap());
+                        prop_assert!(elapsed + d.delay_ms < deadline);
+                        prop_assert!(elapsed + d.delay_ms + d.next_timeout_ms.unwrap() <= deadline);
+                    }
+                    if let (Some(t), Some(next)) = (timeout, d.next_timeout_ms) {
+                        prop_assert!(next <= t);
+                    }
+                }
+                Some(reason) => prop_assert!(matches!(
+                    reason,
+                    GiveUp::Deadline | GiveUp::PushbackBeyondDeadline | GiveUp::AttemptsExhausted
+                )),
+            }
+        }
+
+        #[test]
+        fn schedules_are_deterministic_and_never_cross_the_deadline(
+            jitter in 0usize..5,
+            base in 1u64..10_000,
+            timeout in proptest::option::of(1u64..100_000),
+            deadline in proptest::option::of(1u64..1_000_000),
+            seed in any::<u64>(),
+        ) {
+            let p = policy(jitter, base, 20, 60_000, timeout, deadline);
+            let s = p.schedule(seed, 200);
+            prop_assert_eq!(&s, &p.schedule(seed, 200));
+            for (i, a) in s.attempts.iter().enumerate() {
+                prop_assert_eq!(a.attempt as usize, i + 1);
+                if let Some(deadline) = deadline {
+                    prop_assert!(a.start_ms < deadline);
+                    prop_assert!(a.start_ms + a.timeout_ms.unwrap() <= deadline);
+                }
+            }
+        }
+    }
+}

@@ -1,12 +1,12 @@
-//! One classification through the native core and through the wasmtime host,
-//! side by side in one run, plus a cold `backstop classify` process with and
-//! without the precompiled-code cache.
+//! One classification and one planner decision through the native core and
+//! through the wasmtime host, side by side in one run, plus a cold
+//! `backstop classify` process with and without the precompiled-code cache.
 //!
-//! Run: `cargo bench -p backstop --bench classify`
+//! Run: `cargo bench -p backstop --bench decisions`
 
 use std::process::Command;
 
-use backstop::{CacheMode, Engine, Failure, Format};
+use backstop::{AttemptFailure, CacheMode, Engine, Failure, Format, RetryState, SharedState};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const POLICY: &str = include_str!("../../examples/storage-read.toml");
@@ -81,6 +81,89 @@ fn classify(c: &mut Criterion) {
     }
 }
 
+fn plan(c: &mut Criterion) {
+    let native = backstop_core::Policy::load(POLICY, backstop_core::Format::Toml).unwrap();
+    let engine = Engine::builder()
+        .cache(CacheMode::Disabled)
+        .build()
+        .unwrap();
+    let mut session = engine.session().unwrap();
+    let policy = session.load_policy(POLICY, Format::Toml).unwrap();
+    let failure = Failure {
+        http_status: Some(503),
+        ..Default::default()
+    };
+    let outcome = AttemptFailure {
+        failure: failure.clone(),
+        duration_ms: 1_200,
+        pushback_ms: None,
+    };
+    let state = RetryState {
+        attempts: 2,
+        started_at_ms: Some(1_000),
+        last_delay_ms: 1_000,
+        seed: 42,
+    };
+    let native_outcome = backstop_core::AttemptFailure {
+        failure: backstop_core::Failure {
+            http_status: Some(503),
+            ..Default::default()
+        },
+        duration_ms: 1_200,
+        pushback_ms: None,
+    };
+    let native_state = backstop_core::RetryState {
+        attempts: 2,
+        started_at_ms: Some(1_000),
+        last_delay_ms: 1_000,
+        seed: 42,
+    };
+    let native_shared = backstop_core::SharedState::default();
+    let mut group = c.benchmark_group("plan/after-failure");
+    group.bench_function("native", |b| {
+        b.iter(|| {
+            native
+                .after_failure(
+                    &native_state,
+                    &native_shared,
+                    std::hint::black_box(&native_outcome),
+                    5_000,
+                )
+                .unwrap()
+        })
+    });
+    group.bench_function("wasmtime", |b| {
+        b.iter(|| {
+            session
+                .after_failure(
+                    policy,
+                    &state,
+                    &SharedState::default(),
+                    std::hint::black_box(&outcome),
+                    5_000,
+                )
+                .unwrap()
+        })
+    });
+    group.finish();
+    let mut group = c.benchmark_group("plan/begin-attempt");
+    group.bench_function("native", |b| {
+        b.iter(|| {
+            native
+                .begin_attempt(&native_state, &native_shared, 5_000)
+                .unwrap()
+        })
+    });
+    group.bench_function("wasmtime", |b| {
+        b.iter(|| {
+            session
+                .begin_attempt(policy, &state, &SharedState::default(), 5_000)
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
 fn cold_start(c: &mut Criterion) {
     let cache = tempfile::tempdir().unwrap();
     let run = |cached: bool| {
@@ -101,5 +184,5 @@ fn cold_start(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, classify, cold_start);
+criterion_group!(benches, classify, plan, cold_start);
 criterion_main!(benches);
