@@ -19,6 +19,7 @@ mod cache;
 mod engine;
 mod error;
 mod retry;
+pub mod retrying;
 mod types;
 
 pub use engine::{
