@@ -11,7 +11,8 @@ from typing import Any, Callable, Optional
 import pytest
 
 import backstop
-from backstop import Classification, Failure, PolicyError, PolicyLoadError
+from backstop import (AttemptFailure, Classification, Failure, PolicyError, PolicyLoadError,
+                      RetryState, SharedState)
 from backstop._component import ComponentClassifier
 
 VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors"
@@ -34,9 +35,12 @@ CASES = load_cases()
 
 
 def test_every_vector_file_is_read() -> None:
-    # Guards the parametrisation: 135 vectors in the corpus as committed.
-    total = sum(len(json.loads(p.read_text())["vectors"]) for p in VECTORS.glob("*.json"))
-    assert len(CASES) == total >= 135
+    # Guards the parametrisation: 135 classifier vectors, then the planner's.
+    suites = [json.loads(p.read_text()) for p in VECTORS.glob("*.json")]
+    total = sum(len(s["vectors"]) for s in suites)
+    planner = sum(1 for s in suites for v in s["vectors"] if "call" in v)
+    assert len(CASES) == total >= 135 + planner
+    assert planner >= 100
 
 
 def canonical_error(error: PolicyError) -> dict[str, Any]:
@@ -53,21 +57,59 @@ def to_failure(raw: dict[str, Any]) -> Failure:
     return Failure(**raw)
 
 
-def assert_matches(actual: dict[str, Any], expected: dict[str, Any]) -> None:
+def subset(actual: Any, expected: Any) -> Any:
+    """``actual`` cut down to the keys ``expected`` gives, at every depth: a
+    vector may leave out human wording (reason, message, explanation) anywhere."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return {k: subset(actual[k], v) if k in actual else "<missing>" for k, v in expected.items()}
+    if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
+        return [subset(a, e) for a, e in zip(actual, expected)]
+    return actual
+
+
+def assert_matches(actual: Any, expected: Any) -> None:
     # Every key the vector gives must match exactly; reason/message may be omitted.
-    assert {k: actual.get(k, "<missing>") for k in expected} == expected
+    assert subset(actual, expected) == expected
 
 
 class Host:
-    """Loads and classifies through one path, in canonical JSON terms."""
+    """Loads, classifies and plans through one path; ``plan(loaded, call,
+    input)`` returns the call's canonical JSON result."""
 
-    def __init__(self, load: Callable[[str, str], Any], classify: Callable[[Any, Failure], Classification]):
-        self.load, self.classify = load, classify
+    def __init__(self, load: Callable[[str, str], Any], classify: Callable[[Any, Failure], Classification],
+                 plan: Callable[[Any, str, dict[str, Any]], Any]):
+        self.load, self.classify, self.plan = load, classify, plan
+
+
+def state_input(raw: dict[str, Any]) -> RetryState:
+    return RetryState.from_dict(raw)
+
+
+def outcome_input(raw: dict[str, Any]) -> AttemptFailure:
+    assert set(raw) <= {"failure", "duration_ms", "pushback_ms"}, raw
+    return AttemptFailure(to_failure(raw["failure"]), raw.get("duration_ms", 0), raw.get("pushback_ms"))
+
+
+def core_plan(policy: backstop.Policy, call: str, raw: dict[str, Any]) -> Any:
+    if call == "begin_attempt":
+        return policy.begin_attempt(state_input(raw.get("state", {})),
+                                    SharedState.from_dict(raw.get("shared", {})), raw["now_ms"]).to_dict()
+    if call == "after_failure":
+        return policy.after_failure(state_input(raw.get("state", {})),
+                                    SharedState.from_dict(raw.get("shared", {})),
+                                    outcome_input(raw["outcome"]), raw["now_ms"]).to_dict()
+    if call == "after_success":
+        return policy.after_success(SharedState.from_dict(raw.get("shared", {}))).to_dict()
+    if call == "plan_schedule":
+        return policy.schedule(int(raw["seed"]), max_entries=raw["max_entries"]).to_dict()
+    if call == "derive_seed":
+        return {"seed": str(backstop.derive_seed(raw["key"]))}
+    raise AssertionError(f"unknown call {call!r}")
 
 
 def core_host() -> Host:
     return Host(lambda source, fmt: backstop.load_policy(source, fmt),  # type: ignore[arg-type]
-                lambda policy, failure: policy.classify(failure))
+                lambda policy, failure: policy.classify(failure), core_plan)
 
 
 _component: Optional[ComponentClassifier] = None
@@ -78,7 +120,24 @@ def component_host() -> Host:
     if _component is None:
         _component = ComponentClassifier()
     c = _component
-    return Host(c.load_policy, c.classify)
+
+    def plan(handle: int, call: str, raw: dict[str, Any]) -> Any:
+        if call == "begin_attempt":
+            return c.begin_attempt(handle, state_input(raw.get("state", {})),
+                                   SharedState.from_dict(raw.get("shared", {})), raw["now_ms"]).to_dict()
+        if call == "after_failure":
+            return c.after_failure(handle, state_input(raw.get("state", {})),
+                                   SharedState.from_dict(raw.get("shared", {})),
+                                   outcome_input(raw["outcome"]), raw["now_ms"]).to_dict()
+        if call == "after_success":
+            return c.after_success(handle, SharedState.from_dict(raw.get("shared", {}))).to_dict()
+        if call == "plan_schedule":
+            return c.schedule(handle, int(raw["seed"]), raw["max_entries"]).to_dict()
+        if call == "derive_seed":
+            return {"seed": str(c.derive_seed(raw["key"]))}
+        raise AssertionError(f"unknown call {call!r}")
+
+    return Host(c.load_policy, c.classify, plan)
 
 
 def run_vector(host: Host, policy: Optional[dict[str, Any]], vector: dict[str, Any]) -> Any:
@@ -93,6 +152,16 @@ def run_vector(host: Host, policy: Optional[dict[str, Any]], vector: dict[str, A
             assert_matches(a, e)
         return actual
     loaded = host.load(source, fmt)
+    if "call" in vector:
+        if "expect_error" in vector:
+            with pytest.raises(PolicyError) as err:
+                host.plan(loaded, vector["call"], vector["input"])
+            actual = canonical_error(err.value)
+            assert_matches(actual, vector["expect_error"])
+            return actual
+        actual = host.plan(loaded, vector["call"], vector["input"])
+        assert_matches(actual, vector["expect"])
+        return actual
     failure = to_failure(vector["failure"])
     if "expect_error" in vector:
         with pytest.raises(PolicyError) as err:

@@ -43,9 +43,18 @@ def test_binding_checks_core_signatures() -> None:
     engine, module = _compiled_module()
     wrong = _abi.Function("drop-policy", [("policy", _abi.U32)], _abi.U32)  # really returns nothing
     with pytest.raises(TypeError, match="drop-policy"):
-        CoreInstance(engine, module, _wit.INTERFACE, [wrong])
+        CoreInstance(engine, module, {_wit.CLASSIFIER: [wrong]})
     with pytest.raises(TypeError, match="does not export"):
-        CoreInstance(engine, module, _wit.INTERFACE, [_abi.Function("nope", [])])
+        CoreInstance(engine, module, {_wit.CLASSIFIER: [_abi.Function("nope", [])]})
+    # i64 positions are checked too: derive-seed returns a u64 (i64), not a u32.
+    narrow = _abi.Function("derive-seed", [("key", _abi.STRING)], _abi.U32)
+    with pytest.raises(TypeError, match=r"derive-seed.*\(i32, i32\) -> \(i32\)"):
+        CoreInstance(engine, module, {_wit.RETRY: [narrow]})
+    # A retry function under the wrong interface is not found.
+    with pytest.raises(TypeError, match="does not export"):
+        CoreInstance(engine, module, {_wit.CLASSIFIER: [_wit.DERIVE_SEED]})
+    # The real contract binds.
+    CoreInstance(engine, module, _wit.EXPORTS)
 
 
 def test_a_trap_restarts_the_engine_and_policies_reload() -> None:

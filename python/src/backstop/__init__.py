@@ -7,25 +7,52 @@
 The policy engine is Backstop's WebAssembly core, run by wasmtime.
 """
 
-from ._exceptions import exception_chain, exception_type_name, failure_from_exception
+from ._exceptions import (exception_chain, exception_type_name, failure_from_exception,
+                          pushback_from_exception)
 from ._model import (Classification, EngineError, ErrorCode, Failure, FailureClass, PolicyError,
                      PolicyLoadError)
-from ._policy import Policy, PolicyFormat, default_policy, load_policy, load_policy_file
+from ._planner import (AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason,
+                       Permit, PlannedAttempt, RetryState, Schedule, SharedState)
+from ._policy import Policy, PolicyFormat, default_policy, derive_seed, load_policy, load_policy_file
+from ._retrying import (Attempt, AsyncRetrying, AttemptTimeout, InMemoryStateStore, RetryError,
+                        Retrying, SharedStateStore, current_attempt, retry)
 
 __all__ = [
+    "Attempt",
+    "AttemptFailure",
+    "AttemptTimeout",
+    "AsyncRetrying",
+    "BreakerState",
+    "BudgetState",
+    "Circuit",
     "Classification",
+    "Decision",
     "EngineError",
     "ErrorCode",
     "Failure",
     "FailureClass",
+    "GiveUpReason",
+    "InMemoryStateStore",
+    "Permit",
+    "PlannedAttempt",
     "Policy",
     "PolicyError",
     "PolicyFormat",
     "PolicyLoadError",
+    "RetryError",
+    "RetryState",
+    "Retrying",
+    "Schedule",
+    "SharedState",
+    "SharedStateStore",
+    "current_attempt",
     "default_policy",
+    "derive_seed",
     "exception_chain",
     "exception_type_name",
     "failure_from_exception",
     "load_policy",
     "load_policy_file",
+    "pushback_from_exception",
+    "retry",
 ]

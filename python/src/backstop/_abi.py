@@ -6,11 +6,12 @@ module* (the same code, committed next to the component) and lowers and lifts
 values itself, following ``design/mvp/CanonicalABI.md`` and
 ``design/mvp/canonical-abi/definitions.py`` of WebAssembly/component-model.
 
-Only what Backstop's WIT uses is supported: bool, u8/u16/u32/s8/s16/s32,
-string (UTF-8), list, record, enum, option, result and variant. Every one of
-them flattens to ``i32`` core values, which keeps flattening trivial; 64-bit
-integers, floats, flags, tuples-as-such, chars and resources are deliberately
-absent (the WIT avoids them).
+Only what Backstop's WIT uses is supported: bool, u8/u16/u32/u64,
+s8/s16/s32/s64, string (UTF-8), list, record, enum, option, result and
+variant. They flatten to ``i32`` and ``i64`` core values (a variant joins its
+cases' flat types position by position, ``i32`` with ``i64`` giving ``i64``);
+floats, flags, tuples-as-such, chars and resources are deliberately absent
+(the WIT avoids them).
 
 Python representations: integers and strings as themselves, a ``list`` as a
 Python sequence, a ``record`` as a tuple in field order, an ``enum`` as its case
@@ -25,9 +26,11 @@ from typing import Any, Iterator, Optional, Protocol, Sequence
 
 MAX_FLAT_PARAMS = 16
 MAX_FLAT_RESULTS = 1
+I32, I64 = "i32", "i64"
 # The canonical ABI traps on strings of 2^31 bytes or more.
 MAX_STRING_BYTES = (1 << 31) - 1
 _U32 = 0xFFFFFFFF
+_U64 = (1 << 64) - 1
 
 
 class AbiError(Exception):
@@ -73,7 +76,9 @@ class ValType:
 
     align: int
     size: int
-    #: Number of ``i32`` core values the type flattens to.
+    #: The core value types (``"i32"`` / ``"i64"``) the type flattens to.
+    flat_types: tuple[str, ...]
+    #: How many core values that is.
     flat: int
 
     def store(self, mem: Memory, ptr: int, value: Any) -> None:
@@ -90,17 +95,19 @@ class ValType:
 
 
 class Int(ValType):
-    """A fixed-width integer: ``u8``, ``u16``, ``u32``, ``s8``, ``s16`` or ``s32``."""
+    """A fixed-width integer: ``u8`` ... ``u64``, ``s8`` ... ``s64``."""
 
     def __init__(self, bits: int, signed: bool) -> None:
         self.name = f"{'s' if signed else 'u'}{bits}"
         self.align = self.size = bits // 8
+        self.flat_types = (I64 if bits == 64 else I32,)
         self.flat = 1
         self._bits = bits
         self._signed = signed
         self._lo = -(1 << (bits - 1)) if signed else 0
         self._hi = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1
-        code = {8: "b", 16: "h", 32: "i"}[bits]
+        self._core_mask = _U64 if bits == 64 else _U32
+        code = {8: "b", 16: "h", 32: "i", 64: "q"}[bits]
         self._struct = struct.Struct("<" + (code if signed else code.upper()))
 
     def _check(self, value: Any) -> int:
@@ -118,7 +125,8 @@ class Int(ValType):
         return value
 
     def lower_flat(self, mem: Memory, value: Any, out: list[int]) -> None:
-        out.append(self._check(value) & _U32)
+        # Core values travel as unsigned bit patterns of their width.
+        out.append(self._check(value) & self._core_mask)
 
     def lift_flat(self, mem: Memory, values: Iterator[int]) -> int:
         # Like the spec's lift_flat_unsigned/signed: keep the low bits, then sign.
@@ -128,12 +136,13 @@ class Int(ValType):
         return value
 
 
-U8, U16, U32 = Int(8, False), Int(16, False), Int(32, False)
-S8, S16, S32 = Int(8, True), Int(16, True), Int(32, True)
+U8, U16, U32, U64 = Int(8, False), Int(16, False), Int(32, False), Int(64, False)
+S8, S16, S32, S64 = Int(8, True), Int(16, True), Int(32, True), Int(64, True)
 
 
 class Bool(ValType):
     align = size = flat = 1
+    flat_types = (I32,)
 
     def store(self, mem: Memory, ptr: int, value: Any) -> None:
         mem.view[ptr] = 1 if value else 0
@@ -162,6 +171,7 @@ class String(ValType):
     """A UTF-8 string: an ``(offset, byte length)`` pair pointing at guest memory."""
 
     align, size, flat = 4, 8, 2
+    flat_types = (I32, I32)
 
     @staticmethod
     def lower_range(mem: Memory, value: Any) -> tuple[int, int]:
@@ -209,6 +219,7 @@ class List(ValType):
     """``list<T>``: an ``(offset, element count)`` pair."""
 
     align, size, flat = 4, 8, 2
+    flat_types = (I32, I32)
 
     def __init__(self, elem: ValType) -> None:
         self.elem = elem
@@ -262,7 +273,8 @@ class Record(ValType):
             size += t.size
         self.offsets = tuple(offsets)
         self.size = align_to(size, self.align)
-        self.flat = sum(t.flat for t in self.types)
+        self.flat_types = tuple(ft for t in self.types for ft in t.flat_types)
+        self.flat = len(self.flat_types)
         self._fields = tuple(zip(self.offsets, self.types))
 
     def _values(self, value: Any) -> Sequence[Any]:
@@ -312,9 +324,22 @@ class Variant(ValType):
         self._payload_offset = align_to(self._disc.size, case_align)
         self.size = align_to(self._payload_offset + max((t.size for t in payloads), default=0),
                              self.align)
-        # All our types flatten to i32, so joining case payloads is just "widest".
-        self._payload_flat = max((t.flat for t in payloads), default=0)
-        self.flat = 1 + self._payload_flat
+        # flatten_variant: join the cases' flat types position by position.
+        joined: list[str] = []
+        for t in payloads:
+            for i, ft in enumerate(t.flat_types):
+                if i == len(joined):
+                    joined.append(ft)
+                elif joined[i] != ft:
+                    joined[i] = I64  # i32 joined with i64 (no floats here)
+        self._payload_flat = len(joined)
+        self.flat_types = (I32, *joined)
+        self.flat = len(self.flat_types)
+        # Per case: the positions where its i32 travels in a joined i64 slot and
+        # must be wrapped back to 32 bits when lifted (the spec's wrap_i64_to_i32).
+        self._narrowed = tuple(
+            () if t is None else tuple(i for i, ft in enumerate(t.flat_types) if joined[i] != ft)
+            for t in self.types)
 
     # Subclasses map their Python form to and from (case index, payload).
     def _split(self, value: Any) -> tuple[int, Any]:
@@ -360,7 +385,11 @@ class Variant(ValType):
         index = next(values) & _U32
         payload = [next(values) for _ in range(self._payload_flat)]
         t = self._case(index)
-        return self._join(index, None if t is None else t.lift_flat(mem, iter(payload)))
+        if t is None:
+            return self._join(index, None)
+        for i in self._narrowed[index]:
+            payload[i] &= _U32
+        return self._join(index, t.lift_flat(mem, iter(payload)))
 
 
 class Enum(Variant):
@@ -428,13 +457,16 @@ class Function:
         self.param_names = tuple(n for n, _ in params)
         self.param_types = tuple(t for _, t in params)
         self.result = result
-        flat_params = sum(t.flat for t in self.param_types)
-        self.params_in_memory = flat_params > MAX_FLAT_PARAMS
+        flat_params = tuple(ft for t in self.param_types for ft in t.flat_types)
+        self.params_in_memory = len(flat_params) > MAX_FLAT_PARAMS
         self.params_tuple = Tuple(*self.param_types) if self.param_types else None
-        self.core_params = 1 if self.params_in_memory else flat_params
-        flat_results = result.flat if result is not None else 0
-        self.result_in_memory = flat_results > MAX_FLAT_RESULTS
-        self.core_results = 1 if self.result_in_memory else flat_results
+        #: The core function's parameter and result types.
+        self.core_param_types: tuple[str, ...] = (I32,) if self.params_in_memory else flat_params
+        flat_results = result.flat_types if result is not None else ()
+        self.result_in_memory = len(flat_results) > MAX_FLAT_RESULTS
+        self.core_result_types: tuple[str, ...] = (I32,) if self.result_in_memory else flat_results
+        self.core_params = len(self.core_param_types)
+        self.core_results = len(self.core_result_types)
 
     def lower_params(self, mem: Memory, args: Sequence[Any]) -> list[int]:
         if len(args) != len(self.param_types):

@@ -13,9 +13,45 @@ from typing import Any
 import wasmtime
 import wasmtime.component as wc
 
-from . import _wit
+from . import _abi, _wit
 from ._model import Classification, ErrorCode, Failure, FailureClass, PolicyError, PolicyLoadError
+from ._planner import AttemptFailure, Decision, Permit, RetryState, Schedule, SharedState
 from ._policy import COMPONENT, PolicyFormat, _engine_config, wasm_bytes
+from ._policy import _policy_error as _tuple_policy_error
+
+
+def to_component(t: _abi.ValType, value: Any) -> Any:
+    """A value in :mod:`backstop._abi`'s Python form, as wasmtime.component wants it."""
+    if isinstance(t, _abi.Record):
+        record = wc.Record()
+        for name, ft, item in zip(t.names, t.types, value):
+            setattr(record, name, to_component(ft, item))
+        return record
+    if isinstance(t, _abi.Option):
+        return None if value is None else to_component(t._some, value)
+    if isinstance(t, _abi.List):
+        return [to_component(t.elem, item) for item in value]
+    if isinstance(t, _abi.Variant) and not isinstance(t, _abi.Enum):
+        raise TypeError("variants are not passed to the component")
+    return value  # integers, bool, strings, enum case names
+
+
+def from_component(t: _abi.ValType, value: Any) -> Any:
+    """Inverse of :func:`to_component` (a result must come back tagged)."""
+    if isinstance(t, _abi.Record):
+        return tuple(from_component(ft, getattr(value, name)) for name, ft in zip(t.names, t.types))
+    if isinstance(t, _abi.Option):
+        return None if value is None else from_component(t._some, value)
+    if isinstance(t, _abi.List):
+        return [from_component(t.elem, item) for item in value]
+    if isinstance(t, _abi.Enum):
+        return value
+    if isinstance(t, _abi.Variant):
+        # result<record, record>: wasmtime-py tags it ("ok" / "err").
+        index = {"ok": 0, "err": 1}[value.tag]
+        payload_t = t.types[index]
+        return (t.names[index], None if payload_t is None else from_component(payload_t, value.payload))
+    return value
 
 
 def _policy_error(record: Any) -> PolicyError:
@@ -48,6 +84,17 @@ class ComponentClassifier:
         self._load, self._drop, self._classify = (
             func("load-policy"), func("drop-policy"), func("classify"))
 
+        retry = instance.get_export_index(self._store, _wit.RETRY)
+        if retry is None:
+            raise TypeError(f"the component does not export {_wit.RETRY}")
+        self._retry: dict[str, tuple[_abi.Function, wc.Func]] = {}
+        for f in _wit.RETRY_FUNCTIONS:
+            index = instance.get_export_index(self._store, f.name, retry)
+            g = None if index is None else instance.get_func(self._store, index)
+            if g is None:
+                raise TypeError(f"the component does not export {f.name}")
+            self._retry[f.name] = (f, g)
+
     def _call(self, f: wc.Func, *args: Any) -> Any:
         result = f(self._store, *args)
         f.post_return(self._store)
@@ -77,3 +124,38 @@ class ComponentClassifier:
         value = result.payload
         return Classification(FailureClass(getattr(value, "class")), getattr(value, "rule"),
                               getattr(value, "reason"))
+
+    # -- the retry interface, through the same value types as Policy ---------
+
+    def call(self, name: str, *args: Any) -> Any:
+        """Call a retry-interface function with arguments and result in
+        :mod:`backstop._abi`'s Python form (as ``CoreInstance.call``)."""
+        f, g = self._retry[name]
+        lowered = [to_component(t, a) for t, a in zip(f.param_types, args)]
+        result = self._call(g, *lowered)
+        return None if f.result is None else from_component(f.result, result)
+
+    def _plan(self, name: str, *args: Any) -> Any:
+        case, value = self.call(name, *args)
+        if case == "error":
+            raise _tuple_policy_error(value)
+        return value
+
+    def begin_attempt(self, handle: int, state: RetryState, shared: SharedState, now_ms: int) -> Permit:
+        return Permit._lift(self._plan("begin-attempt", handle, state._lower(), shared._lower(), now_ms))
+
+    def after_failure(self, handle: int, state: RetryState, shared: SharedState,
+                      outcome: AttemptFailure, now_ms: int) -> Decision:
+        return Decision._lift(self._plan("after-failure", handle, state._lower(), shared._lower(),
+                                         outcome._lower(), now_ms))
+
+    def after_success(self, handle: int, shared: SharedState) -> SharedState:
+        return SharedState._lift(self._plan("after-success", handle, shared._lower()))
+
+    def schedule(self, handle: int, seed: int, max_entries: int) -> Schedule:
+        return Schedule._lift(self._plan("plan-schedule", handle, seed, max_entries))
+
+    def derive_seed(self, key: str) -> int:
+        seed: int = self.call("derive-seed", key)
+        return seed
+

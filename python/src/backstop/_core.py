@@ -10,13 +10,13 @@ signature once, when it binds the instance.
 from __future__ import annotations
 
 import ctypes
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import wasmtime
 from wasmtime import _bindings as _capi  # the pinned wasmtime's own ctypes declarations
 from wasmtime._ffi import dll as _dll
 
-from ._abi import Function
+from ._abi import I32, I64, Function
 
 # Private prototypes (``dll[name]`` makes a fresh function object, leaving
 # wasmtime-py's own untouched) taking and returning plain addresses: ctypes
@@ -32,18 +32,21 @@ _memory_size = _dll["wasmtime_memory_data_size"]
 _memory_size.restype = ctypes.c_size_t
 _memory_size.argtypes = _memory_data.argtypes
 
-_I32 = wasmtime.ValType.i32()
-_SLOT = ctypes.sizeof(_capi.wasmtime_val_raw_t) // 4
-assert ctypes.sizeof(_capi.wasmtime_val_raw_t) % 4 == 0
+_CORE_TYPES = {I32: wasmtime.ValType.i32(), I64: wasmtime.ValType.i64()}
+_SLOT = ctypes.sizeof(_capi.wasmtime_val_raw_t) // 8
+assert ctypes.sizeof(_capi.wasmtime_val_raw_t) % 8 == 0
+_MASKS = {I32: 0xFFFFFFFF, I64: (1 << 64) - 1}
 
 
 class _RawFunc:
-    """One core export taking and returning only ``i32`` values."""
+    """One core export taking and returning ``i32`` / ``i64`` values."""
 
-    __slots__ = ("_ctx", "_func", "_func_addr", "_buf", "_buf_addr", "_len", "_ints",
-                 "_nparams", "_nresults", "_trap", "_trap_addr")
+    __slots__ = ("_ctx", "_func", "_func_addr", "_buf", "_buf_addr", "_len", "_words",
+                 "_nparams", "_nresults", "_result_mask", "_trap", "_trap_addr")
 
-    def __init__(self, store: wasmtime.Store, func: wasmtime.Func, nparams: int, nresults: int) -> None:
+    def __init__(self, store: wasmtime.Store, func: wasmtime.Func, params: Sequence[str],
+                 results: Sequence[str]) -> None:
+        nparams, nresults = len(params), len(results)
         # Raw addresses; the owning CoreInstance keeps the store (and so the
         # context) alive, and we keep the func and buffers.
         self._ctx = ctypes.cast(store._context(), ctypes.c_void_p).value
@@ -52,11 +55,16 @@ class _RawFunc:
         self._len = max(nparams, nresults, 1)
         self._buf = (_capi.wasmtime_val_raw_t * self._len)()
         self._buf_addr = ctypes.addressof(self._buf)
-        # Each slot is a 16-byte union whose first 4 bytes are the i32; a u32
-        # view over the buffer avoids building a union object per argument.
-        self._ints = (ctypes.c_uint32 * (self._len * _SLOT)).from_buffer(self._buf)
+        # Each slot is a 16-byte union whose first bytes are the i32 or i64,
+        # little-endian; a u64 view over the buffer avoids building a union
+        # object per argument. Writing 64 bits suits both widths: an i32
+        # argument is already a u32 bit pattern, and its slot's upper half is
+        # ignored.
+        self._words = (ctypes.c_uint64 * (self._len * _SLOT)).from_buffer(self._buf)
         self._nparams = nparams
         self._nresults = nresults
+        # An i32 result fills only the low half of its slot.
+        self._result_mask = _MASKS[results[0]] if results else 0
         self._new_trap_slot()
 
     def _new_trap_slot(self) -> None:
@@ -66,9 +74,9 @@ class _RawFunc:
     def __call__(self, args: Sequence[int]) -> Optional[int]:
         if len(args) != self._nparams:
             raise TypeError(f"core function takes {self._nparams} arguments, got {len(args)}")
-        ints = self._ints
+        words = self._words
         for i, arg in enumerate(args):
-            ints[i * _SLOT] = arg  # ctypes keeps the low 32 bits, as i32 wants
+            words[i * _SLOT] = arg  # ctypes keeps the low 64 bits
         error = _call_unchecked(self._ctx, self._func_addr, self._buf_addr, self._len, self._trap_addr)
         if error:
             raise wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(_capi.wasmtime_error_t)))
@@ -76,7 +84,7 @@ class _RawFunc:
             trap = self._trap
             self._new_trap_slot()  # the Trap object takes ownership of the pointer
             raise wasmtime.Trap._from_ptr(trap)
-        return ints[0] if self._nresults else None
+        return words[0] & self._result_mask if self._nresults else None
 
 
 class CoreInstance:
@@ -86,8 +94,8 @@ class CoreInstance:
     exported ``memory`` and ``cabi_realloc``. Not thread-safe: callers serialise.
     """
 
-    def __init__(self, engine: wasmtime.Engine, module: wasmtime.Module, interface: str,
-                 functions: Sequence[Function]) -> None:
+    def __init__(self, engine: wasmtime.Engine, module: wasmtime.Module,
+                 interfaces: Mapping[str, Sequence[Function]]) -> None:
         # The store owns the instance; keep it alive as long as we are.
         self._store = store = wasmtime.Store(engine)
         exports = wasmtime.Instance(store, module, []).exports(store)
@@ -100,16 +108,23 @@ class CoreInstance:
         self._addr = self._size = -1
         self.view = memoryview(b"")
         self._refresh()
-        self._realloc = self._bind(exports, "cabi_realloc", 4, 1)
+        self._realloc = self._bind(exports, "cabi_realloc", (I32,) * 4, (I32,))
+        # WIT function names are unique across Backstop's interfaces, so calls
+        # name the function alone.
         self._functions: dict[str, tuple[Function, _RawFunc, Optional[_RawFunc]]] = {}
-        for f in functions:
-            core = self._bind(exports, f"{interface}#{f.name}", f.core_params, f.core_results)
-            post = None
-            if f"cabi_post_{interface}#{f.name}" in exports:
-                post = self._bind(exports, f"cabi_post_{interface}#{f.name}", f.core_results, 0)
-            self._functions[f.name] = (f, core, post)
+        for interface, functions in interfaces.items():
+            for f in functions:
+                if f.name in self._functions:
+                    raise ValueError(f"two interfaces export `{f.name}`")
+                core = self._bind(exports, f"{interface}#{f.name}", f.core_param_types,
+                                  f.core_result_types)
+                post = None
+                if f"cabi_post_{interface}#{f.name}" in exports:
+                    post = self._bind(exports, f"cabi_post_{interface}#{f.name}",
+                                      f.core_result_types, ())
+                self._functions[f.name] = (f, core, post)
 
-    def _bind(self, exports: Any, name: str, nparams: int, nresults: int) -> _RawFunc:
+    def _bind(self, exports: Any, name: str, params: Sequence[str], results: Sequence[str]) -> _RawFunc:
         try:
             func = exports[name]
         except KeyError:
@@ -117,10 +132,11 @@ class CoreInstance:
         if not isinstance(func, wasmtime.Func):
             raise TypeError(f"`{name}` is not a function")
         ty = func.type(self._store)
-        if list(ty.params) != [_I32] * nparams or list(ty.results) != [_I32] * nresults:
+        if (list(ty.params) != [_CORE_TYPES[p] for p in params]
+                or list(ty.results) != [_CORE_TYPES[r] for r in results]):
             raise TypeError(f"`{name}` has core type {ty.params} -> {ty.results}; "
-                            f"the WIT signature needs {nparams} i32 -> {nresults} i32")
-        return _RawFunc(self._store, func, nparams, nresults)
+                            f"the WIT signature needs ({', '.join(params)}) -> ({', '.join(results)})")
+        return _RawFunc(self._store, func, params, results)
 
     def _refresh(self) -> None:
         # Any guest call may grow (and so move) linear memory.
@@ -152,7 +168,7 @@ class CoreInstance:
         return value
 
     def call_core(self, export: str, *args: int) -> Optional[int]:
-        """Call a bound core export with raw ``i32`` values (for tests and diagnostics)."""
+        """Call a bound core export with raw core values (for tests and diagnostics)."""
         if export == "cabi_realloc":
             return self._realloc(args)
         _, core, _ = self._functions[export]

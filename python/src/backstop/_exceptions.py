@@ -6,9 +6,13 @@ importing them, so Backstop depends on none of them.
 
 from __future__ import annotations
 
+import email.utils
 import errno as _errno
+import math
 import subprocess
+import time
 import urllib.error
+from datetime import timedelta, timezone
 from typing import Any, Optional
 
 from ._model import Failure
@@ -155,3 +159,120 @@ def failure_from_exception(exc: BaseException) -> Failure:
         error_code=found.get("error_code"),
         message=message,
     )
+
+
+_U64_MAX = (1 << 64) - 1
+
+
+def _seconds_to_ms(seconds: Any) -> Optional[int]:
+    """Non-negative, finite seconds (int, float or timedelta) as whole
+    milliseconds, rounded up so a wait never undercuts what was asked."""
+    if isinstance(seconds, timedelta):
+        seconds = seconds.total_seconds()
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        return None
+    if isinstance(seconds, float) and not math.isfinite(seconds):
+        return None
+    if seconds < 0:
+        return None
+    if isinstance(seconds, int):
+        return min(seconds * 1000, _U64_MAX)
+    return min(math.ceil(seconds * 1000), _U64_MAX)
+
+
+def _header(headers: Any, name: str) -> Optional[str]:
+    """A header from requests' / httpx's / aiohttp's case-insensitive mappings,
+    urllib's ``Message``, or a plain dict (tried as given, then lower-case)."""
+    get = getattr(headers, "get", None)
+    if not callable(get):
+        return None
+    for key in (name, name.lower()):
+        try:
+            value = get(key)
+        except Exception:
+            return None
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _retry_after_ms(value: str, now: Optional[float]) -> Optional[int]:
+    """RFC 9110 Retry-After: delay-seconds, or an HTTP-date measured from
+    ``now`` (wall clock, seconds since the epoch)."""
+    try:
+        return _seconds_to_ms(float(value) if "." in value else int(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000" dates: RFC 5322 says UTC
+        when = when.replace(tzinfo=timezone.utc)
+    wait = when.timestamp() - (time.time() if now is None else now)
+    return _seconds_to_ms(max(wait, 0.0))
+
+
+def _pushback(exc: BaseException, now: Optional[float]) -> Optional[int]:
+    def attr(obj: Any, name: str) -> Any:
+        try:
+            return getattr(obj, name, None)
+        except Exception:
+            return None
+
+    # An SDK's own attribute (seconds), e.g. a rate-limit error's `retry_after`.
+    ms = _seconds_to_ms(attr(exc, "retry_after"))
+    if ms is not None:
+        return ms
+    # HTTP headers: requests / httpx put them on `exc.response`; urllib's
+    # HTTPError and aiohttp's ClientResponseError on the exception.
+    response = attr(exc, "response")
+    for headers in (attr(response, "headers") if response is not None else None,
+                    attr(exc, "headers")):
+        if headers is None:
+            continue
+        text = _header(headers, "Retry-After-Ms")  # OpenAI, Azure: milliseconds
+        if text is not None:
+            try:
+                return _seconds_to_ms(float(text) / 1000)
+            except ValueError:
+                pass
+        text = _header(headers, "Retry-After")
+        if text is not None:
+            ms = _retry_after_ms(text, now)
+            if ms is not None:
+                return ms
+    # gRPC: the `grpc-retry-pushback-ms` trailer. A negative or malformed value
+    # ("do not retry" in gRPC's spec) is not a pushback; the classifier decides.
+    trailers = attr(exc, "trailing_metadata")
+    if callable(trailers):
+        try:
+            metadata = trailers() or ()
+            for key, value in metadata:
+                if key == "grpc-retry-pushback-ms":
+                    text = value.decode("ascii") if isinstance(value, bytes) else str(value)
+                    if text.isdigit():
+                        return min(int(text), _U64_MAX)
+        except Exception:
+            return None
+    return None
+
+
+def pushback_from_exception(exc: BaseException, now: Optional[float] = None) -> Optional[int]:
+    """Server pushback carried by a caught exception, in milliseconds, or ``None``.
+
+    From the outermost exception in the cause chain that has one: a
+    ``retry_after`` attribute (seconds, or a ``timedelta``); a ``Retry-After-Ms``
+    or ``Retry-After`` header (delay-seconds or an HTTP-date, measured from
+    ``now``, the wall clock by default) on ``exc.response.headers`` or
+    ``exc.headers``; a gRPC ``grpc-retry-pushback-ms`` trailer.
+    """
+    if not isinstance(exc, BaseException):
+        raise TypeError(f"expected an exception, not {type(exc).__name__}")
+    for link in exception_chain(exc):
+        ms = _pushback(link, now)
+        if ms is not None:
+            return ms
+    return None

@@ -37,6 +37,7 @@ class ErrorCode(str, Enum):
     TOO_LARGE = "too-large"
     UNKNOWN_POLICY = "unknown-policy"
     INVALID_FAILURE = "invalid-failure"
+    INVALID_STATE = "invalid-state"
 
     def __str__(self) -> str:
         return self.value

@@ -16,6 +16,12 @@ from ._abi import AbiError
 from ._core import CoreInstance
 from ._model import (Classification, EngineError, ErrorCode, Failure, FailureClass,
                      PolicyError, PolicyLoadError)
+from ._planner import AttemptFailure, Decision, Permit, RetryState, Schedule, SharedState
+
+_U32_MAX = (1 << 32) - 1
+_U64_MAX = (1 << 64) - 1
+#: Most attempts the engine lists in a dry-run schedule.
+MAX_SCHEDULE = 10_000
 
 PolicyFormat = Literal["toml", "json"]
 _FORMATS = ("toml", "json")
@@ -80,7 +86,7 @@ class _Runtime:
         """The live instance; call with :attr:`lock` held."""
         if self._instance is None:
             engine, module = _compiled_module()
-            self._instance = CoreInstance(engine, module, _wit.INTERFACE, _wit.FUNCTIONS)
+            self._instance = CoreInstance(engine, module, _wit.EXPORTS)
         instance = self._instance
         while self._pending_drops:
             generation, handle = self._pending_drops.pop()
@@ -196,6 +202,64 @@ class Policy:
         """Classify a caught exception (see :meth:`Failure.from_exception`)."""
         return self.classify(Failure.from_exception(exc))
 
+    # -- the retry planner: integer milliseconds, exactly as the engine takes them.
+
+    def _plan(self, name: str, *args: Any) -> Any:
+        runtime = self._runtime
+        with runtime.lock:
+            case, value = runtime.call(name, self._handle(), *args)
+        if case == "error":
+            raise _policy_error(value)
+        return value
+
+    def begin_attempt(self, state: RetryState, shared: SharedState, now_ms: int) -> Permit:
+        """Before each attempt: may it start (circuit breaker, deadline), and
+        with what timeout? Keep the permit's ``state`` and ``shared``.
+
+        ``now_ms`` is milliseconds on any clock, the same one throughout
+        (including in the states). Raises :class:`PolicyError` (``invalid-state``)
+        for a state no sequence of decisions can produce.
+        """
+        _check_arg("state", state, RetryState)
+        _check_arg("shared", shared, SharedState)
+        return Permit._lift(self._plan("begin-attempt", state._lower(), shared._lower(),
+                                       _u64("now_ms", now_ms)))
+
+    def after_failure(self, state: RetryState, shared: SharedState,
+                      outcome: Union[AttemptFailure, Failure], now_ms: int) -> Decision:
+        """After a failed attempt: classify it, then retry after how long, or
+        give up and why. ``outcome`` may be a bare :class:`Failure` (no
+        duration, no pushback). Keep the decision's ``state`` and ``shared``."""
+        _check_arg("state", state, RetryState)
+        _check_arg("shared", shared, SharedState)
+        if isinstance(outcome, Failure):
+            outcome = AttemptFailure(outcome)
+        _check_arg("outcome", outcome, AttemptFailure)
+        return Decision._lift(self._plan("after-failure", state._lower(), shared._lower(),
+                                         outcome._lower(), _u64("now_ms", now_ms)))
+
+    def after_success(self, shared: SharedState) -> SharedState:
+        """After a successful attempt: close a half-open circuit, refill the
+        retry budget. Returns the shared state to keep."""
+        _check_arg("shared", shared, SharedState)
+        return SharedState._lift(self._plan("after-success", shared._lower()))
+
+    def schedule(self, seed: int = 0, max_entries: int = 100) -> Schedule:
+        """A dry run: the attempts this policy would make if every one failed
+        transiently after running for its full timeout. ``max_entries`` is
+        clamped to 1..10,000; the schedule's ``ends_with`` is ``None`` when it
+        was cut there."""
+        seed = _u64("seed", seed)
+        if not isinstance(max_entries, int) or isinstance(max_entries, bool):
+            raise TypeError(f"max_entries must be int, not {type(max_entries).__name__}")
+        max_entries = min(max(max_entries, 1), MAX_SCHEDULE)
+        return Schedule._lift(self._plan("plan-schedule", seed, max_entries))
+
+    @staticmethod
+    def derive_seed(key: str) -> int:
+        """The default jitter seed for an idempotency key (see :func:`backstop.derive_seed`)."""
+        return derive_seed(key)
+
     @property
     def closed(self) -> bool:
         return self._closed
@@ -224,6 +288,30 @@ class Policy:
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{len(self.source)} chars"
         return f"<backstop.Policy {self.format} ({state})>"
+
+
+def _check_arg(name: str, value: Any, kind: type) -> None:
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be a {kind.__name__}, not {type(value).__name__}")
+
+
+def _u64(name: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be int (milliseconds / a 64-bit value), not {type(value).__name__}")
+    if not 0 <= value <= _U64_MAX:
+        raise ValueError(f"{name} {value} is outside 0..2^64-1")
+    return value
+
+
+def derive_seed(key: str) -> int:
+    """The default jitter seed for an idempotency key such as ``"<run id>/<step>"``:
+    its 64-bit FNV-1a hash, computed by the engine so every host agrees. The
+    same key gives the same delays, so a run's schedule is reproducible."""
+    if not isinstance(key, str):
+        raise TypeError(f"key must be str, not {type(key).__name__}")
+    with _runtime.lock:
+        seed: int = _runtime.call("derive-seed", key)
+    return seed
 
 
 def _check_source(source: Any, format: Any) -> None:

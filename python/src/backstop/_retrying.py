@@ -1,0 +1,605 @@
+"""Retry helpers driven by the planner: a decorator and tenacity-style
+``for attempt in Retrying(policy): with attempt: ...`` loops, sync and async.
+
+Every decision (retry or not, how long to wait, the next attempt's timeout,
+the breaker and the budget) comes from the engine; this module only keeps the
+clock, sleeps, and keeps the state. Times here are seconds, like ``time.sleep``
+and tenacity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import logging
+import random
+import sys
+import threading
+import time
+from typing import (Any, Awaitable, Callable, Iterator, Optional, Protocol, TypeVar, Union,
+                    overload)
+
+from ._planner import AttemptFailure, Decision, GiveUpReason, Permit, RetryState, SharedState
+from ._policy import Policy, default_policy, derive_seed
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+logger = logging.getLogger("backstop")
+
+_HAS_ASYNCIO_TIMEOUT = sys.version_info >= (3, 11)
+
+
+class AttemptTimeout(TimeoutError):
+    """An attempt ran past its timeout and was cancelled (async attempts).
+
+    The built-in rule ``builtin.attempt-timeout`` classifies it as transient:
+    it is reported to the classifier as ``backstop.AttemptTimeout``, the name
+    every host uses.
+    """
+
+    def __init__(self, attempt: int, timeout: float) -> None:
+        super().__init__(f"attempt {attempt} timed out after {timeout:g}s")
+        self.attempt = attempt
+        self.timeout = timeout
+
+
+AttemptTimeout.__module__ = "backstop"  # its classifier name: backstop.AttemptTimeout
+
+
+class RetryError(Exception):
+    """The planner gave up. ``__cause__`` (and :attr:`last_exception`) is the
+    last attempt's exception, if an attempt ran.
+
+    A *permanent* failure is never wrapped: it is re-raised as is, since it
+    was not retried. Pass ``reraise=True`` to get the last exception instead
+    of this one for every other reason too.
+    """
+
+    def __init__(self, message: str, reason: GiveUpReason, attempts: int,
+                 decision: Optional[Decision] = None, permit: Optional[Permit] = None,
+                 last_exception: Optional[BaseException] = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        """Why it gave up."""
+        self.attempts = attempts
+        """How many attempts ran."""
+        self.decision = decision
+        """The planner's decision after the last failed attempt, when giving up there."""
+        self.permit = permit
+        """The refused permit, when the next attempt was refused (open circuit, deadline);
+        its ``retry_after`` says when the circuit half-opens."""
+        self.last_exception = last_exception
+
+
+class SharedStateStore(Protocol):
+    """Where the state shared by every operation against one dependency (its
+    circuit breaker and retry budget) lives.
+
+    ``update`` must apply ``fn`` atomically: call it with the current state
+    for ``key`` (a fresh ``SharedState()`` if there is none), store the state
+    it returns first, and return its second value. A store shared between
+    processes (a file with a lock, a database row, Redis with WATCH) keeps
+    every worker's breaker in step.
+    """
+
+    def update(self, key: str, fn: Callable[[SharedState], tuple[SharedState, T]]) -> T: ...
+
+
+class InMemoryStateStore:
+    """A thread-safe, in-process :class:`SharedStateStore`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._states: dict[str, SharedState] = {}
+
+    def update(self, key: str, fn: Callable[[SharedState], tuple[SharedState, T]]) -> T:
+        with self._lock:
+            state, result = fn(self._states.get(key, _FRESH))
+            if not isinstance(state, SharedState):
+                raise TypeError(f"update() needs a SharedState, not {type(state).__name__}")
+            self._states[key] = state
+            return result
+
+    def get(self, key: str = "default") -> SharedState:
+        """The state for ``key`` (fresh if never stored), e.g. to persist it."""
+        with self._lock:
+            return self._states.get(key, _FRESH)
+
+    def set(self, key: str, state: SharedState) -> None:
+        """Replace the state for ``key``, e.g. with one restored from disk."""
+        if not isinstance(state, SharedState):
+            raise TypeError(f"set() needs a SharedState, not {type(state).__name__}")
+        with self._lock:
+            self._states[key] = state
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return f"<InMemoryStateStore {sorted(self._states)}>"
+
+
+_FRESH = SharedState()
+_current: contextvars.ContextVar[Optional["Attempt"]] = contextvars.ContextVar(
+    "backstop_attempt", default=None)
+
+
+def current_attempt() -> Optional["Attempt"]:
+    """The attempt running in this context (thread or task), or ``None``.
+
+    For code inside a decorated function that wants its attempt's timeout:
+    ``requests.get(url, timeout=backstop.current_attempt().timeout)``.
+    """
+    return _current.get()
+
+
+_RUNNING, _SUCCEEDED, _RETRYING, _GAVE_UP = "running", "succeeded", "retrying", "gave-up"
+
+
+class Attempt:
+    """One attempt. Run its body in ``with attempt:`` (or ``async with`` in an
+    async loop, which also enforces the timeout).
+
+    An exception from the body is classified and planned for when the block
+    exits: a retry suppresses it (the loop sleeps, then yields the next
+    attempt); giving up lets it (or a :class:`RetryError`) propagate.
+    """
+
+    def __init__(self, operation: "_Operation", permit: Permit) -> None:
+        self._operation = operation
+        self.permit = permit
+        """The engine's permit for this attempt."""
+        self.decision: Optional[Decision] = None
+        """After a failure: the planner's decision."""
+        self._status = ""
+        self._started = 0.0
+        self._token: Optional[contextvars.Token[Optional[Attempt]]] = None
+        self._timeout_cm: Any = None
+
+    @property
+    def number(self) -> int:
+        """1-based."""
+        return self.permit.attempt
+
+    @property
+    def timeout(self) -> Optional[float]:
+        """This attempt's timeout in seconds (the policy's attempt timeout,
+        clamped to what remains of the deadline), or ``None``. Sync attempts
+        are not interrupted: pass it to your client (``timeout=attempt.timeout``).
+        ``async with attempt:`` enforces it."""
+        return self.permit.timeout
+
+    @property
+    def probe(self) -> bool:
+        """Whether this attempt is a half-open circuit breaker's probe."""
+        return self.permit.probe
+
+    # -- sync ---------------------------------------------------------------
+
+    def __enter__(self) -> "Attempt":
+        if self._status:
+            raise RuntimeError(f"attempt {self.number} was already entered")
+        self._status = _RUNNING
+        self._token = _current.set(self)
+        self._started = self._operation.clock()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
+        return self._conclude(exc, substituted=False)
+
+    # -- async --------------------------------------------------------------
+
+    async def __aenter__(self) -> "Attempt":
+        self.__enter__()
+        if self.timeout is not None and _HAS_ASYNCIO_TIMEOUT:
+            self._timeout_cm = asyncio.timeout(self.timeout)
+            await self._timeout_cm.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
+        substituted = False
+        cm, self._timeout_cm = self._timeout_cm, None
+        if cm is not None:
+            try:
+                await cm.__aexit__(exc_type, exc, tb)
+            except TimeoutError as fired:
+                # Our timeout cancelled the body: report it as the attempt's failure.
+                assert self.timeout is not None
+                timeout_exc = AttemptTimeout(self.number, self.timeout)
+                timeout_exc.__cause__ = fired
+                exc, substituted = timeout_exc, True
+        return self._conclude(exc, substituted)
+
+    # -- both -----------------------------------------------------------------
+
+    def _conclude(self, exc: Optional[BaseException], substituted: bool) -> bool:
+        """Record the outcome. True suppresses the body's exception (retry);
+        False lets it propagate; a substituted exception is raised here."""
+        op = self._operation
+        if exc is None:
+            self._status = _SUCCEEDED
+            op.succeeded()
+            return False
+        if not isinstance(exc, Exception):
+            # KeyboardInterrupt, SystemExit, cancellation: not a failure to plan for.
+            self._status = _GAVE_UP
+            return False
+        duration_ms = max(0, round((op.clock() - self._started) * 1000))
+        self.decision = decision = op.failed(exc, duration_ms)
+        if decision.should_retry:
+            self._status = _RETRYING
+            return True
+        self._status = _GAVE_UP
+        error = op.give_up_error(decision, exc)
+        if error is not exc:
+            raise error from exc
+        if not substituted:
+            return False  # re-raise the original, traceback intact
+        raise error
+
+
+class _Operation:
+    """One operation's retry state and its calls into the planner."""
+
+    def __init__(self, config: "_Config") -> None:
+        self.config = config
+        self.clock = config.clock
+        self.state = RetryState(seed=config.seed())
+        self.last_exception: Optional[BaseException] = None
+
+    def _now_ms(self) -> int:
+        return max(0, int(self.clock() * 1000))
+
+    def begin(self) -> Attempt:
+        cfg = self.config
+        now_ms = self._now_ms()
+
+        def begin(shared: SharedState) -> tuple[SharedState, Permit]:
+            permit = cfg.policy.begin_attempt(self.state, shared, now_ms)
+            return permit.shared, permit
+
+        permit = cfg.store.update(cfg.dependency, begin)
+        if permit.refused is not None:
+            raise self._refused(permit)
+        self.state = permit.state
+        return Attempt(self, permit)
+
+    def _refused(self, permit: Permit) -> BaseException:
+        reason = permit.refused
+        assert reason is not None
+        last = self.last_exception
+        if reason is GiveUpReason.CIRCUIT_OPEN:
+            message = (f"attempt {permit.attempt} refused: the circuit is open "
+                       f"(half-opens in {permit.retry_after:g}s)")
+        else:
+            message = f"attempt {permit.attempt} refused: {reason.value}"
+        logger.debug("backstop: %s", message)
+        if self.config.reraise and last is not None:
+            _add_note(last, f"backstop: {message}")
+            return last
+        error = RetryError(message, reason, self.state.attempts, permit=permit, last_exception=last)
+        error.__cause__ = last
+        return error
+
+    def failed(self, exc: Exception, duration_ms: int) -> Decision:
+        cfg = self.config
+        self.last_exception = exc
+        outcome = AttemptFailure.from_exception(exc, duration_ms, now=self.clock())
+        now_ms = self._now_ms()
+
+        def after(shared: SharedState) -> tuple[SharedState, Decision]:
+            decision = cfg.policy.after_failure(self.state, shared, outcome, now_ms)
+            return decision.shared, decision
+
+        decision = cfg.store.update(cfg.dependency, after)
+        self.state = decision.state
+        logger.debug("backstop: %s", decision.explanation)
+        return decision
+
+    def succeeded(self) -> None:
+        policy = self.config.policy
+        self.config.store.update(self.config.dependency, lambda shared: (policy.after_success(shared), None))
+
+    def give_up_error(self, decision: Decision, exc: BaseException) -> BaseException:
+        _add_note(exc, f"backstop: {decision.explanation}")
+        if decision.give_up is GiveUpReason.PERMANENT or self.config.reraise:
+            return exc
+        assert decision.give_up is not None
+        return RetryError(decision.explanation, decision.give_up, decision.attempt,
+                          decision=decision, last_exception=exc)
+
+
+def _add_note(exc: BaseException, note: str) -> None:
+    add_note = getattr(exc, "add_note", None)  # Python 3.11+
+    if add_note is not None and note not in getattr(exc, "__notes__", ()):
+        add_note(note)
+
+
+class _Config:
+    def __init__(self, policy: Optional[Policy], idempotency_key: Optional[str], seed: Optional[int],
+                 shared_state: Optional[SharedStateStore], dependency: str,
+                 on_retry: Optional[Callable[..., Any]], reraise: bool,
+                 clock: Callable[[], float]) -> None:
+        if policy is None:
+            policy = default_policy()
+        if not isinstance(policy, Policy):
+            raise TypeError(f"policy must be a backstop.Policy, not {type(policy).__name__}")
+        if idempotency_key is not None and not isinstance(idempotency_key, str):
+            raise TypeError(f"idempotency_key must be str, not {type(idempotency_key).__name__}")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)
+                                 or not 0 <= seed < 1 << 64):
+            raise ValueError(f"seed must be an int in 0..2^64-1, not {seed!r}")
+        if not isinstance(dependency, str):
+            raise TypeError(f"dependency must be str, not {type(dependency).__name__}")
+        if shared_state is not None and not callable(getattr(shared_state, "update", None)):
+            raise TypeError("shared_state must be a SharedStateStore (with an update method)")
+        if on_retry is not None and not callable(on_retry):
+            raise TypeError("on_retry must be callable")
+        self.policy = policy
+        self.idempotency_key = idempotency_key
+        self.fixed_seed = seed
+        self.store: SharedStateStore = InMemoryStateStore() if shared_state is None else shared_state
+        self.dependency = dependency
+        self.on_retry = on_retry
+        self.reraise = reraise
+        self.clock = clock
+
+    def seed(self) -> int:
+        # The idempotency key makes a run's delays reproducible; without one,
+        # operations spread out at random (the host owns randomness).
+        if self.fixed_seed is not None:
+            return self.fixed_seed
+        if self.idempotency_key is not None:
+            return derive_seed(self.idempotency_key)
+        return random.getrandbits(64)
+
+    def with_key(self, key: Optional[str]) -> "_Config":
+        if key is None:
+            return self
+        if not isinstance(key, str):
+            raise TypeError(f"idempotency_key must give a str, not {type(key).__name__}")
+        copy = object.__new__(_Config)
+        copy.__dict__.update(self.__dict__)
+        copy.idempotency_key = key
+        return copy
+
+
+class _BaseRetrying:
+    def __init__(self, policy: Optional[Policy] = None, *, idempotency_key: Optional[str] = None,
+                 seed: Optional[int] = None, shared_state: Optional[SharedStateStore] = None,
+                 dependency: str = "default", on_retry: Optional[Callable[..., Any]] = None,
+                 reraise: bool = False, clock: Callable[[], float] = time.time) -> None:
+        self._config = _Config(policy, idempotency_key, seed, shared_state, dependency, on_retry,
+                               reraise, clock)
+
+    @property
+    def policy(self) -> Policy:
+        return self._config.policy
+
+    @property
+    def shared_state(self) -> SharedStateStore:
+        """The store holding the breaker and budget (shared across operations)."""
+        return self._config.store
+
+
+class Retrying(_BaseRetrying):
+    """Run an operation under a policy, retrying as the engine decides.
+
+    >>> for attempt in Retrying(policy, idempotency_key="run-42/extract"):  # doctest: +SKIP
+    ...     with attempt:
+    ...         data = fetch(timeout=attempt.timeout)
+
+    Each iteration (``for``) is one operation with a fresh retry state; the
+    circuit breaker and retry budget live in ``shared_state`` under
+    ``dependency`` and carry over between operations.
+
+    Options:
+
+    * ``policy``: a loaded :class:`~backstop.Policy` (default: the built-in rules
+      and retry defaults);
+    * ``idempotency_key``: seeds the jitter (``"<run id>/<step>"``) so a run's
+      delays are reproducible; without it (or ``seed``) the seed is random;
+    * ``shared_state``, ``dependency``: a :class:`SharedStateStore` and the key
+      of this dependency in it (default: a private in-memory store);
+    * ``on_retry(decision, exception)``: called before each wait;
+    * ``reraise``: give up by re-raising the last exception instead of
+      :class:`RetryError` (permanent failures are always re-raised as is);
+    * ``sleep(seconds)``, ``clock()``: ``time.sleep`` and ``time.time`` (a wall
+      clock, because shared state may cross processes); inject fakes in tests.
+    """
+
+    def __init__(self, policy: Optional[Policy] = None, *, idempotency_key: Optional[str] = None,
+                 seed: Optional[int] = None, shared_state: Optional[SharedStateStore] = None,
+                 dependency: str = "default", on_retry: Optional[Callable[..., Any]] = None,
+                 reraise: bool = False, sleep: Callable[[float], Any] = time.sleep,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(policy, idempotency_key=idempotency_key, seed=seed,
+                         shared_state=shared_state, dependency=dependency, on_retry=on_retry,
+                         reraise=reraise, clock=clock)
+        self._sleep = sleep
+
+    def __iter__(self) -> Iterator[Attempt]:
+        return _Attempts(_Operation(self._config), self._sleep)
+
+    def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call ``fn(*args, **kwargs)`` until it succeeds or the planner gives up."""
+        return _call_sync(_Operation(self._config), self._sleep, fn, args, kwargs)
+
+
+class _Attempts:
+    """The sync attempt iterator (a class, not a generator, so an early
+    ``return`` from the loop leaves nothing to finalise)."""
+
+    def __init__(self, operation: _Operation, sleep: Callable[[float], Any]) -> None:
+        self._operation = operation
+        self._sleep = sleep
+        self._attempt: Optional[Attempt] = None
+
+    def __iter__(self) -> "_Attempts":
+        return self
+
+    def __next__(self) -> Attempt:
+        previous = self._attempt
+        if previous is not None:
+            decision = _check_previous(previous)
+            if decision is None:
+                raise StopIteration
+            on_retry = self._operation.config.on_retry
+            if on_retry is not None:
+                on_retry(decision, self._operation.last_exception)
+            self._sleep(decision.delay)
+        self._attempt = self._operation.begin()
+        return self._attempt
+
+
+def _check_previous(attempt: Attempt) -> Optional[Decision]:
+    """The decision to retry after ``attempt``, or None when the loop is over."""
+    if not attempt._status:
+        raise RuntimeError("run each attempt's body inside `with attempt:`")
+    if attempt._status == _RUNNING:
+        raise RuntimeError(f"attempt {attempt.number} has not finished")
+    if attempt._status == _RETRYING:
+        return attempt.decision
+    return None
+
+
+def _call_sync(op: _Operation, sleep: Callable[[float], Any], fn: Callable[..., T],
+               args: Any, kwargs: Any) -> T:
+    for attempt in _Attempts(op, sleep):
+        with attempt:
+            return fn(*args, **kwargs)
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+class AsyncRetrying(_BaseRetrying):
+    """The async twin of :class:`Retrying`: ``async for attempt in
+    AsyncRetrying(policy): async with attempt: ...``. ``async with`` cancels
+    the body at the attempt's timeout (raising :class:`AttemptTimeout`, which
+    is classified transient); ``sleep`` defaults to ``asyncio.sleep``, and
+    ``on_retry`` may be a coroutine function."""
+
+    def __init__(self, policy: Optional[Policy] = None, *, idempotency_key: Optional[str] = None,
+                 seed: Optional[int] = None, shared_state: Optional[SharedStateStore] = None,
+                 dependency: str = "default", on_retry: Optional[Callable[..., Any]] = None,
+                 reraise: bool = False, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(policy, idempotency_key=idempotency_key, seed=seed,
+                         shared_state=shared_state, dependency=dependency, on_retry=on_retry,
+                         reraise=reraise, clock=clock)
+        self._sleep = sleep
+
+    def __aiter__(self) -> "_AsyncAttempts":
+        return _AsyncAttempts(_Operation(self._config), self._sleep)
+
+    async def __call__(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """Await ``fn(*args, **kwargs)`` until it succeeds or the planner gives up."""
+        return await _call_async(_Operation(self._config), self._sleep, fn, args, kwargs)
+
+
+class _AsyncAttempts:
+    def __init__(self, operation: _Operation, sleep: Callable[[float], Awaitable[Any]]) -> None:
+        self._operation = operation
+        self._sleep = sleep
+        self._attempt: Optional[Attempt] = None
+
+    def __aiter__(self) -> "_AsyncAttempts":
+        return self
+
+    async def __anext__(self) -> Attempt:
+        previous = self._attempt
+        if previous is not None:
+            decision = _check_previous(previous)
+            if decision is None:
+                raise StopAsyncIteration
+            on_retry = self._operation.config.on_retry
+            if on_retry is not None:
+                result = on_retry(decision, self._operation.last_exception)
+                if inspect.isawaitable(result):
+                    await result
+            await self._sleep(decision.delay)
+        self._attempt = self._operation.begin()
+        return self._attempt
+
+
+async def _call_async(op: _Operation, sleep: Callable[[float], Awaitable[Any]],
+                      fn: Callable[..., Awaitable[T]], args: Any, kwargs: Any) -> T:
+    async for attempt in _AsyncAttempts(op, sleep):
+        async with attempt:
+            if _HAS_ASYNCIO_TIMEOUT or attempt.timeout is None:
+                return await fn(*args, **kwargs)
+            # Python < 3.11 has no asyncio.timeout for `async with attempt`.
+            try:
+                return await asyncio.wait_for(fn(*args, **kwargs), attempt.timeout)
+            except asyncio.TimeoutError as fired:
+                raise AttemptTimeout(attempt.number, attempt.timeout) from fired
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+KeyArg = Union[str, Callable[..., str], None]
+
+
+@overload
+def retry(policy: F) -> F: ...
+
+
+@overload
+def retry(policy: Optional[Policy] = None, *, idempotency_key: KeyArg = None,
+          seed: Optional[int] = None, shared_state: Optional[SharedStateStore] = None,
+          dependency: str = "default", on_retry: Optional[Callable[..., Any]] = None,
+          reraise: bool = False, sleep: Optional[Callable[[float], Any]] = None,
+          clock: Callable[[], float] = time.time) -> Callable[[F], F]: ...
+
+
+def retry(policy: Any = None, *, idempotency_key: KeyArg = None, seed: Optional[int] = None,
+          shared_state: Optional[SharedStateStore] = None, dependency: str = "default",
+          on_retry: Optional[Callable[..., Any]] = None, reraise: bool = False,
+          sleep: Optional[Callable[[float], Any]] = None,
+          clock: Callable[[], float] = time.time) -> Any:
+    """Decorate a function (sync or ``async def``) to retry under a policy.
+
+    >>> @retry(policy, idempotency_key=lambda run_id, step: f"{run_id}/{step}")  # doctest: +SKIP
+    ... def train(run_id, step): ...
+
+    ``idempotency_key`` may be a string or a function of the call's
+    arguments. Each call is one operation; the decorated function's calls
+    share one circuit breaker and retry budget (``shared_state`` under
+    ``dependency``; by default a private in-memory store). ``sleep`` defaults
+    to ``time.sleep``, or ``asyncio.sleep`` for a coroutine function. Other
+    options as in :class:`Retrying`. ``@retry`` alone uses the default policy.
+    """
+    if callable(policy) and not isinstance(policy, Policy):
+        return retry()(policy)  # bare @retry
+    key_fn = idempotency_key if callable(idempotency_key) else None
+    config = _Config(policy, None if key_fn else idempotency_key, seed, shared_state,
+                     dependency, on_retry, reraise, clock)
+
+    def decorate(fn: F) -> F:
+        if inspect.iscoroutinefunction(fn):
+            async_sleep = asyncio.sleep if sleep is None else sleep
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                cfg = config.with_key(key_fn(*args, **kwargs)) if key_fn else config
+                return await _call_async(_Operation(cfg), async_sleep, fn, args, kwargs)
+
+            async_wrapper.shared_state = config.store  # type: ignore[attr-defined]
+            return async_wrapper  # type: ignore[return-value]
+
+        sync_sleep = time.sleep if sleep is None else sleep
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            cfg = config.with_key(key_fn(*args, **kwargs)) if key_fn else config
+            return _call_sync(_Operation(cfg), sync_sleep, fn, args, kwargs)
+
+        wrapper.shared_state = config.store  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
