@@ -1,0 +1,439 @@
+package backstop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Clock is the time source and sleeper Do uses. Tests inject a fake one to
+// run a retry loop without waiting; SystemClock is the default.
+type Clock interface {
+	// Now is the current time. Do sends it to the planner in Unix ms and
+	// measures attempt durations with it.
+	Now() time.Time
+	// Sleep waits for d, or until ctx is done, when it returns ctx.Err().
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+func (systemClock) Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// SystemClock is the real clock: time.Now, and a timer raced against the
+// context's Done channel.
+var SystemClock Clock = systemClock{}
+
+// SharedStore keeps one dependency's SharedState (circuit breaker and retry
+// budget) between operations, in memory or in a database, file or cache
+// shared by processes; the state marshals to JSON. Do loads it before and
+// saves it after each planner call.
+//
+// Load and Save alone let concurrent operations overwrite each other's
+// outcomes. A store that also has the method
+//
+//	Update(ctx context.Context, fn func(SharedState) (SharedState, error)) error
+//
+// (as MemoryStore does) is updated through it instead; Update must apply fn
+// atomically, for example under a lock or in a transaction, and return
+// fn's error unchanged.
+type SharedStore interface {
+	Load(ctx context.Context) (SharedState, error)
+	Save(ctx context.Context, s SharedState) error
+}
+
+type updater interface {
+	Update(ctx context.Context, fn func(SharedState) (SharedState, error)) error
+}
+
+// MemoryStore is a SharedStore in memory, safe for concurrent use, with an
+// atomic Update. The zero value holds a fresh state. Share one MemoryStore
+// between every Do against the same dependency.
+type MemoryStore struct {
+	mu sync.Mutex
+	s  SharedState
+}
+
+// Load returns the current state.
+func (m *MemoryStore) Load(context.Context) (SharedState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.s, nil
+}
+
+// Save replaces the state.
+func (m *MemoryStore) Save(_ context.Context, s SharedState) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.s = s
+	return nil
+}
+
+// Update replaces the state with fn's result, holding the store's lock
+// throughout; on error the state is left as it was.
+func (m *MemoryStore) Update(_ context.Context, fn func(SharedState) (SharedState, error)) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next, err := fn(m.s)
+	if err == nil {
+		m.s = next
+	}
+	return err
+}
+
+// AttemptTimeout is the error of an attempt that ran past its timeout (the
+// policy's attempt_timeout, clamped to its deadline). Do classifies it
+// instead of the attempt's own error. Its type name is the one every
+// Backstop host reports for a timed-out attempt, which the built-in rule
+// builtin.attempt-timeout classifies as transient; a rule of your own can
+// name it as error_type = "backstop.AttemptTimeout" (or "AttemptTimeout").
+// Its cause chain continues with context.DeadlineExceeded and the attempt's
+// error. errors.As finds it with a backstop.AttemptTimeout target.
+type AttemptTimeout struct {
+	// Attempt is the attempt that timed out (1-based).
+	Attempt int
+	Timeout time.Duration
+	// Err is what the attempt returned.
+	Err error
+}
+
+func (e AttemptTimeout) Error() string {
+	return fmt.Sprintf("backstop: attempt %d timed out after %v: %v", e.Attempt, e.Timeout, e.Err)
+}
+
+// Unwrap returns context.DeadlineExceeded and the attempt's error.
+func (e AttemptTimeout) Unwrap() []error { return []error{context.DeadlineExceeded, e.Err} }
+
+// RetryAfterError attaches a server's pushback (an HTTP Retry-After or
+// grpc-retry-pushback-ms) to an error. Do honours any error in the chain
+// with a method RetryAfter() time.Duration, so an error type of your own
+// works as well; a negative duration means "no pushback".
+type RetryAfterError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryAfterError) Error() string             { return e.Err.Error() }
+func (e *RetryAfterError) Unwrap() error             { return e.Err }
+func (e *RetryAfterError) RetryAfter() time.Duration { return e.After }
+
+// pushback finds the first RetryAfter() in err's chain.
+func pushback(err error) *time.Duration {
+	var p interface{ RetryAfter() time.Duration }
+	if !errors.As(err, &p) {
+		return nil
+	}
+	d, ok := safeCall(p.RetryAfter)
+	if !ok || d < 0 {
+		return nil
+	}
+	return &d
+}
+
+// GiveUpError is Do's error when the planner gives up or refuses an
+// attempt. Unwrap returns the last attempt's error, so errors.Is and
+// errors.As see through it.
+type GiveUpError struct {
+	Reason GiveUpReason
+	// Attempts is how many attempts ran.
+	Attempts int
+	// Decision is the planner's last decision, nil when no attempt failed
+	// (the circuit was open before the first). It is a decision to retry
+	// when Reason is GiveUpDeadline because the wait would outlast the
+	// context's deadline, or when the next attempt was refused.
+	Decision *Decision
+	// RetryAfter, when Reason is GiveUpCircuitOpen and the attempt was
+	// refused, is how long until the circuit half-opens.
+	RetryAfter time.Duration
+	// Err is the last attempt's error; nil when no attempt ran.
+	Err error
+
+	// contextDeadline: the planner would retry, but ctx's deadline comes
+	// first.
+	contextDeadline bool
+	wait            time.Duration
+}
+
+func (e *GiveUpError) Error() string {
+	var b strings.Builder
+	b.WriteString("backstop: ")
+	switch {
+	case e.contextDeadline:
+		fmt.Fprintf(&b, "give up after %d attempts: a wait of %v would outlast the context's deadline", e.Attempts, e.wait)
+	case e.Decision != nil && e.Decision.GiveUp == e.Reason:
+		b.WriteString(e.Decision.Explanation)
+	case e.Reason == GiveUpCircuitOpen:
+		fmt.Fprintf(&b, "attempt %d refused: circuit-open (it half-opens in %v)", e.Attempts+1, e.RetryAfter)
+	default:
+		fmt.Fprintf(&b, "attempt %d refused: %s", e.Attempts+1, e.Reason)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *GiveUpError) Unwrap() error { return e.Err }
+
+// RetryOption configures Do and DoValue.
+type RetryOption func(*retryConfig)
+
+type retryConfig struct {
+	seed    uint64
+	key     *string
+	store   SharedStore
+	clock   Clock
+	onRetry []func(Decision)
+}
+
+// WithIdempotencyKey seeds the jitter from a key naming the operation, by
+// convention runID + "/" + step (see Engine.DeriveSeed): a rerun of the
+// same step waits exactly as before, while different runs spread out.
+// Without it (or WithSeed) the seed is 0, so every operation with the same
+// policy waits the same; set a key in production.
+func WithIdempotencyKey(key string) RetryOption {
+	return func(c *retryConfig) { c.key = &key }
+}
+
+// WithSeed sets the jitter seed directly, replacing WithIdempotencyKey.
+func WithSeed(seed uint64) RetryOption {
+	return func(c *retryConfig) { c.seed, c.key = seed, nil }
+}
+
+// WithSharedState keeps the circuit breaker and retry budget in store, so
+// every operation against one dependency shares them. Without it each Do
+// starts from a fresh SharedState of its own.
+func WithSharedState(store SharedStore) RetryOption {
+	return func(c *retryConfig) { c.store = store }
+}
+
+// WithClock replaces SystemClock, for tests.
+func WithClock(clock Clock) RetryOption {
+	return func(c *retryConfig) { c.clock = clock }
+}
+
+// OnRetry calls fn with each decision to retry, before the wait (to log
+// Decision.Explanation, say). Hooks run in the order given.
+func OnRetry(fn func(Decision)) RetryOption {
+	return func(c *retryConfig) { c.onRetry = append(c.onRetry, fn) }
+}
+
+// Do runs fn until it succeeds or the policy gives up, sleeping between
+// attempts as the planner decides. Each attempt gets a context with the
+// planner's timeout for it; an attempt that runs past it fails with an
+// AttemptTimeout. A failed attempt's error is classified with
+// FailureFromError, and a server pushback is taken from any error in its
+// chain with a RetryAfter() time.Duration method (see RetryAfterError).
+//
+// Do returns nil on success; a *GiveUpError wrapping the last attempt's
+// error when the policy gives up (or ctx's deadline would pass during the
+// next wait); and, when ctx is done, an error that errors.Is ctx.Err()
+// (and the last attempt's error, if any), without waiting further. Errors
+// of the planner or the shared-state store are returned wrapped. If an
+// attempt succeeds but its success cannot be recorded in the shared state,
+// Do returns that error, saying the attempt succeeded.
+func Do(ctx context.Context, p *Policy, fn func(ctx context.Context) error, opts ...RetryOption) error {
+	if p == nil || fn == nil {
+		return errors.New("backstop: Do needs a policy and a function")
+	}
+	cfg := retryConfig{clock: SystemClock}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	if cfg.clock == nil {
+		return errors.New("backstop: WithClock needs a clock")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	seed := cfg.seed
+	if cfg.key != nil {
+		var err error
+		if seed, err = p.engine.DeriveSeed(ctx, *cfg.key); err != nil {
+			return err
+		}
+	}
+	r := &retrier{ctx: ctx, p: p, cfg: &cfg, state: RetryState{Seed: seed}}
+	return r.run(fn)
+}
+
+// DoValue is Do for a function that returns a value: the value of the
+// successful attempt, or the zero value with Do's error.
+func DoValue[T any](ctx context.Context, p *Policy, fn func(ctx context.Context) (T, error), opts ...RetryOption) (T, error) {
+	var v T
+	if fn == nil {
+		return v, errors.New("backstop: DoValue needs a function")
+	}
+	err := Do(ctx, p, func(ctx context.Context) error {
+		r, err := fn(ctx)
+		if err == nil {
+			v = r
+		}
+		return err
+	}, opts...)
+	return v, err
+}
+
+// retrier is one Do call's loop.
+type retrier struct {
+	ctx     context.Context
+	p       *Policy
+	cfg     *retryConfig
+	state   RetryState
+	local   SharedState // the shared state when there is no store
+	last    *Decision
+	lastErr error
+}
+
+func (r *retrier) run(fn func(ctx context.Context) error) error {
+	ctx, clock := r.ctx, r.cfg.clock
+	for {
+		var permit Permit
+		err := r.update(func(sh SharedState) (SharedState, error) {
+			var err error
+			permit, err = r.p.BeginAttempt(ctx, r.state, sh, clock.Now())
+			return permit.Shared, err
+		})
+		if err != nil {
+			return r.fail(fmt.Sprintf("planning attempt %d", r.state.Attempts+1), err)
+		}
+		if permit.Refused != "" {
+			return &GiveUpError{Reason: permit.Refused, Attempts: int(r.state.Attempts), Decision: r.last,
+				RetryAfter: permit.RetryAfter(), Err: r.lastErr}
+		}
+		r.state = permit.State
+
+		attemptCtx, cancel := ctx, context.CancelFunc(func() {})
+		timeout, hasTimeout := permit.Timeout()
+		if hasTimeout {
+			attemptCtx, cancel = context.WithTimeout(ctx, timeout)
+		}
+		start := clock.Now()
+		err = fn(attemptCtx)
+		timedOut := hasTimeout && errors.Is(attemptCtx.Err(), context.DeadlineExceeded)
+		cancel()
+
+		if err == nil {
+			err := r.update(func(sh SharedState) (SharedState, error) {
+				return r.p.AfterSuccess(ctx, sh)
+			})
+			if err != nil {
+				return r.fail(fmt.Sprintf("attempt %d succeeded, but recording it", permit.Attempt), err)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			// The caller's context ended: not the dependency's failure, so
+			// it is neither recorded nor retried.
+			return r.stopped(err)
+		}
+		if timedOut {
+			err = AttemptTimeout{Attempt: int(permit.Attempt), Timeout: timeout, Err: err}
+		}
+		r.lastErr = err
+		failure := AttemptFailure{
+			Failure:  FailureFromError(err),
+			Duration: clock.Now().Sub(start),
+			Pushback: pushback(err),
+		}
+		var d Decision
+		err = r.update(func(sh SharedState) (SharedState, error) {
+			var err error
+			d, err = r.p.AfterFailure(ctx, r.state, sh, failure, clock.Now())
+			return d.Shared, err
+		})
+		if err != nil {
+			return r.fail(fmt.Sprintf("planning after attempt %d", permit.Attempt), err)
+		}
+		r.last, r.state = &d, d.State
+		if !d.Retry() {
+			return &GiveUpError{Reason: d.GiveUp, Attempts: int(d.Attempt), Decision: &d, Err: r.lastErr}
+		}
+		delay := d.Delay()
+		if deadline, ok := ctx.Deadline(); ok && !clock.Now().Add(delay).Before(deadline) {
+			// Sleeping into a deadline only to fail there helps no one.
+			return &GiveUpError{Reason: GiveUpDeadline, Attempts: int(d.Attempt), Decision: &d, Err: r.lastErr,
+				contextDeadline: true, wait: delay}
+		}
+		for _, hook := range r.cfg.onRetry {
+			hook(d)
+		}
+		if err := clock.Sleep(ctx, delay); err != nil {
+			if ctx.Err() != nil {
+				return r.stopped(nil)
+			}
+			return fmt.Errorf("backstop: sleeping before attempt %d: %w", d.Attempt+1, err)
+		}
+	}
+}
+
+// update applies one planner call to the shared state.
+func (r *retrier) update(fn func(SharedState) (SharedState, error)) error {
+	switch s := r.cfg.store.(type) {
+	case nil:
+		next, err := fn(r.local)
+		if err == nil {
+			r.local = next
+		}
+		return err
+	case updater:
+		return s.Update(r.ctx, fn)
+	default:
+		cur, err := s.Load(r.ctx)
+		if err != nil {
+			return fmt.Errorf("loading the shared state: %w", err)
+		}
+		next, err := fn(cur)
+		if err != nil {
+			return err
+		}
+		if err := s.Save(r.ctx, next); err != nil {
+			return fmt.Errorf("saving the shared state: %w", err)
+		}
+		return nil
+	}
+}
+
+// fail reports an error of the planner or the store; if ctx ended
+// meanwhile, that is the better explanation.
+func (r *retrier) fail(what string, err error) error {
+	if r.ctx.Err() != nil {
+		return r.stopped(nil)
+	}
+	return fmt.Errorf("backstop: %s: %w", what, err)
+}
+
+// stopped is the error when ctx is done: ctx.Err(), joined with the last
+// attempt's error (this one's, when ctx ended during an attempt).
+func (r *retrier) stopped(attemptErr error) error {
+	cerr := r.ctx.Err()
+	last := r.lastErr
+	if attemptErr != nil {
+		last = attemptErr
+	}
+	if last == nil {
+		return cerr
+	}
+	if errors.Is(last, cerr) {
+		return fmt.Errorf("backstop: attempt %d: %w", r.state.Attempts, last)
+	}
+	return fmt.Errorf("backstop: %w after %d attempts; last error: %w", cerr, r.state.Attempts, last)
+}
