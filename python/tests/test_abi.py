@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from backstop import _abi, _wit
-from backstop._abi import (BOOL, S32, STRING, U8, U16, U32, AbiError, Enum, Function, List, Option,
-                           Record, Result, Variant, align_to)
+from backstop._abi import (BOOL, I32, I64, S32, S64, STRING, U8, U16, U32, U64, AbiError, Enum,
+                           Function, List, Option, Record, Result, Variant, align_to)
 
 
 class FakeMemory:
@@ -41,6 +41,14 @@ class FakeMemory:
     (Result(_wit.CLASSIFICATION, _wit.POLICY_ERROR), 4, 36, 9),
     (Result(U32, List(_wit.POLICY_ERROR)), 4, 12, 3),
     (Result(None, None), 1, 1, 1),
+    (U64, 8, 8, 1), (S64, 8, 8, 1),
+    (Option(U64), 8, 16, 2),         # discriminant, pad to 8, u64
+    (_wit.RETRY_STATE, 8, 40, 5),
+    (_wit.BREAKER_STATE, 8, 40, 7),
+    (_wit.SHARED_STATE, 8, 48, 8),
+    (_wit.PERMIT, 8, 128, 20),            # probe (bool) at 32, state at 40
+    (_wit.ATTEMPT_FAILURE, 8, 96, 21),    # failure (68), u64 at 72, option<u64> at 80
+    (_wit.PLANNED_ATTEMPT, 8, 40, 5),
 ])
 def test_layouts(t: _abi.ValType, align: int, size: int, flat: int) -> None:
     assert (t.align, t.size, t.flat) == (align, size, flat)
@@ -50,6 +58,39 @@ def test_record_field_offsets_follow_alignment() -> None:
     assert _wit.FAILURE.offsets == (0, 4, 16, 24, 36, 44, 56)
     assert Record([("a", U8), ("b", U32), ("c", U16)]).offsets == (0, 4, 8)
     assert Record([("a", U8), ("b", U32), ("c", U16)]).size == 12
+
+
+def test_flat_types_of_64_bit_values() -> None:
+    assert U64.flat_types == S64.flat_types == (I64,)
+    assert Option(U64).flat_types == (I32, I64)
+    assert _wit.RETRY_STATE.flat_types == (I32, I32, I64, I64, I64)
+    assert _wit.RETRY_STATE.offsets == (0, 8, 24, 32)
+    assert _wit.BREAKER_STATE.offsets == (0, 4, 8, 16, 24, 32, 36)
+    # flatten_variant joins case types per position: i32 with i64 is i64.
+    assert Variant([("a", U32), ("b", U64)]).flat_types == (I32, I64)
+    assert Variant([("a", STRING), ("b", U64)]).flat_types == (I32, I64, I32)
+
+
+def test_function_core_types_match_the_wit() -> None:
+    # The core module's own signatures (checked again at instantiation).
+    assert _wit.BEGIN_ATTEMPT.core_param_types == (
+        I32, I32, I32, I64, I64, I64, I32, I32, I64, I32, I64, I32, I32, I32, I64)
+    assert (_wit.BEGIN_ATTEMPT.params_in_memory, _wit.BEGIN_ATTEMPT.core_result_types) == (False, (I32,))
+    assert _wit.AFTER_FAILURE.params_in_memory and _wit.AFTER_FAILURE.core_param_types == (I32,)
+    assert _wit.AFTER_SUCCESS.core_param_types == (I32, I32, I32, I64, I32, I64, I32, I32, I32)
+    assert _wit.PLAN_SCHEDULE.core_param_types == (I32, I64, I32)
+    assert (_wit.DERIVE_SEED.core_param_types, _wit.DERIVE_SEED.core_result_types) == ((I32, I32), (I64,))
+
+
+def test_an_i32_case_in_a_joined_i64_slot_is_wrapped_when_lifted() -> None:
+    t = Variant([("small", U32), ("big", U64)])
+    flat: list[int] = []
+    t.lower_flat(FakeMemory(), ("small", 7), flat)
+    assert flat == [0, 7]
+    # The spec's wrap_i64_to_i32: high bits of the joined slot are dropped.
+    assert t.lift_flat(FakeMemory(), iter([0, (5 << 32) | 7])) == ("small", 7)
+    assert t.lift_flat(FakeMemory(), iter([1, (5 << 32) | 7])) == ("big", (5 << 32) | 7)
+    assert Variant([("f", BOOL), ("g", U64)]).lift_flat(FakeMemory(), iter([0, 1 << 32])) == ("f", False)
 
 
 def test_function_flattening_decisions() -> None:
@@ -74,6 +115,18 @@ FAILURE_VALUE = (503, None, -1, "SIGKILL", ["a.B", "ü"], None, "m")
     (_wit.FAILURE, FAILURE_VALUE),
     (_wit.POLICY_ERROR, ("syntax", "msg", "a.b", (1, 2))),
     (_wit.POLICY_ERROR, ("too-large", "", "", None)),
+    (_wit.POLICY_ERROR, ("invalid-state", "m", "state.attempts", None)),
+    (U64, 0), (U64, (1 << 64) - 1), (S64, -(1 << 63)), (S64, -1),
+    (Option(U64), None), (Option(U64), 1 << 40),
+    (_wit.RETRY_STATE, (3, None, 0, (1 << 64) - 1)),
+    (_wit.RETRY_STATE, (1, 1700000000000, 250, 14695981039346656037)),
+    (_wit.SHARED_STATE, (("half-open", 2, (1 << 64) - 1, 64, 99, 1, 0), (1500,))),
+    (_wit.PERMIT, (None, 2, 3000, 0, True, (2, 5, 1, 9),
+                   (("closed", 0, 0, 0, 0, 0, 0), (0,)))),
+    (_wit.SCHEDULE, ([(1, 0, None, 0), (2, 1000, 5000, 1000)], "attempts-exhausted")),
+    (Result(_wit.DECISION, _wit.POLICY_ERROR),
+     ("ok", ("deadline", 0, 4, None, ("transient", "r", "why"), "gave up", (4, 0, 8, 1),
+             (("open", 0, 0, 0, 7000, 0, 0), (0,))))),
 ])
 def test_store_load_and_flat_round_trip(t: _abi.ValType, value: object) -> None:
     mem = FakeMemory()
@@ -83,7 +136,8 @@ def test_store_load_and_flat_round_trip(t: _abi.ValType, value: object) -> None:
     flat: list[int] = []
     t.lower_flat(mem, value, flat)
     assert len(flat) == t.flat
-    assert all(0 <= v <= 0xFFFFFFFF for v in flat)
+    # Core values are unsigned bit patterns of their slot's width.
+    assert all(0 <= v < 1 << (32 if ft == I32 else 64) for v, ft in zip(flat, t.flat_types))
     assert t.lift_flat(mem, iter(flat)) == value
 
 
@@ -127,6 +181,8 @@ def test_result_is_lifted_from_the_return_area() -> None:
     (STRING, "\ud800", ValueError), (List(STRING), "abc", TypeError),
     (Enum(["x"]), "z", ValueError), (Result(U8, U8), ("maybe", 1), ValueError),
     (Record([("a", U8), ("b", U8)]), (1,), ValueError),
+    (U64, 1 << 64, ValueError), (U64, -1, ValueError), (S64, 1 << 63, ValueError),
+    (U64, 1.0, TypeError),
 ])
 def test_bad_host_values_are_rejected(t: _abi.ValType, value: object, error: type) -> None:
     mem = FakeMemory()

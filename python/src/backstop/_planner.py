@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Mapping, Optional, Tuple, TypeVar
 
 from ._model import Classification, Failure, FailureClass
 
@@ -81,12 +81,15 @@ def _u64_text(owner: str, name: str, value: Any) -> int:
     raise TypeError(f"{owner}.{name} must be a decimal string, not {type(value).__name__}")
 
 
-def _from_mapping(cls: Any, data: Any, convert: Mapping[str, Any]) -> Any:
+_D = TypeVar("_D")
+
+
+def _from_mapping(cls: type[_D], data: Any, convert: Mapping[str, Any]) -> _D:
     """Build ``cls`` from a canonical JSON object: absent keys take their
     defaults (zero / None, i.e. fresh state), unknown keys are refused."""
     if not isinstance(data, Mapping):
         raise TypeError(f"{cls.__name__}.from_dict expects a mapping, not {type(data).__name__}")
-    known = {f.name for f in fields(cls)}
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"{cls.__name__}: unknown keys {sorted(unknown)}; expected {sorted(known)}")

@@ -18,8 +18,8 @@ import random
 import sys
 import threading
 import time
-from typing import (Any, Awaitable, Callable, Iterator, Optional, Protocol, TypeVar, Union,
-                    overload)
+from typing import (Any, Awaitable, Callable, Iterator, Mapping, Optional, Protocol, TypeVar,
+                    Union, overload)
 
 from ._planner import AttemptFailure, Decision, GiveUpReason, Permit, RetryState, SharedState
 from ._policy import Policy, default_policy, derive_seed
@@ -338,8 +338,10 @@ class _Config:
             raise ValueError(f"seed must be an int in 0..2^64-1, not {seed!r}")
         if not isinstance(dependency, str):
             raise TypeError(f"dependency must be str, not {type(dependency).__name__}")
-        if shared_state is not None and not callable(getattr(shared_state, "update", None)):
-            raise TypeError("shared_state must be a SharedStateStore (with an update method)")
+        if isinstance(shared_state, (SharedState, Mapping)) or (
+                shared_state is not None and not callable(getattr(shared_state, "update", None))):
+            raise TypeError("shared_state must be a SharedStateStore such as InMemoryStateStore() "
+                            f"(seed one with its set()), not {type(shared_state).__name__}")
         if on_retry is not None and not callable(on_retry):
             raise TypeError("on_retry must be callable")
         self.policy = policy
@@ -576,8 +578,13 @@ def retry(policy: Any = None, *, idempotency_key: KeyArg = None, seed: Optional[
     """
     if callable(policy) and not isinstance(policy, Policy):
         return retry()(policy)  # bare @retry
-    key_fn = idempotency_key if callable(idempotency_key) else None
-    config = _Config(policy, None if key_fn else idempotency_key, seed, shared_state,
+    key_fn: Optional[Callable[..., str]] = None
+    fixed_key: Optional[str] = None
+    if callable(idempotency_key):
+        key_fn = idempotency_key
+    else:
+        fixed_key = idempotency_key  # _Config checks it is a str
+    config = _Config(policy, fixed_key, seed, shared_state,
                      dependency, on_retry, reraise, clock)
 
     def decorate(fn: F) -> F:
