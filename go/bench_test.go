@@ -3,6 +3,7 @@ package backstop
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // BenchmarkClassify measures one classification with a loaded policy: the
@@ -57,4 +58,96 @@ func BenchmarkClassifyParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+const benchRetryPolicy = `
+[retry]
+max_attempts = 5
+base_delay = "1s"
+max_delay = "20s"
+jitter = "additive"
+attempt_timeout = "60s"
+deadline = "6m"
+
+[retry.circuit_breaker]
+consecutive_failures = 5
+open_for = "30s"
+
+[retry.budget]
+max_tokens = 10
+`
+
+// BenchmarkAfterFailure measures one planner decision: a 503 after attempt
+// 2 of an operation with a deadline, breaker and budget, so the whole
+// decision record (strings, options, both states) crosses the ABI and the
+// parameters travel in memory. Run it with
+//
+//	go test -run '^$' -bench 'AfterFailure|BeginAttempt' -benchmem
+func BenchmarkAfterFailure(b *testing.B) {
+	ctx := context.Background()
+	p := loadPolicy(b, newEngine(b, WithPoolSize(1)), benchRetryPolicy, TOML)
+	start := time.UnixMilli(1_700_000_000_000)
+	state := RetryState{Attempts: 2, StartedAtMs: new(uint64(start.UnixMilli())), LastDelayMs: 1000, Seed: 42}
+	af := AttemptFailure{Failure: Failure{HTTPStatus: new(503), Message: new("503 Service Unavailable")}, Duration: 1200 * time.Millisecond}
+	now := start.Add(3 * time.Second)
+	for b.Loop() {
+		d, err := p.AfterFailure(ctx, state, SharedState{}, af, now)
+		if err != nil || !d.Retry() {
+			b.Fatal(d, err)
+		}
+	}
+}
+
+// BenchmarkAfterFailureCancellable is BenchmarkAfterFailure with a
+// cancellable context (interruptible instances), as Do uses when given one.
+func BenchmarkAfterFailureCancellable(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := loadPolicy(b, newEngine(b, WithPoolSize(1)), benchRetryPolicy, TOML)
+	start := time.UnixMilli(1_700_000_000_000)
+	state := RetryState{Attempts: 2, StartedAtMs: new(uint64(start.UnixMilli())), LastDelayMs: 1000, Seed: 42}
+	af := AttemptFailure{Failure: Failure{HTTPStatus: new(503), Message: new("503 Service Unavailable")}, Duration: 1200 * time.Millisecond}
+	now := start.Add(3 * time.Second)
+	for b.Loop() {
+		if _, err := p.AfterFailure(ctx, state, SharedState{}, af, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBeginAttempt measures the check before an attempt (flat
+// parameters, no strings).
+func BenchmarkBeginAttempt(b *testing.B) {
+	ctx := context.Background()
+	p := loadPolicy(b, newEngine(b, WithPoolSize(1)), benchRetryPolicy, TOML)
+	now := time.UnixMilli(1_700_000_000_000)
+	state := RetryState{Attempts: 1, StartedAtMs: new(uint64(now.UnixMilli())), Seed: 42}
+	for b.Loop() {
+		if _, err := p.BeginAttempt(ctx, state, SharedState{}, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDo measures a whole Do that fails once and then succeeds, on a
+// fake clock: 2 begin-attempts, 1 after-failure, 1 after-success.
+func BenchmarkDo(b *testing.B) {
+	ctx := context.Background()
+	p := loadPolicy(b, newEngine(b, WithPoolSize(1)), benchRetryPolicy, TOML)
+	clock := newFakeClock()
+	for b.Loop() {
+		store := &MemoryStore{} // a fresh budget each time
+		calls := 0
+		err := Do(ctx, p, func(context.Context) error {
+			calls++
+			if calls == 1 {
+				return httpError{503}
+			}
+			return nil
+		}, WithClock(clock), WithSharedState(store))
+		if err != nil {
+			b.Fatal(err)
+		}
+		clock.sleeps = clock.sleeps[:0]
+	}
 }
