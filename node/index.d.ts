@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'invalid-regex'
   | 'too-large'
   | 'unknown-policy'
-  | 'invalid-failure';
+  | 'invalid-failure'
+  | 'invalid-state';
 
 /** A failed attempt as the caller observed it. Every field is optional; `null` means absent. */
 export interface Failure {
@@ -88,10 +89,263 @@ export class Policy implements Disposable {
    * and messages. Never throws because of the error's shape.
    */
   classifyError(error: unknown): Classification;
+  /**
+   * Before each attempt: may it start (circuit breaker, deadline), and with what
+   * timeout? Persist the permit's `shared` whether or not it was refused.
+   * @throws {PolicyError} `invalid-state` for a state no decision can produce.
+   * @throws {TypeError | RangeError} for a wrong type, an unknown field or an out-of-range number.
+   */
+  beginAttempt(args?: { state?: RetryStateInput; shared?: SharedStateInput; now?: Timestamp }): Permit;
+  /**
+   * After a failed attempt: classify it, then retry after `delayMs` or give up
+   * (`giveUp` says why). Persist the decision's `state` and `shared`.
+   */
+  afterFailure(args: { state?: RetryStateInput; shared?: SharedStateInput; outcome: AttemptFailure; now?: Timestamp }): Decision;
+  /** After a successful attempt: the next shared state (a half-open circuit closes, the budget refills). */
+  afterSuccess(shared?: SharedStateInput): SharedState;
+  /**
+   * A dry run: the attempts this policy makes if every one fails transiently after
+   * its full timeout, with no pushback, breaker or budget. Defaults: seed 0, 100 entries.
+   */
+  schedule(args?: { seed?: U64Input; maxEntries?: number }): Schedule;
   /** Release the policy. Idempotent; does nothing on `defaultPolicy()`. */
   close(): void;
   [Symbol.dispose](): void;
 }
+
+// ---- Retry planner -------------------------------------------------------
+
+/** A full-range u64 on input (seeds, `recentOutcomes`): a BigInt, a safe integer or decimal digits. */
+export type U64Input = bigint | number | string;
+
+/** Milliseconds on any clock (the same one throughout), or a Date. Fractions are truncated. */
+export type Timestamp = number | Date;
+
+/** Why the planner gave up or refused an attempt. */
+export type GiveUpReason =
+  | 'permanent'
+  | 'attempts-exhausted'
+  | 'deadline'
+  | 'pushback-beyond-deadline'
+  | 'circuit-open'
+  | 'budget-exhausted';
+
+export type Circuit = 'closed' | 'open' | 'half-open';
+
+/**
+ * Progress of one operation (one run of one step). JSON-ready: `seed` is a
+ * decimal string (it spans the full u64 range); `BigInt(state.seed)` reads it.
+ */
+export interface RetryState {
+  /** Attempts started so far. */
+  readonly attempts: number;
+  /** When the first attempt started; `null` before it has. */
+  readonly startedAtMs: number | null;
+  /** The previous wait (for decorrelated jitter). */
+  readonly lastDelayMs: number;
+  readonly seed: string;
+}
+
+/** A retry state as input: any field may be left out (zero); `{}` is a fresh state. */
+export interface RetryStateInput {
+  attempts?: number;
+  startedAtMs?: number | null;
+  lastDelayMs?: number;
+  seed?: U64Input;
+}
+
+export interface BreakerState {
+  readonly circuit: Circuit;
+  readonly consecutiveFailures: number;
+  /** The latest outcomes, newest in bit 0 (a set bit is a failure): a decimal string, full u64 range. */
+  readonly recentOutcomes: string;
+  readonly recentCount: number;
+  readonly openedAtMs: number;
+  readonly probesStarted: number;
+  readonly probesSucceeded: number;
+}
+
+export interface BudgetState {
+  /** How far below full the token bucket is, in thousandths of a token. */
+  readonly spentMilli: number;
+}
+
+/** State shared by every operation against one dependency. JSON-ready, like `RetryState`. */
+export interface SharedState {
+  readonly breaker: BreakerState;
+  readonly budget: BudgetState;
+}
+
+/** A shared state as input: any field may be left out (zero); `{}` is a fresh state. */
+export interface SharedStateInput {
+  breaker?: {
+    circuit?: Circuit;
+    consecutiveFailures?: number;
+    recentOutcomes?: U64Input;
+    recentCount?: number;
+    openedAtMs?: number;
+    probesStarted?: number;
+    probesSucceeded?: number;
+  };
+  budget?: { spentMilli?: number };
+}
+
+/** A failed attempt as the host observed it. */
+export interface AttemptFailure {
+  /** What failed (default `{}`: unclassifiable, retried as unknown). */
+  failure?: Failure;
+  /** How long the attempt ran (default 0). */
+  durationMs?: number;
+  /** Server pushback (Retry-After, grpc-retry-pushback-ms). */
+  pushbackMs?: number | null;
+}
+
+/** May the next attempt start? Frozen. */
+export interface Permit {
+  /** `null` when it may start; otherwise `'circuit-open'` or `'deadline'`. */
+  readonly refused: GiveUpReason | null;
+  /** The attempt about to start (1-based). */
+  readonly attempt: number;
+  /** Its timeout: the attempt timeout clamped to what remains of the deadline; `null` for none. */
+  readonly timeoutMs: number | null;
+  /** When refused by an open circuit: how long until it half-opens. */
+  readonly retryAfterMs: number;
+  /** Whether this attempt is a half-open probe. */
+  readonly probe: boolean;
+  readonly state: RetryState;
+  readonly shared: SharedState;
+}
+
+/** What to do after a failed attempt. Frozen. */
+export interface Decision {
+  /** `null`: retry after `delayMs`; otherwise give up for this reason. */
+  readonly giveUp: GiveUpReason | null;
+  readonly delayMs: number;
+  /** The attempt that failed (1-based). */
+  readonly attempt: number;
+  /** The next attempt's timeout when retrying. */
+  readonly nextTimeoutMs: number | null;
+  readonly classification: Readonly<Classification>;
+  /** One human sentence: what was decided and why. */
+  readonly explanation: string;
+  readonly state: RetryState;
+  readonly shared: SharedState;
+}
+
+export interface PlannedAttempt {
+  readonly attempt: number;
+  /** Wait before this attempt (0 for the first). */
+  readonly delayMs: number;
+  readonly timeoutMs: number | null;
+  /** Offset of its start from the first attempt's start. */
+  readonly startMs: number;
+}
+
+export interface Schedule {
+  readonly attempts: readonly PlannedAttempt[];
+  /** Why the schedule ends; `null` when it was cut at `maxEntries`. */
+  readonly endsWith: GiveUpReason | null;
+}
+
+/**
+ * The default jitter seed for an idempotency key (`<run id>/<step>`): 64-bit
+ * FNV-1a of its UTF-8 bytes. A BigInt: seeds span the full u64 range.
+ */
+export function deriveSeed(key: string): bigint;
+
+/** Where `retry()` keeps the shared state, by dependency name. A `Map` qualifies. */
+export interface SharedStateStore {
+  get(key: string): SharedStateInput | null | undefined | Promise<SharedStateInput | null | undefined>;
+  set(key: string, state: SharedState): unknown;
+}
+
+/** The default store: a Map in this thread's memory. */
+export class MemoryStore implements SharedStateStore {
+  get(key: string): SharedState | undefined;
+  set(key: string, state: SharedState): void;
+  delete(key: string): boolean;
+}
+
+/** Time for `retry()`. `sleep` must resolve after `ms` or reject with `signal.reason` when it aborts. */
+export interface Clock {
+  /** Milliseconds (any clock, the same one throughout; HTTP-date pushback assumes Unix epoch time). */
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** `Date.now()` and a cancellable setTimeout sleep (chained beyond setTimeout's 2^31-1 ms limit). */
+export const systemClock: Clock;
+
+export interface AttemptContext {
+  /** 1-based. */
+  attempt: number;
+  /** Aborts when the caller's signal does or the attempt's timeout passes (reason: a `TimeoutError` DOMException). */
+  signal: AbortSignal;
+}
+
+export interface RetryInfo {
+  /** The failed attempt's error (an `AttemptTimeoutError` when it timed out). */
+  error: unknown;
+  attempt: number;
+  decision: Decision;
+}
+
+export interface RetryOptions {
+  /** Default: `defaultPolicy()` (5 attempts, 1 s doubling to 30 s, +25% jitter). */
+  policy?: Policy;
+  /** Aborting rejects `retry()` promptly with `signal.reason` (mid-attempt or mid-sleep). */
+  signal?: AbortSignal;
+  /** Seeds the jitter via `deriveSeed` (e.g. `${runId}/${step}`); default: a random UUID per call. */
+  idempotencyKey?: string;
+  /** An explicit jitter seed instead of one derived from `idempotencyKey`. */
+  seed?: U64Input;
+  /** Where the breaker and budget state live. Default: in memory, one store per Policy object. */
+  sharedState?: SharedStateStore;
+  /** The key in the store (default `'default'`): one breaker and budget per dependency. */
+  dependency?: string;
+  /** Called (and awaited) after each failed attempt that will be retried, before the wait; throwing stops. */
+  onRetry?: (info: RetryInfo) => unknown;
+  /** Default: `systemClock`. Inject a fake clock in tests. */
+  clock?: Clock;
+}
+
+/**
+ * Call `fn` until it succeeds or the policy gives up; resolves with its result.
+ * @throws {RetryError} when the policy gives up or refuses an attempt.
+ * Rejects with `signal.reason` when the caller aborts.
+ */
+export function retry<T>(fn: (context: AttemptContext) => T | PromiseLike<T>, options?: RetryOptions): Promise<T>;
+
+/** `retry()` gave up. `cause` is the last attempt's error (absent when no attempt ran). */
+export class RetryError extends Error {
+  readonly name: 'RetryError';
+  readonly reason: GiveUpReason;
+  /** Attempts that ran. */
+  readonly attempts: number;
+  /** The decision after the last failed attempt; `null` when a permit was refused. */
+  readonly decision: Decision | null;
+  /** The refused permit (circuit open, deadline); `null` when a decision gave up. */
+  readonly permit: Permit | null;
+  readonly cause?: unknown;
+}
+
+/** An attempt ran past its timeout; its error type `backstop.AttemptTimeout` is transient by default. */
+export class AttemptTimeoutError extends Error {
+  constructor(attempt: number, timeoutMs: number);
+  readonly name: 'backstop.AttemptTimeout';
+  readonly attempt: number;
+  readonly timeoutMs: number;
+}
+
+/**
+ * Server pushback in ms from a caught error or its `cause` chain: `retryAfterMs`,
+ * a `Retry-After` header on `response.headers` or `headers`, or gRPC
+ * `grpc-retry-pushback-ms` metadata; `undefined` when there is none.
+ */
+export function pushbackFromError(error: unknown, nowMs: number): number | undefined;
+
+/** A `Retry-After` value (delay-seconds or HTTP-date) in ms from `nowMs`; `undefined` when unparseable. */
+export function parseRetryAfter(value: string | number, nowMs: number): number | undefined;
 
 /** A diagnostic: a problem in a policy document, or an uninterpretable failure. */
 export class PolicyError extends Error {

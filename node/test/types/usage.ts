@@ -64,3 +64,85 @@ const badClass: 'retry' = verdict.class;
 new Policy();
 
 void [cls, rule, reason, closed, pending, failure, types, undefinedRule, badClass];
+
+// ---- retry planner and retry() ----
+import {
+  AttemptTimeoutError,
+  deriveSeed,
+  MemoryStore,
+  retry,
+  RetryError,
+  systemClock,
+  type Decision,
+  type GiveUpReason,
+  type Permit,
+  type RetryState,
+  type Schedule,
+  type SharedState,
+  type SharedStateStore,
+} from '@backstop/policy';
+
+const seed: bigint = deriveSeed('run-1/train');
+const permit: Permit = policy.beginAttempt({ state: { seed }, now: new Date() });
+const decision: Decision = policy.afterFailure({
+  state: permit.state,
+  shared: permit.shared,
+  outcome: { failure: { httpStatus: 503 }, durationMs: 12, pushbackMs: null },
+  now: 1_000,
+});
+const give: GiveUpReason | null = decision.giveUp;
+const persisted: string = JSON.stringify(decision.state);
+const restored: RetryState = JSON.parse(persisted);
+policy.beginAttempt({ state: restored, shared: {} });
+const next: SharedState = policy.afterSuccess(decision.shared);
+const plan: Schedule = policy.schedule({ seed: '18446744073709551615', maxEntries: 10 });
+const firstDelay: number = plan.attempts[0].delayMs;
+const seedText: string = decision.state.seed;
+const mapStore: SharedStateStore = new Map<string, SharedState>();
+const store = new MemoryStore();
+
+async function useRetry(signal: AbortSignal) {
+  const text: string = await retry(
+    async ({ attempt, signal: attemptSignal }) => {
+      const response = await fetch(`https://example.com/${attempt}`, { signal: attemptSignal });
+      return response.text();
+    },
+    {
+      policy,
+      signal,
+      idempotencyKey: 'run-1/download',
+      sharedState: store,
+      dependency: 'storage',
+      onRetry: ({ error, decision: d }) => console.log(error, d.delayMs),
+      clock: systemClock,
+    },
+  );
+  try {
+    await retry(() => 1, { seed: 5n });
+  } catch (err) {
+    if (err instanceof RetryError) {
+      const why: GiveUpReason = err.reason;
+      const ran: number = err.attempts;
+      const last: Decision | null = err.decision;
+      void [why, ran, last];
+    }
+    if (err instanceof AttemptTimeoutError) {
+      const ms: number = err.timeoutMs;
+      void ms;
+    }
+  }
+  return text;
+}
+
+// @ts-expect-error decisions are frozen
+decision.delayMs = 0;
+// @ts-expect-error the outcome is required
+policy.afterFailure({ state: {} });
+// @ts-expect-error seeds in state are decimal strings, not BigInt
+const bigSeed: bigint = decision.state.seed;
+// @ts-expect-error retry options are not p-retry's
+retry(() => 1, { retries: 3 });
+// @ts-expect-error a circuit is one of three states
+policy.beginAttempt({ shared: { breaker: { circuit: 'ajar' } } });
+
+void [seed, give, next, plan, firstDelay, seedText, mapStore, useRetry, bigSeed];
