@@ -327,6 +327,17 @@ deadline = "3s"
     assert.equal(store.get('default').breaker.openedAtMs, 30_000);
   });
 
+  it('concurrent retries on one store record every outcome', async () => {
+    const policy = loadPolicy(`${BACKOFF}\n[retry.circuit_breaker]\nconsecutive_failures = 10\n`);
+    const store = new MemoryStore();
+    const clock = new FakeClock(0);
+    const runs = Array.from({ length: 4 }, () => retry(script(httpError(503), 'ok').fn, { policy, clock, sharedState: store }));
+    assert.deepEqual(await clock.run(Promise.all(runs)), ['ok', 'ok', 'ok', 'ok']);
+    // 4 failures, then 4 successes: none lost to interleaving.
+    assert.equal(store.get('default').breaker.recentCount, 8);
+    assert.equal(store.get('default').breaker.recentOutcomes, String(0b11110000));
+  });
+
   it('works with an asynchronous store', async () => {
     const saved = new Map();
     const store = {

@@ -22,6 +22,7 @@ const { trap } = new WebAssembly.Instance(
 
 const CLASSIFY = 'backstop:policy/classifier@0.1.0#classify';
 const LOAD = 'backstop:policy/classifier@0.1.0#load-policy';
+const AFTER_FAILURE = 'backstop:policy/retry@0.1.0#after-failure';
 
 /** An engine whose core instances trap in `export` when `armed[export]` is set. */
 function faultyEngine() {
@@ -32,7 +33,7 @@ function faultyEngine() {
       instances += 1;
       const real = new WebAssembly.Instance(module, imports).exports;
       const exports = { ...real };
-      for (const name of [CLASSIFY, LOAD]) {
+      for (const name of [CLASSIFY, LOAD, AFTER_FAILURE]) {
         exports[name] = (...args) => {
           if (armed[name]) {
             armed[name] = false;
@@ -102,4 +103,15 @@ it('classification errors from the guest are not mistaken for traps', () => {
   const policy = loadOn(engine, '');
   assert.throws(() => policy.classify({ httpStatus: 999 }), PolicyError);
   assert.equal(engine.generation, 0);
+});
+
+it('a trap in a planner call surfaces as GuestTrapError; the policy plans again on a fresh instance', () => {
+  const { engine, armed, instances } = faultyEngine();
+  const policy = loadOn(engine, '[retry]\njitter = "none"\n');
+  const args = { state: { attempts: 1, startedAtMs: 0 }, outcome: { failure: { httpStatus: 503 } }, now: 10 };
+  armed[AFTER_FAILURE] = true;
+  assert.throws(() => policy.afterFailure(args), GuestTrapError);
+  assert.equal(policy.afterFailure(args).delayMs, 1000);
+  assert.equal(policy.beginAttempt({ now: 0 }).attempt, 1);
+  assert.equal(instances(), 2);
 });
