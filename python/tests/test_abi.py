@@ -221,3 +221,63 @@ def test_unrepresentable_types_are_refused() -> None:
         Record([])
     with pytest.raises(TypeError):
         _wit.DROP_POLICY.lower_params(FakeMemory(), ())
+
+
+# -- compiled (fixed-layout) records -------------------------------------------
+
+RETRY_STATE_VALUE = (3, 1_700_000_000_000, 250, (1 << 64) - 1)
+SHARED_VALUE = (("half-open", 2, (1 << 64) - 1, 64, 99, 1, 0), (1500,))
+
+
+@pytest.mark.parametrize("t, value", [
+    (_wit.RETRY_STATE, RETRY_STATE_VALUE), (_wit.RETRY_STATE, (0, None, 0, 0)),
+    (_wit.SHARED_STATE, SHARED_VALUE),
+    (_wit.PERMIT, ("circuit-open", 1, None, 5, False, (0, None, 0, 0), SHARED_VALUE)),
+    (Record([("s", S64), ("b", BOOL), ("o", Option(S32))]), (-5, True, -7)),
+])
+def test_compiled_records_match_the_generic_layout(t: Record, value: object) -> None:
+    assert t._pod is not None
+    compiled, generic = FakeMemory(), FakeMemory()
+    t.store(compiled, 64, value)
+    Record.store(t, generic, 64, value)
+    assert compiled.buf == generic.buf
+    assert t.load(compiled, 64) == Record.load(t, generic, 64) == value
+    flat_compiled: list[int] = []
+    flat_generic: list[int] = []
+    t.lower_flat(compiled, value, flat_compiled)
+    Record.lower_flat(t, generic, value, flat_generic)
+    assert flat_compiled == flat_generic
+    assert t.lift_flat(compiled, iter(flat_compiled)) == value
+
+
+def test_records_with_strings_are_not_compiled() -> None:
+    assert _wit.FAILURE._pod is None and _wit.DECISION._pod is None
+    assert _wit.DECISION.types[-1]._pod is not None  # but its shared-state field is
+
+
+@pytest.mark.parametrize("t, value, error, match", [
+    (_wit.RETRY_STATE, (1, None, -1, 0), ValueError, "u64"),
+    (_wit.RETRY_STATE, (1, None, 0), ValueError, "record expects"),
+    (_wit.RETRY_STATE, (1, "0", 0, 0), TypeError, "u64 expects an int"),
+    (_wit.SHARED_STATE, (("ajar", 0, 0, 0, 0, 0, 0), (0,)), ValueError, "not one of the cases"),
+])
+def test_compiled_records_report_bad_host_values_precisely(t: Record, value: object, error: type,
+                                                           match: str) -> None:
+    with pytest.raises(error, match=match):
+        t.store(FakeMemory(), 0, value)
+    with pytest.raises(error, match=match):
+        t.lower_flat(FakeMemory(), value, [])
+
+
+def test_compiled_records_reject_bad_guest_values() -> None:
+    t = _wit.PERMIT
+    mem = FakeMemory()
+    t.store(mem, 0, ("deadline", 1, None, 0, False, (0, None, 0, 0), SHARED_VALUE))
+    mem.buf[1] = 200  # the refusal reason's enum index
+    with pytest.raises(AbiError, match="discriminant"):
+        t.load(mem, 0)
+    mem.buf[0] = 0  # none: the payload byte is not looked at
+    assert t.load(mem, 0)[0] is None
+    mem.buf[0] = 2
+    with pytest.raises(AbiError, match="option discriminant 2"):
+        t.load(mem, 0)

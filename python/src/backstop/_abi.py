@@ -21,6 +21,7 @@ supported), and a ``result`` or ``variant`` as a ``(case_name, payload)`` pair.
 
 from __future__ import annotations
 
+import functools
 import struct
 from typing import Any, Iterator, Optional, Protocol, Sequence
 
@@ -276,6 +277,11 @@ class Record(ValType):
         self.flat_types = tuple(ft for t in self.types for ft in t.flat_types)
         self.flat = len(self.flat_types)
         self._fields = tuple(zip(self.offsets, self.types))
+        # Records of fixed-size fields only (the retry states) get one
+        # struct.pack per record instead of a call per field.
+        self._pod = _compile_pod(self)
+        if self._pod is not None:
+            self.store, self.load, self.lower_flat = self._pod  # type: ignore[method-assign]
 
     def _values(self, value: Any) -> Sequence[Any]:
         values: Sequence[Any] = value
@@ -491,3 +497,146 @@ class Function:
             _checked_range(mem, ptr, self.result.size, self.result.align)
             return self.result.load(mem, ptr)
         return self.result.lift_flat(mem, iter([core_result]))
+
+
+# -- compiled records ----------------------------------------------------------
+#
+# A record whose fields are all integers, bools, small enums, options of those
+# or such records again has a fixed byte layout, so it can be stored and loaded
+# with one precompiled struct.Struct. _compile_pod generates those functions
+# as Python source (the way namedtuple does). On any bad host value the
+# compiled code falls back to the generic path, which raises the precise error
+# (struct's own range checks find it; only a bool where an int belongs slips
+# through as 0 / 1, and the public dataclasses refuse those first).
+
+
+def _is_pod(t: ValType) -> bool:
+    if isinstance(t, (Int, Bool)):
+        return True
+    if isinstance(t, Enum):
+        return t._disc is U8
+    if isinstance(t, Option):
+        return _is_pod(t._some)
+    if isinstance(t, Record):
+        return all(_is_pod(ft) for ft in t.types)
+    return False
+
+
+_INT_CODES = {(8, False): "B", (16, False): "H", (32, False): "I", (64, False): "Q",
+              (8, True): "b", (16, True): "h", (32, True): "i", (64, True): "q"}
+
+
+def _bad_option(tag: int) -> Any:
+    raise AbiError(f"option discriminant {tag} is out of range")
+
+
+class _PodCompiler:
+    def __init__(self) -> None:
+        self.codes: list[str] = []
+        self.pos = 0
+        self.slots = 0          # unpacked-tuple index of the next field
+        self.names = 0          # fresh variable counter
+        self.env: dict[str, Any] = {"_bad_option": _bad_option}
+        self.unpack: list[str] = []   # store: destructuring statements
+        self.pack: list[str] = []     # store: pack_into arguments
+        self.flat: list[str] = []     # lower_flat: flat values
+
+    def var(self) -> str:
+        self.names += 1
+        return f"v{self.names}"
+
+    def field(self, offset: int, code: str, size: int) -> int:
+        if offset > self.pos:
+            self.codes.append(f"{offset - self.pos}x")
+        self.codes.append(code)
+        self.pos = offset + size
+        self.slots += 1
+        return self.slots - 1
+
+    def visit(self, t: ValType, offset: int, expr: str) -> str:
+        """Emit ``t`` at ``offset`` holding Python value ``expr``; returns the
+        load expression over the unpacked tuple ``u``."""
+        if isinstance(t, Int):
+            i = self.field(offset, _INT_CODES[(t._bits, t._signed)], t.size)
+            self.pack.append(expr)
+            self.flat.append(f"{expr} & {t._core_mask}")
+            return f"u[{i}]"
+        if isinstance(t, Bool):
+            i = self.field(offset, "B", 1)
+            self.pack.append(f"(1 if {expr} else 0)")
+            self.flat.append(f"(1 if {expr} else 0)")
+            return f"(u[{i}] != 0)"
+        if isinstance(t, Enum):
+            names = self.var()
+            self.env[names] = t.names
+            self.env[names + "_index"] = t._index
+            i = self.field(offset, "B", 1)
+            self.pack.append(f"{names}_index[{expr}]")
+            self.flat.append(f"{names}_index[{expr}]")
+            return f"{names}[u[{i}]]"
+        if isinstance(t, Option):
+            tag = self.field(offset, "B", 1)
+            self.pack.append(f"(0 if {expr} is None else 1)")
+            self.flat.append(f"(0 if {expr} is None else 1)")
+            # The payload of None is stored as zeros (any value is valid there).
+            pack_at, flat_at = len(self.pack), len(self.flat)
+            inner = self.visit(t._some, offset + t._payload_offset, expr)
+            self.pack[pack_at:] = [f"(0 if {expr} is None else {e})" for e in self.pack[pack_at:]]
+            self.flat[flat_at:] = [f"(0 if {expr} is None else {e})" for e in self.flat[flat_at:]]
+            # Lazily: a None's payload bytes are unspecified (an enum index there may be garbage).
+            return f"(None if u[{tag}] == 0 else {inner} if u[{tag}] == 1 else _bad_option(u[{tag}]))"
+        assert isinstance(t, Record)
+        items = [self.var() for _ in t.types]
+        self.unpack.append(f"({', '.join(items)},) = {expr}")
+        loads = [self.visit(ft, offset + fo, item) for ft, fo, item in zip(t.types, t.offsets, items)]
+        return f"({', '.join(loads)},)"
+
+
+def _compile_pod(record: Record) -> Optional[tuple[Any, Any, Any]]:
+    if not _is_pod(record):
+        return None
+    c = _PodCompiler()
+    load_expr = c.visit(record, 0, "value")
+    if record.size > c.pos:
+        c.codes.append(f"{record.size - c.pos}x")
+    c.env["S"] = struct.Struct("<" + "".join(c.codes))
+    c.env["AbiError"] = AbiError
+    c.env["_generic_store"] = functools.partial(_generic_store, record)
+    c.env["_generic_lower"] = functools.partial(_generic_lower, record)
+    body = "\n        ".join(c.unpack) or "pass"
+    source = f"""
+def store(mem, ptr, value):
+    try:
+        {body}
+        S.pack_into(mem.view, ptr, {", ".join(c.pack)})
+    except (TypeError, ValueError, KeyError, struct.error):
+        _generic_store(mem, ptr, value)  # raises the precise error
+
+def load(mem, ptr):
+    u = S.unpack_from(mem.view, ptr)
+    try:
+        return {load_expr}
+    except IndexError:
+        raise AbiError("enum discriminant is out of range") from None
+
+def lower_flat(mem, value, out):
+    try:
+        {body}
+        S.pack({", ".join(c.pack)})  # the range checks store makes
+        flat = ({", ".join(c.flat)},)
+    except (TypeError, ValueError, KeyError, struct.error):
+        _generic_lower(mem, value, out)  # raises the precise error
+        return
+    out.extend(flat)
+"""
+    c.env["struct"] = struct
+    exec(compile(source, f"<backstop._abi record {record.names}>", "exec"), c.env)
+    return c.env["store"], c.env["load"], c.env["lower_flat"]
+
+
+def _generic_store(record: Record, mem: Memory, ptr: int, value: Any) -> None:
+    Record.store(record, mem, ptr, value)
+
+
+def _generic_lower(record: Record, mem: Memory, value: Any, out: list[int]) -> None:
+    Record.lower_flat(record, mem, value, out)
