@@ -151,3 +151,26 @@ func BenchmarkDo(b *testing.B) {
 		clock.sleeps = clock.sleeps[:0]
 	}
 }
+
+// BenchmarkDoCancellable is BenchmarkDo with a cancellable context; Do's
+// planner calls still run on plain instances.
+func BenchmarkDoCancellable(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := loadPolicy(b, newEngine(b, WithPoolSize(1)), benchRetryPolicy, TOML)
+	clock := newFakeClock()
+	for b.Loop() {
+		calls := 0
+		err := Do(ctx, p, func(context.Context) error {
+			calls++
+			if calls == 1 {
+				return httpError{503}
+			}
+			return nil
+		}, WithClock(clock), WithSharedState(&MemoryStore{}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		clock.sleeps = clock.sleeps[:0]
+	}
+}

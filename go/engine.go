@@ -1,6 +1,11 @@
-// Package backstop classifies failures against Backstop policies: ordered
+// Package backstop classifies failures against Backstop policies (ordered
 // rules over HTTP status, gRPC code, exit code, signal, error types and
-// messages decide whether a failure is transient, permanent or unknown.
+// messages decide whether a failure is transient, permanent or unknown) and
+// retries them as the policy plans: Do runs a function with backoff,
+// deterministic jitter, attempt timeouts, a deadline, server pushback, a
+// circuit breaker and a retry budget, and the planner (Policy.BeginAttempt,
+// AfterFailure, AfterSuccess, Schedule) is there for hosts that drive the
+// loop themselves.
 //
 // The decisions are made by the same WebAssembly core the Rust, Node and
 // Python hosts run, embedded in this package and executed by wazero (pure
@@ -11,6 +16,8 @@
 //	policy, err := engine.LoadPolicyFile(ctx, "nightly.toml")
 //	verdict, err := policy.ClassifyError(ctx, stepErr)
 //	if verdict.Class == backstop.Transient { /* retry */ }
+//
+//	err = backstop.Do(ctx, policy, readShard, backstop.WithIdempotencyKey(runID+"/read"))
 //
 // # Concurrency
 //
