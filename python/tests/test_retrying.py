@@ -293,6 +293,8 @@ def test_bad_options_are_clear_errors() -> None:
             Retrying(BASIC, shared_state=wrong)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="on_retry"):
         retry(BASIC, on_retry="print")
+    with pytest.raises(TypeError, match="AsyncRetrying"):
+        Retrying(BASIC)(_raise, ValueError())
 
 
 def test_the_in_memory_store_is_atomic_under_threads() -> None:

@@ -432,6 +432,8 @@ class Retrying(_BaseRetrying):
 
     def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call ``fn(*args, **kwargs)`` until it succeeds or the planner gives up."""
+        if inspect.iscoroutinefunction(fn):
+            raise TypeError(f"{getattr(fn, '__name__', fn)!r} is a coroutine function: use AsyncRetrying")
         return _call_sync(_Operation(self._config), self._sleep, fn, args, kwargs)
 
 
