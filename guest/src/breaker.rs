@@ -54,6 +54,7 @@ pub struct BreakerState {
     pub recent_outcomes: u64,
     /// How many bits of `recent_outcomes` are meaningful (at most the window).
     pub recent_count: u32,
+    /// When the current open (or half-open) phase began.
     pub opened_at_ms: u64,
     pub probes_started: u32,
     pub probes_succeeded: u32,
@@ -164,21 +165,38 @@ impl BreakerConfig {
                     retry_after_ms: reopens_at - now_ms,
                 };
             }
-            state.circuit = Circuit::HalfOpen;
-            state.probes_started = 0;
-            state.probes_succeeded = 0;
+            self.half_open(state, now_ms);
+        }
+        if state.circuit == Circuit::HalfOpen && state.probes_started >= self.half_open_probes {
+            // Every probe is out. A probe whose verdict never came (its host
+            // crashed) must not hold the circuit forever: after `open_for` the
+            // probes are given out again.
+            let lease_ends = state
+                .opened_at_ms
+                .saturating_add(self.open_for_ms)
+                .min(now_ms.saturating_add(self.open_for_ms));
+            if now_ms < lease_ends {
+                return Admission::Rejected {
+                    retry_after_ms: lease_ends - now_ms,
+                };
+            }
+            self.half_open(state, now_ms);
         }
         match state.circuit {
-            Circuit::Closed => Admission::Allowed,
-            Circuit::HalfOpen if state.probes_started < self.half_open_probes => {
+            Circuit::HalfOpen => {
                 state.probes_started += 1;
                 Admission::Probe
             }
-            // Every probe is in flight: wait one open period for their verdict.
-            _ => Admission::Rejected {
-                retry_after_ms: self.open_for_ms,
-            },
+            _ => Admission::Allowed,
         }
+    }
+
+    /// Start a half-open phase; `opened_at_ms` marks when the current phase began.
+    fn half_open(&self, state: &mut BreakerState, now_ms: u64) {
+        state.circuit = Circuit::HalfOpen;
+        state.opened_at_ms = now_ms;
+        state.probes_started = 0;
+        state.probes_succeeded = 0;
     }
 
     pub fn record_failure(&self, state: &mut BreakerState, now_ms: u64) {
@@ -273,7 +291,7 @@ mod tests {
         assert_eq!(
             c.admit(&mut s, 1_011),
             Admission::Rejected {
-                retry_after_ms: 1_000
+                retry_after_ms: 999
             }
         );
         c.record_success(&mut s);
@@ -312,6 +330,24 @@ mod tests {
         c.record_success(&mut s);
         c.record_failure(&mut s, 0);
         assert_eq!(s.circuit, Circuit::Open, "2 of the last 4 failed");
+    }
+
+    #[test]
+    fn a_probe_that_never_reports_is_replaced_after_open_for() {
+        let c = BreakerConfig {
+            consecutive_failures: 1,
+            open_for_ms: 100,
+            ..Default::default()
+        };
+        let mut s = BreakerState::default();
+        c.record_failure(&mut s, 0);
+        assert_eq!(c.admit(&mut s, 100), Admission::Probe);
+        assert_eq!(
+            c.admit(&mut s, 150),
+            Admission::Rejected { retry_after_ms: 50 }
+        );
+        assert_eq!(c.admit(&mut s, 200), Admission::Probe);
+        assert_eq!(s.probes_started, 1);
     }
 
     #[test]

@@ -459,8 +459,14 @@ impl RetryConfig {
             .started_at_ms
             .unwrap_or_else(|| now_ms.saturating_sub(outcome.duration_ms));
         let class = classification.class;
-        if class != FailureClass::Permanent {
-            // Permanent failures are the caller's fault, not the dependency's health.
+        if class == FailureClass::Permanent {
+            // A permanent failure is the caller's fault, and it proves the
+            // dependency answered: for the breaker it is a success (which also
+            // settles a half-open probe). The budget is left alone.
+            if let Some(b) = &self.breaker {
+                b.record_success(&mut shared.breaker);
+            }
+        } else {
             if let Some(b) = &self.breaker {
                 b.record_failure(&mut shared.breaker, now_ms);
             }
