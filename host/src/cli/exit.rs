@@ -1,0 +1,63 @@
+//! Exit statuses `backstop run` (and the other commands) return. Scripts
+//! rely on them: change them only with the README's table.
+
+use std::fmt;
+
+/// The circuit breaker refused the first attempt of this invocation
+/// (sysexits' EX_UNAVAILABLE: the dependency is marked unavailable).
+pub const CIRCUIT_OPEN: u8 = 69;
+/// Another `backstop run` holds the lease for this run id and step.
+pub const LEASE_HELD: u8 = 73;
+/// The state database is corrupted, locked or unwritable (EX_IOERR).
+pub const STATE_ERROR: u8 = 74;
+/// The last attempt was stopped at its timeout (or at the deadline), as `timeout(1)`.
+pub const TIMED_OUT: u8 = 124;
+/// `backstop run` could not start: an invalid policy or override, an
+/// unreadable file (as `timeout(1)`, `env` and `docker run` use 125).
+pub const BACKSTOP_ERROR: u8 = 125;
+/// The command was found but could not be executed.
+pub const NOT_EXECUTABLE: u8 = 126;
+/// The command was not found.
+pub const NOT_FOUND: u8 = 127;
+
+/// Shown under `backstop --help` and `backstop run --help`.
+pub const HELP: &str = "\
+Exit status of `backstop run`:
+  0        the command succeeded, or this run id + step already succeeded earlier
+  1-255    the last attempt's own exit status, when backstop gave up after it
+  69       the circuit breaker is open: no attempt was started
+  73       another backstop is running this run id + step (its lease is live)
+  74       the state database is corrupted, locked or unwritable (nothing is lost)
+  124      the last attempt was stopped at its attempt timeout or at the deadline,
+           or the deadline had passed before an attempt could start
+  125      backstop could not start: invalid policy or override, unreadable file
+  126/127  the command could not be executed / was not found
+  128+N    the last attempt was killed by signal N, or backstop itself was
+           interrupted by signal N (130 for Ctrl-C)
+Other commands: 0 success, 1 invalid input (check: invalid policy), 2 usage or
+I/O error; `stats` returns 74 for a state database error.";
+
+/// An error that ends the process with a specific status.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: u8,
+    /// Printed after `backstop: ` on stderr; empty to print nothing.
+    pub message: String,
+}
+
+impl Exit {
+    pub fn new(code: u8, message: impl Into<String>) -> Exit {
+        Exit {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (exit status {})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for Exit {}

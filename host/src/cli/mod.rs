@@ -1,0 +1,104 @@
+//! The `backstop` command line: argument parsing and one module per subcommand.
+//! Every decision comes from the guest; these modules only read files, run
+//! processes, keep time and keep state.
+
+mod check;
+mod classify;
+mod exit;
+mod fmt;
+mod plan;
+mod policy;
+mod run;
+mod stats;
+mod store;
+mod supervise;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use backstop::PolicyError;
+use clap::{Parser, Subcommand};
+
+pub use exit::Exit;
+
+#[derive(Parser)]
+#[command(
+    name = "backstop",
+    version,
+    about = "Failure-handling policy engine for ML training and batch pipelines",
+    after_long_help = exit::HELP
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a policy file; print every problem with its location.
+    Check {
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+        /// Print one JSON object: {"valid": bool, "errors": [...]}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Classify a failure as transient, permanent or unknown.
+    Classify(classify::ClassifyArgs),
+    /// Print the retry schedule a policy plans (a dry run: every attempt fails).
+    Plan(plan::PlanArgs),
+    /// Run a command under a retry policy, once per run id and step.
+    #[command(after_long_help = exit::HELP)]
+    Run(run::RunArgs),
+    /// Retry counts, success rate and time to recovery per step, from the state database.
+    Stats(stats::StatsArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // What an unexpected error exits with: `run` keeps its own code apart from
+    // the wrapped command's, the other commands use 2 like a usage error.
+    let (outcome, fallback) = match cli.command {
+        Command::Check { policy, json } => (check::run(&policy, json), 2),
+        Command::Classify(args) => (classify::run(args), 2),
+        Command::Plan(args) => (plan::run(args), 2),
+        Command::Run(args) => (run::run(args), exit::BACKSTOP_ERROR),
+        Command::Stats(args) => (stats::run(args), 2),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => match err.downcast_ref::<Exit>() {
+            Some(exit) => {
+                if !exit.message.is_empty() {
+                    eprintln!("backstop: {}", exit.message);
+                }
+                ExitCode::from(exit.code)
+            }
+            None => {
+                eprintln!("backstop: {err:#}");
+                ExitCode::from(fallback)
+            }
+        },
+    }
+}
+
+fn read_policy(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading policy {}", path.display()))
+}
+
+/// `file:line:column: error[code]: path: message`, the shape editors and CI logs link.
+fn render_diagnostic(file: &str, error: &PolicyError) -> String {
+    let location = match (error.line, error.column) {
+        (Some(line), Some(column)) => format!("{file}:{line}:{column}"),
+        _ => file.to_string(),
+    };
+    let code = serde_json::to_value(error.code).ok();
+    let code = code.as_ref().and_then(|c| c.as_str()).unwrap_or("error");
+    let field = if error.path.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", error.path)
+    };
+    format!("{location}: error[{code}]: {field}{}", error.message)
+}

@@ -1,0 +1,622 @@
+//! `backstop run`: a command under a retry policy, at most once per run id +
+//! step. The guest decides every retry; this module runs the attempts, waits,
+//! and records everything in the state database.
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Result;
+use backstop::{AttemptFailure, Decision, Engine, Failure, GiveUpReason, Policy, Session};
+use clap::Args;
+use clap::builder::NonEmptyStringValueParser;
+
+use super::exit::{self, Exit};
+use super::fmt::duration;
+use super::plan::DEFAULT_STEP;
+use super::policy::{self, PolicyArgs};
+use super::store::{self, Acquired, Grant, LeaseLost, Observed, RunKey, Store, StoreError};
+use super::supervise::{self, Ended, Finished, Signals, Stop, signal_name};
+
+/// How long a lease lasts without renewal; `BACKSTOP_LEASE_MS` overrides it
+/// (for tests). The holder renews it every third of that.
+const DEFAULT_LEASE_MS: u64 = 30_000;
+
+/// The error type a host reports for an attempt it stopped at its timeout;
+/// the built-in rules make it transient.
+const ATTEMPT_TIMEOUT_TYPE: &str = "backstop.AttemptTimeout";
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Idempotency key: a run id + step that succeeded is never run again.
+    /// Also seeds the jitter (see `backstop plan --run-id`).
+    #[arg(long, value_name = "ID", value_parser = NonEmptyStringValueParser::new())]
+    run_id: String,
+    /// Step name within the run; breaker and budget state is shared per step.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_STEP, value_parser = NonEmptyStringValueParser::new())]
+    step: String,
+    /// State database [default: $XDG_STATE_HOME/backstop/state.db]
+    #[arg(long, value_name = "PATH", env = "BACKSTOP_STATE")]
+    state: Option<PathBuf>,
+    /// After an attempt timeout, how long the command's process group has
+    /// between SIGTERM and SIGKILL.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    kill_after: Duration,
+    /// The command and its arguments, after `--`. It runs in its own process
+    /// group with BACKSTOP_RUN_ID, BACKSTOP_STEP and BACKSTOP_ATTEMPT set.
+    #[arg(required = true, last = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| format!("{e} (write e.g. 500ms, 10s, 1m)"))
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    run_inner(args).map_err(|err| {
+        let code = if err.downcast_ref::<StoreError>().is_some() {
+            exit::STATE_ERROR
+        } else if err.downcast_ref::<LeaseLost>().is_some() {
+            exit::LEASE_HELD
+        } else {
+            return err;
+        };
+        Exit::new(code, format!("{err:#}")).into()
+    })
+}
+
+fn run_inner(args: RunArgs) -> Result<ExitCode> {
+    let mut session = Engine::new()?.session()?;
+    let Some(policy) = policy::load(&mut session, &args.policy)? else {
+        return Err(Exit::new(exit::BACKSTOP_ERROR, "invalid policy; nothing was run").into());
+    };
+    let seed = session.derive_seed(&format!("{}/{}", args.run_id, args.step))?;
+    let path = match &args.state {
+        Some(path) => path.clone(),
+        None => store::default_path()?,
+    };
+    let mut store = Store::open(&path, store::busy_timeout())?;
+    let lease_ms = store::env_ms("BACKSTOP_LEASE_MS").unwrap_or(DEFAULT_LEASE_MS);
+    let host = hostname();
+    let owner = format!("{host}:{}:{:x}", std::process::id(), nonce());
+    let key = RunKey {
+        run_id: &args.run_id,
+        step: &args.step,
+    };
+    let what = format!("run {:?} step {:?}", args.run_id, args.step);
+    // Installed before the lease is taken, so a signal can never leave it held.
+    let signals = Signals::install()?;
+    let grant = match store.acquire(key, &owner, now_ms(), lease_ms, seed)? {
+        Acquired::AlreadySucceeded {
+            attempt,
+            finished_at_ms,
+        } => {
+            let when = finished_at_ms
+                .map(|ms| {
+                    let t = UNIX_EPOCH + Duration::from_millis(ms);
+                    format!(" at {}", humantime::format_rfc3339_seconds(t))
+                })
+                .unwrap_or_default();
+            let on = attempt
+                .map(|a| format!(" on attempt {a}"))
+                .unwrap_or_default();
+            eprintln!("backstop: {what} already succeeded{on}{when}; not running it again");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Acquired::Held {
+            owner,
+            expires_at_ms,
+        } => {
+            let mut parts = owner.splitn(3, ':');
+            let (holder_host, holder_pid) =
+                (parts.next().unwrap_or("?"), parts.next().unwrap_or("?"));
+            let left = expires_at_ms.saturating_sub(now_ms());
+            return Err(Exit::new(
+                exit::LEASE_HELD,
+                format!(
+                    "{what} is being run by another backstop (pid {holder_pid} on {holder_host}); \
+                     its lease expires in {} unless renewed. Not running it twice",
+                    duration(left)
+                ),
+            )
+            .into());
+        }
+        Acquired::Granted(grant) => grant,
+    };
+    announce(&what, &grant, &host);
+    let lease = Lease::start(store.reopen()?, &args.run_id, &args.step, &owner, lease_ms);
+    let mut runner = Runner {
+        session,
+        policy,
+        store,
+        key,
+        owner: &owner,
+        host: &host,
+        round: grant.round,
+        lease,
+        signals,
+        what: &what,
+        args: &args,
+        tty: std::io::stderr().is_terminal(),
+    };
+    runner.run()
+}
+
+fn announce(what: &str, grant: &Grant, host: &str) {
+    if grant.restarted {
+        eprintln!(
+            "backstop: {what} gave up before; starting it again (round {})",
+            grant.round
+        );
+    }
+    if !grant.resumed {
+        return;
+    }
+    let next = grant.state.attempts + 1;
+    eprintln!(
+        "backstop: taking over {what} from a backstop that stopped (its lease expired); continuing with attempt {next}"
+    );
+    for a in &grant.abandoned {
+        if let Some(pid) = a.pid
+            && a.host == host
+            && supervise::kill_orphaned_group(pid, a.pid_start)
+        {
+            eprintln!(
+                "backstop: killed what was left of abandoned attempt {} (process group {pid})",
+                a.attempt
+            );
+        }
+    }
+}
+
+/// How an attempt ended, as the run loop sees it.
+enum Outcome {
+    Finished(Finished),
+    /// The command could not be started.
+    SpawnFailed(std::io::Error),
+}
+
+impl Outcome {
+    /// `backstop run`'s exit status when it gives up after this attempt.
+    fn exit_status(&self) -> u8 {
+        match self {
+            Outcome::Finished(f) => match f.ended {
+                Ended::Exited(code) => (code & 0xff) as u8,
+                Ended::Signaled(signal) => signal_exit(signal),
+                Ended::TimedOut => exit::TIMED_OUT,
+                Ended::Stopped(_) => exit::BACKSTOP_ERROR,
+            },
+            Outcome::SpawnFailed(e) if e.kind() == std::io::ErrorKind::NotFound => exit::NOT_FOUND,
+            Outcome::SpawnFailed(_) => exit::NOT_EXECUTABLE,
+        }
+    }
+
+    /// The failure as the classifier takes it, and as the attempt's row records it.
+    fn failure(&self, command: &str) -> (Failure, Observed) {
+        let mut failure = Failure::default();
+        let mut observed = Observed::default();
+        match self {
+            Outcome::Finished(f) => {
+                match f.ended {
+                    Ended::Exited(code) => failure.exit_code = Some(code),
+                    Ended::Signaled(signal) => failure.signal = Some(signal_name(signal)),
+                    // Not the signal backstop sent: a rule about SIGKILL (the OOM
+                    // killer) must not fire on backstop's own timeout.
+                    Ended::TimedOut => {
+                        failure.error_types = vec![ATTEMPT_TIMEOUT_TYPE.into()];
+                        observed.timed_out = true;
+                    }
+                    Ended::Stopped(_) => {}
+                }
+                if !f.stderr_tail.is_empty() {
+                    failure.message = Some(f.stderr_tail.clone());
+                }
+            }
+            Outcome::SpawnFailed(e) => {
+                failure.exit_code = Some(i32::from(self.exit_status()));
+                failure.message = Some(format!("cannot run {command}: {e}"));
+            }
+        }
+        observed.exit_code = failure.exit_code;
+        observed.signal = failure.signal.clone();
+        (failure, observed)
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Outcome::Finished(f) => match f.ended {
+                Ended::Exited(code) => format!("exit status {code}"),
+                Ended::Signaled(signal) => format!("killed by {}", signal_name(signal)),
+                Ended::TimedOut => format!(
+                    "timed out after {}",
+                    duration(f.duration.as_millis() as u64)
+                ),
+                Ended::Stopped(_) => "stopped".into(),
+            },
+            Outcome::SpawnFailed(e) => format!("could not start: {e}"),
+        }
+    }
+
+    fn duration_ms(&self) -> u64 {
+        match self {
+            Outcome::Finished(f) => f.duration.as_millis() as u64,
+            Outcome::SpawnFailed(_) => 0,
+        }
+    }
+}
+
+fn signal_exit(signal: i32) -> u8 {
+    (128 + signal).clamp(0, 255) as u8
+}
+
+struct Runner<'a> {
+    session: Session,
+    policy: Policy,
+    store: Store,
+    key: RunKey<'a>,
+    owner: &'a str,
+    host: &'a str,
+    round: u32,
+    lease: Lease,
+    signals: Signals,
+    what: &'a str,
+    args: &'a RunArgs,
+    tty: bool,
+}
+
+impl Runner<'_> {
+    fn run(&mut self) -> Result<ExitCode> {
+        let mut delay_before = 0;
+        // This invocation's last attempt, whose status is the exit status on giving up.
+        let mut last: Option<u8> = None;
+        loop {
+            if let Some(signal) = self.signals.take() {
+                return Err(self.interrupted(None, signal));
+            }
+            let now = now_ms();
+            let (session, policy) = (&mut self.session, self.policy);
+            let permit = self.store.begin_attempt(
+                self.key,
+                self.owner,
+                self.round,
+                self.host,
+                now,
+                delay_before,
+                |reason| refused_exit(reason, last),
+                |state, shared| Ok(session.begin_attempt(policy, state, shared, now)?),
+            )?;
+            if let Some(reason) = permit.refused {
+                let code = refused_exit(reason, last);
+                let why = match reason {
+                    GiveUpReason::CircuitOpen => format!(
+                        "the circuit breaker of step {:?} is open (half-opens in {})",
+                        self.key.step,
+                        duration(permit.retry_after_ms)
+                    ),
+                    GiveUpReason::Deadline => "the deadline has passed".into(),
+                    other => other.to_string(),
+                };
+                eprintln!(
+                    "backstop: not starting attempt {}: {why}; exiting {code}",
+                    permit.attempt
+                );
+                return Ok(ExitCode::from(code));
+            }
+            let attempt = permit.attempt;
+            let timeout = permit.timeout_ms.map(Duration::from_millis);
+            let outcome = match self.attempt(attempt, timeout)? {
+                Some(outcome) => outcome,
+                None => return Ok(ExitCode::SUCCESS),
+            };
+            let code = outcome.exit_status();
+            last = Some(code);
+            let decision = self.record_failure(attempt, &outcome, code)?;
+            let class = &decision.classification;
+            let rule = match &class.rule {
+                Some(rule) => format!("rule {rule}"),
+                None => "no rule matched".into(),
+            };
+            let head = format!(
+                "backstop: attempt {attempt} failed ({}, {rule}): {}",
+                class.class,
+                outcome.describe()
+            );
+            if let Some(reason) = decision.give_up {
+                eprintln!("{head}; giving up ({reason}), exiting {code}");
+                return Ok(ExitCode::from(code));
+            }
+            eprintln!("{head}; retry in {}", duration(decision.delay_ms));
+            if let Some(stop) = self.pause(Duration::from_millis(decision.delay_ms), attempt + 1) {
+                return match stop {
+                    Stop::Signal(signal) => Err(self.interrupted(None, signal)),
+                    Stop::LeaseLost => Err(LeaseLost.into()),
+                };
+            }
+            delay_before = decision.delay_ms;
+        }
+    }
+
+    /// Run one attempt; `None` when it succeeded (and was recorded).
+    fn attempt(&mut self, attempt: u32, timeout: Option<Duration>) -> Result<Option<Outcome>> {
+        let env = [
+            ("BACKSTOP_RUN_ID", self.key.run_id.to_string()),
+            ("BACKSTOP_STEP", self.key.step.to_string()),
+            ("BACKSTOP_ATTEMPT", attempt.to_string()),
+        ];
+        let running = match supervise::spawn(&self.args.command, &env) {
+            Ok(running) => running,
+            Err(e) => {
+                eprintln!("backstop: cannot run {}: {e}", self.command_name());
+                return Ok(Some(Outcome::SpawnFailed(e)));
+            }
+        };
+        let pid = running.pid;
+        if let Err(e) = self.store.record_process(
+            self.key,
+            self.owner,
+            self.round,
+            attempt,
+            pid,
+            supervise::process_start(pid),
+        ) {
+            // Never leave a command running that nothing supervises.
+            running.kill();
+            return Err(e);
+        }
+        let (signals, lease) = (&self.signals, &self.lease);
+        let finished = running.wait(timeout, self.args.kill_after, || {
+            signals
+                .take()
+                .map(Stop::Signal)
+                .or_else(|| lease.lost().then_some(Stop::LeaseLost))
+        })?;
+        match finished.ended {
+            Ended::Exited(0) => {
+                let (session, policy) = (&mut self.session, self.policy);
+                self.store.finish_success(
+                    self.key,
+                    self.owner,
+                    self.round,
+                    attempt,
+                    now_ms(),
+                    |shared| Ok(session.after_success(policy, shared)?),
+                )?;
+                let tail = if attempt > 1 {
+                    format!("; {} done", self.what)
+                } else {
+                    String::new()
+                };
+                eprintln!("backstop: attempt {attempt} succeeded{tail}");
+                Ok(None)
+            }
+            Ended::Stopped(Stop::Signal(signal)) => Err(self.interrupted(Some(attempt), signal)),
+            Ended::Stopped(Stop::LeaseLost) => Err(LeaseLost.into()),
+            _ => Ok(Some(Outcome::Finished(finished))),
+        }
+    }
+
+    fn record_failure(&mut self, attempt: u32, outcome: &Outcome, code: u8) -> Result<Decision> {
+        let (failure, observed) = outcome.failure(&self.command_name());
+        let failed = AttemptFailure {
+            failure,
+            duration_ms: outcome.duration_ms(),
+            pushback_ms: None,
+        };
+        let now = now_ms();
+        let (session, policy) = (&mut self.session, self.policy);
+        self.store.finish_failure(
+            self.key,
+            self.owner,
+            self.round,
+            attempt,
+            now,
+            &observed,
+            code,
+            |state, shared| Ok(session.after_failure(policy, state, shared, &failed, now)?),
+        )
+    }
+
+    /// Wait between attempts: a countdown on a terminal, silence otherwise.
+    fn pause(&self, delay: Duration, next: u32) -> Option<Stop> {
+        let end = Instant::now() + delay;
+        let mut stop = None;
+        loop {
+            if let Some(signal) = self.signals.take() {
+                stop = Some(Stop::Signal(signal));
+                break;
+            }
+            if self.lease.lost() {
+                stop = Some(Stop::LeaseLost);
+                break;
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            if self.tty {
+                eprint!("\r\x1b[2K{}", countdown_line(next, left));
+            }
+            std::thread::sleep(left.min(Duration::from_millis(100)));
+        }
+        if self.tty {
+            eprint!("\r\x1b[2K");
+        }
+        stop
+    }
+
+    /// Backstop got `signal`: record it, free the lease, exit 128 + N. The run
+    /// stays open, so the same command resumes it.
+    fn interrupted(&mut self, attempt: Option<u32>, signal: i32) -> anyhow::Error {
+        let name = signal_name(signal);
+        if let Err(e) =
+            self.store
+                .interrupt(self.key, self.owner, self.round, attempt, now_ms(), &name)
+        {
+            return e;
+        }
+        let during = attempt
+            .map(|a| format!(" during attempt {a}"))
+            .unwrap_or_default();
+        Exit::new(
+            signal_exit(signal),
+            format!(
+                "interrupted by {name}{during}; {} stays open: the same command resumes it",
+                self.what
+            ),
+        )
+        .into()
+    }
+
+    fn command_name(&self) -> String {
+        self.args
+            .command
+            .first()
+            .map(|c| c.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// The exit status when the planner refuses an attempt: the last attempt's,
+/// or a code of its own when this invocation ran none.
+fn refused_exit(reason: GiveUpReason, last: Option<u8>) -> u8 {
+    match (last, reason) {
+        (Some(code), _) => code,
+        (None, GiveUpReason::CircuitOpen) => exit::CIRCUIT_OPEN,
+        (None, GiveUpReason::Deadline) => exit::TIMED_OUT,
+        (None, _) => exit::BACKSTOP_ERROR,
+    }
+}
+
+fn countdown_line(next: u32, left: Duration) -> String {
+    // Round up to a tenth, so it never shows 0s while still waiting.
+    let ms = (left.as_millis() as u64).div_ceil(100) * 100;
+    format!("backstop: attempt {next} in {}", duration(ms))
+}
+
+/// The lease renewer: a thread with its own connection that extends the lease
+/// every third of its length, and flags when it cannot keep it.
+struct Lease {
+    lost: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Lease {
+    fn start(mut store: Store, run_id: &str, step: &str, owner: &str, lease_ms: u64) -> Lease {
+        let lost = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (run_id, step, owner) = (run_id.to_string(), step.to_string(), owner.to_string());
+        let (thread_lost, thread_stop) = (Arc::clone(&lost), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            let key = RunKey {
+                run_id: &run_id,
+                step: &step,
+            };
+            let every = Duration::from_millis((lease_ms / 3).max(1));
+            let mut valid_until = now_ms().saturating_add(lease_ms);
+            loop {
+                let wake = Instant::now() + every;
+                while Instant::now() < wake {
+                    if thread_stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(10).min(every));
+                }
+                let now = now_ms();
+                match store.renew(key, &owner, now, lease_ms) {
+                    Ok(true) => valid_until = now.saturating_add(lease_ms),
+                    Ok(false) => break,
+                    // A busy database: keep trying while the lease still holds.
+                    Err(_) if now < valid_until => {}
+                    Err(_) => break,
+                }
+            }
+            thread_lost.store(true, Ordering::SeqCst);
+        });
+        Lease {
+            lost,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Distinguishes invocations with the same pid (a container restarting).
+fn nonce() -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let stack = &nanos as *const u64 as u64;
+    nanos ^ stack.rotate_left(32)
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    // ':' separates the fields of a lease owner.
+    String::from_utf8_lossy(&buf[..end]).replace(':', "_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_countdown_never_shows_zero_while_waiting() {
+        assert_eq!(
+            countdown_line(3, Duration::from_millis(1)),
+            "backstop: attempt 3 in 100ms"
+        );
+        assert_eq!(
+            countdown_line(2, Duration::from_millis(2_050)),
+            "backstop: attempt 2 in 2.1s"
+        );
+    }
+
+    #[test]
+    fn refusals_exit_with_the_last_status_or_their_own_code() {
+        assert_eq!(
+            refused_exit(GiveUpReason::CircuitOpen, None),
+            exit::CIRCUIT_OPEN
+        );
+        assert_eq!(refused_exit(GiveUpReason::Deadline, None), exit::TIMED_OUT);
+        assert_eq!(refused_exit(GiveUpReason::CircuitOpen, Some(75)), 75);
+    }
+
+    #[test]
+    fn signals_exit_as_shells_report_them() {
+        assert_eq!(signal_exit(libc::SIGINT), 130);
+        assert_eq!(signal_exit(libc::SIGKILL), 137);
+    }
+}
