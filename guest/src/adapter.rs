@@ -19,6 +19,7 @@ wit_bindgen::generate!({
     path: "../wit",
 });
 
+use exports::backstop::policy::alerts as wit_alerts;
 use exports::backstop::policy::classifier::{
     self as wit_classifier, Classification as WitClassification, Failure as WitFailure,
     PolicyHandle,
@@ -183,6 +184,93 @@ impl wit_retry::Guest for Component {
 
     fn derive_seed(key: String) -> u64 {
         jitter::derive_seed(&key)
+    }
+}
+
+impl wit_alerts::Guest for Component {
+    fn evaluate(
+        policy: PolicyHandle,
+        state: String,
+        event: wit_alerts::Event,
+        now_ms: u64,
+    ) -> Result<wit_alerts::Evaluation, WitPolicyError> {
+        use crate::alerts::{Event, EventKind, NotificationKind, Severity, SuppressionReason};
+        use wit_alerts::EventKind as K;
+        let event = Event {
+            kind: match event.kind {
+                K::AttemptFailed => EventKind::AttemptFailed,
+                K::RunFailed => EventKind::RunFailed,
+                K::RunSucceeded => EventKind::RunSucceeded,
+                K::RunLate => EventKind::RunLate,
+                K::AlertAcknowledged => EventKind::AlertAcknowledged,
+                K::Tick => EventKind::Tick,
+            },
+            pipeline: event.pipeline,
+            step: event.step,
+            run_id: event.run_id,
+            failure: event.failure.map(from_wit_failure),
+            attempt: event.attempt,
+            late_minutes: event.late_minutes,
+            labels: event.labels.into_iter().map(|l| (l.key, l.value)).collect(),
+            log_lines: event.log_lines,
+            dedup_key: event.dedup_key,
+        };
+        let severity = |text: &str| match Severity::parse(text).unwrap_or(Severity::Info) {
+            Severity::Info => wit_alerts::Severity::Info,
+            Severity::Warning => wit_alerts::Severity::Warning,
+            Severity::High => wit_alerts::Severity::High,
+            Severity::Critical => wit_alerts::Severity::Critical,
+        };
+        with_policy(policy, |policy| {
+            let e = policy
+                .evaluate_alerts(&state, &event, now_ms)
+                .map_err(to_wit_error)?;
+            Ok(wit_alerts::Evaluation {
+                notifications: e
+                    .notifications
+                    .into_iter()
+                    .map(|n| wit_alerts::Notification {
+                        kind: match n.kind {
+                            NotificationKind::Trigger => wit_alerts::NotificationKind::Trigger,
+                            NotificationKind::Escalate => wit_alerts::NotificationKind::Escalate,
+                            NotificationKind::Repeat => wit_alerts::NotificationKind::Repeat,
+                            NotificationKind::Resolve => wit_alerts::NotificationKind::Resolve,
+                        },
+                        severity: severity(&n.severity),
+                        targets: n.targets,
+                        rule: n.rule,
+                        dedup_key: n.dedup_key,
+                        summary: n.summary,
+                        payload: n.payload,
+                    })
+                    .collect(),
+                suppressed: e
+                    .suppressed
+                    .into_iter()
+                    .map(|x| wit_alerts::Suppressed {
+                        severity: severity(&x.severity),
+                        rule: x.rule,
+                        dedup_key: x.dedup_key,
+                        reason: match x.reason {
+                            SuppressionReason::Duplicate => {
+                                wit_alerts::SuppressionReason::Duplicate
+                            }
+                            SuppressionReason::Inhibited => {
+                                wit_alerts::SuppressionReason::Inhibited
+                            }
+                            SuppressionReason::Acknowledged => {
+                                wit_alerts::SuppressionReason::Acknowledged
+                            }
+                            SuppressionReason::RepeatLimit => {
+                                wit_alerts::SuppressionReason::RepeatLimit
+                            }
+                        },
+                    })
+                    .collect(),
+                state: e.state,
+                next_wakeup_ms: e.next_wakeup_ms,
+            })
+        })
     }
 }
 

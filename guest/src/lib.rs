@@ -6,6 +6,7 @@
 //! Natively this is an ordinary library (tests, benches, fuzzing); on `wasm32`
 //! the [`adapter`] module exports it through the WIT interface in `wit/`.
 
+pub mod alerts;
 pub mod breaker;
 pub mod budget;
 pub mod classify;

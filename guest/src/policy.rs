@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use regex::RegexBuilder;
 
+use crate::alerts::{self, AlertConfig, Evaluation, Event};
 use crate::classify::{self, Classification, Failure, FailureClass, IntRange, Rule};
 use crate::document::{self, Format, Node, Value};
 use crate::error::{ErrorCode, PolicyError};
@@ -28,6 +29,7 @@ const BUILTIN_PREFIX: &str = "builtin.";
 #[derive(Debug, Clone)]
 pub struct Policy {
     retry: RetryConfig,
+    alerts: AlertConfig,
     rules: Vec<Rule>,
     /// Built-in rules consulted after `rules` (shared, parsed once per process).
     builtin: Option<Arc<Vec<Rule>>>,
@@ -38,8 +40,19 @@ impl Policy {
     pub fn load(source: &str, format: Format) -> Result<Policy, Vec<PolicyError>> {
         let root = document::parse(source, format).map_err(|e| vec![e])?;
         let mut v = Validator::new(source);
-        let (rules, use_builtin) = read_policy(&mut v, &root, false);
-        let retry = read_retry(&mut v, &root);
+        let (rules, use_builtin, retry, alerts) = if is_seed_alert_policy(&root) {
+            // The seed guide's alert policy: top-level `rules` and `payload`.
+            let alerts = AlertConfig::read(&mut v, "", &root);
+            (Vec::new(), true, RetryConfig::default(), alerts)
+        } else {
+            let (rules, use_builtin) = read_policy(&mut v, &root, false);
+            let retry = read_retry(&mut v, &root);
+            let alerts = match section(&root, "alerts") {
+                Some(node) => AlertConfig::read(&mut v, "alerts", node),
+                None => AlertConfig::default(),
+            };
+            (rules, use_builtin, retry, alerts)
+        };
         if !v.errors.is_empty() {
             // Document order reads best, whatever order the checks ran in.
             let mut errors = v.errors;
@@ -48,6 +61,7 @@ impl Policy {
         }
         Ok(Policy {
             retry,
+            alerts,
             rules,
             builtin: use_builtin.then(builtin_rules),
         })
@@ -57,6 +71,7 @@ impl Policy {
     pub fn builtin() -> Policy {
         Policy {
             retry: RetryConfig::default(),
+            alerts: AlertConfig::default(),
             rules: Vec::new(),
             builtin: Some(builtin_rules()),
         }
@@ -107,14 +122,37 @@ impl Policy {
     pub fn schedule(&self, seed: u64, max_entries: u32) -> Schedule {
         self.retry.schedule(seed, max_entries)
     }
+
+    pub fn alerts(&self) -> &AlertConfig {
+        &self.alerts
+    }
+
+    /// Evaluate one pipeline event against the alert rules (failures in the
+    /// event are classified by this policy's classifier).
+    pub fn evaluate_alerts(
+        &self,
+        state: &str,
+        event: &Event,
+        now_ms: u64,
+    ) -> Result<Evaluation, PolicyError> {
+        alerts::evaluate(&self.alerts, |f| self.classify(f), state, event, now_ms)
+    }
+}
+
+fn section<'n>(root: &'n Node, key: &str) -> Option<&'n Node> {
+    match &root.value {
+        Value::Table(entries) => entries.iter().find(|e| e.key == key).map(|e| &e.node),
+        _ => None,
+    }
+}
+
+/// The seed guide's alert policy has top-level `rules` (and `payload`).
+fn is_seed_alert_policy(root: &Node) -> bool {
+    section(root, "rules").is_some()
 }
 
 fn read_retry(v: &mut Validator<'_>, root: &Node) -> RetryConfig {
-    let retry = match &root.value {
-        Value::Table(entries) => entries.iter().find(|e| e.key == "retry").map(|e| &e.node),
-        _ => None,
-    };
-    match retry {
+    match section(root, "retry") {
         Some(node) => RetryConfig::read(v, node),
         None => RetryConfig::default(),
     }
@@ -136,7 +174,7 @@ pub fn builtin_rules() -> Arc<Vec<Rule>> {
         .clone()
 }
 
-const TOP_FIELDS: &[&str] = &["version", "classify", "retry"];
+const TOP_FIELDS: &[&str] = &["version", "classify", "retry", "alerts"];
 const CLASSIFY_FIELDS: &[&str] = &["builtin_rules", "rules"];
 const RULE_FIELDS: &[&str] = &[
     "id",

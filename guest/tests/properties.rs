@@ -172,7 +172,14 @@ mod planner {
     use backstop_core::{AttemptFailure, Failure, Format, GiveUp, Policy, RetryState, SharedState};
     use proptest::prelude::*;
 
-    fn policy(jitter: usize, base: u64, mult10: u32, max: u64, timeout: Option<u64>, deadline: Option<u64>) -> Policy {
+    fn policy(
+        jitter: usize,
+        base: u64,
+        mult10: u32,
+        max: u64,
+        timeout: Option<u64>,
+        deadline: Option<u64>,
+    ) -> Policy {
         let jitter = ["none", "full", "equal", "decorrelated", "additive"][jitter];
         let mut doc = format!(
             "[retry]\nmax_attempts = 4294967295\nbase_delay = \"{base}ms\"\nmultiplier = {}\nmax_delay = \"{}ms\"\njitter = \"{jitter}\"\n",

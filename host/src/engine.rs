@@ -9,6 +9,10 @@ use std::sync::Arc;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Store, StoreLimits, StoreLimitsBuilder};
 
+use crate::alerts::{
+    Evaluation, Event, EventKind, Notification, NotificationKind, Severity, Suppressed,
+    SuppressionReason,
+};
 use crate::cache::CodeCache;
 use crate::error::{Error, Result};
 use crate::retry::{
@@ -24,6 +28,7 @@ mod bindings {
     });
 }
 
+use bindings::exports::backstop::policy::alerts as wit_alerts;
 use bindings::exports::backstop::policy::classifier as wit;
 use bindings::exports::backstop::policy::retry as wit_retry;
 use bindings::exports::backstop::policy::types as wit_types;
@@ -336,6 +341,102 @@ impl Session {
                 })
                 .collect(),
             ends_with: s.ends_with.map(from_wit_give_up),
+        })
+    }
+
+    /// Evaluate one pipeline event against the policy's alert rules.
+    /// `state` is the previous evaluation's state (`""` for none).
+    pub fn evaluate_alerts(
+        &mut self,
+        policy: Policy,
+        state: &str,
+        event: &Event,
+        now_ms: u64,
+    ) -> Result<Evaluation> {
+        let handle = self.handle(policy)?;
+        let event = wit_alerts::Event {
+            kind: match event.kind {
+                EventKind::AttemptFailed => wit_alerts::EventKind::AttemptFailed,
+                EventKind::RunFailed => wit_alerts::EventKind::RunFailed,
+                EventKind::RunSucceeded => wit_alerts::EventKind::RunSucceeded,
+                EventKind::RunLate => wit_alerts::EventKind::RunLate,
+                EventKind::AlertAcknowledged => wit_alerts::EventKind::AlertAcknowledged,
+                EventKind::Tick => wit_alerts::EventKind::Tick,
+            },
+            pipeline: event.pipeline.clone(),
+            step: event.step.clone(),
+            run_id: event.run_id.clone(),
+            failure: event.failure.as_ref().map(to_wit_failure),
+            attempt: event.attempt,
+            late_minutes: event.late_minutes,
+            labels: event
+                .labels
+                .iter()
+                .map(|(key, value)| wit_alerts::Label {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+            log_lines: event.log_lines.clone(),
+            dedup_key: event.dedup_key.clone(),
+        };
+        let result = self.call(|bindings, store| {
+            bindings
+                .backstop_policy_alerts()
+                .call_evaluate(store, handle, state, &event, now_ms)
+        })?;
+        let e = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
+        let severity = |s: wit_alerts::Severity| match s {
+            wit_alerts::Severity::Info => Severity::Info,
+            wit_alerts::Severity::Warning => Severity::Warning,
+            wit_alerts::Severity::High => Severity::High,
+            wit_alerts::Severity::Critical => Severity::Critical,
+        };
+        let notifications = e
+            .notifications
+            .into_iter()
+            .map(|n| {
+                Ok(Notification {
+                    kind: match n.kind {
+                        wit_alerts::NotificationKind::Trigger => NotificationKind::Trigger,
+                        wit_alerts::NotificationKind::Escalate => NotificationKind::Escalate,
+                        wit_alerts::NotificationKind::Repeat => NotificationKind::Repeat,
+                        wit_alerts::NotificationKind::Resolve => NotificationKind::Resolve,
+                    },
+                    severity: severity(n.severity),
+                    targets: n.targets,
+                    rule: n.rule,
+                    dedup_key: n.dedup_key,
+                    summary: n.summary,
+                    payload: serde_json::from_str(&n.payload).map_err(|e| {
+                        Error::Runtime(format!("the guest sent a payload that is not JSON: {e}"))
+                    })?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Evaluation {
+            notifications,
+            suppressed: e
+                .suppressed
+                .into_iter()
+                .map(|x| Suppressed {
+                    rule: x.rule,
+                    dedup_key: x.dedup_key,
+                    severity: severity(x.severity),
+                    reason: match x.reason {
+                        wit_alerts::SuppressionReason::Duplicate => SuppressionReason::Duplicate,
+                        wit_alerts::SuppressionReason::Inhibited => SuppressionReason::Inhibited,
+                        wit_alerts::SuppressionReason::Acknowledged => {
+                            SuppressionReason::Acknowledged
+                        }
+                        wit_alerts::SuppressionReason::RepeatLimit => {
+                            SuppressionReason::RepeatLimit
+                        }
+                    },
+                })
+                .collect(),
+            state: e.state,
+            next_wakeup_ms: e.next_wakeup_ms,
         })
     }
 

@@ -15,6 +15,7 @@
 //! # Ok::<(), backstop::Error>(())
 //! ```
 
+pub mod alerts;
 mod cache;
 mod engine;
 mod error;

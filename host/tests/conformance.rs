@@ -46,6 +46,9 @@ fn run_wasm(session: &mut backstop::Session, policy: &Value, vector: &Value) -> 
     if let Some(call) = vector.get("call").and_then(Value::as_str) {
         return run_wasm_call(session, policy, call, &vector["input"]);
     }
+    if let Some(steps) = vector.get("alert_steps").and_then(Value::as_array) {
+        return json!({ "steps": run_wasm_alerts(session, policy, steps) });
+    }
     let failure: Failure =
         serde_json::from_value(vector["failure"].clone()).expect("canonical failure");
     match session.classify(policy, &failure) {
@@ -286,6 +289,92 @@ fn run_native_call(policy: &backstop_core::Policy, call: &str, i: &Value) -> Val
     }
 }
 
+/// Runs an alert sequence, threading the state; one canonical outcome per step.
+fn run_wasm_alerts(
+    session: &mut backstop::Session,
+    policy: backstop::Policy,
+    steps: &[Value],
+) -> Vec<Value> {
+    let mut state = String::new();
+    steps
+        .iter()
+        .map(|step| {
+            let input_state = step.get("state").and_then(Value::as_str).map_or(state.clone(), str::to_string);
+            let event: backstop::alerts::Event = serde_json::from_value(step["event"].clone()).expect("canonical event");
+            match session.evaluate_alerts(policy, &input_state, &event, step["now_ms"].as_u64().unwrap()) {
+                Ok(e) => {
+                    state = e.state.clone();
+                    json!({ "ok": { "notifications": e.notifications, "suppressed": e.suppressed, "next_wakeup_ms": e.next_wakeup_ms } })
+                }
+                Err(Error::Rejected(e)) => json!({ "error": e }),
+                Err(other) => json!({ "unexpected": other.to_string() }),
+            }
+        })
+        .collect()
+}
+
+fn run_native_alerts(policy: &backstop_core::Policy, steps: &[Value]) -> Vec<Value> {
+    use backstop_core::alerts::{Event, EventKind};
+    let mut state = String::new();
+    steps
+        .iter()
+        .map(|step| {
+            let input_state = step.get("state").and_then(Value::as_str).map_or(state.clone(), str::to_string);
+            let e: backstop::alerts::Event = serde_json::from_value(step["event"].clone()).unwrap();
+            let kind: String = serde_json::from_value(json!(e.kind)).unwrap();
+            let event = Event {
+                kind: [
+                    EventKind::AttemptFailed,
+                    EventKind::RunFailed,
+                    EventKind::RunSucceeded,
+                    EventKind::RunLate,
+                    EventKind::AlertAcknowledged,
+                    EventKind::Tick,
+                ]
+                .into_iter()
+                .find(|k| k.as_str() == kind)
+                .unwrap(),
+                pipeline: e.pipeline,
+                step: e.step,
+                run_id: e.run_id,
+                failure: e.failure.map(native::failure),
+                attempt: e.attempt,
+                late_minutes: e.late_minutes,
+                labels: e.labels.into_iter().collect(),
+                log_lines: e.log_lines,
+                dedup_key: e.dedup_key,
+            };
+            match policy.evaluate_alerts(&input_state, &event, step["now_ms"].as_u64().unwrap()) {
+                Ok(e) => {
+                    state = e.state.clone();
+                    let notifications: Vec<Value> = e
+                        .notifications
+                        .iter()
+                        .map(|n| {
+                            json!({
+                                "kind": n.kind.as_str(),
+                                "severity": n.severity,
+                                "targets": n.targets,
+                                "rule": n.rule,
+                                "dedup_key": n.dedup_key,
+                                "summary": n.summary,
+                                "payload": serde_json::from_str::<Value>(&n.payload).unwrap(),
+                            })
+                        })
+                        .collect();
+                    let suppressed: Vec<Value> = e
+                        .suppressed
+                        .iter()
+                        .map(|x| json!({ "rule": x.rule, "dedup_key": x.dedup_key, "severity": x.severity, "reason": x.reason.as_str() }))
+                        .collect();
+                    json!({ "ok": { "notifications": notifications, "suppressed": suppressed, "next_wakeup_ms": e.next_wakeup_ms } })
+                }
+                Err(e) => json!({ "error": native_error(e) }),
+            }
+        })
+        .collect()
+}
+
 fn run_native(policy: &Value, vector: &Value) -> Value {
     use backstop_core as core;
     let (source, format) = policy_of(policy);
@@ -306,6 +395,9 @@ fn run_native(policy: &Value, vector: &Value) -> Value {
     let policy = loaded.expect("policy loads");
     if let Some(call) = vector.get("call").and_then(Value::as_str) {
         return run_native_call(&policy, call, &vector["input"]);
+    }
+    if let Some(steps) = vector.get("alert_steps").and_then(Value::as_array) {
+        return json!({ "steps": run_native_alerts(&policy, steps) });
     }
     let f: Failure = serde_json::from_value(vector["failure"].clone()).unwrap();
     let failure = core::Failure {
@@ -360,6 +452,16 @@ fn expected_of(vector: &Value) -> Value {
         json!({ "error": e })
     } else if let Some(e) = vector.get("expect_errors") {
         json!({ "errors": e })
+    } else if let Some(steps) = vector.get("alert_steps").and_then(Value::as_array) {
+        let steps: Vec<Value> = steps
+            .iter()
+            .map(|s| match (s.get("expect"), s.get("expect_error")) {
+                (Some(e), _) => json!({ "ok": e }),
+                (None, Some(e)) => json!({ "error": e }),
+                _ => panic!("alert step without an expectation in {}", vector["name"]),
+            })
+            .collect();
+        json!({ "steps": steps })
     } else {
         panic!("vector {} has no expectation", vector["name"])
     }

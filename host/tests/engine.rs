@@ -20,6 +20,7 @@ fn the_component_imports_nothing_and_exports_the_wit_interfaces() {
     assert_eq!(
         exports,
         [
+            "backstop:policy/alerts@0.1.0",
             "backstop:policy/classifier@0.1.0",
             "backstop:policy/retry@0.1.0",
             "backstop:policy/types@0.1.0"

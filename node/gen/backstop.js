@@ -2562,6 +2562,8 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
     let postReturn3Async;
     let postReturn4;
     let postReturn4Async;
+    let postReturn5;
+    let postReturn5Async;
     let classifier010LoadPolicy;
     
     function loadPolicy(arg0, arg1) {
@@ -4703,6 +4705,592 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
       });
       
     }
+    let alerts010Evaluate;
+    
+    function evaluate(arg0, arg1, arg2, arg3) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'alerts010Evaluate',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'throw-result-err',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            var ptr0 = realloc0(0, 0, 8, 160);
+            dataView(memory0).setInt32(ptr0 + 0, toUint32(arg0), true);
+            
+            var encodeRes = _utf8AllocateAndEncode(arg1, realloc0, memory0);
+            var ptr1= encodeRes.ptr;
+            var len1 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 8, len1, true);
+            dataView(memory0).setUint32(ptr0 + 4, ptr1, true);
+            var {kind: v2_0, pipeline: v2_1, step: v2_2, runId: v2_3, failure: v2_4, attempt: v2_5, lateMinutes: v2_6, labels: v2_7, logLines: v2_8, dedupKey: v2_9 } = arg2;
+            var val3 = v2_0;
+            let enum3;
+            switch (val3) {
+              case 'attempt-failed': {
+                enum3 = 0;
+                break;
+              }
+              case 'run-failed': {
+                enum3 = 1;
+                break;
+              }
+              case 'run-succeeded': {
+                enum3 = 2;
+                break;
+              }
+              case 'run-late': {
+                enum3 = 3;
+                break;
+              }
+              case 'alert-acknowledged': {
+                enum3 = 4;
+                break;
+              }
+              case 'tick': {
+                enum3 = 5;
+                break;
+              }
+              default: {
+                if ((v2_0) instanceof Error) {
+                  console.error(v2_0);
+                }
+                
+                throw new TypeError(`"${val3}" is not one of the cases of event-kind`);
+              }
+            }
+            dataView(memory0).setInt8(ptr0 + 12, enum3, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v2_1, realloc0, memory0);
+            var ptr4= encodeRes.ptr;
+            var len4 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 20, len4, true);
+            dataView(memory0).setUint32(ptr0 + 16, ptr4, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v2_2, realloc0, memory0);
+            var ptr5= encodeRes.ptr;
+            var len5 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 28, len5, true);
+            dataView(memory0).setUint32(ptr0 + 24, ptr5, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v2_3, realloc0, memory0);
+            var ptr6= encodeRes.ptr;
+            var len6 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 36, len6, true);
+            dataView(memory0).setUint32(ptr0 + 32, ptr6, true);
+            var variant20 = v2_4;
+            if (variant20 === null || variant20=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 40, 0, true);
+            } else {
+              const e = variant20;
+              dataView(memory0).setInt8(ptr0 + 40, 1, true);
+              var {httpStatus: v7_0, grpcCode: v7_1, exitCode: v7_2, signal: v7_3, errorTypes: v7_4, errorCode: v7_5, message: v7_6 } = e;
+              var variant8 = v7_0;
+              if (variant8 === null || variant8=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 44, 0, true);
+              } else {
+                const e = variant8;
+                dataView(memory0).setInt8(ptr0 + 44, 1, true);
+                dataView(memory0).setInt16(ptr0 + 46, toUint16(e), true);
+              }
+              var variant10 = v7_1;
+              if (variant10 === null || variant10=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 48, 0, true);
+              } else {
+                const e = variant10;
+                dataView(memory0).setInt8(ptr0 + 48, 1, true);
+                
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr9= encodeRes.ptr;
+                var len9 = encodeRes.len;
+                
+                dataView(memory0).setUint32(ptr0 + 56, len9, true);
+                dataView(memory0).setUint32(ptr0 + 52, ptr9, true);
+              }
+              var variant11 = v7_2;
+              if (variant11 === null || variant11=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 60, 0, true);
+              } else {
+                const e = variant11;
+                dataView(memory0).setInt8(ptr0 + 60, 1, true);
+                dataView(memory0).setInt32(ptr0 + 64, toInt32(e), true);
+              }
+              var variant13 = v7_3;
+              if (variant13 === null || variant13=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 68, 0, true);
+              } else {
+                const e = variant13;
+                dataView(memory0).setInt8(ptr0 + 68, 1, true);
+                
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr12= encodeRes.ptr;
+                var len12 = encodeRes.len;
+                
+                dataView(memory0).setUint32(ptr0 + 76, len12, true);
+                dataView(memory0).setUint32(ptr0 + 72, ptr12, true);
+              }
+              var vec15 = v7_4;
+              var len15 = vec15.length;
+              var result15 = realloc0(0, 0, 4, len15 * 8);
+              for (let i = 0; i < vec15.length; i++) {
+                const e = vec15[i];
+                const base = result15 + i * 8;
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr14= encodeRes.ptr;
+                var len14 = encodeRes.len;
+                
+                dataView(memory0).setUint32(base + 4, len14, true);
+                dataView(memory0).setUint32(base + 0, ptr14, true);
+              }
+              dataView(memory0).setUint32(ptr0 + 84, len15, true);
+              dataView(memory0).setUint32(ptr0 + 80, result15, true);
+              var variant17 = v7_5;
+              if (variant17 === null || variant17=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 88, 0, true);
+              } else {
+                const e = variant17;
+                dataView(memory0).setInt8(ptr0 + 88, 1, true);
+                
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr16= encodeRes.ptr;
+                var len16 = encodeRes.len;
+                
+                dataView(memory0).setUint32(ptr0 + 96, len16, true);
+                dataView(memory0).setUint32(ptr0 + 92, ptr16, true);
+              }
+              var variant19 = v7_6;
+              if (variant19 === null || variant19=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 100, 0, true);
+              } else {
+                const e = variant19;
+                dataView(memory0).setInt8(ptr0 + 100, 1, true);
+                
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr18= encodeRes.ptr;
+                var len18 = encodeRes.len;
+                
+                dataView(memory0).setUint32(ptr0 + 108, len18, true);
+                dataView(memory0).setUint32(ptr0 + 104, ptr18, true);
+              }
+            }
+            dataView(memory0).setInt32(ptr0 + 112, toUint32(v2_5), true);
+            dataView(memory0).setInt32(ptr0 + 116, toUint32(v2_6), true);
+            var vec24 = v2_7;
+            var len24 = vec24.length;
+            var result24 = realloc0(0, 0, 4, len24 * 16);
+            for (let i = 0; i < vec24.length; i++) {
+              const e = vec24[i];
+              const base = result24 + i * 16;var {key: v21_0, value: v21_1 } = e;
+              
+              var encodeRes = _utf8AllocateAndEncode(v21_0, realloc0, memory0);
+              var ptr22= encodeRes.ptr;
+              var len22 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 4, len22, true);
+              dataView(memory0).setUint32(base + 0, ptr22, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(v21_1, realloc0, memory0);
+              var ptr23= encodeRes.ptr;
+              var len23 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 12, len23, true);
+              dataView(memory0).setUint32(base + 8, ptr23, true);
+            }
+            dataView(memory0).setUint32(ptr0 + 124, len24, true);
+            dataView(memory0).setUint32(ptr0 + 120, result24, true);
+            var vec26 = v2_8;
+            var len26 = vec26.length;
+            var result26 = realloc0(0, 0, 4, len26 * 8);
+            for (let i = 0; i < vec26.length; i++) {
+              const e = vec26[i];
+              const base = result26 + i * 8;
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr25= encodeRes.ptr;
+              var len25 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 4, len25, true);
+              dataView(memory0).setUint32(base + 0, ptr25, true);
+            }
+            dataView(memory0).setUint32(ptr0 + 132, len26, true);
+            dataView(memory0).setUint32(ptr0 + 128, result26, true);
+            var variant28 = v2_9;
+            if (variant28 === null || variant28=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 136, 0, true);
+            } else {
+              const e = variant28;
+              dataView(memory0).setInt8(ptr0 + 136, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr27= encodeRes.ptr;
+              var len27 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 144, len27, true);
+              dataView(memory0).setUint32(ptr0 + 140, ptr27, true);
+            }
+            dataView(memory0).setBigInt64(ptr0 + 152, toUint64(arg3), true);
+            _debugLog('[iface="backstop:policy/alerts@0.1.0", function="evaluate"][Instruction::CallWasm] enter', {
+              funcName: 'evaluate',
+              paramCount: 1,
+              async: false,
+              postReturn: true,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => alerts010Evaluate(ptr0),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            let variant49;
+            switch (dataView(memory0).getUint8(ret + 0, true)) {
+              case 0: {
+                var len37 = dataView(memory0).getUint32(ret + 12, true);
+                var base37 = dataView(memory0).getUint32(ret + 8, true);
+                if (base37 % 4 !== 0) throw new TypeError(`list pointer [${base37}] is not aligned to 4`);
+                var result37 = [];
+                for (let i = 0; i < len37; i++) {
+                  const base = base37 + i * 44;
+                  let enum29;
+                  switch (dataView(memory0).getUint8(base + 0, true)) {
+                    case 0: {
+                      enum29 = 'trigger';
+                      break;
+                    }
+                    case 1: {
+                      enum29 = 'escalate';
+                      break;
+                    }
+                    case 2: {
+                      enum29 = 'repeat';
+                      break;
+                    }
+                    case 3: {
+                      enum29 = 'resolve';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for NotificationKind');
+                    }
+                  }
+                  let enum30;
+                  switch (dataView(memory0).getUint8(base + 1, true)) {
+                    case 0: {
+                      enum30 = 'info';
+                      break;
+                    }
+                    case 1: {
+                      enum30 = 'warning';
+                      break;
+                    }
+                    case 2: {
+                      enum30 = 'high';
+                      break;
+                    }
+                    case 3: {
+                      enum30 = 'critical';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Severity');
+                    }
+                  }
+                  var len32 = dataView(memory0).getUint32(base + 8, true);
+                  var base32 = dataView(memory0).getUint32(base + 4, true);
+                  if (base32 % 4 !== 0) throw new TypeError(`list pointer [${base32}] is not aligned to 4`);
+                  var result32 = [];
+                  for (let i = 0; i < len32; i++) {
+                    const base = base32 + i * 8;
+                    var ptr31 = dataView(memory0).getUint32(base + 0, true);
+                    var len31 = dataView(memory0).getUint32(base + 4, true);
+                    var result31 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr31, len31));
+                    result32.push(result31);
+                  }
+                  var ptr33 = dataView(memory0).getUint32(base + 12, true);
+                  var len33 = dataView(memory0).getUint32(base + 16, true);
+                  var result33 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr33, len33));
+                  var ptr34 = dataView(memory0).getUint32(base + 20, true);
+                  var len34 = dataView(memory0).getUint32(base + 24, true);
+                  var result34 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr34, len34));
+                  var ptr35 = dataView(memory0).getUint32(base + 28, true);
+                  var len35 = dataView(memory0).getUint32(base + 32, true);
+                  var result35 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr35, len35));
+                  var ptr36 = dataView(memory0).getUint32(base + 36, true);
+                  var len36 = dataView(memory0).getUint32(base + 40, true);
+                  var result36 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr36, len36));
+                  result37.push({
+                    kind: enum29,
+                    severity: enum30,
+                    targets: result32,
+                    rule: result33,
+                    dedupKey: result34,
+                    summary: result35,
+                    payload: result36,
+                  });
+                }
+                var len42 = dataView(memory0).getUint32(ret + 20, true);
+                var base42 = dataView(memory0).getUint32(ret + 16, true);
+                if (base42 % 4 !== 0) throw new TypeError(`list pointer [${base42}] is not aligned to 4`);
+                var result42 = [];
+                for (let i = 0; i < len42; i++) {
+                  const base = base42 + i * 20;
+                  var ptr38 = dataView(memory0).getUint32(base + 0, true);
+                  var len38 = dataView(memory0).getUint32(base + 4, true);
+                  var result38 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr38, len38));
+                  var ptr39 = dataView(memory0).getUint32(base + 8, true);
+                  var len39 = dataView(memory0).getUint32(base + 12, true);
+                  var result39 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr39, len39));
+                  let enum40;
+                  switch (dataView(memory0).getUint8(base + 16, true)) {
+                    case 0: {
+                      enum40 = 'info';
+                      break;
+                    }
+                    case 1: {
+                      enum40 = 'warning';
+                      break;
+                    }
+                    case 2: {
+                      enum40 = 'high';
+                      break;
+                    }
+                    case 3: {
+                      enum40 = 'critical';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Severity');
+                    }
+                  }
+                  let enum41;
+                  switch (dataView(memory0).getUint8(base + 17, true)) {
+                    case 0: {
+                      enum41 = 'duplicate';
+                      break;
+                    }
+                    case 1: {
+                      enum41 = 'inhibited';
+                      break;
+                    }
+                    case 2: {
+                      enum41 = 'acknowledged';
+                      break;
+                    }
+                    case 3: {
+                      enum41 = 'repeat-limit';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for SuppressionReason');
+                    }
+                  }
+                  result42.push({
+                    rule: result38,
+                    dedupKey: result39,
+                    severity: enum40,
+                    reason: enum41,
+                  });
+                }
+                var ptr43 = dataView(memory0).getUint32(ret + 24, true);
+                var len43 = dataView(memory0).getUint32(ret + 28, true);
+                var result43 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr43, len43));
+                let variant44;
+                switch (dataView(memory0).getUint8(ret + 32, true)) {
+                  case 0: {
+                    variant44 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant44 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 40, true)));
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant49= {
+                  tag: 'ok',
+                  val: {
+                    notifications: result37,
+                    suppressed: result42,
+                    state: result43,
+                    nextWakeupMs: variant44,
+                  }
+                };
+                break;
+              }
+              case 1: {
+                let enum45;
+                switch (dataView(memory0).getUint8(ret + 8, true)) {
+                  case 0: {
+                    enum45 = 'syntax';
+                    break;
+                  }
+                  case 1: {
+                    enum45 = 'unknown-field';
+                    break;
+                  }
+                  case 2: {
+                    enum45 = 'missing-field';
+                    break;
+                  }
+                  case 3: {
+                    enum45 = 'wrong-type';
+                    break;
+                  }
+                  case 4: {
+                    enum45 = 'invalid-value';
+                    break;
+                  }
+                  case 5: {
+                    enum45 = 'out-of-range';
+                    break;
+                  }
+                  case 6: {
+                    enum45 = 'duplicate-id';
+                    break;
+                  }
+                  case 7: {
+                    enum45 = 'invalid-regex';
+                    break;
+                  }
+                  case 8: {
+                    enum45 = 'too-large';
+                    break;
+                  }
+                  case 9: {
+                    enum45 = 'unknown-policy';
+                    break;
+                  }
+                  case 10: {
+                    enum45 = 'invalid-failure';
+                    break;
+                  }
+                  case 11: {
+                    enum45 = 'invalid-state';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for ErrorCode');
+                  }
+                }
+                var ptr46 = dataView(memory0).getUint32(ret + 12, true);
+                var len46 = dataView(memory0).getUint32(ret + 16, true);
+                var result46 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr46, len46));
+                var ptr47 = dataView(memory0).getUint32(ret + 20, true);
+                var len47 = dataView(memory0).getUint32(ret + 24, true);
+                var result47 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr47, len47));
+                let variant48;
+                switch (dataView(memory0).getUint8(ret + 28, true)) {
+                  case 0: {
+                    variant48 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant48 = {
+                      line: dataView(memory0).getInt32(ret + 32, true) >>> 0,
+                      column: dataView(memory0).getInt32(ret + 36, true) >>> 0,
+                    };
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant49= {
+                  tag: 'err',
+                  val: {
+                    code: enum45,
+                    message: result46,
+                    path: result47,
+                    location: variant48,
+                  }
+                };
+                break;
+              }
+              default: {
+                throw new TypeError('invalid variant discriminant for expected');
+              }
+            }
+            _debugLog('[iface="backstop:policy/alerts@0.1.0", function="evaluate"][Instruction::Return]', {
+              funcName: 'evaluate',
+              paramCount: 1,
+              async: false,
+              postReturn: true
+            });
+            const retCopy = variant49;
+            task.resolve([retCopy.val]);
+            
+            let cstate = getOrCreateAsyncState(0);
+            cstate.mayLeave = false;
+            postReturn5(ret);
+            cstate.mayLeave = true;
+            task.exit();
+            
+            
+            
+            if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+              throw new ComponentError(retCopy.val);
+            }
+            return retCopy.val;
+            
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    }
     ({ exports: exports0 } = instantiateCore(module0));
     memory0 = exports0.memory;
     realloc0 = exports0.cabi_realloc;
@@ -4753,6 +5341,14 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
       postReturn4Async = exports0['cabi_post_backstop:policy/retry@0.1.0#plan-schedule'];
     }
     
+    postReturn5 = exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate'];
+    
+    try {
+      postReturn5Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate']);
+    } catch(err) {
+      postReturn5Async = exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate'];
+    }
+    
     classifier010LoadPolicy = exports0['backstop:policy/classifier@0.1.0#load-policy'];
     classifier010DropPolicy = exports0['backstop:policy/classifier@0.1.0#drop-policy'];
     classifier010Classify = exports0['backstop:policy/classifier@0.1.0#classify'];
@@ -4761,6 +5357,11 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
     retry010AfterSuccess = exports0['backstop:policy/retry@0.1.0#after-success'];
     retry010PlanSchedule = exports0['backstop:policy/retry@0.1.0#plan-schedule'];
     retry010DeriveSeed = exports0['backstop:policy/retry@0.1.0#derive-seed'];
+    alerts010Evaluate = exports0['backstop:policy/alerts@0.1.0#evaluate'];
+    const alerts010 = {
+      evaluate: evaluate,
+      
+    };
     const classifier010 = {
       classify: classify,
       dropPolicy: dropPolicy,
@@ -4776,7 +5377,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
       
     };
     
-    return { classifier: classifier010, retry: retry010, 'backstop:policy/classifier@0.1.0': classifier010, 'backstop:policy/retry@0.1.0': retry010,  };
+    return { alerts: alerts010, classifier: classifier010, retry: retry010, 'backstop:policy/alerts@0.1.0': alerts010, 'backstop:policy/classifier@0.1.0': classifier010, 'backstop:policy/retry@0.1.0': retry010,  };
   })();
   let promise, resolve, reject;
   function normalizeInstantiationError(e) {

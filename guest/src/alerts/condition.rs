@@ -1,0 +1,236 @@
+//! Alert conditions: CEL expressions over the documented facts.
+//!
+//! The seed guide writes `a >= 3 or b >= 60`; CEL spells that `||`. Outside
+//! string literals, the words `and`, `or` and `not` (not after a `.`) are read
+//! as `&&`, `||` and `!`, so both spellings load.
+
+use std::collections::HashMap;
+
+use cel::{Context, Program, Value};
+
+/// Longest condition accepted, and deepest bracket nesting (the CEL parser recurses).
+pub const MAX_CONDITION_CHARS: usize = 4096;
+pub const MAX_CONDITION_DEPTH: usize = 32;
+
+#[derive(Debug)]
+pub struct Condition {
+    pub source: String,
+    program: Program,
+}
+
+/// The facts a condition sees.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub run_id: String,
+    pub pipeline: String,
+    pub step: String,
+    pub failure_count: i64,
+    pub consecutive_failures: i64,
+    pub attempts: i64,
+    pub status: &'static str,
+    pub error_class: String,
+    pub error_type: String,
+    pub error_code: String,
+    pub error_message: String,
+    pub late_minutes: i64,
+    pub event: &'static str,
+    pub labels: Vec<(String, String)>,
+}
+
+impl Condition {
+    pub fn compile(source: &str) -> Result<Condition, String> {
+        if source.chars().count() > MAX_CONDITION_CHARS {
+            return Err(format!(
+                "the condition is longer than {MAX_CONDITION_CHARS} characters"
+            ));
+        }
+        let translated = translate_words(source);
+        let mut depth = 0usize;
+        for c in translated.chars() {
+            match c {
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            if depth > MAX_CONDITION_DEPTH {
+                return Err(format!(
+                    "the condition nests deeper than {MAX_CONDITION_DEPTH} brackets"
+                ));
+            }
+        }
+        let program = Program::compile(&translated).map_err(|e| {
+            let text = e.to_string();
+            format!(
+                "not a valid CEL expression: {}",
+                text.lines().next().unwrap_or("parse error").trim()
+            )
+        })?;
+        let condition = Condition {
+            source: source.to_string(),
+            program,
+        };
+        // Evaluate once against sample facts, so a misspelt fact or a
+        // non-boolean result is a load error rather than a silent miss at 3 a.m.
+        condition.evaluate(&Facts {
+            status: "failed",
+            event: "run-failed",
+            ..Facts::default()
+        })?;
+        Ok(condition)
+    }
+
+    pub fn evaluate(&self, facts: &Facts) -> Result<bool, String> {
+        let mut ctx = Context::default();
+        let s = |v: &str| Value::String(v.to_string().into());
+        let run: HashMap<&str, Value> = HashMap::from([
+            ("id", s(&facts.run_id)),
+            ("pipeline", s(&facts.pipeline)),
+            ("step", s(&facts.step)),
+            ("failure_count", Value::Int(facts.failure_count)),
+            (
+                "consecutive_failures",
+                Value::Int(facts.consecutive_failures),
+            ),
+            ("attempts", Value::Int(facts.attempts)),
+            ("status", s(facts.status)),
+        ]);
+        let error: HashMap<&str, Value> = HashMap::from([
+            ("class", s(&facts.error_class)),
+            ("type", s(&facts.error_type)),
+            ("code", s(&facts.error_code)),
+            ("message", s(&facts.error_message)),
+        ]);
+        let sla: HashMap<&str, Value> =
+            HashMap::from([("late_minutes", Value::Int(facts.late_minutes))]);
+        let event: HashMap<&str, Value> = HashMap::from([("kind", s(facts.event))]);
+        let labels: HashMap<String, Value> = facts
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), s(v)))
+            .collect();
+        ctx.add_variable_from_value("run", run);
+        ctx.add_variable_from_value("error", error);
+        ctx.add_variable_from_value("sla", sla);
+        ctx.add_variable_from_value("event", event);
+        ctx.add_variable_from_value("labels", labels);
+        ctx.add_variable_from_value("pipeline", s(&facts.pipeline));
+        ctx.add_variable_from_value("step", s(&facts.step));
+        match self.program.execute(&ctx) {
+            Ok(Value::Bool(b)) => Ok(b),
+            Ok(other) => Err(format!(
+                "the condition must be true or false, but gives {:?}",
+                other.type_of()
+            )),
+            Err(e) => Err(format!("the condition cannot be evaluated: {e}")),
+        }
+    }
+}
+
+/// `and`/`or`/`not` as words, outside strings and not after a `.`, become CEL operators.
+fn translate_words(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let chars: Vec<char> = source.chars().collect();
+    let mut i = 0;
+    let mut quote: Option<char> = None;
+    while i < chars.len() {
+        let c = chars[i];
+        if let Some(q) = quote {
+            out.push(c);
+            if c == '\\' && i + 1 < chars.len() {
+                out.push(chars[i + 1]);
+                i += 2;
+                continue;
+            }
+            if c == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        if c == '"' || c == '\'' {
+            quote = Some(c);
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        if c.is_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let after_dot = out.trim_end().ends_with('.');
+            match (word.as_str(), after_dot) {
+                ("and", false) => out.push_str("&&"),
+                ("or", false) => out.push_str("||"),
+                ("not", false) => out.push('!'),
+                _ => out.push_str(&word),
+            }
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> Facts {
+        Facts {
+            consecutive_failures: 3,
+            failure_count: 1,
+            status: "failed",
+            event: "run-failed",
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn the_seed_conditions_compile_and_evaluate() {
+        let c =
+            Condition::compile("run.consecutive_failures >= 3 or sla.late_minutes >= 60").unwrap();
+        assert!(c.evaluate(&facts()).unwrap());
+        let c = Condition::compile("run.failure_count==1").unwrap();
+        assert!(c.evaluate(&facts()).unwrap());
+        let c = Condition::compile("not (run.failure_count == 1) and error.class == 'transient'")
+            .unwrap();
+        assert!(!c.evaluate(&facts()).unwrap());
+    }
+
+    #[test]
+    fn words_inside_strings_and_fields_are_left_alone() {
+        assert_eq!(translate_words("a or b"), "a || b");
+        assert_eq!(
+            translate_words("x.or == 'and or not'"),
+            "x.or == 'and or not'"
+        );
+        assert_eq!(translate_words("notable and ordinal"), "notable && ordinal");
+    }
+
+    #[test]
+    fn bad_conditions_are_load_errors() {
+        assert!(
+            Condition::compile("run.failures >= 3")
+                .unwrap_err()
+                .contains("cannot be evaluated")
+        );
+        assert!(
+            Condition::compile("run.failure_count +")
+                .unwrap_err()
+                .contains("not a valid CEL")
+        );
+        assert!(
+            Condition::compile("run.failure_count + 1")
+                .unwrap_err()
+                .contains("true or false")
+        );
+        assert!(
+            Condition::compile(&"(".repeat(100))
+                .unwrap_err()
+                .contains("nests deeper")
+        );
+    }
+}

@@ -1,0 +1,434 @@
+//! The escalation evaluator: given an alert policy, the alert state so far,
+//! one pipeline event and `now`, decide which notifications to send, which to
+//! suppress and why, the next state, and when the host must call back.
+//! Dedup and repeat follow Alertmanager's notification rules; dedup keys and
+//! trigger / resolve follow PagerDuty Events v2.
+
+mod condition;
+mod evaluate;
+mod redact;
+mod state;
+
+use std::sync::Arc;
+
+pub use condition::Condition;
+pub use evaluate::{
+    Evaluation, Event, EventKind, Notification, NotificationKind, Suppressed, SuppressionReason,
+    evaluate, rfc3339,
+};
+pub use redact::redact;
+pub use state::AlertState;
+
+use crate::document::{Node, Value};
+use crate::error::ErrorCode;
+use crate::retry::MAX_DURATION_MS;
+use crate::schema::{Validator, join};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Warning,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Severity> {
+        [
+            Severity::Info,
+            Severity::Warning,
+            Severity::High,
+            Severity::Critical,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// One level of an escalation chain: who is told once the alert has gone
+/// unacknowledged for `after_ms` since it first fired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationLevel {
+    pub after_ms: u64,
+    pub notify: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertRule {
+    pub id: String,
+    pub condition: Arc<Condition>,
+    pub severity: Severity,
+    pub notify: Vec<String>,
+    /// Identical notifications within this window are suppressed as duplicates.
+    pub dedup_window_ms: u64,
+    /// Unacknowledged firing alerts are re-sent this often (Alertmanager `repeat_interval`).
+    pub repeat_interval_ms: Option<u64>,
+    /// At most this many repeats per alert.
+    pub repeat_limit: u32,
+    pub escalation: Vec<EscalationLevel>,
+    pub auto_resolve: bool,
+    /// Facts whose values, with the rule id, make the dedup key.
+    pub group_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Runbook {
+    pub url: Option<String>,
+    pub retry_command: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AlertConfig {
+    pub rules: Vec<AlertRule>,
+    /// Extra fields each notification's payload carries.
+    pub payload: Vec<String>,
+    pub runbook: Runbook,
+    /// A firing alert of higher severity for the same pipeline and step
+    /// suppresses new lower-severity triggers (Alertmanager inhibition).
+    pub inhibit_lower_severity: bool,
+}
+
+/// Fields a payload may name.
+pub const PAYLOAD_FIELDS: &[&str] = &[
+    "pipeline",
+    "step",
+    "run_id",
+    "error_type",
+    "error_code",
+    "error_class",
+    "error_message",
+    "last_log_lines",
+    "attempts",
+    "failure_count",
+    "consecutive_failures",
+    "late_minutes",
+    "labels",
+];
+
+/// Facts a rule may group by.
+pub const GROUP_FIELDS: &[&str] = &["pipeline", "step", "run_id", "error_type", "error_class"];
+
+const DEFAULT_GROUP_BY: &[&str] = &["pipeline", "step", "run_id", "error_type"];
+const DEFAULT_DEDUP_MS: u64 = 30 * 60_000;
+const MAX_ALERT_RULES: usize = 256;
+
+const ALERT_FIELDS: &[&str] = &["rules", "payload", "runbook", "inhibit_lower_severity"];
+const RULE_FIELDS: &[&str] = &[
+    "id",
+    "condition",
+    "severity",
+    "notify",
+    "dedup_window",
+    "repeat_interval",
+    "repeat_limit",
+    "escalate_after",
+    "escalation",
+    "auto_resolve",
+    "group_by",
+];
+
+impl AlertConfig {
+    /// Read an `alerts` table, or (for the seed guide's format) the whole
+    /// document when it has top-level `rules` and `payload`; `path` is `alerts`
+    /// or empty accordingly.
+    pub fn read(v: &mut Validator<'_>, path: &str, node: &Node) -> AlertConfig {
+        let mut config = AlertConfig {
+            inhibit_lower_severity: true,
+            ..AlertConfig::default()
+        };
+        let known: Vec<&str> = if path.is_empty() {
+            // The seed format shares the document with nothing else but `version`.
+            ALERT_FIELDS.iter().copied().chain(["version"]).collect()
+        } else {
+            ALERT_FIELDS.to_vec()
+        };
+        let Some(table) = v.table(path, node, &known) else {
+            return config;
+        };
+        if let Some(n) = table.get("inhibit_lower_severity") {
+            config.inhibit_lower_severity = v
+                .bool(&join(path, "inhibit_lower_severity"), n)
+                .unwrap_or(true);
+        }
+        if let Some(n) = table.get("payload") {
+            let p = join(path, "payload");
+            if let Value::Array(items) = &n.value {
+                for (i, item) in items.iter().enumerate() {
+                    let item_path = format!("{p}[{i}]");
+                    if let Some(name) = v.string(&item_path, item) {
+                        if PAYLOAD_FIELDS.contains(&name) {
+                            config.payload.push(name.to_string());
+                        } else {
+                            unknown_name(
+                                v,
+                                &item_path,
+                                item,
+                                name,
+                                PAYLOAD_FIELDS,
+                                "payload field",
+                            );
+                        }
+                    }
+                }
+            } else {
+                v.wrong_type(&p, n, "an array of field names");
+            }
+        }
+        if let Some(n) = table.get("runbook") {
+            let p = join(path, "runbook");
+            if let Some(t) = v.table(&p, n, &["url", "retry_command"]) {
+                config.runbook.url = t
+                    .get("url")
+                    .and_then(|n| v.string(&join(&p, "url"), n))
+                    .map(str::to_string);
+                config.runbook.retry_command = t
+                    .get("retry_command")
+                    .and_then(|n| v.string(&join(&p, "retry_command"), n))
+                    .map(str::to_string);
+            }
+        }
+        if let Some(n) = table.get("rules") {
+            let p = join(path, "rules");
+            match &n.value {
+                Value::Array(items) if items.len() > MAX_ALERT_RULES => v.report(
+                    ErrorCode::TooLarge,
+                    &p,
+                    n.offset,
+                    format!(
+                        "{} alert rules; the limit is {MAX_ALERT_RULES}",
+                        items.len()
+                    ),
+                ),
+                Value::Array(items) => {
+                    let mut seen: Vec<String> = Vec::new();
+                    for (i, item) in items.iter().enumerate() {
+                        let rule_path = format!("{p}[{i}]");
+                        if let Some(rule) = read_rule(v, &rule_path, item, i) {
+                            if seen.contains(&rule.id) {
+                                v.report(
+                                    ErrorCode::DuplicateId,
+                                    &join(&rule_path, "id"),
+                                    item.offset,
+                                    format!("alert rule id `{}` is used twice", rule.id),
+                                );
+                            }
+                            seen.push(rule.id.clone());
+                            config.rules.push(rule);
+                        }
+                    }
+                }
+                _ => v.wrong_type(&p, n, "an array of tables"),
+            }
+        }
+        config
+    }
+}
+
+fn unknown_name(
+    v: &mut Validator<'_>,
+    path: &str,
+    node: &Node,
+    name: &str,
+    known: &[&str],
+    what: &str,
+) {
+    let message = match crate::schema::suggest(name, known) {
+        Some(close) => format!("`{name}` is not a {what}; did you mean `{close}`?"),
+        None => format!(
+            "`{name}` is not a {what}; expected one of: {}",
+            known.join(", ")
+        ),
+    };
+    v.report(ErrorCode::InvalidValue, path, node.offset, message);
+}
+
+fn read_targets(v: &mut Validator<'_>, path: &str, node: &Node) -> Vec<String> {
+    let mut targets = Vec::new();
+    for (p, item) in v.one_or_many(path, node) {
+        if let Some(t) = v.string(&p, item) {
+            if t.trim().is_empty() {
+                v.report(
+                    ErrorCode::InvalidValue,
+                    &p,
+                    item.offset,
+                    "a target must not be empty",
+                );
+            } else {
+                targets.push(t.to_string());
+            }
+        }
+    }
+    targets
+}
+
+fn read_rule(v: &mut Validator<'_>, path: &str, node: &Node, index: usize) -> Option<AlertRule> {
+    let before = v.errors.len();
+    let t = v.table(path, node, RULE_FIELDS)?;
+    let id = match t.get("id") {
+        Some(n) => v.string(&join(path, "id"), n).map(str::to_string),
+        // The seed's rules have no ids; number them as a person would.
+        None => Some(format!("rule-{}", index + 1)),
+    };
+    let condition = match t.get("condition") {
+        None => {
+            v.report(
+                ErrorCode::MissingField,
+                &join(path, "condition"),
+                t.offset,
+                "every alert rule needs a `condition` (a CEL expression)",
+            );
+            None
+        }
+        Some(n) => v.string(&join(path, "condition"), n).and_then(|text| {
+            Condition::compile(text)
+                .map_err(|message| {
+                    v.report(
+                        ErrorCode::InvalidValue,
+                        &join(path, "condition"),
+                        n.offset,
+                        message,
+                    )
+                })
+                .ok()
+        }),
+    };
+    let severity = match t.get("severity") {
+        None => {
+            v.report(
+                ErrorCode::MissingField,
+                &join(path, "severity"),
+                t.offset,
+                "every alert rule needs a `severity`: info, warning, high or critical",
+            );
+            None
+        }
+        Some(n) => v.string(&join(path, "severity"), n).and_then(|text| {
+            let s = Severity::parse(text);
+            if s.is_none() {
+                v.report(
+                    ErrorCode::InvalidValue,
+                    &join(path, "severity"),
+                    n.offset,
+                    format!("`{text}` is not a severity; expected info, warning, high or critical"),
+                );
+            }
+            s
+        }),
+    };
+    let notify = match t.get("notify") {
+        None => {
+            v.report(
+                ErrorCode::MissingField,
+                &join(path, "notify"),
+                t.offset,
+                "every alert rule needs `notify` targets",
+            );
+            Vec::new()
+        }
+        Some(n) => read_targets(v, &join(path, "notify"), n),
+    };
+    let duration = |v: &mut Validator<'_>, key: &str, min: u64| {
+        t.get(key)
+            .and_then(|n| v.duration_ms(&join(path, key), n, min, MAX_DURATION_MS))
+    };
+    let dedup_window_ms = duration(v, "dedup_window", 0).unwrap_or(DEFAULT_DEDUP_MS);
+    let repeat_interval_ms = duration(v, "repeat_interval", 60_000);
+    let repeat_limit = t
+        .get("repeat_limit")
+        .and_then(|n| v.integer(&join(path, "repeat_limit"), n, 0, 1_000))
+        .map_or(3, |n| n as u32);
+    let mut escalation = Vec::new();
+    if let Some(after) = duration(v, "escalate_after", 1) {
+        // `escalate_after` alone re-notifies the rule's own targets.
+        escalation.push(EscalationLevel {
+            after_ms: after,
+            notify: notify.clone(),
+        });
+    }
+    if let Some(n) = t.get("escalation") {
+        let p = join(path, "escalation");
+        if let Value::Array(levels) = &n.value {
+            for (i, level) in levels.iter().enumerate() {
+                let lp = format!("{p}[{i}]");
+                let Some(lt) = v.table(&lp, level, &["after", "notify"]) else {
+                    continue;
+                };
+                let after = lt
+                    .get("after")
+                    .and_then(|n| v.duration_ms(&join(&lp, "after"), n, 1, MAX_DURATION_MS));
+                let targets = lt
+                    .get("notify")
+                    .map(|n| read_targets(v, &join(&lp, "notify"), n))
+                    .unwrap_or_default();
+                match (after, targets.is_empty()) {
+                    (Some(after_ms), false) => {
+                        if escalation
+                            .last()
+                            .is_some_and(|l: &EscalationLevel| l.after_ms >= after_ms)
+                        {
+                            v.report(
+                                ErrorCode::InvalidValue,
+                                &join(&lp, "after"),
+                                level.offset,
+                                "escalation levels must come later and later",
+                            );
+                        }
+                        escalation.push(EscalationLevel {
+                            after_ms,
+                            notify: targets,
+                        });
+                    }
+                    _ => v.report(
+                        ErrorCode::MissingField,
+                        &lp,
+                        level.offset,
+                        "an escalation level needs `after` and `notify`",
+                    ),
+                }
+            }
+        } else {
+            v.wrong_type(&p, n, "an array of tables");
+        }
+    }
+    let auto_resolve = t
+        .get("auto_resolve")
+        .and_then(|n| v.bool(&join(path, "auto_resolve"), n))
+        .unwrap_or(true);
+    let mut group_by: Vec<String> = DEFAULT_GROUP_BY.iter().map(|s| s.to_string()).collect();
+    if let Some(n) = t.get("group_by") {
+        group_by.clear();
+        for (p, item) in v.one_or_many(&join(path, "group_by"), n) {
+            if let Some(name) = v.string(&p, item) {
+                if GROUP_FIELDS.contains(&name) {
+                    group_by.push(name.to_string());
+                } else {
+                    unknown_name(v, &p, item, name, GROUP_FIELDS, "fact to group by");
+                }
+            }
+        }
+    }
+    if v.errors.len() != before {
+        return None;
+    }
+    Some(AlertRule {
+        id: id?,
+        condition: Arc::new(condition?),
+        severity: severity?,
+        notify,
+        dedup_window_ms,
+        repeat_interval_ms,
+        repeat_limit,
+        escalation,
+        auto_resolve,
+        group_by,
+    })
+}

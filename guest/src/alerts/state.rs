@@ -1,0 +1,146 @@
+//! Alert state: a versioned JSON document the host stores as an opaque
+//! string (the empty string is a fresh state). Plain data, so a restart, a
+//! second replica or `alerts simulate` continues exactly where the last call left.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ErrorCode, PolicyError};
+
+pub const STATE_VERSION: u32 = 1;
+/// Most alerts and pipeline steps a state tracks; beyond it the oldest
+/// resolved-or-idle history is dropped first, never a firing alert.
+pub const MAX_TRACKED: usize = 10_000;
+/// Largest state document accepted.
+pub const MAX_STATE_BYTES: usize = 8 << 20;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertState {
+    pub version: u32,
+    #[serde(default)]
+    pub steps: Vec<StepFacts>,
+    #[serde(default)]
+    pub alerts: Vec<AlertEntry>,
+}
+
+/// What is known about one pipeline step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StepFacts {
+    pub pipeline: String,
+    pub step: String,
+    pub run_id: String,
+    /// Failed attempts in the current run.
+    pub failure_count: u32,
+    pub attempts: u32,
+    /// Failed runs in a row; a successful run resets it.
+    pub consecutive_failures: u32,
+    pub late_minutes: u32,
+    pub status: String,
+    pub error_class: String,
+    pub error_type: String,
+    pub error_code: String,
+    pub error_message: String,
+    pub log_lines: Vec<String>,
+    pub labels: Vec<(String, String)>,
+    pub updated_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlertStatus {
+    Firing,
+    Acknowledged,
+}
+
+/// One alert that was notified and not yet resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertEntry {
+    pub dedup_key: String,
+    pub rule: String,
+    pub severity: String,
+    pub pipeline: String,
+    pub step: String,
+    pub run_id: String,
+    pub status: AlertStatus,
+    pub first_fired_ms: u64,
+    pub last_sent_ms: u64,
+    /// Escalation levels already notified.
+    pub level: u32,
+    pub repeats: u32,
+    /// Everyone told so far; a resolve goes to all of them.
+    pub notified: Vec<String>,
+}
+
+impl AlertState {
+    pub fn parse(text: &str) -> Result<AlertState, PolicyError> {
+        if text.trim().is_empty() {
+            return Ok(AlertState {
+                version: STATE_VERSION,
+                ..AlertState::default()
+            });
+        }
+        if text.len() > MAX_STATE_BYTES {
+            return Err(PolicyError::new(
+                ErrorCode::TooLarge,
+                "state",
+                format!(
+                    "alert state is {} bytes; the limit is {MAX_STATE_BYTES}",
+                    text.len()
+                ),
+            ));
+        }
+        let state: AlertState = serde_json::from_str(text).map_err(|e| {
+            PolicyError::new(
+                ErrorCode::InvalidState,
+                "state",
+                format!(
+                    "alert state is not valid (line {}, column {}): {e}",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?;
+        if let Some((i, a)) = state
+            .alerts
+            .iter()
+            .enumerate()
+            .find(|(_, a)| super::Severity::parse(&a.severity).is_none())
+        {
+            return Err(PolicyError::new(
+                ErrorCode::InvalidState,
+                format!("state.alerts[{i}].severity"),
+                format!("`{}` is not a severity", a.severity),
+            ));
+        }
+        if state.version != STATE_VERSION {
+            return Err(PolicyError::new(
+                ErrorCode::InvalidState,
+                "state.version",
+                format!(
+                    "alert state version {} is not {STATE_VERSION}",
+                    state.version
+                ),
+            ));
+        }
+        Ok(state)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("alert state serializes")
+    }
+
+    /// Keep the state bounded: drop the least recently updated idle steps.
+    pub fn prune(&mut self) {
+        if self.steps.len() > MAX_TRACKED {
+            self.steps.sort_by_key(|s| std::cmp::Reverse(s.updated_ms));
+            self.steps.truncate(MAX_TRACKED);
+        }
+        if self.alerts.len() > MAX_TRACKED {
+            self.alerts
+                .sort_by_key(|a| std::cmp::Reverse(a.last_sent_ms));
+            self.alerts.truncate(MAX_TRACKED);
+        }
+    }
+}

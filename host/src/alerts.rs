@@ -1,0 +1,118 @@
+//! The escalation evaluator's types as the host sees them; their serde form is
+//! the canonical JSON of `tests/README.md`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::Failure;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    AttemptFailed,
+    RunFailed,
+    RunSucceeded,
+    RunLate,
+    AlertAcknowledged,
+    Tick,
+}
+
+/// One pipeline event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    pub kind: EventKind,
+    #[serde(default)]
+    pub pipeline: String,
+    #[serde(default)]
+    pub step: String,
+    #[serde(default)]
+    pub run_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    #[serde(default)]
+    pub attempt: u32,
+    #[serde(default)]
+    pub late_minutes: u32,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_lines: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup_key: Option<String>,
+}
+
+impl Event {
+    /// A timer tick: fire what is due.
+    pub fn tick() -> Event {
+        Event {
+            kind: EventKind::Tick,
+            pipeline: String::new(),
+            step: String::new(),
+            run_id: String::new(),
+            failure: None,
+            attempt: 0,
+            late_minutes: 0,
+            labels: BTreeMap::new(),
+            log_lines: Vec::new(),
+            dedup_key: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationKind {
+    Trigger,
+    Escalate,
+    Repeat,
+    Resolve,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub kind: NotificationKind,
+    pub severity: Severity,
+    pub targets: Vec<String>,
+    pub rule: String,
+    pub dedup_key: String,
+    pub summary: String,
+    /// The policy's payload fields plus the runbook, as a JSON value.
+    pub payload: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SuppressionReason {
+    Duplicate,
+    Inhibited,
+    Acknowledged,
+    RepeatLimit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppressed {
+    pub rule: String,
+    pub dedup_key: String,
+    pub severity: Severity,
+    pub reason: SuppressionReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub notifications: Vec<Notification>,
+    pub suppressed: Vec<Suppressed>,
+    /// The next alert state: store it and pass it to the next call.
+    pub state: String,
+    pub next_wakeup_ms: Option<u64>,
+}

@@ -1,0 +1,331 @@
+"""Writes the escalation-evaluator conformance suites (tests/vectors/alerts-*.json).
+
+Each vector is one event sequence: the runner starts from the empty state,
+evaluates each step's event at its `now_ms`, compares the result with the
+step's expectation, and passes the returned state to the next step.
+Expectations are written by hand from the seed guide's Example 3 and
+Alertmanager's notification rules.
+Run: python3 tests/gen/alert_vectors.py
+"""
+import json
+import os
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "vectors")
+T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
+MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000
+
+SEED = {"format": "json", "source": """{
+"rules": [
+{"condition": "run.failure_count==1", "severity": "info", "notify": ["mlops-room"], "dedup_window": "30m"},
+{"condition": "run.consecutive_failures >= 3 or sla.late_minutes >= 60", "severity": "high", "notify": ["oncall"], "escalate_after": "15m"}
+],
+"payload": ["pipeline", "step", "run_id", "error_type", "last_log_lines"]
+}"""}
+
+FAIL = {"http_status": 503, "error_types": ["TransientError"], "message": "503 Service Unavailable"}
+
+def ev(kind, run="", failure=None, pipeline="nightly", step="train", **kw):
+    e = {"kind": kind, "pipeline": pipeline, "step": step, "run_id": run}
+    if failure is not None:
+        e["failure"] = failure
+    e.update(kw)
+    return e
+
+def tick():
+    return {"kind": "tick"}
+
+def ack(key):
+    return {"kind": "alert-acknowledged", "dedup_key": key}
+
+def n(kind, severity, targets, rule, key, **extra):
+    d = {"kind": kind, "severity": severity, "targets": targets, "rule": rule, "dedup_key": key}
+    d.update(extra)
+    return d
+
+def s(rule, key, severity, reason):
+    return {"rule": rule, "dedup_key": key, "severity": severity, "reason": reason}
+
+def step(event, now, notifications=(), suppressed=(), wakeup=None, **extra):
+    d = {"event": event, "now_ms": now}
+    if "expect_error" not in extra:
+        d["expect"] = {"notifications": list(notifications), "suppressed": list(suppressed), "next_wakeup_ms": wakeup}
+    d.update(extra)
+    return d
+
+def seq(name, policy, steps):
+    return {"name": name, "policy": policy, "alert_steps": steps}
+
+def suite(name, description, vectors):
+    with open(os.path.join(OUT, name), "w") as f:
+        json.dump({"description": description, "policy": None, "vectors": vectors}, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    return sum(len(v.get("alert_steps", [None])) for v in vectors)
+
+def k1(run, err="TransientError"):
+    return f"backstop/rule-1/nightly/train/{run}/{err}"
+
+def k2(run, err="TransientError"):
+    return f"backstop/rule-2/nightly/train/{run}/{err}"
+
+total = 0
+N4 = T0 + 3 * DAY + 10 * MIN
+seed_steps = [
+    step(ev("attempt-failed", "r1", FAIL, attempt=1), T0,
+         [n("trigger", "info", ["mlops-room"], "rule-1", k1("r1"),
+            summary="[info] nightly/train run r1 failed: TransientError (rule-1; 1 failed attempt(s), 0 failed run(s) in a row)")]),
+    step(ev("run-succeeded", "r1", attempt=2), T0 + 2 * MIN,
+         [n("resolve", "info", ["mlops-room"], "rule-1", k1("r1"), summary="[resolved] nightly/train run r1 recovered (rule-1)")]),
+    step(ev("attempt-failed", "r2", FAIL, attempt=1), T0 + DAY, [n("trigger", "info", ["mlops-room"], "rule-1", k1("r2"))]),
+    step(ev("run-failed", "r2", FAIL, attempt=1), T0 + DAY + 10 * MIN, [], [s("rule-1", k1("r2"), "info", "duplicate")]),
+    step(ev("attempt-failed", "r3", FAIL, attempt=1), T0 + 2 * DAY, [n("trigger", "info", ["mlops-room"], "rule-1", k1("r3"))]),
+    step(ev("run-failed", "r3", FAIL, attempt=1), T0 + 2 * DAY + 10 * MIN, [], [s("rule-1", k1("r3"), "info", "duplicate")]),
+    step(ev("attempt-failed", "r4", FAIL, attempt=1), T0 + 3 * DAY, [n("trigger", "info", ["mlops-room"], "rule-1", k1("r4"))]),
+    step(ev("run-failed", "r4", FAIL, attempt=1), N4,
+         [n("trigger", "high", ["oncall"], "rule-2", k2("r4"),
+            payload={"pipeline": "nightly", "step": "train", "run_id": "r4", "error_type": "TransientError", "last_log_lines": [],
+                     "runbook": {"what_failed": "nightly/train", "when": "2024-01-04T00:10:00Z", "correlation_id": "r4",
+                                 "retry_safe": "yes: the failure is transient and runs are idempotent by run id",
+                                 "how_to_retry": "backstop run --run-id r4 --step train -- <the step's command>",
+                                 "escalation_path": [{"after": "0s", "notify": ["oncall"]}, {"after": "15m", "notify": ["oncall"]}]}})],
+         [s("rule-1", k1("r4"), "info", "duplicate")], N4 + 15 * MIN),
+    step(tick(), N4 + 10 * MIN, [], [], N4 + 15 * MIN),
+    step(tick(), N4 + 16 * MIN, [n("escalate", "high", ["oncall"], "rule-2", k2("r4"))], [], None),
+    step(ack(k2("r4")), N4 + 20 * MIN, [], [], None),
+    step(ev("run-succeeded", "r5", attempt=1), T0 + 4 * DAY,
+         [n("resolve", "info", ["mlops-room"], "rule-1", k1("r2")), n("resolve", "info", ["mlops-room"], "rule-1", k1("r3")),
+          n("resolve", "info", ["mlops-room"], "rule-1", k1("r4")), n("resolve", "high", ["oncall"], "rule-2", k2("r4"))]),
+]
+late = [
+    step(ev("run-late", "r9", late_minutes=45), T0, []),
+    step(ev("run-late", "r9", late_minutes=75), T0 + 30 * MIN,
+         [n("trigger", "high", ["oncall"], "rule-2", "backstop/rule-2/nightly/train/r9/")], [], T0 + 45 * MIN),
+    step(ev("run-succeeded", "r9"), T0 + 40 * MIN, [n("resolve", "high", ["oncall"], "rule-2", "backstop/rule-2/nightly/train/r9/")]),
+]
+one_blip = [
+    step(ev("attempt-failed", "r1", FAIL, attempt=1), T0, [n("trigger", "info", ["mlops-room"], "rule-1", k1("r1"))]),
+    step(ev("attempt-failed", "r1", FAIL, attempt=2), T0 + MIN, []),
+    step(ev("run-succeeded", "r1", attempt=3), T0 + 3 * MIN, [n("resolve", "info", ["mlops-room"], "rule-1", k1("r1"))]),
+]
+two_runs = [
+    step(ev("run-failed", "a", FAIL), T0, [n("trigger", "info", ["mlops-room"], "rule-1", k1("a"))]),
+    step(ev("run-failed", "b", FAIL), T0 + 5 * MIN, [n("trigger", "info", ["mlops-room"], "rule-1", k1("b"))]),
+    step(ev("run-failed", "c", {"error_types": ["OSError"]}), T0 + 6 * MIN,
+         [n("trigger", "info", ["mlops-room"], "rule-1", k1("c", "OSError")),
+          n("trigger", "high", ["oncall"], "rule-2", k2("c", "OSError"))], [], T0 + 21 * MIN),
+    step(ev("run-late", "c", late_minutes=90), T0 + 7 * MIN, [],
+         [s("rule-1", k1("c", "OSError"), "info", "duplicate"), s("rule-2", k2("c", "OSError"), "high", "duplicate")], T0 + 21 * MIN),
+    step(ev("run-succeeded", "d"), T0 + 8 * MIN,
+         [n("resolve", "info", ["mlops-room"], "rule-1", k1("a")), n("resolve", "info", ["mlops-room"], "rule-1", k1("b")),
+          n("resolve", "info", ["mlops-room"], "rule-1", k1("c", "OSError")), n("resolve", "high", ["oncall"], "rule-2", k2("c", "OSError"))]),
+]
+total += suite("alerts-seed-example3.json", "The seed guide's Example 3 policy, exactly as written there, step by step", [
+    seq("a transient blip informs, three failed nights page, escalation, ack and resolve", SEED, seed_steps),
+    seq("data an hour late pages on-call", SEED, late),
+    seq("one transient failure never pages; the next success resolves the info", SEED, one_blip),
+    seq("a run-failed event alone counts one failed attempt; each run and root cause is its own alert", SEED, two_runs),
+])
+
+# ---------------------------------------------------------------- Alertmanager dedup and repeat
+REP = {"format": "toml", "source": """[[alerts.rules]]
+id = "failing"
+condition = "run.consecutive_failures >= 1"
+severity = "warning"
+notify = ["team"]
+dedup_window = "10m"
+repeat_interval = "1h"
+repeat_limit = 2
+group_by = ["pipeline", "step"]
+"""}
+KR = "backstop/failing/nightly/train"
+rep_steps = [
+    step(ev("run-failed", "r1", FAIL), T0, [n("trigger", "warning", ["team"], "failing", KR)], [], T0 + HOUR),
+    step(ev("run-failed", "r2", FAIL), T0 + 5 * MIN, [], [s("failing", KR, "warning", "duplicate")], T0 + HOUR),
+    step(ev("run-failed", "r3", FAIL), T0 + 20 * MIN, [n("repeat", "warning", ["team"], "failing", KR)], [], T0 + 80 * MIN),
+    step(tick(), T0 + 79 * MIN, [], [], T0 + 80 * MIN),
+    step(tick(), T0 + 81 * MIN, [n("repeat", "warning", ["team"], "failing", KR)], [], None),
+    step(tick(), T0 + 5 * HOUR, [], [], None),
+    step(ev("run-failed", "r4", FAIL), T0 + 5 * HOUR, [], [s("failing", KR, "warning", "repeat-limit")], None),
+    step(ev("run-succeeded", "r5"), T0 + 6 * HOUR, [n("resolve", "warning", ["team"], "failing", KR)]),
+    step(ev("run-failed", "r6", FAIL), T0 + 6 * HOUR + MIN, [n("trigger", "warning", ["team"], "failing", KR)], [], T0 + 7 * HOUR + MIN),
+]
+ZERO = {"format": "toml", "source": REP["source"].replace('dedup_window = "10m"', 'dedup_window = "0s"').replace('repeat_limit = 2', 'repeat_limit = 1')}
+zero_steps = [
+    step(ev("run-failed", "r1", FAIL), T0, [n("trigger", "warning", ["team"], "failing", KR)], [], T0 + HOUR),
+    step(ev("run-failed", "r2", FAIL), T0 + 1, [n("repeat", "warning", ["team"], "failing", KR)], [], None),
+    step(ev("run-failed", "r3", FAIL), T0 + 2, [], [s("failing", KR, "warning", "repeat-limit")], None),
+]
+other_step = [
+    step(ev("run-failed", "r1", FAIL), T0, [n("trigger", "warning", ["team"], "failing", KR)], [], T0 + HOUR),
+    step(ev("run-failed", "e1", FAIL, step="extract"), T0 + MIN,
+         [n("trigger", "warning", ["team"], "failing", "backstop/failing/nightly/extract")], [], T0 + HOUR),
+    step(ev("run-succeeded", "e2", step="extract"), T0 + 2 * MIN,
+         [n("resolve", "warning", ["team"], "failing", "backstop/failing/nightly/extract")], [], T0 + HOUR),
+    step(tick(), T0 + HOUR, [n("repeat", "warning", ["team"], "failing", KR)], [], T0 + 2 * HOUR),
+]
+total += suite("alerts-dedup-repeat.json", "Alertmanager's rules: dedup window, repeat interval and limit, a resolve for anything notified", [
+    seq("duplicates, repeats by timer and by event, the repeat limit, resolve, re-trigger", REP, rep_steps),
+    seq("a zero dedup window repeats at once, up to the limit", ZERO, zero_steps),
+    seq("steps are tracked and resolved independently", REP, other_step),
+])
+
+# ---------------------------------------------------------------- escalation chains and acks
+ESC = {"format": "toml", "source": """[[alerts.rules]]
+id = "page"
+condition = "run.status == 'failed'"
+severity = "high"
+notify = ["oncall-primary"]
+group_by = ["pipeline", "step"]
+escalation = [
+  { after = "15m", notify = ["oncall-secondary"] },
+  { after = "45m", notify = ["eng-manager"] },
+]
+"""}
+KE = "backstop/page/nightly/train"
+esc_steps = [
+    step(ev("run-failed", "r1", FAIL), T0, [n("trigger", "high", ["oncall-primary"], "page", KE)], [], T0 + 15 * MIN),
+    step(tick(), T0 + 16 * MIN, [n("escalate", "high", ["oncall-secondary"], "page", KE)], [], T0 + 45 * MIN),
+    step(ack(KE), T0 + 20 * MIN, [], [], None),
+    step(tick(), T0 + 50 * MIN, [], [], None),
+    step(ev("run-failed", "r2", FAIL), T0 + DAY, [], [s("page", KE, "high", "acknowledged")], None),
+    step(ev("run-succeeded", "r3"), T0 + 2 * DAY, [n("resolve", "high", ["oncall-primary", "oncall-secondary"], "page", KE)]),
+]
+downtime = [
+    step(ev("run-failed", "r1", FAIL), T0, [n("trigger", "high", ["oncall-primary"], "page", KE)], [], T0 + 15 * MIN),
+    step(tick(), T0 + 2 * HOUR, [n("escalate", "high", ["oncall-secondary", "eng-manager"], "page", KE)], [], None),
+    step(tick(), T0 + 3 * HOUR, [], [], None),
+    step(ev("run-succeeded", "r2"), T0 + 4 * HOUR,
+         [n("resolve", "high", ["oncall-primary", "oncall-secondary", "eng-manager"], "page", KE)]),
+]
+ack_unknown = [
+    step(ack("backstop/page/nope"), T0, [], [], None),
+    step(tick(), T0, [], [], None),
+]
+total += suite("alerts-escalation.json", "Escalate-if-unacknowledged chains, acknowledgement, timers due during downtime", [
+    seq("escalate, acknowledge, suppress, resolve to everyone told", ESC, esc_steps),
+    seq("levels due during downtime are sent once, together", ESC, downtime),
+    seq("acknowledging an unknown alert and ticking an empty state do nothing", ESC, ack_unknown),
+])
+
+# ---------------------------------------------------------------- inhibition, conditions, labels, redaction
+INH = {"format": "toml", "source": """[alerts]
+payload = ["error_message", "last_log_lines", "labels"]
+
+[[alerts.rules]]
+id = "late"
+condition = "sla.late_minutes >= 30"
+severity = "critical"
+notify = ["pager"]
+group_by = ["pipeline", "step"]
+
+[[alerts.rules]]
+id = "failed-attempt"
+condition = "run.failure_count >= 1"
+severity = "warning"
+notify = ["chat"]
+group_by = ["pipeline", "step"]
+"""}
+inh = [
+    step(ev("run-late", "r1", late_minutes=45), T0, [n("trigger", "critical", ["pager"], "late", "backstop/late/nightly/train")]),
+    step(ev("attempt-failed", "r1", FAIL), T0 + MIN, [],
+         [s("late", "backstop/late/nightly/train", "critical", "duplicate"),
+          s("failed-attempt", "backstop/failed-attempt/nightly/train", "warning", "inhibited")]),
+    step(ev("run-succeeded", "r1"), T0 + 2 * MIN, [n("resolve", "critical", ["pager"], "late", "backstop/late/nightly/train")]),
+]
+SECRET = {"http_status": 500, "error_types": ["RuntimeError"], "message": "connect failed: password=hunter2"}
+red = [
+    step(ev("attempt-failed", "r1", SECRET,
+            log_lines=["loading s3://bucket/part-0", "export AWS_SECRET_ACCESS_KEY=abc123xyz", "GET https://bob:pw123@db.internal/x",
+                       "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig"],
+            labels={"team": "ranking"}), T0,
+         [n("trigger", "warning", ["chat"], "failed-attempt", "backstop/failed-attempt/nightly/train",
+            payload={"error_message": "connect failed: password=[REDACTED]",
+                     "last_log_lines": ["loading s3://bucket/part-0", "export AWS_SECRET_ACCESS_KEY=[REDACTED]",
+                                        "GET https://bob:[REDACTED]@db.internal/x", "Authorization: Bearer [REDACTED]"],
+                     "labels": {"team": "ranking"},
+                     "runbook": {"error_snippet": "connect failed: password=[REDACTED]",
+                                 "retry_safe": "yes: the failure is transient and runs are idempotent by run id"}})]),
+]
+COND = {"format": "toml", "source": """[[classify.rules]]
+id = "schema"
+class = "permanent"
+message = "schema mismatch"
+
+[[alerts.rules]]
+id = "permanent-now"
+condition = "error.class == 'permanent' && event.kind == 'attempt-failed'"
+severity = "critical"
+notify = ["oncall"]
+group_by = ["pipeline", "step", "error_class"]
+
+[[alerts.rules]]
+id = "ranking-team"
+condition = "has(labels.team) && labels.team == 'ranking' && run.status == 'failed'"
+severity = "info"
+notify = ["ranking-chat"]
+group_by = ["pipeline", "step"]
+auto_resolve = false
+"""}
+cond = [
+    step(ev("attempt-failed", "r1", FAIL), T0, []),
+    step(ev("attempt-failed", "r1", {"message": "schema mismatch in column user_id"}), T0 + MIN,
+         [n("trigger", "critical", ["oncall"], "permanent-now", "backstop/permanent-now/nightly/train/permanent",
+            payload={"runbook": {"retry_safe": "no: the failure is permanent; fix the cause before retrying"}})]),
+    step(ev("run-failed", "r1", {"message": "schema mismatch in column user_id"}), T0 + 2 * MIN, []),
+    # The critical alert from r1 is still firing, so the info is inhibited.
+    step(ev("run-failed", "r2", FAIL, labels={"team": "ranking"}), T0 + DAY, [],
+         [s("ranking-team", "backstop/ranking-team/nightly/train", "info", "inhibited")]),
+    step(ev("run-succeeded", "r3"), T0 + 2 * DAY,
+         [n("resolve", "critical", ["oncall"], "permanent-now", "backstop/permanent-now/nightly/train/permanent")]),
+    # Labels stay with the step; nothing higher is firing now.
+    step(ev("run-failed", "r4", FAIL), T0 + 3 * DAY, [n("trigger", "info", ["ranking-chat"], "ranking-team", "backstop/ranking-team/nightly/train")]),
+    # auto_resolve = false: a success does not resolve it...
+    step(ev("run-succeeded", "r5"), T0 + 4 * DAY, []),
+    # ...so the next failure, past the dedup window, repeats it.
+    step(ev("run-failed", "r6", FAIL), T0 + 5 * DAY, [n("repeat", "info", ["ranking-chat"], "ranking-team", "backstop/ranking-team/nightly/train")]),
+]
+total += suite("alerts-conditions.json", "Inhibition, CEL conditions over error class, event kind and labels, secret redaction, auto_resolve = false", [
+    seq("a firing critical inhibits a new warning for the same step", INH, inh),
+    seq("secrets in messages and log lines never leave the evaluator", INH, red),
+    seq("conditions over the classification, the event and labels", COND, cond),
+])
+
+# ---------------------------------------------------------------- bad input
+bad = [
+    step(ev("attempt-failed", "", FAIL), T0, expect_error={"code": "invalid-value", "path": "event.run_id", "line": None, "column": None}),
+    step({"kind": "alert-acknowledged"}, T0, expect_error={"code": "invalid-value", "path": "event.dedup_key", "line": None, "column": None}),
+    step(ev("attempt-failed", "r1", {"signal": "SIGNOPE"}), T0, expect_error={"code": "invalid-failure", "path": "failure.signal", "line": None, "column": None}),
+    step(tick(), T0, state="{not json", expect_error={"code": "invalid-state", "path": "state", "line": None, "column": None}),
+    step(tick(), T0, state='{"version": 9}', expect_error={"code": "invalid-state", "path": "state.version", "line": None, "column": None}),
+    step(ev("attempt-failed", "r1", FAIL), T0, [n("trigger", "info", ["mlops-room"], "rule-1", k1("r1"))]),
+]
+def lerr(name, source, errors, fmt="toml"):
+    return {"name": name, "policy": {"format": fmt, "source": source},
+            "expect_errors": [dict(zip(("code", "path", "line", "column", "message"), e)) for e in errors]}
+R = '[[alerts.rules]]\n'
+vectors = [
+    seq("bad events and corrupted state are errors that change nothing", SEED, bad),
+    lerr("a CEL syntax error", R + 'condition = "run.failure_count >="\nseverity = "info"\nnotify = ["x"]\n', [("invalid-value", "alerts.rules[0].condition", 2, 13)]),
+    lerr("an unknown fact", R + 'condition = "run.failures >= 3"\nseverity = "info"\nnotify = ["x"]\n', [("invalid-value", "alerts.rules[0].condition", 2, 13)]),
+    lerr("a condition that is not true or false", R + 'condition = "run.failure_count + 1"\nseverity = "info"\nnotify = ["x"]\n',
+         [("invalid-value", "alerts.rules[0].condition", 2, 13)]),
+    lerr("an unknown severity", R + 'condition = "true"\nseverity = "page"\nnotify = ["x"]\n',
+         [("invalid-value", "alerts.rules[0].severity", 3, 12, "`page` is not a severity; expected info, warning, high or critical")]),
+    lerr("no targets", R + 'condition = "true"\nseverity = "info"\n', [("missing-field", "alerts.rules[0].notify", 1, 1)]),
+    lerr("escalation levels out of order", R + 'condition = "true"\nseverity = "high"\nnotify = ["a"]\nescalation = [{after = "30m", notify = ["b"]}, {after = "10m", notify = ["c"]}]\n',
+         [("invalid-value", "alerts.rules[0].escalation[1].after", 5, 48)]),
+    lerr("an unknown payload field", '[alerts]\npayload = ["run_idd"]\n', [("invalid-value", "alerts.payload[0]", 2, 12, "`run_idd` is not a payload field; did you mean `run_id`?")]),
+    lerr("an unknown fact to group by", R + 'condition = "true"\nseverity = "info"\nnotify = ["a"]\ngroup_by = ["stepp"]\n',
+         [("invalid-value", "alerts.rules[0].group_by[0]", 5, 13)]),
+    lerr("an unknown rule field", R + 'condition = "true"\nseverity = "info"\nnotify = ["a"]\nescalate_afterr = "5m"\n',
+         [("unknown-field", "alerts.rules[0].escalate_afterr", 5, 1, "unknown field `escalate_afterr`; did you mean `escalate_after`?")]),
+    lerr("a rule id used twice", R + 'id = "a"\ncondition = "true"\nseverity = "info"\nnotify = ["x"]\n' + R + 'id = "a"\ncondition = "true"\nseverity = "info"\nnotify = ["y"]\n',
+         [("duplicate-id", "alerts.rules[1].id", 6, 1, "alert rule id `a` is used twice")]),
+    lerr("a repeat interval under a minute", R + 'condition = "true"\nseverity = "info"\nnotify = ["x"]\nrepeat_interval = "30s"\n',
+         [("out-of-range", "alerts.rules[0].repeat_interval", 5, 19)]),
+    lerr("a condition nested too deep", R + 'condition = "' + "(" * 40 + "true" + ")" * 40 + '"\nseverity = "info"\nnotify = ["x"]\n',
+         [("invalid-value", "alerts.rules[0].condition", 2, 13, "the condition nests deeper than 32 brackets")]),
+    lerr("the seed format with an unknown top-level key", '{"rules": [], "payloads": []}',
+         [("unknown-field", "payloads", 1, 15)], "json"),
+]
+total += suite("alerts-errors.json", "Bad events, corrupted state and invalid alert policies", vectors)
+print("alert vectors (steps and load errors):", total)
