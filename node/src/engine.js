@@ -38,6 +38,7 @@ export class Slot {
 export class Engine {
   #classifier = null;
   #retry = null;
+  #alerts = null;
   #generation = 0;
   #instantiateCore;
 
@@ -56,6 +57,7 @@ export class Engine {
       const root = instantiate(compiledCore, {}, this.#instantiateCore);
       this.#classifier = root.classifier;
       this.#retry = root.retry;
+      this.#alerts = root.alerts;
     }
     return this.#classifier;
   }
@@ -65,6 +67,7 @@ export class Engine {
     if (isResultError(err)) return err;
     this.#classifier = null;
     this.#retry = null;
+    this.#alerts = null;
     this.#generation += 1;
     return new GuestTrapError(err);
   }
@@ -121,6 +124,20 @@ export class Engine {
     const handle = this.#handle(slot);
     try {
       return this.#retry[name](handle, ...args);
+    } catch (err) {
+      const failed = this.#fail(err);
+      throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;
+    }
+  }
+
+  /**
+   * The escalation evaluator's `evaluate` with WIT-shaped arguments; returns
+   * jco's raw evaluation.
+   */
+  evaluateAlerts(slot, state, event, nowMs) {
+    const handle = this.#handle(slot);
+    try {
+      return this.#alerts.evaluate(handle, state, event, nowMs);
     } catch (err) {
       const failed = this.#fail(err);
       throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;

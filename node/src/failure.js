@@ -40,6 +40,23 @@ export function messageTail(message) {
   return message.length <= keep ? message : message.slice(message.length - keep);
 }
 
+/** The alert evaluator quotes at most this many characters of a message (guest evaluate.rs). */
+export const MAX_SNIPPET_CHARS = 2000;
+
+/**
+ * The cut for a failure inside an alert event: the guest classifies the message's
+ * last MAX_MESSAGE_BYTES but quotes its first MAX_SNIPPET_CHARS characters in the
+ * payload, so keep both ends. The head holds at least MAX_SNIPPET_CHARS + 1
+ * characters (two UTF-16 units at most per character), so the guest still clips
+ * it and adds its ellipsis; the tail is `messageTail`'s, so the last
+ * MAX_MESSAGE_BYTES of head + tail are those of the whole message.
+ */
+export function headAndTail(message) {
+  const head = 2 * (MAX_SNIPPET_CHARS + 1);
+  const tail = MAX_MESSAGE_BYTES + 1;
+  return message.length <= head + tail ? message : message.slice(0, head) + message.slice(message.length - tail);
+}
+
 function optionalString(failure, field) {
   const value = failure[field];
   if (value == null) return undefined;
@@ -56,8 +73,11 @@ function stringOrNumber(failure, field) {
   throw typeError(field, 'a string or a number', value);
 }
 
-/** Validate a JS `Failure` and build the WIT record. */
-export function toWitFailure(failure) {
+/**
+ * Validate a JS `Failure` and build the WIT record. `cut` shortens a long
+ * message to what the guest reads of it.
+ */
+export function toWitFailure(failure, { cut = messageTail } = {}) {
   if (failure === null || typeof failure !== 'object' || Array.isArray(failure)) {
     throw new TypeError(`a failure must be an object such as { httpStatus: 503 }, got ${failure === null ? 'null' : typeof failure}`);
   }
@@ -106,6 +126,6 @@ export function toWitFailure(failure) {
     signal: stringOrNumber(failure, 'signal'),
     errorTypes,
     errorCode: optionalString(failure, 'errorCode'),
-    message: message === undefined ? undefined : messageTail(message),
+    message: message === undefined ? undefined : cut(message),
   };
 }

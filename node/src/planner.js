@@ -9,7 +9,7 @@ const U64_MAX = (1n << 64n) - 1n;
 
 export const CIRCUITS = Object.freeze(['closed', 'open', 'half-open']);
 
-function describe(value) {
+export function describe(value) {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return `a ${typeof value}`;
@@ -20,7 +20,7 @@ function camelCase(key) {
 }
 
 /** `value` must be a plain object whose keys are all in `fields`. */
-function checkObject(value, path, fields) {
+export function checkObject(value, path, fields) {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new TypeError(`${path} must be an object, got ${describe(value)}`);
   }
@@ -31,7 +31,7 @@ function checkObject(value, path, fields) {
   }
 }
 
-function u32(value, path) {
+export function u32(value, path) {
   if (typeof value !== 'number') throw new TypeError(`${path} must be a number, got ${describe(value)}`);
   if (!Number.isInteger(value) || value < 0 || value > U32_MAX) {
     throw new RangeError(`${path} must be an integer from 0 to ${U32_MAX}, got ${value}`);
@@ -84,7 +84,7 @@ export function toWitNow(now, path = 'now') {
 }
 
 /** u64 from the engine -> number, refusing values a double cannot hold exactly. */
-function toNumber(big, path) {
+export function toNumber(big, path) {
   if (big > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new RangeError(`${path} is ${big}, beyond Number.MAX_SAFE_INTEGER`);
   }

@@ -1,3 +1,4 @@
+import { fromWitEvaluation, toWitAlertState, toWitEvent } from './alerts.js';
 import { Engine, Slot } from './engine.js';
 import { PolicyError, PolicyLoadError } from './errors.js';
 import { toWitFailure } from './failure.js';
@@ -117,6 +118,18 @@ export class Policy {
    */
   schedule({ seed = 0n, maxEntries = 100 } = {}) {
     return fromWitSchedule(this.#engine.plan(this.#slot, 'planSchedule', u64(seed, 'seed'), toWitMaxEntries(maxEntries)));
+  }
+
+  /**
+   * The escalation evaluator: which notifications to send for one pipeline
+   * event, which are suppressed and why, the next alert state (an opaque JSON
+   * string: store it and pass it back) and when to call back with a `tick`.
+   * A refused call (bad event, corrupted state) changes nothing: keep the old state.
+   * @param {{ state?: string, event: object, now?: number | Date }} args
+   */
+  evaluateAlerts({ state = '', event, now } = {}) {
+    const raw = this.#engine.evaluateAlerts(this.#slot, toWitAlertState(state), toWitEvent(event), toWitNow(now));
+    return fromWitEvaluation(raw);
   }
 
   /** Release the policy in the engine. Idempotent; a no-op on `defaultPolicy()`. */
