@@ -83,26 +83,36 @@ impl BreakerConfig {
             "half_open_probes",
         ];
         let table = v.table(path, node, FIELDS)?;
+        let before = v.errors.len();
         let mut c = BreakerConfig::default();
-        if let Some(n) = table.get("consecutive_failures") {
-            c.consecutive_failures =
-                v.integer(&join(path, "consecutive_failures"), n, 1, 1_000_000)? as u32;
+        let window_max = i64::from(MAX_WINDOW);
+        // Every field is checked (not just up to the first problem), so one
+        // run of `backstop check` reports them all.
+        let mut int = |v: &mut Validator<'_>, key: &str, min: i64, max: i64| {
+            table
+                .get(key)
+                .and_then(|n| v.integer(&join(path, key), n, min, max))
+                .map(|k| k as u32)
+        };
+        if let Some(k) = int(v, "consecutive_failures", 1, 1_000_000) {
+            c.consecutive_failures = k;
+        }
+        if let Some(k) = int(v, "window", 1, window_max) {
+            c.window = k;
+        }
+        if let Some(k) = int(v, "minimum_calls", 1, window_max) {
+            c.minimum_calls = k;
+        }
+        if let Some(k) = int(v, "half_open_probes", 1, 1_000) {
+            c.half_open_probes = k;
         }
         if let Some(n) = table.get("failure_rate") {
-            c.failure_rate = Some(v.number(&join(path, "failure_rate"), n, 0.01, 1.0)?);
+            c.failure_rate = v.number(&join(path, "failure_rate"), n, 0.01, 1.0);
         }
-        if let Some(n) = table.get("window") {
-            c.window = v.integer(&join(path, "window"), n, 1, i64::from(MAX_WINDOW))? as u32;
-        }
-        if let Some(n) = table.get("minimum_calls") {
-            c.minimum_calls =
-                v.integer(&join(path, "minimum_calls"), n, 1, i64::from(MAX_WINDOW))? as u32;
-        }
-        if let Some(n) = table.get("open_for") {
-            c.open_for_ms = v.duration_ms(&join(path, "open_for"), n, 1, 30 * 86_400_000)?;
-        }
-        if let Some(n) = table.get("half_open_probes") {
-            c.half_open_probes = v.integer(&join(path, "half_open_probes"), n, 1, 1_000)? as u32;
+        if let Some(n) = table.get("open_for")
+            && let Some(ms) = v.duration_ms(&join(path, "open_for"), n, 1, 30 * 86_400_000)
+        {
+            c.open_for_ms = ms;
         }
         if c.minimum_calls > c.window {
             let at = table
@@ -117,9 +127,8 @@ impl BreakerConfig {
                     c.minimum_calls, c.window
                 ),
             );
-            return None;
         }
-        Some(c)
+        (v.errors.len() == before).then_some(c)
     }
 
     /// Reject states no sequence of transitions can produce.
@@ -217,7 +226,12 @@ impl BreakerConfig {
     pub fn record_success(&self, state: &mut BreakerState) {
         match state.circuit {
             Circuit::HalfOpen => {
-                state.probes_succeeded = state.probes_succeeded.saturating_add(1);
+                // Only probes count: a late success from an attempt admitted
+                // before the circuit opened does not close it.
+                if state.probes_succeeded >= state.probes_started {
+                    return;
+                }
+                state.probes_succeeded += 1;
                 if state.probes_succeeded >= self.half_open_probes {
                     *state = BreakerState::default();
                 }

@@ -31,14 +31,19 @@ pub struct BudgetState {
 impl BudgetConfig {
     pub fn read(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<BudgetConfig> {
         let table = v.table(path, node, &["max_tokens", "token_ratio"])?;
+        let before = v.errors.len();
         let mut c = BudgetConfig::default();
-        if let Some(n) = table.get("max_tokens") {
-            c.max_tokens = v.integer(&join(path, "max_tokens"), n, 1, 1_000)? as u32;
+        if let Some(n) = table.get("max_tokens")
+            && let Some(k) = v.integer(&join(path, "max_tokens"), n, 1, 1_000)
+        {
+            c.max_tokens = k as u32;
         }
-        if let Some(n) = table.get("token_ratio") {
-            c.token_ratio = v.number(&join(path, "token_ratio"), n, 0.001, 1_000.0)?;
+        if let Some(n) = table.get("token_ratio")
+            && let Some(r) = v.number(&join(path, "token_ratio"), n, 0.001, 1_000.0)
+        {
+            c.token_ratio = r;
         }
-        Some(c)
+        (v.errors.len() == before).then_some(c)
     }
 
     fn max_milli(&self) -> u32 {

@@ -26,6 +26,18 @@ def unit(seed, attempt):
 def below(u, n):
     return 0 if n == 0 else min(int(u * n), n - 1)
 
+def powi(a, b):
+    """Binary exponentiation, as Rust's `f64::powi` computes it (compiler-rt's
+    __powidf2): the rounding differs from `a ** b` for fractional bases."""
+    r = 1.0
+    while True:
+        if b & 1:
+            r *= a
+        b >>= 1
+        if b == 0:
+            return r
+        a *= a
+
 def fnv1a(key):
     h = 0xCBF29CE484222325
     for b in key.encode():
@@ -55,7 +67,7 @@ class Cfg:
         if self.base == 0:
             return 0
         try:
-            raw = self.base * self.mult ** min(n - 1, 1100)
+            raw = self.base * powi(self.mult, min(n - 1, 1100))
         except OverflowError:  # Rust's powi gives +inf here, which the cap absorbs
             return self.max_delay
         return self.max_delay if raw >= self.max_delay else int(raw)
@@ -216,6 +228,10 @@ cfg1 = Cfg(jitter="none", mult=1.0, max_attempts=100)
 pol1 = policy('max_attempts = 100\njitter = "none"\nmultiplier = 1\n')
 for n in (1, 2, 50):
     vs.append(fail(f"multiplier 1: attempt {n} waits the base", cfg1, pol1, {"attempts": n, "started_at_ms": 0}, 10))
+cfgf = Cfg(jitter="none", base=125, mult=1.2, max_attempts=40, max_delay=2_592_000_000)
+polf = policy('max_attempts = 40\njitter = "none"\nbase_delay = "125ms"\nmultiplier = 1.2\nmax_delay = "30d"\n')
+for n in (4, 7, 13, 29):
+    vs.append(fail(f"a fractional multiplier: attempt {n} (binary exponentiation)", cfgf, polf, {"attempts": n, "started_at_ms": 0}, 10))
 cfg0 = Cfg(jitter="full", base=0, max_attempts=10)
 pol0 = policy('max_attempts = 10\njitter = "full"\nbase_delay = "0s"\n')
 vs.append(fail("a zero base delay retries immediately", cfg0, pol0, {"attempts": 3, "started_at_ms": 0, "seed": "9"}, 10))
@@ -370,6 +386,10 @@ vs = [
      "input": {"state": {"attempts": 1, "started_at_ms": 37_000}, "shared": shared_b(circuit="half-open", probes_started=1),
                "outcome": {"failure": T503, "duration_ms": 0}, "now_ms": 39_000},
      "expect": {"give_up": "circuit-open", "shared": shared_b(circuit="open", opened_at_ms=39_000)}},
+    {"name": "a late success while half-open with the probe out does not close it", "call": "after_success",
+     "policy": policy('jitter = "none"\n[retry.circuit_breaker]\nconsecutive_failures = 3\nhalf_open_probes = 3\n'),
+     "input": {"shared": shared_b(circuit="half-open", probes_started=1, probes_succeeded=1, opened_at_ms=5)},
+     "expect": shared_b(circuit="half-open", probes_started=1, probes_succeeded=1, opened_at_ms=5)},
     {"name": "a success while closed resets the consecutive count", "call": "after_success", "policy": polb,
      "input": {"shared": shared_b(consecutive_failures=2, recent_outcomes="3", recent_count=2)},
      "expect": shared_b(consecutive_failures=0, recent_outcomes="6", recent_count=3)},
@@ -482,6 +502,9 @@ vs = [
     lerr("breaker minimum_calls above its window", "[retry.circuit_breaker]\nwindow = 10\nminimum_calls = 20\n",
          [("out-of-range", "retry.circuit_breaker.minimum_calls", 3, 17)]),
     lerr("breaker window above 64", "[retry.circuit_breaker]\nwindow = 100\n", [("out-of-range", "retry.circuit_breaker.window", 2, 10)]),
+    lerr("every breaker problem is reported", "[retry.circuit_breaker]\nconsecutive_failures = 0\nwindow = 100\nopen_for = 5\n",
+         [("out-of-range", "retry.circuit_breaker.consecutive_failures", 2, 24), ("out-of-range", "retry.circuit_breaker.window", 3, 10),
+          ("wrong-type", "retry.circuit_breaker.open_for", 4, 12)]),
     lerr("unknown breaker field", "[retry.circuit_breaker]\nthreshold = 5\n", [("unknown-field", "retry.circuit_breaker.threshold", 2, 1)]),
     lerr("a zero-token budget", "[retry.budget]\nmax_tokens = 0\n", [("out-of-range", "retry.budget.max_tokens", 2, 14)]),
     lerr("retry must be a table", 'retry = "yes"\n', [("wrong-type", "retry", 1, 9, "expected a table, found a string")]),
