@@ -1,7 +1,8 @@
 // Runs every vector in tests/vectors (format: tests/README.md) through the public
-// API: classification and load-error vectors, and planner vectors (with `call`),
-// whose snake_case inputs are renamed to the JS API's camelCase and whose results
-// are renamed back to the canonical form before comparing.
+// API: classification and load-error vectors, planner vectors (with `call`) and
+// alert sequences (with `alert_steps`), whose snake_case inputs are renamed to the
+// JS API's camelCase and whose results are renamed back to the canonical form
+// before comparing.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
@@ -55,12 +56,65 @@ const CALLS = {
   derive_seed: (_policy, { key }) => ({ seed: deriveSeed(key).toString() }),
 };
 
-it('the corpus holds every vector (135 classification, 100+ planner)', () => {
+it('the corpus holds every vector (167 classification and load-error, 144 planner, 14 alert sequences of 69 steps)', () => {
   const vectors = all.flatMap(([, suite]) => suite.vectors);
   const planner = vectors.filter((v) => 'call' in v).length;
-  assert.ok(vectors.length - planner >= 135, `only ${vectors.length - planner} classification vectors found`);
-  assert.ok(planner >= 100, `only ${planner} planner vectors found`);
+  const alerts = vectors.filter((v) => 'alert_steps' in v);
+  const steps = alerts.reduce((n, v) => n + v.alert_steps.length, 0);
+  const classification = vectors.length - planner - alerts.length;
+  assert.ok(classification >= 167, `only ${classification} classification vectors found`);
+  assert.ok(planner >= 144, `only ${planner} planner vectors found`);
+  assert.ok(alerts.length >= 14, `only ${alerts.length} alert sequences found`);
+  assert.ok(steps >= 69, `only ${steps} alert steps found`);
 });
+
+/** A canonical alert event -> the JS AlertEvent (`labels` is already a plain object). */
+function eventFromJson(json) {
+  const event = {};
+  for (const [key, value] of Object.entries(json)) {
+    event[camel(key)] = key === 'failure' ? failureFromJson(value) : value;
+  }
+  return event;
+}
+
+/** A JS evaluation in canonical form (the payload's keys are the guest's own, left alone). */
+function evaluationToCanonical(evaluation) {
+  const { notifications, suppressed, nextWakeupMs } = evaluation;
+  return {
+    notifications: notifications.map(({ payload, ...rest }) => ({ ...toCanonical(rest), payload })),
+    suppressed: suppressed.map(toCanonical),
+    next_wakeup_ms: nextWakeupMs,
+  };
+}
+
+/**
+ * An alert sequence: thread the state from step to step (a step's own `state`
+ * replaces it); a refused step must leave the threaded state as it was.
+ */
+function runAlertSteps(vector, load) {
+  const policy = load();
+  try {
+    let state = '';
+    vector.alert_steps.forEach((step, i) => {
+      const input = 'state' in step ? step.state : state;
+      const run = () => policy.evaluateAlerts({ state: input, event: eventFromJson(step.event), now: step.now_ms });
+      const where = `step ${i + 1} of ${vector.name}`;
+      if ('expect_error' in step) {
+        let thrown;
+        assert.throws(run, (err) => (thrown = err) instanceof PolicyError, where);
+        assert.deepEqual(pick(thrown.toJSON(), step.expect_error), step.expect_error, where);
+        return;
+      }
+      const evaluation = run();
+      state = evaluation.state;
+      if ('expect' in step) {
+        assert.deepEqual(pickDeep(evaluationToCanonical(evaluation), step.expect), step.expect, where);
+      }
+    });
+  } finally {
+    policy.close();
+  }
+}
 
 function runCall(vector, load) {
   const call = CALLS[vector.call];
@@ -88,6 +142,10 @@ for (const [file, suite] of all) {
       const load = () => loadPolicy(spec.source, { format: spec.format });
 
       it(vector.name, () => {
+        if ('alert_steps' in vector) {
+          runAlertSteps(vector, load);
+          return;
+        }
         if ('call' in vector) {
           runCall(vector, load);
           return;
