@@ -11,8 +11,8 @@ from typing import Any, Callable, Optional
 import pytest
 
 import backstop
-from backstop import (AttemptFailure, Classification, Failure, PolicyError, PolicyLoadError,
-                      RetryState, SharedState)
+from backstop import (AttemptFailure, Classification, Evaluation, Event, Failure, PolicyError,
+                      PolicyLoadError, RetryState, SharedState)
 from backstop._component import ComponentClassifier
 
 VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors"
@@ -35,12 +35,16 @@ CASES = load_cases()
 
 
 def test_every_vector_file_is_read() -> None:
-    # Guards the parametrisation: 135 classifier vectors, then the planner's.
+    # Guards the parametrisation: 135 classifier vectors, then the planner's
+    # and the alert sequences (floors: the corpus when each was added).
     suites = [json.loads(p.read_text()) for p in VECTORS.glob("*.json")]
     total = sum(len(s["vectors"]) for s in suites)
     planner = sum(1 for s in suites for v in s["vectors"] if "call" in v)
-    assert len(CASES) == total >= 135 + planner
+    alerts = [v for s in suites for v in s["vectors"] if "alert_steps" in v]
+    assert len(CASES) == total >= 135 + planner + len(alerts)
     assert planner >= 100
+    assert len(alerts) >= 14
+    assert sum(len(v["alert_steps"]) for v in alerts) >= 69
 
 
 def canonical_error(error: PolicyError) -> dict[str, Any]:
@@ -72,13 +76,17 @@ def assert_matches(actual: Any, expected: Any) -> None:
     assert subset(actual, expected) == expected
 
 
+Evaluate = Callable[[Any, Event, str, int], Evaluation]
+
+
 class Host:
-    """Loads, classifies and plans through one path; ``plan(loaded, call,
-    input)`` returns the call's canonical JSON result."""
+    """Loads, classifies, plans and evaluates alerts through one path;
+    ``plan(loaded, call, input)`` returns the call's canonical JSON result,
+    ``evaluate(loaded, event, state, now_ms)`` an :class:`Evaluation`."""
 
     def __init__(self, load: Callable[[str, str], Any], classify: Callable[[Any, Failure], Classification],
-                 plan: Callable[[Any, str, dict[str, Any]], Any]):
-        self.load, self.classify, self.plan = load, classify, plan
+                 plan: Callable[[Any, str, dict[str, Any]], Any], evaluate: Evaluate):
+        self.load, self.classify, self.plan, self.evaluate = load, classify, plan, evaluate
 
 
 def state_input(raw: dict[str, Any]) -> RetryState:
@@ -109,7 +117,9 @@ def core_plan(policy: backstop.Policy, call: str, raw: dict[str, Any]) -> Any:
 
 def core_host() -> Host:
     return Host(lambda source, fmt: backstop.load_policy(source, fmt),  # type: ignore[arg-type]
-                lambda policy, failure: policy.classify(failure), core_plan)
+                lambda policy, failure: policy.classify(failure), core_plan,
+                lambda policy, event, state, now_ms: policy.evaluate_alerts(event, state=state,
+                                                                            now_ms=now_ms))
 
 
 _component: Optional[ComponentClassifier] = None
@@ -137,7 +147,31 @@ def component_host() -> Host:
             return {"seed": str(c.derive_seed(raw["key"]))}
         raise AssertionError(f"unknown call {call!r}")
 
-    return Host(c.load_policy, c.classify, plan)
+    return Host(c.load_policy, c.classify, plan, c.evaluate_alerts)
+
+
+def run_alert_steps(host: Host, loaded: Any, steps: list[dict[str, Any]]) -> list[Any]:
+    """tests/README.md's alert sequences (common to every host): thread the
+    state from step to step unless a step gives its own; a refused step keeps
+    the state it was given."""
+    state, results = "", []
+    for i, step in enumerate(steps):
+        assert set(step) <= {"event", "now_ms", "state", "expect", "expect_error"}, step
+        input_state = step.get("state", state)
+        event = Event.from_dict(step["event"])
+        if "expect_error" in step:
+            with pytest.raises(PolicyError) as err:
+                host.evaluate(loaded, event, input_state, step["now_ms"])
+            actual: Any = canonical_error(err.value)
+            assert subset(actual, step["expect_error"]) == step["expect_error"], f"step {i}"
+        else:
+            evaluation = host.evaluate(loaded, event, input_state, step["now_ms"])
+            state = evaluation.state
+            actual = evaluation.to_dict()
+            if "expect" in step:
+                assert subset(actual, step["expect"]) == step["expect"], f"step {i}"
+        results.append(actual)
+    return results
 
 
 def run_vector(host: Host, policy: Optional[dict[str, Any]], vector: dict[str, Any]) -> Any:
@@ -152,6 +186,8 @@ def run_vector(host: Host, policy: Optional[dict[str, Any]], vector: dict[str, A
             assert_matches(a, e)
         return actual
     loaded = host.load(source, fmt)
+    if "alert_steps" in vector:
+        return run_alert_steps(host, loaded, vector["alert_steps"])
     if "call" in vector:
         if "expect_error" in vector:
             with pytest.raises(PolicyError) as err:

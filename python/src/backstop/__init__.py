@@ -7,6 +7,8 @@
 The policy engine is Backstop's WebAssembly core, run by wasmtime.
 """
 
+from ._alerts import (Evaluation, Event, EventKind, Notification, NotificationKind, Severity,
+                      Suppressed, SuppressionReason)
 from ._exceptions import (exception_chain, exception_type_name, failure_from_exception,
                           pushback_from_exception)
 from ._model import (Classification, EngineError, ErrorCode, Failure, FailureClass, PolicyError,
@@ -18,6 +20,14 @@ from ._retrying import (Attempt, AsyncRetrying, AttemptTimeout, InMemoryStateSto
                         Retrying, SharedStateStore, current_attempt, retry)
 
 __all__ = [
+    "Evaluation",
+    "Event",
+    "EventKind",
+    "Notification",
+    "NotificationKind",
+    "Severity",
+    "Suppressed",
+    "SuppressionReason",
     "Attempt",
     "AttemptFailure",
     "AttemptTimeout",

@@ -14,6 +14,7 @@ import wasmtime
 import wasmtime.component as wc
 
 from . import _abi, _wit
+from ._alerts import Evaluation, Event
 from ._model import Classification, ErrorCode, Failure, FailureClass, PolicyError, PolicyLoadError
 from ._planner import AttemptFailure, Decision, Permit, RetryState, Schedule, SharedState
 from ._policy import COMPONENT, PolicyFormat, _engine_config, wasm_bytes
@@ -84,16 +85,19 @@ class ComponentClassifier:
         self._load, self._drop, self._classify = (
             func("load-policy"), func("drop-policy"), func("classify"))
 
-        retry = instance.get_export_index(self._store, _wit.RETRY)
-        if retry is None:
-            raise TypeError(f"the component does not export {_wit.RETRY}")
-        self._retry: dict[str, tuple[_abi.Function, wc.Func]] = {}
-        for f in _wit.RETRY_FUNCTIONS:
-            index = instance.get_export_index(self._store, f.name, retry)
-            g = None if index is None else instance.get_func(self._store, index)
-            if g is None:
-                raise TypeError(f"the component does not export {f.name}")
-            self._retry[f.name] = (f, g)
+        # The retry and alerts interfaces go through the generic value
+        # conversion, with the same _wit signatures the core path uses.
+        self._functions: dict[str, tuple[_abi.Function, wc.Func]] = {}
+        for name, functions in ((_wit.RETRY, _wit.RETRY_FUNCTIONS), (_wit.ALERTS, _wit.ALERT_FUNCTIONS)):
+            exported = instance.get_export_index(self._store, name)
+            if exported is None:
+                raise TypeError(f"the component does not export {name}")
+            for f in functions:
+                index = instance.get_export_index(self._store, f.name, exported)
+                g = None if index is None else instance.get_func(self._store, index)
+                if g is None:
+                    raise TypeError(f"the component does not export {name}#{f.name}")
+                self._functions[f.name] = (f, g)
 
     def _call(self, f: wc.Func, *args: Any) -> Any:
         result = f(self._store, *args)
@@ -125,12 +129,12 @@ class ComponentClassifier:
         return Classification(FailureClass(getattr(value, "class")), getattr(value, "rule"),
                               getattr(value, "reason"))
 
-    # -- the retry interface, through the same value types as Policy ---------
+    # -- the retry and alerts interfaces, through the same value types as Policy
 
     def call(self, name: str, *args: Any) -> Any:
-        """Call a retry-interface function with arguments and result in
-        :mod:`backstop._abi`'s Python form (as ``CoreInstance.call``)."""
-        f, g = self._retry[name]
+        """Call a retry- or alerts-interface function with arguments and
+        result in :mod:`backstop._abi`'s Python form (as ``CoreInstance.call``)."""
+        f, g = self._functions[name]
         lowered = [to_component(t, a) for t, a in zip(f.param_types, args)]
         result = self._call(g, *lowered)
         return None if f.result is None else from_component(f.result, result)
@@ -154,6 +158,9 @@ class ComponentClassifier:
 
     def schedule(self, handle: int, seed: int, max_entries: int) -> Schedule:
         return Schedule._lift(self._plan("plan-schedule", handle, seed, max_entries))
+
+    def evaluate_alerts(self, handle: int, event: Event, state: str, now_ms: int) -> Evaluation:
+        return Evaluation._lift(self._plan("evaluate", handle, state, event._lower(), now_ms))
 
     def derive_seed(self, key: str) -> int:
         seed: int = self.call("derive-seed", key)

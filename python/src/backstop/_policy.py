@@ -16,6 +16,7 @@ from ._abi import AbiError
 from ._core import CoreInstance
 from ._model import (Classification, EngineError, ErrorCode, Failure, FailureClass,
                      PolicyError, PolicyLoadError)
+from ._alerts import Evaluation, Event
 from ._planner import AttemptFailure, Decision, Permit, RetryState, Schedule, SharedState
 
 _U32_MAX = (1 << 32) - 1
@@ -254,6 +255,27 @@ class Policy:
             raise TypeError(f"max_entries must be int, not {type(max_entries).__name__}")
         max_entries = min(max(max_entries, 1), MAX_SCHEDULE)
         return Schedule._lift(self._plan("plan-schedule", seed, max_entries))
+
+    # -- the escalation evaluator -------------------------------------------
+
+    def evaluate_alerts(self, event: Event, *, state: str = "", now_ms: int) -> Evaluation:
+        """Evaluate one pipeline event against the policy's alert rules: the
+        notifications to send, those suppressed and why, the next state and
+        when to call back with :meth:`Event.tick`.
+
+        ``state`` is the previous evaluation's :attr:`Evaluation.state` (``""``
+        for none); keep the returned one, even when nothing was sent.
+        ``now_ms`` is milliseconds on one clock throughout (a wall clock if
+        the state is persisted). Raises :class:`PolicyError`: ``invalid-value``
+        for an event that lacks what its kind needs (``path`` names the field,
+        e.g. ``event.run_id``), ``invalid-failure`` for an uninterpretable
+        failure, ``invalid-state`` for a state that is not one this engine
+        wrote. A refused call changes nothing: keep passing the old state.
+        """
+        _check_arg("event", event, Event)
+        if not isinstance(state, str):
+            raise TypeError(f"state must be str (a previous Evaluation.state), not {type(state).__name__}")
+        return Evaluation._lift(self._plan("evaluate", state, event._lower(), _u64("now_ms", now_ms)))
 
     @staticmethod
     def derive_seed(key: str) -> int:

@@ -10,6 +10,7 @@ from ._abi import (BOOL, STRING, U16, U32, U64, S32, Enum, Function, List, Optio
 
 CLASSIFIER = "backstop:policy/classifier@0.1.0"
 RETRY = "backstop:policy/retry@0.1.0"
+ALERTS = "backstop:policy/alerts@0.1.0"
 #: Kept for callers that predate the retry interface.
 INTERFACE = CLASSIFIER
 
@@ -131,5 +132,55 @@ DERIVE_SEED = Function("derive-seed", [("key", STRING)], U64)
 
 RETRY_FUNCTIONS = (BEGIN_ATTEMPT, AFTER_FAILURE, AFTER_SUCCESS, PLAN_SCHEDULE, DERIVE_SEED)
 
+# -- alerts -----------------------------------------------------------------
+
+EVENT_KIND = Enum([
+    "attempt-failed", "run-failed", "run-succeeded", "run-late", "alert-acknowledged", "tick",
+])
+LABEL = Record([("key", STRING), ("value", STRING)])
+EVENT = Record([
+    ("kind", EVENT_KIND),
+    ("pipeline", STRING),
+    ("step", STRING),
+    ("run-id", STRING),
+    ("failure", Option(FAILURE)),
+    ("attempt", U32),
+    ("late-minutes", U32),
+    ("labels", List(LABEL)),
+    ("log-lines", List(STRING)),
+    ("dedup-key", Option(STRING)),
+])
+SEVERITY = Enum(["info", "warning", "high", "critical"])
+NOTIFICATION_KIND = Enum(["trigger", "escalate", "repeat", "resolve"])
+NOTIFICATION = Record([
+    ("kind", NOTIFICATION_KIND),
+    ("severity", SEVERITY),
+    ("targets", List(STRING)),
+    ("rule", STRING),
+    ("dedup-key", STRING),
+    ("summary", STRING),
+    ("payload", STRING),
+])
+SUPPRESSION_REASON = Enum(["duplicate", "inhibited", "acknowledged", "repeat-limit"])
+SUPPRESSED = Record([
+    ("rule", STRING),
+    ("dedup-key", STRING),
+    ("severity", SEVERITY),
+    ("reason", SUPPRESSION_REASON),
+])
+EVALUATION = Record([
+    ("notifications", List(NOTIFICATION)),
+    ("suppressed", List(SUPPRESSED)),
+    ("state", STRING),
+    ("next-wakeup-ms", Option(U64)),
+])
+
+EVALUATE = Function(
+    "evaluate",
+    [("policy", U32), ("state", STRING), ("event", EVENT), ("now-ms", U64)],
+    Result(EVALUATION, POLICY_ERROR))
+
+ALERT_FUNCTIONS = (EVALUATE,)
+
 #: Every export the hosts bind, by interface.
-EXPORTS = {CLASSIFIER: FUNCTIONS, RETRY: RETRY_FUNCTIONS}
+EXPORTS = {CLASSIFIER: FUNCTIONS, RETRY: RETRY_FUNCTIONS, ALERTS: ALERT_FUNCTIONS}
