@@ -33,8 +33,47 @@ type vectorFailure struct {
 	Message    *string  `json:"message"`
 }
 
+// vectorEvent is the canonical event input: omitted keys are empty, zero
+// or none.
+type vectorEvent struct {
+	Kind        EventKind         `json:"kind"`
+	Pipeline    string            `json:"pipeline"`
+	Step        string            `json:"step"`
+	RunID       string            `json:"run_id"`
+	Failure     *vectorFailure    `json:"failure"`
+	Attempt     int               `json:"attempt"`
+	LateMinutes int               `json:"late_minutes"`
+	Labels      map[string]string `json:"labels"`
+	LogLines    []string          `json:"log_lines"`
+	DedupKey    *string           `json:"dedup_key"`
+}
+
+func (v vectorEvent) event() Event {
+	e := Event{
+		Kind: v.Kind, Pipeline: v.Pipeline, Step: v.Step, RunID: v.RunID,
+		Attempt: v.Attempt, LateMinutes: v.LateMinutes, Labels: v.Labels, LogLines: v.LogLines,
+	}
+	if v.Failure != nil {
+		e.Failure = new(Failure(*v.Failure))
+	}
+	if v.DedupKey != nil {
+		e.DedupKey = *v.DedupKey
+	}
+	return e
+}
+
+// alertStep is one event of an alert sequence, with the result expected.
+type alertStep struct {
+	Event       vectorEvent    `json:"event"`
+	NowMs       int64          `json:"now_ms"`
+	State       *string        `json:"state"`
+	Expect      map[string]any `json:"expect"`
+	ExpectError map[string]any `json:"expect_error"`
+}
+
 type vector struct {
 	Name         string           `json:"name"`
+	AlertSteps   []alertStep      `json:"alert_steps"`
 	Call         string           `json:"call"`
 	Input        json.RawMessage  `json:"input"`
 	Policy       *vectorPolicy    `json:"policy"`
@@ -211,7 +250,7 @@ func TestConformance(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no vectors found in ../tests/vectors")
 	}
-	total, calls := 0, 0
+	total, calls, sequences, steps := 0, 0, 0, 0
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -231,20 +270,28 @@ func TestConformance(t *testing.T) {
 			if v.Call != "" {
 				calls++
 			}
+			if v.AlertSteps != nil {
+				sequences++
+				steps += len(v.AlertSteps)
+			}
 			t.Run(filepath.Base(file)+"/"+v.Name, func(t *testing.T) {
 				runVector(t, ctx, engine, s.Policy, v)
 			})
 		}
 	}
 	// Floors, so a runner that silently finds fewer vectors fails.
-	if total < 135+100 || calls < 100 {
-		t.Errorf("ran %d vectors, %d of them planner calls; the corpus has at least 235, 100 of them calls", total, calls)
+	// The corpus as of the alerts interface: 325 vectors, 144 planner
+	// calls, 14 alert sequences of 69 steps.
+	const wantTotal, wantCalls, wantSequences, wantSteps = 325, 144, 14, 69
+	if total < wantTotal || calls < wantCalls || sequences < wantSequences || steps < wantSteps {
+		t.Errorf("ran %d vectors (%d planner calls, %d alert sequences of %d steps); the corpus has at least %d (%d, %d of %d)",
+			total, calls, sequences, steps, wantTotal, wantCalls, wantSequences, wantSteps)
 	}
 }
 
 func runVector(t *testing.T, ctx context.Context, engine *Engine, suitePolicy *vectorPolicy, v vector) {
 	shapes := 0
-	for _, present := range []bool{v.Expect != nil, v.ExpectError != nil, v.ExpectErrors != nil} {
+	for _, present := range []bool{v.Expect != nil, v.ExpectError != nil, v.ExpectErrors != nil, v.AlertSteps != nil} {
 		if present {
 			shapes++
 		}
@@ -279,6 +326,10 @@ func runVector(t *testing.T, ctx context.Context, engine *Engine, suitePolicy *v
 		t.Fatalf("LoadPolicy: %v", err)
 	}
 	defer policy.Close(ctx)
+	if v.AlertSteps != nil {
+		runAlertSteps(t, ctx, policy, v.AlertSteps)
+		return
+	}
 	if v.Call != "" {
 		got, err := runCall(t, ctx, engine, policy, v)
 		if v.ExpectError != nil {
@@ -312,4 +363,37 @@ func runVector(t *testing.T, ctx context.Context, engine *Engine, suitePolicy *v
 		t.Fatalf("Classify: %v", err)
 	}
 	matches(t, "classification", canonicalClassification(got), v.Expect)
+}
+
+// runAlertSteps runs an alert sequence through EvaluateAlerts, threading
+// the state: each step starts from its own "state" if it has one, else from
+// the last successful step's, and a failed step leaves it unchanged. The
+// result is compared through Evaluation's JSON encoding, which also proves
+// its json tags and the payload's inline encoding.
+func runAlertSteps(t *testing.T, ctx context.Context, policy *Policy, steps []alertStep) {
+	state := ""
+	for i, step := range steps {
+		what := fmt.Sprintf("step %d (%s)", i, step.Event.Kind)
+		if (step.Expect == nil) == (step.ExpectError == nil) {
+			t.Fatalf("%s: want exactly one of expect and expect_error", what)
+		}
+		in := state
+		if step.State != nil {
+			in = *step.State
+		}
+		ev, err := policy.EvaluateAlerts(ctx, in, step.Event.event(), time.UnixMilli(step.NowMs))
+		if step.ExpectError != nil {
+			var pe *PolicyError
+			if !errors.As(err, &pe) {
+				t.Fatalf("%s: got (%+v, %v), want a *PolicyError", what, ev, err)
+			}
+			matches(t, what+" error", canonicalError(pe), step.ExpectError)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		matches(t, what, canonical(t, ev), step.Expect)
+		state = ev.State
+	}
 }

@@ -182,7 +182,7 @@ func (in *instance) classify(ctx context.Context, handle uint32, f *Failure) (Cl
 	return c, nil
 }
 
-// plannerCall runs a retry export whose result is result<T, policy-error>.
+// plannerCall runs a retry or alerts export whose result is result<T, policy-error>.
 func plannerCall[T any](ctx context.Context, in *instance, f *witFunc, params func(s sink), ok func(*source) T) (T, error) {
 	var v T
 	var perr *PolicyError
@@ -231,6 +231,15 @@ func (in *instance) deriveSeed(ctx context.Context, key string) (uint64, error) 
 	var seed uint64
 	err := in.call(ctx, deriveSeedFn, func(s sink) { s.string(key) }, func(s *source) { seed = s.u64() })
 	return seed, err
+}
+
+func (in *instance) evaluate(ctx context.Context, handle uint32, state string, e *Event, kind uint32, labels []label, nowMs uint64) (Evaluation, error) {
+	return plannerCall(ctx, in, evaluateFn, func(s sink) {
+		s.int(u32T, uint64(handle))
+		s.string(state)
+		lowerEvent(s, e, kind, labels)
+		s.int(u64T, nowMs)
+	}, liftEvaluation)
 }
 
 // scheduleDrop asks the instance to drop p's handle when next used.

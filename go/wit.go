@@ -3,9 +3,12 @@ package backstop
 // The WIT contract (wit/backstop.wit) as canonical-ABI types, and the
 // lower/lift functions for each of its types, composed from abi.go.
 
+import "encoding/json"
+
 const (
 	classifierInterface = "backstop:policy/classifier@0.1.0"
 	retryInterface      = "backstop:policy/retry@0.1.0"
+	alertsInterface     = "backstop:policy/alerts@0.1.0"
 )
 
 var (
@@ -63,9 +66,35 @@ var (
 		u32T, u64T, u32T).in(retryInterface)
 	deriveSeedFn = newWitFunc("derive-seed", u64T, stringT).in(retryInterface)
 
+	// The alerts interface. Its enums' Go values are listed in WIT order, so
+	// a case index is a position in these arrays.
+	eventKinds = [...]EventKind{
+		EventAttemptFailed, EventRunFailed, EventRunSucceeded, EventRunLate, EventAlertAcknowledged, EventTick,
+	}
+	severities         = [...]Severity{SeverityInfo, SeverityWarning, SeverityHigh, SeverityCritical}
+	notificationKinds  = [...]NotificationKind{NotifyTrigger, NotifyEscalate, NotifyRepeat, NotifyResolve}
+	suppressionReasons = [...]SuppressionReason{
+		SuppressedDuplicate, SuppressedInhibited, SuppressedAcknowledged, SuppressedRepeatLimit,
+	}
+
+	eventKindT         = enumOf(len(eventKinds))
+	labelT             = recordOf(stringT, stringT)
+	optionFailureT     = optionOf(failureT)
+	eventT             = recordOf(eventKindT, stringT, stringT, stringT, optionFailureT, u32T, u32T, listOf(labelT), stringListT, optionStringT)
+	severityT          = enumOf(len(severities))
+	notificationKindT  = enumOf(len(notificationKinds))
+	notificationT      = recordOf(notificationKindT, severityT, stringListT, stringT, stringT, stringT, stringT)
+	suppressionReasonT = enumOf(len(suppressionReasons))
+	suppressedT        = recordOf(stringT, stringT, severityT, suppressionReasonT)
+	evaluationT        = recordOf(listOf(notificationT), listOf(suppressedT), stringT, optionU64T)
+
+	evaluateFn = newWitFunc("evaluate", resultOf(evaluationT, policyErrorT),
+		u32T, stringT, eventT, u64T).in(alertsInterface)
+
 	witFuncs = []*witFunc{
 		loadPolicyFn, dropPolicyFn, classifyFn,
 		beginAttemptFn, afterFailureFn, afterSuccessFn, planScheduleFn, deriveSeedFn,
+		evaluateFn,
 	}
 )
 
@@ -295,4 +324,82 @@ func liftResult[T any](s *source, t *abiType, ok func(*source) T) (T, *PolicyErr
 	}
 	var zero T
 	return zero, liftPolicyError(payload)
+}
+
+// lowerEvent lowers an Event that checkEvent accepted: its enum is known,
+// its integers fit u32 and its strings are valid UTF-8. labels are its
+// labels sorted by key, so the same event always lowers to the same bytes.
+func lowerEvent(s sink, e *Event, kind uint32, labels []label) {
+	s.record(eventT, func(s sink) {
+		s.int(eventKindT, uint64(kind))
+		s.string(e.Pipeline)
+		s.string(e.Step)
+		s.string(e.RunID)
+		if e.Failure == nil {
+			s.variant(optionFailureT, 0, nil)
+		} else {
+			s.variant(optionFailureT, 1, func(s sink) { lowerFailure(s, e.Failure) })
+		}
+		s.int(u32T, uint64(e.Attempt))
+		s.int(u32T, uint64(e.LateMinutes))
+		s.list(labelT, len(labels), func(s sink, i int) {
+			s.record(labelT, func(s sink) {
+				s.string(labels[i].key)
+				s.string(labels[i].value)
+			})
+		})
+		s.list(stringT, len(e.LogLines), func(s sink, i int) { s.string(e.LogLines[i]) })
+		// The WIT's option<string>: "" is none, as an empty key names no alert.
+		if e.DedupKey == "" {
+			s.variant(optionStringT, 0, nil)
+		} else {
+			s.variant(optionStringT, 1, func(s sink) { s.string(e.DedupKey) })
+		}
+	})
+}
+
+func liftStrings(s *source) []string {
+	// Non-nil even when empty, so it marshals as [] like the canonical JSON.
+	out := []string{}
+	s.list(stringT, func(s *source, _ int) { out = append(out, s.string()) })
+	return out
+}
+
+func liftNotification(s *source) Notification {
+	r := s.record(notificationT)
+	var n Notification
+	n.Kind = liftEnum(r, notificationKindT, notificationKinds[:])
+	n.Severity = liftEnum(r, severityT, severities[:])
+	n.Targets = liftStrings(r)
+	n.Rule = r.string()
+	n.DedupKey = r.string()
+	n.Summary = r.string()
+	payload := r.string()
+	// The WIT promises a JSON object; checking here keeps json.RawMessage's
+	// contract (Marshal would fail later, far from the cause).
+	if r.r.err == nil && !json.Valid([]byte(payload)) {
+		r.r.fail("notification payload is not JSON: %.40q", payload)
+	}
+	n.Payload = json.RawMessage(payload)
+	return n
+}
+
+func liftSuppressed(s *source) Suppressed {
+	r := s.record(suppressedT)
+	var x Suppressed
+	x.Rule = r.string()
+	x.DedupKey = r.string()
+	x.Severity = liftEnum(r, severityT, severities[:])
+	x.Reason = liftEnum(r, suppressionReasonT, suppressionReasons[:])
+	return x
+}
+
+func liftEvaluation(s *source) Evaluation {
+	r := s.record(evaluationT)
+	ev := Evaluation{Notifications: []Notification{}, Suppressed: []Suppressed{}}
+	r.list(notificationT, func(s *source, _ int) { ev.Notifications = append(ev.Notifications, liftNotification(s)) })
+	r.list(suppressedT, func(s *source, _ int) { ev.Suppressed = append(ev.Suppressed, liftSuppressed(s)) })
+	ev.State = r.string()
+	ev.NextWakeupMs = r.optionU64()
+	return ev
 }
