@@ -63,7 +63,7 @@ export function toWitEvent(event, path = 'event') {
   checkObject(event, path, EVENT_FIELDS);
   const { kind, failure, attempt, lateMinutes, dedupKey } = event;
   if (!EVENT_KINDS.includes(kind)) {
-    throw new TypeError(`${path}.kind must be one of ${EVENT_KINDS.map((k) => `'${k}'`).join(', ')}, got ${typeof kind === 'string' ? JSON.stringify(kind) : describe(kind)}`);
+    throw new TypeError(`${path}.kind must be one of ${EVENT_KINDS.map((k) => `'${k}'`).join(', ')}, got ${kind === undefined ? 'nothing' : typeof kind === 'string' ? JSON.stringify(kind) : describe(kind)}`);
   }
   if (dedupKey != null && typeof dedupKey !== 'string') {
     throw new TypeError(`${path}.dedupKey must be a string, got ${describe(dedupKey)}`);
@@ -85,7 +85,8 @@ export function toWitEvent(event, path = 'event') {
 export function toWitAlertState(state) {
   if (state === undefined || state === null) return '';
   if (typeof state !== 'string') {
-    throw new TypeError(`state must be the string a previous evaluation returned ('' for none), got ${describe(state)}`);
+    const hint = typeof state === 'object' ? ' (store and pass back the string itself, not JSON.parse of it)' : '';
+    throw new TypeError(`state must be the string a previous evaluation returned ('' for none), got ${describe(state)}${hint}`);
   }
   return state;
 }
