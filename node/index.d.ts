@@ -108,9 +108,79 @@ export class Policy implements Disposable {
    * its full timeout, with no pushback, breaker or budget. Defaults: seed 0, 100 entries.
    */
   schedule(args?: { seed?: U64Input; maxEntries?: number }): Schedule;
+  /**
+   * The escalation evaluator: the notifications to send for one pipeline event,
+   * those suppressed and why, the next alert state (store it, pass it back) and
+   * when to call back with a `tick`. A refused call changes nothing.
+   * @throws {PolicyError} `invalid-value` for an event the engine refuses (no run id,
+   *   an acknowledgement without a dedup key), `invalid-failure`, `invalid-state`
+   *   for a state no evaluation produced.
+   * @throws {TypeError | RangeError} for a wrong type, an unknown field or an out-of-range number.
+   */
+  evaluateAlerts(args: { state?: string; event: AlertEvent; now?: Timestamp }): AlertEvaluation;
   /** Release the policy. Idempotent; does nothing on `defaultPolicy()`. */
   close(): void;
   [Symbol.dispose](): void;
+}
+
+// ---- Escalation evaluator ------------------------------------------------
+
+export type AlertEventKind = 'attempt-failed' | 'run-failed' | 'run-succeeded' | 'run-late' | 'alert-acknowledged' | 'tick';
+
+/** One pipeline event. Absent fields are empty (strings, lists) or zero. */
+export interface AlertEvent {
+  kind: AlertEventKind;
+  /** Required (non-blank) for every kind but `alert-acknowledged` and `tick`. */
+  pipeline?: string;
+  step?: string;
+  runId?: string;
+  /** The failure (attempt-failed, run-failed); classified by the policy. */
+  failure?: Failure | null;
+  /** The attempt number when known (0 = unknown); a u32. */
+  attempt?: number;
+  /** Lateness against the SLA (run-late); a u32. */
+  lateMinutes?: number;
+  /** Labels the conditions can read (`labels.team`); the engine keeps the first 64. */
+  labels?: Record<string, string>;
+  /** The last lines of output (the engine keeps the last 20); secrets are redacted. */
+  logLines?: readonly string[];
+  /** The alert acknowledged (alert-acknowledged). */
+  dedupKey?: string | null;
+}
+
+export type Severity = 'info' | 'warning' | 'high' | 'critical';
+export type NotificationKind = 'trigger' | 'escalate' | 'repeat' | 'resolve';
+export type SuppressionReason = 'duplicate' | 'inhibited' | 'acknowledged' | 'repeat-limit';
+
+/** A JSON value, as parsed from the engine's payload (frozen throughout). */
+export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+
+export interface AlertNotification {
+  readonly kind: NotificationKind;
+  readonly severity: Severity;
+  readonly targets: readonly string[];
+  /** The rule's id (`rule-1` for the first unnamed rule). */
+  readonly rule: string;
+  readonly dedupKey: string;
+  readonly summary: string;
+  /** The policy's payload fields (snake_case, as in the policy) plus `runbook`. */
+  readonly payload: { readonly [key: string]: JsonValue };
+}
+
+export interface SuppressedAlert {
+  readonly rule: string;
+  readonly dedupKey: string;
+  readonly severity: Severity;
+  readonly reason: SuppressionReason;
+}
+
+export interface AlertEvaluation {
+  readonly notifications: readonly AlertNotification[];
+  readonly suppressed: readonly SuppressedAlert[];
+  /** The next alert state: an opaque JSON string to store and pass back. */
+  readonly state: string;
+  /** When to call back with `{ kind: 'tick' }`, or `null` when no timer is pending. */
+  readonly nextWakeupMs: number | null;
 }
 
 // ---- Retry planner -------------------------------------------------------

@@ -10,6 +10,9 @@ import {
   Policy,
   PolicyError,
   PolicyLoadError,
+  type AlertEvaluation,
+  type AlertEvent,
+  type AlertNotification,
   type Classification,
   type ErrorCode,
   type Failure,
@@ -146,3 +149,31 @@ retry(() => 1, { retries: 3 });
 policy.beginAttempt({ shared: { breaker: { circuit: 'ajar' } } });
 
 void [seed, give, next, plan, firstDelay, seedText, mapStore, useRetry, bigSeed];
+
+// Escalation evaluator.
+const event: AlertEvent = {
+  kind: 'run-failed',
+  pipeline: 'nightly',
+  step: 'train',
+  runId: 'r1',
+  failure: { httpStatus: 503 },
+  labels: { team: 'ml' },
+  logLines: ['oops'],
+};
+const evaluation: AlertEvaluation = policy.evaluateAlerts({ event, now: new Date() });
+const again: AlertEvaluation = policy.evaluateAlerts({ state: evaluation.state, event: { kind: 'tick' }, now: 5 });
+const first: AlertNotification | undefined = again.notifications[0];
+const wake: number | null = again.nextWakeupMs;
+const runbook = first?.payload['runbook'];
+const reasons: string[] = again.suppressed.map((s) => s.reason);
+void [first, wake, runbook, reasons];
+// @ts-expect-error the event is required
+policy.evaluateAlerts({});
+// @ts-expect-error an unknown event kind
+policy.evaluateAlerts({ event: { kind: 'page' } });
+// @ts-expect-error labels are strings
+policy.evaluateAlerts({ event: { kind: 'tick', labels: { gpus: 8 } } });
+// @ts-expect-error the state is the opaque string, not a parsed object
+policy.evaluateAlerts({ state: {}, event: { kind: 'tick' } });
+// @ts-expect-error evaluations are frozen
+evaluation.state = '';
