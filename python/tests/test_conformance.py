@@ -84,7 +84,7 @@ class Host:
     ``plan(loaded, call, input)`` returns the call's canonical JSON result,
     ``evaluate(loaded, event, state, now_ms)`` an :class:`Evaluation`."""
 
-    def __init__(self, load: Callable[[str, str], Any], classify: Callable[[Any, Failure], Classification],
+    def __init__(self, load: Callable[..., Any], classify: Callable[[Any, Failure], Classification],
                  plan: Callable[[Any, str, dict[str, Any]], Any], evaluate: Evaluate):
         self.load, self.classify, self.plan, self.evaluate = load, classify, plan, evaluate
 
@@ -116,7 +116,7 @@ def core_plan(policy: backstop.Policy, call: str, raw: dict[str, Any]) -> Any:
 
 
 def core_host() -> Host:
-    return Host(lambda source, fmt: backstop.load_policy(source, fmt),  # type: ignore[arg-type]
+    return Host(lambda source, fmt: backstop.load_policy(source, fmt),
                 lambda policy, failure: policy.classify(failure), core_plan,
                 lambda policy, event, state, now_ms: policy.evaluate_alerts(event, state=state,
                                                                             now_ms=now_ms))
@@ -179,7 +179,7 @@ def run_vector(host: Host, policy: Optional[dict[str, Any]], vector: dict[str, A
     if "expect_errors" in vector:
         with pytest.raises(PolicyLoadError) as info:
             host.load(source, fmt)
-        actual = [canonical_error(e) for e in info.value.errors]
+        actual: Any = [canonical_error(e) for e in info.value.errors]
         expected = vector["expect_errors"]
         assert len(actual) == len(expected), actual
         for a, e in zip(actual, expected):
