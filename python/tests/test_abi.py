@@ -49,6 +49,11 @@ class FakeMemory:
     (_wit.PERMIT, 8, 128, 20),            # probe (bool) at 32, state at 40
     (_wit.ATTEMPT_FAILURE, 8, 96, 21),    # failure (68), u64 at 72, option<u64> at 80
     (_wit.PLANNED_ATTEMPT, 8, 40, 5),
+    (_wit.LABEL, 4, 16, 4),
+    (_wit.EVENT, 4, 136, 35),             # option<failure> (72) at 28, two lists, option<string>
+    (_wit.NOTIFICATION, 4, 44, 12),       # two enums, then a list and 4 strings from 4
+    (_wit.SUPPRESSED, 4, 20, 6),
+    (_wit.EVALUATION, 8, 40, 8),          # option<u64> at 24
 ])
 def test_layouts(t: _abi.ValType, align: int, size: int, flat: int) -> None:
     assert (t.align, t.size, t.flat) == (align, size, flat)
@@ -80,6 +85,10 @@ def test_function_core_types_match_the_wit() -> None:
     assert _wit.AFTER_SUCCESS.core_param_types == (I32, I32, I32, I64, I32, I64, I32, I32, I32)
     assert _wit.PLAN_SCHEDULE.core_param_types == (I32, I64, I32)
     assert (_wit.DERIVE_SEED.core_param_types, _wit.DERIVE_SEED.core_result_types) == ((I32, I32), (I64,))
+    # evaluate: 1 + 2 + 35 + 1 flat params, and a return area.
+    assert _wit.EVALUATE.params_in_memory and _wit.EVALUATE.result_in_memory
+    assert (_wit.EVALUATE.core_param_types, _wit.EVALUATE.core_result_types) == ((I32,), (I32,))
+    assert _wit.EVENT.offsets == (0, 4, 12, 20, 28, 100, 104, 108, 116, 124)
 
 
 def test_an_i32_case_in_a_joined_i64_slot_is_wrapped_when_lifted() -> None:
@@ -139,6 +148,23 @@ def test_store_load_and_flat_round_trip(t: _abi.ValType, value: object) -> None:
     # Core values are unsigned bit patterns of their slot's width.
     assert all(0 <= v < 1 << (32 if ft == I32 else 64) for v, ft in zip(flat, t.flat_types))
     assert t.lift_flat(mem, iter(flat)) == value
+
+
+EVENT_VALUE = ("run-failed", "nightly", "train", "r1", FAILURE_VALUE, 3, 0,
+               [("team", "ml"), ("région", "eu")], ["line 1", ""], None)
+
+
+@pytest.mark.parametrize("t, value", [
+    (_wit.EVENT, EVENT_VALUE),
+    (_wit.EVENT, ("tick", "", "", "", None, 0, 0, [], [], "backstop/r/p/s")),
+    (Result(_wit.EVALUATION, _wit.POLICY_ERROR),
+     ("ok", ([("escalate", "critical", ["a", "b"], "r", "k", "s", "{}")],
+             [("r", "k", "info", "repeat-limit")], '{"version":1}', 1 << 41))),
+    (Result(_wit.EVALUATION, _wit.POLICY_ERROR), ("ok", ([], [], "", None))),
+    (Result(_wit.EVALUATION, _wit.POLICY_ERROR), ("error", ("invalid-state", "m", "state", None))),
+])
+def test_alert_values_round_trip(t: _abi.ValType, value: object) -> None:
+    test_store_load_and_flat_round_trip(t, value)
 
 
 def test_each_string_gets_its_own_allocation() -> None:

@@ -53,6 +53,14 @@ def test_binding_checks_core_signatures() -> None:
     # A retry function under the wrong interface is not found.
     with pytest.raises(TypeError, match="does not export"):
         CoreInstance(engine, module, {_wit.CLASSIFIER: [_wit.DERIVE_SEED]})
+    # evaluate returns its result through a return area (an i32): a WIT
+    # spelling without the result is refused.
+    resultless = _abi.Function("evaluate", list(zip(_wit.EVALUATE.param_names,
+                                                    _wit.EVALUATE.param_types)))
+    with pytest.raises(TypeError, match=r"evaluate.*\(i32\) -> \(\)"):
+        CoreInstance(engine, module, {_wit.ALERTS: [resultless]})
+    with pytest.raises(TypeError, match="does not export"):
+        CoreInstance(engine, module, {_wit.RETRY: [_wit.EVALUATE]})
     # The real contract binds.
     CoreInstance(engine, module, _wit.EXPORTS)
 
