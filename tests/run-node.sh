@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Node host: install the pinned dev dependencies (jco, typescript, @types/node)
 # from package-lock.json, then run the tests: conformance vectors (classification
-# and planner), classifyError, the planner API, retry() on a virtual clock,
+# planner and alert sequences), classifyError, the planner API, evaluateAlerts, retry() on a virtual clock,
 # errors, trap recovery, the artifact hash check, the transpile drift check (gen/
 # must equal a fresh jco transpile of wasm/backstop.wasm) and the type check.
 # Extra arguments go to `node --test`. Needs Node 20+ with npm, and the npm registry.
