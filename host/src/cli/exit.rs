@@ -20,8 +20,10 @@ pub const NOT_EXECUTABLE: u8 = 126;
 /// The command was not found.
 pub const NOT_FOUND: u8 = 127;
 
-/// Shown under `backstop --help` and `backstop run --help`.
-pub const HELP: &str = "\
+/// The exit statuses, in `backstop --help` and `backstop run --help`.
+macro_rules! help_body {
+    () => {
+        "\
 Exit status of `backstop run`:
   0        the command succeeded, or this run id + step already succeeded earlier
   1-255    the last attempt's own exit status, when backstop gave up after it
@@ -35,7 +37,25 @@ Exit status of `backstop run`:
   128+N    the last attempt was killed by signal N, or backstop itself was
            interrupted by signal N (130 for Ctrl-C)
 Other commands: 0 success, 1 invalid input (check: invalid policy), 2 usage or
-I/O error; `stats` returns 74 for a state database error.";
+I/O error; `stats` returns 74 for a state database error."
+    };
+}
+
+/// Shown under `backstop run --help`: the environment, then the exit statuses.
+pub const RUN_HELP: &str = concat!(
+    "\
+Environment:
+  BACKSTOP_STATE            the state database, as --state
+  BACKSTOP_CACHE_DIR        where compiled policy code is cached (BACKSTOP_CACHE=off: nowhere)
+  BACKSTOP_LEASE_MS         lease length in milliseconds (default 30000; meant for tests)
+  BACKSTOP_BUSY_TIMEOUT_MS  how long to wait for a locked database (default 5000; for tests)
+
+",
+    help_body!()
+);
+
+/// Shown under `backstop --help`.
+pub const HELP: &str = help_body!();
 
 /// An error that ends the process with a specific status.
 #[derive(Debug)]

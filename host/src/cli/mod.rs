@@ -49,7 +49,19 @@ enum Command {
     /// Print the retry schedule a policy plans (a dry run: every attempt fails).
     Plan(plan::PlanArgs),
     /// Run a command under a retry policy, once per run id and step.
-    #[command(after_long_help = exit::HELP)]
+    ///
+    /// Each attempt runs in its own process group; at its timeout (or the
+    /// deadline) the whole group gets SIGTERM, then SIGKILL after --kill-after.
+    /// stdout and stderr pass through unchanged; the last 50 stderr lines, the
+    /// exit status or signal go to the classifier. Every attempt is recorded in
+    /// the state database.
+    ///
+    /// A run id + step that succeeded is not run again (exit 0). While one
+    /// backstop runs it, others exit 73. One that dies, even by SIGKILL, leaves
+    /// a lease that expires after 30 s: the next invocation takes over and
+    /// continues the attempt count and the deadline where it stopped. A run
+    /// that gave up is started afresh (a new round) when invoked again.
+    #[command(after_long_help = exit::RUN_HELP)]
     Run(run::RunArgs),
     /// Retry counts, success rate and time to recovery per step, from the state database.
     Stats(stats::StatsArgs),

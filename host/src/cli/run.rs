@@ -234,10 +234,10 @@ impl Outcome {
             Outcome::Finished(f) => match f.ended {
                 Ended::Exited(code) => format!("exit status {code}"),
                 Ended::Signaled(signal) => format!("killed by {}", signal_name(signal)),
-                Ended::TimedOut => format!(
-                    "timed out after {}",
-                    duration(f.duration.as_millis() as u64)
-                ),
+                Ended::TimedOut => match f.timeout {
+                    Some(t) => format!("timed out after {}", duration(t.as_millis() as u64)),
+                    None => "timed out".into(),
+                },
                 Ended::Stopped(_) => "stopped".into(),
             },
             Outcome::SpawnFailed(e) => format!("could not start: {e}"),

@@ -293,7 +293,16 @@ impl Store {
             .query_row("PRAGMA quick_check", [], |r| r.get(0))
             .map_err(|e| self.error(e))?;
         if check != "ok" {
-            return Err(self.fail(StoreErrorKind::Corrupt(format!("quick_check: {check}"))));
+            // SQLite lists every damaged page; the first two say enough.
+            let problems: Vec<&str> = check
+                .lines()
+                .filter(|l| !l.starts_with("***") && !l.trim().is_empty())
+                .collect();
+            let mut detail = problems[..problems.len().min(2)].join("; ");
+            if problems.len() > 2 {
+                detail.push_str(&format!("; {} more", problems.len() - 2));
+            }
+            return Err(self.fail(StoreErrorKind::Corrupt(format!("quick_check: {detail}"))));
         }
         let version = self.schema_version()?;
         if version > SCHEMA_VERSION {

@@ -36,6 +36,8 @@ pub enum Ended {
 #[derive(Debug)]
 pub struct Finished {
     pub ended: Ended,
+    /// The attempt timeout it ran under.
+    pub timeout: Option<Duration>,
     pub duration: Duration,
     pub stderr_tail: String,
 }
@@ -125,7 +127,7 @@ impl Running {
                     stopping = Some((Ended::Stopped(stop), now));
                 }
                 // A second signal to backstop: no more grace.
-                (Some(_), Some(_)) if killed_at.is_none() => {
+                (Some(_), Some(Stop::Signal(_))) if killed_at.is_none() => {
                     signal_group(self.pid, libc::SIGKILL);
                     killed_at = Some(now);
                 }
@@ -179,6 +181,7 @@ impl Running {
         let stderr_tail = self.tail.lock().expect("tail lock").text();
         Ok(Finished {
             ended,
+            timeout,
             duration,
             stderr_tail,
         })

@@ -1,0 +1,786 @@
+//! `backstop run` with real processes: retries, fail-fast, timeouts that kill
+//! the whole process group, deadlines, leases under concurrency and `kill -9`,
+//! a damaged or locked state database, and `backstop stats` over what it recorded.
+//! Assertions are on outcomes (exit statuses, files, rows), never on durations.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A scratch directory with its own state database.
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn state(&self) -> PathBuf {
+        self.path("state.db")
+    }
+
+    /// An executable shell script; `$DIR` in it is the sandbox.
+    fn script(&self, name: &str, body: &str) -> String {
+        let path = self.path(name);
+        let body = body.replace("$DIR", self.dir.path().to_str().unwrap());
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_backstop"));
+        cmd.args(args)
+            .env(
+                "BACKSTOP_CACHE_DIR",
+                concat!(env!("CARGO_TARGET_TMPDIR"), "/backstop-cache"),
+            )
+            .env("BACKSTOP_STATE", self.state())
+            .env("FLAKY_STEP_DIR", self.path("flaky"))
+            .env_remove("BACKSTOP_LEASE_MS")
+            .env_remove("BACKSTOP_BUSY_TIMEOUT_MS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    fn backstop(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn lines(&self, name: &str) -> Vec<String> {
+        std::fs::read_to_string(self.path(name))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.state()).unwrap()
+    }
+
+    /// (attempt, decision, class, rule, give-up reason) of a run, in order.
+    fn attempts(
+        &self,
+        run_id: &str,
+    ) -> Vec<(u32, String, Option<String>, Option<String>, Option<String>)> {
+        let db = self.db();
+        let mut stmt = db
+            .prepare(
+                "SELECT attempt, decision, class, rule, give_up_reason FROM attempts
+                 WHERE run_id = ?1 ORDER BY round, attempt",
+            )
+            .unwrap();
+        stmt.query_map([run_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    }
+}
+
+fn example(name: &str) -> String {
+    format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Fast retries for tests: the policy's waits shrunk to milliseconds.
+const FAST: [&str; 4] = ["--base-delay", "10ms", "--max-delay", "20ms"];
+
+fn run_args<'a>(run_id: &'a str, extra: &[&'a str], cmd: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["run", "--run-id", run_id];
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.extend_from_slice(cmd);
+    args
+}
+
+/// Poll until `done` holds; panics after a generous bound (an outcome, not a timing).
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "never happened: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Gone, or a zombie nobody reaps (it runs nothing).
+fn process_is_dead(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => {
+            let state = stat[stat.rfind(')').unwrap() + 1..]
+                .split_whitespace()
+                .next();
+            matches!(state, Some("Z" | "X"))
+        }
+    }
+}
+
+fn read_pid(path: &Path) -> i32 {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn transient_failures_are_retried_until_success() {
+    let sb = Sandbox::new();
+    let policy = example("nightly.toml");
+    let flaky = example("flaky-step.sh");
+    let mut extra = vec!["--policy", &policy, "--step", "train"];
+    extra.extend_from_slice(&FAST);
+    let out = sb.backstop(&run_args("2024-06-01", &extra, &[&flaky, "2"]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    // stdout passes through untouched; stderr too, between backstop's own lines.
+    assert_eq!(
+        text(&out.stdout),
+        "train: run 2024-06-01, try 1\ntrain: run 2024-06-01, try 2\n\
+         train: run 2024-06-01, try 3\ntrain: model written\n"
+    );
+    assert_eq!(err.matches("503 Service Unavailable").count(), 2, "{err}");
+    assert!(
+        err.contains(
+            "backstop: attempt 1 failed (transient, rule storage-unavailable): exit status 75; retry in "
+        ),
+        "{err}"
+    );
+    assert!(err.contains("backstop: attempt 2 failed (transient, rule storage-unavailable)"));
+    assert!(err.contains("backstop: attempt 3 succeeded"), "{err}");
+    let rows = sb.attempts("2024-06-01");
+    let decisions: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(decisions, ["retry", "retry", "succeeded"]);
+    assert_eq!(rows[0].3.as_deref(), Some("storage-unavailable"));
+    // Each attempt records the wait before it: the previous decision's delay.
+    let db = sb.db();
+    let waits: Vec<(i64, Option<i64>)> = db
+        .prepare("SELECT delay_before_ms, delay_after_ms FROM attempts ORDER BY attempt")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(waits[0].0, 0);
+    assert_eq!(Some(waits[1].0), waits[0].1);
+    assert_eq!(Some(waits[2].0), waits[1].1);
+    let (status, exit): (String, i64) = db
+        .query_row("SELECT status, exit_status FROM runs", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((status.as_str(), exit), ("succeeded", 0));
+}
+
+#[test]
+fn the_waits_are_the_ones_plan_shows_for_the_run_id() {
+    let sb = Sandbox::new();
+    let settings = [
+        "--base-delay",
+        "10ms",
+        "--max-delay",
+        "80ms",
+        "--jitter",
+        "full",
+        "--max-attempts",
+        "4",
+    ];
+    let fail = sb.script("fail.sh", "exit 75");
+    let out = sb.backstop(&run_args("r-42", &settings, &[&fail]));
+    assert_eq!(out.status.code(), Some(75), "{}", text(&out.stderr));
+    let mut plan_args = vec!["plan", "--json", "--run-id", "r-42"];
+    plan_args.extend_from_slice(&settings);
+    let plan: Value = serde_json::from_slice(&sb.backstop(&plan_args).stdout).unwrap();
+    let planned: Vec<i64> = plan["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["delay_ms"].as_i64().unwrap())
+        .collect();
+    let recorded: Vec<i64> = sb
+        .db()
+        .prepare("SELECT delay_before_ms FROM attempts ORDER BY attempt")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(recorded, planned);
+}
+
+#[test]
+fn an_already_succeeded_run_is_not_executed_again() {
+    let sb = Sandbox::new();
+    let step = sb.script("step.sh", "echo ran >> $DIR/log");
+    let first = sb.backstop(&run_args("r1", &[], &[&step]));
+    assert_eq!(first.status.code(), Some(0));
+    let again = sb.backstop(&run_args("r1", &[], &[&step]));
+    assert_eq!(again.status.code(), Some(0));
+    let err = text(&again.stderr);
+    assert!(
+        err.contains("run \"r1\" step \"main\" already succeeded on attempt 1"),
+        "{err}"
+    );
+    assert!(err.contains("not running it again"), "{err}");
+    assert_eq!(sb.lines("log").len(), 1);
+    // Another step of the same run id is its own unit of work.
+    let other = sb.backstop(&run_args("r1", &["--step", "eval"], &[&step]));
+    assert_eq!(other.status.code(), Some(0));
+    assert_eq!(sb.lines("log").len(), 2);
+}
+
+#[test]
+fn a_permanent_exit_code_is_not_retried() {
+    let sb = Sandbox::new();
+    let step = sb.script(
+        "step.sh",
+        "echo ran >> $DIR/log\necho 'train.py: not found' >&2\nexit 127",
+    );
+    let out = sb.backstop(&run_args("r1", &FAST, &[&step]));
+    assert_eq!(out.status.code(), Some(127));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("attempt 1 failed (permanent, rule builtin.exit-not-executable): exit status 127; giving up (permanent), exiting 127"),
+        "{err}"
+    );
+    assert_eq!(sb.lines("log").len(), 1);
+    let rows = sb.attempts("r1");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].1, "give-up");
+    assert_eq!(rows[0].4.as_deref(), Some("permanent"));
+}
+
+#[test]
+fn a_permanent_message_in_stderr_fails_fast() {
+    let sb = Sandbox::new();
+    let policy = example("nightly.toml");
+    let step = sb.script(
+        "step.sh",
+        "echo ran >> $DIR/log\necho 'epoch 1' >&2\necho 'RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB' >&2\nexit 1",
+    );
+    let out = sb.backstop(&run_args("r1", &["--policy", &policy], &[&step]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("(permanent, rule gpu-oom)"));
+    assert_eq!(sb.lines("log").len(), 1);
+}
+
+#[test]
+fn a_missing_command_exits_127_without_retrying() {
+    let sb = Sandbox::new();
+    let out = sb.backstop(&run_args("r1", &FAST, &["/nonexistent/train"]));
+    assert_eq!(out.status.code(), Some(127));
+    assert!(text(&out.stderr).contains("cannot run /nonexistent/train"));
+    assert_eq!(sb.attempts("r1").len(), 1);
+}
+
+#[test]
+fn unknown_failures_get_the_smaller_attempt_limit() {
+    let sb = Sandbox::new();
+    let step = sb.script("step.sh", "echo ran >> $DIR/log\nkill -SEGV $$");
+    let mut extra = vec!["--max-attempts", "5"];
+    extra.extend_from_slice(&FAST);
+    let out = sb.backstop(&run_args("r1", &extra, &[&step]));
+    // unknown_max_attempts defaults to 3; killed by SIGSEGV exits as shells say: 128 + 11.
+    assert_eq!(out.status.code(), Some(128 + libc::SIGSEGV));
+    assert_eq!(sb.lines("log").len(), 3);
+    assert!(text(&out.stderr).contains("killed by SIGSEGV"));
+}
+
+#[test]
+fn an_attempt_timeout_kills_the_whole_process_group() {
+    let sb = Sandbox::new();
+    // The command ignores SIGTERM and leaves a grandchild (which inherits that).
+    let step = sb.script(
+        "stubborn.sh",
+        "trap '' TERM\nsleep 600 &\necho $! >> $DIR/grandchildren\necho $$ >> $DIR/children\nwait",
+    );
+    let mut extra = vec![
+        "--attempt-timeout",
+        "200ms",
+        "--kill-after",
+        "100ms",
+        "--max-attempts",
+        "2",
+    ];
+    extra.extend_from_slice(&FAST);
+    let out = sb.backstop(&run_args("r1", &extra, &[&step]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(124), "{err}");
+    assert!(
+        err.contains("attempt 1 failed (transient, rule builtin.attempt-timeout): timed out after 200ms; retry in"),
+        "{err}"
+    );
+    assert!(
+        err.contains("giving up (attempts-exhausted), exiting 124"),
+        "{err}"
+    );
+    let pids: Vec<i32> = sb
+        .lines("children")
+        .iter()
+        .chain(&sb.lines("grandchildren"))
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 4);
+    for pid in pids {
+        eventually(&format!("process {pid} killed"), || process_is_dead(pid));
+    }
+    let timed_out: i64 = sb
+        .db()
+        .query_row("SELECT sum(timed_out) FROM attempts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(timed_out, 2);
+}
+
+#[test]
+fn the_deadline_stops_a_running_attempt() {
+    let sb = Sandbox::new();
+    let step = sb.script("slow.sh", "echo ran >> $DIR/log\nexec sleep 600");
+    let mut extra = vec!["--deadline", "300ms", "--kill-after", "100ms"];
+    extra.extend_from_slice(&FAST);
+    let out = sb.backstop(&run_args("r1", &extra, &[&step]));
+    assert_eq!(out.status.code(), Some(124), "{}", text(&out.stderr));
+    let rows = sb.attempts("r1");
+    assert_eq!(rows.last().unwrap().4.as_deref(), Some("deadline"));
+}
+
+#[test]
+fn the_deadline_ends_retrying_with_the_last_exit_status() {
+    let sb = Sandbox::new();
+    let step = sb.script("fail.sh", "echo ran >> $DIR/log\nexit 75");
+    let out = sb.backstop(&run_args(
+        "r1",
+        &[
+            "--deadline",
+            "300ms",
+            "--base-delay",
+            "200ms",
+            "--jitter",
+            "none",
+            "--max-attempts",
+            "100",
+        ],
+        &[&step],
+    ));
+    assert_eq!(out.status.code(), Some(75));
+    assert!(text(&out.stderr).contains("giving up (deadline), exiting 75"));
+    // Waits of 200 ms then 400 ms: never more than two attempts fit in 300 ms.
+    assert!(sb.lines("log").len() <= 2);
+}
+
+#[test]
+fn concurrent_invocations_of_one_run_execute_it_once() {
+    let sb = Sandbox::new();
+    let step = sb.script("step.sh", "echo ran >> $DIR/log\nsleep 1");
+    let children: Vec<Child> = (0..4)
+        .map(|_| sb.command(&run_args("r1", &[], &[&step])).spawn().unwrap())
+        .collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let codes: Vec<i32> = outputs.iter().map(|o| o.status.code().unwrap()).collect();
+    assert_eq!(sb.lines("log").len(), 1, "{codes:?}");
+    assert!(codes.contains(&0), "{codes:?}");
+    for o in &outputs {
+        match o.status.code() {
+            Some(0) => {}
+            Some(73) => assert!(
+                text(&o.stderr).contains("is being run by another backstop"),
+                "{}",
+                text(&o.stderr)
+            ),
+            other => panic!("unexpected exit {other:?}: {}", text(&o.stderr)),
+        }
+    }
+    assert_eq!(sb.attempts("r1").len(), 1);
+}
+
+#[test]
+fn a_killed_backstop_is_taken_over_after_its_lease_expires() {
+    let sb = Sandbox::new();
+    // The first try hangs (with a grandchild); later tries succeed.
+    let step = sb.script(
+        "step.sh",
+        "echo \"start $BACKSTOP_ATTEMPT\" >> $DIR/log\n\
+         if [ ! -e $DIR/marker ]; then touch $DIR/marker; sleep 600 & echo $! > $DIR/orphan; wait; fi",
+    );
+    let mut first = sb
+        .command(&run_args("r1", &[], &[&step]))
+        .env("BACKSTOP_LEASE_MS", "500")
+        .spawn()
+        .unwrap();
+    eventually("the first attempt started", || sb.path("orphan").exists());
+    first.kill().unwrap(); // SIGKILL: no cleanup, the lease stays behind
+    first.wait().unwrap();
+    let orphan = read_pid(&sb.path("orphan"));
+    let mut takeover = None;
+    eventually("a later invocation takes over", || {
+        let out = sb
+            .command(&run_args("r1", &[], &[&step]))
+            .env("BACKSTOP_LEASE_MS", "500")
+            .output()
+            .unwrap();
+        match out.status.code() {
+            Some(73) => false,
+            _ => {
+                takeover = Some(out);
+                true
+            }
+        }
+    });
+    let out = takeover.unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("taking over run \"r1\" step \"main\""),
+        "{err}"
+    );
+    assert!(err.contains("continuing with attempt 2"), "{err}");
+    // Attempt numbering continues; nothing is recorded twice.
+    assert_eq!(sb.lines("log"), ["start 1", "start 2"]);
+    let rows = sb.attempts("r1");
+    let decisions: Vec<(u32, &str)> = rows.iter().map(|r| (r.0, r.1.as_str())).collect();
+    assert_eq!(decisions, [(1, "abandoned"), (2, "succeeded")]);
+    // The abandoned attempt's leftovers were ended, not left running beside the new one.
+    eventually("the orphan is killed", || process_is_dead(orphan));
+}
+
+#[test]
+fn sigterm_to_backstop_stops_the_attempt_and_the_run_resumes_later() {
+    let sb = Sandbox::new();
+    let step = sb.script(
+        "step.sh",
+        "echo \"start $BACKSTOP_ATTEMPT\" >> $DIR/log\n\
+         if [ ! -e $DIR/marker ]; then touch $DIR/marker; exec sleep 600; fi",
+    );
+    let child = sb.command(&run_args("r1", &[], &[&step])).spawn().unwrap();
+    eventually("the attempt started", || sb.path("marker").exists());
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(128 + libc::SIGTERM));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("interrupted by SIGTERM during attempt 1"),
+        "{err}"
+    );
+    // The lease was released at once: the next invocation resumes without waiting.
+    let out = sb.backstop(&run_args("r1", &[], &[&step]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let rows = sb.attempts("r1");
+    let decisions: Vec<(u32, &str)> = rows.iter().map(|r| (r.0, r.1.as_str())).collect();
+    assert_eq!(decisions, [(1, "interrupted"), (2, "succeeded")]);
+}
+
+#[test]
+fn a_run_that_gave_up_starts_again_with_a_fresh_round() {
+    let sb = Sandbox::new();
+    let step = sb.script(
+        "step.sh",
+        "echo ran >> $DIR/log\n[ -e $DIR/fixed ] || exit 75",
+    );
+    let mut extra = vec!["--max-attempts", "2"];
+    extra.extend_from_slice(&FAST);
+    let out = sb.backstop(&run_args("r1", &extra, &[&step]));
+    assert_eq!(out.status.code(), Some(75));
+    std::fs::write(sb.path("fixed"), "").unwrap();
+    let out = sb.backstop(&run_args("r1", &extra, &[&step]));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("gave up before; starting it again (round 2)"));
+    let rounds: Vec<(u32, u32, String)> = sb
+        .db()
+        .prepare("SELECT round, attempt, decision FROM attempts ORDER BY round, attempt")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        rounds,
+        [
+            (1, 1, "retry".to_string()),
+            (1, 2, "give-up".to_string()),
+            (2, 1, "succeeded".to_string())
+        ]
+    );
+}
+
+#[test]
+fn an_open_circuit_refuses_to_start_and_exits_69() {
+    let sb = Sandbox::new();
+    let policy = sb.path("breaker.toml");
+    std::fs::write(
+        &policy,
+        "[retry]\nmax_attempts = 1\n[retry.circuit_breaker]\nconsecutive_failures = 1\nopen_for = \"1h\"\n",
+    )
+    .unwrap();
+    let policy = policy.to_str().unwrap();
+    let step = sb.script("step.sh", "echo ran >> $DIR/log\nexit 75");
+    let out = sb.backstop(&run_args(
+        "r1",
+        &["--policy", policy, "--step", "load"],
+        &[&step],
+    ));
+    assert_eq!(out.status.code(), Some(75));
+    // Another run of the same step shares the breaker, now open.
+    let out = sb.backstop(&run_args(
+        "r2",
+        &["--policy", policy, "--step", "load"],
+        &[&step],
+    ));
+    assert_eq!(out.status.code(), Some(69));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("circuit breaker of step \"load\" is open"),
+        "{err}"
+    );
+    assert_eq!(sb.lines("log").len(), 1);
+    // A different step has its own breaker.
+    let out = sb.backstop(&run_args(
+        "r2",
+        &["--policy", policy, "--step", "other"],
+        &[&step],
+    ));
+    assert_eq!(out.status.code(), Some(75));
+}
+
+#[test]
+fn an_invalid_policy_or_override_exits_125_before_running() {
+    let sb = Sandbox::new();
+    let step = sb.script("step.sh", "echo ran >> $DIR/log");
+    let out = sb.backstop(&run_args("r1", &["--max-attempts", "0"], &[&step]));
+    assert_eq!(out.status.code(), Some(125));
+    assert!(text(&out.stderr).contains("--max-attempts: 0 is out of range"));
+    let bad = sb.path("bad.toml");
+    std::fs::write(&bad, "[retry]\njitter = \"wobbly\"\n").unwrap();
+    let out = sb.backstop(&run_args(
+        "r1",
+        &["--policy", bad.to_str().unwrap()],
+        &[&step],
+    ));
+    assert_eq!(out.status.code(), Some(125));
+    assert!(text(&out.stderr).contains("bad.toml:2:10: error[invalid-value]: retry.jitter"));
+    assert!(sb.lines("log").is_empty());
+    assert!(
+        !sb.state().exists(),
+        "nothing is recorded for a run that never started"
+    );
+}
+
+#[test]
+fn the_command_needs_a_double_dash() {
+    let sb = Sandbox::new();
+    let out = sb.backstop(&["run", "--run-id", "r1", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_corrupted_state_database_is_reported_and_left_untouched() {
+    let sb = Sandbox::new();
+    let garbage = b"this is not a database ".repeat(500);
+    std::fs::write(sb.state(), &garbage).unwrap();
+    let step = sb.script("step.sh", "echo ran >> $DIR/log");
+    let out = sb.backstop(&run_args("r1", &[], &[&step]));
+    assert_eq!(out.status.code(), Some(74));
+    let err = text(&out.stderr);
+    assert!(err.contains(&sb.state().display().to_string()), "{err}");
+    assert!(err.contains("corrupted or not a SQLite database"), "{err}");
+    assert!(sb.lines("log").is_empty());
+    assert_eq!(std::fs::read(sb.state()).unwrap(), garbage);
+    let out = sb.backstop(&["stats"]);
+    assert_eq!(out.status.code(), Some(74));
+}
+
+#[test]
+fn a_damaged_page_is_reported_and_the_recorded_attempts_kept() {
+    let sb = Sandbox::new();
+    let step = sb.script("step.sh", "true");
+    for run in ["a", "b", "c"] {
+        assert!(sb.backstop(&run_args(run, &[], &[&step])).status.success());
+    }
+    {
+        let db = sb.db();
+        db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+    }
+    let mut bytes = std::fs::read(sb.state()).unwrap();
+    let page = 4096;
+    for p in 1..bytes.len() / page {
+        bytes[p * page..p * page + 8].fill(0x7f);
+    }
+    std::fs::write(sb.state(), &bytes).unwrap();
+    let out = sb.backstop(&run_args("d", &[], &[&step]));
+    assert_eq!(out.status.code(), Some(74));
+    let err = text(&out.stderr);
+    assert!(err.contains("quick_check"), "{err}");
+    assert_eq!(std::fs::read(sb.state()).unwrap(), bytes);
+}
+
+#[test]
+fn a_locked_state_database_is_reported_and_nothing_is_lost() {
+    let sb = Sandbox::new();
+    let step = sb.script("step.sh", "echo ran >> $DIR/log");
+    assert!(sb.backstop(&run_args("r1", &[], &[&step])).status.success());
+    let locker = sb.db();
+    locker
+        .execute_batch("BEGIN EXCLUSIVE; UPDATE runs SET updated_at_ms = 1;")
+        .unwrap();
+    let out = sb
+        .command(&run_args("r2", &[], &[&step]))
+        .env("BACKSTOP_BUSY_TIMEOUT_MS", "100")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(74));
+    let err = text(&out.stderr);
+    assert!(err.contains(&sb.state().display().to_string()), "{err}");
+    assert!(err.contains("is locked by another process"), "{err}");
+    assert_eq!(
+        sb.lines("log").len(),
+        1,
+        "nothing ran while the database was locked"
+    );
+    locker.execute_batch("ROLLBACK").unwrap();
+    drop(locker);
+    assert_eq!(sb.attempts("r1").len(), 1);
+    let again = sb.backstop(&run_args("r1", &[], &[&step]));
+    assert!(text(&again.stderr).contains("already succeeded"));
+    let out = sb.backstop(&run_args("r2", &[], &[&step]));
+    assert!(out.status.success());
+    assert_eq!(sb.lines("log").len(), 2);
+}
+
+#[test]
+fn a_foreign_sqlite_file_is_not_touched() {
+    let sb = Sandbox::new();
+    {
+        let db = sb.db();
+        db.execute_batch("CREATE TABLE photos (id INTEGER)")
+            .unwrap();
+    }
+    let before = std::fs::read(sb.state()).unwrap();
+    let out = sb.backstop(&run_args("r1", &[], &["true"]));
+    assert_eq!(out.status.code(), Some(74));
+    assert!(text(&out.stderr).contains("not a backstop state database"));
+    assert_eq!(std::fs::read(sb.state()).unwrap(), before);
+}
+
+#[test]
+fn stats_report_retries_success_rate_and_recovery_per_step() {
+    let sb = Sandbox::new();
+    let policy = example("nightly.toml");
+    let flaky = example("flaky-step.sh");
+    let mut extra = vec!["--policy", &policy, "--step", "train"];
+    extra.extend_from_slice(&FAST);
+    assert!(
+        sb.backstop(&run_args("d1", &extra, &[&flaky, "2"]))
+            .status
+            .success()
+    );
+    assert!(
+        sb.backstop(&run_args("d2", &extra, &[&flaky, "0"]))
+            .status
+            .success()
+    );
+    let broken = sb.script("broken.sh", "exit 127");
+    assert_eq!(
+        sb.backstop(&run_args("d1", &["--step", "export"], &[&broken]))
+            .status
+            .code(),
+        Some(127)
+    );
+    let metrics = sb.path("backstop.prom");
+    let out = sb.backstop(&["stats", "--json", "--metrics", metrics.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = stats["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    let (export, train) = (&steps[0], &steps[1]);
+    assert_eq!(export["step"], "export");
+    assert_eq!(export["runs"], 1);
+    assert_eq!(export["failed"], 1);
+    assert_eq!(export["success_ratio"], 0.0);
+    assert_eq!(export["recoveries"], 0);
+    assert_eq!(export["mean_time_to_recovery_ms"], Value::Null);
+    assert_eq!(train["step"], "train");
+    assert_eq!(train["runs"], 2);
+    assert_eq!(train["succeeded"], 2);
+    assert_eq!(train["attempts"], 4);
+    assert_eq!(train["retries"], 2);
+    assert_eq!(train["success_ratio"], 1.0);
+    assert_eq!(train["recoveries"], 1);
+    assert!(train["max_time_to_recovery_ms"].as_u64().is_some());
+    assert_eq!(
+        train["mean_time_to_recovery_ms"],
+        train["max_time_to_recovery_ms"]
+    );
+
+    let prom = std::fs::read_to_string(&metrics).unwrap();
+    assert!(!sb.path("backstop.prom.tmp").exists());
+    for line in [
+        "# TYPE backstop_step_runs_total counter",
+        "backstop_step_runs_total{step=\"train\"} 2",
+        "backstop_step_attempts_total{step=\"train\"} 4",
+        "backstop_step_retries_total{step=\"train\"} 2",
+        "backstop_step_success_ratio{step=\"train\"} 1",
+        "backstop_step_success_ratio{step=\"export\"} 0",
+        "backstop_step_runs{step=\"export\",status=\"failed\"} 1",
+        "backstop_step_time_to_recovery_seconds_count{step=\"train\"} 1",
+        "# TYPE backstop_step_time_to_recovery_seconds summary",
+    ] {
+        assert!(prom.lines().any(|l| l == line), "{line} missing in\n{prom}");
+    }
+
+    let out = sb.backstop(&["stats"]);
+    let table = text(&out.stdout);
+    assert!(table.starts_with("step "), "{table}");
+    assert!(table.contains("100.0%"), "{table}");
+}
+
+#[test]
+fn stats_without_a_database_report_nothing_and_create_nothing() {
+    let sb = Sandbox::new();
+    let out = sb.backstop(&["stats", "--json"]);
+    assert!(out.status.success());
+    let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["steps"], serde_json::json!([]));
+    assert!(!sb.state().exists());
+}
+
+#[test]
+fn the_command_sees_its_run_id_step_and_attempt() {
+    let sb = Sandbox::new();
+    let step = sb.script(
+        "step.sh",
+        "echo \"$BACKSTOP_RUN_ID $BACKSTOP_STEP $BACKSTOP_ATTEMPT\"\n[ \"$BACKSTOP_ATTEMPT\" = 2 ]",
+    );
+    let mut extra = vec!["--step", "features"];
+    extra.extend_from_slice(&FAST);
+    let out = sb.backstop(&run_args("nightly-7", &extra, &[&step]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "nightly-7 features 1\nnightly-7 features 2\n"
+    );
+}
