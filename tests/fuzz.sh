@@ -14,7 +14,7 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --
 
 cd "$root/guest/fuzz"
 mode="${1:-600}"
-for target in policy_load classify plan; do
+for target in policy_load classify plan alerts; do
     if [ "$mode" = smoke ]; then
         cargo "+$nightly" fuzz run "$target" -- -runs=5000 -max_len=4096
     else

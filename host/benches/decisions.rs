@@ -164,6 +164,67 @@ fn plan(c: &mut Criterion) {
     group.finish();
 }
 
+fn alerts(c: &mut Criterion) {
+    use backstop::alerts::{Event, EventKind};
+    let seed = include_str!("../../examples/seed-alerts.json");
+    let native = backstop_core::Policy::load(seed, backstop_core::Format::Json).unwrap();
+    let engine = Engine::builder()
+        .cache(CacheMode::Disabled)
+        .build()
+        .unwrap();
+    let mut session = engine.session().unwrap();
+    let policy = session.load_policy(seed, Format::Json).unwrap();
+    let failure = Failure {
+        http_status: Some(503),
+        error_types: vec!["TransientError".into()],
+        ..Default::default()
+    };
+    let event = Event {
+        failure: Some(failure.clone()),
+        attempt: 1,
+        pipeline: "nightly".into(),
+        step: "train".into(),
+        run_id: "r1".into(),
+        ..Event::tick()
+    };
+    let event = Event {
+        kind: EventKind::AttemptFailed,
+        ..event
+    };
+    let native_event = backstop_core::alerts::Event {
+        kind: backstop_core::alerts::EventKind::AttemptFailed,
+        pipeline: "nightly".into(),
+        step: "train".into(),
+        run_id: "r1".into(),
+        failure: Some(backstop_core::Failure {
+            http_status: Some(503),
+            error_types: vec!["TransientError".into()],
+            ..Default::default()
+        }),
+        attempt: 1,
+        late_minutes: 0,
+        labels: vec![],
+        log_lines: vec![],
+        dedup_key: None,
+    };
+    let mut group = c.benchmark_group("alerts/evaluate-attempt-failed");
+    group.bench_function("native", |b| {
+        b.iter(|| {
+            native
+                .evaluate_alerts("", std::hint::black_box(&native_event), 1_000)
+                .unwrap()
+        })
+    });
+    group.bench_function("wasmtime", |b| {
+        b.iter(|| {
+            session
+                .evaluate_alerts(policy, "", std::hint::black_box(&event), 1_000)
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
 fn cold_start(c: &mut Criterion) {
     let cache = tempfile::tempdir().unwrap();
     let run = |cached: bool| {
@@ -184,5 +245,5 @@ fn cold_start(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, classify, plan, cold_start);
+criterion_group!(benches, classify, plan, alerts, cold_start);
 criterion_main!(benches);

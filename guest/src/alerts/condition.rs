@@ -80,6 +80,27 @@ impl Condition {
     }
 
     pub fn evaluate(&self, facts: &Facts) -> Result<bool, String> {
+        self.evaluate_in(&facts.context())
+    }
+
+    /// Evaluate in a context built once for all of an event's rules
+    /// (building the context is the expensive part).
+    pub fn evaluate_in(&self, ctx: &Context<'_, '_>) -> Result<bool, String> {
+        match self.program.execute(ctx) {
+            Ok(Value::Bool(b)) => Ok(b),
+            Ok(other) => Err(format!(
+                "the condition must be true or false, but gives {:?}",
+                other.type_of()
+            )),
+            Err(e) => Err(format!("the condition cannot be evaluated: {e}")),
+        }
+    }
+}
+
+impl Facts {
+    /// The CEL variables: `run`, `error`, `sla`, `event`, `labels`, `pipeline`, `step`.
+    pub fn context(&self) -> Context<'static, 'static> {
+        let facts = self;
         let mut ctx = Context::default();
         let s = |v: &str| Value::String(v.to_string().into());
         let run: HashMap<&str, Value> = HashMap::from([
@@ -115,14 +136,7 @@ impl Condition {
         ctx.add_variable_from_value("labels", labels);
         ctx.add_variable_from_value("pipeline", s(&facts.pipeline));
         ctx.add_variable_from_value("step", s(&facts.step));
-        match self.program.execute(&ctx) {
-            Ok(Value::Bool(b)) => Ok(b),
-            Ok(other) => Err(format!(
-                "the condition must be true or false, but gives {:?}",
-                other.type_of()
-            )),
-            Err(e) => Err(format!("the condition cannot be evaluated: {e}")),
-        }
+        ctx
     }
 }
 

@@ -353,8 +353,9 @@ fn fire_rules(
         _ => "attempt-failed",
     };
     let facts = facts_for(s, event_name);
+    let ctx = facts.context();
     for (index, rule) in config.rules.iter().enumerate() {
-        let holds = rule.condition.evaluate(&facts).map_err(|message| {
+        let holds = rule.condition.evaluate_in(&ctx).map_err(|message| {
             PolicyError::new(
                 ErrorCode::InvalidValue,
                 format!("alerts.rules[{index}].condition"),
