@@ -174,3 +174,50 @@ func BenchmarkDoCancellable(b *testing.B) {
 		clock.sleeps = clock.sleeps[:0]
 	}
 }
+
+// BenchmarkEvaluateAlerts measures one escalation evaluation with the
+// seed's Example 3 policy: a run-failed event with a failure to classify,
+// labels and log lines to redact, against a state holding one open alert,
+// so the payload and runbook are built each time. Run it with
+//
+//	go test -run '^$' -bench EvaluateAlerts -benchmem
+func BenchmarkEvaluateAlerts(b *testing.B) {
+	ctx := context.Background()
+	p := loadPolicy(b, newEngine(b, WithPoolSize(1)), seedAlerts, JSON)
+	now := time.UnixMilli(1_704_067_200_000)
+	e := Event{
+		Kind: EventRunFailed, Pipeline: "nightly", Step: "train", RunID: "r1", Attempt: 3,
+		Failure:  &Failure{HTTPStatus: new(503), ErrorTypes: []string{"TransientError"}, Message: new("503 Service Unavailable")},
+		Labels:   map[string]string{"team": "ml", "zone": "eu-west-1"},
+		LogLines: []string{"loading shard 7", "GET https://alice:hunter2@storage.example/shard-7: 503"},
+	}
+	first, err := p.EvaluateAlerts(ctx, "", e, now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.RunID = "r2"
+	for b.Loop() {
+		if _, err := p.EvaluateAlerts(ctx, first.State, e, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEvaluateAlertsTick measures a timer tick against the same state:
+// the cheapest call a scheduler makes.
+func BenchmarkEvaluateAlertsTick(b *testing.B) {
+	ctx := context.Background()
+	p := loadPolicy(b, newEngine(b, WithPoolSize(1)), seedAlerts, JSON)
+	now := time.UnixMilli(1_704_067_200_000)
+	first, err := p.EvaluateAlerts(ctx, "", Event{Kind: EventRunFailed, Pipeline: "nightly", Step: "train", RunID: "r1",
+		Failure: &Failure{HTTPStatus: new(503)}}, now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tick := Event{Kind: EventTick}
+	for b.Loop() {
+		if _, err := p.EvaluateAlerts(ctx, first.State, tick, now.Add(time.Minute)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -3,10 +3,11 @@
 # run go vet, and run every test with the race detector: conformance vectors,
 # canonical-ABI glue, ClassifyError, the artifact hash check, trap recovery,
 # concurrency, the planner API (every planner vector), Do on a fake clock and
+# the alerts evaluator (every alert sequence vector, the seed's Example 3) and
 # the examples. Extra arguments go to `go test`.
 # Needs Go 1.26+ and the Go module proxy. The race detector needs cgo and a C
 # compiler; without one (CGO_ENABLED=0 or no cc) the tests run without -race.
-# Benchmarks: cd go && go test -run '^$' -bench 'Classify|AfterFailure|BeginAttempt|Do' -benchmem
+# Benchmarks: cd go && go test -run '^$' -bench 'Classify|AfterFailure|BeginAttempt|Do|EvaluateAlerts' -benchmem
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
