@@ -784,3 +784,38 @@ fn the_command_sees_its_run_id_step_and_attempt() {
         "nightly-7 features 1\nnightly-7 features 2\n"
     );
 }
+
+#[test]
+fn redirected_stdin_reaches_the_command() {
+    let sb = Sandbox::new();
+    let mut child = sb
+        .command(&run_args("r1", &[], &["cat"]))
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"rows\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), "rows\n");
+}
+
+#[test]
+fn the_help_documents_every_exit_status_and_the_environment() {
+    let sb = Sandbox::new();
+    let help = text(&sb.backstop(&["run", "--help"]).stdout);
+    for needle in [
+        "69 ",
+        "73 ",
+        "74 ",
+        "124 ",
+        "125 ",
+        "126/127",
+        "128+N",
+        "BACKSTOP_STATE",
+        "BACKSTOP_LEASE_MS",
+        "BACKSTOP_BUSY_TIMEOUT_MS",
+    ] {
+        assert!(help.contains(needle), "{needle} missing in\n{help}");
+    }
+}

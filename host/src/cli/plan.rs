@@ -15,8 +15,6 @@ pub const DEFAULT_STEP: &str = "main";
 
 #[derive(Args)]
 pub struct PlanArgs {
-    #[command(flatten)]
-    policy: PolicyArgs,
     /// Derive the jitter seed from "<run id>/<step>", exactly as `backstop run` does.
     #[arg(long, value_name = "ID")]
     run_id: Option<String>,
@@ -32,6 +30,8 @@ pub struct PlanArgs {
     /// Print one JSON object: {"seed", "attempts": [{"attempt", "delay_ms", "timeout_ms", "start_ms"}], "ends_with"}.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    policy: PolicyArgs,
 }
 
 #[derive(Serialize)]

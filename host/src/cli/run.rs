@@ -33,8 +33,6 @@ const ATTEMPT_TIMEOUT_TYPE: &str = "backstop.AttemptTimeout";
 
 #[derive(Args)]
 pub struct RunArgs {
-    #[command(flatten)]
-    policy: PolicyArgs,
     /// Idempotency key: a run id + step that succeeded is never run again.
     /// Also seeds the jitter (see `backstop plan --run-id`).
     #[arg(long, value_name = "ID", value_parser = NonEmptyStringValueParser::new())]
@@ -49,9 +47,17 @@ pub struct RunArgs {
     /// between SIGTERM and SIGKILL.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     kill_after: Duration,
+    #[command(flatten)]
+    policy: PolicyArgs,
     /// The command and its arguments, after `--`. It runs in its own process
-    /// group with BACKSTOP_RUN_ID, BACKSTOP_STEP and BACKSTOP_ATTEMPT set.
-    #[arg(required = true, last = true, value_name = "CMD")]
+    /// group with BACKSTOP_RUN_ID, BACKSTOP_STEP and BACKSTOP_ATTEMPT set (and
+    /// stdin at end-of-file when backstop's is a terminal).
+    #[arg(
+        required = true,
+        last = true,
+        value_name = "CMD",
+        help_heading = "Arguments"
+    )]
     command: Vec<OsString>,
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::io::{self, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -55,11 +55,19 @@ pub fn spawn(argv: &[OsString], env: &[(&str, String)]) -> io::Result<Running> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no command given"))?;
+    // The command runs in a background process group, where reading the
+    // terminal would stop it (SIGTTIN): from a terminal it reads end-of-file
+    // instead. Redirected input is passed on.
+    let stdin = if io::stdin().is_terminal() {
+        Stdio::null()
+    } else {
+        Stdio::inherit()
+    };
     let mut command = Command::new(program);
     command
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::inherit())
+        .stdin(stdin)
         .stdout(Stdio::inherit())
         .stderr(Stdio::piped())
         .process_group(0);
