@@ -88,7 +88,7 @@ impl BreakerConfig {
         let window_max = i64::from(MAX_WINDOW);
         // Every field is checked (not just up to the first problem), so one
         // run of `backstop check` reports them all.
-        let mut int = |v: &mut Validator<'_>, key: &str, min: i64, max: i64| {
+        let int = |v: &mut Validator<'_>, key: &str, min: i64, max: i64| {
             table
                 .get(key)
                 .and_then(|n| v.integer(&join(path, key), n, min, max))

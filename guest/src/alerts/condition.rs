@@ -71,11 +71,18 @@ impl Condition {
         };
         // Evaluate once against sample facts, so a misspelt fact or a
         // non-boolean result is a load error rather than a silent miss at 3 a.m.
-        condition.evaluate(&Facts {
+        // Labels are free-form, so every label the condition names gets a
+        // sample value.
+        let sample = Facts {
             status: "failed",
             event: "run-failed",
+            labels: named_labels(&translated)
+                .into_iter()
+                .map(|k| (k, String::new()))
+                .collect(),
             ..Facts::default()
-        })?;
+        };
+        condition.evaluate(&sample)?;
         Ok(condition)
     }
 
@@ -138,6 +145,25 @@ impl Facts {
         ctx.add_variable_from_value("step", s(&facts.step));
         ctx
     }
+}
+
+/// Label names a condition mentions as `labels.name` or `labels["name"]`.
+fn named_labels(source: &str) -> Vec<String> {
+    use std::sync::OnceLock;
+    static LABEL: OnceLock<regex::Regex> = OnceLock::new();
+    let re = LABEL.get_or_init(|| {
+        regex::Regex::new(
+            r#"labels\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*["']([^"']*)["']\s*\])"#,
+        )
+        .expect("label pattern is valid")
+    });
+    re.captures_iter(source)
+        .filter_map(|c| {
+            c.get(1)
+                .or_else(|| c.get(2))
+                .map(|m| m.as_str().to_string())
+        })
+        .collect()
 }
 
 /// `and`/`or`/`not` as words, outside strings and not after a `.`, become CEL operators.
@@ -222,6 +248,24 @@ mod tests {
             "x.or == 'and or not'"
         );
         assert_eq!(translate_words("notable and ordinal"), "notable && ordinal");
+    }
+
+    #[test]
+    fn labels_named_by_a_condition_need_not_exist_at_load() {
+        let c = Condition::compile("labels.team == 'ml' && labels['cost-center'] != ''").unwrap();
+        assert_eq!(
+            c.evaluate(&facts()).ok(),
+            None,
+            "a missing label cannot be evaluated"
+        );
+        let with = Facts {
+            labels: vec![
+                ("team".into(), "ml".into()),
+                ("cost-center".into(), "42".into()),
+            ],
+            ..facts()
+        };
+        assert!(c.evaluate(&with).unwrap());
     }
 
     #[test]

@@ -354,14 +354,10 @@ fn fire_rules(
     };
     let facts = facts_for(s, event_name);
     let ctx = facts.context();
-    for (index, rule) in config.rules.iter().enumerate() {
-        let holds = rule.condition.evaluate_in(&ctx).map_err(|message| {
-            PolicyError::new(
-                ErrorCode::InvalidValue,
-                format!("alerts.rules[{index}].condition"),
-                message,
-            )
-        })?;
+    for rule in &config.rules {
+        // A condition that cannot be evaluated for this event (a label the
+        // event does not carry) does not hold; it never blocks other rules.
+        let holds = rule.condition.evaluate_in(&ctx).unwrap_or(false);
         if !holds {
             continue;
         }

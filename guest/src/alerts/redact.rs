@@ -4,14 +4,20 @@
 
 use std::sync::OnceLock;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 
 const REDACTED: &str = "[REDACTED]";
 
-fn patterns() -> &'static [(Regex, &'static str)] {
-    static PATTERNS: OnceLock<Vec<(Regex, &'static str)>> = OnceLock::new();
+struct Patterns {
+    /// One pass that says which patterns occur (most lines have none).
+    any: RegexSet,
+    each: Vec<(Regex, &'static str)>,
+}
+
+fn patterns() -> &'static Patterns {
+    static PATTERNS: OnceLock<Patterns> = OnceLock::new();
     PATTERNS.get_or_init(|| {
-        [
+        let each: Vec<(Regex, &'static str)> = [
             // scheme://user:password@host
             (r"(?P<pre>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(?P<post>@)", "${pre}[REDACTED]${post}"),
             // Authorization: Bearer xyz / Basic xyz
@@ -31,16 +37,19 @@ fn patterns() -> &'static [(Regex, &'static str)] {
         ]
         .into_iter()
         .map(|(re, with)| (Regex::new(re).expect("redaction patterns are valid"), with))
-        .collect()
+        .collect();
+        let any = RegexSet::new(each.iter().map(|(re, _)| re.as_str())).expect("redaction patterns are valid");
+        Patterns { any, each }
     })
 }
 
 pub fn redact(text: &str) -> String {
+    let patterns = patterns();
+    let found = patterns.any.matches(text);
     let mut out = text.to_string();
-    for (re, with) in patterns() {
-        if re.is_match(&out) {
-            out = re.replace_all(&out, *with).into_owned();
-        }
+    for index in found.iter() {
+        let (re, with) = &patterns.each[index];
+        out = re.replace_all(&out, *with).into_owned();
     }
     out
 }
