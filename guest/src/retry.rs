@@ -132,17 +132,17 @@ impl RetryConfig {
             v.duration_ms("retry.max_delay", n, 0, MAX_DURATION_MS)
                 .map(|ms| (ms, n.offset))
         });
-        if let Some(n) = t.get("jitter") {
-            if let Some(text) = v.string("retry.jitter", n) {
-                match Jitter::ALL.iter().find(|j| j.as_str() == text) {
-                    Some(j) => c.jitter = *j,
-                    None => v.report(
-                        ErrorCode::InvalidValue,
-                        "retry.jitter",
-                        n.offset,
-                        format!("`{text}` is not a jitter mode; expected none, full, equal, decorrelated or additive"),
-                    ),
-                }
+        if let Some(n) = t.get("jitter")
+            && let Some(text) = v.string("retry.jitter", n)
+        {
+            match Jitter::ALL.iter().find(|j| j.as_str() == text) {
+                Some(j) => c.jitter = *j,
+                None => v.report(
+                    ErrorCode::InvalidValue,
+                    "retry.jitter",
+                    n.offset,
+                    format!("`{text}` is not a jitter mode; expected none, full, equal, decorrelated or additive"),
+                ),
             }
         }
         if let Some(n) = t.get("jitter_fraction") {

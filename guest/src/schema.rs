@@ -226,11 +226,11 @@ pub fn format_ms(ms: u64) -> String {
         (1_000, "s"),
     ];
     for (size, unit) in UNITS {
-        if ms >= size && ms % size == 0 {
+        if ms >= size && ms.is_multiple_of(size) {
             return format!("{}{unit}", ms / size);
         }
     }
-    if ms >= 1_000 && ms % 100 == 0 {
+    if ms >= 1_000 && ms.is_multiple_of(100) {
         return format!("{}.{}s", ms / 1_000, (ms % 1_000) / 100);
     }
     format!("{ms}ms")

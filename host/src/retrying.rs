@@ -46,13 +46,14 @@ pub fn failure_from_error<E: std::error::Error + 'static>(error: &E) -> Failure 
     let mut messages = vec![error.to_string()];
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
     // Bounded like the guest's own cause-chain limit; a cyclic chain stops here too.
-    for _ in 0..64 {
+    for depth in 0..64 {
         let Some(err) = current else { break };
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
             if failure.error_code.is_none() {
                 failure.error_code = errno_name(io).map(str::to_string);
             }
-            if !std::ptr::addr_eq(err, error as &dyn std::error::Error) {
+            // (Compared by depth, not address: a wrapper's first field shares its address.)
+            if depth > 0 {
                 failure.error_types.push("std::io::Error".into());
             }
         }
@@ -130,13 +131,16 @@ pub enum RetryError<E> {
     Engine(#[from] Error),
 }
 
+/// Called with every decision to retry.
+type RetryHook<'s> = Box<dyn FnMut(&Decision) + 's>;
+
 /// A retry loop for one operation. Build with [`Retry::new`], then `run` it.
 pub struct Retry<'s> {
     session: &'s mut Session,
     policy: Policy,
     key: Option<String>,
     shared: SharedState,
-    on_retry: Option<Box<dyn FnMut(&Decision) + 's>>,
+    on_retry: Option<RetryHook<'s>>,
 }
 
 impl<'s> Retry<'s> {

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// (attempt, decision, class, rule, give-up reason) of one recorded attempt.
+type AttemptRow = (u32, String, Option<String>, Option<String>, Option<String>);
+
 /// A scratch directory with its own state database.
 struct Sandbox {
     dir: tempfile::TempDir,
@@ -72,11 +75,8 @@ impl Sandbox {
         rusqlite::Connection::open(self.state()).unwrap()
     }
 
-    /// (attempt, decision, class, rule, give-up reason) of a run, in order.
-    fn attempts(
-        &self,
-        run_id: &str,
-    ) -> Vec<(u32, String, Option<String>, Option<String>, Option<String>)> {
+    /// The attempts of a run, in order.
+    fn attempts(&self, run_id: &str) -> Vec<AttemptRow> {
         let db = self.db();
         let mut stmt = db
             .prepare(

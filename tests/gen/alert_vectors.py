@@ -324,6 +324,9 @@ vectors = [
          [("out-of-range", "alerts.rules[0].repeat_interval", 5, 19)]),
     lerr("a condition nested too deep", R + 'condition = "' + "(" * 40 + "true" + ")" * 40 + '"\nseverity = "info"\nnotify = ["x"]\n',
          [("invalid-value", "alerts.rules[0].condition", 2, 13, "the condition nests deeper than 32 brackets")]),
+    lerr("a sink without its url", '[[alerts.sinks]]\ntarget = "oncall"\ntype = "webhook"\n', [("missing-field", "alerts.sinks[0].url", 1, 1, "a webhook sink needs `url`")]),
+    lerr("an unknown sink type", '[[alerts.sinks]]\ntype = "email"\n', [("invalid-value", "alerts.sinks[0].type", 2, 8, "`email` is not a sink type; expected stdout, file, webhook or command")]),
+    lerr("a webhook url that is not http", '[[alerts.sinks]]\ntype = "webhook"\nurl = "ftp://x"\n', [("invalid-value", "alerts.sinks[0].url", 3, 7)]),
     lerr("the seed format with an unknown top-level key", '{"rules": [], "payloads": []}',
          [("unknown-field", "payloads", 1, 15)], "json"),
 ]

@@ -86,8 +86,45 @@ pub struct Runbook {
     pub retry_command: Option<String>,
 }
 
+/// Where notifications for a target go. The evaluator never delivers; it
+/// validates these so a bad sink is a load error with a location, and hosts
+/// (`backstop run`) read them to deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sink {
+    /// The notification target it serves, or `*` for every target.
+    pub target: String,
+    pub kind: SinkKind,
+    /// `file`: the JSON-lines file; `webhook`: the URL; `command`: argv.
+    pub location: Vec<String>,
+    /// `webhook`: `backstop` (the notification as is) or `pagerduty` (Events v2).
+    pub format: String,
+    pub timeout_ms: u64,
+    /// `webhook`: where undeliverable notifications are appended.
+    pub dead_letter: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkKind {
+    Stdout,
+    File,
+    Webhook,
+    Command,
+}
+
+impl SinkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkKind::Stdout => "stdout",
+            SinkKind::File => "file",
+            SinkKind::Webhook => "webhook",
+            SinkKind::Command => "command",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AlertConfig {
+    pub sinks: Vec<Sink>,
     pub rules: Vec<AlertRule>,
     /// Extra fields each notification's payload carries.
     pub payload: Vec<String>,
@@ -121,7 +158,23 @@ const DEFAULT_GROUP_BY: &[&str] = &["pipeline", "step", "run_id", "error_type"];
 const DEFAULT_DEDUP_MS: u64 = 30 * 60_000;
 const MAX_ALERT_RULES: usize = 256;
 
-const ALERT_FIELDS: &[&str] = &["rules", "payload", "runbook", "inhibit_lower_severity"];
+const ALERT_FIELDS: &[&str] = &[
+    "rules",
+    "payload",
+    "runbook",
+    "inhibit_lower_severity",
+    "sinks",
+];
+const SINK_FIELDS: &[&str] = &[
+    "target",
+    "type",
+    "path",
+    "url",
+    "command",
+    "format",
+    "timeout",
+    "dead_letter",
+];
 const RULE_FIELDS: &[&str] = &[
     "id",
     "condition",
@@ -196,6 +249,19 @@ impl AlertConfig {
                     .map(str::to_string);
             }
         }
+        if let Some(n) = table.get("sinks") {
+            let p = join(path, "sinks");
+            match &n.value {
+                Value::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        if let Some(sink) = read_sink(v, &format!("{p}[{i}]"), item) {
+                            config.sinks.push(sink);
+                        }
+                    }
+                }
+                _ => v.wrong_type(&p, n, "an array of tables"),
+            }
+        }
         if let Some(n) = table.get("rules") {
             let p = join(path, "rules");
             match &n.value {
@@ -249,6 +315,110 @@ fn unknown_name(
         ),
     };
     v.report(ErrorCode::InvalidValue, path, node.offset, message);
+}
+
+fn read_sink(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<Sink> {
+    let before = v.errors.len();
+    let t = v.table(path, node, SINK_FIELDS)?;
+    let text = |v: &mut Validator<'_>, key: &str| {
+        t.get(key)
+            .and_then(|n| v.string(&join(path, key), n))
+            .map(str::to_string)
+    };
+    let target = text(v, "target").unwrap_or_else(|| "*".to_string());
+    let kind = match t.get("type") {
+        None => {
+            v.report(
+                ErrorCode::MissingField,
+                &join(path, "type"),
+                t.offset,
+                "a sink needs a `type`: stdout, file, webhook or command",
+            );
+            None
+        }
+        Some(n) => v.string(&join(path, "type"), n).and_then(|k| {
+            let kind = [
+                SinkKind::Stdout,
+                SinkKind::File,
+                SinkKind::Webhook,
+                SinkKind::Command,
+            ]
+            .into_iter()
+            .find(|s| s.as_str() == k);
+            if kind.is_none() {
+                v.report(
+                    ErrorCode::InvalidValue,
+                    &join(path, "type"),
+                    n.offset,
+                    format!("`{k}` is not a sink type; expected stdout, file, webhook or command"),
+                );
+            }
+            kind
+        }),
+    };
+    let mut location = Vec::new();
+    let required = match kind {
+        Some(SinkKind::File) => Some("path"),
+        Some(SinkKind::Webhook) => Some("url"),
+        Some(SinkKind::Command) => Some("command"),
+        _ => None,
+    };
+    if let Some(key) = required {
+        match t.get(key) {
+            None => v.report(
+                ErrorCode::MissingField,
+                &join(path, key),
+                t.offset,
+                format!("a {} sink needs `{key}`", kind.map_or("", SinkKind::as_str)),
+            ),
+            Some(n) => {
+                for (p, item) in v.one_or_many(&join(path, key), n) {
+                    if let Some(s) = v.string(&p, item) {
+                        location.push(s.to_string());
+                    }
+                }
+            }
+        }
+        if key == "url"
+            && location
+                .first()
+                .is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            let at = t.get("url").map_or(t.offset, |n| n.offset);
+            v.report(
+                ErrorCode::InvalidValue,
+                &join(path, "url"),
+                at,
+                "a webhook url starts with http:// or https://",
+            );
+        }
+    }
+    let format = text(v, "format").unwrap_or_else(|| "backstop".to_string());
+    if !["backstop", "pagerduty"].contains(&format.as_str()) {
+        let at = t.get("format").map_or(t.offset, |n| n.offset);
+        v.report(
+            ErrorCode::InvalidValue,
+            &join(path, "format"),
+            at,
+            format!("`{format}` is not a format; expected backstop or pagerduty"),
+        );
+    }
+    let timeout_ms = t
+        .get("timeout")
+        .and_then(|n| v.duration_ms(&join(path, "timeout"), n, 1, 10 * 60_000))
+        .unwrap_or(10_000);
+    let dead_letter = text(v, "dead_letter");
+    if v.errors.len() != before {
+        return None;
+    }
+    Some(Sink {
+        target,
+        kind: kind?,
+        location,
+        format,
+        timeout_ms,
+        dead_letter,
+    })
 }
 
 fn read_targets(v: &mut Validator<'_>, path: &str, node: &Node) -> Vec<String> {
