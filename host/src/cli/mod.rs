@@ -2,6 +2,7 @@
 //! Every decision comes from the guest; these modules only read files, run
 //! processes, keep time and keep state.
 
+mod alerts;
 mod check;
 mod classify;
 mod exit;
@@ -9,6 +10,7 @@ mod fmt;
 mod plan;
 mod policy;
 mod run;
+mod sinks;
 mod stats;
 mod store;
 mod supervise;
@@ -65,6 +67,9 @@ enum Command {
     Run(run::RunArgs),
     /// Retry counts, success rate and time to recovery per step, from the state database.
     Stats(stats::StatsArgs),
+    /// Alerts: replay a history against a policy, list, acknowledge, tick.
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -77,6 +82,7 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => (plan::run(args), 2),
         Command::Run(args) => (run::run(args), exit::BACKSTOP_ERROR),
         Command::Stats(args) => (stats::run(args), 2),
+        Command::Alerts(command) => (alerts::run(command), 2),
     };
     match outcome {
         Ok(code) => code,

@@ -17,7 +17,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 
 use super::fmt::duration;
 
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The schema (documented in the README). Times are milliseconds since the Unix epoch.
 const SCHEMA: &str = "
@@ -78,6 +78,35 @@ CREATE TABLE shared_state (
     state         TEXT NOT NULL,
     updated_at_ms INTEGER NOT NULL
 );
+";
+
+/// Schema version 2: the alert evaluator's state and what it sent.
+const ALERT_SCHEMA: &str = "
+-- The escalation evaluator's state (opaque JSON) per alert policy key (the
+-- pipeline name), and the policy that made it (so `alerts ack` can evaluate).
+CREATE TABLE IF NOT EXISTS alert_state (
+    policy_key    TEXT PRIMARY KEY,
+    state         TEXT NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    policy_path   TEXT,
+    policy_format TEXT,
+    policy_source TEXT
+);
+-- One row per notification and route; delivered is NULL until attempted.
+CREATE TABLE IF NOT EXISTS alert_log (
+    at_ms      INTEGER NOT NULL,
+    policy_key TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    severity   TEXT NOT NULL,
+    rule       TEXT NOT NULL,
+    dedup_key  TEXT NOT NULL,
+    targets    TEXT NOT NULL,
+    summary    TEXT NOT NULL,
+    delivered  INTEGER,
+    sink       TEXT,
+    error      TEXT
+);
+CREATE INDEX IF NOT EXISTS alert_log_by_key ON alert_log (dedup_key);
 ";
 
 /// A state database problem, naming the file. `backstop` exits 74 on it.
@@ -343,6 +372,9 @@ impl Store {
                 .query_row("PRAGMA user_version", [], |r| r.get(0))?;
             if version == 0 {
                 self.conn.execute_batch(SCHEMA)?;
+            }
+            if version < 2 {
+                self.conn.execute_batch(ALERT_SCHEMA)?;
                 self.conn
                     .pragma_update(None, "user_version", SCHEMA_VERSION)?;
             }
@@ -834,6 +866,124 @@ impl Store {
         };
         query().map_err(|e| self.error(e))
     }
+
+    /// Every stored alert state, for `alerts list` and `alerts ack`.
+    pub fn alert_states(&self) -> anyhow::Result<Vec<AlertStateRow>> {
+        let run = || -> rusqlite::Result<Vec<AlertStateRow>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT policy_key, state, updated_at_ms, policy_path, policy_format, policy_source
+                 FROM alert_state ORDER BY policy_key",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(AlertStateRow {
+                    key: r.get(0)?,
+                    state: r.get(1)?,
+                    updated_at_ms: r.get::<_, i64>(2)?.max(0) as u64,
+                    policy: StoredPolicy {
+                        path: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                        format: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                        source: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                    },
+                })
+            })?;
+            rows.collect()
+        };
+        run().map_err(|e| self.error(e))
+    }
+
+    /// Read a policy key's alert state, evaluate with `decide`, and store the
+    /// next state, the policy and the log rows in one transaction. Returns the
+    /// log rows' ids (for [`Store::mark_delivery`]) and `decide`'s value.
+    pub fn update_alerts<T>(
+        &mut self,
+        key: &str,
+        policy: &StoredPolicy,
+        now_ms: u64,
+        decide: impl FnOnce(&str) -> anyhow::Result<(String, Vec<AlertLogRow>, T)>,
+    ) -> anyhow::Result<(Vec<i64>, T)> {
+        let now = to_i64(now_ms);
+        self.transaction(|tx| {
+            let state: Option<String> = tx
+                .query_row(
+                    "SELECT state FROM alert_state WHERE policy_key = ?1",
+                    params![key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let (next, rows, value) = decide(state.as_deref().unwrap_or(""))?;
+            tx.execute(
+                "INSERT INTO alert_state (policy_key, state, updated_at_ms, policy_path, policy_format, policy_source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (policy_key) DO UPDATE SET state = excluded.state,
+                     updated_at_ms = excluded.updated_at_ms, policy_path = excluded.policy_path,
+                     policy_format = excluded.policy_format, policy_source = excluded.policy_source",
+                params![key, next, now, policy.path, policy.format, policy.source],
+            )?;
+            let mut ids = Vec::with_capacity(rows.len());
+            for row in &rows {
+                tx.execute(
+                    "INSERT INTO alert_log (at_ms, policy_key, kind, severity, rule, dedup_key, targets, summary, sink)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        to_i64(row.at_ms),
+                        key,
+                        row.kind,
+                        row.severity,
+                        row.rule,
+                        row.dedup_key,
+                        row.targets,
+                        row.summary,
+                        row.sink
+                    ],
+                )?;
+                ids.push(tx.last_insert_rowid());
+            }
+            Ok((ids, value))
+        })
+    }
+
+    /// Record how one logged notification's delivery went.
+    pub fn mark_delivery(&mut self, id: i64, error: Option<&str>) -> anyhow::Result<()> {
+        self.transaction(|tx| {
+            tx.execute(
+                "UPDATE alert_log SET delivered = ?2, error = ?3 WHERE rowid = ?1",
+                params![id, error.is_none(), error],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// The policy an alert state was made with.
+#[derive(Debug, Clone, Default)]
+pub struct StoredPolicy {
+    pub path: String,
+    /// `toml` or `json`.
+    pub format: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertStateRow {
+    pub key: String,
+    pub state: String,
+    #[allow(dead_code)]
+    pub updated_at_ms: u64,
+    pub policy: StoredPolicy,
+}
+
+/// One notification through one route, as `alert_log` records it.
+#[derive(Debug, Clone)]
+pub struct AlertLogRow {
+    pub at_ms: u64,
+    pub kind: String,
+    pub severity: String,
+    pub rule: String,
+    pub dedup_key: String,
+    /// JSON array.
+    pub targets: String,
+    pub summary: String,
+    pub sink: String,
 }
 
 impl StoreError {
