@@ -12,10 +12,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
+use backstop::alerts::{Event, EventKind};
 use backstop::{AttemptFailure, Decision, Engine, Failure, GiveUpReason, Policy, Session};
 use clap::Args;
 use clap::builder::NonEmptyStringValueParser;
 
+use super::alerts::{Alerting, default_pipeline};
 use super::exit::{self, Exit};
 use super::fmt::duration;
 use super::plan::DEFAULT_STEP;
@@ -47,6 +49,10 @@ pub struct RunArgs {
     /// between SIGTERM and SIGKILL.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     kill_after: Duration,
+    /// Pipeline name in alerts, and the key of its alert state
+    /// [default: the policy file's name without extension, or "default"]
+    #[arg(long, value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
+    pipeline: Option<String>,
     #[command(flatten)]
     policy: PolicyArgs,
     /// The command and its arguments, after `--`. It runs in its own process
@@ -89,6 +95,7 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
         None => store::default_path()?,
     };
     let mut store = Store::open(&path, store::busy_timeout())?;
+    let alerting = alerting(&mut session, &args, &path)?;
     let lease_ms = store::env_ms("BACKSTOP_LEASE_MS").unwrap_or(DEFAULT_LEASE_MS);
     let host = hostname();
     let owner = format!("{host}:{}:{:x}", std::process::id(), nonce());
@@ -151,8 +158,34 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
         what: &what,
         args: &args,
         tty: std::io::stderr().is_terminal(),
+        alerting,
     };
     runner.run()
+}
+
+/// The policy's alerting, when it has alert rules.
+fn alerting(
+    session: &mut Session,
+    args: &RunArgs,
+    state_path: &std::path::Path,
+) -> Result<Option<Alerting>> {
+    let Some(path) = &args.policy.policy else {
+        return Ok(None);
+    };
+    let source = super::read_policy(path)?;
+    let pipeline = args
+        .pipeline
+        .clone()
+        .unwrap_or_else(|| default_pipeline(Some(path)));
+    Alerting::new(
+        session,
+        &source,
+        backstop::Format::from_path(path),
+        &path.display().to_string(),
+        &pipeline,
+        format!("{pipeline}/{}", args.step),
+        state_path,
+    )
 }
 
 fn announce(what: &str, grant: &Grant, host: &str) {
@@ -275,6 +308,7 @@ struct Runner<'a> {
     what: &'a str,
     args: &'a RunArgs,
     tty: bool,
+    alerting: Option<Alerting>,
 }
 
 impl Runner<'_> {
@@ -313,6 +347,7 @@ impl Runner<'_> {
                     "backstop: not starting attempt {}: {why}; exiting {code}",
                     permit.attempt
                 );
+                self.alert(EventKind::RunFailed, permit.attempt, None);
                 return Ok(ExitCode::from(code));
             }
             let attempt = permit.attempt;
@@ -324,6 +359,7 @@ impl Runner<'_> {
             let code = outcome.exit_status();
             last = Some(code);
             let decision = self.record_failure(attempt, &outcome, code)?;
+            let (failure, _) = outcome.failure(&self.command_name());
             let class = &decision.classification;
             let rule = match &class.rule {
                 Some(rule) => format!("rule {rule}"),
@@ -336,9 +372,12 @@ impl Runner<'_> {
             );
             if let Some(reason) = decision.give_up {
                 eprintln!("{head}; giving up ({reason}), exiting {code}");
+                self.alert(EventKind::AttemptFailed, attempt, Some(failure.clone()));
+                self.alert(EventKind::RunFailed, attempt, Some(failure));
                 return Ok(ExitCode::from(code));
             }
             eprintln!("{head}; retry in {}", duration(decision.delay_ms));
+            self.alert(EventKind::AttemptFailed, attempt, Some(failure));
             if let Some(stop) = self.pause(Duration::from_millis(decision.delay_ms), attempt + 1) {
                 return match stop {
                     Stop::Signal(signal) => Err(self.interrupted(None, signal)),
@@ -400,6 +439,7 @@ impl Runner<'_> {
                     String::new()
                 };
                 eprintln!("backstop: attempt {attempt} succeeded{tail}");
+                self.alert(EventKind::RunSucceeded, attempt, None);
                 Ok(None)
             }
             Ended::Stopped(Stop::Signal(signal)) => Err(self.interrupted(Some(attempt), signal)),
@@ -478,6 +518,34 @@ impl Runner<'_> {
             ),
         )
         .into()
+    }
+
+    /// Evaluate the alert policy for an event of this run and deliver what it
+    /// sends. Alerting problems are reported, never change the exit status.
+    fn alert(&mut self, kind: EventKind, attempt: u32, failure: Option<Failure>) {
+        let Some(alerting) = self.alerting.as_mut() else {
+            return;
+        };
+        let log_lines = failure
+            .as_ref()
+            .and_then(|f| f.message.as_deref())
+            .map(|m| m.lines().map(str::to_string).collect())
+            .unwrap_or_default();
+        let event = Event {
+            kind,
+            pipeline: alerting.key.clone(),
+            step: self.key.step.to_string(),
+            run_id: self.key.run_id.to_string(),
+            failure,
+            attempt,
+            late_minutes: 0,
+            labels: Default::default(),
+            log_lines,
+            dedup_key: None,
+        };
+        if let Err(e) = alerting.handle(&mut self.session, &mut self.store, &event) {
+            eprintln!("backstop: alerts: {e:#}");
+        }
     }
 
     fn command_name(&self) -> String {
