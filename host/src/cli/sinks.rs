@@ -175,7 +175,7 @@ impl Route<'_> {
 
 pub fn rfc3339(ms: u64) -> String {
     let t = UNIX_EPOCH + Duration::from_millis(ms);
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         humantime::format_rfc3339_seconds(t).to_string()
     } else {
         humantime::format_rfc3339_millis(t).to_string()
@@ -388,6 +388,7 @@ impl Deliverer {
 }
 
 /// One POST: `Err` with the failure for the planner and a message.
+#[allow(clippy::result_large_err)]
 fn post(url: &str, body: &str, timeout: Duration) -> Result<(), (Failure, String)> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
