@@ -118,11 +118,19 @@ two_runs = [
          [n("resolve", "info", ["mlops-room"], "rule-1", k1("a")), n("resolve", "info", ["mlops-room"], "rule-1", k1("b")),
           n("resolve", "info", ["mlops-room"], "rule-1", k1("c", "OSError")), n("resolve", "high", ["oncall"], "rule-2", k2("c", "OSError"))]),
 ]
+fresh_run = [
+    step(ev("run-failed", "r1", FAIL), T0, [n("trigger", "info", ["mlops-room"], "rule-1", k1("r1"))]),
+    step(ev("run-late", "r2", late_minutes=75), T0 + DAY,
+         [n("trigger", "high", ["oncall"], "rule-2", "backstop/rule-2/nightly/train/r2/",
+            summary="[high] nightly/train run r2 is late (rule-2; 0 failed attempt(s), 1 failed run(s) in a row, 75 min late)")],
+         [], T0 + DAY + 15 * MIN),
+]
 total += suite("alerts-seed-example3.json", "The seed guide's Example 3 policy, exactly as written there, step by step", [
     seq("a transient blip informs, three failed nights page, escalation, ack and resolve", SEED, seed_steps),
     seq("data an hour late pages on-call", SEED, late),
     seq("one transient failure never pages; the next success resolves the info", SEED, one_blip),
     seq("a run-failed event alone counts one failed attempt; each run and root cause is its own alert", SEED, two_runs),
+    seq("a new run does not inherit the last run's error", SEED, fresh_run),
 ])
 
 # ---------------------------------------------------------------- Alertmanager dedup and repeat
@@ -327,6 +335,9 @@ vectors = [
     lerr("a sink without its url", '[[alerts.sinks]]\ntarget = "oncall"\ntype = "webhook"\n', [("missing-field", "alerts.sinks[0].url", 1, 1, "a webhook sink needs `url`")]),
     lerr("an unknown sink type", '[[alerts.sinks]]\ntype = "email"\n', [("invalid-value", "alerts.sinks[0].type", 2, 8, "`email` is not a sink type; expected stdout, file, webhook or command")]),
     lerr("a webhook url that is not http", '[[alerts.sinks]]\ntype = "webhook"\nurl = "ftp://x"\n', [("invalid-value", "alerts.sinks[0].url", 3, 7)]),
+    lerr("an alert rule id with a slash", R + 'id = "a/b"\ncondition = "true"\nseverity = "info"\nnotify = ["x"]\n',
+         [("invalid-value", "alerts.rules[0].id", 2, 6)]),
+    lerr("the seed format checks the version", '{"version": 99, "rules": []}', [("out-of-range", "version", 1, 13)], "json"),
     lerr("the seed format with an unknown top-level key", '{"rules": [], "payloads": []}',
          [("unknown-field", "payloads", 1, 15)], "json"),
 ]

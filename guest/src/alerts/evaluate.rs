@@ -256,23 +256,29 @@ fn update_step(
     };
     let s = &mut state.steps[index];
     if s.run_id != event.run_id {
-        // A new run: per-run counters start over; consecutive failures carry on.
-        s.run_id = event.run_id.clone();
-        s.failure_count = 0;
-        s.attempts = 0;
-        s.late_minutes = 0;
+        // A new run: what was known about the last run (its counters, status,
+        // error and output) starts over; consecutive failures and labels carry on.
+        *s = StepFacts {
+            pipeline: std::mem::take(&mut s.pipeline),
+            step: std::mem::take(&mut s.step),
+            run_id: event.run_id.clone(),
+            consecutive_failures: s.consecutive_failures,
+            labels: std::mem::take(&mut s.labels),
+            ..StepFacts::default()
+        };
     }
     if let (Some(f), Some(c)) = (&event.failure, class) {
         s.error_class = c.class.as_str().to_string();
         s.error_type = f.error_types.first().cloned().unwrap_or_default();
         s.error_code = f.error_code.clone().unwrap_or_default();
-        s.error_message = redact(&clip(f.message.as_deref().unwrap_or_default(), 2_000));
+        s.error_message = clip(&redact(f.message.as_deref().unwrap_or_default()), 2_000);
     }
     if !event.log_lines.is_empty() {
         let skip = event.log_lines.len().saturating_sub(MAX_LOG_LINES);
         s.log_lines = event.log_lines[skip..]
             .iter()
-            .map(|l| redact(&clip(l, MAX_LOG_LINE_CHARS)))
+            // Redact before clipping: a secret cut in half would escape its pattern.
+            .map(|l| clip(&redact(l), MAX_LOG_LINE_CHARS))
             .collect();
     }
     if !event.labels.is_empty() {
@@ -543,10 +549,15 @@ fn summary(kind: NotificationKind, severity: &str, rule: &str, s: &StepFacts) ->
             s.pipeline, s.step, s.run_id
         ),
         _ => format!(
-            "[{severity}] {}/{} run {} failed{what} ({rule}; {} failed attempt(s), {} failed run(s) in a row{})",
+            "[{severity}] {}/{} run {} {}{what} ({rule}; {} failed attempt(s), {} failed run(s) in a row{})",
             s.pipeline,
             s.step,
             s.run_id,
+            if s.failure_count == 0 && s.late_minutes > 0 && s.status != "failed" {
+                "is late"
+            } else {
+                "failed"
+            },
             s.failure_count,
             s.consecutive_failures,
             if s.late_minutes > 0 {

@@ -207,6 +207,17 @@ impl AlertConfig {
         let Some(table) = v.table(path, node, &known) else {
             return config;
         };
+        if path.is_empty()
+            && let Some(n) = table.get("version")
+            && !matches!(n.value, Value::Integer(1))
+        {
+            v.report(
+                ErrorCode::OutOfRange,
+                "version",
+                n.offset,
+                "unsupported policy version; this engine reads version 1",
+            );
+        }
         if let Some(n) = table.get("inhibit_lower_severity") {
             config.inhibit_lower_severity = v
                 .bool(&join(path, "inhibit_lower_severity"), n)
@@ -444,7 +455,23 @@ fn read_rule(v: &mut Validator<'_>, path: &str, node: &Node, index: usize) -> Op
     let before = v.errors.len();
     let t = v.table(path, node, RULE_FIELDS)?;
     let id = match t.get("id") {
-        Some(n) => v.string(&join(path, "id"), n).map(str::to_string),
+        Some(n) => v.string(&join(path, "id"), n).and_then(|id| {
+            // Ids are part of dedup keys (`backstop/<rule>/...`), so no `/`.
+            let valid = !id.is_empty()
+                && id.chars().count() <= 128
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+            if !valid {
+                v.report(
+                    ErrorCode::InvalidValue,
+                    &join(path, "id"),
+                    n.offset,
+                    "an alert rule id must be 1-128 characters of letters, digits and - _ . :",
+                );
+            }
+            valid.then(|| id.to_string())
+        }),
         // The seed's rules have no ids; number them as a person would.
         None => Some(format!("rule-{}", index + 1)),
     };

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ErrorCode, PolicyError};
 
 pub const STATE_VERSION: u32 = 1;
-/// Most alerts and pipeline steps a state tracks; beyond it the oldest
-/// resolved-or-idle history is dropped first, never a firing alert.
+/// Most alerts and pipeline steps a state tracks; beyond it the least
+/// recently updated steps and least recently notified alerts are dropped.
 pub const MAX_TRACKED: usize = 10_000;
 /// Largest state document accepted.
 pub const MAX_STATE_BYTES: usize = 8 << 20;
