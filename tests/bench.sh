@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Every host's benchmarks back to back in one run, so the numbers share one
+# machine state: the Rust criterion bench (native core vs wasmtime, and the CLI
+# cold start), the Go (wazero), Node (jco) and Python (wasmtime-py) benches.
+# Results are printed and kept under target/bench-results/<timestamp>/.
+# docs/BENCHMARKS.md explains what each case measures and how they compare.
+#
+#   tests/bench.sh                 # everything, ~5-10 minutes on 2 cores
+#   BENCH_ONLY="rust go" tests/bench.sh
+#   CRITERION_ARGS="--warm-up-time 3 --measurement-time 10" tests/bench.sh
+#
+# Needs: cargo, go, node (20+) with npm, python3 with venv. Installs the Node
+# dev dependencies (npm ci) and the Python package into python/.venv when
+# missing; refreshes the venv's backstop-policy from python/ so it benches the
+# checked-out source.
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+only="${BENCH_ONLY:-rust go node python}"
+criterion_args="${CRITERION_ARGS:---warm-up-time 1 --measurement-time 3}"
+out="$root/target/bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$out"
+failed=()
+
+section() { printf '\n==== %s ====\n' "$*"; }
+wants() { [[ " $only " == *" $1 "* ]]; }
+
+section "machine"
+{
+    echo "date:  $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    echo "nproc: $(nproc)"
+    echo "cpu:   $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "load before: $(uptime)"
+    echo "commit: $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo ' (dirty tree)')"
+    echo "rustc: $(rustc --version 2>/dev/null)"
+    echo "go:    $(go version 2>/dev/null)"
+    echo "node:  $(node --version 2>/dev/null)"
+} | tee "$out/machine.txt"
+
+run() { # name, then the command; output to the terminal and to $out/name.txt
+    local name="$1"; shift
+    local start=$SECONDS
+    "$@" 2>&1 | tee "$out/$name.txt"
+    local rc=${PIPESTATUS[0]}
+    echo "[$name: exit $rc, $((SECONDS - start)) s]"
+    [ "$rc" -eq 0 ] || failed+=("$name")
+}
+
+if wants rust; then
+    section "Rust: criterion, native core vs wasmtime host, CLI cold start ($criterion_args)"
+    # shellcheck disable=SC2086
+    run rust cargo bench -p backstop --bench decisions -- $criterion_args
+    # Criterion's point estimates (median of the samples), one line per case.
+    section "Rust summary (criterion median)"
+    python3 - "$root/target/criterion" <<'EOF' | tee "$out/rust-summary.txt"
+import json, pathlib, sys
+base = pathlib.Path(sys.argv[1])
+for est in sorted(base.glob("**/new/estimates.json")):
+    bench = json.loads((est.parent / "benchmark.json").read_text())
+    if not bench["group_id"].startswith(("classify/", "plan/", "alerts/", "cli-cold-start")):
+        continue
+    m = json.loads(est.read_text())["median"]["point_estimate"]
+    unit = f"{m:10.1f} ns" if m < 1e5 else f"{m / 1e6:10.2f} ms"
+    print(f"{bench['group_id'] + '/' + bench['function_id']:45} {unit}")
+EOF
+fi
+
+if wants go; then
+    section "Go: wazero host (go test -bench . -benchmem)"
+    run go bash -c 'cd go && go test -run "^$" -bench . -benchmem'
+fi
+
+if wants node; then
+    section "Node: jco host (npm run bench)"
+    if [ ! -d node/node_modules ]; then
+        (cd node && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+    run node bash -c 'cd node && npm run --silent bench'
+fi
+
+if wants python; then
+    section "Python: wasmtime-py host"
+    if [ ! -x python/.venv/bin/python ]; then
+        "${PYTHON:-python3}" -m venv python/.venv
+        python/.venv/bin/python -m pip install --quiet --disable-pip-version-check \
+            -r python/requirements-test.txt
+    fi
+    python/.venv/bin/python -m pip install --quiet --disable-pip-version-check ./python
+    run python-classify python/.venv/bin/python python/bench_classify.py
+    run python-planner python/.venv/bin/python python/bench_planner.py
+fi
+
+section "done"
+echo "load after: $(uptime)" | tee -a "$out/machine.txt"
+echo "results in $out"
+if [ "${#failed[@]}" -gt 0 ]; then
+    echo "FAILED: ${failed[*]}" >&2
+    exit 1
+fi
