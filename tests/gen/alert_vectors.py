@@ -297,6 +297,109 @@ total += suite("alerts-conditions.json", "Inhibition, CEL conditions over error 
     seq("conditions over the classification, the event and labels", COND, cond),
 ])
 
+# ---------------------------------------------------------------- a matrix of timelines
+# Each (severity, dedup window, repeat limit) gets the same five-event timeline;
+# the expectations follow from the documented rules alone:
+#   t0 trigger -> t0+D/2 duplicate -> t0+D+1s repeat (or repeat-limit when the
+#   limit is 0) -> tick at t0+E escalates to the next level -> success resolves
+#   to everyone told. Repeats happen every R = 4h, well after E.
+R_MS = 4 * HOUR
+matrix = []
+for severity in ("info", "warning", "high", "critical"):
+    for dedup_min in (5, 30):
+        for limit in (0, 1, 3):
+            D = dedup_min * MIN
+            E = D + 10 * MIN
+            pol = {"format": "toml", "source": f"""[[alerts.rules]]
+id = "m"
+condition = "run.consecutive_failures >= 1"
+severity = "{severity}"
+notify = ["team"]
+dedup_window = "{dedup_min}m"
+repeat_interval = "4h"
+repeat_limit = {limit}
+group_by = ["pipeline", "step"]
+escalation = [{{ after = "{dedup_min + 10}m", notify = ["boss"] }}]
+"""}
+            K = "backstop/m/nightly/train"
+            t3 = T0 + D + 1000
+            third = ([n("repeat", severity, ["team"], "m", K)], []) if limit > 0 else ([], [s("m", K, severity, "repeat-limit")])
+            after_escalate = T0 + E + R_MS if limit > 1 else None
+            steps = [
+                step(ev("run-failed", "r1", FAIL), T0, [n("trigger", severity, ["team"], "m", K)], [], T0 + E),
+                step(ev("run-failed", "r2", FAIL), T0 + D // 2, [], [s("m", K, severity, "duplicate")], T0 + E),
+                step(ev("run-failed", "r3", FAIL), t3, third[0], third[1], T0 + E),
+                step(tick(), T0 + E, [n("escalate", severity, ["boss"], "m", K)], [], after_escalate),
+                step(ev("run-succeeded", "r4"), T0 + E + MIN, [n("resolve", severity, ["team", "boss"], "m", K)]),
+            ]
+            matrix.append(seq(f"{severity}, dedup {dedup_min}m, repeat limit {limit}", pol, steps))
+total += suite("alerts-matrix.json", "The same timeline across severities, dedup windows and repeat limits", matrix)
+
+# ---------------------------------------------------------------- inhibition across severities
+SEV = ["info", "warning", "high", "critical"]
+inhibition = []
+for a_sev in SEV:
+    for b_sev in SEV:
+        pol = {"format": "toml", "source": f"""[[alerts.rules]]
+id = "late"
+condition = "sla.late_minutes >= 30"
+severity = "{a_sev}"
+notify = ["a"]
+group_by = ["pipeline", "step"]
+
+[[alerts.rules]]
+id = "failing"
+condition = "run.failure_count >= 1"
+severity = "{b_sev}"
+notify = ["b"]
+group_by = ["pipeline", "step"]
+"""}
+        KA, KB = "backstop/late/nightly/train", "backstop/failing/nightly/train"
+        inhibited = SEV.index(a_sev) > SEV.index(b_sev)
+        second = ([], [s("late", KA, a_sev, "duplicate"), s("failing", KB, b_sev, "inhibited")]) if inhibited else \
+                 ([n("trigger", b_sev, ["b"], "failing", KB)], [s("late", KA, a_sev, "duplicate")])
+        resolves = [n("resolve", a_sev, ["a"], "late", KA)] + ([] if inhibited else [n("resolve", b_sev, ["b"], "failing", KB)])
+        inhibition.append(seq(f"a firing {a_sev} alert and a new {b_sev} one", pol, [
+            step(ev("run-late", "r1", late_minutes=45), T0, [n("trigger", a_sev, ["a"], "late", KA)]),
+            step(ev("attempt-failed", "r1", FAIL), T0 + MIN, second[0], second[1]),
+            step(ev("run-succeeded", "r1"), T0 + 2 * MIN, resolves),
+        ]))
+total += suite("alerts-inhibition.json", "Inhibition: only a strictly higher severity firing for the same step suppresses a new trigger", inhibition)
+
+# ---------------------------------------------------------------- redaction and thresholds
+RED = {"format": "toml", "source": """[alerts]
+payload = ["last_log_lines"]
+
+[[alerts.rules]]
+id = "any"
+condition = "run.failure_count >= 1"
+severity = "info"
+notify = ["x"]
+"""}
+secrets = [
+    ("password=hunter2", "password=[REDACTED]"),
+    ("DB_PASSWORD: s3cret", "DB_PASSWORD: [REDACTED]"),
+    ("fetch https://u:p4ss@h.example/x failed", "fetch https://u:[REDACTED]@h.example/x failed"),
+    ("Authorization: Bearer abcdefgh12345", "Authorization: Bearer [REDACTED]"),
+    ("key AKIAABCDEFGHIJKLMNOP in use", "key [REDACTED] in use"),
+    ("token ghp_abcdefghijklmnopqrstuvwxyz0123456789", "token [REDACTED]"),
+    ("slack xoxb-1234567890-abcdef", "slack [REDACTED]"),
+    ("api_key=\"zzz123\"", "api_key=\"[REDACTED]\""),
+    ("nothing to hide: 503 from s3", "nothing to hide: 503 from s3"),
+]
+redaction = []
+for i, (line, want) in enumerate(secrets):
+    redaction.append(seq(f"redacts: {want}", RED, [
+        step(ev("attempt-failed", f"r{i}", FAIL, log_lines=[line]), T0,
+             [n("trigger", "info", ["x"], "any", f"backstop/any/nightly/train/r{i}/TransientError", payload={"last_log_lines": [want]})]),
+    ]))
+for late in (0, 59, 60, 61, 120):
+    notes = [n("trigger", "high", ["oncall"], "rule-2", "backstop/rule-2/nightly/train/r1/")] if late >= 60 else []
+    redaction.append(seq(f"the seed's lateness threshold at {late} minutes", SEED, [
+        step(ev("run-late", "r1", late_minutes=late), T0, notes, [], T0 + 15 * MIN if late >= 60 else None),
+    ]))
+total += suite("alerts-redaction-thresholds.json", "Secret redaction in log lines, and the seed's 60-minute lateness threshold", redaction)
+
 # ---------------------------------------------------------------- bad input
 bad = [
     step(ev("attempt-failed", "", FAIL), T0, expect_error={"code": "invalid-value", "path": "event.run_id", "line": None, "column": None}),
