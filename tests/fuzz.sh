@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # cargo-fuzz targets of the pure core (guest/fuzz): `policy_load` (any bytes as a
-# TOML or JSON policy) and `classify` (fuzzed rules and failures).
+# TOML or JSON policy), `classify` (fuzzed rules and failures), `plan` (retry
+# settings, state and outcomes: every delay within its bounds) and `alerts`
+# (alert policies, states and event sequences).
 #   tests/fuzz.sh smoke        a few thousand runs of each target (part of the tests)
 #   tests/fuzz.sh [SECONDS]    a campaign of SECONDS per target (default 600)
-# Installs the pinned nightly toolchain and cargo-fuzz if they are missing.
+# Installs a nightly toolchain (cargo-fuzz needs one for the sanitizer flags)
+# and cargo-fuzz if they are missing.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-nightly=nightly-2026-10-29
+nightly=nightly
 
-rustup toolchain list | grep -q "^$nightly" || rustup toolchain install "$nightly" --profile minimal
+rustup run "$nightly" cargo --version >/dev/null 2>&1 || rustup toolchain install "$nightly" --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
 
 cd "$root/guest/fuzz"
