@@ -510,10 +510,13 @@ fn read_int_range(
         Value::Integer(n) => IntRange { lo: *n, hi: *n },
         Value::String(text) => {
             let text = text.trim();
+            // Compared as bytes: `text` may hold any characters (slicing a
+            // string at byte 1 would split a multi-byte one).
+            let bytes = text.as_bytes();
             let parsed = if classes
-                && text.len() == 3
-                && text[1..].eq_ignore_ascii_case("xx")
-                && text.as_bytes()[0].is_ascii_digit()
+                && bytes.len() == 3
+                && bytes[1..].eq_ignore_ascii_case(b"xx")
+                && bytes[0].is_ascii_digit()
             {
                 let hundreds = i64::from(text.as_bytes()[0] - b'0') * 100;
                 Some(IntRange {
