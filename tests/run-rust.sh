@@ -13,6 +13,11 @@ rustup target add wasm32-unknown-unknown
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# A throwaway PostgreSQL for the state-store tests (tests/pg.sh): the store
+# suite and the fleet races run against it as well as against SQLite.
+eval "$(tests/pg.sh start)"
+trap 'tests/pg.sh stop "$BACKSTOP_TEST_PG_DIR"' EXIT
 cargo test --workspace --locked
 cargo run -p xtask --locked -q -- check-wasm
 

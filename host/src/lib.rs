@@ -21,6 +21,7 @@ mod engine;
 mod error;
 mod retry;
 pub mod retrying;
+pub mod store;
 mod types;
 
 pub use engine::{

@@ -471,10 +471,7 @@ impl Alerting {
             return Ok(None);
         }
         let policy = load(session, source, format, path)?;
-        let dead_letter = state_path
-            .parent()
-            .map(|d| d.join("dead-letter.jsonl"))
-            .unwrap_or_else(|| PathBuf::from("dead-letter.jsonl"));
+        let dead_letter = store::local_dir(state_path).join("dead-letter.jsonl");
         Ok(Some(Alerting {
             key: key.to_string(),
             policy,
@@ -674,7 +671,7 @@ fn ack(args: AckArgs) -> Result<ExitCode> {
             format!(
                 "no alert has dedup key {:?}: there is no state database at {}",
                 args.key,
-                path.display()
+                store::display_state(&path)
             ),
         )
         .into());

@@ -12,8 +12,10 @@ mod policy;
 mod run;
 mod sinks;
 mod stats;
-mod store;
 mod supervise;
+
+// The state store lives in the library (its tests and embedders use it).
+use backstop::store;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -22,7 +22,9 @@ use super::exit::{self, Exit};
 use super::fmt::duration;
 use super::plan::DEFAULT_STEP;
 use super::policy::{self, PolicyArgs};
-use super::store::{self, Acquired, Grant, LeaseLost, Observed, RunKey, Store, StoreError};
+use super::store::{
+    self, Acquired, Fence, Grant, LeaseLost, Observed, Owner, RunKey, Store, StoreError,
+};
 use super::supervise::{self, Ended, Finished, Signals, Stop, signal_name};
 
 /// How long a lease lasts without renewal; `BACKSTOP_LEASE_MS` overrides it
@@ -42,9 +44,13 @@ pub struct RunArgs {
     /// Step name within the run; breaker and budget state is shared per step.
     #[arg(long, value_name = "NAME", default_value = DEFAULT_STEP, value_parser = NonEmptyStringValueParser::new())]
     step: String,
-    /// State database [default: $XDG_STATE_HOME/backstop/state.db]
-    #[arg(long, value_name = "PATH", env = "BACKSTOP_STATE")]
+    /// State database: a SQLite file, or a postgres:// URL shared by a fleet
+    /// [default: $XDG_STATE_HOME/backstop/state.db]
+    #[arg(long, value_name = "PATH|URL", env = "BACKSTOP_STATE")]
     state: Option<PathBuf>,
+    /// Run it even if this run id + step already succeeded (a new round).
+    #[arg(long, alias = "force")]
+    rerun: bool,
     /// After an attempt timeout, how long the command's process group has
     /// between SIGTERM and SIGKILL.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
@@ -98,7 +104,7 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
     let alerting = alerting(&mut session, &args, &path)?;
     let lease_ms = store::env_ms("BACKSTOP_LEASE_MS").unwrap_or(DEFAULT_LEASE_MS);
     let host = hostname();
-    let owner = format!("{host}:{}:{:x}", std::process::id(), nonce());
+    let owner = Owner::this_process(&host, nonce()).to_string();
     let key = RunKey {
         run_id: &args.run_id,
         step: &args.step,
@@ -106,7 +112,7 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
     let what = format!("run {:?} step {:?}", args.run_id, args.step);
     // Installed before the lease is taken, so a signal can never leave it held.
     let signals = Signals::install()?;
-    let grant = match store.acquire(key, &owner, now_ms(), lease_ms, seed)? {
+    let grant = match store.acquire(key, &owner, now_ms(), lease_ms, seed, args.rerun)? {
         Acquired::AlreadySucceeded {
             attempt,
             finished_at_ms,
@@ -120,7 +126,9 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
             let on = attempt
                 .map(|a| format!(" on attempt {a}"))
                 .unwrap_or_default();
-            eprintln!("backstop: {what} already succeeded{on}{when}; not running it again");
+            eprintln!(
+                "backstop: {what} already succeeded{on}{when}; not running it again (--rerun forces it)"
+            );
             return Ok(ExitCode::SUCCESS);
         }
         Acquired::Held {
@@ -144,13 +152,19 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
         Acquired::Granted(grant) => grant,
     };
     announce(&what, &grant, &host);
-    let lease = Lease::start(store.reopen()?, &args.run_id, &args.step, &owner, lease_ms);
+    let lease = Lease::start(
+        store.reopen()?,
+        &args.run_id,
+        &args.step,
+        grant.fence.clone(),
+        lease_ms,
+    );
     let mut runner = Runner {
         session,
         policy,
         store,
         key,
-        owner: &owner,
+        fence: &grant.fence,
         host: &host,
         round: grant.round,
         lease,
@@ -199,8 +213,13 @@ fn announce(what: &str, grant: &Grant, host: &str) {
         return;
     }
     let next = grant.state.attempts + 1;
+    let why = if grant.holder_dead {
+        "its process is gone"
+    } else {
+        "its lease expired"
+    };
     eprintln!(
-        "backstop: taking over {what} from a backstop that stopped (its lease expired); continuing with attempt {next}"
+        "backstop: taking over {what} from a backstop that stopped ({why}); continuing with attempt {next}"
     );
     for a in &grant.abandoned {
         if let Some(pid) = a.pid
@@ -300,7 +319,7 @@ struct Runner<'a> {
     policy: Policy,
     store: Store,
     key: RunKey<'a>,
-    owner: &'a str,
+    fence: &'a Fence,
     host: &'a str,
     round: u32,
     lease: Lease,
@@ -324,7 +343,7 @@ impl Runner<'_> {
             let (session, policy) = (&mut self.session, self.policy);
             let permit = self.store.begin_attempt(
                 self.key,
-                self.owner,
+                self.fence,
                 self.round,
                 self.host,
                 now,
@@ -405,7 +424,7 @@ impl Runner<'_> {
         let pid = running.pid;
         if let Err(e) = self.store.record_process(
             self.key,
-            self.owner,
+            self.fence,
             self.round,
             attempt,
             pid,
@@ -424,15 +443,7 @@ impl Runner<'_> {
         })?;
         match finished.ended {
             Ended::Exited(0) => {
-                let (session, policy) = (&mut self.session, self.policy);
-                self.store.finish_success(
-                    self.key,
-                    self.owner,
-                    self.round,
-                    attempt,
-                    now_ms(),
-                    |shared| Ok(session.after_success(policy, shared)?),
-                )?;
+                self.record_success(attempt)?;
                 let tail = if attempt > 1 {
                     format!("; {} done", self.what)
                 } else {
@@ -448,6 +459,46 @@ impl Runner<'_> {
         }
     }
 
+    /// The command succeeded: record it. A dropped database connection or a
+    /// write that fails (a full disk) gets a few tries while the lease still
+    /// holds; then backstop fails loudly, saying the command succeeded, rather
+    /// than let the success vanish. (`finish_success` is safe to repeat.)
+    fn record_success(&mut self, attempt: u32) -> Result<()> {
+        let mut wait = Duration::from_millis(100);
+        let mut tries = 1;
+        loop {
+            let (session, policy) = (&mut self.session, self.policy);
+            let result = self.store.finish_success(
+                self.key,
+                self.fence,
+                self.round,
+                attempt,
+                now_ms(),
+                |shared| Ok(session.after_success(policy, shared)?),
+            );
+            let err = match result {
+                Ok(()) => return Ok(()),
+                Err(err) if err.downcast_ref::<StoreError>().is_none() => return Err(err),
+                Err(err) => err,
+            };
+            if tries == 5 || self.lease.lost() {
+                return Err(err.context(format!(
+                    "attempt {attempt} SUCCEEDED, but the state database could not record it, \
+                     so {} is still open: a later `backstop run` of it runs the command again. \
+                     Record it by hand or make the step's output idempotent (see the README)",
+                    self.what
+                )));
+            }
+            eprintln!(
+                "backstop: attempt {attempt} succeeded but recording it failed ({err:#}); trying again in {}",
+                duration(wait.as_millis() as u64)
+            );
+            std::thread::sleep(wait);
+            wait *= 2;
+            tries += 1;
+        }
+    }
+
     fn record_failure(&mut self, attempt: u32, outcome: &Outcome, code: u8) -> Result<Decision> {
         let (failure, observed) = outcome.failure(&self.command_name());
         let failed = AttemptFailure {
@@ -459,7 +510,7 @@ impl Runner<'_> {
         let (session, policy) = (&mut self.session, self.policy);
         self.store.finish_failure(
             self.key,
-            self.owner,
+            self.fence,
             self.round,
             attempt,
             now,
@@ -503,7 +554,7 @@ impl Runner<'_> {
         let name = signal_name(signal);
         if let Err(e) =
             self.store
-                .interrupt(self.key, self.owner, self.round, attempt, now_ms(), &name)
+                .interrupt(self.key, self.fence, self.round, attempt, now_ms(), &name)
         {
             return e;
         }
@@ -583,10 +634,10 @@ struct Lease {
 }
 
 impl Lease {
-    fn start(mut store: Store, run_id: &str, step: &str, owner: &str, lease_ms: u64) -> Lease {
+    fn start(mut store: Store, run_id: &str, step: &str, fence: Fence, lease_ms: u64) -> Lease {
         let lost = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
-        let (run_id, step, owner) = (run_id.to_string(), step.to_string(), owner.to_string());
+        let (run_id, step) = (run_id.to_string(), step.to_string());
         let (thread_lost, thread_stop) = (Arc::clone(&lost), Arc::clone(&stop));
         let thread = std::thread::spawn(move || {
             let key = RunKey {
@@ -604,7 +655,7 @@ impl Lease {
                     std::thread::sleep(Duration::from_millis(10).min(every));
                 }
                 let now = now_ms();
-                match store.renew(key, &owner, now, lease_ms) {
+                match store.renew(key, &fence, now, lease_ms) {
                     Ok(true) => valid_until = now.saturating_add(lease_ms),
                     Ok(false) => break,
                     // A busy database: keep trying while the lease still holds.

@@ -16,8 +16,9 @@ use super::store::{self, StepStats, Store, StoreError};
 
 #[derive(Args)]
 pub struct StatsArgs {
-    /// State database [default: $XDG_STATE_HOME/backstop/state.db]
-    #[arg(long, value_name = "PATH", env = "BACKSTOP_STATE")]
+    /// State database: a SQLite file or a postgres:// URL
+    /// [default: $XDG_STATE_HOME/backstop/state.db]
+    #[arg(long, value_name = "PATH|URL", env = "BACKSTOP_STATE")]
     state: Option<PathBuf>,
     /// Print one JSON object: {"state", "steps": [...]}.
     #[arg(long)]
@@ -30,7 +31,8 @@ pub struct StatsArgs {
 
 #[derive(Serialize)]
 struct StatsJson<'a> {
-    state: &'a Path,
+    /// The path, or the URL without its password.
+    state: String,
     steps: Vec<StepJson<'a>>,
 }
 
@@ -94,12 +96,12 @@ pub fn run(args: StatsArgs) -> Result<ExitCode> {
     }
     if args.json {
         let out = StatsJson {
-            state: &path,
+            state: store::display_state(&path),
             steps: steps.iter().map(StepJson::from).collect(),
         };
         println!("{}", serde_json::to_string(&out)?);
     } else if steps.is_empty() {
-        println!("no runs recorded in {}", path.display());
+        println!("no runs recorded in {}", store::display_state(&path));
     } else {
         print!("{}", render_table(&steps));
     }
@@ -112,7 +114,7 @@ fn read(path: &Path) -> Result<Vec<StepStats>> {
         None => {
             eprintln!(
                 "backstop: no state database at {} yet: nothing recorded",
-                path.display()
+                store::display_state(path)
             );
             Ok(Vec::new())
         }

@@ -120,6 +120,7 @@ impl Running {
     ) -> io::Result<Finished> {
         let mut stopping: Option<(Ended, Instant)> = None;
         let mut killed_at: Option<Instant> = None;
+        let mut left_behind = false;
         let status = loop {
             if let Some(status) = self.child.try_wait()? {
                 break status;
@@ -155,10 +156,20 @@ impl Running {
             std::thread::sleep(poll_interval(now - self.started));
         };
         let duration = self.started.elapsed();
+        // The leader exited by itself, but what it started in the background
+        // (still in its group) must not outlive the attempt: a retry would
+        // run beside it, a takeover could not tell it from a live attempt.
+        // SIGTERM now, SIGKILL after the grace period, as for a timeout. (A
+        // process meant to outlive the command detaches with setsid.)
+        if stopping.is_none() && group_alive(self.pid) {
+            signal_group(self.pid, libc::SIGTERM);
+            stopping = Some((Ended::Exited(0), Instant::now()));
+            left_behind = true;
+        }
         // The leader is gone. A stopped attempt's group goes with it: members
         // that ignored SIGTERM get SIGKILL when the grace period ends.
         if let Some((_, since)) = stopping {
-            while group_exists(self.pid) {
+            while group_alive(self.pid) {
                 match killed_at {
                     None if since.elapsed() >= grace => {
                         signal_group(self.pid, libc::SIGKILL);
@@ -173,8 +184,8 @@ impl Running {
             }
         }
         let ended = match stopping {
-            Some((ended, _)) => ended,
-            None => match (status.code(), status.signal()) {
+            Some((ended, _)) if !left_behind => ended,
+            _ => match (status.code(), status.signal()) {
                 (Some(code), _) => Ended::Exited(code),
                 (None, Some(signal)) => Ended::Signaled(signal),
                 (None, None) => Ended::Exited(1),
@@ -216,6 +227,45 @@ fn group_exists(pgid: i32) -> bool {
     // SAFETY: signal 0 only checks that the group exists.
     let rc = unsafe { libc::kill(-pgid, 0) };
     rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// The group has a member that still runs: zombies (whose parent died and
+/// an init that does not reap keeps) run nothing and are not waited for.
+fn group_alive(pgid: i32) -> bool {
+    if !group_exists(pgid) {
+        return false;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return true;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // After "pid (comm) ": state, ppid, pgrp.
+            let Some(close) = stat.rfind(')') else {
+                continue;
+            };
+            let mut fields = stat[close + 1..].split_whitespace();
+            let (state, _ppid, pgrp) = (fields.next(), fields.next(), fields.next());
+            if pgrp.and_then(|g| g.parse::<i32>().ok()) == Some(pgid)
+                && !matches!(state, Some("Z" | "X"))
+            {
+                return true;
+            }
+        }
+        false
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        true
+    }
 }
 
 /// When the process started (clock ticks since boot, Linux), to tell it from

@@ -1,0 +1,186 @@
+//! The tables, per backend, and their migrations. Times are milliseconds since
+//! the Unix epoch. Version history:
+//! 1. runs, attempts, shared_state;
+//! 2. alert_state and alert_log;
+//! 3. fencing: `runs.lease_epoch` (+1 at every grant of the lease) and
+//!    `attempts.lease_epoch` (the grant that wrote the attempt).
+//!
+//! SQLite keeps the version in `PRAGMA user_version`; PostgreSQL in the
+//! one-row table `backstop.schema_version`, with every table in the
+//! `backstop` schema so it can share a database with other applications.
+
+/// The version this backstop writes; a database with a newer one is refused.
+pub const SCHEMA_VERSION: i64 = 3;
+
+/// SQLite, version 1.
+pub(crate) const SQLITE_V1: &str = "
+CREATE TABLE runs (
+    run_id              TEXT NOT NULL,
+    step                TEXT NOT NULL,
+    -- 1, then +1 each time a run that gave up (or is forced) is started again.
+    round               INTEGER NOT NULL,
+    status              TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    -- The planner's retry-state for the current round, canonical JSON.
+    retry_state         TEXT NOT NULL,
+    -- 'succeeded' or the give-up reason, once the round has ended.
+    outcome             TEXT,
+    -- What `backstop run` exited with when the round ended.
+    exit_status         INTEGER,
+    created_at_ms       INTEGER NOT NULL,
+    updated_at_ms       INTEGER NOT NULL,
+    finished_at_ms      INTEGER,
+    -- The invocation running it (host:pid:nonce:machine) and until when; NULL when free.
+    lease_owner         TEXT,
+    lease_expires_at_ms INTEGER,
+    PRIMARY KEY (run_id, step)
+);
+CREATE TABLE attempts (
+    run_id          TEXT NOT NULL,
+    step            TEXT NOT NULL,
+    round           INTEGER NOT NULL,
+    -- 1-based within the round, as the planner counts.
+    attempt         INTEGER NOT NULL,
+    host            TEXT NOT NULL,
+    -- Process group of the command while it runs (= the child's pid), and the
+    -- child's start time in clock ticks (Linux), to find orphans on takeover.
+    pid             INTEGER,
+    pid_start       INTEGER,
+    started_at_ms   INTEGER NOT NULL,
+    ended_at_ms     INTEGER,
+    -- The wait before this attempt (0 for a round's first) and its timeout.
+    delay_before_ms INTEGER NOT NULL,
+    timeout_ms      INTEGER,
+    exit_code       INTEGER,
+    signal          TEXT,
+    timed_out       INTEGER NOT NULL DEFAULT 0,
+    class           TEXT,
+    rule            TEXT,
+    -- 'succeeded', 'retry', 'give-up', 'interrupted' (backstop was stopped by a
+    -- signal), 'abandoned' (its backstop died; taken over), NULL while running.
+    decision        TEXT,
+    give_up_reason  TEXT,
+    delay_after_ms  INTEGER,
+    explanation     TEXT,
+    PRIMARY KEY (run_id, step, round, attempt),
+    FOREIGN KEY (run_id, step) REFERENCES runs (run_id, step)
+);
+CREATE INDEX attempts_by_step ON attempts (step);
+-- Circuit breaker and retry budget, shared by every run of a step.
+CREATE TABLE shared_state (
+    step          TEXT PRIMARY KEY,
+    state         TEXT NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
+";
+
+/// SQLite, version 2: the alert evaluator's state and what it sent.
+pub(crate) const SQLITE_V2: &str = "
+-- The escalation evaluator's state (opaque JSON) per alert policy key (the
+-- pipeline name), and the policy that made it (so `alerts ack` can evaluate).
+CREATE TABLE IF NOT EXISTS alert_state (
+    policy_key    TEXT PRIMARY KEY,
+    state         TEXT NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    policy_path   TEXT,
+    policy_format TEXT,
+    policy_source TEXT
+);
+-- One row per notification and route; delivered is NULL until attempted.
+CREATE TABLE IF NOT EXISTS alert_log (
+    at_ms      INTEGER NOT NULL,
+    policy_key TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    severity   TEXT NOT NULL,
+    rule       TEXT NOT NULL,
+    dedup_key  TEXT NOT NULL,
+    targets    TEXT NOT NULL,
+    summary    TEXT NOT NULL,
+    delivered  INTEGER,
+    sink       TEXT,
+    error      TEXT
+);
+CREATE INDEX IF NOT EXISTS alert_log_by_key ON alert_log (dedup_key);
+";
+
+/// SQLite, version 3: the fencing token.
+pub(crate) const SQLITE_V3: &str = "
+ALTER TABLE runs ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE attempts ADD COLUMN lease_epoch INTEGER;
+";
+
+/// PostgreSQL, version 3 (the first there), in the `backstop` schema.
+pub(crate) const POSTGRES_V3: &str = "
+CREATE TABLE runs (
+    run_id              TEXT NOT NULL,
+    step                TEXT NOT NULL,
+    round               BIGINT NOT NULL,
+    status              TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    retry_state         TEXT NOT NULL,
+    outcome             TEXT,
+    exit_status         BIGINT,
+    created_at_ms       BIGINT NOT NULL,
+    updated_at_ms       BIGINT NOT NULL,
+    finished_at_ms      BIGINT,
+    lease_owner         TEXT,
+    lease_expires_at_ms BIGINT,
+    lease_epoch         BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, step)
+);
+CREATE TABLE attempts (
+    run_id          TEXT NOT NULL,
+    step            TEXT NOT NULL,
+    round           BIGINT NOT NULL,
+    attempt         BIGINT NOT NULL,
+    host            TEXT NOT NULL,
+    pid             BIGINT,
+    pid_start       BIGINT,
+    started_at_ms   BIGINT NOT NULL,
+    ended_at_ms     BIGINT,
+    delay_before_ms BIGINT NOT NULL,
+    timeout_ms      BIGINT,
+    exit_code       BIGINT,
+    signal          TEXT,
+    timed_out       BIGINT NOT NULL DEFAULT 0,
+    class           TEXT,
+    rule            TEXT,
+    decision        TEXT,
+    give_up_reason  TEXT,
+    delay_after_ms  BIGINT,
+    explanation     TEXT,
+    lease_epoch     BIGINT,
+    PRIMARY KEY (run_id, step, round, attempt),
+    FOREIGN KEY (run_id, step) REFERENCES runs (run_id, step)
+);
+CREATE INDEX attempts_by_step ON attempts (step);
+CREATE TABLE shared_state (
+    step          TEXT PRIMARY KEY,
+    state         TEXT NOT NULL,
+    updated_at_ms BIGINT NOT NULL
+);
+CREATE TABLE alert_state (
+    policy_key    TEXT PRIMARY KEY,
+    state         TEXT NOT NULL,
+    updated_at_ms BIGINT NOT NULL,
+    policy_path   TEXT,
+    policy_format TEXT,
+    policy_source TEXT
+);
+CREATE TABLE alert_log (
+    id         BIGSERIAL PRIMARY KEY,
+    at_ms      BIGINT NOT NULL,
+    policy_key TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    severity   TEXT NOT NULL,
+    rule       TEXT NOT NULL,
+    dedup_key  TEXT NOT NULL,
+    targets    TEXT NOT NULL,
+    summary    TEXT NOT NULL,
+    delivered  BIGINT,
+    sink       TEXT,
+    error      TEXT
+);
+CREATE INDEX alert_log_by_key ON alert_log (dedup_key);
+";
+
+/// The PostgreSQL schema (namespace) holding the tables.
+pub(crate) const PG_SCHEMA: &str = "backstop";

@@ -1,0 +1,358 @@
+//! The SQLite backend: one file in WAL mode, for one machine. Write
+//! transactions are `BEGIN IMMEDIATE`, so they exclude each other for their
+//! whole length; readers (`stats`) never wait for a running step's writes.
+//!
+//! A new database is built complete under a temporary name and linked into
+//! place, so no process ever sees a half-made one: an empty (0-byte) file is
+//! therefore never ours and is refused, and concurrent first opens can no
+//! longer catch another's schema half-written and call it foreign.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ErrorCode, OpenFlags, ToSql, TransactionBehavior};
+
+use super::schema::{SCHEMA_VERSION, SQLITE_V1, SQLITE_V2, SQLITE_V3};
+use super::{Backend, Dialect, Fail, Row, StoreErrorKind, Tx, Val};
+
+pub(crate) struct Sqlite {
+    conn: Connection,
+    path: PathBuf,
+    busy: Duration,
+}
+
+impl Sqlite {
+    /// Open (creating the file and its directory if missing) and migrate.
+    pub fn open(path: &Path, busy: Duration) -> Result<Sqlite, Fail> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Fail::Db(StoreErrorKind::Other(format!(
+                    "cannot create its directory: {e}"
+                )))
+            })?;
+        }
+        if !path.exists() {
+            create(path, busy)?;
+        }
+        refuse_empty(path)?;
+        let db = Sqlite::connect(path, busy, OpenFlags::default())?;
+        db.check()?;
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// Open an existing file without changing it; `None` when there is none.
+    pub fn open_existing(path: &Path, busy: Duration) -> Result<Option<Sqlite>, Fail> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        refuse_empty(path)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let db = Sqlite::connect(path, busy, flags)?;
+        db.check()?;
+        Ok(Some(db))
+    }
+
+    fn connect(path: &Path, busy: Duration, flags: OpenFlags) -> Result<Sqlite, Fail> {
+        let error = |e| sql_fail(busy, e);
+        let conn = Connection::open_with_flags(path, flags).map_err(error)?;
+        conn.busy_timeout(busy).map_err(error)?;
+        Ok(Sqlite {
+            conn,
+            path: path.to_path_buf(),
+            busy,
+        })
+    }
+
+    /// Integrity and ownership checks, before anything is written; the reads
+    /// share one snapshot so a concurrent migration cannot fall between them.
+    fn check(&self) -> Result<(), Fail> {
+        let error = |e| sql_fail(self.busy, e);
+        self.conn.execute_batch("BEGIN").map_err(error)?;
+        let result = self.check_in_snapshot();
+        let _ = self.conn.execute_batch("COMMIT");
+        result
+    }
+
+    fn check_in_snapshot(&self) -> Result<(), Fail> {
+        let error = |e| sql_fail(self.busy, e);
+        let check: String = self
+            .conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(error)?;
+        if check != "ok" {
+            // SQLite lists every damaged page; the first two say enough.
+            let problems: Vec<&str> = check
+                .lines()
+                .filter(|l| !l.starts_with("***") && !l.trim().is_empty())
+                .collect();
+            let mut detail = problems[..problems.len().min(2)].join("; ");
+            if problems.len() > 2 {
+                detail.push_str(&format!("; {} more", problems.len() - 2));
+            }
+            return Err(Fail::Db(StoreErrorKind::Corrupt(format!(
+                "quick_check: {detail}"
+            ))));
+        }
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(error)?;
+        if version > SCHEMA_VERSION {
+            return Err(Fail::Db(StoreErrorKind::TooNew(version)));
+        }
+        if version == 0 && self.tables()? > 0 {
+            return Err(Fail::Db(StoreErrorKind::Foreign("a SQLite database".into())));
+        }
+        Ok(())
+    }
+
+    fn tables(&self) -> Result<i64, Fail> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| sql_fail(self.busy, e))
+    }
+
+    fn migrate(&self) -> Result<(), Fail> {
+        let setup = || -> Result<(), Fail> {
+            let error = |e| sql_fail(self.busy, e);
+            // WAL: readers (stats) never wait for a running step's writes.
+            let _mode: String = self
+                .conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .map_err(error)?;
+            self.conn
+                .pragma_update(None, "synchronous", "NORMAL")
+                .map_err(error)?;
+            let version: i64 = self
+                .conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(error)?;
+            if version == SCHEMA_VERSION {
+                return Ok(());
+            }
+            self.conn.execute_batch("BEGIN IMMEDIATE").map_err(error)?;
+            let version: i64 = self
+                .conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(error)?;
+            if version == 0 && self.tables()? > 0 {
+                return Err(Fail::Db(StoreErrorKind::Foreign("a SQLite database".into())));
+            }
+            migrate_from(&self.conn, version).map_err(error)?;
+            self.conn.execute_batch("COMMIT").map_err(error)
+        };
+        setup().inspect_err(|_| {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        })
+    }
+
+    /// Write back and empty the write-ahead log, so later commits reuse its
+    /// space instead of growing a file: run before a command starts, so a
+    /// disk that cannot take the state's growth fails before, not after, it.
+    pub fn checkpoint(&self) -> Result<(), Fail> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+            .map_err(|e| sql_fail(self.busy, e))
+    }
+}
+
+/// Apply the migrations after `version` (inside the caller's transaction).
+fn migrate_from(conn: &Connection, version: i64) -> rusqlite::Result<()> {
+    if version < 1 {
+        conn.execute_batch(SQLITE_V1)?;
+    }
+    if version < 2 {
+        conn.execute_batch(SQLITE_V2)?;
+    }
+    if version < 3 {
+        conn.execute_batch(SQLITE_V3)?;
+    }
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+}
+
+/// Build a complete database under a temporary name in the same directory and
+/// link it into place; if another process won the race, use theirs.
+fn create(path: &Path, busy: Duration) -> Result<(), Fail> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state.db".into());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let tmp = path.with_file_name(format!(".{name}.{}.{nanos}.new", std::process::id()));
+    let io = |what: &str, e: std::io::Error| {
+        Fail::Db(StoreErrorKind::Other(format!("cannot {what}: {e}")))
+    };
+    let build = || -> Result<(), Fail> {
+        let error = |e| sql_fail(busy, e);
+        let conn = Connection::open(&tmp).map_err(error)?;
+        conn.execute_batch("BEGIN").map_err(error)?;
+        migrate_from(&conn, 0).map_err(error)?;
+        conn.execute_batch("COMMIT").map_err(error)?;
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(error)?;
+        conn.close().map_err(|(_, e)| error(e))?;
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io("write a new state database", e))?;
+        match std::fs::hard_link(&tmp, path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            // A filesystem without hard links: rename, which replaces; only
+            // when there is still nothing to replace.
+            Err(_) if !path.exists() => {
+                std::fs::rename(&tmp, path).map_err(|e| io("create the state database", e))?
+            }
+            Err(_) => {}
+        }
+        if let Some(dir) = path.parent()
+            && let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            })
+        {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    };
+    let result = build();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut p = tmp.clone().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+    result
+}
+
+fn refuse_empty(path: &Path) -> Result<(), Fail> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.len() == 0 => Err(Fail::Db(StoreErrorKind::Empty)),
+        _ => Ok(()),
+    }
+}
+
+impl Backend for Sqlite {
+    fn write(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<(), Fail>) -> Result<(), Fail> {
+        let busy = self.busy;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sql_fail(busy, e))?;
+        f(&mut SqliteTx { tx: &tx, busy })?;
+        tx.commit().map_err(|e| sql_fail(busy, e))
+    }
+
+    fn read(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<(), Fail>) -> Result<(), Fail> {
+        let busy = self.busy;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(|e| sql_fail(busy, e))?;
+        f(&mut SqliteTx { tx: &tx, busy })?;
+        tx.commit().map_err(|e| sql_fail(busy, e))
+    }
+
+    fn reopen(&self) -> Result<Box<dyn Backend>, Fail> {
+        Ok(Box::new(Sqlite::connect(
+            &self.path,
+            self.busy,
+            OpenFlags::default(),
+        )?))
+    }
+
+    fn initialised(&mut self) -> Result<bool, Fail> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| sql_fail(self.busy, e))?;
+        Ok(version > 0)
+    }
+
+    fn prepare_attempt(&mut self) -> Result<(), Fail> {
+        self.checkpoint()
+    }
+}
+
+struct SqliteTx<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    busy: Duration,
+}
+
+impl Tx for SqliteTx<'_> {
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, Fail> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(sql)
+            .map_err(|e| sql_fail(self.busy, e))?;
+        let n = stmt
+            .execute(rusqlite::params_from_iter(params))
+            .map_err(|e| sql_fail(self.busy, e))?;
+        Ok(n as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, Fail> {
+        let busy = self.busy;
+        let run = || -> rusqlite::Result<Vec<Row>> {
+            let mut stmt = self.tx.prepare_cached(sql)?;
+            let columns = stmt.column_count();
+            let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let mut row = Vec::with_capacity(columns);
+                for i in 0..columns {
+                    row.push(match r.get_ref(i)? {
+                        ValueRef::Null => Val::Null,
+                        ValueRef::Integer(v) => Val::Int(v),
+                        ValueRef::Real(v) => Val::Int(v as i64),
+                        ValueRef::Text(t) | ValueRef::Blob(t) => {
+                            Val::Text(String::from_utf8_lossy(t).into_owned())
+                        }
+                    });
+                }
+                out.push(Row(row));
+            }
+            Ok(out)
+        };
+        run().map_err(|e| sql_fail(busy, e))
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn now_ms(&mut self, local_ms: u64) -> Result<i64, Fail> {
+        Ok(super::to_i64(local_ms))
+    }
+}
+
+impl ToSql for Val {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Val::Int(v) => ToSqlOutput::from(*v),
+            Val::Text(t) => ToSqlOutput::from(t.as_str()),
+            Val::Null => ToSqlOutput::from(rusqlite::types::Null),
+        })
+    }
+}
+
+fn sql_fail(busy: Duration, e: rusqlite::Error) -> Fail {
+    Fail::Db(match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreErrorKind::Locked(busy),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+            StoreErrorKind::Corrupt(e.to_string())
+        }
+        Some(ErrorCode::DiskFull) => StoreErrorKind::Other(format!("the disk is full ({e})")),
+        _ => StoreErrorKind::Other(e.to_string()),
+    })
+}

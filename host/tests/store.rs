@@ -1,0 +1,563 @@
+//! The state store's contract, run against both backends: SQLite (a file in
+//! a temp dir) and PostgreSQL (a fresh database per test on the server named
+//! by BACKSTOP_TEST_PG_URL, which tests/run-rust.sh starts). Leases and their
+//! fencing, takeover, reruns, atomic shared state, serialised alert
+//! evaluation, schema versions; then SQLite's own file defects.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use backstop::store::{
+    Acquired, Fence, Grant, LeaseLost, Owner, RunKey, SCHEMA_VERSION, Store, StoreError,
+    StoreErrorKind, StoredPolicy,
+};
+use backstop::{Permit, RetryState, SharedState};
+
+const BUSY: Duration = Duration::from_secs(10);
+const LONG: u64 = 600_000;
+
+/// One backend's database for one test.
+struct Db {
+    state: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+    pg: bool,
+}
+
+fn sqlite() -> Db {
+    let dir = tempfile::tempdir().unwrap();
+    Db {
+        state: dir.path().join("state.db"),
+        _dir: Some(dir),
+        pg: false,
+    }
+}
+
+/// A fresh database on the test server, or `None` (with a loud message) when
+/// BACKSTOP_TEST_PG_URL is unset.
+fn postgres() -> Option<Db> {
+    let url = pg_database()?;
+    Some(Db {
+        state: PathBuf::from(url),
+        _dir: None,
+        pg: true,
+    })
+}
+
+/// Create an empty database on the test server; its URL.
+pub fn pg_database() -> Option<String> {
+    let Ok(base) = std::env::var("BACKSTOP_TEST_PG_URL") else {
+        eprintln!(
+            "\n*** SKIPPED: BACKSTOP_TEST_PG_URL is unset, so this PostgreSQL test did not run. \
+             tests/run-rust.sh starts a server (tests/pg.sh); run it, or \
+             eval \"$(tests/pg.sh start)\" first. ***\n"
+        );
+        return None;
+    };
+    static N: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "t_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    let mut client = postgres::Client::connect(&base, postgres::NoTls)
+        .expect("the test PostgreSQL server (BACKSTOP_TEST_PG_URL) is reachable");
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let cut = base.rfind('/').unwrap();
+    Some(format!("{}/{name}", &base[..cut]))
+}
+
+impl Db {
+    fn open(&self) -> Store {
+        Store::open(&self.state, BUSY).unwrap()
+    }
+
+    fn sql(&self, sql: &str) {
+        if self.pg {
+            let mut c =
+                postgres::Client::connect(self.state.to_str().unwrap(), postgres::NoTls).unwrap();
+            c.batch_execute(sql).unwrap();
+        } else {
+            let c = rusqlite::Connection::open(&self.state).unwrap();
+            c.execute_batch(sql).unwrap();
+        }
+    }
+}
+
+/// Every test, once per backend.
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(#[test] fn $name() { super::$name(&super::sqlite()); })*
+        }
+        mod postgres_backend {
+            $(#[test] fn $name() {
+                if let Some(db) = super::postgres() { super::$name(&db); }
+            })*
+        }
+    };
+}
+
+both!(
+    the_schema_is_created_once_and_reopened,
+    a_newer_schema_is_refused,
+    a_foreign_database_is_refused,
+    a_live_lease_is_exclusive,
+    an_expired_lease_is_taken_over_and_the_old_holder_is_fenced,
+    a_dead_holder_on_this_machine_is_taken_over_at_once,
+    a_succeeded_run_is_not_granted_again_unless_rerun,
+    recording_a_success_twice_is_harmless,
+    shared_state_updates_are_never_lost,
+    alert_evaluations_of_one_key_serialise,
+    concurrent_acquires_grant_one_lease,
+    stats_count_runs_and_attempts,
+);
+
+fn key(run_id: &str) -> RunKey<'_> {
+    RunKey {
+        run_id,
+        step: "main",
+    }
+}
+
+fn owner(n: u64) -> String {
+    Owner::this_process("test-host", n).to_string()
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn grant(a: Acquired) -> Grant {
+    match a {
+        Acquired::Granted(g) => g,
+        other => panic!("expected a grant, got {other:?}"),
+    }
+}
+
+fn permit(state: &RetryState, shared: &SharedState) -> Permit {
+    Permit {
+        refused: None,
+        attempt: state.attempts + 1,
+        timeout_ms: None,
+        retry_after_ms: 0,
+        probe: false,
+        state: RetryState {
+            attempts: state.attempts + 1,
+            ..state.clone()
+        },
+        shared: shared.clone(),
+    }
+}
+
+/// One attempt, begun and ended as a success.
+fn succeed(store: &mut Store, k: RunKey<'_>, g: &Grant) -> anyhow::Result<()> {
+    let p = store.begin_attempt(k, &g.fence, g.round, "h", now(), 0, |_| 1, |s, sh| {
+        Ok(permit(s, sh))
+    })?;
+    store.finish_success(k, &g.fence, g.round, p.attempt, now(), |sh| Ok(sh.clone()))
+}
+
+fn is_lease_lost(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<LeaseLost>().is_some()
+}
+
+fn the_schema_is_created_once_and_reopened(db: &Db) {
+    let mut a = db.open();
+    let g = grant(a.acquire(key("r"), &owner(1), now(), LONG, 7, false).unwrap());
+    assert_eq!(g.fence.epoch, 1);
+    assert_eq!(g.state.seed, 7);
+    drop(a);
+    // Reopening finds the schema and the row; nothing is recreated.
+    let mut b = db.open();
+    match b.acquire(key("r"), &owner(2), now(), LONG, 7, false).unwrap() {
+        Acquired::Held { owner: o, .. } => assert_eq!(o, owner(1)),
+        other => panic!("{other:?}"),
+    }
+    let existing = Store::open_existing(&db.state, BUSY).unwrap();
+    assert!(existing.is_some());
+}
+
+fn a_newer_schema_is_refused(db: &Db) {
+    drop(db.open());
+    if db.pg {
+        db.sql("UPDATE backstop.schema_version SET version = 99");
+    } else {
+        db.sql("PRAGMA user_version = 99");
+    }
+    let err = Store::open(&db.state, BUSY).err().expect("refused");
+    let store_err = err.downcast_ref::<StoreError>().expect("a StoreError");
+    assert!(matches!(store_err.kind, StoreErrorKind::TooNew(99)), "{err}");
+    assert!(err.to_string().contains(&format!("newer than this backstop's {SCHEMA_VERSION}")));
+    // The read-only path refuses it too.
+    assert!(Store::open_existing(&db.state, BUSY).is_err());
+}
+
+fn a_foreign_database_is_refused(db: &Db) {
+    if db.pg {
+        db.sql("CREATE SCHEMA backstop; CREATE TABLE backstop.photos (id int)");
+    } else {
+        db.sql("CREATE TABLE photos (id INTEGER)");
+    }
+    let err = Store::open(&db.state, BUSY).err().expect("refused");
+    assert!(err.to_string().contains("not a backstop state database"), "{err}");
+}
+
+fn a_live_lease_is_exclusive(db: &Db) {
+    let mut a = db.open();
+    let mut b = db.open();
+    let g = grant(a.acquire(key("r"), &owner(1), now(), LONG, 0, false).unwrap());
+    match b.acquire(key("r"), &owner(2), now(), LONG, 0, false).unwrap() {
+        Acquired::Held { owner: o, .. } => assert_eq!(o, owner(1)),
+        other => panic!("{other:?}"),
+    }
+    assert!(a.renew(key("r"), &g.fence, now(), LONG).unwrap());
+    // Another run id is independent.
+    grant(b.acquire(key("other"), &owner(2), now(), LONG, 0, false).unwrap());
+}
+
+fn an_expired_lease_is_taken_over_and_the_old_holder_is_fenced(db: &Db) {
+    let mut a = db.open();
+    let mut b = db.open();
+    // A zero-length lease has expired by the next look at the clock.
+    let old = grant(a.acquire(key("r"), &owner(1), now(), 0, 0, false).unwrap());
+    let p = a
+        .begin_attempt(key("r"), &old.fence, old.round, "h", now(), 0, |_| 1, |s, sh| {
+            Ok(permit(s, sh))
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    let new = grant(b.acquire(key("r"), &owner(2), now(), LONG, 0, false).unwrap());
+    assert!(new.resumed);
+    assert_eq!(new.fence.epoch, old.fence.epoch + 1);
+    assert_eq!(new.abandoned.len(), 1, "the old attempt is marked abandoned");
+    assert_eq!(new.state.attempts, 1, "the attempt count continues");
+    // Every late write of the old holder is refused; the successor's stand.
+    assert!(!a.renew(key("r"), &old.fence, now(), LONG).unwrap());
+    let e = a
+        .finish_success(key("r"), &old.fence, old.round, p.attempt, now(), |sh| Ok(sh.clone()))
+        .unwrap_err();
+    assert!(is_lease_lost(&e), "{e:#}");
+    let e = a
+        .begin_attempt(key("r"), &old.fence, old.round, "h", now(), 0, |_| 1, |s, sh| {
+            Ok(permit(s, sh))
+        })
+        .unwrap_err();
+    assert!(is_lease_lost(&e), "{e:#}");
+    let e = a
+        .interrupt(key("r"), &old.fence, old.round, Some(1), now(), "SIGTERM")
+        .unwrap_err();
+    assert!(is_lease_lost(&e), "{e:#}");
+    // The same owner string with the old epoch is refused too: the epoch fences.
+    let stale = Fence {
+        owner: new.fence.owner.clone(),
+        epoch: old.fence.epoch,
+    };
+    assert!(!b.renew(key("r"), &stale, now(), LONG).unwrap());
+    succeed(&mut b, key("r"), &new).unwrap();
+    match a.acquire(key("r"), &owner(3), now(), LONG, 0, false).unwrap() {
+        Acquired::AlreadySucceeded { attempt, .. } => assert_eq!(attempt, Some(2)),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn a_dead_holder_on_this_machine_is_taken_over_at_once(db: &Db) {
+    let mut a = db.open();
+    // A pid that has certainly exited: a child we started and reaped.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    let mut dead = Owner::parse(&owner(1)).unwrap();
+    dead.pid = dead_pid;
+    grant(a.acquire(key("r"), &dead.to_string(), now(), LONG, 0, false).unwrap());
+    let g = grant(a.acquire(key("r"), &owner(2), now(), LONG, 0, false).unwrap());
+    assert!(g.resumed && g.holder_dead);
+    // A holder on another machine (or pid namespace) is never judged dead early.
+    let mut remote = Owner::parse(&owner(3)).unwrap();
+    remote.pid = dead_pid;
+    remote.machine = "another-boot/1".into();
+    grant(a.acquire(key("s"), &remote.to_string(), now(), LONG, 0, false).unwrap());
+    assert!(matches!(
+        a.acquire(key("s"), &owner(4), now(), LONG, 0, false).unwrap(),
+        Acquired::Held { .. }
+    ));
+}
+
+fn a_succeeded_run_is_not_granted_again_unless_rerun(db: &Db) {
+    let mut s = db.open();
+    let g = grant(s.acquire(key("r"), &owner(1), now(), LONG, 0, false).unwrap());
+    succeed(&mut s, key("r"), &g).unwrap();
+    assert!(matches!(
+        s.acquire(key("r"), &owner(2), now(), LONG, 0, false).unwrap(),
+        Acquired::AlreadySucceeded { .. }
+    ));
+    let again = grant(s.acquire(key("r"), &owner(2), now(), LONG, 0, true).unwrap());
+    assert!(again.restarted);
+    assert_eq!(again.round, 2);
+    assert_eq!(again.state.attempts, 0);
+    assert!(again.fence.epoch > g.fence.epoch);
+}
+
+fn recording_a_success_twice_is_harmless(db: &Db) {
+    let mut s = db.open();
+    let g = grant(s.acquire(key("r"), &owner(1), now(), LONG, 0, false).unwrap());
+    let p = s
+        .begin_attempt(key("r"), &g.fence, g.round, "h", now(), 0, |_| 1, |st, sh| {
+            Ok(permit(st, sh))
+        })
+        .unwrap();
+    let mut calls = 0;
+    for _ in 0..2 {
+        s.finish_success(key("r"), &g.fence, g.round, p.attempt, now(), |sh| {
+            calls += 1;
+            Ok(sh.clone())
+        })
+        .unwrap();
+    }
+    assert_eq!(calls, 1, "the retried commit found the success recorded");
+}
+
+fn shared_state_updates_are_never_lost(db: &Db) {
+    drop(db.open());
+    let threads = 6;
+    let per_thread = 5;
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let state = db.state.clone();
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                let mut s = Store::open(&state, BUSY).unwrap();
+                barrier.wait();
+                for i in 0..per_thread {
+                    let run = format!("r{t}-{i}");
+                    let g = grant(
+                        s.acquire(key(&run), &owner(t as u64), now(), LONG, 0, false)
+                            .unwrap(),
+                    );
+                    let p = s
+                        .begin_attempt(key(&run), &g.fence, 1, "h", now(), 0, |_| 1, |st, sh| {
+                            Ok(permit(st, sh))
+                        })
+                        .unwrap();
+                    // Read-modify-write of the step's shared row.
+                    s.finish_success(key(&run), &g.fence, 1, p.attempt, now(), |sh| {
+                        let mut next = sh.clone();
+                        next.breaker.probes_succeeded += 1;
+                        Ok(next)
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let count = shared_counter(db);
+    assert_eq!(count, (threads * per_thread) as u64);
+}
+
+fn shared_counter(db: &Db) -> u64 {
+    let text: String = if db.pg {
+        let mut c =
+            postgres::Client::connect(db.state.to_str().unwrap(), postgres::NoTls).unwrap();
+        c.query_one("SELECT state FROM backstop.shared_state WHERE step = 'main'", &[])
+            .unwrap()
+            .get(0)
+    } else {
+        rusqlite::Connection::open(&db.state)
+            .unwrap()
+            .query_row("SELECT state FROM shared_state WHERE step = 'main'", [], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    let shared: SharedState = serde_json::from_str(&text).unwrap();
+    u64::from(shared.breaker.probes_succeeded)
+}
+
+fn alert_evaluations_of_one_key_serialise(db: &Db) {
+    drop(db.open());
+    let threads = 6;
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let state = db.state.clone();
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                let mut s = Store::open(&state, BUSY).unwrap();
+                barrier.wait();
+                // The "evaluation" pages only when the state says nothing was
+                // sent: the first evaluation sends, every later one sees it.
+                let (_, sent) = s
+                    .update_alerts("pipeline/main", &StoredPolicy::default(), now(), |prev| {
+                        std::thread::sleep(Duration::from_millis(20));
+                        let sent = prev.is_empty();
+                        let next = if sent { format!("paged by {t}") } else { prev.to_string() };
+                        Ok((next, Vec::new(), sent))
+                    })
+                    .unwrap();
+                sent
+            })
+        })
+        .collect();
+    let pages = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|&sent| sent)
+        .count();
+    assert_eq!(pages, 1, "one page for one failure seen by {threads} replicas");
+    let rows = db.open().alert_states().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].state.starts_with("paged by "));
+}
+
+fn concurrent_acquires_grant_one_lease(db: &Db) {
+    drop(db.open());
+    let threads = 8;
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let state = db.state.clone();
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                let mut s = Store::open(&state, BUSY).unwrap();
+                barrier.wait();
+                matches!(
+                    s.acquire(key("r"), &owner(t as u64), now(), LONG, 0, false)
+                        .unwrap(),
+                    Acquired::Granted(_)
+                )
+            })
+        })
+        .collect();
+    let granted = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|&g| g)
+        .count();
+    assert_eq!(granted, 1);
+}
+
+fn stats_count_runs_and_attempts(db: &Db) {
+    let mut s = db.open();
+    for run in ["a", "b"] {
+        let g = grant(s.acquire(key(run), &owner(1), now(), LONG, 0, false).unwrap());
+        succeed(&mut s, key(run), &g).unwrap();
+    }
+    grant(s.acquire(key("c"), &owner(1), now(), LONG, 0, false).unwrap());
+    let stats = s.stats().unwrap();
+    assert_eq!(stats.len(), 1);
+    let m = &stats[0];
+    assert_eq!((m.runs, m.succeeded, m.running, m.attempts), (3, 2, 1, 2));
+}
+
+// ------------------------------------------------------------ SQLite's own
+
+fn state_in(dir: &Path) -> PathBuf {
+    dir.join("state.db")
+}
+
+#[test]
+fn sqlite_an_empty_file_is_refused_not_reinitialised() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = state_in(dir.path());
+    std::fs::write(&path, b"").unwrap();
+    let err = Store::open(&path, BUSY).err().expect("refused");
+    assert!(err.to_string().contains("is empty (0 bytes)"), "{err}");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0, "left untouched");
+    assert!(Store::open_existing(&path, BUSY).is_err());
+}
+
+#[test]
+fn sqlite_concurrent_first_opens_never_see_a_foreign_database() {
+    for _ in 0..40 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = state_in(dir.path());
+        let barrier = Arc::new(Barrier::new(6));
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    Store::open(&path, BUSY).map(|_| ()).map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
+        // No temporary file is left beside it.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".new"))
+            .collect();
+        assert!(names.is_empty(), "{names:?}");
+    }
+}
+
+#[test]
+fn sqlite_a_version_2_file_is_migrated_keeping_its_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = state_in(dir.path());
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(include_str!("data/state-v2.sql")).unwrap();
+    }
+    let mut s = Store::open(&path, BUSY).unwrap();
+    match s.acquire(key("old-run"), &owner(1), now(), LONG, 0, false).unwrap() {
+        Acquired::AlreadySucceeded { attempt, .. } => assert_eq!(attempt, Some(1)),
+        other => panic!("{other:?}"),
+    }
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}
+
+// ------------------------------------------------------------ cost
+
+/// Not a test: the cost of one successful run's state writes (acquire,
+/// begin_attempt, record_process, finish_success) per backend. Run with
+/// `cargo test -p backstop --release --test store -- --ignored --nocapture cost`.
+#[test]
+#[ignore]
+fn cost_of_one_runs_state_writes() {
+    let mut backends = vec![("sqlite", sqlite())];
+    if let Some(pg) = postgres() {
+        backends.push(("postgres", pg));
+    }
+    for (name, db) in &backends {
+        let mut s = db.open();
+        let runs = 200;
+        let start = std::time::Instant::now();
+        for i in 0..runs {
+            let run = format!("bench-{i}");
+            let g = grant(s.acquire(key(&run), &owner(1), now(), LONG, 0, false).unwrap());
+            let p = s
+                .begin_attempt(key(&run), &g.fence, 1, "h", now(), 0, |_| 1, |st, sh| {
+                    Ok(permit(st, sh))
+                })
+                .unwrap();
+            s.record_process(key(&run), &g.fence, 1, p.attempt, 1, None)
+                .unwrap();
+            s.finish_success(key(&run), &g.fence, 1, p.attempt, now(), |sh| Ok(sh.clone()))
+                .unwrap();
+        }
+        let per = start.elapsed() / runs;
+        eprintln!("{name}: one run's state writes (4 transactions): {per:?}");
+    }
+}
