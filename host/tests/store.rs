@@ -154,9 +154,9 @@ fn permit(state: &RetryState, shared: &SharedState) -> Permit {
         probe: false,
         state: RetryState {
             attempts: state.attempts + 1,
-            ..state.clone()
+            ..*state
         },
-        shared: shared.clone(),
+        shared: *shared,
     }
 }
 
@@ -165,7 +165,7 @@ fn succeed(store: &mut Store, k: RunKey<'_>, g: &Grant) -> anyhow::Result<()> {
     let p = store.begin_attempt(k, &g.fence, g.round, "h", now(), 0, |_| 1, |s, sh| {
         Ok(permit(s, sh))
     })?;
-    store.finish_success(k, &g.fence, g.round, p.attempt, now(), |sh| Ok(sh.clone()))
+    store.finish_success(k, &g.fence, g.round, p.attempt, now(), |sh| Ok(*sh))
 }
 
 fn is_lease_lost(e: &anyhow::Error) -> bool {
@@ -245,7 +245,7 @@ fn an_expired_lease_is_taken_over_and_the_old_holder_is_fenced(db: &Db) {
     // Every late write of the old holder is refused; the successor's stand.
     assert!(!a.renew(key("r"), &old.fence, now(), LONG).unwrap());
     let e = a
-        .finish_success(key("r"), &old.fence, old.round, p.attempt, now(), |sh| Ok(sh.clone()))
+        .finish_success(key("r"), &old.fence, old.round, p.attempt, now(), |sh| Ok(*sh))
         .unwrap_err();
     assert!(is_lease_lost(&e), "{e:#}");
     let e = a
@@ -320,7 +320,7 @@ fn recording_a_success_twice_is_harmless(db: &Db) {
     for _ in 0..2 {
         s.finish_success(key("r"), &g.fence, g.round, p.attempt, now(), |sh| {
             calls += 1;
-            Ok(sh.clone())
+            Ok(*sh)
         })
         .unwrap();
     }
@@ -352,7 +352,7 @@ fn shared_state_updates_are_never_lost(db: &Db) {
                         .unwrap();
                     // Read-modify-write of the step's shared row.
                     s.finish_success(key(&run), &g.fence, 1, p.attempt, now(), |sh| {
-                        let mut next = sh.clone();
+                        let mut next = *sh;
                         next.breaker.probes_succeeded += 1;
                         Ok(next)
                     })
@@ -554,7 +554,7 @@ fn cost_of_one_runs_state_writes() {
                 .unwrap();
             s.record_process(key(&run), &g.fence, 1, p.attempt, 1, None)
                 .unwrap();
-            s.finish_success(key(&run), &g.fence, 1, p.attempt, now(), |sh| Ok(sh.clone()))
+            s.finish_success(key(&run), &g.fence, 1, p.attempt, now(), |sh| Ok(*sh))
                 .unwrap();
         }
         let per = start.elapsed() / runs;
