@@ -56,7 +56,7 @@ func TestLayouts(t *testing.T) {
 	}{
 		{"u8", u8T, 1, 1, 1},
 		{"string", stringT, 8, 4, 2},
-		{"list<string>", stringListT, 8, 4, 2},
+		{"list<string>", listStringT, 8, 4, 2},
 		{"option<u16>", optionU16T, 4, 2, 2},
 		{"option<s32>", optionS32T, 8, 4, 2},
 		{"option<string>", optionStringT, 12, 4, 3},
@@ -220,19 +220,19 @@ func TestLowerFlatParams(t *testing.T) {
 		t.Errorf("string %q", got)
 	}
 
-	rec0 := newWitFunc("empties", nil, stringT, stringListT)
+	rec0 := newWitFunc("empties", nil, stringT, listStringT)
 
 	// Variants flatten to a fixed width, zero-padded for shorter cases.
 	opt := newWitFunc("opt", nil, optionStringT, optionU16T)
 	none := lowerArgs(w, opt, func(s sink) {
-		lowerOptionString(s, nil)
+		lowerWitOptionString(s, nil)
 		s.variant(optionU16T, 1, func(s sink) { s.int(u16T, 404) })
 	})
 	if want := []uint64{0, 0, 0, 1, 404}; !reflect.DeepEqual(none, want) {
 		t.Errorf("flat option args %v, want %v", none, want)
 	}
 	some := lowerArgs(w, opt, func(s sink) {
-		lowerOptionString(s, new("hi"))
+		lowerWitOptionString(s, new("hi"))
 		s.variant(optionU16T, 0, nil)
 	})
 	if len(some) != 5 || some[0] != 1 || some[2] != 2 || some[3] != 0 || some[4] != 0 {
@@ -249,7 +249,7 @@ func TestLowerFlatParams(t *testing.T) {
 	}
 
 	// Records flatten field by field; lists go to memory either way.
-	rec := newWitFunc("rec", nil, recordOf(u8T, stringListT))
+	rec := newWitFunc("rec", nil, recordOf(u8T, listStringT))
 	vals := lowerArgs(w, rec, func(s sink) {
 		s.record(rec.params[0], func(s sink) {
 			s.int(u8T, 9)
@@ -264,27 +264,18 @@ func TestLowerFlatParams(t *testing.T) {
 // A failure lowered by the glue lifts back unchanged (the lift side uses
 // the same sequential source as the real result lifting).
 func TestFailureRoundTrip(t *testing.T) {
+	// The generated lift, converted back by field name.
 	liftFailure := func(s *source) Failure {
-		r := s.record(failureT)
-		var f Failure
-		if c, p := r.variant(optionU16T); c == 1 {
-			f.HTTPStatus = new(int(p.int(u16T)))
+		w := liftWitFailure(s)
+		f := Failure{GRPCCode: w.GrpcCode, Signal: w.Signal, ErrorCode: w.ErrorCode, Message: w.Message}
+		if len(w.ErrorTypes) > 0 {
+			f.ErrorTypes = w.ErrorTypes
 		}
-		if v, ok := liftOptionString(r); ok {
-			f.GRPCCode = &v
+		if w.HttpStatus != nil {
+			f.HTTPStatus = new(int(*w.HttpStatus))
 		}
-		if c, p := r.variant(optionS32T); c == 1 {
-			f.ExitCode = new(int(int32(p.int(s32T))))
-		}
-		if v, ok := liftOptionString(r); ok {
-			f.Signal = &v
-		}
-		r.list(stringT, func(s *source, _ int) { f.ErrorTypes = append(f.ErrorTypes, s.string()) })
-		if v, ok := liftOptionString(r); ok {
-			f.ErrorCode = &v
-		}
-		if v, ok := liftOptionString(r); ok {
-			f.Message = &v
+		if w.ExitCode != nil {
+			f.ExitCode = new(int(*w.ExitCode))
 		}
 		return f
 	}

@@ -155,7 +155,7 @@ func lowerEvaluation(s sink, ev *Evaluation) {
 			})
 		})
 		s.string(ev.State)
-		lowerOptionU64(s, ev.NextWakeupMs)
+		lowerWitOptionU64(s, ev.NextWakeupMs)
 	})
 }
 

@@ -83,8 +83,8 @@ func TestLowerFlat64(t *testing.T) {
 	vals := lowerArgs(w, f, func(s sink) {
 		s.int(u64T, math.MaxUint64)
 		s.int(boolT, 1)
-		lowerOptionU64(s, nil)
-		lowerOptionU64(s, new(uint64(1<<40)))
+		lowerWitOptionU64(s, nil)
+		lowerWitOptionU64(s, new(uint64(1<<40)))
 		minusOne := int32(-1)
 		s.int(s32T, uint64(uint32(minusOne)))
 	})
@@ -173,13 +173,13 @@ func TestDecisionRoundTrip(t *testing.T) {
 	s := &memSink{w: w, ptr: p}
 	s.record(decisionT, func(s sink) {
 		c, _ := indexOf(giveUpReasons[:], want.GiveUp)
-		s.variant(optionGiveUpT, 1, func(s sink) { s.int(giveUpReasonT, uint64(c)) })
+		s.variant(optionGiveUpReasonT, 1, func(s sink) { s.int(giveUpReasonT, uint64(c)) })
 		s.int(u64T, want.DelayMs)
 		s.int(u32T, uint64(want.Attempt))
-		lowerOptionU64(s, want.NextTimeoutMs)
+		lowerWitOptionU64(s, want.NextTimeoutMs)
 		s.record(classificationT, func(s sink) {
 			s.int(failureClassT, 2)
-			lowerOptionString(s, nil)
+			lowerWitOptionString(s, nil)
 			s.string(want.Classification.Reason)
 		})
 		s.string(want.Explanation)
@@ -231,7 +231,7 @@ func TestFlatResultLift(t *testing.T) {
 		t.Errorf("u32 %d, want the low 32 bits", got)
 	}
 	r = &reader{mem: flatResultMem(5)}
-	liftEnum(&source{r: r}, circuitT, circuits[:])
+	liftWitCircuit(&source{r: r})
 	if !errors.Is(r.err, errABI) {
 		t.Errorf("enum 5: %v", r.err)
 	}

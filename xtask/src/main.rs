@@ -2,6 +2,10 @@
 //! wraps it into a component, and writes both artifacts where the hosts embed them.
 //! `cargo run -p xtask -- check-wasm` rebuilds them and fails if any committed
 //! byte differs, so shipped bytes always equal the source.
+//! `gen-bindings` writes the Python and Go hosts' bindings from `wit/`, and
+//! `check-bindings` fails if the committed ones differ (see bindings.rs).
+
+mod bindings;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -59,7 +63,34 @@ fn main() -> Result<()> {
             println!("wasm artifacts match a fresh build");
             Ok(())
         }
-        _ => bail!("usage: cargo run -p xtask -- build-wasm | check-wasm"),
+        Some("gen-bindings") => {
+            for (path, text) in bindings::generate(&root)? {
+                let dest = root.join(path);
+                std::fs::write(&dest, text).with_context(|| format!("writing {}", dest.display()))?;
+                println!("wrote {path}");
+            }
+            Ok(())
+        }
+        Some("check-bindings") => {
+            let mut stale = Vec::new();
+            for (path, text) in bindings::generate(&root)? {
+                let committed = std::fs::read_to_string(root.join(path)).unwrap_or_default();
+                if committed != text {
+                    stale.push(path);
+                }
+            }
+            if !stale.is_empty() {
+                bail!(
+                    "generated bindings differ from wit/: {}\nrun `cargo run -p xtask -- gen-bindings` and commit the result",
+                    stale.join(", ")
+                );
+            }
+            println!("generated bindings match wit/");
+            Ok(())
+        }
+        _ => bail!(
+            "usage: cargo run -p xtask -- build-wasm | check-wasm | gen-bindings | check-bindings"
+        ),
     }
 }
 

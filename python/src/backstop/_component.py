@@ -71,9 +71,9 @@ class ComponentClassifier:
         component = wc.Component(engine, wasm_bytes(COMPONENT))
         self._store = wasmtime.Store(engine)
         instance = wc.Linker(engine).instantiate(self._store, component)
-        iface = instance.get_export_index(self._store, _wit.INTERFACE)
+        iface = instance.get_export_index(self._store, _wit.CLASSIFIER)
         if iface is None:
-            raise TypeError(f"the component does not export {_wit.INTERFACE}")
+            raise TypeError(f"the component does not export {_wit.CLASSIFIER}")
 
         def func(name: str) -> wc.Func:
             index = instance.get_export_index(self._store, name, iface)
@@ -88,7 +88,7 @@ class ComponentClassifier:
         # The retry and alerts interfaces go through the generic value
         # conversion, with the same _wit signatures the core path uses.
         self._functions: dict[str, tuple[_abi.Function, wc.Func]] = {}
-        for name, functions in ((_wit.RETRY, _wit.RETRY_FUNCTIONS), (_wit.ALERTS, _wit.ALERT_FUNCTIONS)):
+        for name, functions in ((_wit.RETRY, _wit.RETRY_FUNCTIONS), (_wit.ALERTS, _wit.ALERTS_FUNCTIONS)):
             exported = instance.get_export_index(self._store, name)
             if exported is None:
                 raise TypeError(f"the component does not export {name}")
