@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rust: formatting, clippy, every workspace test (native core, property tests,
 # wasmtime host, conformance vectors through wasm and native, CLI), the check
-# that the committed wasm artifacts equal a fresh build, and a short fuzz smoke
+# that the committed wasm artifacts and the generated Python and Go bindings
+# equal a fresh build, and a short fuzz smoke
 # run of each cargo-fuzz target. Needs rustup and crates.io.
 set -euo pipefail
 
@@ -15,6 +16,7 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 cargo run -p xtask --locked -q -- check-wasm
+cargo run -p xtask --locked -q -- check-bindings
 
 if [ "${BACKSTOP_SKIP_FUZZ:-}" = 1 ]; then
     echo "run-rust.sh: BACKSTOP_SKIP_FUZZ=1, skipping the fuzz smoke run" >&2

@@ -127,10 +127,17 @@ impl Model {
             bail!("the world exports a bare function or type; the hosts bind interfaces only");
         }
 
-        // Every record and enum the exported interfaces define, in declaration
-        // order; `use`d and aliased names resolve to their definition.
+        // Every record and enum the exported interfaces define, in the
+        // package's declaration order; `use`d and aliased names resolve to
+        // their definition.
+        let declared: Vec<InterfaceId> = resolve.packages[pkg]
+            .interfaces
+            .values()
+            .copied()
+            .filter(|i| exported.contains(i))
+            .collect();
         let mut defs: Vec<TypeId> = Vec::new();
-        for &iface in &exported {
+        for &iface in &declared {
             for &id in resolve.interfaces[iface].types.values() {
                 let id = canonical(&resolve, id);
                 if !defs.contains(&id) && is_def(&resolve, id) {
@@ -150,7 +157,7 @@ impl Model {
             }
             i += 1;
         }
-        for iface in &exported {
+        for iface in &declared {
             for f in resolve.interfaces[*iface].functions.values() {
                 let mut used = Vec::new();
                 for t in f.params.iter().map(|p| &p.ty).chain(f.result.iter()) {
@@ -164,20 +171,19 @@ impl Model {
             }
         }
 
-        // Names: the WIT name, qualified by its interface when two
-        // definitions share it.
-        let mut count: HashMap<&str, usize> = HashMap::new();
-        for &id in &defs {
-            *count.entry(resolve.types[id].name.as_deref().unwrap()).or_default() += 1;
-        }
+        // Names: the WIT name; a later definition of a name already taken is
+        // qualified by its interface (`redaction-label`), so adding one never
+        // renames what the glue already uses.
+        let mut taken: BTreeSet<String> = BTreeSet::new();
         let mut names: HashMap<TypeId, String> = HashMap::new();
         for &id in &defs {
-            let name = resolve.types[id].name.clone().unwrap();
-            let name = if count[name.as_str()] > 1 {
-                format!("{}-{name}", owner_name(&resolve, id))
-            } else {
-                name
-            };
+            let mut name = resolve.types[id].name.clone().unwrap();
+            if taken.contains(&name) {
+                name = format!("{}-{name}", owner_name(&resolve, id));
+            }
+            if !taken.insert(name.clone()) {
+                bail!("two definitions of the WIT type `{name}`");
+            }
             names.insert(id, name);
         }
 
@@ -212,13 +218,8 @@ impl Model {
 
         let mut interfaces = Vec::new();
         let mut functions = Vec::new();
-        let mut fn_count: HashMap<&str, usize> = HashMap::new();
-        for iface in &exported {
-            for name in resolve.interfaces[*iface].functions.keys() {
-                *fn_count.entry(name).or_default() += 1;
-            }
-        }
-        for &iface in &exported {
+        let mut fn_taken: BTreeSet<String> = BTreeSet::new();
+        for &iface in &declared {
             let short = resolve.interfaces[iface]
                 .name
                 .clone()
@@ -229,11 +230,15 @@ impl Model {
                 if !matches!(f.kind, wit_parser::FunctionKind::Freestanding) {
                     bail!("`{id}#{wit_name}` is not a freestanding function; resources are not supported");
                 }
-                let name = if fn_count[wit_name.as_str()] > 1 {
-                    format!("{short}-{wit_name}")
-                } else {
-                    wit_name.clone()
-                };
+                // As with types, a later function of a name already taken is
+                // qualified by its interface.
+                let mut name = wit_name.clone();
+                if fn_taken.contains(&name) {
+                    name = format!("{short}-{wit_name}");
+                }
+                if !fn_taken.insert(name.clone()) {
+                    bail!("two functions named `{name}`");
+                }
                 let where_ = format!("function `{id}#{wit_name}`");
                 let params = f
                     .params
@@ -278,7 +283,7 @@ impl Model {
             }
             collect(&Type::Id(nt.id), Ty::Named(nt.name.clone()));
         }
-        for &iface in &exported {
+        for &iface in &declared {
             for f in resolve.interfaces[iface].functions.values() {
                 for t in f.params.iter().map(|p| &p.ty).chain(f.result.iter()) {
                     let ty = cx.ty(t, "")?;
@@ -685,7 +690,10 @@ from a fresh generation.
 
     writeln!(o, "\n# -- functions {}\n", "-".repeat(63)).unwrap();
     for f in &m.functions {
-        writeln!(o, "{} = Function(\"{}\", [", upper_snake(&f.name), f.wit_name).unwrap();
+        write!(o, "{} = Function(\"{}\", [", upper_snake(&f.name), f.wit_name).unwrap();
+        if !f.params.is_empty() {
+            writeln!(o).unwrap();
+        }
         for (name, ty) in &f.params {
             writeln!(o, "    (\"{name}\", {}),", py_ty(ty)).unwrap();
         }
