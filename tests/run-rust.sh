@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Rust: formatting, clippy, every workspace test (native core, property tests,
 # wasmtime host, conformance vectors through wasm and native, CLI), the check
-# that the committed wasm artifacts and the generated Python and Go bindings
-# equal a fresh build, and a short fuzz smoke
+# that the committed wasm artifacts equal a fresh build, and a short fuzz smoke
 # run of each cargo-fuzz target. Needs rustup and crates.io.
 set -euo pipefail
 
