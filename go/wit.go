@@ -48,6 +48,22 @@ func circuitValues() []Circuit {
 	return values
 }
 
+// witLayout is one type's layout as wit-parser computes it (wit_gen.go
+// lists them; the tests check abi.go agrees).
+type witLayout struct {
+	wit         string
+	t           *abiType
+	size, align uint32
+	offsets     []uint32 // a record's field offsets
+	flat        string   // the flat core types, space-separated; i32*3 is a run
+}
+
+// witCoreSignature is one function's core signature as wit-parser computes it.
+type witCoreSignature struct {
+	f               *witFunc
+	params, results string
+}
+
 func exportName(f *witFunc) string     { return f.iface + "#" + f.name }
 func postReturnName(f *witFunc) string { return "cabi_post_" + exportName(f) }
 
@@ -147,23 +163,10 @@ func liftResult[T any](s *source, t *abiType, ok func(*source) T) (T, *PolicyErr
 
 // -- retry --------------------------------------------------------------------
 
-func witRetryStateOf(st *RetryState) witRetryState {
-	return witRetryState{
-		Attempts:    st.Attempts,
-		StartedAtMs: st.StartedAtMs,
-		LastDelayMs: st.LastDelayMs,
-		Seed:        st.Seed,
-	}
-}
-
-func retryStateOf(w *witRetryState) RetryState {
-	return RetryState{
-		Attempts:    w.Attempts,
-		StartedAtMs: w.StartedAtMs,
-		LastDelayMs: w.LastDelayMs,
-		Seed:        w.Seed,
-	}
-}
+// RetryState, BudgetState and PlannedAttempt convert to and from their
+// generated layouts directly: Go allows that only while the field names,
+// types and order agree, so a WIT change to them fails to compile rather
+// than swapping values.
 
 // witSharedStateOf converts a SharedState whose Circuit checkShared accepted.
 func witSharedStateOf(sh *SharedState) witSharedState {
@@ -179,7 +182,7 @@ func witSharedStateOf(sh *SharedState) witSharedState {
 			ProbesStarted:       b.ProbesStarted,
 			ProbesSucceeded:     b.ProbesSucceeded,
 		},
-		Budget: witBudgetState{SpentMilli: sh.Budget.SpentMilli},
+		Budget: witBudgetState(sh.Budget),
 	}
 }
 
@@ -195,12 +198,12 @@ func sharedStateOf(w *witSharedState) SharedState {
 			ProbesStarted:       b.ProbesStarted,
 			ProbesSucceeded:     b.ProbesSucceeded,
 		},
-		Budget: BudgetState{SpentMilli: w.Budget.SpentMilli},
+		Budget: BudgetState(w.Budget),
 	}
 }
 
 func lowerRetryState(s sink, st *RetryState) {
-	w := witRetryStateOf(st)
+	w := witRetryState(*st)
 	lowerWitRetryState(s, &w)
 }
 
@@ -215,8 +218,7 @@ func lowerAttemptFailure(s sink, f *Failure, durationMs uint64, pushbackMs *uint
 }
 
 func liftRetryState(s *source) RetryState {
-	w := liftWitRetryState(s)
-	return retryStateOf(&w)
+	return RetryState(liftWitRetryState(s))
 }
 
 func liftSharedState(s *source) SharedState {
@@ -240,7 +242,7 @@ func liftPermit(s *source) Permit {
 		TimeoutMs:    w.TimeoutMs,
 		RetryAfterMs: w.RetryAfterMs,
 		Probe:        w.Probe,
-		State:        retryStateOf(&w.State),
+		State:        RetryState(w.State),
 		Shared:       sharedStateOf(&w.Shared),
 	}
 }
@@ -254,7 +256,7 @@ func liftDecision(s *source) Decision {
 		NextTimeoutMs:  w.NextTimeoutMs,
 		Classification: classificationOf(&w.Classification),
 		Explanation:    w.Explanation,
-		State:          retryStateOf(&w.State),
+		State:          RetryState(w.State),
 		Shared:         sharedStateOf(&w.Shared),
 	}
 }
@@ -263,12 +265,7 @@ func liftSchedule(s *source) Schedule {
 	w := liftWitSchedule(s)
 	var sc Schedule
 	for _, a := range w.Attempts {
-		sc.Attempts = append(sc.Attempts, PlannedAttempt{
-			Attempt:   a.Attempt,
-			DelayMs:   a.DelayMs,
-			TimeoutMs: a.TimeoutMs,
-			StartMs:   a.StartMs,
-		})
+		sc.Attempts = append(sc.Attempts, PlannedAttempt(a))
 	}
 	sc.EndsWith = giveUpOf(w.EndsWith)
 	return sc

@@ -6,24 +6,7 @@ package backstop
 // as structs with their fields in WIT order, enums as case indices with
 // their names), a lower and a lift function per type, and each exported
 // function's descriptor and parameters. The hand-written glue (wit.go)
-// converts between these and the public types by name. witLayouts and
-// witCoreSignatures are what wit-parser computes; the tests check abi.go
-// agrees.
-
-// witLayout is one type's layout as wit-parser computes it.
-type witLayout struct {
-	wit         string
-	t           *abiType
-	size, align uint32
-	offsets     []uint32 // a record's field offsets
-	flat        string   // the flat core types, space-separated; i32*3 is a run
-}
-
-// witCoreSignature is one function's core signature as wit-parser computes it.
-type witCoreSignature struct {
-	f               *witFunc
-	params, results string
-}
+// converts between these and the public types by name.
 
 // The exported interfaces.
 const (

@@ -224,11 +224,15 @@ impl Model {
                 .name
                 .clone()
                 .context("an exported interface has no name")?;
-            let id = resolve.id_of(iface).context("an exported interface has no id")?;
+            let id = resolve
+                .id_of(iface)
+                .context("an exported interface has no id")?;
             let mut names_here = Vec::new();
             for (wit_name, f) in &resolve.interfaces[iface].functions {
                 if !matches!(f.kind, wit_parser::FunctionKind::Freestanding) {
-                    bail!("`{id}#{wit_name}` is not a freestanding function; resources are not supported");
+                    bail!(
+                        "`{id}#{wit_name}` is not a freestanding function; resources are not supported"
+                    );
                 }
                 // As with types, a later function of a name already taken is
                 // qualified by its interface.
@@ -243,7 +247,12 @@ impl Model {
                 let params = f
                     .params
                     .iter()
-                    .map(|p| Ok((p.name.clone(), cx.ty(&p.ty, &format!("parameter `{}` of {where_}", p.name))?)))
+                    .map(|p| {
+                        Ok((
+                            p.name.clone(),
+                            cx.ty(&p.ty, &format!("parameter `{}` of {where_}", p.name))?,
+                        ))
+                    })
                     .collect::<Result<Vec<_>>>()?;
                 let result = f
                     .result
@@ -258,7 +267,11 @@ impl Model {
                     params,
                     result,
                     core_params: sig.params.iter().map(|t| core(*t)).collect::<Result<_>>()?,
-                    core_results: sig.results.iter().map(|t| core(*t)).collect::<Result<_>>()?,
+                    core_results: sig
+                        .results
+                        .iter()
+                        .map(|t| core(*t))
+                        .collect::<Result<_>>()?,
                 });
                 names_here.push(name);
             }
@@ -276,7 +289,9 @@ impl Model {
         };
         for nt in &types {
             if let Def::Record(fields) = &nt.def {
-                let TypeDefKind::Record(r) = &resolve.types[nt.id].kind else { unreachable!() };
+                let TypeDefKind::Record(r) = &resolve.types[nt.id].kind else {
+                    unreachable!()
+                };
                 for (f, (_, ty)) in r.fields.iter().zip(fields) {
                     collect(&f.ty, ty.clone());
                 }
@@ -377,8 +392,13 @@ impl Cx<'_> {
                     // `type x = u32`: the alias is only a name.
                     TypeDefKind::Type(inner) => self.ty(inner, where_)?,
                     TypeDefKind::Result(r) => Ty::Result(
-                        r.ok.as_ref().map(|t| self.ty(t, where_).map(Box::new)).transpose()?,
-                        r.err.as_ref().map(|t| self.ty(t, where_).map(Box::new)).transpose()?,
+                        r.ok.as_ref()
+                            .map(|t| self.ty(t, where_).map(Box::new))
+                            .transpose()?,
+                        r.err
+                            .as_ref()
+                            .map(|t| self.ty(t, where_).map(Box::new))
+                            .transpose()?,
                     ),
                     other => return unsupported(&format!("a `{}`", other.as_str())),
                 }
@@ -402,13 +422,18 @@ fn is_def(resolve: &Resolve, id: TypeId) -> bool {
     def.name.is_some()
         && !matches!(
             def.kind,
-            TypeDefKind::Type(_) | TypeDefKind::Option(_) | TypeDefKind::List(_) | TypeDefKind::Result(_)
+            TypeDefKind::Type(_)
+                | TypeDefKind::Option(_)
+                | TypeDefKind::List(_)
+                | TypeDefKind::Result(_)
         )
 }
 
 fn owner_name(resolve: &Resolve, id: TypeId) -> String {
     match resolve.types[id].owner {
-        wit_parser::TypeOwner::Interface(i) => resolve.interfaces[i].name.clone().unwrap_or_default(),
+        wit_parser::TypeOwner::Interface(i) => {
+            resolve.interfaces[i].name.clone().unwrap_or_default()
+        }
         wit_parser::TypeOwner::World(w) => resolve.worlds[w].name.clone(),
         wit_parser::TypeOwner::None => String::new(),
     }
@@ -421,7 +446,11 @@ fn walk_named(resolve: &Resolve, id: TypeId, out: &mut Vec<TypeId>) {
         TypeDefKind::Option(t) | TypeDefKind::List(t) | TypeDefKind::Type(t) => {
             walk_type(resolve, t, out)
         }
-        TypeDefKind::Result(r) => r.ok.iter().chain(r.err.iter()).for_each(|t| walk_type(resolve, t, out)),
+        TypeDefKind::Result(r) => {
+            r.ok.iter()
+                .chain(r.err.iter())
+                .for_each(|t| walk_type(resolve, t, out))
+        }
         _ => {}
     }
 }
@@ -445,7 +474,8 @@ fn collect_types(cx: &Cx, t: &Type, ty: Ty, out: &mut BTreeMap<Ty, Type>) {
         let id = canonical(cx.resolve, *id);
         if !cx.names.contains_key(&id) {
             match (&cx.resolve.types[id].kind, &ty) {
-                (TypeDefKind::Option(inner), Ty::Option(i)) | (TypeDefKind::List(inner), Ty::List(i)) => {
+                (TypeDefKind::Option(inner), Ty::Option(i))
+                | (TypeDefKind::List(inner), Ty::List(i)) => {
                     collect_types(cx, inner, (**i).clone(), out)
                 }
                 (TypeDefKind::Result(r), Ty::Result(ok, err)) => {
@@ -469,7 +499,9 @@ fn core(t: WasmType) -> Result<&'static str> {
     Ok(match t {
         WasmType::I32 | WasmType::Pointer | WasmType::Length => "i32",
         WasmType::I64 | WasmType::PointerOrI64 => "i64",
-        WasmType::F32 | WasmType::F64 => bail!("floats are not supported by the generated bindings"),
+        WasmType::F32 | WasmType::F64 => {
+            bail!("floats are not supported by the generated bindings")
+        }
     })
 }
 
@@ -491,7 +523,12 @@ fn dependency_order(types: Vec<NamedType>) -> Vec<NamedType> {
         .map(|(i, t)| (t.as_ref().unwrap().name.clone(), i))
         .collect();
     let mut out = Vec::new();
-    fn visit(i: usize, pending: &mut [Option<NamedType>], index: &HashMap<String, usize>, out: &mut Vec<NamedType>) {
+    fn visit(
+        i: usize,
+        pending: &mut [Option<NamedType>],
+        index: &HashMap<String, usize>,
+        out: &mut Vec<NamedType>,
+    ) {
         let Some(t) = pending[i].take() else { return };
         let mut deps = Vec::new();
         if let Def::Record(fields) = &t.def {
@@ -598,14 +635,17 @@ fn py_imports(ty: &Ty, out: &mut BTreeSet<String>) {
     }
 }
 
-
 /// Core types with runs shortened: `i32*18 i64 i32`.
 fn flat_text(types: &[&str]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut i = 0;
     while i < types.len() {
         let run = types[i..].iter().take_while(|t| **t == types[i]).count();
-        parts.push(if run == 1 { types[i].to_string() } else { format!("{}*{run}", types[i]) });
+        parts.push(if run == 1 {
+            types[i].to_string()
+        } else {
+            format!("{}*{run}", types[i])
+        });
         i += run;
     }
     parts.join(" ")
@@ -617,7 +657,9 @@ fn python(m: &Model) -> String {
         match &t.def {
             Def::Record(fields) => {
                 imports.insert("Record".to_string());
-                fields.iter().for_each(|(_, ty)| py_imports(ty, &mut imports));
+                fields
+                    .iter()
+                    .for_each(|(_, ty)| py_imports(ty, &mut imports));
             }
             Def::Enum(_) => {
                 imports.insert("Enum".to_string());
@@ -626,28 +668,25 @@ fn python(m: &Model) -> String {
     }
     imports.insert("Function".to_string());
     for f in &m.functions {
-        f.params.iter().for_each(|(_, ty)| py_imports(ty, &mut imports));
+        f.params
+            .iter()
+            .for_each(|(_, ty)| py_imports(ty, &mut imports));
         f.result.iter().for_each(|ty| py_imports(ty, &mut imports));
     }
     for ty in m.layouts.keys() {
         py_imports(ty, &mut imports);
     }
     // Upper-case constants first, as isort orders them.
-    let (consts, classes): (Vec<String>, Vec<String>) =
-        imports.into_iter().partition(|n| n.chars().all(|c| !c.is_lowercase()));
+    let (consts, classes): (Vec<String>, Vec<String>) = imports
+        .into_iter()
+        .partition(|n| n.chars().all(|c| !c.is_lowercase()));
 
     let mut o = String::new();
     writeln!(o, "# Generated by `{COMMAND}` from wit/; do not edit.").unwrap();
     o.push_str(
-        r#""""Backstop's WIT contract (``wit/``), spelled in :mod:`backstop._abi` types.
-
-Every record's fields and every enum's cases are in WIT order, so the
-canonical ABI code lays them out as the guest does. ``LAYOUTS`` and
-``CORE_SIGNATURES`` are what ``wit-parser`` computes for the same types;
-``tests/test_bindings.py`` checks that :mod:`backstop._abi` agrees.
-`check-bindings` (in ``tests/run-rust.sh``) fails when this file differs
-from a fresh generation.
-"""
+        r#""""Backstop's WIT contract (``wit/``) in :mod:`backstop._abi` types, fields and
+cases in WIT order; ``LAYOUTS`` and ``CORE_SIGNATURES`` are wit-parser's view
+of them, which ``tests/test_bindings.py`` checks ``_abi`` agrees with."""
 
 "#,
     );
@@ -690,7 +729,13 @@ from a fresh generation.
 
     writeln!(o, "\n# -- functions {}\n", "-".repeat(63)).unwrap();
     for f in &m.functions {
-        write!(o, "{} = Function(\"{}\", [", upper_snake(&f.name), f.wit_name).unwrap();
+        write!(
+            o,
+            "{} = Function(\"{}\", [",
+            upper_snake(&f.name),
+            f.wit_name
+        )
+        .unwrap();
         if !f.params.is_empty() {
             writeln!(o).unwrap();
         }
@@ -724,8 +769,16 @@ from a fresh generation.
     writeln!(o, "}}").unwrap();
 
     writeln!(o, "\n# -- what wit-parser computes {}\n", "-".repeat(49)).unwrap();
-    writeln!(o, "#: (WIT type, its _abi type, size, alignment, field offsets, flat core types).").unwrap();
-    writeln!(o, "#: Core types are space-separated, a run of n written `i32*n`.").unwrap();
+    writeln!(
+        o,
+        "#: (WIT type, its _abi type, size, alignment, field offsets, flat core types)."
+    )
+    .unwrap();
+    writeln!(
+        o,
+        "#: Core types are space-separated, a run of n written `i32*n`."
+    )
+    .unwrap();
     writeln!(o, "LAYOUTS = (").unwrap();
     for (ty, l) in &m.layouts {
         let offsets: Vec<String> = l.offsets.iter().map(|o| o.to_string()).collect();
@@ -746,7 +799,11 @@ from a fresh generation.
         .unwrap();
     }
     writeln!(o, ")").unwrap();
-    writeln!(o, "#: (function, core parameter types, core result types), written as above.").unwrap();
+    writeln!(
+        o,
+        "#: (function, core parameter types, core result types), written as above."
+    )
+    .unwrap();
     writeln!(o, "CORE_SIGNATURES = (").unwrap();
     for f in &m.functions {
         writeln!(
@@ -761,7 +818,6 @@ from a fresh generation.
     writeln!(o, ")").unwrap();
     o
 }
-
 
 // -- Go ------------------------------------------------------------------------
 
@@ -783,7 +839,16 @@ fn go_stem(ty: &Ty) -> String {
 /// The abi.go descriptor variable of a type.
 fn go_abi(ty: &Ty) -> String {
     match ty {
-        Ty::Bool | Ty::U8 | Ty::U16 | Ty::U32 | Ty::U64 | Ty::S8 | Ty::S16 | Ty::S32 | Ty::S64 | Ty::String => {
+        Ty::Bool
+        | Ty::U8
+        | Ty::U16
+        | Ty::U32
+        | Ty::U64
+        | Ty::S8
+        | Ty::S16
+        | Ty::S32
+        | Ty::S64
+        | Ty::String => {
             format!("{}T", wit_text(ty))
         }
         _ => format!("{}T", lower_camel_stem(ty)),
@@ -819,7 +884,10 @@ fn go_type(ty: &Ty) -> String {
 /// Whether a type's generated lower function takes a pointer.
 fn go_by_pointer(m: &Model, ty: &Ty) -> bool {
     match ty {
-        Ty::Named(n) => m.types.iter().any(|t| &t.name == n && matches!(t.def, Def::Record(_))),
+        Ty::Named(n) => m
+            .types
+            .iter()
+            .any(|t| &t.name == n && matches!(t.def, Def::Record(_))),
         Ty::Result(..) => true,
         _ => false,
     }
@@ -881,7 +949,11 @@ fn go_fields(o: &mut String, indent: &str, fields: &[(String, String)]) {
 
 fn go(m: &Model) -> String {
     let mut o = String::new();
-    writeln!(o, "// Code generated by `{COMMAND}` from wit/; DO NOT EDIT.").unwrap();
+    writeln!(
+        o,
+        "// Code generated by `{COMMAND}` from wit/; DO NOT EDIT."
+    )
+    .unwrap();
     o.push_str(
         "
 package backstop
@@ -890,35 +962,20 @@ package backstop
 // as structs with their fields in WIT order, enums as case indices with
 // their names), a lower and a lift function per type, and each exported
 // function's descriptor and parameters. The hand-written glue (wit.go)
-// converts between these and the public types by name. witLayouts and
-// witCoreSignatures are what wit-parser computes; the tests check abi.go
-// agrees.
+// converts between these and the public types by name.
 ",
     );
 
-    o.push_str(
-        "
-// witLayout is one type's layout as wit-parser computes it.
-type witLayout struct {
-	wit         string
-	t           *abiType
-	size, align uint32
-	offsets     []uint32 // a record's field offsets
-	flat        string   // the flat core types, space-separated; i32*3 is a run
-}
-
-// witCoreSignature is one function's core signature as wit-parser computes it.
-type witCoreSignature struct {
-	f               *witFunc
-	params, results string
-}
-",
-    );
     writeln!(o, "\n// The exported interfaces.\nconst (").unwrap();
     let names: Vec<(String, String)> = m
         .interfaces
         .iter()
-        .map(|i| (format!("{}Interface", lower_camel(&i.name)), format!("= \"{}\"", i.id)))
+        .map(|i| {
+            (
+                format!("{}Interface", lower_camel(&i.name)),
+                format!("= \"{}\"", i.id),
+            )
+        })
         .collect();
     go_fields(&mut o, "\t", &names);
     writeln!(o, ")").unwrap();
@@ -940,7 +997,11 @@ type witCoreSignature struct {
                 }
                 writeln!(o, "}}\n").unwrap();
                 writeln!(o, "var {abi} = enumOf(len({go_name}Names))\n").unwrap();
-                writeln!(o, "func (e {go_name}) String() string {{\n\treturn {go_name}Names[e]\n}}\n").unwrap();
+                writeln!(
+                    o,
+                    "func (e {go_name}) String() string {{\n\treturn {go_name}Names[e]\n}}\n"
+                )
+                .unwrap();
                 writeln!(o, "// {go_name}Named finds a case by its WIT name.").unwrap();
                 writeln!(o, "func {go_name}Named(name string) ({go_name}, bool) {{").unwrap();
                 writeln!(o, "\tswitch name {{").unwrap();
@@ -949,14 +1010,20 @@ type witCoreSignature struct {
                 }
                 writeln!(o, "\t}}\n\treturn 0, false\n}}\n").unwrap();
                 writeln!(o, "func liftWit{stem}(s *source) {go_name} {{").unwrap();
-                writeln!(o, "\tc, _ := s.variant({abi}) // rejects an out-of-range case").unwrap();
+                writeln!(
+                    o,
+                    "\tc, _ := s.variant({abi}) // rejects an out-of-range case"
+                )
+                .unwrap();
                 writeln!(o, "\treturn {go_name}(c)\n}}").unwrap();
             }
             Def::Record(fields) => {
                 writeln!(o, "// {go_name} is the WIT record {}.", t.name).unwrap();
                 writeln!(o, "type {go_name} struct {{").unwrap();
-                let rows: Vec<(String, String)> =
-                    fields.iter().map(|(n, ty)| (camel(n), go_type(ty))).collect();
+                let rows: Vec<(String, String)> = fields
+                    .iter()
+                    .map(|(n, ty)| (camel(n), go_type(ty)))
+                    .collect();
                 go_fields(&mut o, "\t", &rows);
                 writeln!(o, "}}\n").unwrap();
                 let field_abis: Vec<String> = fields.iter().map(|(_, ty)| go_abi(ty)).collect();
@@ -991,10 +1058,23 @@ type witCoreSignature struct {
             Ty::Option(inner) => {
                 writeln!(o, "var {abi} = optionOf({})\n", go_abi(inner)).unwrap();
                 writeln!(o, "func lowerWit{stem}(s sink, v {gt}) {{").unwrap();
-                writeln!(o, "\tif v == nil {{\n\t\ts.variant({abi}, 0, nil)\n\t\treturn\n\t}}").unwrap();
-                writeln!(o, "\ts.variant({abi}, 1, func(s sink) {{\n\t\t{}\n\t}})\n}}\n", go_lower(m, inner, "*v")).unwrap();
+                writeln!(
+                    o,
+                    "\tif v == nil {{\n\t\ts.variant({abi}, 0, nil)\n\t\treturn\n\t}}"
+                )
+                .unwrap();
+                writeln!(
+                    o,
+                    "\ts.variant({abi}, 1, func(s sink) {{\n\t\t{}\n\t}})\n}}\n",
+                    go_lower(m, inner, "*v")
+                )
+                .unwrap();
                 writeln!(o, "func liftWit{stem}(s *source) {gt} {{").unwrap();
-                writeln!(o, "\tc, p := s.variant({abi})\n\tif c == 0 {{\n\t\treturn nil\n\t}}").unwrap();
+                writeln!(
+                    o,
+                    "\tc, p := s.variant({abi})\n\tif c == 0 {{\n\t\treturn nil\n\t}}"
+                )
+                .unwrap();
                 writeln!(o, "\tv := {}\n\treturn &v\n}}", go_lift(inner, "p")).unwrap();
             }
             Ty::List(inner) => {
@@ -1007,7 +1087,11 @@ type witCoreSignature struct {
                     go_lower(m, inner, "v[i]")
                 )
                 .unwrap();
-                writeln!(o, "// liftWit{stem} never returns nil, so an empty list marshals as [].").unwrap();
+                writeln!(
+                    o,
+                    "// liftWit{stem} never returns nil, so an empty list marshals as []."
+                )
+                .unwrap();
                 writeln!(o, "func liftWit{stem}(s *source) {gt} {{").unwrap();
                 writeln!(o, "\tv := {gt}{{}}").unwrap();
                 writeln!(
@@ -1019,7 +1103,8 @@ type witCoreSignature struct {
                 .unwrap();
             }
             Ty::Result(ok, err) => {
-                let side = |t: &Option<Box<Ty>>| t.as_ref().map_or("nil".to_string(), |t| go_abi(t));
+                let side =
+                    |t: &Option<Box<Ty>>| t.as_ref().map_or("nil".to_string(), |t| go_abi(t));
                 writeln!(o, "// {gt} is a {}.", wit_text(ty)).unwrap();
                 writeln!(o, "type {gt} struct {{").unwrap();
                 let mut rows = vec![("IsErr".to_string(), "bool".to_string())];
@@ -1040,10 +1125,24 @@ type witCoreSignature struct {
                     None => "nil".into(),
                 };
                 writeln!(o, "func lowerWit{stem}(s sink, v *{gt}) {{").unwrap();
-                writeln!(o, "\tif v.IsErr {{\n\t\ts.variant({abi}, 1, {})\n\t\treturn\n\t}}", payload(err, "Err", "\t\t")).unwrap();
-                writeln!(o, "\ts.variant({abi}, 0, {})\n}}\n", payload(ok, "Ok", "\t")).unwrap();
+                writeln!(
+                    o,
+                    "\tif v.IsErr {{\n\t\ts.variant({abi}, 1, {})\n\t\treturn\n\t}}",
+                    payload(err, "Err", "\t\t")
+                )
+                .unwrap();
+                writeln!(
+                    o,
+                    "\ts.variant({abi}, 0, {})\n}}\n",
+                    payload(ok, "Ok", "\t")
+                )
+                .unwrap();
                 writeln!(o, "func liftWit{stem}(s *source) (v {gt}) {{").unwrap();
-                let p = if ok.is_some() || err.is_some() { "p" } else { "_" };
+                let p = if ok.is_some() || err.is_some() {
+                    "p"
+                } else {
+                    "_"
+                };
                 writeln!(o, "\tc, {p} := s.variant({abi})").unwrap();
                 writeln!(o, "\tv.IsErr = c == 1").unwrap();
                 match (ok, err) {
@@ -1055,11 +1154,15 @@ type witCoreSignature struct {
                     )
                     .unwrap(),
                     (Some(ok), None) => {
-                        writeln!(o, "\tif !v.IsErr {{\n\t\tv.Ok = {}\n\t}}", go_lift(ok, "p")).unwrap()
+                        writeln!(o, "\tif !v.IsErr {{\n\t\tv.Ok = {}\n\t}}", go_lift(ok, "p"))
+                            .unwrap()
                     }
-                    (None, Some(err)) => {
-                        writeln!(o, "\tif v.IsErr {{\n\t\tv.Err = {}\n\t}}", go_lift(err, "p")).unwrap()
-                    }
+                    (None, Some(err)) => writeln!(
+                        o,
+                        "\tif v.IsErr {{\n\t\tv.Err = {}\n\t}}",
+                        go_lift(err, "p")
+                    )
+                    .unwrap(),
                     (None, None) => {}
                 }
                 writeln!(o, "\treturn v\n}}").unwrap();
@@ -1079,19 +1182,37 @@ type witCoreSignature struct {
             f.result.as_ref().map_or("nil".to_string(), go_abi),
         ];
         args.extend(f.params.iter().map(|(_, ty)| go_abi(ty)));
-        writeln!(o, "var {var} = newWitFunc({}).in({}Interface)\n", args.join(", "), lower_camel(&f.interface))
-            .unwrap();
-        writeln!(o, "// wit{stem}Params are {}'s parameters, in WIT order.", f.wit_name).unwrap();
+        writeln!(
+            o,
+            "var {var} = newWitFunc({}).in({}Interface)\n",
+            args.join(", "),
+            lower_camel(&f.interface)
+        )
+        .unwrap();
+        writeln!(
+            o,
+            "// wit{stem}Params are {}'s parameters, in WIT order.",
+            f.wit_name
+        )
+        .unwrap();
         if f.params.is_empty() {
             writeln!(o, "type wit{stem}Params struct{{}}\n").unwrap();
         } else {
             writeln!(o, "type wit{stem}Params struct {{").unwrap();
-            let rows: Vec<(String, String)> = f.params.iter().map(|(n, ty)| (camel(n), go_type(ty))).collect();
+            let rows: Vec<(String, String)> = f
+                .params
+                .iter()
+                .map(|(n, ty)| (camel(n), go_type(ty)))
+                .collect();
             go_fields(&mut o, "\t", &rows);
             writeln!(o, "}}\n").unwrap();
         }
         let recv = if f.params.is_empty() { "" } else { "v " };
-        let sink = if f.params.is_empty() { "sink" } else { "s sink" };
+        let sink = if f.params.is_empty() {
+            "sink"
+        } else {
+            "s sink"
+        };
         writeln!(o, "func ({recv}*wit{stem}Params) lower({sink}) {{").unwrap();
         for (n, ty) in &f.params {
             writeln!(o, "\t{}", go_lower(m, ty, &format!("v.{}", camel(n)))).unwrap();
@@ -1099,19 +1220,32 @@ type witCoreSignature struct {
         writeln!(o, "}}").unwrap();
         if let Some(ty) = &f.result {
             writeln!(o).unwrap();
-            writeln!(o, "func liftWit{stem}Result(s *source) {} {{\n\treturn {}\n}}", go_type(ty), go_lift(ty, "s"))
-                .unwrap();
+            writeln!(
+                o,
+                "func liftWit{stem}Result(s *source) {} {{\n\treturn {}\n}}",
+                go_type(ty),
+                go_lift(ty, "s")
+            )
+            .unwrap();
         }
     }
 
-    writeln!(o, "\n// witFuncs are every exported function, in WIT order.").unwrap();
+    writeln!(
+        o,
+        "\n// witFuncs are every exported function, in WIT order."
+    )
+    .unwrap();
     writeln!(o, "var witFuncs = []*witFunc{{").unwrap();
     for f in &m.functions {
         writeln!(o, "\t{}Fn,", lower_camel(&f.name)).unwrap();
     }
     writeln!(o, "}}").unwrap();
 
-    writeln!(o, "\n// witLayouts are the layouts wit-parser computes for every type above.").unwrap();
+    writeln!(
+        o,
+        "\n// witLayouts are the layouts wit-parser computes for every type above."
+    )
+    .unwrap();
     writeln!(o, "var witLayouts = []witLayout{{").unwrap();
     for (ty, l) in &m.layouts {
         let offsets: Vec<String> = l.offsets.iter().map(|x| x.to_string()).collect();
@@ -1132,7 +1266,11 @@ type witCoreSignature struct {
         .unwrap();
     }
     writeln!(o, "}}").unwrap();
-    writeln!(o, "\n// witCoreSignatures are the core signatures wit-parser computes.").unwrap();
+    writeln!(
+        o,
+        "\n// witCoreSignatures are the core signatures wit-parser computes."
+    )
+    .unwrap();
     writeln!(o, "var witCoreSignatures = []witCoreSignature{{").unwrap();
     for f in &m.functions {
         writeln!(

@@ -66,7 +66,8 @@ fn main() -> Result<()> {
         Some("gen-bindings") => {
             for (path, text) in bindings::generate(&root)? {
                 let dest = root.join(path);
-                std::fs::write(&dest, text).with_context(|| format!("writing {}", dest.display()))?;
+                std::fs::write(&dest, text)
+                    .with_context(|| format!("writing {}", dest.display()))?;
                 println!("wrote {path}");
             }
             Ok(())
