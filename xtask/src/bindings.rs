@@ -98,6 +98,7 @@ struct Model {
 /// The generated files, as (path relative to the root, contents).
 pub fn generate(root: &Path) -> Result<Vec<(&'static str, String)>> {
     let model = Model::load(&root.join("wit"))?;
+    python_names(&model)?;
     Ok(vec![(PYTHON_OUT, python(&model)), (GO_OUT, go(&model))])
 }
 
@@ -649,6 +650,30 @@ fn flat_text(types: &[&str]) -> String {
         i += run;
     }
     parts.join(" ")
+}
+
+/// Python's module-level names must not collide (a later binding would
+/// silently replace an earlier one).
+fn python_names(m: &Model) -> Result<()> {
+    let mut seen = BTreeSet::new();
+    let names = m
+        .interfaces
+        .iter()
+        .flat_map(|i| {
+            [
+                upper_snake(&i.name),
+                format!("{}_FUNCTIONS", upper_snake(&i.name)),
+            ]
+        })
+        .chain(m.types.iter().map(|t| upper_snake(&t.name)))
+        .chain(m.functions.iter().map(|f| upper_snake(&f.name)))
+        .chain(["EXPORTS", "LAYOUTS", "CORE_SIGNATURES"].map(String::from));
+    for name in names {
+        if !seen.insert(name.clone()) {
+            bail!("two WIT names become the Python name `{name}` in {PYTHON_OUT}");
+        }
+    }
+    Ok(())
 }
 
 fn python(m: &Model) -> String {
@@ -1284,4 +1309,88 @@ package backstop
     }
     writeln!(o, "}}").unwrap();
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(wit: &str) -> Result<Model> {
+        let dir = std::env::temp_dir().join(format!(
+            "xtask-bindings-{}-{:x}",
+            std::process::id(),
+            wit.len() * 31 + wit.bytes().map(usize::from).sum::<usize>()
+        ));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("t.wit"), wit)?;
+        let m = Model::load(&dir);
+        std::fs::remove_dir_all(&dir)?;
+        m
+    }
+
+    const HEAD: &str = "package t:t@0.1.0;\n";
+
+    #[test]
+    fn unsupported_types_are_refused_where_they_are_used() {
+        let err = model(&format!(
+            "{HEAD}interface a {{ record r {{ ok: u32, bad: f64 }} f: func(x: r); }}\nworld w {{ export a; }}"
+        ))
+        .err()
+        .unwrap();
+        assert!(
+            format!("{err:#}").contains("a float (in field `bad` of type `r`)"),
+            "{err:#}"
+        );
+        let err = model(&format!(
+            "{HEAD}interface a {{ flags fl {{ x }} f: func(x: fl); }}\nworld w {{ export a; }}"
+        ))
+        .err()
+        .unwrap();
+        assert!(
+            format!("{err:#}").contains("type `fl` is a flags"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn a_later_name_is_qualified_by_its_interface() {
+        let m = model(&format!(
+            "{HEAD}interface a {{ record label {{ k: string }} f: func(x: label); }}\n\
+             interface b {{ record label {{ v: u64 }} f: func(x: label) -> u64; }}\n\
+             world w {{ export b; export a; }}"
+        ))
+        .unwrap();
+        let types: Vec<&str> = m.types.iter().map(|t| t.name.as_str()).collect();
+        let functions: Vec<&str> = m.functions.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(types, ["label", "b-label"]);
+        assert_eq!(functions, ["f", "b-f"]);
+        assert!(python_names(&m).is_ok());
+    }
+
+    #[test]
+    fn aliases_and_uses_resolve_to_their_definition() {
+        let m = model(&format!(
+            "{HEAD}interface a {{ enum e {{ x, y }} type handle = u32; }}\n\
+             interface b {{ use a.{{e, handle}}; record r {{ h: handle, e: e, o: option<list<e>> }} \
+             f: func(r: r) -> result<_, e>; }}\nworld w {{ export a; export b; }}"
+        ))
+        .unwrap();
+        let types: Vec<&str> = m.types.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(types, ["e", "r"]);
+        let Def::Record(fields) = &m.types[1].def else {
+            panic!()
+        };
+        assert_eq!(fields[0].1, Ty::U32);
+        assert_eq!(
+            fields[2].1,
+            Ty::Option(Box::new(Ty::List(Box::new(Ty::Named("e".into())))))
+        );
+        let r = &m.layouts[&Ty::Named("r".into())];
+        assert_eq!((r.size, r.align, r.offsets.clone()), (20, 4, vec![0, 4, 8]));
+        let f = &m.functions[0];
+        assert_eq!(
+            (f.core_params.clone(), f.core_results.clone()),
+            (vec!["i32"; 5], vec!["i32"])
+        );
+    }
 }
