@@ -213,8 +213,12 @@ func lowerSharedState(s sink, sh *SharedState) {
 }
 
 func lowerAttemptFailure(s sink, f *Failure, durationMs uint64, pushbackMs *uint64) {
-	w := witAttemptFailure{Failure: witFailureOf(f), DurationMs: durationMs, PushbackMs: pushbackMs}
+	w := witAttemptFailureOf(f, durationMs, pushbackMs)
 	lowerWitAttemptFailure(s, &w)
+}
+
+func witAttemptFailureOf(f *Failure, durationMs uint64, pushbackMs *uint64) witAttemptFailure {
+	return witAttemptFailure{Failure: witFailureOf(f), DurationMs: durationMs, PushbackMs: pushbackMs}
 }
 
 func liftRetryState(s *source) RetryState {
@@ -236,6 +240,10 @@ func giveUpOf(r *witGiveUpReason) GiveUpReason {
 
 func liftPermit(s *source) Permit {
 	w := liftWitPermit(s)
+	return permitOf(&w)
+}
+
+func permitOf(w *witPermit) Permit {
 	return Permit{
 		Refused:      giveUpOf(w.Refused),
 		Attempt:      w.Attempt,
@@ -249,6 +257,10 @@ func liftPermit(s *source) Permit {
 
 func liftDecision(s *source) Decision {
 	w := liftWitDecision(s)
+	return decisionOf(&w)
+}
+
+func decisionOf(w *witDecision) Decision {
 	return Decision{
 		GiveUp:         giveUpOf(w.GiveUp),
 		DelayMs:        w.DelayMs,
@@ -263,6 +275,10 @@ func liftDecision(s *source) Decision {
 
 func liftSchedule(s *source) Schedule {
 	w := liftWitSchedule(s)
+	return scheduleOf(&w)
+}
+
+func scheduleOf(w *witSchedule) Schedule {
 	var sc Schedule
 	for _, a := range w.Attempts {
 		sc.Attempts = append(sc.Attempts, PlannedAttempt(a))
@@ -277,6 +293,11 @@ func liftSchedule(s *source) Schedule {
 // its integers fit u32 and its strings are valid UTF-8. labels are its
 // labels sorted by key, so the same event always lowers to the same bytes.
 func lowerEvent(s sink, e *Event, kind uint32, labels []label) {
+	w := witEventOf(e, kind, labels)
+	lowerWitEvent(s, &w)
+}
+
+func witEventOf(e *Event, kind uint32, labels []label) witEvent {
 	w := witEvent{
 		Kind:        witEventKind(kind),
 		Pipeline:    e.Pipeline,
@@ -300,11 +321,22 @@ func lowerEvent(s sink, e *Event, kind uint32, labels []label) {
 	if e.DedupKey != "" {
 		w.DedupKey = &e.DedupKey
 	}
-	lowerWitEvent(s, &w)
+	return w
 }
 
 func liftEvaluation(s *source) Evaluation {
 	w := liftWitEvaluation(s)
+	for i := range w.Notifications {
+		// The WIT promises a JSON object; checking here keeps json.RawMessage's
+		// contract (Marshal would fail later, far from the cause).
+		if p := w.Notifications[i].Payload; s.r.err == nil && !json.Valid([]byte(p)) {
+			s.r.fail("notification payload is not JSON: %.40q", p)
+		}
+	}
+	return evaluationOf(&w)
+}
+
+func evaluationOf(w *witEvaluation) Evaluation {
 	ev := Evaluation{
 		Notifications: make([]Notification, 0, len(w.Notifications)),
 		Suppressed:    make([]Suppressed, 0, len(w.Suppressed)),
@@ -313,11 +345,6 @@ func liftEvaluation(s *source) Evaluation {
 	}
 	for i := range w.Notifications {
 		n := &w.Notifications[i]
-		// The WIT promises a JSON object; checking here keeps json.RawMessage's
-		// contract (Marshal would fail later, far from the cause).
-		if s.r.err == nil && !json.Valid([]byte(n.Payload)) {
-			s.r.fail("notification payload is not JSON: %.40q", n.Payload)
-		}
 		ev.Notifications = append(ev.Notifications, Notification{
 			Kind:     NotificationKind(n.Kind.String()),
 			Severity: Severity(n.Severity.String()),

@@ -134,3 +134,95 @@ func TestStateRoundTripByName(t *testing.T) {
 		t.Errorf("round trip: %+v %+v (%v)", gotSt, gotSh, r.err)
 	}
 }
+
+// fill sets every field of v, recursively, to a value that is not zero
+// (an enum case index of 1, "{}" for strings, one element per list).
+func fill(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fill(v.Field(i))
+		}
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem())
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		fill(v.Index(0))
+	case reflect.String:
+		v.SetString("{}")
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.SetUint(1)
+	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Int:
+		v.SetInt(1)
+	case reflect.Map:
+		v.Set(reflect.MakeMap(v.Type()))
+		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		fill(k)
+		fill(e)
+		v.SetMapIndex(k, e)
+	}
+}
+
+// unset names the fields of v (recursively) that are still zero.
+func unset(v reflect.Value, path string) []string {
+	switch v.Kind() {
+	case reflect.Struct:
+		var out []string
+		for i := range v.NumField() {
+			out = append(out, unset(v.Field(i), path+"."+v.Type().Field(i).Name)...)
+		}
+		return out
+	case reflect.Pointer:
+		if v.IsNil() {
+			return []string{path}
+		}
+		return unset(v.Elem(), path)
+	case reflect.Slice:
+		if v.Len() == 0 {
+			return []string{path}
+		}
+		return unset(v.Index(0), path+"[0]")
+	}
+	if v.IsZero() {
+		return []string{path}
+	}
+	return nil
+}
+
+// Every field the WIT adds must be carried by the glue: converting a value
+// with every field set leaves no field of the other side unset. (A new WIT
+// field that wit.go does not map fails here, not silently as a zero.)
+func TestConversionsCarryEveryField(t *testing.T) {
+	check := func(name string, got any) {
+		t.Helper()
+		if missing := unset(reflect.ValueOf(got), name); len(missing) > 0 {
+			t.Errorf("not carried across the WIT boundary: %v", missing)
+		}
+	}
+	lifted := func(w any) any {
+		fill(reflect.ValueOf(w).Elem())
+		return w
+	}
+	check("Permit", permitOf(lifted(&witPermit{}).(*witPermit)))
+	check("Decision", decisionOf(lifted(&witDecision{}).(*witDecision)))
+	check("Schedule", scheduleOf(lifted(&witSchedule{}).(*witSchedule)))
+	check("Evaluation", evaluationOf(lifted(&witEvaluation{}).(*witEvaluation)))
+	check("PolicyError", *policyErrorOf(lifted(&witPolicyError{}).(*witPolicyError)))
+
+	var f Failure
+	fill(reflect.ValueOf(&f).Elem())
+	check("witFailure", witFailureOf(&f))
+	var e Event
+	fill(reflect.ValueOf(&e).Elem())
+	check("witEvent", witEventOf(&e, 1, []label{{"k", "v"}}))
+	var st RetryState
+	fill(reflect.ValueOf(&st).Elem())
+	check("witRetryState", witRetryState(st))
+	var sh SharedState
+	fill(reflect.ValueOf(&sh).Elem())
+	check("witSharedState", witSharedStateOf(&sh))
+	check("witAttemptFailure", witAttemptFailureOf(&f, 1, new(uint64(1))))
+}
