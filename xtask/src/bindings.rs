@@ -309,6 +309,7 @@ impl Model {
         }
         let mut layouts = BTreeMap::new();
         for (ty, t) in all {
+            // Field offsets for records; other types have none to check.
             let offsets = match &t {
                 Type::Id(id) => match &resolve.types[canonical(&resolve, *id)].kind {
                     TypeDefKind::Record(r) => sizes
@@ -316,9 +317,6 @@ impl Model {
                         .into_iter()
                         .map(|(o, _)| o.size_wasm32())
                         .collect(),
-                    TypeDefKind::Option(_) | TypeDefKind::Result(_) | TypeDefKind::Enum(_) => {
-                        vec![]
-                    }
                     _ => vec![],
                 },
                 _ => vec![],
