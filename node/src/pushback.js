@@ -35,24 +35,27 @@ const ASCTIME_DATE = new RegExp(`^(${DAYS.join('|')}) ${MONTH} ( \\d|\\d{2}) ${T
 
 /** Unix ms of an HTTP-date, or undefined when `text` is not one. */
 function parseHttpDate(text, nowMs) {
-  let year, month, day, h, m, s;
+  let weekday, year, month, day, h, m, s;
   let match = IMF_FIXDATE.exec(text);
-  if (match) [, , day, month, year, h, m, s] = match;
+  if (match) [, weekday, day, month, year, h, m, s] = match;
   else if ((match = RFC850_DATE.exec(text))) {
-    [, , day, month, year, h, m, s] = match;
+    [, weekday, day, month, year, h, m, s] = match;
+    weekday = weekday.slice(0, 3);
     // RFC 9110: a two-digit year more than 50 years in the future is the
     // most recent past year with those digits.
     const nowYear = new Date(nowMs).getUTCFullYear();
     year = Math.floor(nowYear / 100) * 100 + Number(year);
     if (year > nowYear + 50) year -= 100;
-  } else if ((match = ASCTIME_DATE.exec(text))) [, , month, day, h, m, s, year] = match;
+  } else if ((match = ASCTIME_DATE.exec(text))) [, weekday, month, day, h, m, s, year] = match;
   else return undefined;
   const [Y, D, H, M, S] = [Number(year), Number(day), Number(h), Number(m), Number(s)];
   const mon = MONTHS.indexOf(month);
   const at = Date.UTC(Y, mon, D, H, M, S);
   const back = new Date(at);
-  // Reject dates that do not exist (31 Feb) and out-of-range clock fields (Date.UTC would roll them over).
-  if (back.getUTCDate() !== D || back.getUTCMonth() !== mon || H > 23 || M > 59 || S > 60) return undefined;
+  // Reject dates that do not exist (31 Feb), out-of-range clock fields (Date.UTC
+  // would roll them over) and a weekday that is not the date's.
+  if (back.getUTCDate() !== D || back.getUTCMonth() !== mon || H > 23 || M > 59 || S > 59) return undefined;
+  if (DAYS[(back.getUTCDay() + 6) % 7] !== weekday) return undefined;
   return at;
 }
 

@@ -219,16 +219,16 @@ _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 def _http_date(text: str, now: float) -> Optional[float]:
     """An RFC 9110 HTTP-date as Unix seconds, or ``None``."""
     if m := _IMF_FIXDATE.fullmatch(text):
-        _, day, month, year, hh, mm, ss = m.groups()
+        weekday, day, month, year, hh, mm, ss = m.groups()
     elif m := _RFC850_DATE.fullmatch(text):
-        _, day, month, yy, hh, mm, ss = m.groups()
+        weekday, day, month, yy, hh, mm, ss = m.groups()
         # A two-digit year more than 50 years ahead is the most recent past one.
         this_year = datetime.fromtimestamp(now, timezone.utc).year
         year = str(this_year // 100 * 100 + int(yy))
         if int(year) > this_year + 50:
             year = str(int(year) - 100)
     elif m := _ASCTIME_DATE.fullmatch(text):
-        _, month, day, hh, mm, ss, year = m.groups()
+        weekday, month, day, hh, mm, ss, year = m.groups()
     else:
         return None
     try:
@@ -236,6 +236,8 @@ def _http_date(text: str, now: float) -> Optional[float]:
                         tzinfo=timezone.utc)
     except ValueError:  # 31 Feb, 25:00
         return None
+    if _DAYS.split("|")[when.weekday()] != weekday[:3]:
+        return None  # the weekday must be the date's
     return when.timestamp()
 
 
