@@ -433,6 +433,8 @@ deadline = "3s"
     await assert.rejects(retry(() => 1, { clock: { now: () => 0 } }), /now\(\) and sleep\(ms, signal\)/);
     await assert.rejects(retry(() => 1, { clock: { now: () => NaN, sleep: async () => {} } }), /clock.now\(\) must return/);
     await assert.rejects(retry(() => 1, { seed: -1 }), RangeError);
+    await assert.rejects(retry(() => 1, { deadline: 'soon' }), /option `deadline` must be/);
+    await assert.rejects(retry(() => 1, { deadline: new Date(NaN) }), /option `deadline` must be/);
     await assert.rejects(retry(() => 1, null), /options must be an object/);
   });
 });
