@@ -15,6 +15,9 @@ type Policy struct {
 	source string
 	format Format
 	closed atomic.Bool
+	// retryShared is Do's default SharedStore: one breaker and budget per
+	// policy, shared by every Do with it.
+	retryShared MemoryStore
 }
 
 // handleOn returns p's handle in inst, loading p into inst on first use.

@@ -349,6 +349,8 @@ export const systemClock: Clock;
 export interface AttemptContext {
   /** 1-based. */
   attempt: number;
+  /** This attempt's timeout in ms (the policy's, clamped to its deadline); `null` when it has none. */
+  timeoutMs: number | null;
   /** Aborts when the caller's signal does or the attempt's timeout passes (reason: a `TimeoutError` DOMException). */
   signal: AbortSignal;
 }
@@ -365,15 +367,21 @@ export interface RetryOptions {
   policy?: Policy;
   /** Aborting rejects `retry()` promptly with `signal.reason` (mid-attempt or mid-sleep). */
   signal?: AbortSignal;
-  /** Seeds the jitter via `deriveSeed` (e.g. `${runId}/${step}`); default: a random UUID per call. */
+  /**
+   * The caller's deadline (a Date, or milliseconds on `clock`): when the next wait would end
+   * at or past it, give up at once with reason `'deadline'` instead of sleeping into it.
+   * (An `AbortSignal.timeout` cannot be read, so pass its deadline here too.)
+   */
+  deadline?: Date | number;
+  /** Seeds the jitter via `deriveSeed` (e.g. `${runId}/${step}`); default: 64 random bits from the OS, never 0. */
   idempotencyKey?: string;
-  /** An explicit jitter seed instead of one derived from `idempotencyKey`. */
+  /** An explicit jitter seed, over `idempotencyKey`: fixes the waits in tests. */
   seed?: U64Input;
   /** Where the breaker and budget state live. Default: in memory, one store per Policy object. */
   sharedState?: SharedStateStore;
   /** The key in the store (default `'default'`): one breaker and budget per dependency. */
   dependency?: string;
-  /** Called (and awaited) after each failed attempt that will be retried, before the wait; throwing stops. */
+  /** Called (and awaited) with (error, attempt, decision) after each failed attempt that will be retried, before the wait; throwing stops. */
   onRetry?: (info: RetryInfo) => unknown;
   /** Default: `systemClock`. Inject a fake clock in tests. */
   clock?: Clock;
@@ -392,7 +400,7 @@ export class RetryError extends Error {
   readonly reason: GiveUpReason;
   /** Attempts that ran. */
   readonly attempts: number;
-  /** The decision after the last failed attempt; `null` when a permit was refused. */
+  /** The decision after the last failed attempt (a decision to retry when the caller's deadline or a refusal ended the loop); `null` when no attempt failed. */
   readonly decision: Decision | null;
   /** The refused permit (circuit open, deadline); `null` when a decision gave up. */
   readonly permit: Permit | null;
@@ -410,12 +418,19 @@ export class AttemptTimeoutError extends Error {
 /**
  * Server pushback in ms from a caught error or its `cause` chain: `retryAfterMs`,
  * a `Retry-After` header on `response.headers` or `headers`, or gRPC
- * `grpc-retry-pushback-ms` metadata; `undefined` when there is none.
+ * `grpc-retry-pushback-ms` metadata; `Infinity` when the server asked not to
+ * retry (a negative or unparseable grpc-retry-pushback-ms); `undefined` when there is none.
  */
 export function pushbackFromError(error: unknown, nowMs: number): number | undefined;
 
-/** A `Retry-After` value (delay-seconds or HTTP-date) in ms from `nowMs`; `undefined` when unparseable. */
+/**
+ * A `Retry-After` value in ms from `nowMs`: RFC 9110's delay-seconds (digits only) or
+ * HTTP-date (IMF-fixdate, RFC 850, asctime; past dates are 0); `undefined` for anything else.
+ */
 export function parseRetryAfter(value: string | number, nowMs: number): number | undefined;
+
+/** A `grpc-retry-pushback-ms` value in ms; `Infinity` ("do not retry", gRPC A6) when negative or unparseable. */
+export function parseGrpcPushback(value: string | number): number;
 
 /** A diagnostic: a problem in a policy document, or an uninterpretable failure. */
 export class PolicyError extends Error {

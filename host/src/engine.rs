@@ -15,7 +15,7 @@ use crate::alerts::{
 };
 use crate::cache::CodeCache;
 use crate::error::{Error, Result};
-use crate::retry::{
+use crate::planner::{
     AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason, Permit,
     PlannedAttempt, RetryState, Schedule, SharedState,
 };
@@ -152,6 +152,7 @@ impl Engine {
             bindings,
             policies: HashMap::new(),
             next_id: 0,
+            retry_shared: HashMap::new(),
         })
     }
 
@@ -206,9 +207,17 @@ pub struct Session {
     bindings: Backstop,
     policies: HashMap<u64, LoadedPolicy>,
     next_id: u64,
+    /// The retry helpers' default breaker and budget, one per policy (see
+    /// `retrying::Retry`): shared by every retry loop with that policy.
+    retry_shared: HashMap<u64, SharedState>,
 }
 
 impl Session {
+    /// The retry helpers' default shared state (breaker and budget) of `policy`.
+    pub(crate) fn retry_shared(&mut self, policy: Policy) -> &mut SharedState {
+        self.retry_shared.entry(policy.id).or_default()
+    }
+
     /// Parse and validate a policy once; classify with it many times.
     pub fn load_policy(&mut self, source: &str, format: Format) -> Result<Policy> {
         let handle = self.load_in_guest(source, format)?;
@@ -451,6 +460,7 @@ impl Session {
 
     /// Release a policy in the guest. Using it afterwards is an error.
     pub fn unload(&mut self, policy: Policy) -> Result<()> {
+        self.retry_shared.remove(&policy.id);
         if let Some(loaded) = self.policies.remove(&policy.id) {
             self.call(|bindings, store| {
                 bindings

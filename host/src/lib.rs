@@ -19,7 +19,8 @@ pub mod alerts;
 mod cache;
 mod engine;
 mod error;
-mod retry;
+mod planner;
+mod pushback;
 pub mod retrying;
 mod types;
 
@@ -28,7 +29,7 @@ pub use engine::{
     Policy, Session,
 };
 pub use error::{Error, Result};
-pub use retry::{
+pub use planner::{
     AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason, Permit,
     PlannedAttempt, RetryState, Schedule, SharedState,
 };

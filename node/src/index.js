@@ -15,7 +15,8 @@ export { Policy } from './policy.js';
 export { PolicyError, PolicyLoadError, GuestTrapError } from './errors.js';
 export { failureFromError } from './from-error.js';
 export { defaultPolicy, deriveSeed } from './thread.js';
-export { retry, RetryError, AttemptTimeoutError, MemoryStore, systemClock, pushbackFromError, parseRetryAfter } from './retry.js';
+export { retry, RetryError, AttemptTimeoutError, MemoryStore, systemClock } from './retry.js';
+export { pushbackFromError, parseRetryAfter, parseGrpcPushback } from './pushback.js';
 
 /**
  * Parse and validate a policy document.

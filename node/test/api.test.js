@@ -53,6 +53,7 @@ it('exports exactly the documented API', () => {
     'loadPolicy',
     'loadPolicyFile',
     'loadPolicyFileSync',
+    'parseGrpcPushback',
     'parseRetryAfter',
     'pushbackFromError',
     'retry',

@@ -10,7 +10,7 @@ The policy engine is Backstop's WebAssembly core, run by wasmtime.
 from ._alerts import (Evaluation, Event, EventKind, Notification, NotificationKind, Severity,
                       Suppressed, SuppressionReason)
 from ._exceptions import (exception_chain, exception_type_name, failure_from_exception,
-                          pushback_from_exception)
+                          parse_grpc_pushback, parse_retry_after, pushback_from_exception)
 from ._model import (Classification, EngineError, ErrorCode, Failure, FailureClass, PolicyError,
                      PolicyLoadError)
 from ._planner import (AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason,
@@ -63,6 +63,8 @@ __all__ = [
     "failure_from_exception",
     "load_policy",
     "load_policy_file",
+    "parse_grpc_pushback",
+    "parse_retry_after",
     "pushback_from_exception",
     "retry",
 ]

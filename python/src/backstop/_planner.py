@@ -8,6 +8,8 @@ takes them; the retry helpers (:mod:`backstop._retrying`) speak seconds.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, Mapping, Optional, Tuple, TypeVar
@@ -312,7 +314,10 @@ class AttemptFailure:
         ``now`` is the wall-clock time in seconds an HTTP-date is measured from)."""
         from ._exceptions import failure_from_exception, pushback_from_exception
 
-        return cls(failure_from_exception(exc), duration_ms, pushback_from_exception(exc, now=now))
+        pushback = pushback_from_exception(exc, now=now)
+        # NEVER ("do not retry") has no millisecond value: the retry loop acts on it.
+        return cls(failure_from_exception(exc), duration_ms,
+                   None if pushback is None or math.isinf(pushback) else int(pushback))
 
     def _lower(self) -> tuple[Any, ...]:
         f = self.failure
