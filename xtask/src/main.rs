@@ -47,19 +47,12 @@ fn main() -> Result<()> {
         }
         Some("check-wasm") => {
             let artifacts = build(&root)?;
-            let mut stale = Vec::new();
-            for (path, bytes) in artifacts.files() {
-                let committed = std::fs::read(root.join(&path)).unwrap_or_default();
-                if committed != bytes {
-                    stale.push(path);
-                }
-            }
-            if !stale.is_empty() {
-                bail!(
-                    "committed wasm artifacts differ from a fresh build: {}\nrun `cargo run -p xtask -- build-wasm` and commit the result",
-                    stale.join(", ")
-                );
-            }
+            ensure_committed(
+                &root,
+                artifacts.files(),
+                "committed wasm artifacts differ from a fresh build",
+                "build-wasm",
+            )?;
             println!("wasm artifacts match a fresh build");
             Ok(())
         }
@@ -73,19 +66,15 @@ fn main() -> Result<()> {
             Ok(())
         }
         Some("check-bindings") => {
-            let mut stale = Vec::new();
-            for (path, text) in bindings::generate(&root)? {
-                let committed = std::fs::read_to_string(root.join(path)).unwrap_or_default();
-                if committed != text {
-                    stale.push(path);
-                }
-            }
-            if !stale.is_empty() {
-                bail!(
-                    "generated bindings differ from wit/: {}\nrun `cargo run -p xtask -- gen-bindings` and commit the result",
-                    stale.join(", ")
-                );
-            }
+            let files = bindings::generate(&root)?
+                .into_iter()
+                .map(|(path, text)| (path.to_string(), text.into_bytes()));
+            ensure_committed(
+                &root,
+                files.collect(),
+                "generated bindings differ from wit/",
+                "gen-bindings",
+            )?;
             println!("generated bindings match wit/");
             Ok(())
         }
@@ -93,6 +82,27 @@ fn main() -> Result<()> {
             "usage: cargo run -p xtask -- build-wasm | check-wasm | gen-bindings | check-bindings"
         ),
     }
+}
+
+/// Fails, naming every file, unless each committed file equals its fresh bytes.
+fn ensure_committed(
+    root: &Path,
+    fresh: Vec<(String, Vec<u8>)>,
+    problem: &str,
+    fix: &str,
+) -> Result<()> {
+    let stale: Vec<String> = fresh
+        .into_iter()
+        .filter(|(path, bytes)| std::fs::read(root.join(path)).unwrap_or_default() != *bytes)
+        .map(|(path, _)| path)
+        .collect();
+    if !stale.is_empty() {
+        bail!(
+            "{problem}: {}\nrun `cargo run -p xtask -- {fix}` and commit the result",
+            stale.join(", ")
+        );
+    }
+    Ok(())
 }
 
 struct Artifacts {
