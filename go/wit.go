@@ -9,6 +9,7 @@ const (
 	classifierInterface = "backstop:policy/classifier@0.1.0"
 	retryInterface      = "backstop:policy/retry@0.1.0"
 	alertsInterface     = "backstop:policy/alerts@0.1.0"
+	redactionInterface  = "backstop:policy/redaction@0.1.0"
 )
 
 var (
@@ -91,10 +92,18 @@ var (
 	evaluateFn = newWitFunc("evaluate", resultOf(evaluationT, policyErrorT),
 		u32T, stringT, eventT, u64T).in(alertsInterface)
 
+	// The redaction interface.
+	ruleCountT       = recordOf(stringT, u32T)
+	redactionReportT = recordOf(stringT, listOf(ruleCountT))
+
+	redactFn = newWitFunc("redact", resultOf(redactionReportT, policyErrorT),
+		u32T, stringT).in(redactionInterface)
+
 	witFuncs = []*witFunc{
 		loadPolicyFn, dropPolicyFn, classifyFn,
 		beginAttemptFn, afterFailureFn, afterSuccessFn, planScheduleFn, deriveSeedFn,
 		evaluateFn,
+		redactFn,
 	}
 )
 

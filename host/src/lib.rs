@@ -19,6 +19,7 @@ pub mod alerts;
 mod cache;
 mod engine;
 mod error;
+pub mod redaction;
 mod retry;
 pub mod retrying;
 mod types;

@@ -11,6 +11,7 @@ from ._abi import (BOOL, STRING, U16, U32, U64, S32, Enum, Function, List, Optio
 CLASSIFIER = "backstop:policy/classifier@0.1.0"
 RETRY = "backstop:policy/retry@0.1.0"
 ALERTS = "backstop:policy/alerts@0.1.0"
+REDACTION = "backstop:policy/redaction@0.1.0"
 #: Kept for callers that predate the retry interface.
 INTERFACE = CLASSIFIER
 
@@ -182,5 +183,16 @@ EVALUATE = Function(
 
 ALERT_FUNCTIONS = (EVALUATE,)
 
+# -- redaction --------------------------------------------------------------
+
+RULE_COUNT = Record([("rule", STRING), ("count", U32)])
+REDACTION_REPORT = Record([("text", STRING), ("redactions", List(RULE_COUNT))])
+
+REDACT = Function("redact", [("policy", U32), ("text", STRING)],
+                  Result(REDACTION_REPORT, POLICY_ERROR))
+
+REDACTION_FUNCTIONS = (REDACT,)
+
 #: Every export the hosts bind, by interface.
-EXPORTS = {CLASSIFIER: FUNCTIONS, RETRY: RETRY_FUNCTIONS, ALERTS: ALERT_FUNCTIONS}
+EXPORTS = {CLASSIFIER: FUNCTIONS, RETRY: RETRY_FUNCTIONS, ALERTS: ALERT_FUNCTIONS,
+           REDACTION: REDACTION_FUNCTIONS}
