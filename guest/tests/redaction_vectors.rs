@@ -38,6 +38,9 @@ fn the_redaction_corpus_passes_natively() {
     for file in files {
         let suite: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         for v in suite["vectors"].as_array().unwrap() {
+            if v.get("alert_steps").is_some() {
+                continue; // alert sequences: the host runners evaluate them
+            }
             count += 1;
             let policy = v.get("policy").unwrap_or(&suite["policy"]);
             let source = policy.get("source").and_then(Value::as_str).unwrap_or("");

@@ -477,6 +477,94 @@ def policy_cases():
     return cases
 
 
+def runbook_cases():
+    """Alert sequences: runbook commands quoted once, URLs percent-encoded,
+    multi-line and long-line secrets in log lines, the id policy."""
+    rules = (
+        "[[alerts.rules]]\nid = \"any\"\ncondition = \"run.failure_count >= 1\"\n"
+        "severity = \"high\"\nnotify = [\"oncall\"]\n"
+    )
+    templated = {
+        "format": "toml",
+        "source": "[alerts]\npayload = [\"run_id\"]\n[alerts.runbook]\n"
+        "retry_command = \"airflow tasks run nightly {step} --run-id {run_id}\"\n"
+        "url = \"https://runbooks.example/{pipeline}/{step}?run={run_id}\"\n" + rules,
+    }
+    default = {"format": "toml", "source": "[alerts]\npayload = [\"last_log_lines\", \"error_message\"]\n" + rules}
+
+    def failed(run_id, step="train", log_lines=None, message="boom"):
+        event = {"kind": "run-failed", "pipeline": "nightly", "step": step, "run_id": run_id,
+                 "failure": {"exit_code": 1, "message": message}}
+        if log_lines is not None:
+            event["log_lines"] = log_lines
+        return event
+
+    def one(name, policy, event, runbook=None, payload=None):
+        p = dict(payload or {})
+        if runbook:
+            p["runbook"] = runbook
+        return {
+            "name": name,
+            "policy": policy,
+            "alert_steps": [{
+                "event": event,
+                "now_ms": 1704067200000,
+                "expect": {"notifications": [{"kind": "trigger", "payload": p}], "suppressed": []},
+            }],
+        }
+
+    body = [rand(B64, 64) for _ in range(3)]
+    long_token = rand(ALNUM, 600)
+    return [
+        one("a hostile run id is one quoted word", templated, failed("x; rm -rf ~ #"), {
+            "how_to_retry": "airflow tasks run nightly train --run-id 'x; rm -rf ~ #'",
+            "how_to_retry_argv": ["airflow", "tasks", "run", "nightly", "train", "--run-id", "x; rm -rf ~ #"],
+            "url": "https://runbooks.example/nightly/train?run=x%3B%20rm%20-rf%20~%20%23",
+        }),
+        one("a run id naming placeholders is not expanded again", templated, failed("{step}{pipeline}"), {
+            "how_to_retry": "airflow tasks run nightly train --run-id '{step}{pipeline}'",
+            "how_to_retry_argv": ["airflow", "tasks", "run", "nightly", "train", "--run-id", "{step}{pipeline}"],
+            "url": "https://runbooks.example/nightly/train?run=%7Bstep%7D%7Bpipeline%7D",
+        }, {"run_id": "{step}{pipeline}"}),
+        one("a step with a quote", templated, failed("r1", step="it's"), {
+            "how_to_retry": "airflow tasks run nightly 'it'\\''s' --run-id r1",
+            "how_to_retry_argv": ["airflow", "tasks", "run", "nightly", "it's", "--run-id", "r1"],
+        }),
+        one("the default command quotes too", default, failed("$(reboot)"), {
+            "how_to_retry": "backstop run --run-id '$(reboot)' --step train -- <the step's command>",
+            "how_to_retry_argv": ["backstop", "run", "--run-id", "$(reboot)", "--step", "train", "--"],
+        }),
+        one("a PEM block across log lines is redacted whole", default,
+            failed("r2", log_lines=["loading key", "-----BEGIN PRIVATE KEY-----", *body, "-----END PRIVATE KEY-----", "done"]),
+            payload={"last_log_lines": ["loading key", "[REDACTED]", "done"]}),
+        one("a long header line keeps its prefix", default,
+            failed("r3", log_lines=["> Authorization: Bearer " + long_token, "< HTTP/1.1 401"]),
+            payload={"last_log_lines": ["> Authorization: Bearer [REDACTED]", "< HTTP/1.1 401"]}),
+        one("the error message is redacted whole before it is clipped", default,
+            failed("r4", message="connect failed\n-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(body) + "\n-----END RSA PRIVATE KEY-----\nexit 1"),
+            payload={"error_message": "connect failed\n[REDACTED]\nexit 1"}),
+        {
+            "name": "a run id with a control character is refused",
+            "policy": default,
+            "alert_steps": [{
+                "event": failed("r\u001b[31m1"),
+                "now_ms": 1704067200000,
+                "expect_error": {"code": "invalid-value", "path": "event.run_id"},
+            }],
+        },
+        {
+            "name": "a run id over 256 bytes is refused",
+            "policy": default,
+            "alert_steps": [{
+                "event": failed("r" * 257),
+                "now_ms": 1704067200000,
+                "expect_error": {"code": "invalid-value", "path": "event.run_id",
+                                 "message": "run_id is 257 bytes; the limit is 256"},
+            }],
+        },
+    ]
+
+
 def write(name, description, vectors):
     path = OUT / f"redaction-{name}.json"
     doc = {"description": description, "policy": None, "vectors": vectors}
@@ -492,4 +580,5 @@ if __name__ == "__main__":
     total += write("generic", "URL userinfo and query secrets, Authorization/Cookie headers, curl -u, key=value and --flag forms, entropy near names, combined tails", urls() + headers() + key_values() + combined())
     total += write("negatives", "Text that must stay intact: git SHAs, UUIDs, checksums, model hashes, S3 paths, ML log lines", negatives())
     total += write("policy", "A policy's own patterns, allow-list and disabled rules; invalid [redaction] tables and runbook templates", policy_cases())
+    total += write("runbook", "Alert payloads: runbook commands quoted once in POSIX shell form and as argv, URLs percent-encoded, multi-line and long-line secrets, the id policy", runbook_cases())
     print(f"{total} vectors")
