@@ -49,7 +49,12 @@ impl Rule {
         self.regex.as_str()
     }
 
-    fn compile(id: &str, pattern: &str, not: Option<&str>, entropy: Option<f64>) -> Result<Rule, String> {
+    fn compile(
+        id: &str,
+        pattern: &str,
+        not: Option<&str>,
+        entropy: Option<f64>,
+    ) -> Result<Rule, String> {
         let regex = RegexBuilder::new(pattern)
             .size_limit(MAX_PATTERN_BYTES)
             .build()
@@ -218,7 +223,8 @@ impl Redactor {
     }
 
     fn allowed(&self, value: &str) -> bool {
-        self.allow.iter().any(|a| a == value) || self.allow_patterns.iter().any(|p| p.is_match(value))
+        self.allow.iter().any(|a| a == value)
+            || self.allow_patterns.iter().any(|p| p.is_match(value))
     }
 
     /// Read a policy's `redaction` table:
@@ -231,7 +237,11 @@ impl Redactor {
     /// disable = ["high-entropy-near-name"]  # built-in rules turned off
     /// ```
     pub fn read(v: &mut Validator<'_>, path: &str, node: &Node) -> Arc<Redactor> {
-        let Some(t) = v.table(path, node, &["patterns", "allow", "allow_patterns", "disable"]) else {
+        let Some(t) = v.table(
+            path,
+            node,
+            &["patterns", "allow", "allow_patterns", "disable"],
+        ) else {
             return Redactor::builtin();
         };
         let builtin = builtin_rules();
@@ -275,24 +285,43 @@ impl Redactor {
                         disabled.push(id.to_string());
                     } else {
                         let message = match crate::schema::suggest(id, &known) {
-                            Some(close) => format!("`{id}` is not a built-in redaction rule; did you mean `{close}`?"),
-                            None => format!("`{id}` is not a built-in redaction rule (see docs/POLICY.md for the list)"),
+                            Some(close) => format!(
+                                "`{id}` is not a built-in redaction rule; did you mean `{close}`?"
+                            ),
+                            None => format!(
+                                "`{id}` is not a built-in redaction rule (see docs/POLICY.md for the list)"
+                            ),
                         };
                         v.report(ErrorCode::InvalidValue, &p, item.offset, message);
                     }
                 }
             }
         }
-        rules.extend(builtin.iter().filter(|r| !disabled.contains(&r.id)).cloned());
+        rules.extend(
+            builtin
+                .iter()
+                .filter(|r| !disabled.contains(&r.id))
+                .cloned(),
+        );
         let mut allow = Vec::new();
         if let Some(n) = t.get("allow") {
             let list = v.one_or_many(&join(path, "allow"), n);
             if list.len() > MAX_ALLOW {
-                v.report(ErrorCode::TooLarge, &join(path, "allow"), n.offset, format!("{} values; the limit is {MAX_ALLOW}", list.len()));
+                v.report(
+                    ErrorCode::TooLarge,
+                    &join(path, "allow"),
+                    n.offset,
+                    format!("{} values; the limit is {MAX_ALLOW}", list.len()),
+                );
             }
             for (p, item) in list {
                 match v.string(&p, item) {
-                    Some("") => v.report(ErrorCode::InvalidValue, &p, item.offset, "an empty allow-list value matches nothing"),
+                    Some("") => v.report(
+                        ErrorCode::InvalidValue,
+                        &p,
+                        item.offset,
+                        "an empty allow-list value matches nothing",
+                    ),
                     Some(s) => allow.push(s.to_string()),
                     None => {}
                 }
@@ -302,13 +331,20 @@ impl Redactor {
         if let Some(n) = t.get("allow_patterns") {
             let list = v.one_or_many(&join(path, "allow_patterns"), n);
             if list.len() > MAX_ALLOW {
-                v.report(ErrorCode::TooLarge, &join(path, "allow_patterns"), n.offset, format!("{} patterns; the limit is {MAX_ALLOW}", list.len()));
+                v.report(
+                    ErrorCode::TooLarge,
+                    &join(path, "allow_patterns"),
+                    n.offset,
+                    format!("{} patterns; the limit is {MAX_ALLOW}", list.len()),
+                );
             }
             for (p, item) in list {
                 if let Some(s) = v.string(&p, item) {
                     match RegexBuilder::new(s).size_limit(MAX_PATTERN_BYTES).build() {
                         Ok(re) => allow_patterns.push(re),
-                        Err(e) => v.report(ErrorCode::InvalidRegex, &p, item.offset, regex_problem(&e)),
+                        Err(e) => {
+                            v.report(ErrorCode::InvalidRegex, &p, item.offset, regex_problem(&e))
+                        }
                     }
                 }
             }
@@ -323,28 +359,49 @@ fn read_rule(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<Rule> {
     let t = v.table(path, node, &["id", "regex", "not", "entropy", "source"])?;
     let id = match t.get("id") {
         None => {
-            v.report(ErrorCode::MissingField, &join(path, "id"), t.offset, "a redaction pattern needs an `id` (reported with its count)");
+            v.report(
+                ErrorCode::MissingField,
+                &join(path, "id"),
+                t.offset,
+                "a redaction pattern needs an `id` (reported with its count)",
+            );
             None
         }
         Some(n) => v.string(&join(path, "id"), n).and_then(|id| {
             let valid = !id.is_empty()
                 && id.len() <= 128
-                && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
             if !valid {
-                v.report(ErrorCode::InvalidValue, &join(path, "id"), n.offset, "a redaction pattern id must be 1-128 characters of letters, digits and - _ .");
+                v.report(
+                    ErrorCode::InvalidValue,
+                    &join(path, "id"),
+                    n.offset,
+                    "a redaction pattern id must be 1-128 characters of letters, digits and - _ .",
+                );
             }
             valid.then(|| id.to_string())
         }),
     };
     let regex = match t.get("regex") {
         None => {
-            v.report(ErrorCode::MissingField, &join(path, "regex"), t.offset, "a redaction pattern needs a `regex`");
+            v.report(
+                ErrorCode::MissingField,
+                &join(path, "regex"),
+                t.offset,
+                "a redaction pattern needs a `regex`",
+            );
             None
         }
         Some(n) => v.string(&join(path, "regex"), n).map(|s| (s, n.offset)),
     };
-    let not = t.get("not").and_then(|n| v.string(&join(path, "not"), n).map(|s| (s, n.offset)));
-    let entropy = t.get("entropy").and_then(|n| v.number(&join(path, "entropy"), n, 0.0, 8.0));
+    let not = t
+        .get("not")
+        .and_then(|n| v.string(&join(path, "not"), n).map(|s| (s, n.offset)));
+    let entropy = t
+        .get("entropy")
+        .and_then(|n| v.number(&join(path, "entropy"), n, 0.0, 8.0));
     let source = t
         .get("source")
         .and_then(|n| v.string(&join(path, "source"), n))
@@ -355,13 +412,23 @@ fn read_rule(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<Rule> {
         return None;
     }
     if regex.is_empty() {
-        v.report(ErrorCode::InvalidRegex, &join(path, "regex"), regex_at, "an empty pattern would match everywhere");
+        v.report(
+            ErrorCode::InvalidRegex,
+            &join(path, "regex"),
+            regex_at,
+            "an empty pattern would match everywhere",
+        );
         return None;
     }
     match Rule::compile(&id, regex, not.map(|(s, _)| s), entropy) {
         Ok(mut rule) => {
             if rule.regex.is_match("") {
-                v.report(ErrorCode::InvalidRegex, &join(path, "regex"), regex_at, "this pattern matches the empty string, so it would match everywhere");
+                v.report(
+                    ErrorCode::InvalidRegex,
+                    &join(path, "regex"),
+                    regex_at,
+                    "this pattern matches the empty string, so it would match everywhere",
+                );
                 return None;
             }
             rule.source = source;
@@ -396,7 +463,14 @@ fn parse_builtin() -> (Vec<Rule>, Vec<crate::error::PolicyError>) {
     let mut v = Validator::new(BUILTIN_RULES_TOML);
     let mut rules = Vec::new();
     let Ok(root) = document::parse(BUILTIN_RULES_TOML, Format::Toml) else {
-        return (rules, vec![crate::error::PolicyError::new(ErrorCode::Syntax, "", "redaction_rules.toml")]);
+        return (
+            rules,
+            vec![crate::error::PolicyError::new(
+                ErrorCode::Syntax,
+                "",
+                "redaction_rules.toml",
+            )],
+        );
     };
     if let Some(t) = v.table("", &root, &["rules"])
         && let Some(n) = t.get("rules")
@@ -497,7 +571,11 @@ fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
 /// regex's message draws a caret under the pattern; keep its last line.
 fn regex_problem(err: &regex::Error) -> String {
     let text = err.to_string();
-    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
     last.trim().trim_start_matches("error: ").to_string()
 }
 
@@ -514,7 +592,10 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), rules.len(), "built-in ids are unique");
-        assert!(rules.iter().all(|r| !r.source.is_empty()), "every built-in names its source");
+        assert!(
+            rules.iter().all(|r| !r.source.is_empty()),
+            "every built-in names its source"
+        );
     }
 
     fn redact(text: &str) -> Report {
@@ -531,7 +612,10 @@ mod tests {
     #[test]
     fn is_idempotent() {
         let once = redact("password=\"correct horse S08\" and https://a:p/w@h@db.example/x");
-        assert_eq!(once.text, "password=\"[REDACTED]\" and https://a:[REDACTED]@db.example/x");
+        assert_eq!(
+            once.text,
+            "password=\"[REDACTED]\" and https://a:[REDACTED]@db.example/x"
+        );
         let twice = redact(&once.text);
         assert_eq!(twice.text, once.text);
         assert!(twice.counts.is_empty(), "{:?}", twice.counts);

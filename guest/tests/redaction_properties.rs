@@ -14,34 +14,73 @@ fn secret() -> impl Strategy<Value = (String, Vec<String>)> {
         pattern.prop_map(move |s| (context.replace("{}", &s), vec![s]))
     };
     let pem = proptest::collection::vec("[A-Za-z0-9+/]{64}", 2..8).prop_map(|lines| {
-        let block = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----", lines.join("\n"));
+        let block = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----",
+            lines.join("\n")
+        );
         (block, lines)
     });
     // Passwords with any printable character a URL or quotes can carry.
     let url_password = "[A-Za-z][A-Za-z0-9!#$%&()*+,./:;=?@\\[\\]^_{|}~-]{9,30}";
     let spaced = "[A-Za-z0-9][A-Za-z0-9 !#$%&()*+,./:;=?@_~-]{9,30}[A-Za-z0-9]";
     prop_oneof![
-        one("(AKIA|ASIA)[A-Z2-7]{16}", "botocore: using access key {} from env"),
+        one(
+            "(AKIA|ASIA)[A-Z2-7]{16}",
+            "botocore: using access key {} from env"
+        ),
         one("[A-Za-z0-9/+]{40}", "AWS_SECRET_ACCESS_KEY={}"),
         one("AIza[0-9A-Za-z_-]{35}", "GET /maps?key={} 403"),
-        one("[0-9a-f]{40}", r#"{"type": "service_account", "private_key_id": "{}"}"#),
-        one("[A-Za-z0-9+/]{86}==", "DefaultEndpointsProtocol=https;AccountName=a;AccountKey={};EndpointSuffix=core.windows.net"),
-        one("[A-Za-z0-9]{30,43}", "https://a.blob.core.windows.net/c/b?sv=2022&sig={}&se=1"),
+        one(
+            "[0-9a-f]{40}",
+            r#"{"type": "service_account", "private_key_id": "{}"}"#
+        ),
+        one(
+            "[A-Za-z0-9+/]{86}==",
+            "DefaultEndpointsProtocol=https;AccountName=a;AccountKey={};EndpointSuffix=core.windows.net"
+        ),
+        one(
+            "[A-Za-z0-9]{30,43}",
+            "https://a.blob.core.windows.net/c/b?sv=2022&sig={}&se=1"
+        ),
         one("gh[pousr]_[A-Za-z0-9]{36}", "remote: token {} rejected"),
         one("glpat-[A-Za-z0-9_-]{20}", "glab login --token {}"),
-        one("xox[bp]-[0-9]{10,12}-[A-Za-z0-9]{24}", "slack: auth with {} failed"),
-        one("(sk|rk)_(live|test)_[A-Za-z0-9]{24,60}", "stripe: Invalid API Key provided: {}"),
-        one("sk-proj-[A-Za-z0-9_-]{40,80}", "openai: Incorrect API key provided: {}."),
+        one(
+            "xox[bp]-[0-9]{10,12}-[A-Za-z0-9]{24}",
+            "slack: auth with {} failed"
+        ),
+        one(
+            "(sk|rk)_(live|test)_[A-Za-z0-9]{24,60}",
+            "stripe: Invalid API Key provided: {}"
+        ),
+        one(
+            "sk-proj-[A-Za-z0-9_-]{40,80}",
+            "openai: Incorrect API key provided: {}."
+        ),
         one("hf_[A-Za-z]{34}", "huggingface_hub: login {}"),
-        one("eyJ[A-Za-z0-9_-]{20}\\.eyJ[A-Za-z0-9_-]{30}\\.[A-Za-z0-9_-]{43}", "id_token={}"),
-        one(url_password, "could not connect to postgres://etl:{}@db.internal:5432/features"),
+        one(
+            "eyJ[A-Za-z0-9_-]{20}\\.eyJ[A-Za-z0-9_-]{30}\\.[A-Za-z0-9_-]{43}",
+            "id_token={}"
+        ),
+        one(
+            url_password,
+            "could not connect to postgres://etl:{}@db.internal:5432/features"
+        ),
         one(spaced, "db.connect(password=\"{}\", host=\"db\")"),
         one(spaced, "PGPASSWORD='{}' psql"),
-        one("[A-Za-z0-9][A-Za-z0-9!#%()*+,./:=?@_~-]{9,30}", "mysqldump --password {} db"),
+        one(
+            "[A-Za-z0-9][A-Za-z0-9!#%()*+,./:=?@_~-]{9,30}",
+            "mysqldump --password {} db"
+        ),
         one("[A-Za-z0-9._~+/-]{20,60}", "> Authorization: Bearer {}"),
-        one("[A-Za-z0-9][A-Za-z0-9 ._~+/=-]{20,60}", "Authorization: Token {}"),
+        one(
+            "[A-Za-z0-9][A-Za-z0-9 ._~+/=-]{20,60}",
+            "Authorization: Token {}"
+        ),
         one("[A-Za-z0-9=]{20,40}", "Cookie: session={}; theme=dark"),
-        one("[A-Za-z0-9!#%()*+,./:=?@_~-]{10,30}", "+ curl -sf -u admin:{} https://nexus.internal/x"),
+        one(
+            "[A-Za-z0-9!#%()*+,./:=?@_~-]{10,30}",
+            "+ curl -sf -u admin:{} https://nexus.internal/x"
+        ),
         one("[A-Za-z0-9]{24,40}", "using token {} for upload"),
         pem,
     ]

@@ -19,8 +19,12 @@ fn error_json(e: backstop_core::PolicyError) -> Value {
 
 fn subset(expected: &Value, actual: &Value) -> bool {
     match (expected, actual) {
-        (Value::Object(e), Value::Object(a)) => e.iter().all(|(k, v)| a.get(k).is_some_and(|av| subset(v, av))),
-        (Value::Array(e), Value::Array(a)) => e.len() == a.len() && e.iter().zip(a).all(|(e, a)| subset(e, a)),
+        (Value::Object(e), Value::Object(a)) => e
+            .iter()
+            .all(|(k, v)| a.get(k).is_some_and(|av| subset(v, av))),
+        (Value::Array(e), Value::Array(a)) => {
+            e.len() == a.len() && e.iter().zip(a).all(|(e, a)| subset(e, a))
+        }
         _ => expected == actual,
     }
 }
@@ -31,7 +35,12 @@ fn the_redaction_corpus_passes_natively() {
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("redaction-"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("redaction-")
+        })
         .collect();
     files.sort();
     let (mut count, mut failures) = (0, Vec::new());
@@ -44,7 +53,11 @@ fn the_redaction_corpus_passes_natively() {
             count += 1;
             let policy = v.get("policy").unwrap_or(&suite["policy"]);
             let source = policy.get("source").and_then(Value::as_str).unwrap_or("");
-            let format = if policy.get("format").and_then(Value::as_str) == Some("json") { Format::Json } else { Format::Toml };
+            let format = if policy.get("format").and_then(Value::as_str) == Some("json") {
+                Format::Json
+            } else {
+                Format::Toml
+            };
             let loaded = Policy::load(source, format);
             let (expected, actual) = if let Some(e) = v.get("expect_errors") {
                 let actual = match loaded {
@@ -62,10 +75,19 @@ fn the_redaction_corpus_passes_natively() {
                 (v["expect"].clone(), actual)
             };
             if !subset(&expected, &actual) {
-                failures.push(format!("{}: {}\n  expected: {expected}\n  actual:   {actual}", file.file_name().unwrap().to_string_lossy(), v["name"]));
+                failures.push(format!(
+                    "{}: {}\n  expected: {expected}\n  actual:   {actual}",
+                    file.file_name().unwrap().to_string_lossy(),
+                    v["name"]
+                ));
             }
         }
     }
     assert!(count >= 200, "only {count} redaction vectors");
-    assert!(failures.is_empty(), "{} of {count} failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

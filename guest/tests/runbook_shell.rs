@@ -9,8 +9,16 @@ use proptest::prelude::*;
 
 /// The words `sh` gives `printf '%s\0'` when it runs `command`.
 fn shell_words(command: &str) -> Vec<String> {
-    let out = Command::new("sh").arg("-c").arg(command).output().expect("sh runs");
-    assert!(out.status.success(), "sh failed on {command:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .output()
+        .expect("sh runs");
+    assert!(
+        out.status.success(),
+        "sh failed on {command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).expect("utf-8 out");
     let mut words: Vec<String> = text.split('\0').map(str::to_string).collect();
     assert_eq!(words.pop().as_deref(), Some(""), "output ends with NUL");
@@ -49,7 +57,11 @@ fn template() -> Template {
 
 fn check(run_id: &str, step: &str, pipeline: &str) {
     let t = template();
-    let values = Values { run_id, pipeline, step };
+    let values = Values {
+        run_id,
+        pipeline,
+        step,
+    };
     let words = shell_words(&t.shell(&values));
     let expected = vec![
         run_id.to_string(),
@@ -76,7 +88,11 @@ fn hostile_values_come_back_as_the_same_words() {
 #[test]
 fn the_default_command_quotes_run_id_and_step() {
     for v in HOSTILE {
-        let (shell, argv) = default_command(&Values { run_id: v, pipeline: "p", step: "train" });
+        let (shell, argv) = default_command(&Values {
+            run_id: v,
+            pipeline: "p",
+            step: "train",
+        });
         let prefix = shell.strip_suffix(" -- <the step's command>").unwrap();
         let printed = prefix.replacen("backstop run", "printf '%s\\000'", 1);
         assert_eq!(shell_words(&printed), argv[2..6], "{v:?}");

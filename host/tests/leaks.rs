@@ -38,13 +38,21 @@ fn secrets() -> Vec<Secret> {
     ];
     let long_token = "Ym9zcy1sb25nLXRva2VuLQ".repeat(240); // > 4 KB on one line
     let mut out = vec![
-        s("aws-access-key-id", "boto: using key AKIAQWERTYUIOPASDF23 now", "AKIAQWERTYUIOPASDF23"),
+        s(
+            "aws-access-key-id",
+            "boto: using key AKIAQWERTYUIOPASDF23 now",
+            "AKIAQWERTYUIOPASDF23",
+        ),
         s(
             "aws-secret-access-key",
             "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIK7MDENGbPxRfiCYzEXAMPLEKEY9",
             "wJalrXUtnFEMIK7MDENGbPxRfiCYzEXAMPLEKEY9",
         ),
-        s("gcp-api-key", "maps key=AIzaSyD3x9Lq_4fKp2mNzR8tVw0bYcXe1uGhJ5k", "AIzaSyD3x9Lq_4fKp2mNzR8tVw0bYcXe1uGhJ5k"),
+        s(
+            "gcp-api-key",
+            "maps key=AIzaSyD3x9Lq_4fKp2mNzR8tVw0bYcXe1uGhJ5k",
+            "AIzaSyD3x9Lq_4fKp2mNzR8tVw0bYcXe1uGhJ5k",
+        ),
         s(
             "gcp-service-account",
             r#"{"type": "service_account", "private_key_id": "5f3e2d1c0b9a88776655443322110ffeeddccbba"}"#,
@@ -60,25 +68,81 @@ fn secrets() -> Vec<Secret> {
             "GET https://a.blob.core.windows.net/c/m.pt?sv=2022-11-02&sig=Q2hlY2tTYXNTaWduYXR1cmUxMjM0NTY3ODkw%3D 403",
             "Q2hlY2tTYXNTaWduYXR1cmUxMjM0NTY3ODkw",
         ),
-        s("github-token", "remote: token ghp_R4nd0mT0k3nV4lu3F0rT3st1ngXyZ0123456 rejected", "ghp_R4nd0mT0k3nV4lu3F0rT3st1ngXyZ0123456"),
-        s("gitlab-token", "glab auth login --token glpat-Xy12Zq34Wv56Ut78Sr90", "glpat-Xy12Zq34Wv56Ut78Sr90"),
-        s("slack-token", "slack: xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx failed", "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"),
-        s("stripe-key", "Invalid API Key provided: sk_live_51Hx9Qk2Lm3Nn4Oo5Pp6Qq7Rr8", "sk_live_51Hx9Qk2Lm3Nn4Oo5Pp6Qq7Rr8"),
-        s("openai-api-key", "Incorrect API key provided: sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78.", "sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78"),
-        s("huggingface-token", "hub: login hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh", "hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh"),
+        s(
+            "github-token",
+            "remote: token ghp_R4nd0mT0k3nV4lu3F0rT3st1ngXyZ0123456 rejected",
+            "ghp_R4nd0mT0k3nV4lu3F0rT3st1ngXyZ0123456",
+        ),
+        s(
+            "gitlab-token",
+            "glab auth login --token glpat-Xy12Zq34Wv56Ut78Sr90",
+            "glpat-Xy12Zq34Wv56Ut78Sr90",
+        ),
+        s(
+            "slack-token",
+            "slack: xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx failed",
+            "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+        ),
+        s(
+            "stripe-key",
+            "Invalid API Key provided: sk_live_51Hx9Qk2Lm3Nn4Oo5Pp6Qq7Rr8",
+            "sk_live_51Hx9Qk2Lm3Nn4Oo5Pp6Qq7Rr8",
+        ),
+        s(
+            "openai-api-key",
+            "Incorrect API key provided: sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78.",
+            "sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78",
+        ),
+        s(
+            "huggingface-token",
+            "hub: login hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh",
+            "hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh",
+        ),
         s(
             "jwt",
             "id_token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0cmFpbmVyIiwiZXhwIjo5OTk5fQ.c2lnbmF0dXJlLXZhbHVlLWhlcmUtMTIz",
             "eyJzdWIiOiJ0cmFpbmVyIiwiZXhwIjo5OTk5fQ",
         ),
-        s("url-password-slash", "fetch https://admin:pa/ss8Wq@registry.example/v2 failed", "pa/ss8Wq"),
-        s("url-password-at", "psql postgres://u:p@ssS04xy@db.internal/features", "p@ssS04xy"),
-        s("quoted-password", r#"connect(password="correct horse S08", host="db")"#, "correct horse S08"),
-        s("flag-password", "mysqldump --password Fl4gP4ss-77 features", "Fl4gP4ss-77"),
-        s("authorization-token", "Authorization: Token 8d1f0e2c9b7a6d5e4f3a2b1c0d9e8f7a6b5c4d3e", "8d1f0e2c9b7a6d5e4f3a2b1c0d9e8f7a6b5c4d3e"),
-        s("curl-user", "+ curl -sf -u admin:CurlPw-9931 https://nexus.internal/x", "CurlPw-9931"),
-        s("cookie", "Cookie: sessionid=C00k13S3ss10nV4lu3xyz; theme=dark", "C00k13S3ss10nV4lu3xyz"),
-        s("entropy-near-name", "using token Qm8xLp2Vr7Tz9Ws4Yk6Hn3Jd for upload", "Qm8xLp2Vr7Tz9Ws4Yk6Hn3Jd"),
+        s(
+            "url-password-slash",
+            "fetch https://admin:pa/ss8Wq@registry.example/v2 failed",
+            "pa/ss8Wq",
+        ),
+        s(
+            "url-password-at",
+            "psql postgres://u:p@ssS04xy@db.internal/features",
+            "p@ssS04xy",
+        ),
+        s(
+            "quoted-password",
+            r#"connect(password="correct horse S08", host="db")"#,
+            "correct horse S08",
+        ),
+        s(
+            "flag-password",
+            "mysqldump --password Fl4gP4ss-77 features",
+            "Fl4gP4ss-77",
+        ),
+        s(
+            "authorization-token",
+            "Authorization: Token 8d1f0e2c9b7a6d5e4f3a2b1c0d9e8f7a6b5c4d3e",
+            "8d1f0e2c9b7a6d5e4f3a2b1c0d9e8f7a6b5c4d3e",
+        ),
+        s(
+            "curl-user",
+            "+ curl -sf -u admin:CurlPw-9931 https://nexus.internal/x",
+            "CurlPw-9931",
+        ),
+        s(
+            "cookie",
+            "Cookie: sessionid=C00k13S3ss10nV4lu3xyz; theme=dark",
+            "C00k13S3ss10nV4lu3xyz",
+        ),
+        s(
+            "entropy-near-name",
+            "using token Qm8xLp2Vr7Tz9Ws4Yk6Hn3Jd for upload",
+            "Qm8xLp2Vr7Tz9Ws4Yk6Hn3Jd",
+        ),
     ];
     out.push(Secret {
         family: "bearer-over-4kb",
@@ -235,9 +299,8 @@ fn no_secret_leaves_through_any_sink_file_row_body_or_stream() {
     std::fs::write(&step, script).unwrap();
 
     let (port, bodies) = failing_server();
-    let hook = format!(
-        "http://hook:{HOOK_USER_PASSWORD}@127.0.0.1:{port}/hook?token={HOOK_QUERY_TOKEN}"
-    );
+    let hook =
+        format!("http://hook:{HOOK_USER_PASSWORD}@127.0.0.1:{port}/hook?token={HOOK_QUERY_TOKEN}");
     let policy = format!(
         r#"version = 1
 [retry]
@@ -300,45 +363,84 @@ dead_letter = "{dead}"
     assert_eq!(out.status.code(), Some(3), "{stderr}");
 
     // What backstop itself wrote to its streams (the step's lines pass through).
-    let own_stderr: Vec<&str> = stderr.lines().filter(|l| l.starts_with("backstop:")).collect();
+    let own_stderr: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("backstop:"))
+        .collect();
     let notifications: Vec<Value> = stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v.get("dedup_key").is_some())
         .collect();
-    assert!(!notifications.is_empty(), "the stdout sink printed nothing:\n{stdout}");
     assert!(
-        own_stderr.iter().any(|l| l.contains("webhook") && l.contains("retrying in")),
+        !notifications.is_empty(),
+        "the stdout sink printed nothing:\n{stdout}"
+    );
+    assert!(
+        own_stderr
+            .iter()
+            .any(|l| l.contains("webhook") && l.contains("retrying in")),
         "the webhook was not retried: {own_stderr:?}"
     );
 
     let stats = backstop(&work, &["stats", "--json"]);
-    assert!(stats.status.success(), "{}", String::from_utf8_lossy(&stats.stderr));
+    assert!(
+        stats.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stats.stderr)
+    );
     let list = backstop(&work, &["alerts", "list"]);
 
     let mut haystacks: Vec<(String, String)> = vec![
         ("backstop's stderr".into(), own_stderr.join("\n")),
-        ("stdout sink".into(), notifications.iter().map(Value::to_string).collect::<Vec<_>>().join("\n")),
-        ("stats --json".into(), String::from_utf8_lossy(&stats.stdout).into_owned()),
-        ("alerts list".into(), String::from_utf8_lossy(&list.stdout).into_owned() + &String::from_utf8_lossy(&list.stderr)),
+        (
+            "stdout sink".into(),
+            notifications
+                .iter()
+                .map(Value::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        (
+            "stats --json".into(),
+            String::from_utf8_lossy(&stats.stdout).into_owned(),
+        ),
+        (
+            "alerts list".into(),
+            String::from_utf8_lossy(&list.stdout).into_owned()
+                + &String::from_utf8_lossy(&list.stderr),
+        ),
     ];
     let received = bodies.lock().unwrap().clone();
-    assert!(received.len() >= 2, "the webhook got {} requests", received.len());
+    assert!(
+        received.len() >= 2,
+        "the webhook got {} requests",
+        received.len()
+    );
     for (i, body) in received.iter().enumerate() {
         haystacks.push((format!("HTTP body #{i}"), body.clone()));
     }
     // Every file backstop wrote: sinks, dead letters, the database (raw bytes too).
     let files = files_under(&work);
     for name in ["alerts.jsonl", "command.out", "dead-letter.jsonl"] {
-        assert!(work.join(name).exists(), "{name} was not written; files: {files:?}");
+        assert!(
+            work.join(name).exists(),
+            "{name} was not written; files: {files:?}"
+        );
     }
     for path in &files {
         let bytes = std::fs::read(path).unwrap();
-        haystacks.push((path.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
+        haystacks.push((
+            path.display().to_string(),
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ));
     }
     let db = work.join("state.db");
     let cells = database_cells(&db);
-    assert!(cells.iter().any(|(c, _)| c.starts_with("alert_log.")), "no alert_log rows");
+    assert!(
+        cells.iter().any(|(c, _)| c.starts_with("alert_log.")),
+        "no alert_log rows"
+    );
     let mut checked_cells = 0;
     for (column, text) in cells {
         // The stored policy is the user's own configuration (it names the
@@ -367,14 +469,21 @@ dead_letter = "{dead}"
             }
         }
     }
-    assert!(hits.is_empty(), "{} leaks:\n{}", hits.len(), hits.join("\n"));
+    assert!(
+        hits.is_empty(),
+        "{} leaks:\n{}",
+        hits.len(),
+        hits.join("\n")
+    );
 
     // The payload kept context and the runbook quoted the hostile run id.
     let payload = &notifications[0]["payload"];
     let lines = payload["last_log_lines"].as_array().unwrap();
     let joined: Vec<&str> = lines.iter().filter_map(Value::as_str).collect();
     assert!(
-        joined.iter().any(|l| l.contains("Authorization: Bearer [REDACTED]")),
+        joined
+            .iter()
+            .any(|l| l.contains("Authorization: Bearer [REDACTED]")),
         "{joined:?}"
     );
     assert_eq!(
@@ -395,12 +504,23 @@ fn bad_run_ids_are_refused_before_anything_runs() {
         (long.as_str(), "257 bytes"),
         ("a\nb", "U+000A"),
     ] {
-        let out = backstop(dir.path(), &["run", "--run-id", id, "--", "sh", "-c", &touch]);
+        let out = backstop(
+            dir.path(),
+            &["run", "--run-id", id, "--", "sh", "-c", &touch],
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{id:?}: {stderr}");
-        assert!(stderr.contains("--run-id") && stderr.contains(why), "{id:?}: {stderr}");
+        assert!(
+            stderr.contains("--run-id") && stderr.contains(why),
+            "{id:?}: {stderr}"
+        );
     }
-    let out = backstop(dir.path(), &["run", "--run-id", "ok", "--step", "a\u{7}b", "--", "sh", "-c", &touch]);
+    let out = backstop(
+        dir.path(),
+        &[
+            "run", "--run-id", "ok", "--step", "a\u{7}b", "--", "sh", "-c", &touch,
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(!marker.exists(), "a command ran despite a refused id");
 }

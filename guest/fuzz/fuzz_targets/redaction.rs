@@ -53,21 +53,52 @@ fuzz_target!(|input: Input| {
         .char_indices()
         .nth(usize::from(input.at))
         .map_or(input.text.len(), |(i, _)| i);
-    let planted = format!("{}{}{}", &input.text[..cut], PLANTED[which], &input.text[cut..]);
+    let planted = format!(
+        "{}{}{}",
+        &input.text[..cut],
+        PLANTED[which],
+        &input.text[cut..]
+    );
     let out = redactor.redact(&planted);
-    assert!(!out.text.contains(VALUES[which]), "{:?} survived", VALUES[which]);
+    assert!(
+        !out.text.contains(VALUES[which]),
+        "{:?} survived",
+        VALUES[which]
+    );
     let lines: Vec<String> = planted.split('\n').map(str::to_string).collect();
-    let kept = redact_lines(&redactor, &lines, usize::from(input.max_lines).max(1), usize::from(input.max_chars).max(1));
+    let kept = redact_lines(
+        &redactor,
+        &lines,
+        usize::from(input.max_lines).max(1),
+        usize::from(input.max_chars).max(1),
+    );
     assert!(kept.iter().all(|l| !l.contains(VALUES[which])));
 
     // Runbook templates: parse never panics; a parsed one renders each value as one word.
     if let Ok(t) = runbook::Template::parse(&input.template) {
-        let values = runbook::Values { run_id: &input.run_id, pipeline: "p", step: &input.step };
+        let values = runbook::Values {
+            run_id: &input.run_id,
+            pipeline: "p",
+            step: &input.step,
+        };
         let _ = t.shell(&values);
         let _ = t.argv(&values);
     }
     let t = runbook::Template::parse("x --run-id {run_id} --step {step}").unwrap();
-    let values = runbook::Values { run_id: &input.run_id, pipeline: "p", step: &input.step };
-    assert_eq!(t.argv(&values), ["x", "--run-id", input.run_id.as_str(), "--step", input.step.as_str()]);
+    let values = runbook::Values {
+        run_id: &input.run_id,
+        pipeline: "p",
+        step: &input.step,
+    };
+    assert_eq!(
+        t.argv(&values),
+        [
+            "x",
+            "--run-id",
+            input.run_id.as_str(),
+            "--step",
+            input.step.as_str()
+        ]
+    );
     assert!(t.shell(&values).contains(&runbook::sh_quote(&input.run_id)));
 });

@@ -212,7 +212,13 @@ pub fn evaluate(
         }
         EventKind::Tick => {}
         _ => {
-            let facts = update_step(&mut state, event, classification.as_ref(), &config.redactor.0, now_ms);
+            let facts = update_step(
+                &mut state,
+                event,
+                classification.as_ref(),
+                &config.redactor.0,
+                now_ms,
+            );
             if event.kind == EventKind::RunSucceeded {
                 resolve_step(config, &mut state, &facts, now_ms, &mut out);
             } else {
@@ -270,7 +276,12 @@ fn update_step(
     if !event.log_lines.is_empty() {
         // Redact the whole tail before splitting and clipping: a secret cut
         // in half, or a PEM block seen a line at a time, would escape its pattern.
-        s.log_lines = redact_lines(redactor, &event.log_lines, MAX_LOG_LINES, MAX_LOG_LINE_CHARS);
+        s.log_lines = redact_lines(
+            redactor,
+            &event.log_lines,
+            MAX_LOG_LINES,
+            MAX_LOG_LINE_CHARS,
+        );
     }
     if !event.labels.is_empty() {
         s.labels = event
@@ -573,7 +584,11 @@ fn fill(template: &str, s: &StepFacts) -> String {
     'scan: while let Some(at) = rest.find('{') {
         out.push_str(&rest[..at]);
         rest = &rest[at..];
-        for (name, value) in [("{run_id}", &s.run_id), ("{pipeline}", &s.pipeline), ("{step}", &s.step)] {
+        for (name, value) in [
+            ("{run_id}", &s.run_id),
+            ("{pipeline}", &s.pipeline),
+            ("{step}", &s.step),
+        ] {
             if let Some(after) = rest.strip_prefix(name) {
                 out.push_str(&percent_encode(value));
                 rest = after;

@@ -205,7 +205,11 @@ impl AlertConfig {
         };
         let known: Vec<&str> = if path.is_empty() {
             // The seed format shares the document with nothing else but `version`.
-            ALERT_FIELDS.iter().copied().chain(["version", "redaction"]).collect()
+            ALERT_FIELDS
+                .iter()
+                .copied()
+                .chain(["version", "redaction"])
+                .collect()
         } else {
             ALERT_FIELDS.to_vec()
         };
@@ -267,7 +271,9 @@ impl AlertConfig {
                                 config.runbook.retry_command = Some(text.to_string());
                                 config.runbook.retry_template = Some(template);
                             }
-                            Err(message) => v.report(ErrorCode::InvalidValue, &rp, n.offset, message),
+                            Err(message) => {
+                                v.report(ErrorCode::InvalidValue, &rp, n.offset, message)
+                            }
                         }
                     }
                 }

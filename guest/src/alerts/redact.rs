@@ -30,7 +30,12 @@ pub fn redact_message(redactor: &Redactor, text: &str, max_chars: usize) -> Stri
 
 /// Redact the log tail as one text, then keep its last `max_lines` lines,
 /// each clipped to `max_chars` characters.
-pub fn redact_lines(redactor: &Redactor, lines: &[String], max_lines: usize, max_chars: usize) -> Vec<String> {
+pub fn redact_lines(
+    redactor: &Redactor,
+    lines: &[String],
+    max_lines: usize,
+    max_chars: usize,
+) -> Vec<String> {
     let joined = lines.join("\n");
     let redacted = redactor.redact(&joined).text;
     let all: Vec<&str> = redacted.split('\n').collect();
@@ -59,13 +64,22 @@ mod tests {
             redact("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.abc"),
             "Authorization: Bearer [REDACTED]"
         );
-        assert_eq!(redact("password=s3cr3t user=bob"), "password=[REDACTED] user=bob");
+        assert_eq!(
+            redact("password=s3cr3t user=bob"),
+            "password=[REDACTED] user=bob"
+        );
         assert_eq!(
             redact("AWS_SECRET_ACCESS_KEY: abcd/efgh+ijkl"),
             "AWS_SECRET_ACCESS_KEY: [REDACTED]"
         );
-        assert_eq!(redact(r#"{"api_key": "zzz123"}"#), r#"{"api_key": "[REDACTED]"}"#);
-        assert_eq!(redact("key AKIAABCDEFGHIJKLMNOP used"), "key [REDACTED] used");
+        assert_eq!(
+            redact(r#"{"api_key": "zzz123"}"#),
+            r#"{"api_key": "[REDACTED]"}"#
+        );
+        assert_eq!(
+            redact("key AKIAABCDEFGHIJKLMNOP used"),
+            "key [REDACTED] used"
+        );
         assert_eq!(
             redact("token ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
             "token [REDACTED]"

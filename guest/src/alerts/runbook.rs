@@ -185,7 +185,9 @@ impl Template {
         for piece in &self.argv {
             match piece {
                 Piece::Text(t) => word.get_or_insert_with(String::new).push_str(t),
-                Piece::Value(i) => word.get_or_insert_with(String::new).push_str(values.get(*i)),
+                Piece::Value(i) => word
+                    .get_or_insert_with(String::new)
+                    .push_str(values.get(*i)),
                 Piece::Break => out.extend(word.take()),
             }
         }
@@ -201,9 +203,17 @@ pub fn default_command(values: &Values<'_>) -> (String, Vec<String>) {
         sh_quote(values.run_id),
         sh_quote(values.step)
     );
-    let argv = ["backstop", "run", "--run-id", values.run_id, "--step", values.step, "--"]
-        .map(String::from)
-        .to_vec();
+    let argv = [
+        "backstop",
+        "run",
+        "--run-id",
+        values.run_id,
+        "--step",
+        values.step,
+        "--",
+    ]
+    .map(String::from)
+    .to_vec();
     (shell, argv)
 }
 
@@ -212,9 +222,10 @@ pub fn default_command(values: &Values<'_>) -> (String, Vec<String>) {
 /// which nothing is special), with each `'` written as `'\''`.
 pub fn sh_quote(value: &str) -> String {
     let plain = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | ',' | '+' | '@' | '%' | '='));
+        && value.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '-' | '_' | '.' | '/' | ':' | ',' | '+' | '@' | '%' | '=')
+        });
     if plain {
         return value.to_string();
     }
@@ -271,24 +282,45 @@ mod tests {
 
     #[test]
     fn values_become_one_quoted_word_and_are_not_re_expanded() {
-        let t = Template::parse("backstop run --run-id {run_id} --step {step} -- make {pipeline}").unwrap();
+        let t = Template::parse("backstop run --run-id {run_id} --step {step} -- make {pipeline}")
+            .unwrap();
         assert_eq!(
             t.shell(&values("x; rm -rf ~ #")),
             "backstop run --run-id 'x; rm -rf ~ #' --step train -- make nightly"
         );
-        assert_eq!(t.shell(&values("{step}{pipeline}")), "backstop run --run-id '{step}{pipeline}' --step train -- make nightly");
-        assert_eq!(t.shell(&values("it's")), r"backstop run --run-id 'it'\''s' --step train -- make nightly");
+        assert_eq!(
+            t.shell(&values("{step}{pipeline}")),
+            "backstop run --run-id '{step}{pipeline}' --step train -- make nightly"
+        );
+        assert_eq!(
+            t.shell(&values("it's")),
+            r"backstop run --run-id 'it'\''s' --step train -- make nightly"
+        );
         assert_eq!(
             t.argv(&values("a b")),
-            ["backstop", "run", "--run-id", "a b", "--step", "train", "--", "make", "nightly"]
+            [
+                "backstop", "run", "--run-id", "a b", "--step", "train", "--", "make", "nightly"
+            ]
         );
     }
 
     #[test]
     fn quoted_placeholders_and_unknown_names_are_refused() {
-        assert!(Template::parse("run --id '{run_id}'").unwrap_err().contains("inside single quotes"));
-        assert!(Template::parse("run --id \"{run_id}\"").unwrap_err().contains("inside double quotes"));
-        assert!(Template::parse("run --id {runid}").unwrap_err().contains("not a placeholder"));
+        assert!(
+            Template::parse("run --id '{run_id}'")
+                .unwrap_err()
+                .contains("inside single quotes")
+        );
+        assert!(
+            Template::parse("run --id \"{run_id}\"")
+                .unwrap_err()
+                .contains("inside double quotes")
+        );
+        assert!(
+            Template::parse("run --id {runid}")
+                .unwrap_err()
+                .contains("not a placeholder")
+        );
         assert!(Template::parse("run 'unterminated").is_err());
         // Shell braces are not placeholders.
         assert!(Template::parse("echo ${HOME} && awk '{print}'").is_ok());
@@ -297,7 +329,13 @@ mod tests {
     #[test]
     fn argv_removes_the_templates_own_quotes() {
         let t = Template::parse(r#"airflow tasks run "my dag" --id={run_id} a\ b"#).unwrap();
-        assert_eq!(t.argv(&values("r 1")), ["airflow", "tasks", "run", "my dag", "--id=r 1", "a b"]);
-        assert_eq!(t.shell(&values("r 1")), r#"airflow tasks run "my dag" --id='r 1' a\ b"#);
+        assert_eq!(
+            t.argv(&values("r 1")),
+            ["airflow", "tasks", "run", "my dag", "--id=r 1", "a b"]
+        );
+        assert_eq!(
+            t.shell(&values("r 1")),
+            r#"airflow tasks run "my dag" --id='r 1' a\ b"#
+        );
     }
 }

@@ -106,12 +106,18 @@ mod tests {
 
     #[test]
     fn masks_userinfo_query_and_token_segments() {
-        assert_eq!(masked_url("https://hooks.example/x"), "https://hooks.example/x");
+        assert_eq!(
+            masked_url("https://hooks.example/x"),
+            "https://hooks.example/x"
+        );
         assert_eq!(
             masked_url("https://admin:pa/ss@S@127.0.0.1:8080/hook?token=abc&x=1#frag"),
             "https://***@127.0.0.1:8080/hook?token=***&x=***#***"
         );
-        assert_eq!(masked_url("https://ghp_token@github.com/o/r"), "https://***@github.com/o/r");
+        assert_eq!(
+            masked_url("https://ghp_token@github.com/o/r"),
+            "https://***@github.com/o/r"
+        );
         assert_eq!(
             masked_url("https://hooks.slack.com/services/T0001/B0002/Xk29fjQ81lmNbV7cAa0pZt3e"),
             "https://hooks.slack.com/services/T0001/B0002/***"
@@ -127,7 +133,9 @@ mod tests {
     #[test]
     fn masks_urls_inside_messages() {
         assert_eq!(
-            mask_urls("webhook http://u:p@127.0.0.1:9/x?k=v: HTTP 500 (see http://docs.example/a)."),
+            mask_urls(
+                "webhook http://u:p@127.0.0.1:9/x?k=v: HTTP 500 (see http://docs.example/a)."
+            ),
             "webhook http://***@127.0.0.1:9/x?k=***: HTTP 500 (see http://docs.example/a)."
         );
         assert_eq!(mask_urls("no urls :// here"), "no urls :// here");

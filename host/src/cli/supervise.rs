@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use super::tail::RawTail;
 
-
 /// Why backstop stops a running attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {

@@ -111,7 +111,11 @@ mod tests {
         }
         let text = tail.text();
         assert!(text.len() <= RAW_TAIL_BYTES);
-        assert!(text.starts_with('x') || text.starts_with("word"), "{:?}", &text[..20]);
+        assert!(
+            text.starts_with('x') || text.starts_with("word"),
+            "{:?}",
+            &text[..20]
+        );
         assert!(!tail.bytes.is_empty() && tail.bytes.len() <= 2 * RAW_TAIL_BYTES);
     }
 
