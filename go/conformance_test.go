@@ -74,6 +74,7 @@ type alertStep struct {
 type vector struct {
 	Name         string           `json:"name"`
 	AlertSteps   []alertStep      `json:"alert_steps"`
+	Redact       *string          `json:"redact"`
 	Call         string           `json:"call"`
 	Input        json.RawMessage  `json:"input"`
 	Policy       *vectorPolicy    `json:"policy"`
@@ -250,7 +251,7 @@ func TestConformance(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no vectors found in ../tests/vectors")
 	}
-	total, calls, sequences, steps := 0, 0, 0, 0
+	total, calls, sequences, steps, redactions := 0, 0, 0, 0, 0
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -270,6 +271,9 @@ func TestConformance(t *testing.T) {
 			if v.Call != "" {
 				calls++
 			}
+			if v.Redact != nil {
+				redactions++
+			}
 			if v.AlertSteps != nil {
 				sequences++
 				steps += len(v.AlertSteps)
@@ -286,6 +290,9 @@ func TestConformance(t *testing.T) {
 	if total < wantTotal || calls < wantCalls || sequences < wantSequences || steps < wantSteps {
 		t.Errorf("ran %d vectors (%d planner calls, %d alert sequences of %d steps); the corpus has at least %d (%d, %d of %d)",
 			total, calls, sequences, steps, wantTotal, wantCalls, wantSequences, wantSteps)
+	}
+	if redactions < 190 {
+		t.Errorf("ran %d redaction vectors; the corpus has at least 190 (plus its load errors)", redactions)
 	}
 }
 
@@ -328,6 +335,18 @@ func runVector(t *testing.T, ctx context.Context, engine *Engine, suitePolicy *v
 	defer policy.Close(ctx)
 	if v.AlertSteps != nil {
 		runAlertSteps(t, ctx, policy, v.AlertSteps)
+		return
+	}
+	if v.Redact != nil {
+		got, err := policy.Redact(ctx, *v.Redact)
+		if err != nil {
+			t.Fatalf("Redact: %v", err)
+		}
+		redactions := []any{}
+		for _, c := range got.Redactions {
+			redactions = append(redactions, map[string]any{"rule": c.Rule, "count": float64(c.Count)})
+		}
+		matches(t, "redaction", map[string]any{"text": got.Text, "redactions": redactions}, v.Expect)
 		return
 	}
 	if v.Call != "" {

@@ -14,6 +14,7 @@ const (
 	classifierInterface = "backstop:policy/classifier@0.1.0"
 	retryInterface      = "backstop:policy/retry@0.1.0"
 	alertsInterface     = "backstop:policy/alerts@0.1.0"
+	redactionInterface  = "backstop:policy/redaction@0.1.0"
 )
 
 // witPolicyFormat is a case of the WIT enum policy-format.
@@ -904,6 +905,50 @@ func liftWitEvaluation(s *source) (v witEvaluation) {
 	return v
 }
 
+// witRuleCount is the WIT record rule-count.
+type witRuleCount struct {
+	Rule  string
+	Count uint32
+}
+
+var ruleCountT = recordOf(stringT, u32T)
+
+func lowerWitRuleCount(s sink, v *witRuleCount) {
+	s.record(ruleCountT, func(s sink) {
+		s.string(v.Rule)
+		s.int(u32T, uint64(v.Count))
+	})
+}
+
+func liftWitRuleCount(s *source) (v witRuleCount) {
+	r := s.record(ruleCountT)
+	v.Rule = r.string()
+	v.Count = uint32(r.int(u32T))
+	return v
+}
+
+// witRedactionReport is the WIT record redaction-report.
+type witRedactionReport struct {
+	Text       string
+	Redactions []witRuleCount
+}
+
+var redactionReportT = recordOf(stringT, listRuleCountT)
+
+func lowerWitRedactionReport(s sink, v *witRedactionReport) {
+	s.record(redactionReportT, func(s sink) {
+		s.string(v.Text)
+		lowerWitListRuleCount(s, v.Redactions)
+	})
+}
+
+func liftWitRedactionReport(s *source) (v witRedactionReport) {
+	r := s.record(redactionReportT)
+	v.Text = r.string()
+	v.Redactions = liftWitListRuleCount(r)
+	return v
+}
+
 var optionLocationT = optionOf(locationT)
 
 func lowerWitOptionLocation(s sink, v *witLocation) {
@@ -1132,6 +1177,23 @@ func liftWitListSuppressed(s *source) []witSuppressed {
 	v := []witSuppressed{}
 	s.list(suppressedT, func(s *source, _ int) {
 		v = append(v, liftWitSuppressed(s))
+	})
+	return v
+}
+
+var listRuleCountT = listOf(ruleCountT)
+
+func lowerWitListRuleCount(s sink, v []witRuleCount) {
+	s.list(ruleCountT, len(v), func(s sink, i int) {
+		lowerWitRuleCount(s, &v[i])
+	})
+}
+
+// liftWitListRuleCount never returns nil, so an empty list marshals as [].
+func liftWitListRuleCount(s *source) []witRuleCount {
+	v := []witRuleCount{}
+	s.list(ruleCountT, func(s *source, _ int) {
+		v = append(v, liftWitRuleCount(s))
 	})
 	return v
 }
@@ -1377,6 +1439,38 @@ func liftWitResultEvaluationOrPolicyError(s *source) (v witResultEvaluationOrPol
 	return v
 }
 
+// witResultRedactionReportOrPolicyError is a result<redaction-report, policy-error>.
+type witResultRedactionReportOrPolicyError struct {
+	IsErr bool
+	Ok    witRedactionReport
+	Err   witPolicyError
+}
+
+var resultRedactionReportOrPolicyErrorT = resultOf(redactionReportT, policyErrorT)
+
+func lowerWitResultRedactionReportOrPolicyError(s sink, v *witResultRedactionReportOrPolicyError) {
+	if v.IsErr {
+		s.variant(resultRedactionReportOrPolicyErrorT, 1, func(s sink) {
+			lowerWitPolicyError(s, &v.Err)
+		})
+		return
+	}
+	s.variant(resultRedactionReportOrPolicyErrorT, 0, func(s sink) {
+		lowerWitRedactionReport(s, &v.Ok)
+	})
+}
+
+func liftWitResultRedactionReportOrPolicyError(s *source) (v witResultRedactionReportOrPolicyError) {
+	c, p := s.variant(resultRedactionReportOrPolicyErrorT)
+	v.IsErr = c == 1
+	if v.IsErr {
+		v.Err = liftWitPolicyError(p)
+	} else {
+		v.Ok = liftWitRedactionReport(p)
+	}
+	return v
+}
+
 // loadPolicyFn is backstop:policy/classifier@0.1.0#load-policy.
 var loadPolicyFn = newWitFunc("load-policy", resultU32OrListPolicyErrorT, stringT, policyFormatT).in(classifierInterface)
 
@@ -1547,6 +1641,24 @@ func liftWitEvaluateResult(s *source) witResultEvaluationOrPolicyError {
 	return liftWitResultEvaluationOrPolicyError(s)
 }
 
+// redactFn is backstop:policy/redaction@0.1.0#redact.
+var redactFn = newWitFunc("redact", resultRedactionReportOrPolicyErrorT, u32T, stringT).in(redactionInterface)
+
+// witRedactParams are redact's parameters, in WIT order.
+type witRedactParams struct {
+	Policy uint32
+	Text   string
+}
+
+func (v *witRedactParams) lower(s sink) {
+	s.int(u32T, uint64(v.Policy))
+	s.string(v.Text)
+}
+
+func liftWitRedactResult(s *source) witResultRedactionReportOrPolicyError {
+	return liftWitResultRedactionReportOrPolicyError(s)
+}
+
 // witFuncs are every exported function, in WIT order.
 var witFuncs = []*witFunc{
 	loadPolicyFn,
@@ -1558,6 +1670,7 @@ var witFuncs = []*witFunc{
 	planScheduleFn,
 	deriveSeedFn,
 	evaluateFn,
+	redactFn,
 }
 
 // witLayouts are the layouts wit-parser computes for every type above.
@@ -1589,7 +1702,9 @@ var witLayouts = []witLayout{
 	{"planned-attempt", plannedAttemptT, 40, 8, []uint32{0, 8, 16, 32}, "i32 i64 i32 i64*2"},
 	{"policy-error", policyErrorT, 32, 4, []uint32{0, 4, 12, 20}, "i32*8"},
 	{"policy-format", policyFormatT, 1, 1, nil, "i32"},
+	{"redaction-report", redactionReportT, 16, 4, []uint32{0, 8}, "i32*4"},
 	{"retry-state", retryStateT, 40, 8, []uint32{0, 8, 24, 32}, "i32*2 i64*3"},
+	{"rule-count", ruleCountT, 12, 4, []uint32{0, 8}, "i32*3"},
 	{"schedule", scheduleT, 12, 4, []uint32{0, 8}, "i32*4"},
 	{"severity", severityT, 1, 1, nil, "i32"},
 	{"shared-state", sharedStateT, 48, 8, []uint32{0, 40}, "i32*2 i64 i32 i64 i32*3"},
@@ -1607,12 +1722,14 @@ var witLayouts = []witLayout{
 	{"list<notification>", listNotificationT, 8, 4, nil, "i32*2"},
 	{"list<planned-attempt>", listPlannedAttemptT, 8, 4, nil, "i32*2"},
 	{"list<policy-error>", listPolicyErrorT, 8, 4, nil, "i32*2"},
+	{"list<rule-count>", listRuleCountT, 8, 4, nil, "i32*2"},
 	{"list<suppressed>", listSuppressedT, 8, 4, nil, "i32*2"},
 	{"result<u32, list<policy-error>>", resultU32OrListPolicyErrorT, 12, 4, nil, "i32*3"},
 	{"result<classification, policy-error>", resultClassificationOrPolicyErrorT, 36, 4, nil, "i32*9"},
 	{"result<decision, policy-error>", resultDecisionOrPolicyErrorT, 168, 8, nil, "i32*3 i64 i32*2 i64 i32*10 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"result<evaluation, policy-error>", resultEvaluationOrPolicyErrorT, 48, 8, nil, "i32*8 i64"},
 	{"result<permit, policy-error>", resultPermitOrPolicyErrorT, 136, 8, nil, "i32*5 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
+	{"result<redaction-report, policy-error>", resultRedactionReportOrPolicyErrorT, 36, 4, nil, "i32*9"},
 	{"result<schedule, policy-error>", resultScheduleOrPolicyErrorT, 36, 4, nil, "i32*9"},
 	{"result<shared-state, policy-error>", resultSharedStateOrPolicyErrorT, 56, 8, nil, "i32*3 i64 i32 i64 i32*3"},
 }
@@ -1628,4 +1745,5 @@ var witCoreSignatures = []witCoreSignature{
 	{planScheduleFn, "i32 i64 i32", "i32"},
 	{deriveSeedFn, "i32*2", "i64"},
 	{evaluateFn, "i32", "i32"},
+	{redactFn, "i32*3", "i32"},
 }

@@ -118,6 +118,13 @@ export class Policy implements Disposable {
    * @throws {TypeError | RangeError} for a wrong type, an unknown field or an out-of-range number.
    */
   evaluateAlerts(args: { state?: string; event: AlertEvent; now?: Timestamp }): AlertEvaluation;
+  /**
+   * Replace every secret in `text` with `[REDACTED]` (built-in scanner rules plus
+   * the policy's `[redaction]` patterns and allow-list) and count them per rule.
+   * Redact a whole log tail before splitting or clipping it.
+   * @throws {PolicyError} `too-large` for a text over 8 MiB.
+   */
+  redact(text: string): RedactionReport;
   /** Release the policy. Idempotent; does nothing on `defaultPolicy()`. */
   close(): void;
   [Symbol.dispose](): void;
@@ -482,3 +489,14 @@ export function defaultPolicy(): Policy;
 
 /** What `classifyError` reads from a caught error. */
 export function failureFromError(error: unknown): ErrorFailure;
+
+// ---- Redaction -------------------------------------------------------------
+
+/** What replaces each secret. */
+export declare const REDACTED: '[REDACTED]';
+
+/** A redacted text and how many secrets each rule replaced (never the values). */
+export interface RedactionReport {
+  text: string;
+  redactions: { rule: string; count: number }[];
+}

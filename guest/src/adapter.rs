@@ -24,6 +24,7 @@ use exports::backstop::policy::classifier::{
     self as wit_classifier, Classification as WitClassification, Failure as WitFailure,
     PolicyHandle,
 };
+use exports::backstop::policy::redaction as wit_redaction;
 use exports::backstop::policy::retry as wit_retry;
 use exports::backstop::policy::types::{
     ErrorCode as WitErrorCode, FailureClass as WitFailureClass, Location as WitLocation,
@@ -184,6 +185,25 @@ impl wit_retry::Guest for Component {
 
     fn derive_seed(key: String) -> u64 {
         jitter::derive_seed(&key)
+    }
+}
+
+impl wit_redaction::Guest for Component {
+    fn redact(
+        policy: PolicyHandle,
+        text: String,
+    ) -> Result<wit_redaction::RedactionReport, WitPolicyError> {
+        with_policy(policy, |policy| {
+            let report = policy.redact(&text).map_err(to_wit_error)?;
+            Ok(wit_redaction::RedactionReport {
+                text: report.text,
+                redactions: report
+                    .counts
+                    .into_iter()
+                    .map(|(rule, count)| wit_redaction::RuleCount { rule, count })
+                    .collect(),
+            })
+        })
     }
 }
 

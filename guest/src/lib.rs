@@ -15,6 +15,7 @@ pub mod error;
 pub mod jitter;
 pub mod names;
 pub mod policy;
+pub mod redaction;
 pub mod retry;
 mod schema;
 

@@ -15,6 +15,7 @@ use crate::alerts::{
 };
 use crate::cache::CodeCache;
 use crate::error::{Error, Result};
+use crate::redaction::{RedactionReport, RuleCount};
 use crate::planner::{
     AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason, Permit,
     PlannedAttempt, RetryState, Schedule, SharedState,
@@ -30,6 +31,7 @@ mod bindings {
 
 use bindings::exports::backstop::policy::alerts as wit_alerts;
 use bindings::exports::backstop::policy::classifier as wit;
+use bindings::exports::backstop::policy::redaction as wit_redaction;
 use bindings::exports::backstop::policy::retry as wit_retry;
 use bindings::exports::backstop::policy::types as wit_types;
 use bindings::{Backstop, BackstopPre};
@@ -446,6 +448,32 @@ impl Session {
                 .collect(),
             state: e.state,
             next_wakeup_ms: e.next_wakeup_ms,
+        })
+    }
+
+    /// Redact secrets from `text` with the built-in rules and the policy's
+    /// `[redaction]` patterns and allow-list. Redact a whole log tail before
+    /// splitting or clipping it: a PEM block spans lines, and a header's
+    /// prefix is what gives the token after it away.
+    pub fn redact(&mut self, policy: Policy, text: &str) -> Result<RedactionReport> {
+        let handle = self.handle(policy)?;
+        let result = self.call(|bindings, store| {
+            bindings
+                .backstop_policy_redaction()
+                .call_redact(store, handle, text)
+        })?;
+        let r: wit_redaction::RedactionReport =
+            result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
+        Ok(RedactionReport {
+            text: r.text,
+            redactions: r
+                .redactions
+                .into_iter()
+                .map(|c| RuleCount {
+                    rule: c.rule,
+                    count: c.count,
+                })
+                .collect(),
         })
     }
 

@@ -21,6 +21,7 @@ mod engine;
 mod error;
 mod planner;
 mod pushback;
+pub mod redaction;
 pub mod retrying;
 mod types;
 

@@ -49,6 +49,9 @@ fn run_wasm(session: &mut backstop::Session, policy: &Value, vector: &Value) -> 
     if let Some(steps) = vector.get("alert_steps").and_then(Value::as_array) {
         return json!({ "steps": run_wasm_alerts(session, policy, steps) });
     }
+    if let Some(text) = vector.get("redact").and_then(Value::as_str) {
+        return outcome(session.redact(policy, text));
+    }
     let failure: Failure =
         serde_json::from_value(vector["failure"].clone()).expect("canonical failure");
     match session.classify(policy, &failure) {
@@ -398,6 +401,15 @@ fn run_native(policy: &Value, vector: &Value) -> Value {
     }
     if let Some(steps) = vector.get("alert_steps").and_then(Value::as_array) {
         return json!({ "steps": run_native_alerts(&policy, steps) });
+    }
+    if let Some(text) = vector.get("redact").and_then(Value::as_str) {
+        return match policy.redact(text) {
+            Ok(r) => json!({ "ok": {
+                "text": r.text,
+                "redactions": r.counts.iter().map(|(rule, count)| json!({ "rule": rule, "count": count })).collect::<Vec<_>>(),
+            } }),
+            Err(e) => json!({ "error": error_json(e) }),
+        };
     }
     let f: Failure = serde_json::from_value(vector["failure"].clone()).unwrap();
     let failure = core::Failure {

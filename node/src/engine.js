@@ -39,6 +39,7 @@ export class Engine {
   #classifier = null;
   #retry = null;
   #alerts = null;
+  #redaction = null;
   #generation = 0;
   #instantiateCore;
 
@@ -58,6 +59,7 @@ export class Engine {
       this.#classifier = root.classifier;
       this.#retry = root.retry;
       this.#alerts = root.alerts;
+      this.#redaction = root.redaction;
     }
     return this.#classifier;
   }
@@ -68,6 +70,7 @@ export class Engine {
     this.#classifier = null;
     this.#retry = null;
     this.#alerts = null;
+    this.#redaction = null;
     this.#generation += 1;
     return new GuestTrapError(err);
   }
@@ -138,6 +141,17 @@ export class Engine {
     const handle = this.#handle(slot);
     try {
       return this.#alerts.evaluate(handle, state, event, nowMs);
+    } catch (err) {
+      const failed = this.#fail(err);
+      throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;
+    }
+  }
+
+  /** The guest's `redact`; returns jco's raw report. */
+  redact(slot, text) {
+    const handle = this.#handle(slot);
+    try {
+      return this.#redaction.redact(handle, text);
     } catch (err) {
       const failed = this.#fail(err);
       throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;

@@ -56,6 +56,11 @@ const CALLS = {
   derive_seed: (_policy, { key }) => ({ seed: deriveSeed(key).toString() }),
 };
 
+it('the corpus holds the redaction corpus (at least 200 vectors)', () => {
+  const redaction = all.filter(([file]) => file.startsWith('redaction-')).flatMap(([, suite]) => suite.vectors);
+  assert.ok(redaction.length >= 200, `only ${redaction.length} redaction vectors found`);
+});
+
 it('the corpus holds every vector (167 classification and load-error, 144 planner, 14 alert sequences of 69 steps)', () => {
   const vectors = all.flatMap(([, suite]) => suite.vectors);
   const planner = vectors.filter((v) => 'call' in v).length;
@@ -148,6 +153,15 @@ for (const [file, suite] of all) {
         }
         if ('call' in vector) {
           runCall(vector, load);
+          return;
+        }
+        if ('redact' in vector) {
+          const policy = load();
+          try {
+            assert.deepEqual(pickDeep(policy.redact(vector.redact), vector.expect), vector.expect);
+          } finally {
+            policy.close();
+          }
           return;
         }
         if ('expect_errors' in vector) {

@@ -45,6 +45,8 @@ def test_every_vector_file_is_read() -> None:
     assert planner >= 100
     assert len(alerts) >= 14
     assert sum(len(v["alert_steps"]) for v in alerts) >= 69
+    redaction = [v for p in VECTORS.glob("redaction-*.json") for v in json.loads(p.read_text())["vectors"]]
+    assert len(redaction) >= 200
 
 
 def canonical_error(error: PolicyError) -> dict[str, Any]:
@@ -85,8 +87,10 @@ class Host:
     ``evaluate(loaded, event, state, now_ms)`` an :class:`Evaluation`."""
 
     def __init__(self, load: Callable[..., Any], classify: Callable[[Any, Failure], Classification],
-                 plan: Callable[[Any, str, dict[str, Any]], Any], evaluate: Evaluate):
+                 plan: Callable[[Any, str, dict[str, Any]], Any], evaluate: Evaluate,
+                 redact: Callable[[Any, str], Any]):
         self.load, self.classify, self.plan, self.evaluate = load, classify, plan, evaluate
+        self.redact = redact
 
 
 def state_input(raw: dict[str, Any]) -> RetryState:
@@ -119,7 +123,8 @@ def core_host() -> Host:
     return Host(lambda source, fmt: backstop.load_policy(source, fmt),
                 lambda policy, failure: policy.classify(failure), core_plan,
                 lambda policy, event, state, now_ms: policy.evaluate_alerts(event, state=state,
-                                                                            now_ms=now_ms))
+                                                                            now_ms=now_ms),
+                lambda policy, text: policy.redact(text))
 
 
 _component: Optional[ComponentClassifier] = None
@@ -147,7 +152,7 @@ def component_host() -> Host:
             return {"seed": str(c.derive_seed(raw["key"]))}
         raise AssertionError(f"unknown call {call!r}")
 
-    return Host(c.load_policy, c.classify, plan, c.evaluate_alerts)
+    return Host(c.load_policy, c.classify, plan, c.evaluate_alerts, c.redact)
 
 
 def run_alert_steps(host: Host, loaded: Any, steps: list[dict[str, Any]]) -> list[Any]:
@@ -188,6 +193,10 @@ def run_vector(host: Host, policy: Optional[dict[str, Any]], vector: dict[str, A
     loaded = host.load(source, fmt)
     if "alert_steps" in vector:
         return run_alert_steps(host, loaded, vector["alert_steps"])
+    if "redact" in vector:
+        actual = host.redact(loaded, vector["redact"]).to_dict()
+        assert_matches(actual, vector["expect"])
+        return actual
     if "call" in vector:
         if "expect_error" in vector:
             with pytest.raises(PolicyError) as err:

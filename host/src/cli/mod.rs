@@ -7,6 +7,8 @@ mod check;
 mod classify;
 mod exit;
 mod fmt;
+mod ids;
+mod mask;
 mod plan;
 mod policy;
 mod run;
@@ -14,6 +16,7 @@ mod sinks;
 mod stats;
 mod store;
 mod supervise;
+mod tail;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -15,7 +15,6 @@ use anyhow::Result;
 use backstop::alerts::{Event, EventKind};
 use backstop::{AttemptFailure, Decision, Engine, Failure, GiveUpReason, Policy, Session};
 use clap::Args;
-use clap::builder::NonEmptyStringValueParser;
 
 use super::alerts::{Alerting, default_pipeline};
 use super::exit::{self, Exit};
@@ -37,10 +36,11 @@ const ATTEMPT_TIMEOUT_TYPE: &str = "backstop.AttemptTimeout";
 pub struct RunArgs {
     /// Idempotency key: a run id + step that succeeded is never run again.
     /// Also seeds the jitter (see `backstop plan --run-id`).
-    #[arg(long, value_name = "ID", value_parser = NonEmptyStringValueParser::new())]
+    /// At most 256 bytes, not blank, no control characters (as step and pipeline).
+    #[arg(long, value_name = "ID", value_parser = super::ids::parse)]
     run_id: String,
     /// Step name within the run; breaker and budget state is shared per step.
-    #[arg(long, value_name = "NAME", default_value = DEFAULT_STEP, value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_STEP, value_parser = super::ids::parse)]
     step: String,
     /// State database [default: $XDG_STATE_HOME/backstop/state.db]
     #[arg(long, value_name = "PATH", env = "BACKSTOP_STATE")]
@@ -51,7 +51,7 @@ pub struct RunArgs {
     kill_after: Duration,
     /// Pipeline name in alerts, and the key of its alert state
     /// [default: the policy file's name without extension, or "default"]
-    #[arg(long, value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "NAME", value_parser = super::ids::parse)]
     pipeline: Option<String>,
     #[command(flatten)]
     policy: PolicyArgs,
@@ -444,7 +444,13 @@ impl Runner<'_> {
             }
             Ended::Stopped(Stop::Signal(signal)) => Err(self.interrupted(Some(attempt), signal)),
             Ended::Stopped(Stop::LeaseLost) => Err(LeaseLost.into()),
-            _ => Ok(Some(Outcome::Finished(finished))),
+            // Redact the whole tail before anything splits or clips it.
+            _ => {
+                let mut finished = finished;
+                finished.stderr_tail =
+                    super::tail::redacted(&mut self.session, self.policy, &finished.stderr_tail)?;
+                Ok(Some(Outcome::Finished(finished)))
+            }
         }
     }
 

@@ -3,7 +3,6 @@
 //! timeout, a signal to backstop, a lost lease) that ends the whole group:
 //! SIGTERM, then SIGKILL after a grace period.
 
-use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -12,10 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Lines of stderr passed to the classifier as the failure's message.
-pub const TAIL_LINES: usize = 50;
-/// Longest line kept whole (its end is kept: that is where errors are).
-const TAIL_LINE_BYTES: usize = 4_096;
+use super::tail::RawTail;
 
 /// Why backstop stops a running attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +35,7 @@ pub struct Finished {
     /// The attempt timeout it ran under.
     pub timeout: Option<Duration>,
     pub duration: Duration,
+    /// The end of stderr, unredacted: `tail::redacted` it before use.
     pub stderr_tail: String,
 }
 
@@ -47,7 +44,7 @@ pub struct Running {
     /// The child's pid, which is also its process group id.
     pub pid: i32,
     started: Instant,
-    tail: Arc<Mutex<Tail>>,
+    tail: Arc<Mutex<RawTail>>,
 }
 
 /// Start `argv` with `env` added, as the leader of a new process group.
@@ -91,7 +88,7 @@ pub fn spawn(argv: &[OsString], env: &[(&str, String)]) -> io::Result<Running> {
     }
     let mut child = command.spawn()?;
     let pid = child.id() as i32;
-    let tail = Arc::new(Mutex::new(Tail::default()));
+    let tail = Arc::new(Mutex::new(RawTail::default()));
     let stderr = child.stderr.take().expect("stderr is piped");
     let pump_tail = Arc::clone(&tail);
     std::thread::spawn(move || pump(stderr, &pump_tail));
@@ -255,49 +252,8 @@ pub fn kill_orphaned_group(pgid: i32, recorded_start: Option<u64>) -> bool {
     alive
 }
 
-/// The last lines of a stream.
-#[derive(Default)]
-struct Tail {
-    lines: VecDeque<Vec<u8>>,
-    partial: Vec<u8>,
-    closed: bool,
-}
-
-impl Tail {
-    fn push(&mut self, mut bytes: &[u8]) {
-        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
-            self.partial.extend_from_slice(&bytes[..end]);
-            let line = std::mem::take(&mut self.partial);
-            if self.lines.len() == TAIL_LINES {
-                self.lines.pop_front();
-            }
-            self.lines.push_back(line);
-            bytes = &bytes[end + 1..];
-        }
-        self.partial.extend_from_slice(bytes);
-        if self.partial.len() > 2 * TAIL_LINE_BYTES {
-            self.partial.drain(..self.partial.len() - TAIL_LINE_BYTES);
-        }
-    }
-
-    fn text(&self) -> String {
-        let mut lines: Vec<&[u8]> = self.lines.iter().map(|l| keep_end(l)).collect();
-        if !self.partial.is_empty() {
-            if lines.len() == TAIL_LINES {
-                lines.remove(0);
-            }
-            lines.push(keep_end(&self.partial));
-        }
-        String::from_utf8_lossy(&lines.join(&b'\n')).into_owned()
-    }
-}
-
-fn keep_end(line: &[u8]) -> &[u8] {
-    &line[line.len().saturating_sub(TAIL_LINE_BYTES)..]
-}
-
 /// Copy the command's stderr to ours unchanged, remembering its end.
-fn pump(mut from: ChildStderr, tail: &Mutex<Tail>) {
+fn pump(mut from: ChildStderr, tail: &Mutex<RawTail>) {
     let mut buf = [0u8; 8192];
     let mut out = io::stderr();
     loop {
@@ -370,31 +326,6 @@ pub fn signal_name(signal: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_tail_keeps_the_last_lines_and_the_unfinished_one() {
-        let mut tail = Tail::default();
-        for i in 0..(TAIL_LINES + 10) {
-            tail.push(format!("line {i}\n").as_bytes());
-        }
-        tail.push(b"Traceback: ");
-        tail.push(b"CUDA out of memory");
-        let text = tail.text();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), TAIL_LINES);
-        assert_eq!(lines[0], "line 11");
-        assert_eq!(lines[TAIL_LINES - 1], "Traceback: CUDA out of memory");
-    }
-
-    #[test]
-    fn a_huge_line_keeps_its_end() {
-        let mut tail = Tail::default();
-        tail.push(&vec![b'x'; 100_000]);
-        tail.push(b"the end\n");
-        let text = tail.text();
-        assert!(text.len() <= TAIL_LINE_BYTES);
-        assert!(text.ends_with("the end"));
-    }
 
     #[test]
     fn signals_have_their_names() {

@@ -16,10 +16,14 @@ from ._model import (Classification, EngineError, ErrorCode, Failure, FailureCla
 from ._planner import (AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason,
                        Permit, PlannedAttempt, RetryState, Schedule, SharedState)
 from ._policy import Policy, PolicyFormat, default_policy, derive_seed, load_policy, load_policy_file
+from ._redaction import REDACTED, RedactionReport, RuleCount
 from ._retrying import (Attempt, AsyncRetrying, AttemptTimeout, InMemoryStateStore, RetryError,
                         Retrying, SharedStateStore, current_attempt, retry)
 
 __all__ = [
+    "REDACTED",
+    "RedactionReport",
+    "RuleCount",
     "Evaluation",
     "Event",
     "EventKind",

@@ -15,6 +15,7 @@ import wasmtime.component as wc
 
 from . import _abi, _wit
 from ._alerts import Evaluation, Event
+from ._redaction import RedactionReport
 from ._model import Classification, ErrorCode, Failure, FailureClass, PolicyError, PolicyLoadError
 from ._planner import AttemptFailure, Decision, Permit, RetryState, Schedule, SharedState
 from ._policy import COMPONENT, PolicyFormat, _engine_config, wasm_bytes
@@ -88,7 +89,8 @@ class ComponentClassifier:
         # The retry and alerts interfaces go through the generic value
         # conversion, with the same _wit signatures the core path uses.
         self._functions: dict[str, tuple[_abi.Function, wc.Func]] = {}
-        for name, functions in ((_wit.RETRY, _wit.RETRY_FUNCTIONS), (_wit.ALERTS, _wit.ALERTS_FUNCTIONS)):
+        for name, functions in ((_wit.RETRY, _wit.RETRY_FUNCTIONS), (_wit.ALERTS, _wit.ALERTS_FUNCTIONS),
+                                (_wit.REDACTION, _wit.REDACTION_FUNCTIONS)):
             exported = instance.get_export_index(self._store, name)
             if exported is None:
                 raise TypeError(f"the component does not export {name}")
@@ -161,6 +163,9 @@ class ComponentClassifier:
 
     def evaluate_alerts(self, handle: int, event: Event, state: str, now_ms: int) -> Evaluation:
         return Evaluation._lift(self._plan("evaluate", handle, state, event._lower(), now_ms))
+
+    def redact(self, handle: int, text: str) -> RedactionReport:
+        return RedactionReport._lift(self._plan("redact", handle, text))
 
     def derive_seed(self, key: str) -> int:
         seed: int = self.call("derive-seed", key)

@@ -13,6 +13,7 @@ TYPES = "backstop:policy/types@0.1.0"
 CLASSIFIER = "backstop:policy/classifier@0.1.0"
 RETRY = "backstop:policy/retry@0.1.0"
 ALERTS = "backstop:policy/alerts@0.1.0"
+REDACTION = "backstop:policy/redaction@0.1.0"
 
 # -- types -------------------------------------------------------------------
 
@@ -195,6 +196,14 @@ EVALUATION = Record([
     ("state", STRING),
     ("next-wakeup-ms", Option(U64)),
 ])
+RULE_COUNT = Record([
+    ("rule", STRING),
+    ("count", U32),
+])
+REDACTION_REPORT = Record([
+    ("text", STRING),
+    ("redactions", List(RULE_COUNT)),
+])
 
 # -- functions ---------------------------------------------------------------
 
@@ -240,16 +249,22 @@ EVALUATE = Function("evaluate", [
     ("event", EVENT),
     ("now-ms", U64),
 ], Result(EVALUATION, POLICY_ERROR))
+REDACT = Function("redact", [
+    ("policy", U32),
+    ("text", STRING),
+], Result(REDACTION_REPORT, POLICY_ERROR))
 
 CLASSIFIER_FUNCTIONS = (LOAD_POLICY, DROP_POLICY, CLASSIFY)
 RETRY_FUNCTIONS = (BEGIN_ATTEMPT, AFTER_FAILURE, AFTER_SUCCESS, PLAN_SCHEDULE, DERIVE_SEED)
 ALERTS_FUNCTIONS = (EVALUATE,)
+REDACTION_FUNCTIONS = (REDACT,)
 
 #: Every export the hosts bind, by interface.
 EXPORTS = {
     CLASSIFIER: CLASSIFIER_FUNCTIONS,
     RETRY: RETRY_FUNCTIONS,
     ALERTS: ALERTS_FUNCTIONS,
+    REDACTION: REDACTION_FUNCTIONS,
 }
 
 # -- what wit-parser computes -------------------------------------------------
@@ -284,7 +299,9 @@ LAYOUTS = (
     ("planned-attempt", PLANNED_ATTEMPT, 40, 8, (0, 8, 16, 32), "i32 i64 i32 i64*2"),
     ("policy-error", POLICY_ERROR, 32, 4, (0, 4, 12, 20), "i32*8"),
     ("policy-format", POLICY_FORMAT, 1, 1, (), "i32"),
+    ("redaction-report", REDACTION_REPORT, 16, 4, (0, 8), "i32*4"),
     ("retry-state", RETRY_STATE, 40, 8, (0, 8, 24, 32), "i32*2 i64*3"),
+    ("rule-count", RULE_COUNT, 12, 4, (0, 8), "i32*3"),
     ("schedule", SCHEDULE, 12, 4, (0, 8), "i32*4"),
     ("severity", SEVERITY, 1, 1, (), "i32"),
     ("shared-state", SHARED_STATE, 48, 8, (0, 40), "i32*2 i64 i32 i64 i32*3"),
@@ -302,12 +319,14 @@ LAYOUTS = (
     ("list<notification>", List(NOTIFICATION), 8, 4, (), "i32*2"),
     ("list<planned-attempt>", List(PLANNED_ATTEMPT), 8, 4, (), "i32*2"),
     ("list<policy-error>", List(POLICY_ERROR), 8, 4, (), "i32*2"),
+    ("list<rule-count>", List(RULE_COUNT), 8, 4, (), "i32*2"),
     ("list<suppressed>", List(SUPPRESSED), 8, 4, (), "i32*2"),
     ("result<u32, list<policy-error>>", Result(U32, List(POLICY_ERROR)), 12, 4, (), "i32*3"),
     ("result<classification, policy-error>", Result(CLASSIFICATION, POLICY_ERROR), 36, 4, (), "i32*9"),
     ("result<decision, policy-error>", Result(DECISION, POLICY_ERROR), 168, 8, (), "i32*3 i64 i32*2 i64 i32*10 i64*3 i32*2 i64 i32 i64 i32*3"),
     ("result<evaluation, policy-error>", Result(EVALUATION, POLICY_ERROR), 48, 8, (), "i32*8 i64"),
     ("result<permit, policy-error>", Result(PERMIT, POLICY_ERROR), 136, 8, (), "i32*5 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"),
+    ("result<redaction-report, policy-error>", Result(REDACTION_REPORT, POLICY_ERROR), 36, 4, (), "i32*9"),
     ("result<schedule, policy-error>", Result(SCHEDULE, POLICY_ERROR), 36, 4, (), "i32*9"),
     ("result<shared-state, policy-error>", Result(SHARED_STATE, POLICY_ERROR), 56, 8, (), "i32*3 i64 i32 i64 i32*3"),
 )
@@ -322,4 +341,5 @@ CORE_SIGNATURES = (
     (PLAN_SCHEDULE, "i32 i64 i32", "i32"),
     (DERIVE_SEED, "i32*2", "i64"),
     (EVALUATE, "i32", "i32"),
+    (REDACT, "i32*3", "i32"),
 )
