@@ -254,9 +254,9 @@ impl<E> fmt::Display for RetryError<E> {
 impl<E: std::error::Error + 'static> std::error::Error for RetryError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            RetryError::GaveUp { last, .. } | RetryError::Cancelled { last, .. } => {
-                last.as_ref().map(|e| e as &(dyn std::error::Error + 'static))
-            }
+            RetryError::GaveUp { last, .. } | RetryError::Cancelled { last, .. } => last
+                .as_ref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
             RetryError::Store(e) => Some(e.as_ref()),
             RetryError::Engine(e) => Some(e),
         }
