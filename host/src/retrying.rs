@@ -246,7 +246,7 @@ impl<E> fmt::Display for RetryError<E> {
                 write!(f, "cancelled after {attempts} attempt(s)")
             }
             RetryError::Store(e) => write!(f, "the shared-state store failed: {e}"),
-            RetryError::Engine(e) => e.fmt(f),
+            RetryError::Engine(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -257,7 +257,7 @@ impl<E: std::error::Error + 'static> std::error::Error for RetryError<E> {
             RetryError::GaveUp { last, .. } | RetryError::Cancelled { last, .. } => last
                 .as_ref()
                 .map(|e| e as &(dyn std::error::Error + 'static)),
-            RetryError::Store(e) => Some(e.as_ref()),
+            RetryError::Store(e) => Some(&**e),
             RetryError::Engine(e) => Some(e),
         }
     }

@@ -244,7 +244,7 @@ fn a_custom_store_holds_the_breaker_and_seeds_are_random_without_a_key() {
     assert_eq!(store.get().breaker.circuit, backstop::Circuit::Open);
     // The session's own per-policy state was not touched: its breaker is closed.
     let ok: Result<u8, _> = Retry::new(&mut s, policy)
-        .on_retry(|_, _, d| seeds.push(d.state.seed))
+        .on_retry(|_: &HttpError, _, d| seeds.push(d.state.seed))
         .run(&clock, |a| {
             if a.number == 1 {
                 Err(HttpError(503))
