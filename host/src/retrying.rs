@@ -246,7 +246,7 @@ impl<E> fmt::Display for RetryError<E> {
                 write!(f, "cancelled after {attempts} attempt(s)")
             }
             RetryError::Store(e) => write!(f, "the shared-state store failed: {e}"),
-            RetryError::Engine(e) => e.fmt(f),
+            RetryError::Engine(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -254,10 +254,10 @@ impl<E> fmt::Display for RetryError<E> {
 impl<E: std::error::Error + 'static> std::error::Error for RetryError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            RetryError::GaveUp { last, .. } | RetryError::Cancelled { last, .. } => {
-                last.as_ref().map(|e| e as &(dyn std::error::Error + 'static))
-            }
-            RetryError::Store(e) => Some(e.as_ref()),
+            RetryError::GaveUp { last, .. } | RetryError::Cancelled { last, .. } => last
+                .as_ref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            RetryError::Store(e) => Some(&**e),
             RetryError::Engine(e) => Some(e),
         }
     }

@@ -141,9 +141,9 @@ fn an_open_circuit_refuses_before_calling() {
     assert_eq!(reason, GiveUpReason::CircuitOpen);
     let mut calls = 0;
     let third = Retry::new(&mut s, policy).run(&clock, |_| {
-            calls += 1;
-            Ok::<(), HttpError>(())
-        });
+        calls += 1;
+        Ok::<(), HttpError>(())
+    });
     assert!(matches!(
         third,
         Err(RetryError::GaveUp {
@@ -244,11 +244,20 @@ fn a_custom_store_holds_the_breaker_and_seeds_are_random_without_a_key() {
     assert_eq!(store.get().breaker.circuit, backstop::Circuit::Open);
     // The session's own per-policy state was not touched: its breaker is closed.
     let ok: Result<u8, _> = Retry::new(&mut s, policy)
-        .on_retry(|_, _, d| seeds.push(d.state.seed))
-        .run(&clock, |a| if a.number == 1 { Err(HttpError(503)) } else { Ok(1) });
+        .on_retry(|_: &HttpError, _, d| seeds.push(d.state.seed))
+        .run(&clock, |a| {
+            if a.number == 1 {
+                Err(HttpError(503))
+            } else {
+                Ok(1)
+            }
+        });
     assert_eq!(ok.unwrap(), 1);
     assert_eq!(seeds.len(), 2);
-    assert!(seeds[0] != 0 && seeds[1] != 0 && seeds[0] != seeds[1], "{seeds:?}");
+    assert!(
+        seeds[0] != 0 && seeds[1] != 0 && seeds[0] != seeds[1],
+        "{seeds:?}"
+    );
 }
 
 #[test]
@@ -351,12 +360,16 @@ fn matches(got: &Value, want: &Value, path: &str) {
                 if k == "seed" && v == "random" {
                     continue;
                 }
-                let g = got.get(k).unwrap_or_else(|| panic!("{path}: no {k} in {got}"));
+                let g = got
+                    .get(k)
+                    .unwrap_or_else(|| panic!("{path}: no {k} in {got}"));
                 matches(g, v, &format!("{path}.{k}"));
             }
         }
         Value::Array(w) => {
-            let g = got.as_array().unwrap_or_else(|| panic!("{path}: {got} is not a list"));
+            let g = got
+                .as_array()
+                .unwrap_or_else(|| panic!("{path}: {got} is not a list"));
             assert_eq!(g.len(), w.len(), "{path}: {got} vs {want}");
             for (i, (g, w)) in g.iter().zip(w).enumerate() {
                 matches(g, w, &format!("{path}[{i}]"));
@@ -366,7 +379,13 @@ fn matches(got: &Value, want: &Value, path: &str) {
     }
 }
 
-fn run_call(s: &mut Session, policy: backstop::Policy, origin: u64, now: u64, call: &Value) -> (Value, u64) {
+fn run_call(
+    s: &mut Session,
+    policy: backstop::Policy,
+    origin: u64,
+    now: u64,
+    call: &Value,
+) -> (Value, u64) {
     let flag = AtomicBool::new(false);
     let clock = VClock {
         now: Cell::new(now + call["advance_ms"].as_u64().unwrap_or(0)),
@@ -411,7 +430,9 @@ fn run_call(s: &mut Session, policy: backstop::Policy, origin: u64, now: u64, ca
             // Rust's sync loop cannot interrupt a closure: this client honours
             // its timeout (or sees the cancel), as the loop asks callers to.
             let timeout = a.timeout.map(|t| clock.now.get() + t.as_millis() as u64);
-            let target = timeout.or(clock.cancel_at).expect("a hang with no timeout or cancel");
+            let target = timeout
+                .or(clock.cancel_at)
+                .expect("a hang with no timeout or cancel");
             if clock.advance_to(target) {
                 return Err(cancelled);
             }
@@ -433,7 +454,9 @@ fn run_call(s: &mut Session, policy: backstop::Policy, origin: u64, now: u64, ca
         let pushback = if let Some(v) = o["retry_after"].as_str() {
             parse_retry_after(v, at).map(Pushback::After)
         } else {
-            o["grpc_retry_pushback_ms"].as_str().map(parse_grpc_pushback)
+            o["grpc_retry_pushback_ms"]
+                .as_str()
+                .map(parse_grpc_pushback)
         };
         Err(VectorError::Scripted {
             id: format!("attempt-{n}"),
@@ -450,33 +473,58 @@ fn run_call(s: &mut Session, policy: backstop::Policy, origin: u64, now: u64, ca
     let attempts = attempts.into_inner();
     let result = match result {
         Ok(v) => json!({ "value": v }),
-        Err(RetryError::GaveUp { reason, attempts, last, decision }) => json!({
+        Err(RetryError::GaveUp {
+            reason,
+            attempts,
+            last,
+            decision,
+        }) => json!({
             "give_up": reason.as_str(), "attempts": attempts,
             "class": decision.map(|d| d.classification.class.as_str()),
             "cause": last.as_ref().map(error_id),
         }),
-        Err(RetryError::Cancelled { .. }) => json!({ "cancelled": true, "attempts": attempts.len() }),
+        Err(RetryError::Cancelled { .. }) => {
+            json!({ "cancelled": true, "attempts": attempts.len() })
+        }
         Err(other) => panic!("{other}"),
     };
     let end = clock.now.get();
-    (json!({ "attempts": attempts, "callbacks": callbacks, "result": result, "end_ms": end - origin }), end)
+    (
+        json!({ "attempts": attempts, "callbacks": callbacks, "result": result, "end_ms": end - origin }),
+        end,
+    )
 }
 
 #[test]
 fn helper_vectors() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/helpers");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
-    let engine = Engine::builder().cache(CacheMode::Disabled).build().unwrap();
+    let engine = Engine::builder()
+        .cache(CacheMode::Disabled)
+        .build()
+        .unwrap();
     let mut count = 0;
-    for file in files.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+    for file in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+    {
         let suite: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
         let origin = suite["origin_ms"].as_u64().unwrap();
         for vector in suite["vectors"].as_array().unwrap() {
             count += 1;
-            let name = format!("{}: {}", file.file_name().unwrap().to_string_lossy(), vector["name"]);
+            let name = format!(
+                "{}: {}",
+                file.file_name().unwrap().to_string_lossy(),
+                vector["name"]
+            );
             let mut s = engine.session().unwrap();
-            let policy = s.load_policy(vector["policy"].as_str().unwrap(), Format::Toml).unwrap();
+            let policy = s
+                .load_policy(vector["policy"].as_str().unwrap(), Format::Toml)
+                .unwrap();
             let mut now = origin;
             let mut seeds = Vec::new();
             for (i, call) in vector["calls"].as_array().unwrap().iter().enumerate() {
@@ -486,7 +534,10 @@ fn helper_vectors() {
                 let end_ms = want.as_object_mut().unwrap().remove("end_ms").unwrap();
                 matches(&got, &want, &format!("{name}, call {i}"));
                 if !end_ms.is_null() {
-                    assert_eq!(got["end_ms"], end_ms, "{name}, call {i}: the clock at the end");
+                    assert_eq!(
+                        got["end_ms"], end_ms,
+                        "{name}, call {i}: the clock at the end"
+                    );
                 }
                 for (j, cb) in want["callbacks"].as_array().unwrap().iter().enumerate() {
                     if cb["seed"] == "random" {
@@ -495,7 +546,10 @@ fn helper_vectors() {
                 }
             }
             let unique: std::collections::HashSet<_> = seeds.iter().collect();
-            assert!(!seeds.contains(&"0".to_string()) && unique.len() == seeds.len(), "{name}: seeds {seeds:?}");
+            assert!(
+                !seeds.contains(&"0".to_string()) && unique.len() == seeds.len(),
+                "{name}: seeds {seeds:?}"
+            );
         }
     }
     assert!(count >= 40, "only {count} helper vectors");
