@@ -15,6 +15,7 @@ export { Policy } from './policy.js';
 export { PolicyError, PolicyLoadError, GuestTrapError } from './errors.js';
 export { failureFromError } from './from-error.js';
 export { defaultPolicy, deriveSeed } from './thread.js';
+export { readLog } from './logs.js';
 export { retry, RetryError, AttemptTimeoutError, MemoryStore, systemClock, pushbackFromError, parseRetryAfter } from './retry.js';
 
 /**
