@@ -297,7 +297,7 @@ def main():
             path = os.path.join(workdir, "step.py")
             with open(path, "w") as f:
                 f.write(code)
-            proc = subprocess.run([sys.executable, path], capture_output=True, text=True, timeout=30, cwd=workdir)
+            proc = subprocess.run([sys.executable, path], capture_output=True, text=True, timeout=120, cwd=workdir)
             out[name] = {"text": normalise(proc.stderr, workdir), "exit_code": proc.returncode}
     grpc_srv.stop(0)
     server.shutdown()

@@ -47,6 +47,8 @@ const ERRNOS: &[(&str, i32, &str)] = &[
 const ALIASES: &[(&str, &str)] = &[
     ("ETIMEDOUT", "Operation timed out"),
     ("ETIMEDOUT", "i/o timeout"),
+    // The JVM's SocketException texts.
+    ("ECONNRESET", "Connection reset"),
     ("EAI_NONAME", "nodename nor servname provided, or not known"),
 ];
 

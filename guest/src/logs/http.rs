@@ -34,7 +34,7 @@ static FORMS: LazyLock<Regex> = LazyLock::new(|| {
         r"|[Rr]equest failed with status code ([1-5]\d\d)\b",
         r"|[Rr]esponse code ([1-5]\d\d) \(",
         r"|\bHTTP(?:/\d(?:\.\d)?)? ([1-5]\d\d)\b",
-        r"|(?i:\bstatus(?:[ _]?code)?)[\s=:]+([45]\d\d)\b",
+        r"|(?i:\b(?:http_?)?status(?:[ _]?code)?)[\s=:]+([45]\d\d)\b",
         r")"
     ))
     .unwrap()

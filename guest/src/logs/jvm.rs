@@ -38,6 +38,15 @@ fn first_frame(lines: &[String], start: usize) -> Option<usize> {
     (start + 1..lines.len().min(start + 2 + MAX_MESSAGE_LINES)).find(|&j| is_frame(&lines[j]))
 }
 
+/// Where a `Caused by:` entry at `start` ends: at its first frame or at the
+/// next `Caused by:` (a cause printed without frames), whichever comes first.
+fn cause_end(lines: &[String], start: usize) -> usize {
+    (start + 1..lines.len().min(start + 2 + MAX_MESSAGE_LINES))
+        .find(|&j| is_frame(&lines[j]) || lines[j].starts_with("Caused by: "))
+        .unwrap_or(start + 1)
+        .min(lines.len())
+}
+
 fn raised(name: &str, first: Option<&str>, more: &[String]) -> Raised {
     let mut message = first.unwrap_or("").to_string();
     for line in more {
@@ -78,7 +87,7 @@ pub fn read(lines: &[String]) -> Option<Found> {
                 continue;
             }
             if let Some(c) = CAUSED_BY.captures(line) {
-                let next = first_frame(lines, j).unwrap_or(j + 1).min(lines.len());
+                let next = cause_end(lines, j);
                 if chain.len() < MAX_CHAIN {
                     chain.push(raised(&c[1], c.get(2).map(|m| m.as_str()), &lines[j + 1..next]));
                 }

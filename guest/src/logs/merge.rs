@@ -158,17 +158,26 @@ pub fn read(lines: &[String], exit_code: Option<i32>, signal: Option<String>) ->
     if pushback_ms.is_some() {
         readers.push(pushback::READER);
     }
-    let evidence = markers::read(lines);
-    if !evidence.is_empty() {
-        readers.push(markers::READER);
-        for line in evidence {
-            if !message.contains(line.trim()) {
-                if !message.is_empty() {
-                    message.push('\n');
-                }
-                message.push_str(line.trim());
-            }
+    // Marker lines not already part of the error's message (the exception
+    // line itself often is one).
+    let mut added = false;
+    for line in markers::read(lines) {
+        let line = line.trim();
+        let known = message.contains(line)
+            || message
+                .lines()
+                .any(|m| m.trim().len() >= 16 && line.contains(m.trim()));
+        if known {
+            continue;
         }
+        if !message.is_empty() {
+            message.push('\n');
+        }
+        message.push_str(line);
+        added = true;
+    }
+    if added {
+        readers.push(markers::READER);
     }
     let message = head_bounded(&message, MAX_MESSAGE_BYTES);
 

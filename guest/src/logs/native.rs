@@ -33,7 +33,14 @@ fn continued(lines: &[String], start: usize) -> (String, usize) {
         .skip(start + 1)
         .take(MAX_MESSAGE_LINES)
     {
-        if line.trim().is_empty() || line.starts_with("note: ") || line.starts_with("stack backtrace:") {
+        let t = line.trim_start();
+        if t.is_empty()
+            || t.starts_with("note: ")
+            || t.starts_with("stack backtrace:")
+            // c10::Error's own backtrace follows its message.
+            || t.starts_with("Exception raised from ")
+            || t.starts_with("frame #")
+        {
             break;
         }
         if !message.is_empty() {

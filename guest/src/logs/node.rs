@@ -3,6 +3,8 @@
 //! `    at fn (file:line:col)` frames, then a `{ ... }` block of own
 //! properties: `code: 'ECONNRESET'`, `errno`, `syscall`, and `[cause]:` with
 //! the cause's own lines (Node 16.9+). The chain is the error, then its causes.
+//! AWS SDK for JavaScript v3 errors print `__type: 'ThrottlingException'` and
+//! `$metadata: { httpStatusCode: 400 }` there.
 
 use std::sync::LazyLock;
 
@@ -24,8 +26,10 @@ static CAUSE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*\[cause\]: ([A-Z][\w$]*)(?: \[([A-Z][A-Z0-9_]*)\])?(?:: (.*?))?(?: \{)?$")
         .unwrap()
 });
-static CODE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*code: '([A-Za-z0-9_]{1,64})'").unwrap());
+/// `code: 'ECONNRESET'`; AWS SDK v3 errors name their code `__type` / `Code`.
+static CODE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:code|Code|__type): '([A-Za-z0-9_]{1,64})'").unwrap()
+});
 /// `    at fn (file:1:2)` / `    at file:1:2` / `    at async fn (...)`: a
 /// space before the parenthesis, unlike a JVM frame.
 fn node_frame(line: &str) -> bool {
@@ -61,7 +65,11 @@ pub fn read(lines: &[String]) -> Option<Found> {
         let mut code = head.get(2).map(|m| m.as_str().to_string());
         let mut extra = Vec::new();
         let mut j = frame;
-        while j < lines.len() && node_frame(&lines[j]) {
+        // Frames, and the `Emitted 'error' event on X instance at:` frames
+        // of an unhandled 'error' event.
+        while j < lines.len()
+            && (node_frame(&lines[j]) || lines[j].starts_with("Emitted 'error' event"))
+        {
             j += 1;
         }
         let mut end = j - 1;
