@@ -20,11 +20,11 @@ wit_bindgen::generate!({
 });
 
 use exports::backstop::policy::alerts as wit_alerts;
-use exports::backstop::policy::logs as wit_logs;
 use exports::backstop::policy::classifier::{
     self as wit_classifier, Classification as WitClassification, Failure as WitFailure,
     PolicyHandle,
 };
+use exports::backstop::policy::logs as wit_logs;
 use exports::backstop::policy::retry as wit_retry;
 use exports::backstop::policy::types::{
     ErrorCode as WitErrorCode, FailureClass as WitFailureClass, Location as WitLocation,

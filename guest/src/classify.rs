@@ -145,7 +145,12 @@ impl Rule {
                     .any(|pattern| type_name_matches(name, pattern))
             };
             // A type in the chain first; only then a base class of one.
-            match failure.error_types.iter().enumerate().find(|(_, n)| named(n)) {
+            match failure
+                .error_types
+                .iter()
+                .enumerate()
+                .find(|(_, n)| named(n))
+            {
                 Some((0, name)) => why.push(format!("error type `{name}`")),
                 Some((depth, name)) => {
                     why.push(format!("error type `{name}` (cause {depth} in the chain)"))

@@ -23,17 +23,20 @@ fn subset(expected: &Value, actual: &Value) -> bool {
 fn input(log: &Value) -> LogInput {
     LogInput {
         text: log["text"].as_str().expect("log.text").to_string(),
-        exit_code: log.get("exit_code").and_then(Value::as_i64).map(|n| n as i32),
-        signal: log.get("signal").and_then(Value::as_str).map(str::to_string),
-        stream: log
-            .get("stream")
+        exit_code: log
+            .get("exit_code")
+            .and_then(Value::as_i64)
+            .map(|n| n as i32),
+        signal: log
+            .get("signal")
             .and_then(Value::as_str)
-            .map(|s| match s {
-                "stderr" => LogStream::Stderr,
-                "stdout" => LogStream::Stdout,
-                "combined" => LogStream::Combined,
-                other => panic!("unknown stream {other}"),
-            }),
+            .map(str::to_string),
+        stream: log.get("stream").and_then(Value::as_str).map(|s| match s {
+            "stderr" => LogStream::Stderr,
+            "stdout" => LogStream::Stdout,
+            "combined" => LogStream::Combined,
+            other => panic!("unknown stream {other}"),
+        }),
     }
 }
 
@@ -79,7 +82,11 @@ fn every_log_vector_passes_natively() {
             None => Policy::builtin(),
             Some(p) => Policy::load(
                 p["source"].as_str().unwrap(),
-                if p["format"] == "json" { Format::Json } else { Format::Toml },
+                if p["format"] == "json" {
+                    Format::Json
+                } else {
+                    Format::Toml
+                },
             )
             .unwrap(),
         };

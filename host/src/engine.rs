@@ -459,11 +459,8 @@ impl Session {
                 LogStream::Combined => wit_logs::LogStream::Combined,
             }),
         };
-        let result = self.call(|bindings, store| {
-            bindings
-                .backstop_policy_logs()
-                .call_read_log(store, &input)
-        })?;
+        let result = self
+            .call(|bindings, store| bindings.backstop_policy_logs().call_read_log(store, &input))?;
         let r = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
         Ok(LogReport {
             failure: from_wit_failure(r.failure),

@@ -55,6 +55,7 @@ it('exports exactly the documented API', () => {
     'loadPolicyFileSync',
     'parseRetryAfter',
     'pushbackFromError',
+    'readLog',
     'retry',
     'systemClock',
   ]);

@@ -18,7 +18,8 @@ pub const READER: &str = "exception-line";
 const SEARCH_LINES: usize = 200;
 
 static CANDIDATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[^\w.])((?:[A-Za-z_][A-Za-z0-9_]*\.)*[A-Za-z_][A-Za-z0-9_]*):(?: |$)").unwrap()
+    Regex::new(r"(?:^|[^\w.])((?:[A-Za-z_][A-Za-z0-9_]*\.)*[A-Za-z_][A-Za-z0-9_]*):(?: |$)")
+        .unwrap()
 });
 
 pub fn read(lines: &[String]) -> Option<Found> {

@@ -19,8 +19,10 @@ const MAX_MESSAGE_LINES: usize = 30;
 const MAX_CHAIN: usize = 64;
 
 static HEAD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^(?:Exception in thread "[^"]*" |: )?((?:[a-zA-Z_$][\w$]*\.)+[A-Z][\w$]*)(?:: (.*))?$"#)
-        .unwrap()
+    Regex::new(
+        r#"^(?:Exception in thread "[^"]*" |: )?((?:[a-zA-Z_$][\w$]*\.)+[A-Z][\w$]*)(?:: (.*))?$"#,
+    )
+    .unwrap()
 });
 static CAUSED_BY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^Caused by: ((?:[a-zA-Z_$][\w$]*\.)*[A-Z][\w$]*)(?:: (.*))?$").unwrap()
@@ -89,7 +91,11 @@ pub fn read(lines: &[String]) -> Option<Found> {
             if let Some(c) = CAUSED_BY.captures(line) {
                 let next = cause_end(lines, j);
                 if chain.len() < MAX_CHAIN {
-                    chain.push(raised(&c[1], c.get(2).map(|m| m.as_str()), &lines[j + 1..next]));
+                    chain.push(raised(
+                        &c[1],
+                        c.get(2).map(|m| m.as_str()),
+                        &lines[j + 1..next],
+                    ));
                 }
                 end = next.saturating_sub(1).max(j);
                 j = next;

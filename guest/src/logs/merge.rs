@@ -34,8 +34,13 @@ const MAX_ENTRY_BYTES: usize = 2048;
 type ErrorReader = fn(&[String]) -> Option<Found>;
 
 /// In tie-break order.
-pub const ERROR_READERS: [ErrorReader; 5] =
-    [python::read, jvm::read, node::read, golang::read, native::read];
+pub const ERROR_READERS: [ErrorReader; 5] = [
+    python::read,
+    jvm::read,
+    node::read,
+    golang::read,
+    native::read,
+];
 
 /// Codes the field readers found, and which readers found them.
 #[derive(Debug, Default)]
@@ -186,7 +191,13 @@ pub fn read(lines: &[String], exit_code: Option<i32>, signal: Option<String>) ->
         .map(|f| f.chain.iter().map(|r| r.type_name.clone()).collect())
         .unwrap_or_default();
     let error_bases = hierarchy::bases(&error_types);
-    let summary = summarise(found.as_ref(), &fields, exit_code, signal.as_deref(), &message);
+    let summary = summarise(
+        found.as_ref(),
+        &fields,
+        exit_code,
+        signal.as_deref(),
+        &message,
+    );
     LogReport {
         failure: Failure {
             http_status: fields.http_status,

@@ -100,5 +100,9 @@ pub fn read_log(input: &LogInput) -> Result<LogReport, PolicyError> {
         ));
     }
     let tail = tail::normalise(&input.text);
-    Ok(merge::read(&tail.lines, input.exit_code, input.signal.clone()))
+    Ok(merge::read(
+        &tail.lines,
+        input.exit_code,
+        input.signal.clone(),
+    ))
 }

@@ -27,16 +27,13 @@ static CAUSE: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap()
 });
 /// `code: 'ECONNRESET'`; AWS SDK v3 errors name their code `__type` / `Code`.
-static CODE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:code|Code|__type): '([A-Za-z0-9_]{1,64})'").unwrap()
-});
+static CODE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*(?:code|Code|__type): '([A-Za-z0-9_]{1,64})'").unwrap());
 /// `    at fn (file:1:2)` / `    at file:1:2` / `    at async fn (...)`: a
 /// space before the parenthesis, unlike a JVM frame.
 fn node_frame(line: &str) -> bool {
     let t = line.trim_start();
-    line.starts_with(' ')
-        && t.starts_with("at ")
-        && (t.contains(" (") || !t.contains('('))
+    line.starts_with(' ') && t.starts_with("at ") && (t.contains(" (") || !t.contains('('))
 }
 
 pub fn read(lines: &[String]) -> Option<Found> {
@@ -47,8 +44,8 @@ pub fn read(lines: &[String]) -> Option<Found> {
             i += 1;
             continue;
         };
-        let Some(frame) = (i + 1..lines.len().min(i + 2 + MAX_MESSAGE_LINES))
-            .find(|&j| node_frame(&lines[j]))
+        let Some(frame) =
+            (i + 1..lines.len().min(i + 2 + MAX_MESSAGE_LINES)).find(|&j| node_frame(&lines[j]))
         else {
             i += 1;
             continue;
@@ -74,10 +71,14 @@ pub fn read(lines: &[String]) -> Option<Found> {
         }
         let mut end = j - 1;
         // The property block: opened at the end of the last frame (or alone).
-        let opened = lines[end].trim_end().ends_with('{')
-            || lines.get(j).is_some_and(|l| l.trim() == "{");
+        let opened =
+            lines[end].trim_end().ends_with('{') || lines.get(j).is_some_and(|l| l.trim() == "{");
         if opened {
-            let mut k = if lines[end].trim_end().ends_with('{') { j } else { j + 1 };
+            let mut k = if lines[end].trim_end().ends_with('{') {
+                j
+            } else {
+                j + 1
+            };
             while k < lines.len() && k - j < MAX_BLOCK_LINES {
                 let line = &lines[k];
                 if line.starts_with('}') {

@@ -21,8 +21,10 @@ pub const AZURE: &str = "azure";
 pub const AWS_SDK_GO: &str = "aws-sdk-go";
 
 static BOTO: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"An error occurred \(([A-Za-z0-9_.:\-]{1,128})\) when calling the [A-Za-z0-9_]+ operation")
-        .unwrap()
+    Regex::new(
+        r"An error occurred \(([A-Za-z0-9_.:\-]{1,128})\) when calling the [A-Za-z0-9_]+ operation",
+    )
+    .unwrap()
 });
 /// aws-sdk-go-v2 (smithy-go): `operation error S3: GetObject, https response
 /// error StatusCode: 503, RequestID: ..., api error SlowDown: Please reduce ...`.
@@ -31,8 +33,10 @@ static GO_API_ERROR: LazyLock<Regex> =
 static XML_CODE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"<Code>([A-Za-z0-9_.\-]{1,128})</Code>").unwrap());
 static AZURE_CODE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)(?:ErrorCode:\s?([A-Za-z0-9_]{1,128})|^Code: ([A-Za-z][A-Za-z0-9_]{0,127})\s*$)")
-        .unwrap()
+    Regex::new(
+        r"(?m)(?:ErrorCode:\s?([A-Za-z0-9_]{1,128})|^Code: ([A-Za-z][A-Za-z0-9_]{0,127})\s*$)",
+    )
+    .unwrap()
 });
 
 pub fn scan(_type_name: &str, text: &str, fields: &mut Fields) {

@@ -116,7 +116,9 @@ pub fn exception_line(text: &str) -> Option<(&str, &str, Strength)> {
     }
     let last = name.rsplit('.').next().unwrap_or(name);
     let qualified = name.contains('.');
-    let strength = if exception_like(last) || (qualified && last.starts_with(|c: char| c.is_ascii_uppercase())) {
+    let strength = if exception_like(last)
+        || (qualified && last.starts_with(|c: char| c.is_ascii_uppercase()))
+    {
         Strength::Strong
     } else if qualified && matches!(last, "timeout" | "gaierror" | "herror" | "error") {
         Strength::Strong
@@ -146,7 +148,9 @@ pub fn exception_like(name: &str) -> bool {
         "Abort",
         "Aborted",
     ];
-    SUFFIXES.iter().any(|s| name.ends_with(s) && name.len() > s.len())
+    SUFFIXES
+        .iter()
+        .any(|s| name.ends_with(s) && name.len() > s.len())
         || matches!(
             name,
             "StopIteration" | "StopAsyncIteration" | "KeyboardInterrupt" | "GeneratorExit"
@@ -170,7 +174,10 @@ enum State {
     /// Outside any traceback.
     Idle,
     /// After a header: frames, then the exception line.
-    Frames { skipped: usize, last_was_frame: bool },
+    Frames {
+        skipped: usize,
+        last_was_frame: bool,
+    },
     /// After an exception line: its message continues.
     Message { lines: usize },
 }
@@ -227,9 +234,8 @@ pub fn read(lines: &[String]) -> Option<Found> {
                     };
                     continue;
                 }
-                let accepted = exception_line(text).filter(|(_, _, strength)| {
-                    *strength == Strength::Strong || last_was_frame
-                });
+                let accepted = exception_line(text)
+                    .filter(|(_, _, strength)| *strength == Strength::Strong || last_was_frame);
                 let Some((name, message, _)) = accepted else {
                     state = if skipped + 1 > MAX_SKIPPED {
                         State::Idle
@@ -266,9 +272,8 @@ pub fn read(lines: &[String]) -> Option<Found> {
                 state = State::Message { lines: 0 };
             }
             State::Message { lines: count } => {
-                let ends = trimmed.is_empty()
-                    || count >= MAX_MESSAGE_LINES
-                    || looks_like_new_record(text);
+                let ends =
+                    trimmed.is_empty() || count >= MAX_MESSAGE_LINES || looks_like_new_record(text);
                 if ends {
                     state = State::Idle;
                     continue;
@@ -321,12 +326,14 @@ pub fn looks_like_new_record(text: &str) -> bool {
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_digit() || c.is_ascii_uppercase());
-    let levelled = ["DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL"]
-        .iter()
-        .any(|level| {
-            text.strip_prefix(level)
-                .is_some_and(|rest| rest.starts_with([':', ' ', ']']))
-        });
+    let levelled = [
+        "DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL",
+    ]
+    .iter()
+    .any(|level| {
+        text.strip_prefix(level)
+            .is_some_and(|rest| rest.starts_with([':', ' ', ']']))
+    });
     dated || bracketed || levelled || is_header(text)
 }
 
