@@ -159,8 +159,9 @@ class Event:
             k: v for k, v in (("http_status", f.http_status), ("grpc_code", f.grpc_code),
                               ("exit_code", f.exit_code), ("signal", f.signal),
                               ("error_types", list(f.error_types)),
-                              ("error_bases", list(f.error_bases)), ("error_code", f.error_code),
-                              ("message", f.message)) if v is not None and v != []}
+                              ("error_bases", list(f.error_bases) or None),
+                              ("error_code", f.error_code),
+                              ("message", f.message)) if v is not None}
         return {"kind": self.kind.value, "pipeline": self.pipeline, "step": self.step,
                 "run_id": self.run_id, "failure": failure, "attempt": self.attempt,
                 "late_minutes": self.late_minutes, "labels": dict(self.labels),
