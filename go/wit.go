@@ -93,6 +93,7 @@ func witFailureOf(f *Failure) witFailure {
 		GrpcCode:   f.GRPCCode,
 		Signal:     f.Signal,
 		ErrorTypes: f.ErrorTypes,
+		ErrorBases: f.ErrorBases,
 		ErrorCode:  f.ErrorCode,
 		Message:    f.Message,
 	}

@@ -15,6 +15,7 @@ const (
 	retryInterface      = "backstop:policy/retry@0.1.0"
 	alertsInterface     = "backstop:policy/alerts@0.1.0"
 	redactionInterface  = "backstop:policy/redaction@0.1.0"
+	logsInterface       = "backstop:policy/logs@0.1.0"
 )
 
 // witPolicyFormat is a case of the WIT enum policy-format.
@@ -200,11 +201,12 @@ type witFailure struct {
 	ExitCode   *int32
 	Signal     *string
 	ErrorTypes []string
+	ErrorBases []string
 	ErrorCode  *string
 	Message    *string
 }
 
-var failureT = recordOf(optionU16T, optionStringT, optionS32T, optionStringT, listStringT, optionStringT, optionStringT)
+var failureT = recordOf(optionU16T, optionStringT, optionS32T, optionStringT, listStringT, listStringT, optionStringT, optionStringT)
 
 func lowerWitFailure(s sink, v *witFailure) {
 	s.record(failureT, func(s sink) {
@@ -213,6 +215,7 @@ func lowerWitFailure(s sink, v *witFailure) {
 		lowerWitOptionS32(s, v.ExitCode)
 		lowerWitOptionString(s, v.Signal)
 		lowerWitListString(s, v.ErrorTypes)
+		lowerWitListString(s, v.ErrorBases)
 		lowerWitOptionString(s, v.ErrorCode)
 		lowerWitOptionString(s, v.Message)
 	})
@@ -225,6 +228,7 @@ func liftWitFailure(s *source) (v witFailure) {
 	v.ExitCode = liftWitOptionS32(r)
 	v.Signal = liftWitOptionString(r)
 	v.ErrorTypes = liftWitListString(r)
+	v.ErrorBases = liftWitListString(r)
 	v.ErrorCode = liftWitOptionString(r)
 	v.Message = liftWitOptionString(r)
 	return v
@@ -949,6 +953,96 @@ func liftWitRedactionReport(s *source) (v witRedactionReport) {
 	return v
 }
 
+// witLogStream is a case of the WIT enum log-stream.
+type witLogStream uint32
+
+// witLogStreamNames are its cases in WIT order.
+var witLogStreamNames = [...]string{
+	"stderr",
+	"stdout",
+	"combined",
+}
+
+var logStreamT = enumOf(len(witLogStreamNames))
+
+func (e witLogStream) String() string {
+	return witLogStreamNames[e]
+}
+
+// witLogStreamNamed finds a case by its WIT name.
+func witLogStreamNamed(name string) (witLogStream, bool) {
+	switch name {
+	case "stderr":
+		return 0, true
+	case "stdout":
+		return 1, true
+	case "combined":
+		return 2, true
+	}
+	return 0, false
+}
+
+func liftWitLogStream(s *source) witLogStream {
+	c, _ := s.variant(logStreamT) // rejects an out-of-range case
+	return witLogStream(c)
+}
+
+// witLogInput is the WIT record log-input.
+type witLogInput struct {
+	Text     string
+	ExitCode *int32
+	Signal   *string
+	Stream   *witLogStream
+}
+
+var logInputT = recordOf(stringT, optionS32T, optionStringT, optionLogStreamT)
+
+func lowerWitLogInput(s sink, v *witLogInput) {
+	s.record(logInputT, func(s sink) {
+		s.string(v.Text)
+		lowerWitOptionS32(s, v.ExitCode)
+		lowerWitOptionString(s, v.Signal)
+		lowerWitOptionLogStream(s, v.Stream)
+	})
+}
+
+func liftWitLogInput(s *source) (v witLogInput) {
+	r := s.record(logInputT)
+	v.Text = r.string()
+	v.ExitCode = liftWitOptionS32(r)
+	v.Signal = liftWitOptionString(r)
+	v.Stream = liftWitOptionLogStream(r)
+	return v
+}
+
+// witLogReport is the WIT record log-report.
+type witLogReport struct {
+	Failure    witFailure
+	Readers    []string
+	Summary    string
+	PushbackMs *uint64
+}
+
+var logReportT = recordOf(failureT, listStringT, stringT, optionU64T)
+
+func lowerWitLogReport(s sink, v *witLogReport) {
+	s.record(logReportT, func(s sink) {
+		lowerWitFailure(s, &v.Failure)
+		lowerWitListString(s, v.Readers)
+		s.string(v.Summary)
+		lowerWitOptionU64(s, v.PushbackMs)
+	})
+}
+
+func liftWitLogReport(s *source) (v witLogReport) {
+	r := s.record(logReportT)
+	v.Failure = liftWitFailure(r)
+	v.Readers = liftWitListString(r)
+	v.Summary = r.string()
+	v.PushbackMs = liftWitOptionU64(r)
+	return v
+}
+
 var optionLocationT = optionOf(locationT)
 
 func lowerWitOptionLocation(s sink, v *witLocation) {
@@ -1196,6 +1290,27 @@ func liftWitListRuleCount(s *source) []witRuleCount {
 		v = append(v, liftWitRuleCount(s))
 	})
 	return v
+}
+
+var optionLogStreamT = optionOf(logStreamT)
+
+func lowerWitOptionLogStream(s sink, v *witLogStream) {
+	if v == nil {
+		s.variant(optionLogStreamT, 0, nil)
+		return
+	}
+	s.variant(optionLogStreamT, 1, func(s sink) {
+		s.int(logStreamT, uint64(*v))
+	})
+}
+
+func liftWitOptionLogStream(s *source) *witLogStream {
+	c, p := s.variant(optionLogStreamT)
+	if c == 0 {
+		return nil
+	}
+	v := liftWitLogStream(p)
+	return &v
 }
 
 var listPolicyErrorT = listOf(policyErrorT)
@@ -1471,6 +1586,38 @@ func liftWitResultRedactionReportOrPolicyError(s *source) (v witResultRedactionR
 	return v
 }
 
+// witResultLogReportOrPolicyError is a result<log-report, policy-error>.
+type witResultLogReportOrPolicyError struct {
+	IsErr bool
+	Ok    witLogReport
+	Err   witPolicyError
+}
+
+var resultLogReportOrPolicyErrorT = resultOf(logReportT, policyErrorT)
+
+func lowerWitResultLogReportOrPolicyError(s sink, v *witResultLogReportOrPolicyError) {
+	if v.IsErr {
+		s.variant(resultLogReportOrPolicyErrorT, 1, func(s sink) {
+			lowerWitPolicyError(s, &v.Err)
+		})
+		return
+	}
+	s.variant(resultLogReportOrPolicyErrorT, 0, func(s sink) {
+		lowerWitLogReport(s, &v.Ok)
+	})
+}
+
+func liftWitResultLogReportOrPolicyError(s *source) (v witResultLogReportOrPolicyError) {
+	c, p := s.variant(resultLogReportOrPolicyErrorT)
+	v.IsErr = c == 1
+	if v.IsErr {
+		v.Err = liftWitPolicyError(p)
+	} else {
+		v.Ok = liftWitLogReport(p)
+	}
+	return v
+}
+
 // loadPolicyFn is backstop:policy/classifier@0.1.0#load-policy.
 var loadPolicyFn = newWitFunc("load-policy", resultU32OrListPolicyErrorT, stringT, policyFormatT).in(classifierInterface)
 
@@ -1659,6 +1806,22 @@ func liftWitRedactResult(s *source) witResultRedactionReportOrPolicyError {
 	return liftWitResultRedactionReportOrPolicyError(s)
 }
 
+// readLogFn is backstop:policy/logs@0.1.0#read-log.
+var readLogFn = newWitFunc("read-log", resultLogReportOrPolicyErrorT, logInputT).in(logsInterface)
+
+// witReadLogParams are read-log's parameters, in WIT order.
+type witReadLogParams struct {
+	Input witLogInput
+}
+
+func (v *witReadLogParams) lower(s sink) {
+	lowerWitLogInput(s, &v.Input)
+}
+
+func liftWitReadLogResult(s *source) witResultLogReportOrPolicyError {
+	return liftWitResultLogReportOrPolicyError(s)
+}
+
 // witFuncs are every exported function, in WIT order.
 var witFuncs = []*witFunc{
 	loadPolicyFn,
@@ -1671,6 +1834,7 @@ var witFuncs = []*witFunc{
 	deriveSeedFn,
 	evaluateFn,
 	redactFn,
+	readLogFn,
 }
 
 // witLayouts are the layouts wit-parser computes for every type above.
@@ -1681,7 +1845,7 @@ var witLayouts = []witLayout{
 	{"u64", u64T, 8, 8, nil, "i64"},
 	{"s32", s32T, 4, 4, nil, "i32"},
 	{"string", stringT, 8, 4, nil, "i32*2"},
-	{"attempt-failure", attemptFailureT, 96, 8, []uint32{0, 72, 80}, "i32*18 i64 i32 i64"},
+	{"attempt-failure", attemptFailureT, 104, 8, []uint32{0, 80, 88}, "i32*20 i64 i32 i64"},
 	{"breaker-state", breakerStateT, 40, 8, []uint32{0, 4, 8, 16, 24, 32, 36}, "i32*2 i64 i32 i64 i32*2"},
 	{"budget-state", budgetStateT, 4, 4, []uint32{0}, "i32"},
 	{"circuit", circuitT, 1, 1, nil, "i32"},
@@ -1689,13 +1853,16 @@ var witLayouts = []witLayout{
 	{"decision", decisionT, 160, 8, []uint32{0, 8, 16, 24, 40, 64, 72, 112}, "i32*2 i64 i32*2 i64 i32*10 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"error-code", errorCodeT, 1, 1, nil, "i32"},
 	{"evaluation", evaluationT, 40, 8, []uint32{0, 8, 16, 24}, "i32*7 i64"},
-	{"event", eventT, 136, 4, []uint32{0, 4, 12, 20, 28, 100, 104, 108, 116, 124}, "i32*35"},
+	{"event", eventT, 144, 4, []uint32{0, 4, 12, 20, 28, 108, 112, 116, 124, 132}, "i32*37"},
 	{"event-kind", eventKindT, 1, 1, nil, "i32"},
-	{"failure", failureT, 68, 4, []uint32{0, 4, 16, 24, 36, 44, 56}, "i32*18"},
+	{"failure", failureT, 76, 4, []uint32{0, 4, 16, 24, 36, 44, 52, 64}, "i32*20"},
 	{"failure-class", failureClassT, 1, 1, nil, "i32"},
 	{"give-up-reason", giveUpReasonT, 1, 1, nil, "i32"},
 	{"label", labelT, 16, 4, []uint32{0, 8}, "i32*4"},
 	{"location", locationT, 8, 4, []uint32{0, 4}, "i32*2"},
+	{"log-input", logInputT, 32, 4, []uint32{0, 8, 16, 28}, "i32*9"},
+	{"log-report", logReportT, 112, 8, []uint32{0, 76, 84, 96}, "i32*25 i64"},
+	{"log-stream", logStreamT, 1, 1, nil, "i32"},
 	{"notification", notificationT, 44, 4, []uint32{0, 1, 4, 12, 20, 28, 36}, "i32*12"},
 	{"notification-kind", notificationKindT, 1, 1, nil, "i32"},
 	{"permit", permitT, 128, 8, []uint32{0, 4, 8, 24, 32, 40, 80}, "i32*4 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
@@ -1714,9 +1881,10 @@ var witLayouts = []witLayout{
 	{"option<u64>", optionU64T, 16, 8, nil, "i32 i64"},
 	{"option<s32>", optionS32T, 8, 4, nil, "i32*2"},
 	{"option<string>", optionStringT, 12, 4, nil, "i32*3"},
-	{"option<failure>", optionFailureT, 72, 4, nil, "i32*19"},
+	{"option<failure>", optionFailureT, 80, 4, nil, "i32*21"},
 	{"option<give-up-reason>", optionGiveUpReasonT, 2, 1, nil, "i32*2"},
 	{"option<location>", optionLocationT, 12, 4, nil, "i32*3"},
+	{"option<log-stream>", optionLogStreamT, 2, 1, nil, "i32*2"},
 	{"list<string>", listStringT, 8, 4, nil, "i32*2"},
 	{"list<label>", listLabelT, 8, 4, nil, "i32*2"},
 	{"list<notification>", listNotificationT, 8, 4, nil, "i32*2"},
@@ -1728,6 +1896,7 @@ var witLayouts = []witLayout{
 	{"result<classification, policy-error>", resultClassificationOrPolicyErrorT, 36, 4, nil, "i32*9"},
 	{"result<decision, policy-error>", resultDecisionOrPolicyErrorT, 168, 8, nil, "i32*3 i64 i32*2 i64 i32*10 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"result<evaluation, policy-error>", resultEvaluationOrPolicyErrorT, 48, 8, nil, "i32*8 i64"},
+	{"result<log-report, policy-error>", resultLogReportOrPolicyErrorT, 120, 8, nil, "i32*26 i64"},
 	{"result<permit, policy-error>", resultPermitOrPolicyErrorT, 136, 8, nil, "i32*5 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"result<redaction-report, policy-error>", resultRedactionReportOrPolicyErrorT, 36, 4, nil, "i32*9"},
 	{"result<schedule, policy-error>", resultScheduleOrPolicyErrorT, 36, 4, nil, "i32*9"},
@@ -1746,4 +1915,5 @@ var witCoreSignatures = []witCoreSignature{
 	{deriveSeedFn, "i32*2", "i64"},
 	{evaluateFn, "i32", "i32"},
 	{redactFn, "i32*3", "i32"},
+	{readLogFn, "i32*9", "i32"},
 }

@@ -40,6 +40,7 @@ export class Engine {
   #retry = null;
   #alerts = null;
   #redaction = null;
+  #logs = null;
   #generation = 0;
   #instantiateCore;
 
@@ -60,6 +61,7 @@ export class Engine {
       this.#retry = root.retry;
       this.#alerts = root.alerts;
       this.#redaction = root.redaction;
+      this.#logs = root.logs;
     }
     return this.#classifier;
   }
@@ -71,6 +73,7 @@ export class Engine {
     this.#retry = null;
     this.#alerts = null;
     this.#redaction = null;
+    this.#logs = null;
     this.#generation += 1;
     return new GuestTrapError(err);
   }
@@ -152,6 +155,17 @@ export class Engine {
     const handle = this.#handle(slot);
     try {
       return this.#redaction.redact(handle, text);
+    } catch (err) {
+      const failed = this.#fail(err);
+      throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;
+    }
+  }
+
+  /** The guest's `read-log` with a WIT-shaped input; returns jco's raw report. */
+  readLog(input) {
+    this.#api();
+    try {
+      return this.#logs.readLog(input);
     } catch (err) {
       const failed = this.#fail(err);
       throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;

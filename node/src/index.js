@@ -18,6 +18,7 @@ export { REDACTED } from './redaction.js';
 export { defaultPolicy, deriveSeed } from './thread.js';
 export { retry, RetryError, AttemptTimeoutError, MemoryStore, systemClock } from './retry.js';
 export { pushbackFromError, parseRetryAfter, parseGrpcPushback } from './pushback.js';
+export { readLog } from './logs.js';
 
 /**
  * Parse and validate a policy document.

@@ -56,6 +56,7 @@ it('exports exactly the documented API', () => {
     'parseGrpcPushback',
     'parseRetryAfter',
     'pushbackFromError',
+    'readLog',
     'retry',
     'systemClock',
   ]);

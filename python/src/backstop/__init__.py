@@ -9,8 +9,10 @@ The policy engine is Backstop's WebAssembly core, run by wasmtime.
 
 from ._alerts import (Evaluation, Event, EventKind, Notification, NotificationKind, Severity,
                       Suppressed, SuppressionReason)
-from ._exceptions import (exception_chain, exception_type_name, failure_from_exception,
-                          parse_grpc_pushback, parse_retry_after, pushback_from_exception)
+from ._exceptions import (exception_bases, exception_chain, exception_type_name,
+                          failure_from_exception, parse_grpc_pushback, parse_retry_after,
+                          pushback_from_exception)
+from ._logs import LogReport, read_log
 from ._model import (Classification, EngineError, ErrorCode, Failure, FailureClass, PolicyError,
                      PolicyLoadError)
 from ._planner import (AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason,
@@ -47,6 +49,7 @@ __all__ = [
     "FailureClass",
     "GiveUpReason",
     "InMemoryStateStore",
+    "LogReport",
     "Permit",
     "PlannedAttempt",
     "Policy",
@@ -62,6 +65,7 @@ __all__ = [
     "current_attempt",
     "default_policy",
     "derive_seed",
+    "exception_bases",
     "exception_chain",
     "exception_type_name",
     "failure_from_exception",
@@ -70,5 +74,6 @@ __all__ = [
     "parse_grpc_pushback",
     "parse_retry_after",
     "pushback_from_exception",
+    "read_log",
     "retry",
 ]

@@ -14,6 +14,7 @@ CLASSIFIER = "backstop:policy/classifier@0.1.0"
 RETRY = "backstop:policy/retry@0.1.0"
 ALERTS = "backstop:policy/alerts@0.1.0"
 REDACTION = "backstop:policy/redaction@0.1.0"
+LOGS = "backstop:policy/logs@0.1.0"
 
 # -- types -------------------------------------------------------------------
 
@@ -56,6 +57,7 @@ FAILURE = Record([
     ("exit-code", Option(S32)),
     ("signal", Option(STRING)),
     ("error-types", List(STRING)),
+    ("error-bases", List(STRING)),
     ("error-code", Option(STRING)),
     ("message", Option(STRING)),
 ])
@@ -204,6 +206,23 @@ REDACTION_REPORT = Record([
     ("text", STRING),
     ("redactions", List(RULE_COUNT)),
 ])
+LOG_STREAM = Enum([
+    "stderr",
+    "stdout",
+    "combined",
+])
+LOG_INPUT = Record([
+    ("text", STRING),
+    ("exit-code", Option(S32)),
+    ("signal", Option(STRING)),
+    ("stream", Option(LOG_STREAM)),
+])
+LOG_REPORT = Record([
+    ("failure", FAILURE),
+    ("readers", List(STRING)),
+    ("summary", STRING),
+    ("pushback-ms", Option(U64)),
+])
 
 # -- functions ---------------------------------------------------------------
 
@@ -253,11 +272,15 @@ REDACT = Function("redact", [
     ("policy", U32),
     ("text", STRING),
 ], Result(REDACTION_REPORT, POLICY_ERROR))
+READ_LOG = Function("read-log", [
+    ("input", LOG_INPUT),
+], Result(LOG_REPORT, POLICY_ERROR))
 
 CLASSIFIER_FUNCTIONS = (LOAD_POLICY, DROP_POLICY, CLASSIFY)
 RETRY_FUNCTIONS = (BEGIN_ATTEMPT, AFTER_FAILURE, AFTER_SUCCESS, PLAN_SCHEDULE, DERIVE_SEED)
 ALERTS_FUNCTIONS = (EVALUATE,)
 REDACTION_FUNCTIONS = (REDACT,)
+LOGS_FUNCTIONS = (READ_LOG,)
 
 #: Every export the hosts bind, by interface.
 EXPORTS = {
@@ -265,6 +288,7 @@ EXPORTS = {
     RETRY: RETRY_FUNCTIONS,
     ALERTS: ALERTS_FUNCTIONS,
     REDACTION: REDACTION_FUNCTIONS,
+    LOGS: LOGS_FUNCTIONS,
 }
 
 # -- what wit-parser computes -------------------------------------------------
@@ -278,7 +302,7 @@ LAYOUTS = (
     ("u64", U64, 8, 8, (), "i64"),
     ("s32", S32, 4, 4, (), "i32"),
     ("string", STRING, 8, 4, (), "i32*2"),
-    ("attempt-failure", ATTEMPT_FAILURE, 96, 8, (0, 72, 80), "i32*18 i64 i32 i64"),
+    ("attempt-failure", ATTEMPT_FAILURE, 104, 8, (0, 80, 88), "i32*20 i64 i32 i64"),
     ("breaker-state", BREAKER_STATE, 40, 8, (0, 4, 8, 16, 24, 32, 36), "i32*2 i64 i32 i64 i32*2"),
     ("budget-state", BUDGET_STATE, 4, 4, (0,), "i32"),
     ("circuit", CIRCUIT, 1, 1, (), "i32"),
@@ -286,13 +310,16 @@ LAYOUTS = (
     ("decision", DECISION, 160, 8, (0, 8, 16, 24, 40, 64, 72, 112), "i32*2 i64 i32*2 i64 i32*10 i64*3 i32*2 i64 i32 i64 i32*3"),
     ("error-code", ERROR_CODE, 1, 1, (), "i32"),
     ("evaluation", EVALUATION, 40, 8, (0, 8, 16, 24), "i32*7 i64"),
-    ("event", EVENT, 136, 4, (0, 4, 12, 20, 28, 100, 104, 108, 116, 124), "i32*35"),
+    ("event", EVENT, 144, 4, (0, 4, 12, 20, 28, 108, 112, 116, 124, 132), "i32*37"),
     ("event-kind", EVENT_KIND, 1, 1, (), "i32"),
-    ("failure", FAILURE, 68, 4, (0, 4, 16, 24, 36, 44, 56), "i32*18"),
+    ("failure", FAILURE, 76, 4, (0, 4, 16, 24, 36, 44, 52, 64), "i32*20"),
     ("failure-class", FAILURE_CLASS, 1, 1, (), "i32"),
     ("give-up-reason", GIVE_UP_REASON, 1, 1, (), "i32"),
     ("label", LABEL, 16, 4, (0, 8), "i32*4"),
     ("location", LOCATION, 8, 4, (0, 4), "i32*2"),
+    ("log-input", LOG_INPUT, 32, 4, (0, 8, 16, 28), "i32*9"),
+    ("log-report", LOG_REPORT, 112, 8, (0, 76, 84, 96), "i32*25 i64"),
+    ("log-stream", LOG_STREAM, 1, 1, (), "i32"),
     ("notification", NOTIFICATION, 44, 4, (0, 1, 4, 12, 20, 28, 36), "i32*12"),
     ("notification-kind", NOTIFICATION_KIND, 1, 1, (), "i32"),
     ("permit", PERMIT, 128, 8, (0, 4, 8, 24, 32, 40, 80), "i32*4 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"),
@@ -311,9 +338,10 @@ LAYOUTS = (
     ("option<u64>", Option(U64), 16, 8, (), "i32 i64"),
     ("option<s32>", Option(S32), 8, 4, (), "i32*2"),
     ("option<string>", Option(STRING), 12, 4, (), "i32*3"),
-    ("option<failure>", Option(FAILURE), 72, 4, (), "i32*19"),
+    ("option<failure>", Option(FAILURE), 80, 4, (), "i32*21"),
     ("option<give-up-reason>", Option(GIVE_UP_REASON), 2, 1, (), "i32*2"),
     ("option<location>", Option(LOCATION), 12, 4, (), "i32*3"),
+    ("option<log-stream>", Option(LOG_STREAM), 2, 1, (), "i32*2"),
     ("list<string>", List(STRING), 8, 4, (), "i32*2"),
     ("list<label>", List(LABEL), 8, 4, (), "i32*2"),
     ("list<notification>", List(NOTIFICATION), 8, 4, (), "i32*2"),
@@ -325,6 +353,7 @@ LAYOUTS = (
     ("result<classification, policy-error>", Result(CLASSIFICATION, POLICY_ERROR), 36, 4, (), "i32*9"),
     ("result<decision, policy-error>", Result(DECISION, POLICY_ERROR), 168, 8, (), "i32*3 i64 i32*2 i64 i32*10 i64*3 i32*2 i64 i32 i64 i32*3"),
     ("result<evaluation, policy-error>", Result(EVALUATION, POLICY_ERROR), 48, 8, (), "i32*8 i64"),
+    ("result<log-report, policy-error>", Result(LOG_REPORT, POLICY_ERROR), 120, 8, (), "i32*26 i64"),
     ("result<permit, policy-error>", Result(PERMIT, POLICY_ERROR), 136, 8, (), "i32*5 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"),
     ("result<redaction-report, policy-error>", Result(REDACTION_REPORT, POLICY_ERROR), 36, 4, (), "i32*9"),
     ("result<schedule, policy-error>", Result(SCHEDULE, POLICY_ERROR), 36, 4, (), "i32*9"),
@@ -342,4 +371,5 @@ CORE_SIGNATURES = (
     (DERIVE_SEED, "i32*2", "i64"),
     (EVALUATE, "i32", "i32"),
     (REDACT, "i32*3", "i32"),
+    (READ_LOG, "i32*9", "i32"),
 )
