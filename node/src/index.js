@@ -14,6 +14,7 @@ import { engine } from './thread.js';
 export { Policy } from './policy.js';
 export { PolicyError, PolicyLoadError, GuestTrapError } from './errors.js';
 export { failureFromError } from './from-error.js';
+export { FAILURE_FILE_ENV, failureReport, installUncaughtHandler, reportFailure } from './report.js';
 export { defaultPolicy, deriveSeed } from './thread.js';
 export { retry, RetryError, AttemptTimeoutError, MemoryStore, systemClock, pushbackFromError, parseRetryAfter } from './retry.js';
 

@@ -16,6 +16,7 @@ from ._model import (Classification, EngineError, ErrorCode, Failure, FailureCla
 from ._planner import (AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason,
                        Permit, PlannedAttempt, RetryState, Schedule, SharedState)
 from ._policy import Policy, PolicyFormat, default_policy, derive_seed, load_policy, load_policy_file
+from ._report import FAILURE_FILE_ENV, failure_report, install_excepthook, report_failure
 from ._retrying import (Attempt, AsyncRetrying, AttemptTimeout, InMemoryStateStore, RetryError,
                         Retrying, SharedStateStore, current_attempt, retry)
 
@@ -23,6 +24,7 @@ __all__ = [
     "Evaluation",
     "Event",
     "EventKind",
+    "FAILURE_FILE_ENV",
     "Notification",
     "NotificationKind",
     "Severity",
@@ -61,8 +63,11 @@ __all__ = [
     "exception_chain",
     "exception_type_name",
     "failure_from_exception",
+    "failure_report",
+    "install_excepthook",
     "load_policy",
     "load_policy_file",
     "pushback_from_exception",
+    "report_failure",
     "retry",
 ]
