@@ -1,5 +1,6 @@
-//! Running one attempt: the command in its own process group, stderr teed to
-//! ours while its last lines are kept for the classifier, and a stop (attempt
+//! Running one attempt: the command in its own process group, stderr (and on
+//! request stdout) teed to ours while its last lines are kept for the log
+//! readers, and a stop (attempt
 //! timeout, a signal to backstop, a lost lease) that ends the whole group:
 //! SIGTERM, then SIGKILL after a grace period.
 
@@ -7,12 +8,12 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Lines of stderr passed to the classifier as the failure's message.
+/// Lines of output kept for the log readers (and as the failure's message).
 pub const TAIL_LINES: usize = 50;
 /// Longest line kept whole (its end is kept: that is where errors are).
 const TAIL_LINE_BYTES: usize = 4_096;
@@ -40,6 +41,8 @@ pub struct Finished {
     pub timeout: Option<Duration>,
     pub duration: Duration,
     pub stderr_tail: String,
+    /// The end of stdout, when it was captured.
+    pub stdout_tail: Option<String>,
 }
 
 pub struct Running {
@@ -48,10 +51,16 @@ pub struct Running {
     pub pid: i32,
     started: Instant,
     tail: Arc<Mutex<Tail>>,
+    stdout_tail: Option<Arc<Mutex<Tail>>>,
 }
 
-/// Start `argv` with `env` added, as the leader of a new process group.
-pub fn spawn(argv: &[OsString], env: &[(&str, String)]) -> io::Result<Running> {
+/// Start `argv` with `env` added, as the leader of a new process group. With
+/// `capture_stdout`, its stdout is teed like stderr and its end kept too.
+pub fn spawn(
+    argv: &[OsString],
+    env: &[(&str, String)],
+    capture_stdout: bool,
+) -> io::Result<Running> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no command given"))?;
@@ -68,7 +77,11 @@ pub fn spawn(argv: &[OsString], env: &[(&str, String)]) -> io::Result<Running> {
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(stdin)
-        .stdout(Stdio::inherit())
+        .stdout(if capture_stdout {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .stderr(Stdio::piped())
         .process_group(0);
     #[cfg(target_os = "linux")]
@@ -91,15 +104,15 @@ pub fn spawn(argv: &[OsString], env: &[(&str, String)]) -> io::Result<Running> {
     }
     let mut child = command.spawn()?;
     let pid = child.id() as i32;
-    let tail = Arc::new(Mutex::new(Tail::default()));
     let stderr = child.stderr.take().expect("stderr is piped");
-    let pump_tail = Arc::clone(&tail);
-    std::thread::spawn(move || pump(stderr, &pump_tail));
+    let tail = tee(stderr, io::stderr);
+    let stdout_tail = child.stdout.take().map(|stdout| tee(stdout, io::stdout));
     Ok(Running {
         child,
         pid,
         started: Instant::now(),
         tail,
+        stdout_tail,
     })
 }
 
@@ -183,15 +196,23 @@ impl Running {
         // Let the pump drain what the command wrote last; a background process
         // still holding the pipe must not hold up the decision.
         let deadline = Instant::now() + Duration::from_millis(250);
-        while !self.tail.lock().expect("tail lock").closed && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
+        let tails = std::iter::once(&self.tail).chain(self.stdout_tail.as_ref());
+        for tail in tails {
+            while !tail.lock().expect("tail lock").closed && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
         let stderr_tail = self.tail.lock().expect("tail lock").text();
+        let stdout_tail = self
+            .stdout_tail
+            .as_ref()
+            .map(|tail| tail.lock().expect("tail lock").text());
         Ok(Finished {
             ended,
             timeout,
             duration,
             stderr_tail,
+            stdout_tail,
         })
     }
 }
@@ -296,16 +317,43 @@ fn keep_end(line: &[u8]) -> &[u8] {
     &line[line.len().saturating_sub(TAIL_LINE_BYTES)..]
 }
 
-/// Copy the command's stderr to ours unchanged, remembering its end.
-fn pump(mut from: ChildStderr, tail: &Mutex<Tail>) {
+/// The tail `backstop run` would keep of everything `from` yields: the same
+/// clipping for a saved log (`backstop classify --log`) as for a live attempt.
+pub fn tail_of(mut from: impl Read) -> io::Result<String> {
+    let mut tail = Tail::default();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => return Ok(tail.text()),
+            Ok(n) => tail.push(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A thread copying `from` to `to()` while keeping its end.
+fn tee<R, W>(from: R, to: fn() -> W) -> Arc<Mutex<Tail>>
+where
+    R: Read + Send + 'static,
+    W: Write,
+{
+    let tail = Arc::new(Mutex::new(Tail::default()));
+    let pump_tail = Arc::clone(&tail);
+    std::thread::spawn(move || pump(from, to(), &pump_tail));
+    tail
+}
+
+/// Copy one of the command's streams to ours unchanged, remembering its end.
+fn pump(mut from: impl Read, mut out: impl Write, tail: &Mutex<Tail>) {
     let mut buf = [0u8; 8192];
-    let mut out = io::stderr();
     loop {
         match from.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
-                // Keep draining even if our stderr is gone, so the command never blocks.
-                let _ = out.write_all(&buf[..n]);
+                // Keep draining even if our stream is gone, so the command never
+                // blocks; flushed at once (stdout is line-buffered) to pass it through as written.
+                let _ = out.write_all(&buf[..n]).and_then(|()| out.flush());
                 tail.lock().expect("tail lock").push(&buf[..n]);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
