@@ -106,16 +106,22 @@ func checkFailure(f *Failure) error {
 			*s = &v
 		}
 	}
+	f.ErrorTypes = validStrings(f.ErrorTypes)
+	f.ErrorBases = validStrings(f.ErrorBases)
+	return nil
+}
+
+// validStrings repairs invalid UTF-8 in a copy; the caller's slice is never modified.
+func validStrings(list []string) []string {
 	copied := false
-	for i, t := range f.ErrorTypes {
+	for i, t := range list {
 		if !utf8.ValidString(t) {
 			if !copied {
-				// The caller's slice is never modified.
-				f.ErrorTypes = append([]string(nil), f.ErrorTypes...)
+				list = append([]string(nil), list...)
 				copied = true
 			}
-			f.ErrorTypes[i] = strings.ToValidUTF8(t, "\uFFFD")
+			list[i] = strings.ToValidUTF8(t, "\uFFFD")
 		}
 	}
-	return nil
+	return list
 }

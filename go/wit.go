@@ -9,6 +9,7 @@ const (
 	classifierInterface = "backstop:policy/classifier@0.1.0"
 	retryInterface      = "backstop:policy/retry@0.1.0"
 	alertsInterface     = "backstop:policy/alerts@0.1.0"
+	logsInterface       = "backstop:policy/logs@0.1.0"
 )
 
 var (
@@ -35,7 +36,7 @@ var (
 	optionLocationT = optionOf(locationT)
 	stringListT     = listOf(stringT)
 	policyErrorT    = recordOf(errorCodeT, stringT, stringT, optionLocationT)
-	failureT        = recordOf(optionU16T, optionStringT, optionS32T, optionStringT, stringListT, optionStringT, optionStringT)
+	failureT        = recordOf(optionU16T, optionStringT, optionS32T, optionStringT, stringListT, stringListT, optionStringT, optionStringT)
 	classificationT = recordOf(failureClassT, optionStringT, stringT)
 
 	optionU64T      = optionOf(u64T)
@@ -91,10 +92,18 @@ var (
 	evaluateFn = newWitFunc("evaluate", resultOf(evaluationT, policyErrorT),
 		u32T, stringT, eventT, u64T).in(alertsInterface)
 
+	// The logs interface.
+	logStreams       = [...]LogStream{StreamStderr, StreamStdout, StreamCombined}
+	logStreamT       = enumOf(len(logStreams))
+	optionLogStreamT = optionOf(logStreamT)
+	logInputT        = recordOf(stringT, optionS32T, optionStringT, optionLogStreamT)
+	logReportT       = recordOf(failureT, stringListT, stringT, optionU64T)
+	readLogFn        = newWitFunc("read-log", resultOf(logReportT, policyErrorT), logInputT).in(logsInterface)
+
 	witFuncs = []*witFunc{
 		loadPolicyFn, dropPolicyFn, classifyFn,
 		beginAttemptFn, afterFailureFn, afterSuccessFn, planScheduleFn, deriveSeedFn,
-		evaluateFn,
+		evaluateFn, readLogFn,
 	}
 )
 
@@ -136,6 +145,7 @@ func lowerFailure(s sink, f *Failure) {
 		}
 		lowerOptionString(s, f.Signal)
 		s.list(stringT, len(f.ErrorTypes), func(s sink, i int) { s.string(f.ErrorTypes[i]) })
+		s.list(stringT, len(f.ErrorBases), func(s sink, i int) { s.string(f.ErrorBases[i]) })
 		lowerOptionString(s, f.ErrorCode)
 		lowerOptionString(s, f.Message)
 	})

@@ -34,6 +34,12 @@ export interface Failure {
   signal?: string | number | null;
   /** Error type names along the cause chain, outermost first. */
   errorTypes?: readonly string[] | null;
+  /**
+   * Base classes of those types, most derived first (`failureFromError` passes
+   * the prototype chain's constructor names): a rule naming a base class
+   * matches its subclasses.
+   */
+  errorBases?: readonly string[] | null;
   /** Provider or errno code, such as `'ThrottlingException'`, `'SlowDown'`, `'ECONNRESET'`. */
   errorCode?: string | null;
   /** The error message or the last lines of output. */
@@ -55,6 +61,7 @@ export interface ErrorFailure {
   exitCode?: number;
   signal?: string;
   errorTypes: string[];
+  errorBases: string[];
   errorCode?: string;
   message?: string;
 }
@@ -501,3 +508,33 @@ export function reportFailure(error: unknown, options?: { path?: string; nowMs?:
  * leaving Node's own handling unchanged. Returns a function that uninstalls it.
  */
 export function installUncaughtHandler(): () => void;
+
+/** A finished process's output tail, for `readLog`. */
+export interface LogInput {
+  /** The tail as written; bytes are decoded as UTF-8 (invalid sequences replaced). Only the last 256 KiB are read. */
+  text: string | Uint8Array;
+  exitCode?: number | null;
+  /** Terminating signal by name (`'SIGKILL'`) or number. */
+  signal?: string | number | null;
+  stream?: 'stderr' | 'stdout' | 'combined' | null;
+}
+
+/** What the log readers recovered from a tail. */
+export interface LogReport {
+  /** The failure to classify, exit code and signal included. */
+  failure: ErrorFailure;
+  /** The readers that contributed, the one that named the error first (`'python-traceback'`, `'botocore'`, ...). */
+  readers: string[];
+  /** One line for humans: what was read. */
+  summary: string;
+  /** Server pushback seen in the log (Retry-After, grpc-retry-pushback-ms), in milliseconds. */
+  pushbackMs: number | null;
+}
+
+/**
+ * Read a failure out of a process's output tail (Python tracebacks, provider
+ * codes, HTTP and gRPC statuses, JVM/Node/Go errors, errno texts), identically
+ * in every Backstop host. Classify `report.failure` with `policy.classify`.
+ * Throws a `PolicyError` (`invalid-failure`) for a signal that is neither a name nor a number.
+ */
+export function readLog(input: LogInput): LogReport;

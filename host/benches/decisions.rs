@@ -60,6 +60,7 @@ fn classify(c: &mut Criterion) {
             exit_code: failure.exit_code,
             signal: failure.signal.clone(),
             error_types: failure.error_types.clone(),
+            error_bases: failure.error_bases.clone(),
             error_code: failure.error_code.clone(),
             message: failure.message.clone(),
         };

@@ -19,7 +19,10 @@ use crate::retry::{
     AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason, Permit,
     PlannedAttempt, RetryState, Schedule, SharedState,
 };
-use crate::types::{Classification, ErrorCode, Failure, FailureClass, Format, PolicyError};
+use crate::types::{
+    Classification, ErrorCode, Failure, FailureClass, Format, LogInput, LogReport, LogStream,
+    PolicyError,
+};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -30,6 +33,7 @@ mod bindings {
 
 use bindings::exports::backstop::policy::alerts as wit_alerts;
 use bindings::exports::backstop::policy::classifier as wit;
+use bindings::exports::backstop::policy::logs as wit_logs;
 use bindings::exports::backstop::policy::retry as wit_retry;
 use bindings::exports::backstop::policy::types as wit_types;
 use bindings::{Backstop, BackstopPre};
@@ -440,6 +444,35 @@ impl Session {
         })
     }
 
+    /// Read a failure out of a process's output tail (Python tracebacks,
+    /// provider codes, HTTP and gRPC statuses, JVM/Node/Go errors, errno
+    /// texts); classify the report's `failure` with [`Session::classify`].
+    /// Errors only for a signal that is neither a name nor a number.
+    pub fn read_log(&mut self, input: &LogInput) -> Result<LogReport> {
+        let input = wit_logs::LogInput {
+            text: input.text.clone(),
+            exit_code: input.exit_code,
+            signal: input.signal.clone(),
+            stream: input.stream.map(|s| match s {
+                LogStream::Stderr => wit_logs::LogStream::Stderr,
+                LogStream::Stdout => wit_logs::LogStream::Stdout,
+                LogStream::Combined => wit_logs::LogStream::Combined,
+            }),
+        };
+        let result = self.call(|bindings, store| {
+            bindings
+                .backstop_policy_logs()
+                .call_read_log(store, &input)
+        })?;
+        let r = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
+        Ok(LogReport {
+            failure: from_wit_failure(r.failure),
+            readers: r.readers,
+            summary: r.summary,
+            pushback_ms: r.pushback_ms,
+        })
+    }
+
     /// The default jitter seed for an idempotency key (`<run id>/<step>`).
     pub fn derive_seed(&mut self, key: &str) -> Result<u64> {
         self.call(|bindings, store| {
@@ -544,8 +577,22 @@ fn to_wit_failure(failure: &Failure) -> wit::Failure {
         exit_code: failure.exit_code,
         signal: failure.signal.clone(),
         error_types: failure.error_types.clone(),
+        error_bases: failure.error_bases.clone(),
         error_code: failure.error_code.clone(),
         message: failure.message.clone(),
+    }
+}
+
+fn from_wit_failure(failure: wit::Failure) -> Failure {
+    Failure {
+        http_status: failure.http_status,
+        grpc_code: failure.grpc_code,
+        exit_code: failure.exit_code,
+        signal: failure.signal,
+        error_types: failure.error_types,
+        error_bases: failure.error_bases,
+        error_code: failure.error_code,
+        message: failure.message,
     }
 }
 

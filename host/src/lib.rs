@@ -32,4 +32,7 @@ pub use retry::{
     AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason, Permit,
     PlannedAttempt, RetryState, Schedule, SharedState,
 };
-pub use types::{Classification, ErrorCode, Failure, FailureClass, Format, PolicyError};
+pub use types::{
+    Classification, ErrorCode, Failure, FailureClass, Format, LogInput, LogReport, LogStream,
+    PolicyError,
+};

@@ -39,6 +39,7 @@ export class Engine {
   #classifier = null;
   #retry = null;
   #alerts = null;
+  #logs = null;
   #generation = 0;
   #instantiateCore;
 
@@ -58,6 +59,7 @@ export class Engine {
       this.#classifier = root.classifier;
       this.#retry = root.retry;
       this.#alerts = root.alerts;
+      this.#logs = root.logs;
     }
     return this.#classifier;
   }
@@ -68,6 +70,7 @@ export class Engine {
     this.#classifier = null;
     this.#retry = null;
     this.#alerts = null;
+    this.#logs = null;
     this.#generation += 1;
     return new GuestTrapError(err);
   }
@@ -138,6 +141,17 @@ export class Engine {
     const handle = this.#handle(slot);
     try {
       return this.#alerts.evaluate(handle, state, event, nowMs);
+    } catch (err) {
+      const failed = this.#fail(err);
+      throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;
+    }
+  }
+
+  /** The guest's `read-log` with a WIT-shaped input; returns jco's raw report. */
+  readLog(input) {
+    this.#api();
+    try {
+      return this.#logs.readLog(input);
     } catch (err) {
       const failed = this.#fail(err);
       throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;

@@ -16,6 +16,7 @@ export { PolicyError, PolicyLoadError, GuestTrapError } from './errors.js';
 export { failureFromError } from './from-error.js';
 export { FAILURE_FILE_ENV, failureReport, installUncaughtHandler, reportFailure } from './report.js';
 export { defaultPolicy, deriveSeed } from './thread.js';
+export { readLog } from './logs.js';
 export { retry, RetryError, AttemptTimeoutError, MemoryStore, systemClock, pushbackFromError, parseRetryAfter } from './retry.js';
 
 /**

@@ -16,7 +16,8 @@ from backstop import (AttemptFailure, Classification, Evaluation, Event, Failure
 from backstop._component import ComponentClassifier
 
 VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors"
-FAILURE_KEYS = {"http_status", "grpc_code", "exit_code", "signal", "error_types", "error_code", "message"}
+FAILURE_KEYS = {"http_status", "grpc_code", "exit_code", "signal", "error_types", "error_bases",
+                "error_code", "message"}
 
 
 def load_cases() -> list[Any]:
@@ -87,6 +88,8 @@ class Host:
     def __init__(self, load: Callable[..., Any], classify: Callable[[Any, Failure], Classification],
                  plan: Callable[[Any, str, dict[str, Any]], Any], evaluate: Evaluate):
         self.load, self.classify, self.plan, self.evaluate = load, classify, plan, evaluate
+        self.read_log: Callable[..., backstop.LogReport] = lambda text, exit_code, signal, stream: (
+            backstop.read_log(text, exit_code=exit_code, signal=signal, stream=stream))
 
 
 def state_input(raw: dict[str, Any]) -> RetryState:
@@ -147,7 +150,9 @@ def component_host() -> Host:
             return {"seed": str(c.derive_seed(raw["key"]))}
         raise AssertionError(f"unknown call {call!r}")
 
-    return Host(c.load_policy, c.classify, plan, c.evaluate_alerts)
+    host = Host(c.load_policy, c.classify, plan, c.evaluate_alerts)
+    host.read_log = c.read_log
+    return host
 
 
 def run_alert_steps(host: Host, loaded: Any, steps: list[dict[str, Any]]) -> list[Any]:
@@ -174,6 +179,37 @@ def run_alert_steps(host: Host, loaded: Any, steps: list[dict[str, Any]]) -> lis
     return results
 
 
+def canonical_log(report: backstop.LogReport, classification: Classification) -> dict[str, Any]:
+    """A log vector's result: the report's failure with every key present
+    (``None`` / ``[]`` when absent), and its classification."""
+    f = report.failure
+    return {
+        "failure": {"http_status": f.http_status, "grpc_code": f.grpc_code, "exit_code": f.exit_code,
+                    "signal": f.signal, "error_types": list(f.error_types),
+                    "error_bases": list(f.error_bases), "error_code": f.error_code,
+                    "message": f.message},
+        "readers": list(report.readers), "summary": report.summary,
+        "pushback_ms": report.pushback_ms,
+        "classification": canonical_classification(classification),
+    }
+
+
+def run_log(host: Host, loaded: Any, vector: dict[str, Any]) -> Any:
+    log = vector["log"]
+    assert set(log) <= {"text", "exit_code", "signal", "stream"}, log
+    args = (log["text"], log.get("exit_code"), log.get("signal"), log.get("stream"))
+    if "expect_error" in vector:
+        with pytest.raises(PolicyError) as err:
+            host.read_log(*args)
+        actual: Any = canonical_error(err.value)
+        assert_matches(actual, vector["expect_error"])
+        return actual
+    report = host.read_log(*args)
+    actual = canonical_log(report, host.classify(loaded, report.failure))
+    assert_matches(actual, vector["expect"])
+    return actual
+
+
 def run_vector(host: Host, policy: Optional[dict[str, Any]], vector: dict[str, Any]) -> Any:
     source, fmt = ("", "toml") if policy is None else (policy["source"], policy["format"])
     if "expect_errors" in vector:
@@ -186,6 +222,8 @@ def run_vector(host: Host, policy: Optional[dict[str, Any]], vector: dict[str, A
             assert_matches(a, e)
         return actual
     loaded = host.load(source, fmt)
+    if "log" in vector:
+        return run_log(host, loaded, vector)
     if "alert_steps" in vector:
         return run_alert_steps(host, loaded, vector["alert_steps"])
     if "call" in vector:

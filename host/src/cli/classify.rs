@@ -63,6 +63,7 @@ pub fn run(args: ClassifyArgs) -> Result<ExitCode> {
         exit_code: args.exit_code,
         signal: args.signal,
         error_types: args.error_types,
+        error_bases: Vec::new(),
         error_code: args.error_code,
         message: args.message,
     };

@@ -9,8 +9,9 @@ The policy engine is Backstop's WebAssembly core, run by wasmtime.
 
 from ._alerts import (Evaluation, Event, EventKind, Notification, NotificationKind, Severity,
                       Suppressed, SuppressionReason)
-from ._exceptions import (exception_chain, exception_type_name, failure_from_exception,
-                          pushback_from_exception)
+from ._exceptions import (exception_bases, exception_chain, exception_type_name,
+                          failure_from_exception, pushback_from_exception)
+from ._logs import LogReport, read_log
 from ._model import (Classification, EngineError, ErrorCode, Failure, FailureClass, PolicyError,
                      PolicyLoadError)
 from ._planner import (AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason,
@@ -45,6 +46,7 @@ __all__ = [
     "FailureClass",
     "GiveUpReason",
     "InMemoryStateStore",
+    "LogReport",
     "Permit",
     "PlannedAttempt",
     "Policy",
@@ -60,6 +62,7 @@ __all__ = [
     "current_attempt",
     "default_policy",
     "derive_seed",
+    "exception_bases",
     "exception_chain",
     "exception_type_name",
     "failure_from_exception",
@@ -69,5 +72,6 @@ __all__ = [
     "load_policy_file",
     "pushback_from_exception",
     "report_failure",
+    "read_log",
     "retry",
 ]

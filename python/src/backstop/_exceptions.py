@@ -13,12 +13,14 @@ import subprocess
 import time
 import urllib.error
 from datetime import timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from ._model import Failure
 
 #: The classifier examines at most this many cause-chain entries; so do we.
 MAX_CHAIN = 64
+#: Most base-class names passed (the guest's MAX_BASES).
+MAX_BASES = 256
 
 _GRPC_NAMES = frozenset({
     "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
@@ -35,6 +37,35 @@ def exception_type_name(exc: BaseException) -> str:
     module = getattr(cls, "__module__", None)
     name = getattr(cls, "__qualname__", cls.__name__)
     return name if module in (None, "builtins", "exceptions") else f"{module}.{name}"
+
+
+#: Bases every exception has; a rule naming them would match everything.
+_ROOT_BASES = frozenset(("BaseException", "Exception", "object"))
+
+
+def exception_bases(chain: Sequence[BaseException]) -> tuple[str, ...]:
+    """The base classes of each exception's type along ``chain``, in MRO order
+    (most derived first), as qualified names, without duplicates, without
+    names already in the chain, and without ``BaseException``, ``Exception``
+    and ``object``. A rule naming ``botocore.exceptions.HTTPClientError``
+    then matches ``ConnectionClosedError``."""
+    own = {exception_type_name(e) for e in chain}
+    bases: list[str] = []
+    for exc in chain:
+        try:
+            mro = type(exc).__mro__[1:]
+        except Exception:
+            continue
+        for cls in mro:
+            module = getattr(cls, "__module__", None)
+            name = getattr(cls, "__qualname__", None) or getattr(cls, "__name__", "")
+            qualified = name if module in (None, "builtins", "exceptions") else f"{module}.{name}"
+            if qualified in _ROOT_BASES or qualified in own or qualified in bases:
+                continue
+            if len(bases) >= MAX_BASES:
+                return tuple(bases)
+            bases.append(qualified)
+    return tuple(bases)
 
 
 def exception_chain(exc: BaseException) -> list[BaseException]:
@@ -156,6 +187,7 @@ def failure_from_exception(exc: BaseException) -> Failure:
         exit_code=found.get("exit_code"),
         signal=found.get("signal"),
         error_types=tuple(exception_type_name(e) for e in chain),
+        error_bases=exception_bases(chain),
         error_code=found.get("error_code"),
         message=message,
     )

@@ -316,8 +316,8 @@ class AttemptFailure:
 
     def _lower(self) -> tuple[Any, ...]:
         f = self.failure
-        return ((f.http_status, f.grpc_code, f.exit_code, f.signal, f.error_types, f.error_code,
-                 f.message), self.duration_ms, self.pushback_ms)
+        return ((f.http_status, f.grpc_code, f.exit_code, f.signal, f.error_types, f.error_bases,
+                 f.error_code, f.message), self.duration_ms, self.pushback_ms)
 
 
 def _classification(raw: tuple[Any, ...]) -> Classification:

@@ -190,7 +190,7 @@ class Policy:
         if not isinstance(failure, Failure):
             raise TypeError(f"classify() expects a Failure, not {type(failure).__name__}")
         lowered = (failure.http_status, failure.grpc_code, failure.exit_code, failure.signal,
-                   failure.error_types, failure.error_code, failure.message)
+                   failure.error_types, failure.error_bases, failure.error_code, failure.message)
         runtime = self._runtime
         with runtime.lock:
             case, value = runtime.call("classify", self._handle(), lowered)

@@ -11,6 +11,7 @@ from ._abi import (BOOL, STRING, U16, U32, U64, S32, Enum, Function, List, Optio
 CLASSIFIER = "backstop:policy/classifier@0.1.0"
 RETRY = "backstop:policy/retry@0.1.0"
 ALERTS = "backstop:policy/alerts@0.1.0"
+LOGS = "backstop:policy/logs@0.1.0"
 #: Kept for callers that predate the retry interface.
 INTERFACE = CLASSIFIER
 
@@ -39,6 +40,7 @@ FAILURE = Record([
     ("exit-code", Option(S32)),
     ("signal", Option(STRING)),
     ("error-types", List(STRING)),
+    ("error-bases", List(STRING)),
     ("error-code", Option(STRING)),
     ("message", Option(STRING)),
 ])
@@ -182,5 +184,26 @@ EVALUATE = Function(
 
 ALERT_FUNCTIONS = (EVALUATE,)
 
+# -- logs -------------------------------------------------------------------
+
+LOG_STREAM = Enum(["stderr", "stdout", "combined"])
+LOG_INPUT = Record([
+    ("text", STRING),
+    ("exit-code", Option(S32)),
+    ("signal", Option(STRING)),
+    ("stream", Option(LOG_STREAM)),
+])
+LOG_REPORT = Record([
+    ("failure", FAILURE),
+    ("readers", List(STRING)),
+    ("summary", STRING),
+    ("pushback-ms", Option(U64)),
+])
+
+READ_LOG = Function("read-log", [("input", LOG_INPUT)], Result(LOG_REPORT, POLICY_ERROR))
+
+LOG_FUNCTIONS = (READ_LOG,)
+
 #: Every export the hosts bind, by interface.
-EXPORTS = {CLASSIFIER: FUNCTIONS, RETRY: RETRY_FUNCTIONS, ALERTS: ALERT_FUNCTIONS}
+EXPORTS = {CLASSIFIER: FUNCTIONS, RETRY: RETRY_FUNCTIONS, ALERTS: ALERT_FUNCTIONS,
+           LOGS: LOG_FUNCTIONS}
