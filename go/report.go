@@ -26,6 +26,7 @@ type report struct {
 	ExitCode   *int     `json:"exit_code,omitempty"`
 	Signal     *string  `json:"signal,omitempty"`
 	ErrorTypes []string `json:"error_types,omitempty"`
+	ErrorBases []string `json:"error_bases,omitempty"`
 	ErrorCode  *string  `json:"error_code,omitempty"`
 	Message    *string  `json:"message,omitempty"`
 	PushbackMs *int64   `json:"pushback_ms,omitempty"`
@@ -42,6 +43,7 @@ func FailureReport(err error) ([]byte, error) {
 		ExitCode:   f.ExitCode,
 		Signal:     f.Signal,
 		ErrorTypes: f.ErrorTypes,
+		ErrorBases: f.ErrorBases,
 		ErrorCode:  f.ErrorCode,
 		Message:    f.Message,
 	}

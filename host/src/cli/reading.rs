@@ -4,7 +4,7 @@
 //! `backstop classify --log`, so both read a log identically.
 
 use anyhow::Result;
-use backstop::{Failure, Session};
+use backstop::{Failure, LogInput, LogStream, Session};
 
 /// An attempt's failure as the classifier will see it, and where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,7 +83,7 @@ pub fn read_logs(
         if tail.trim().is_empty() {
             continue;
         }
-        if let Some((failure, reader, summary, pushback_ms)) = read_log(session, tail, status)? {
+        if let Some((failure, reader, summary, pushback_ms)) = read_log(session, stream, tail, status)? {
             return Ok(Reading {
                 failure,
                 pushback_ms,
@@ -114,11 +114,32 @@ pub fn read_logs(
 /// (merged with the exit status and signal), the reader's name, its summary
 /// and any pushback; `None` when no reader recognised anything.
 fn read_log(
-    _session: &mut Session,
-    _tail: &str,
-    _status: &Failure,
+    session: &mut Session,
+    stream: &str,
+    tail: &str,
+    status: &Failure,
 ) -> Result<Option<(Failure, String, String, Option<u64>)>> {
-    // The guest's readers land with the `logs` interface; until then every
-    // tail is unrecognised and the failure is the status plus the tail.
-    Ok(None)
+    let input = LogInput {
+        text: tail.to_string(),
+        exit_code: status.exit_code,
+        signal: status.signal.clone(),
+        stream: Some(match stream {
+            "stdout" => LogStream::Stdout,
+            "stderr" => LogStream::Stderr,
+            _ => LogStream::Combined,
+        }),
+    };
+    let report = session.read_log(&input)?;
+    let Some(reader) = report.readers.first().cloned() else {
+        return Ok(None);
+    };
+    let mut failure = report.failure;
+    // What backstop saw itself (its own timeout type, say) is never lost.
+    if failure.exit_code.is_none() {
+        failure.exit_code = status.exit_code;
+    }
+    if failure.signal.is_none() {
+        failure.signal.clone_from(&status.signal);
+    }
+    Ok(Some((failure, reader, report.summary, report.pushback_ms)))
 }

@@ -159,9 +159,9 @@ pub fn parse(bytes: &[u8]) -> Result<Report, String> {
 }
 
 /// The base classes of the reported error types, for rules that name a base class.
-fn set_error_bases(_failure: &mut Failure, field: &Field) -> Result<(), String> {
-    // Validated now; carried once `Failure` has the field.
-    field.strings().map(drop)
+fn set_error_bases(failure: &mut Failure, field: &Field) -> Result<(), String> {
+    failure.error_bases = field.strings()?;
+    Ok(())
 }
 
 /// The report merged with what backstop saw of the process: the report's
