@@ -88,7 +88,7 @@ pub fn read_logs(
                 failure,
                 pushback_ms,
                 source: Source::Log {
-                    stream,
+                    stream: *stream,
                     reader,
                     summary,
                 },
