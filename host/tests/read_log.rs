@@ -202,7 +202,11 @@ fn a_cuda_out_of_memory_fails_fast() {
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         let attempts = sandbox.attempts("oom");
         assert_eq!(attempts.len(), 1, "{args:?}: {err}");
-        assert_eq!(attempts[0].1.as_deref(), Some("permanent"), "{args:?}: {err}");
+        assert_eq!(
+            attempts[0].1.as_deref(),
+            Some("permanent"),
+            "{args:?}: {err}"
+        );
     }
 }
 
@@ -212,8 +216,14 @@ fn a_chained_connection_reset_is_transient() {
     let out = sandbox.run_python("reset", &FAST, "reset.py", &["2"]);
     let err = text(&out.stderr);
     // The traceback shows the chain: the cause, then the step's own error.
-    assert!(err.contains("ConnectionResetError: [Errno 104] Connection reset by peer"), "{err}");
-    assert!(err.contains("The above exception was the direct cause"), "{err}");
+    assert!(
+        err.contains("ConnectionResetError: [Errno 104] Connection reset by peer"),
+        "{err}"
+    );
+    assert!(
+        err.contains("The above exception was the direct cause"),
+        "{err}"
+    );
     assert_eq!(out.status.code(), Some(0), "{err}");
     let attempts = sandbox.attempts("reset");
     assert_eq!(classes(&attempts), ["transient", "-"], "{err}");
@@ -240,7 +250,10 @@ fn example_1_gives_five_attempts_for_a_503_and_one_for_a_404() {
                 && rule.as_deref() == Some("storage-5xx")),
         "{attempts:?}\n{err}"
     );
-    assert!(err.contains("giving up (attempts-exhausted), exiting 1"), "{err}");
+    assert!(
+        err.contains("giving up (attempts-exhausted), exiting 1"),
+        "{err}"
+    );
 
     let out = sandbox.run_python("e1-404", &extra, "http_get.py", &["404", "99"]);
     let err = text(&out.stderr);
@@ -249,7 +262,12 @@ fn example_1_gives_five_attempts_for_a_503_and_one_for_a_404() {
     assert_eq!(attempts.len(), 1, "{err}");
     assert_eq!(attempts[0].1.as_deref(), Some("permanent"), "{err}");
 
-    let out = sandbox.run_python("e1-nosuchkey", &extra, "s3_get.py", &["NoSuchKey", "404", "99"]);
+    let out = sandbox.run_python(
+        "e1-nosuchkey",
+        &extra,
+        "s3_get.py",
+        &["NoSuchKey", "404", "99"],
+    );
     let err = text(&out.stderr);
     let attempts = sandbox.attempts("e1-nosuchkey");
     assert_eq!(attempts.len(), 1, "{err}");
@@ -276,7 +294,10 @@ fn a_step_reporting_through_the_python_excepthook_is_classified_on_the_report() 
     );
     let err = text(&out.stderr);
     // The hook chains the default one: the traceback is still printed.
-    assert!(err.contains("botocore.errorfactory.NoSuchKey: An error occurred (NoSuchKey)"), "{err}");
+    assert!(
+        err.contains("botocore.errorfactory.NoSuchKey: An error occurred (NoSuchKey)"),
+        "{err}"
+    );
     assert_eq!(out.status.code(), Some(1), "{err}");
     let line = &failed_lines(&out)[0];
     assert_eq!(
@@ -375,6 +396,9 @@ fn classify_log_reads_a_saved_traceback() {
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["class"], "transient", "{answer}");
     assert_eq!(answer["read"]["source"], "log", "{answer}");
-    assert_eq!(answer["read"]["failure"]["error_code"], "SlowDown", "{answer}");
+    assert_eq!(
+        answer["read"]["failure"]["error_code"], "SlowDown",
+        "{answer}"
+    );
     assert_eq!(answer["read"]["failure"]["exit_code"], 1, "{answer}");
 }

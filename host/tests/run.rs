@@ -848,9 +848,11 @@ fn a_failure_report_is_classified_on_exactly_that() {
     assert_eq!(out.status.code(), Some(75), "{err}");
     assert_eq!(
         failed_lines(&err),
-        ["backstop: attempt 1 failed (permanent, rule builtin.http-permanent: reported \
+        [
+            "backstop: attempt 1 failed (permanent, rule builtin.http-permanent: reported \
           botocore.errorfactory.NoSuchKey NoSuchKey (HTTP 404)): exit status 75; giving up \
-          (permanent), exiting 75"],
+          (permanent), exiting 75"
+        ],
         "{err}"
     );
     assert!(!err.contains("ignoring"), "{err}");
@@ -887,12 +889,30 @@ fn the_report_s_pushback_sets_the_wait_and_each_attempt_starts_without_a_report(
 #[test]
 fn a_bad_failure_report_is_a_warning_and_the_logs_are_read() {
     let cases = [
-        ("printf '{\"http_status\": 404' > \"$BACKSTOP_FAILURE_FILE\"", "it is not valid JSON: EOF while parsing an object"),
-        ("printf '{\"http_status\": \"404\"}' > \"$BACKSTOP_FAILURE_FILE\"", "field \"http_status\": expected an integer from 100 to 599, found \"404\" (a string)"),
-        ("printf '{\"error_types\": [\"A\", {}]}' > \"$BACKSTOP_FAILURE_FILE\"", "field \"error_types\"[1]: expected a string, found an object"),
-        ("printf '[]' > \"$BACKSTOP_FAILURE_FILE\"", "expected a JSON object (the canonical failure form), found an array"),
-        ("head -c 2000000 /dev/zero | tr '\\0' ' ' > \"$BACKSTOP_FAILURE_FILE\"", "it is larger than 1024 KiB"),
-        ("printf '{\"signal\": \"SIGNOPE\"}' > \"$BACKSTOP_FAILURE_FILE\"", "field \"signal\": "),
+        (
+            "printf '{\"http_status\": 404' > \"$BACKSTOP_FAILURE_FILE\"",
+            "it is not valid JSON: EOF while parsing an object",
+        ),
+        (
+            "printf '{\"http_status\": \"404\"}' > \"$BACKSTOP_FAILURE_FILE\"",
+            "field \"http_status\": expected an integer from 100 to 599, found \"404\" (a string)",
+        ),
+        (
+            "printf '{\"error_types\": [\"A\", {}]}' > \"$BACKSTOP_FAILURE_FILE\"",
+            "field \"error_types\"[1]: expected a string, found an object",
+        ),
+        (
+            "printf '[]' > \"$BACKSTOP_FAILURE_FILE\"",
+            "expected a JSON object (the canonical failure form), found an array",
+        ),
+        (
+            "head -c 2000000 /dev/zero | tr '\\0' ' ' > \"$BACKSTOP_FAILURE_FILE\"",
+            "it is larger than 1024 KiB",
+        ),
+        (
+            "printf '{\"signal\": \"SIGNOPE\"}' > \"$BACKSTOP_FAILURE_FILE\"",
+            "field \"signal\": ",
+        ),
         ("mkdir \"$BACKSTOP_FAILURE_FILE\"", "cannot read it: "),
     ];
     for (write, problem) in cases {
@@ -937,10 +957,15 @@ fn unknown_report_fields_are_ignored_with_a_warning() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("attempt-1.json: ignoring unknown field \"http_stauts\" (the fields are http_status,"),
+        err.contains(
+            "attempt-1.json: ignoring unknown field \"http_stauts\" (the fields are http_status,"
+        ),
         "{err}"
     );
-    assert!(err.contains("(permanent, rule missing: reported NoSuchKey)"), "{err}");
+    assert!(
+        err.contains("(permanent, rule missing: reported NoSuchKey)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -952,7 +977,14 @@ fn a_timed_out_attempt_is_its_timeout_whatever_it_reported() {
     );
     let out = sb.backstop(&run_args(
         "r1",
-        &["--attempt-timeout", "300ms", "--kill-after", "100ms", "--max-attempts", "1"],
+        &[
+            "--attempt-timeout",
+            "300ms",
+            "--kill-after",
+            "100ms",
+            "--max-attempts",
+            "1",
+        ],
         &[&step],
     ));
     let err = text(&out.stderr);
@@ -990,7 +1022,12 @@ fn alerts_from_run_carry_the_reported_error_type_code_and_class() {
     for (run_id, code) in [("r1", "SlowDown"), ("r1b", "AccessDenied")] {
         let out = sb.backstop(&run_args(
             run_id,
-            &["--policy", policy.to_str().unwrap(), "--pipeline", "nightly"],
+            &[
+                "--policy",
+                policy.to_str().unwrap(),
+                "--pipeline",
+                "nightly",
+            ],
             &[&step(code)],
         ));
         assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
@@ -1003,7 +1040,10 @@ fn alerts_from_run_carry_the_reported_error_type_code_and_class() {
     let triggers: Vec<&Value> = pages.iter().filter(|p| p["kind"] == "trigger").collect();
     assert_eq!(triggers.len(), 2, "{pages:?}");
     let payload = &triggers[0]["payload"];
-    assert_eq!(payload["error_type"], "botocore.exceptions.ClientError", "{payload}");
+    assert_eq!(
+        payload["error_type"], "botocore.exceptions.ClientError",
+        "{payload}"
+    );
     assert_eq!(payload["error_code"], "SlowDown", "{payload}");
     assert_eq!(payload["error_class"], "transient", "{payload}");
     assert_eq!(triggers[1]["payload"]["error_code"], "AccessDenied");

@@ -119,7 +119,9 @@ fn print_read(read: &Reading) {
         (reading::Source::Log { reader, .. }, Some(what)) => {
             println!("  read: {what} (reader {reader})")
         }
-        _ => println!("  read: no failure the log readers recognise; classified on the status and the log's end"),
+        _ => println!(
+            "  read: no failure the log readers recognise; classified on the status and the log's end"
+        ),
     }
     if let Some(ms) = read.pushback_ms {
         println!("  pushback: {}", super::fmt::duration(ms));

@@ -83,7 +83,9 @@ pub fn read_logs(
         if tail.trim().is_empty() {
             continue;
         }
-        if let Some((failure, reader, summary, pushback_ms)) = read_log(session, stream, tail, status)? {
+        if let Some((failure, reader, summary, pushback_ms)) =
+            read_log(session, stream, tail, status)?
+        {
             return Ok(Reading {
                 failure,
                 pushback_ms,

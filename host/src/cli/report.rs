@@ -143,8 +143,7 @@ pub fn parse(bytes: &[u8]) -> Result<Report, String> {
             "http_status" => failure.http_status = Some(field.integer(100, 599)? as u16),
             "grpc_code" => failure.grpc_code = Some(field.name_or_number(0, 16)?),
             "exit_code" => {
-                failure.exit_code =
-                    Some(field.integer(i32::MIN.into(), i32::MAX.into())? as i32)
+                failure.exit_code = Some(field.integer(i32::MIN.into(), i32::MAX.into())? as i32)
             }
             "signal" => failure.signal = Some(field.name_or_number(1, 64)?),
             "error_types" => failure.error_types = field.strings()?,
@@ -411,7 +410,11 @@ mod tests {
         assert_eq!(report.failure.error_code.as_deref(), Some("SlowDown"));
         assert_eq!(report.unknown, ["http_stauts"]);
         let warning = unknown_warning(&report).unwrap();
-        assert!(warning.starts_with(r#"ignoring unknown field "http_stauts" (the fields are http_status,"#));
+        assert!(
+            warning.starts_with(
+                r#"ignoring unknown field "http_stauts" (the fields are http_status,"#
+            )
+        );
     }
 
     #[test]
@@ -440,7 +443,10 @@ mod tests {
         assert_ne!(reports.fresh(2).unwrap(), path);
         let dir = path.parent().unwrap().to_path_buf();
         let mode = std::fs::metadata(&dir).unwrap().permissions();
-        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o700);
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o700
+        );
         drop(reports);
         assert!(!dir.exists());
     }

@@ -405,7 +405,12 @@ impl Runner<'_> {
             let failure = reading.failure;
             if let Some(reason) = decision.give_up {
                 eprintln!("{head}; giving up ({reason}), exiting {code}");
-                self.alert(EventKind::AttemptFailed, attempt, Some(failure.clone()), &tail);
+                self.alert(
+                    EventKind::AttemptFailed,
+                    attempt,
+                    Some(failure.clone()),
+                    &tail,
+                );
                 self.alert(EventKind::RunFailed, attempt, Some(failure), &tail);
                 return Ok(ExitCode::from(code));
             }
