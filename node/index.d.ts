@@ -508,6 +508,40 @@ export interface RedactionReport {
   redactions: { rule: string; count: number }[];
 }
 
+/** The environment variable `backstop run` sets to each attempt's failure report path. */
+export const FAILURE_FILE_ENV: 'BACKSTOP_FAILURE_FILE';
+
+/**
+ * The failure report `backstop run` reads: `failureFromError(error)` in the
+ * canonical JSON form (snake_case keys, absent fields left out), plus
+ * `pushback_ms` when the error carries a server pushback.
+ */
+export function failureReport(error: unknown, options?: { nowMs?: number }): {
+  http_status?: number;
+  grpc_code?: string;
+  exit_code?: number;
+  signal?: string;
+  error_types?: string[];
+  error_code?: string;
+  message?: string;
+  pushback_ms?: number;
+  [field: string]: unknown;
+};
+
+/**
+ * Write `error` as this attempt's failure report for `backstop run` (atomically:
+ * a temporary file and a rename). `path` defaults to `$BACKSTOP_FAILURE_FILE`;
+ * when neither is set nothing is written. Returns whether a report was written;
+ * never throws (a write error is a warning on stderr).
+ */
+export function reportFailure(error: unknown, options?: { path?: string; nowMs?: number }): boolean;
+
+/**
+ * Report every uncaught exception (and unhandled rejection) with `reportFailure`,
+ * leaving Node's own handling unchanged. Returns a function that uninstalls it.
+ */
+export function installUncaughtHandler(): () => void;
+
 /** A finished process's output tail, for `readLog`. */
 export interface LogInput {
   /** The tail as written; bytes are decoded as UTF-8 (invalid sequences replaced). Only the last 256 KiB are read. */

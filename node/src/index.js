@@ -15,6 +15,7 @@ export { Policy } from './policy.js';
 export { PolicyError, PolicyLoadError, GuestTrapError } from './errors.js';
 export { failureFromError } from './from-error.js';
 export { REDACTED } from './redaction.js';
+export { FAILURE_FILE_ENV, failureReport, installUncaughtHandler, reportFailure } from './report.js';
 export { defaultPolicy, deriveSeed } from './thread.js';
 export { retry, RetryError, AttemptTimeoutError, MemoryStore, systemClock } from './retry.js';
 export { pushbackFromError, parseRetryAfter, parseGrpcPushback } from './pushback.js';

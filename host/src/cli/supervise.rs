@@ -1,12 +1,13 @@
-//! Running one attempt: the command in its own process group, stderr teed to
-//! ours while its last lines are kept for the classifier, and a stop (attempt
+//! Running one attempt: the command in its own process group, stderr (and on
+//! request stdout) teed to ours while its last lines are kept for the log
+//! readers, and a stop (attempt
 //! timeout, a signal to backstop, a lost lease) that ends the whole group:
 //! SIGTERM, then SIGKILL after a grace period.
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,8 +36,9 @@ pub struct Finished {
     /// The attempt timeout it ran under.
     pub timeout: Option<Duration>,
     pub duration: Duration,
-    /// The end of stderr, unredacted: `tail::redacted` it before use.
     pub stderr_tail: String,
+    /// The end of stdout, when it was captured.
+    pub stdout_tail: Option<String>,
 }
 
 pub struct Running {
@@ -45,10 +47,16 @@ pub struct Running {
     pub pid: i32,
     started: Instant,
     tail: Arc<Mutex<RawTail>>,
+    stdout_tail: Option<Arc<Mutex<RawTail>>>,
 }
 
-/// Start `argv` with `env` added, as the leader of a new process group.
-pub fn spawn(argv: &[OsString], env: &[(&str, String)]) -> io::Result<Running> {
+/// Start `argv` with `env` added, as the leader of a new process group. With
+/// `capture_stdout`, its stdout is teed like stderr and its end kept too.
+pub fn spawn(
+    argv: &[OsString],
+    env: &[(&str, String)],
+    capture_stdout: bool,
+) -> io::Result<Running> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no command given"))?;
@@ -65,7 +73,11 @@ pub fn spawn(argv: &[OsString], env: &[(&str, String)]) -> io::Result<Running> {
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(stdin)
-        .stdout(Stdio::inherit())
+        .stdout(if capture_stdout {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .stderr(Stdio::piped())
         .process_group(0);
     #[cfg(target_os = "linux")]
@@ -88,15 +100,15 @@ pub fn spawn(argv: &[OsString], env: &[(&str, String)]) -> io::Result<Running> {
     }
     let mut child = command.spawn()?;
     let pid = child.id() as i32;
-    let tail = Arc::new(Mutex::new(RawTail::default()));
     let stderr = child.stderr.take().expect("stderr is piped");
-    let pump_tail = Arc::clone(&tail);
-    std::thread::spawn(move || pump(stderr, &pump_tail));
+    let tail = tee(stderr, io::stderr);
+    let stdout_tail = child.stdout.take().map(|stdout| tee(stdout, io::stdout));
     Ok(Running {
         child,
         pid,
         started: Instant::now(),
         tail,
+        stdout_tail,
     })
 }
 
@@ -180,15 +192,23 @@ impl Running {
         // Let the pump drain what the command wrote last; a background process
         // still holding the pipe must not hold up the decision.
         let deadline = Instant::now() + Duration::from_millis(250);
-        while !self.tail.lock().expect("tail lock").closed && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
+        let tails = std::iter::once(&self.tail).chain(self.stdout_tail.as_ref());
+        for tail in tails {
+            while !tail.lock().expect("tail lock").closed && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
         let stderr_tail = self.tail.lock().expect("tail lock").text();
+        let stdout_tail = self
+            .stdout_tail
+            .as_ref()
+            .map(|tail| tail.lock().expect("tail lock").text());
         Ok(Finished {
             ended,
             timeout,
             duration,
             stderr_tail,
+            stdout_tail,
         })
     }
 }
@@ -252,16 +272,44 @@ pub fn kill_orphaned_group(pgid: i32, recorded_start: Option<u64>) -> bool {
     alive
 }
 
-/// Copy the command's stderr to ours unchanged, remembering its end.
-fn pump(mut from: ChildStderr, tail: &Mutex<RawTail>) {
+/// The raw tail `backstop run` would keep of everything `from` yields (still
+/// to be redacted and clipped with `tail::redacted`), so a saved log
+/// (`backstop classify --log`) is read exactly as a live attempt's output.
+pub fn tail_of(mut from: impl Read) -> io::Result<String> {
+    let mut tail = RawTail::default();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => return Ok(tail.text()),
+            Ok(n) => tail.push(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A thread copying `from` to `to()` while keeping its end.
+fn tee<R, W>(from: R, to: fn() -> W) -> Arc<Mutex<RawTail>>
+where
+    R: Read + Send + 'static,
+    W: Write + 'static,
+{
+    let tail = Arc::new(Mutex::new(RawTail::default()));
+    let pump_tail = Arc::clone(&tail);
+    std::thread::spawn(move || pump(from, to(), &pump_tail));
+    tail
+}
+
+/// Copy one of the command's streams to ours unchanged, remembering its end.
+fn pump(mut from: impl Read, mut out: impl Write, tail: &Mutex<RawTail>) {
     let mut buf = [0u8; 8192];
-    let mut out = io::stderr();
     loop {
         match from.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
-                // Keep draining even if our stderr is gone, so the command never blocks.
-                let _ = out.write_all(&buf[..n]);
+                // Keep draining even if our stream is gone, so the command never
+                // blocks; flushed at once (stdout is line-buffered) to pass it through as written.
+                let _ = out.write_all(&buf[..n]).and_then(|()| out.flush());
                 tail.lock().expect("tail lock").push(&buf[..n]);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -326,6 +374,14 @@ pub fn signal_name(signal: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saved_log_is_kept_raw_for_redaction_before_clipping() {
+        let log = "line 1\nAuthorization: Bearer abc\nTraceback: CUDA out of memory";
+        let text = tail_of(log.as_bytes()).unwrap();
+        // Nothing is split or clipped here: tail::redacted does that after redaction.
+        assert_eq!(text, log);
+    }
 
     #[test]
     fn signals_have_their_names() {

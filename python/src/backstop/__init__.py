@@ -19,6 +19,7 @@ from ._planner import (AttemptFailure, BreakerState, BudgetState, Circuit, Decis
                        Permit, PlannedAttempt, RetryState, Schedule, SharedState)
 from ._policy import Policy, PolicyFormat, default_policy, derive_seed, load_policy, load_policy_file
 from ._redaction import REDACTED, RedactionReport, RuleCount
+from ._report import FAILURE_FILE_ENV, failure_report, install_excepthook, report_failure
 from ._retrying import (Attempt, AsyncRetrying, AttemptTimeout, InMemoryStateStore, RetryError,
                         Retrying, SharedStateStore, current_attempt, retry)
 
@@ -29,6 +30,7 @@ __all__ = [
     "Evaluation",
     "Event",
     "EventKind",
+    "FAILURE_FILE_ENV",
     "Notification",
     "NotificationKind",
     "Severity",
@@ -69,11 +71,14 @@ __all__ = [
     "exception_chain",
     "exception_type_name",
     "failure_from_exception",
+    "failure_report",
+    "install_excepthook",
     "load_policy",
     "load_policy_file",
     "parse_grpc_pushback",
     "parse_retry_after",
     "pushback_from_exception",
+    "report_failure",
     "read_log",
     "retry",
 ]
