@@ -24,8 +24,8 @@ use exports::backstop::policy::classifier::{
     self as wit_classifier, Classification as WitClassification, Failure as WitFailure,
     PolicyHandle,
 };
-use exports::backstop::policy::redaction as wit_redaction;
 use exports::backstop::policy::logs as wit_logs;
+use exports::backstop::policy::redaction as wit_redaction;
 use exports::backstop::policy::retry as wit_retry;
 use exports::backstop::policy::types::{
     ErrorCode as WitErrorCode, FailureClass as WitFailureClass, Location as WitLocation,

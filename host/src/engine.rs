@@ -15,11 +15,11 @@ use crate::alerts::{
 };
 use crate::cache::CodeCache;
 use crate::error::{Error, Result};
-use crate::redaction::{RedactionReport, RuleCount};
 use crate::planner::{
     AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason, Permit,
     PlannedAttempt, RetryState, Schedule, SharedState,
 };
+use crate::redaction::{RedactionReport, RuleCount};
 use crate::types::{
     Classification, ErrorCode, Failure, FailureClass, Format, LogInput, LogReport, LogStream,
     PolicyError,
@@ -34,8 +34,8 @@ mod bindings {
 
 use bindings::exports::backstop::policy::alerts as wit_alerts;
 use bindings::exports::backstop::policy::classifier as wit;
-use bindings::exports::backstop::policy::redaction as wit_redaction;
 use bindings::exports::backstop::policy::logs as wit_logs;
+use bindings::exports::backstop::policy::redaction as wit_redaction;
 use bindings::exports::backstop::policy::retry as wit_retry;
 use bindings::exports::backstop::policy::types as wit_types;
 use bindings::{Backstop, BackstopPre};

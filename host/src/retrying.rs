@@ -358,7 +358,10 @@ impl<'s, E: ToFailure> Retry<'s, E> {
         // One loop for both: with ready futures, the async loop completes in one poll.
         let fut = self.run_async(
             || clock.now_ms(),
-            |d| std::future::ready(clock.sleep(d)),
+            |d| {
+                clock.sleep(d);
+                std::future::ready(())
+            },
             |attempt| std::future::ready(op(attempt)),
         );
         let mut fut = std::pin::pin!(fut);

@@ -1,3 +1,7 @@
+#![allow(
+    clippy::result_large_err,
+    reason = "the helper-vector fixture error carries a whole failure; size does not matter in a test"
+)]
 //! The Rust retry helpers, with a fake clock: every wait comes from the planner.
 //! The helper conformance vectors (tests/helpers/*.json) run at the end.
 

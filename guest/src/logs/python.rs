@@ -116,11 +116,11 @@ pub fn exception_line(text: &str) -> Option<(&str, &str, Strength)> {
     }
     let last = name.rsplit('.').next().unwrap_or(name);
     let qualified = name.contains('.');
+    // `socket.timeout`, `socket.gaierror`... are lower-case but still exceptions.
     let strength = if exception_like(last)
         || (qualified && last.starts_with(|c: char| c.is_ascii_uppercase()))
+        || (qualified && matches!(last, "timeout" | "gaierror" | "herror" | "error"))
     {
-        Strength::Strong
-    } else if qualified && matches!(last, "timeout" | "gaierror" | "herror" | "error") {
         Strength::Strong
     } else if last.starts_with(|c: char| c.is_ascii_uppercase()) {
         Strength::Weak

@@ -90,7 +90,7 @@ pub fn read_logs(
                 failure,
                 pushback_ms,
                 source: Source::Log {
-                    stream: *stream,
+                    stream,
                     reader,
                     summary,
                 },
@@ -112,6 +112,9 @@ pub fn read_logs(
     })
 }
 
+/// What a reader recognised: the failure, the reader, its summary, any pushback.
+type Recognised = (Failure, String, String, Option<u64>);
+
 /// One tail through the guest's log readers: the failure they recognised
 /// (merged with the exit status and signal), the reader's name, its summary
 /// and any pushback; `None` when no reader recognised anything.
@@ -120,7 +123,7 @@ fn read_log(
     stream: &str,
     tail: &str,
     status: &Failure,
-) -> Result<Option<(Failure, String, String, Option<u64>)>> {
+) -> Result<Option<Recognised>> {
     let input = LogInput {
         text: tail.to_string(),
         exit_code: status.exit_code,

@@ -213,10 +213,10 @@ pub fn summary(failure: &Failure) -> String {
     if !extra.is_empty() {
         parts.push(format!("({})", extra.join(", ")));
     }
-    if parts.is_empty() {
-        if let Some(message) = &failure.message {
-            parts.push(first_line(message));
-        }
+    if parts.is_empty()
+        && let Some(message) = &failure.message
+    {
+        parts.push(first_line(message));
     }
     parts.join(" ")
 }

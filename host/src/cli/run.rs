@@ -493,8 +493,11 @@ impl Runner<'_> {
                 finished.stderr_tail =
                     super::tail::redacted(&mut self.session, self.policy, &finished.stderr_tail)?;
                 if let Some(stdout) = finished.stdout_tail.take() {
-                    finished.stdout_tail =
-                        Some(super::tail::redacted(&mut self.session, self.policy, &stdout)?);
+                    finished.stdout_tail = Some(super::tail::redacted(
+                        &mut self.session,
+                        self.policy,
+                        &stdout,
+                    )?);
                 }
                 Ok(Some(Outcome::Finished(finished)))
             }
