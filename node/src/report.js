@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path';
 
 import { messageTail } from './failure.js';
 import { failureFromError } from './from-error.js';
-import { pushbackFromError } from './retry.js';
+import { pushbackFromError } from './pushback.js';
 
 /** The environment variable `backstop run` sets to the attempt's report path. */
 export const FAILURE_FILE_ENV = 'BACKSTOP_FAILURE_FILE';
