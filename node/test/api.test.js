@@ -41,15 +41,19 @@ it('resolves by package name through package.json "exports"', async () => {
 it('exports exactly the documented API', () => {
   assert.deepEqual(Object.keys(backstop).sort(), [
     'AttemptTimeoutError',
+    'FAILURE_FILE_ENV',
     'GuestTrapError',
     'MemoryStore',
     'Policy',
     'PolicyError',
     'PolicyLoadError',
+    'REDACTED',
     'RetryError',
     'defaultPolicy',
     'deriveSeed',
     'failureFromError',
+    'failureReport',
+    'installUncaughtHandler',
     'loadPolicy',
     'loadPolicyFile',
     'loadPolicyFileSync',
@@ -57,6 +61,7 @@ it('exports exactly the documented API', () => {
     'parseRetryAfter',
     'pushbackFromError',
     'readLog',
+    'reportFailure',
     'retry',
     'systemClock',
   ]);
