@@ -70,11 +70,11 @@ func TestLayouts(t *testing.T) {
 		{"empty record", recordOf(), 0, 1, 0},
 		{"location", locationT, 8, 4, 2},
 		{"policy-error", policyErrorT, 32, 4, 8},
-		{"failure", failureT, 68, 4, 18},
+		{"failure", failureT, 76, 4, 20},
 		{"classification", classificationT, 24, 4, 6},
 		{"result<u32, list<policy-error>>", loadPolicyFn.result, 12, 4, 3},
 		{"result<classification, policy-error>", classifyFn.result, 36, 4, 9},
-		{"classify params", classifyFn.args, 72, 4, 19},
+		{"classify params", classifyFn.args, 80, 4, 21},
 	}
 	for _, tt := range tests {
 		if tt.t.size != tt.size || tt.t.align != tt.align || len(tt.t.flat) != tt.flat {
@@ -82,7 +82,7 @@ func TestLayouts(t *testing.T) {
 				tt.name, tt.t.size, tt.t.align, len(tt.t.flat), tt.size, tt.align, tt.flat)
 		}
 	}
-	if got := failureT.offsets; !reflect.DeepEqual(got, []uint32{0, 4, 16, 24, 36, 44, 56}) {
+	if got := failureT.offsets; !reflect.DeepEqual(got, []uint32{0, 4, 16, 24, 36, 44, 52, 64}) {
 		t.Errorf("failure field offsets %v", got)
 	}
 	if got := policyErrorT.offsets; !reflect.DeepEqual(got, []uint32{0, 4, 12, 20}) {
@@ -160,6 +160,7 @@ func TestLowerFailureIndirect(t *testing.T) {
 		ExitCode:   new(-2),
 		Signal:     new("SIGTERM"),
 		ErrorTypes: []string{"*url.Error", "é"},
+		ErrorBases: []string{"net.Error"},
 		Message:    new("boom"),
 	}
 	args := lowerArgs(w, classifyFn, func(s sink) {
@@ -192,9 +193,11 @@ func TestLowerFailureIndirect(t *testing.T) {
 		{"error-types len", b.u32(base + 40), uint32(2)},
 		{"error-types[0]", b.str(b.u32(base + 36)), "*url.Error"},
 		{"error-types[1]", b.str(b.u32(base+36) + 8), "é"},
-		{"error-code none", m[base+44], byte(0)},
-		{"message some", m[base+56], byte(1)},
-		{"message", b.str(base + 60), "boom"},
+		{"error-bases len", b.u32(base + 48), uint32(1)},
+		{"error-bases[0]", b.str(b.u32(base + 44)), "net.Error"},
+		{"error-code none", m[base+52], byte(0)},
+		{"message some", m[base+64], byte(1)},
+		{"message", b.str(base + 68), "boom"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -124,8 +124,8 @@ func TestLowerAfterFailureIndirect(t *testing.T) {
 	// handle@0; retry-state@8: attempts@8, option<u64>@16 (disc@16, val@24),
 	// last-delay@32, seed@40; shared@48: circuit@48, consecutive@52,
 	// outcomes@56, count@64, opened@72, started@80, succeeded@84, spent@88;
-	// attempt-failure@96: failure@96 (68 bytes), duration@168, pushback@176
-	// (disc@176, val@184); now@192.
+	// attempt-failure@96: failure@96 (76 bytes), duration@176, pushback@184
+	// (disc@184, val@192); now@200.
 	checks := []struct {
 		name      string
 		got, want any
@@ -145,10 +145,10 @@ func TestLowerAfterFailureIndirect(t *testing.T) {
 		{"succeeded", b.u32(p + 84), uint32(2)},
 		{"spent", b.u32(p + 88), uint32(1500)},
 		{"http some", m[p+96], byte(1)},
-		{"duration", u64(168), uint64(250)},
-		{"pushback some", m[p+176], byte(1)},
-		{"pushback", u64(184), uint64(30_000)},
-		{"now", u64(192), uint64(123)},
+		{"duration", u64(176), uint64(250)},
+		{"pushback some", m[p+184], byte(1)},
+		{"pushback", u64(192), uint64(30_000)},
+		{"now", u64(200), uint64(123)},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
