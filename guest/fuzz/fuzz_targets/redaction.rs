@@ -23,7 +23,7 @@ struct Input {
 }
 
 const PLANTED: [&str; 6] = [
-    " ghp_Fuzz0Token0Value0For0Testing0000001 ",
+    " ghp_Fuzz0Token0Value0For0Testing00000001 ",
     " AKIAFUZZQWERTYUIOP23 ",
     "\nAuthorization: Bearer fuzzBearerToken0123456789\n",
     "\npassword=\"fuzz pass 0123\"\n",
@@ -31,7 +31,7 @@ const PLANTED: [&str; 6] = [
     " postgres://u:fuzz/p@ss0123@db.example/x ",
 ];
 const VALUES: [&str; 6] = [
-    "ghp_Fuzz0Token0Value0For0Testing0000001",
+    "ghp_Fuzz0Token0Value0For0Testing00000001",
     "AKIAFUZZQWERTYUIOP23",
     "fuzzBearerToken0123456789",
     "fuzz pass 0123",
