@@ -10,7 +10,9 @@
 //! is what backstop itself writes (`backstop:` lines and the stdout sink's
 //! notifications).
 
-use std::io::{Read, Write};
+mod common;
+
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -188,34 +190,10 @@ fn failing_server() -> (u16, Arc<Mutex<Vec<String>>>) {
 }
 
 fn answer(mut stream: TcpStream, status: u16, seen: &Mutex<Vec<String>>) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let header_end = loop {
-        let n = stream.read(&mut chunk).unwrap_or(0);
-        if n == 0 {
-            return;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
+    let Some(body) = common::read_request_body(&mut stream) else {
+        return;
     };
-    let head = String::from_utf8_lossy(&buf[..header_end]).to_lowercase();
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    while buf.len() < header_end + length {
-        let n = stream.read(&mut chunk).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    seen.lock()
-        .unwrap()
-        .push(String::from_utf8_lossy(&buf[header_end..]).into_owned());
+    seen.lock().unwrap().push(body);
     let _ = write!(
         stream,
         "HTTP/1.1 {status} X\r\ncontent-length: 4\r\nconnection: close\r\n\r\nnope"
