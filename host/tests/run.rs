@@ -859,6 +859,31 @@ fn a_failure_report_is_classified_on_exactly_that() {
 }
 
 #[test]
+fn a_report_s_message_is_redacted_before_it_is_stored_or_printed() {
+    let sb = Sandbox::new();
+    let token = "ghp_Report0Token0Value0For0Testing0000001";
+    let step = sb.script(
+        "step.sh",
+        &format!(
+            "printf '{{\"message\": \"GET failed, Authorization: Bearer {token}\"}}' > \"$BACKSTOP_FAILURE_FILE\"\n\
+             exit 1"
+        ),
+    );
+    // A report with only a message: the line backstop prints shows it.
+    let out = sb.backstop(&run_args("r1", &FAST, &[&step]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Authorization: Bearer [REDACTED]"), "{err}");
+    assert!(!err.contains(token), "{err}");
+    let db = std::fs::read(sb.state()).unwrap();
+    let needle = token.as_bytes();
+    assert!(
+        !db.windows(needle.len()).any(|w| w == needle),
+        "the state database holds the token"
+    );
+}
+
+#[test]
 fn the_report_s_pushback_sets_the_wait_and_each_attempt_starts_without_a_report() {
     let sb = Sandbox::new();
     // Attempt 1 reports a throttle with a pushback; attempt 2 reports nothing

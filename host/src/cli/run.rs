@@ -558,7 +558,15 @@ impl Runner<'_> {
         if let Some(warning) = report::unknown_warning(&report) {
             eprintln!("backstop: failure report {}: {warning}", path.display());
         }
-        let failure = report::merge(report.failure, status);
+        let mut failure = report::merge(report.failure, status);
+        // A report's message is the step's own text: redact it like the logs
+        // before it reaches the state database, alerts or our messages.
+        if let Some(message) = failure.message.take() {
+            failure.message = Some(match self.session.redact(self.policy, &message) {
+                Ok(redacted) => redacted.text,
+                Err(_) => "[REDACTED]".to_string(),
+            });
+        }
         // The guest checks what the JSON form cannot (gRPC code and signal
         // names, sizes); a report it refuses must not end the run.
         if let Err(Error::Rejected(e)) = self.session.classify(self.policy, &failure) {
