@@ -608,7 +608,7 @@ fn read_int_range(
 
 /// regex's message draws a caret under the pattern over several lines; keep
 /// its final `error: ...` line, which says what is wrong.
-fn regex_problem(err: &regex::Error) -> String {
+pub(crate) fn regex_problem(err: &regex::Error) -> String {
     let text = err.to_string();
     let last = text
         .lines()

@@ -17,6 +17,7 @@ use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use crate::document::{self, Format, Node, Value};
 use crate::error::ErrorCode;
+use crate::policy::regex_problem;
 use crate::schema::{Validator, join};
 
 /// What a secret is replaced with.
@@ -566,17 +567,6 @@ fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
             break;
         }
     }
-}
-
-/// regex's message draws a caret under the pattern; keep its last line.
-fn regex_problem(err: &regex::Error) -> String {
-    let text = err.to_string();
-    let last = text
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    last.trim().trim_start_matches("error: ").to_string()
 }
 
 #[cfg(test)]
