@@ -20,6 +20,7 @@ eval "$(tests/pg.sh start)"
 trap 'tests/pg.sh stop "$BACKSTOP_TEST_PG_DIR"' EXIT
 cargo test --workspace --locked
 cargo run -p xtask --locked -q -- check-wasm
+cargo run -p xtask --locked -q -- check-bindings
 
 if [ "${BACKSTOP_SKIP_FUZZ:-}" = 1 ]; then
     echo "run-rust.sh: BACKSTOP_SKIP_FUZZ=1, skipping the fuzz smoke run" >&2

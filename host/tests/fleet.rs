@@ -172,9 +172,19 @@ fn twenty_concurrent_runs_of_one_run_id_execute_it_once() {
             .map(|c| c.wait_with_output().unwrap())
             .collect();
         assert_eq!(winners.len(), 1, "trial {trial}: nobody ran it");
-        assert_eq!(winners[0].status.code(), Some(0), "{}", text(&winners[0].stderr));
+        assert_eq!(
+            winners[0].status.code(),
+            Some(0),
+            "{}",
+            text(&winners[0].stderr)
+        );
         for o in &losers {
-            assert_eq!(o.status.code(), Some(73), "trial {trial}: {}", text(&o.stderr));
+            assert_eq!(
+                o.status.code(),
+                Some(73),
+                "trial {trial}: {}",
+                text(&o.stderr)
+            );
             assert!(text(&o.stderr).contains("is being run by another backstop"));
         }
         let ran = fleet.lines("log").iter().filter(|l| **l == run_id).count();
@@ -239,7 +249,9 @@ fn a_stalled_holder_is_taken_over_after_its_lease_and_its_late_writes_are_refuse
         .unwrap()
         .get(0);
     assert_eq!(status, "succeeded");
-    eprintln!("fleet takeover of a stalled holder (lease {lease_ms} ms): {takeover:?} after SIGSTOP");
+    eprintln!(
+        "fleet takeover of a stalled holder (lease {lease_ms} ms): {takeover:?} after SIGSTOP"
+    );
 }
 
 #[test]
@@ -253,7 +265,9 @@ fn a_killed_holder_on_the_same_host_is_taken_over_at_once() {
     );
     // A lease far longer than the test: only the dead pid can free it early.
     let mut holder = fleet.run(0, "r1", 600_000, &step).spawn().unwrap();
-    eventually("the first attempt started", || !fleet.lines("first").is_empty());
+    eventually("the first attempt started", || {
+        !fleet.lines("first").is_empty()
+    });
     holder.kill().unwrap();
     holder.wait().unwrap();
     let killed_at = Instant::now();
@@ -310,9 +324,21 @@ fn restart_server(dir: &Path) {
         Command::new(&pg_ctl)
     };
     let out = cmd
-        .args(["-D", data.to_str().unwrap(), "-m", "fast", "-w", "restart", "-l"])
+        .args([
+            "-D",
+            data.to_str().unwrap(),
+            "-m",
+            "fast",
+            "-w",
+            "restart",
+            "-l",
+        ])
         .arg(dir.join("server.log"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "pg_ctl restart: {}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "pg_ctl restart: {}",
+        text(&out.stderr)
+    );
 }

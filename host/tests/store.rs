@@ -10,8 +10,8 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use backstop::store::{
-    Acquired, Fence, Grant, LeaseLost, Owner, RunKey, SCHEMA_VERSION, Store, StoreError,
-    StoreErrorKind, StoredPolicy,
+    Acquired, AlertLogRow, Delivery, Fence, Grant, LeaseLost, Outgoing, Owner, RunKey,
+    SCHEMA_VERSION, Store, StoreError, StoreErrorKind, StoredPolicy,
 };
 use backstop::{Permit, RetryState, SharedState};
 
@@ -118,6 +118,8 @@ both!(
     alert_evaluations_of_one_key_serialise,
     concurrent_acquires_grant_one_lease,
     stats_count_runs_and_attempts,
+    outbox_rows_are_claimed_by_one_sender_and_reclaimed_after_a_crash,
+    a_resolve_waits_for_its_trigger_and_dead_letters_come_back,
 );
 
 fn key(run_id: &str) -> RunKey<'_> {
@@ -162,9 +164,16 @@ fn permit(state: &RetryState, shared: &SharedState) -> Permit {
 
 /// One attempt, begun and ended as a success.
 fn succeed(store: &mut Store, k: RunKey<'_>, g: &Grant) -> anyhow::Result<()> {
-    let p = store.begin_attempt(k, &g.fence, g.round, "h", now(), 0, |_| 1, |s, sh| {
-        Ok(permit(s, sh))
-    })?;
+    let p = store.begin_attempt(
+        k,
+        &g.fence,
+        g.round,
+        "h",
+        now(),
+        0,
+        |_| 1,
+        |s, sh| Ok(permit(s, sh)),
+    )?;
     store.finish_success(k, &g.fence, g.round, p.attempt, now(), |sh| Ok(*sh))
 }
 
@@ -174,13 +183,19 @@ fn is_lease_lost(e: &anyhow::Error) -> bool {
 
 fn the_schema_is_created_once_and_reopened(db: &Db) {
     let mut a = db.open();
-    let g = grant(a.acquire(key("r"), &owner(1), now(), LONG, 7, false).unwrap());
+    let g = grant(
+        a.acquire(key("r"), &owner(1), now(), LONG, 7, false)
+            .unwrap(),
+    );
     assert_eq!(g.fence.epoch, 1);
     assert_eq!(g.state.seed, 7);
     drop(a);
     // Reopening finds the schema and the row; nothing is recreated.
     let mut b = db.open();
-    match b.acquire(key("r"), &owner(2), now(), LONG, 7, false).unwrap() {
+    match b
+        .acquire(key("r"), &owner(2), now(), LONG, 7, false)
+        .unwrap()
+    {
         Acquired::Held { owner: o, .. } => assert_eq!(o, owner(1)),
         other => panic!("{other:?}"),
     }
@@ -197,8 +212,14 @@ fn a_newer_schema_is_refused(db: &Db) {
     }
     let err = Store::open(&db.state, BUSY).err().expect("refused");
     let store_err = err.downcast_ref::<StoreError>().expect("a StoreError");
-    assert!(matches!(store_err.kind, StoreErrorKind::TooNew(99)), "{err}");
-    assert!(err.to_string().contains(&format!("newer than this backstop's {SCHEMA_VERSION}")));
+    assert!(
+        matches!(store_err.kind, StoreErrorKind::TooNew(99)),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains(&format!("newer than this backstop's {SCHEMA_VERSION}"))
+    );
     // The read-only path refuses it too.
     assert!(Store::open_existing(&db.state, BUSY).is_err());
 }
@@ -210,20 +231,32 @@ fn a_foreign_database_is_refused(db: &Db) {
         db.sql("CREATE TABLE photos (id INTEGER)");
     }
     let err = Store::open(&db.state, BUSY).err().expect("refused");
-    assert!(err.to_string().contains("not a backstop state database"), "{err}");
+    assert!(
+        err.to_string().contains("not a backstop state database"),
+        "{err}"
+    );
 }
 
 fn a_live_lease_is_exclusive(db: &Db) {
     let mut a = db.open();
     let mut b = db.open();
-    let g = grant(a.acquire(key("r"), &owner(1), now(), LONG, 0, false).unwrap());
-    match b.acquire(key("r"), &owner(2), now(), LONG, 0, false).unwrap() {
+    let g = grant(
+        a.acquire(key("r"), &owner(1), now(), LONG, 0, false)
+            .unwrap(),
+    );
+    match b
+        .acquire(key("r"), &owner(2), now(), LONG, 0, false)
+        .unwrap()
+    {
         Acquired::Held { owner: o, .. } => assert_eq!(o, owner(1)),
         other => panic!("{other:?}"),
     }
     assert!(a.renew(key("r"), &g.fence, now(), LONG).unwrap());
     // Another run id is independent.
-    grant(b.acquire(key("other"), &owner(2), now(), LONG, 0, false).unwrap());
+    grant(
+        b.acquire(key("other"), &owner(2), now(), LONG, 0, false)
+            .unwrap(),
+    );
 }
 
 fn an_expired_lease_is_taken_over_and_the_old_holder_is_fenced(db: &Db) {
@@ -232,26 +265,49 @@ fn an_expired_lease_is_taken_over_and_the_old_holder_is_fenced(db: &Db) {
     // A zero-length lease has expired by the next look at the clock.
     let old = grant(a.acquire(key("r"), &owner(1), now(), 0, 0, false).unwrap());
     let p = a
-        .begin_attempt(key("r"), &old.fence, old.round, "h", now(), 0, |_| 1, |s, sh| {
-            Ok(permit(s, sh))
-        })
+        .begin_attempt(
+            key("r"),
+            &old.fence,
+            old.round,
+            "h",
+            now(),
+            0,
+            |_| 1,
+            |s, sh| Ok(permit(s, sh)),
+        )
         .unwrap();
     std::thread::sleep(Duration::from_millis(5));
-    let new = grant(b.acquire(key("r"), &owner(2), now(), LONG, 0, false).unwrap());
+    let new = grant(
+        b.acquire(key("r"), &owner(2), now(), LONG, 0, false)
+            .unwrap(),
+    );
     assert!(new.resumed);
     assert_eq!(new.fence.epoch, old.fence.epoch + 1);
-    assert_eq!(new.abandoned.len(), 1, "the old attempt is marked abandoned");
+    assert_eq!(
+        new.abandoned.len(),
+        1,
+        "the old attempt is marked abandoned"
+    );
     assert_eq!(new.state.attempts, 1, "the attempt count continues");
     // Every late write of the old holder is refused; the successor's stand.
     assert!(!a.renew(key("r"), &old.fence, now(), LONG).unwrap());
     let e = a
-        .finish_success(key("r"), &old.fence, old.round, p.attempt, now(), |sh| Ok(*sh))
+        .finish_success(key("r"), &old.fence, old.round, p.attempt, now(), |sh| {
+            Ok(*sh)
+        })
         .unwrap_err();
     assert!(is_lease_lost(&e), "{e:#}");
     let e = a
-        .begin_attempt(key("r"), &old.fence, old.round, "h", now(), 0, |_| 1, |s, sh| {
-            Ok(permit(s, sh))
-        })
+        .begin_attempt(
+            key("r"),
+            &old.fence,
+            old.round,
+            "h",
+            now(),
+            0,
+            |_| 1,
+            |s, sh| Ok(permit(s, sh)),
+        )
         .unwrap_err();
     assert!(is_lease_lost(&e), "{e:#}");
     let e = a
@@ -265,7 +321,10 @@ fn an_expired_lease_is_taken_over_and_the_old_holder_is_fenced(db: &Db) {
     };
     assert!(!b.renew(key("r"), &stale, now(), LONG).unwrap());
     succeed(&mut b, key("r"), &new).unwrap();
-    match a.acquire(key("r"), &owner(3), now(), LONG, 0, false).unwrap() {
+    match a
+        .acquire(key("r"), &owner(3), now(), LONG, 0, false)
+        .unwrap()
+    {
         Acquired::AlreadySucceeded { attempt, .. } => assert_eq!(attempt, Some(2)),
         other => panic!("{other:?}"),
     }
@@ -279,29 +338,46 @@ fn a_dead_holder_on_this_machine_is_taken_over_at_once(db: &Db) {
     child.wait().unwrap();
     let mut dead = Owner::parse(&owner(1)).unwrap();
     dead.pid = dead_pid;
-    grant(a.acquire(key("r"), &dead.to_string(), now(), LONG, 0, false).unwrap());
-    let g = grant(a.acquire(key("r"), &owner(2), now(), LONG, 0, false).unwrap());
+    grant(
+        a.acquire(key("r"), &dead.to_string(), now(), LONG, 0, false)
+            .unwrap(),
+    );
+    let g = grant(
+        a.acquire(key("r"), &owner(2), now(), LONG, 0, false)
+            .unwrap(),
+    );
     assert!(g.resumed && g.holder_dead);
     // A holder on another machine (or pid namespace) is never judged dead early.
     let mut remote = Owner::parse(&owner(3)).unwrap();
     remote.pid = dead_pid;
     remote.machine = "another-boot/1".into();
-    grant(a.acquire(key("s"), &remote.to_string(), now(), LONG, 0, false).unwrap());
+    grant(
+        a.acquire(key("s"), &remote.to_string(), now(), LONG, 0, false)
+            .unwrap(),
+    );
     assert!(matches!(
-        a.acquire(key("s"), &owner(4), now(), LONG, 0, false).unwrap(),
+        a.acquire(key("s"), &owner(4), now(), LONG, 0, false)
+            .unwrap(),
         Acquired::Held { .. }
     ));
 }
 
 fn a_succeeded_run_is_not_granted_again_unless_rerun(db: &Db) {
     let mut s = db.open();
-    let g = grant(s.acquire(key("r"), &owner(1), now(), LONG, 0, false).unwrap());
+    let g = grant(
+        s.acquire(key("r"), &owner(1), now(), LONG, 0, false)
+            .unwrap(),
+    );
     succeed(&mut s, key("r"), &g).unwrap();
     assert!(matches!(
-        s.acquire(key("r"), &owner(2), now(), LONG, 0, false).unwrap(),
+        s.acquire(key("r"), &owner(2), now(), LONG, 0, false)
+            .unwrap(),
         Acquired::AlreadySucceeded { .. }
     ));
-    let again = grant(s.acquire(key("r"), &owner(2), now(), LONG, 0, true).unwrap());
+    let again = grant(
+        s.acquire(key("r"), &owner(2), now(), LONG, 0, true)
+            .unwrap(),
+    );
     assert!(again.restarted);
     assert_eq!(again.round, 2);
     assert_eq!(again.state.attempts, 0);
@@ -310,11 +386,21 @@ fn a_succeeded_run_is_not_granted_again_unless_rerun(db: &Db) {
 
 fn recording_a_success_twice_is_harmless(db: &Db) {
     let mut s = db.open();
-    let g = grant(s.acquire(key("r"), &owner(1), now(), LONG, 0, false).unwrap());
+    let g = grant(
+        s.acquire(key("r"), &owner(1), now(), LONG, 0, false)
+            .unwrap(),
+    );
     let p = s
-        .begin_attempt(key("r"), &g.fence, g.round, "h", now(), 0, |_| 1, |st, sh| {
-            Ok(permit(st, sh))
-        })
+        .begin_attempt(
+            key("r"),
+            &g.fence,
+            g.round,
+            "h",
+            now(),
+            0,
+            |_| 1,
+            |st, sh| Ok(permit(st, sh)),
+        )
         .unwrap();
     let mut calls = 0;
     for _ in 0..2 {
@@ -346,9 +432,16 @@ fn shared_state_updates_are_never_lost(db: &Db) {
                             .unwrap(),
                     );
                     let p = s
-                        .begin_attempt(key(&run), &g.fence, 1, "h", now(), 0, |_| 1, |st, sh| {
-                            Ok(permit(st, sh))
-                        })
+                        .begin_attempt(
+                            key(&run),
+                            &g.fence,
+                            1,
+                            "h",
+                            now(),
+                            0,
+                            |_| 1,
+                            |st, sh| Ok(permit(st, sh)),
+                        )
                         .unwrap();
                     // Read-modify-write of the step's shared row.
                     s.finish_success(key(&run), &g.fence, 1, p.attempt, now(), |sh| {
@@ -370,17 +463,21 @@ fn shared_state_updates_are_never_lost(db: &Db) {
 
 fn shared_counter(db: &Db) -> u64 {
     let text: String = if db.pg {
-        let mut c =
-            postgres::Client::connect(db.state.to_str().unwrap(), postgres::NoTls).unwrap();
-        c.query_one("SELECT state FROM backstop.shared_state WHERE step = 'main'", &[])
-            .unwrap()
-            .get(0)
+        let mut c = postgres::Client::connect(db.state.to_str().unwrap(), postgres::NoTls).unwrap();
+        c.query_one(
+            "SELECT state FROM backstop.shared_state WHERE step = 'main'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
     } else {
         rusqlite::Connection::open(&db.state)
             .unwrap()
-            .query_row("SELECT state FROM shared_state WHERE step = 'main'", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT state FROM shared_state WHERE step = 'main'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap()
     };
     let shared: SharedState = serde_json::from_str(&text).unwrap();
@@ -404,7 +501,11 @@ fn alert_evaluations_of_one_key_serialise(db: &Db) {
                     .update_alerts("pipeline/main", &StoredPolicy::default(), now(), |prev| {
                         std::thread::sleep(Duration::from_millis(20));
                         let sent = prev.is_empty();
-                        let next = if sent { format!("paged by {t}") } else { prev.to_string() };
+                        let next = if sent {
+                            format!("paged by {t}")
+                        } else {
+                            prev.to_string()
+                        };
                         Ok((next, Vec::new(), sent))
                     })
                     .unwrap();
@@ -417,7 +518,10 @@ fn alert_evaluations_of_one_key_serialise(db: &Db) {
         .map(|h| h.join().unwrap())
         .filter(|&sent| sent)
         .count();
-    assert_eq!(pages, 1, "one page for one failure seen by {threads} replicas");
+    assert_eq!(
+        pages, 1,
+        "one page for one failure seen by {threads} replicas"
+    );
     let rows = db.open().alert_states().unwrap();
     assert_eq!(rows.len(), 1);
     assert!(rows[0].state.starts_with("paged by "));
@@ -453,10 +557,16 @@ fn concurrent_acquires_grant_one_lease(db: &Db) {
 fn stats_count_runs_and_attempts(db: &Db) {
     let mut s = db.open();
     for run in ["a", "b"] {
-        let g = grant(s.acquire(key(run), &owner(1), now(), LONG, 0, false).unwrap());
+        let g = grant(
+            s.acquire(key(run), &owner(1), now(), LONG, 0, false)
+                .unwrap(),
+        );
         succeed(&mut s, key(run), &g).unwrap();
     }
-    grant(s.acquire(key("c"), &owner(1), now(), LONG, 0, false).unwrap());
+    grant(
+        s.acquire(key("c"), &owner(1), now(), LONG, 0, false)
+            .unwrap(),
+    );
     let stats = s.stats().unwrap();
     assert_eq!(stats.len(), 1);
     let m = &stats[0];
@@ -491,7 +601,9 @@ fn sqlite_concurrent_first_opens_never_see_a_foreign_database() {
                 let (path, barrier) = (path.clone(), Arc::clone(&barrier));
                 std::thread::spawn(move || {
                     barrier.wait();
-                    Store::open(&path, BUSY).map(|_| ()).map_err(|e| e.to_string())
+                    Store::open(&path, BUSY)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
                 })
             })
             .collect();
@@ -517,7 +629,10 @@ fn sqlite_a_version_2_file_is_migrated_keeping_its_runs() {
         c.execute_batch(include_str!("data/state-v2.sql")).unwrap();
     }
     let mut s = Store::open(&path, BUSY).unwrap();
-    match s.acquire(key("old-run"), &owner(1), now(), LONG, 0, false).unwrap() {
+    match s
+        .acquire(key("old-run"), &owner(1), now(), LONG, 0, false)
+        .unwrap()
+    {
         Acquired::AlreadySucceeded { attempt, .. } => assert_eq!(attempt, Some(1)),
         other => panic!("{other:?}"),
     }
@@ -546,11 +661,21 @@ fn cost_of_one_runs_state_writes() {
         let start = std::time::Instant::now();
         for i in 0..runs {
             let run = format!("bench-{i}");
-            let g = grant(s.acquire(key(&run), &owner(1), now(), LONG, 0, false).unwrap());
+            let g = grant(
+                s.acquire(key(&run), &owner(1), now(), LONG, 0, false)
+                    .unwrap(),
+            );
             let p = s
-                .begin_attempt(key(&run), &g.fence, 1, "h", now(), 0, |_| 1, |st, sh| {
-                    Ok(permit(st, sh))
-                })
+                .begin_attempt(
+                    key(&run),
+                    &g.fence,
+                    1,
+                    "h",
+                    now(),
+                    0,
+                    |_| 1,
+                    |st, sh| Ok(permit(st, sh)),
+                )
                 .unwrap();
             s.record_process(key(&run), &g.fence, 1, p.attempt, 1, None)
                 .unwrap();
@@ -560,4 +685,149 @@ fn cost_of_one_runs_state_writes() {
         let per = start.elapsed() / runs;
         eprintln!("{name}: one run's state writes (4 transactions): {per:?}");
     }
+}
+
+/// Queue `n` notifications (kind, dedup key) for sink 0 in one evaluation.
+fn enqueue(db: &Db, kinds: &[(&str, &str)]) {
+    let mut s = db.open();
+    s.update_alerts("p", &StoredPolicy::default(), now(), |_| {
+        let rows = kinds
+            .iter()
+            .map(|(kind, key)| AlertLogRow {
+                at_ms: now(),
+                kind: kind.to_string(),
+                severity: "high".into(),
+                rule: "r".into(),
+                dedup_key: key.to_string(),
+                targets: "[]".into(),
+                summary: String::new(),
+                sink: "file:x".into(),
+                outbox: Some(Outgoing {
+                    sink_index: 0,
+                    body: format!("{{\"kind\":\"{kind}\",\"dedup_key\":\"{key}\"}}"),
+                }),
+            })
+            .collect();
+        Ok(("{}".to_string(), rows, ()))
+    })
+    .unwrap();
+}
+
+fn outbox_rows_are_claimed_by_one_sender_and_reclaimed_after_a_crash(db: &Db) {
+    let keys: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
+    let kinds: Vec<(&str, &str)> = keys.iter().map(|k| ("trigger", k.as_str())).collect();
+    enqueue(db, &kinds);
+    // Four senders claim concurrently: every row exactly once.
+    let threads = 4;
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let state = db.state.clone();
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                let mut s = Store::open(&state, BUSY).unwrap();
+                barrier.wait();
+                let mut mine = Vec::new();
+                loop {
+                    let rows = s.claim_outbox(&format!("s{t}"), now(), LONG, 3).unwrap();
+                    if rows.is_empty() {
+                        break;
+                    }
+                    mine.extend(rows.iter().map(|r| r.dedup_key.clone()));
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut claimed: Vec<String> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    claimed.sort();
+    let mut expected = keys.clone();
+    expected.sort();
+    assert_eq!(claimed, expected, "each row claimed exactly once");
+    let mut s = db.open();
+    for r in s.outbox(false).unwrap() {
+        s.finish_outbox(r.id, "any", now(), &Delivery::Delivered)
+            .unwrap();
+    }
+    assert!(s.outbox(false).unwrap().is_empty());
+    assert_eq!(s.outbox(true).unwrap().len(), 40);
+    // A sender that dies holding a claim: nobody else gets the row until the
+    // claim expires; then it comes back with the same body and dedup key.
+    enqueue(db, &[("trigger", "z")]);
+    let held = s.claim_outbox("dead", now(), 200, 10).unwrap();
+    assert_eq!(held.len(), 1);
+    assert!(s.claim_outbox("next", now(), LONG, 10).unwrap().is_empty());
+    std::thread::sleep(Duration::from_millis(300));
+    let again = s.claim_outbox("next", now(), LONG, 10).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].id, again[0].tries), (held[0].id, 2));
+    assert_eq!(again[0].body, held[0].body);
+    s.finish_outbox(again[0].id, "next", now(), &Delivery::Delivered)
+        .unwrap();
+    assert!(s.outbox(false).unwrap().is_empty());
+}
+
+fn a_resolve_waits_for_its_trigger_and_dead_letters_come_back(db: &Db) {
+    enqueue(db, &[("trigger", "a"), ("resolve", "a"), ("trigger", "b")]);
+    let mut s = db.open();
+    let first = s.claim_outbox("s", now(), 200, 10).unwrap();
+    let got: Vec<(&str, &str)> = first
+        .iter()
+        .map(|r| (r.kind.as_str(), r.dedup_key.as_str()))
+        .collect();
+    // The resolve of `a` waits while its trigger is undelivered.
+    assert_eq!(got, [("trigger", "a"), ("trigger", "b")]);
+    let error = "HTTP 400".to_string();
+    s.finish_outbox(first[0].id, "s", now(), &Delivery::Dead { error })
+        .unwrap();
+    s.finish_outbox(
+        first[1].id,
+        "s",
+        now(),
+        &Delivery::Retry {
+            due_in_ms: LONG,
+            retry_state: "{}".into(),
+            error: "HTTP 503".into(),
+        },
+    )
+    .unwrap();
+    // A dead trigger no longer holds its resolve back; the retry is not due.
+    let next = s.claim_outbox("s", now(), 200, 10).unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].kind, "resolve");
+    // Another sender's late mark of a row it no longer holds is ignored.
+    s.finish_outbox(
+        next[0].id,
+        "other",
+        now(),
+        &Delivery::Dead { error: "x".into() },
+    )
+    .unwrap();
+    assert_eq!(
+        s.outbox(false)
+            .unwrap()
+            .iter()
+            .filter(|r| r.dead_at_ms.is_some())
+            .count(),
+        1
+    );
+    assert_eq!(s.redeliver_dead(None, now()).unwrap(), 1);
+    std::thread::sleep(Duration::from_millis(300));
+    // The redelivered trigger is due again, and its resolve (whose claim
+    // expired) waits behind it once more.
+    let back = s.claim_outbox("s2", now(), LONG, 10).unwrap();
+    let kinds: Vec<&str> = back.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(kinds, ["trigger"], "{back:?}");
+    assert_eq!(back[0].tries, 1, "a redelivered dead letter starts afresh");
+    s.finish_outbox(back[0].id, "s2", now(), &Delivery::Delivered)
+        .unwrap();
+    let last = s.claim_outbox("s2", now(), LONG, 10).unwrap();
+    assert_eq!(last.len(), 1);
+    assert_eq!(
+        (last[0].kind.as_str(), last[0].dedup_key.as_str()),
+        ("resolve", "a")
+    );
 }

@@ -1,4 +1,5 @@
 import { fromWitEvaluation, toWitAlertState, toWitEvent } from './alerts.js';
+import { fromWitRedactionReport, toWitText } from './redaction.js';
 import { Engine, Slot } from './engine.js';
 import { PolicyError, PolicyLoadError } from './errors.js';
 import { toWitFailure } from './failure.js';
@@ -130,6 +131,17 @@ export class Policy {
   evaluateAlerts({ state = '', event, now } = {}) {
     const raw = this.#engine.evaluateAlerts(this.#slot, toWitAlertState(state), toWitEvent(event), toWitNow(now));
     return fromWitEvaluation(raw);
+  }
+
+  /**
+   * Replace every secret in `text` with `[REDACTED]` (built-in scanner rules
+   * plus the policy's `[redaction]` patterns and allow-list) and say how many
+   * each rule replaced. Redact a whole log tail before splitting or clipping it.
+   * @param {string} text
+   * @returns {{ text: string, redactions: { rule: string, count: number }[] }}
+   */
+  redact(text) {
+    return fromWitRedactionReport(this.#engine.redact(this.#slot, toWitText(text)));
   }
 
   /** Release the policy in the engine. Idempotent; a no-op on `defaultPolicy()`. */

@@ -32,6 +32,9 @@ pub enum AlertsCommand {
     Ack(AckArgs),
     /// Fire due escalations and repeats now and deliver them (run it from cron).
     Tick(TickArgs),
+    /// The alert outbox: pending deliveries and dead letters; `--redeliver`
+    /// sends dead letters again.
+    Outbox(super::outbox::OutboxArgs),
 }
 
 #[derive(Args)]
@@ -86,6 +89,7 @@ pub fn run(command: AlertsCommand) -> Result<ExitCode> {
         AlertsCommand::List(args) => list(args),
         AlertsCommand::Ack(args) => ack(args),
         AlertsCommand::Tick(args) => tick(args),
+        AlertsCommand::Outbox(args) => super::outbox::command(args),
     };
     result.map_err(|err| {
         if err.downcast_ref::<StoreError>().is_some() {
@@ -452,6 +456,7 @@ pub struct Alerting {
     stored: StoredPolicy,
     section: AlertSection,
     deliverer: Deliverer,
+    courier: super::outbox::Courier,
 }
 
 impl Alerting {
@@ -482,25 +487,38 @@ impl Alerting {
             },
             section,
             deliverer: Deliverer::new(source_label, dead_letter),
+            courier: super::outbox::Courier::new(state_path),
         }))
     }
 
-    /// Evaluate one event now, store the next state, deliver. Returns how many
-    /// deliveries failed.
+    /// Evaluate one event now and store the next state with the
+    /// notifications to send (outbox rows) in one transaction. Sinks are
+    /// delivered by [`Alerting::drain`]; targets without a sink are printed.
     pub fn handle(
         &mut self,
         session: &mut Session,
         store: &mut Store,
         event: &Event,
-    ) -> Result<usize> {
+    ) -> Result<()> {
         let now = now_ms();
         let policy = self.policy;
         let sinks_list = self.section.sinks.clone();
+        let deliverer = &self.deliverer;
         let (ids, notifications) = store.update_alerts(&self.key, &self.stored, now, |state| {
             let e = session.evaluate_alerts(policy, state, event, now)?;
             let mut rows = Vec::new();
             for n in &e.notifications {
                 for route in sinks::route(&sinks_list, n) {
+                    let outbox = match &route {
+                        sinks::Route::Sink(sink) => Some(store::Outgoing {
+                            sink_index: sinks_list
+                                .iter()
+                                .position(|s| std::ptr::eq(s, *sink))
+                                .unwrap_or_default() as u32,
+                            body: deliverer.line(sink, n, now)?,
+                        }),
+                        sinks::Route::Stderr(_) => None,
+                    };
                     rows.push(AlertLogRow {
                         at_ms: now,
                         kind: kind_name(n.kind).into(),
@@ -510,31 +528,38 @@ impl Alerting {
                         targets: serde_json::to_string(&n.targets)?,
                         summary: n.summary.clone(),
                         sink: route.label(),
+                        outbox,
                     });
                 }
             }
             Ok((e.state, rows, e.notifications))
         })?;
+        super::outbox::crash_point("alerts-committed");
         let mut ids = ids.into_iter();
-        let mut failed = 0;
         for n in &notifications {
             for route in sinks::route(&sinks_list, n) {
-                let result = self.deliverer.deliver(session, &route, n, now);
-                let error = result.as_ref().err().map(|e| format!("{e:#}"));
-                if let Some(e) = &error {
-                    failed += 1;
-                    eprintln!(
-                        "backstop: alert {} to {} not delivered: {e}",
-                        n.dedup_key,
-                        route.label()
-                    );
-                }
-                if let Some(id) = ids.next() {
-                    store.mark_delivery(id, error.as_deref())?;
+                let id = ids.next();
+                if let sinks::Route::Stderr(_) = route {
+                    let result = self.deliverer.deliver(session, &route, n, now);
+                    if let Some(id) = id {
+                        let error = result.as_ref().err().map(|e| format!("{e:#}"));
+                        store.mark_delivery(id, error.as_deref())?;
+                    }
                 }
             }
         }
-        Ok(failed)
+        Ok(())
+    }
+
+    /// Deliver what the outbox has due, until `until` or `stop()`.
+    pub fn drain(
+        &mut self,
+        session: &mut Session,
+        store: &mut Store,
+        until: std::time::Instant,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<super::outbox::Drained> {
+        self.courier.drain(session, store, until, stop)
     }
 }
 
@@ -568,7 +593,10 @@ fn tick(args: TickArgs) -> Result<ExitCode> {
     else {
         return Err(Exit::new(1, format!("{label} has no alert rules")).into());
     };
-    let failed = alerting.handle(&mut session, &mut store, &Event::tick())?;
+    alerting.handle(&mut session, &mut store, &Event::tick())?;
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let drained = alerting.drain(&mut session, &mut store, until, &|| false)?;
+    let failed = drained.dead + drained.retrying;
     Ok(if failed > 0 {
         ExitCode::from(1)
     } else {
@@ -733,6 +761,8 @@ fn ack(args: AckArgs) -> Result<ExitCode> {
             dedup_key: Some(args.key.clone()),
         };
         alerting.handle(&mut session, &mut store, &event)?;
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        alerting.drain(&mut session, &mut store, until, &|| false)?;
         eprintln!(
             "backstop: acknowledged {} ({} {}); its escalations stop",
             args.key,

@@ -3,6 +3,7 @@
 //! stdout, a JSON-lines file, a command, or a webhook whose retries are planned
 //! by our own planner, with a dead-letter file when it gives up.
 
+use super::mask::{mask_urls, masked_url};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -51,7 +52,7 @@ impl Sink {
         match self.kind {
             SinkKind::Stdout => "stdout".into(),
             SinkKind::File => format!("file:{first}"),
-            SinkKind::Webhook => format!("webhook:{first}"),
+            SinkKind::Webhook => format!("webhook:{}", masked_url(first)),
             SinkKind::Command => format!("command:{first}"),
         }
     }
@@ -249,6 +250,21 @@ impl Deliverer {
         }
     }
 
+    /// The exact line a sink gets for a notification (what the outbox stores).
+    pub fn line(&self, sink: &Sink, n: &Notification, at_ms: u64) -> Result<String> {
+        let body = if sink.pagerduty {
+            let target = if sink.target == "*" {
+                n.targets.first().map(String::as_str).unwrap_or("*")
+            } else {
+                sink.target.as_str()
+            };
+            pagerduty_body(n, target, &source_of(n, &self.source))
+        } else {
+            backstop_body(n, at_ms)
+        };
+        Ok(serde_json::to_string(&body)?)
+    }
+
     /// Deliver through one route; `Err` carries the last error when it gave up.
     pub fn deliver(
         &mut self,
@@ -355,31 +371,33 @@ impl Deliverer {
         loop {
             let permit = session.begin_attempt(policy, &state, &shared, now_ms())?;
             if let Some(reason) = permit.refused {
-                bail!("webhook {url}: no further attempt ({reason})");
+                bail!("webhook {}: no further attempt ({reason})", masked_url(url));
             }
             state = permit.state;
             shared = permit.shared;
             let started = Instant::now();
-            let (failure, error) = match post(url, body, timeout) {
+            let (failure, error, retry_after) = match post(url, body, timeout) {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
             let outcome = AttemptFailure {
                 failure,
                 duration_ms: started.elapsed().as_millis() as u64,
-                pushback_ms: None,
+                pushback_ms: retry_after,
             };
             let decision = session.after_failure(policy, &state, &shared, &outcome, now_ms())?;
             state = decision.state;
             shared = decision.shared;
             if let Some(reason) = decision.give_up {
                 bail!(
-                    "webhook {url}: {error} (attempt {}; gave up: {reason})",
+                    "webhook {}: {error} (attempt {}; gave up: {reason})",
+                    masked_url(url),
                     permit.attempt
                 );
             }
             eprintln!(
-                "backstop: webhook {url}: {error}; retrying in {}",
+                "backstop: webhook {}: {error}; retrying in {}",
+                masked_url(url),
                 super::fmt::duration(decision.delay_ms)
             );
             std::thread::sleep(Duration::from_millis(decision.delay_ms));
@@ -387,9 +405,14 @@ impl Deliverer {
     }
 }
 
-/// One POST: `Err` with the failure for the planner and a message.
+/// One POST: `Err` with the failure for the planner, a message and the
+/// server's Retry-After (seconds or an HTTP-date), when it sent one.
 #[allow(clippy::result_large_err)]
-fn post(url: &str, body: &str, timeout: Duration) -> Result<(), (Failure, String)> {
+pub fn post(
+    url: &str,
+    body: &str,
+    timeout: Duration,
+) -> Result<(), (Failure, String, Option<u64>)> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
@@ -409,6 +432,14 @@ fn post(url: &str, body: &str, timeout: Duration) -> Result<(), (Failure, String
             if (200..300).contains(&status) {
                 return Ok(());
             }
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| {
+                    backstop::retrying::parse_retry_after(v, std::time::SystemTime::now())
+                })
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
             let text = response
                 .into_body()
                 .read_to_string()
@@ -426,16 +457,16 @@ fn post(url: &str, body: &str, timeout: Duration) -> Result<(), (Failure, String
             } else {
                 format!(": {}", text.trim())
             };
-            Err((failure, format!("HTTP {status}{detail}")))
+            Err((failure, format!("HTTP {status}{detail}"), retry_after))
         }
         Err(e) => {
             let code = error_code(&e);
             let failure = Failure {
                 error_code: Some(code.to_string()),
-                message: Some(e.to_string()),
+                message: Some(mask_urls(&e.to_string())),
                 ..Failure::default()
             };
-            Err((failure, format!("{e} ({code})")))
+            Err((failure, mask_urls(&format!("{e} ({code})")), None))
         }
     }
 }
@@ -476,7 +507,7 @@ pub fn append_line(path: &Path, line: &str) -> Result<()> {
 }
 
 /// Run the command with the notification on stdin; kill it at the timeout.
-fn run_command(argv: &[String], line: &str, timeout: Duration) -> Result<()> {
+pub fn run_command(argv: &[String], line: &str, timeout: Duration) -> Result<()> {
     let (program, args) = argv.split_first().context("a command sink without argv")?;
     let mut child = Command::new(program)
         .args(args)

@@ -36,9 +36,29 @@ pub struct AlertLogRow {
     pub targets: String,
     pub summary: String,
     pub sink: String,
+    /// What to deliver through the outbox, in the same transaction.
+    pub outbox: Option<super::outbox::Outgoing>,
 }
 
 impl Store {
+    /// The policy stored with a key's alert state (what outbox rows name sinks by).
+    pub fn alert_policy(&self, key: &str) -> anyhow::Result<Option<StoredPolicy>> {
+        self.read(|tx| {
+            match tx.query_opt(
+                "SELECT policy_path, policy_format, policy_source FROM alert_state
+                 WHERE policy_key = ?1",
+                params![key],
+            )? {
+                Some(r) => Ok(Some(StoredPolicy {
+                    path: r.text(0)?,
+                    format: r.text(1)?,
+                    source: r.text(2)?,
+                })),
+                None => Ok(None),
+            }
+        })
+    }
+
     /// Every stored alert state, for `alerts list` and `alerts ack`.
     pub fn alert_states(&self) -> anyhow::Result<Vec<AlertStateRow>> {
         self.read(|tx| {
@@ -65,8 +85,8 @@ impl Store {
     }
 
     /// Read a policy key's alert state under its row lock, evaluate with
-    /// `decide`, and store the next state, the policy and the log rows in one
-    /// transaction. Returns the log rows' ids (for [`Store::mark_delivery`])
+    /// `decide`, and store the next state, the policy, the log rows and their
+    /// outbox rows in one transaction. Returns the log rows' ids (for [`Store::mark_delivery`])
     /// and `decide`'s value.
     pub fn update_alerts<T>(
         &mut self,
@@ -133,9 +153,23 @@ impl Store {
                         row.sink.as_str()
                     ],
                 )?;
-                if let Some(r) = inserted.first() {
-                    ids.push(r.int(0)?);
+                let id = match inserted.first() {
+                    Some(r) => Some(r.int(0)?),
+                    None => None,
+                };
+                if let Some(out) = &row.outbox {
+                    super::outbox::enqueue(
+                        tx,
+                        key,
+                        id,
+                        &row.dedup_key,
+                        &row.kind,
+                        &row.sink,
+                        out,
+                        now,
+                    )?;
                 }
+                ids.extend(id);
             }
             Ok((ids, value))
         })

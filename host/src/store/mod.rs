@@ -17,6 +17,7 @@
 //! damaged, empty or foreign one is reported and left as it is.
 
 mod alerts;
+mod outbox;
 mod postgres;
 mod runs;
 mod schema;
@@ -32,6 +33,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 pub use alerts::{AlertLogRow, AlertStateRow, StoredPolicy};
+pub use outbox::{Delivery, OutboxRow, Outgoing};
 pub use runs::{Abandoned, Acquired, Fence, Grant, Observed, Owner, RunKey};
 pub use schema::SCHEMA_VERSION;
 pub use stats::StepStats;

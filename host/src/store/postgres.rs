@@ -12,7 +12,7 @@ use postgres::error::SqlState;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, Config, NoTls};
 
-use super::schema::{PG_SCHEMA, POSTGRES_V3, SCHEMA_VERSION};
+use super::schema::{PG_SCHEMA, POSTGRES_V3, POSTGRES_V4, SCHEMA_VERSION};
 use super::{Backend, Dialect, Fail, Row, StoreErrorKind, Tx, Val};
 
 /// The transaction-scoped advisory lock that serialises schema creation and
@@ -136,6 +136,7 @@ impl Postgres {
                     "CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA};
                      SET LOCAL search_path TO {PG_SCHEMA};
                      {POSTGRES_V3}
+                     {POSTGRES_V4}
                      CREATE TABLE schema_version (version BIGINT NOT NULL);
                      INSERT INTO schema_version VALUES ({SCHEMA_VERSION});"
                 ))
@@ -154,8 +155,22 @@ impl Postgres {
                     Some(v) if v > SCHEMA_VERSION => {
                         return Err(Fail::Db(StoreErrorKind::TooNew(v)));
                     }
-                    // Version 3 is the first on PostgreSQL; later migrations go here.
-                    Some(_) => {}
+                    // Version 3 was the first on PostgreSQL.
+                    Some(v) => {
+                        if v < 4 {
+                            tx.batch_execute(&format!(
+                                "SET LOCAL search_path TO {PG_SCHEMA}; {POSTGRES_V4}"
+                            ))
+                            .map_err(|e| pg_fail(busy, e))?;
+                        }
+                        if v < SCHEMA_VERSION {
+                            tx.execute(
+                                &format!("UPDATE {PG_SCHEMA}.schema_version SET version = $1"),
+                                &[&SCHEMA_VERSION],
+                            )
+                            .map_err(|e| pg_fail(busy, e))?;
+                        }
+                    }
                 }
             }
         }
@@ -282,7 +297,10 @@ impl Tx for PgTx<'_> {
                         .try_get::<_, Option<bool>>(i)
                         .map_err(get)?
                         .map(|v| Val::Int(v.into())),
-                    _ => r.try_get::<_, Option<String>>(i).map_err(get)?.map(Val::Text),
+                    _ => r
+                        .try_get::<_, Option<String>>(i)
+                        .map_err(get)?
+                        .map(Val::Text),
                 };
                 row.push(v.unwrap_or(Val::Null));
             }

@@ -36,7 +36,10 @@ pub enum Acquired {
         finished_at_ms: Option<u64>,
     },
     /// Another invocation holds a live lease.
-    Held { owner: String, expires_at_ms: u64 },
+    Held {
+        owner: String,
+        expires_at_ms: u64,
+    },
     Granted(Grant),
 }
 
@@ -639,7 +642,9 @@ fn already_succeeded(tx: &mut dyn Tx, key: RunKey<'_>, fence: &Fence) -> Result<
         tx.for_update()
     );
     Ok(match tx.query_opt(&sql, params![key.run_id, key.step])? {
-        Some(r) => r.text(0)? == "succeeded" && r.opt_text(1)?.is_none() && r.int(2)? == fence.epoch,
+        Some(r) => {
+            r.text(0)? == "succeeded" && r.opt_text(1)?.is_none() && r.int(2)? == fence.epoch
+        }
         None => false,
     })
 }

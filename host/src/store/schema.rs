@@ -3,14 +3,16 @@
 //! 1. runs, attempts, shared_state;
 //! 2. alert_state and alert_log;
 //! 3. fencing: `runs.lease_epoch` (+1 at every grant of the lease) and
-//!    `attempts.lease_epoch` (the grant that wrote the attempt).
+//!    `attempts.lease_epoch` (the grant that wrote the attempt);
+//! 4. `alert_outbox`: the notifications to deliver, written in the
+//!    evaluation's transaction and claimed, delivered and marked by senders.
 //!
 //! SQLite keeps the version in `PRAGMA user_version`; PostgreSQL in the
 //! one-row table `backstop.schema_version`, with every table in the
 //! `backstop` schema so it can share a database with other applications.
 
 /// The version this backstop writes; a database with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// SQLite, version 1.
 pub(crate) const SQLITE_V1: &str = "
@@ -106,6 +108,61 @@ CREATE INDEX IF NOT EXISTS alert_log_by_key ON alert_log (dedup_key);
 pub(crate) const SQLITE_V3: &str = "
 ALTER TABLE runs ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE attempts ADD COLUMN lease_epoch INTEGER;
+";
+
+/// SQLite, version 4: the alert outbox. The destination is the sink's index
+/// in the policy stored in `alert_state` (never its URL, which may carry a
+/// credential); the body is the exact line to send, so a redelivery sends the
+/// same bytes with the same dedup key.
+pub(crate) const SQLITE_V4: &str = "
+CREATE TABLE alert_outbox (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    policy_key       TEXT NOT NULL,
+    -- The alert_log row this delivers (its delivered/error mirror the outcome).
+    log_id           INTEGER,
+    dedup_key        TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    sink_index       INTEGER NOT NULL,
+    sink             TEXT NOT NULL,
+    body             TEXT NOT NULL,
+    created_at_ms    INTEGER NOT NULL,
+    due_at_ms        INTEGER NOT NULL,
+    tries            INTEGER NOT NULL DEFAULT 0,
+    -- The planner's retry state for this delivery (JSON), NULL before the first try.
+    retry_state      TEXT,
+    claimed_by       TEXT,
+    claimed_until_ms INTEGER,
+    delivered_at_ms  INTEGER,
+    dead_at_ms       INTEGER,
+    last_error       TEXT
+);
+CREATE INDEX alert_outbox_pending ON alert_outbox (due_at_ms)
+    WHERE delivered_at_ms IS NULL AND dead_at_ms IS NULL;
+";
+
+/// PostgreSQL, version 4: the alert outbox (as [`SQLITE_V4`]).
+pub(crate) const POSTGRES_V4: &str = "
+CREATE TABLE alert_outbox (
+    id               BIGSERIAL PRIMARY KEY,
+    policy_key       TEXT NOT NULL,
+    log_id           BIGINT,
+    dedup_key        TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    sink_index       BIGINT NOT NULL,
+    sink             TEXT NOT NULL,
+    body             TEXT NOT NULL,
+    created_at_ms    BIGINT NOT NULL,
+    due_at_ms        BIGINT NOT NULL,
+    tries            BIGINT NOT NULL DEFAULT 0,
+    retry_state      TEXT,
+    claimed_by       TEXT,
+    claimed_until_ms BIGINT,
+    delivered_at_ms  BIGINT,
+    dead_at_ms       BIGINT,
+    last_error       TEXT
+);
+CREATE INDEX alert_outbox_pending ON alert_outbox (due_at_ms)
+    WHERE delivered_at_ms IS NULL AND dead_at_ms IS NULL;
 ";
 
 /// PostgreSQL, version 3 (the first there), in the `backstop` schema.

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, ToSql, TransactionBehavior};
 
-use super::schema::{SCHEMA_VERSION, SQLITE_V1, SQLITE_V2, SQLITE_V3};
+use super::schema::{SCHEMA_VERSION, SQLITE_V1, SQLITE_V2, SQLITE_V3, SQLITE_V4};
 use super::{Backend, Dialect, Fail, Row, StoreErrorKind, Tx, Val};
 
 pub(crate) struct Sqlite {
@@ -105,7 +105,9 @@ impl Sqlite {
             return Err(Fail::Db(StoreErrorKind::TooNew(version)));
         }
         if version == 0 && self.tables()? > 0 {
-            return Err(Fail::Db(StoreErrorKind::Foreign("a SQLite database".into())));
+            return Err(Fail::Db(StoreErrorKind::Foreign(
+                "a SQLite database".into(),
+            )));
         }
         Ok(())
     }
@@ -144,7 +146,9 @@ impl Sqlite {
                 .query_row("PRAGMA user_version", [], |r| r.get(0))
                 .map_err(error)?;
             if version == 0 && self.tables()? > 0 {
-                return Err(Fail::Db(StoreErrorKind::Foreign("a SQLite database".into())));
+                return Err(Fail::Db(StoreErrorKind::Foreign(
+                    "a SQLite database".into(),
+                )));
             }
             migrate_from(&self.conn, version).map_err(error)?;
             self.conn.execute_batch("COMMIT").map_err(error)
@@ -174,6 +178,9 @@ fn migrate_from(conn: &Connection, version: i64) -> rusqlite::Result<()> {
     }
     if version < 3 {
         conn.execute_batch(SQLITE_V3)?;
+    }
+    if version < 4 {
+        conn.execute_batch(SQLITE_V4)?;
     }
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)
 }

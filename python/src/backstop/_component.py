@@ -8,13 +8,15 @@ can measure both.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import wasmtime
 import wasmtime.component as wc
 
 from . import _abi, _wit
 from ._alerts import Evaluation, Event
+from ._redaction import RedactionReport
+from ._logs import LogReport
 from ._model import Classification, ErrorCode, Failure, FailureClass, PolicyError, PolicyLoadError
 from ._planner import AttemptFailure, Decision, Permit, RetryState, Schedule, SharedState
 from ._policy import COMPONENT, PolicyFormat, _engine_config, wasm_bytes
@@ -71,9 +73,9 @@ class ComponentClassifier:
         component = wc.Component(engine, wasm_bytes(COMPONENT))
         self._store = wasmtime.Store(engine)
         instance = wc.Linker(engine).instantiate(self._store, component)
-        iface = instance.get_export_index(self._store, _wit.INTERFACE)
+        iface = instance.get_export_index(self._store, _wit.CLASSIFIER)
         if iface is None:
-            raise TypeError(f"the component does not export {_wit.INTERFACE}")
+            raise TypeError(f"the component does not export {_wit.CLASSIFIER}")
 
         def func(name: str) -> wc.Func:
             index = instance.get_export_index(self._store, name, iface)
@@ -88,7 +90,8 @@ class ComponentClassifier:
         # The retry and alerts interfaces go through the generic value
         # conversion, with the same _wit signatures the core path uses.
         self._functions: dict[str, tuple[_abi.Function, wc.Func]] = {}
-        for name, functions in ((_wit.RETRY, _wit.RETRY_FUNCTIONS), (_wit.ALERTS, _wit.ALERT_FUNCTIONS)):
+        for name, functions in ((_wit.RETRY, _wit.RETRY_FUNCTIONS), (_wit.ALERTS, _wit.ALERTS_FUNCTIONS),
+                                (_wit.REDACTION, _wit.REDACTION_FUNCTIONS), (_wit.LOGS, _wit.LOGS_FUNCTIONS)):
             exported = instance.get_export_index(self._store, name)
             if exported is None:
                 raise TypeError(f"the component does not export {name}")
@@ -119,6 +122,7 @@ class ComponentClassifier:
         for name, value in (("http-status", failure.http_status), ("grpc-code", failure.grpc_code),
                             ("exit-code", failure.exit_code), ("signal", failure.signal),
                             ("error-types", list(failure.error_types)),
+                            ("error-bases", list(failure.error_bases)),
                             ("error-code", failure.error_code), ("message", failure.message)):
             setattr(record, name, value)
         # Both cases are records, so wasmtime-py tags this result.
@@ -161,6 +165,19 @@ class ComponentClassifier:
 
     def evaluate_alerts(self, handle: int, event: Event, state: str, now_ms: int) -> Evaluation:
         return Evaluation._lift(self._plan("evaluate", handle, state, event._lower(), now_ms))
+
+    def redact(self, handle: int, text: str) -> RedactionReport:
+        return RedactionReport._lift(self._plan("redact", handle, text))
+
+    def read_log(self, text: str, exit_code: Optional[int] = None, signal: Optional[str] = None,
+                 stream: Optional[str] = None) -> LogReport:
+        raw_failure, readers, summary, pushback_ms = self._plan(
+            "read-log", (text, exit_code, signal, stream))
+        (http_status, grpc_code, code, sig, types, bases, error_code, message) = raw_failure
+        failure = Failure(http_status=http_status, grpc_code=grpc_code, exit_code=code, signal=sig,
+                          error_types=tuple(types), error_bases=tuple(bases),
+                          error_code=error_code, message=message)
+        return LogReport(failure, tuple(readers), summary, pushback_ms)
 
     def derive_seed(self, key: str) -> int:
         seed: int = self.call("derive-seed", key)

@@ -1,0 +1,371 @@
+//! The alert outbox under crashes: `backstop run` is killed with SIGKILL at
+//! each point of a run with alerting (after the attempt's commit, after the
+//! alert evaluation's commit, while a POST is in flight, after a delivery
+//! before it is marked, during the pause between attempts), then the run is
+//! resumed and the outbox drained. Against a real local HTTP receiver: every
+//! notification the evaluation decided arrives at least once, with the same
+//! dedup key. Also Retry-After, dead letters and `alerts outbox --redeliver`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A local webhook receiver: replies come from `script` in order (the last
+/// repeats); every body it read is recorded, answered or not.
+struct Receiver {
+    url: String,
+    bodies: Arc<Mutex<Vec<Value>>>,
+}
+
+#[derive(Clone)]
+struct Reply {
+    /// Hold the request this long before answering.
+    hold_ms: u64,
+    status: u16,
+    headers: &'static str,
+}
+
+fn ok() -> Reply {
+    Reply {
+        hold_ms: 0,
+        status: 200,
+        headers: "",
+    }
+}
+
+fn receiver(script: Vec<Reply>) -> Receiver {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&bodies);
+    let n = Arc::new(AtomicUsize::new(0));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let i = n.fetch_add(1, Ordering::SeqCst);
+            let r = script[i.min(script.len() - 1)].clone();
+            let seen = Arc::clone(&seen);
+            std::thread::spawn(move || answer(stream, r, &seen));
+        }
+    });
+    Receiver { url, bodies }
+}
+
+fn answer(mut stream: TcpStream, r: Reply, seen: &Mutex<Vec<Value>>) {
+    let Some(body) = common::read_request_body(&mut stream) else {
+        return;
+    };
+    seen.lock()
+        .unwrap()
+        .push(serde_json::from_str(&body).unwrap_or(Value::String(body)));
+    std::thread::sleep(Duration::from_millis(r.hold_ms));
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {} X\r\n{}content-length: 2\r\nconnection: close\r\n\r\nok",
+        r.status, r.headers
+    );
+}
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_backstop"));
+        c.args(args)
+            .env(
+                "BACKSTOP_CACHE_DIR",
+                concat!(env!("CARGO_TARGET_TMPDIR"), "/backstop-cache"),
+            )
+            .env("BACKSTOP_STATE", self.path("state.db"))
+            // A killed sender's claim expires quickly, so recovery is prompt.
+            .env("BACKSTOP_OUTBOX_CLAIM_MS", "300")
+            .env_remove("BACKSTOP_CRASH_AT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    /// Two attempts, 300 ms apart; a high alert on any failure, to `url`.
+    fn policy(&self, url: &str) -> String {
+        let text = format!(
+            "version = 1\n[retry]\nmax_attempts = 2\nbase_delay = \"300ms\"\nmax_delay = \"300ms\"\n\
+             unknown_max_attempts = 2\n\n[alerts]\npayload = [\"pipeline\", \"step\", \"run_id\"]\n\n\
+             [[alerts.rules]]\nid = \"failed\"\ncondition = \"run.failure_count >= 1\"\nseverity = \"high\"\n\
+             notify = [\"oncall\"]\n\n\
+             [[alerts.sinks]]\ntarget = \"oncall\"\ntype = \"webhook\"\nurl = \"{url}\"\ntimeout = \"5s\"\n"
+        );
+        let path = self.path("nightly.toml");
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    fn run(&self, policy: &str, run_id: &str, script: &str) -> Command {
+        self.command(&[
+            "run", "--policy", policy, "--run-id", run_id, "--step", "train", "--", "sh", "-c",
+            script,
+        ])
+    }
+
+    /// (kind, dedup_key) of every notification the evaluations decided.
+    fn decided(&self) -> Vec<(String, String)> {
+        let db = rusqlite::Connection::open(self.path("state.db")).unwrap();
+        let mut stmt = db
+            .prepare("SELECT kind, dedup_key FROM alert_log ORDER BY rowid")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    fn pending(&self) -> i64 {
+        let db = rusqlite::Connection::open(self.path("state.db")).unwrap();
+        db.query_row(
+            "SELECT count(*) FROM alert_outbox WHERE delivered_at_ms IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(60), "never: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Where the first `backstop run` dies.
+#[derive(Debug, Clone, Copy)]
+enum Crash {
+    /// BACKSTOP_CRASH_AT names a point in the code.
+    At(&'static str),
+    /// SIGKILL from outside while the receiver holds the first POST.
+    DuringPost,
+    /// SIGKILL from outside while it waits between the attempts.
+    DuringPause,
+}
+
+/// One trial: returns (decided, received, lost, duplicated).
+fn trial(crash: Crash) -> (usize, usize, usize, usize) {
+    let sb = Sandbox::new();
+    let hold = matches!(crash, Crash::DuringPost);
+    let first = Reply {
+        hold_ms: if hold { 30_000 } else { 0 },
+        ..ok()
+    };
+    let rx = receiver(vec![first, ok()]);
+    let policy = sb.policy(&rx.url);
+    let failing = "echo boom >&2; exit 3";
+    let mut cmd = sb.run(&policy, "r1", failing);
+    if let Crash::At(point) = crash {
+        cmd.env("BACKSTOP_CRASH_AT", point);
+    }
+    let mut child = cmd.spawn().unwrap();
+    match crash {
+        Crash::At(_) => {}
+        Crash::DuringPost => {
+            eventually("the first POST arrives", || {
+                !rx.bodies.lock().unwrap().is_empty()
+            });
+            child.kill().unwrap();
+        }
+        Crash::DuringPause => {
+            // The pause follows attempt 1's record; its alert goes out in it.
+            eventually("attempt 1 is recorded", || {
+                std::fs::metadata(sb.path("state.db")).is_ok() && !sb.decided().is_empty()
+            });
+            child.kill().unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    if let Crash::At(point) = crash {
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&out.status),
+            Some(9),
+            "{point}: {}",
+            text(&out)
+        );
+    }
+    // Resume: the same command takes the run over (its holder's pid is gone).
+    std::thread::sleep(Duration::from_millis(400));
+    let again = sb.run(&policy, "r1", failing).output().unwrap();
+    assert_eq!(again.status.code(), Some(3), "{crash:?}: {}", text(&again));
+    // A success resolves the alert; then anything left is drained.
+    let resolved = sb.run(&policy, "r2", "true").output().unwrap();
+    assert_eq!(resolved.status.code(), Some(0), "{}", text(&resolved));
+    std::thread::sleep(Duration::from_millis(400));
+    let drain = sb
+        .command(&["alerts", "outbox", "--drain", "10s"])
+        .output()
+        .unwrap();
+    assert!(drain.status.success(), "{}", text(&drain));
+    assert_eq!(sb.pending(), 0, "{crash:?}: rows left in the outbox");
+
+    let decided = sb.decided();
+    let received: Vec<(String, String)> = rx
+        .bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["kind"].as_str().unwrap_or("").to_string(),
+                b["dedup_key"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let mut counts: BTreeMap<&(String, String), usize> = BTreeMap::new();
+    for r in &received {
+        *counts.entry(r).or_default() += 1;
+    }
+    let lost = decided.iter().filter(|d| !counts.contains_key(d)).count();
+    let duplicated: usize = counts.values().map(|c| c - 1).sum();
+    assert_eq!(
+        lost, 0,
+        "{crash:?}: decided {decided:?}, received {received:?}"
+    );
+    assert!(
+        decided.iter().any(|(k, _)| k == "trigger") && decided.iter().any(|(k, _)| k == "resolve"),
+        "{crash:?}: {decided:?}"
+    );
+    // The resolve carries its trigger's dedup key, and came after it.
+    let trigger = received.iter().position(|(k, _)| k == "trigger").unwrap();
+    let resolve = received.iter().rposition(|(k, _)| k == "resolve").unwrap();
+    assert!(trigger < resolve, "{received:?}");
+    assert_eq!(received[trigger].1, received[resolve].1);
+    (decided.len(), received.len(), lost, duplicated)
+}
+
+#[test]
+fn a_kill_at_any_point_of_a_run_with_alerting_loses_no_notification() {
+    let points = [
+        Crash::At("attempt-committed"),
+        Crash::At("alerts-committed"),
+        Crash::At("delivered-before-mark"),
+        Crash::DuringPost,
+        Crash::DuringPause,
+    ];
+    let (mut decided, mut received, mut lost, mut duplicated) = (0, 0, 0, 0);
+    for crash in points {
+        let (d, r, l, dup) = trial(crash);
+        eprintln!("crash {crash:?}: decided {d}, received {r}, lost {l}, duplicated {dup}");
+        decided += d;
+        received += r;
+        lost += l;
+        duplicated += dup;
+    }
+    eprintln!(
+        "crash matrix: {} points, {decided} notifications decided, {received} received, \
+         {lost} lost, {duplicated} duplicated (same dedup key)",
+        points.len()
+    );
+}
+
+#[test]
+fn retry_after_is_honoured_and_a_dead_letter_can_be_redelivered() {
+    let sb = Sandbox::new();
+    // 429 with Retry-After: 1 (seconds), then a permanent 400, then accepted.
+    let rx = receiver(vec![
+        Reply {
+            hold_ms: 0,
+            status: 429,
+            headers: "retry-after: 1\r\n",
+        },
+        Reply {
+            hold_ms: 0,
+            status: 400,
+            headers: "",
+        },
+        ok(),
+    ]);
+    let policy = sb.policy(&rx.url);
+    let out = sb
+        .run(&policy, "r1", "exit 3")
+        .env("BACKSTOP_ALERT_DRAIN_MS", "5000")
+        .output()
+        .unwrap();
+    let err = text(&out);
+    // The exit status is the command's, whatever delivery did.
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("HTTP 429") && err.contains("retrying in 1s"),
+        "{err}"
+    );
+    assert!(
+        err.contains("HTTP 400") && err.contains("--redeliver"),
+        "{err}"
+    );
+    let list = sb
+        .command(&["alerts", "outbox", "--json"])
+        .output()
+        .unwrap();
+    let listed: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let rows = listed["outbox"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{listed}");
+    assert_eq!(rows[0]["status"], "dead");
+    assert_eq!(rows[0]["tries"], 2);
+    let dead = std::fs::read_to_string(sb.path("dead-letter.jsonl")).unwrap();
+    assert_eq!(dead.lines().count(), 1);
+    let again = sb
+        .command(&["alerts", "outbox", "--redeliver", "all"])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", text(&again));
+    let bodies = rx.bodies.lock().unwrap();
+    assert_eq!(bodies.len(), 3);
+    let keys: Vec<&str> = bodies
+        .iter()
+        .map(|b| b["dedup_key"].as_str().unwrap())
+        .collect();
+    assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+    assert_eq!(sb.pending(), 0);
+}
+
+#[test]
+fn a_hanging_receiver_never_holds_the_run_past_the_drain_bound() {
+    let sb = Sandbox::new();
+    let rx = receiver(vec![Reply {
+        hold_ms: 60_000,
+        status: 200,
+        headers: "",
+    }]);
+    let policy = sb.policy(&rx.url);
+    let out = sb
+        .run(&policy, "r1", "exit 3")
+        .env("BACKSTOP_ALERT_DRAIN_MS", "1000")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    // What was not delivered stays in the outbox for the next sender.
+    assert_eq!(sb.pending(), 1);
+    assert_eq!(rx.bodies.lock().unwrap().len(), 1);
+}
