@@ -7,8 +7,9 @@
 # the examples; then go/pgstore (PostgreSQL shared state) against a throwaway
 # PostgreSQL, and the cross-language breaker test. Extra arguments go to `go test`.
 # Needs Go 1.26+ and the Go module proxy; the cross-language test also needs
-# python3 and Node 20+ (it installs their dependencies when missing). The race detector needs cgo and a C
-# compiler; without one (CGO_ENABLED=0 or no cc) the tests run without -race.
+# python3 and Node 20+ (it installs their dependencies when missing). The race
+# detector needs cgo and a C compiler; without one (CGO_ENABLED=0 or no cc) the
+# tests run without -race.
 # Benchmarks: cd go && go test -run '^$' -bench 'Classify|AfterFailure|BeginAttempt|Do|EvaluateAlerts' -benchmem
 set -euo pipefail
 
