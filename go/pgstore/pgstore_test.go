@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/tetratelabs/wazero"
 
 	backstop "github.com/backstop-policy/backstop/go"
 )
@@ -367,7 +368,14 @@ var (
 func testPolicy(t *testing.T) *backstop.Policy {
 	policyOnce.Do(func() {
 		ctx := context.Background()
-		engine, err := backstop.New(ctx)
+		// Compiled code kept on disk between runs: under -race compiling
+		// the engine takes minutes on a busy machine.
+		cache, err := wazero.NewCompilationCacheWithDir(filepath.Join(os.TempDir(), "backstop-pgstore-test-wazero"))
+		if err != nil {
+			policyErr = err
+			return
+		}
+		engine, err := backstop.New(ctx, backstop.WithCompilationCache(cache))
 		if err != nil {
 			policyErr = err
 			return
