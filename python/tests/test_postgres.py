@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -172,6 +173,31 @@ def test_one_store_shared_by_threads_loses_nothing(db):
     for t in threads:
         t.join()
     assert store.get("k").budget.spent_milli == 80
+
+
+class OneConnectionPerCall:
+    """The part of psycopg_pool.ConnectionPool the store uses: connections
+    not in autocommit mode, committed when the block ends."""
+
+    def __init__(self, url):
+        self.url = url
+
+    @contextmanager
+    def connection(self):
+        with psycopg.connect(self.url) as conn:
+            yield conn
+
+
+def test_a_pool_shared_by_threads_loses_nothing(db):
+    store = PostgresStateStore(pool=OneConnectionPerCall(db))
+    threads = [threading.Thread(target=lambda: [store.update("k", bump) for _ in range(20)]) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.get("k").budget.spent_milli == 80
+    with psycopg.connect(db) as conn:  # and the schema was created in a committed transaction
+        assert conn.execute("SELECT version FROM backstop.schema_version").fetchall() == [(3,)]
 
 
 def test_writes_the_clis_json_and_reads_what_the_cli_wrote(db):

@@ -170,7 +170,9 @@ class PostgresStateStore:
         with self._connection() as conn:
             try:
                 self._check_schema(conn)
-                row = conn.execute("SELECT state FROM backstop.shared_state WHERE step = %s", (key,)).fetchone()
+                with conn.transaction():
+                    row = conn.execute("SELECT state FROM backstop.shared_state WHERE step = %s",
+                                       (key,)).fetchone()
             except psycopg.Error as exc:
                 raise self._error(exc, f"reading the shared state of {key!r}") from None
         if row is None:
@@ -229,9 +231,11 @@ class PostgresStateStore:
     def _check_schema(self, conn: "psycopg.Connection[Any]") -> None:
         if self._schema_checked:
             return
-        found = _inspect(conn)
-        if found == "missing":
-            with conn.transaction():
+        # In a transaction block even to read, so a pool's connection (not in
+        # autocommit mode) is left with no transaction open.
+        with conn.transaction():
+            found = _inspect(conn)
+            if found == "missing":
                 # The CLI's lock: workers and CLIs opening a new database at
                 # once create the schema exactly once.
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
