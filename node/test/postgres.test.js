@@ -169,6 +169,21 @@ describe('read-modify-write', () => {
     assert.equal((await s.get('k')).budget.spentMilli, 1);
     assert.equal(await s.update('k', bump()), 2);
   });
+  it('a row locked past the lock timeout fails the update', async () => {
+    const url = await freshDb();
+    const s = store({ connectionString: url, lockTimeoutMs: 200 });
+    await s.update('k', bump());
+    const holder = new pg.Client({ connectionString: url }); // a stalled worker holding the row
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query("SELECT state FROM backstop.shared_state WHERE step = 'k' FOR UPDATE");
+      await assert.rejects(s.update('k', bump()), (e) => e.code === 'locked' && /200 ms/.test(e.message));
+    } finally {
+      await holder.end();
+    }
+    assert.equal(await s.update('k', bump()), 2);
+  });
   it('a stored state that is not valid is named', async () => {
     const url = await freshDb();
     const s = store({ connectionString: url });

@@ -224,6 +224,16 @@ def test_an_error_in_fn_rolls_back_and_propagates(db):
     assert store.update("k", bump) == 2  # the connection is usable again
 
 
+def test_a_row_locked_past_the_lock_timeout_fails_the_update(db):
+    store = PostgresStateStore(db, lock_timeout=0.2)
+    store.update("k", bump)
+    with psycopg.connect(db) as holder:  # a stalled worker holding the row
+        holder.execute("SELECT state FROM backstop.shared_state WHERE step = 'k' FOR UPDATE")
+        with pytest.raises(StateStoreError, match="stayed locked.*200 ms"):
+            store.update("k", bump)
+    assert store.update("k", bump) == 2  # released: nothing was written meanwhile
+
+
 def test_a_stored_state_that_is_not_valid_is_named(db):
     store = PostgresStateStore(db)
     store.update("k", bump)
