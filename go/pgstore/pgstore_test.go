@@ -328,6 +328,42 @@ func TestAnErrorInFnRollsBackUnchanged(t *testing.T) {
 	}
 }
 
+func TestARowLockedPastTheLockTimeoutFailsTheUpdate(t *testing.T) {
+	url := freshDB(t)
+	ctx := context.Background()
+	s, err := Open(ctx, url, WithLockTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d := dep(t, s, "k")
+	if err := d.Update(ctx, bump(nil)); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := pgx.Connect(ctx, url) // a stalled worker holding the row
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT state FROM backstop.shared_state WHERE step = 'k' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Update(ctx, bump(nil)); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "200ms") {
+		t.Fatalf("got %v, want ErrLocked", err)
+	}
+	_ = tx.Rollback(ctx)
+	if err := d.Update(ctx, bump(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := d.Load(ctx); err != nil || st.Budget.SpentMilli != 2 {
+		t.Fatalf("spent %d (%v), want 2: nothing written while locked", st.Budget.SpentMilli, err)
+	}
+}
+
 func TestAnInvalidStoredStateIsNamed(t *testing.T) {
 	url := freshDB(t)
 	d := dep(t, open(t, url), "k")
