@@ -507,3 +507,23 @@ func TestTheLoopEndsWithTheStoreErrorWhenTheDatabaseDies(t *testing.T) {
 		t.Fatalf("got %v (ran %v)", err, ran)
 	}
 }
+
+// BenchmarkUpdate: one planner-call's read-modify-write (one transaction) on
+// one row, from one connection.
+func BenchmarkUpdate(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, baseURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	d, err := s.Dependency("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := d.Update(ctx, bump(nil)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
