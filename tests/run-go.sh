@@ -33,7 +33,7 @@ if [ "$(go env CGO_ENABLED)" != 1 ] || ! command -v "$(go env CC)" >/dev/null 2>
     echo "run-go.sh: no cgo toolchain, so running the tests without -race" >&2
     race=
 fi
-go test $race -count=1 "$@" ./...
+go test $race -count=1 -timeout 30m "$@" ./...
 
 # go/pgstore (its own module, so the core does not pull pgx): the
 # PostgreSQL shared-state store against a throwaway cluster (tests/postgres/cluster.sh).
@@ -49,7 +49,7 @@ fi
 go vet ./...
 eval "$("$root/tests/postgres/cluster.sh" start)"
 trap '"$root/tests/postgres/cluster.sh" stop "$BACKSTOP_TEST_PG_DIR"' EXIT
-go test $race -count=1 "$@" ./...
+go test $race -count=1 -timeout 30m "$@" ./...
 
 # The cross-language breaker: Python, Node and Go workers (and the CLI, with
 # BACKSTOP_BIN) trip one breaker through this PostgreSQL (tests/postgres/crosslang.sh).
