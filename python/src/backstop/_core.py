@@ -72,11 +72,14 @@ class _RawFunc:
         self._trap_addr = ctypes.addressof(self._trap)
 
     def __call__(self, args: Sequence[int]) -> Optional[int]:
-        if len(args) != self._nparams:
-            raise TypeError(f"core function takes {self._nparams} arguments, got {len(args)}")
+        n = len(args)
+        if n != self._nparams:
+            raise TypeError(f"core function takes {self._nparams} arguments, got {n}")
         words = self._words
-        for i, arg in enumerate(args):
-            words[i * _SLOT] = arg  # ctypes keeps the low 64 bits
+        if n:
+            # One strided slice assignment (half the cost of a loop); ctypes
+            # keeps each value's low 64 bits.
+            words[0:n * _SLOT:_SLOT] = args
         error = _call_unchecked(self._ctx, self._func_addr, self._buf_addr, self._len, self._trap_addr)
         if error:
             raise wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(_capi.wasmtime_error_t)))
@@ -160,6 +163,18 @@ class CoreInstance:
         """Call WIT function ``name``: lower ``args``, run, lift the result, post-return."""
         f, core, post = self._functions[name]
         flat = f.lower_params(self, args)
+        raw = core(flat)
+        self._refresh()
+        value = f.lift_result(self, raw)
+        if post is not None:
+            post(() if raw is None else (raw,))
+        return value
+
+    def call_flat(self, name: str, flat: Sequence[int]) -> Any:
+        """Call WIT function ``name`` with its parameters already flattened to
+        core values (see :meth:`backstop._abi.Function.lower_params`): run,
+        lift the result, post-return."""
+        f, core, post = self._functions[name]
         raw = core(flat)
         self._refresh()
         value = f.lift_result(self, raw)
