@@ -26,7 +26,8 @@ from typing import (Any, Awaitable, Callable, Iterator, Mapping, Optional, Proto
 
 from ._exceptions import failure_from_exception, pushback_from_exception
 from ._model import Failure
-from ._planner import AttemptFailure, Decision, GiveUpReason, Permit, RetryState, SharedState
+from ._planner import (AttemptFailure, Decision, GiveUpReason, Permit, RetryState, SharedState,
+                       _new_retry_state)
 from ._policy import Policy, default_policy, derive_seed
 
 T = TypeVar("T")
@@ -283,7 +284,8 @@ class _Operation:
     def __init__(self, config: "_Config") -> None:
         self.config = config
         self.clock = config.clock
-        self.state = RetryState(seed=config.seed())
+        # A fresh state; the seed is checked already (see _Config.seed).
+        self.state: RetryState = _new_retry_state(0, None, 0, config.seed())
         self.last_exception: Optional[BaseException] = None
         self.last_decision: Optional[Decision] = None
 
