@@ -24,10 +24,10 @@ import weakref
 from typing import (Any, Awaitable, Callable, Iterator, Mapping, Optional, Protocol, TypeVar,
                     Union, overload)
 
-from ._exceptions import failure_from_exception, pushback_from_exception
+from ._exceptions import failure_and_pushback
 from ._model import Failure
 from ._planner import (AttemptFailure, Decision, GiveUpReason, Permit, RetryState, SharedState,
-                       _new_retry_state)
+                       _builder, _new_retry_state)
 from ._policy import Policy, default_policy, derive_seed
 
 T = TypeVar("T")
@@ -129,6 +129,7 @@ class InMemoryStateStore:
 
 
 _FRESH = SharedState()
+_new_attempt_failure = _builder(AttemptFailure)
 
 #: By default every operation with one Policy object shares one store: its
 #: breaker and budget. Weak keys, so the store goes with the policy.
@@ -336,11 +337,13 @@ class _Operation:
     def failed(self, exc: Exception, duration_ms: int) -> Decision:
         self.last_exception = exc
         now = self.clock()
-        now_ms = self._now_ms()
-        pushback = pushback_from_exception(exc, now=now)
+        now_ms = max(0, round(now * 1000))
+        failure, pushback = failure_and_pushback(exc, now=now)
         never = pushback is not None and math.isinf(pushback)
-        outcome = AttemptFailure(failure_from_exception(exc), duration_ms,
-                                 None if pushback is None or never else int(pushback))
+        # Checked values only (a duration from the clock, a pushback parsed
+        # to whole milliseconds), so the dataclass checks are skipped.
+        outcome: AttemptFailure = _new_attempt_failure(
+            failure, duration_ms, None if pushback is None or never else int(pushback))
         decision = self._report(outcome, now_ms)
         self.state = decision.state
         if decision.should_retry and never:
