@@ -10,6 +10,7 @@ signature once, when it binds the instance.
 from __future__ import annotations
 
 import ctypes
+import functools
 from typing import Any, Mapping, Optional, Sequence
 
 import wasmtime
@@ -19,18 +20,26 @@ from wasmtime._ffi import dll as _dll
 from ._abi import I32, I64, Function
 
 # Private prototypes (``dll[name]`` makes a fresh function object, leaving
-# wasmtime-py's own untouched) taking and returning plain addresses: ctypes
-# converts integers much faster than it checks pointer types.
+# wasmtime-py's own untouched) returning plain addresses. They declare no
+# argtypes: every call passes the same prebuilt ctypes address objects (bound
+# with functools.partial), which ctypes hands to C as they are, about twice
+# as fast as converting integers through declared argtypes on every call.
+# The signatures, for the record:
+#   wasmtime_error_t *wasmtime_func_call_unchecked(wasmtime_context_t *,
+#       const wasmtime_func_t *, wasmtime_val_raw_t *args_and_results,
+#       size_t args_and_results_len, wasm_trap_t **trap_ret)
+#   uint8_t *wasmtime_memory_data(const wasmtime_context_t *, const wasmtime_memory_t *)
+#   size_t wasmtime_memory_data_size(const wasmtime_context_t *, const wasmtime_memory_t *)
 _call_unchecked = _dll["wasmtime_func_call_unchecked"]
 _call_unchecked.restype = ctypes.c_void_p
-_call_unchecked.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
-                            ctypes.c_void_p]
+_call_unchecked.argtypes = None
 _memory_data = _dll["wasmtime_memory_data"]
 _memory_data.restype = ctypes.c_void_p
-_memory_data.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+_memory_data.argtypes = None
 _memory_size = _dll["wasmtime_memory_data_size"]
 _memory_size.restype = ctypes.c_size_t
-_memory_size.argtypes = _memory_data.argtypes
+_memory_size.argtypes = None
+_addr = ctypes.c_void_p
 
 _CORE_TYPES = {I32: wasmtime.ValType.i32(), I64: wasmtime.ValType.i64()}
 _SLOT = ctypes.sizeof(_capi.wasmtime_val_raw_t) // 8
@@ -42,7 +51,7 @@ class _RawFunc:
     """One core export taking and returning ``i32`` / ``i64`` values."""
 
     __slots__ = ("_ctx", "_func", "_func_addr", "_buf", "_buf_addr", "_len", "_words",
-                 "_nparams", "_nresults", "_result_mask", "_trap", "_trap_addr")
+                 "_nparams", "_nresults", "_result_mask", "_trap", "_trap_addr", "_invoke")
 
     def __init__(self, store: wasmtime.Store, func: wasmtime.Func, params: Sequence[str],
                  results: Sequence[str]) -> None:
@@ -70,6 +79,9 @@ class _RawFunc:
     def _new_trap_slot(self) -> None:
         self._trap = ctypes.POINTER(_capi.wasm_trap_t)()
         self._trap_addr = ctypes.addressof(self._trap)
+        self._invoke = functools.partial(_call_unchecked, _addr(self._ctx), _addr(self._func_addr),
+                                         _addr(self._buf_addr), ctypes.c_size_t(self._len),
+                                         _addr(self._trap_addr))
 
     def __call__(self, args: Sequence[int]) -> Optional[int]:
         n = len(args)
@@ -80,7 +92,7 @@ class _RawFunc:
             # One strided slice assignment (half the cost of a loop); ctypes
             # keeps each value's low 64 bits.
             words[0:n * _SLOT:_SLOT] = args
-        error = _call_unchecked(self._ctx, self._func_addr, self._buf_addr, self._len, self._trap_addr)
+        error = self._invoke()
         if error:
             raise wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(_capi.wasmtime_error_t)))
         if self._trap:
@@ -108,6 +120,8 @@ class CoreInstance:
         self._ctx = ctypes.cast(store._context(), ctypes.c_void_p).value
         self._memory = memory  # keeps the address below valid
         self._memory_ref = ctypes.addressof(memory._memory)
+        self._memory_size = functools.partial(_memory_size, _addr(self._ctx), _addr(self._memory_ref))
+        self._memory_data = functools.partial(_memory_data, _addr(self._ctx), _addr(self._memory_ref))
         self._addr = self._size = -1
         self.view = memoryview(b"")
         self._refresh()
@@ -144,9 +158,9 @@ class CoreInstance:
     def _refresh(self) -> None:
         # Any guest call may grow (and so move) linear memory.
         # Memory only moves when it grows, so the size alone says whether to look.
-        size = _memory_size(self._ctx, self._memory_ref)
+        size = self._memory_size()
         if size != self._size:
-            addr = _memory_data(self._ctx, self._memory_ref) or 0
+            addr = self._memory_data() or 0
             self._addr, self._size = addr, size
             if size:
                 self.view = memoryview((ctypes.c_ubyte * size).from_address(addr)).cast("B")
