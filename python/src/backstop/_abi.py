@@ -21,6 +21,7 @@ supported), and a ``result`` or ``variant`` as a ``(case_name, payload)`` pair.
 
 from __future__ import annotations
 
+import collections.abc
 import functools
 import struct
 from typing import Any, Iterator, Optional, Protocol, Sequence
@@ -226,7 +227,9 @@ class List(ValType):
         self.elem = elem
 
     def lower_range(self, mem: Memory, value: Any) -> tuple[int, int]:
-        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        # Lists and tuples first: an ABC check costs a microsecond.
+        if type(value) not in (list, tuple) and (isinstance(value, (str, bytes)) or not isinstance(
+                value, collections.abc.Sequence)):
             raise TypeError(f"list expects a sequence, got {type(value).__name__}")
         elem, count = self.elem, len(value)
         if not count:

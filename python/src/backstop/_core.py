@@ -93,13 +93,16 @@ class _RawFunc:
             # keeps each value's low 64 bits.
             words[0:n * _SLOT:_SLOT] = args
         error = self._invoke()
+        if error or self._trap:
+            self._fail(error)
+        return words[0] & self._result_mask if self._nresults else None
+
+    def _fail(self, error: Optional[int]) -> None:
         if error:
             raise wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(_capi.wasmtime_error_t)))
-        if self._trap:
-            trap = self._trap
-            self._new_trap_slot()  # the Trap object takes ownership of the pointer
-            raise wasmtime.Trap._from_ptr(trap)
-        return words[0] & self._result_mask if self._nresults else None
+        trap = self._trap
+        self._new_trap_slot()  # the Trap object takes ownership of the pointer
+        raise wasmtime.Trap._from_ptr(trap)
 
 
 class CoreInstance:
@@ -168,9 +171,17 @@ class CoreInstance:
                 self.view = memoryview(b"")
 
     def alloc(self, align: int, size: int) -> int:
-        ptr = self._realloc((0, 0, align, size))
-        self._refresh()
-        assert ptr is not None
+        # cabi_realloc(0, 0, align, size), inlined: a failed attempt's
+        # strings and lists make several of these per decision.
+        realloc = self._realloc
+        words = realloc._words
+        words[0:4 * _SLOT:_SLOT] = (0, 0, align, size)
+        error = realloc._invoke()
+        if error or realloc._trap:
+            realloc._fail(error)
+        if self._memory_size() != self._size:
+            self._refresh()
+        ptr: int = words[0] & 0xFFFFFFFF
         return ptr
 
     def call(self, name: str, *args: Any) -> Any:
