@@ -16,7 +16,8 @@ import functools
 import inspect
 import logging
 import math
-import secrets
+import os
+import struct
 import sys
 import threading
 import time
@@ -390,6 +391,32 @@ def _add_note(exc: BaseException, note: str) -> None:
         add_note(note)
 
 
+#: 64-bit seeds from the OS's randomness, read 512 at a time: one system call
+#: per operation was a measurable part of a successful call. Taking the next
+#: one is atomic under the GIL, so no two operations share a seed; a forked
+#: child starts a new batch rather than repeat its parent's.
+_SEED_BATCH = struct.Struct("<512Q")
+_seeds: Iterator[int] = iter(())
+
+
+def _random_seed() -> int:
+    global _seeds
+    while True:
+        for seed in _seeds:
+            if seed:  # never 0
+                return seed
+        _seeds = iter(_SEED_BATCH.unpack(os.urandom(_SEED_BATCH.size)))
+
+
+def _reset_seeds() -> None:
+    global _seeds
+    _seeds = iter(())
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_seeds)
+
+
 class _Config:
     def __init__(self, policy: Optional[Policy], idempotency_key: Optional[str], seed: Optional[int],
                  shared_state: Optional[SharedStateStore], dependency: str,
@@ -433,10 +460,7 @@ class _Config:
             return self.fixed_seed
         if self.idempotency_key is not None:
             return derive_seed(self.idempotency_key)
-        while True:
-            seed = secrets.randbits(64)
-            if seed:
-                return seed
+        return _random_seed()
 
     def with_key(self, key: Optional[str]) -> "_Config":
         if key is None:
@@ -485,7 +509,7 @@ class Retrying(_BaseRetrying):
       and retry defaults);
     * ``idempotency_key``: seeds the jitter (``"<run id>/<step>"``) so a run's
       delays are reproducible; without it (or ``seed``) the seed is 64 random
-      bits from the OS (``secrets``), never 0;
+      bits from the OS (``os.urandom``), never 0;
     * ``seed``: an explicit jitter seed, over the key: fixes the waits in tests;
     * ``shared_state``, ``dependency``: a :class:`SharedStateStore` and the key
       of this dependency in it (default: an in-memory store per Policy object,
