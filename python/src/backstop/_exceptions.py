@@ -113,16 +113,19 @@ def _text(value: Any) -> Optional[str]:
     return text
 
 
+def _attr(obj: Any, name: str) -> Any:
+    """``getattr(obj, name, None)``, and ``None`` when the property raises."""
+    try:
+        return getattr(obj, name, None)
+    except Exception:
+        return None
+
+
 def _facts(exc: BaseException) -> dict[str, Any]:
     """What one exception says about the failure. Never raises: a property
     that fails on a half-built exception object is simply not a fact."""
     facts: dict[str, Any] = {}
-
-    def attr(obj: Any, name: str) -> Any:
-        try:
-            return getattr(obj, name, None)
-        except Exception:
-            return None
+    attr = _attr
 
     # HTTP status: urllib's HTTPError, requests / httpx (`response.status_code`),
     # SDKs that put it on the exception (`status_code`, aiohttp's `status`).
@@ -332,11 +335,7 @@ def parse_grpc_pushback(value: str) -> Union[int, float]:
 
 
 def _pushback(exc: BaseException, now: Optional[float]) -> Union[int, float, None]:
-    def attr(obj: Any, name: str) -> Any:
-        try:
-            return getattr(obj, name, None)
-        except Exception:
-            return None
+    attr = _attr
 
     # An SDK's own attribute (seconds), e.g. a rate-limit error's `retry_after`.
     ms = _seconds_to_ms(attr(exc, "retry_after"))

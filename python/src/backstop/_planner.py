@@ -244,7 +244,12 @@ class SharedState:
                                          "budget": BudgetState.from_dict})
 
     def _lower(self) -> tuple[Any, ...]:
-        return (self.breaker._lower(), (self.budget.spent_milli,))
+        # Immutable and interned (see _lift), so lowered once per object.
+        d = self.__dict__
+        lowered: Optional[tuple[Any, ...]] = d.get("_lowered")
+        if lowered is None:
+            lowered = d["_lowered"] = (self.breaker._lower(), (self.budget.spent_milli,))
+        return lowered
 
     @classmethod
     def _lift(cls, raw: tuple[Any, ...]) -> "SharedState":
