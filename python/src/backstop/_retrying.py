@@ -257,7 +257,8 @@ class Attempt:
             self._status = _SUCCEEDED
             op.succeeded()
             return False
-        duration_ms = max(0, round((op.clock() - self._started) * 1000))
+        now = op.clock()
+        duration_ms = max(0, round((now - self._started) * 1000))
         if not isinstance(exc, Exception):
             # KeyboardInterrupt, SystemExit, cancellation: the caller stopped,
             # not the dependency, so it is not planned for; except that a
@@ -266,7 +267,7 @@ class Attempt:
             if self.probe:
                 op.cancelled_probe(duration_ms)
             return False
-        self.decision = decision = op.failed(exc, duration_ms)
+        self.decision = decision = op.failed(exc, duration_ms, now)
         past_deadline = op.past_deadline(decision)
         if decision.should_retry and not past_deadline:
             self._status = _RETRYING
@@ -335,9 +336,9 @@ class _Operation:
 
         return cfg.store.update(cfg.dependency, after)
 
-    def failed(self, exc: Exception, duration_ms: int) -> Decision:
+    def failed(self, exc: Exception, duration_ms: int, now: float) -> Decision:
+        """Report a failed attempt that ended at ``now`` (on the clock)."""
         self.last_exception = exc
-        now = self.clock()
         now_ms = max(0, round(now * 1000))
         failure, pushback = failure_and_pushback(exc, now=now)
         never = pushback is not None and math.isinf(pushback)
