@@ -91,6 +91,15 @@ if wants python; then
     run python-classify python/.venv/bin/python python/bench_classify.py
     run python-planner python/.venv/bin/python python/bench_planner.py
     run python-tail python/.venv/bin/python python/bench_tail.py
+
+    section "Python peers: the retry helpers next to tenacity (issue 14 goals)"
+    # The peer lives in the bench's own venv, never in the test venv.
+    if [ ! -x python/.venv-bench/bin/python ]; then
+        "${PYTHON:-python3}" -m venv python/.venv-bench
+    fi
+    python/.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check \
+        -r python/requirements-bench.txt ./python
+    run python-peers python/.venv-bench/bin/python python/bench_peers.py
 fi
 
 section "done"
