@@ -51,7 +51,7 @@ run() { # name, then the command; output to the terminal and to $out/name.txt
 if wants rust; then
     section "Rust: criterion, native core vs wasmtime host, CLI cold start ($criterion_args)"
     # shellcheck disable=SC2086
-    run rust cargo bench -p backstop --bench decisions -- $criterion_args
+    run rust cargo bench --workspace --bench decisions -- $criterion_args
     # Criterion's point estimates (median of the samples), one line per case.
     section "Rust summary (criterion median)"
     python3 - "$root/target/criterion" <<'EOF' | tee "$out/rust-summary.txt"
@@ -59,7 +59,7 @@ import json, pathlib, sys
 base = pathlib.Path(sys.argv[1])
 for est in sorted(base.glob("**/new/estimates.json")):
     bench = json.loads((est.parent / "benchmark.json").read_text())
-    if not bench["group_id"].startswith(("classify/", "plan/", "alerts/", "cli-cold-start")):
+    if not bench["group_id"].startswith(("classify/", "plan/", "alerts/", "tail-50/", "cli-cold-start")):
         continue
     m = json.loads(est.read_text())["median"]["point_estimate"]
     unit = f"{m:10.1f} ns" if m < 1e5 else f"{m / 1e6:10.2f} ms"
@@ -90,6 +90,16 @@ if wants python; then
     python/.venv/bin/python -m pip install --quiet --disable-pip-version-check ./python
     run python-classify python/.venv/bin/python python/bench_classify.py
     run python-planner python/.venv/bin/python python/bench_planner.py
+    run python-tail python/.venv/bin/python python/bench_tail.py
+
+    section "Python peers: the retry helpers next to tenacity (issue 14 goals)"
+    # The peer lives in the bench's own venv, never in the test venv.
+    if [ ! -x python/.venv-bench/bin/python ]; then
+        "${PYTHON:-python3}" -m venv python/.venv-bench
+    fi
+    python/.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check \
+        -r python/requirements-bench.txt ./python
+    run python-peers python/.venv-bench/bin/python python/bench_peers.py
 fi
 
 section "done"

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use backstop::store::{
     Acquired, AlertLogRow, Delivery, Fence, Grant, LeaseLost, Outgoing, Owner, RunKey,
-    SCHEMA_VERSION, Store, StoreError, StoreErrorKind, StoredPolicy,
+    PG_SCHEMA_VERSION, SCHEMA_VERSION, Store, StoreError, StoreErrorKind, StoredPolicy,
 };
 use backstop::{Permit, RetryState, SharedState};
 
@@ -212,13 +212,18 @@ fn a_newer_schema_is_refused(db: &Db) {
     }
     let err = Store::open(&db.state, BUSY).err().expect("refused");
     let store_err = err.downcast_ref::<StoreError>().expect("a StoreError");
+    let known = if db.pg {
+        PG_SCHEMA_VERSION
+    } else {
+        SCHEMA_VERSION
+    };
     assert!(
-        matches!(store_err.kind, StoreErrorKind::TooNew(99)),
+        matches!(store_err.kind, StoreErrorKind::TooNew(99, k) if k == known),
         "{err}"
     );
     assert!(
         err.to_string()
-            .contains(&format!("newer than this backstop's {SCHEMA_VERSION}"))
+            .contains(&format!("newer than this backstop's {known}"))
     );
     // The read-only path refuses it too.
     assert!(Store::open_existing(&db.state, BUSY).is_err());
@@ -830,4 +835,32 @@ fn a_resolve_waits_for_its_trigger_and_dead_letters_come_back(db: &Db) {
         (last[0].kind.as_str(), last[0].dedup_key.as_str()),
         ("resolve", "a")
     );
+}
+
+/// The Python, Go and Node stores create PostgreSQL's version-3 tables (the
+/// DDL in tests/postgres/schema-v3.sql) and refuse a newer version: the CLI
+/// adds its outbox to such a database without changing the version.
+#[test]
+fn postgres_a_version_3_schema_from_another_host_gets_the_outbox_and_stays_3() {
+    let Some(url) = pg_database() else { return };
+    let ddl = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/postgres/schema-v3.sql"
+    ))
+    .unwrap();
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "CREATE SCHEMA backstop; SET search_path TO backstop; {ddl};
+         CREATE TABLE backstop.schema_version (version BIGINT NOT NULL);
+         INSERT INTO backstop.schema_version VALUES (3);"
+    ))
+    .unwrap();
+    let mut s = Store::open(Path::new(&url), BUSY).unwrap();
+    assert!(s.claim_outbox("x", now(), LONG, 1).unwrap().is_empty());
+    let version: i64 = c
+        .query_one("SELECT max(version) FROM backstop.schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version, PG_SCHEMA_VERSION);
+    assert_eq!(PG_SCHEMA_VERSION, 3, "the other hosts' stores refuse any other");
 }

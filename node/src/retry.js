@@ -114,11 +114,14 @@ function isThenable(value) {
 }
 
 /**
- * Read the shared state, compute, write it back. With a synchronous store (the
+ * Read the shared state, compute, write it back. A store with
+ * `update(key, compute)` does all three atomically itself (PostgresStore: one
+ * transaction holding the row's lock). With a synchronous get/set store (the
  * default) nothing else runs in between, so concurrent retries lose no update.
  * `compute` returns [next shared state, result].
  */
 function update(store, key, compute) {
+  if (typeof store.update === 'function') return store.update(key, compute);
   const commit = (current) => {
     const [next, result] = compute(current ?? undefined);
     const written = store.set(key, next);
@@ -219,8 +222,8 @@ function checkOptions(options) {
   if (idempotencyKey !== undefined && typeof idempotencyKey !== 'string') throw new TypeError('retry option `idempotencyKey` must be a string');
   if (dependency !== undefined && typeof dependency !== 'string') throw new TypeError('retry option `dependency` must be a string');
   if (onRetry !== undefined && typeof onRetry !== 'function') throw new TypeError('retry option `onRetry` must be a function');
-  if (sharedState !== undefined && (typeof sharedState?.get !== 'function' || typeof sharedState?.set !== 'function')) {
-    throw new TypeError('retry option `sharedState` must be a store with get(key) and set(key, state) methods');
+  if (sharedState !== undefined && typeof sharedState?.update !== 'function' && (typeof sharedState?.get !== 'function' || typeof sharedState?.set !== 'function')) {
+    throw new TypeError('retry option `sharedState` must be a store with update(key, compute) or get(key) and set(key, state) methods');
   }
   if (clock !== undefined && (typeof clock?.now !== 'function' || typeof clock?.sleep !== 'function')) {
     throw new TypeError('retry option `clock` must have now() and sleep(ms, signal) methods');

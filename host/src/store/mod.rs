@@ -35,7 +35,7 @@ use anyhow::Context;
 pub use alerts::{AlertLogRow, AlertStateRow, StoredPolicy};
 pub use outbox::{Delivery, OutboxRow, Outgoing};
 pub use runs::{Abandoned, Acquired, Fence, Grant, Observed, Owner, RunKey};
-pub use schema::SCHEMA_VERSION;
+pub use schema::{PG_SCHEMA_VERSION, SCHEMA_VERSION};
 pub use stats::StepStats;
 
 /// Where the state lives, as `--state` names it.
@@ -122,7 +122,8 @@ pub enum StoreErrorKind {
     /// A SQLite file of 0 bytes: truncated or replaced, never one we made.
     Empty,
     Foreign(String),
-    TooNew(i64),
+    /// The database's version and the newest this backstop knows (per backend).
+    TooNew(i64, i64),
     /// The database server cannot be reached or dropped the connection.
     Unavailable(String),
     Other(String),
@@ -151,9 +152,9 @@ impl fmt::Display for StoreError {
                 f,
                 "{at} is {what} but not a backstop state database; it was left untouched"
             ),
-            StoreErrorKind::TooNew(version) => write!(
+            StoreErrorKind::TooNew(version, known) => write!(
                 f,
-                "state database {at} has schema version {version}, newer than this backstop's {SCHEMA_VERSION}; upgrade backstop"
+                "state database {at} has schema version {version}, newer than this backstop's {known}; upgrade backstop"
             ),
             StoreErrorKind::Unavailable(detail) => write!(
                 f,

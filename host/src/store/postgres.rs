@@ -12,7 +12,7 @@ use postgres::error::SqlState;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, Config, NoTls};
 
-use super::schema::{PG_SCHEMA, POSTGRES_V3, POSTGRES_V4, SCHEMA_VERSION};
+use super::schema::{PG_SCHEMA, PG_SCHEMA_VERSION as SCHEMA_VERSION, POSTGRES_OUTBOX, POSTGRES_V3};
 use super::{Backend, Dialect, Fail, Row, StoreErrorKind, Tx, Val};
 
 /// The transaction-scoped advisory lock that serialises schema creation and
@@ -37,9 +37,9 @@ impl Postgres {
     pub fn open(url: &str, busy: Duration) -> Result<Postgres, Fail> {
         let mut db = Postgres::connect(url, busy)?;
         match db.inspect()? {
-            Found::Version(v) if v == SCHEMA_VERSION => return Ok(db),
+            Found::Version(v) if v == SCHEMA_VERSION && db.has_outbox()? => return Ok(db),
             Found::Version(v) if v > SCHEMA_VERSION => {
-                return Err(Fail::Db(StoreErrorKind::TooNew(v)));
+                return Err(Fail::Db(StoreErrorKind::TooNew(v, SCHEMA_VERSION)));
             }
             Found::Foreign => return Err(foreign()),
             _ => {}
@@ -53,7 +53,9 @@ impl Postgres {
         let mut db = Postgres::connect(url, busy)?;
         match db.inspect()? {
             Found::Missing => Ok(None),
-            Found::Version(v) if v > SCHEMA_VERSION => Err(Fail::Db(StoreErrorKind::TooNew(v))),
+            Found::Version(v) if v > SCHEMA_VERSION => {
+                Err(Fail::Db(StoreErrorKind::TooNew(v, SCHEMA_VERSION)))
+            }
             Found::Version(_) => Ok(Some(db)),
             Found::Foreign => Err(foreign()),
         }
@@ -112,6 +114,20 @@ impl Postgres {
         })
     }
 
+    /// Whether the additive outbox table exists (a database another host's
+    /// store created has only version 3's tables).
+    fn has_outbox(&mut self) -> Result<bool, Fail> {
+        let busy = self.busy;
+        let row = self
+            .client
+            .query_one(
+                "SELECT to_regclass($1)::text",
+                &[&format!("{PG_SCHEMA}.alert_outbox")],
+            )
+            .map_err(|e| pg_fail(busy, e))?;
+        Ok(row.get::<_, Option<String>>(0).is_some())
+    }
+
     /// Create or migrate under the advisory lock (transaction-scoped), so
     /// machines opening a new database at once create it exactly once.
     fn migrate(&mut self) -> Result<(), Fail> {
@@ -136,7 +152,7 @@ impl Postgres {
                     "CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA};
                      SET LOCAL search_path TO {PG_SCHEMA};
                      {POSTGRES_V3}
-                     {POSTGRES_V4}
+                     {POSTGRES_OUTBOX}
                      CREATE TABLE schema_version (version BIGINT NOT NULL);
                      INSERT INTO schema_version VALUES ({SCHEMA_VERSION});"
                 ))
@@ -153,23 +169,15 @@ impl Postgres {
                 match version {
                     None => return Err(foreign()),
                     Some(v) if v > SCHEMA_VERSION => {
-                        return Err(Fail::Db(StoreErrorKind::TooNew(v)));
+                        return Err(Fail::Db(StoreErrorKind::TooNew(v, SCHEMA_VERSION)));
                     }
                     // Version 3 was the first on PostgreSQL.
-                    Some(v) => {
-                        if v < 4 {
-                            tx.batch_execute(&format!(
-                                "SET LOCAL search_path TO {PG_SCHEMA}; {POSTGRES_V4}"
-                            ))
-                            .map_err(|e| pg_fail(busy, e))?;
-                        }
-                        if v < SCHEMA_VERSION {
-                            tx.execute(
-                                &format!("UPDATE {PG_SCHEMA}.schema_version SET version = $1"),
-                                &[&SCHEMA_VERSION],
-                            )
-                            .map_err(|e| pg_fail(busy, e))?;
-                        }
+                    // Version 3 is the first here; additive tables come without one.
+                    Some(_) => {
+                        tx.batch_execute(&format!(
+                            "SET LOCAL search_path TO {PG_SCHEMA}; {POSTGRES_OUTBOX}"
+                        ))
+                        .map_err(|e| pg_fail(busy, e))?;
                     }
                 }
             }

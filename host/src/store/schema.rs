@@ -7,12 +7,20 @@
 //! 4. `alert_outbox`: the notifications to deliver, written in the
 //!    evaluation's transaction and claimed, delivered and marked by senders.
 //!
+//! PostgreSQL stays at version 3: the Python, Go and Node stores share its
+//! `shared_state` table and refuse a newer version, so tables that only add
+//! (the outbox) are created `IF NOT EXISTS` on open without a new version. A
+//! change to an existing table must bump [`PG_SCHEMA_VERSION`] and those stores.
+//!
 //! SQLite keeps the version in `PRAGMA user_version`; PostgreSQL in the
 //! one-row table `backstop.schema_version`, with every table in the
 //! `backstop` schema so it can share a database with other applications.
 
 /// The version this backstop writes; a database with a newer one is refused.
 pub const SCHEMA_VERSION: i64 = 4;
+
+/// The version on PostgreSQL (see the module note).
+pub const PG_SCHEMA_VERSION: i64 = 3;
 
 /// SQLite, version 1.
 pub(crate) const SQLITE_V1: &str = "
@@ -140,9 +148,9 @@ CREATE INDEX alert_outbox_pending ON alert_outbox (due_at_ms)
     WHERE delivered_at_ms IS NULL AND dead_at_ms IS NULL;
 ";
 
-/// PostgreSQL, version 4: the alert outbox (as [`SQLITE_V4`]).
-pub(crate) const POSTGRES_V4: &str = "
-CREATE TABLE alert_outbox (
+/// PostgreSQL: the alert outbox (as [`SQLITE_V4`]), added to version 3.
+pub(crate) const POSTGRES_OUTBOX: &str = "
+CREATE TABLE IF NOT EXISTS alert_outbox (
     id               BIGSERIAL PRIMARY KEY,
     policy_key       TEXT NOT NULL,
     log_id           BIGINT,
@@ -161,7 +169,7 @@ CREATE TABLE alert_outbox (
     dead_at_ms       BIGINT,
     last_error       TEXT
 );
-CREATE INDEX alert_outbox_pending ON alert_outbox (due_at_ms)
+CREATE INDEX IF NOT EXISTS alert_outbox_pending ON alert_outbox (due_at_ms)
     WHERE delivered_at_ms IS NULL AND dead_at_ms IS NULL;
 ";
 

@@ -102,7 +102,7 @@ impl Sqlite {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(error)?;
         if version > SCHEMA_VERSION {
-            return Err(Fail::Db(StoreErrorKind::TooNew(version)));
+            return Err(Fail::Db(StoreErrorKind::TooNew(version, SCHEMA_VERSION)));
         }
         if version == 0 && self.tables()? > 0 {
             return Err(Fail::Db(StoreErrorKind::Foreign(
