@@ -10,8 +10,8 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use backstop::store::{
-    Acquired, AlertLogRow, Delivery, Fence, Grant, LeaseLost, Outgoing, Owner, RunKey,
-    PG_SCHEMA_VERSION, SCHEMA_VERSION, Store, StoreError, StoreErrorKind, StoredPolicy,
+    Acquired, AlertLogRow, Delivery, Fence, Grant, LeaseLost, Outgoing, Owner, PG_SCHEMA_VERSION,
+    RunKey, SCHEMA_VERSION, Store, StoreError, StoreErrorKind, StoredPolicy,
 };
 use backstop::{Permit, RetryState, SharedState};
 
@@ -862,5 +862,8 @@ fn postgres_a_version_3_schema_from_another_host_gets_the_outbox_and_stays_3() {
         .unwrap()
         .get(0);
     assert_eq!(version, PG_SCHEMA_VERSION);
-    assert_eq!(PG_SCHEMA_VERSION, 3, "the other hosts' stores refuse any other");
+    assert_eq!(
+        PG_SCHEMA_VERSION, 3,
+        "the other hosts' stores refuse any other"
+    );
 }

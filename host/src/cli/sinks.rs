@@ -212,7 +212,7 @@ pub fn pagerduty_body(n: &Notification, target: &str, source: &str) -> Value {
     json!({
         "routing_key": target,
         "event_action": action,
-        "dedup_key": n.dedup_key,
+        "dedup_key": pagerduty_dedup_key(&n.dedup_key),
         "payload": {
             "summary": n.summary,
             "severity": severity,
@@ -220,6 +220,23 @@ pub fn pagerduty_body(n: &Notification, target: &str, source: &str) -> Value {
             "custom_details": n.payload,
         },
     })
+}
+
+/// PagerDuty refuses a dedup_key over 255 characters: a longer key (a long
+/// run id) becomes a prefix of it and the SHA-256 of the whole, still stable
+/// across redeliveries and still distinct per alert.
+pub fn pagerduty_dedup_key(key: &str) -> String {
+    const MAX: usize = 255;
+    if key.chars().count() <= MAX {
+        return key.to_string();
+    }
+    use sha2::{Digest, Sha256};
+    let hash: String = Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let prefix: String = key.chars().take(MAX - 1 - hash.len()).collect();
+    format!("{prefix}~{hash}")
 }
 
 /// `pipeline/step` from the payload, else the caller's.
@@ -566,6 +583,21 @@ pub fn now_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pagerduty_dedup_keys_fit_255_characters_and_stay_distinct() {
+        let short = "nightly/train/failed";
+        assert_eq!(pagerduty_dedup_key(short), short);
+        let a = format!("nightly/train/{}a", "x".repeat(400));
+        let b = format!("nightly/train/{}b", "x".repeat(400));
+        let (ka, kb) = (pagerduty_dedup_key(&a), pagerduty_dedup_key(&b));
+        assert_eq!(ka.chars().count(), 255);
+        assert_ne!(ka, kb);
+        assert_eq!(ka, pagerduty_dedup_key(&a), "stable");
+        assert!(ka.starts_with("nightly/train/"));
+        let exact = "é".repeat(255);
+        assert_eq!(pagerduty_dedup_key(&exact), exact);
+    }
 
     #[test]
     fn sinks_are_read_from_toml_and_the_seed_format() {

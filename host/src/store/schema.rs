@@ -249,3 +249,14 @@ CREATE INDEX alert_log_by_key ON alert_log (dedup_key);
 
 /// The PostgreSQL schema (namespace) holding the tables.
 pub(crate) const PG_SCHEMA: &str = "backstop";
+
+#[cfg(test)]
+mod tests {
+    /// The Python, Go and Node stores create PostgreSQL's tables from a copy
+    /// of this DDL (tests/postgres/schema-v3.sql): it must not drift.
+    #[test]
+    fn the_shared_postgres_ddl_is_the_one_other_hosts_ship() {
+        let shipped = include_str!("../../../tests/postgres/schema-v3.sql");
+        assert_eq!(super::POSTGRES_V3.trim(), shipped.trim());
+    }
+}
