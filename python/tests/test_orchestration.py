@@ -334,3 +334,25 @@ def test_in_memory_store() -> None:
     store = InMemoryAlertStateStore()
     assert store.update("k", lambda s: (s + "x", len(s))) == 0
     assert store.get("k") == "x"
+
+
+def test_importing_backstop_imports_no_orchestrator() -> None:
+    import subprocess
+
+    code = ("import sys, backstop, backstop.orchestration\n"
+            "loaded = sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'airflow', 'prefect', 'dagster', 'temporalio'})\n"
+            "assert not loaded, loaded\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("adapter, extra", [("airflow", "airflow"), ("prefect", "prefect")])
+def test_an_adapter_without_its_orchestrator_names_the_extra(adapter: str, extra: str) -> None:
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec(adapter) is not None:
+        pytest.skip(f"{adapter} is installed here (its own suite covers the adapter)")
+    out = subprocess.run([sys.executable, "-c", f"import backstop.{adapter}"], capture_output=True, text=True)
+    assert out.returncode != 0
+    assert f'backstop-policy[{extra}]' in out.stderr
