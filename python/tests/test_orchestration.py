@@ -356,3 +356,21 @@ def test_an_adapter_without_its_orchestrator_names_the_extra(adapter: str, extra
     out = subprocess.run([sys.executable, "-c", f"import backstop.{adapter}"], capture_output=True, text=True)
     assert out.returncode != 0
     assert f'backstop-policy[{extra}]' in out.stderr
+
+
+def test_readme_orchestrator_snippets_are_in_the_examples(repo: Path) -> None:
+    """Each README snippet's imports and decorators appear
+    verbatim in the runnable example it names (the orchestrator suites run those)."""
+    import re
+
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## On your orchestrator", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"`(examples/[\w/]+\.py)`[^\n]*\n(?:[^\n]*\n)?```python\n(.*?)```", section, re.S)
+    assert {path for path, _ in blocks} >= {"examples/airflow/nightly_dag.py", "examples/prefect/nightly_flow.py"}
+    for path, code in blocks:
+        example = {line.strip() for line in (repo / path).read_text(encoding="utf-8").splitlines()}
+        checked = [line.strip() for line in code.splitlines()
+                   if line.startswith(("from ", "import ", "@"))]
+        assert checked, path
+        missing = [line for line in checked if line not in example]
+        assert not missing, f"{path} lacks README lines {missing}"
