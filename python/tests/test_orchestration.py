@@ -275,6 +275,16 @@ def test_webhook_posts_each_notification(policy: backstop.Policy, receiver: Any)
     assert "500" in str(feed.delivery_errors[-1][1])
 
 
+def test_webhook_failures_never_log_credentials(policy: backstop.Policy, receiver: Any, caplog: Any) -> None:
+    url, handler = receiver
+    handler.status = 503
+    secret_url = url.replace("http://", "http://bot:s3cret@")
+    feed = AlertFeed(policy, webhook_url=secret_url)
+    feed.attempt_failed("nightly", "extract", "r9", attempt=1, error=TimeoutError())
+    assert feed.delivery_errors and "s3cret" not in caplog.text
+    assert "webhook(http://127.0.0.1:" in caplog.text
+
+
 def test_webhook_url_is_checked() -> None:
     for bad in ("file:///etc/passwd", "127.0.0.1:9/x", ""):
         with pytest.raises(ValueError, match="http"):
