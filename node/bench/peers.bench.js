@@ -12,14 +12,18 @@
 // attempts (1 ms at least), so it has a success case only. The policy is
 // tests/bench/peer-policy.toml (5 attempts, breaker, budget, no attempt
 // timeout), the same file the Go peer bench loads.
+//
+// BACKSTOP_BASELINE=/path/to/another/checkout/node adds that checkout's
+// retry() as "baseline" cases in the same rounds: a before/after in one run.
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 
 import pRetry from 'p-retry';
 import { ExponentialBackoff, handleAll, retry as cockatielRetry } from 'cockatiel';
 
-import { loadPolicy, MemoryStore, retry } from '../src/index.js';
+import * as backstop from '../src/index.js';
 
-const policy = loadPolicy(readFileSync(new URL('../../tests/bench/peer-policy.toml', import.meta.url), 'utf8'));
+const policySource = readFileSync(new URL('../../tests/bench/peer-policy.toml', import.meta.url), 'utf8');
 const clock = { now: () => Date.now(), sleep: () => Promise.resolve() };
 // Made once, so building an Error (and its stack) is not counted on either side.
 const unavailable = Object.assign(new Error('HTTP 503 Service Unavailable'), { status: 503 });
@@ -35,13 +39,22 @@ const failTwice = () => {
 const pRetryOptions = { retries: 4, minTimeout: 0, factor: 2, randomize: true };
 const cockatiel = cockatielRetry(handleAll, { maxAttempts: 4, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 5000 }) });
 
+function backstopCases(label, { loadPolicy, MemoryStore, retry }) {
+  const policy = loadPolicy(policySource);
+  return {
+    // The policy's own shared state: breaker closed, budget full.
+    [`${label} success`]: () => retry(succeed, { policy, clock }),
+    // A fresh breaker and budget per call, the baseline of the two-failures case
+    // (two failures per call would drain a shared budget within a few calls).
+    [`${label} success, fresh state`]: () => retry(succeed, { policy, clock, sharedState: new MemoryStore() }),
+    [`${label} two failures`]: () => retry(failTwice, { policy, clock, sharedState: new MemoryStore() }),
+  };
+}
+
+const baseline = process.env.BACKSTOP_BASELINE;
 const cases = {
-  // The policy's own shared state: breaker closed, budget full.
-  'backstop success': () => retry(succeed, { policy, clock }),
-  // A fresh breaker and budget per call, the baseline of the two-failures case
-  // (two failures per call would drain a shared budget within a few calls).
-  'backstop success, fresh state': () => retry(succeed, { policy, clock, sharedState: new MemoryStore() }),
-  'backstop two failures': () => retry(failTwice, { policy, clock, sharedState: new MemoryStore() }),
+  ...backstopCases('backstop', backstop),
+  ...(baseline ? backstopCases('baseline', await import(pathToFileURL(`${baseline}/src/index.js`).href)) : {}),
   'p-retry success': () => pRetry(succeed, pRetryOptions),
   'p-retry two failures': () => pRetry(failTwice, pRetryOptions),
   'cockatiel success': () => cockatiel.execute(succeed),
@@ -79,6 +92,10 @@ const row = (what, a, b, goal, extra = '') => {
     `${what.padEnd(24)} ${a.toFixed(0).padStart(7)} ns ${b.toFixed(0).padStart(7)} ns ${`${ratio.toFixed(2)}x`.padStart(8)} ${`<= ${goal}x`.padStart(7)}  ${ratio <= goal ? 'met' : 'MISSED'}${extra}`,
   );
 };
+if (baseline) {
+  const before = { success: m['baseline success'], failed: (m['baseline two failures'] - m['baseline success, fresh state']) / 2 };
+  console.log(`\nbaseline (${baseline}): success ${before.success.toFixed(0)} ns = ${(before.success / peer.success).toFixed(2)}x p-retry; per failed attempt ${before.failed.toFixed(0)} ns = ${(before.failed / peer.failed).toFixed(2)}x`);
+}
 console.log(`\n${'Node retry() vs p-retry'.padEnd(24)} ${'backstop'.padStart(10)} ${'p-retry'.padStart(10)} ${'ratio'.padStart(8)} ${'goal'.padStart(7)}`);
 row('success path, per call', ours.success, peer.success, 1, `  (cockatiel ${m['cockatiel success'].toFixed(0)} ns: ${(ours.success / m['cockatiel success']).toFixed(1)}x)`);
 row('per failed attempt', ours.failed, peer.failed, 2);

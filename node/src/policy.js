@@ -86,8 +86,7 @@ export class Policy {
    * @param {{ state?: object, shared?: object, now?: number | Date }} [args]
    */
   beginAttempt({ state, shared, now } = {}) {
-    const raw = this.#engine.plan(this.#slot, 'beginAttempt', toWitState(state), toWitShared(shared), toWitNow(now));
-    return fromWitPermit(raw);
+    return fromWitPermit(this.#engine.beginAttempt(this.#slot, toWitState(state), toWitShared(shared), toWitNow(now)));
   }
 
   /**
@@ -109,7 +108,7 @@ export class Policy {
 
   /** After a successful attempt: the next shared state (half-open circuit closes, budget refills). */
   afterSuccess(shared) {
-    return fromWitShared(this.#engine.plan(this.#slot, 'afterSuccess', toWitShared(shared)));
+    return fromWitShared(this.#engine.afterSuccess(this.#slot, toWitShared(shared)));
   }
 
   /**
