@@ -123,8 +123,9 @@ func (in *instance) callDirect(ctx context.Context, f *witFunc) (v directView, a
 	if v.disc(0, f.result) == 0 {
 		return v, f.result.payloadOff, ret, v.err
 	}
-	r := &reader{mem: in.mem}
-	perr := liftPolicyError(&source{r: r, ptr: ret + f.result.payloadOff})
+	r := &in.r
+	r.err = nil
+	perr := liftPolicyError(r.at(ret + f.result.payloadOff))
 	v.err = r.err
 	if err := in.finishDirect(ctx, f, ret, &v); err != nil {
 		return v, 0, 0, err
