@@ -159,6 +159,18 @@ export class Engine {
     return raw === GUEST_ERROR ? this.plan(slot, 'beginAttempt', state, shared, nowMs) : raw;
   }
 
+  /** after-failure on the core exports directly; as `beginAttempt`. */
+  afterFailure(slot, state, shared, outcome, nowMs) {
+    const handle = this.#handle(slot);
+    let raw;
+    try {
+      raw = this.#core.afterFailure(handle, state, shared, outcome, nowMs);
+    } catch (err) {
+      throw this.#fail(err);
+    }
+    return raw === GUEST_ERROR ? this.plan(slot, 'afterFailure', state, shared, outcome, nowMs) : raw;
+  }
+
   /** after-success on the core exports directly; as `beginAttempt`. */
   afterSuccess(slot, shared) {
     const handle = this.#handle(slot);

@@ -95,15 +95,7 @@ export class Policy {
    * @param {{ state?: object, shared?: object, outcome: object, now?: number | Date }} args
    */
   afterFailure({ state, shared, outcome, now } = {}) {
-    const raw = this.#engine.plan(
-      this.#slot,
-      'afterFailure',
-      toWitState(state),
-      toWitShared(shared),
-      toWitOutcome(outcome),
-      toWitNow(now),
-    );
-    return fromWitDecision(raw);
+    return fromWitDecision(this.#engine.afterFailure(this.#slot, toWitState(state), toWitShared(shared), toWitOutcome(outcome), toWitNow(now)));
   }
 
   /** After a successful attempt: the next shared state (half-open circuit closes, budget refills). */

@@ -1,4 +1,4 @@
-// The success path's planner calls go to the core module directly
+// retry()'s planner calls go to the core module directly
 // (src/core-planner.js, hand-written canonical-ABI offsets). Here they are
 // compared, value for value, with jco's generated wrapper on the same instance,
 // over states of every shape: refused and granted permits, every circuit,
@@ -66,6 +66,27 @@ function witShared(r) {
   };
 }
 
+const TEXTS = ['', 'x', 'HTTP 503 Service Unavailable', 'TimeoutError', 'ECONNRESET', 'café ünïcödé', '😀 astral', 'a\u0000b', 'x'.repeat(5000)];
+
+function witOutcome(r) {
+  const maybe = (value) => (r.below(2) === 0 ? undefined : value);
+  const texts = () => Array.from({ length: r.pick([0, 0, 1, 2, 5]) }, () => r.pick(TEXTS));
+  return {
+    failure: {
+      httpStatus: maybe(r.pick([0, 99, 200, 429, 503, 599, 600, 0xffff])),
+      grpcCode: maybe(r.pick(['UNAVAILABLE', '14', 'NOT_A_CODE', ''])),
+      exitCode: maybe(r.pick([0, 1, 137, -1, -0x80000000, 0x7fffffff])),
+      signal: maybe(r.pick(['SIGKILL', '9', 'SIGNOPE'])),
+      errorTypes: texts(),
+      errorBases: texts(),
+      errorCode: maybe(r.pick(TEXTS)),
+      message: maybe(r.pick(TEXTS)),
+    },
+    durationMs: r.pick([0n, 250n, 2n ** 64n - 1n, r.u64() >> 30n]),
+    pushbackMs: r.pick([undefined, 0n, 2_000n, 2n ** 64n - 1n, r.u64() >> 30n]),
+  };
+}
+
 /** `f()`'s value, or the error it threw as a comparable record. */
 function outcome(f) {
   try {
@@ -75,12 +96,12 @@ function outcome(f) {
   }
 }
 
-it('begin-attempt and after-success on the core exports equal jco-generated glue on 4000 states', () => {
+it('begin-attempt, after-failure and after-success on the core exports equal jco-generated glue on 2000 states each', () => {
   const engine = new Engine();
   const slot = new Slot(POLICY, 'toml');
   assert.equal(engine.load(slot), null);
   const r = rng(0x9e3779b97f4a7c15n);
-  const seen = { refused: 0, granted: 0, errors: 0 };
+  const seen = { refused: 0, granted: 0, errors: 0, retries: 0, giveUps: 0 };
   for (let i = 0; i < 2000; i++) {
     const state = witState(r);
     const shared = witShared(r);
@@ -92,12 +113,29 @@ it('begin-attempt and after-success on the core exports equal jco-generated glue
     else if (viaJco.value.refused === undefined) seen.granted += 1;
     else seen.refused += 1;
 
+    // Half of the after-failure cases are ones the guest accepts: an early
+    // attempt, a fresh shared state, a failure with valid fields only.
+    const sane = r.below(2) === 0;
+    const attempt = witOutcome(r);
+    if (sane) Object.assign(attempt.failure, { httpStatus: r.pick([undefined, 429, 503]), grpcCode: r.pick([undefined, 'UNAVAILABLE']), signal: undefined, exitCode: undefined });
+    const fState = sane ? { attempts: 1 + r.below(3), startedAtMs: 1_000n, lastDelayMs: 0n, seed: r.u64() } : state;
+    const fShared = sane ? witShared(rng(7n)) : shared;
+    if (sane) Object.assign(fShared.breaker, { circuit: 'closed', consecutiveFailures: 0, recentOutcomes: 0n, recentCount: 0, probesStarted: 0, probesSucceeded: 0 });
+    if (sane) fShared.budget.spentMilli = 0;
+    const fNow = sane ? 2_000n : now;
+    const decisionJco = outcome(() => engine.plan(slot, 'afterFailure', fState, fShared, attempt, fNow));
+    const decisionDirect = outcome(() => engine.afterFailure(slot, fState, fShared, attempt, fNow));
+    assert.deepEqual(decisionDirect, decisionJco, `after-failure on ${JSON.stringify({ fState, fShared, attempt, fNow }, (_, v) => (typeof v === 'bigint' ? `${v}n` : v))}`);
+    if (decisionJco.error) seen.errors += 1;
+    else if (decisionJco.value.giveUp === undefined) seen.retries += 1;
+    else seen.giveUps += 1;
+
     const sharedJco = outcome(() => engine.plan(slot, 'afterSuccess', shared));
     const sharedDirect = outcome(() => engine.afterSuccess(slot, shared));
     assert.deepEqual(sharedDirect, sharedJco, `after-success on ${JSON.stringify(shared, (_, v) => (typeof v === 'bigint' ? `${v}n` : v))}`);
     if (sharedJco.error) seen.errors += 1;
   }
   // The generator reaches every kind of answer, or the comparison proves little.
-  assert.ok(seen.refused > 50 && seen.granted > 50 && seen.errors > 50, JSON.stringify(seen));
+  assert.ok(Object.values(seen).every((n) => n > 50), JSON.stringify(seen));
   assert.equal(engine.generation, 0, 'no call trapped');
 });
