@@ -87,6 +87,11 @@ for (const [name, ns] of Object.entries(m)) console.log(`  ${name.padEnd(32)} ${
 const ours = { success: m['backstop success'], failed: (m['backstop two failures'] - m['backstop success, fresh state']) / 2 };
 const peer = { success: m['p-retry success'], failed: (m['p-retry two failures'] - m['p-retry success']) / 2 };
 const row = (what, a, b, goal, extra = '') => {
+  if (!(a > 0 && b > 0)) {
+    // A difference of two medians can come out negative when the noise exceeds it.
+    console.log(`${what.padEnd(24)} ${a.toFixed(0).padStart(7)} ns ${b.toFixed(0).padStart(7)} ns  no ratio: the noise exceeds the difference; use more ROUNDS`);
+    return;
+  }
   const ratio = a / b;
   console.log(
     `${what.padEnd(24)} ${a.toFixed(0).padStart(7)} ns ${b.toFixed(0).padStart(7)} ns ${`${ratio.toFixed(2)}x`.padStart(8)} ${`<= ${goal}x`.padStart(7)}  ${ratio <= goal ? 'met' : 'MISSED'}${extra}`,
