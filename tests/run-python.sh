@@ -16,7 +16,7 @@ fi
 # A non-editable install: the tests exercise the package as users get it,
 # wasm package data included.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-    -r requirements-test.txt .
+    -r requirements-test.txt ".[postgres]"
 .venv/bin/python -m pytest -q "$@"
 orchestrators="${BACKSTOP_ORCHESTRATORS:-}"
 if [ "$orchestrators" != none ]; then
