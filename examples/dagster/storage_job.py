@@ -21,40 +21,14 @@ from pathlib import Path
 from dagster import (Definitions, DagsterInstance, In, Nothing, build_run_status_sensor_context,
                      job, op)
 
-from backstop import load_policy
+from backstop import load_policy_file
 from backstop.dagster import failure_sensor, success_sensor, with_backstop
 from backstop.orchestration import AlertFeed, FileAlertStateStore
 
-# Delays are milliseconds so the example runs at once; use seconds in production
-# (examples/storage-read.toml is the seed's real policy).
-POLICY = load_policy("""
-version = 1
-
-[[classify.rules]]
-id = "missing-partition"
-class = "permanent"
-error_code = ["NoSuchKey"]
-reason = "the input partition does not exist yet"
-
-[retry]
-max_attempts = 5
-base_delay = "20ms"
-multiplier = 2
-jitter = "additive"
-jitter_fraction = 0.25
-
-[[alerts.rules]]
-id = "first-failure"
-condition = "run.failure_count == 1"
-severity = "info"
-notify = ["mlops-room"]
-
-[[alerts.rules]]
-id = "broken"
-condition = "run.consecutive_failures >= 3"
-severity = "high"
-notify = ["oncall"]
-""")
+# The orchestrator examples' shared policy: waits of milliseconds so the
+# example finishes at once (a real nightly job would wait seconds).
+POLICY = load_policy_file(os.environ.get("BACKSTOP_POLICY")
+                          or Path(__file__).resolve().parents[1] / "orchestrators.toml")
 
 
 class ClientError(Exception):
@@ -92,7 +66,7 @@ ALERTS = AlertFeed(POLICY, store=FileAlertStateStore(STATE_DIR), key="nightly",
 
 
 @op(config_schema={"key": str})
-@with_backstop(POLICY, max_retries=4, alerts=ALERTS)
+@with_backstop(POLICY, max_retries=3, alerts=ALERTS)
 def read_shard(context) -> int:
     return len(STORE.get(context.op_config["key"]))
 

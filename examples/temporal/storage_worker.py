@@ -24,39 +24,9 @@ from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():  # not workflow code: keep out of the sandbox
-    from backstop import load_policy
+    from backstop import load_policy_file
     from backstop.orchestration import AlertFeed, FileAlertStateStore
     from backstop.temporal import BackstopInterceptor
-
-# Delays are milliseconds so the example runs at once; use seconds in production.
-POLICY_TOML = """
-version = 1
-
-[[classify.rules]]
-id = "missing-partition"
-class = "permanent"
-error_code = ["NoSuchKey"]
-reason = "the input partition does not exist yet"
-
-[retry]
-max_attempts = 5
-base_delay = "20ms"
-multiplier = 2
-jitter = "additive"
-jitter_fraction = 0.25
-
-[[alerts.rules]]
-id = "first-failure"
-condition = "run.failure_count == 1"
-severity = "info"
-notify = ["mlops-room"]
-
-[[alerts.rules]]
-id = "broken"
-condition = "run.consecutive_failures >= 3"
-severity = "high"
-notify = ["oncall"]
-"""
 
 TASK_QUEUE = "backstop-example"
 
@@ -92,7 +62,7 @@ class ReadShard:
         # replaces it for every failure the interceptor sees.
         return await workflow.execute_activity(
             "read_object", key, start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=10), maximum_attempts=5))
+            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=10), maximum_attempts=4))
 
 
 async def main() -> int:
@@ -100,7 +70,10 @@ async def main() -> int:
     from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
-    policy = load_policy(POLICY_TOML)
+    # The orchestrator examples' shared policy: waits of milliseconds so the
+    # example finishes at once (a real nightly job would wait seconds).
+    policy = load_policy_file(os.environ.get("BACKSTOP_POLICY")
+                              or Path(__file__).resolve().parents[1] / "orchestrators.toml")
     sent: list[dict] = []
     state = Path(os.environ.get("BACKSTOP_ALERT_STATE") or tempfile.mkdtemp(prefix="backstop-alerts-"))
     alerts = AlertFeed(policy, store=FileAlertStateStore(state), key="etl",

@@ -310,6 +310,6 @@ def test_the_example_runs(tmp_path: Path) -> None:
     read, missing = lines[0], lines[1]
     assert read == {"key": "features/2024-01-16.parquet", "success": True}
     assert not missing["success"] and missing["non_retryable"] and missing["type"] == "ClientError"
-    assert "does not exist yet" in missing["reason"]
+    assert "failed permanently" in missing["reason"]
     assert [(n["kind"], n["rule"]) for n in lines[2:]] == [
         ("trigger", "first-failure"), ("resolve", "first-failure"), ("trigger", "first-failure")]
