@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Python host: install backstop-policy (with its pinned wasmtime) and the pinned
-# test tools into python/.venv, then run the tests, conformance vectors included.
+# test tools into python/.venv, then run the tests, conformance vectors included,
+# then the orchestrator suites (tests/run-orchestrators.sh).
 # Extra arguments go to pytest. Needs python3 (3.9+) with venv, and PyPI.
 set -euo pipefail
 
@@ -15,3 +16,6 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
     -r requirements-test.txt .
 .venv/bin/python -m pytest -q "$@"
+# The orchestrator adapters, each against the real orchestrator in its own
+# virtual environment (python/.orch-venvs/, reused within a checkout).
+bash "$root/tests/run-orchestrators.sh"
