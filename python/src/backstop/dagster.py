@@ -155,12 +155,17 @@ def with_backstop(policy: Policy, *, max_retries: Optional[int] = None,
         step = _step_key(ctx)
         attempt = ctx.retry_number + 1
         duration_ms = max(0, int((time.monotonic() - started) * 1000))
+        # The first attempt started this call; later ones ask the event log
+        # (a query of ~10 ms, paid only when a retry fails again).
+        first_start = _first_start_ms(ctx, step) if attempt > 1 else None
         verdict = decide(policy, exc, attempt=attempt, max_attempts=retries + 1,
                          idempotency_key=idempotency_key_for(ctx),
-                         started_at_ms=_first_start_ms(ctx, step), duration_ms=duration_ms,
+                         started_at_ms=first_start, duration_ms=duration_ms,
                          shared_store=shared_store, dependency=dependency)
         if verdict.retry:
-            ctx.log.info(f"backstop: {verdict.reason}")
+            # Python's logger, not context.log: that writes an event-log row
+            # (~15 ms), and Dagster already records the retry and its wait.
+            logger.info("backstop: %s", verdict.reason)
             if alerts is not None:
                 alerts.attempt_failed(ctx.job_name, step, _root_run_id(ctx.run),
                                       attempt=attempt, error=exc)
