@@ -81,8 +81,8 @@ def nightly_features() -> None:
     publish(start=read_shard())
 
 
-defs = Definitions(jobs=[nightly_features],
-                   sensors=[failure_sensor(ALERTS), success_sensor(ALERTS)])
+on_failure, on_success = failure_sensor(ALERTS), success_sensor(ALERTS)
+defs = Definitions(jobs=[nightly_features], sensors=[on_failure, on_success])
 
 
 def run(key: str, instance: DagsterInstance) -> dict:
@@ -94,10 +94,11 @@ def run(key: str, instance: DagsterInstance) -> dict:
     retries = [e.event_specific_data.seconds_to_wait for e in result.all_events
                if e.event_type_value == "STEP_UP_FOR_RETRY"]
     event = result.get_run_success_event() if result.success else result.get_run_failure_event()
-    sensor = defs.get_sensor_def("backstop_run_success" if result.success else "backstop_run_failure")
-    sensor(build_run_status_sensor_context(sensor_name=sensor.name, dagster_event=event,
-                                           dagster_instance=instance,
-                                           dagster_run=result.dagster_run))
+    sensor = on_success if result.success else on_failure
+    context = build_run_status_sensor_context(sensor_name=sensor.name, dagster_event=event,
+                                              dagster_instance=instance,
+                                              dagster_run=result.dagster_run)
+    sensor(context if result.success else context.for_run_failure())
     return {"key": key, "success": result.success, "retry_waits_s": retries}
 
 
