@@ -313,3 +313,11 @@ def test_the_example_runs(tmp_path: Path) -> None:
     assert "failed permanently" in missing["reason"]
     assert [(n["kind"], n["rule"]) for n in lines[2:]] == [
         ("trigger", "first-failure"), ("resolve", "first-failure"), ("trigger", "first-failure")]
+
+
+def test_activity_types_limits_the_interceptor(env) -> None:
+    script = Script(not_found())
+    (error,) = run(env, BackstopInterceptor(POLICY, activity_types={"another"}), ("other", script, 1))
+    # Not intercepted: the SDK's own conversion, no Backstop verdict attached.
+    assert script.attempts == [1] and error.type == "ClientError"
+    assert not error.non_retryable and error.details == ()
