@@ -200,6 +200,9 @@ def alert_callbacks(feed: AlertFeed, *,
         f = task_facts(context)
         exc = context.get("exception")
         error = exc if isinstance(exc, BaseException) else None
+        # fail_fast's AirflowFailException stands for the error it wraps.
+        if isinstance(error, AirflowFailException) and error.__cause__ is not None:
+            error = error.__cause__
         tail = log_tail(context) if log_tail is not None else None
         return f, error, tail
 
