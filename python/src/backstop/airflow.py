@@ -40,6 +40,12 @@ from typing import Any, Callable, Mapping, Optional, TypeVar, Union
 from ._policy import Policy, load_policy, load_policy_file
 from .orchestration import AlertFeed, FileAlertStateStore, Verdict, decide, idempotency_key
 
+try:
+    import airflow  # noqa: F401
+except ImportError as exc:  # pragma: no cover - tested in the core suite
+    raise ImportError("backstop.airflow needs Apache Airflow: pip install "
+                      "\"backstop-policy[airflow]\"") from exc
+
 try:  # Airflow 3: the Task SDK
     from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException

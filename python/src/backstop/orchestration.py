@@ -361,7 +361,9 @@ def webhook(url: str, *, timeout: float = 10.0,
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (scheme checked)
             response.read()
 
-    deliver.__name__ = f"webhook({parsed.scheme}://{parsed.netloc})"
+    # Named by host only: user:password@ in the URL must not reach the logs.
+    port = f":{parsed.port}" if parsed.port else ""
+    deliver.__name__ = f"webhook({parsed.scheme}://{parsed.hostname}{port})"
     return deliver
 
 

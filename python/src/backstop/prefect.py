@@ -40,6 +40,12 @@ import logging
 import os
 from typing import Any, Optional, Union
 
+try:
+    import prefect  # noqa: F401
+except ImportError as exc:  # pragma: no cover - tested in the core suite
+    raise ImportError("backstop.prefect needs Prefect 3: pip install "
+                      "\"backstop-policy[prefect]\"") from exc
+
 from ._policy import Policy, derive_seed, load_policy_file
 from .orchestration import AlertFeed, Verdict, decide, idempotency_key
 
