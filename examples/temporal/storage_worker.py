@@ -103,4 +103,9 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    code = asyncio.run(main())
+    # The SDK's Rust threads can abort the interpreter's teardown of a short
+    # process (temporalio/sdk-python#300): flush and leave without it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
