@@ -27,7 +27,7 @@ from backstop.orchestration import AlertFeed, FileAlertStateStore
 
 # The orchestrator examples' shared policy: waits of milliseconds so the
 # example finishes at once (a real nightly job would wait seconds).
-POLICY = load_policy_file(os.environ.get("BACKSTOP_POLICY")
+policy = load_policy_file(os.environ.get("BACKSTOP_POLICY")
                           or Path(__file__).resolve().parents[1] / "orchestrators.toml")
 
 
@@ -61,12 +61,12 @@ STATE_DIR = Path(os.environ.get("BACKSTOP_ALERT_STATE", tempfile.mkdtemp(prefix=
 SENT: list[dict] = []
 # Every process (run workers, the sensor daemon) shares the file store, so a
 # retried attempt and the run's outcome update one alert state.
-ALERTS = AlertFeed(POLICY, store=FileAlertStateStore(STATE_DIR), key="nightly",
+feed = AlertFeed(policy, store=FileAlertStateStore(STATE_DIR), key="nightly",
                    deliver=lambda n: SENT.append(n.to_dict()))
 
 
 @op(config_schema={"key": str})
-@with_backstop(POLICY, max_retries=3, alerts=ALERTS)
+@with_backstop(policy, max_retries=3, alerts=feed)
 def read_shard(context) -> int:
     return len(STORE.get(context.op_config["key"]))
 
@@ -81,7 +81,7 @@ def nightly_features() -> None:
     publish(start=read_shard())
 
 
-on_failure, on_success = failure_sensor(ALERTS), success_sensor(ALERTS)
+on_failure, on_success = failure_sensor(feed), success_sensor(feed)
 defs = Definitions(jobs=[nightly_features], sensors=[on_failure, on_success])
 
 

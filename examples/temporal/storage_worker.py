@@ -5,7 +5,7 @@ after the planner's delay; a missing object fails the activity at once.
     python examples/temporal/storage_worker.py             # starts a dev server on 127.0.0.1, runs, prints
 
 Against your own cluster, build the worker the same way with your client:
-``Worker(client, ..., interceptors=[BackstopInterceptor(POLICY, alerts=ALERTS)])``.
+``Worker(client, ..., interceptors=[BackstopInterceptor(policy, alerts=feed)])``.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ async def main() -> int:
                               or Path(__file__).resolve().parents[1] / "orchestrators.toml")
     sent: list[dict] = []
     state = Path(os.environ.get("BACKSTOP_ALERT_STATE") or tempfile.mkdtemp(prefix="backstop-alerts-"))
-    alerts = AlertFeed(policy, store=FileAlertStateStore(state), key="etl",
+    feed = AlertFeed(policy, store=FileAlertStateStore(state), key="etl",
                        deliver=lambda n: sent.append(n.to_dict()))
     server = shutil.which("temporal")
     if server is None:
@@ -86,7 +86,7 @@ async def main() -> int:
             ip="127.0.0.1", dev_server_existing_path=server) as env:
         async with Worker(env.client, task_queue=TASK_QUEUE, workflows=[ReadShard],
                           activities=[read_object],
-                          interceptors=[BackstopInterceptor(policy, alerts=alerts)]):
+                          interceptors=[BackstopInterceptor(policy, alerts=feed)]):
             for key in ("features/2024-01-16.parquet", "missing/2024-01-17.parquet"):
                 try:
                     await env.client.execute_workflow(ReadShard.run, key, id=f"read-{uuid.uuid4()}",

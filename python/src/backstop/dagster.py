@@ -37,7 +37,10 @@ import logging
 import time
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
-import dagster as dg
+try:
+    import dagster as dg
+except ImportError as exc:  # pragma: no cover - tested in the core suite
+    raise ImportError('backstop.dagster needs Dagster: pip install "backstop-policy[dagster]"') from exc
 
 from ._alerts import Evaluation
 from ._model import Failure as BackstopFailure

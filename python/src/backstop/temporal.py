@@ -29,9 +29,13 @@ import logging
 import time
 from typing import Any, Collection, Optional
 
-from temporalio import activity
+try:
+    from temporalio import activity
+except ImportError as exc:  # pragma: no cover - tested in the core suite
+    raise ImportError('backstop.temporal needs the Temporal SDK: pip install '
+                      '"backstop-policy[temporal]"') from exc
 from temporalio.exceptions import ApplicationError, CancelledError
-from temporalio.worker import (ActivityInboundInterceptor, ExecuteActivityInput, Interceptor)
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from ._exceptions import failure_from_exception
 from ._model import Failure
