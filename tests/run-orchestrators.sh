@@ -10,7 +10,10 @@
 # $BACKSTOP_ORCH_VENVS (default python/.orch-venvs/) and reused while those
 # files and the Python version are unchanged, so run-python.sh and a later
 # call in the same CI job share it. backstop-policy itself is reinstalled
-# (non-editable, without dependencies) every time. Needs python3 and PyPI.
+# (non-editable, without dependencies) every time. The environments are
+# built by uv (pinned, installed by pip into $BACKSTOP_ORCH_VENVS/.tools):
+# measured here, a cold Prefect environment took 18 s with uv against 318 s
+# with pip. Needs python3 and PyPI.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +21,14 @@ cd "$root/python"
 python="${PYTHON:-python3}"
 venvs="${BACKSTOP_ORCH_VENVS:-$root/python/.orch-venvs}"
 mkdir -p "$venvs"
+tools="$venvs/.tools"
+if [ ! -x "$tools/bin/uv" ]; then
+    rm -rf "$tools"
+    "$python" -m venv "$tools"
+    "$tools/bin/python" -m pip install --quiet --disable-pip-version-check uv==0.13.8
+fi
+uv="$tools/bin/uv"
+export UV_CACHE_DIR="${UV_CACHE_DIR:-$venvs/.uv-cache}"
 
 if [ "$#" -gt 0 ]; then
     names=("$@")
@@ -39,13 +50,12 @@ for name in "${names[@]}"; do
     stamp="$(cat "$suite/requirements.txt" requirements-test.txt | sha256sum | cut -c1-16)-$("$python" -c 'import sys; print(sys.version.split()[0])')"
     if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.backstop-stamp" 2>/dev/null)" != "$stamp" ]; then
         rm -rf "$venv"
-        "$python" -m venv "$venv"
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "$uv" venv --quiet --python "$python" "$venv"
+        "$uv" pip install --quiet --python "$venv/bin/python" \
             -r "$suite/requirements.txt" -r requirements-test.txt .
         echo "$stamp" > "$venv/.backstop-stamp"
     else
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-            --no-deps --force-reinstall .
+        "$uv" pip install --quiet --python "$venv/bin/python" --no-deps --reinstall-package backstop-policy .
     fi
     installed=$SECONDS
     # -p no:cacheprovider: nothing written into the source tree.
