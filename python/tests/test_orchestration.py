@@ -356,12 +356,14 @@ def test_importing_backstop_imports_no_orchestrator() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize("adapter, extra", [("airflow", "airflow"), ("prefect", "prefect")])
+@pytest.mark.parametrize("adapter, extra", [("airflow", "airflow"), ("prefect", "prefect"),
+                                            ("dagster", "dagster"), ("temporal", "temporal")])
 def test_an_adapter_without_its_orchestrator_names_the_extra(adapter: str, extra: str) -> None:
     import importlib.util
     import subprocess
 
-    if importlib.util.find_spec(adapter) is not None:
+    module = {"temporal": "temporalio"}.get(adapter, adapter)
+    if importlib.util.find_spec(module) is not None:
         pytest.skip(f"{adapter} is installed here (its own suite covers the adapter)")
     out = subprocess.run([sys.executable, "-c", f"import backstop.{adapter}"], capture_output=True, text=True)
     assert out.returncode != 0
@@ -376,7 +378,9 @@ def test_readme_orchestrator_snippets_are_in_the_examples(repo: Path) -> None:
     readme = (repo / "README.md").read_text(encoding="utf-8")
     section = readme.split("## On your orchestrator", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"`(examples/[\w/]+\.py)`[^\n]*\n(?:[^\n]*\n)?```python\n(.*?)```", section, re.S)
-    assert {path for path, _ in blocks} >= {"examples/airflow/nightly_dag.py", "examples/prefect/nightly_flow.py"}
+    assert {path for path, _ in blocks} >= {"examples/airflow/nightly_dag.py", "examples/prefect/nightly_flow.py",
+                                            "examples/dagster/storage_job.py",
+                                            "examples/temporal/storage_worker.py"}
     for path, code in blocks:
         example = {line.strip() for line in (repo / path).read_text(encoding="utf-8").splitlines()}
         checked = [line.strip() for line in code.splitlines()
