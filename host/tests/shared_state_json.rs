@@ -6,7 +6,10 @@ use backstop::SharedState;
 
 #[test]
 fn shared_state_json_vectors() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/postgres/shared-state.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/postgres/shared-state.json"
+    );
     let text = std::fs::read_to_string(path).expect("reading the vectors");
     let doc: serde_json::Value = serde_json::from_str(&text).expect("the vectors are JSON");
     let vectors = doc["vectors"].as_array().expect("a vectors array");
