@@ -153,6 +153,23 @@ function sleepOn(clock, ms, signal) {
  * that signal aborts, whether or not `fn` stops.
  */
 async function runAttempt(fn, permit, callerSignal, clock) {
+  if (permit.timeoutMs === null && callerSignal === undefined) {
+    // Nothing can abort this attempt: no race to set up, and the signal fn is
+    // given (which never aborts) is made only if fn reads it.
+    let signal;
+    const context = {
+      attempt: permit.attempt,
+      timeoutMs: null,
+      get signal() {
+        return (signal ??= new AbortController().signal);
+      },
+    };
+    try {
+      return { ok: true, value: await fn(context) };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  }
   const controller = new AbortController();
   // Cancels the timeout's sleep when the attempt ends first (only made when there is one).
   let done = null;
@@ -251,12 +268,21 @@ function refusal(permit) {
  */
 export const CANCELLED_PROBE_FAILURE = Object.freeze({ errorTypes: ['backstop.Cancelled'], message: 'the caller cancelled the half-open probe' });
 
+// Seeds drawn from the operating system's randomness 256 at a time: one
+// getRandomValues call per seed was a sixth of a successful retry().
+const seeds = new BigUint64Array(256);
+let nextSeed = seeds.length;
+
 /** A seed from the operating system's randomness, never 0 (0 is what a missing seed used to be). */
 function randomSeed() {
-  const words = new BigUint64Array(1);
-  do getRandomValues(words);
-  while (words[0] === 0n);
-  return words[0];
+  for (;;) {
+    if (nextSeed === seeds.length) {
+      getRandomValues(seeds);
+      nextSeed = 0;
+    }
+    const seed = seeds[nextSeed++];
+    if (seed !== 0n) return seed;
+  }
 }
 
 /**
