@@ -242,6 +242,10 @@ func (in *instance) evaluate(ctx context.Context, handle uint32, state string, e
 	}, liftEvaluation)
 }
 
+func (in *instance) sinks(ctx context.Context, handle uint32) (alertSinks, error) {
+	return plannerCall(ctx, in, sinksFn, func(s sink) { s.int(u32T, uint64(handle)) }, liftSinks)
+}
+
 // scheduleDrop asks the instance to drop p's handle when next used.
 func (in *instance) scheduleDrop(p *Policy) {
 	in.mu.Lock()

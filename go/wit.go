@@ -91,10 +91,18 @@ var (
 	evaluateFn = newWitFunc("evaluate", resultOf(evaluationT, policyErrorT),
 		u32T, stringT, eventT, u64T).in(alertsInterface)
 
+	sinkKinds    = [...]SinkKind{SinkStdout, SinkFile, SinkWebhook, SinkCommand}
+	sinkFormats  = [...]SinkFormat{SinkFormatBackstop, SinkFormatPagerDuty}
+	sinkKindT    = enumOf(len(sinkKinds))
+	sinkFormatT  = enumOf(len(sinkFormats))
+	sinkRecordT  = recordOf(stringT, sinkKindT, stringListT, sinkFormatT, u64T, optionStringT)
+	optionSinksT = optionOf(listOf(sinkRecordT))
+	sinksFn      = newWitFunc("sinks", resultOf(optionSinksT, policyErrorT), u32T).in(alertsInterface)
+
 	witFuncs = []*witFunc{
 		loadPolicyFn, dropPolicyFn, classifyFn,
 		beginAttemptFn, afterFailureFn, afterSuccessFn, planScheduleFn, deriveSeedFn,
-		evaluateFn,
+		evaluateFn, sinksFn,
 	}
 )
 
@@ -402,4 +410,32 @@ func liftEvaluation(s *source) Evaluation {
 	ev.State = r.string()
 	ev.NextWakeupMs = r.optionU64()
 	return ev
+}
+
+// alertSinks is the WIT's option<list<sink>>: present is false for none.
+type alertSinks struct {
+	sinks   []Sink
+	present bool
+}
+
+func liftSinks(s *source) alertSinks {
+	c, payload := s.variant(optionSinksT)
+	if c == 0 {
+		return alertSinks{}
+	}
+	out := alertSinks{sinks: []Sink{}, present: true}
+	payload.list(sinkRecordT, func(s *source, _ int) {
+		r := s.record(sinkRecordT)
+		var k Sink
+		k.Target = r.string()
+		k.Kind = liftEnum(r, sinkKindT, sinkKinds[:])
+		k.Location = liftStrings(r)
+		k.Format = liftEnum(r, sinkFormatT, sinkFormats[:])
+		k.TimeoutMs = r.u64()
+		if d, ok := liftOptionString(r); ok {
+			k.DeadLetter = &d
+		}
+		out.sinks = append(out.sinks, k)
+	})
+	return out
 }

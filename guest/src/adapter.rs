@@ -272,6 +272,37 @@ impl wit_alerts::Guest for Component {
             })
         })
     }
+
+    fn sinks(policy: PolicyHandle) -> Result<Option<Vec<wit_alerts::Sink>>, WitPolicyError> {
+        use crate::alerts::{SinkFormat, SinkKind};
+        with_policy(policy, |policy| {
+            let config = policy.alerts();
+            if !config.present {
+                return Ok(None);
+            }
+            let sinks = config
+                .sinks
+                .iter()
+                .map(|s| wit_alerts::Sink {
+                    target: s.target.clone(),
+                    kind: match s.kind {
+                        SinkKind::Stdout => wit_alerts::SinkKind::Stdout,
+                        SinkKind::File => wit_alerts::SinkKind::File,
+                        SinkKind::Webhook => wit_alerts::SinkKind::Webhook,
+                        SinkKind::Command => wit_alerts::SinkKind::Command,
+                    },
+                    location: s.location.clone(),
+                    format: match s.format {
+                        SinkFormat::Backstop => wit_alerts::SinkFormat::Backstop,
+                        SinkFormat::Pagerduty => wit_alerts::SinkFormat::Pagerduty,
+                    },
+                    timeout_ms: s.timeout_ms,
+                    dead_letter: s.dead_letter.clone(),
+                })
+                .collect();
+            Ok(Some(sinks))
+        })
+    }
 }
 
 fn with_policy<T>(

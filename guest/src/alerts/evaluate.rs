@@ -166,27 +166,17 @@ fn clip(text: &str, max_chars: usize) -> String {
     }
 }
 
-/// `1970-01-01T00:00:00Z` style UTC time for a millisecond timestamp.
+/// `1970-01-01T00:00:00Z` style UTC time for a millisecond timestamp, to the
+/// second. RFC 3339 ends at year 9999: a later time (only a nonsense `now`
+/// reaches it) reads as that year's last second rather than failing the
+/// evaluation over a runbook field.
 pub fn rfc3339(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    let last = jiff::Timestamp::MAX.as_second();
+    let secs = i64::try_from(ms / 1000).map_or(last, |s| s.min(last));
+    // In range by construction; the fallback only keeps this panic-free.
+    jiff::Timestamp::from_second(secs)
+        .unwrap_or(jiff::Timestamp::MAX)
+        .to_string()
 }
 
 pub fn evaluate(
@@ -696,5 +686,8 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_704_067_200_000), "2024-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400_000 + 3_723_000), "2000-02-29T01:02:03Z");
+        // Whole seconds: the milliseconds are dropped, not rounded.
+        assert_eq!(rfc3339(1_704_067_200_999), "2024-01-01T00:00:00Z");
+        assert_eq!(rfc3339(u64::MAX), "9999-12-31T23:59:59Z");
     }
 }

@@ -88,7 +88,7 @@ pub struct Runbook {
 
 /// Where notifications for a target go. The evaluator never delivers; it
 /// validates these so a bad sink is a load error with a location, and hosts
-/// (`backstop run`) read them to deliver.
+/// (`backstop run`) get them through the WIT's `sinks` to deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sink {
     /// The notification target it serves, or `*` for every target.
@@ -96,8 +96,7 @@ pub struct Sink {
     pub kind: SinkKind,
     /// `file`: the JSON-lines file; `webhook`: the URL; `command`: argv.
     pub location: Vec<String>,
-    /// `webhook`: `backstop` (the notification as is) or `pagerduty` (Events v2).
-    pub format: String,
+    pub format: SinkFormat,
     pub timeout_ms: u64,
     /// `webhook`: where undeliverable notifications are appended.
     pub dead_letter: Option<String>,
@@ -122,8 +121,28 @@ impl SinkKind {
     }
 }
 
+/// The shape of a delivered body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkFormat {
+    /// The notification as is.
+    Backstop,
+    /// A PagerDuty Events v2 event.
+    Pagerduty,
+}
+
+impl SinkFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkFormat::Backstop => "backstop",
+            SinkFormat::Pagerduty => "pagerduty",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AlertConfig {
+    /// The document has an alert section (`[alerts]`, or the seed's format).
+    pub present: bool,
     pub sinks: Vec<Sink>,
     pub rules: Vec<AlertRule>,
     /// Extra fields each notification's payload carries.
@@ -195,6 +214,7 @@ impl AlertConfig {
     /// or empty accordingly.
     pub fn read(v: &mut Validator<'_>, path: &str, node: &Node) -> AlertConfig {
         let mut config = AlertConfig {
+            present: true,
             inhibit_lower_severity: true,
             ..AlertConfig::default()
         };
@@ -404,16 +424,24 @@ fn read_sink(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<Sink> {
             );
         }
     }
-    let format = text(v, "format").unwrap_or_else(|| "backstop".to_string());
-    if !["backstop", "pagerduty"].contains(&format.as_str()) {
-        let at = t.get("format").map_or(t.offset, |n| n.offset);
-        v.report(
-            ErrorCode::InvalidValue,
-            &join(path, "format"),
-            at,
-            format!("`{format}` is not a format; expected backstop or pagerduty"),
-        );
-    }
+    let format = match text(v, "format") {
+        None => Some(SinkFormat::Backstop),
+        Some(name) => {
+            let format = [SinkFormat::Backstop, SinkFormat::Pagerduty]
+                .into_iter()
+                .find(|f| f.as_str() == name);
+            if format.is_none() {
+                let at = t.get("format").map_or(t.offset, |n| n.offset);
+                v.report(
+                    ErrorCode::InvalidValue,
+                    &join(path, "format"),
+                    at,
+                    format!("`{name}` is not a format; expected backstop or pagerduty"),
+                );
+            }
+            format
+        }
+    };
     let timeout_ms = t
         .get("timeout")
         .and_then(|n| v.duration_ms(&join(path, "timeout"), n, 1, 10 * 60_000))
@@ -426,7 +454,7 @@ fn read_sink(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<Sink> {
         target,
         kind: kind?,
         location,
-        format,
+        format: format?,
         timeout_ms,
         dead_letter,
     })

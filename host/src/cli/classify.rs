@@ -15,11 +15,13 @@ pub struct ClassifyArgs {
     /// Policy file (.toml or .json); the built-in rules when omitted.
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
+    /// HTTP status code of the failed request (100-599).
     #[arg(long, value_name = "N")]
     http_status: Option<u16>,
     /// gRPC status by name (UNAVAILABLE) or number (14).
     #[arg(long, value_name = "CODE")]
     grpc_code: Option<String>,
+    /// Exit status of the failed process.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     exit_code: Option<i32>,
     /// Terminating signal by name (SIGKILL, KILL) or number.
@@ -31,6 +33,7 @@ pub struct ClassifyArgs {
     /// Provider or errno code (ThrottlingException, SlowDown, ECONNRESET).
     #[arg(long, value_name = "CODE")]
     error_code: Option<String>,
+    /// Error message or the last lines of output (matched by message patterns).
     #[arg(long, value_name = "TEXT")]
     message: Option<String>,
     /// Print one JSON object with class, rule and reason.

@@ -17,7 +17,7 @@ use backstop::{AttemptFailure, Decision, Engine, Failure, GiveUpReason, Policy, 
 use clap::Args;
 use clap::builder::NonEmptyStringValueParser;
 
-use super::alerts::{Alerting, default_pipeline};
+use super::alerting::{Alerting, default_pipeline};
 use super::exit::{self, Exit};
 use super::fmt::duration;
 use super::plan::DEFAULT_STEP;

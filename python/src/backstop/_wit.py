@@ -180,7 +180,20 @@ EVALUATE = Function(
     [("policy", U32), ("state", STRING), ("event", EVENT), ("now-ms", U64)],
     Result(EVALUATION, POLICY_ERROR))
 
-ALERT_FUNCTIONS = (EVALUATE,)
+SINK_KIND = Enum(["stdout", "file", "webhook", "command"])
+SINK_FORMAT = Enum(["backstop", "pagerduty"])
+SINK = Record([
+    ("target", STRING),
+    ("kind", SINK_KIND),
+    ("location", List(STRING)),
+    ("format", SINK_FORMAT),
+    ("timeout-ms", U64),
+    ("dead-letter", Option(STRING)),
+])
+
+SINKS = Function("sinks", [("policy", U32)], Result(Option(List(SINK)), POLICY_ERROR))
+
+ALERT_FUNCTIONS = (EVALUATE, SINKS)
 
 #: Every export the hosts bind, by interface.
 EXPORTS = {CLASSIFIER: FUNCTIONS, RETRY: RETRY_FUNCTIONS, ALERTS: ALERT_FUNCTIONS}

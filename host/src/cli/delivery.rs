@@ -1,17 +1,19 @@
-//! Alert delivery: the policy's `[[alerts.sinks]]` read on the host (the guest
-//! has validated them already), and delivery of notifications through them:
-//! stdout, a JSON-lines file, a command, or a webhook whose retries are planned
-//! by our own planner, with a dead-letter file when it gives up.
+//! Alert delivery through the policy's sinks (which the guest validated and
+//! hands over through the WIT's `sinks`): stdout, a JSON-lines file, a
+//! command, or a webhook whose retries are planned by our own planner, with a
+//! dead-letter file when it gives up.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use backstop::alerts::{Notification, NotificationKind, Severity};
+use backstop::alerts::{Notification, NotificationKind, Severity, Sink, SinkFormat, SinkKind};
 use backstop::{AttemptFailure, Failure, Format, Policy, RetryState, Session, SharedState};
 use serde_json::{Value, json};
+
+use super::fmt::{duration, now_ms, rfc3339};
 
 /// The retry policy webhook deliveries use (planned by the guest, like any retry).
 const WEBHOOK_RETRY: &str = "\
@@ -25,108 +27,15 @@ jitter = \"equal\"
 deadline = \"2m\"
 ";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SinkKind {
-    Stdout,
-    File,
-    Webhook,
-    Command,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sink {
-    pub target: String,
-    pub kind: SinkKind,
-    /// The file path, the url, or the command's argv.
-    pub location: Vec<String>,
-    pub pagerduty: bool,
-    pub timeout: Duration,
-    pub dead_letter: Option<PathBuf>,
-}
-
-impl Sink {
-    /// How the alert log names it.
-    pub fn label(&self) -> String {
-        let first = self.location.first().map(String::as_str).unwrap_or("");
-        match self.kind {
-            SinkKind::Stdout => "stdout".into(),
-            SinkKind::File => format!("file:{first}"),
-            SinkKind::Webhook => format!("webhook:{first}"),
-            SinkKind::Command => format!("command:{first}"),
-        }
+/// How the alert log and messages name a sink.
+pub fn sink_label(sink: &Sink) -> String {
+    let first = sink.location.first().map(String::as_str).unwrap_or("");
+    match sink.kind {
+        SinkKind::Stdout => "stdout".into(),
+        SinkKind::File => format!("file:{first}"),
+        SinkKind::Webhook => format!("webhook:{first}"),
+        SinkKind::Command => format!("command:{first}"),
     }
-}
-
-/// What the host needs from a policy's alert section.
-#[derive(Debug, Clone, Default)]
-pub struct AlertSection {
-    /// The document has alert rules at all (`[alerts]` or the seed's format).
-    pub present: bool,
-    pub sinks: Vec<Sink>,
-}
-
-/// Read the alert section of a policy document (already validated by the guest).
-pub fn read_section(source: &str, format: Format) -> Result<AlertSection> {
-    let doc: Value = match format {
-        Format::Toml => {
-            let table: toml::Table = toml::from_str(source)?;
-            serde_json::to_value(table)?
-        }
-        Format::Json if source.trim().is_empty() => Value::Null,
-        Format::Json => jsonc_parser::parse_to_serde_value(source, &Default::default())?,
-    };
-    let seed = doc.get("rules").is_some() && doc.get("alerts").is_none();
-    let section = if seed { Some(&doc) } else { doc.get("alerts") };
-    let Some(section) = section else {
-        return Ok(AlertSection::default());
-    };
-    let mut sinks = Vec::new();
-    if let Some(Value::Array(items)) = section.get("sinks") {
-        for item in items {
-            sinks.push(read_sink(item)?);
-        }
-    }
-    Ok(AlertSection {
-        present: true,
-        sinks,
-    })
-}
-
-fn read_sink(item: &Value) -> Result<Sink> {
-    let text = |key: &str| item.get(key).and_then(Value::as_str).map(str::to_string);
-    let kind = match text("type").as_deref() {
-        Some("stdout") => SinkKind::Stdout,
-        Some("file") => SinkKind::File,
-        Some("webhook") => SinkKind::Webhook,
-        Some("command") => SinkKind::Command,
-        other => bail!("unknown sink type {other:?}"),
-    };
-    let key = match kind {
-        SinkKind::Stdout => None,
-        SinkKind::File => Some("path"),
-        SinkKind::Webhook => Some("url"),
-        SinkKind::Command => Some("command"),
-    };
-    let location = match key.and_then(|k| item.get(k)) {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
-    };
-    let timeout = text("timeout")
-        .and_then(|t| humantime::parse_duration(t.trim()).ok())
-        .unwrap_or(Duration::from_secs(10));
-    Ok(Sink {
-        target: text("target").unwrap_or_else(|| "*".into()),
-        kind,
-        location,
-        pagerduty: text("format").as_deref() == Some("pagerduty"),
-        timeout,
-        dead_letter: text("dead_letter").map(PathBuf::from),
-    })
 }
 
 /// The sinks a notification goes to: those naming one of its targets, else
@@ -167,18 +76,9 @@ pub enum Route<'a> {
 impl Route<'_> {
     pub fn label(&self) -> String {
         match self {
-            Route::Sink(s) => s.label(),
+            Route::Sink(s) => sink_label(s),
             Route::Stderr(target) => format!("stderr:{target}"),
         }
-    }
-}
-
-pub fn rfc3339(ms: u64) -> String {
-    let t = UNIX_EPOCH + Duration::from_millis(ms);
-    if ms.is_multiple_of(1000) {
-        humantime::format_rfc3339_seconds(t).to_string()
-    } else {
-        humantime::format_rfc3339_millis(t).to_string()
     }
 }
 
@@ -202,6 +102,7 @@ pub fn pagerduty_body(n: &Notification, target: &str, source: &str) -> Value {
         NotificationKind::Resolve => "resolve",
         _ => "trigger",
     };
+    // Events v2 knows critical, error, warning and info.
     let severity = match n.severity {
         Severity::Critical => "critical",
         Severity::High => "error",
@@ -261,8 +162,8 @@ impl Deliverer {
             Route::Stderr(target) => {
                 eprintln!(
                     "backstop: alert for {target} (no sink): {} {} [{}] {} ({})",
-                    kind_name(n.kind),
-                    severity_name(n.severity),
+                    n.kind.as_str(),
+                    n.severity.as_str(),
                     n.rule,
                     n.summary,
                     n.dedup_key
@@ -271,7 +172,7 @@ impl Deliverer {
             }
             Route::Sink(sink) => *sink,
         };
-        let body = if sink.pagerduty {
+        let body = if sink.format == SinkFormat::Pagerduty {
             let target = if sink.target == "*" {
                 n.targets.first().map(String::as_str).unwrap_or("*")
             } else {
@@ -293,22 +194,25 @@ impl Deliverer {
                 let path = sink.location.first().context("a file sink without path")?;
                 append_line(Path::new(path), &line)
             }
-            SinkKind::Command => run_command(&sink.location, &line, sink.timeout),
+            SinkKind::Command => {
+                run_command(&sink.location, &line, Duration::from_millis(sink.timeout_ms))
+            }
             SinkKind::Webhook => {
                 let url = sink
                     .location
                     .first()
                     .context("a webhook sink without url")?;
-                match self.post_with_retries(session, url, &line, sink.timeout) {
+                let timeout = Duration::from_millis(sink.timeout_ms);
+                match self.post_with_retries(session, url, &line, timeout) {
                     Ok(()) => Ok(()),
                     Err(e) => {
                         let path = sink
                             .dead_letter
-                            .clone()
-                            .unwrap_or_else(|| self.dead_letter.clone());
+                            .as_ref()
+                            .map_or_else(|| self.dead_letter.clone(), PathBuf::from);
                         let record = json!({
                             "at": rfc3339(now_ms()),
-                            "sink": sink.label(),
+                            "sink": sink_label(sink),
                             "error": format!("{e:#}"),
                             "notification": backstop_body(n, at_ms),
                             "body": body,
@@ -380,7 +284,7 @@ impl Deliverer {
             }
             eprintln!(
                 "backstop: webhook {url}: {error}; retrying in {}",
-                super::fmt::duration(decision.delay_ms)
+                duration(decision.delay_ms)
             );
             std::thread::sleep(Duration::from_millis(decision.delay_ms));
         }
@@ -501,54 +405,9 @@ fn run_command(argv: &[String], line: &str, timeout: Duration) -> Result<()> {
             let _ = child.wait();
             bail!(
                 "{program} did not finish within {}",
-                super::fmt::duration(timeout.as_millis() as u64)
+                duration(timeout.as_millis() as u64)
             );
         }
         std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-pub fn kind_name(k: NotificationKind) -> &'static str {
-    match k {
-        NotificationKind::Trigger => "trigger",
-        NotificationKind::Escalate => "escalate",
-        NotificationKind::Repeat => "repeat",
-        NotificationKind::Resolve => "resolve",
-    }
-}
-
-pub fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "info",
-        Severity::Warning => "warning",
-        Severity::High => "high",
-        Severity::Critical => "critical",
-    }
-}
-
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sinks_are_read_from_toml_and_the_seed_format() {
-        let s = read_section(
-            "[alerts]\n[[alerts.rules]]\ncondition = \"true\"\n[[alerts.sinks]]\ntarget = \"oncall\"\ntype = \"webhook\"\nurl = \"http://x\"\nformat = \"pagerduty\"\ntimeout = \"2s\"\n",
-            Format::Toml,
-        )
-        .unwrap();
-        assert!(s.present);
-        assert_eq!(s.sinks[0].kind, SinkKind::Webhook);
-        assert!(s.sinks[0].pagerduty);
-        assert_eq!(s.sinks[0].timeout, Duration::from_secs(2));
-        let seed = read_section("{\"rules\": [], \"payload\": []}", Format::Json).unwrap();
-        assert!(seed.present && seed.sinks.is_empty());
-        assert!(!read_section("[retry]\n", Format::Toml).unwrap().present);
     }
 }
