@@ -190,8 +190,8 @@ fn looks_like_yaml(source: &str) -> bool {
     if *first == "---" || first.starts_with("--- ") || first.starts_with("%YAML") {
         return true;
     }
-    let yaml_line = |l: &&str| {
-        if *l == "-" || l.starts_with("- ") {
+    let yaml_line = |l: &str| {
+        if l == "-" || l.starts_with("- ") {
             return true;
         }
         // `key:` or `key: value`, where the key comes before any `=`.
@@ -207,12 +207,12 @@ fn looks_like_yaml(source: &str) -> bool {
             None => false,
         }
     };
-    let toml_line = |l: &&str| {
+    let toml_line = |l: &str| {
         l.starts_with('[')
             || l.find('=').is_some_and(|eq| l.find(':').is_none_or(|colon| eq < colon))
     };
-    let yaml = lines.iter().filter(yaml_line).count();
-    yaml > 0 && yaml > lines.iter().filter(toml_line).count()
+    let yaml = lines.iter().filter(|l| yaml_line(l)).count();
+    yaml > 0 && yaml > lines.iter().filter(|l| toml_line(l)).count()
 }
 
 /// `file:line:column: error[code]: path: message`, the shape editors and CI logs link.
