@@ -50,11 +50,11 @@ def from_component(t: _abi.ValType, value: Any) -> Any:
     if isinstance(t, _abi.Variant):
         if isinstance(value, wc.Variant):
             # result<record, record>: wasmtime-py tags it ("ok" / "err").
-            index = {"ok": 0, "err": 1}[value.tag]
+            index, payload = {"ok": 0, "err": 1}[value.tag], value.payload
         else:
-            index = _untagged_case(t, value)
+            index, payload = _untagged_case(t, value), value
         payload_t = t.types[index]
-        return (t.names[index], None if payload_t is None else from_component(payload_t, value.payload))
+        return (t.names[index], None if payload_t is None else from_component(payload_t, payload))
     return value
 
 
