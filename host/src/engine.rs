@@ -444,11 +444,8 @@ impl Session {
     /// no alert section at all.
     pub fn alert_sinks(&mut self, policy: Policy) -> Result<Option<Vec<Sink>>> {
         let handle = self.handle(policy)?;
-        let result = self.call(|bindings, store| {
-            bindings
-                .backstop_policy_alerts()
-                .call_sinks(store, handle)
-        })?;
+        let result = self
+            .call(|bindings, store| bindings.backstop_policy_alerts().call_sinks(store, handle))?;
         let sinks = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
         Ok(sinks.map(|sinks| {
             sinks

@@ -301,7 +301,14 @@ fn output_into_a_closed_pipe_ends_quietly_as_coreutils_do() {
     let policy = example("storage-read.toml");
     let commands: [&[&str]; 4] = [
         &["plan", "--policy", &policy],
-        &["alerts", "simulate", "--policy", &seed, "--history", &history],
+        &[
+            "alerts",
+            "simulate",
+            "--policy",
+            &seed,
+            "--history",
+            &history,
+        ],
         &["alerts", "list"],
         &["classify", "--http-status", "503"],
     ];
@@ -387,7 +394,9 @@ fn every_flag_of_check_and_classify_has_help() {
         let lines: Vec<&str> = help.lines().collect();
         for (i, line) in lines.iter().enumerate() {
             let trimmed = line.trim_start();
-            if !trimmed.starts_with("--") && !trimmed.starts_with("-h") && !trimmed.starts_with("-V")
+            if !trimmed.starts_with("--")
+                && !trimmed.starts_with("-h")
+                && !trimmed.starts_with("-V")
             {
                 continue;
             }

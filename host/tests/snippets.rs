@@ -206,7 +206,10 @@ fn the_alerts_snippet_runs_and_its_summary_is_true() {
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}\n{stdout}");
-    assert!(stdout.contains("no firing or acknowledged alerts"), "{stdout}");
+    assert!(
+        stdout.contains("no firing or acknowledged alerts"),
+        "{stdout}"
+    );
     assert!(stderr.contains("tick: nothing due"), "{stderr}");
     // The summary the snippet shows is the one simulate prints.
     let summary = shown_output("alerts.sh")

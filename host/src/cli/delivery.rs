@@ -194,9 +194,11 @@ impl Deliverer {
                 let path = sink.location.first().context("a file sink without path")?;
                 append_line(Path::new(path), &line)
             }
-            SinkKind::Command => {
-                run_command(&sink.location, &line, Duration::from_millis(sink.timeout_ms))
-            }
+            SinkKind::Command => run_command(
+                &sink.location,
+                &line,
+                Duration::from_millis(sink.timeout_ms),
+            ),
             SinkKind::Webhook => {
                 let url = sink
                     .location

@@ -117,7 +117,8 @@ pub fn main() -> ExitCode {
 fn delivers(command: &Command) -> bool {
     matches!(
         command,
-        Command::Run(_) | Command::Alerts(alerts::AlertsCommand::Tick(_) | alerts::AlertsCommand::Ack(_))
+        Command::Run(_)
+            | Command::Alerts(alerts::AlertsCommand::Tick(_) | alerts::AlertsCommand::Ack(_))
     )
 }
 
@@ -209,7 +210,8 @@ fn looks_like_yaml(source: &str) -> bool {
     };
     let toml_line = |l: &str| {
         l.starts_with('[')
-            || l.find('=').is_some_and(|eq| l.find(':').is_none_or(|colon| eq < colon))
+            || l.find('=')
+                .is_some_and(|eq| l.find(':').is_none_or(|colon| eq < colon))
     };
     let yaml = lines.iter().filter(|l| yaml_line(l)).count();
     yaml > 0 && yaml > lines.iter().filter(|l| toml_line(l)).count()
