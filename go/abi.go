@@ -2,13 +2,14 @@ package backstop
 
 // This file is a small, generic implementation of the component model's
 // canonical ABI (design/mvp/CanonicalABI.md in WebAssembly/component-model),
-// enough for the WIT types Backstop uses: u8/u16/u32/s32/u64, bool, string
-// (utf8), list, record, and variants (which also covers enum, option and
-// result).
+// enough for the WIT types Backstop uses: integers, bool, string (utf8),
+// list, record, and variants (which also covers enum, option and result).
+// wit_gen.go (generated from the WIT) composes these into the contract's
+// types and functions.
 // wazero runs core modules only, so this is what turns Go values into the
 // bytes and core values the guest's exports expect, and back.
 //
-// Not supported (the WIT avoids them): floats, s64, char, flags, resources,
+// Not supported (the WIT avoids them): floats, char, flags, resources,
 // and futures or streams. Variant flattening only joins integer slots (an i32
 // payload in an i64 slot is zero-extended), which is exact for every type
 // above.
@@ -39,6 +40,9 @@ const (
 	kindU32
 	kindS32
 	kindU64
+	kindS8
+	kindS16
+	kindS64
 	kindBool
 	kindString
 	kindList
@@ -67,6 +71,9 @@ var (
 	u32T    = &abiType{kind: kindU32, size: 4, align: 4, flat: []api.ValueType{api.ValueTypeI32}}
 	s32T    = &abiType{kind: kindS32, size: 4, align: 4, flat: []api.ValueType{api.ValueTypeI32}}
 	u64T    = &abiType{kind: kindU64, size: 8, align: 8, flat: []api.ValueType{api.ValueTypeI64}}
+	s8T     = &abiType{kind: kindS8, size: 1, align: 1, flat: []api.ValueType{api.ValueTypeI32}}
+	s16T    = &abiType{kind: kindS16, size: 2, align: 2, flat: []api.ValueType{api.ValueTypeI32}}
+	s64T    = &abiType{kind: kindS64, size: 8, align: 8, flat: []api.ValueType{api.ValueTypeI64}}
 	boolT   = &abiType{kind: kindBool, size: 1, align: 1, flat: []api.ValueType{api.ValueTypeI32}}
 	stringT = &abiType{kind: kindString, size: 8, align: 4, flat: []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}}
 )
@@ -129,6 +136,14 @@ func optionOf(t *abiType) *abiType       { return variantOf(nil, t) }
 func resultOf(ok, err *abiType) *abiType { return variantOf(ok, err) }
 func enumOf(n int) *abiType              { return variantOf(make([]*abiType, n)...) }
 func alignTo(n, align uint32) uint32     { return (n + align - 1) / align * align }
+
+// boolBits is a bool as the canonical ABI stores it.
+func boolBits(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 // join merges two cases' core types in one flat slot (CanonicalABI.md's join).
 func join(a, b api.ValueType) api.ValueType {

@@ -56,7 +56,7 @@ func TestLayouts(t *testing.T) {
 	}{
 		{"u8", u8T, 1, 1, 1},
 		{"string", stringT, 8, 4, 2},
-		{"list<string>", stringListT, 8, 4, 2},
+		{"list<string>", listStringT, 8, 4, 2},
 		{"option<u16>", optionU16T, 4, 2, 2},
 		{"option<s32>", optionS32T, 8, 4, 2},
 		{"option<string>", optionStringT, 12, 4, 3},
@@ -70,11 +70,11 @@ func TestLayouts(t *testing.T) {
 		{"empty record", recordOf(), 0, 1, 0},
 		{"location", locationT, 8, 4, 2},
 		{"policy-error", policyErrorT, 32, 4, 8},
-		{"failure", failureT, 68, 4, 18},
+		{"failure", failureT, 76, 4, 20},
 		{"classification", classificationT, 24, 4, 6},
 		{"result<u32, list<policy-error>>", loadPolicyFn.result, 12, 4, 3},
 		{"result<classification, policy-error>", classifyFn.result, 36, 4, 9},
-		{"classify params", classifyFn.args, 72, 4, 19},
+		{"classify params", classifyFn.args, 80, 4, 21},
 	}
 	for _, tt := range tests {
 		if tt.t.size != tt.size || tt.t.align != tt.align || len(tt.t.flat) != tt.flat {
@@ -82,7 +82,7 @@ func TestLayouts(t *testing.T) {
 				tt.name, tt.t.size, tt.t.align, len(tt.t.flat), tt.size, tt.align, tt.flat)
 		}
 	}
-	if got := failureT.offsets; !reflect.DeepEqual(got, []uint32{0, 4, 16, 24, 36, 44, 56}) {
+	if got := failureT.offsets; !reflect.DeepEqual(got, []uint32{0, 4, 16, 24, 36, 44, 52, 64}) {
 		t.Errorf("failure field offsets %v", got)
 	}
 	if got := policyErrorT.offsets; !reflect.DeepEqual(got, []uint32{0, 4, 12, 20}) {
@@ -160,6 +160,7 @@ func TestLowerFailureIndirect(t *testing.T) {
 		ExitCode:   new(-2),
 		Signal:     new("SIGTERM"),
 		ErrorTypes: []string{"*url.Error", "é"},
+		ErrorBases: []string{"net.Error"},
 		Message:    new("boom"),
 	}
 	args := lowerArgs(w, classifyFn, func(s sink) {
@@ -192,9 +193,11 @@ func TestLowerFailureIndirect(t *testing.T) {
 		{"error-types len", b.u32(base + 40), uint32(2)},
 		{"error-types[0]", b.str(b.u32(base + 36)), "*url.Error"},
 		{"error-types[1]", b.str(b.u32(base+36) + 8), "é"},
-		{"error-code none", m[base+44], byte(0)},
-		{"message some", m[base+56], byte(1)},
-		{"message", b.str(base + 60), "boom"},
+		{"error-bases len", b.u32(base + 48), uint32(1)},
+		{"error-bases[0]", b.str(b.u32(base + 44)), "net.Error"},
+		{"error-code none", m[base+52], byte(0)},
+		{"message some", m[base+64], byte(1)},
+		{"message", b.str(base + 68), "boom"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -220,19 +223,19 @@ func TestLowerFlatParams(t *testing.T) {
 		t.Errorf("string %q", got)
 	}
 
-	rec0 := newWitFunc("empties", nil, stringT, stringListT)
+	rec0 := newWitFunc("empties", nil, stringT, listStringT)
 
 	// Variants flatten to a fixed width, zero-padded for shorter cases.
 	opt := newWitFunc("opt", nil, optionStringT, optionU16T)
 	none := lowerArgs(w, opt, func(s sink) {
-		lowerOptionString(s, nil)
+		lowerWitOptionString(s, nil)
 		s.variant(optionU16T, 1, func(s sink) { s.int(u16T, 404) })
 	})
 	if want := []uint64{0, 0, 0, 1, 404}; !reflect.DeepEqual(none, want) {
 		t.Errorf("flat option args %v, want %v", none, want)
 	}
 	some := lowerArgs(w, opt, func(s sink) {
-		lowerOptionString(s, new("hi"))
+		lowerWitOptionString(s, new("hi"))
 		s.variant(optionU16T, 0, nil)
 	})
 	if len(some) != 5 || some[0] != 1 || some[2] != 2 || some[3] != 0 || some[4] != 0 {
@@ -249,7 +252,7 @@ func TestLowerFlatParams(t *testing.T) {
 	}
 
 	// Records flatten field by field; lists go to memory either way.
-	rec := newWitFunc("rec", nil, recordOf(u8T, stringListT))
+	rec := newWitFunc("rec", nil, recordOf(u8T, listStringT))
 	vals := lowerArgs(w, rec, func(s sink) {
 		s.record(rec.params[0], func(s sink) {
 			s.int(u8T, 9)
@@ -264,27 +267,18 @@ func TestLowerFlatParams(t *testing.T) {
 // A failure lowered by the glue lifts back unchanged (the lift side uses
 // the same sequential source as the real result lifting).
 func TestFailureRoundTrip(t *testing.T) {
+	// The generated lift, converted back by field name.
 	liftFailure := func(s *source) Failure {
-		r := s.record(failureT)
-		var f Failure
-		if c, p := r.variant(optionU16T); c == 1 {
-			f.HTTPStatus = new(int(p.int(u16T)))
+		w := liftWitFailure(s)
+		f := Failure{GRPCCode: w.GrpcCode, Signal: w.Signal, ErrorCode: w.ErrorCode, Message: w.Message}
+		if len(w.ErrorTypes) > 0 {
+			f.ErrorTypes = w.ErrorTypes
 		}
-		if v, ok := liftOptionString(r); ok {
-			f.GRPCCode = &v
+		if w.HttpStatus != nil {
+			f.HTTPStatus = new(int(*w.HttpStatus))
 		}
-		if c, p := r.variant(optionS32T); c == 1 {
-			f.ExitCode = new(int(int32(p.int(s32T))))
-		}
-		if v, ok := liftOptionString(r); ok {
-			f.Signal = &v
-		}
-		r.list(stringT, func(s *source, _ int) { f.ErrorTypes = append(f.ErrorTypes, s.string()) })
-		if v, ok := liftOptionString(r); ok {
-			f.ErrorCode = &v
-		}
-		if v, ok := liftOptionString(r); ok {
-			f.Message = &v
+		if w.ExitCode != nil {
+			f.ExitCode = new(int(*w.ExitCode))
 		}
 		return f
 	}

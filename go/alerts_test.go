@@ -31,12 +31,12 @@ func TestAlertsLayouts(t *testing.T) {
 		size, align uint32
 		flat        int
 	}{
-		{"failure", failureT, 68, 4, 18},
-		{"option<failure>", optionFailureT, 72, 4, 19},
+		{"failure", failureT, 76, 4, 20},
+		{"option<failure>", optionFailureT, 80, 4, 21},
 		{"label", labelT, 16, 4, 4},
-		// kind@0, pipeline@4, step@12, run-id@20, failure@28, attempt@100,
-		// late@104, labels@108, log-lines@116, dedup-key@124.
-		{"event", eventT, 136, 4, 35},
+		// kind@0, pipeline@4, step@12, run-id@20, failure@28, attempt@108,
+		// late@112, labels@116, log-lines@124, dedup-key@132.
+		{"event", eventT, 144, 4, 37},
 		{"notification", notificationT, 44, 4, 12},
 		{"suppressed", suppressedT, 20, 4, 6},
 		{"evaluation", evaluationT, 40, 8, 8},
@@ -47,10 +47,10 @@ func TestAlertsLayouts(t *testing.T) {
 				tt.name, tt.t.size, tt.t.align, len(tt.t.flat), tt.size, tt.align, tt.flat)
 		}
 	}
-	if want := []uint32{0, 4, 12, 20, 28, 100, 104, 108, 116, 124}; !reflect.DeepEqual(eventT.offsets, want) {
+	if want := []uint32{0, 4, 12, 20, 28, 108, 112, 116, 124, 132}; !reflect.DeepEqual(eventT.offsets, want) {
 		t.Errorf("event offsets %v, want %v", eventT.offsets, want)
 	}
-	// 38 flat parameters: they travel in memory, the result in a return area.
+	// 40 flat parameters: they travel in memory, the result in a return area.
 	params, results := evaluateFn.coreSignature()
 	i32 := []api.ValueType{api.ValueTypeI32}
 	if !evaluateFn.indirectParams() || !reflect.DeepEqual(params, i32) || !reflect.DeepEqual(results, i32) {
@@ -105,12 +105,12 @@ func TestLowerEvaluateIndirect(t *testing.T) {
 		{"failure some", m[p+40], byte(1)},
 		{"http some", m[p+44], byte(1)},
 		{"http", binary.LittleEndian.Uint16(m[p+46:]), uint16(503)},
-		{"attempt", b.u32(p + 112), uint32(3)},
-		{"late", b.u32(p + 116), uint32(61)},
-		{"labels", b.u32(p + 124), uint32(3)},
-		{"log lines", b.u32(p + 132), uint32(2)},
-		{"dedup none", m[p+136], byte(0)},
-		{"now", binary.LittleEndian.Uint64(m[p+152:]), uint64(1 << 40)},
+		{"attempt", b.u32(p + 120), uint32(3)},
+		{"late", b.u32(p + 124), uint32(61)},
+		{"labels", b.u32(p + 132), uint32(3)},
+		{"log lines", b.u32(p + 140), uint32(2)},
+		{"dedup none", m[p+144], byte(0)},
+		{"now", binary.LittleEndian.Uint64(m[p+160:]), uint64(1 << 40)},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -118,8 +118,8 @@ func TestLowerEvaluateIndirect(t *testing.T) {
 		}
 	}
 	var keys []string
-	for i := range b.u32(p + 124) {
-		keys = append(keys, b.str(b.u32(p+120)+i*labelT.size))
+	for i := range b.u32(p + 132) {
+		keys = append(keys, b.str(b.u32(p+128)+i*labelT.size))
 	}
 	if !slices.Equal(keys, []string{"a", "team", "zone"}) {
 		t.Errorf("labels lowered as %v, want sorted by key", keys)
@@ -155,7 +155,7 @@ func lowerEvaluation(s sink, ev *Evaluation) {
 			})
 		})
 		s.string(ev.State)
-		lowerOptionU64(s, ev.NextWakeupMs)
+		lowerWitOptionU64(s, ev.NextWakeupMs)
 	})
 }
 

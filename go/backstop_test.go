@@ -316,7 +316,8 @@ func TestEngineClose(t *testing.T) {
 // which the policy is reloaded.
 func TestTrapDiscardsTheInstance(t *testing.T) {
 	ctx := context.Background()
-	e := newEngine(t, WithPoolSize(1), WithMemoryLimitPages(40))
+	// 128 pages (8 MiB): room for the built-in rules, not for an 8 MiB message.
+	e := newEngine(t, WithPoolSize(1), WithMemoryLimitPages(128))
 	p := loadPolicy(t, e, storagePolicy, TOML)
 	first := peek(t, e.plain)
 

@@ -2,6 +2,7 @@ package backstop
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 )
@@ -217,6 +218,42 @@ func BenchmarkEvaluateAlertsTick(b *testing.B) {
 	tick := Event{Kind: EventTick}
 	for b.Loop() {
 		if _, err := p.EvaluateAlerts(ctx, first.State, tick, now.Add(time.Minute)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// tail50 is the shared 50-line tail every host's benchmark reads: training
+// progress, a bearer token and a botocore traceback.
+func tail50(b *testing.B) string {
+	text, err := os.ReadFile("../tests/bench/tail-50.txt")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return string(text)
+}
+
+// BenchmarkReadLog measures the log readers over a 50-line tail.
+//
+//	go test -run '^$' -bench 'ReadLog|Redact' -benchmem
+func BenchmarkReadLog(b *testing.B) {
+	ctx := context.Background()
+	e := newEngine(b, WithPoolSize(1))
+	in := LogInput{Text: tail50(b), ExitCode: new(1)}
+	for b.Loop() {
+		if _, err := e.ReadLog(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRedact measures redacting the same tail with the built-in rules.
+func BenchmarkRedact(b *testing.B) {
+	ctx := context.Background()
+	p := loadPolicy(b, newEngine(b, WithPoolSize(1)), "", TOML)
+	text := tail50(b)
+	for b.Loop() {
+		if _, err := p.Redact(ctx, text); err != nil {
 			b.Fatal(err)
 		}
 	}

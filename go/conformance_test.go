@@ -29,8 +29,47 @@ type vectorFailure struct {
 	ExitCode   *int     `json:"exit_code"`
 	Signal     *string  `json:"signal"`
 	ErrorTypes []string `json:"error_types"`
+	ErrorBases []string `json:"error_bases"`
 	ErrorCode  *string  `json:"error_code"`
 	Message    *string  `json:"message"`
+}
+
+// vectorLog is a log vector's input (tests/README.md "Log vectors").
+type vectorLog struct {
+	Text     string    `json:"text"`
+	ExitCode *int      `json:"exit_code"`
+	Signal   *string   `json:"signal"`
+	Stream   LogStream `json:"stream"`
+}
+
+// canonicalLogFailure is a report's failure with every key present, so a
+// vector can require a field's absence.
+func canonicalLogFailure(f Failure) map[string]any {
+	opt := func(p *string) any {
+		if p == nil {
+			return nil
+		}
+		return *p
+	}
+	optInt := func(p *int) any {
+		if p == nil {
+			return nil
+		}
+		return float64(*p)
+	}
+	list := func(l []string) []any {
+		out := []any{}
+		for _, s := range l {
+			out = append(out, s)
+		}
+		return out
+	}
+	return map[string]any{
+		"http_status": optInt(f.HTTPStatus), "grpc_code": opt(f.GRPCCode),
+		"exit_code": optInt(f.ExitCode), "signal": opt(f.Signal),
+		"error_types": list(f.ErrorTypes), "error_bases": list(f.ErrorBases),
+		"error_code": opt(f.ErrorCode), "message": opt(f.Message),
+	}
 }
 
 // vectorEvent is the canonical event input: omitted keys are empty, zero
@@ -74,10 +113,13 @@ type alertStep struct {
 type vector struct {
 	Name         string           `json:"name"`
 	AlertSteps   []alertStep      `json:"alert_steps"`
+	Redact       *string          `json:"redact"`
 	Call         string           `json:"call"`
 	Input        json.RawMessage  `json:"input"`
 	Policy       *vectorPolicy    `json:"policy"`
 	Failure      *vectorFailure   `json:"failure"`
+	Log          *vectorLog       `json:"log"`
+	Source       string           `json:"source"`
 	Expect       map[string]any   `json:"expect"`
 	ExpectError  map[string]any   `json:"expect_error"`
 	ExpectErrors []map[string]any `json:"expect_errors"`
@@ -257,7 +299,7 @@ func TestConformance(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no vectors found in ../tests/vectors")
 	}
-	total, calls, sequences, steps := 0, 0, 0, 0
+	total, calls, sequences, steps, redactions := 0, 0, 0, 0, 0
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -277,6 +319,9 @@ func TestConformance(t *testing.T) {
 			if v.Call != "" {
 				calls++
 			}
+			if v.Redact != nil {
+				redactions++
+			}
 			if v.AlertSteps != nil {
 				sequences++
 				steps += len(v.AlertSteps)
@@ -293,6 +338,9 @@ func TestConformance(t *testing.T) {
 	if total < wantTotal || calls < wantCalls || sequences < wantSequences || steps < wantSteps {
 		t.Errorf("ran %d vectors (%d planner calls, %d alert sequences of %d steps); the corpus has at least %d (%d, %d of %d)",
 			total, calls, sequences, steps, wantTotal, wantCalls, wantSequences, wantSteps)
+	}
+	if redactions < 190 {
+		t.Errorf("ran %d redaction vectors; the corpus has at least 190 (plus its load errors)", redactions)
 	}
 }
 
@@ -337,6 +385,18 @@ func runVector(t *testing.T, ctx context.Context, engine *Engine, suitePolicy *v
 		runAlertSteps(t, ctx, policy, v.AlertSteps)
 		return
 	}
+	if v.Redact != nil {
+		got, err := policy.Redact(ctx, *v.Redact)
+		if err != nil {
+			t.Fatalf("Redact: %v", err)
+		}
+		redactions := []any{}
+		for _, c := range got.Redactions {
+			redactions = append(redactions, map[string]any{"rule": c.Rule, "count": float64(c.Count)})
+		}
+		matches(t, "redaction", map[string]any{"text": got.Text, "redactions": redactions}, v.Expect)
+		return
+	}
 	if v.Call != "" {
 		got, err := runCall(t, ctx, engine, policy, v)
 		if v.ExpectError != nil {
@@ -351,6 +411,10 @@ func runVector(t *testing.T, ctx context.Context, engine *Engine, suitePolicy *v
 			t.Fatalf("%s: %v", v.Call, err)
 		}
 		matches(t, v.Call, got, v.Expect)
+		return
+	}
+	if v.Log != nil {
+		runLog(t, ctx, engine, policy, v)
 		return
 	}
 	if v.Failure == nil {
@@ -370,6 +434,43 @@ func runVector(t *testing.T, ctx context.Context, engine *Engine, suitePolicy *v
 		t.Fatalf("Classify: %v", err)
 	}
 	matches(t, "classification", canonicalClassification(got), v.Expect)
+}
+
+// runLog reads a log vector's tail with Engine.ReadLog, classifies the
+// report's failure and compares both.
+func runLog(t *testing.T, ctx context.Context, engine *Engine, policy *Policy, v vector) {
+	report, err := engine.ReadLog(ctx, LogInput{
+		Text: v.Log.Text, ExitCode: v.Log.ExitCode, Signal: v.Log.Signal, Stream: v.Log.Stream,
+	})
+	if v.ExpectError != nil {
+		var pe *PolicyError
+		if !errors.As(err, &pe) {
+			t.Fatalf("ReadLog: got (%+v, %v), want a *PolicyError", report, err)
+		}
+		matches(t, "error", canonicalError(pe), v.ExpectError)
+		return
+	}
+	if err != nil {
+		t.Fatalf("ReadLog: %v", err)
+	}
+	c, err := policy.Classify(ctx, report.Failure)
+	if err != nil {
+		t.Fatalf("Classify: %v", err)
+	}
+	readers := []any{}
+	for _, r := range report.Readers {
+		readers = append(readers, r)
+	}
+	var pushback any
+	if report.PushbackMs != nil {
+		pushback = float64(*report.PushbackMs)
+	}
+	got := map[string]any{
+		"failure": canonicalLogFailure(report.Failure), "readers": readers,
+		"summary": report.Summary, "pushback_ms": pushback,
+		"classification": canonicalClassification(c),
+	}
+	matches(t, "log", got, v.Expect)
 }
 
 // runAlertSteps runs an alert sequence through EvaluateAlerts, threading

@@ -2,6 +2,8 @@ package backstop
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -40,6 +42,15 @@ func (systemClock) Sleep(ctx context.Context, d time.Duration) error {
 // SystemClock is the real clock: time.Now, and a timer raced against the
 // context's Done channel.
 var SystemClock Clock = systemClock{}
+
+// TimeoutClock is a Clock that also makes the contexts that bound attempts.
+// Do uses it, when the clock has it, instead of context.WithTimeout, so a
+// fake clock drives attempt timeouts too; the context's error at the
+// timeout must be context.DeadlineExceeded.
+type TimeoutClock interface {
+	Clock
+	WithTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc)
+}
 
 // SharedStore keeps one dependency's SharedState (circuit breaker and retry
 // budget) between operations, in memory or in a database, file or cache
@@ -122,9 +133,10 @@ func (e AttemptTimeout) Error() string {
 func (e AttemptTimeout) Unwrap() []error { return []error{context.DeadlineExceeded, e.Err} }
 
 // RetryAfterError attaches a server's pushback (an HTTP Retry-After or
-// grpc-retry-pushback-ms) to an error. Do honours any error in the chain
-// with a method RetryAfter() time.Duration, so an error type of your own
-// works as well; a negative duration means "no pushback".
+// grpc-retry-pushback-ms; see PushbackFromHeader) to an error. Do honours
+// any error in the chain with a method RetryAfter() time.Duration, so an
+// error type of your own works as well; a negative duration means "no
+// pushback", and Never means "do not retry".
 type RetryAfterError struct {
 	Err   error
 	After time.Duration
@@ -147,9 +159,11 @@ func pushback(err error) *time.Duration {
 	return &d
 }
 
-// GiveUpError is Do's error when the planner gives up or refuses an
-// attempt. Unwrap returns the last attempt's error, so errors.Is and
-// errors.As see through it.
+// GiveUpError is Do's error whenever it gives up, for every reason alike (a
+// permanent failure included): the planner gave up or refused an attempt,
+// the server asked not to retry, or the next wait would outlast the
+// context's deadline. Unwrap returns the last attempt's error, so errors.Is
+// and errors.As see through it.
 type GiveUpError struct {
 	Reason GiveUpReason
 	// Attempts is how many attempts ran.
@@ -197,30 +211,33 @@ func (e *GiveUpError) Unwrap() error { return e.Err }
 type RetryOption func(*retryConfig)
 
 type retryConfig struct {
-	seed    uint64
+	seed    *uint64
 	key     *string
 	store   SharedStore
 	clock   Clock
-	onRetry []func(Decision)
+	onRetry []func(err error, attempt int, d Decision)
 }
 
 // WithIdempotencyKey seeds the jitter from a key naming the operation, by
 // convention runID + "/" + step (see Engine.DeriveSeed): a rerun of the
 // same step waits exactly as before, while different runs spread out.
-// Without it (or WithSeed) the seed is 0, so every operation with the same
-// policy waits the same; set a key in production.
+// Without it (or WithSeed) the seed is 64 random bits from crypto/rand
+// (never 0), so concurrent operations spread out instead of retrying in
+// lockstep.
 func WithIdempotencyKey(key string) RetryOption {
 	return func(c *retryConfig) { c.key = &key }
 }
 
-// WithSeed sets the jitter seed directly, replacing WithIdempotencyKey.
+// WithSeed sets the jitter seed directly, over WithIdempotencyKey: it fixes
+// the waits, for tests.
 func WithSeed(seed uint64) RetryOption {
-	return func(c *retryConfig) { c.seed, c.key = seed, nil }
+	return func(c *retryConfig) { c.seed = &seed }
 }
 
 // WithSharedState keeps the circuit breaker and retry budget in store, so
-// every operation against one dependency shares them. Without it each Do
-// starts from a fresh SharedState of its own.
+// every operation against one dependency shares them, across processes if
+// the store is shared. Without it every Do with the same *Policy shares one
+// in-memory MemoryStore (the policy's own).
 func WithSharedState(store SharedStore) RetryOption {
 	return func(c *retryConfig) { c.store = store }
 }
@@ -230,10 +247,30 @@ func WithClock(clock Clock) RetryOption {
 	return func(c *retryConfig) { c.clock = clock }
 }
 
-// OnRetry calls fn with each decision to retry, before the wait (to log
-// Decision.Explanation, say). Hooks run in the order given.
-func OnRetry(fn func(Decision)) RetryOption {
+// OnRetry calls fn with the failed attempt's error, its number and the
+// decision to retry, before the wait (to log Decision.Explanation, say).
+// Hooks run in the order given.
+func OnRetry(fn func(err error, attempt int, d Decision)) RetryOption {
 	return func(c *retryConfig) { c.onRetry = append(c.onRetry, fn) }
+}
+
+// randomSeed is 64 bits from the operating system's randomness, never 0.
+func randomSeed() uint64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+		if s := binary.LittleEndian.Uint64(b[:]); s != 0 {
+			return s
+		}
+	}
+}
+
+// cancelledProbeFailure is what a half-open probe cancelled by the caller is
+// reported as, in every host: the breaker must hear of it (or it would wait
+// for the probe's lease to run out); no rule matches it, so it is a failure.
+var cancelledProbeFailure = Failure{
+	ErrorTypes: []string{"backstop.Cancelled"},
+	Message:    new("the caller cancelled the half-open probe"),
 }
 
 // Do runs fn until it succeeds or the policy gives up, sleeping between
@@ -244,9 +281,11 @@ func OnRetry(fn func(Decision)) RetryOption {
 // chain with a RetryAfter() time.Duration method (see RetryAfterError).
 //
 // Do returns nil on success; a *GiveUpError wrapping the last attempt's
-// error when the policy gives up (or ctx's deadline would pass during the
-// next wait); and, when ctx is done, an error that errors.Is ctx.Err()
-// (and the last attempt's error, if any), without waiting further. Errors
+// error when it gives up, for any reason (when the next wait would end at
+// or past ctx's deadline, with GiveUpDeadline); and, when ctx is done, an
+// error that errors.Is ctx.Err() (and the last attempt's error, if any),
+// without waiting further. A half-open probe cut short by ctx is reported
+// to the breaker as a failure. Errors
 // of the planner or the shared-state store are returned wrapped. If an
 // attempt succeeds but its success cannot be recorded in the shared state,
 // Do returns that error, saying the attempt succeeded.
@@ -269,12 +308,20 @@ func Do(ctx context.Context, p *Policy, fn func(ctx context.Context) error, opts
 	// 3x faster per call than interruptible ones (see README). ctx is still
 	// checked around every call, and store calls get ctx itself.
 	gctx := context.WithoutCancel(ctx)
-	seed := cfg.seed
-	if cfg.key != nil {
+	var seed uint64
+	switch {
+	case cfg.seed != nil:
+		seed = *cfg.seed
+	case cfg.key != nil:
 		var err error
 		if seed, err = p.engine.DeriveSeed(gctx, *cfg.key); err != nil {
 			return err
 		}
+	default:
+		seed = randomSeed()
+	}
+	if cfg.store == nil {
+		cfg.store = &p.retryShared
 	}
 	r := &retrier{ctx: ctx, gctx: gctx, p: p, cfg: &cfg, state: RetryState{Seed: seed}}
 	return r.run(fn)
@@ -304,7 +351,6 @@ type retrier struct {
 	p       *Policy
 	cfg     *retryConfig
 	state   RetryState
-	local   SharedState // the shared state when there is no store
 	last    *Decision
 	lastErr error
 }
@@ -333,7 +379,11 @@ func (r *retrier) run(fn func(ctx context.Context) error) error {
 		attemptCtx, cancel := ctx, context.CancelFunc(func() {})
 		timeout, hasTimeout := permit.Timeout()
 		if hasTimeout {
-			attemptCtx, cancel = context.WithTimeout(ctx, timeout)
+			if tc, ok := clock.(TimeoutClock); ok {
+				attemptCtx, cancel = tc.WithTimeout(ctx, timeout)
+			} else {
+				attemptCtx, cancel = context.WithTimeout(ctx, timeout)
+			}
 		}
 		start := clock.Now()
 		err = fn(attemptCtx)
@@ -351,17 +401,30 @@ func (r *retrier) run(fn func(ctx context.Context) error) error {
 		}
 		if ctx.Err() != nil {
 			// The caller's context ended: not the dependency's failure, so
-			// it is neither recorded nor retried.
+			// it is neither recorded nor retried; except that a half-open
+			// probe must report, or the breaker waits for it.
+			if permit.Probe {
+				probe := AttemptFailure{Failure: cancelledProbeFailure, Duration: clock.Now().Sub(start)}
+				_ = r.update(func(sh SharedState) (SharedState, error) {
+					d, err := r.p.AfterFailure(gctx, r.state, sh, probe, clock.Now())
+					return d.Shared, err
+				})
+			}
 			return r.stopped(err)
 		}
 		if timedOut {
 			err = AttemptTimeout{Attempt: int(permit.Attempt), Timeout: timeout, Err: err}
 		}
 		r.lastErr = err
+		pb := pushback(err)
+		never := pb != nil && *pb == Never
+		if never {
+			pb = nil // the planner records the failure; the refusal is applied below
+		}
 		failure := AttemptFailure{
 			Failure:  FailureFromError(err),
 			Duration: clock.Now().Sub(start),
-			Pushback: pushback(err),
+			Pushback: pb,
 		}
 		var d Decision
 		err = r.update(func(sh SharedState) (SharedState, error) {
@@ -373,6 +436,13 @@ func (r *retrier) run(fn func(ctx context.Context) error) error {
 			return r.fail(fmt.Sprintf("planning after attempt %d", permit.Attempt), err)
 		}
 		r.last, r.state = &d, d.State
+		if d.Retry() && never {
+			// The planner would retry, but the server asked not to (gRPC A6).
+			d.GiveUp, d.DelayMs, d.NextTimeoutMs = GiveUpPushbackBeyondDeadline, 0, nil
+			d.Explanation = fmt.Sprintf("attempt %d failed (%s); give up: %s (the server asked not to retry)",
+				d.Attempt, d.Classification.Class, d.GiveUp)
+			return &GiveUpError{Reason: d.GiveUp, Attempts: int(d.Attempt), Decision: &d, Err: r.lastErr}
+		}
 		if !d.Retry() {
 			return &GiveUpError{Reason: d.GiveUp, Attempts: int(d.Attempt), Decision: &d, Err: r.lastErr}
 		}
@@ -383,7 +453,7 @@ func (r *retrier) run(fn func(ctx context.Context) error) error {
 				contextDeadline: true, wait: delay}
 		}
 		for _, hook := range r.cfg.onRetry {
-			hook(d)
+			hook(r.lastErr, int(d.Attempt), d)
 		}
 		if err := clock.Sleep(ctx, delay); err != nil {
 			if ctx.Err() != nil {
@@ -397,12 +467,6 @@ func (r *retrier) run(fn func(ctx context.Context) error) error {
 // update applies one planner call to the shared state.
 func (r *retrier) update(fn func(SharedState) (SharedState, error)) error {
 	switch s := r.cfg.store.(type) {
-	case nil:
-		next, err := fn(r.local)
-		if err == nil {
-			r.local = next
-		}
-		return err
 	case updater:
 		return s.Update(r.ctx, fn)
 	default:

@@ -98,7 +98,7 @@ func TestDoRetriesTransientFailuresUntilSuccess(t *testing.T) {
 	clock := newFakeClock()
 	fn, calls := failing(httpError{503}, httpError{503})
 	var seen []Decision
-	err := Do(ctx, p, fn, WithClock(clock), OnRetry(func(d Decision) { seen = append(seen, d) }))
+	err := Do(ctx, p, fn, WithClock(clock), OnRetry(func(_ error, _ int, d Decision) { seen = append(seen, d) }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ jitter = "none"
 			return ctx.Err()
 		}
 		return nil
-	}, WithClock(newFakeClock()), OnRetry(func(d Decision) { decisions = append(decisions, d) }))
+	}, WithClock(newFakeClock()), OnRetry(func(_ error, _ int, d Decision) { decisions = append(decisions, d) }))
 	if err != nil || calls != 2 {
 		t.Fatalf("got %v after %d calls", err, calls)
 	}
@@ -545,8 +545,16 @@ jitter = "full"
 	if reflect.DeepEqual(waits(WithIdempotencyKey("run-43/train")), want) {
 		t.Error("another key gave the same waits")
 	}
-	if !reflect.DeepEqual(waits(), waits(WithSeed(0))) {
-		t.Error("the default seed is not 0")
+	// Without a key or seed: 64 bits from crypto/rand, so two operations
+	// (and an operation and seed 0) do not retry in lockstep.
+	zero := waits(WithSeed(0))
+	a, b := waits(), waits()
+	if reflect.DeepEqual(a, zero) || reflect.DeepEqual(a, b) {
+		t.Errorf("unseeded waits %v and %v (seed 0: %v): not random", a, b, zero)
+	}
+	// An explicit seed wins over the key.
+	if got := waits(WithSeed(seed), WithIdempotencyKey("run-43/train")); !reflect.DeepEqual(got, want) {
+		t.Errorf("seed and key: waits %v, want the seed's %v", got, want)
 	}
 }
 

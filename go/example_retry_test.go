@@ -44,7 +44,7 @@ attempt_timeout = "5s"
 	},
 		backstop.WithIdempotencyKey("run-2024-06-01/train"),
 		backstop.WithSharedState(breaker),
-		backstop.OnRetry(func(d backstop.Decision) { fmt.Println("retrying after attempt", d.Attempt) }),
+		backstop.OnRetry(func(_ error, _ int, d backstop.Decision) { fmt.Println("retrying after attempt", d.Attempt) }),
 	)
 	fmt.Println(err, calls)
 

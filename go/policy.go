@@ -15,6 +15,9 @@ type Policy struct {
 	source string
 	format Format
 	closed atomic.Bool
+	// retryShared is Do's default SharedStore: one breaker and budget per
+	// policy, shared by every Do with it.
+	retryShared MemoryStore
 }
 
 // handleOn returns p's handle in inst, loading p into inst on first use.
@@ -106,16 +109,22 @@ func checkFailure(f *Failure) error {
 			*s = &v
 		}
 	}
+	f.ErrorTypes = validStrings(f.ErrorTypes)
+	f.ErrorBases = validStrings(f.ErrorBases)
+	return nil
+}
+
+// validStrings repairs invalid UTF-8 in a copy; the caller's slice is never modified.
+func validStrings(list []string) []string {
 	copied := false
-	for i, t := range f.ErrorTypes {
+	for i, t := range list {
 		if !utf8.ValidString(t) {
 			if !copied {
-				// The caller's slice is never modified.
-				f.ErrorTypes = append([]string(nil), f.ErrorTypes...)
+				list = append([]string(nil), list...)
 				copied = true
 			}
-			f.ErrorTypes[i] = strings.ToValidUTF8(t, "\uFFFD")
+			list[i] = strings.ToValidUTF8(t, "\uFFFD")
 		}
 	}
-	return nil
+	return list
 }

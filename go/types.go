@@ -46,6 +46,11 @@ type Failure struct {
 	Signal *string
 	// ErrorTypes are the type names along the cause chain, outermost first.
 	ErrorTypes []string
+	// ErrorBases are base classes of those types, most derived first: a rule
+	// naming a base matches its subclasses. Go has no type hierarchy, so
+	// FailureFromError leaves it empty; ReadLog fills it for well-known
+	// Python exception types read from a log.
+	ErrorBases []string
 	// ErrorCode is a provider or errno code, such as "ThrottlingException" or "ECONNRESET".
 	ErrorCode *string
 	// Message is the error message or the last lines of output.

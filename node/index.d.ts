@@ -34,6 +34,12 @@ export interface Failure {
   signal?: string | number | null;
   /** Error type names along the cause chain, outermost first. */
   errorTypes?: readonly string[] | null;
+  /**
+   * Base classes of those types, most derived first (`failureFromError` passes
+   * the prototype chain's constructor names): a rule naming a base class
+   * matches its subclasses.
+   */
+  errorBases?: readonly string[] | null;
   /** Provider or errno code, such as `'ThrottlingException'`, `'SlowDown'`, `'ECONNRESET'`. */
   errorCode?: string | null;
   /** The error message or the last lines of output. */
@@ -55,6 +61,7 @@ export interface ErrorFailure {
   exitCode?: number;
   signal?: string;
   errorTypes: string[];
+  errorBases: string[];
   errorCode?: string;
   message?: string;
 }
@@ -123,6 +130,13 @@ export class Policy implements Disposable {
    * defaults filled in; `null` when the policy has no alert section at all.
    */
   sinks(): readonly AlertSink[] | null;
+  /**
+   * Replace every secret in `text` with `[REDACTED]` (built-in scanner rules plus
+   * the policy's `[redaction]` patterns and allow-list) and count them per rule.
+   * Redact a whole log tail before splitting or clipping it.
+   * @throws {PolicyError} `too-large` for a text over 8 MiB.
+   */
+  redact(text: string): RedactionReport;
   /** Release the policy. Idempotent; does nothing on `defaultPolicy()`. */
   close(): void;
   [Symbol.dispose](): void;
@@ -372,6 +386,8 @@ export const systemClock: Clock;
 export interface AttemptContext {
   /** 1-based. */
   attempt: number;
+  /** This attempt's timeout in ms (the policy's, clamped to its deadline); `null` when it has none. */
+  timeoutMs: number | null;
   /** Aborts when the caller's signal does or the attempt's timeout passes (reason: a `TimeoutError` DOMException). */
   signal: AbortSignal;
 }
@@ -388,15 +404,21 @@ export interface RetryOptions {
   policy?: Policy;
   /** Aborting rejects `retry()` promptly with `signal.reason` (mid-attempt or mid-sleep). */
   signal?: AbortSignal;
-  /** Seeds the jitter via `deriveSeed` (e.g. `${runId}/${step}`); default: a random UUID per call. */
+  /**
+   * The caller's deadline (a Date, or milliseconds on `clock`): when the next wait would end
+   * at or past it, give up at once with reason `'deadline'` instead of sleeping into it.
+   * (An `AbortSignal.timeout` cannot be read, so pass its deadline here too.)
+   */
+  deadline?: Date | number;
+  /** Seeds the jitter via `deriveSeed` (e.g. `${runId}/${step}`); default: 64 random bits from the OS, never 0. */
   idempotencyKey?: string;
-  /** An explicit jitter seed instead of one derived from `idempotencyKey`. */
+  /** An explicit jitter seed, over `idempotencyKey`: fixes the waits in tests. */
   seed?: U64Input;
   /** Where the breaker and budget state live. Default: in memory, one store per Policy object. */
   sharedState?: SharedStateStore;
   /** The key in the store (default `'default'`): one breaker and budget per dependency. */
   dependency?: string;
-  /** Called (and awaited) after each failed attempt that will be retried, before the wait; throwing stops. */
+  /** Called (and awaited) with (error, attempt, decision) after each failed attempt that will be retried, before the wait; throwing stops. */
   onRetry?: (info: RetryInfo) => unknown;
   /** Default: `systemClock`. Inject a fake clock in tests. */
   clock?: Clock;
@@ -415,7 +437,7 @@ export class RetryError extends Error {
   readonly reason: GiveUpReason;
   /** Attempts that ran. */
   readonly attempts: number;
-  /** The decision after the last failed attempt; `null` when a permit was refused. */
+  /** The decision after the last failed attempt (a decision to retry when the caller's deadline or a refusal ended the loop); `null` when no attempt failed. */
   readonly decision: Decision | null;
   /** The refused permit (circuit open, deadline); `null` when a decision gave up. */
   readonly permit: Permit | null;
@@ -433,12 +455,19 @@ export class AttemptTimeoutError extends Error {
 /**
  * Server pushback in ms from a caught error or its `cause` chain: `retryAfterMs`,
  * a `Retry-After` header on `response.headers` or `headers`, or gRPC
- * `grpc-retry-pushback-ms` metadata; `undefined` when there is none.
+ * `grpc-retry-pushback-ms` metadata; `Infinity` when the server asked not to
+ * retry (a negative or unparseable grpc-retry-pushback-ms); `undefined` when there is none.
  */
 export function pushbackFromError(error: unknown, nowMs: number): number | undefined;
 
-/** A `Retry-After` value (delay-seconds or HTTP-date) in ms from `nowMs`; `undefined` when unparseable. */
+/**
+ * A `Retry-After` value in ms from `nowMs`: RFC 9110's delay-seconds (digits only) or
+ * HTTP-date (IMF-fixdate, RFC 850, asctime; past dates are 0); `undefined` for anything else.
+ */
 export function parseRetryAfter(value: string | number, nowMs: number): number | undefined;
+
+/** A `grpc-retry-pushback-ms` value in ms; `Infinity` ("do not retry", gRPC A6) when negative or unparseable. */
+export function parseGrpcPushback(value: string | number): number;
 
 /** A diagnostic: a problem in a policy document, or an uninterpretable failure. */
 export class PolicyError extends Error {
@@ -490,3 +519,78 @@ export function defaultPolicy(): Policy;
 
 /** What `classifyError` reads from a caught error. */
 export function failureFromError(error: unknown): ErrorFailure;
+
+// ---- Redaction -------------------------------------------------------------
+
+/** What replaces each secret. */
+export declare const REDACTED: '[REDACTED]';
+
+/** A redacted text and how many secrets each rule replaced (never the values). */
+export interface RedactionReport {
+  text: string;
+  redactions: { rule: string; count: number }[];
+}
+
+/** The environment variable `backstop run` sets to each attempt's failure report path. */
+export const FAILURE_FILE_ENV: 'BACKSTOP_FAILURE_FILE';
+
+/**
+ * The failure report `backstop run` reads: `failureFromError(error)` in the
+ * canonical JSON form (snake_case keys, absent fields left out), plus
+ * `pushback_ms` when the error carries a server pushback.
+ */
+export function failureReport(error: unknown, options?: { nowMs?: number }): {
+  http_status?: number;
+  grpc_code?: string;
+  exit_code?: number;
+  signal?: string;
+  error_types?: string[];
+  error_code?: string;
+  message?: string;
+  pushback_ms?: number;
+  [field: string]: unknown;
+};
+
+/**
+ * Write `error` as this attempt's failure report for `backstop run` (atomically:
+ * a temporary file and a rename). `path` defaults to `$BACKSTOP_FAILURE_FILE`;
+ * when neither is set nothing is written. Returns whether a report was written;
+ * never throws (a write error is a warning on stderr).
+ */
+export function reportFailure(error: unknown, options?: { path?: string; nowMs?: number }): boolean;
+
+/**
+ * Report every uncaught exception (and unhandled rejection) with `reportFailure`,
+ * leaving Node's own handling unchanged. Returns a function that uninstalls it.
+ */
+export function installUncaughtHandler(): () => void;
+
+/** A finished process's output tail, for `readLog`. */
+export interface LogInput {
+  /** The tail as written; bytes are decoded as UTF-8 (invalid sequences replaced). Only the last 256 KiB are read. */
+  text: string | Uint8Array;
+  exitCode?: number | null;
+  /** Terminating signal by name (`'SIGKILL'`) or number. */
+  signal?: string | number | null;
+  stream?: 'stderr' | 'stdout' | 'combined' | null;
+}
+
+/** What the log readers recovered from a tail. */
+export interface LogReport {
+  /** The failure to classify, exit code and signal included. */
+  failure: ErrorFailure;
+  /** The readers that contributed, the one that named the error first (`'python-traceback'`, `'botocore'`, ...). */
+  readers: string[];
+  /** One line for humans: what was read. */
+  summary: string;
+  /** Server pushback seen in the log (Retry-After, grpc-retry-pushback-ms), in milliseconds. */
+  pushbackMs: number | null;
+}
+
+/**
+ * Read a failure out of a process's output tail (Python tracebacks, provider
+ * codes, HTTP and gRPC statuses, JVM/Node/Go errors, errno texts), identically
+ * in every Backstop host. Classify `report.failure` with `policy.classify`.
+ * Throws a `PolicyError` (`invalid-failure`) for a signal that is neither a name nor a number.
+ */
+export function readLog(input: LogInput): LogReport;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # cargo-fuzz targets of the pure core (guest/fuzz): `policy_load` (any bytes as a
 # TOML or JSON policy), `classify` (fuzzed rules and failures), `plan` (retry
-# settings, state and outcomes: every delay within its bounds) and `alerts`
-# (alert policies, states and event sequences).
+# settings, state and outcomes: every delay within its bounds), `alerts`
+# (alert policies, states and event sequences) and `redaction` (the redactor
+# on any text with a planted secret, and runbook templates and values).
 #   tests/fuzz.sh smoke        a few thousand runs of each target (part of the tests)
 #   tests/fuzz.sh [SECONDS]    a campaign of SECONDS per target (default 600)
 # Installs a nightly toolchain (cargo-fuzz needs one for the sanitizer flags)
@@ -17,7 +18,7 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --
 
 cd "$root/guest/fuzz"
 mode="${1:-600}"
-for target in policy_load classify plan alerts; do
+for target in policy_load classify plan alerts redaction; do
     if [ "$mode" = smoke ]; then
         # A fixed seed and an empty corpus make the smoke run reproducible:
         # the same inputs on every machine, so CI cannot turn red by chance.

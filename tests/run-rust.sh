@@ -15,6 +15,7 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 cargo run -p xtask --locked -q -- check-wasm
+cargo run -p xtask --locked -q -- check-bindings
 
 if [ "${BACKSTOP_SKIP_FUZZ:-}" = 1 ]; then
     echo "run-rust.sh: BACKSTOP_SKIP_FUZZ=1, skipping the fuzz smoke run" >&2

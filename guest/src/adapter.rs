@@ -24,6 +24,8 @@ use exports::backstop::policy::classifier::{
     self as wit_classifier, Classification as WitClassification, Failure as WitFailure,
     PolicyHandle,
 };
+use exports::backstop::policy::logs as wit_logs;
+use exports::backstop::policy::redaction as wit_redaction;
 use exports::backstop::policy::retry as wit_retry;
 use exports::backstop::policy::types::{
     ErrorCode as WitErrorCode, FailureClass as WitFailureClass, Location as WitLocation,
@@ -187,6 +189,25 @@ impl wit_retry::Guest for Component {
     }
 }
 
+impl wit_redaction::Guest for Component {
+    fn redact(
+        policy: PolicyHandle,
+        text: String,
+    ) -> Result<wit_redaction::RedactionReport, WitPolicyError> {
+        with_policy(policy, |policy| {
+            let report = policy.redact(&text).map_err(to_wit_error)?;
+            Ok(wit_redaction::RedactionReport {
+                text: report.text,
+                redactions: report
+                    .counts
+                    .into_iter()
+                    .map(|(rule, count)| wit_redaction::RuleCount { rule, count })
+                    .collect(),
+            })
+        })
+    }
+}
+
 impl wit_alerts::Guest for Component {
     fn evaluate(
         policy: PolicyHandle,
@@ -305,6 +326,29 @@ impl wit_alerts::Guest for Component {
     }
 }
 
+impl wit_logs::Guest for Component {
+    fn read_log(input: wit_logs::LogInput) -> Result<wit_logs::LogReport, WitPolicyError> {
+        use crate::logs::{LogInput, LogStream, read_log};
+        let input = LogInput {
+            text: input.text,
+            exit_code: input.exit_code,
+            signal: input.signal,
+            stream: input.stream.map(|s| match s {
+                wit_logs::LogStream::Stderr => LogStream::Stderr,
+                wit_logs::LogStream::Stdout => LogStream::Stdout,
+                wit_logs::LogStream::Combined => LogStream::Combined,
+            }),
+        };
+        let report = read_log(&input).map_err(to_wit_error)?;
+        Ok(wit_logs::LogReport {
+            failure: to_wit_failure(report.failure),
+            readers: report.readers,
+            summary: report.summary,
+            pushback_ms: report.pushback_ms,
+        })
+    }
+}
+
 fn with_policy<T>(
     handle: PolicyHandle,
     f: impl FnOnce(&Policy) -> Result<T, WitPolicyError>,
@@ -325,6 +369,20 @@ fn from_wit_failure(failure: WitFailure) -> Failure {
         exit_code: failure.exit_code,
         signal: failure.signal,
         error_types: failure.error_types,
+        error_bases: failure.error_bases,
+        error_code: failure.error_code,
+        message: failure.message,
+    }
+}
+
+fn to_wit_failure(failure: Failure) -> WitFailure {
+    WitFailure {
+        http_status: failure.http_status,
+        grpc_code: failure.grpc_code,
+        exit_code: failure.exit_code,
+        signal: failure.signal,
+        error_types: failure.error_types,
+        error_bases: failure.error_bases,
         error_code: failure.error_code,
         message: failure.message,
     }

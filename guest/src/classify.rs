@@ -7,6 +7,8 @@ use crate::names;
 
 /// At most this many cause-chain entries are examined (outermost first).
 pub const MAX_CAUSE_DEPTH: usize = 64;
+/// At most this many base-class names are examined (most derived first).
+pub const MAX_BASES: usize = 256;
 /// Message patterns see at most the last this-many bytes of a message
 /// (the end of a log is where the error usually is).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -46,6 +48,9 @@ pub struct Failure {
     pub signal: Option<String>,
     /// Type names along the cause chain, outermost first.
     pub error_types: Vec<String>,
+    /// Base classes of those types (most derived first); a rule naming a base
+    /// matches every subclass.
+    pub error_bases: Vec<String>,
     pub error_code: Option<String>,
     pub message: Option<String>,
 }
@@ -134,15 +139,26 @@ impl Rule {
             why.push(format!("signal {}", names::signal_name(signal)));
         }
         if !self.error_type.is_empty() {
-            let (depth, name) = failure.error_types.iter().enumerate().find(|(_, name)| {
+            let named = |name: &&String| {
                 self.error_type
                     .iter()
                     .any(|pattern| type_name_matches(name, pattern))
-            })?;
-            if depth == 0 {
-                why.push(format!("error type `{name}`"));
-            } else {
-                why.push(format!("error type `{name}` (cause {depth} in the chain)"));
+            };
+            // A type in the chain first; only then a base class of one.
+            match failure
+                .error_types
+                .iter()
+                .enumerate()
+                .find(|(_, n)| named(n))
+            {
+                Some((0, name)) => why.push(format!("error type `{name}`")),
+                Some((depth, name)) => {
+                    why.push(format!("error type `{name}` (cause {depth} in the chain)"))
+                }
+                None => {
+                    let base = failure.error_bases.iter().find(named)?;
+                    why.push(format!("error base class `{base}`"));
+                }
             }
         }
         if !self.error_code.is_empty() {
@@ -181,6 +197,7 @@ struct Observed<'f> {
     exit_code: Option<i32>,
     signal: Option<u8>,
     error_types: &'f [String],
+    error_bases: &'f [String],
     error_code: Option<&'f str>,
     message: Option<&'f str>,
 }
@@ -235,6 +252,7 @@ impl<'f> Observed<'f> {
             exit_code: failure.exit_code,
             signal,
             error_types: &chain[..chain.len().min(MAX_CAUSE_DEPTH)],
+            error_bases: &failure.error_bases[..failure.error_bases.len().min(MAX_BASES)],
             error_code: failure.error_code.as_deref(),
             message: failure.message.as_deref().map(message_tail),
         })

@@ -13,8 +13,10 @@ pub mod classify;
 pub mod document;
 pub mod error;
 pub mod jitter;
+pub mod logs;
 pub mod names;
 pub mod policy;
+pub mod redaction;
 pub mod retry;
 mod schema;
 
@@ -24,5 +26,6 @@ mod adapter;
 pub use classify::{Classification, Failure, FailureClass};
 pub use document::Format;
 pub use error::{ErrorCode, Location, PolicyError};
+pub use logs::{LogInput, LogReport, LogStream, read_log};
 pub use policy::Policy;
 pub use retry::{AttemptFailure, Decision, GiveUp, Permit, RetryState, Schedule, SharedState};

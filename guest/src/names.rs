@@ -1,5 +1,31 @@
 //! Canonical names for gRPC status codes and POSIX signals (Linux numbering).
 
+/// Longest run id, step or pipeline name, in bytes (UTF-8).
+pub const MAX_ID_BYTES: usize = 256;
+
+/// The one policy for run ids, step and pipeline names, in every host and at
+/// `backstop run`: not blank, at most [`MAX_ID_BYTES`] bytes, no control
+/// characters (they would forge log lines and break a pasted command).
+/// Returns what is wrong, as the end of a sentence ("is blank").
+pub fn check_id(value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err("is blank".into());
+    }
+    if value.len() > MAX_ID_BYTES {
+        return Err(format!(
+            "is {} bytes; the limit is {MAX_ID_BYTES}",
+            value.len()
+        ));
+    }
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "contains the control character U+{:04X}; use printable characters",
+            u32::from(c)
+        ));
+    }
+    Ok(())
+}
+
 /// gRPC status codes in numeric order (`GRPC_CODES[n]` is code `n`).
 pub const GRPC_CODES: [&str; 17] = [
     "OK",

@@ -10,6 +10,7 @@ use crate::classify::{self, Classification, Failure, FailureClass, IntRange, Rul
 use crate::document::{self, Format, Node, Value};
 use crate::error::{ErrorCode, PolicyError};
 use crate::names;
+use crate::redaction::{self, Redactor};
 use crate::retry::{
     AttemptFailure, Decision, Permit, RetryConfig, RetryState, Schedule, SharedState,
 };
@@ -30,6 +31,8 @@ const BUILTIN_PREFIX: &str = "builtin.";
 pub struct Policy {
     retry: RetryConfig,
     alerts: AlertConfig,
+    /// The built-in redaction rules plus the policy's `[redaction]` table.
+    redaction: Arc<Redactor>,
     rules: Vec<Rule>,
     /// Built-in rules consulted after `rules` (shared, parsed once per process).
     builtin: Option<Arc<Vec<Rule>>>,
@@ -53,6 +56,12 @@ impl Policy {
             };
             (rules, use_builtin, retry, alerts)
         };
+        let redaction = match section(&root, "redaction") {
+            Some(node) => Redactor::read(&mut v, "redaction", node),
+            None => Redactor::builtin(),
+        };
+        let mut alerts = alerts;
+        alerts.redactor = alerts::SharedRedactor(redaction.clone());
         if !v.errors.is_empty() {
             // Document order reads best, whatever order the checks ran in.
             let mut errors = v.errors;
@@ -62,6 +71,7 @@ impl Policy {
         Ok(Policy {
             retry,
             alerts,
+            redaction,
             rules,
             builtin: use_builtin.then(builtin_rules),
         })
@@ -72,6 +82,7 @@ impl Policy {
         Policy {
             retry: RetryConfig::default(),
             alerts: AlertConfig::default(),
+            redaction: Redactor::builtin(),
             rules: Vec::new(),
             builtin: Some(builtin_rules()),
         }
@@ -121,6 +132,27 @@ impl Policy {
 
     pub fn schedule(&self, seed: u64, max_entries: u32) -> Schedule {
         self.retry.schedule(seed, max_entries)
+    }
+
+    /// Redact secrets from `text` with the built-in rules and this policy's
+    /// patterns and allow-list.
+    pub fn redact(&self, text: &str) -> Result<redaction::Report, PolicyError> {
+        if text.len() > redaction::MAX_REDACT_BYTES {
+            return Err(PolicyError::new(
+                ErrorCode::TooLarge,
+                "text",
+                format!(
+                    "{} bytes to redact; the limit is {} (pass the tail, not the whole log)",
+                    text.len(),
+                    redaction::MAX_REDACT_BYTES
+                ),
+            ));
+        }
+        Ok(self.redaction.redact(text))
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redaction
     }
 
     pub fn alerts(&self) -> &AlertConfig {
@@ -174,7 +206,7 @@ pub fn builtin_rules() -> Arc<Vec<Rule>> {
         .clone()
 }
 
-const TOP_FIELDS: &[&str] = &["version", "classify", "retry", "alerts"];
+const TOP_FIELDS: &[&str] = &["version", "classify", "retry", "alerts", "redaction"];
 const CLASSIFY_FIELDS: &[&str] = &["builtin_rules", "rules"];
 const RULE_FIELDS: &[&str] = &[
     "id",
@@ -576,7 +608,7 @@ fn read_int_range(
 
 /// regex's message draws a caret under the pattern over several lines; keep
 /// its final `error: ...` line, which says what is wrong.
-fn regex_problem(err: &regex::Error) -> String {
+pub(crate) fn regex_problem(err: &regex::Error) -> String {
     let text = err.to_string();
     let last = text
         .lines()

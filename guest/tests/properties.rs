@@ -24,6 +24,7 @@ fn failure() -> impl Strategy<Value = Failure> {
                     exit_code,
                     signal,
                     error_types,
+                    error_bases: Vec::new(),
                     error_code,
                     message,
                 }

@@ -60,6 +60,7 @@ fn classify(c: &mut Criterion) {
             exit_code: failure.exit_code,
             signal: failure.signal.clone(),
             error_types: failure.error_types.clone(),
+            error_bases: failure.error_bases.clone(),
             error_code: failure.error_code.clone(),
             message: failure.message.clone(),
         };
@@ -245,5 +246,44 @@ fn cold_start(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, classify, plan, alerts, cold_start);
+/// A 50-line tail (training progress, a bearer token, a botocore traceback):
+/// what `backstop run` and the host helpers read and redact per failed attempt.
+fn tail(c: &mut Criterion) {
+    let text = include_str!("../../tests/bench/tail-50.txt");
+    let native_policy = backstop_core::Policy::load("", backstop_core::Format::Toml).unwrap();
+    let engine = Engine::builder()
+        .cache(CacheMode::Disabled)
+        .build()
+        .unwrap();
+    let mut session = engine.session().unwrap();
+    let policy = session.default_policy().unwrap();
+    let native_input = backstop_core::LogInput {
+        text: text.to_string(),
+        exit_code: Some(1),
+        ..Default::default()
+    };
+    let input = backstop::LogInput {
+        text: text.to_string(),
+        exit_code: Some(1),
+        ..Default::default()
+    };
+    let mut group = c.benchmark_group("tail-50/read-log");
+    group.bench_function("native", |b| {
+        b.iter(|| backstop_core::read_log(std::hint::black_box(&native_input)).unwrap())
+    });
+    group.bench_function("wasmtime", |b| {
+        b.iter(|| session.read_log(std::hint::black_box(&input)).unwrap())
+    });
+    group.finish();
+    let mut group = c.benchmark_group("tail-50/redact");
+    group.bench_function("native", |b| {
+        b.iter(|| native_policy.redact(std::hint::black_box(text)).unwrap())
+    });
+    group.bench_function("wasmtime", |b| {
+        b.iter(|| session.redact(policy, std::hint::black_box(text)).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, classify, plan, alerts, tail, cold_start);
 criterion_main!(benches);

@@ -1,6 +1,7 @@
 //! Precompiled-code cache: compiling the component takes tens of milliseconds,
 //! loading cached machine code a few, which is what a CLI cold start feels.
 
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -30,21 +31,26 @@ impl CodeCache {
             .map(|dirs| CodeCache::new(dirs.cache_dir().to_path_buf()))
     }
 
-    /// The cache file for these component bytes under this wasmtime version;
-    /// wasmtime itself refuses code compiled for another engine configuration.
-    pub fn path_for(&self, component: &[u8]) -> PathBuf {
-        let digest = Sha256::digest(component);
-        let hash: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-        let target = std::env::consts::ARCH;
+    /// The cache file for these component bytes compiled by this engine. The
+    /// key includes wasmtime's engine compatibility hash (its version, the
+    /// target and compiler flags, tunables and enabled features): two builds
+    /// whose engines differ (a debug and a release binary, different wasmtime
+    /// features) each keep their own file instead of overwriting each other's
+    /// and recompiling on every start.
+    pub fn path_for(&self, engine: &wasmtime::Engine, component: &[u8]) -> PathBuf {
+        let code = hex12(&Sha256::digest(component));
+        let mut hasher = Sha256Hasher(Sha256::new());
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let engine = hex12(&hasher.0.finalize());
         self.dir
-            .join(format!("backstop-{hash}-wasmtime-48.0.8-{target}.cwasm"))
+            .join(format!("backstop-{code}-engine-{engine}.cwasm"))
     }
 
     pub fn load_or_compile(&self, engine: &wasmtime::Engine, bytes: &[u8]) -> Result<Component> {
-        let path = self.path_for(bytes);
+        let path = self.path_for(engine, bytes);
         if path.is_file() {
             // SAFETY: the file is one this function wrote (atomically, below) for this
-            // exact component and wasmtime version; wasmtime checks its header and
+            // exact component and a compatible engine; wasmtime checks its header and
             // engine compatibility and we fall back to compiling if it objects.
             if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
                 return Ok(component);
@@ -60,6 +66,25 @@ impl CodeCache {
     }
 }
 
+fn hex12(digest: &[u8]) -> String {
+    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Feeds `Hash` into SHA-256: unlike std's `DefaultHasher`, its output is
+/// specified, so the key does not change with the Rust release.
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        let digest = self.0.clone().finalize();
+        u64::from_le_bytes(digest[..8].try_into().expect("SHA-256 has 32 bytes"))
+    }
+}
+
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
@@ -70,4 +95,60 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     ));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(fuel: bool) -> wasmtime::Engine {
+        let mut config = wasmtime::Config::new();
+        config.concurrency_support(false).consume_fuel(fuel);
+        wasmtime::Engine::new(&config).unwrap()
+    }
+
+    #[test]
+    fn the_key_separates_incompatible_engines() {
+        let cache = CodeCache::new(PathBuf::from("/cache"));
+        let bytes = b"component";
+        // Equal configurations share a file; a configuration whose code
+        // cannot be loaded by the other (fuel changes the tunables) gets its own.
+        assert_eq!(
+            cache.path_for(&engine(true), bytes),
+            cache.path_for(&engine(true), bytes)
+        );
+        assert_ne!(
+            cache.path_for(&engine(true), bytes),
+            cache.path_for(&engine(false), bytes)
+        );
+        assert_ne!(
+            cache.path_for(&engine(true), bytes),
+            cache.path_for(&engine(true), b"other")
+        );
+    }
+
+    #[test]
+    fn incompatible_engines_keep_their_own_cached_code() {
+        let dir = std::env::temp_dir().join(format!("backstop-cache-test-{}", std::process::id()));
+        let cache = CodeCache::new(dir.clone());
+        // The smallest component: the preamble of the component binary format.
+        let bytes: &[u8] = b"\0asm\x0d\0\x01\0";
+        let (fuel, plain) = (engine(true), engine(false));
+        cache.load_or_compile(&fuel, bytes).unwrap();
+        cache.load_or_compile(&plain, bytes).unwrap();
+        let (a, b) = (cache.path_for(&fuel, bytes), cache.path_for(&plain, bytes));
+        assert!(a.is_file() && b.is_file() && a != b);
+        // Each engine now loads its own file, so neither is rewritten (a
+        // rewrite renames a fresh file into place).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let inode = |p: &Path| std::fs::metadata(p).unwrap().ino();
+            let before = (inode(&a), inode(&b));
+            cache.load_or_compile(&fuel, bytes).unwrap();
+            cache.load_or_compile(&plain, bytes).unwrap();
+            assert_eq!((inode(&a), inode(&b)), before);
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -15,11 +15,15 @@ use crate::alerts::{
 };
 use crate::cache::CodeCache;
 use crate::error::{Error, Result};
-use crate::retry::{
+use crate::planner::{
     AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason, Permit,
     PlannedAttempt, RetryState, Schedule, SharedState,
 };
-use crate::types::{Classification, ErrorCode, Failure, FailureClass, Format, PolicyError};
+use crate::redaction::{RedactionReport, RuleCount};
+use crate::types::{
+    Classification, ErrorCode, Failure, FailureClass, Format, LogInput, LogReport, LogStream,
+    PolicyError,
+};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -30,6 +34,8 @@ mod bindings {
 
 use bindings::exports::backstop::policy::alerts as wit_alerts;
 use bindings::exports::backstop::policy::classifier as wit;
+use bindings::exports::backstop::policy::logs as wit_logs;
+use bindings::exports::backstop::policy::redaction as wit_redaction;
 use bindings::exports::backstop::policy::retry as wit_retry;
 use bindings::exports::backstop::policy::types as wit_types;
 use bindings::{Backstop, BackstopPre};
@@ -152,6 +158,7 @@ impl Engine {
             bindings,
             policies: HashMap::new(),
             next_id: 0,
+            retry_shared: HashMap::new(),
         })
     }
 
@@ -206,9 +213,17 @@ pub struct Session {
     bindings: Backstop,
     policies: HashMap<u64, LoadedPolicy>,
     next_id: u64,
+    /// The retry helpers' default breaker and budget, one per policy (see
+    /// `retrying::Retry`): shared by every retry loop with that policy.
+    retry_shared: HashMap<u64, SharedState>,
 }
 
 impl Session {
+    /// The retry helpers' default shared state (breaker and budget) of `policy`.
+    pub(crate) fn retry_shared(&mut self, policy: Policy) -> &mut SharedState {
+        self.retry_shared.entry(policy.id).or_default()
+    }
+
     /// Parse and validate a policy once; classify with it many times.
     pub fn load_policy(&mut self, source: &str, format: Format) -> Result<Policy> {
         let handle = self.load_in_guest(source, format)?;
@@ -470,6 +485,58 @@ impl Session {
         }))
     }
 
+    /// Redact secrets from `text` with the built-in rules and the policy's
+    /// `[redaction]` patterns and allow-list. Redact a whole log tail before
+    /// splitting or clipping it: a PEM block spans lines, and a header's
+    /// prefix is what gives the token after it away.
+    pub fn redact(&mut self, policy: Policy, text: &str) -> Result<RedactionReport> {
+        let handle = self.handle(policy)?;
+        let result = self.call(|bindings, store| {
+            bindings
+                .backstop_policy_redaction()
+                .call_redact(store, handle, text)
+        })?;
+        let r: wit_redaction::RedactionReport =
+            result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
+        Ok(RedactionReport {
+            text: r.text,
+            redactions: r
+                .redactions
+                .into_iter()
+                .map(|c| RuleCount {
+                    rule: c.rule,
+                    count: c.count,
+                })
+                .collect(),
+        })
+    }
+
+    /// Read a failure out of a process's output tail (Python tracebacks,
+    /// provider codes, HTTP and gRPC statuses, JVM/Node/Go errors, errno
+    /// texts); classify the report's `failure` with [`Session::classify`].
+    /// Errors only for a signal that is neither a name nor a number.
+    pub fn read_log(&mut self, input: &LogInput) -> Result<LogReport> {
+        let input = wit_logs::LogInput {
+            text: input.text.clone(),
+            exit_code: input.exit_code,
+            signal: input.signal.clone(),
+            stream: input.stream.map(|s| match s {
+                LogStream::Stderr => wit_logs::LogStream::Stderr,
+                LogStream::Stdout => wit_logs::LogStream::Stdout,
+                LogStream::Combined => wit_logs::LogStream::Combined,
+            }),
+        };
+        let result = self
+            .call(|bindings, store| bindings.backstop_policy_logs().call_read_log(store, &input))?;
+        let r = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
+        Ok(LogReport {
+            failure: from_wit_failure(r.failure),
+            readers: r.readers,
+            summary: r.summary,
+            pushback_ms: r.pushback_ms,
+        })
+    }
+
     /// The default jitter seed for an idempotency key (`<run id>/<step>`).
     pub fn derive_seed(&mut self, key: &str) -> Result<u64> {
         self.call(|bindings, store| {
@@ -481,6 +548,7 @@ impl Session {
 
     /// Release a policy in the guest. Using it afterwards is an error.
     pub fn unload(&mut self, policy: Policy) -> Result<()> {
+        self.retry_shared.remove(&policy.id);
         if let Some(loaded) = self.policies.remove(&policy.id) {
             self.call(|bindings, store| {
                 bindings
@@ -574,8 +642,22 @@ fn to_wit_failure(failure: &Failure) -> wit::Failure {
         exit_code: failure.exit_code,
         signal: failure.signal.clone(),
         error_types: failure.error_types.clone(),
+        error_bases: failure.error_bases.clone(),
         error_code: failure.error_code.clone(),
         message: failure.message.clone(),
+    }
+}
+
+fn from_wit_failure(failure: wit::Failure) -> Failure {
+    Failure {
+        http_status: failure.http_status,
+        grpc_code: failure.grpc_code,
+        exit_code: failure.exit_code,
+        signal: failure.signal,
+        error_types: failure.error_types,
+        error_bases: failure.error_bases,
+        error_code: failure.error_code,
+        message: failure.message,
     }
 }
 

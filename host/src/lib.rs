@@ -19,7 +19,9 @@ pub mod alerts;
 mod cache;
 mod engine;
 mod error;
-mod retry;
+mod planner;
+mod pushback;
+pub mod redaction;
 pub mod retrying;
 mod types;
 
@@ -28,8 +30,11 @@ pub use engine::{
     Policy, Session,
 };
 pub use error::{Error, Result};
-pub use retry::{
+pub use planner::{
     AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason, Permit,
     PlannedAttempt, RetryState, Schedule, SharedState,
 };
-pub use types::{Classification, ErrorCode, Failure, FailureClass, Format, PolicyError};
+pub use types::{
+    Classification, ErrorCode, Failure, FailureClass, Format, LogInput, LogReport, LogStream,
+    PolicyError,
+};

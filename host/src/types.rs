@@ -39,10 +39,54 @@ pub struct Failure {
     /// Error type names along the cause chain, outermost first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub error_types: Vec<String>,
+    /// Base classes of those types, most derived first: a rule naming a base
+    /// class matches its subclasses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_bases: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+/// Which output a log tail came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStream {
+    Stderr,
+    Stdout,
+    /// Both, interleaved in arrival order.
+    Combined,
+}
+
+/// A finished process's output tail, for [`Session::read_log`](crate::Session::read_log).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogInput {
+    /// The tail of the output (only the last 256 KiB are read). Convert bytes
+    /// with [`String::from_utf8_lossy`]; lines need not be split.
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The terminating signal, by name (`SIGKILL`) or number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<LogStream>,
+}
+
+/// What the log readers recovered from a tail.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogReport {
+    /// The failure to classify (exit code and signal included).
+    pub failure: Failure,
+    /// The readers that contributed, the one that named the error first
+    /// (`python-traceback`, `botocore`, ...); empty when none did.
+    pub readers: Vec<String>,
+    /// One line for humans: what was read.
+    pub summary: String,
+    /// Server pushback seen in the log (Retry-After, grpc-retry-pushback-ms).
+    pub pushback_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -2,7 +2,9 @@
 //! without duplicate pages, `backstop alerts simulate` on the bundled examples,
 //! and `alerts list` / `ack` / `tick`. Assertions are on outcomes, never durations.
 
-use std::io::{Read, Write};
+mod common;
+
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -126,34 +128,10 @@ fn server(script: Vec<Reply>) -> (String, Arc<Mutex<Vec<String>>>) {
 }
 
 fn answer(mut stream: TcpStream, r: Reply, seen: &Mutex<Vec<String>>) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let header_end = loop {
-        let n = stream.read(&mut chunk).unwrap_or(0);
-        if n == 0 {
-            return;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
+    let Some(body) = common::read_request_body(&mut stream) else {
+        return;
     };
-    let head = String::from_utf8_lossy(&buf[..header_end]).to_lowercase();
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    while buf.len() < header_end + length {
-        let n = stream.read(&mut chunk).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    seen.lock()
-        .unwrap()
-        .push(String::from_utf8_lossy(&buf[header_end..]).into_owned());
+    seen.lock().unwrap().push(body);
     std::thread::sleep(Duration::from_millis(r.delay_ms));
     let body = if r.status < 300 { "ok" } else { "nope" };
     let _ = write!(

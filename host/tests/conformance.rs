@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use backstop::{
     AttemptFailure, BreakerState, BudgetState, Circuit, Engine, Error, Failure, Format,
-    GiveUpReason, RetryState, SharedState,
+    GiveUpReason, LogInput, RetryState, SharedState,
 };
 use serde_json::{Value, json};
 
@@ -49,6 +49,27 @@ fn run_wasm(session: &mut backstop::Session, policy: &Value, vector: &Value) -> 
     if let Some(steps) = vector.get("alert_steps").and_then(Value::as_array) {
         return json!({ "steps": run_wasm_alerts(session, policy, steps) });
     }
+    if let Some(text) = vector.get("redact").and_then(Value::as_str) {
+        return outcome(session.redact(policy, text));
+    }
+    if let Some(log) = vector.get("log") {
+        let input: LogInput = serde_json::from_value(log.clone()).expect("canonical log input");
+        let report = match session.read_log(&input) {
+            Ok(report) => report,
+            Err(Error::Rejected(e)) => return json!({ "error": e }),
+            Err(other) => return json!({ "unexpected": other.to_string() }),
+        };
+        return match session.classify(policy, &report.failure) {
+            Ok(c) => log_outcome(
+                &report.failure,
+                &report.readers,
+                &report.summary,
+                report.pushback_ms,
+                json!(c),
+            ),
+            Err(other) => json!({ "unexpected": other.to_string() }),
+        };
+    }
     let failure: Failure =
         serde_json::from_value(vector["failure"].clone()).expect("canonical failure");
     match session.classify(policy, &failure) {
@@ -56,6 +77,34 @@ fn run_wasm(session: &mut backstop::Session, policy: &Value, vector: &Value) -> 
         Err(Error::Rejected(e)) => json!({ "error": e }),
         Err(other) => json!({ "unexpected": other.to_string() }),
     }
+}
+
+/// A log vector's canonical result: the report, with every failure key
+/// present (`null` or `[]` when absent) so a vector can require absence, and
+/// the report's classification.
+fn log_outcome(
+    f: &Failure,
+    readers: &[String],
+    summary: &str,
+    pushback_ms: Option<u64>,
+    classification: Value,
+) -> Value {
+    json!({ "ok": {
+        "failure": {
+            "http_status": f.http_status,
+            "grpc_code": f.grpc_code,
+            "exit_code": f.exit_code,
+            "signal": f.signal,
+            "error_types": f.error_types,
+            "error_bases": f.error_bases,
+            "error_code": f.error_code,
+            "message": f.message,
+        },
+        "readers": readers,
+        "summary": summary,
+        "pushback_ms": pushback_ms,
+        "classification": classification,
+    }})
 }
 
 fn input<T: serde::de::DeserializeOwned + Default>(input: &Value, key: &str) -> T {
@@ -208,6 +257,7 @@ mod native {
             exit_code: f.exit_code,
             signal: f.signal,
             error_types: f.error_types,
+            error_bases: f.error_bases,
             error_code: f.error_code,
             message: f.message,
         }
@@ -424,6 +474,53 @@ fn run_native(policy: &Value, vector: &Value) -> Value {
     if let Some(steps) = vector.get("alert_steps").and_then(Value::as_array) {
         return json!({ "steps": run_native_alerts(&policy, steps) });
     }
+    if let Some(text) = vector.get("redact").and_then(Value::as_str) {
+        return match policy.redact(text) {
+            Ok(r) => json!({ "ok": {
+                "text": r.text,
+                "redactions": r.counts.iter().map(|(rule, count)| json!({ "rule": rule, "count": count })).collect::<Vec<_>>(),
+            } }),
+            Err(e) => json!({ "error": error_json(e) }),
+        };
+    }
+    if let Some(log) = vector.get("log") {
+        let input: LogInput = serde_json::from_value(log.clone()).expect("canonical log input");
+        let input = core::LogInput {
+            text: input.text,
+            exit_code: input.exit_code,
+            signal: input.signal,
+            stream: input.stream.map(|s| match s {
+                backstop::LogStream::Stderr => core::LogStream::Stderr,
+                backstop::LogStream::Stdout => core::LogStream::Stdout,
+                backstop::LogStream::Combined => core::LogStream::Combined,
+            }),
+        };
+        let report = match core::read_log(&input) {
+            Ok(report) => report,
+            Err(e) => return json!({ "error": error_json(e) }),
+        };
+        let r = report.failure.clone();
+        let failure = Failure {
+            http_status: r.http_status,
+            grpc_code: r.grpc_code,
+            exit_code: r.exit_code,
+            signal: r.signal,
+            error_types: r.error_types,
+            error_bases: r.error_bases,
+            error_code: r.error_code,
+            message: r.message,
+        };
+        return match policy.classify(&report.failure) {
+            Ok(c) => log_outcome(
+                &failure,
+                &report.readers,
+                &report.summary,
+                report.pushback_ms,
+                json!({ "class": c.class.as_str(), "rule": c.rule, "reason": c.reason }),
+            ),
+            Err(e) => json!({ "unexpected": error_json(e) }),
+        };
+    }
     let f: Failure = serde_json::from_value(vector["failure"].clone()).unwrap();
     let failure = core::Failure {
         http_status: f.http_status,
@@ -431,6 +528,7 @@ fn run_native(policy: &Value, vector: &Value) -> Value {
         exit_code: f.exit_code,
         signal: f.signal,
         error_types: f.error_types,
+        error_bases: f.error_bases,
         error_code: f.error_code,
         message: f.message,
     };

@@ -1,10 +1,20 @@
+#![allow(
+    clippy::result_large_err,
+    reason = "the helper-vector fixture error carries a whole failure; size does not matter in a test"
+)]
 //! The Rust retry helpers, with a fake clock: every wait comes from the planner.
+//! The helper conformance vectors (tests/helpers/*.json) run at the end.
 
 use std::cell::{Cell, RefCell};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, UNIX_EPOCH};
 
-use backstop::retrying::{Clock, Retry, RetryError, ToFailure, failure_from_error};
+use backstop::retrying::{
+    AttemptTimeout, Clock, MemoryStore, Pushback, Retry, RetryError, ToFailure, failure_from_error,
+    parse_grpc_pushback, parse_retry_after,
+};
 use backstop::{CacheMode, Engine, Failure, Format, GiveUpReason, Session};
+use serde_json::{Value, json};
 
 struct FakeClock {
     now: Cell<u64>,
@@ -60,7 +70,7 @@ fn transient_failures_are_retried_with_the_planned_waits() {
     let clock = FakeClock::new();
     let mut retried = Vec::new();
     let result = Retry::new(&mut s, policy)
-        .on_retry(|d| retried.push(d.attempt))
+        .on_retry(|e: &HttpError, n, d| retried.push((e.0, n, d.attempt)))
         .run(&clock, |attempt| {
             if attempt.number < 3 {
                 Err(HttpError(503))
@@ -70,7 +80,7 @@ fn transient_failures_are_retried_with_the_planned_waits() {
         });
     assert_eq!(result.unwrap(), 3);
     assert_eq!(*clock.slept.borrow(), [100, 200]);
-    assert_eq!(retried, [1, 2]);
+    assert_eq!(retried, [(503, 1, 1), (503, 2, 2)]);
 }
 
 #[test]
@@ -127,24 +137,17 @@ fn an_open_circuit_refuses_before_calling() {
         )
         .unwrap();
     let clock = FakeClock::new();
-    // Two failing runs open the breaker; the shared state carries it to the third.
+    // Two failures open the breaker; it is the policy's, so the next loop sees it.
     let first: Result<(), _> = Retry::new(&mut s, policy).run(&clock, |_| Err(HttpError(503)));
-    let Err(RetryError::GaveUp {
-        reason,
-        decision: Some(decision),
-        ..
-    }) = first
-    else {
+    let Err(RetryError::GaveUp { reason, .. }) = first else {
         panic!()
     };
     assert_eq!(reason, GiveUpReason::CircuitOpen);
     let mut calls = 0;
-    let third = Retry::new(&mut s, policy)
-        .shared_state(decision.shared)
-        .run(&clock, |_| {
-            calls += 1;
-            Ok::<(), HttpError>(())
-        });
+    let third = Retry::new(&mut s, policy).run(&clock, |_| {
+        calls += 1;
+        Ok::<(), HttpError>(())
+    });
     assert!(matches!(
         third,
         Err(RetryError::GaveUp {
@@ -224,4 +227,334 @@ fn block_on<F: std::future::Future>(fut: F) -> F::Output {
             return v;
         }
     }
+}
+
+#[test]
+fn a_custom_store_holds_the_breaker_and_seeds_are_random_without_a_key() {
+    let mut s = session();
+    let policy = s
+        .load_policy(
+            "[retry]\nmax_attempts = 2\njitter = \"full\"\n[retry.circuit_breaker]\nconsecutive_failures = 2\n",
+            Format::Toml,
+        )
+        .unwrap();
+    let store = MemoryStore::default();
+    let clock = FakeClock::new();
+    let mut seeds = Vec::new();
+    let _: Result<(), _> = Retry::new(&mut s, policy)
+        .shared_store(&store)
+        .on_retry(|_: &HttpError, _, d| seeds.push(d.state.seed))
+        .run(&clock, |_| Err(HttpError(503)));
+    assert_eq!(store.get().breaker.circuit, backstop::Circuit::Open);
+    // The session's own per-policy state was not touched: its breaker is closed.
+    let ok: Result<u8, _> = Retry::new(&mut s, policy)
+        .on_retry(|_: &HttpError, _, d| seeds.push(d.state.seed))
+        .run(&clock, |a| {
+            if a.number == 1 {
+                Err(HttpError(503))
+            } else {
+                Ok(1)
+            }
+        });
+    assert_eq!(ok.unwrap(), 1);
+    assert_eq!(seeds.len(), 2);
+    assert!(
+        seeds[0] != 0 && seeds[1] != 0 && seeds[0] != seeds[1],
+        "{seeds:?}"
+    );
+}
+
+#[test]
+fn the_give_up_error_has_the_last_error_as_its_source() {
+    let mut s = session();
+    let policy = s.load_policy(POLICY, Format::Toml).unwrap();
+    let clock = FakeClock::new();
+    let err = Retry::new(&mut s, policy)
+        .run(&clock, |_| -> Result<(), std::io::Error> {
+            Err(std::io::Error::new(std::io::ErrorKind::NotFound, "gone"))
+        })
+        .unwrap_err();
+    let source = std::error::Error::source(&err).expect("a source");
+    assert_eq!(source.to_string(), "gone");
+}
+
+#[test]
+fn pushback_parsers() {
+    let now = UNIX_EPOCH + Duration::from_secs(1_767_225_600); // 2026-01-01T00:00:00Z
+    assert_eq!(
+        parse_retry_after("Thu, 01 Jan 2026 00:00:05 GMT", now),
+        Some(Duration::from_secs(5))
+    );
+    assert_eq!(parse_retry_after("1.5", now), None);
+    assert_eq!(parse_grpc_pushback("-1"), Pushback::Never);
+}
+
+// ---- helper conformance vectors (tests/helpers/*.json, tests/README.md) ----
+
+/// A virtual clock with the vector's cancel time: a sleep that reaches it
+/// stops there and raises the cancel flag.
+struct VClock<'a> {
+    now: Cell<u64>,
+    cancel_at: Option<u64>,
+    flag: &'a AtomicBool,
+}
+
+impl VClock<'_> {
+    /// Move to `target`, or to the cancel time if that comes first (true).
+    fn advance_to(&self, target: u64) -> bool {
+        if let Some(c) = self.cancel_at
+            && c >= self.now.get()
+            && c <= target
+        {
+            self.now.set(c);
+            self.flag.store(true, Ordering::SeqCst);
+            return true;
+        }
+        self.now.set(target);
+        false
+    }
+}
+
+impl Clock for VClock<'_> {
+    fn now_ms(&self) -> u64 {
+        self.now.get()
+    }
+    fn sleep(&self, d: Duration) {
+        self.advance_to(self.now.get() + d.as_millis() as u64);
+    }
+}
+
+#[derive(Debug)]
+enum VectorError {
+    Scripted {
+        id: String,
+        failure: Failure,
+        pushback: Option<Pushback>,
+    },
+    Timeout(AttemptTimeout),
+}
+
+impl ToFailure for VectorError {
+    fn to_failure(&self) -> Failure {
+        match self {
+            VectorError::Scripted { failure, .. } => failure.clone(),
+            VectorError::Timeout(t) => t.to_failure(),
+        }
+    }
+    fn pushback(&self) -> Option<Pushback> {
+        match self {
+            VectorError::Scripted { pushback, .. } => *pushback,
+            VectorError::Timeout(_) => None,
+        }
+    }
+}
+
+fn error_id(e: &VectorError) -> Value {
+    match e {
+        VectorError::Scripted { id, .. } => json!(id),
+        VectorError::Timeout(t) => json!(format!("timeout-{}", t.attempt)),
+    }
+}
+
+/// Every key of `want` must equal `got`'s, recursively; lists match in length.
+fn matches(got: &Value, want: &Value, path: &str) {
+    match want {
+        Value::Object(w) => {
+            for (k, v) in w {
+                if k == "seed" && v == "random" {
+                    continue;
+                }
+                let g = got
+                    .get(k)
+                    .unwrap_or_else(|| panic!("{path}: no {k} in {got}"));
+                matches(g, v, &format!("{path}.{k}"));
+            }
+        }
+        Value::Array(w) => {
+            let g = got
+                .as_array()
+                .unwrap_or_else(|| panic!("{path}: {got} is not a list"));
+            assert_eq!(g.len(), w.len(), "{path}: {got} vs {want}");
+            for (i, (g, w)) in g.iter().zip(w).enumerate() {
+                matches(g, w, &format!("{path}[{i}]"));
+            }
+        }
+        _ => assert_eq!(got, want, "{path}"),
+    }
+}
+
+fn run_call(
+    s: &mut Session,
+    policy: backstop::Policy,
+    origin: u64,
+    now: u64,
+    call: &Value,
+) -> (Value, u64) {
+    let flag = AtomicBool::new(false);
+    let clock = VClock {
+        now: Cell::new(now + call["advance_ms"].as_u64().unwrap_or(0)),
+        cancel_at: call["cancel_at_ms"].as_u64().map(|c| origin + c),
+        flag: &flag,
+    };
+    let outcomes = call["outcomes"].as_array().unwrap();
+    let attempts = RefCell::new(Vec::new());
+    let mut callbacks = Vec::new();
+    let mut retry = Retry::new(s, policy)
+        .cancel_on(&flag)
+        .on_retry(|e: &VectorError, n, d| {
+            assert_eq!(n, d.attempt);
+            callbacks.push(json!({
+                "error": error_id(e), "attempt": n, "delay_ms": d.delay_ms,
+                "class": d.classification.class.as_str(), "rule": d.classification.rule,
+                "seed": d.state.seed.to_string(),
+            }));
+        });
+    if let Some(seed) = call["seed"].as_str() {
+        retry = retry.seed(seed.parse().unwrap());
+    }
+    if let Some(key) = call["idempotency_key"].as_str() {
+        retry = retry.idempotency_key(key);
+    }
+    if let Some(d) = call["deadline_ms"].as_u64() {
+        retry = retry.deadline(UNIX_EPOCH + Duration::from_millis(origin + d));
+    }
+    let result = retry.run(&clock, |a| {
+        let n = a.number;
+        attempts.borrow_mut().push(json!({
+            "attempt": n, "start_ms": clock.now.get() - origin,
+            "timeout_ms": a.timeout.map(|t| t.as_millis() as u64),
+        }));
+        let o = &outcomes[(n - 1) as usize];
+        let cancelled = VectorError::Scripted {
+            id: "cancelled".into(),
+            failure: Failure::default(),
+            pushback: None,
+        };
+        if o["hang"] == json!(true) {
+            // Rust's sync loop cannot interrupt a closure: this client honours
+            // its timeout (or sees the cancel), as the loop asks callers to.
+            let timeout = a.timeout.map(|t| clock.now.get() + t.as_millis() as u64);
+            let target = timeout
+                .or(clock.cancel_at)
+                .expect("a hang with no timeout or cancel");
+            if clock.advance_to(target) {
+                return Err(cancelled);
+            }
+            return Err(VectorError::Timeout(AttemptTimeout {
+                attempt: n,
+                timeout: a.timeout.unwrap(),
+            }));
+        }
+        if let Some(d) = o["duration_ms"].as_u64()
+            && clock.advance_to(clock.now.get() + d)
+        {
+            return Err(cancelled);
+        }
+        if let Some(v) = o.get("ok") {
+            return Ok(v.as_str().unwrap().to_string());
+        }
+        let f = &o["error"];
+        let at = UNIX_EPOCH + Duration::from_millis(clock.now.get());
+        let pushback = if let Some(v) = o["retry_after"].as_str() {
+            parse_retry_after(v, at).map(Pushback::After)
+        } else {
+            o["grpc_retry_pushback_ms"]
+                .as_str()
+                .map(parse_grpc_pushback)
+        };
+        Err(VectorError::Scripted {
+            id: format!("attempt-{n}"),
+            failure: Failure {
+                http_status: f["http_status"].as_u64().map(|v| v as u16),
+                error_code: f["error_code"].as_str().map(str::to_string),
+                error_types: vec!["ScriptedError".into()],
+                message: Some(format!("attempt-{n}")),
+                ..Failure::default()
+            },
+            pushback,
+        })
+    });
+    let attempts = attempts.into_inner();
+    let result = match result {
+        Ok(v) => json!({ "value": v }),
+        Err(RetryError::GaveUp {
+            reason,
+            attempts,
+            last,
+            decision,
+        }) => json!({
+            "give_up": reason.as_str(), "attempts": attempts,
+            "class": decision.map(|d| d.classification.class.as_str()),
+            "cause": last.as_ref().map(error_id),
+        }),
+        Err(RetryError::Cancelled { .. }) => {
+            json!({ "cancelled": true, "attempts": attempts.len() })
+        }
+        Err(other) => panic!("{other}"),
+    };
+    let end = clock.now.get();
+    (
+        json!({ "attempts": attempts, "callbacks": callbacks, "result": result, "end_ms": end - origin }),
+        end,
+    )
+}
+
+#[test]
+fn helper_vectors() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/helpers");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let engine = Engine::builder()
+        .cache(CacheMode::Disabled)
+        .build()
+        .unwrap();
+    let mut count = 0;
+    for file in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+    {
+        let suite: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let origin = suite["origin_ms"].as_u64().unwrap();
+        for vector in suite["vectors"].as_array().unwrap() {
+            count += 1;
+            let name = format!(
+                "{}: {}",
+                file.file_name().unwrap().to_string_lossy(),
+                vector["name"]
+            );
+            let mut s = engine.session().unwrap();
+            let policy = s
+                .load_policy(vector["policy"].as_str().unwrap(), Format::Toml)
+                .unwrap();
+            let mut now = origin;
+            let mut seeds = Vec::new();
+            for (i, call) in vector["calls"].as_array().unwrap().iter().enumerate() {
+                let (got, end) = run_call(&mut s, policy, origin, now, call);
+                now = end;
+                let mut want = call["expect"].clone();
+                let end_ms = want.as_object_mut().unwrap().remove("end_ms").unwrap();
+                matches(&got, &want, &format!("{name}, call {i}"));
+                if !end_ms.is_null() {
+                    assert_eq!(
+                        got["end_ms"], end_ms,
+                        "{name}, call {i}: the clock at the end"
+                    );
+                }
+                for (j, cb) in want["callbacks"].as_array().unwrap().iter().enumerate() {
+                    if cb["seed"] == "random" {
+                        seeds.push(got["callbacks"][j]["seed"].as_str().unwrap().to_string());
+                    }
+                }
+            }
+            let unique: std::collections::HashSet<_> = seeds.iter().collect();
+            assert!(
+                !seeds.contains(&"0".to_string()) && unique.len() == seeds.len(),
+                "{name}: seeds {seeds:?}"
+            );
+        }
+    }
+    assert!(count >= 40, "only {count} helper vectors");
 }

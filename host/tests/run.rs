@@ -162,13 +162,13 @@ fn transient_failures_are_retried_until_success() {
          train: run 2024-06-01, try 3\ntrain: model written\n"
     );
     assert_eq!(err.matches("503 Service Unavailable").count(), 2, "{err}");
+    // The rule, then (after a colon) what the log readers read, if anything.
     assert!(
-        err.contains(
-            "backstop: attempt 1 failed (transient, rule storage-unavailable): exit status 75; retry in "
-        ),
+        err.contains("backstop: attempt 1 failed (transient, rule storage-unavailable"),
         "{err}"
     );
-    assert!(err.contains("backstop: attempt 2 failed (transient, rule storage-unavailable)"));
+    assert!(err.contains("): exit status 75; retry in "), "{err}");
+    assert!(err.contains("backstop: attempt 2 failed (transient, rule storage-unavailable"));
     assert!(err.contains("backstop: attempt 3 succeeded"), "{err}");
     let rows = sb.attempts("2024-06-01");
     let decisions: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
@@ -262,7 +262,11 @@ fn a_permanent_exit_code_is_not_retried() {
     assert_eq!(out.status.code(), Some(127));
     let err = text(&out.stderr);
     assert!(
-        err.contains("attempt 1 failed (permanent, rule builtin.exit-not-executable): exit status 127; giving up (permanent), exiting 127"),
+        err.contains("attempt 1 failed (permanent, rule builtin.exit-not-executable"),
+        "{err}"
+    );
+    assert!(
+        err.contains("): exit status 127; giving up (permanent), exiting 127"),
         "{err}"
     );
     assert_eq!(sb.lines("log").len(), 1);
@@ -282,7 +286,7 @@ fn a_permanent_message_in_stderr_fails_fast() {
     );
     let out = sb.backstop(&run_args("r1", &["--policy", &policy], &[&step]));
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("(permanent, rule gpu-oom)"));
+    assert!(text(&out.stderr).contains("(permanent, rule gpu-oom"));
     assert_eq!(sb.lines("log").len(), 1);
 }
 
@@ -815,7 +819,279 @@ fn the_help_documents_every_exit_status_and_the_environment() {
         "BACKSTOP_STATE",
         "BACKSTOP_LEASE_MS",
         "BACKSTOP_BUSY_TIMEOUT_MS",
+        "BACKSTOP_FAILURE_FILE",
+        "--read-stdout",
     ] {
         assert!(help.contains(needle), "{needle} missing in\n{help}");
     }
+}
+
+/// The lines backstop printed about failed attempts.
+fn failed_lines(err: &str) -> Vec<&str> {
+    err.lines()
+        .filter(|l| l.starts_with("backstop: attempt ") && l.contains(" failed ("))
+        .collect()
+}
+
+#[test]
+fn a_failure_report_is_classified_on_exactly_that() {
+    let sb = Sandbox::new();
+    // Exit 75 alone would be transient (EX_TEMPFAIL); the report says 404.
+    let step = sb.script(
+        "step.sh",
+        "echo 'some noise' >&2\n\
+         printf '{\"error_types\": [\"botocore.errorfactory.NoSuchKey\"], \"error_code\": \"NoSuchKey\", \"http_status\": 404}' > \"$BACKSTOP_FAILURE_FILE\"\n\
+         exit 75",
+    );
+    let out = sb.backstop(&run_args("r1", &FAST, &[&step]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert_eq!(
+        failed_lines(&err),
+        [
+            "backstop: attempt 1 failed (permanent, rule builtin.http-permanent: reported \
+          botocore.errorfactory.NoSuchKey NoSuchKey (HTTP 404)): exit status 75; giving up \
+          (permanent), exiting 75"
+        ],
+        "{err}"
+    );
+    assert!(!err.contains("ignoring"), "{err}");
+}
+
+#[test]
+fn a_report_s_message_is_redacted_before_it_is_stored_or_printed() {
+    let sb = Sandbox::new();
+    let token = "ghp_Report0Token0Value0For0Testing0000001";
+    let step = sb.script(
+        "step.sh",
+        &format!(
+            "printf '{{\"message\": \"GET failed, Authorization: Bearer {token}\"}}' > \"$BACKSTOP_FAILURE_FILE\"\n\
+             exit 1"
+        ),
+    );
+    // A report with only a message: the line backstop prints shows it.
+    let out = sb.backstop(&run_args("r1", &FAST, &[&step]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Authorization: Bearer [REDACTED]"), "{err}");
+    assert!(!err.contains(token), "{err}");
+    let db = std::fs::read(sb.state()).unwrap();
+    let needle = token.as_bytes();
+    assert!(
+        !db.windows(needle.len()).any(|w| w == needle),
+        "the state database holds the token"
+    );
+}
+
+#[test]
+fn the_report_s_pushback_sets_the_wait_and_each_attempt_starts_without_a_report() {
+    let sb = Sandbox::new();
+    // Attempt 1 reports a throttle with a pushback; attempt 2 reports nothing
+    // and must not be classified on attempt 1's report.
+    let step = sb.script(
+        "step.sh",
+        "case $BACKSTOP_ATTEMPT in\n\
+         1) printf '{\"error_code\": \"SlowDown\", \"pushback_ms\": 35}' > \"$BACKSTOP_FAILURE_FILE\"; exit 1;;\n\
+         2) [ -e \"$BACKSTOP_FAILURE_FILE\" ] && echo stale >&2; exit 75;;\n\
+         esac",
+    );
+    let out = sb.backstop(&run_args("r1", &["--max-attempts", "2"], &[&step]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert!(!err.contains("stale"), "{err}");
+    assert_eq!(
+        failed_lines(&err),
+        [
+            "backstop: attempt 1 failed (transient, rule builtin.cloud-throttling: reported \
+             SlowDown): exit status 1; retry in 35ms",
+            "backstop: attempt 2 failed (transient, rule builtin.exit-tempfail): exit status 75; \
+             giving up (attempts-exhausted), exiting 75",
+        ],
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_failure_report_is_a_warning_and_the_logs_are_read() {
+    let cases = [
+        (
+            "printf '{\"http_status\": 404' > \"$BACKSTOP_FAILURE_FILE\"",
+            "it is not valid JSON: EOF while parsing an object",
+        ),
+        (
+            "printf '{\"http_status\": \"404\"}' > \"$BACKSTOP_FAILURE_FILE\"",
+            "field \"http_status\": expected an integer from 100 to 599, found \"404\" (a string)",
+        ),
+        (
+            "printf '{\"error_types\": [\"A\", {}]}' > \"$BACKSTOP_FAILURE_FILE\"",
+            "field \"error_types\"[1]: expected a string, found an object",
+        ),
+        (
+            "printf '[]' > \"$BACKSTOP_FAILURE_FILE\"",
+            "expected a JSON object (the canonical failure form), found an array",
+        ),
+        (
+            "head -c 2000000 /dev/zero | tr '\\0' ' ' > \"$BACKSTOP_FAILURE_FILE\"",
+            "it is larger than 1024 KiB",
+        ),
+        (
+            "printf '{\"signal\": \"SIGNOPE\"}' > \"$BACKSTOP_FAILURE_FILE\"",
+            "field \"signal\": ",
+        ),
+        ("mkdir \"$BACKSTOP_FAILURE_FILE\"", "cannot read it: "),
+    ];
+    for (write, problem) in cases {
+        let sb = Sandbox::new();
+        let step = sb.script("step.sh", &format!("{write}\nexit 75"));
+        let out = sb.backstop(&run_args("r1", &["--max-attempts", "1"], &[&step]));
+        let err = text(&out.stderr);
+        // Never a crash: the exit status is the command's, classified on its status.
+        assert_eq!(out.status.code(), Some(75), "{write}: {err}");
+        let warning = err
+            .lines()
+            .find(|l| l.starts_with("backstop: ignoring the failure report "))
+            .unwrap_or_else(|| panic!("{write}: no warning in {err}"));
+        assert!(warning.contains("attempt-1.json: "), "{warning}");
+        assert!(warning.contains(problem), "{write}: {warning}");
+        assert!(warning.ends_with("; reading the logs instead"), "{warning}");
+        assert!(
+            err.contains("(transient, rule builtin.exit-tempfail): exit status 75"),
+            "{write}: {err}"
+        );
+    }
+}
+
+#[test]
+fn unknown_report_fields_are_ignored_with_a_warning() {
+    let sb = Sandbox::new();
+    let step = sb.script(
+        "step.sh",
+        "printf '{\"http_stauts\": 503, \"error_code\": \"NoSuchKey\"}' > \"$BACKSTOP_FAILURE_FILE\"\nexit 1",
+    );
+    let policy = sb.path("p.toml");
+    std::fs::write(
+        &policy,
+        "version = 1\n[[classify.rules]]\nid = \"missing\"\nclass = \"permanent\"\nerror_code = \"NoSuchKey\"\n",
+    )
+    .unwrap();
+    let out = sb.backstop(&run_args(
+        "r1",
+        &["--policy", policy.to_str().unwrap()],
+        &[&step],
+    ));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "attempt-1.json: ignoring unknown field \"http_stauts\" (the fields are http_status,"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("(permanent, rule missing: reported NoSuchKey)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_timed_out_attempt_is_its_timeout_whatever_it_reported() {
+    let sb = Sandbox::new();
+    let step = sb.script(
+        "step.sh",
+        "printf '{\"http_status\": 404}' > \"$BACKSTOP_FAILURE_FILE\"\nexec sleep 30",
+    );
+    let out = sb.backstop(&run_args(
+        "r1",
+        &[
+            "--attempt-timeout",
+            "300ms",
+            "--kill-after",
+            "100ms",
+            "--max-attempts",
+            "1",
+        ],
+        &[&step],
+    ));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("attempt 1 failed (transient, rule builtin.attempt-timeout): timed out"),
+        "{err}"
+    );
+}
+
+#[test]
+fn alerts_from_run_carry_the_reported_error_type_code_and_class() {
+    let sb = Sandbox::new();
+    let pages = sb.path("pages.jsonl");
+    let policy = sb.path("alerts.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version = 1\n[retry]\nmax_attempts = 1\n\n[alerts]\n\
+             payload = [\"run_id\", \"error_type\", \"error_code\", \"error_class\"]\n\n\
+             [[alerts.rules]]\nid = \"failed\"\ncondition = \"run.failure_count >= 1\"\n\
+             severity = \"high\"\nnotify = [\"oncall\"]\n\n\
+             [[alerts.sinks]]\ntarget = \"*\"\ntype = \"file\"\npath = \"{}\"\n",
+            pages.display()
+        ),
+    )
+    .unwrap();
+    let step = |code: &str| {
+        sb.script(
+            &format!("{code}.sh"),
+            &format!(
+                "printf '{{\"error_types\": [\"botocore.exceptions.ClientError\"], \"error_code\": \"{code}\"}}' > \"$BACKSTOP_FAILURE_FILE\"\nexit 1"
+            ),
+        )
+    };
+    for (run_id, code) in [("r1", "SlowDown"), ("r1b", "AccessDenied")] {
+        let out = sb.backstop(&run_args(
+            run_id,
+            &[
+                "--policy",
+                policy.to_str().unwrap(),
+                "--pipeline",
+                "nightly",
+            ],
+            &[&step(code)],
+        ));
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    }
+    let pages: Vec<Value> = sb
+        .lines("pages.jsonl")
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let triggers: Vec<&Value> = pages.iter().filter(|p| p["kind"] == "trigger").collect();
+    assert_eq!(triggers.len(), 2, "{pages:?}");
+    let payload = &triggers[0]["payload"];
+    assert_eq!(
+        payload["error_type"], "botocore.exceptions.ClientError",
+        "{payload}"
+    );
+    assert_eq!(payload["error_code"], "SlowDown", "{payload}");
+    assert_eq!(payload["error_class"], "transient", "{payload}");
+    assert_eq!(triggers[1]["payload"]["error_code"], "AccessDenied");
+    // Two root causes, two dedup keys.
+    assert_ne!(triggers[0]["dedup_key"], triggers[1]["dedup_key"]);
+}
+
+#[test]
+fn read_stdout_passes_stdout_through_and_keeps_its_end() {
+    let sb = Sandbox::new();
+    let step = sb.script(
+        "step.sh",
+        "printf 'rows: 10\\nrequests.exceptions.HTTPError: 404 Client Error: Not Found for url: http://127.0.0.1:9/part-0001.parquet\\n'\nprintf 'no newline at the end'\nexit 1",
+    );
+    let out = sb.backstop(&run_args(
+        "r1",
+        &["--read-stdout", "--max-attempts", "1"],
+        &[&step],
+    ));
+    assert_eq!(
+        text(&out.stdout),
+        "rows: 10\nrequests.exceptions.HTTPError: 404 Client Error: Not Found for url: \
+         http://127.0.0.1:9/part-0001.parquet\nno newline at the end"
+    );
+    assert_eq!(out.status.code(), Some(1));
 }

@@ -2532,6 +2532,14 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
   const CURRENT_TASK_MAY_BLOCK= globalThis.WebAssembly ? new globalThis.WebAssembly.Global({ value: 'i32', mutable: true }, 0) : false;
   
   
+  function clampGuest(i, min, max) {
+    if (i < min || i > max) {
+      throw new TypeError(`must be between ${min} and ${max}`);
+    }
+    return i;
+  }
+  
+  
   class ComponentError extends Error {
     constructor (value) {
       const enumerable = typeof value !== 'string';
@@ -2564,6 +2572,10 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
     let postReturn4Async;
     let postReturn5;
     let postReturn5Async;
+    let postReturn6;
+    let postReturn6Async;
+    let postReturn7;
+    let postReturn7Async;
     let classifier010LoadPolicy;
     
     function loadPolicy(arg0, arg1) {
@@ -2917,9 +2929,9 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
         fn: () => {
           try {
             
-            var ptr0 = realloc0(0, 0, 4, 72);
+            var ptr0 = realloc0(0, 0, 4, 80);
             dataView(memory0).setInt32(ptr0 + 0, toUint32(arg0), true);
-            var {httpStatus: v1_0, grpcCode: v1_1, exitCode: v1_2, signal: v1_3, errorTypes: v1_4, errorCode: v1_5, message: v1_6 } = arg1;
+            var {httpStatus: v1_0, grpcCode: v1_1, exitCode: v1_2, signal: v1_3, errorTypes: v1_4, errorBases: v1_5, errorCode: v1_6, message: v1_7 } = arg1;
             var variant2 = v1_0;
             if (variant2 === null || variant2=== undefined) {
               dataView(memory0).setInt8(ptr0 + 4, 0, true);
@@ -2979,33 +2991,48 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
             }
             dataView(memory0).setUint32(ptr0 + 44, len9, true);
             dataView(memory0).setUint32(ptr0 + 40, result9, true);
-            var variant11 = v1_5;
-            if (variant11 === null || variant11=== undefined) {
-              dataView(memory0).setInt8(ptr0 + 48, 0, true);
-            } else {
-              const e = variant11;
-              dataView(memory0).setInt8(ptr0 + 48, 1, true);
-              
+            var vec11 = v1_5;
+            var len11 = vec11.length;
+            var result11 = realloc0(0, 0, 4, len11 * 8);
+            for (let i = 0; i < vec11.length; i++) {
+              const e = vec11[i];
+              const base = result11 + i * 8;
               var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
               var ptr10= encodeRes.ptr;
               var len10 = encodeRes.len;
               
-              dataView(memory0).setUint32(ptr0 + 56, len10, true);
-              dataView(memory0).setUint32(ptr0 + 52, ptr10, true);
+              dataView(memory0).setUint32(base + 4, len10, true);
+              dataView(memory0).setUint32(base + 0, ptr10, true);
             }
+            dataView(memory0).setUint32(ptr0 + 52, len11, true);
+            dataView(memory0).setUint32(ptr0 + 48, result11, true);
             var variant13 = v1_6;
             if (variant13 === null || variant13=== undefined) {
-              dataView(memory0).setInt8(ptr0 + 60, 0, true);
+              dataView(memory0).setInt8(ptr0 + 56, 0, true);
             } else {
               const e = variant13;
-              dataView(memory0).setInt8(ptr0 + 60, 1, true);
+              dataView(memory0).setInt8(ptr0 + 56, 1, true);
               
               var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
               var ptr12= encodeRes.ptr;
               var len12 = encodeRes.len;
               
-              dataView(memory0).setUint32(ptr0 + 68, len12, true);
-              dataView(memory0).setUint32(ptr0 + 64, ptr12, true);
+              dataView(memory0).setUint32(ptr0 + 64, len12, true);
+              dataView(memory0).setUint32(ptr0 + 60, ptr12, true);
+            }
+            var variant15 = v1_7;
+            if (variant15 === null || variant15=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 68, 0, true);
+            } else {
+              const e = variant15;
+              dataView(memory0).setInt8(ptr0 + 68, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr14= encodeRes.ptr;
+              var len14 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 76, len14, true);
+              dataView(memory0).setUint32(ptr0 + 72, ptr14, true);
             }
             _debugLog('[iface="backstop:policy/classifier@0.1.0", function="classify"][Instruction::CallWasm] enter', {
               funcName: 'classify',
@@ -3036,126 +3063,126 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
               
             }
             
-            let variant22;
+            let variant24;
             switch (dataView(memory0).getUint8(ret + 0, true)) {
               case 0: {
-                let enum14;
+                let enum16;
                 switch (dataView(memory0).getUint8(ret + 4, true)) {
                   case 0: {
-                    enum14 = 'transient';
+                    enum16 = 'transient';
                     break;
                   }
                   case 1: {
-                    enum14 = 'permanent';
+                    enum16 = 'permanent';
                     break;
                   }
                   case 2: {
-                    enum14 = 'unknown';
+                    enum16 = 'unknown';
                     break;
                   }
                   default: {
                     throw new TypeError('invalid discriminant specified for FailureClass');
                   }
                 }
-                let variant16;
+                let variant18;
                 switch (dataView(memory0).getUint8(ret + 8, true)) {
                   case 0: {
-                    variant16 = undefined;
+                    variant18 = undefined;
                     break;
                   }
                   case 1: {
-                    var ptr15 = dataView(memory0).getUint32(ret + 12, true);
-                    var len15 = dataView(memory0).getUint32(ret + 16, true);
-                    var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
-                    variant16 = result15;
+                    var ptr17 = dataView(memory0).getUint32(ret + 12, true);
+                    var len17 = dataView(memory0).getUint32(ret + 16, true);
+                    var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                    variant18 = result17;
                     break;
                   }
                   default: {
                     throw new TypeError('invalid variant discriminant for option');
                   }
                 }
-                var ptr17 = dataView(memory0).getUint32(ret + 20, true);
-                var len17 = dataView(memory0).getUint32(ret + 24, true);
-                var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
-                variant22= {
+                var ptr19 = dataView(memory0).getUint32(ret + 20, true);
+                var len19 = dataView(memory0).getUint32(ret + 24, true);
+                var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                variant24= {
                   tag: 'ok',
                   val: {
-                    class: enum14,
-                    rule: variant16,
-                    reason: result17,
+                    class: enum16,
+                    rule: variant18,
+                    reason: result19,
                   }
                 };
                 break;
               }
               case 1: {
-                let enum18;
+                let enum20;
                 switch (dataView(memory0).getUint8(ret + 4, true)) {
                   case 0: {
-                    enum18 = 'syntax';
+                    enum20 = 'syntax';
                     break;
                   }
                   case 1: {
-                    enum18 = 'unknown-field';
+                    enum20 = 'unknown-field';
                     break;
                   }
                   case 2: {
-                    enum18 = 'missing-field';
+                    enum20 = 'missing-field';
                     break;
                   }
                   case 3: {
-                    enum18 = 'wrong-type';
+                    enum20 = 'wrong-type';
                     break;
                   }
                   case 4: {
-                    enum18 = 'invalid-value';
+                    enum20 = 'invalid-value';
                     break;
                   }
                   case 5: {
-                    enum18 = 'out-of-range';
+                    enum20 = 'out-of-range';
                     break;
                   }
                   case 6: {
-                    enum18 = 'duplicate-id';
+                    enum20 = 'duplicate-id';
                     break;
                   }
                   case 7: {
-                    enum18 = 'invalid-regex';
+                    enum20 = 'invalid-regex';
                     break;
                   }
                   case 8: {
-                    enum18 = 'too-large';
+                    enum20 = 'too-large';
                     break;
                   }
                   case 9: {
-                    enum18 = 'unknown-policy';
+                    enum20 = 'unknown-policy';
                     break;
                   }
                   case 10: {
-                    enum18 = 'invalid-failure';
+                    enum20 = 'invalid-failure';
                     break;
                   }
                   case 11: {
-                    enum18 = 'invalid-state';
+                    enum20 = 'invalid-state';
                     break;
                   }
                   default: {
                     throw new TypeError('invalid discriminant specified for ErrorCode');
                   }
                 }
-                var ptr19 = dataView(memory0).getUint32(ret + 8, true);
-                var len19 = dataView(memory0).getUint32(ret + 12, true);
-                var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
-                var ptr20 = dataView(memory0).getUint32(ret + 16, true);
-                var len20 = dataView(memory0).getUint32(ret + 20, true);
-                var result20 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr20, len20));
-                let variant21;
+                var ptr21 = dataView(memory0).getUint32(ret + 8, true);
+                var len21 = dataView(memory0).getUint32(ret + 12, true);
+                var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                var ptr22 = dataView(memory0).getUint32(ret + 16, true);
+                var len22 = dataView(memory0).getUint32(ret + 20, true);
+                var result22 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr22, len22));
+                let variant23;
                 switch (dataView(memory0).getUint8(ret + 24, true)) {
                   case 0: {
-                    variant21 = undefined;
+                    variant23 = undefined;
                     break;
                   }
                   case 1: {
-                    variant21 = {
+                    variant23 = {
                       line: dataView(memory0).getInt32(ret + 28, true) >>> 0,
                       column: dataView(memory0).getInt32(ret + 32, true) >>> 0,
                     };
@@ -3165,13 +3192,13 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
                     throw new TypeError('invalid variant discriminant for option');
                   }
                 }
-                variant22= {
+                variant24= {
                   tag: 'err',
                   val: {
-                    code: enum18,
-                    message: result19,
-                    path: result20,
-                    location: variant21,
+                    code: enum20,
+                    message: result21,
+                    path: result22,
+                    location: variant23,
                   }
                 };
                 break;
@@ -3186,7 +3213,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
               async: false,
               postReturn: true
             });
-            const retCopy = variant22;
+            const retCopy = variant24;
             task.resolve([retCopy.val]);
             
             let cstate = getOrCreateAsyncState(0);
@@ -3606,7 +3633,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
         fn: () => {
           try {
             
-            var ptr0 = realloc0(0, 0, 8, 200);
+            var ptr0 = realloc0(0, 0, 8, 208);
             dataView(memory0).setInt32(ptr0 + 0, toUint32(arg0), true);
             var {attempts: v1_0, startedAtMs: v1_1, lastDelayMs: v1_2, seed: v1_3 } = arg1;
             dataView(memory0).setInt32(ptr0 + 8, toUint32(v1_0), true);
@@ -3655,7 +3682,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
             var {spentMilli: v6_0 } = v3_1;
             dataView(memory0).setInt32(ptr0 + 88, toUint32(v6_0), true);
             var {failure: v7_0, durationMs: v7_1, pushbackMs: v7_2 } = arg3;
-            var {httpStatus: v8_0, grpcCode: v8_1, exitCode: v8_2, signal: v8_3, errorTypes: v8_4, errorCode: v8_5, message: v8_6 } = v7_0;
+            var {httpStatus: v8_0, grpcCode: v8_1, exitCode: v8_2, signal: v8_3, errorTypes: v8_4, errorBases: v8_5, errorCode: v8_6, message: v8_7 } = v7_0;
             var variant9 = v8_0;
             if (variant9 === null || variant9=== undefined) {
               dataView(memory0).setInt8(ptr0 + 96, 0, true);
@@ -3715,44 +3742,59 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
             }
             dataView(memory0).setUint32(ptr0 + 136, len16, true);
             dataView(memory0).setUint32(ptr0 + 132, result16, true);
-            var variant18 = v8_5;
-            if (variant18 === null || variant18=== undefined) {
-              dataView(memory0).setInt8(ptr0 + 140, 0, true);
-            } else {
-              const e = variant18;
-              dataView(memory0).setInt8(ptr0 + 140, 1, true);
-              
+            var vec18 = v8_5;
+            var len18 = vec18.length;
+            var result18 = realloc0(0, 0, 4, len18 * 8);
+            for (let i = 0; i < vec18.length; i++) {
+              const e = vec18[i];
+              const base = result18 + i * 8;
               var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
               var ptr17= encodeRes.ptr;
               var len17 = encodeRes.len;
               
-              dataView(memory0).setUint32(ptr0 + 148, len17, true);
-              dataView(memory0).setUint32(ptr0 + 144, ptr17, true);
+              dataView(memory0).setUint32(base + 4, len17, true);
+              dataView(memory0).setUint32(base + 0, ptr17, true);
             }
+            dataView(memory0).setUint32(ptr0 + 144, len18, true);
+            dataView(memory0).setUint32(ptr0 + 140, result18, true);
             var variant20 = v8_6;
             if (variant20 === null || variant20=== undefined) {
-              dataView(memory0).setInt8(ptr0 + 152, 0, true);
+              dataView(memory0).setInt8(ptr0 + 148, 0, true);
             } else {
               const e = variant20;
-              dataView(memory0).setInt8(ptr0 + 152, 1, true);
+              dataView(memory0).setInt8(ptr0 + 148, 1, true);
               
               var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
               var ptr19= encodeRes.ptr;
               var len19 = encodeRes.len;
               
-              dataView(memory0).setUint32(ptr0 + 160, len19, true);
-              dataView(memory0).setUint32(ptr0 + 156, ptr19, true);
+              dataView(memory0).setUint32(ptr0 + 156, len19, true);
+              dataView(memory0).setUint32(ptr0 + 152, ptr19, true);
             }
-            dataView(memory0).setBigInt64(ptr0 + 168, toUint64(v7_1), true);
-            var variant21 = v7_2;
-            if (variant21 === null || variant21=== undefined) {
-              dataView(memory0).setInt8(ptr0 + 176, 0, true);
+            var variant22 = v8_7;
+            if (variant22 === null || variant22=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 160, 0, true);
             } else {
-              const e = variant21;
-              dataView(memory0).setInt8(ptr0 + 176, 1, true);
-              dataView(memory0).setBigInt64(ptr0 + 184, toUint64(e), true);
+              const e = variant22;
+              dataView(memory0).setInt8(ptr0 + 160, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr21= encodeRes.ptr;
+              var len21 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 168, len21, true);
+              dataView(memory0).setUint32(ptr0 + 164, ptr21, true);
             }
-            dataView(memory0).setBigInt64(ptr0 + 192, toUint64(arg4), true);
+            dataView(memory0).setBigInt64(ptr0 + 176, toUint64(v7_1), true);
+            var variant23 = v7_2;
+            if (variant23 === null || variant23=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 184, 0, true);
+            } else {
+              const e = variant23;
+              dataView(memory0).setInt8(ptr0 + 184, 1, true);
+              dataView(memory0).setBigInt64(ptr0 + 192, toUint64(e), true);
+            }
+            dataView(memory0).setBigInt64(ptr0 + 200, toUint64(arg4), true);
             _debugLog('[iface="backstop:policy/retry@0.1.0", function="after-failure"][Instruction::CallWasm] enter', {
               funcName: 'after-failure',
               paramCount: 1,
@@ -3782,162 +3824,162 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
               
             }
             
-            let variant36;
+            let variant38;
             switch (dataView(memory0).getUint8(ret + 0, true)) {
               case 0: {
-                let variant23;
+                let variant25;
                 switch (dataView(memory0).getUint8(ret + 8, true)) {
                   case 0: {
-                    variant23 = undefined;
+                    variant25 = undefined;
                     break;
                   }
                   case 1: {
-                    let enum22;
+                    let enum24;
                     switch (dataView(memory0).getUint8(ret + 9, true)) {
                       case 0: {
-                        enum22 = 'permanent';
+                        enum24 = 'permanent';
                         break;
                       }
                       case 1: {
-                        enum22 = 'attempts-exhausted';
+                        enum24 = 'attempts-exhausted';
                         break;
                       }
                       case 2: {
-                        enum22 = 'deadline';
+                        enum24 = 'deadline';
                         break;
                       }
                       case 3: {
-                        enum22 = 'pushback-beyond-deadline';
+                        enum24 = 'pushback-beyond-deadline';
                         break;
                       }
                       case 4: {
-                        enum22 = 'circuit-open';
+                        enum24 = 'circuit-open';
                         break;
                       }
                       case 5: {
-                        enum22 = 'budget-exhausted';
+                        enum24 = 'budget-exhausted';
                         break;
                       }
                       default: {
                         throw new TypeError('invalid discriminant specified for GiveUpReason');
                       }
                     }
-                    variant23 = enum22;
+                    variant25 = enum24;
                     break;
                   }
                   default: {
                     throw new TypeError('invalid variant discriminant for option');
                   }
                 }
-                let variant24;
+                let variant26;
                 switch (dataView(memory0).getUint8(ret + 32, true)) {
                   case 0: {
-                    variant24 = undefined;
+                    variant26 = undefined;
                     break;
                   }
                   case 1: {
-                    variant24 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 40, true)));
+                    variant26 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 40, true)));
                     break;
                   }
                   default: {
                     throw new TypeError('invalid variant discriminant for option');
                   }
                 }
-                let enum25;
+                let enum27;
                 switch (dataView(memory0).getUint8(ret + 48, true)) {
                   case 0: {
-                    enum25 = 'transient';
+                    enum27 = 'transient';
                     break;
                   }
                   case 1: {
-                    enum25 = 'permanent';
+                    enum27 = 'permanent';
                     break;
                   }
                   case 2: {
-                    enum25 = 'unknown';
+                    enum27 = 'unknown';
                     break;
                   }
                   default: {
                     throw new TypeError('invalid discriminant specified for FailureClass');
                   }
                 }
-                let variant27;
+                let variant29;
                 switch (dataView(memory0).getUint8(ret + 52, true)) {
                   case 0: {
-                    variant27 = undefined;
+                    variant29 = undefined;
                     break;
                   }
                   case 1: {
-                    var ptr26 = dataView(memory0).getUint32(ret + 56, true);
-                    var len26 = dataView(memory0).getUint32(ret + 60, true);
-                    var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
-                    variant27 = result26;
+                    var ptr28 = dataView(memory0).getUint32(ret + 56, true);
+                    var len28 = dataView(memory0).getUint32(ret + 60, true);
+                    var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+                    variant29 = result28;
                     break;
                   }
                   default: {
                     throw new TypeError('invalid variant discriminant for option');
                   }
                 }
-                var ptr28 = dataView(memory0).getUint32(ret + 64, true);
-                var len28 = dataView(memory0).getUint32(ret + 68, true);
-                var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
-                var ptr29 = dataView(memory0).getUint32(ret + 72, true);
-                var len29 = dataView(memory0).getUint32(ret + 76, true);
-                var result29 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr29, len29));
-                let variant30;
+                var ptr30 = dataView(memory0).getUint32(ret + 64, true);
+                var len30 = dataView(memory0).getUint32(ret + 68, true);
+                var result30 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr30, len30));
+                var ptr31 = dataView(memory0).getUint32(ret + 72, true);
+                var len31 = dataView(memory0).getUint32(ret + 76, true);
+                var result31 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr31, len31));
+                let variant32;
                 switch (dataView(memory0).getUint8(ret + 88, true)) {
                   case 0: {
-                    variant30 = undefined;
+                    variant32 = undefined;
                     break;
                   }
                   case 1: {
-                    variant30 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true)));
+                    variant32 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true)));
                     break;
                   }
                   default: {
                     throw new TypeError('invalid variant discriminant for option');
                   }
                 }
-                let enum31;
+                let enum33;
                 switch (dataView(memory0).getUint8(ret + 120, true)) {
                   case 0: {
-                    enum31 = 'closed';
+                    enum33 = 'closed';
                     break;
                   }
                   case 1: {
-                    enum31 = 'open';
+                    enum33 = 'open';
                     break;
                   }
                   case 2: {
-                    enum31 = 'half-open';
+                    enum33 = 'half-open';
                     break;
                   }
                   default: {
                     throw new TypeError('invalid discriminant specified for Circuit');
                   }
                 }
-                variant36= {
+                variant38= {
                   tag: 'ok',
                   val: {
-                    giveUp: variant23,
+                    giveUp: variant25,
                     delayMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 16, true))),
                     attempt: dataView(memory0).getInt32(ret + 24, true) >>> 0,
-                    nextTimeoutMs: variant24,
+                    nextTimeoutMs: variant26,
                     classification: {
-                      class: enum25,
-                      rule: variant27,
-                      reason: result28,
+                      class: enum27,
+                      rule: variant29,
+                      reason: result30,
                     },
-                    explanation: result29,
+                    explanation: result31,
                     state: {
                       attempts: dataView(memory0).getInt32(ret + 80, true) >>> 0,
-                      startedAtMs: variant30,
+                      startedAtMs: variant32,
                       lastDelayMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 104, true))),
                       seed: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 112, true))),
                     },
                     shared: {
                       breaker: {
-                        circuit: enum31,
+                        circuit: enum33,
                         consecutiveFailures: dataView(memory0).getInt32(ret + 124, true) >>> 0,
                         recentOutcomes: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 128, true))),
                         recentCount: dataView(memory0).getInt32(ret + 136, true) >>> 0,
@@ -3954,74 +3996,74 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
                 break;
               }
               case 1: {
-                let enum32;
+                let enum34;
                 switch (dataView(memory0).getUint8(ret + 8, true)) {
                   case 0: {
-                    enum32 = 'syntax';
+                    enum34 = 'syntax';
                     break;
                   }
                   case 1: {
-                    enum32 = 'unknown-field';
+                    enum34 = 'unknown-field';
                     break;
                   }
                   case 2: {
-                    enum32 = 'missing-field';
+                    enum34 = 'missing-field';
                     break;
                   }
                   case 3: {
-                    enum32 = 'wrong-type';
+                    enum34 = 'wrong-type';
                     break;
                   }
                   case 4: {
-                    enum32 = 'invalid-value';
+                    enum34 = 'invalid-value';
                     break;
                   }
                   case 5: {
-                    enum32 = 'out-of-range';
+                    enum34 = 'out-of-range';
                     break;
                   }
                   case 6: {
-                    enum32 = 'duplicate-id';
+                    enum34 = 'duplicate-id';
                     break;
                   }
                   case 7: {
-                    enum32 = 'invalid-regex';
+                    enum34 = 'invalid-regex';
                     break;
                   }
                   case 8: {
-                    enum32 = 'too-large';
+                    enum34 = 'too-large';
                     break;
                   }
                   case 9: {
-                    enum32 = 'unknown-policy';
+                    enum34 = 'unknown-policy';
                     break;
                   }
                   case 10: {
-                    enum32 = 'invalid-failure';
+                    enum34 = 'invalid-failure';
                     break;
                   }
                   case 11: {
-                    enum32 = 'invalid-state';
+                    enum34 = 'invalid-state';
                     break;
                   }
                   default: {
                     throw new TypeError('invalid discriminant specified for ErrorCode');
                   }
                 }
-                var ptr33 = dataView(memory0).getUint32(ret + 12, true);
-                var len33 = dataView(memory0).getUint32(ret + 16, true);
-                var result33 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr33, len33));
-                var ptr34 = dataView(memory0).getUint32(ret + 20, true);
-                var len34 = dataView(memory0).getUint32(ret + 24, true);
-                var result34 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr34, len34));
-                let variant35;
+                var ptr35 = dataView(memory0).getUint32(ret + 12, true);
+                var len35 = dataView(memory0).getUint32(ret + 16, true);
+                var result35 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr35, len35));
+                var ptr36 = dataView(memory0).getUint32(ret + 20, true);
+                var len36 = dataView(memory0).getUint32(ret + 24, true);
+                var result36 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr36, len36));
+                let variant37;
                 switch (dataView(memory0).getUint8(ret + 28, true)) {
                   case 0: {
-                    variant35 = undefined;
+                    variant37 = undefined;
                     break;
                   }
                   case 1: {
-                    variant35 = {
+                    variant37 = {
                       line: dataView(memory0).getInt32(ret + 32, true) >>> 0,
                       column: dataView(memory0).getInt32(ret + 36, true) >>> 0,
                     };
@@ -4031,13 +4073,13 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
                     throw new TypeError('invalid variant discriminant for option');
                   }
                 }
-                variant36= {
+                variant38= {
                   tag: 'err',
                   val: {
-                    code: enum32,
-                    message: result33,
-                    path: result34,
-                    location: variant35,
+                    code: enum34,
+                    message: result35,
+                    path: result36,
+                    location: variant37,
                   }
                 };
                 break;
@@ -4052,7 +4094,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
               async: false,
               postReturn: true
             });
-            const retCopy = variant36;
+            const retCopy = variant38;
             task.resolve([retCopy.val]);
             
             let cstate = getOrCreateAsyncState(0);
@@ -4740,7 +4782,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
         fn: () => {
           try {
             
-            var ptr0 = realloc0(0, 0, 8, 160);
+            var ptr0 = realloc0(0, 0, 8, 168);
             dataView(memory0).setInt32(ptr0 + 0, toUint32(arg0), true);
             
             var encodeRes = _utf8AllocateAndEncode(arg1, realloc0, memory0);
@@ -4807,13 +4849,13 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
             
             dataView(memory0).setUint32(ptr0 + 36, len6, true);
             dataView(memory0).setUint32(ptr0 + 32, ptr6, true);
-            var variant20 = v2_4;
-            if (variant20 === null || variant20=== undefined) {
+            var variant22 = v2_4;
+            if (variant22 === null || variant22=== undefined) {
               dataView(memory0).setInt8(ptr0 + 40, 0, true);
             } else {
-              const e = variant20;
+              const e = variant22;
               dataView(memory0).setInt8(ptr0 + 40, 1, true);
-              var {httpStatus: v7_0, grpcCode: v7_1, exitCode: v7_2, signal: v7_3, errorTypes: v7_4, errorCode: v7_5, message: v7_6 } = e;
+              var {httpStatus: v7_0, grpcCode: v7_1, exitCode: v7_2, signal: v7_3, errorTypes: v7_4, errorBases: v7_5, errorCode: v7_6, message: v7_7 } = e;
               var variant8 = v7_0;
               if (variant8 === null || variant8=== undefined) {
                 dataView(memory0).setInt8(ptr0 + 44, 0, true);
@@ -4873,90 +4915,105 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
               }
               dataView(memory0).setUint32(ptr0 + 84, len15, true);
               dataView(memory0).setUint32(ptr0 + 80, result15, true);
-              var variant17 = v7_5;
-              if (variant17 === null || variant17=== undefined) {
-                dataView(memory0).setInt8(ptr0 + 88, 0, true);
-              } else {
-                const e = variant17;
-                dataView(memory0).setInt8(ptr0 + 88, 1, true);
-                
+              var vec17 = v7_5;
+              var len17 = vec17.length;
+              var result17 = realloc0(0, 0, 4, len17 * 8);
+              for (let i = 0; i < vec17.length; i++) {
+                const e = vec17[i];
+                const base = result17 + i * 8;
                 var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
                 var ptr16= encodeRes.ptr;
                 var len16 = encodeRes.len;
                 
-                dataView(memory0).setUint32(ptr0 + 96, len16, true);
-                dataView(memory0).setUint32(ptr0 + 92, ptr16, true);
+                dataView(memory0).setUint32(base + 4, len16, true);
+                dataView(memory0).setUint32(base + 0, ptr16, true);
               }
+              dataView(memory0).setUint32(ptr0 + 92, len17, true);
+              dataView(memory0).setUint32(ptr0 + 88, result17, true);
               var variant19 = v7_6;
               if (variant19 === null || variant19=== undefined) {
-                dataView(memory0).setInt8(ptr0 + 100, 0, true);
+                dataView(memory0).setInt8(ptr0 + 96, 0, true);
               } else {
                 const e = variant19;
-                dataView(memory0).setInt8(ptr0 + 100, 1, true);
+                dataView(memory0).setInt8(ptr0 + 96, 1, true);
                 
                 var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
                 var ptr18= encodeRes.ptr;
                 var len18 = encodeRes.len;
                 
-                dataView(memory0).setUint32(ptr0 + 108, len18, true);
-                dataView(memory0).setUint32(ptr0 + 104, ptr18, true);
+                dataView(memory0).setUint32(ptr0 + 104, len18, true);
+                dataView(memory0).setUint32(ptr0 + 100, ptr18, true);
+              }
+              var variant21 = v7_7;
+              if (variant21 === null || variant21=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 108, 0, true);
+              } else {
+                const e = variant21;
+                dataView(memory0).setInt8(ptr0 + 108, 1, true);
+                
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr20= encodeRes.ptr;
+                var len20 = encodeRes.len;
+                
+                dataView(memory0).setUint32(ptr0 + 116, len20, true);
+                dataView(memory0).setUint32(ptr0 + 112, ptr20, true);
               }
             }
-            dataView(memory0).setInt32(ptr0 + 112, toUint32(v2_5), true);
-            dataView(memory0).setInt32(ptr0 + 116, toUint32(v2_6), true);
-            var vec24 = v2_7;
-            var len24 = vec24.length;
-            var result24 = realloc0(0, 0, 4, len24 * 16);
-            for (let i = 0; i < vec24.length; i++) {
-              const e = vec24[i];
-              const base = result24 + i * 16;var {key: v21_0, value: v21_1 } = e;
-              
-              var encodeRes = _utf8AllocateAndEncode(v21_0, realloc0, memory0);
-              var ptr22= encodeRes.ptr;
-              var len22 = encodeRes.len;
-              
-              dataView(memory0).setUint32(base + 4, len22, true);
-              dataView(memory0).setUint32(base + 0, ptr22, true);
-              
-              var encodeRes = _utf8AllocateAndEncode(v21_1, realloc0, memory0);
-              var ptr23= encodeRes.ptr;
-              var len23 = encodeRes.len;
-              
-              dataView(memory0).setUint32(base + 12, len23, true);
-              dataView(memory0).setUint32(base + 8, ptr23, true);
-            }
-            dataView(memory0).setUint32(ptr0 + 124, len24, true);
-            dataView(memory0).setUint32(ptr0 + 120, result24, true);
-            var vec26 = v2_8;
+            dataView(memory0).setInt32(ptr0 + 120, toUint32(v2_5), true);
+            dataView(memory0).setInt32(ptr0 + 124, toUint32(v2_6), true);
+            var vec26 = v2_7;
             var len26 = vec26.length;
-            var result26 = realloc0(0, 0, 4, len26 * 8);
+            var result26 = realloc0(0, 0, 4, len26 * 16);
             for (let i = 0; i < vec26.length; i++) {
               const e = vec26[i];
-              const base = result26 + i * 8;
-              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              const base = result26 + i * 16;var {key: v23_0, value: v23_1 } = e;
+              
+              var encodeRes = _utf8AllocateAndEncode(v23_0, realloc0, memory0);
+              var ptr24= encodeRes.ptr;
+              var len24 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 4, len24, true);
+              dataView(memory0).setUint32(base + 0, ptr24, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(v23_1, realloc0, memory0);
               var ptr25= encodeRes.ptr;
               var len25 = encodeRes.len;
               
-              dataView(memory0).setUint32(base + 4, len25, true);
-              dataView(memory0).setUint32(base + 0, ptr25, true);
+              dataView(memory0).setUint32(base + 12, len25, true);
+              dataView(memory0).setUint32(base + 8, ptr25, true);
             }
             dataView(memory0).setUint32(ptr0 + 132, len26, true);
             dataView(memory0).setUint32(ptr0 + 128, result26, true);
-            var variant28 = v2_9;
-            if (variant28 === null || variant28=== undefined) {
-              dataView(memory0).setInt8(ptr0 + 136, 0, true);
-            } else {
-              const e = variant28;
-              dataView(memory0).setInt8(ptr0 + 136, 1, true);
-              
+            var vec28 = v2_8;
+            var len28 = vec28.length;
+            var result28 = realloc0(0, 0, 4, len28 * 8);
+            for (let i = 0; i < vec28.length; i++) {
+              const e = vec28[i];
+              const base = result28 + i * 8;
               var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
               var ptr27= encodeRes.ptr;
               var len27 = encodeRes.len;
               
-              dataView(memory0).setUint32(ptr0 + 144, len27, true);
-              dataView(memory0).setUint32(ptr0 + 140, ptr27, true);
+              dataView(memory0).setUint32(base + 4, len27, true);
+              dataView(memory0).setUint32(base + 0, ptr27, true);
             }
-            dataView(memory0).setBigInt64(ptr0 + 152, toUint64(arg3), true);
+            dataView(memory0).setUint32(ptr0 + 140, len28, true);
+            dataView(memory0).setUint32(ptr0 + 136, result28, true);
+            var variant30 = v2_9;
+            if (variant30 === null || variant30=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 144, 0, true);
+            } else {
+              const e = variant30;
+              dataView(memory0).setInt8(ptr0 + 144, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr29= encodeRes.ptr;
+              var len29 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 152, len29, true);
+              dataView(memory0).setUint32(ptr0 + 148, ptr29, true);
+            }
+            dataView(memory0).setBigInt64(ptr0 + 160, toUint64(arg3), true);
             _debugLog('[iface="backstop:policy/alerts@0.1.0", function="evaluate"][Instruction::CallWasm] enter', {
               funcName: 'evaluate',
               paramCount: 1,
@@ -4986,252 +5043,252 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
               
             }
             
-            let variant49;
+            let variant51;
             switch (dataView(memory0).getUint8(ret + 0, true)) {
               case 0: {
-                var len37 = dataView(memory0).getUint32(ret + 12, true);
-                var base37 = dataView(memory0).getUint32(ret + 8, true);
-                if (base37 % 4 !== 0) throw new TypeError(`list pointer [${base37}] is not aligned to 4`);
-                var result37 = [];
-                for (let i = 0; i < len37; i++) {
-                  const base = base37 + i * 44;
-                  let enum29;
+                var len39 = dataView(memory0).getUint32(ret + 12, true);
+                var base39 = dataView(memory0).getUint32(ret + 8, true);
+                if (base39 % 4 !== 0) throw new TypeError(`list pointer [${base39}] is not aligned to 4`);
+                var result39 = [];
+                for (let i = 0; i < len39; i++) {
+                  const base = base39 + i * 44;
+                  let enum31;
                   switch (dataView(memory0).getUint8(base + 0, true)) {
                     case 0: {
-                      enum29 = 'trigger';
+                      enum31 = 'trigger';
                       break;
                     }
                     case 1: {
-                      enum29 = 'escalate';
+                      enum31 = 'escalate';
                       break;
                     }
                     case 2: {
-                      enum29 = 'repeat';
+                      enum31 = 'repeat';
                       break;
                     }
                     case 3: {
-                      enum29 = 'resolve';
+                      enum31 = 'resolve';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for NotificationKind');
                     }
                   }
-                  let enum30;
+                  let enum32;
                   switch (dataView(memory0).getUint8(base + 1, true)) {
                     case 0: {
-                      enum30 = 'info';
+                      enum32 = 'info';
                       break;
                     }
                     case 1: {
-                      enum30 = 'warning';
+                      enum32 = 'warning';
                       break;
                     }
                     case 2: {
-                      enum30 = 'high';
+                      enum32 = 'high';
                       break;
                     }
                     case 3: {
-                      enum30 = 'critical';
+                      enum32 = 'critical';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for Severity');
                     }
                   }
-                  var len32 = dataView(memory0).getUint32(base + 8, true);
-                  var base32 = dataView(memory0).getUint32(base + 4, true);
-                  if (base32 % 4 !== 0) throw new TypeError(`list pointer [${base32}] is not aligned to 4`);
-                  var result32 = [];
-                  for (let i = 0; i < len32; i++) {
-                    const base = base32 + i * 8;
-                    var ptr31 = dataView(memory0).getUint32(base + 0, true);
-                    var len31 = dataView(memory0).getUint32(base + 4, true);
-                    var result31 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr31, len31));
-                    result32.push(result31);
+                  var len34 = dataView(memory0).getUint32(base + 8, true);
+                  var base34 = dataView(memory0).getUint32(base + 4, true);
+                  if (base34 % 4 !== 0) throw new TypeError(`list pointer [${base34}] is not aligned to 4`);
+                  var result34 = [];
+                  for (let i = 0; i < len34; i++) {
+                    const base = base34 + i * 8;
+                    var ptr33 = dataView(memory0).getUint32(base + 0, true);
+                    var len33 = dataView(memory0).getUint32(base + 4, true);
+                    var result33 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr33, len33));
+                    result34.push(result33);
                   }
-                  var ptr33 = dataView(memory0).getUint32(base + 12, true);
-                  var len33 = dataView(memory0).getUint32(base + 16, true);
-                  var result33 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr33, len33));
-                  var ptr34 = dataView(memory0).getUint32(base + 20, true);
-                  var len34 = dataView(memory0).getUint32(base + 24, true);
-                  var result34 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr34, len34));
-                  var ptr35 = dataView(memory0).getUint32(base + 28, true);
-                  var len35 = dataView(memory0).getUint32(base + 32, true);
+                  var ptr35 = dataView(memory0).getUint32(base + 12, true);
+                  var len35 = dataView(memory0).getUint32(base + 16, true);
                   var result35 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr35, len35));
-                  var ptr36 = dataView(memory0).getUint32(base + 36, true);
-                  var len36 = dataView(memory0).getUint32(base + 40, true);
+                  var ptr36 = dataView(memory0).getUint32(base + 20, true);
+                  var len36 = dataView(memory0).getUint32(base + 24, true);
                   var result36 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr36, len36));
-                  result37.push({
-                    kind: enum29,
-                    severity: enum30,
-                    targets: result32,
-                    rule: result33,
-                    dedupKey: result34,
-                    summary: result35,
-                    payload: result36,
+                  var ptr37 = dataView(memory0).getUint32(base + 28, true);
+                  var len37 = dataView(memory0).getUint32(base + 32, true);
+                  var result37 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr37, len37));
+                  var ptr38 = dataView(memory0).getUint32(base + 36, true);
+                  var len38 = dataView(memory0).getUint32(base + 40, true);
+                  var result38 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr38, len38));
+                  result39.push({
+                    kind: enum31,
+                    severity: enum32,
+                    targets: result34,
+                    rule: result35,
+                    dedupKey: result36,
+                    summary: result37,
+                    payload: result38,
                   });
                 }
-                var len42 = dataView(memory0).getUint32(ret + 20, true);
-                var base42 = dataView(memory0).getUint32(ret + 16, true);
-                if (base42 % 4 !== 0) throw new TypeError(`list pointer [${base42}] is not aligned to 4`);
-                var result42 = [];
-                for (let i = 0; i < len42; i++) {
-                  const base = base42 + i * 20;
-                  var ptr38 = dataView(memory0).getUint32(base + 0, true);
-                  var len38 = dataView(memory0).getUint32(base + 4, true);
-                  var result38 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr38, len38));
-                  var ptr39 = dataView(memory0).getUint32(base + 8, true);
-                  var len39 = dataView(memory0).getUint32(base + 12, true);
-                  var result39 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr39, len39));
-                  let enum40;
+                var len44 = dataView(memory0).getUint32(ret + 20, true);
+                var base44 = dataView(memory0).getUint32(ret + 16, true);
+                if (base44 % 4 !== 0) throw new TypeError(`list pointer [${base44}] is not aligned to 4`);
+                var result44 = [];
+                for (let i = 0; i < len44; i++) {
+                  const base = base44 + i * 20;
+                  var ptr40 = dataView(memory0).getUint32(base + 0, true);
+                  var len40 = dataView(memory0).getUint32(base + 4, true);
+                  var result40 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr40, len40));
+                  var ptr41 = dataView(memory0).getUint32(base + 8, true);
+                  var len41 = dataView(memory0).getUint32(base + 12, true);
+                  var result41 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr41, len41));
+                  let enum42;
                   switch (dataView(memory0).getUint8(base + 16, true)) {
                     case 0: {
-                      enum40 = 'info';
+                      enum42 = 'info';
                       break;
                     }
                     case 1: {
-                      enum40 = 'warning';
+                      enum42 = 'warning';
                       break;
                     }
                     case 2: {
-                      enum40 = 'high';
+                      enum42 = 'high';
                       break;
                     }
                     case 3: {
-                      enum40 = 'critical';
+                      enum42 = 'critical';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for Severity');
                     }
                   }
-                  let enum41;
+                  let enum43;
                   switch (dataView(memory0).getUint8(base + 17, true)) {
                     case 0: {
-                      enum41 = 'duplicate';
+                      enum43 = 'duplicate';
                       break;
                     }
                     case 1: {
-                      enum41 = 'inhibited';
+                      enum43 = 'inhibited';
                       break;
                     }
                     case 2: {
-                      enum41 = 'acknowledged';
+                      enum43 = 'acknowledged';
                       break;
                     }
                     case 3: {
-                      enum41 = 'repeat-limit';
+                      enum43 = 'repeat-limit';
                       break;
                     }
                     default: {
                       throw new TypeError('invalid discriminant specified for SuppressionReason');
                     }
                   }
-                  result42.push({
-                    rule: result38,
-                    dedupKey: result39,
-                    severity: enum40,
-                    reason: enum41,
+                  result44.push({
+                    rule: result40,
+                    dedupKey: result41,
+                    severity: enum42,
+                    reason: enum43,
                   });
                 }
-                var ptr43 = dataView(memory0).getUint32(ret + 24, true);
-                var len43 = dataView(memory0).getUint32(ret + 28, true);
-                var result43 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr43, len43));
-                let variant44;
+                var ptr45 = dataView(memory0).getUint32(ret + 24, true);
+                var len45 = dataView(memory0).getUint32(ret + 28, true);
+                var result45 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr45, len45));
+                let variant46;
                 switch (dataView(memory0).getUint8(ret + 32, true)) {
                   case 0: {
-                    variant44 = undefined;
+                    variant46 = undefined;
                     break;
                   }
                   case 1: {
-                    variant44 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 40, true)));
+                    variant46 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 40, true)));
                     break;
                   }
                   default: {
                     throw new TypeError('invalid variant discriminant for option');
                   }
                 }
-                variant49= {
+                variant51= {
                   tag: 'ok',
                   val: {
-                    notifications: result37,
-                    suppressed: result42,
-                    state: result43,
-                    nextWakeupMs: variant44,
+                    notifications: result39,
+                    suppressed: result44,
+                    state: result45,
+                    nextWakeupMs: variant46,
                   }
                 };
                 break;
               }
               case 1: {
-                let enum45;
+                let enum47;
                 switch (dataView(memory0).getUint8(ret + 8, true)) {
                   case 0: {
-                    enum45 = 'syntax';
+                    enum47 = 'syntax';
                     break;
                   }
                   case 1: {
-                    enum45 = 'unknown-field';
+                    enum47 = 'unknown-field';
                     break;
                   }
                   case 2: {
-                    enum45 = 'missing-field';
+                    enum47 = 'missing-field';
                     break;
                   }
                   case 3: {
-                    enum45 = 'wrong-type';
+                    enum47 = 'wrong-type';
                     break;
                   }
                   case 4: {
-                    enum45 = 'invalid-value';
+                    enum47 = 'invalid-value';
                     break;
                   }
                   case 5: {
-                    enum45 = 'out-of-range';
+                    enum47 = 'out-of-range';
                     break;
                   }
                   case 6: {
-                    enum45 = 'duplicate-id';
+                    enum47 = 'duplicate-id';
                     break;
                   }
                   case 7: {
-                    enum45 = 'invalid-regex';
+                    enum47 = 'invalid-regex';
                     break;
                   }
                   case 8: {
-                    enum45 = 'too-large';
+                    enum47 = 'too-large';
                     break;
                   }
                   case 9: {
-                    enum45 = 'unknown-policy';
+                    enum47 = 'unknown-policy';
                     break;
                   }
                   case 10: {
-                    enum45 = 'invalid-failure';
+                    enum47 = 'invalid-failure';
                     break;
                   }
                   case 11: {
-                    enum45 = 'invalid-state';
+                    enum47 = 'invalid-state';
                     break;
                   }
                   default: {
                     throw new TypeError('invalid discriminant specified for ErrorCode');
                   }
                 }
-                var ptr46 = dataView(memory0).getUint32(ret + 12, true);
-                var len46 = dataView(memory0).getUint32(ret + 16, true);
-                var result46 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr46, len46));
-                var ptr47 = dataView(memory0).getUint32(ret + 20, true);
-                var len47 = dataView(memory0).getUint32(ret + 24, true);
-                var result47 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr47, len47));
-                let variant48;
+                var ptr48 = dataView(memory0).getUint32(ret + 12, true);
+                var len48 = dataView(memory0).getUint32(ret + 16, true);
+                var result48 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr48, len48));
+                var ptr49 = dataView(memory0).getUint32(ret + 20, true);
+                var len49 = dataView(memory0).getUint32(ret + 24, true);
+                var result49 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr49, len49));
+                let variant50;
                 switch (dataView(memory0).getUint8(ret + 28, true)) {
                   case 0: {
-                    variant48 = undefined;
+                    variant50 = undefined;
                     break;
                   }
                   case 1: {
-                    variant48 = {
+                    variant50 = {
                       line: dataView(memory0).getInt32(ret + 32, true) >>> 0,
                       column: dataView(memory0).getInt32(ret + 36, true) >>> 0,
                     };
@@ -5241,13 +5298,13 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
                     throw new TypeError('invalid variant discriminant for option');
                   }
                 }
-                variant49= {
+                variant51= {
                   tag: 'err',
                   val: {
-                    code: enum45,
-                    message: result46,
-                    path: result47,
-                    location: variant48,
+                    code: enum47,
+                    message: result48,
+                    path: result49,
+                    location: variant50,
                   }
                 };
                 break;
@@ -5262,12 +5319,669 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
               async: false,
               postReturn: true
             });
-            const retCopy = variant49;
+            const retCopy = variant51;
             task.resolve([retCopy.val]);
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
             postReturn5(ret);
+            cstate.mayLeave = true;
+            task.exit();
+            
+            
+            
+            if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+              throw new ComponentError(retCopy.val);
+            }
+            return retCopy.val;
+            
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    }
+    let redaction010Redact;
+    
+    function redact(arg0, arg1) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'redaction010Redact',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'throw-result-err',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            
+            var encodeRes = _utf8AllocateAndEncode(arg1, realloc0, memory0);
+            var ptr0= encodeRes.ptr;
+            var len0 = encodeRes.len;
+            
+            _debugLog('[iface="backstop:policy/redaction@0.1.0", function="redact"][Instruction::CallWasm] enter', {
+              funcName: 'redact',
+              paramCount: 3,
+              async: false,
+              postReturn: true,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => redaction010Redact(toUint32(arg0), ptr0, len0),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            let variant8;
+            switch (dataView(memory0).getUint8(ret + 0, true)) {
+              case 0: {
+                var ptr1 = dataView(memory0).getUint32(ret + 4, true);
+                var len1 = dataView(memory0).getUint32(ret + 8, true);
+                var result1 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr1, len1));
+                var len3 = dataView(memory0).getUint32(ret + 16, true);
+                var base3 = dataView(memory0).getUint32(ret + 12, true);
+                if (base3 % 4 !== 0) throw new TypeError(`list pointer [${base3}] is not aligned to 4`);
+                var result3 = [];
+                for (let i = 0; i < len3; i++) {
+                  const base = base3 + i * 12;
+                  var ptr2 = dataView(memory0).getUint32(base + 0, true);
+                  var len2 = dataView(memory0).getUint32(base + 4, true);
+                  var result2 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr2, len2));
+                  result3.push({
+                    rule: result2,
+                    count: dataView(memory0).getInt32(base + 8, true) >>> 0,
+                  });
+                }
+                variant8= {
+                  tag: 'ok',
+                  val: {
+                    text: result1,
+                    redactions: result3,
+                  }
+                };
+                break;
+              }
+              case 1: {
+                let enum4;
+                switch (dataView(memory0).getUint8(ret + 4, true)) {
+                  case 0: {
+                    enum4 = 'syntax';
+                    break;
+                  }
+                  case 1: {
+                    enum4 = 'unknown-field';
+                    break;
+                  }
+                  case 2: {
+                    enum4 = 'missing-field';
+                    break;
+                  }
+                  case 3: {
+                    enum4 = 'wrong-type';
+                    break;
+                  }
+                  case 4: {
+                    enum4 = 'invalid-value';
+                    break;
+                  }
+                  case 5: {
+                    enum4 = 'out-of-range';
+                    break;
+                  }
+                  case 6: {
+                    enum4 = 'duplicate-id';
+                    break;
+                  }
+                  case 7: {
+                    enum4 = 'invalid-regex';
+                    break;
+                  }
+                  case 8: {
+                    enum4 = 'too-large';
+                    break;
+                  }
+                  case 9: {
+                    enum4 = 'unknown-policy';
+                    break;
+                  }
+                  case 10: {
+                    enum4 = 'invalid-failure';
+                    break;
+                  }
+                  case 11: {
+                    enum4 = 'invalid-state';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for ErrorCode');
+                  }
+                }
+                var ptr5 = dataView(memory0).getUint32(ret + 8, true);
+                var len5 = dataView(memory0).getUint32(ret + 12, true);
+                var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
+                var ptr6 = dataView(memory0).getUint32(ret + 16, true);
+                var len6 = dataView(memory0).getUint32(ret + 20, true);
+                var result6 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr6, len6));
+                let variant7;
+                switch (dataView(memory0).getUint8(ret + 24, true)) {
+                  case 0: {
+                    variant7 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant7 = {
+                      line: dataView(memory0).getInt32(ret + 28, true) >>> 0,
+                      column: dataView(memory0).getInt32(ret + 32, true) >>> 0,
+                    };
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant8= {
+                  tag: 'err',
+                  val: {
+                    code: enum4,
+                    message: result5,
+                    path: result6,
+                    location: variant7,
+                  }
+                };
+                break;
+              }
+              default: {
+                throw new TypeError('invalid variant discriminant for expected');
+              }
+            }
+            _debugLog('[iface="backstop:policy/redaction@0.1.0", function="redact"][Instruction::Return]', {
+              funcName: 'redact',
+              paramCount: 1,
+              async: false,
+              postReturn: true
+            });
+            const retCopy = variant8;
+            task.resolve([retCopy.val]);
+            
+            let cstate = getOrCreateAsyncState(0);
+            cstate.mayLeave = false;
+            postReturn6(ret);
+            cstate.mayLeave = true;
+            task.exit();
+            
+            
+            
+            if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+              throw new ComponentError(retCopy.val);
+            }
+            return retCopy.val;
+            
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    }
+    let logs010ReadLog;
+    
+    function readLog(arg0) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'logs010ReadLog',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'throw-result-err',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            var {text: v0_0, exitCode: v0_1, signal: v0_2, stream: v0_3 } = arg0;
+            
+            var encodeRes = _utf8AllocateAndEncode(v0_0, realloc0, memory0);
+            var ptr1= encodeRes.ptr;
+            var len1 = encodeRes.len;
+            
+            var variant2 = v0_1;
+            let variant2_0;
+            let variant2_1;
+            if (variant2 === null || variant2=== undefined) {
+              variant2_0 = 0;
+              variant2_1 = 0;
+            } else {
+              const e = variant2;
+              variant2_0 = 1;
+              variant2_1 = toInt32(e);
+            }
+            var variant4 = v0_2;
+            let variant4_0;
+            let variant4_1;
+            let variant4_2;
+            if (variant4 === null || variant4=== undefined) {
+              variant4_0 = 0;
+              variant4_1 = 0;
+              variant4_2 = 0;
+            } else {
+              const e = variant4;
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr3= encodeRes.ptr;
+              var len3 = encodeRes.len;
+              
+              variant4_0 = 1;
+              variant4_1 = ptr3;
+              variant4_2 = len3;
+            }
+            var variant6 = v0_3;
+            let variant6_0;
+            let variant6_1;
+            if (variant6 === null || variant6=== undefined) {
+              variant6_0 = 0;
+              variant6_1 = 0;
+            } else {
+              const e = variant6;
+              var val5 = e;
+              let enum5;
+              switch (val5) {
+                case 'stderr': {
+                  enum5 = 0;
+                  break;
+                }
+                case 'stdout': {
+                  enum5 = 1;
+                  break;
+                }
+                case 'combined': {
+                  enum5 = 2;
+                  break;
+                }
+                default: {
+                  if ((e) instanceof Error) {
+                    console.error(e);
+                  }
+                  
+                  throw new TypeError(`"${val5}" is not one of the cases of log-stream`);
+                }
+              }
+              variant6_0 = 1;
+              variant6_1 = enum5;
+            }
+            _debugLog('[iface="backstop:policy/logs@0.1.0", function="read-log"][Instruction::CallWasm] enter', {
+              funcName: 'read-log',
+              paramCount: 9,
+              async: false,
+              postReturn: true,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => logs010ReadLog(ptr1, len1, variant2_0, variant2_1, variant4_0, variant4_1, variant4_2, variant6_0, variant6_1),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            let variant29;
+            switch (dataView(memory0).getUint8(ret + 0, true)) {
+              case 0: {
+                let variant7;
+                switch (dataView(memory0).getUint8(ret + 8, true)) {
+                  case 0: {
+                    variant7 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant7 = clampGuest(dataView(memory0).getUint16(ret + 10, true), 0, 65535);
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                let variant9;
+                switch (dataView(memory0).getUint8(ret + 12, true)) {
+                  case 0: {
+                    variant9 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    var ptr8 = dataView(memory0).getUint32(ret + 16, true);
+                    var len8 = dataView(memory0).getUint32(ret + 20, true);
+                    var result8 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr8, len8));
+                    variant9 = result8;
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                let variant10;
+                switch (dataView(memory0).getUint8(ret + 24, true)) {
+                  case 0: {
+                    variant10 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant10 = dataView(memory0).getInt32(ret + 28, true);
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                let variant12;
+                switch (dataView(memory0).getUint8(ret + 32, true)) {
+                  case 0: {
+                    variant12 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    var ptr11 = dataView(memory0).getUint32(ret + 36, true);
+                    var len11 = dataView(memory0).getUint32(ret + 40, true);
+                    var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                    variant12 = result11;
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                var len14 = dataView(memory0).getUint32(ret + 48, true);
+                var base14 = dataView(memory0).getUint32(ret + 44, true);
+                if (base14 % 4 !== 0) throw new TypeError(`list pointer [${base14}] is not aligned to 4`);
+                var result14 = [];
+                for (let i = 0; i < len14; i++) {
+                  const base = base14 + i * 8;
+                  var ptr13 = dataView(memory0).getUint32(base + 0, true);
+                  var len13 = dataView(memory0).getUint32(base + 4, true);
+                  var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                  result14.push(result13);
+                }
+                var len16 = dataView(memory0).getUint32(ret + 56, true);
+                var base16 = dataView(memory0).getUint32(ret + 52, true);
+                if (base16 % 4 !== 0) throw new TypeError(`list pointer [${base16}] is not aligned to 4`);
+                var result16 = [];
+                for (let i = 0; i < len16; i++) {
+                  const base = base16 + i * 8;
+                  var ptr15 = dataView(memory0).getUint32(base + 0, true);
+                  var len15 = dataView(memory0).getUint32(base + 4, true);
+                  var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                  result16.push(result15);
+                }
+                let variant18;
+                switch (dataView(memory0).getUint8(ret + 60, true)) {
+                  case 0: {
+                    variant18 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    var ptr17 = dataView(memory0).getUint32(ret + 64, true);
+                    var len17 = dataView(memory0).getUint32(ret + 68, true);
+                    var result17 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr17, len17));
+                    variant18 = result17;
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                let variant20;
+                switch (dataView(memory0).getUint8(ret + 72, true)) {
+                  case 0: {
+                    variant20 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    var ptr19 = dataView(memory0).getUint32(ret + 76, true);
+                    var len19 = dataView(memory0).getUint32(ret + 80, true);
+                    var result19 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr19, len19));
+                    variant20 = result19;
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                var len22 = dataView(memory0).getUint32(ret + 88, true);
+                var base22 = dataView(memory0).getUint32(ret + 84, true);
+                if (base22 % 4 !== 0) throw new TypeError(`list pointer [${base22}] is not aligned to 4`);
+                var result22 = [];
+                for (let i = 0; i < len22; i++) {
+                  const base = base22 + i * 8;
+                  var ptr21 = dataView(memory0).getUint32(base + 0, true);
+                  var len21 = dataView(memory0).getUint32(base + 4, true);
+                  var result21 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr21, len21));
+                  result22.push(result21);
+                }
+                var ptr23 = dataView(memory0).getUint32(ret + 92, true);
+                var len23 = dataView(memory0).getUint32(ret + 96, true);
+                var result23 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr23, len23));
+                let variant24;
+                switch (dataView(memory0).getUint8(ret + 104, true)) {
+                  case 0: {
+                    variant24 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant24 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 112, true)));
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant29= {
+                  tag: 'ok',
+                  val: {
+                    failure: {
+                      httpStatus: variant7,
+                      grpcCode: variant9,
+                      exitCode: variant10,
+                      signal: variant12,
+                      errorTypes: result14,
+                      errorBases: result16,
+                      errorCode: variant18,
+                      message: variant20,
+                    },
+                    readers: result22,
+                    summary: result23,
+                    pushbackMs: variant24,
+                  }
+                };
+                break;
+              }
+              case 1: {
+                let enum25;
+                switch (dataView(memory0).getUint8(ret + 8, true)) {
+                  case 0: {
+                    enum25 = 'syntax';
+                    break;
+                  }
+                  case 1: {
+                    enum25 = 'unknown-field';
+                    break;
+                  }
+                  case 2: {
+                    enum25 = 'missing-field';
+                    break;
+                  }
+                  case 3: {
+                    enum25 = 'wrong-type';
+                    break;
+                  }
+                  case 4: {
+                    enum25 = 'invalid-value';
+                    break;
+                  }
+                  case 5: {
+                    enum25 = 'out-of-range';
+                    break;
+                  }
+                  case 6: {
+                    enum25 = 'duplicate-id';
+                    break;
+                  }
+                  case 7: {
+                    enum25 = 'invalid-regex';
+                    break;
+                  }
+                  case 8: {
+                    enum25 = 'too-large';
+                    break;
+                  }
+                  case 9: {
+                    enum25 = 'unknown-policy';
+                    break;
+                  }
+                  case 10: {
+                    enum25 = 'invalid-failure';
+                    break;
+                  }
+                  case 11: {
+                    enum25 = 'invalid-state';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for ErrorCode');
+                  }
+                }
+                var ptr26 = dataView(memory0).getUint32(ret + 12, true);
+                var len26 = dataView(memory0).getUint32(ret + 16, true);
+                var result26 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr26, len26));
+                var ptr27 = dataView(memory0).getUint32(ret + 20, true);
+                var len27 = dataView(memory0).getUint32(ret + 24, true);
+                var result27 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr27, len27));
+                let variant28;
+                switch (dataView(memory0).getUint8(ret + 28, true)) {
+                  case 0: {
+                    variant28 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant28 = {
+                      line: dataView(memory0).getInt32(ret + 32, true) >>> 0,
+                      column: dataView(memory0).getInt32(ret + 36, true) >>> 0,
+                    };
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant29= {
+                  tag: 'err',
+                  val: {
+                    code: enum25,
+                    message: result26,
+                    path: result27,
+                    location: variant28,
+                  }
+                };
+                break;
+              }
+              default: {
+                throw new TypeError('invalid variant discriminant for expected');
+              }
+            }
+            _debugLog('[iface="backstop:policy/logs@0.1.0", function="read-log"][Instruction::Return]', {
+              funcName: 'read-log',
+              paramCount: 1,
+              async: false,
+              postReturn: true
+            });
+            const retCopy = variant29;
+            task.resolve([retCopy.val]);
+            
+            let cstate = getOrCreateAsyncState(0);
+            cstate.mayLeave = false;
+            postReturn7(ret);
             cstate.mayLeave = true;
             task.exit();
             
@@ -5349,6 +6063,22 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
       postReturn5Async = exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate'];
     }
     
+    postReturn6 = exports0['cabi_post_backstop:policy/redaction@0.1.0#redact'];
+    
+    try {
+      postReturn6Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/redaction@0.1.0#redact']);
+    } catch(err) {
+      postReturn6Async = exports0['cabi_post_backstop:policy/redaction@0.1.0#redact'];
+    }
+    
+    postReturn7 = exports0['cabi_post_backstop:policy/logs@0.1.0#read-log'];
+    
+    try {
+      postReturn7Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/logs@0.1.0#read-log']);
+    } catch(err) {
+      postReturn7Async = exports0['cabi_post_backstop:policy/logs@0.1.0#read-log'];
+    }
+    
     classifier010LoadPolicy = exports0['backstop:policy/classifier@0.1.0#load-policy'];
     classifier010DropPolicy = exports0['backstop:policy/classifier@0.1.0#drop-policy'];
     classifier010Classify = exports0['backstop:policy/classifier@0.1.0#classify'];
@@ -5358,6 +6088,8 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
     retry010PlanSchedule = exports0['backstop:policy/retry@0.1.0#plan-schedule'];
     retry010DeriveSeed = exports0['backstop:policy/retry@0.1.0#derive-seed'];
     alerts010Evaluate = exports0['backstop:policy/alerts@0.1.0#evaluate'];
+    redaction010Redact = exports0['backstop:policy/redaction@0.1.0#redact'];
+    logs010ReadLog = exports0['backstop:policy/logs@0.1.0#read-log'];
     const alerts010 = {
       evaluate: evaluate,
       
@@ -5366,6 +6098,14 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
       classify: classify,
       dropPolicy: dropPolicy,
       loadPolicy: loadPolicy,
+      
+    };
+    const logs010 = {
+      readLog: readLog,
+      
+    };
+    const redaction010 = {
+      redact: redact,
       
     };
     const retry010 = {
@@ -5377,7 +6117,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
       
     };
     
-    return { alerts: alerts010, classifier: classifier010, retry: retry010, 'backstop:policy/alerts@0.1.0': alerts010, 'backstop:policy/classifier@0.1.0': classifier010, 'backstop:policy/retry@0.1.0': retry010,  };
+    return { alerts: alerts010, classifier: classifier010, logs: logs010, redaction: redaction010, retry: retry010, 'backstop:policy/alerts@0.1.0': alerts010, 'backstop:policy/classifier@0.1.0': classifier010, 'backstop:policy/logs@0.1.0': logs010, 'backstop:policy/redaction@0.1.0': redaction010, 'backstop:policy/retry@0.1.0': retry010,  };
   })();
   let promise, resolve, reject;
   function normalizeInstantiationError(e) {

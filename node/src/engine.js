@@ -39,6 +39,8 @@ export class Engine {
   #classifier = null;
   #retry = null;
   #alerts = null;
+  #redaction = null;
+  #logs = null;
   #generation = 0;
   #instantiateCore;
 
@@ -58,6 +60,8 @@ export class Engine {
       this.#classifier = root.classifier;
       this.#retry = root.retry;
       this.#alerts = root.alerts;
+      this.#redaction = root.redaction;
+      this.#logs = root.logs;
     }
     return this.#classifier;
   }
@@ -68,6 +72,8 @@ export class Engine {
     this.#classifier = null;
     this.#retry = null;
     this.#alerts = null;
+    this.#redaction = null;
+    this.#logs = null;
     this.#generation += 1;
     return new GuestTrapError(err);
   }
@@ -149,6 +155,28 @@ export class Engine {
     const handle = this.#handle(slot);
     try {
       return this.#alerts.sinks(handle);
+    } catch (err) {
+      const failed = this.#fail(err);
+      throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;
+    }
+  }
+
+  /** The guest's `redact`; returns jco's raw report. */
+  redact(slot, text) {
+    const handle = this.#handle(slot);
+    try {
+      return this.#redaction.redact(handle, text);
+    } catch (err) {
+      const failed = this.#fail(err);
+      throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;
+    }
+  }
+
+  /** The guest's `read-log` with a WIT-shaped input; returns jco's raw report. */
+  readLog(input) {
+    this.#api();
+    try {
+      return this.#logs.readLog(input);
     } catch (err) {
       const failed = this.#fail(err);
       throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;

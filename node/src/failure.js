@@ -5,6 +5,8 @@ import { PolicyError } from './errors.js';
 
 /** The guest examines at most this many cause-chain entries (guest MAX_CAUSE_DEPTH). */
 export const MAX_CAUSE_DEPTH = 64;
+/** The guest examines at most this many base-class names (guest MAX_BASES). */
+export const MAX_BASES = 256;
 /** Message patterns see only the last this-many UTF-8 bytes (guest MAX_MESSAGE_BYTES). */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 
@@ -14,6 +16,7 @@ const FIELDS = new Map([
   ['exitCode', 'exit_code'],
   ['signal', 'signal'],
   ['errorTypes', 'error_types'],
+  ['errorBases', 'error_bases'],
   ['errorCode', 'error_code'],
   ['message', 'message'],
 ]);
@@ -118,6 +121,13 @@ export function toWitFailure(failure, { cut = messageTail } = {}) {
   // Entries past the guest's depth limit are never looked at; do not copy them in.
   if (errorTypes.length > MAX_CAUSE_DEPTH) errorTypes = errorTypes.slice(0, MAX_CAUSE_DEPTH);
 
+  let errorBases = failure.errorBases ?? [];
+  if (!Array.isArray(errorBases)) throw typeError('errorBases', 'an array of strings', errorBases);
+  for (let i = 0; i < errorBases.length; i++) {
+    if (typeof errorBases[i] !== 'string') throw typeError(`errorBases[${i}]`, 'a string', errorBases[i]);
+  }
+  if (errorBases.length > MAX_BASES) errorBases = errorBases.slice(0, MAX_BASES);
+
   const message = optionalString(failure, 'message');
   return {
     httpStatus,
@@ -125,6 +135,7 @@ export function toWitFailure(failure, { cut = messageTail } = {}) {
     exitCode,
     signal: stringOrNumber(failure, 'signal'),
     errorTypes,
+    errorBases,
     errorCode: optionalString(failure, 'errorCode'),
     message: message === undefined ? undefined : cut(message),
   };

@@ -1,7 +1,7 @@
 // Reads a caught JS error (or anything thrown) into a `Failure`. Errors come from
 // many libraries, so every property read is defensive: getters may throw, cause
 // chains may loop, and a malformed error must still classify, never throw.
-import { MAX_CAUSE_DEPTH } from './failure.js';
+import { MAX_BASES, MAX_CAUSE_DEPTH } from './failure.js';
 
 /** gRPC status codes by number (grpc-js `status` enum order). */
 export const GRPC_CODE_NAMES = Object.freeze([
@@ -92,6 +92,37 @@ function typeName(error) {
   return typeof name === 'string' && name !== '' ? name : undefined;
 }
 
+/** Base-class names no rule should need: every error has them. */
+const ROOT_CLASSES = new Set(['Object', 'Error', 'Function']);
+
+/**
+ * The constructor names along an error's prototype chain, most derived first,
+ * after its own class: `class ThrottledError extends HttpError {}` gives
+ * `['HttpError']`. `Error` and `Object` are left out (every error has them),
+ * and the walk is bounded and tolerant of hostile prototypes.
+ */
+function baseNames(error, own) {
+  const names = [];
+  let proto;
+  try {
+    proto = Object.getPrototypeOf(error);
+  } catch {
+    return names;
+  }
+  for (let depth = 0; proto !== null && depth < MAX_CAUSE_DEPTH; depth++) {
+    const name = get(get(proto, 'constructor'), 'name');
+    if (typeof name === 'string' && name !== '' && name !== own && !ROOT_CLASSES.has(name) && !names.includes(name)) {
+      names.push(name);
+    }
+    try {
+      proto = Object.getPrototypeOf(proto);
+    } catch {
+      break;
+    }
+  }
+  return names;
+}
+
 /** A child_process / execa error: its `code` or `status` is an exit code, not HTTP. */
 function isProcessError(error) {
   return (
@@ -161,6 +192,7 @@ function errorCode(error) {
 export function failureFromError(error) {
   const { links, texts } = walk(error);
   const errorTypes = [];
+  const errorBases = [];
   const messages = [];
   let httpStatusFound, grpcCodeFound, exitCodeFound, signalFound, errorCodeFound;
   if (links.length === 0 && error != null) messages.push(String(error));
@@ -168,6 +200,9 @@ export function failureFromError(error) {
     const processError = isProcessError(link);
     const type = typeName(link);
     if (type !== undefined) errorTypes.push(type);
+    for (const base of baseNames(link, type)) {
+      if (!errorBases.includes(base) && errorBases.length < MAX_BASES) errorBases.push(base);
+    }
     errorCodeFound ??= errorCode(link);
     grpcCodeFound ??= grpcCode(link);
     if (!processError) httpStatusFound ??= httpStatus(link);
@@ -181,7 +216,7 @@ export function failureFromError(error) {
     for (const t of texts) if (t.at === at + 1) messages.push(t.text);
   });
   // Built in one go, with only the fields found (an object keeps one shape).
-  const failure = { errorTypes };
+  const failure = { errorTypes, errorBases };
   if (httpStatusFound !== undefined) failure.httpStatus = httpStatusFound;
   if (grpcCodeFound !== undefined) failure.grpcCode = grpcCodeFound;
   if (exitCodeFound !== undefined) failure.exitCode = exitCodeFound;

@@ -14,8 +14,12 @@ import { engine } from './thread.js';
 export { Policy } from './policy.js';
 export { PolicyError, PolicyLoadError, GuestTrapError } from './errors.js';
 export { failureFromError } from './from-error.js';
+export { REDACTED } from './redaction.js';
+export { FAILURE_FILE_ENV, failureReport, installUncaughtHandler, reportFailure } from './report.js';
 export { defaultPolicy, deriveSeed } from './thread.js';
-export { retry, RetryError, AttemptTimeoutError, MemoryStore, systemClock, pushbackFromError, parseRetryAfter } from './retry.js';
+export { retry, RetryError, AttemptTimeoutError, MemoryStore, systemClock } from './retry.js';
+export { pushbackFromError, parseRetryAfter, parseGrpcPushback } from './pushback.js';
+export { readLog } from './logs.js';
 
 /**
  * Parse and validate a policy document.

@@ -1,4 +1,5 @@
 import { fromWitEvaluation, fromWitSinks, toWitAlertState, toWitEvent } from './alerts.js';
+import { fromWitRedactionReport, toWitText } from './redaction.js';
 import { Engine, Slot } from './engine.js';
 import { PolicyError, PolicyLoadError } from './errors.js';
 import { toWitFailure } from './failure.js';
@@ -138,6 +139,17 @@ export class Policy {
    */
   sinks() {
     return fromWitSinks(this.#engine.sinks(this.#slot));
+  }
+
+  /**
+   * Replace every secret in `text` with `[REDACTED]` (built-in scanner rules
+   * plus the policy's `[redaction]` patterns and allow-list) and say how many
+   * each rule replaced. Redact a whole log tail before splitting or clipping it.
+   * @param {string} text
+   * @returns {{ text: string, redactions: { rule: string, count: number }[] }}
+   */
+  redact(text) {
+    return fromWitRedactionReport(this.#engine.redact(this.#slot, toWitText(text)));
   }
 
   /** Release the policy in the engine. Idempotent; a no-op on `defaultPolicy()`. */

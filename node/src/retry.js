@@ -1,17 +1,16 @@
 // The async retry loop. The engine makes every decision (may the attempt start
 // and with what timeout; after a failure, retry after how long or give up); this
 // file only keeps time, sleeps, aborts attempts and keeps the state.
-import { randomUUID } from 'node:crypto';
+import { getRandomValues } from 'node:crypto';
 
 import { failureFromError } from './from-error.js';
 import { afterFailureLenient, Policy } from './policy.js';
 import { u64 } from './planner.js';
+import { NEVER, pushbackFromError } from './pushback.js';
 import { defaultPolicy, deriveSeed } from './thread.js';
 
 /** setTimeout fires after 1 ms for anything above this (and warns), so longer sleeps are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** Cause-chain entries searched for pushback, as for classification. */
-const MAX_CAUSE_DEPTH = 64;
 
 /** The retry loop gave up. `cause` is the last attempt's error (absent when no attempt ran). */
 export class RetryError extends Error {
@@ -21,7 +20,8 @@ export class RetryError extends Error {
     this.reason = reason;
     /** Attempts that ran. */
     this.attempts = attempts;
-    /** The engine's decision after the last failed attempt; null when a permit was refused. */
+    /** The engine's decision after the last failed attempt (a decision to retry when the caller's
+     * deadline or a refused permit ended the loop); null when no attempt failed. */
     this.decision = decision;
     /** The refused permit (circuit open, deadline) when no decision gave up; else null. */
     this.permit = permit;
@@ -128,88 +128,6 @@ function update(store, key, compute) {
   return isThenable(current) ? current.then(commit) : commit(current);
 }
 
-function get(object, key) {
-  try {
-    return object?.[key];
-  } catch {
-    return undefined;
-  }
-}
-
-function headerValue(headers, name) {
-  if (headers === null || typeof headers !== 'object') return undefined;
-  let value;
-  const getter = get(headers, 'get');
-  if (typeof getter === 'function') {
-    // fetch Headers, AxiosHeaders: case-insensitive lookups.
-    try {
-      value = getter.call(headers, name);
-    } catch {
-      value = undefined;
-    }
-  }
-  if (value == null) {
-    // Node's IncomingHttpHeaders and plain objects; any capitalisation.
-    const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
-    value = key === undefined ? undefined : get(headers, key);
-  }
-  if (Array.isArray(value)) value = value[0];
-  return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
-}
-
-/**
- * `Retry-After` in milliseconds: delay-seconds (fractions tolerated) or an
- * HTTP-date relative to `nowMs`; undefined when it is neither.
- */
-export function parseRetryAfter(value, nowMs) {
-  const text = String(value).trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.min(Math.ceil(Number(text) * 1000), Number.MAX_SAFE_INTEGER);
-  if (!/[a-z]/i.test(text)) return undefined;
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil(at - nowMs));
-}
-
-function pushbackOf(error, nowMs) {
-  const own = get(error, 'retryAfterMs');
-  if (typeof own === 'number' && Number.isFinite(own) && own >= 0) return Math.ceil(own);
-  for (const headers of [get(get(error, 'response'), 'headers'), get(error, 'headers')]) {
-    const value = headerValue(headers, 'retry-after');
-    if (value !== undefined) {
-      const ms = parseRetryAfter(value, nowMs);
-      if (ms !== undefined) return ms;
-    }
-  }
-  // grpc-js ServiceError: Metadata#get returns the values of a key.
-  const metadata = get(error, 'metadata');
-  const metaGet = get(metadata, 'get');
-  if (typeof metaGet === 'function') {
-    let values;
-    try {
-      values = metaGet.call(metadata, 'grpc-retry-pushback-ms');
-    } catch {
-      values = undefined;
-    }
-    const first = Array.isArray(values) ? values[0] : undefined;
-    if (typeof first === 'string' && /^\d{1,15}$/.test(first)) return Number(first);
-  }
-  return undefined;
-}
-
-/**
- * Server pushback carried by a caught error or any error along its `cause`
- * chain: `retryAfterMs` (a number), a `Retry-After` header on
- * `response.headers` or `headers`, or gRPC's `grpc-retry-pushback-ms` metadata.
- */
-export function pushbackFromError(error, nowMs) {
-  const seen = new Set();
-  for (let e = error, i = 0; e !== null && typeof e === 'object' && !seen.has(e) && i < MAX_CAUSE_DEPTH; e = get(e, 'cause'), i++) {
-    seen.add(e);
-    const ms = pushbackOf(e, nowMs);
-    if (ms !== undefined) return ms;
-  }
-  return undefined;
-}
-
 /**
  * Wait `ms` on `clock`, rejecting with `signal.reason` as soon as it aborts even
  * if the clock's sleep ignores the signal.
@@ -258,7 +176,7 @@ async function runAttempt(fn, permit, callerSignal, clock) {
   });
   aborted.catch(() => {});
   try {
-    const running = new Promise((resolve) => resolve(fn({ attempt: permit.attempt, signal: controller.signal })));
+    const running = new Promise((resolve) => resolve(fn({ attempt: permit.attempt, timeoutMs: permit.timeoutMs, signal: controller.signal })));
     running.catch(() => {}); // a rejection after the race was lost to an abort is not unhandled
     return { ok: true, value: await Promise.race([running, aborted]) };
   } catch (error) {
@@ -272,7 +190,7 @@ async function runAttempt(fn, permit, callerSignal, clock) {
 
 const ATTEMPT_OVER = Symbol('attempt over');
 
-const OPTIONS = ['policy', 'signal', 'idempotencyKey', 'seed', 'sharedState', 'dependency', 'onRetry', 'clock'];
+const OPTIONS = ['policy', 'signal', 'deadline', 'idempotencyKey', 'seed', 'sharedState', 'dependency', 'onRetry', 'clock'];
 const FOREIGN_OPTIONS = {
   retries: 'the number of attempts comes from the policy (retry.max_attempts)',
   maxAttempts: 'the number of attempts comes from the policy (retry.max_attempts)',
@@ -292,9 +210,12 @@ function checkOptions(options) {
     const hint = FOREIGN_OPTIONS[key] ?? `expected one of: ${OPTIONS.join(', ')}`;
     throw new TypeError(`unknown retry option \`${key}\`: ${hint}`);
   }
-  const { policy, signal, idempotencyKey, sharedState, dependency, onRetry, clock } = options;
+  const { policy, signal, deadline, idempotencyKey, sharedState, dependency, onRetry, clock } = options;
   if (policy !== undefined && !(policy instanceof Policy)) throw new TypeError('retry option `policy` must be a Policy (from loadPolicy)');
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('retry option `signal` must be an AbortSignal');
+  if (deadline !== undefined && !(deadline instanceof Date && !Number.isNaN(deadline.getTime())) && !(typeof deadline === 'number' && Number.isFinite(deadline))) {
+    throw new TypeError('retry option `deadline` must be a valid Date or a number of milliseconds on the clock');
+  }
   if (idempotencyKey !== undefined && typeof idempotencyKey !== 'string') throw new TypeError('retry option `idempotencyKey` must be a string');
   if (dependency !== undefined && typeof dependency !== 'string') throw new TypeError('retry option `dependency` must be a string');
   if (onRetry !== undefined && typeof onRetry !== 'function') throw new TypeError('retry option `onRetry` must be a function');
@@ -321,9 +242,24 @@ function refusal(permit) {
 }
 
 /**
+ * What a cancelled half-open probe is reported as, identically in every host:
+ * the probe did not succeed, so the breaker must hear of it (or it would wait
+ * for the probe forever); no rule matches it, so it counts as a failure.
+ */
+export const CANCELLED_PROBE_FAILURE = Object.freeze({ errorTypes: ['backstop.Cancelled'], message: 'the caller cancelled the half-open probe' });
+
+/** A seed from the operating system's randomness, never 0 (0 is what a missing seed used to be). */
+function randomSeed() {
+  const words = new BigUint64Array(1);
+  do getRandomValues(words);
+  while (words[0] === 0n);
+  return words[0];
+}
+
+/**
  * Call `fn` until it succeeds or the policy gives up. See index.d.ts and README.
  * @template T
- * @param {(context: { attempt: number, signal: AbortSignal }) => T | Promise<T>} fn
+ * @param {(context: { attempt: number, timeoutMs: number | null, signal: AbortSignal }) => T | Promise<T>} fn
  * @param {object} [options]
  * @returns {Promise<T>}
  */
@@ -331,25 +267,27 @@ export async function retry(fn, options = {}) {
   if (typeof fn !== 'function') throw new TypeError(`retry needs a function to call, got ${fn === null ? 'null' : typeof fn}`);
   checkOptions(options);
   const { signal, idempotencyKey, seed, onRetry, dependency = 'default', clock = systemClock } = options;
+  const deadline = options.deadline instanceof Date ? options.deadline.getTime() : options.deadline;
   const policy = options.policy ?? defaultPolicy();
   const store = options.sharedState ?? memoryStoreFor(policy);
   signal?.throwIfAborted();
 
-  // A random key by default, so that concurrent callers spread out; pass
-  // `${runId}/${step}` to make the schedule reproducible.
-  let state = { seed: seed === undefined ? deriveSeed(idempotencyKey ?? randomUUID()) : u64(seed, 'seed') };
+  // Explicit seed > idempotency key (reproducible per run) > the OS's randomness
+  // (concurrent callers spread out instead of retrying in lockstep).
+  let state = { seed: seed !== undefined ? u64(seed, 'seed') : idempotencyKey !== undefined ? deriveSeed(idempotencyKey) : randomSeed() };
   let lastError;
   let attempts = 0;
+  let lastDecision = null;
+  const gaveUp = (message, details) => {
+    if (attempts > 0) details.cause = lastError;
+    return new RetryError(message, { attempts, decision: lastDecision, ...details });
+  };
   for (;;) {
     const permit = await update(store, dependency, (shared) => {
       const p = policy.beginAttempt({ state, shared, now: readNow(clock) });
       return [p.shared, p];
     });
-    if (permit.refused !== null) {
-      const details = { reason: permit.refused, attempts, permit };
-      if (attempts > 0) details.cause = lastError;
-      throw new RetryError(refusal(permit), details);
-    }
+    if (permit.refused !== null) throw gaveUp(refusal(permit), { reason: permit.refused, permit });
     state = permit.state;
     attempts = permit.attempt;
     const started = readNow(clock);
@@ -360,11 +298,12 @@ export async function retry(fn, options = {}) {
     }
     const error = outcome.error;
     const ended = readNow(clock);
-    const report = (shared) => {
+    const pushback = pushbackFromError(error, ended);
+    const report = (failure, pushbackMs) => (shared) => {
       const d = afterFailureLenient(policy, {
         state,
         shared,
-        outcome: { failure: failureFromError(error), durationMs: Math.max(0, ended - started), pushbackMs: pushbackFromError(error, ended) },
+        outcome: { failure, durationMs: Math.max(0, ended - started), pushbackMs },
         now: ended,
       });
       return [d.shared, d];
@@ -372,16 +311,31 @@ export async function retry(fn, options = {}) {
     if (signal?.aborted) {
       // The caller gave up, not the dependency, so nothing is recorded; except
       // that a half-open probe must report, or the breaker waits for it forever.
-      if (permit.probe) await update(store, dependency, report);
+      if (permit.probe) await update(store, dependency, report(CANCELLED_PROBE_FAILURE, undefined));
       throw signal.reason;
     }
-    const decision = await update(store, dependency, report);
+    let decision = await update(store, dependency, report(failureFromError(error), pushback === NEVER ? undefined : pushback));
     state = decision.state;
     lastError = error;
-    if (decision.giveUp !== null) {
-      throw new RetryError(decision.explanation, { cause: error, reason: decision.giveUp, attempts, decision });
+    lastDecision = decision;
+    if (decision.giveUp === null && pushback === NEVER) decision = lastDecision = serverRefused(decision);
+    if (decision.giveUp !== null) throw gaveUp(decision.explanation, { reason: decision.giveUp });
+    if (deadline !== undefined && ended + decision.delayMs >= deadline) {
+      // Sleeping into the caller's deadline only to fail there helps no one.
+      throw gaveUp(`attempt ${decision.attempt} failed (${decision.classification.class}); give up: deadline (a wait of ${decision.delayMs} ms would end past the caller's deadline)`, { reason: 'deadline' });
     }
     if (onRetry !== undefined) await onRetry({ error, attempt: decision.attempt, decision });
     await sleepOn(clock, decision.delayMs, signal);
   }
+}
+
+/** The planner would retry, but the server asked not to (gRPC A6): give up as for a pushback past any deadline. */
+function serverRefused(decision) {
+  return Object.freeze({
+    ...decision,
+    giveUp: 'pushback-beyond-deadline',
+    delayMs: 0,
+    nextTimeoutMs: null,
+    explanation: `attempt ${decision.attempt} failed (${decision.classification.class}); give up: pushback-beyond-deadline (the server asked not to retry)`,
+  });
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { deriveSeed, loadPolicy, PolicyError, PolicyLoadError } from '../src/index.js';
+import { deriveSeed, loadPolicy, PolicyError, PolicyLoadError, readLog } from '../src/index.js';
 import { failureFromJson, pick, suites } from './helpers.js';
 
 const NULL_POLICY = { format: 'toml', source: '' };
@@ -60,12 +60,18 @@ const CALLS = {
   },
 };
 
+it('the corpus holds the redaction corpus (at least 200 vectors)', () => {
+  const redaction = all.filter(([file]) => file.startsWith('redaction-')).flatMap(([, suite]) => suite.vectors);
+  assert.ok(redaction.length >= 200, `only ${redaction.length} redaction vectors found`);
+});
+
 it('the corpus holds every vector (167 classification and load-error, 144 planner, 14 alert sequences of 69 steps)', () => {
   const vectors = all.flatMap(([, suite]) => suite.vectors);
   const planner = vectors.filter((v) => 'call' in v).length;
   const alerts = vectors.filter((v) => 'alert_steps' in v);
   const steps = alerts.reduce((n, v) => n + v.alert_steps.length, 0);
-  const classification = vectors.length - planner - alerts.length;
+  const logs = vectors.filter((v) => 'log' in v).length;
+  const classification = vectors.length - planner - alerts.length - logs;
   assert.ok(classification >= 167, `only ${classification} classification vectors found`);
   assert.ok(planner >= 144, `only ${planner} planner vectors found`);
   assert.ok(alerts.length >= 14, `only ${alerts.length} alert sequences found`);
@@ -120,6 +126,46 @@ function runAlertSteps(vector, load) {
   }
 }
 
+/** A report's failure in canonical form, every key present (`null` / `[]` when absent). */
+function logFailureToCanonical(f) {
+  return {
+    http_status: f.httpStatus ?? null,
+    grpc_code: f.grpcCode ?? null,
+    exit_code: f.exitCode ?? null,
+    signal: f.signal ?? null,
+    error_types: f.errorTypes,
+    error_bases: f.errorBases,
+    error_code: f.errorCode ?? null,
+    message: f.message ?? null,
+  };
+}
+
+/** A log vector: read the tail, classify the report's failure, compare both. */
+function runLog(vector, load) {
+  const { text, exit_code: exitCode, signal, stream } = vector.log;
+  const run = () => readLog({ text, exitCode, signal, stream });
+  if ('expect_error' in vector) {
+    let thrown;
+    assert.throws(run, (err) => (thrown = err) instanceof PolicyError);
+    assert.deepEqual(pick(thrown.toJSON(), vector.expect_error), vector.expect_error);
+    return;
+  }
+  const report = run();
+  const policy = load();
+  try {
+    const actual = {
+      failure: logFailureToCanonical(report.failure),
+      readers: report.readers,
+      summary: report.summary,
+      pushback_ms: report.pushbackMs,
+      classification: policy.classify(report.failure),
+    };
+    assert.deepEqual(pickDeep(actual, vector.expect), vector.expect);
+  } finally {
+    policy.close();
+  }
+}
+
 function runCall(vector, load) {
   const call = CALLS[vector.call];
   assert.ok(call, `unknown call ${vector.call}`);
@@ -152,6 +198,19 @@ for (const [file, suite] of all) {
         }
         if ('call' in vector) {
           runCall(vector, load);
+          return;
+        }
+        if ('redact' in vector) {
+          const policy = load();
+          try {
+            assert.deepEqual(pickDeep(policy.redact(vector.redact), vector.expect), vector.expect);
+          } finally {
+            policy.close();
+          }
+          return;
+        }
+        if ('log' in vector) {
+          runLog(vector, load);
           return;
         }
         if ('expect_errors' in vector) {

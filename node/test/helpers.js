@@ -16,6 +16,7 @@ const CAMEL = {
   exit_code: 'exitCode',
   signal: 'signal',
   error_types: 'errorTypes',
+  error_bases: 'errorBases',
   error_code: 'errorCode',
   message: 'message',
 };

@@ -9,6 +9,7 @@ import {
   deriveSeed,
   loadPolicy,
   MemoryStore,
+  parseGrpcPushback,
   parseRetryAfter,
   PolicyError,
   pushbackFromError,
@@ -432,6 +433,8 @@ deadline = "3s"
     await assert.rejects(retry(() => 1, { clock: { now: () => 0 } }), /now\(\) and sleep\(ms, signal\)/);
     await assert.rejects(retry(() => 1, { clock: { now: () => NaN, sleep: async () => {} } }), /clock.now\(\) must return/);
     await assert.rejects(retry(() => 1, { seed: -1 }), RangeError);
+    await assert.rejects(retry(() => 1, { deadline: 'soon' }), /option `deadline` must be/);
+    await assert.rejects(retry(() => 1, { deadline: new Date(NaN) }), /option `deadline` must be/);
     await assert.rejects(retry(() => 1, null), /options must be an object/);
   });
 });
@@ -442,8 +445,14 @@ describe('pushback parsing', () => {
   it('parses Retry-After delay-seconds and HTTP dates', () => {
     assert.equal(parseRetryAfter('120', now), 120_000);
     assert.equal(parseRetryAfter(' 0 ', now), 0);
-    assert.equal(parseRetryAfter('1.5', now), 1500);
+    assert.equal(parseRetryAfter('1.5', now), undefined, 'delay-seconds is 1*DIGIT');
+    assert.equal(parseRetryAfter('+5', now), undefined);
     assert.equal(parseRetryAfter('Wed, 01 Jan 2025 12:00:30 GMT', now), 30_000);
+    assert.equal(parseRetryAfter('Wednesday, 01-Jan-25 12:00:30 GMT', now), 30_000, 'RFC 850');
+    assert.equal(parseRetryAfter('Wed Jan  1 12:00:30 2025', now), 30_000, 'asctime');
+    assert.equal(parseRetryAfter('Wed, 01 Jan 2025 12:00:30 +0000', now), undefined, 'not an HTTP-date');
+    assert.equal(parseRetryAfter('Wed, 31 Feb 2025 12:00:30 GMT', now), undefined, 'no such day');
+    assert.equal(parseRetryAfter('2025-01-01T12:00:30Z', now), undefined);
     assert.equal(parseRetryAfter('Wed, 01 Jan 2025 11:00:00 GMT', now), 0, 'a date in the past means now');
     assert.equal(parseRetryAfter('soon', now), undefined);
     assert.equal(parseRetryAfter('-5', now), undefined);
@@ -460,6 +469,12 @@ describe('pushback parsing', () => {
     assert.equal(pushbackFromError(wrapped, now), 9);
     const grpc = { code: 14, details: 'unavailable', metadata: { get: (k) => (k === 'grpc-retry-pushback-ms' ? ['1500'] : []) } };
     assert.equal(pushbackFromError(grpc, now), 1500);
+    for (const value of ['-1', 'soon', '1.5', '']) {
+      const refused = { code: 14, details: 'unavailable', metadata: { get: (k) => (k === 'grpc-retry-pushback-ms' ? [value] : []) } };
+      assert.equal(pushbackFromError(refused, now), Infinity, `grpc-retry-pushback-ms ${JSON.stringify(value)} means do not retry`);
+    }
+    assert.equal(parseGrpcPushback('250'), 250);
+    assert.equal(parseGrpcPushback('-5'), Infinity);
   });
 
   it('finds nothing, and never throws, on errors without pushback', () => {

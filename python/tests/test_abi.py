@@ -35,7 +35,7 @@ class FakeMemory:
     (Enum(["a", "b", "c"]), 1, 1, 1),
     (Enum([str(i) for i in range(257)]), 2, 2, 1),  # more than 256 cases: u16 discriminant
     (_wit.LOCATION, 4, 8, 2),
-    (_wit.FAILURE, 4, 68, 18),
+    (_wit.FAILURE, 4, 76, 20),
     (_wit.CLASSIFICATION, 4, 24, 6),
     (_wit.POLICY_ERROR, 4, 32, 8),
     (Result(_wit.CLASSIFICATION, _wit.POLICY_ERROR), 4, 36, 9),
@@ -47,10 +47,10 @@ class FakeMemory:
     (_wit.BREAKER_STATE, 8, 40, 7),
     (_wit.SHARED_STATE, 8, 48, 8),
     (_wit.PERMIT, 8, 128, 20),            # probe (bool) at 32, state at 40
-    (_wit.ATTEMPT_FAILURE, 8, 96, 21),    # failure (68), u64 at 72, option<u64> at 80
+    (_wit.ATTEMPT_FAILURE, 8, 104, 23),   # failure (76), u64 at 80, option<u64> at 88
     (_wit.PLANNED_ATTEMPT, 8, 40, 5),
     (_wit.LABEL, 4, 16, 4),
-    (_wit.EVENT, 4, 136, 35),             # option<failure> (72) at 28, two lists, option<string>
+    (_wit.EVENT, 4, 144, 37),             # option<failure> (80) at 28, two lists, option<string>
     (_wit.NOTIFICATION, 4, 44, 12),       # two enums, then a list and 4 strings from 4
     (_wit.SUPPRESSED, 4, 20, 6),
     (_wit.EVALUATION, 8, 40, 8),          # option<u64> at 24
@@ -60,7 +60,7 @@ def test_layouts(t: _abi.ValType, align: int, size: int, flat: int) -> None:
 
 
 def test_record_field_offsets_follow_alignment() -> None:
-    assert _wit.FAILURE.offsets == (0, 4, 16, 24, 36, 44, 56)
+    assert _wit.FAILURE.offsets == (0, 4, 16, 24, 36, 44, 52, 64)
     assert Record([("a", U8), ("b", U32), ("c", U16)]).offsets == (0, 4, 8)
     assert Record([("a", U8), ("b", U32), ("c", U16)]).size == 12
 
@@ -88,7 +88,7 @@ def test_function_core_types_match_the_wit() -> None:
     # evaluate: 1 + 2 + 35 + 1 flat params, and a return area.
     assert _wit.EVALUATE.params_in_memory and _wit.EVALUATE.result_in_memory
     assert (_wit.EVALUATE.core_param_types, _wit.EVALUATE.core_result_types) == ((I32,), (I32,))
-    assert _wit.EVENT.offsets == (0, 4, 12, 20, 28, 100, 104, 108, 116, 124)
+    assert _wit.EVENT.offsets == (0, 4, 12, 20, 28, 108, 112, 116, 124, 132)
 
 
 def test_an_i32_case_in_a_joined_i64_slot_is_wrapped_when_lifted() -> None:
@@ -112,7 +112,7 @@ def test_function_flattening_decisions() -> None:
     assert Function("f", [("x", U32)], U32).core_results == 1
 
 
-FAILURE_VALUE = (503, None, -1, "SIGKILL", ["a.B", "ü"], None, "m")
+FAILURE_VALUE = (503, None, -1, "SIGKILL", ["a.B", "ü"], ["b.Base"], None, "m")
 
 
 @pytest.mark.parametrize("t, value", [
@@ -187,7 +187,7 @@ def test_empty_strings_and_lists_need_no_allocation() -> None:
 def test_params_in_memory_are_allocated_with_the_tuple_layout() -> None:
     mem = FakeMemory()
     flat = _wit.CLASSIFY.lower_params(mem, (7, FAILURE_VALUE))
-    assert mem.allocs[0] == (flat[0], 4, 72)  # (u32, failure): failure at offset 4
+    assert mem.allocs[0] == (flat[0], 4, 80)  # (u32, failure): failure at offset 4
     assert U32.load(mem, flat[0]) == 7
     assert _wit.FAILURE.load(mem, flat[0] + 4) == FAILURE_VALUE
 

@@ -16,7 +16,8 @@ from backstop import (AttemptFailure, Classification, Evaluation, Event, Failure
 from backstop._component import ComponentClassifier
 
 VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors"
-FAILURE_KEYS = {"http_status", "grpc_code", "exit_code", "signal", "error_types", "error_code", "message"}
+FAILURE_KEYS = {"http_status", "grpc_code", "exit_code", "signal", "error_types", "error_bases",
+                "error_code", "message"}
 
 
 def load_cases() -> list[Any]:
@@ -45,6 +46,8 @@ def test_every_vector_file_is_read() -> None:
     assert planner >= 100
     assert len(alerts) >= 14
     assert sum(len(v["alert_steps"]) for v in alerts) >= 69
+    redaction = [v for p in VECTORS.glob("redaction-*.json") for v in json.loads(p.read_text())["vectors"]]
+    assert len(redaction) >= 200
 
 
 def canonical_error(error: PolicyError) -> dict[str, Any]:
@@ -85,8 +88,12 @@ class Host:
     ``evaluate(loaded, event, state, now_ms)`` an :class:`Evaluation`."""
 
     def __init__(self, load: Callable[..., Any], classify: Callable[[Any, Failure], Classification],
-                 plan: Callable[[Any, str, dict[str, Any]], Any], evaluate: Evaluate):
+                 plan: Callable[[Any, str, dict[str, Any]], Any], evaluate: Evaluate,
+                 redact: Callable[[Any, str], Any]):
         self.load, self.classify, self.plan, self.evaluate = load, classify, plan, evaluate
+        self.redact = redact
+        self.read_log: Callable[..., backstop.LogReport] = lambda text, exit_code, signal, stream: (
+            backstop.read_log(text, exit_code=exit_code, signal=signal, stream=stream))
 
 
 def state_input(raw: dict[str, Any]) -> RetryState:
@@ -126,7 +133,8 @@ def core_host() -> Host:
     return Host(lambda source, fmt: backstop.load_policy(source, fmt),
                 lambda policy, failure: policy.classify(failure), core_plan,
                 lambda policy, event, state, now_ms: policy.evaluate_alerts(event, state=state,
-                                                                            now_ms=now_ms))
+                                                                            now_ms=now_ms),
+                lambda policy, text: policy.redact(text))
 
 
 _component: Optional[ComponentClassifier] = None
@@ -157,7 +165,9 @@ def component_host() -> Host:
             return canonical_sinks(c.sinks(handle))
         raise AssertionError(f"unknown call {call!r}")
 
-    return Host(c.load_policy, c.classify, plan, c.evaluate_alerts)
+    host = Host(c.load_policy, c.classify, plan, c.evaluate_alerts, c.redact)
+    host.read_log = c.read_log
+    return host
 
 
 def run_alert_steps(host: Host, loaded: Any, steps: list[dict[str, Any]]) -> list[Any]:
@@ -184,6 +194,37 @@ def run_alert_steps(host: Host, loaded: Any, steps: list[dict[str, Any]]) -> lis
     return results
 
 
+def canonical_log(report: backstop.LogReport, classification: Classification) -> dict[str, Any]:
+    """A log vector's result: the report's failure with every key present
+    (``None`` / ``[]`` when absent), and its classification."""
+    f = report.failure
+    return {
+        "failure": {"http_status": f.http_status, "grpc_code": f.grpc_code, "exit_code": f.exit_code,
+                    "signal": f.signal, "error_types": list(f.error_types),
+                    "error_bases": list(f.error_bases), "error_code": f.error_code,
+                    "message": f.message},
+        "readers": list(report.readers), "summary": report.summary,
+        "pushback_ms": report.pushback_ms,
+        "classification": canonical_classification(classification),
+    }
+
+
+def run_log(host: Host, loaded: Any, vector: dict[str, Any]) -> Any:
+    log = vector["log"]
+    assert set(log) <= {"text", "exit_code", "signal", "stream"}, log
+    args = (log["text"], log.get("exit_code"), log.get("signal"), log.get("stream"))
+    if "expect_error" in vector:
+        with pytest.raises(PolicyError) as err:
+            host.read_log(*args)
+        actual: Any = canonical_error(err.value)
+        assert_matches(actual, vector["expect_error"])
+        return actual
+    report = host.read_log(*args)
+    actual = canonical_log(report, host.classify(loaded, report.failure))
+    assert_matches(actual, vector["expect"])
+    return actual
+
+
 def run_vector(host: Host, policy: Optional[dict[str, Any]], vector: dict[str, Any]) -> Any:
     source, fmt = ("", "toml") if policy is None else (policy["source"], policy["format"])
     if "expect_errors" in vector:
@@ -196,8 +237,14 @@ def run_vector(host: Host, policy: Optional[dict[str, Any]], vector: dict[str, A
             assert_matches(a, e)
         return actual
     loaded = host.load(source, fmt)
+    if "log" in vector:
+        return run_log(host, loaded, vector)
     if "alert_steps" in vector:
         return run_alert_steps(host, loaded, vector["alert_steps"])
+    if "redact" in vector:
+        actual = host.redact(loaded, vector["redact"]).to_dict()
+        assert_matches(actual, vector["expect"])
+        return actual
     if "call" in vector:
         if "expect_error" in vector:
             with pytest.raises(PolicyError) as err:

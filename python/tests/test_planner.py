@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import urllib.error
 from datetime import timedelta
 from email.message import Message
@@ -225,7 +226,10 @@ NOW = 1_700_000_000.0
     (RateLimited("7"), None),
     (HTTPError({"Retry-After": "3"}), 3_000),
     (HTTPError({"retry-after": "3"}), 3_000),
-    (HTTPError({"Retry-After": "1.5"}), 1_500),
+    (HTTPError({"Retry-After": "1.5"}), None),  # delay-seconds is 1*DIGIT
+    (HTTPError({"Retry-After": "Sunday, 06-Nov-94 08:49:37 GMT"}), 0),  # RFC 850, in the past
+    (HTTPError({"Retry-After": "Tue Nov 14 22:14:50 2023"}), 90_000),  # asctime
+    (HTTPError({"Retry-After": "Tue, 14 Nov 2023 22:14:50 +0000"}), None),  # not an HTTP-date
     (HTTPError({"Retry-After": email.utils.formatdate(NOW + 90, usegmt=True)}), 90_000),
     (HTTPError({"Retry-After": email.utils.formatdate(NOW - 90, usegmt=True)}), 0),
     (HTTPError({"Retry-After": "soon"}), None),
@@ -234,7 +238,8 @@ NOW = 1_700_000_000.0
     (HTTPError({}), None),
     (GrpcError((("grpc-retry-pushback-ms", "500"),)), 500),
     (GrpcError((("grpc-retry-pushback-ms", b"750"),)), 750),
-    (GrpcError((("grpc-retry-pushback-ms", "-1"),)), None),
+    (GrpcError((("grpc-retry-pushback-ms", "-1"),)), math.inf),  # gRPC A6: do not retry
+    (GrpcError((("grpc-retry-pushback-ms", "soon"),)), math.inf),
     (GrpcError(None), None),
     (ValueError("no pushback here"), None),
 ])

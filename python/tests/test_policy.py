@@ -171,7 +171,7 @@ def test_close_is_idempotent_and_final() -> None:
 
 def _handle_is_live(handle: int) -> bool:
     with _runtime.lock:
-        case, value = _runtime.call("classify", handle, (None, None, None, None, (), None, None))
+        case, value = _runtime.call("classify", handle, (None, None, None, None, (), (), None, None))
     return case == "ok" or value[0] != "unknown-policy"
 
 

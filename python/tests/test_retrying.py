@@ -70,7 +70,7 @@ def test_transient_failures_then_success(t: FakeTime) -> None:
     seen: list[tuple[Decision, BaseException]] = []
     fn = Flaky(ConnectionResetError("reset"), HttpError(503))
 
-    @retry(BASIC, sleep=t.sleep, clock=t.clock, on_retry=lambda d, e: seen.append((d, e)))
+    @retry(BASIC, sleep=t.sleep, clock=t.clock, on_retry=lambda e, n, d: seen.append((d, e)))
     def fetch(x: int) -> str:
         return f"{fn()}:{x}"
 
@@ -83,14 +83,15 @@ def test_transient_failures_then_success(t: FakeTime) -> None:
     assert fetch.__name__ == "fetch"  # functools.wraps
 
 
-def test_a_permanent_failure_fails_fast_with_the_original_exception(t: FakeTime) -> None:
+def test_a_permanent_failure_fails_fast_as_a_retry_error_from_the_exception(t: FakeTime) -> None:
     error = HttpError(404)
     fn = Flaky(error)
-    with pytest.raises(HttpError) as info:
+    with pytest.raises(RetryError) as info:
         Retrying(BASIC, sleep=t.sleep, clock=t.clock)(fn)
-    assert info.value is error and fn.calls == 1 and t.sleeps == []
+    assert info.value.reason is GiveUpReason.PERMANENT and info.value.attempts == 1
+    assert info.value.__cause__ is error and fn.calls == 1 and t.sleeps == []
     if sys.version_info >= (3, 11):
-        assert info.value.__notes__ == ["backstop: attempt 1 failed (permanent); give up: permanent"]
+        assert error.__notes__ == ["backstop: attempt 1 failed (permanent); give up: permanent"]
 
 
 def test_attempts_exhausted_raises_retry_error(t: FakeTime) -> None:
@@ -141,7 +142,8 @@ def test_a_sleep_that_overshoots_the_deadline_is_refused_at_the_next_attempt(t: 
         Retrying(policy, sleep=oversleep, clock=t.clock)(fn)
     err = info.value
     assert err.reason is GiveUpReason.DEADLINE and fn.calls == 1
-    assert err.permit is not None and err.permit.attempt == 2 and err.decision is None
+    assert err.permit is not None and err.permit.attempt == 2
+    assert err.decision is not None and err.decision.should_retry  # the last decision, to retry
     assert isinstance(err.__cause__, ConnectionError)
 
 
@@ -325,7 +327,7 @@ def test_async_decorator_retries(t: FakeTime) -> None:
     fn = Flaky(ConnectionResetError("reset"), HttpError(503), result=9)
     retried: list[int] = []
 
-    async def on_retry(decision: Decision, exc: BaseException) -> None:
+    async def on_retry(exc: BaseException, attempt: int, decision: Decision) -> None:
         retried.append(decision.attempt)
 
     @retry(BASIC, sleep=t.async_sleep, clock=t.clock, on_retry=on_retry)
@@ -351,15 +353,15 @@ def test_async_loop_form_and_giving_up(t: FakeTime) -> None:
     assert info.value.reason is GiveUpReason.ATTEMPTS_EXHAUSTED and t.sleeps == [1.0, 2.0, 4.0]
 
 
-def test_async_permanent_failure_is_reraised(t: FakeTime) -> None:
+def test_async_permanent_failure_is_a_retry_error_from_the_exception(t: FakeTime) -> None:
     error = HttpError(403)
 
     async def main() -> None:
         await AsyncRetrying(BASIC, sleep=t.async_sleep, clock=t.clock)(_raise, error)
 
-    with pytest.raises(HttpError) as info:
+    with pytest.raises(RetryError) as info:
         asyncio.run(main())
-    assert info.value is error and t.sleeps == []
+    assert info.value.reason is GiveUpReason.PERMANENT and info.value.__cause__ is error and t.sleeps == []
 
 
 async def _raise(exc: BaseException) -> None:
@@ -371,7 +373,7 @@ def test_async_attempt_timeout_cancels_the_attempt_and_retries(t: FakeTime) -> N
     calls = 0
     decisions: list[Decision] = []
 
-    @retry(policy, sleep=t.async_sleep, clock=t.clock, on_retry=lambda d, e: decisions.append(d))
+    @retry(policy, sleep=t.async_sleep, clock=t.clock, on_retry=lambda e, n, d: decisions.append(d))
     async def fetch() -> str:
         nonlocal calls
         calls += 1

@@ -2,6 +2,10 @@
 //! wraps it into a component, and writes both artifacts where the hosts embed them.
 //! `cargo run -p xtask -- check-wasm` rebuilds them and fails if any committed
 //! byte differs, so shipped bytes always equal the source.
+//! `gen-bindings` writes the Python and Go hosts' bindings from `wit/`, and
+//! `check-bindings` fails if the committed ones differ (see bindings.rs).
+
+mod bindings;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,24 +47,62 @@ fn main() -> Result<()> {
         }
         Some("check-wasm") => {
             let artifacts = build(&root)?;
-            let mut stale = Vec::new();
-            for (path, bytes) in artifacts.files() {
-                let committed = std::fs::read(root.join(&path)).unwrap_or_default();
-                if committed != bytes {
-                    stale.push(path);
-                }
-            }
-            if !stale.is_empty() {
-                bail!(
-                    "committed wasm artifacts differ from a fresh build: {}\nrun `cargo run -p xtask -- build-wasm` and commit the result",
-                    stale.join(", ")
-                );
-            }
+            ensure_committed(
+                &root,
+                artifacts.files(),
+                "committed wasm artifacts differ from a fresh build",
+                "build-wasm",
+            )?;
             println!("wasm artifacts match a fresh build");
             Ok(())
         }
-        _ => bail!("usage: cargo run -p xtask -- build-wasm | check-wasm"),
+        Some("gen-bindings") => {
+            for (path, text) in bindings::generate(&root)? {
+                let dest = root.join(path);
+                std::fs::write(&dest, text)
+                    .with_context(|| format!("writing {}", dest.display()))?;
+                println!("wrote {path}");
+            }
+            Ok(())
+        }
+        Some("check-bindings") => {
+            let files = bindings::generate(&root)?
+                .into_iter()
+                .map(|(path, text)| (path.to_string(), text.into_bytes()));
+            ensure_committed(
+                &root,
+                files.collect(),
+                "generated bindings differ from wit/",
+                "gen-bindings",
+            )?;
+            println!("generated bindings match wit/");
+            Ok(())
+        }
+        _ => bail!(
+            "usage: cargo run -p xtask -- build-wasm | check-wasm | gen-bindings | check-bindings"
+        ),
     }
+}
+
+/// Fails, naming every file, unless each committed file equals its fresh bytes.
+fn ensure_committed(
+    root: &Path,
+    fresh: Vec<(String, Vec<u8>)>,
+    problem: &str,
+    fix: &str,
+) -> Result<()> {
+    let stale: Vec<String> = fresh
+        .into_iter()
+        .filter(|(path, bytes)| std::fs::read(root.join(path)).unwrap_or_default() != *bytes)
+        .map(|(path, _)| path)
+        .collect();
+    if !stale.is_empty() {
+        bail!(
+            "{problem}: {}\nrun `cargo run -p xtask -- {fix}` and commit the result",
+            stale.join(", ")
+        );
+    }
+    Ok(())
 }
 
 struct Artifacts {

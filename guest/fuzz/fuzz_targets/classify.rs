@@ -38,6 +38,7 @@ fuzz_target!(|input: Input| {
         exit_code: input.exit_code,
         signal: input.signal,
         error_types: input.error_types,
+        error_bases: Vec::new(),
         error_code: input.error_code,
         message: input.message,
     };

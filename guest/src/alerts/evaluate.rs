@@ -6,7 +6,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::condition::Facts;
 use super::state::{AlertEntry, AlertState, AlertStatus, StepFacts};
-use super::{AlertConfig, AlertRule, redact};
+use super::{AlertConfig, AlertRule, clip, redact_lines, redact_message, runbook};
 use crate::classify::{Classification, Failure};
 use crate::error::{ErrorCode, PolicyError};
 
@@ -150,19 +150,12 @@ fn check_event(event: &Event) -> Result<(), PolicyError> {
                         format!("an event of kind `{}` needs a {field}", event.kind.as_str()),
                     ));
                 }
-                if value.len() > 256 {
-                    return Err(invalid(field, format!("{field} is longer than 256 bytes")));
+                if let Err(problem) = crate::names::check_id(value) {
+                    return Err(invalid(field, format!("{field} {problem}")));
                 }
             }
             Ok(())
         }
-    }
-}
-
-fn clip(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
     }
 }
 
@@ -209,7 +202,13 @@ pub fn evaluate(
         }
         EventKind::Tick => {}
         _ => {
-            let facts = update_step(&mut state, event, classification.as_ref(), now_ms);
+            let facts = update_step(
+                &mut state,
+                event,
+                classification.as_ref(),
+                &config.redactor.0,
+                now_ms,
+            );
             if event.kind == EventKind::RunSucceeded {
                 resolve_step(config, &mut state, &facts, now_ms, &mut out);
             } else {
@@ -227,6 +226,7 @@ fn update_step(
     state: &mut AlertState,
     event: &Event,
     class: Option<&Classification>,
+    redactor: &crate::redaction::Redactor,
     now_ms: u64,
 ) -> StepFacts {
     let index = match state
@@ -261,18 +261,25 @@ fn update_step(
         s.error_class = c.class.as_str().to_string();
         s.error_type = f.error_types.first().cloned().unwrap_or_default();
         s.error_code = f.error_code.clone().unwrap_or_default();
-        s.error_message = clip(&redact(f.message.as_deref().unwrap_or_default()), 2_000);
+        s.error_message = redact_message(redactor, f.message.as_deref().unwrap_or_default(), 2_000);
     }
     if !event.log_lines.is_empty() {
-        let skip = event.log_lines.len().saturating_sub(MAX_LOG_LINES);
-        s.log_lines = event.log_lines[skip..]
-            .iter()
-            // Redact before clipping: a secret cut in half would escape its pattern.
-            .map(|l| clip(&redact(l), MAX_LOG_LINE_CHARS))
-            .collect();
+        // Redact the whole tail before splitting and clipping: a secret cut
+        // in half, or a PEM block seen a line at a time, would escape its pattern.
+        s.log_lines = redact_lines(
+            redactor,
+            &event.log_lines,
+            MAX_LOG_LINES,
+            MAX_LOG_LINE_CHARS,
+        );
     }
     if !event.labels.is_empty() {
-        s.labels = event.labels.iter().take(64).cloned().collect();
+        s.labels = event
+            .labels
+            .iter()
+            .take(64)
+            .map(|(k, v)| (k.clone(), redactor.redact(v).text))
+            .collect();
     }
     match event.kind {
         EventKind::AttemptFailed => {
@@ -559,11 +566,42 @@ fn summary(kind: NotificationKind, severity: &str, rule: &str, s: &StepFacts) ->
     }
 }
 
+/// The runbook URL with `{run_id}`, `{pipeline}` and `{step}` filled in, once
+/// (a value is never expanded again) and percent-encoded.
 fn fill(template: &str, s: &StepFacts) -> String {
-    template
-        .replace("{run_id}", &s.run_id)
-        .replace("{pipeline}", &s.pipeline)
-        .replace("{step}", &s.step)
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    'scan: while let Some(at) = rest.find('{') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        for (name, value) in [
+            ("{run_id}", &s.run_id),
+            ("{pipeline}", &s.pipeline),
+            ("{step}", &s.step),
+        ] {
+            if let Some(after) = rest.strip_prefix(name) {
+                out.push_str(&percent_encode(value));
+                rest = after;
+                continue 'scan;
+            }
+        }
+        out.push('{');
+        rest = &rest[1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn payload(
@@ -604,12 +642,14 @@ fn payload(
         "permanent" => "no: the failure is permanent; fix the cause before retrying",
         _ => "unknown: check the error first; runs are idempotent by run id",
     };
-    let how_to_retry = match &config.runbook.retry_command {
-        Some(t) => fill(t, s),
-        None => format!(
-            "backstop run --run-id {} --step {} -- <the step's command>",
-            s.run_id, s.step
-        ),
+    let values = runbook::Values {
+        run_id: &s.run_id,
+        pipeline: &s.pipeline,
+        step: &s.step,
+    };
+    let (how_to_retry, how_to_retry_argv) = match &config.runbook.retry_template {
+        Some(t) => (t.shell(&values), t.argv(&values)),
+        None => runbook::default_command(&values),
     };
     let escalation_path: Vec<Json> = rule
         .map(|r| {
@@ -629,6 +669,7 @@ fn payload(
     runbook.insert("last_log_lines".into(), json!(s.log_lines));
     runbook.insert("retry_safe".into(), json!(retry_safe));
     runbook.insert("how_to_retry".into(), json!(how_to_retry));
+    runbook.insert("how_to_retry_argv".into(), json!(how_to_retry_argv));
     runbook.insert("escalation_path".into(), Json::Array(escalation_path));
     if let Some(url) = &config.runbook.url {
         runbook.insert("url".into(), json!(fill(url, s)));

@@ -7,6 +7,7 @@
 mod condition;
 mod evaluate;
 mod redact;
+pub mod runbook;
 mod state;
 
 use std::sync::Arc;
@@ -16,7 +17,7 @@ pub use evaluate::{
     Evaluation, Event, EventKind, Notification, NotificationKind, Suppressed, SuppressionReason,
     evaluate, rfc3339,
 };
-pub use redact::redact;
+pub use redact::{SharedRedactor, clip, redact, redact_lines, redact_message};
 pub use state::AlertState;
 
 use crate::document::{Node, Value};
@@ -84,6 +85,8 @@ pub struct AlertRule {
 pub struct Runbook {
     pub url: Option<String>,
     pub retry_command: Option<String>,
+    /// `retry_command`, parsed (placeholders outside quotes, checked at load).
+    pub retry_template: Option<runbook::Template>,
 }
 
 /// Where notifications for a target go. The evaluator never delivers; it
@@ -151,6 +154,8 @@ pub struct AlertConfig {
     /// A firing alert of higher severity for the same pipeline and step
     /// suppresses new lower-severity triggers (Alertmanager inhibition).
     pub inhibit_lower_severity: bool,
+    /// Redacts error messages, log lines and labels (the policy's `[redaction]`).
+    pub redactor: SharedRedactor,
 }
 
 /// Fields a payload may name.
@@ -220,7 +225,11 @@ impl AlertConfig {
         };
         let known: Vec<&str> = if path.is_empty() {
             // The seed format shares the document with nothing else but `version`.
-            ALERT_FIELDS.iter().copied().chain(["version"]).collect()
+            ALERT_FIELDS
+                .iter()
+                .copied()
+                .chain(["version", "redaction"])
+                .collect()
         } else {
             ALERT_FIELDS.to_vec()
         };
@@ -274,10 +283,20 @@ impl AlertConfig {
                     .get("url")
                     .and_then(|n| v.string(&join(&p, "url"), n))
                     .map(str::to_string);
-                config.runbook.retry_command = t
-                    .get("retry_command")
-                    .and_then(|n| v.string(&join(&p, "retry_command"), n))
-                    .map(str::to_string);
+                if let Some(n) = t.get("retry_command") {
+                    let rp = join(&p, "retry_command");
+                    if let Some(text) = v.string(&rp, n) {
+                        match runbook::Template::parse(text) {
+                            Ok(template) => {
+                                config.runbook.retry_command = Some(text.to_string());
+                                config.runbook.retry_template = Some(template);
+                            }
+                            Err(message) => {
+                                v.report(ErrorCode::InvalidValue, &rp, n.offset, message)
+                            }
+                        }
+                    }
+                }
             }
         }
         if let Some(n) = table.get("sinks") {

@@ -1,62 +1,58 @@
-//! Secrets never leave the evaluator: log lines and messages are scrubbed of
-//! credentials in URLs, bearer tokens, `key=value` secrets and well-known
-//! token formats before they are put in a notification.
+//! Secrets never leave the evaluator: the failure message and the log tail
+//! are redacted (see [`crate::redaction`]) as one text *before* they are
+//! split into lines, trimmed to the last lines and clipped, so a PEM block
+//! across lines or a long `Authorization: Bearer ...` line cannot escape
+//! its pattern by being cut first.
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 
-use regex::{Regex, RegexSet};
+use crate::redaction::Redactor;
 
-const REDACTED: &str = "[REDACTED]";
+/// The policy's redactor, shared by the alert configuration.
+#[derive(Debug, Clone)]
+pub struct SharedRedactor(pub Arc<Redactor>);
 
-struct Patterns {
-    /// One pass that says which patterns occur (most lines have none).
-    any: RegexSet,
-    each: Vec<(Regex, &'static str)>,
-}
-
-fn patterns() -> &'static Patterns {
-    static PATTERNS: OnceLock<Patterns> = OnceLock::new();
-    PATTERNS.get_or_init(|| {
-        let each: Vec<(Regex, &'static str)> = [
-            // scheme://user:password@host
-            (r"(?P<pre>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(?P<post>@)", "${pre}[REDACTED]${post}"),
-            // Authorization: Bearer xyz / Basic xyz
-            (r"(?i)(?P<pre>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}", "${pre}[REDACTED]"),
-            // password=..., api_key: "...", token=..., secret=...
-            (
-                r#"(?i)(?P<pre>\b[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential)s?["']?\s*[=:]\s*["']?)[^\s"'&,;]+"#,
-                "${pre}[REDACTED]",
-            ),
-            // AWS access key ids, GitHub, Slack and Google API tokens.
-            (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", REDACTED),
-            (r"\bgh[pousr]_[A-Za-z0-9]{30,}\b", REDACTED),
-            (r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b", REDACTED),
-            (r"\bAIza[0-9A-Za-z_-]{35}\b", REDACTED),
-            // PEM private key blocks.
-            (r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----", REDACTED),
-        ]
-        .into_iter()
-        .map(|(re, with)| (Regex::new(re).expect("redaction patterns are valid"), with))
-        .collect();
-        let any = RegexSet::new(each.iter().map(|(re, _)| re.as_str())).expect("redaction patterns are valid");
-        Patterns { any, each }
-    })
-}
-
-pub fn redact(text: &str) -> String {
-    let patterns = patterns();
-    let found = patterns.any.matches(text);
-    let mut out = text.to_string();
-    for index in found.iter() {
-        let (re, with) = &patterns.each[index];
-        out = re.replace_all(&out, *with).into_owned();
+impl Default for SharedRedactor {
+    fn default() -> Self {
+        SharedRedactor(Redactor::builtin())
     }
-    out
+}
+
+/// Redact one text with the built-in rules.
+pub fn redact(text: &str) -> String {
+    Redactor::builtin().redact(text).text
+}
+
+/// Redact a text, then clip it to `max_chars` characters (keeping its start).
+pub fn redact_message(redactor: &Redactor, text: &str, max_chars: usize) -> String {
+    clip(&redactor.redact(text).text, max_chars)
+}
+
+/// Redact the log tail as one text, then keep its last `max_lines` lines,
+/// each clipped to `max_chars` characters.
+pub fn redact_lines(
+    redactor: &Redactor,
+    lines: &[String],
+    max_lines: usize,
+    max_chars: usize,
+) -> Vec<String> {
+    let joined = lines.join("\n");
+    let redacted = redactor.redact(&joined).text;
+    let all: Vec<&str> = redacted.split('\n').collect();
+    let skip = all.len().saturating_sub(max_lines);
+    all[skip..].iter().map(|l| clip(l, max_chars)).collect()
+}
+
+pub fn clip(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::*;
 
     #[test]
     fn scrubs_common_secrets() {
@@ -92,5 +88,28 @@ mod tests {
             redact("nothing secret here: 503 from s3"),
             "nothing secret here: 503 from s3"
         );
+    }
+
+    #[test]
+    fn a_pem_block_split_into_lines_is_redacted_whole() {
+        let lines: Vec<String> = [
+            "loading key",
+            "-----BEGIN RSA PRIVATE KEY-----",
+            "MIIEowIBAAKCAQEA1c7+9z5Pad7OejecsQ0bu3aozN3tihPmljnnudb9G3HecdGx",
+            "-----END RSA PRIVATE KEY-----",
+            "done",
+        ]
+        .map(String::from)
+        .to_vec();
+        let out = redact_lines(&Redactor::builtin(), &lines, 20, 500);
+        assert_eq!(out, vec!["loading key", "[REDACTED]", "done"]);
+    }
+
+    #[test]
+    fn a_long_line_is_clipped_after_redaction() {
+        let token = "Zm9vYmFyYmF6cXV4".repeat(400);
+        let line = format!("Authorization: Bearer {token}");
+        let out = redact_lines(&Redactor::builtin(), &[line], 20, 100);
+        assert_eq!(out, vec!["Authorization: Bearer [REDACTED]"]);
     }
 }

@@ -1,7 +1,8 @@
-//! `backstop classify`: one failure from flags, or a stream of JSON lines.
+//! `backstop classify`: one failure from flags or from a saved log, or a
+//! stream of JSON lines.
 
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -9,6 +10,8 @@ use backstop::{Classification, Engine, Error, Failure, Policy, Session};
 use clap::Args;
 
 use super::policy;
+use super::reading::{self, Reading};
+use super::supervise;
 
 #[derive(Args)]
 pub struct ClassifyArgs {
@@ -42,6 +45,11 @@ pub struct ClassifyArgs {
     /// Read one failure per line as JSON from stdin; write one JSON answer per line.
     #[arg(long, conflicts_with_all = ["http_status", "grpc_code", "exit_code", "signal", "error_types", "error_code", "message"])]
     batch: bool,
+    /// Classify a saved log (`-`: stdin) as `backstop run` would: the log
+    /// readers over its last 50 lines, with --exit-code / --signal as the
+    /// command's status. --json adds what was read.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["batch", "http_status", "grpc_code", "error_types", "error_code", "message"])]
+    log: Option<PathBuf>,
 }
 
 pub fn run(args: ClassifyArgs) -> Result<ExitCode> {
@@ -58,15 +66,28 @@ pub fn run(args: ClassifyArgs) -> Result<ExitCode> {
         exit_code: args.exit_code,
         signal: args.signal,
         error_types: args.error_types,
+        error_bases: Vec::new(),
         error_code: args.error_code,
         message: args.message,
     };
+    let read = match &args.log {
+        Some(path) => Some(read_log(&mut session, policy, path, &failure)?),
+        None => None,
+    };
+    let failure = read.as_ref().map_or(failure, |r| r.failure.clone());
     match session.classify(policy, &failure) {
         Ok(verdict) => {
             if args.json {
-                println!("{}", serde_json::to_string(&verdict)?);
+                let mut answer = serde_json::to_value(&verdict)?;
+                if let Some(read) = &read {
+                    answer["read"] = read.to_json();
+                }
+                println!("{}", serde_json::to_string(&answer)?);
             } else {
                 print_human(&verdict);
+                if let Some(read) = &read {
+                    print_read(read);
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -80,6 +101,39 @@ pub fn run(args: ClassifyArgs) -> Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
         Err(other) => Err(other.into()),
+    }
+}
+
+/// The saved log at `path` (`-`: stdin) through the log readers, clipped to
+/// the tail `backstop run` keeps of a live attempt.
+fn read_log(
+    session: &mut Session,
+    policy: Policy,
+    path: &Path,
+    status: &Failure,
+) -> Result<Reading> {
+    let tail = if path == Path::new("-") {
+        supervise::tail_of(std::io::stdin().lock()).context("reading the log from stdin")?
+    } else {
+        std::fs::File::open(path)
+            .and_then(supervise::tail_of)
+            .with_context(|| format!("reading log {}", path.display()))?
+    };
+    let tail = super::tail::redacted(session, policy, &tail)?;
+    reading::read_logs(session, &[("log", &tail)], status)
+}
+
+fn print_read(read: &Reading) {
+    match (&read.source, read.describe()) {
+        (reading::Source::Log { reader, .. }, Some(what)) => {
+            println!("  read: {what} (reader {reader})")
+        }
+        _ => println!(
+            "  read: no failure the log readers recognise; classified on the status and the log's end"
+        ),
+    }
+    if let Some(ms) = read.pushback_ms {
+        println!("  pushback: {}", super::fmt::duration(ms));
     }
 }
 

@@ -3,6 +3,7 @@
 //! command, or a webhook whose retries are planned by our own planner, with a
 //! dead-letter file when it gives up.
 
+use super::mask::{mask_urls, masked_url};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -33,7 +34,7 @@ pub fn sink_label(sink: &Sink) -> String {
     match sink.kind {
         SinkKind::Stdout => "stdout".into(),
         SinkKind::File => format!("file:{first}"),
-        SinkKind::Webhook => format!("webhook:{first}"),
+        SinkKind::Webhook => format!("webhook:{}", masked_url(first)),
         SinkKind::Command => format!("command:{first}"),
     }
 }
@@ -261,7 +262,7 @@ impl Deliverer {
         loop {
             let permit = session.begin_attempt(policy, &state, &shared, now_ms())?;
             if let Some(reason) = permit.refused {
-                bail!("webhook {url}: no further attempt ({reason})");
+                bail!("webhook {}: no further attempt ({reason})", masked_url(url));
             }
             state = permit.state;
             shared = permit.shared;
@@ -280,12 +281,14 @@ impl Deliverer {
             shared = decision.shared;
             if let Some(reason) = decision.give_up {
                 bail!(
-                    "webhook {url}: {error} (attempt {}; gave up: {reason})",
+                    "webhook {}: {error} (attempt {}; gave up: {reason})",
+                    masked_url(url),
                     permit.attempt
                 );
             }
             eprintln!(
-                "backstop: webhook {url}: {error}; retrying in {}",
+                "backstop: webhook {}: {error}; retrying in {}",
+                masked_url(url),
                 duration(decision.delay_ms)
             );
             std::thread::sleep(Duration::from_millis(decision.delay_ms));
@@ -338,10 +341,10 @@ fn post(url: &str, body: &str, timeout: Duration) -> Result<(), (Failure, String
             let code = error_code(&e);
             let failure = Failure {
                 error_code: Some(code.to_string()),
-                message: Some(e.to_string()),
+                message: Some(mask_urls(&e.to_string())),
                 ..Failure::default()
             };
-            Err((failure, format!("{e} ({code})")))
+            Err((failure, mask_urls(&format!("{e} ({code})"))))
         }
     }
 }

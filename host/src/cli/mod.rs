@@ -9,13 +9,18 @@ mod classify;
 mod delivery;
 mod exit;
 mod fmt;
+mod ids;
+mod mask;
 mod plan;
 mod policy;
+mod reading;
+mod report;
 mod run;
 mod simulate;
 mod stats;
 mod store;
 mod supervise;
+mod tail;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -57,9 +62,11 @@ enum Command {
     ///
     /// Each attempt runs in its own process group; at its timeout (or the
     /// deadline) the whole group gets SIGTERM, then SIGKILL after --kill-after.
-    /// stdout and stderr pass through unchanged; the last 50 stderr lines, the
-    /// exit status or signal go to the classifier. Every attempt is recorded in
-    /// the state database.
+    /// stdout and stderr pass through unchanged. A failed attempt is
+    /// classified on the failure report it wrote to $BACKSTOP_FAILURE_FILE,
+    /// or else on what the log readers recognise in its last 50 stderr lines,
+    /// with its exit status or signal. Every attempt is recorded in the state
+    /// database.
     ///
     /// A run id + step that succeeded is not run again (exit 0). While one
     /// backstop runs it, others exit 73. One that dies, even by SIGKILL, leaves

@@ -11,17 +11,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use backstop::alerts::{Event, EventKind};
-use backstop::{AttemptFailure, Decision, Engine, Failure, GiveUpReason, Policy, Session};
+use backstop::{AttemptFailure, Decision, Engine, Error, Failure, GiveUpReason, Policy, Session};
 use clap::Args;
-use clap::builder::NonEmptyStringValueParser;
 
 use super::alerting::{Alerting, default_pipeline};
 use super::exit::{self, Exit};
 use super::fmt::duration;
 use super::plan::DEFAULT_STEP;
 use super::policy::{self, PolicyArgs};
+use super::reading::{self, Reading, Source};
+use super::report::{self, Reports};
 use super::store::{self, Acquired, Grant, LeaseLost, Observed, RunKey, Store, StoreError};
 use super::supervise::{self, Ended, Finished, Signals, Stop, signal_name};
 
@@ -37,10 +38,11 @@ const ATTEMPT_TIMEOUT_TYPE: &str = "backstop.AttemptTimeout";
 pub struct RunArgs {
     /// Idempotency key: a run id + step that succeeded is never run again.
     /// Also seeds the jitter (see `backstop plan --run-id`).
-    #[arg(long, value_name = "ID", value_parser = NonEmptyStringValueParser::new())]
+    /// At most 256 bytes, not blank, no control characters (as step and pipeline).
+    #[arg(long, value_name = "ID", value_parser = super::ids::parse)]
     run_id: String,
     /// Step name within the run; breaker and budget state is shared per step.
-    #[arg(long, value_name = "NAME", default_value = DEFAULT_STEP, value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_STEP, value_parser = super::ids::parse)]
     step: String,
     /// State database [default: $XDG_STATE_HOME/backstop/state.db]
     #[arg(long, value_name = "PATH", env = "BACKSTOP_STATE")]
@@ -51,13 +53,28 @@ pub struct RunArgs {
     kill_after: Duration,
     /// Pipeline name in alerts, and the key of its alert state
     /// [default: the policy file's name without extension, or "default"]
-    #[arg(long, value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "NAME", value_parser = super::ids::parse)]
     pipeline: Option<String>,
+    /// Also read the end of the command's stdout (passed through unchanged)
+    /// when the log readers recognise no failure in its stderr.
+    #[arg(long)]
+    read_stdout: bool,
     #[command(flatten)]
     policy: PolicyArgs,
     /// The command and its arguments, after `--`. It runs in its own process
-    /// group with BACKSTOP_RUN_ID, BACKSTOP_STEP and BACKSTOP_ATTEMPT set (and
-    /// stdin at end-of-file when backstop's is a terminal).
+    /// group with BACKSTOP_RUN_ID, BACKSTOP_STEP, BACKSTOP_ATTEMPT and
+    /// BACKSTOP_FAILURE_FILE set (and stdin at end-of-file when backstop's is
+    /// a terminal).
+    ///
+    /// BACKSTOP_FAILURE_FILE is a path for this attempt's failure report: a
+    /// JSON object in the canonical failure form, any of http_status,
+    /// grpc_code, exit_code, signal, error_types, error_bases, error_code,
+    /// message, plus pushback_ms. An attempt that wrote one is classified on
+    /// exactly that (its exit status and signal fill what it leaves out);
+    /// Python's backstop.report_failure(exc), Node's reportFailure(err) and
+    /// Go's ReportFailure(err) write it. A report that cannot be used is a
+    /// warning, and backstop reads the logs: the log readers over the end of
+    /// stderr (and of stdout with --read-stdout).
     #[arg(
         required = true,
         last = true,
@@ -90,6 +107,7 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
         return Err(Exit::new(exit::BACKSTOP_ERROR, "invalid policy; nothing was run").into());
     };
     let seed = session.derive_seed(&format!("{}/{}", args.run_id, args.step))?;
+    let reports = Reports::new().context("creating a directory for failure reports")?;
     let path = match &args.state {
         Some(path) => path.clone(),
         None => store::default_path()?,
@@ -159,6 +177,7 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
         args: &args,
         tty: std::io::stderr().is_terminal(),
         alerting,
+        reports,
     };
     runner.run()
 }
@@ -237,8 +256,9 @@ impl Outcome {
         }
     }
 
-    /// The failure as the classifier takes it, and as the attempt's row records it.
-    fn failure(&self, command: &str) -> (Failure, Observed) {
+    /// What backstop itself saw of the failure (exit status, signal, its own
+    /// timeout), and the attempt's row as the store records it.
+    fn status(&self, command: &str) -> (Failure, Observed) {
         let mut failure = Failure::default();
         let mut observed = Observed::default();
         match self {
@@ -253,9 +273,6 @@ impl Outcome {
                         observed.timed_out = true;
                     }
                     Ended::Stopped(_) => {}
-                }
-                if !f.stderr_tail.is_empty() {
-                    failure.message = Some(f.stderr_tail.clone());
                 }
             }
             Outcome::SpawnFailed(e) => {
@@ -280,6 +297,15 @@ impl Outcome {
                 Ended::Stopped(_) => "stopped".into(),
             },
             Outcome::SpawnFailed(e) => format!("could not start: {e}"),
+        }
+    }
+
+    /// The end of the command's stderr (or why it could not start), for the
+    /// alert's last log lines.
+    fn log_tail(&self, command: &str) -> String {
+        match self {
+            Outcome::Finished(f) => f.stderr_tail.clone(),
+            Outcome::SpawnFailed(e) => format!("cannot run {command}: {e}"),
         }
     }
 
@@ -309,6 +335,7 @@ struct Runner<'a> {
     args: &'a RunArgs,
     tty: bool,
     alerting: Option<Alerting>,
+    reports: Reports,
 }
 
 impl Runner<'_> {
@@ -347,7 +374,7 @@ impl Runner<'_> {
                     "backstop: not starting attempt {}: {why}; exiting {code}",
                     permit.attempt
                 );
-                self.alert(EventKind::RunFailed, permit.attempt, None);
+                self.alert(EventKind::RunFailed, permit.attempt, None, "");
                 return Ok(ExitCode::from(code));
             }
             let attempt = permit.attempt;
@@ -358,26 +385,37 @@ impl Runner<'_> {
             };
             let code = outcome.exit_status();
             last = Some(code);
-            let decision = self.record_failure(attempt, &outcome, code)?;
-            let (failure, _) = outcome.failure(&self.command_name());
+            let (reading, observed) = self.what_failed(attempt, &outcome)?;
+            let decision = self.record_failure(attempt, &outcome, code, &reading, &observed)?;
             let class = &decision.classification;
             let rule = match &class.rule {
                 Some(rule) => format!("rule {rule}"),
                 None => "no rule matched".into(),
             };
+            let read = reading
+                .describe()
+                .map(|what| format!(": {what}"))
+                .unwrap_or_default();
             let head = format!(
-                "backstop: attempt {attempt} failed ({}, {rule}): {}",
+                "backstop: attempt {attempt} failed ({}, {rule}{read}): {}",
                 class.class,
                 outcome.describe()
             );
+            let tail = outcome.log_tail(&self.command_name());
+            let failure = reading.failure;
             if let Some(reason) = decision.give_up {
                 eprintln!("{head}; giving up ({reason}), exiting {code}");
-                self.alert(EventKind::AttemptFailed, attempt, Some(failure.clone()));
-                self.alert(EventKind::RunFailed, attempt, Some(failure));
+                self.alert(
+                    EventKind::AttemptFailed,
+                    attempt,
+                    Some(failure.clone()),
+                    &tail,
+                );
+                self.alert(EventKind::RunFailed, attempt, Some(failure), &tail);
                 return Ok(ExitCode::from(code));
             }
             eprintln!("{head}; retry in {}", duration(decision.delay_ms));
-            self.alert(EventKind::AttemptFailed, attempt, Some(failure));
+            self.alert(EventKind::AttemptFailed, attempt, Some(failure), &tail);
             if let Some(stop) = self.pause(Duration::from_millis(decision.delay_ms), attempt + 1) {
                 return match stop {
                     Stop::Signal(signal) => Err(self.interrupted(None, signal)),
@@ -390,12 +428,17 @@ impl Runner<'_> {
 
     /// Run one attempt; `None` when it succeeded (and was recorded).
     fn attempt(&mut self, attempt: u32, timeout: Option<Duration>) -> Result<Option<Outcome>> {
+        let report_path = self
+            .reports
+            .fresh(attempt)
+            .context("clearing the failure report file")?;
         let env = [
             ("BACKSTOP_RUN_ID", self.key.run_id.to_string()),
             ("BACKSTOP_STEP", self.key.step.to_string()),
             ("BACKSTOP_ATTEMPT", attempt.to_string()),
+            (report::ENV, report_path.to_string_lossy().into_owned()),
         ];
-        let running = match supervise::spawn(&self.args.command, &env) {
+        let running = match supervise::spawn(&self.args.command, &env, self.args.read_stdout) {
             Ok(running) => running,
             Err(e) => {
                 eprintln!("backstop: cannot run {}: {e}", self.command_name());
@@ -439,21 +482,117 @@ impl Runner<'_> {
                     String::new()
                 };
                 eprintln!("backstop: attempt {attempt} succeeded{tail}");
-                self.alert(EventKind::RunSucceeded, attempt, None);
+                self.alert(EventKind::RunSucceeded, attempt, None, "");
                 Ok(None)
             }
             Ended::Stopped(Stop::Signal(signal)) => Err(self.interrupted(Some(attempt), signal)),
             Ended::Stopped(Stop::LeaseLost) => Err(LeaseLost.into()),
-            _ => Ok(Some(Outcome::Finished(finished))),
+            // Redact the whole tail before anything splits or clips it.
+            _ => {
+                let mut finished = finished;
+                finished.stderr_tail =
+                    super::tail::redacted(&mut self.session, self.policy, &finished.stderr_tail)?;
+                if let Some(stdout) = finished.stdout_tail.take() {
+                    finished.stdout_tail = Some(super::tail::redacted(
+                        &mut self.session,
+                        self.policy,
+                        &stdout,
+                    )?);
+                }
+                Ok(Some(Outcome::Finished(finished)))
+            }
         }
     }
 
-    fn record_failure(&mut self, attempt: u32, outcome: &Outcome, code: u8) -> Result<Decision> {
-        let (failure, observed) = outcome.failure(&self.command_name());
-        let failed = AttemptFailure {
+    /// What failed: the step's failure report first, then the log readers
+    /// over the ends of its output, each merged with the exit status and
+    /// signal. An attempt backstop stopped at its timeout is that timeout.
+    fn what_failed(&mut self, attempt: u32, outcome: &Outcome) -> Result<(Reading, Observed)> {
+        let (status, observed) = outcome.status(&self.command_name());
+        let as_seen = |mut failure: Failure, tail: &str| {
+            if failure.message.is_none() && !tail.is_empty() {
+                failure.message = Some(tail.to_string());
+            }
+            Reading {
+                failure,
+                pushback_ms: None,
+                source: Source::Status,
+            }
+        };
+        let finished = match outcome {
+            Outcome::Finished(f) if f.ended != Ended::TimedOut => f,
+            // Whatever the step said as it was being stopped, the attempt failed
+            // because backstop stopped it.
+            Outcome::Finished(f) => return Ok((as_seen(status, &f.stderr_tail), observed)),
+            Outcome::SpawnFailed(_) => return Ok((as_seen(status, ""), observed)),
+        };
+        if let Some(reading) = self.reported(attempt, &status) {
+            return Ok((reading, observed));
+        }
+        let mut tails = vec![("stderr", finished.stderr_tail.as_str())];
+        if let Some(stdout) = &finished.stdout_tail {
+            tails.push(("stdout", stdout.as_str()));
+        }
+        let reading = reading::read_logs(&mut self.session, &tails, &status)?;
+        Ok((reading, observed))
+    }
+
+    /// The attempt's failure report merged with its status, when it wrote a
+    /// usable one. Anything wrong with it is a warning, and the logs are read.
+    fn reported(&mut self, attempt: u32, status: &Failure) -> Option<Reading> {
+        let path = self.reports.path(attempt);
+        let warn = |problem: &str| {
+            eprintln!(
+                "backstop: ignoring the failure report {}: {problem}; reading the logs instead",
+                path.display()
+            );
+        };
+        let report = match report::read(&path) {
+            Ok(Some(report)) => report,
+            Ok(None) => return None,
+            Err(problem) => {
+                warn(&problem);
+                return None;
+            }
+        };
+        if let Some(warning) = report::unknown_warning(&report) {
+            eprintln!("backstop: failure report {}: {warning}", path.display());
+        }
+        let mut failure = report::merge(report.failure, status);
+        // A report's message is the step's own text: redact it like the logs
+        // before it reaches the state database, alerts or our messages.
+        if let Some(message) = failure.message.take() {
+            failure.message = Some(match self.session.redact(self.policy, &message) {
+                Ok(redacted) => redacted.text,
+                Err(_) => "[REDACTED]".to_string(),
+            });
+        }
+        // The guest checks what the JSON form cannot (gRPC code and signal
+        // names, sizes); a report it refuses must not end the run.
+        if let Err(Error::Rejected(e)) = self.session.classify(self.policy, &failure) {
+            let field = e.path.strip_prefix("failure.").unwrap_or(&e.path);
+            warn(&format!("field {field:?}: {}", e.message));
+            return None;
+        }
+        Some(Reading {
             failure,
+            pushback_ms: report.pushback_ms,
+            source: Source::Report,
+        })
+    }
+
+    fn record_failure(
+        &mut self,
+        attempt: u32,
+        outcome: &Outcome,
+        code: u8,
+        reading: &Reading,
+        observed: &Observed,
+    ) -> Result<Decision> {
+        let failed = AttemptFailure {
+            failure: reading.failure.clone(),
             duration_ms: outcome.duration_ms(),
-            pushback_ms: None,
+            pushback_ms: reading.pushback_ms,
         };
         let now = now_ms();
         let (session, policy) = (&mut self.session, self.policy);
@@ -463,7 +602,7 @@ impl Runner<'_> {
             self.round,
             attempt,
             now,
-            &observed,
+            observed,
             code,
             |state, shared| Ok(session.after_failure(policy, state, shared, &failed, now)?),
         )
@@ -521,16 +660,14 @@ impl Runner<'_> {
     }
 
     /// Evaluate the alert policy for an event of this run and deliver what it
-    /// sends. Alerting problems are reported, never change the exit status.
-    fn alert(&mut self, kind: EventKind, attempt: u32, failure: Option<Failure>) {
+    /// sends. The failure is what was read (type, code, status: the root cause
+    /// the dedup keys group by); `log` is the end of the command's stderr.
+    /// Alerting problems are reported, never change the exit status.
+    fn alert(&mut self, kind: EventKind, attempt: u32, failure: Option<Failure>, log: &str) {
         let Some(alerting) = self.alerting.as_mut() else {
             return;
         };
-        let log_lines = failure
-            .as_ref()
-            .and_then(|f| f.message.as_deref())
-            .map(|m| m.lines().map(str::to_string).collect())
-            .unwrap_or_default();
+        let log_lines = log.lines().map(str::to_string).collect();
         let event = Event {
             kind,
             pipeline: alerting.key.clone(),

@@ -1,21 +1,18 @@
-//! Running one attempt: the command in its own process group, stderr teed to
-//! ours while its last lines are kept for the classifier, and a stop (attempt
+//! Running one attempt: the command in its own process group, stderr (and on
+//! request stdout) teed to ours while its last lines are kept for the log
+//! readers, and a stop (attempt
 //! timeout, a signal to backstop, a lost lease) that ends the whole group:
 //! SIGTERM, then SIGKILL after a grace period.
 
-use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Lines of stderr passed to the classifier as the failure's message.
-pub const TAIL_LINES: usize = 50;
-/// Longest line kept whole (its end is kept: that is where errors are).
-const TAIL_LINE_BYTES: usize = 4_096;
+use super::tail::RawTail;
 
 /// Why backstop stops a running attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +37,8 @@ pub struct Finished {
     pub timeout: Option<Duration>,
     pub duration: Duration,
     pub stderr_tail: String,
+    /// The end of stdout, when it was captured.
+    pub stdout_tail: Option<String>,
 }
 
 pub struct Running {
@@ -47,11 +46,17 @@ pub struct Running {
     /// The child's pid, which is also its process group id.
     pub pid: i32,
     started: Instant,
-    tail: Arc<Mutex<Tail>>,
+    tail: Arc<Mutex<RawTail>>,
+    stdout_tail: Option<Arc<Mutex<RawTail>>>,
 }
 
-/// Start `argv` with `env` added, as the leader of a new process group.
-pub fn spawn(argv: &[OsString], env: &[(&str, String)]) -> io::Result<Running> {
+/// Start `argv` with `env` added, as the leader of a new process group. With
+/// `capture_stdout`, its stdout is teed like stderr and its end kept too.
+pub fn spawn(
+    argv: &[OsString],
+    env: &[(&str, String)],
+    capture_stdout: bool,
+) -> io::Result<Running> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no command given"))?;
@@ -68,7 +73,11 @@ pub fn spawn(argv: &[OsString], env: &[(&str, String)]) -> io::Result<Running> {
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(stdin)
-        .stdout(Stdio::inherit())
+        .stdout(if capture_stdout {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .stderr(Stdio::piped())
         .process_group(0);
     #[cfg(target_os = "linux")]
@@ -91,15 +100,15 @@ pub fn spawn(argv: &[OsString], env: &[(&str, String)]) -> io::Result<Running> {
     }
     let mut child = command.spawn()?;
     let pid = child.id() as i32;
-    let tail = Arc::new(Mutex::new(Tail::default()));
     let stderr = child.stderr.take().expect("stderr is piped");
-    let pump_tail = Arc::clone(&tail);
-    std::thread::spawn(move || pump(stderr, &pump_tail));
+    let tail = tee(stderr, io::stderr);
+    let stdout_tail = child.stdout.take().map(|stdout| tee(stdout, io::stdout));
     Ok(Running {
         child,
         pid,
         started: Instant::now(),
         tail,
+        stdout_tail,
     })
 }
 
@@ -183,15 +192,23 @@ impl Running {
         // Let the pump drain what the command wrote last; a background process
         // still holding the pipe must not hold up the decision.
         let deadline = Instant::now() + Duration::from_millis(250);
-        while !self.tail.lock().expect("tail lock").closed && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
+        let tails = std::iter::once(&self.tail).chain(self.stdout_tail.as_ref());
+        for tail in tails {
+            while !tail.lock().expect("tail lock").closed && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
         let stderr_tail = self.tail.lock().expect("tail lock").text();
+        let stdout_tail = self
+            .stdout_tail
+            .as_ref()
+            .map(|tail| tail.lock().expect("tail lock").text());
         Ok(Finished {
             ended,
             timeout,
             duration,
             stderr_tail,
+            stdout_tail,
         })
     }
 }
@@ -255,57 +272,44 @@ pub fn kill_orphaned_group(pgid: i32, recorded_start: Option<u64>) -> bool {
     alive
 }
 
-/// The last lines of a stream.
-#[derive(Default)]
-struct Tail {
-    lines: VecDeque<Vec<u8>>,
-    partial: Vec<u8>,
-    closed: bool,
-}
-
-impl Tail {
-    fn push(&mut self, mut bytes: &[u8]) {
-        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
-            self.partial.extend_from_slice(&bytes[..end]);
-            let line = std::mem::take(&mut self.partial);
-            if self.lines.len() == TAIL_LINES {
-                self.lines.pop_front();
-            }
-            self.lines.push_back(line);
-            bytes = &bytes[end + 1..];
-        }
-        self.partial.extend_from_slice(bytes);
-        if self.partial.len() > 2 * TAIL_LINE_BYTES {
-            self.partial.drain(..self.partial.len() - TAIL_LINE_BYTES);
+/// The raw tail `backstop run` would keep of everything `from` yields (still
+/// to be redacted and clipped with `tail::redacted`), so a saved log
+/// (`backstop classify --log`) is read exactly as a live attempt's output.
+pub fn tail_of(mut from: impl Read) -> io::Result<String> {
+    let mut tail = RawTail::default();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => return Ok(tail.text()),
+            Ok(n) => tail.push(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
-
-    fn text(&self) -> String {
-        let mut lines: Vec<&[u8]> = self.lines.iter().map(|l| keep_end(l)).collect();
-        if !self.partial.is_empty() {
-            if lines.len() == TAIL_LINES {
-                lines.remove(0);
-            }
-            lines.push(keep_end(&self.partial));
-        }
-        String::from_utf8_lossy(&lines.join(&b'\n')).into_owned()
-    }
 }
 
-fn keep_end(line: &[u8]) -> &[u8] {
-    &line[line.len().saturating_sub(TAIL_LINE_BYTES)..]
+/// A thread copying `from` to `to()` while keeping its end.
+fn tee<R, W>(from: R, to: fn() -> W) -> Arc<Mutex<RawTail>>
+where
+    R: Read + Send + 'static,
+    W: Write + 'static,
+{
+    let tail = Arc::new(Mutex::new(RawTail::default()));
+    let pump_tail = Arc::clone(&tail);
+    std::thread::spawn(move || pump(from, to(), &pump_tail));
+    tail
 }
 
-/// Copy the command's stderr to ours unchanged, remembering its end.
-fn pump(mut from: ChildStderr, tail: &Mutex<Tail>) {
+/// Copy one of the command's streams to ours unchanged, remembering its end.
+fn pump(mut from: impl Read, mut out: impl Write, tail: &Mutex<RawTail>) {
     let mut buf = [0u8; 8192];
-    let mut out = io::stderr();
     loop {
         match from.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
-                // Keep draining even if our stderr is gone, so the command never blocks.
-                let _ = out.write_all(&buf[..n]);
+                // Keep draining even if our stream is gone, so the command never
+                // blocks; flushed at once (stdout is line-buffered) to pass it through as written.
+                let _ = out.write_all(&buf[..n]).and_then(|()| out.flush());
                 tail.lock().expect("tail lock").push(&buf[..n]);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -372,28 +376,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_tail_keeps_the_last_lines_and_the_unfinished_one() {
-        let mut tail = Tail::default();
-        for i in 0..(TAIL_LINES + 10) {
-            tail.push(format!("line {i}\n").as_bytes());
-        }
-        tail.push(b"Traceback: ");
-        tail.push(b"CUDA out of memory");
-        let text = tail.text();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), TAIL_LINES);
-        assert_eq!(lines[0], "line 11");
-        assert_eq!(lines[TAIL_LINES - 1], "Traceback: CUDA out of memory");
-    }
-
-    #[test]
-    fn a_huge_line_keeps_its_end() {
-        let mut tail = Tail::default();
-        tail.push(&vec![b'x'; 100_000]);
-        tail.push(b"the end\n");
-        let text = tail.text();
-        assert!(text.len() <= TAIL_LINE_BYTES);
-        assert!(text.ends_with("the end"));
+    fn a_saved_log_is_kept_raw_for_redaction_before_clipping() {
+        let log = "line 1\nAuthorization: Bearer abc\nTraceback: CUDA out of memory";
+        let text = tail_of(log.as_bytes()).unwrap();
+        // Nothing is split or clipped here: tail::redacted does that after redaction.
+        assert_eq!(text, log);
     }
 
     #[test]

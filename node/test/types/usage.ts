@@ -3,6 +3,9 @@
 import {
   defaultPolicy,
   failureFromError,
+  failureReport,
+  FAILURE_FILE_ENV,
+  installUncaughtHandler,
   GuestTrapError,
   loadPolicy,
   loadPolicyFile,
@@ -10,6 +13,7 @@ import {
   Policy,
   PolicyError,
   PolicyLoadError,
+  reportFailure,
   type AlertEvaluation,
   type AlertEvent,
   type AlertNotification,
@@ -177,3 +181,13 @@ policy.evaluateAlerts({ event: { kind: 'tick', labels: { gpus: 8 } } });
 policy.evaluateAlerts({ state: {}, event: { kind: 'tick' } });
 // @ts-expect-error evaluations are frozen
 evaluation.state = '';
+
+// The failure report for `backstop run`.
+const wrote: boolean = reportFailure(new Error('x'), { path: '/tmp/report.json' });
+const envName: 'BACKSTOP_FAILURE_FILE' = FAILURE_FILE_ENV;
+const reported: string[] | undefined = failureReport(new Error('x')).error_types;
+const uninstall: () => void = installUncaughtHandler();
+uninstall();
+void [wrote, envName, reported];
+// @ts-expect-error the path is a string
+reportFailure(new Error('x'), { path: 3 });

@@ -9,20 +9,28 @@ The policy engine is Backstop's WebAssembly core, run by wasmtime.
 
 from ._alerts import (Evaluation, Event, EventKind, Notification, NotificationKind, Severity,
                       Sink, SinkFormat, SinkKind, Suppressed, SuppressionReason)
-from ._exceptions import (exception_chain, exception_type_name, failure_from_exception,
+from ._exceptions import (exception_bases, exception_chain, exception_type_name,
+                          failure_from_exception, parse_grpc_pushback, parse_retry_after,
                           pushback_from_exception)
+from ._logs import LogReport, read_log
 from ._model import (Classification, EngineError, ErrorCode, Failure, FailureClass, PolicyError,
                      PolicyLoadError)
 from ._planner import (AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason,
                        Permit, PlannedAttempt, RetryState, Schedule, SharedState)
 from ._policy import Policy, PolicyFormat, default_policy, derive_seed, load_policy, load_policy_file
+from ._redaction import REDACTED, RedactionReport, RuleCount
+from ._report import FAILURE_FILE_ENV, failure_report, install_excepthook, report_failure
 from ._retrying import (Attempt, AsyncRetrying, AttemptTimeout, InMemoryStateStore, RetryError,
                         Retrying, SharedStateStore, current_attempt, retry)
 
 __all__ = [
+    "REDACTED",
+    "RedactionReport",
+    "RuleCount",
     "Evaluation",
     "Event",
     "EventKind",
+    "FAILURE_FILE_ENV",
     "Notification",
     "NotificationKind",
     "Severity",
@@ -46,6 +54,7 @@ __all__ = [
     "FailureClass",
     "GiveUpReason",
     "InMemoryStateStore",
+    "LogReport",
     "Permit",
     "PlannedAttempt",
     "Policy",
@@ -61,11 +70,18 @@ __all__ = [
     "current_attempt",
     "default_policy",
     "derive_seed",
+    "exception_bases",
     "exception_chain",
     "exception_type_name",
     "failure_from_exception",
+    "failure_report",
+    "install_excepthook",
     "load_policy",
     "load_policy_file",
+    "parse_grpc_pushback",
+    "parse_retry_after",
     "pushback_from_exception",
+    "report_failure",
+    "read_log",
     "retry",
 ]

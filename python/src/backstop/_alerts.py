@@ -20,7 +20,7 @@ from ._planner import _check_ints, _trusted
 _EVENT_KEYS = ("kind", "pipeline", "step", "run_id", "failure", "attempt", "late_minutes",
                "labels", "log_lines", "dedup_key")
 _FAILURE_KEYS = frozenset(("http_status", "grpc_code", "exit_code", "signal", "error_types",
-                           "error_code", "message"))
+                           "error_bases", "error_code", "message"))
 
 
 class EventKind(str, Enum):
@@ -186,7 +186,9 @@ class Event:
         failure = None if f is None else {
             k: v for k, v in (("http_status", f.http_status), ("grpc_code", f.grpc_code),
                               ("exit_code", f.exit_code), ("signal", f.signal),
-                              ("error_types", list(f.error_types)), ("error_code", f.error_code),
+                              ("error_types", list(f.error_types)),
+                              ("error_bases", list(f.error_bases) or None),
+                              ("error_code", f.error_code),
                               ("message", f.message)) if v is not None}
         return {"kind": self.kind.value, "pipeline": self.pipeline, "step": self.step,
                 "run_id": self.run_id, "failure": failure, "attempt": self.attempt,
@@ -221,7 +223,7 @@ class Event:
     def _lower(self) -> tuple[Any, ...]:
         f = self.failure
         failure = None if f is None else (f.http_status, f.grpc_code, f.exit_code, f.signal,
-                                          f.error_types, f.error_code, f.message)
+                                          f.error_types, f.error_bases, f.error_code, f.message)
         return (self.kind.value, self.pipeline, self.step, self.run_id, failure, self.attempt,
                 self.late_minutes, [(k, v) for k, v in self.labels.items()], self.log_lines,
                 self.dedup_key)

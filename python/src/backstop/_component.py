@@ -15,6 +15,8 @@ import wasmtime.component as wc
 
 from . import _abi, _wit
 from ._alerts import Evaluation, Event, Sink
+from ._redaction import RedactionReport
+from ._logs import LogReport
 from ._model import Classification, ErrorCode, Failure, FailureClass, PolicyError, PolicyLoadError
 from ._planner import AttemptFailure, Decision, Permit, RetryState, Schedule, SharedState
 from ._policy import COMPONENT, PolicyFormat, _engine_config, wasm_bytes
@@ -103,9 +105,9 @@ class ComponentClassifier:
         component = wc.Component(engine, wasm_bytes(COMPONENT))
         self._store = wasmtime.Store(engine)
         instance = wc.Linker(engine).instantiate(self._store, component)
-        iface = instance.get_export_index(self._store, _wit.INTERFACE)
+        iface = instance.get_export_index(self._store, _wit.CLASSIFIER)
         if iface is None:
-            raise TypeError(f"the component does not export {_wit.INTERFACE}")
+            raise TypeError(f"the component does not export {_wit.CLASSIFIER}")
 
         def func(name: str) -> wc.Func:
             index = instance.get_export_index(self._store, name, iface)
@@ -120,7 +122,8 @@ class ComponentClassifier:
         # The retry and alerts interfaces go through the generic value
         # conversion, with the same _wit signatures the core path uses.
         self._functions: dict[str, tuple[_abi.Function, wc.Func]] = {}
-        for name, functions in ((_wit.RETRY, _wit.RETRY_FUNCTIONS), (_wit.ALERTS, _wit.ALERT_FUNCTIONS)):
+        for name, functions in ((_wit.RETRY, _wit.RETRY_FUNCTIONS), (_wit.ALERTS, _wit.ALERTS_FUNCTIONS),
+                                (_wit.REDACTION, _wit.REDACTION_FUNCTIONS), (_wit.LOGS, _wit.LOGS_FUNCTIONS)):
             exported = instance.get_export_index(self._store, name)
             if exported is None:
                 raise TypeError(f"the component does not export {name}")
@@ -151,6 +154,7 @@ class ComponentClassifier:
         for name, value in (("http-status", failure.http_status), ("grpc-code", failure.grpc_code),
                             ("exit-code", failure.exit_code), ("signal", failure.signal),
                             ("error-types", list(failure.error_types)),
+                            ("error-bases", list(failure.error_bases)),
                             ("error-code", failure.error_code), ("message", failure.message)):
             setattr(record, name, value)
         # Both cases are records, so wasmtime-py tags this result.
@@ -197,6 +201,19 @@ class ComponentClassifier:
     def sinks(self, handle: int) -> Optional[tuple[Sink, ...]]:
         raw = self._plan("sinks", handle)
         return None if raw is None else tuple(Sink._lift(s) for s in raw)
+
+    def redact(self, handle: int, text: str) -> RedactionReport:
+        return RedactionReport._lift(self._plan("redact", handle, text))
+
+    def read_log(self, text: str, exit_code: Optional[int] = None, signal: Optional[str] = None,
+                 stream: Optional[str] = None) -> LogReport:
+        raw_failure, readers, summary, pushback_ms = self._plan(
+            "read-log", (text, exit_code, signal, stream))
+        (http_status, grpc_code, code, sig, types, bases, error_code, message) = raw_failure
+        failure = Failure(http_status=http_status, grpc_code=grpc_code, exit_code=code, signal=sig,
+                          error_types=tuple(types), error_bases=tuple(bases),
+                          error_code=error_code, message=message)
+        return LogReport(failure, tuple(readers), summary, pushback_ms)
 
     def derive_seed(self, key: str) -> int:
         seed: int = self.call("derive-seed", key)

@@ -6,19 +6,21 @@ importing them, so Backstop depends on none of them.
 
 from __future__ import annotations
 
-import email.utils
 import errno as _errno
 import math
+import re
 import subprocess
 import time
 import urllib.error
-from datetime import timedelta, timezone
-from typing import Any, Optional
+from datetime import datetime, timedelta, timezone
+from typing import Any, Optional, Sequence, Union
 
 from ._model import Failure
 
 #: The classifier examines at most this many cause-chain entries; so do we.
 MAX_CHAIN = 64
+#: Most base-class names passed (the guest's MAX_BASES).
+MAX_BASES = 256
 
 _GRPC_NAMES = frozenset({
     "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
@@ -35,6 +37,35 @@ def exception_type_name(exc: BaseException) -> str:
     module = getattr(cls, "__module__", None)
     name = getattr(cls, "__qualname__", cls.__name__)
     return name if module in (None, "builtins", "exceptions") else f"{module}.{name}"
+
+
+#: Bases every exception has; a rule naming them would match everything.
+_ROOT_BASES = frozenset(("BaseException", "Exception", "object"))
+
+
+def exception_bases(chain: Sequence[BaseException]) -> tuple[str, ...]:
+    """The base classes of each exception's type along ``chain``, in MRO order
+    (most derived first), as qualified names, without duplicates, without
+    names already in the chain, and without ``BaseException``, ``Exception``
+    and ``object``. A rule naming ``botocore.exceptions.HTTPClientError``
+    then matches ``ConnectionClosedError``."""
+    own = {exception_type_name(e) for e in chain}
+    bases: list[str] = []
+    for exc in chain:
+        try:
+            mro = type(exc).__mro__[1:]
+        except Exception:
+            continue
+        for cls in mro:
+            module = getattr(cls, "__module__", None)
+            name = getattr(cls, "__qualname__", None) or getattr(cls, "__name__", "")
+            qualified = name if module in (None, "builtins", "exceptions") else f"{module}.{name}"
+            if qualified in _ROOT_BASES or qualified in own or qualified in bases:
+                continue
+            if len(bases) >= MAX_BASES:
+                return tuple(bases)
+            bases.append(qualified)
+    return tuple(bases)
 
 
 def exception_chain(exc: BaseException) -> list[BaseException]:
@@ -156,6 +187,7 @@ def failure_from_exception(exc: BaseException) -> Failure:
         exit_code=found.get("exit_code"),
         signal=found.get("signal"),
         error_types=tuple(exception_type_name(e) for e in chain),
+        error_bases=exception_bases(chain),
         error_code=found.get("error_code"),
         message=message,
     )
@@ -198,24 +230,74 @@ def _header(headers: Any, name: str) -> Optional[str]:
     return None
 
 
-def _retry_after_ms(value: str, now: Optional[float]) -> Optional[int]:
-    """RFC 9110 Retry-After: delay-seconds, or an HTTP-date measured from
-    ``now`` (wall clock, seconds since the epoch)."""
-    try:
-        return _seconds_to_ms(float(value) if "." in value else int(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+#: The server asked not to retry (a negative or unparseable
+#: ``grpc-retry-pushback-ms``, gRPC A6): an infinite pushback.
+NEVER = math.inf
+
+_DAYS = "Mon|Tue|Wed|Thu|Fri|Sat|Sun"
+_LONG_DAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH = "(" + "|".join(_MONTHS) + ")"
+_TIME = r"(\d{2}):(\d{2}):(\d{2})"
+# RFC 9110 section 5.6.7, exactly: email.utils.parsedate_to_datetime accepts much
+# more (numeric zones, missing seconds, any case), so the grammar decides and
+# datetime builds the instant.
+_IMF_FIXDATE = re.compile(rf"({_DAYS}), (\d{{2}}) {_MONTH} (\d{{4}}) {_TIME} GMT", re.ASCII)
+_RFC850_DATE = re.compile(rf"({_LONG_DAYS}), (\d{{2}})-{_MONTH}-(\d{{2}}) {_TIME} GMT", re.ASCII)
+_ASCTIME_DATE = re.compile(rf"({_DAYS}) {_MONTH} ( \d|\d{{2}}) {_TIME} (\d{{4}})", re.ASCII)
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+
+
+def _http_date(text: str, now: float) -> Optional[float]:
+    """An RFC 9110 HTTP-date as Unix seconds, or ``None``."""
+    if m := _IMF_FIXDATE.fullmatch(text):
+        weekday, day, month, year, hh, mm, ss = m.groups()
+    elif m := _RFC850_DATE.fullmatch(text):
+        weekday, day, month, yy, hh, mm, ss = m.groups()
+        # A two-digit year more than 50 years ahead is the most recent past one.
+        this_year = datetime.fromtimestamp(now, timezone.utc).year
+        year = str(this_year // 100 * 100 + int(yy))
+        if int(year) > this_year + 50:
+            year = str(int(year) - 100)
+    elif m := _ASCTIME_DATE.fullmatch(text):
+        weekday, month, day, hh, mm, ss, year = m.groups()
+    else:
         return None
-    if when.tzinfo is None:  # "-0000" dates: RFC 5322 says UTC
-        when = when.replace(tzinfo=timezone.utc)
-    wait = when.timestamp() - (time.time() if now is None else now)
-    return _seconds_to_ms(max(wait, 0.0))
+    try:
+        when = datetime(int(year), _MONTHS.index(month) + 1, int(day), int(hh), int(mm), int(ss),
+                        tzinfo=timezone.utc)
+    except ValueError:  # 31 Feb, 25:00
+        return None
+    if _DAYS.split("|")[when.weekday()] != weekday[:3]:
+        return None  # the weekday must be the date's
+    return when.timestamp()
 
 
-def _pushback(exc: BaseException, now: Optional[float]) -> Optional[int]:
+def parse_retry_after(value: str, now: Optional[float] = None) -> Optional[int]:
+    """An RFC 9110 ``Retry-After`` value in milliseconds: delay-seconds
+    (``1*DIGIT``) or an HTTP-date (IMF-fixdate, RFC 850, asctime) measured from
+    ``now`` (wall clock, seconds since the epoch; a past date is 0). ``None``
+    for anything else, fractions and signs included."""
+    text = value.strip()  # optional whitespace around a field value is not part of it
+    if _DIGITS.fullmatch(text):
+        return min(int(text) * 1000, _U64_MAX)
+    now = time.time() if now is None else now
+    when = _http_date(text, now)
+    if when is None:
+        return None
+    return _seconds_to_ms(max(when - now, 0.0))
+
+
+def parse_grpc_pushback(value: str) -> Union[int, float]:
+    """A ``grpc-retry-pushback-ms`` value in milliseconds, or :data:`NEVER`
+    (``math.inf``) when it is negative or unparseable: gRPC A6's "do not retry"."""
+    text = value.strip()
+    if _DIGITS.fullmatch(text):
+        return min(int(text), _U64_MAX)
+    return NEVER
+
+
+def _pushback(exc: BaseException, now: Optional[float]) -> Union[int, float, None]:
     def attr(obj: Any, name: str) -> Any:
         try:
             return getattr(obj, name, None)
@@ -234,40 +316,37 @@ def _pushback(exc: BaseException, now: Optional[float]) -> Optional[int]:
         if headers is None:
             continue
         text = _header(headers, "Retry-After-Ms")  # OpenAI, Azure: milliseconds
-        if text is not None:
-            try:
-                return _seconds_to_ms(float(text) / 1000)
-            except ValueError:
-                pass
+        if text is not None and _DIGITS.fullmatch(text):
+            return min(int(text), _U64_MAX)
         text = _header(headers, "Retry-After")
         if text is not None:
-            ms = _retry_after_ms(text, now)
+            ms = parse_retry_after(text, now)
             if ms is not None:
                 return ms
     # gRPC: the `grpc-retry-pushback-ms` trailer. A negative or malformed value
-    # ("do not retry" in gRPC's spec) is not a pushback; the classifier decides.
+    # means "do not retry" (gRPC A6): NEVER.
     trailers = attr(exc, "trailing_metadata")
     if callable(trailers):
         try:
             metadata = trailers() or ()
             for key, value in metadata:
                 if key == "grpc-retry-pushback-ms":
-                    text = value.decode("ascii") if isinstance(value, bytes) else str(value)
-                    if text.isdigit():
-                        return min(int(text), _U64_MAX)
+                    text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+                    return parse_grpc_pushback(text)
         except Exception:
             return None
     return None
 
 
-def pushback_from_exception(exc: BaseException, now: Optional[float] = None) -> Optional[int]:
+def pushback_from_exception(exc: BaseException, now: Optional[float] = None) -> Union[int, float, None]:
     """Server pushback carried by a caught exception, in milliseconds, or ``None``.
 
     From the outermost exception in the cause chain that has one: a
     ``retry_after`` attribute (seconds, or a ``timedelta``); a ``Retry-After-Ms``
     or ``Retry-After`` header (delay-seconds or an HTTP-date, measured from
     ``now``, the wall clock by default) on ``exc.response.headers`` or
-    ``exc.headers``; a gRPC ``grpc-retry-pushback-ms`` trailer.
+    ``exc.headers``; a gRPC ``grpc-retry-pushback-ms`` trailer. :data:`NEVER`
+    (``math.inf``) when the server asked not to retry (gRPC A6).
     """
     if not isinstance(exc, BaseException):
         raise TypeError(f"expected an exception, not {type(exc).__name__}")

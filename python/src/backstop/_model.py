@@ -64,6 +64,9 @@ class Failure:
     """Terminating signal by name (``"SIGKILL"``, ``"KILL"``) or number (``"9"``)."""
     error_types: Sequence[str] = field(default=())
     """Error type names along the cause chain, outermost first."""
+    error_bases: Sequence[str] = field(default=())
+    """Base classes of those types, most derived first (the MRO's qualified
+    names): a rule naming a base class matches its subclasses."""
     error_code: Optional[str] = None
     """Provider or errno code, such as ``ThrottlingException`` or ``ECONNRESET``."""
     message: Optional[str] = None
@@ -79,12 +82,14 @@ class Failure:
             raise ValueError(f"Failure.exit_code {self.exit_code} does not fit in 32 bits")
         for name in ("grpc_code", "signal", "error_code", "message"):
             _optional(name, getattr(self, name), str)
-        if isinstance(self.error_types, (str, bytes)):
-            raise TypeError("Failure.error_types must be a sequence of str, not a single string")
-        types = tuple(self.error_types)
-        if not all(isinstance(t, str) for t in types):
-            raise TypeError("Failure.error_types must contain only str")
-        object.__setattr__(self, "error_types", types)
+        for name in ("error_types", "error_bases"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)):
+                raise TypeError(f"Failure.{name} must be a sequence of str, not a single string")
+            names = tuple(value)
+            if not all(isinstance(t, str) for t in names):
+                raise TypeError(f"Failure.{name} must contain only str")
+            object.__setattr__(self, name, names)
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> "Failure":

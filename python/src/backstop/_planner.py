@@ -8,6 +8,8 @@ takes them; the retry helpers (:mod:`backstop._retrying`) speak seconds.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, Mapping, Optional, Tuple, TypeVar
@@ -312,12 +314,15 @@ class AttemptFailure:
         ``now`` is the wall-clock time in seconds an HTTP-date is measured from)."""
         from ._exceptions import failure_from_exception, pushback_from_exception
 
-        return cls(failure_from_exception(exc), duration_ms, pushback_from_exception(exc, now=now))
+        pushback = pushback_from_exception(exc, now=now)
+        # NEVER ("do not retry") has no millisecond value: the retry loop acts on it.
+        return cls(failure_from_exception(exc), duration_ms,
+                   None if pushback is None or math.isinf(pushback) else int(pushback))
 
     def _lower(self) -> tuple[Any, ...]:
         f = self.failure
-        return ((f.http_status, f.grpc_code, f.exit_code, f.signal, f.error_types, f.error_code,
-                 f.message), self.duration_ms, self.pushback_ms)
+        return ((f.http_status, f.grpc_code, f.exit_code, f.signal, f.error_types, f.error_bases,
+                 f.error_code, f.message), self.duration_ms, self.pushback_ms)
 
 
 def _classification(raw: tuple[Any, ...]) -> Classification:

@@ -17,6 +17,7 @@ from ._core import CoreInstance
 from ._model import (Classification, EngineError, ErrorCode, Failure, FailureClass,
                      PolicyError, PolicyLoadError)
 from ._alerts import Evaluation, Event, Sink
+from ._redaction import RedactionReport
 from ._planner import AttemptFailure, Decision, Permit, RetryState, Schedule, SharedState
 
 _U32_MAX = (1 << 32) - 1
@@ -190,7 +191,7 @@ class Policy:
         if not isinstance(failure, Failure):
             raise TypeError(f"classify() expects a Failure, not {type(failure).__name__}")
         lowered = (failure.http_status, failure.grpc_code, failure.exit_code, failure.signal,
-                   failure.error_types, failure.error_code, failure.message)
+                   failure.error_types, failure.error_bases, failure.error_code, failure.message)
         runtime = self._runtime
         with runtime.lock:
             case, value = runtime.call("classify", self._handle(), lowered)
@@ -285,6 +286,17 @@ class Policy:
         if raw is None:
             return None
         return tuple(Sink._lift(s) for s in raw)
+
+    def redact(self, text: str) -> RedactionReport:
+        """Replace every secret in ``text`` with ``[REDACTED]`` (the built-in
+        scanner rules plus the policy's ``[redaction]`` patterns and
+        allow-list) and count them per rule, never keeping the values. Redact
+        a whole log tail before splitting or clipping it: a PEM block spans
+        lines. Raises :class:`PolicyError` (``too-large``) over 8 MiB.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be str, not {type(text).__name__}")
+        return RedactionReport._lift(self._plan("redact", text))
 
     @staticmethod
     def derive_seed(key: str) -> int:

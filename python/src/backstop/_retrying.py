@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import functools
 import inspect
 import logging
-import random
+import math
+import secrets
 import sys
 import threading
 import time
+import weakref
 from typing import (Any, Awaitable, Callable, Iterator, Mapping, Optional, Protocol, TypeVar,
                     Union, overload)
 
+from ._exceptions import failure_from_exception, pushback_from_exception
+from ._model import Failure
 from ._planner import AttemptFailure, Decision, GiveUpReason, Permit, RetryState, SharedState
 from ._policy import Policy, default_policy, derive_seed
 
@@ -50,12 +55,12 @@ AttemptTimeout.__module__ = "backstop"  # its classifier name: backstop.AttemptT
 
 
 class RetryError(Exception):
-    """The planner gave up. ``__cause__`` (and :attr:`last_exception`) is the
-    last attempt's exception, if an attempt ran.
+    """The loop gave up, for any reason (a permanent failure included).
+    ``__cause__`` (and :attr:`last_exception`) is the last attempt's
+    exception, if an attempt ran: ``raise RetryError(...) from exc``.
 
-    A *permanent* failure is never wrapped: it is re-raised as is, since it
-    was not retried. Pass ``reraise=True`` to get the last exception instead
-    of this one for every other reason too.
+    Pass ``reraise=True`` to get the last exception itself instead, for every
+    reason alike (tenacity's option).
     """
 
     def __init__(self, message: str, reason: GiveUpReason, attempts: int,
@@ -67,7 +72,9 @@ class RetryError(Exception):
         self.attempts = attempts
         """How many attempts ran."""
         self.decision = decision
-        """The planner's decision after the last failed attempt, when giving up there."""
+        """The planner's decision after the last failed attempt (a decision to
+        retry when the caller's deadline or a refused permit ended the loop);
+        ``None`` when no attempt failed."""
         self.permit = permit
         """The refused permit, when the next attempt was refused (open circuit, deadline);
         its ``retry_after`` says when the circuit half-opens."""
@@ -121,6 +128,26 @@ class InMemoryStateStore:
 
 
 _FRESH = SharedState()
+
+#: By default every operation with one Policy object shares one store: its
+#: breaker and budget. Weak keys, so the store goes with the policy.
+_DEFAULT_STORES: "weakref.WeakKeyDictionary[Policy, InMemoryStateStore]" = weakref.WeakKeyDictionary()
+_DEFAULT_STORES_LOCK = threading.Lock()
+
+
+def _store_for(policy: Policy) -> InMemoryStateStore:
+    with _DEFAULT_STORES_LOCK:
+        store = _DEFAULT_STORES.get(policy)
+        if store is None:
+            store = _DEFAULT_STORES[policy] = InMemoryStateStore()
+        return store
+
+
+#: What a cancelled half-open probe is reported as, in every host: the probe
+#: did not succeed, so the breaker must hear of it (or it would wait for the
+#: probe's lease to run out); no rule matches it, so it counts as a failure.
+CANCELLED_PROBE_FAILURE = Failure(error_types=["backstop.Cancelled"],
+                                  message="the caller cancelled the half-open probe")
 _current: contextvars.ContextVar[Optional["Attempt"]] = contextvars.ContextVar(
     "backstop_attempt", default=None)
 
@@ -227,17 +254,22 @@ class Attempt:
             self._status = _SUCCEEDED
             op.succeeded()
             return False
-        if not isinstance(exc, Exception):
-            # KeyboardInterrupt, SystemExit, cancellation: not a failure to plan for.
-            self._status = _GAVE_UP
-            return False
         duration_ms = max(0, round((op.clock() - self._started) * 1000))
+        if not isinstance(exc, Exception):
+            # KeyboardInterrupt, SystemExit, cancellation: the caller stopped,
+            # not the dependency, so it is not planned for; except that a
+            # half-open probe must report, or the breaker waits for it.
+            self._status = _GAVE_UP
+            if self.probe:
+                op.cancelled_probe(duration_ms)
+            return False
         self.decision = decision = op.failed(exc, duration_ms)
-        if decision.should_retry:
+        past_deadline = op.past_deadline(decision)
+        if decision.should_retry and not past_deadline:
             self._status = _RETRYING
             return True
         self._status = _GAVE_UP
-        error = op.give_up_error(decision, exc)
+        error = op.give_up_error(decision, exc, GiveUpReason.DEADLINE if past_deadline else None)
         if error is not exc:
             raise error from exc
         if not substituted:
@@ -253,9 +285,10 @@ class _Operation:
         self.clock = config.clock
         self.state = RetryState(seed=config.seed())
         self.last_exception: Optional[BaseException] = None
+        self.last_decision: Optional[Decision] = None
 
     def _now_ms(self) -> int:
-        return max(0, int(self.clock() * 1000))
+        return max(0, round(self.clock() * 1000))
 
     def begin(self) -> Attempt:
         cfg = self.config
@@ -284,36 +317,66 @@ class _Operation:
         if self.config.reraise and last is not None:
             _add_note(last, f"backstop: {message}")
             return last
-        error = RetryError(message, reason, self.state.attempts, permit=permit, last_exception=last)
+        error = RetryError(message, reason, self.state.attempts, decision=self.last_decision,
+                           permit=permit, last_exception=last)
         error.__cause__ = last
         return error
 
-    def failed(self, exc: Exception, duration_ms: int) -> Decision:
+    def _report(self, outcome: AttemptFailure, now_ms: int) -> Decision:
         cfg = self.config
-        self.last_exception = exc
-        outcome = AttemptFailure.from_exception(exc, duration_ms, now=self.clock())
-        now_ms = self._now_ms()
 
         def after(shared: SharedState) -> tuple[SharedState, Decision]:
             decision = cfg.policy.after_failure(self.state, shared, outcome, now_ms)
             return decision.shared, decision
 
-        decision = cfg.store.update(cfg.dependency, after)
+        return cfg.store.update(cfg.dependency, after)
+
+    def failed(self, exc: Exception, duration_ms: int) -> Decision:
+        self.last_exception = exc
+        now = self.clock()
+        now_ms = self._now_ms()
+        pushback = pushback_from_exception(exc, now=now)
+        never = pushback is not None and math.isinf(pushback)
+        outcome = AttemptFailure(failure_from_exception(exc), duration_ms,
+                                 None if pushback is None or never else int(pushback))
+        decision = self._report(outcome, now_ms)
         self.state = decision.state
+        if decision.should_retry and never:
+            # The planner would retry, but the server asked not to (gRPC A6).
+            decision = dataclasses.replace(
+                decision, give_up=GiveUpReason.PUSHBACK_BEYOND_DEADLINE, delay_ms=0, next_timeout_ms=None,
+                explanation=(f"attempt {decision.attempt} failed ({decision.classification.failure_class.value}); "
+                             "give up: pushback-beyond-deadline (the server asked not to retry)"))
+        self.last_decision = decision
         logger.debug("backstop: %s", decision.explanation)
         return decision
+
+    def cancelled_probe(self, duration_ms: int) -> None:
+        self._report(AttemptFailure(CANCELLED_PROBE_FAILURE, duration_ms, None), self._now_ms())
 
     def succeeded(self) -> None:
         policy = self.config.policy
         self.config.store.update(self.config.dependency, lambda shared: (policy.after_success(shared), None))
 
-    def give_up_error(self, decision: Decision, exc: BaseException) -> BaseException:
-        _add_note(exc, f"backstop: {decision.explanation}")
-        if decision.give_up is GiveUpReason.PERMANENT or self.config.reraise:
+    def past_deadline(self, decision: Decision) -> bool:
+        """Would the wait of a decision to retry end at or past the caller's deadline?"""
+        deadline = self.config.deadline
+        return (decision.should_retry and deadline is not None
+                and self._now_ms() + decision.delay_ms >= round(deadline * 1000))
+
+    def give_up_error(self, decision: Decision, exc: BaseException,
+                      reason: Optional[GiveUpReason] = None) -> BaseException:
+        if reason is GiveUpReason.DEADLINE:
+            explanation = (f"attempt {decision.attempt} failed ({decision.classification.failure_class.value}); "
+                           f"give up: deadline (a wait of {decision.delay_ms} ms would end past the caller's deadline)")
+        else:
+            explanation = decision.explanation
+            reason = decision.give_up
+        assert reason is not None
+        _add_note(exc, f"backstop: {explanation}")
+        if self.config.reraise:
             return exc
-        assert decision.give_up is not None
-        return RetryError(decision.explanation, decision.give_up, decision.attempt,
-                          decision=decision, last_exception=exc)
+        return RetryError(explanation, reason, decision.attempt, decision=decision, last_exception=exc)
 
 
 def _add_note(exc: BaseException, note: str) -> None:
@@ -326,7 +389,7 @@ class _Config:
     def __init__(self, policy: Optional[Policy], idempotency_key: Optional[str], seed: Optional[int],
                  shared_state: Optional[SharedStateStore], dependency: str,
                  on_retry: Optional[Callable[..., Any]], reraise: bool,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], deadline: Optional[float] = None) -> None:
         if policy is None:
             policy = default_policy()
         if not isinstance(policy, Policy):
@@ -344,23 +407,31 @@ class _Config:
                             f"(seed one with its set()), not {type(shared_state).__name__}")
         if on_retry is not None and not callable(on_retry):
             raise TypeError("on_retry must be callable")
+        if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, (int, float))
+                                     or not math.isfinite(deadline)):
+            raise TypeError(f"deadline must be a finite number of seconds on the clock, not {deadline!r}")
         self.policy = policy
         self.idempotency_key = idempotency_key
         self.fixed_seed = seed
-        self.store: SharedStateStore = InMemoryStateStore() if shared_state is None else shared_state
+        self.store: SharedStateStore = _store_for(policy) if shared_state is None else shared_state
         self.dependency = dependency
         self.on_retry = on_retry
         self.reraise = reraise
         self.clock = clock
+        self.deadline = deadline
 
     def seed(self) -> int:
-        # The idempotency key makes a run's delays reproducible; without one,
-        # operations spread out at random (the host owns randomness).
+        # An explicit seed (tests) > the idempotency key (a run's delays are
+        # reproducible) > the OS's randomness (concurrent operations spread out
+        # instead of retrying in lockstep; never 0).
         if self.fixed_seed is not None:
             return self.fixed_seed
         if self.idempotency_key is not None:
             return derive_seed(self.idempotency_key)
-        return random.getrandbits(64)
+        while True:
+            seed = secrets.randbits(64)
+            if seed:
+                return seed
 
     def with_key(self, key: Optional[str]) -> "_Config":
         if key is None:
@@ -377,9 +448,10 @@ class _BaseRetrying:
     def __init__(self, policy: Optional[Policy] = None, *, idempotency_key: Optional[str] = None,
                  seed: Optional[int] = None, shared_state: Optional[SharedStateStore] = None,
                  dependency: str = "default", on_retry: Optional[Callable[..., Any]] = None,
-                 reraise: bool = False, clock: Callable[[], float] = time.time) -> None:
+                 reraise: bool = False, clock: Callable[[], float] = time.time,
+                 deadline: Optional[float] = None) -> None:
         self._config = _Config(policy, idempotency_key, seed, shared_state, dependency, on_retry,
-                               reraise, clock)
+                               reraise, clock, deadline)
 
     @property
     def policy(self) -> Policy:
@@ -407,12 +479,18 @@ class Retrying(_BaseRetrying):
     * ``policy``: a loaded :class:`~backstop.Policy` (default: the built-in rules
       and retry defaults);
     * ``idempotency_key``: seeds the jitter (``"<run id>/<step>"``) so a run's
-      delays are reproducible; without it (or ``seed``) the seed is random;
+      delays are reproducible; without it (or ``seed``) the seed is 64 random
+      bits from the OS (``secrets``), never 0;
+    * ``seed``: an explicit jitter seed, over the key: fixes the waits in tests;
     * ``shared_state``, ``dependency``: a :class:`SharedStateStore` and the key
-      of this dependency in it (default: a private in-memory store);
-    * ``on_retry(decision, exception)``: called before each wait;
+      of this dependency in it (default: an in-memory store per Policy object,
+      shared by every loop using that policy);
+    * ``on_retry(exception, attempt, decision)``: called before each wait;
+    * ``deadline``: the caller's deadline, in seconds on ``clock``: when the
+      next wait would end at or past it, give up at once with reason
+      ``deadline`` rather than sleep into it;
     * ``reraise``: give up by re-raising the last exception instead of
-      :class:`RetryError` (permanent failures are always re-raised as is);
+      :class:`RetryError` (``raise RetryError(...) from exc``), for every reason;
     * ``sleep(seconds)``, ``clock()``: ``time.sleep`` and ``time.time`` (a wall
       clock, because shared state may cross processes); inject fakes in tests.
     """
@@ -421,10 +499,10 @@ class Retrying(_BaseRetrying):
                  seed: Optional[int] = None, shared_state: Optional[SharedStateStore] = None,
                  dependency: str = "default", on_retry: Optional[Callable[..., Any]] = None,
                  reraise: bool = False, sleep: Callable[[float], Any] = time.sleep,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, deadline: Optional[float] = None) -> None:
         super().__init__(policy, idempotency_key=idempotency_key, seed=seed,
                          shared_state=shared_state, dependency=dependency, on_retry=on_retry,
-                         reraise=reraise, clock=clock)
+                         reraise=reraise, clock=clock, deadline=deadline)
         self._sleep = sleep
 
     def __iter__(self) -> Iterator[Attempt]:
@@ -457,7 +535,7 @@ class _Attempts:
                 raise StopIteration
             on_retry = self._operation.config.on_retry
             if on_retry is not None:
-                on_retry(decision, self._operation.last_exception)
+                on_retry(self._operation.last_exception, decision.attempt, decision)
             self._sleep(decision.delay)
         self._attempt = self._operation.begin()
         return self._attempt
@@ -493,10 +571,10 @@ class AsyncRetrying(_BaseRetrying):
                  seed: Optional[int] = None, shared_state: Optional[SharedStateStore] = None,
                  dependency: str = "default", on_retry: Optional[Callable[..., Any]] = None,
                  reraise: bool = False, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, deadline: Optional[float] = None) -> None:
         super().__init__(policy, idempotency_key=idempotency_key, seed=seed,
                          shared_state=shared_state, dependency=dependency, on_retry=on_retry,
-                         reraise=reraise, clock=clock)
+                         reraise=reraise, clock=clock, deadline=deadline)
         self._sleep = sleep
 
     def __aiter__(self) -> "_AsyncAttempts":
@@ -524,7 +602,7 @@ class _AsyncAttempts:
                 raise StopAsyncIteration
             on_retry = self._operation.config.on_retry
             if on_retry is not None:
-                result = on_retry(decision, self._operation.last_exception)
+                result = on_retry(self._operation.last_exception, decision.attempt, decision)
                 if inspect.isawaitable(result):
                     await result
             await self._sleep(decision.delay)
@@ -558,23 +636,24 @@ def retry(policy: Optional[Policy] = None, *, idempotency_key: KeyArg = None,
           seed: Optional[int] = None, shared_state: Optional[SharedStateStore] = None,
           dependency: str = "default", on_retry: Optional[Callable[..., Any]] = None,
           reraise: bool = False, sleep: Optional[Callable[[float], Any]] = None,
-          clock: Callable[[], float] = time.time) -> Callable[[F], F]: ...
+          clock: Callable[[], float] = time.time,
+          deadline: Optional[float] = None) -> Callable[[F], F]: ...
 
 
 def retry(policy: Any = None, *, idempotency_key: KeyArg = None, seed: Optional[int] = None,
           shared_state: Optional[SharedStateStore] = None, dependency: str = "default",
           on_retry: Optional[Callable[..., Any]] = None, reraise: bool = False,
           sleep: Optional[Callable[[float], Any]] = None,
-          clock: Callable[[], float] = time.time) -> Any:
+          clock: Callable[[], float] = time.time, deadline: Optional[float] = None) -> Any:
     """Decorate a function (sync or ``async def``) to retry under a policy.
 
     >>> @retry(policy, idempotency_key=lambda run_id, step: f"{run_id}/{step}")  # doctest: +SKIP
     ... def train(run_id, step): ...
 
     ``idempotency_key`` may be a string or a function of the call's
-    arguments. Each call is one operation; the decorated function's calls
-    share one circuit breaker and retry budget (``shared_state`` under
-    ``dependency``; by default a private in-memory store). ``sleep`` defaults
+    arguments. Each call is one operation; calls share one circuit breaker and
+    retry budget (``shared_state`` under ``dependency``; by default the
+    in-memory store of the Policy object, shared with every loop using it). ``sleep`` defaults
     to ``time.sleep``, or ``asyncio.sleep`` for a coroutine function. Other
     options as in :class:`Retrying`. ``@retry`` alone uses the default policy.
     """
@@ -587,7 +666,7 @@ def retry(policy: Any = None, *, idempotency_key: KeyArg = None, seed: Optional[
     else:
         fixed_key = idempotency_key  # _Config checks it is a str
     config = _Config(policy, fixed_key, seed, shared_state,
-                     dependency, on_retry, reraise, clock)
+                     dependency, on_retry, reraise, clock, deadline)
 
     def decorate(fn: F) -> F:
         if inspect.iscoroutinefunction(fn):

@@ -83,8 +83,8 @@ func TestLowerFlat64(t *testing.T) {
 	vals := lowerArgs(w, f, func(s sink) {
 		s.int(u64T, math.MaxUint64)
 		s.int(boolT, 1)
-		lowerOptionU64(s, nil)
-		lowerOptionU64(s, new(uint64(1<<40)))
+		lowerWitOptionU64(s, nil)
+		lowerWitOptionU64(s, new(uint64(1<<40)))
 		minusOne := int32(-1)
 		s.int(s32T, uint64(uint32(minusOne)))
 	})
@@ -124,8 +124,8 @@ func TestLowerAfterFailureIndirect(t *testing.T) {
 	// handle@0; retry-state@8: attempts@8, option<u64>@16 (disc@16, val@24),
 	// last-delay@32, seed@40; shared@48: circuit@48, consecutive@52,
 	// outcomes@56, count@64, opened@72, started@80, succeeded@84, spent@88;
-	// attempt-failure@96: failure@96 (68 bytes), duration@168, pushback@176
-	// (disc@176, val@184); now@192.
+	// attempt-failure@96: failure@96 (76 bytes), duration@176, pushback@184
+	// (disc@184, val@192); now@200.
 	checks := []struct {
 		name      string
 		got, want any
@@ -145,10 +145,10 @@ func TestLowerAfterFailureIndirect(t *testing.T) {
 		{"succeeded", b.u32(p + 84), uint32(2)},
 		{"spent", b.u32(p + 88), uint32(1500)},
 		{"http some", m[p+96], byte(1)},
-		{"duration", u64(168), uint64(250)},
-		{"pushback some", m[p+176], byte(1)},
-		{"pushback", u64(184), uint64(30_000)},
-		{"now", u64(192), uint64(123)},
+		{"duration", u64(176), uint64(250)},
+		{"pushback some", m[p+184], byte(1)},
+		{"pushback", u64(192), uint64(30_000)},
+		{"now", u64(200), uint64(123)},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -173,13 +173,13 @@ func TestDecisionRoundTrip(t *testing.T) {
 	s := &memSink{w: w, ptr: p}
 	s.record(decisionT, func(s sink) {
 		c, _ := indexOf(giveUpReasons[:], want.GiveUp)
-		s.variant(optionGiveUpT, 1, func(s sink) { s.int(giveUpReasonT, uint64(c)) })
+		s.variant(optionGiveUpReasonT, 1, func(s sink) { s.int(giveUpReasonT, uint64(c)) })
 		s.int(u64T, want.DelayMs)
 		s.int(u32T, uint64(want.Attempt))
-		lowerOptionU64(s, want.NextTimeoutMs)
+		lowerWitOptionU64(s, want.NextTimeoutMs)
 		s.record(classificationT, func(s sink) {
 			s.int(failureClassT, 2)
-			lowerOptionString(s, nil)
+			lowerWitOptionString(s, nil)
 			s.string(want.Classification.Reason)
 		})
 		s.string(want.Explanation)
@@ -231,7 +231,7 @@ func TestFlatResultLift(t *testing.T) {
 		t.Errorf("u32 %d, want the low 32 bits", got)
 	}
 	r = &reader{mem: flatResultMem(5)}
-	liftEnum(&source{r: r}, circuitT, circuits[:])
+	liftWitCircuit(&source{r: r})
 	if !errors.Is(r.err, errABI) {
 		t.Errorf("enum 5: %v", r.err)
 	}

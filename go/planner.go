@@ -10,8 +10,9 @@ import (
 	"unicode/utf8"
 )
 
-// The retry planner (the WIT's retry interface). Every decision is made by
-// the guest; these types carry its inputs and outputs. Times and durations
+// The retry planner: bindings to the WIT's retry interface (begin-attempt,
+// after-failure, ...); the retry loop built on it is Do, in do.go. Every
+// decision is made by the guest; these types carry its inputs and outputs. Times and durations
 // in the state records are whole milliseconds, as the guest counts them, and
 // every record marshals to the canonical JSON of tests/README.md, so a host
 // can persist it and any Backstop host can read it back.

@@ -1,4 +1,5 @@
-//! The retry planner's types as the host sees them. Their serde form is the
+//! The retry planner's types as the host sees them (the bindings of the WIT's
+//! `retry` interface; the retry loop built on them is `retrying`). Their serde form is the
 //! canonical JSON of `tests/README.md`: every state field defaults, so `{}` is a
 //! fresh state, and the full-range u64 values (`seed`, `recent_outcomes`) are
 //! decimal strings so JavaScript readers lose no bits.

@@ -1,0 +1,17 @@
+//! The retry planner: after a failed attempt, retry after how long (and with
+//! what timeout), or give up and why. Pure: `now`, the seed and all state come
+//! in as arguments; the next state goes out.
+//!
+//! One layer per file: [`config`] reads the policy's `[retry]` section,
+//! [`backoff`] is the backoff and jitter maths, [`planner`] the state machine
+//! the hosts drive attempt by attempt, and [`schedule`] the dry run built on it.
+
+pub mod backoff;
+pub mod config;
+pub mod planner;
+pub mod schedule;
+
+pub use backoff::Jitter;
+pub use config::{MAX_DURATION_MS, RetryConfig};
+pub use planner::{AttemptFailure, Decision, GiveUp, Permit, RetryState, SharedState};
+pub use schedule::{MAX_SCHEDULE, PlannedAttempt, Schedule};
