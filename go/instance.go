@@ -243,7 +243,8 @@ func (in *instance) evaluate(ctx context.Context, handle uint32, state string, e
 }
 
 func (in *instance) sinks(ctx context.Context, handle uint32) (alertSinks, error) {
-	return plannerCall(ctx, in, sinksFn, func(s sink) { s.int(u32T, uint64(handle)) }, liftSinks)
+	params := witSinksParams{Policy: handle}
+	return plannerCall(ctx, in, sinksFn, params.lower, liftSinks)
 }
 
 // scheduleDrop asks the instance to drop p's handle when next used.

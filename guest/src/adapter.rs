@@ -236,7 +236,7 @@ impl wit_alerts::Guest for Component {
             log_lines: event.log_lines,
             dedup_key: event.dedup_key,
         };
-        let severity = |text: &str| match Severity::parse(text).unwrap_or(Severity::Info) {
+        let severity = |s: Severity| match s {
             Severity::Info => wit_alerts::Severity::Info,
             Severity::Warning => wit_alerts::Severity::Warning,
             Severity::High => wit_alerts::Severity::High,
@@ -257,7 +257,7 @@ impl wit_alerts::Guest for Component {
                             NotificationKind::Repeat => wit_alerts::NotificationKind::Repeat,
                             NotificationKind::Resolve => wit_alerts::NotificationKind::Resolve,
                         },
-                        severity: severity(&n.severity),
+                        severity: severity(n.severity),
                         targets: n.targets,
                         rule: n.rule,
                         dedup_key: n.dedup_key,
@@ -269,7 +269,7 @@ impl wit_alerts::Guest for Component {
                     .suppressed
                     .into_iter()
                     .map(|x| wit_alerts::Suppressed {
-                        severity: severity(&x.severity),
+                        severity: severity(x.severity),
                         rule: x.rule,
                         dedup_key: x.dedup_key,
                         reason: match x.reason {

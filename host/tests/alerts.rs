@@ -409,7 +409,6 @@ fn simulate_compares_two_policies() {
 #[test]
 fn simulate_names_the_bad_history_line() {
     let sb = Sandbox::new();
-    let history = sb.path("h.jsonl");
     let cases = [
         (
             "{\"at\": 5, \"kind\": \"tick\", \"colour\": 1}",
@@ -431,15 +430,7 @@ fn simulate_names_the_bad_history_line() {
         ),
     ];
     for (text, expected) in cases {
-        std::fs::write(&history, format!("{text}\n")).unwrap();
-        let out = sb.backstop(&[
-            "alerts",
-            "simulate",
-            "--policy",
-            &format!("{EXAMPLES}/seed-alerts.json"),
-            "--history",
-            history.to_str().unwrap(),
-        ]);
+        let out = simulate_history(&sb, &format!("{text}\n"));
         assert_eq!(out.status.code(), Some(1));
         let err = stderr(&out);
         assert!(err.contains("h.jsonl:") && err.contains(expected), "{err}");
@@ -448,25 +439,28 @@ fn simulate_names_the_bad_history_line() {
 
 #[test]
 fn simulate_reads_offsets_and_fractions() {
-    let sb = Sandbox::new();
-    let history = sb.path("h.jsonl");
     // The same instant three ways; in order, so no "out of order" error.
-    std::fs::write(
-        &history,
+    let out = simulate_history(
+        &Sandbox::new(),
         "{\"at\": \"2024-01-15T03:03:05+01:00\", \"kind\": \"tick\"}\n\
          {\"at\": \"2024-01-15T02:03:05.000Z\", \"kind\": \"tick\"}\n\
          {\"at\": 1705284185000, \"kind\": \"tick\"}\n",
-    )
-    .unwrap();
-    let out = sb.backstop(&[
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// `alerts simulate` of the seed's policy over `history` (written to h.jsonl).
+fn simulate_history(sb: &Sandbox, history: &str) -> std::process::Output {
+    let path = sb.path("h.jsonl");
+    std::fs::write(&path, history).unwrap();
+    sb.backstop(&[
         "alerts",
         "simulate",
         "--policy",
         &format!("{EXAMPLES}/seed-alerts.json"),
         "--history",
-        history.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        path.to_str().unwrap(),
+    ])
 }
 
 #[test]

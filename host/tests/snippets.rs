@@ -244,6 +244,43 @@ fn the_alerts_snippet_runs_and_its_summary_is_true() {
     }
 }
 
+/// The seed's Example 1 as the README shows it: `extract.py` is the user's
+/// step, here one that fails its first attempt the way a requests download of
+/// a 503 does and then succeeds; `step.log` is that failure saved.
+#[test]
+fn the_example_1_snippet_retries_the_step_and_classifies_its_log() {
+    const TRACEBACK: &str = "Traceback (most recent call last):\n  \
+        File \"extract.py\", line 9, in <module>\n    response.raise_for_status()\n\
+        requests.exceptions.HTTPError: 503 Server Error: Service Unavailable for url: \
+        http://storage.local/features/part-0001.parquet\n";
+    let sh = Shell::new();
+    let work = sh.dir.path().join("work");
+    std::fs::write(
+        work.join("extract.py"),
+        format!(
+            "import os, sys\n\
+             if os.environ['BACKSTOP_ATTEMPT'] == '1':\n    \
+             sys.stderr.write({TRACEBACK:?})\n    sys.exit(1)\n\
+             print('extracted 1 partition')\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(work.join("step.log"), TRACEBACK).unwrap();
+    let out = sh.run("example-1.sh");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}\n{stdout}");
+    assert!(
+        stderr.contains("attempt 1 failed (transient, rule storage-5xx"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("extracted 1 partition"), "{stdout}");
+    // `classify --log` reads the saved log with the same readers.
+    assert!(
+        stdout.lines().any(|l| l.starts_with("transient (rule storage-5xx)")),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn the_policy_snippet_is_valid() {
     let out = Command::new(env!("CARGO_BIN_EXE_backstop"))

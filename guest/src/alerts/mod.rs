@@ -7,16 +7,20 @@
 mod condition;
 mod evaluate;
 mod redact;
+mod render;
 pub mod runbook;
 mod state;
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 pub use condition::Condition;
 pub use evaluate::{
     Evaluation, Event, EventKind, Notification, NotificationKind, Suppressed, SuppressionReason,
-    evaluate, rfc3339,
+    Verdict, dedup_verdict, evaluate,
 };
+pub use render::rfc3339;
 pub use redact::{SharedRedactor, clip, redact, redact_lines, redact_message};
 pub use state::AlertState;
 
@@ -25,7 +29,10 @@ use crate::error::ErrorCode;
 use crate::retry::MAX_DURATION_MS;
 use crate::schema::{Validator, join};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Ordered: a higher severity inhibits lower ones. Stored in the alert state
+/// by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
     Warning,
@@ -480,6 +487,17 @@ fn read_sink(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<Sink> {
 }
 
 fn read_targets(v: &mut Validator<'_>, path: &str, node: &Node) -> Vec<String> {
+    // Said here rather than by `one_or_many`'s generic "matches nothing": an
+    // alert (or escalation level) nobody receives would fire unseen.
+    if matches!(&node.value, Value::Array(items) if items.is_empty()) {
+        v.report(
+            ErrorCode::InvalidValue,
+            path,
+            node.offset,
+            "`notify` is empty: name at least one target (a sink's `target`), or nobody hears of this alert",
+        );
+        return Vec::new();
+    }
     let mut targets = Vec::new();
     for (p, item) in v.one_or_many(path, node) {
         if let Some(t) = v.string(&p, item) {

@@ -130,10 +130,7 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
             finished_at_ms,
         } => {
             let when = finished_at_ms
-                .map(|ms| {
-                    let t = UNIX_EPOCH + Duration::from_millis(ms);
-                    format!(" at {}", humantime::format_rfc3339_seconds(t))
-                })
+                .map(|ms| format!(" at {}", super::fmt::rfc3339(ms - ms % 1000)))
                 .unwrap_or_default();
             let on = attempt
                 .map(|a| format!(" on attempt {a}"))
