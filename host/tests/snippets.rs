@@ -276,7 +276,9 @@ fn the_example_1_snippet_retries_the_step_and_classifies_its_log() {
     assert!(stdout.contains("extracted 1 partition"), "{stdout}");
     // `classify --log` reads the saved log with the same readers.
     assert!(
-        stdout.lines().any(|l| l.starts_with("transient (rule storage-5xx)")),
+        stdout
+            .lines()
+            .any(|l| l.starts_with("transient (rule storage-5xx)")),
         "{stdout}"
     );
 }

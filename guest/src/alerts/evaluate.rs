@@ -608,7 +608,11 @@ mod tests {
             ),
         ];
         for (existing, now, want) in cases {
-            assert_eq!(dedup_verdict(existing.as_ref(), &r, now), want, "{existing:?} at {now}");
+            assert_eq!(
+                dedup_verdict(existing.as_ref(), &r, now),
+                want,
+                "{existing:?} at {now}"
+            );
         }
     }
 
