@@ -8,6 +8,14 @@ use backstop::{Engine, Failure, Format};
 #[derive(Debug)]
 pub struct Fetch(ureq::Error);
 
+impl std::fmt::Display for Fetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Fetch {}
+
 impl ToFailure for Fetch {
     fn to_failure(&self) -> Failure {
         match &self.0 {
