@@ -252,6 +252,24 @@ type writer struct {
 	mem   memory
 	alloc allocator
 	err   error
+	sinks []memSink // see sinkAt
+}
+
+// slabChunk is how many glue cursors (memSinks, sources) one allocation
+// holds. Each cursor handed through an interface or returned would
+// otherwise be an allocation of its own; chunks are never reused, so
+// cursors never alias.
+const slabChunk = 64
+
+// sinkAt returns a memSink storing at ptr.
+func (w *writer) sinkAt(ptr uint32) *memSink {
+	if len(w.sinks) == 0 {
+		w.sinks = make([]memSink, slabChunk)
+	}
+	m := &w.sinks[0]
+	w.sinks = w.sinks[1:]
+	m.w, m.ptr = w, ptr
+	return m
 }
 
 func (w *writer) fail(err error) {
@@ -363,12 +381,12 @@ func (m *memSink) variant(t *abiType, c uint32, payload func(s sink)) {
 	start := m.next(t)
 	(&memSink{w: m.w, ptr: start}).int(discType(t), uint64(c))
 	if payload != nil {
-		payload(&memSink{w: m.w, ptr: start + t.payloadOff})
+		payload(m.w.sinkAt(start + t.payloadOff))
 	}
 }
 
 func (m *memSink) record(t *abiType, fields func(s sink)) {
-	fields(&memSink{w: m.w, ptr: m.next(t)})
+	fields(m.w.sinkAt(m.next(t)))
 }
 
 // flatSink pushes flattened core values, as the canonical ABI's lower_flat().
@@ -457,7 +475,7 @@ func storeList(w *writer, elem *abiType, n int, each func(s sink, i int)) (ptr, 
 	}
 	ptr = w.allocate(uint32(n)*elem.size, elem.align)
 	for i := 0; i < n && w.err == nil; i++ {
-		each(&memSink{w: w, ptr: ptr + uint32(i)*elem.size}, i)
+		each(w.sinkAt(ptr+uint32(i)*elem.size), i)
 	}
 	return ptr, uint32(n)
 }
@@ -465,8 +483,20 @@ func storeList(w *writer, elem *abiType, n int, each func(s sink, i int)) (ptr, 
 // reader loads values from guest memory with sticky errors; every load is
 // bounds-checked, since the guest's pointers are not trusted.
 type reader struct {
-	mem memory
-	err error
+	mem     memory
+	err     error
+	sources []source // see at
+}
+
+// at returns a source loading from ptr (from a chunk; see slabChunk).
+func (r *reader) at(ptr uint32) *source {
+	if len(r.sources) == 0 {
+		r.sources = make([]source, slabChunk)
+	}
+	s := &r.sources[0]
+	r.sources = r.sources[1:]
+	s.r, s.ptr = r, ptr
+	return s
 }
 
 func (r *reader) fail(format string, args ...any) {
@@ -571,7 +601,7 @@ func (s *source) list(elem *abiType, each func(s *source, i int)) {
 		return
 	}
 	for i := uint32(0); i < n && s.r.err == nil; i++ {
-		each(&source{r: s.r, ptr: p + i*elem.size}, int(i))
+		each(s.r.at(p+i*elem.size), int(i))
 	}
 }
 
@@ -581,28 +611,33 @@ func (s *source) variant(t *abiType) (uint32, *source) {
 	c := uint32((&source{r: s.r, ptr: start}).int(discType(t)))
 	if s.r.err == nil && c >= uint32(len(t.cases)) {
 		s.r.fail("discriminant %d at %#x is not one of %d cases", c, start, len(t.cases))
-		return 0, &source{r: s.r}
+		return 0, s.r.at(0)
 	}
-	return c, &source{r: s.r, ptr: start + t.payloadOff}
+	return c, s.r.at(start + t.payloadOff)
 }
 
 // record returns a source at the record's first field.
 func (s *source) record(t *abiType) *source {
-	return &source{r: s.r, ptr: s.next(t)}
+	return s.r.at(s.next(t))
 }
 
 // lowerArgs lowers a call's parameters: flat onto the core stack, or, when
 // they flatten to more than maxFlatParams values, into one allocation whose
 // address is the only core argument.
 func lowerArgs(w *writer, f *witFunc, params func(s sink)) []uint64 {
+	return lowerArgsInto(w, &flatSink{vals: make([]uint64, 0, len(f.args.flat))}, f, params)
+}
+
+// lowerArgsInto is lowerArgs reusing fs (its vals are overwritten).
+func lowerArgsInto(w *writer, fs *flatSink, f *witFunc, params func(s sink)) []uint64 {
+	fs.w, fs.vals = w, fs.vals[:0]
 	if !f.indirectParams() {
-		fs := &flatSink{w: w, vals: make([]uint64, 0, len(f.args.flat))}
 		params(fs)
 		return fs.vals
 	}
 	p := w.allocate(f.args.size, f.args.align)
-	params(&memSink{w: w, ptr: p})
-	return []uint64{uint64(p)}
+	params(w.sinkAt(p))
+	return append(fs.vals, uint64(p))
 }
 
 // flatResultMem holds a result that flattens to one core value, so it is

@@ -293,9 +293,12 @@ func Do(ctx context.Context, p *Policy, fn func(ctx context.Context) error, opts
 	if p == nil || fn == nil {
 		return errors.New("backstop: Do needs a policy and a function")
 	}
-	cfg := retryConfig{clock: SystemClock}
+	// One allocation for the loop and its configuration: options write
+	// into the retrier's own copy.
+	r := &retrier{ctx: ctx, p: p, cfg: retryConfig{clock: SystemClock}}
+	cfg := &r.cfg
 	for _, opt := range opts {
-		opt(&cfg)
+		opt(cfg)
 	}
 	if cfg.clock == nil {
 		return errors.New("backstop: WithClock needs a clock")
@@ -307,7 +310,12 @@ func Do(ctx context.Context, p *Policy, fn func(ctx context.Context) error, opts
 	// context that cannot be cancelled: on plain instances, which are about
 	// 3x faster per call than interruptible ones (see README). ctx is still
 	// checked around every call, and store calls get ctx itself.
-	gctx := context.WithoutCancel(ctx)
+	r.gctx = ctx
+	if ctx.Done() != nil {
+		r.detached.parent = ctx
+		r.gctx = &r.detached
+	}
+	gctx := r.gctx
 	var seed uint64
 	switch {
 	case cfg.seed != nil:
@@ -323,7 +331,7 @@ func Do(ctx context.Context, p *Policy, fn func(ctx context.Context) error, opts
 	if cfg.store == nil {
 		cfg.store = &p.retryShared
 	}
-	r := &retrier{ctx: ctx, gctx: gctx, p: p, cfg: &cfg, state: RetryState{Seed: seed}}
+	r.state = RetryState{Seed: seed}
 	return r.run(fn)
 }
 
@@ -346,24 +354,63 @@ func DoValue[T any](ctx context.Context, p *Policy, fn func(ctx context.Context)
 
 // retrier is one Do call's loop.
 type retrier struct {
-	ctx     context.Context
-	gctx    context.Context // ctx without cancellation, for the guest
-	p       *Policy
-	cfg     *retryConfig
-	state   RetryState
-	last    *Decision
-	lastErr error
+	ctx      context.Context
+	gctx     context.Context // ctx without cancellation, for the guest
+	detached detached        // gctx when ctx can be cancelled
+	p        *Policy
+	cfg      retryConfig
+	state    RetryState
+	last     *Decision
+	lastErr  error
+
+	// The planner step that update applies to the shared state, its inputs
+	// and its results (fields, so the MemoryStore path needs no closure).
+	step     step
+	outcome  AttemptFailure
+	permit   Permit
+	decision Decision
 }
 
+// step is one planner call applied to the shared state.
+type step uint8
+
+const (
+	stepBegin step = iota
+	stepSuccess
+	stepFailure
+)
+
+// apply runs r.step on sh and keeps its result in r.
+func (r *retrier) apply(sh SharedState) (SharedState, error) {
+	var err error
+	switch r.step {
+	case stepBegin:
+		r.permit, err = r.p.BeginAttempt(r.gctx, r.state, sh, r.cfg.clock.Now())
+		return r.permit.Shared, err
+	case stepSuccess:
+		return r.p.AfterSuccess(r.gctx, sh)
+	default:
+		r.decision, err = r.p.AfterFailure(r.gctx, r.state, sh, r.outcome, r.cfg.clock.Now())
+		return r.decision.Shared, err
+	}
+}
+
+// detached is context.WithoutCancel for the guest's calls, minus its cost:
+// the standard one is a value type, boxed again by every Value lookup, and
+// wazero looks values up on each call (an allocation each). Values come
+// from the parent; nothing in it is ever done. Only Do's guest calls see it.
+type detached struct{ parent context.Context }
+
+func (*detached) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (*detached) Done() <-chan struct{}       { return nil }
+func (*detached) Err() error                  { return nil }
+func (d *detached) Value(key any) any         { return d.parent.Value(key) }
+
 func (r *retrier) run(fn func(ctx context.Context) error) error {
-	ctx, gctx, clock := r.ctx, r.gctx, r.cfg.clock
+	ctx, clock := r.ctx, r.cfg.clock
 	for {
-		var permit Permit
-		err := r.update(func(sh SharedState) (SharedState, error) {
-			var err error
-			permit, err = r.p.BeginAttempt(gctx, r.state, sh, clock.Now())
-			return permit.Shared, err
-		})
+		err := r.update(stepBegin)
+		permit := r.permit
 		if err != nil {
 			return r.fail(fmt.Sprintf("planning attempt %d", r.state.Attempts+1), err)
 		}
@@ -391,9 +438,7 @@ func (r *retrier) run(fn func(ctx context.Context) error) error {
 		cancel()
 
 		if err == nil {
-			err := r.update(func(sh SharedState) (SharedState, error) {
-				return r.p.AfterSuccess(gctx, sh)
-			})
+			err := r.update(stepSuccess)
 			if err != nil {
 				return r.fail(fmt.Sprintf("attempt %d succeeded, but recording it", permit.Attempt), err)
 			}
@@ -404,11 +449,8 @@ func (r *retrier) run(fn func(ctx context.Context) error) error {
 			// it is neither recorded nor retried; except that a half-open
 			// probe must report, or the breaker waits for it.
 			if permit.Probe {
-				probe := AttemptFailure{Failure: cancelledProbeFailure, Duration: clock.Now().Sub(start)}
-				_ = r.update(func(sh SharedState) (SharedState, error) {
-					d, err := r.p.AfterFailure(gctx, r.state, sh, probe, clock.Now())
-					return d.Shared, err
-				})
+				r.outcome = AttemptFailure{Failure: cancelledProbeFailure, Duration: clock.Now().Sub(start)}
+				_ = r.update(stepFailure)
 			}
 			return r.stopped(err)
 		}
@@ -421,17 +463,13 @@ func (r *retrier) run(fn func(ctx context.Context) error) error {
 		if never {
 			pb = nil // the planner records the failure; the refusal is applied below
 		}
-		failure := AttemptFailure{
+		r.outcome = AttemptFailure{
 			Failure:  FailureFromError(err),
 			Duration: clock.Now().Sub(start),
 			Pushback: pb,
 		}
-		var d Decision
-		err = r.update(func(sh SharedState) (SharedState, error) {
-			var err error
-			d, err = r.p.AfterFailure(gctx, r.state, sh, failure, clock.Now())
-			return d.Shared, err
-		})
+		err = r.update(stepFailure)
+		d := r.decision
 		if err != nil {
 			return r.fail(fmt.Sprintf("planning after attempt %d", permit.Attempt), err)
 		}
@@ -464,17 +502,27 @@ func (r *retrier) run(fn func(ctx context.Context) error) error {
 	}
 }
 
-// update applies one planner call to the shared state.
-func (r *retrier) update(fn func(SharedState) (SharedState, error)) error {
+// update applies one planner step to the shared state.
+func (r *retrier) update(st step) error {
+	r.step = st
 	switch s := r.cfg.store.(type) {
+	case *MemoryStore:
+		// MemoryStore.Update, minus the closure an interface call would need.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		next, err := r.apply(s.s)
+		if err == nil {
+			s.s = next
+		}
+		return err
 	case updater:
-		return s.Update(r.ctx, fn)
+		return s.Update(r.ctx, r.apply)
 	default:
 		cur, err := s.Load(r.ctx)
 		if err != nil {
 			return fmt.Errorf("loading the shared state: %w", err)
 		}
-		next, err := fn(cur)
+		next, err := r.apply(cur)
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,13 @@ type instance struct {
 	posts   map[*witFunc]api.Function
 	stack   []uint64 // scratch for CallWithStack, big enough for any export
 
+	// The glue's state for one call, reused by the next: the goroutine
+	// holding the instance is the only user.
+	callCtx context.Context
+	w       writer
+	r       reader
+	flat    flatSink
+
 	// handles maps each Policy loaded into this instance to its guest handle.
 	// Only the goroutine holding the instance touches it.
 	handles map[*Policy]uint32
@@ -71,6 +78,9 @@ func newInstance(mod api.Module) (*instance, error) {
 	if inst.mem == nil || inst.realloc == nil {
 		return nil, errors.New("backstop: the core module does not export memory and cabi_realloc")
 	}
+	inst.w = writer{mem: inst.mem, alloc: inst.guestAlloc}
+	inst.r = reader{mem: inst.mem}
+	inst.flat.vals = make([]uint64, 0, maxFlatParams)
 	for _, f := range witFuncs {
 		fn := mod.ExportedFunction(exportName(f))
 		if fn == nil {
@@ -89,15 +99,11 @@ func newInstance(mod api.Module) (*instance, error) {
 // result, lifts it from the return area with result before running the
 // post-return function (which frees what the guest allocated for it).
 func (in *instance) call(ctx context.Context, f *witFunc, params func(s sink), result func(s *source)) error {
-	w := &writer{mem: in.mem, alloc: func(size, align uint32) (uint32, error) {
-		st := in.stack[:4]
-		st[0], st[1], st[2], st[3] = 0, 0, uint64(align), uint64(size)
-		if err := in.realloc.CallWithStack(ctx, st); err != nil {
-			return 0, err
-		}
-		return api.DecodeU32(st[0]), nil
-	}}
-	args := lowerArgs(w, f, params)
+	in.callCtx = ctx
+	defer func() { in.callCtx = nil }() // not kept past the call
+	w := &in.w
+	w.err = nil
+	args := lowerArgsInto(w, &in.flat, f, params)
 	if w.err != nil {
 		return newFault(ctx, f.name, w.err)
 	}
@@ -119,11 +125,12 @@ func (in *instance) call(ctx context.Context, f *witFunc, params func(s sink), r
 		return nil
 	}
 	ret := api.DecodeU32(in.stack[0])
-	r := &reader{mem: in.mem}
+	r := &in.r
+	r.err = nil
 	if ret%f.result.align != 0 {
 		r.fail("return area %#x is not aligned to %d", ret, f.result.align)
 	} else {
-		result(&source{r: r, ptr: ret})
+		result(r.at(ret))
 	}
 	if r.err != nil {
 		return newFault(ctx, f.name, r.err)
@@ -135,6 +142,16 @@ func (in *instance) call(ctx context.Context, f *witFunc, params func(s sink), r
 		}
 	}
 	return nil
+}
+
+// guestAlloc is cabi_realloc(0, 0, align, size), for the writer.
+func (in *instance) guestAlloc(size, align uint32) (uint32, error) {
+	st := in.stack[:4]
+	st[0], st[1], st[2], st[3] = 0, 0, uint64(align), uint64(size)
+	if err := in.realloc.CallWithStack(in.callCtx, st); err != nil {
+		return 0, err
+	}
+	return api.DecodeU32(st[0]), nil
 }
 
 // loadPolicy returns the guest's handle, or the policy's diagnostics.

@@ -355,7 +355,7 @@ func (p *Policy) beginAttemptMs(ctx context.Context, state RetryState, shared Sh
 	}
 	var permit Permit
 	err := p.run(ctx, func(inst *instance, h uint32) (err error) {
-		permit, err = inst.beginAttempt(ctx, h, &state, &shared, nowMs)
+		permit, err = inst.beginAttemptDirect(ctx, h, &state, &shared, nowMs)
 		return err
 	})
 	return permit, err
@@ -395,7 +395,7 @@ func (p *Policy) AfterSuccess(ctx context.Context, shared SharedState) (SharedSt
 	}
 	var out SharedState
 	err := p.run(ctx, func(inst *instance, h uint32) (err error) {
-		out, err = inst.afterSuccess(ctx, h, &shared)
+		out, err = inst.afterSuccessDirect(ctx, h, &shared)
 		return err
 	})
 	return out, err

@@ -366,6 +366,18 @@ export interface SharedStateStore {
   set(key: string, state: SharedState): unknown;
 }
 
+/**
+ * A store that applies a read-modify-write itself, atomically (for example in
+ * one database transaction holding the row's lock, as `PostgresStore` from
+ * `@backstop/policy/postgres` does); `retry()` prefers `update` over get/set.
+ * `compute` gets the current state (undefined or `{}` when fresh) and returns
+ * [the next state, a result]; `update` resolves to the result, and an
+ * exception from `compute` must propagate unchanged.
+ */
+export interface AtomicSharedStateStore {
+  update<R>(key: string, compute: (current: SharedState | undefined) => [SharedStateInput, R]): R | Promise<R>;
+}
+
 /** The default store: a Map in this thread's memory. */
 export class MemoryStore implements SharedStateStore {
   get(key: string): SharedState | undefined;
@@ -415,7 +427,7 @@ export interface RetryOptions {
   /** An explicit jitter seed, over `idempotencyKey`: fixes the waits in tests. */
   seed?: U64Input;
   /** Where the breaker and budget state live. Default: in memory, one store per Policy object. */
-  sharedState?: SharedStateStore;
+  sharedState?: SharedStateStore | AtomicSharedStateStore;
   /** The key in the store (default `'default'`): one breaker and budget per dependency. */
   dependency?: string;
   /** Called (and awaited) with (error, attempt, decision) after each failed attempt that will be retried, before the wait; throwing stops. */

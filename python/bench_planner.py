@@ -13,7 +13,8 @@ import timeit
 from typing import Any, Callable
 
 import backstop
-from backstop import AttemptFailure, Event, EventKind, Failure, RetryState, Retrying, SharedState
+from backstop import (AttemptFailure, Event, EventKind, Failure, InMemoryStateStore, RetryState,
+                      Retrying, SharedState)
 from backstop._component import ComponentClassifier
 
 # Realistic settings: additive jitter, a deadline and attempt timeout, a
@@ -75,7 +76,10 @@ def main() -> None:
             if calls[0] == 1:
                 raise Unavailable("busy")
 
-        Retrying(policy, seed=1, sleep=lambda s: None, clock=lambda: 1_700_000_000.0)(fn)
+        # A store of its own: the policy's default store is shared by every
+        # operation, and one failure per operation would drain its budget.
+        Retrying(policy, seed=1, sleep=lambda s: None, clock=lambda: 1_700_000_000.0,
+                 shared_state=InMemoryStateStore())(fn)
 
     # Alerts: a failed attempt against an empty state (one info trigger with
     # its payload), and the same against the state of three failed nights with

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Every host's benchmarks back to back in one run, so the numbers share one
 # machine state: the Rust criterion bench (native core vs wasmtime, and the CLI
-# cold start), the Go (wazero), Node (jco) and Python (wasmtime-py) benches.
+# cold start), the Go (wazero), Node (jco) and Python (wasmtime-py) benches,
+# and the peer section: each host's retry helper next to the library its users
+# would otherwise pick (Node: p-retry, cockatiel; Go: cenkalti/backoff v4, v5),
+# with each ratio printed next to its goal (issue #14).
 # Results are printed and kept under target/bench-results/<timestamp>/.
 # docs/BENCHMARKS.md explains what each case measures and how they compare.
 #
 #   tests/bench.sh                 # everything, ~5-10 minutes on 2 cores
 #   BENCH_ONLY="rust go" tests/bench.sh
+#   BENCH_ONLY=peers tests/bench.sh   # the peer section alone (PEER_ROUNDS=7)
 #   CRITERION_ARGS="--warm-up-time 3 --measurement-time 10" tests/bench.sh
 #
 # Needs: cargo, go, node (20+) with npm, python3 with venv. Installs the Node
@@ -18,7 +22,7 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-only="${BENCH_ONLY:-rust go node python}"
+only="${BENCH_ONLY:-rust go node python peers}"
 criterion_args="${CRITERION_ARGS:---warm-up-time 1 --measurement-time 3}"
 out="$root/target/bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
@@ -51,7 +55,7 @@ run() { # name, then the command; output to the terminal and to $out/name.txt
 if wants rust; then
     section "Rust: criterion, native core vs wasmtime host, CLI cold start ($criterion_args)"
     # shellcheck disable=SC2086
-    run rust cargo bench -p backstop --bench decisions -- $criterion_args
+    run rust cargo bench --workspace --bench decisions -- $criterion_args
     # Criterion's point estimates (median of the samples), one line per case.
     section "Rust summary (criterion median)"
     python3 - "$root/target/criterion" <<'EOF' | tee "$out/rust-summary.txt"
@@ -59,7 +63,7 @@ import json, pathlib, sys
 base = pathlib.Path(sys.argv[1])
 for est in sorted(base.glob("**/new/estimates.json")):
     bench = json.loads((est.parent / "benchmark.json").read_text())
-    if not bench["group_id"].startswith(("classify/", "plan/", "alerts/", "cli-cold-start")):
+    if not bench["group_id"].startswith(("classify/", "plan/", "alerts/", "tail-50/", "cli-cold-start")):
         continue
     m = json.loads(est.read_text())["median"]["point_estimate"]
     unit = f"{m:10.1f} ns" if m < 1e5 else f"{m / 1e6:10.2f} ms"
@@ -90,6 +94,39 @@ if wants python; then
     python/.venv/bin/python -m pip install --quiet --disable-pip-version-check ./python
     run python-classify python/.venv/bin/python python/bench_classify.py
     run python-planner python/.venv/bin/python python/bench_planner.py
+    run python-tail python/.venv/bin/python python/bench_tail.py
+
+    section "Python peers: the retry helpers next to tenacity (issue 14 goals)"
+    # The peer lives in the bench's own venv, never in the test venv.
+    if [ ! -x python/.venv-bench/bin/python ]; then
+        "${PYTHON:-python3}" -m venv python/.venv-bench
+    fi
+    python/.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check \
+        -r python/requirements-bench.txt ./python
+    run python-peers python/.venv-bench/bin/python python/bench_peers.py
+fi
+
+if wants peers; then
+    # Interleaved rounds, medians: the cases share the machine's state even
+    # when its load changes during the run.
+    rounds="${PEER_ROUNDS:-7}"
+    section "Peers, Go: Do vs cenkalti/backoff v4 and v5 ($rounds rounds)"
+    # A module of its own (go/internal/peerbench), so backoff never enters
+    # the library's go.mod; the test binary is built once, then run per round.
+    go_peers() {
+        (cd go/internal/peerbench && go test -c -o "$out/peerbench.test" .) || return 1
+        for _ in $(seq "$rounds"); do
+            (cd go/internal/peerbench && "$out/peerbench.test" -test.run '^$' -test.bench . \
+                -test.benchmem -test.benchtime 0.3s) || return 1
+        done | tee "$out/go-peers-raw.txt" | grep '^Benchmark' | python3 "$root/tests/bench/go-peer-ratios.py"
+        return "${PIPESTATUS[0]}"
+    }
+    run go-peers go_peers
+    section "Peers, Node: retry() vs p-retry and cockatiel ($rounds rounds)"
+    if [ ! -d node/node_modules ]; then
+        (cd node && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+    run node-peers bash -c 'cd node && ROUNDS="$1" node bench/peers.bench.js' _ "$rounds"
 fi
 
 section "done"

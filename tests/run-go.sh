@@ -4,9 +4,12 @@
 # canonical-ABI glue, ClassifyError, the artifact hash check, trap recovery,
 # concurrency, the planner API (every planner vector), Do on a fake clock and
 # the alerts evaluator (every alert sequence vector, the seed's Example 3) and
-# the examples. Extra arguments go to `go test`.
-# Needs Go 1.26+ and the Go module proxy. The race detector needs cgo and a C
-# compiler; without one (CGO_ENABLED=0 or no cc) the tests run without -race.
+# the examples; then go/pgstore (PostgreSQL shared state) against a throwaway
+# PostgreSQL, and the cross-language breaker test. Extra arguments go to `go test`.
+# Needs Go 1.26+ and the Go module proxy; the cross-language test also needs
+# python3 and Node 20+ (it installs their dependencies when missing). The race
+# detector needs cgo and a C compiler; without one (CGO_ENABLED=0 or no cc) the
+# tests run without -race.
 # Benchmarks: cd go && go test -run '^$' -bench 'Classify|AfterFailure|BeginAttempt|Do|EvaluateAlerts' -benchmem
 set -euo pipefail
 
@@ -30,4 +33,24 @@ if [ "$(go env CGO_ENABLED)" != 1 ] || ! command -v "$(go env CC)" >/dev/null 2>
     echo "run-go.sh: no cgo toolchain, so running the tests without -race" >&2
     race=
 fi
-go test $race -count=1 "$@" ./...
+go test $race -count=1 -timeout 30m "$@" ./...
+
+# go/pgstore (its own module, so the core does not pull pgx): the
+# PostgreSQL shared-state store against a throwaway cluster (tests/postgres/cluster.sh).
+cd "$root/go/pgstore"
+go mod download
+go mod verify >/dev/null
+unformatted="$(gofmt -l .)"
+if [ -n "$unformatted" ]; then
+    echo "run-go.sh: gofmt would reformat:" >&2
+    echo "$unformatted" >&2
+    exit 1
+fi
+go vet ./...
+eval "$("$root/tests/postgres/cluster.sh" start)"
+trap '"$root/tests/postgres/cluster.sh" stop "$BACKSTOP_TEST_PG_DIR"' EXIT
+go test $race -count=1 -timeout 30m "$@" ./...
+
+# The cross-language breaker: Python, Node and Go workers (and the CLI, with
+# BACKSTOP_BIN) trip one breaker through this PostgreSQL (tests/postgres/crosslang.sh).
+"$root/tests/postgres/crosslang.sh"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Python host: install backstop-policy (with its pinned wasmtime) and the pinned
 # test tools into python/.venv, then run the tests, conformance vectors included.
-# Extra arguments go to pytest. Needs python3 (3.9+) with venv, and PyPI.
+# Extra arguments go to pytest. Then the orchestrator adapters' suites, each
+# in its own environment (tests/run-orchestrators.sh; BACKSTOP_ORCHESTRATORS=none
+# skips them, a space-separated list picks some). Needs python3 (3.9+) with
+# venv, and PyPI.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,5 +16,10 @@ fi
 # A non-editable install: the tests exercise the package as users get it,
 # wasm package data included.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-    -r requirements-test.txt .
+    -r requirements-test.txt ".[postgres]"
 .venv/bin/python -m pytest -q "$@"
+orchestrators="${BACKSTOP_ORCHESTRATORS:-}"
+if [ "$orchestrators" != none ]; then
+    # shellcheck disable=SC2086 # a space-separated list of suite names
+    "$root/tests/run-orchestrators.sh" $orchestrators
+fi

@@ -285,5 +285,92 @@ fn tail(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, classify, plan, alerts, tail, cold_start);
+/// The bound for the redactor: alert evaluation of a failed attempt
+/// carrying the 50-line tail, with the built-in redaction rules on and with
+/// every one of them disabled (`[redaction] disable = [...]`), side by side.
+fn alerts_with_tail(c: &mut Criterion) {
+    use backstop::alerts::{Event, EventKind};
+    let text = include_str!("../../tests/bench/tail-50.txt");
+    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let seed: serde_json::Value =
+        serde_json::from_str(include_str!("../../examples/seed-alerts.json")).unwrap();
+    let rules: toml::Table =
+        toml::from_str(include_str!("../../guest/src/redaction_rules.toml")).unwrap();
+    let every_rule: Vec<serde_json::Value> = rules["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().into())
+        .collect();
+    let mut unredacted = seed.clone();
+    unredacted["redaction"] = serde_json::json!({ "disable": every_rule });
+    let engine = Engine::builder()
+        .cache(CacheMode::Disabled)
+        .build()
+        .unwrap();
+    let mut session = engine.session().unwrap();
+    let mut group = c.benchmark_group("alerts/evaluate-tail-50");
+    for (name, policy) in [("redacted", &seed), ("unredacted", &unredacted)] {
+        let source = policy.to_string();
+        let native = backstop_core::Policy::load(&source, backstop_core::Format::Json).unwrap();
+        let handle = session.load_policy(&source, Format::Json).unwrap();
+        let native_event = backstop_core::alerts::Event {
+            kind: backstop_core::alerts::EventKind::AttemptFailed,
+            pipeline: "nightly".into(),
+            step: "train".into(),
+            run_id: "r1".into(),
+            failure: Some(backstop_core::Failure {
+                exit_code: Some(1),
+                message: Some(lines.last().cloned().unwrap_or_default()),
+                error_types: vec!["botocore.exceptions.ClientError".into()],
+                ..Default::default()
+            }),
+            attempt: 1,
+            late_minutes: 0,
+            labels: vec![],
+            log_lines: lines.clone(),
+            dedup_key: None,
+        };
+        let event = Event {
+            kind: EventKind::AttemptFailed,
+            pipeline: "nightly".into(),
+            step: "train".into(),
+            run_id: "r1".into(),
+            failure: Some(Failure {
+                exit_code: Some(1),
+                message: Some(lines.last().cloned().unwrap_or_default()),
+                error_types: vec!["botocore.exceptions.ClientError".into()],
+                ..Default::default()
+            }),
+            attempt: 1,
+            log_lines: lines.clone(),
+            ..Event::tick()
+        };
+        group.bench_function(format!("native/{name}"), |b| {
+            b.iter(|| {
+                native
+                    .evaluate_alerts("", std::hint::black_box(&native_event), 1_000)
+                    .unwrap()
+            })
+        });
+        group.bench_function(format!("wasmtime/{name}"), |b| {
+            b.iter(|| {
+                session
+                    .evaluate_alerts(handle, "", std::hint::black_box(&event), 1_000)
+                    .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    classify,
+    plan,
+    alerts,
+    alerts_with_tail,
+    tail,
+    cold_start
+);
 criterion_main!(benches);

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 
 import { instantiate } from '../gen/backstop.js';
+import { CorePlanner, GUEST_ERROR } from './core-planner.js';
 import { GuestTrapError, PolicyError } from './errors.js';
 
 let coreModule;
@@ -41,6 +42,7 @@ export class Engine {
   #alerts = null;
   #redaction = null;
   #logs = null;
+  #core = null;
   #generation = 0;
   #instantiateCore;
 
@@ -56,7 +58,11 @@ export class Engine {
 
   #api() {
     if (this.#classifier === null) {
-      const root = instantiate(compiledCore, {}, this.#instantiateCore);
+      // The core instance is kept too, for the planner calls made on it directly.
+      const instantiateCore = this.#instantiateCore ?? ((module, imports) => new WebAssembly.Instance(module, imports));
+      let core = null;
+      const root = instantiate(compiledCore, {}, (module, imports) => (core = instantiateCore(module, imports)));
+      this.#core = new CorePlanner(core.exports);
       this.#classifier = root.classifier;
       this.#retry = root.retry;
       this.#alerts = root.alerts;
@@ -74,6 +80,7 @@ export class Engine {
     this.#alerts = null;
     this.#redaction = null;
     this.#logs = null;
+    this.#core = null;
     this.#generation += 1;
     return new GuestTrapError(err);
   }
@@ -134,6 +141,46 @@ export class Engine {
       const failed = this.#fail(err);
       throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;
     }
+  }
+
+  /**
+   * begin-attempt on the core exports directly (see core-planner.js), with
+   * WIT-shaped arguments; returns jco's raw permit. A guest error is thrown as
+   * jco's wrapper throws it, by repeating the (pure) call through the wrapper.
+   */
+  beginAttempt(slot, state, shared, nowMs) {
+    const handle = this.#handle(slot);
+    let raw;
+    try {
+      raw = this.#core.beginAttempt(handle, state, shared, nowMs);
+    } catch (err) {
+      throw this.#fail(err);
+    }
+    return raw === GUEST_ERROR ? this.plan(slot, 'beginAttempt', state, shared, nowMs) : raw;
+  }
+
+  /** after-failure on the core exports directly; as `beginAttempt`. */
+  afterFailure(slot, state, shared, outcome, nowMs) {
+    const handle = this.#handle(slot);
+    let raw;
+    try {
+      raw = this.#core.afterFailure(handle, state, shared, outcome, nowMs);
+    } catch (err) {
+      throw this.#fail(err);
+    }
+    return raw === GUEST_ERROR ? this.plan(slot, 'afterFailure', state, shared, outcome, nowMs) : raw;
+  }
+
+  /** after-success on the core exports directly; as `beginAttempt`. */
+  afterSuccess(slot, shared) {
+    const handle = this.#handle(slot);
+    let raw;
+    try {
+      raw = this.#core.afterSuccess(handle, shared);
+    } catch (err) {
+      throw this.#fail(err);
+    }
+    return raw === GUEST_ERROR ? this.plan(slot, 'afterSuccess', shared) : raw;
   }
 
   /**

@@ -84,8 +84,10 @@ export function toWitNow(now, path = 'now') {
 }
 
 /** u64 from the engine -> number, refusing values a double cannot hold exactly. */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 export function toNumber(big, path) {
-  if (big > BigInt(Number.MAX_SAFE_INTEGER)) {
+  if (big > MAX_SAFE) {
     throw new RangeError(`${path} is ${big}, beyond Number.MAX_SAFE_INTEGER`);
   }
   return Number(big);
@@ -97,8 +99,21 @@ const BREAKER_FIELDS = ['circuit', 'consecutiveFailures', 'recentOutcomes', 'rec
 const BUDGET_FIELDS = ['spentMilli'];
 const OUTCOME_FIELDS = ['failure', 'durationMs', 'pushbackMs'];
 
+// Every state object lifted below carries its WIT form under this module's
+// symbol (non-enumerable: JSON, Object.keys, spreads and deepStrictEqual do not
+// see it). Those objects are deeply frozen, so one passed back as it came
+// (retry() does, and so does a store keeping the object) needs neither checks
+// nor conversions. A WeakMap did the same at twice the cost (ephemerons in GC).
+const WIT = Symbol('backstop.wit');
+
+function remember(lifted, raw) {
+  return Object.freeze(Object.defineProperty(lifted, WIT, { value: raw }));
+}
+
 /** An absent field is zero: `{}` (or undefined) is a fresh state. */
 export function toWitState(state = {}, path = 'state') {
+  const known = state?.[WIT];
+  if (known !== undefined) return known;
   checkObject(state, path, STATE_FIELDS);
   const { attempts, startedAtMs, lastDelayMs, seed } = state;
   return {
@@ -110,6 +125,8 @@ export function toWitState(state = {}, path = 'state') {
 }
 
 export function toWitShared(shared = {}, path = 'shared') {
+  const known = shared?.[WIT];
+  if (known !== undefined) return known;
   checkObject(shared, path, SHARED_FIELDS);
   const breaker = shared.breaker ?? {};
   const budget = shared.budget ?? {};
@@ -154,17 +171,17 @@ export function toWitMaxEntries(value) {
 // persisted with JSON.stringify and passed back after JSON.parse unchanged.
 
 export function fromWitState(raw, path = 'state') {
-  return Object.freeze({
+  return remember({
     attempts: raw.attempts,
     startedAtMs: raw.startedAtMs == null ? null : toNumber(raw.startedAtMs, `${path}.startedAtMs`),
     lastDelayMs: toNumber(raw.lastDelayMs, `${path}.lastDelayMs`),
     seed: raw.seed.toString(),
-  });
+  }, raw);
 }
 
 export function fromWitShared(raw, path = 'shared') {
   const b = raw.breaker;
-  return Object.freeze({
+  return remember({
     breaker: Object.freeze({
       circuit: b.circuit,
       consecutiveFailures: b.consecutiveFailures,
@@ -175,7 +192,7 @@ export function fromWitShared(raw, path = 'shared') {
       probesSucceeded: b.probesSucceeded,
     }),
     budget: Object.freeze({ spentMilli: raw.budget.spentMilli }),
-  });
+  }, raw);
 }
 
 function optionalNumber(raw, path) {

@@ -86,8 +86,7 @@ export class Policy {
    * @param {{ state?: object, shared?: object, now?: number | Date }} [args]
    */
   beginAttempt({ state, shared, now } = {}) {
-    const raw = this.#engine.plan(this.#slot, 'beginAttempt', toWitState(state), toWitShared(shared), toWitNow(now));
-    return fromWitPermit(raw);
+    return fromWitPermit(this.#engine.beginAttempt(this.#slot, toWitState(state), toWitShared(shared), toWitNow(now)));
   }
 
   /**
@@ -96,20 +95,12 @@ export class Policy {
    * @param {{ state?: object, shared?: object, outcome: object, now?: number | Date }} args
    */
   afterFailure({ state, shared, outcome, now } = {}) {
-    const raw = this.#engine.plan(
-      this.#slot,
-      'afterFailure',
-      toWitState(state),
-      toWitShared(shared),
-      toWitOutcome(outcome),
-      toWitNow(now),
-    );
-    return fromWitDecision(raw);
+    return fromWitDecision(this.#engine.afterFailure(this.#slot, toWitState(state), toWitShared(shared), toWitOutcome(outcome), toWitNow(now)));
   }
 
   /** After a successful attempt: the next shared state (half-open circuit closes, budget refills). */
   afterSuccess(shared) {
-    return fromWitShared(this.#engine.plan(this.#slot, 'afterSuccess', toWitShared(shared)));
+    return fromWitShared(this.#engine.afterSuccess(this.#slot, toWitShared(shared)));
   }
 
   /**

@@ -114,11 +114,14 @@ function isThenable(value) {
 }
 
 /**
- * Read the shared state, compute, write it back. With a synchronous store (the
+ * Read the shared state, compute, write it back. A store with
+ * `update(key, compute)` does all three atomically itself (PostgresStore: one
+ * transaction holding the row's lock). With a synchronous get/set store (the
  * default) nothing else runs in between, so concurrent retries lose no update.
  * `compute` returns [next shared state, result].
  */
 function update(store, key, compute) {
+  if (typeof store.update === 'function') return store.update(key, compute);
   const commit = (current) => {
     const [next, result] = compute(current ?? undefined);
     const written = store.set(key, next);
@@ -150,6 +153,23 @@ function sleepOn(clock, ms, signal) {
  * that signal aborts, whether or not `fn` stops.
  */
 async function runAttempt(fn, permit, callerSignal, clock) {
+  if (permit.timeoutMs === null && callerSignal === undefined) {
+    // Nothing can abort this attempt: no race to set up, and the signal fn is
+    // given (which never aborts) is made only if fn reads it.
+    let signal;
+    const context = {
+      attempt: permit.attempt,
+      timeoutMs: null,
+      get signal() {
+        return (signal ??= new AbortController().signal);
+      },
+    };
+    try {
+      return { ok: true, value: await fn(context) };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  }
   const controller = new AbortController();
   // Cancels the timeout's sleep when the attempt ends first (only made when there is one).
   let done = null;
@@ -219,8 +239,8 @@ function checkOptions(options) {
   if (idempotencyKey !== undefined && typeof idempotencyKey !== 'string') throw new TypeError('retry option `idempotencyKey` must be a string');
   if (dependency !== undefined && typeof dependency !== 'string') throw new TypeError('retry option `dependency` must be a string');
   if (onRetry !== undefined && typeof onRetry !== 'function') throw new TypeError('retry option `onRetry` must be a function');
-  if (sharedState !== undefined && (typeof sharedState?.get !== 'function' || typeof sharedState?.set !== 'function')) {
-    throw new TypeError('retry option `sharedState` must be a store with get(key) and set(key, state) methods');
+  if (sharedState !== undefined && typeof sharedState?.update !== 'function' && (typeof sharedState?.get !== 'function' || typeof sharedState?.set !== 'function')) {
+    throw new TypeError('retry option `sharedState` must be a store with update(key, compute) or get(key) and set(key, state) methods');
   }
   if (clock !== undefined && (typeof clock?.now !== 'function' || typeof clock?.sleep !== 'function')) {
     throw new TypeError('retry option `clock` must have now() and sleep(ms, signal) methods');
@@ -248,12 +268,21 @@ function refusal(permit) {
  */
 export const CANCELLED_PROBE_FAILURE = Object.freeze({ errorTypes: ['backstop.Cancelled'], message: 'the caller cancelled the half-open probe' });
 
+// Seeds drawn from the operating system's randomness 256 at a time: one
+// getRandomValues call per seed was a sixth of a successful retry().
+const seeds = new BigUint64Array(256);
+let nextSeed = seeds.length;
+
 /** A seed from the operating system's randomness, never 0 (0 is what a missing seed used to be). */
 function randomSeed() {
-  const words = new BigUint64Array(1);
-  do getRandomValues(words);
-  while (words[0] === 0n);
-  return words[0];
+  for (;;) {
+    if (nextSeed === seeds.length) {
+      getRandomValues(seeds);
+      nextSeed = 0;
+    }
+    const seed = seeds[nextSeed++];
+    if (seed !== 0n) return seed;
+  }
 }
 
 /**

@@ -23,6 +23,9 @@ const { trap } = new WebAssembly.Instance(
 const CLASSIFY = 'backstop:policy/classifier@0.1.0#classify';
 const LOAD = 'backstop:policy/classifier@0.1.0#load-policy';
 const AFTER_FAILURE = 'backstop:policy/retry@0.1.0#after-failure';
+// Called on the core exports directly, without jco's wrapper (src/core-planner.js).
+const BEGIN_ATTEMPT = 'backstop:policy/retry@0.1.0#begin-attempt';
+const AFTER_SUCCESS = 'backstop:policy/retry@0.1.0#after-success';
 
 /** An engine whose core instances trap in `export` when `armed[export]` is set. */
 function faultyEngine() {
@@ -33,7 +36,7 @@ function faultyEngine() {
       instances += 1;
       const real = new WebAssembly.Instance(module, imports).exports;
       const exports = { ...real };
-      for (const name of [CLASSIFY, LOAD, AFTER_FAILURE]) {
+      for (const name of [CLASSIFY, LOAD, AFTER_FAILURE, BEGIN_ATTEMPT, AFTER_SUCCESS]) {
         exports[name] = (...args) => {
           if (armed[name]) {
             armed[name] = false;
@@ -114,4 +117,28 @@ it('a trap in a planner call surfaces as GuestTrapError; the policy plans again 
   assert.equal(policy.afterFailure(args).delayMs, 1000);
   assert.equal(policy.beginAttempt({ now: 0 }).attempt, 1);
   assert.equal(instances(), 2);
+});
+
+it('a trap in a planner call made on the core exports directly is a GuestTrapError too, and recovered from', () => {
+  const { engine, armed, instances } = faultyEngine();
+  const policy = loadOn(engine, '[retry]\njitter = "none"\n');
+  armed[BEGIN_ATTEMPT] = true;
+  assert.throws(() => policy.beginAttempt({ now: 0 }), GuestTrapError);
+  assert.equal(policy.beginAttempt({ now: 0 }).attempt, 1);
+  assert.equal(instances(), 2);
+  armed[AFTER_SUCCESS] = true;
+  assert.throws(() => policy.afterSuccess({}), GuestTrapError);
+  assert.equal(policy.afterSuccess({}).breaker.circuit, 'closed');
+  assert.equal(instances(), 3);
+});
+
+it('a state the guest refuses gives the same PolicyError on the direct path as through jco', () => {
+  const { engine, instances } = faultyEngine();
+  const policy = loadOn(engine, '[retry.circuit_breaker]\nconsecutive_failures = 3\n');
+  // 65 recent outcomes do not fit the 64-bit window: the guest refuses the state.
+  const shared = { breaker: { recentCount: 65 } };
+  for (const call of [() => policy.beginAttempt({ shared, now: 0 }), () => policy.afterSuccess(shared)]) {
+    assert.throws(call, (err) => err instanceof PolicyError && err.code === 'invalid-state');
+  }
+  assert.equal(instances(), 1, 'a guest error is not a trap');
 });

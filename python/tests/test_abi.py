@@ -276,9 +276,69 @@ def test_compiled_records_match_the_generic_layout(t: Record, value: object) -> 
     assert t.lift_flat(compiled, iter(flat_compiled)) == value
 
 
-def test_records_with_strings_are_not_compiled() -> None:
+def test_records_with_strings_have_no_compiled_lower_flat() -> None:
     assert _wit.FAILURE._pod is None and _wit.DECISION._pod is None
     assert _wit.DECISION.types[-1]._pod is not None  # but its shared-state field is
+    assert _wit.FAILURE._compiled and _wit.DECISION._compiled and _wit.EVENT._compiled
+
+
+FAILURE_VALUE = (503, "UNAVAILABLE", -3, None, ["a.B", "Ç"], [], "SlowDown", "m\u00e9ssage")
+CLASSIFICATION_VALUE = ("transient", None, "no rule matched")
+
+
+@pytest.mark.parametrize("t, value", [
+    (_wit.FAILURE, FAILURE_VALUE),
+    (_wit.FAILURE, (None, None, None, None, [], [], None, None)),
+    (_wit.ATTEMPT_FAILURE, (FAILURE_VALUE, 150, None)),
+    (_wit.DECISION, (None, 1200, 2, 30_000, ("permanent", "rule-1", "because"), "why",
+                     RETRY_STATE_VALUE, SHARED_VALUE)),
+    (_wit.POLICY_ERROR, ("syntax", "bad", "retry.x", (3, 4))),
+    (_wit.POLICY_ERROR, ("too-large", "big", "", None)),
+    (_wit.EVENT, ("tick", "", "", "", None, 0, 0, [], [], None)),
+    (_wit.EVENT, ("run-failed", "p", "s", "r", FAILURE_VALUE, 3, 0, [("team", "ml")],
+                  ["l1", "l2"], "k")),
+    (_wit.NOTIFICATION, ("trigger", "high", ["oncall"], "r", "k", "sum", "{}")),
+])
+def test_compiled_records_with_strings_match_the_generic_path(t: Record, value: object) -> None:
+    assert t._compiled
+    compiled, generic = FakeMemory(), FakeMemory()
+    ptr = compiled.alloc(t.align, t.size)
+    assert generic.alloc(t.align, t.size) == ptr
+    t.store(compiled, ptr, value)
+    Record.store(t, generic, ptr, value)
+    assert compiled.allocs == generic.allocs  # the same allocations, in the same order
+    # The same bytes, except where an absent option's payload lies (compiled
+    # code writes zeros there, the generic path leaves the bytes alone; both
+    # zero on a fresh memory).
+    assert compiled.buf == generic.buf
+    assert t.load(compiled, ptr) == Record.load(t, generic, ptr) == _as_loaded(value)
+
+
+def _as_loaded(value: object) -> object:
+    """Lists load as lists, records as tuples."""
+    if isinstance(value, tuple):
+        return tuple(_as_loaded(v) for v in value)
+    if isinstance(value, list):
+        return [_as_loaded(v) for v in value]
+    return value
+
+
+def test_compiled_records_with_strings_report_bad_host_values_precisely() -> None:
+    with pytest.raises(TypeError, match="string expects a str"):
+        _wit.FAILURE.store(FakeMemory(), 0, (None, 14, None, None, [], [], None, None))
+    with pytest.raises(ValueError, match="does not fit in u16"):
+        _wit.FAILURE.store(FakeMemory(), 0, (70_000, None, None, None, [], [], None, None))
+    with pytest.raises(TypeError, match="list expects a sequence"):
+        _wit.FAILURE.store(FakeMemory(), 0, (None, None, None, None, "ab", [], None, None))
+
+
+def test_compiled_records_with_strings_check_guest_strings() -> None:
+    mem = FakeMemory()
+    ptr = mem.alloc(4, 24)
+    _wit.CLASSIFICATION.store(mem, ptr, ("unknown", "r", "why"))
+    mem.buf[ptr + 16:ptr + 20] = (1 << 20).to_bytes(4, "little")  # reason's offset, past the memory
+    with pytest.raises(AbiError, match="outside linear memory"):
+        _wit.CLASSIFICATION.load(mem, ptr)
 
 
 @pytest.mark.parametrize("t, value, error, match", [

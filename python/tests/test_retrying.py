@@ -4,8 +4,11 @@ except the async attempt timeout (cut after 20 ms; nothing is timed)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sys
 import threading
+import time
 from typing import Any, Optional
 
 import pytest
@@ -425,3 +428,31 @@ def test_public_names() -> None:
                  "InMemoryStateStore", "SharedStateStore", "current_attempt", "RetryState",
                  "SharedState", "Permit", "Decision", "Schedule", "GiveUpReason", "derive_seed"):
         assert name in backstop.__all__ and hasattr(backstop, name)
+
+
+def test_operations_without_a_key_get_distinct_random_seeds_also_after_fork() -> None:
+    from backstop import _retrying
+
+    def seeds(n: int) -> list[int]:
+        config = _retrying._Config(BASIC, None, None, None, "default", None, False, time.time)
+        return [_retrying._Operation(config).state.seed for _ in range(n)]
+
+    # More than one batch of seeds read from the OS: none repeats, none is 0.
+    first = seeds(1200)
+    assert len(set(first)) == len(first) and 0 not in first
+    if not hasattr(os, "fork"):
+        return
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next seeds, then leave at once
+        try:
+            os.write(write, json.dumps(seeds(3)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = json.loads(pipe.read())
+    os.waitpid(pid, 0)
+    parent = seeds(3)
+    # The child read a batch of its own instead of replaying the parent's.
+    assert not set(child) & set(parent)

@@ -191,3 +191,16 @@ uninstall();
 void [wrote, envName, reported];
 // @ts-expect-error the path is a string
 reportFailure(new Error('x'), { path: 3 });
+
+// @backstop/policy/postgres: a PostgresStore is a retry() store.
+import { PostgresStore, StateStoreError, decodeSharedState, encodeSharedState } from '@backstop/policy/postgres';
+{
+  const pgStore = new PostgresStore({ connectionString: 'postgresql://localhost/db', lockTimeoutMs: 2000 });
+  void retry(() => 1, { sharedState: pgStore, dependency: 'feature-store' });
+  const text: string = encodeSharedState({ budget: { spentMilli: 1 } });
+  const back: number = decodeSharedState(text).budget.spentMilli;
+  void back;
+  void ((e: StateStoreError) => e.code === 'unavailable');
+  // @ts-expect-error the dependency name is a string
+  void pgStore.update(1, (s) => [s ?? {}, 0]);
+}

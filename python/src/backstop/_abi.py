@@ -21,6 +21,7 @@ supported), and a ``result`` or ``variant`` as a ``(case_name, payload)`` pair.
 
 from __future__ import annotations
 
+import collections.abc
 import functools
 import struct
 from typing import Any, Iterator, Optional, Protocol, Sequence
@@ -226,7 +227,9 @@ class List(ValType):
         self.elem = elem
 
     def lower_range(self, mem: Memory, value: Any) -> tuple[int, int]:
-        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        # Lists and tuples first: an ABC check costs a microsecond.
+        if type(value) not in (list, tuple) and (isinstance(value, (str, bytes)) or not isinstance(
+                value, collections.abc.Sequence)):
             raise TypeError(f"list expects a sequence, got {type(value).__name__}")
         elem, count = self.elem, len(value)
         if not count:
@@ -277,11 +280,15 @@ class Record(ValType):
         self.flat_types = tuple(ft for t in self.types for ft in t.flat_types)
         self.flat = len(self.flat_types)
         self._fields = tuple(zip(self.offsets, self.types))
-        # Records of fixed-size fields only (the retry states) get one
-        # struct.pack per record instead of a call per field.
-        self._pod = _compile_pod(self)
-        if self._pod is not None:
-            self.store, self.load, self.lower_flat = self._pod  # type: ignore[method-assign]
+        # One struct.pack per record instead of a call per field (see
+        # _compile_pod); ``_pod`` is set for records of fixed-size fields only.
+        compiled = _compile_pod(self)
+        self._compiled = compiled is not None
+        self._pod = compiled if compiled is not None and compiled[2] is not None else None
+        if compiled is not None:
+            self.store, self.load = compiled[0], compiled[1]  # type: ignore[method-assign]
+            if compiled[2] is not None:
+                self.lower_flat = compiled[2]  # type: ignore[method-assign]
 
     def _values(self, value: Any) -> Sequence[Any]:
         values: Sequence[Any] = value
@@ -501,24 +508,36 @@ class Function:
 
 # -- compiled records ----------------------------------------------------------
 #
-# A record whose fields are all integers, bools, small enums, options of those
-# or such records again has a fixed byte layout, so it can be stored and loaded
-# with one precompiled struct.Struct. _compile_pod generates those functions
-# as Python source (the way namedtuple does). On any bad host value the
-# compiled code falls back to the generic path, which raises the precise error
-# (struct's own range checks find it; only a bool where an int belongs slips
-# through as 0 / 1, and the public dataclasses refuse those first).
+# A record whose fields are integers, bools, small enums, options of those,
+# strings, lists or such records again has a fixed byte layout for its own
+# bytes, so it can be stored and loaded with one precompiled struct.Struct;
+# strings and lists are lowered into their own allocations first (in field
+# order, as the generic path does) and only their (offset, length) pairs go
+# into the struct. _compile_record generates those functions as Python source
+# (the way namedtuple does). A record without strings or lists ("plain old
+# data": the retry states) also gets a compiled lower_flat. On any bad host
+# value the compiled code falls back to the generic path, which raises the
+# precise error (struct's own range checks find it; only a bool where an int
+# belongs slips through as 0 / 1, and the public dataclasses refuse those
+# first). The public types check every string field before lowering, so the
+# fallback never runs after a string was allocated for a valid call.
 
 
 def _is_pod(t: ValType) -> bool:
+    return _compilable(t, pointers=False)
+
+
+def _compilable(t: ValType, pointers: bool) -> bool:
     if isinstance(t, (Int, Bool)):
         return True
+    if isinstance(t, (String, List)):
+        return pointers
     if isinstance(t, Enum):
         return t._disc is U8
     if isinstance(t, Option):
-        return _is_pod(t._some)
+        return _compilable(t._some, pointers)
     if isinstance(t, Record):
-        return all(_is_pod(ft) for ft in t.types)
+        return all(_compilable(ft, pointers) for ft in t.types)
     return False
 
 
@@ -530,16 +549,18 @@ def _bad_option(tag: int) -> Any:
     raise AbiError(f"option discriminant {tag} is out of range")
 
 
-class _PodCompiler:
+class _RecordCompiler:
     def __init__(self) -> None:
         self.codes: list[str] = []
         self.pos = 0
         self.slots = 0          # unpacked-tuple index of the next field
         self.names = 0          # fresh variable counter
         self.env: dict[str, Any] = {"_bad_option": _bad_option}
-        self.unpack: list[str] = []   # store: destructuring statements
+        # store: destructuring statements and out-of-line lowerings, in
+        # field order, as (variable or pattern, expression) pairs
+        self.stmts: list[tuple[str, str]] = []
         self.pack: list[str] = []     # store: pack_into arguments
-        self.flat: list[str] = []     # lower_flat: flat values
+        self.flat: list[str] = []     # lower_flat: flat values (plain data only)
 
     def var(self) -> str:
         self.names += 1
@@ -566,6 +587,15 @@ class _PodCompiler:
             self.pack.append(f"(1 if {expr} else 0)")
             self.flat.append(f"(1 if {expr} else 0)")
             return f"(u[{i}] != 0)"
+        if isinstance(t, (String, List)):
+            # (offset, length) of data lowered into its own allocation.
+            i = self.field(offset, "I", 4)
+            self.field(offset + 4, "I", 4)
+            pair, lower, lift = self.var(), self.var(), self.var()
+            self.env[lower], self.env[lift] = t.lower_range, t.lift_range
+            self.stmts.append((pair, f"{lower}(mem, {expr})"))
+            self.pack.extend((f"{pair}[0]", f"{pair}[1]"))
+            return f"{lift}(mem, u[{i}], u[{i + 1}])"
         if isinstance(t, Enum):
             names = self.var()
             self.env[names] = t.names
@@ -578,24 +608,40 @@ class _PodCompiler:
             tag = self.field(offset, "B", 1)
             self.pack.append(f"(0 if {expr} is None else 1)")
             self.flat.append(f"(0 if {expr} is None else 1)")
-            # The payload of None is stored as zeros (any value is valid there).
-            pack_at, flat_at = len(self.pack), len(self.flat)
+            # The payload of None is stored as zeros (any value is valid
+            # there), and nothing of it is destructured or allocated.
+            pack_at, flat_at, stmts_at = len(self.pack), len(self.flat), len(self.stmts)
             inner = self.visit(t._some, offset + t._payload_offset, expr)
             self.pack[pack_at:] = [f"(0 if {expr} is None else {e})" for e in self.pack[pack_at:]]
             self.flat[flat_at:] = [f"(0 if {expr} is None else {e})" for e in self.flat[flat_at:]]
+            self.stmts[stmts_at:] = [
+                (target, f"({none} if {expr} is None else {e})")
+                for target, e in self.stmts[stmts_at:]
+                for none in [self.nones(target)]]
             # Lazily: a None's payload bytes are unspecified (an enum index there may be garbage).
             return f"(None if u[{tag}] == 0 else {inner} if u[{tag}] == 1 else _bad_option(u[{tag}]))"
         assert isinstance(t, Record)
         items = [self.var() for _ in t.types]
-        self.unpack.append(f"({', '.join(items)},) = {expr}")
+        self.stmts.append((f"({', '.join(items)},)", expr))
         loads = [self.visit(ft, offset + fo, item) for ft, fo, item in zip(t.types, t.offsets, items)]
         return f"({', '.join(loads)},)"
 
+    @staticmethod
+    def nones(target: str) -> str:
+        """What a statement's target gets under an absent option."""
+        if target.startswith("("):
+            return f"({'None, ' * (target.count(',') )})"
+        return "None"
+
 
 def _compile_pod(record: Record) -> Optional[tuple[Any, Any, Any]]:
-    if not _is_pod(record):
+    """Compiled (store, load, lower_flat) for a record (see above); lower_flat
+    is None for a record with strings or lists, None for one the compiler
+    does not handle."""
+    if not _compilable(record, pointers=True):
         return None
-    c = _PodCompiler()
+    pod = _is_pod(record)
+    c = _RecordCompiler()
     load_expr = c.visit(record, 0, "value")
     if record.size > c.pos:
         c.codes.append(f"{record.size - c.pos}x")
@@ -603,7 +649,7 @@ def _compile_pod(record: Record) -> Optional[tuple[Any, Any, Any]]:
     c.env["AbiError"] = AbiError
     c.env["_generic_store"] = functools.partial(_generic_store, record)
     c.env["_generic_lower"] = functools.partial(_generic_lower, record)
-    body = "\n        ".join(c.unpack) or "pass"
+    body = "\n        ".join(f"{target} = {e}" for target, e in c.stmts) or "pass"
     source = f"""
 def store(mem, ptr, value):
     try:
@@ -618,7 +664,9 @@ def load(mem, ptr):
         return {load_expr}
     except IndexError:
         raise AbiError("enum discriminant is out of range") from None
-
+"""
+    if pod:
+        source += f"""
 def lower_flat(mem, value, out):
     try:
         {body}
@@ -631,7 +679,7 @@ def lower_flat(mem, value, out):
 """
     c.env["struct"] = struct
     exec(compile(source, f"<backstop._abi record {record.names}>", "exec"), c.env)
-    return c.env["store"], c.env["load"], c.env["lower_flat"]
+    return c.env["store"], c.env["load"], c.env.get("lower_flat")
 
 
 def _generic_store(record: Record, mem: Memory, ptr: int, value: Any) -> None:

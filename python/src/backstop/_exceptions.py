@@ -7,6 +7,7 @@ importing them, so Backstop depends on none of them.
 from __future__ import annotations
 
 import errno as _errno
+import functools
 import math
 import re
 import subprocess
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Optional, Sequence, Union
 
 from ._model import Failure
+from ._planner import _builder
 
 #: The classifier examines at most this many cause-chain entries; so do we.
 MAX_CHAIN = 64
@@ -33,7 +35,10 @@ _GRPC_NAMES = frozenset({
 def exception_type_name(exc: BaseException) -> str:
     """``module.QualName`` (``requests.exceptions.ConnectionError``), or just
     the name for builtins (``TimeoutError``)."""
-    cls = type(exc)
+    return _type_name(type(exc))
+
+
+def _type_name(cls: type) -> str:
     module = getattr(cls, "__module__", None)
     name = getattr(cls, "__qualname__", cls.__name__)
     return name if module in (None, "builtins", "exceptions") else f"{module}.{name}"
@@ -49,11 +54,15 @@ def exception_bases(chain: Sequence[BaseException]) -> tuple[str, ...]:
     names already in the chain, and without ``BaseException``, ``Exception``
     and ``object``. A rule naming ``botocore.exceptions.HTTPClientError``
     then matches ``ConnectionClosedError``."""
-    own = {exception_type_name(e) for e in chain}
+    return _bases(tuple(type(e) for e in chain))
+
+
+def _bases(types: tuple[type, ...]) -> tuple[str, ...]:
+    own = {_type_name(t) for t in types}
     bases: list[str] = []
-    for exc in chain:
+    for t in types:
         try:
-            mro = type(exc).__mro__[1:]
+            mro = t.__mro__[1:]
         except Exception:
             continue
         for cls in mro:
@@ -104,16 +113,19 @@ def _text(value: Any) -> Optional[str]:
     return text
 
 
+def _attr(obj: Any, name: str) -> Any:
+    """``getattr(obj, name, None)``, and ``None`` when the property raises."""
+    try:
+        return getattr(obj, name, None)
+    except Exception:
+        return None
+
+
 def _facts(exc: BaseException) -> dict[str, Any]:
     """What one exception says about the failure. Never raises: a property
     that fails on a half-built exception object is simply not a fact."""
     facts: dict[str, Any] = {}
-
-    def attr(obj: Any, name: str) -> Any:
-        try:
-            return getattr(obj, name, None)
-        except Exception:
-            return None
+    attr = _attr
 
     # HTTP status: urllib's HTTPError, requests / httpx (`response.status_code`),
     # SDKs that put it on the exception (`status_code`, aiohttp's `status`).
@@ -161,6 +173,19 @@ def _facts(exc: BaseException) -> dict[str, Any]:
     return facts
 
 
+@functools.lru_cache(maxsize=512)
+def _chain_names(types: tuple[type, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``error_types`` and ``error_bases`` for a chain of exception types:
+    they depend on the classes alone, and a retry loop sees the same chain
+    again and again. Bounded, so classes made on the fly are not all kept."""
+    return tuple(_type_name(t) for t in types), _bases(types)
+
+
+#: Failures built here hold only checked values (names from classes, statuses
+#: from _http_status, texts from _text), so Failure.__post_init__ is skipped.
+_new_failure = _builder(Failure)
+
+
 def failure_from_exception(exc: BaseException) -> Failure:
     """Describe a caught exception for the classifier.
 
@@ -171,7 +196,20 @@ def failure_from_exception(exc: BaseException) -> Failure:
     """
     if not isinstance(exc, BaseException):
         raise TypeError(f"expected an exception, not {type(exc).__name__}")
+    return _failure(exc, exception_chain(exc))
+
+
+def failure_and_pushback(exc: BaseException, now: Optional[float] = None
+                         ) -> tuple[Failure, Union[int, float, None]]:
+    """:func:`failure_from_exception` and :func:`pushback_from_exception`
+    together, walking the cause chain once (the retry loop's path)."""
+    if not isinstance(exc, BaseException):
+        raise TypeError(f"expected an exception, not {type(exc).__name__}")
     chain = exception_chain(exc)
+    return _failure(exc, chain), _chain_pushback(chain, now)
+
+
+def _failure(exc: BaseException, chain: list[BaseException]) -> Failure:
     found: dict[str, Any] = {}
     for link in chain:
         for key, value in _facts(link).items():
@@ -181,16 +219,15 @@ def failure_from_exception(exc: BaseException) -> Failure:
         message = _text(str(exc))
     except Exception:  # a broken __str__ must not hide the failure
         message = None
-    return Failure(
-        http_status=found.get("http_status"),
-        grpc_code=found.get("grpc_code"),
-        exit_code=found.get("exit_code"),
-        signal=found.get("signal"),
-        error_types=tuple(exception_type_name(e) for e in chain),
-        error_bases=exception_bases(chain),
-        error_code=found.get("error_code"),
-        message=message,
-    )
+    try:
+        types, bases = _chain_names(tuple(type(e) for e in chain))
+    except TypeError:  # an unhashable metaclass: no cache
+        types = tuple(exception_type_name(e) for e in chain)
+        bases = exception_bases(chain)
+    failure: Failure = _new_failure(found.get("http_status"), found.get("grpc_code"),
+                                    found.get("exit_code"), found.get("signal"), types, bases,
+                                    found.get("error_code"), message)
+    return failure
 
 
 _U64_MAX = (1 << 64) - 1
@@ -298,11 +335,7 @@ def parse_grpc_pushback(value: str) -> Union[int, float]:
 
 
 def _pushback(exc: BaseException, now: Optional[float]) -> Union[int, float, None]:
-    def attr(obj: Any, name: str) -> Any:
-        try:
-            return getattr(obj, name, None)
-        except Exception:
-            return None
+    attr = _attr
 
     # An SDK's own attribute (seconds), e.g. a rate-limit error's `retry_after`.
     ms = _seconds_to_ms(attr(exc, "retry_after"))
@@ -350,7 +383,11 @@ def pushback_from_exception(exc: BaseException, now: Optional[float] = None) -> 
     """
     if not isinstance(exc, BaseException):
         raise TypeError(f"expected an exception, not {type(exc).__name__}")
-    for link in exception_chain(exc):
+    return _chain_pushback(exception_chain(exc), now)
+
+
+def _chain_pushback(chain: list[BaseException], now: Optional[float]) -> Union[int, float, None]:
+    for link in chain:
         ms = _pushback(link, now)
         if ms is not None:
             return ms

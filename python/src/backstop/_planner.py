@@ -99,19 +99,31 @@ def _from_mapping(cls: type[_D], data: Any, convert: Mapping[str, Any]) -> _D:
     return cls(**kwargs)
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_BUILDERS: dict[type, Any] = {}
+
+
+def _builder(cls: type[_D]) -> Any:
+    """A function building ``cls`` from its field values in order, without
+    ``__init__`` and ``__post_init__``: for values the engine returned
+    (lifting already checked every value's type and range; the checks were a
+    third of a decision's cost). Generated once per class, the way namedtuple
+    is, because writing the instance dict key by key is twice as fast as a
+    generic ``__dict__.update(zip(...))``."""
+    build = _BUILDERS.get(cls)
+    if build is None:
+        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+        params = ", ".join(f"v{i}" for i in range(len(names)))
+        body = "".join(f"\n    d[{name!r}] = v{i}" for i, name in enumerate(names))
+        env: dict[str, Any] = {"new": object.__new__, "cls": cls}
+        exec(f"def build({params}):\n    o = new(cls)\n    d = o.__dict__{body}\n    return o", env)
+        build = _BUILDERS[cls] = env["build"]
+    return build
 
 
 def _trusted(cls: type[_D], *values: Any) -> _D:
-    """Build a frozen dataclass from values the engine returned, skipping the
-    checks ``__post_init__`` makes on caller input (lifting already checked
-    every value's type and range; this is a third of a decision's cost)."""
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
-    obj = object.__new__(cls)
-    obj.__dict__.update(zip(names, values))
-    return obj
+    """Build a frozen dataclass from values the engine returned (see :func:`_builder`)."""
+    built: _D = _builder(cls)(*values)
+    return built
 
 
 @dataclass(frozen=True)
@@ -146,7 +158,8 @@ class RetryState:
 
     @classmethod
     def _lift(cls, raw: tuple[Any, ...]) -> "RetryState":
-        return _trusted(cls, *raw)
+        state: RetryState = _new_retry_state(*raw)
+        return state
 
 
 @dataclass(frozen=True)
@@ -231,18 +244,42 @@ class SharedState:
                                          "budget": BudgetState.from_dict})
 
     def _lower(self) -> tuple[Any, ...]:
-        return (self.breaker._lower(), (self.budget.spent_milli,))
+        # Immutable and interned (see _lift), so lowered once per object.
+        d = self.__dict__
+        lowered: Optional[tuple[Any, ...]] = d.get("_lowered")
+        if lowered is None:
+            lowered = d["_lowered"] = (self.breaker._lower(), (self.budget.spent_milli,))
+        return lowered
 
     @classmethod
     def _lift(cls, raw: tuple[Any, ...]) -> "SharedState":
-        breaker, budget = raw
-        circuit, *rest = breaker
-        return _trusted(cls, _trusted(BreakerState, Circuit(circuit), *rest),
-                        _trusted(BudgetState, *budget))
+        # Shared states repeat (a closed breaker and a full budget come back
+        # unchanged from most calls), and they are immutable: hand out one
+        # object per value instead of building three per call.
+        shared = _SHARED_INTERNED.get(raw)
+        if shared is None:
+            breaker, budget = raw
+            circuit, *rest = breaker
+            shared = _new_shared(_new_breaker(_CIRCUITS[circuit], *rest), _new_budget(*budget))
+            if len(_SHARED_INTERNED) >= _INTERN_MAX:
+                _SHARED_INTERNED.clear()
+            _SHARED_INTERNED[raw] = shared
+        return shared
+
+
+#: Lifted shared states by their raw value (see SharedState._lift); bounded.
+_SHARED_INTERNED: dict[tuple[Any, ...], SharedState] = {}
+_INTERN_MAX = 256
+
+
+# Enum members by WIT case name: a dict lookup costs a tenth of ``Enum(value)``.
+_CIRCUITS = {c.value: c for c in Circuit}
+_REASONS = {r.value: r for r in GiveUpReason}
+_CLASSES = {c.value: c for c in FailureClass}
 
 
 def _reason(raw: Optional[str]) -> Optional[GiveUpReason]:
-    return None if raw is None else GiveUpReason(raw)
+    return None if raw is None else _REASONS[raw]
 
 
 @dataclass(frozen=True)
@@ -287,8 +324,10 @@ class Permit:
     @classmethod
     def _lift(cls, raw: tuple[Any, ...]) -> "Permit":
         refused, attempt, timeout_ms, retry_after_ms, probe, state, shared = raw
-        return _trusted(cls, _reason(refused), attempt, timeout_ms, retry_after_ms, probe,
-                        RetryState._lift(state), SharedState._lift(shared))
+        permit: Permit = _new_permit(None if refused is None else _REASONS[refused], attempt,
+                                     timeout_ms, retry_after_ms, probe, _new_retry_state(*state),
+                                     SharedState._lift(shared))
+        return permit
 
 
 @dataclass(frozen=True)
@@ -327,7 +366,8 @@ class AttemptFailure:
 
 def _classification(raw: tuple[Any, ...]) -> Classification:
     failure_class, rule, reason = raw
-    return Classification(FailureClass(failure_class), rule, reason)
+    classification: Classification = _new_classification(_CLASSES[failure_class], rule, reason)
+    return classification
 
 
 @dataclass(frozen=True)
@@ -373,9 +413,11 @@ class Decision:
     @classmethod
     def _lift(cls, raw: tuple[Any, ...]) -> "Decision":
         give_up, delay_ms, attempt, next_timeout_ms, classification, explanation, state, shared = raw
-        return _trusted(cls, _reason(give_up), delay_ms, attempt, next_timeout_ms,
-                        _classification(classification), explanation, RetryState._lift(state),
-                        SharedState._lift(shared))
+        decision: Decision = _new_decision(
+            None if give_up is None else _REASONS[give_up], delay_ms, attempt, next_timeout_ms,
+            _classification(classification), explanation, _new_retry_state(*state),
+            SharedState._lift(shared))
+        return decision
 
 
 @dataclass(frozen=True)
@@ -410,3 +452,12 @@ class Schedule:
     def _lift(cls, raw: tuple[Any, ...]) -> "Schedule":
         attempts, ends_with = raw
         return cls(tuple(PlannedAttempt(*a) for a in attempts), _reason(ends_with))
+
+
+_new_retry_state = _builder(RetryState)
+_new_breaker = _builder(BreakerState)
+_new_budget = _builder(BudgetState)
+_new_shared = _builder(SharedState)
+_new_permit = _builder(Permit)
+_new_decision = _builder(Decision)
+_new_classification = _builder(Classification)

@@ -7,7 +7,7 @@ import threading
 import weakref
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Optional, Tuple, Union
+from typing import Any, Literal, Optional, Sequence, Tuple, Union
 
 import wasmtime
 
@@ -100,15 +100,22 @@ class _Runtime:
         """Call a WIT function; call with :attr:`lock` held."""
         return self._guarded(self.instance(), name, args)
 
+    def call_flat(self, name: str, flat: Sequence[int]) -> Any:
+        """Call a WIT function with flattened parameters (:meth:`CoreInstance.call_flat`);
+        call with :attr:`lock` held."""
+        return self._guarded(self.instance(), name, flat, flat=True)
+
     def call_core(self, export: str, *args: int) -> Any:
         """Call a core export with raw ``i32`` values, with trap recovery
         (lock held). For diagnostics and tests: bad values can trap the guest."""
         instance = self.instance()
         return self._guarded(instance, export, args, raw=True)
 
-    def _guarded(self, instance: CoreInstance, name: str, args: tuple[Any, ...],
-                 raw: bool = False) -> Any:
+    def _guarded(self, instance: CoreInstance, name: str, args: Sequence[Any],
+                 raw: bool = False, flat: bool = False) -> Any:
         try:
+            if flat:
+                return instance.call_flat(name, args)
             return instance.call_core(name, *args) if raw else instance.call(name, *args)
         except (wasmtime.Trap, wasmtime.WasmtimeError, AbiError) as exc:
             self.discard_instance()
@@ -171,6 +178,8 @@ class Policy:
             self._state = _Handle(_runtime.generation, _runtime.load(source, format))
         self._finalizer = weakref.finalize(self, _release, _runtime, self._state)
         self._closed = False
+        #: (shared state, the engine's after-success answer for it): see after_success.
+        self._success_memo: Optional[tuple[SharedState, SharedState]] = None
 
     def _handle(self) -> int:
         """The handle in the live instance, reloading after a restart (lock held)."""
@@ -214,6 +223,16 @@ class Policy:
             raise _policy_error(value)
         return value
 
+    def _plan_flat(self, name: str, flat: tuple[int, ...]) -> Any:
+        """:meth:`_plan` for a function whose parameters after the policy
+        handle are already flattened to core values."""
+        runtime = self._runtime
+        with runtime.lock:
+            case, value = runtime.call_flat(name, (self._handle(), *flat))
+        if case == "error":
+            raise _policy_error(value)
+        return value
+
     def begin_attempt(self, state: RetryState, shared: SharedState, now_ms: int) -> Permit:
         """Before each attempt: may it start (circuit breaker, deadline), and
         with what timeout? Keep the permit's ``state`` and ``shared``.
@@ -224,8 +243,9 @@ class Policy:
         """
         _check_arg("state", state, RetryState)
         _check_arg("shared", shared, SharedState)
-        return Permit._lift(self._plan("begin-attempt", state._lower(), shared._lower(),
-                                       _u64("now_ms", now_ms)))
+        return Permit._lift(self._plan_flat(
+            "begin-attempt", (*_flat(_wit.RETRY_STATE, state), *_flat(_wit.SHARED_STATE, shared),
+                              _u64("now_ms", now_ms))))
 
     def after_failure(self, state: RetryState, shared: SharedState,
                       outcome: Union[AttemptFailure, Failure], now_ms: int) -> Decision:
@@ -244,7 +264,17 @@ class Policy:
         """After a successful attempt: close a half-open circuit, refill the
         retry budget. Returns the shared state to keep."""
         _check_arg("shared", shared, SharedState)
-        return SharedState._lift(self._plan("after-success", shared._lower()))
+        # The engine's answer is a pure function of (policy, shared), and the
+        # same state keeps coming back (a closed breaker and a full budget
+        # stay as they are), so the answer for the last state is remembered
+        # rather than asked again. Nothing is decided here: every answer
+        # handed out is one the engine gave for exactly this state.
+        memo = self._success_memo
+        if memo is not None and not self._closed and (memo[0] is shared or memo[0] == shared):
+            return memo[1]
+        after = SharedState._lift(self._plan_flat("after-success", _flat(_wit.SHARED_STATE, shared)))
+        self._success_memo = (shared, after)
+        return after
 
     def schedule(self, seed: int = 0, max_entries: int = 100) -> Schedule:
         """A dry run: the attempts this policy would make if every one failed
@@ -331,6 +361,20 @@ class Policy:
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{len(self.source)} chars"
         return f"<backstop.Policy {self.format} ({state})>"
+
+
+def _flat(t: Any, value: Any) -> tuple[int, ...]:
+    """The core values a retry or shared state flattens to (WIT record ``t``,
+    all fixed-size fields, so no guest memory is involved), computed once per
+    state object: states are immutable, and a shared state is passed again and
+    again."""
+    d = value.__dict__
+    flat: Optional[tuple[int, ...]] = d.get("_flat")
+    if flat is None:
+        out: list[int] = []
+        t.lower_flat(None, value._lower(), out)
+        flat = d["_flat"] = tuple(out)
+    return flat
 
 
 def _check_arg(name: str, value: Any, kind: type) -> None:

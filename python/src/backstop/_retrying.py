@@ -16,7 +16,8 @@ import functools
 import inspect
 import logging
 import math
-import secrets
+import os
+import struct
 import sys
 import threading
 import time
@@ -24,9 +25,10 @@ import weakref
 from typing import (Any, Awaitable, Callable, Iterator, Mapping, Optional, Protocol, TypeVar,
                     Union, overload)
 
-from ._exceptions import failure_from_exception, pushback_from_exception
+from ._exceptions import failure_and_pushback
 from ._model import Failure
-from ._planner import AttemptFailure, Decision, GiveUpReason, Permit, RetryState, SharedState
+from ._planner import (AttemptFailure, Decision, GiveUpReason, Permit, RetryState, SharedState,
+                       _builder, _new_retry_state)
 from ._policy import Policy, default_policy, derive_seed
 
 T = TypeVar("T")
@@ -128,6 +130,7 @@ class InMemoryStateStore:
 
 
 _FRESH = SharedState()
+_new_attempt_failure = _builder(AttemptFailure)
 
 #: By default every operation with one Policy object shares one store: its
 #: breaker and budget. Weak keys, so the store goes with the policy.
@@ -254,7 +257,8 @@ class Attempt:
             self._status = _SUCCEEDED
             op.succeeded()
             return False
-        duration_ms = max(0, round((op.clock() - self._started) * 1000))
+        now = op.clock()
+        duration_ms = max(0, round((now - self._started) * 1000))
         if not isinstance(exc, Exception):
             # KeyboardInterrupt, SystemExit, cancellation: the caller stopped,
             # not the dependency, so it is not planned for; except that a
@@ -263,7 +267,7 @@ class Attempt:
             if self.probe:
                 op.cancelled_probe(duration_ms)
             return False
-        self.decision = decision = op.failed(exc, duration_ms)
+        self.decision = decision = op.failed(exc, duration_ms, now)
         past_deadline = op.past_deadline(decision)
         if decision.should_retry and not past_deadline:
             self._status = _RETRYING
@@ -283,7 +287,8 @@ class _Operation:
     def __init__(self, config: "_Config") -> None:
         self.config = config
         self.clock = config.clock
-        self.state = RetryState(seed=config.seed())
+        # A fresh state; the seed is checked already (see _Config.seed).
+        self.state: RetryState = _new_retry_state(0, None, 0, config.seed())
         self.last_exception: Optional[BaseException] = None
         self.last_decision: Optional[Decision] = None
 
@@ -331,14 +336,16 @@ class _Operation:
 
         return cfg.store.update(cfg.dependency, after)
 
-    def failed(self, exc: Exception, duration_ms: int) -> Decision:
+    def failed(self, exc: Exception, duration_ms: int, now: float) -> Decision:
+        """Report a failed attempt that ended at ``now`` (on the clock)."""
         self.last_exception = exc
-        now = self.clock()
-        now_ms = self._now_ms()
-        pushback = pushback_from_exception(exc, now=now)
+        now_ms = max(0, round(now * 1000))
+        failure, pushback = failure_and_pushback(exc, now=now)
         never = pushback is not None and math.isinf(pushback)
-        outcome = AttemptFailure(failure_from_exception(exc), duration_ms,
-                                 None if pushback is None or never else int(pushback))
+        # Checked values only (a duration from the clock, a pushback parsed
+        # to whole milliseconds), so the dataclass checks are skipped.
+        outcome: AttemptFailure = _new_attempt_failure(
+            failure, duration_ms, None if pushback is None or never else int(pushback))
         decision = self._report(outcome, now_ms)
         self.state = decision.state
         if decision.should_retry and never:
@@ -385,6 +392,32 @@ def _add_note(exc: BaseException, note: str) -> None:
         add_note(note)
 
 
+#: 64-bit seeds from the OS's randomness, read 512 at a time: one system call
+#: per operation was a measurable part of a successful call. Taking the next
+#: one is atomic under the GIL, so no two operations share a seed; a forked
+#: child starts a new batch rather than repeat its parent's.
+_SEED_BATCH = struct.Struct("<512Q")
+_seeds: Iterator[int] = iter(())
+
+
+def _random_seed() -> int:
+    global _seeds
+    while True:
+        for seed in _seeds:
+            if seed:  # never 0
+                return seed
+        _seeds = iter(_SEED_BATCH.unpack(os.urandom(_SEED_BATCH.size)))
+
+
+def _reset_seeds() -> None:
+    global _seeds
+    _seeds = iter(())
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_seeds)
+
+
 class _Config:
     def __init__(self, policy: Optional[Policy], idempotency_key: Optional[str], seed: Optional[int],
                  shared_state: Optional[SharedStateStore], dependency: str,
@@ -428,10 +461,7 @@ class _Config:
             return self.fixed_seed
         if self.idempotency_key is not None:
             return derive_seed(self.idempotency_key)
-        while True:
-            seed = secrets.randbits(64)
-            if seed:
-                return seed
+        return _random_seed()
 
     def with_key(self, key: Optional[str]) -> "_Config":
         if key is None:
@@ -480,7 +510,7 @@ class Retrying(_BaseRetrying):
       and retry defaults);
     * ``idempotency_key``: seeds the jitter (``"<run id>/<step>"``) so a run's
       delays are reproducible; without it (or ``seed``) the seed is 64 random
-      bits from the OS (``secrets``), never 0;
+      bits from the OS (``os.urandom``), never 0;
     * ``seed``: an explicit jitter seed, over the key: fixes the waits in tests;
     * ``shared_state``, ``dependency``: a :class:`SharedStateStore` and the key
       of this dependency in it (default: an in-memory store per Policy object,
