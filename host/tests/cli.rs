@@ -401,11 +401,15 @@ fn every_flag_of_check_and_classify_has_help() {
                 continue;
             }
             flags += 1;
-            // Long help puts the description on the following, more indented line.
+            // Short help puts the description after the flag on its line; long
+            // help on the following, more indented line.
+            let same_line = trimmed
+                .split_once("  ")
+                .is_some_and(|(_, d)| !d.trim().is_empty());
             let next = lines.get(i + 1).copied().unwrap_or("");
             let indent = |s: &str| s.len() - s.trim_start().len();
             assert!(
-                !next.trim().is_empty() && indent(next) > indent(line),
+                same_line || (!next.trim().is_empty() && indent(next) > indent(line)),
                 "{command}: `{}` has no help:\n{help}",
                 trimmed
             );

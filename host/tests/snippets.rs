@@ -72,12 +72,22 @@ fn the_readme_shows_each_snippet_file_exactly() {
         })
         .collect();
     let blocks = readme_blocks();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let orchestrator_section = readme
+        .split_once("\n## On your orchestrator")
+        .map_or("", |(_, rest)| {
+            rest.split_once("\n## ").map_or(rest, |(s, _)| s)
+        });
     for block in &blocks {
         let is_snippet = files.iter().any(|(_, text)| text == block);
         // The only other kind of block: one line naming a script of the repository.
         let is_script = block.lines().count() == 1 && root().join(block.trim()).is_file();
+        // Orchestrator blocks are excerpts of the runnable examples under
+        // examples/<orchestrator>/; python/tests/test_orchestration.py checks
+        // them against those files and the orchestrator suites run the files.
+        let is_orchestrator_excerpt = orchestrator_section.contains(block.as_str());
         assert!(
-            is_snippet || is_script,
+            is_snippet || is_script || is_orchestrator_excerpt,
             "this README block is not a file under examples/snippets/ (copy it there, or \
              update the file it came from):\n{block}"
         );

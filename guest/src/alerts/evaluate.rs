@@ -344,7 +344,7 @@ pub fn dedup_verdict(existing: Option<&AlertEntry>, rule: &AlertRule, now_ms: u6
     };
     if entry.status == AlertStatus::Acknowledged {
         Verdict::Suppress(SuppressionReason::Acknowledged)
-    } else if now_ms < entry.last_sent_ms.saturating_add(rule.dedup_window_ms) {
+    } else if now_ms.saturating_sub(entry.last_sent_ms) < rule.dedup_window_ms {
         Verdict::Suppress(SuppressionReason::Duplicate)
     } else if entry.repeats >= rule.repeat_limit {
         Verdict::Suppress(SuppressionReason::RepeatLimit)

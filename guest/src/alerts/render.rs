@@ -10,8 +10,8 @@ use super::{AlertConfig, AlertRule, Severity, clip, runbook};
 
 /// `1970-01-01T00:00:00Z` style UTC time for a millisecond timestamp, to the
 /// second. RFC 3339 ends at year 9999: a later time (only a nonsense `now`
-/// reaches it) reads as that year's last second rather than failing the
-/// evaluation over a runbook field.
+/// reaches it) reads as the last second jiff represents (9999-12-30T22:00:00Z)
+/// rather than failing the evaluation over a runbook field.
 pub fn rfc3339(ms: u64) -> String {
     let last = jiff::Timestamp::MAX.as_second();
     let secs = i64::try_from(ms / 1000).map_or(last, |s| s.min(last));
@@ -222,6 +222,6 @@ mod tests {
         assert_eq!(rfc3339(951_782_400_000 + 3_723_000), "2000-02-29T01:02:03Z");
         // Whole seconds: the milliseconds are dropped, not rounded.
         assert_eq!(rfc3339(1_704_067_200_999), "2024-01-01T00:00:00Z");
-        assert_eq!(rfc3339(u64::MAX), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339(u64::MAX), "9999-12-30T22:00:00Z");
     }
 }

@@ -78,10 +78,19 @@ pub fn run(args: ClassifyArgs) -> Result<ExitCode> {
     match session.classify(policy, &failure) {
         Ok(verdict) => {
             if args.json {
-                let mut answer = serde_json::to_value(&verdict)?;
-                if let Some(read) = &read {
-                    answer["read"] = read.to_json();
+                // A struct, not a `Value`: the keys keep their declared order
+                // (class, rule, reason), as the README shows them.
+                #[derive(serde::Serialize)]
+                struct Answer<'a> {
+                    #[serde(flatten)]
+                    verdict: &'a Classification,
+                    #[serde(skip_serializing_if = "Option::is_none")]
+                    read: Option<serde_json::Value>,
                 }
+                let answer = Answer {
+                    verdict: &verdict,
+                    read: read.as_ref().map(Reading::to_json),
+                };
                 println!("{}", serde_json::to_string(&answer)?);
             } else {
                 print_human(&verdict);
