@@ -170,6 +170,63 @@ func (e Evaluation) NextWakeup() (time.Time, bool) {
 	return time.UnixMilli(int64(min(*e.NextWakeupMs, math.MaxInt64))), true
 }
 
+// SinkKind says how a sink delivers. Its values are the WIT's names.
+type SinkKind string
+
+// Sink kinds, in the WIT's order.
+const (
+	// SinkStdout: one JSON line on standard output.
+	SinkStdout SinkKind = "stdout"
+	// SinkFile: one JSON line appended to the file Location[0].
+	SinkFile SinkKind = "file"
+	// SinkWebhook: an HTTP POST to Location[0], retried by the host.
+	SinkWebhook SinkKind = "webhook"
+	// SinkCommand: the command Location (argv) with the JSON on its stdin.
+	SinkCommand SinkKind = "command"
+)
+
+// SinkFormat is the shape of a delivered body. Its values are the WIT's names.
+type SinkFormat string
+
+// Sink formats, in the WIT's order.
+const (
+	// SinkFormatBackstop: the notification as is.
+	SinkFormatBackstop SinkFormat = "backstop"
+	// SinkFormatPagerDuty: a PagerDuty Events v2 event; the target is the
+	// routing key.
+	SinkFormatPagerDuty SinkFormat = "pagerduty"
+)
+
+// Sink is one of the policy's [[alerts.sinks]], validated when the policy
+// loaded: where notifications for a target go. The evaluator never
+// delivers; hosts do.
+type Sink struct {
+	// Target is the notification target it serves, or "*" for every target
+	// without its own sink.
+	Target string   `json:"target"`
+	Kind   SinkKind `json:"kind"`
+	// Location is the file path, the URL, or the command's argv; empty for
+	// SinkStdout.
+	Location []string   `json:"location"`
+	Format   SinkFormat `json:"format"`
+	// TimeoutMs is how long one delivery may take, in milliseconds.
+	TimeoutMs uint64 `json:"timeout_ms"`
+	// DeadLetter is where a webhook's undeliverable notifications are
+	// appended; nil for the host's default.
+	DeadLetter *string `json:"dead_letter"`
+}
+
+// Sinks returns the policy's sinks in document order, and false when the
+// policy has no alert section at all (nothing to evaluate or deliver).
+func (p *Policy) Sinks(ctx context.Context) ([]Sink, bool, error) {
+	var out alertSinks
+	err := p.run(ctx, func(inst *instance, h uint32) (err error) {
+		out, err = inst.sinks(ctx, h)
+		return err
+	})
+	return out.sinks, out.present, err
+}
+
 // EvaluateAlerts evaluates one event against the policy's alert rules.
 // state is the previous Evaluation's State ("" for none); now is the host's
 // clock, sent to the guest in Unix ms (before 1970 is an error). Carry the

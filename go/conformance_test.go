@@ -276,6 +276,13 @@ func runCall(t *testing.T, ctx context.Context, engine *Engine, policy *Policy, 
 		decodeInput(t, v.Input, &in)
 		seed, err := engine.DeriveSeed(ctx, in.Key)
 		return map[string]any{"seed": strconv.FormatUint(seed, 10)}, err
+	case "sinks":
+		decodeInput(t, v.Input, &struct{}{})
+		sinks, ok, err := policy.Sinks(ctx)
+		if !ok {
+			return map[string]any{"sinks": nil}, err
+		}
+		return canonical(t, map[string]any{"sinks": sinks}), err
 	}
 	t.Fatalf("unknown call %q", v.Call)
 	return nil, nil

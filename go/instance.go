@@ -259,6 +259,11 @@ func (in *instance) evaluate(ctx context.Context, handle uint32, state string, e
 	}, liftEvaluation)
 }
 
+func (in *instance) sinks(ctx context.Context, handle uint32) (alertSinks, error) {
+	params := witSinksParams{Policy: handle}
+	return plannerCall(ctx, in, sinksFn, params.lower, liftSinks)
+}
+
 // scheduleDrop asks the instance to drop p's handle when next used.
 func (in *instance) scheduleDrop(p *Policy) {
 	in.mu.Lock()

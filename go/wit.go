@@ -366,3 +366,28 @@ func evaluationOf(w *witEvaluation) Evaluation {
 	}
 	return ev
 }
+
+// alertSinks is the WIT's option<list<sink>>: present is false for none.
+type alertSinks struct {
+	sinks   []Sink
+	present bool
+}
+
+func liftSinks(s *source) alertSinks {
+	w := liftWitOptionListSink(s)
+	if w == nil {
+		return alertSinks{}
+	}
+	out := alertSinks{sinks: make([]Sink, 0, len(*w)), present: true}
+	for _, k := range *w {
+		out.sinks = append(out.sinks, Sink{
+			Target:     k.Target,
+			Kind:       SinkKind(k.Kind.String()),
+			Location:   nonNil(k.Location),
+			Format:     SinkFormat(k.Format.String()),
+			TimeoutMs:  k.TimeoutMs,
+			DeadLetter: k.DeadLetter,
+		})
+	}
+	return out
+}

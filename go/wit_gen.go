@@ -909,6 +909,108 @@ func liftWitEvaluation(s *source) (v witEvaluation) {
 	return v
 }
 
+// witSinkKind is a case of the WIT enum sink-kind.
+type witSinkKind uint32
+
+// witSinkKindNames are its cases in WIT order.
+var witSinkKindNames = [...]string{
+	"stdout",
+	"file",
+	"webhook",
+	"command",
+}
+
+var sinkKindT = enumOf(len(witSinkKindNames))
+
+func (e witSinkKind) String() string {
+	return witSinkKindNames[e]
+}
+
+// witSinkKindNamed finds a case by its WIT name.
+func witSinkKindNamed(name string) (witSinkKind, bool) {
+	switch name {
+	case "stdout":
+		return 0, true
+	case "file":
+		return 1, true
+	case "webhook":
+		return 2, true
+	case "command":
+		return 3, true
+	}
+	return 0, false
+}
+
+func liftWitSinkKind(s *source) witSinkKind {
+	c, _ := s.variant(sinkKindT) // rejects an out-of-range case
+	return witSinkKind(c)
+}
+
+// witSinkFormat is a case of the WIT enum sink-format.
+type witSinkFormat uint32
+
+// witSinkFormatNames are its cases in WIT order.
+var witSinkFormatNames = [...]string{
+	"backstop",
+	"pagerduty",
+}
+
+var sinkFormatT = enumOf(len(witSinkFormatNames))
+
+func (e witSinkFormat) String() string {
+	return witSinkFormatNames[e]
+}
+
+// witSinkFormatNamed finds a case by its WIT name.
+func witSinkFormatNamed(name string) (witSinkFormat, bool) {
+	switch name {
+	case "backstop":
+		return 0, true
+	case "pagerduty":
+		return 1, true
+	}
+	return 0, false
+}
+
+func liftWitSinkFormat(s *source) witSinkFormat {
+	c, _ := s.variant(sinkFormatT) // rejects an out-of-range case
+	return witSinkFormat(c)
+}
+
+// witSink is the WIT record sink.
+type witSink struct {
+	Target     string
+	Kind       witSinkKind
+	Location   []string
+	Format     witSinkFormat
+	TimeoutMs  uint64
+	DeadLetter *string
+}
+
+var sinkT = recordOf(stringT, sinkKindT, listStringT, sinkFormatT, u64T, optionStringT)
+
+func lowerWitSink(s sink, v *witSink) {
+	s.record(sinkT, func(s sink) {
+		s.string(v.Target)
+		s.int(sinkKindT, uint64(v.Kind))
+		lowerWitListString(s, v.Location)
+		s.int(sinkFormatT, uint64(v.Format))
+		s.int(u64T, uint64(v.TimeoutMs))
+		lowerWitOptionString(s, v.DeadLetter)
+	})
+}
+
+func liftWitSink(s *source) (v witSink) {
+	r := s.record(sinkT)
+	v.Target = r.string()
+	v.Kind = liftWitSinkKind(r)
+	v.Location = liftWitListString(r)
+	v.Format = liftWitSinkFormat(r)
+	v.TimeoutMs = r.int(u64T)
+	v.DeadLetter = liftWitOptionString(r)
+	return v
+}
+
 // witRuleCount is the WIT record rule-count.
 type witRuleCount struct {
 	Rule  string
@@ -1554,6 +1656,76 @@ func liftWitResultEvaluationOrPolicyError(s *source) (v witResultEvaluationOrPol
 	return v
 }
 
+var listSinkT = listOf(sinkT)
+
+func lowerWitListSink(s sink, v []witSink) {
+	s.list(sinkT, len(v), func(s sink, i int) {
+		lowerWitSink(s, &v[i])
+	})
+}
+
+// liftWitListSink never returns nil, so an empty list marshals as [].
+func liftWitListSink(s *source) []witSink {
+	v := []witSink{}
+	s.list(sinkT, func(s *source, _ int) {
+		v = append(v, liftWitSink(s))
+	})
+	return v
+}
+
+var optionListSinkT = optionOf(listSinkT)
+
+func lowerWitOptionListSink(s sink, v *[]witSink) {
+	if v == nil {
+		s.variant(optionListSinkT, 0, nil)
+		return
+	}
+	s.variant(optionListSinkT, 1, func(s sink) {
+		lowerWitListSink(s, *v)
+	})
+}
+
+func liftWitOptionListSink(s *source) *[]witSink {
+	c, p := s.variant(optionListSinkT)
+	if c == 0 {
+		return nil
+	}
+	v := liftWitListSink(p)
+	return &v
+}
+
+// witResultOptionListSinkOrPolicyError is a result<option<list<sink>>, policy-error>.
+type witResultOptionListSinkOrPolicyError struct {
+	IsErr bool
+	Ok    *[]witSink
+	Err   witPolicyError
+}
+
+var resultOptionListSinkOrPolicyErrorT = resultOf(optionListSinkT, policyErrorT)
+
+func lowerWitResultOptionListSinkOrPolicyError(s sink, v *witResultOptionListSinkOrPolicyError) {
+	if v.IsErr {
+		s.variant(resultOptionListSinkOrPolicyErrorT, 1, func(s sink) {
+			lowerWitPolicyError(s, &v.Err)
+		})
+		return
+	}
+	s.variant(resultOptionListSinkOrPolicyErrorT, 0, func(s sink) {
+		lowerWitOptionListSink(s, v.Ok)
+	})
+}
+
+func liftWitResultOptionListSinkOrPolicyError(s *source) (v witResultOptionListSinkOrPolicyError) {
+	c, p := s.variant(resultOptionListSinkOrPolicyErrorT)
+	v.IsErr = c == 1
+	if v.IsErr {
+		v.Err = liftWitPolicyError(p)
+	} else {
+		v.Ok = liftWitOptionListSink(p)
+	}
+	return v
+}
+
 // witResultRedactionReportOrPolicyError is a result<redaction-report, policy-error>.
 type witResultRedactionReportOrPolicyError struct {
 	IsErr bool
@@ -1788,6 +1960,22 @@ func liftWitEvaluateResult(s *source) witResultEvaluationOrPolicyError {
 	return liftWitResultEvaluationOrPolicyError(s)
 }
 
+// sinksFn is backstop:policy/alerts@0.1.0#sinks.
+var sinksFn = newWitFunc("sinks", resultOptionListSinkOrPolicyErrorT, u32T).in(alertsInterface)
+
+// witSinksParams are sinks's parameters, in WIT order.
+type witSinksParams struct {
+	Policy uint32
+}
+
+func (v *witSinksParams) lower(s sink) {
+	s.int(u32T, uint64(v.Policy))
+}
+
+func liftWitSinksResult(s *source) witResultOptionListSinkOrPolicyError {
+	return liftWitResultOptionListSinkOrPolicyError(s)
+}
+
 // redactFn is backstop:policy/redaction@0.1.0#redact.
 var redactFn = newWitFunc("redact", resultRedactionReportOrPolicyErrorT, u32T, stringT).in(redactionInterface)
 
@@ -1833,6 +2021,7 @@ var witFuncs = []*witFunc{
 	planScheduleFn,
 	deriveSeedFn,
 	evaluateFn,
+	sinksFn,
 	redactFn,
 	readLogFn,
 }
@@ -1875,6 +2064,9 @@ var witLayouts = []witLayout{
 	{"schedule", scheduleT, 12, 4, []uint32{0, 8}, "i32*4"},
 	{"severity", severityT, 1, 1, nil, "i32"},
 	{"shared-state", sharedStateT, 48, 8, []uint32{0, 40}, "i32*2 i64 i32 i64 i32*3"},
+	{"sink", sinkT, 48, 8, []uint32{0, 8, 12, 20, 24, 32}, "i32*6 i64 i32*3"},
+	{"sink-format", sinkFormatT, 1, 1, nil, "i32"},
+	{"sink-kind", sinkKindT, 1, 1, nil, "i32"},
 	{"suppressed", suppressedT, 20, 4, []uint32{0, 8, 16, 17}, "i32*6"},
 	{"suppression-reason", suppressionReasonT, 1, 1, nil, "i32"},
 	{"option<u16>", optionU16T, 4, 2, nil, "i32*2"},
@@ -1885,12 +2077,14 @@ var witLayouts = []witLayout{
 	{"option<give-up-reason>", optionGiveUpReasonT, 2, 1, nil, "i32*2"},
 	{"option<location>", optionLocationT, 12, 4, nil, "i32*3"},
 	{"option<log-stream>", optionLogStreamT, 2, 1, nil, "i32*2"},
+	{"option<list<sink>>", optionListSinkT, 12, 4, nil, "i32*3"},
 	{"list<string>", listStringT, 8, 4, nil, "i32*2"},
 	{"list<label>", listLabelT, 8, 4, nil, "i32*2"},
 	{"list<notification>", listNotificationT, 8, 4, nil, "i32*2"},
 	{"list<planned-attempt>", listPlannedAttemptT, 8, 4, nil, "i32*2"},
 	{"list<policy-error>", listPolicyErrorT, 8, 4, nil, "i32*2"},
 	{"list<rule-count>", listRuleCountT, 8, 4, nil, "i32*2"},
+	{"list<sink>", listSinkT, 8, 4, nil, "i32*2"},
 	{"list<suppressed>", listSuppressedT, 8, 4, nil, "i32*2"},
 	{"result<u32, list<policy-error>>", resultU32OrListPolicyErrorT, 12, 4, nil, "i32*3"},
 	{"result<classification, policy-error>", resultClassificationOrPolicyErrorT, 36, 4, nil, "i32*9"},
@@ -1901,6 +2095,7 @@ var witLayouts = []witLayout{
 	{"result<redaction-report, policy-error>", resultRedactionReportOrPolicyErrorT, 36, 4, nil, "i32*9"},
 	{"result<schedule, policy-error>", resultScheduleOrPolicyErrorT, 36, 4, nil, "i32*9"},
 	{"result<shared-state, policy-error>", resultSharedStateOrPolicyErrorT, 56, 8, nil, "i32*3 i64 i32 i64 i32*3"},
+	{"result<option<list<sink>>, policy-error>", resultOptionListSinkOrPolicyErrorT, 36, 4, nil, "i32*9"},
 }
 
 // witCoreSignatures are the core signatures wit-parser computes.
@@ -1914,6 +2109,7 @@ var witCoreSignatures = []witCoreSignature{
 	{planScheduleFn, "i32 i64 i32", "i32"},
 	{deriveSeedFn, "i32*2", "i64"},
 	{evaluateFn, "i32", "i32"},
+	{sinksFn, "i32", "i32"},
 	{redactFn, "i32*3", "i32"},
 	{readLogFn, "i32*9", "i32"},
 }

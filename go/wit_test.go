@@ -80,6 +80,8 @@ func TestEnumsMatchTheWIT(t *testing.T) {
 		"notification-kind":  {string(NotifyTrigger), string(NotifyEscalate), string(NotifyRepeat), string(NotifyResolve)},
 		"suppression-reason": {string(SuppressedDuplicate), string(SuppressedInhibited), string(SuppressedAcknowledged), string(SuppressedRepeatLimit)},
 		"circuit":            {CircuitClosed.String(), CircuitOpen.String(), CircuitHalfOpen.String()},
+		"sink-kind":          {string(SinkStdout), string(SinkFile), string(SinkWebhook), string(SinkCommand)},
+		"sink-format":        {string(SinkFormatBackstop), string(SinkFormatPagerDuty)},
 	}
 	wit := map[string][]string{
 		"policy-format":      witPolicyFormatNames[:],
@@ -91,6 +93,8 @@ func TestEnumsMatchTheWIT(t *testing.T) {
 		"notification-kind":  witNotificationKindNames[:],
 		"suppression-reason": witSuppressionReasonNames[:],
 		"circuit":            witCircuitNames[:],
+		"sink-kind":          witSinkKindNames[:],
+		"sink-format":        witSinkFormatNames[:],
 	}
 	for name, cases := range wit {
 		got := append([]string{}, cases...)

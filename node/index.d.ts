@@ -126,6 +126,11 @@ export class Policy implements Disposable {
    */
   evaluateAlerts(args: { state?: string; event: AlertEvent; now?: Timestamp }): AlertEvaluation;
   /**
+   * The policy's `[[alerts.sinks]]` in document order, validated at load with
+   * defaults filled in; `null` when the policy has no alert section at all.
+   */
+  sinks(): readonly AlertSink[] | null;
+  /**
    * Replace every secret in `text` with `[REDACTED]` (built-in scanner rules plus
    * the policy's `[redaction]` patterns and allow-list) and count them per rule.
    * Redact a whole log tail before splitting or clipping it.
@@ -195,6 +200,24 @@ export interface AlertEvaluation {
   readonly state: string;
   /** When to call back with `{ kind: 'tick' }`, or `null` when no timer is pending. */
   readonly nextWakeupMs: number | null;
+}
+
+export type SinkKind = 'stdout' | 'file' | 'webhook' | 'command';
+export type SinkFormat = 'backstop' | 'pagerduty';
+
+/** Where notifications for a target go. The evaluator never delivers; hosts do. */
+export interface AlertSink {
+  /** The notification target it serves, or `*` for every target without its own sink. */
+  readonly target: string;
+  readonly kind: SinkKind;
+  /** The file path, the URL, or the command's argv; empty for `stdout`. */
+  readonly location: readonly string[];
+  /** `pagerduty`: a PagerDuty Events v2 body, the target being the routing key. */
+  readonly format: SinkFormat;
+  /** How long one delivery may take. */
+  readonly timeoutMs: number;
+  /** Where a webhook's undeliverable notifications go; `null`: the host's default. */
+  readonly deadLetter: string | null;
 }
 
 // ---- Retry planner -------------------------------------------------------

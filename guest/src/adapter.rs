@@ -236,7 +236,7 @@ impl wit_alerts::Guest for Component {
             log_lines: event.log_lines,
             dedup_key: event.dedup_key,
         };
-        let severity = |text: &str| match Severity::parse(text).unwrap_or(Severity::Info) {
+        let severity = |s: Severity| match s {
             Severity::Info => wit_alerts::Severity::Info,
             Severity::Warning => wit_alerts::Severity::Warning,
             Severity::High => wit_alerts::Severity::High,
@@ -257,7 +257,7 @@ impl wit_alerts::Guest for Component {
                             NotificationKind::Repeat => wit_alerts::NotificationKind::Repeat,
                             NotificationKind::Resolve => wit_alerts::NotificationKind::Resolve,
                         },
-                        severity: severity(&n.severity),
+                        severity: severity(n.severity),
                         targets: n.targets,
                         rule: n.rule,
                         dedup_key: n.dedup_key,
@@ -269,7 +269,7 @@ impl wit_alerts::Guest for Component {
                     .suppressed
                     .into_iter()
                     .map(|x| wit_alerts::Suppressed {
-                        severity: severity(&x.severity),
+                        severity: severity(x.severity),
                         rule: x.rule,
                         dedup_key: x.dedup_key,
                         reason: match x.reason {
@@ -291,6 +291,37 @@ impl wit_alerts::Guest for Component {
                 state: e.state,
                 next_wakeup_ms: e.next_wakeup_ms,
             })
+        })
+    }
+
+    fn sinks(policy: PolicyHandle) -> Result<Option<Vec<wit_alerts::Sink>>, WitPolicyError> {
+        use crate::alerts::{SinkFormat, SinkKind};
+        with_policy(policy, |policy| {
+            let config = policy.alerts();
+            if !config.present {
+                return Ok(None);
+            }
+            let sinks = config
+                .sinks
+                .iter()
+                .map(|s| wit_alerts::Sink {
+                    target: s.target.clone(),
+                    kind: match s.kind {
+                        SinkKind::Stdout => wit_alerts::SinkKind::Stdout,
+                        SinkKind::File => wit_alerts::SinkKind::File,
+                        SinkKind::Webhook => wit_alerts::SinkKind::Webhook,
+                        SinkKind::Command => wit_alerts::SinkKind::Command,
+                    },
+                    location: s.location.clone(),
+                    format: match s.format {
+                        SinkFormat::Backstop => wit_alerts::SinkFormat::Backstop,
+                        SinkFormat::Pagerduty => wit_alerts::SinkFormat::Pagerduty,
+                    },
+                    timeout_ms: s.timeout_ms,
+                    dead_letter: s.dead_letter.clone(),
+                })
+                .collect();
+            Ok(Some(sinks))
         })
     }
 }

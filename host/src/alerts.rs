@@ -70,6 +70,18 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// The WIT's name, as in JSON and the CLI's tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NotificationKind {
@@ -77,6 +89,18 @@ pub enum NotificationKind {
     Escalate,
     Repeat,
     Resolve,
+}
+
+impl NotificationKind {
+    /// The WIT's name, as in JSON and the CLI's tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::Trigger => "trigger",
+            NotificationKind::Escalate => "escalate",
+            NotificationKind::Repeat => "repeat",
+            NotificationKind::Resolve => "resolve",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +124,18 @@ pub enum SuppressionReason {
     RepeatLimit,
 }
 
+impl SuppressionReason {
+    /// The WIT's name, as in JSON and the CLI's tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuppressionReason::Duplicate => "duplicate",
+            SuppressionReason::Inhibited => "inhibited",
+            SuppressionReason::Acknowledged => "acknowledged",
+            SuppressionReason::RepeatLimit => "repeat-limit",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Suppressed {
     pub rule: String,
@@ -115,4 +151,41 @@ pub struct Evaluation {
     /// The next alert state: store it and pass it to the next call.
     pub state: String,
     pub next_wakeup_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkKind {
+    /// One JSON line on standard output.
+    Stdout,
+    /// One JSON line appended to the file `location[0]`.
+    File,
+    /// An HTTP POST to `location[0]`.
+    Webhook,
+    /// The command `location` (argv) with the JSON on its standard input.
+    Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkFormat {
+    /// The notification as is.
+    Backstop,
+    /// A PagerDuty Events v2 event; the target is the routing key.
+    Pagerduty,
+}
+
+/// Where notifications for a target go: one of the policy's `[[alerts.sinks]]`,
+/// as the guest validated it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sink {
+    /// The target it serves, or `*` for every target without its own sink.
+    pub target: String,
+    pub kind: SinkKind,
+    /// `file`: the path; `webhook`: the URL; `command`: the argv; empty for `stdout`.
+    pub location: Vec<String>,
+    pub format: SinkFormat,
+    pub timeout_ms: u64,
+    /// `webhook`: where undeliverable notifications are appended.
+    pub dead_letter: Option<String>,
 }

@@ -10,8 +10,8 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Store, StoreLimits, StoreLimitsBuilder};
 
 use crate::alerts::{
-    Evaluation, Event, EventKind, Notification, NotificationKind, Severity, Suppressed,
-    SuppressionReason,
+    Evaluation, Event, EventKind, Notification, NotificationKind, Severity, Sink, SinkFormat,
+    SinkKind, Suppressed, SuppressionReason,
 };
 use crate::cache::CodeCache;
 use crate::error::{Error, Result};
@@ -453,6 +453,36 @@ impl Session {
             state: e.state,
             next_wakeup_ms: e.next_wakeup_ms,
         })
+    }
+
+    /// The policy's alert sinks, validated at load; `None` when the policy has
+    /// no alert section at all.
+    pub fn alert_sinks(&mut self, policy: Policy) -> Result<Option<Vec<Sink>>> {
+        let handle = self.handle(policy)?;
+        let result = self
+            .call(|bindings, store| bindings.backstop_policy_alerts().call_sinks(store, handle))?;
+        let sinks = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
+        Ok(sinks.map(|sinks| {
+            sinks
+                .into_iter()
+                .map(|s| Sink {
+                    target: s.target,
+                    kind: match s.kind {
+                        wit_alerts::SinkKind::Stdout => SinkKind::Stdout,
+                        wit_alerts::SinkKind::File => SinkKind::File,
+                        wit_alerts::SinkKind::Webhook => SinkKind::Webhook,
+                        wit_alerts::SinkKind::Command => SinkKind::Command,
+                    },
+                    location: s.location,
+                    format: match s.format {
+                        wit_alerts::SinkFormat::Backstop => SinkFormat::Backstop,
+                        wit_alerts::SinkFormat::Pagerduty => SinkFormat::Pagerduty,
+                    },
+                    timeout_ms: s.timeout_ms,
+                    dead_letter: s.dead_letter,
+                })
+                .collect()
+        }))
     }
 
     /// Redact secrets from `text` with the built-in rules and the policy's

@@ -170,6 +170,14 @@ fn a_webhook_gets_the_page_and_the_run_keeps_its_exit_status() {
     let log = sb.log();
     assert_eq!(log.len(), 1, "{log:?}");
     assert_eq!(log[0].1, Some(true));
+    // A delivery that worked says so, once.
+    let err = stderr(&out);
+    let said: Vec<&str> = err.lines().filter(|l| l.contains("delivered to")).collect();
+    assert_eq!(said.len(), 1, "{err}");
+    assert!(
+        said[0].contains("trigger high [failed] delivered to webhook:http://"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -277,8 +285,19 @@ fn list_ack_and_tick() {
     std::thread::sleep(Duration::from_millis(1_100));
     let tick = sb.backstop(&["alerts", "tick", "--policy", &policy]);
     assert_eq!(tick.status.code(), Some(0), "{}", stderr(&tick));
+    assert!(
+        stderr(&tick).contains("escalate high [failed] delivered to file:"),
+        "{}",
+        stderr(&tick)
+    );
     let again = sb.backstop(&["alerts", "tick", "--policy", &policy]);
     assert_eq!(again.status.code(), Some(0));
+    // Nothing is due the second time: one line says so, for the cron log.
+    assert!(
+        stderr(&again).contains("tick: nothing due for nightly"),
+        "{}",
+        stderr(&again)
+    );
     let kinds: Vec<Value> = sb
         .lines("pages.jsonl")
         .iter()
@@ -390,7 +409,6 @@ fn simulate_compares_two_policies() {
 #[test]
 fn simulate_names_the_bad_history_line() {
     let sb = Sandbox::new();
-    let history = sb.path("h.jsonl");
     let cases = [
         (
             "{\"at\": 5, \"kind\": \"tick\", \"colour\": 1}",
@@ -399,21 +417,83 @@ fn simulate_names_the_bad_history_line() {
         ("{\"at\": \"yesterday\", \"kind\": \"tick\"}", "RFC 3339"),
         (
             "{\"at\": 10, \"kind\": \"tick\"}\n{\"at\": 5, \"kind\": \"tick\"}",
-            "out of order",
+            "h.jsonl:2: events out of order",
+        ),
+        // A multi-byte character where an offset would be: an error, not a panic.
+        (
+            "{\"at\": 1, \"kind\": \"tick\"}\n{\"at\": \"xx€abcde\", \"kind\": \"tick\"}",
+            "h.jsonl:2: `at` \"xx€abcde\" is not an RFC 3339 time",
+        ),
+        (
+            "{\"at\": \"2024-13-01T00:00:00Z\", \"kind\": \"tick\"}",
+            "h.jsonl:1: `at`",
         ),
     ];
     for (text, expected) in cases {
-        std::fs::write(&history, format!("{text}\n")).unwrap();
-        let out = sb.backstop(&[
-            "alerts",
-            "simulate",
-            "--policy",
-            &format!("{EXAMPLES}/seed-alerts.json"),
-            "--history",
-            history.to_str().unwrap(),
-        ]);
+        let out = simulate_history(&sb, &format!("{text}\n"));
         assert_eq!(out.status.code(), Some(1));
         let err = stderr(&out);
         assert!(err.contains("h.jsonl:") && err.contains(expected), "{err}");
+    }
+}
+
+#[test]
+fn simulate_reads_offsets_and_fractions() {
+    // The same instant three ways; in order, so no "out of order" error.
+    let out = simulate_history(
+        &Sandbox::new(),
+        "{\"at\": \"2024-01-15T03:03:05+01:00\", \"kind\": \"tick\"}\n\
+         {\"at\": \"2024-01-15T02:03:05.000Z\", \"kind\": \"tick\"}\n\
+         {\"at\": 1705284185000, \"kind\": \"tick\"}\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// `alerts simulate` of the seed's policy over `history` (written to h.jsonl).
+fn simulate_history(sb: &Sandbox, history: &str) -> std::process::Output {
+    let path = sb.path("h.jsonl");
+    std::fs::write(&path, history).unwrap();
+    sb.backstop(&[
+        "alerts",
+        "simulate",
+        "--policy",
+        &format!("{EXAMPLES}/seed-alerts.json"),
+        "--history",
+        path.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn list_columns_fit_long_rule_ids() {
+    let sb = Sandbox::new();
+    let file = sb.path("pages.jsonl");
+    let rule = "a-rule-id-much-longer-than-the-column-used-to-be";
+    let text = format!(
+        "version = 1\n[retry]\nmax_attempts = 1\n\n\
+         [[alerts.rules]]\nid = \"short\"\ncondition = \"run.failure_count >= 1\"\nseverity = \"info\"\nnotify = [\"room\"]\n\n\
+         [[alerts.rules]]\nid = \"{rule}\"\ncondition = \"run.failure_count >= 1\"\nseverity = \"critical\"\nnotify = [\"oncall\"]\n\n\
+         [[alerts.sinks]]\ntype = \"file\"\npath = \"{}\"\n",
+        file.display()
+    );
+    let policy = sb.path("nightly.toml");
+    std::fs::write(&policy, text).unwrap();
+    sb.failing_run(policy.to_str().unwrap(), "r1");
+    let out = sb.backstop(&["alerts", "list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "a header and two alerts: {text}");
+    assert!(text.contains(rule), "{text}");
+    // Every column starts where its header does, in every row.
+    let header = lines[0];
+    for column in ["severity", "rule", "since", "dedup key"] {
+        let at = header.find(column).unwrap();
+        for row in &lines[1..] {
+            let before = &row[..at];
+            assert!(
+                before.ends_with("  ") && !row[at..].starts_with(' '),
+                "column {column} misaligned:\n{text}"
+            );
+        }
     }
 }

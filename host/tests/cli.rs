@@ -271,3 +271,149 @@ fn precompiled_code_is_cached_and_reused() {
     assert_eq!(first.stdout, third.stdout);
     assert!(std::fs::metadata(&files[0]).unwrap().len() > 1000);
 }
+
+/// Run backstop with its stdout on a real pipe whose reader is already gone,
+/// as `backstop ... | head` leaves it once head exits: every write fails.
+fn into_closed_pipe(args: &[&str], state: &std::path::Path) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_backstop"))
+        .args(args)
+        .env(
+            "BACKSTOP_CACHE_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/backstop-cache"),
+        )
+        .env("BACKSTOP_STATE", state)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly_as_coreutils_do() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.db");
+    let seed = example("seed-alerts.json");
+    let history = example("nightly-history.jsonl");
+    let policy = example("storage-read.toml");
+    let commands: [&[&str]; 4] = [
+        &["plan", "--policy", &policy],
+        &[
+            "alerts",
+            "simulate",
+            "--policy",
+            &seed,
+            "--history",
+            &history,
+        ],
+        &["alerts", "list"],
+        &["classify", "--http-status", "503"],
+    ];
+    for args in commands {
+        let out = into_closed_pipe(args, &state);
+        // Killed by SIGPIPE, with nothing on stderr: no panic, no exit 101.
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {:?} {}",
+            out.status,
+            stderr(&out)
+        );
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+}
+
+#[test]
+fn a_pipe_into_head_takes_the_first_line_quietly() {
+    // The shell's own pipeline, as a user types it.
+    let script = format!(
+        "{} plan --policy {} | head -n 1",
+        env!("CARGO_BIN_EXE_backstop"),
+        example("storage-read.toml")
+    );
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .env(
+            "BACKSTOP_CACHE_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/backstop-cache"),
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
+
+#[test]
+fn yaml_policies_are_named_as_such() {
+    let yaml = "retry:\n  max_attempts: 3\n  base_delay: 1s\n";
+    for name in ["policy.yaml", "policy.YML"] {
+        let (_dir, path) = write_temp(name, yaml);
+        let out = backstop(&["check", "--policy", &path], None);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("YAML is not supported, use TOML or JSON"),
+            "{}",
+            stderr(&out)
+        );
+        let plan = backstop(&["plan", "--policy", &path], None);
+        assert_eq!(plan.status.code(), Some(1), "{}", stderr(&plan));
+        let run = backstop(
+            &["run", "--policy", &path, "--run-id", "r", "--", "true"],
+            None,
+        );
+        assert_eq!(run.status.code(), Some(125), "{}", stderr(&run));
+        assert!(stderr(&run).contains("YAML is not supported"));
+    }
+    // YAML content under a .toml name: said before the TOML syntax error.
+    let (_dir, path) = write_temp("policy.toml", &format!("---\n{yaml}"));
+    let out = backstop(&["check", "--policy", &path], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("looks like YAML: YAML is not supported, use TOML or JSON"),
+        "{err}"
+    );
+    assert!(err.contains("error[syntax]"), "{err}");
+    // A TOML typo does not get the YAML hint.
+    let (_dir, path) = write_temp("typo.toml", "[retry]\nmax_attempts = = 3\n");
+    let out = backstop(&["check", "--policy", &path], None);
+    assert!(!stderr(&out).contains("YAML"), "{}", stderr(&out));
+}
+
+#[test]
+fn every_flag_of_check_and_classify_has_help() {
+    for command in ["check", "classify"] {
+        let out = backstop(&[command, "--help"], None);
+        assert!(out.status.success());
+        let help = stdout(&out);
+        let mut flags = 0;
+        let lines: Vec<&str> = help.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let trimmed = line.trim_start();
+            if !trimmed.starts_with("--")
+                && !trimmed.starts_with("-h")
+                && !trimmed.starts_with("-V")
+            {
+                continue;
+            }
+            flags += 1;
+            // Short help puts the description after the flag on its line; long
+            // help on the following, more indented line.
+            let same_line = trimmed
+                .split_once("  ")
+                .is_some_and(|(_, d)| !d.trim().is_empty());
+            let next = lines.get(i + 1).copied().unwrap_or("");
+            let indent = |s: &str| s.len() - s.trim_start().len();
+            assert!(
+                same_line || (!next.trim().is_empty() && indent(next) > indent(line)),
+                "{command}: `{}` has no help:\n{help}",
+                trimmed
+            );
+        }
+        assert!(flags >= 2, "{help}");
+    }
+}

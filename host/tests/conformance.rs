@@ -167,6 +167,11 @@ fn run_wasm_call(
                 .derive_seed(i["key"].as_str().unwrap())
                 .map(|seed| json!({ "seed": seed.to_string() })),
         ),
+        "sinks" => outcome(
+            session
+                .alert_sinks(policy)
+                .map(|sinks| json!({ "sinks": sinks })),
+        ),
         other => panic!("unknown call {other}"),
     }
 }
@@ -335,6 +340,26 @@ fn run_native_call(policy: &backstop_core::Policy, call: &str, i: &Value) -> Val
         "derive_seed" => wrap(Ok(
             json!({ "seed": backstop_core::jitter::derive_seed(i["key"].as_str().unwrap()).to_string() }),
         )),
+        "sinks" => {
+            let config = policy.alerts();
+            let sinks = config.present.then(|| {
+                config
+                    .sinks
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "target": s.target,
+                            "kind": s.kind.as_str(),
+                            "location": s.location,
+                            "format": s.format.as_str(),
+                            "timeout_ms": s.timeout_ms,
+                            "dead_letter": s.dead_letter,
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            });
+            wrap(Ok(json!({ "sinks": sinks })))
+        }
         other => panic!("unknown call {other}"),
     }
 }

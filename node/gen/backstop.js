@@ -2576,6 +2576,8 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
     let postReturn6Async;
     let postReturn7;
     let postReturn7Async;
+    let postReturn8;
+    let postReturn8Async;
     let classifier010LoadPolicy;
     
     function loadPolicy(arg0, arg1) {
@@ -5348,6 +5350,303 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
       });
       
     }
+    let alerts010Sinks;
+    
+    function sinks(arg0) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'alerts010Sinks',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'throw-result-err',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            _debugLog('[iface="backstop:policy/alerts@0.1.0", function="sinks"][Instruction::CallWasm] enter', {
+              funcName: 'sinks',
+              paramCount: 1,
+              async: false,
+              postReturn: true,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => alerts010Sinks(toUint32(arg0)),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            let variant13;
+            switch (dataView(memory0).getUint8(ret + 0, true)) {
+              case 0: {
+                let variant8;
+                switch (dataView(memory0).getUint8(ret + 4, true)) {
+                  case 0: {
+                    variant8 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    var len7 = dataView(memory0).getUint32(ret + 12, true);
+                    var base7 = dataView(memory0).getUint32(ret + 8, true);
+                    if (base7 % 8 !== 0) throw new TypeError(`list pointer [${base7}] is not aligned to 8`);
+                    var result7 = [];
+                    for (let i = 0; i < len7; i++) {
+                      const base = base7 + i * 48;
+                      var ptr0 = dataView(memory0).getUint32(base + 0, true);
+                      var len0 = dataView(memory0).getUint32(base + 4, true);
+                      var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
+                      let enum1;
+                      switch (dataView(memory0).getUint8(base + 8, true)) {
+                        case 0: {
+                          enum1 = 'stdout';
+                          break;
+                        }
+                        case 1: {
+                          enum1 = 'file';
+                          break;
+                        }
+                        case 2: {
+                          enum1 = 'webhook';
+                          break;
+                        }
+                        case 3: {
+                          enum1 = 'command';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for SinkKind');
+                        }
+                      }
+                      var len3 = dataView(memory0).getUint32(base + 16, true);
+                      var base3 = dataView(memory0).getUint32(base + 12, true);
+                      if (base3 % 4 !== 0) throw new TypeError(`list pointer [${base3}] is not aligned to 4`);
+                      var result3 = [];
+                      for (let i = 0; i < len3; i++) {
+                        const base = base3 + i * 8;
+                        var ptr2 = dataView(memory0).getUint32(base + 0, true);
+                        var len2 = dataView(memory0).getUint32(base + 4, true);
+                        var result2 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr2, len2));
+                        result3.push(result2);
+                      }
+                      let enum4;
+                      switch (dataView(memory0).getUint8(base + 20, true)) {
+                        case 0: {
+                          enum4 = 'backstop';
+                          break;
+                        }
+                        case 1: {
+                          enum4 = 'pagerduty';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for SinkFormat');
+                        }
+                      }
+                      let variant6;
+                      switch (dataView(memory0).getUint8(base + 32, true)) {
+                        case 0: {
+                          variant6 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr5 = dataView(memory0).getUint32(base + 36, true);
+                          var len5 = dataView(memory0).getUint32(base + 40, true);
+                          var result5 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr5, len5));
+                          variant6 = result5;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      result7.push({
+                        target: result0,
+                        kind: enum1,
+                        location: result3,
+                        format: enum4,
+                        timeoutMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true))),
+                        deadLetter: variant6,
+                      });
+                    }
+                    variant8 = result7;
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant13= {
+                  tag: 'ok',
+                  val: variant8
+                };
+                break;
+              }
+              case 1: {
+                let enum9;
+                switch (dataView(memory0).getUint8(ret + 4, true)) {
+                  case 0: {
+                    enum9 = 'syntax';
+                    break;
+                  }
+                  case 1: {
+                    enum9 = 'unknown-field';
+                    break;
+                  }
+                  case 2: {
+                    enum9 = 'missing-field';
+                    break;
+                  }
+                  case 3: {
+                    enum9 = 'wrong-type';
+                    break;
+                  }
+                  case 4: {
+                    enum9 = 'invalid-value';
+                    break;
+                  }
+                  case 5: {
+                    enum9 = 'out-of-range';
+                    break;
+                  }
+                  case 6: {
+                    enum9 = 'duplicate-id';
+                    break;
+                  }
+                  case 7: {
+                    enum9 = 'invalid-regex';
+                    break;
+                  }
+                  case 8: {
+                    enum9 = 'too-large';
+                    break;
+                  }
+                  case 9: {
+                    enum9 = 'unknown-policy';
+                    break;
+                  }
+                  case 10: {
+                    enum9 = 'invalid-failure';
+                    break;
+                  }
+                  case 11: {
+                    enum9 = 'invalid-state';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for ErrorCode');
+                  }
+                }
+                var ptr10 = dataView(memory0).getUint32(ret + 8, true);
+                var len10 = dataView(memory0).getUint32(ret + 12, true);
+                var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
+                var ptr11 = dataView(memory0).getUint32(ret + 16, true);
+                var len11 = dataView(memory0).getUint32(ret + 20, true);
+                var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
+                let variant12;
+                switch (dataView(memory0).getUint8(ret + 24, true)) {
+                  case 0: {
+                    variant12 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant12 = {
+                      line: dataView(memory0).getInt32(ret + 28, true) >>> 0,
+                      column: dataView(memory0).getInt32(ret + 32, true) >>> 0,
+                    };
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant13= {
+                  tag: 'err',
+                  val: {
+                    code: enum9,
+                    message: result10,
+                    path: result11,
+                    location: variant12,
+                  }
+                };
+                break;
+              }
+              default: {
+                throw new TypeError('invalid variant discriminant for expected');
+              }
+            }
+            _debugLog('[iface="backstop:policy/alerts@0.1.0", function="sinks"][Instruction::Return]', {
+              funcName: 'sinks',
+              paramCount: 1,
+              async: false,
+              postReturn: true
+            });
+            const retCopy = variant13;
+            task.resolve([retCopy.val]);
+            
+            let cstate = getOrCreateAsyncState(0);
+            cstate.mayLeave = false;
+            postReturn6(ret);
+            cstate.mayLeave = true;
+            task.exit();
+            
+            
+            
+            if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+              throw new ComponentError(retCopy.val);
+            }
+            return retCopy.val;
+            
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    }
     let redaction010Redact;
     
     function redact(arg0, arg1) {
@@ -5550,7 +5849,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn6(ret);
+            postReturn7(ret);
             cstate.mayLeave = true;
             task.exit();
             
@@ -5981,7 +6280,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn7(ret);
+            postReturn8(ret);
             cstate.mayLeave = true;
             task.exit();
             
@@ -6063,20 +6362,28 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
       postReturn5Async = exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate'];
     }
     
-    postReturn6 = exports0['cabi_post_backstop:policy/redaction@0.1.0#redact'];
+    postReturn6 = exports0['cabi_post_backstop:policy/alerts@0.1.0#sinks'];
     
     try {
-      postReturn6Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/redaction@0.1.0#redact']);
+      postReturn6Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/alerts@0.1.0#sinks']);
     } catch(err) {
-      postReturn6Async = exports0['cabi_post_backstop:policy/redaction@0.1.0#redact'];
+      postReturn6Async = exports0['cabi_post_backstop:policy/alerts@0.1.0#sinks'];
     }
     
-    postReturn7 = exports0['cabi_post_backstop:policy/logs@0.1.0#read-log'];
+    postReturn7 = exports0['cabi_post_backstop:policy/redaction@0.1.0#redact'];
     
     try {
-      postReturn7Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/logs@0.1.0#read-log']);
+      postReturn7Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/redaction@0.1.0#redact']);
     } catch(err) {
-      postReturn7Async = exports0['cabi_post_backstop:policy/logs@0.1.0#read-log'];
+      postReturn7Async = exports0['cabi_post_backstop:policy/redaction@0.1.0#redact'];
+    }
+    
+    postReturn8 = exports0['cabi_post_backstop:policy/logs@0.1.0#read-log'];
+    
+    try {
+      postReturn8Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/logs@0.1.0#read-log']);
+    } catch(err) {
+      postReturn8Async = exports0['cabi_post_backstop:policy/logs@0.1.0#read-log'];
     }
     
     classifier010LoadPolicy = exports0['backstop:policy/classifier@0.1.0#load-policy'];
@@ -6088,10 +6395,12 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
     retry010PlanSchedule = exports0['backstop:policy/retry@0.1.0#plan-schedule'];
     retry010DeriveSeed = exports0['backstop:policy/retry@0.1.0#derive-seed'];
     alerts010Evaluate = exports0['backstop:policy/alerts@0.1.0#evaluate'];
+    alerts010Sinks = exports0['backstop:policy/alerts@0.1.0#sinks'];
     redaction010Redact = exports0['backstop:policy/redaction@0.1.0#redact'];
     logs010ReadLog = exports0['backstop:policy/logs@0.1.0#read-log'];
     const alerts010 = {
       evaluate: evaluate,
+      sinks: sinks,
       
     };
     const classifier010 = {

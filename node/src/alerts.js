@@ -131,3 +131,20 @@ export function fromWitEvaluation(raw) {
     nextWakeupMs: raw.nextWakeupMs == null ? null : toNumber(raw.nextWakeupMs, 'evaluation.nextWakeupMs'),
   });
 }
+
+/** The WIT's option<list<sink>> as frozen JS sinks, or null for none. */
+export function fromWitSinks(raw) {
+  if (raw == null) return null;
+  return Object.freeze(
+    raw.map((s, i) =>
+      Object.freeze({
+        target: s.target,
+        kind: s.kind,
+        location: Object.freeze(s.location),
+        format: s.format,
+        timeoutMs: toNumber(s.timeoutMs, `sinks[${i}].timeoutMs`),
+        deadLetter: s.deadLetter ?? null,
+      }),
+    ),
+  );
+}

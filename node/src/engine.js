@@ -197,6 +197,17 @@ export class Engine {
     }
   }
 
+  /** The escalation evaluator's `sinks`; returns jco's raw option<list<sink>>. */
+  sinks(slot) {
+    const handle = this.#handle(slot);
+    try {
+      return this.#alerts.sinks(handle);
+    } catch (err) {
+      const failed = this.#fail(err);
+      throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;
+    }
+  }
+
   /** The guest's `redact`; returns jco's raw report. */
   redact(slot, text) {
     const handle = this.#handle(slot);

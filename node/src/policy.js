@@ -1,4 +1,4 @@
-import { fromWitEvaluation, toWitAlertState, toWitEvent } from './alerts.js';
+import { fromWitEvaluation, fromWitSinks, toWitAlertState, toWitEvent } from './alerts.js';
 import { fromWitRedactionReport, toWitText } from './redaction.js';
 import { Engine, Slot } from './engine.js';
 import { PolicyError, PolicyLoadError } from './errors.js';
@@ -122,6 +122,14 @@ export class Policy {
   evaluateAlerts({ state = '', event, now } = {}) {
     const raw = this.#engine.evaluateAlerts(this.#slot, toWitAlertState(state), toWitEvent(event), toWitNow(now));
     return fromWitEvaluation(raw);
+  }
+
+  /**
+   * The policy's `[[alerts.sinks]]` in document order, validated at load with
+   * defaults filled in; `null` when the policy has no alert section at all.
+   */
+  sinks() {
+    return fromWitSinks(this.#engine.sinks(this.#slot));
   }
 
   /**

@@ -54,6 +54,10 @@ const CALLS = {
   after_success: (policy, { shared }) => policy.afterSuccess(fromCanonical(shared)),
   plan_schedule: (policy, { seed, max_entries }) => policy.schedule({ seed, maxEntries: max_entries }),
   derive_seed: (_policy, { key }) => ({ seed: deriveSeed(key).toString() }),
+  sinks: (policy, input) => {
+    assert.deepEqual(input, {});
+    return { sinks: policy.sinks() };
+  },
 };
 
 it('the corpus holds the redaction corpus (at least 200 vectors)', () => {

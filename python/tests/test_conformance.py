@@ -105,6 +105,10 @@ def outcome_input(raw: dict[str, Any]) -> AttemptFailure:
     return AttemptFailure(to_failure(raw["failure"]), raw.get("duration_ms", 0), raw.get("pushback_ms"))
 
 
+def canonical_sinks(sinks: Optional[tuple[backstop.Sink, ...]]) -> dict[str, Any]:
+    return {"sinks": None if sinks is None else [s.to_dict() for s in sinks]}
+
+
 def core_plan(policy: backstop.Policy, call: str, raw: dict[str, Any]) -> Any:
     if call == "begin_attempt":
         return policy.begin_attempt(state_input(raw.get("state", {})),
@@ -119,6 +123,9 @@ def core_plan(policy: backstop.Policy, call: str, raw: dict[str, Any]) -> Any:
         return policy.schedule(int(raw["seed"]), max_entries=raw["max_entries"]).to_dict()
     if call == "derive_seed":
         return {"seed": str(backstop.derive_seed(raw["key"]))}
+    if call == "sinks":
+        assert raw == {}, raw
+        return canonical_sinks(policy.sinks())
     raise AssertionError(f"unknown call {call!r}")
 
 
@@ -153,6 +160,9 @@ def component_host() -> Host:
             return c.schedule(handle, int(raw["seed"]), raw["max_entries"]).to_dict()
         if call == "derive_seed":
             return {"seed": str(c.derive_seed(raw["key"]))}
+        if call == "sinks":
+            assert raw == {}, raw
+            return canonical_sinks(c.sinks(handle))
         raise AssertionError(f"unknown call {call!r}")
 
     host = Host(c.load_policy, c.classify, plan, c.evaluate_alerts, c.redact)

@@ -422,6 +422,9 @@ vectors = [
     lerr("an unknown severity", R + 'condition = "true"\nseverity = "page"\nnotify = ["x"]\n',
          [("invalid-value", "alerts.rules[0].severity", 3, 12, "`page` is not a severity; expected info, warning, high or critical")]),
     lerr("no targets", R + 'condition = "true"\nseverity = "info"\n', [("missing-field", "alerts.rules[0].notify", 1, 1)]),
+    lerr("an empty list of targets", R + 'condition = "true"\nseverity = "info"\nnotify = []\n',
+         [("invalid-value", "alerts.rules[0].notify", 4, 10,
+           "`notify` is empty: name at least one target (a sink's `target`), or nobody hears of this alert")]),
     lerr("escalation levels out of order", R + 'condition = "true"\nseverity = "high"\nnotify = ["a"]\nescalation = [{after = "30m", notify = ["b"]}, {after = "10m", notify = ["c"]}]\n',
          [("invalid-value", "alerts.rules[0].escalation[1].after", 5, 48)]),
     lerr("an unknown payload field", '[alerts]\npayload = ["run_idd"]\n', [("invalid-value", "alerts.payload[0]", 2, 12, "`run_idd` is not a payload field; did you mean `run_id`?")]),
@@ -445,4 +448,56 @@ vectors = [
          [("unknown-field", "payloads", 1, 15)], "json"),
 ]
 total += suite("alerts-errors.json", "Bad events, corrupted state and invalid alert policies", vectors)
+
+# ---------------------------------------------------------------- sinks
+# `call: sinks`: the policy's validated sinks as the WIT's `sinks` returns
+# them; `null` when the policy has no alert section at all.
+def sink(kind, location=(), target="*", format="backstop", timeout_ms=10_000, dead_letter=None):
+    return {"target": target, "kind": kind, "location": list(location), "format": format,
+            "timeout_ms": timeout_ms, "dead_letter": dead_letter}
+
+def sinks_vector(name, source, expect, fmt="toml"):
+    policy = None if source is None else {"format": fmt, "source": source}
+    return {"name": name, "policy": policy, "call": "sinks", "input": {}, "expect": {"sinks": expect}}
+
+RULE = R + 'condition = "true"\nseverity = "info"\nnotify = ["oncall"]\n'
+sinks = [
+    sinks_vector("the built-in rules alone have no alert section", None, None),
+    sinks_vector("a retry policy has no alert section", '[retry]\nmax_attempts = 3\n', None),
+    sinks_vector("alert rules without sinks: an empty list", RULE, []),
+    sinks_vector("an empty alerts table is an alert section", '[alerts]\n', []),
+    sinks_vector("every kind, with defaults filled in", RULE +
+                 '[[alerts.sinks]]\ntype = "stdout"\n'
+                 '[[alerts.sinks]]\ntarget = "mlops-room"\ntype = "file"\npath = "alerts.jsonl"\n'
+                 '[[alerts.sinks]]\ntarget = "oncall"\ntype = "webhook"\nurl = "https://events.pagerduty.com/v2/enqueue"\n'
+                 'format = "pagerduty"\ntimeout = "2s"\ndead_letter = "/var/lib/backstop/dead.jsonl"\n'
+                 '[[alerts.sinks]]\ntarget = "ops"\ntype = "command"\ncommand = ["notify-send", "--urgency", "critical"]\ntimeout = "1m30s"\n',
+                 [sink("stdout"),
+                  sink("file", ["alerts.jsonl"], target="mlops-room"),
+                  sink("webhook", ["https://events.pagerduty.com/v2/enqueue"], target="oncall", format="pagerduty",
+                       timeout_ms=2_000, dead_letter="/var/lib/backstop/dead.jsonl"),
+                  sink("command", ["notify-send", "--urgency", "critical"], target="ops", timeout_ms=90_000)]),
+    sinks_vector("a command given as one string is a one-element argv", RULE +
+                 '[[alerts.sinks]]\ntype = "command"\ncommand = "/usr/local/bin/page-me"\n',
+                 [sink("command", ["/usr/local/bin/page-me"])]),
+    sinks_vector("the timeout bounds: 1ms and 10m", RULE +
+                 '[[alerts.sinks]]\ntype = "webhook"\nurl = "http://127.0.0.1:9/a"\ntimeout = "1ms"\n'
+                 '[[alerts.sinks]]\ntype = "webhook"\nurl = "http://127.0.0.1:9/b"\ntimeout = "10m"\nformat = "backstop"\n',
+                 [sink("webhook", ["http://127.0.0.1:9/a"], timeout_ms=1),
+                  sink("webhook", ["http://127.0.0.1:9/b"], timeout_ms=600_000)]),
+    sinks_vector("the seed's JSON format carries sinks beside its rules", """{
+"rules": [{"condition": "run.failure_count==1", "severity": "info", "notify": ["mlops-room"]}],
+"payload": ["pipeline"],
+// JSON with comments, as every policy
+"sinks": [{"target": "mlops-room", "type": "file", "path": "room.jsonl"}]
+}""", [sink("file", ["room.jsonl"], target="mlops-room")], "json"),
+    sinks_vector("the seed's JSON format without sinks", SEED["source"], [], "json"),
+    sinks_vector("an alerts object in a JSON policy", '{"alerts": {"sinks": [{"type": "stdout", "target": "dev"}]}}',
+                 [sink("stdout", target="dev")], "json"),
+    sinks_vector("non-ASCII paths and targets pass through unchanged", RULE +
+                 '[[alerts.sinks]]\ntarget = "équipe-données"\ntype = "file"\npath = "/tmp/alertes-été.jsonl"\n',
+                 [sink("file", ["/tmp/alertes-été.jsonl"], target="équipe-données")]),
+]
+suite("alerts-sinks.json", "The sinks of a policy (the WIT's alerts.sinks): validated, defaults filled in, null without an alert section", sinks)
+print("sink vectors:", len(sinks))
 print("alert vectors (steps and load errors):", total)

@@ -2,11 +2,10 @@
 //! rules whose conditions hold, run due timers (escalations, repeats), and
 //! resolve what a successful run ended. Pure: `now` comes in, state goes out.
 
-use serde_json::{Map, Value as Json, json};
-
 use super::condition::Facts;
-use super::state::{AlertEntry, AlertState, AlertStatus, StepFacts};
-use super::{AlertConfig, AlertRule, clip, redact_lines, redact_message, runbook};
+use super::render::{notification, resolution};
+use super::state::{AlertEntry, AlertState, AlertStatus, StepFacts, StepStatus};
+use super::{AlertConfig, AlertRule, Severity, redact_lines, redact_message};
 use crate::classify::{Classification, Failure};
 use crate::error::{ErrorCode, PolicyError};
 
@@ -75,7 +74,7 @@ impl NotificationKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
     pub kind: NotificationKind,
-    pub severity: String,
+    pub severity: Severity,
     pub targets: Vec<String>,
     pub rule: String,
     pub dedup_key: String,
@@ -111,7 +110,7 @@ impl SuppressionReason {
 pub struct Suppressed {
     pub rule: String,
     pub dedup_key: String,
-    pub severity: String,
+    pub severity: Severity,
     pub reason: SuppressionReason,
 }
 
@@ -159,29 +158,6 @@ fn check_event(event: &Event) -> Result<(), PolicyError> {
     }
 }
 
-/// `1970-01-01T00:00:00Z` style UTC time for a millisecond timestamp.
-pub fn rfc3339(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
 pub fn evaluate(
     config: &AlertConfig,
     classify: impl Fn(&Failure) -> Result<Classification, PolicyError>,
@@ -222,7 +198,7 @@ pub fn evaluate(
             if event.kind == EventKind::RunSucceeded {
                 resolve_step(config, &mut state, &facts, now_ms, &mut out);
             } else {
-                fire_rules(config, &mut state, &facts, now_ms, &mut out)?;
+                fire_rules(config, &mut state, &facts, now_ms, &mut out);
             }
         }
     }
@@ -295,18 +271,18 @@ fn update_step(
         EventKind::AttemptFailed => {
             s.failure_count = s.failure_count.saturating_add(1);
             s.attempts = s.attempts.max(event.attempt).max(s.failure_count);
-            s.status = "running".into();
+            s.status = StepStatus::Running;
         }
         EventKind::RunFailed => {
             s.failure_count = s.failure_count.max(1);
             s.attempts = s.attempts.max(event.attempt).max(s.failure_count);
             s.consecutive_failures = s.consecutive_failures.saturating_add(1);
-            s.status = "failed".into();
+            s.status = StepStatus::Failed;
         }
         EventKind::RunSucceeded => {
             s.consecutive_failures = 0;
             s.attempts = s.attempts.max(event.attempt);
-            s.status = "succeeded".into();
+            s.status = StepStatus::Succeeded;
         }
         EventKind::RunLate => s.late_minutes = event.late_minutes,
         EventKind::AlertAcknowledged | EventKind::Tick => {}
@@ -323,11 +299,7 @@ fn facts_for(s: &StepFacts, event: &'static str) -> Facts {
         failure_count: i64::from(s.failure_count),
         consecutive_failures: i64::from(s.consecutive_failures),
         attempts: i64::from(s.attempts),
-        status: match s.status.as_str() {
-            "failed" => "failed",
-            "succeeded" => "succeeded",
-            _ => "running",
-        },
+        status: s.status.as_str(),
         error_class: s.error_class.clone(),
         error_type: s.error_type.clone(),
         error_code: s.error_code.clone(),
@@ -353,15 +325,55 @@ fn dedup_key(rule: &AlertRule, s: &StepFacts) -> String {
     parts.join("/")
 }
 
+/// What to do about a rule whose condition holds, given the alert it already
+/// has (if any): a pure verdict in the style of Alertmanager's `needsUpdate`
+/// (notify/dedup_stage.go), kept apart from the state it is applied to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// No alert yet: trigger one (unless a higher severity inhibits it).
+    Trigger,
+    /// Notify the alert's targets again.
+    Repeat,
+    /// Say nothing, for this reason.
+    Suppress(SuppressionReason),
+}
+
+pub fn dedup_verdict(existing: Option<&AlertEntry>, rule: &AlertRule, now_ms: u64) -> Verdict {
+    let Some(entry) = existing else {
+        return Verdict::Trigger;
+    };
+    if entry.status == AlertStatus::Acknowledged {
+        Verdict::Suppress(SuppressionReason::Acknowledged)
+    } else if now_ms.saturating_sub(entry.last_sent_ms) < rule.dedup_window_ms {
+        Verdict::Suppress(SuppressionReason::Duplicate)
+    } else if entry.repeats >= rule.repeat_limit {
+        Verdict::Suppress(SuppressionReason::RepeatLimit)
+    } else {
+        Verdict::Repeat
+    }
+}
+
+/// Whether a firing alert of higher severity for the same step inhibits a
+/// new alert of `rule` (Alertmanager inhibition, when the policy asks for it).
+fn inhibited(config: &AlertConfig, state: &AlertState, rule: &AlertRule, s: &StepFacts) -> bool {
+    config.inhibit_lower_severity
+        && state.alerts.iter().any(|a| {
+            a.pipeline == s.pipeline
+                && a.step == s.step
+                && a.status == AlertStatus::Firing
+                && a.severity > rule.severity
+        })
+}
+
 fn fire_rules(
     config: &AlertConfig,
     state: &mut AlertState,
     s: &StepFacts,
     now_ms: u64,
     out: &mut Evaluation,
-) -> Result<(), PolicyError> {
-    let event_name = match s.status.as_str() {
-        "failed" => "run-failed",
+) {
+    let event_name = match s.status {
+        StepStatus::Failed => "run-failed",
         _ if s.late_minutes > 0 && s.failure_count == 0 => "run-late",
         _ => "attempt-failed",
     };
@@ -378,19 +390,15 @@ fn fire_rules(
         let suppress = |reason| Suppressed {
             rule: rule.id.clone(),
             dedup_key: key.clone(),
-            severity: rule.severity.as_str().into(),
+            severity: rule.severity,
             reason,
         };
-        if let Some(entry) = state.alerts.iter_mut().find(|a| a.dedup_key == key) {
-            if entry.status == AlertStatus::Acknowledged {
-                out.suppressed
-                    .push(suppress(SuppressionReason::Acknowledged));
-            } else if now_ms < entry.last_sent_ms.saturating_add(rule.dedup_window_ms) {
-                out.suppressed.push(suppress(SuppressionReason::Duplicate));
-            } else if entry.repeats >= rule.repeat_limit {
-                out.suppressed
-                    .push(suppress(SuppressionReason::RepeatLimit));
-            } else {
+        let existing = state.alerts.iter().position(|a| a.dedup_key == key);
+        let verdict = dedup_verdict(existing.map(|i| &state.alerts[i]), rule, now_ms);
+        match (verdict, existing) {
+            (Verdict::Suppress(reason), _) => out.suppressed.push(suppress(reason)),
+            (Verdict::Repeat, Some(i)) => {
+                let entry = &mut state.alerts[i];
                 entry.repeats += 1;
                 entry.last_sent_ms = now_ms;
                 let targets = entry.notified.clone();
@@ -404,44 +412,36 @@ fn fire_rules(
                     now_ms,
                 ));
             }
-            continue;
+            _ if inhibited(config, state, rule, s) => {
+                out.suppressed.push(suppress(SuppressionReason::Inhibited));
+            }
+            _ => {
+                state.alerts.push(AlertEntry {
+                    dedup_key: key.clone(),
+                    rule: rule.id.clone(),
+                    severity: rule.severity,
+                    pipeline: s.pipeline.clone(),
+                    step: s.step.clone(),
+                    run_id: s.run_id.clone(),
+                    status: AlertStatus::Firing,
+                    first_fired_ms: now_ms,
+                    last_sent_ms: now_ms,
+                    level: 0,
+                    repeats: 0,
+                    notified: rule.notify.clone(),
+                });
+                out.notifications.push(notification(
+                    config,
+                    rule,
+                    NotificationKind::Trigger,
+                    rule.notify.clone(),
+                    &key,
+                    s,
+                    now_ms,
+                ));
+            }
         }
-        let inhibited = config.inhibit_lower_severity
-            && state.alerts.iter().any(|a| {
-                a.pipeline == s.pipeline
-                    && a.step == s.step
-                    && a.status == AlertStatus::Firing
-                    && super::Severity::parse(&a.severity).is_some_and(|sev| sev > rule.severity)
-            });
-        if inhibited {
-            out.suppressed.push(suppress(SuppressionReason::Inhibited));
-            continue;
-        }
-        state.alerts.push(AlertEntry {
-            dedup_key: key.clone(),
-            rule: rule.id.clone(),
-            severity: rule.severity.as_str().into(),
-            pipeline: s.pipeline.clone(),
-            step: s.step.clone(),
-            run_id: s.run_id.clone(),
-            status: AlertStatus::Firing,
-            first_fired_ms: now_ms,
-            last_sent_ms: now_ms,
-            level: 0,
-            repeats: 0,
-            notified: rule.notify.clone(),
-        });
-        out.notifications.push(notification(
-            config,
-            rule,
-            NotificationKind::Trigger,
-            rule.notify.clone(),
-            &key,
-            s,
-            now_ms,
-        ));
     }
-    Ok(())
 }
 
 fn resolve_step(
@@ -539,203 +539,96 @@ fn run_timers(config: &AlertConfig, state: &mut AlertState, now_ms: u64, out: &m
     out.next_wakeup_ms = wakeup;
 }
 
-fn summary(kind: NotificationKind, severity: &str, rule: &str, s: &StepFacts) -> String {
-    let what = if s.error_type.is_empty() {
-        s.error_class.clone()
-    } else {
-        s.error_type.clone()
-    };
-    let what = if what.is_empty() {
-        String::new()
-    } else {
-        format!(": {what}")
-    };
-    match kind {
-        NotificationKind::Resolve => format!(
-            "[resolved] {}/{} run {} recovered ({rule})",
-            s.pipeline, s.step, s.run_id
-        ),
-        _ => format!(
-            "[{severity}] {}/{} run {} {}{what} ({rule}; {} failed attempt(s), {} failed run(s) in a row{})",
-            s.pipeline,
-            s.step,
-            s.run_id,
-            if s.failure_count == 0 && s.late_minutes > 0 && s.status != "failed" {
-                "is late"
-            } else {
-                "failed"
-            },
-            s.failure_count,
-            s.consecutive_failures,
-            if s.late_minutes > 0 {
-                format!(", {} min late", s.late_minutes)
-            } else {
-                String::new()
-            }
-        ),
-    }
-}
-
-/// The runbook URL with `{run_id}`, `{pipeline}` and `{step}` filled in, once
-/// (a value is never expanded again) and percent-encoded.
-fn fill(template: &str, s: &StepFacts) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    'scan: while let Some(at) = rest.find('{') {
-        out.push_str(&rest[..at]);
-        rest = &rest[at..];
-        for (name, value) in [
-            ("{run_id}", &s.run_id),
-            ("{pipeline}", &s.pipeline),
-            ("{step}", &s.step),
-        ] {
-            if let Some(after) = rest.strip_prefix(name) {
-                out.push_str(&percent_encode(value));
-                rest = after;
-                continue 'scan;
-            }
-        }
-        out.push('{');
-        rest = &rest[1..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn payload(
-    config: &AlertConfig,
-    rule: Option<&AlertRule>,
-    s: &StepFacts,
-    now_ms: u64,
-    summary: &str,
-) -> String {
-    let mut p = Map::new();
-    p.insert("summary".into(), json!(summary));
-    for field in &config.payload {
-        let value = match field.as_str() {
-            "pipeline" => json!(s.pipeline),
-            "step" => json!(s.step),
-            "run_id" => json!(s.run_id),
-            "error_type" => json!(s.error_type),
-            "error_code" => json!(s.error_code),
-            "error_class" => json!(s.error_class),
-            "error_message" => json!(s.error_message),
-            "last_log_lines" => json!(s.log_lines),
-            "attempts" => json!(s.attempts),
-            "failure_count" => json!(s.failure_count),
-            "consecutive_failures" => json!(s.consecutive_failures),
-            "late_minutes" => json!(s.late_minutes),
-            "labels" => Json::Object(
-                s.labels
-                    .iter()
-                    .map(|(k, v)| (k.clone(), json!(v)))
-                    .collect(),
-            ),
-            _ => continue,
-        };
-        p.insert(field.clone(), value);
-    }
-    let retry_safe = match s.error_class.as_str() {
-        "transient" => "yes: the failure is transient and runs are idempotent by run id",
-        "permanent" => "no: the failure is permanent; fix the cause before retrying",
-        _ => "unknown: check the error first; runs are idempotent by run id",
-    };
-    let values = runbook::Values {
-        run_id: &s.run_id,
-        pipeline: &s.pipeline,
-        step: &s.step,
-    };
-    let (how_to_retry, how_to_retry_argv) = match &config.runbook.retry_template {
-        Some(t) => (t.shell(&values), t.argv(&values)),
-        None => runbook::default_command(&values),
-    };
-    let escalation_path: Vec<Json> = rule
-        .map(|r| {
-            std::iter::once(json!({ "after": "0s", "notify": r.notify }))
-                .chain(r.escalation.iter().map(|l| json!({ "after": crate::schema::format_ms(l.after_ms), "notify": l.notify })))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut runbook = Map::new();
-    runbook.insert(
-        "what_failed".into(),
-        json!(format!("{}/{}", s.pipeline, s.step)),
-    );
-    runbook.insert("when".into(), json!(rfc3339(now_ms)));
-    runbook.insert("correlation_id".into(), json!(s.run_id));
-    runbook.insert("error_snippet".into(), json!(clip(&s.error_message, 300)));
-    runbook.insert("last_log_lines".into(), json!(s.log_lines));
-    runbook.insert("retry_safe".into(), json!(retry_safe));
-    runbook.insert("how_to_retry".into(), json!(how_to_retry));
-    runbook.insert("how_to_retry_argv".into(), json!(how_to_retry_argv));
-    runbook.insert("escalation_path".into(), Json::Array(escalation_path));
-    if let Some(url) = &config.runbook.url {
-        runbook.insert("url".into(), json!(fill(url, s)));
-    }
-    p.insert("runbook".into(), Json::Object(runbook));
-    Json::Object(p).to_string()
-}
-
-fn notification(
-    config: &AlertConfig,
-    rule: &AlertRule,
-    kind: NotificationKind,
-    targets: Vec<String>,
-    key: &str,
-    s: &StepFacts,
-    now_ms: u64,
-) -> Notification {
-    let summary = summary(kind, rule.severity.as_str(), &rule.id, s);
-    Notification {
-        kind,
-        severity: rule.severity.as_str().into(),
-        targets,
-        rule: rule.id.clone(),
-        dedup_key: key.to_string(),
-        payload: payload(config, Some(rule), s, now_ms, &summary),
-        summary,
-    }
-}
-
-fn resolution(
-    config: &AlertConfig,
-    rule: Option<&AlertRule>,
-    entry: &AlertEntry,
-    s: &StepFacts,
-    now_ms: u64,
-) -> Notification {
-    let summary = summary(NotificationKind::Resolve, &entry.severity, &entry.rule, s);
-    Notification {
-        kind: NotificationKind::Resolve,
-        severity: entry.severity.clone(),
-        targets: entry.notified.clone(),
-        rule: entry.rule.clone(),
-        dedup_key: entry.dedup_key.clone(),
-        payload: payload(config, rule, s, now_ms, &summary),
-        summary,
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use super::*;
+    use crate::alerts::Condition;
+    use std::sync::Arc;
+
+    fn rule() -> AlertRule {
+        AlertRule {
+            id: "r".into(),
+            condition: Arc::new(Condition::compile("true").expect("compiles")),
+            severity: Severity::Warning,
+            notify: vec!["team".into()],
+            dedup_window_ms: 600_000,
+            repeat_interval_ms: None,
+            repeat_limit: 2,
+            escalation: Vec::new(),
+            group_by: Vec::new(),
+            auto_resolve: true,
+        }
+    }
+
+    fn entry(status: AlertStatus, last_sent_ms: u64, repeats: u32) -> AlertEntry {
+        AlertEntry {
+            dedup_key: "backstop/r".into(),
+            rule: "r".into(),
+            severity: Severity::Warning,
+            pipeline: "p".into(),
+            step: "s".into(),
+            run_id: "1".into(),
+            status,
+            first_fired_ms: 0,
+            last_sent_ms,
+            level: 0,
+            repeats,
+            notified: vec!["team".into()],
+        }
+    }
 
     #[test]
-    fn formats_utc_times() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_704_067_200_000), "2024-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400_000 + 3_723_000), "2000-02-29T01:02:03Z");
+    fn the_dedup_verdict_is_a_function_of_the_entry_the_rule_and_now() {
+        let r = rule();
+        let firing = |last, repeats| entry(AlertStatus::Firing, last, repeats);
+        let cases = [
+            (None, 0, Verdict::Trigger),
+            (
+                Some(entry(AlertStatus::Acknowledged, 0, 0)),
+                10_000_000,
+                Verdict::Suppress(SuppressionReason::Acknowledged),
+            ),
+            (
+                Some(firing(1_000, 0)),
+                600_999,
+                Verdict::Suppress(SuppressionReason::Duplicate),
+            ),
+            // The window is half-open: at its end the alert may be sent again.
+            (Some(firing(1_000, 0)), 601_000, Verdict::Repeat),
+            (
+                Some(firing(1_000, 2)),
+                601_000,
+                Verdict::Suppress(SuppressionReason::RepeatLimit),
+            ),
+            // A window running past u64::MAX does not wrap into the past.
+            (
+                Some(firing(u64::MAX - 1, 0)),
+                u64::MAX,
+                Verdict::Suppress(SuppressionReason::Duplicate),
+            ),
+        ];
+        for (existing, now, want) in cases {
+            assert_eq!(
+                dedup_verdict(existing.as_ref(), &r, now),
+                want,
+                "{existing:?} at {now}"
+            );
+        }
+    }
+
+    #[test]
+    fn step_status_and_severity_read_states_written_as_strings() {
+        let state = AlertState::parse(
+            r#"{"version":1,"steps":[{"pipeline":"p","step":"s","status":""}],
+                "alerts":[]}"#,
+        )
+        .expect("an old state with an empty status parses");
+        assert_eq!(state.steps[0].status, StepStatus::Running);
+        let bad = r#"{"version":1,"alerts":[{"dedup_key":"k","rule":"r","severity":"loud",
+            "pipeline":"p","step":"s","run_id":"1","status":"firing","first_fired_ms":0,
+            "last_sent_ms":0,"level":0,"repeats":0,"notified":[]}]}"#;
+        let err = AlertState::parse(bad).expect_err("an unknown severity is refused");
+        assert_eq!(err.code, ErrorCode::InvalidState);
+        assert!(err.message.contains("loud"), "{}", err.message);
     }
 }

@@ -7,17 +7,21 @@
 mod condition;
 mod evaluate;
 mod redact;
+mod render;
 pub mod runbook;
 mod state;
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 pub use condition::Condition;
 pub use evaluate::{
     Evaluation, Event, EventKind, Notification, NotificationKind, Suppressed, SuppressionReason,
-    evaluate, rfc3339,
+    Verdict, dedup_verdict, evaluate,
 };
 pub use redact::{SharedRedactor, clip, redact, redact_lines, redact_message};
+pub use render::rfc3339;
 pub use state::AlertState;
 
 use crate::document::{Node, Value};
@@ -25,7 +29,10 @@ use crate::error::ErrorCode;
 use crate::retry::MAX_DURATION_MS;
 use crate::schema::{Validator, join};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Ordered: a higher severity inhibits lower ones. Stored in the alert state
+/// by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
     Warning,
@@ -91,7 +98,7 @@ pub struct Runbook {
 
 /// Where notifications for a target go. The evaluator never delivers; it
 /// validates these so a bad sink is a load error with a location, and hosts
-/// (`backstop run`) read them to deliver.
+/// (`backstop run`) get them through the WIT's `sinks` to deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sink {
     /// The notification target it serves, or `*` for every target.
@@ -99,8 +106,7 @@ pub struct Sink {
     pub kind: SinkKind,
     /// `file`: the JSON-lines file; `webhook`: the URL; `command`: argv.
     pub location: Vec<String>,
-    /// `webhook`: `backstop` (the notification as is) or `pagerduty` (Events v2).
-    pub format: String,
+    pub format: SinkFormat,
     pub timeout_ms: u64,
     /// `webhook`: where undeliverable notifications are appended.
     pub dead_letter: Option<String>,
@@ -125,8 +131,28 @@ impl SinkKind {
     }
 }
 
+/// The shape of a delivered body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkFormat {
+    /// The notification as is.
+    Backstop,
+    /// A PagerDuty Events v2 event.
+    Pagerduty,
+}
+
+impl SinkFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkFormat::Backstop => "backstop",
+            SinkFormat::Pagerduty => "pagerduty",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AlertConfig {
+    /// The document has an alert section (`[alerts]`, or the seed's format).
+    pub present: bool,
     pub sinks: Vec<Sink>,
     pub rules: Vec<AlertRule>,
     /// Extra fields each notification's payload carries.
@@ -200,6 +226,7 @@ impl AlertConfig {
     /// or empty accordingly.
     pub fn read(v: &mut Validator<'_>, path: &str, node: &Node) -> AlertConfig {
         let mut config = AlertConfig {
+            present: true,
             inhibit_lower_severity: true,
             ..AlertConfig::default()
         };
@@ -423,16 +450,24 @@ fn read_sink(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<Sink> {
             );
         }
     }
-    let format = text(v, "format").unwrap_or_else(|| "backstop".to_string());
-    if !["backstop", "pagerduty"].contains(&format.as_str()) {
-        let at = t.get("format").map_or(t.offset, |n| n.offset);
-        v.report(
-            ErrorCode::InvalidValue,
-            &join(path, "format"),
-            at,
-            format!("`{format}` is not a format; expected backstop or pagerduty"),
-        );
-    }
+    let format = match text(v, "format") {
+        None => Some(SinkFormat::Backstop),
+        Some(name) => {
+            let format = [SinkFormat::Backstop, SinkFormat::Pagerduty]
+                .into_iter()
+                .find(|f| f.as_str() == name);
+            if format.is_none() {
+                let at = t.get("format").map_or(t.offset, |n| n.offset);
+                v.report(
+                    ErrorCode::InvalidValue,
+                    &join(path, "format"),
+                    at,
+                    format!("`{name}` is not a format; expected backstop or pagerduty"),
+                );
+            }
+            format
+        }
+    };
     let timeout_ms = t
         .get("timeout")
         .and_then(|n| v.duration_ms(&join(path, "timeout"), n, 1, 10 * 60_000))
@@ -445,13 +480,24 @@ fn read_sink(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<Sink> {
         target,
         kind: kind?,
         location,
-        format,
+        format: format?,
         timeout_ms,
         dead_letter,
     })
 }
 
 fn read_targets(v: &mut Validator<'_>, path: &str, node: &Node) -> Vec<String> {
+    // Said here rather than by `one_or_many`'s generic "matches nothing": an
+    // alert (or escalation level) nobody receives would fire unseen.
+    if matches!(&node.value, Value::Array(items) if items.is_empty()) {
+        v.report(
+            ErrorCode::InvalidValue,
+            path,
+            node.offset,
+            "`notify` is empty: name at least one target (a sink's `target`), or nobody hears of this alert",
+        );
+        return Vec::new();
+    }
     let mut targets = Vec::new();
     for (p, item) in v.one_or_many(path, node) {
         if let Some(t) = v.string(&p, item) {

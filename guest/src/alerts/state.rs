@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Severity;
 use crate::error::{ErrorCode, PolicyError};
 
 pub const STATE_VERSION: u32 = 1;
@@ -36,7 +37,7 @@ pub struct StepFacts {
     /// Failed runs in a row; a successful run resets it.
     pub consecutive_failures: u32,
     pub late_minutes: u32,
-    pub status: String,
+    pub status: StepStatus,
     pub error_class: String,
     pub error_type: String,
     pub error_code: String,
@@ -44,6 +45,30 @@ pub struct StepFacts {
     pub log_lines: Vec<String>,
     pub labels: Vec<(String, String)>,
     pub updated_ms: u64,
+}
+
+/// Where the step's current run stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    /// Attempts are failing, or nothing but lateness is known yet. States
+    /// written before this was an enum hold `""` for the latter.
+    #[default]
+    #[serde(alias = "")]
+    Running,
+    Failed,
+    Succeeded,
+}
+
+impl StepStatus {
+    /// The name alert conditions see as `run.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Running => "running",
+            StepStatus::Failed => "failed",
+            StepStatus::Succeeded => "succeeded",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,7 +84,7 @@ pub enum AlertStatus {
 pub struct AlertEntry {
     pub dedup_key: String,
     pub rule: String,
-    pub severity: String,
+    pub severity: Severity,
     pub pipeline: String,
     pub step: String,
     pub run_id: String,
@@ -102,18 +127,6 @@ impl AlertState {
                 ),
             )
         })?;
-        if let Some((i, a)) = state
-            .alerts
-            .iter()
-            .enumerate()
-            .find(|(_, a)| super::Severity::parse(&a.severity).is_none())
-        {
-            return Err(PolicyError::new(
-                ErrorCode::InvalidState,
-                format!("state.alerts[{i}].severity"),
-                format!("`{}` is not a severity", a.severity),
-            ));
-        }
         if state.version != STATE_VERSION {
             return Err(PolicyError::new(
                 ErrorCode::InvalidState,

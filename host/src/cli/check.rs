@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use backstop::{Engine, Error, Format};
 
-use super::{read_policy, render_diagnostic};
+use super::{read_policy, render_diagnostics};
 
 pub fn run(path: &Path, json: bool) -> Result<ExitCode> {
     let source = read_policy(path)?;
@@ -22,9 +22,7 @@ pub fn run(path: &Path, json: bool) -> Result<ExitCode> {
     } else if errors.is_empty() {
         println!("{}: valid", path.display());
     } else {
-        for error in &errors {
-            eprintln!("{}", render_diagnostic(&path.display().to_string(), error));
-        }
+        render_diagnostics(&path.display().to_string(), &source, &errors);
         eprintln!(
             "{}: {} problem{}",
             path.display(),

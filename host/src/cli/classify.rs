@@ -18,11 +18,13 @@ pub struct ClassifyArgs {
     /// Policy file (.toml or .json); the built-in rules when omitted.
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
+    /// HTTP status code of the failed request (100-599).
     #[arg(long, value_name = "N")]
     http_status: Option<u16>,
     /// gRPC status by name (UNAVAILABLE) or number (14).
     #[arg(long, value_name = "CODE")]
     grpc_code: Option<String>,
+    /// Exit status of the failed process.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     exit_code: Option<i32>,
     /// Terminating signal by name (SIGKILL, KILL) or number.
@@ -34,6 +36,7 @@ pub struct ClassifyArgs {
     /// Provider or errno code (ThrottlingException, SlowDown, ECONNRESET).
     #[arg(long, value_name = "CODE")]
     error_code: Option<String>,
+    /// Error message or the last lines of output (matched by message patterns).
     #[arg(long, value_name = "TEXT")]
     message: Option<String>,
     /// Print one JSON object with class, rule and reason.
@@ -75,10 +78,19 @@ pub fn run(args: ClassifyArgs) -> Result<ExitCode> {
     match session.classify(policy, &failure) {
         Ok(verdict) => {
             if args.json {
-                let mut answer = serde_json::to_value(&verdict)?;
-                if let Some(read) = &read {
-                    answer["read"] = read.to_json();
+                // A struct, not a `Value`: the keys keep their declared order
+                // (class, rule, reason), as the README shows them.
+                #[derive(serde::Serialize)]
+                struct Answer<'a> {
+                    #[serde(flatten)]
+                    verdict: &'a Classification,
+                    #[serde(skip_serializing_if = "Option::is_none")]
+                    read: Option<serde_json::Value>,
                 }
+                let answer = Answer {
+                    verdict: &verdict,
+                    read: read.as_ref().map(Reading::to_json),
+                };
                 println!("{}", serde_json::to_string(&answer)?);
             } else {
                 print_human(&verdict);

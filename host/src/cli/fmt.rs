@@ -1,4 +1,5 @@
-//! Human-readable durations and bars, shared by `plan`, `run` and `stats`.
+//! Human-readable durations, bars and times, shared by the commands.
+//! RFC 3339 goes through `jiff`, the one codec the guest uses too.
 
 /// `0s`, `250ms`, `2.1s`, `1m30s`, `2h5m`: short, exact enough to read.
 pub fn duration(ms: u64) -> String {
@@ -32,6 +33,37 @@ pub fn duration(ms: u64) -> String {
         }
     }
     out
+}
+
+/// RFC 3339 in UTC: whole seconds when the time is whole
+/// (`2024-01-15T02:03:05Z`), else milliseconds (`2024-01-15T02:03:05.250Z`).
+/// A time past year 9999, which RFC 3339 cannot write, prints as milliseconds.
+pub fn rfc3339(ms: u64) -> String {
+    let Some(t) = i64::try_from(ms)
+        .ok()
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+    else {
+        return format!("{ms} ms after the epoch");
+    };
+    if ms.is_multiple_of(1000) {
+        format!("{t}")
+    } else {
+        format!("{t:.3}")
+    }
+}
+
+/// An RFC 3339 time with `Z` or a numeric offset, fractions allowed, as
+/// milliseconds since the epoch (sub-millisecond digits truncated).
+pub fn parse_rfc3339(text: &str) -> Result<u64, String> {
+    let t: jiff::Timestamp = text.trim().parse().map_err(|e| format!("{e}"))?;
+    u64::try_from(t.as_millisecond()).map_err(|_| "it is before 1970".to_string())
+}
+
+/// Milliseconds since the epoch on the wall clock.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A bar of `value / max × width` cells drawn with eighth blocks.
@@ -70,6 +102,30 @@ mod tests {
         for (ms, text) in cases {
             assert_eq!(duration(ms), text, "{ms}");
         }
+    }
+
+    #[test]
+    fn times_format_and_parse_as_rfc_3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_705_284_185_000), "2024-01-15T02:03:05Z");
+        assert_eq!(rfc3339(1_705_284_185_250), "2024-01-15T02:03:05.250Z");
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:01Z"), Ok(1000));
+        assert_eq!(parse_rfc3339("1970-01-01T01:00:01+01:00"), Ok(1000));
+        assert_eq!(
+            parse_rfc3339(" 2024-01-15T02:03:05.250Z "),
+            Ok(1_705_284_185_250)
+        );
+        for bad in [
+            "yesterday",
+            "xx€abcde",
+            "2024-01-15T02:03:05",
+            "1969-12-31T23:59:59Z",
+            "",
+        ] {
+            assert!(parse_rfc3339(bad).is_err(), "{bad}");
+        }
+        let far = 300_000_000_000_000;
+        assert_eq!(rfc3339(far), format!("{far} ms after the epoch"));
     }
 
     #[test]

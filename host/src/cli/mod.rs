@@ -2,9 +2,11 @@
 //! Every decision comes from the guest; these modules only read files, run
 //! processes, keep time and keep state.
 
+mod alerting;
 mod alerts;
 mod check;
 mod classify;
+mod delivery;
 mod exit;
 mod fmt;
 mod ids;
@@ -15,7 +17,7 @@ mod policy;
 mod reading;
 mod report;
 mod run;
-mod sinks;
+mod simulate;
 mod stats;
 mod supervise;
 mod tail;
@@ -27,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use backstop::PolicyError;
+use backstop::{ErrorCode, PolicyError};
 use clap::{Parser, Subcommand};
 
 pub use exit::Exit;
@@ -48,6 +50,7 @@ struct Cli {
 enum Command {
     /// Validate a policy file; print every problem with its location.
     Check {
+        /// Policy file (.toml or .json; the seed's alert JSON too).
         #[arg(long, value_name = "FILE")]
         policy: PathBuf,
         /// Print one JSON object: {"valid": bool, "errors": [...]}.
@@ -84,6 +87,9 @@ enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !delivers(&cli.command) {
+        die_quietly_on_broken_pipe();
+    }
     // What an unexpected error exits with: `run` keeps its own code apart from
     // the wrapped command's, the other commands use 2 like a usage error.
     let (outcome, fallback) = match cli.command {
@@ -97,6 +103,11 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(err) => match err.downcast_ref::<Exit>() {
+            // An unsupported policy format is an invalid policy.
+            None if err.downcast_ref::<YamlPolicy>().is_some() => {
+                eprintln!("backstop: {err:#}");
+                ExitCode::from(if fallback == 2 { 1 } else { fallback })
+            }
             Some(exit) => {
                 if !exit.message.is_empty() {
                     eprintln!("backstop: {}", exit.message);
@@ -111,8 +122,109 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Commands that run processes or deliver alerts (to a command sink's stdin,
+/// which may close early): they keep SIGPIPE ignored and handle EPIPE.
+fn delivers(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Run(_)
+            | Command::Alerts(alerts::AlertsCommand::Tick(_) | alerts::AlertsCommand::Ack(_))
+    )
+}
+
+/// The output commands end quietly when their reader goes away
+/// (`backstop plan | head`), killed by SIGPIPE as coreutils are. Rust ignores
+/// SIGPIPE, which turns the write into an EPIPE error and `println!` into a
+/// panic ("failed printing to stdout") with exit status 101.
+fn die_quietly_on_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread starts; resetting
+    // a signal's disposition to its default has no other effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// A policy file named `.yaml` / `.yml`.
+#[derive(Debug)]
+struct YamlPolicy(PathBuf);
+
+impl std::fmt::Display for YamlPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: YAML is not supported, use TOML or JSON (docs/POLICY.md)",
+            self.0.display()
+        )
+    }
+}
+
+impl std::error::Error for YamlPolicy {}
+
 fn read_policy(path: &Path) -> Result<String> {
+    let yaml = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    if yaml {
+        return Err(YamlPolicy(path.to_path_buf()).into());
+    }
     std::fs::read_to_string(path).with_context(|| format!("reading policy {}", path.display()))
+}
+
+/// Print a policy's diagnostics on stderr; a document that failed to parse
+/// and reads like YAML gets that said first, rather than only a TOML error.
+fn render_diagnostics(label: &str, source: &str, errors: &[PolicyError]) {
+    if errors.iter().any(|e| e.code == ErrorCode::Syntax) && looks_like_yaml(source) {
+        eprintln!("backstop: {label} looks like YAML: YAML is not supported, use TOML or JSON");
+    }
+    for error in errors {
+        eprintln!("{}", render_diagnostic(label, error));
+    }
+}
+
+/// Whether a document reads like YAML: a `---` or `%YAML` start, or more
+/// `key: value` / `- item` lines than TOML `key = value` / `[table]` lines.
+/// Only asked about documents that failed to parse, so a miss costs a hint.
+fn looks_like_yaml(source: &str) -> bool {
+    let lines: Vec<&str> = source
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let Some(first) = lines.first() else {
+        return false;
+    };
+    if first.starts_with('{') || first.starts_with("//") || first.starts_with("/*") {
+        return false;
+    }
+    if *first == "---" || first.starts_with("--- ") || first.starts_with("%YAML") {
+        return true;
+    }
+    let yaml_line = |l: &str| {
+        if l == "-" || l.starts_with("- ") {
+            return true;
+        }
+        // `key:` or `key: value`, where the key comes before any `=`.
+        match l.find(':') {
+            Some(colon) => {
+                let key = &l[..colon];
+                let after = &l[colon + 1..];
+                !key.is_empty()
+                    && !key.contains('=')
+                    && !key.contains('[')
+                    && (after.is_empty() || after.starts_with(' '))
+            }
+            None => false,
+        }
+    };
+    let toml_line = |l: &str| {
+        l.starts_with('[')
+            || l.find('=')
+                .is_some_and(|eq| l.find(':').is_none_or(|colon| eq < colon))
+    };
+    let yaml = lines.iter().filter(|l| yaml_line(l)).count();
+    yaml > 0 && yaml > lines.iter().filter(|l| toml_line(l)).count()
 }
 
 /// `file:line:column: error[code]: path: message`, the shape editors and CI logs link.
@@ -129,4 +241,32 @@ fn render_diagnostic(file: &str, error: &PolicyError) -> String {
         format!("{}: ", error.path)
     };
     format!("{location}: error[{code}]: {field}{}", error.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_is_told_apart_from_toml_and_json() {
+        let yaml = [
+            "---\nretry:\n  max_attempts: 3\n",
+            "retry:\n  max_attempts: 3\n  base_delay: 1s\n",
+            "# nightly\nclassify:\n  rules:\n    - id: x\n      class: transient\n",
+        ];
+        for doc in yaml {
+            assert!(looks_like_yaml(doc), "{doc}");
+        }
+        let not_yaml = [
+            "",
+            "[retry]\nmax_attempts = 3\n",
+            "[[alerts.rules]]\ncondition = \"run.failure_count >= 1\"\nnotify = [\"a:b\"]\n",
+            "{\"rules\": []}",
+            "// comment\n{\"retry\": {}}",
+            "max_attempts = = 3\n",
+        ];
+        for doc in not_yaml {
+            assert!(!looks_like_yaml(doc), "{doc}");
+        }
+    }
 }

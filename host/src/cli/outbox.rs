@@ -21,7 +21,10 @@ use backstop::{AttemptFailure, Failure, Format, Policy, RetryState, Session, Sha
 use clap::Args;
 use serde_json::{Value, json};
 
-use super::sinks::{self, AlertSection, SinkKind, now_ms, rfc3339};
+use backstop::alerts::{Sink, SinkKind};
+
+use super::delivery;
+use super::fmt::{now_ms, rfc3339};
 use super::store;
 
 /// The planner policy for outbox deliveries; the totals above come from it.
@@ -69,8 +72,9 @@ pub struct Drained {
 pub struct Courier {
     owner: String,
     retry: Option<Policy>,
-    /// Parsed sinks per policy key.
-    sections: BTreeMap<String, Option<(AlertSection, Format)>>,
+    /// The sinks of each stored policy, by policy key (`None`: no policy or
+    /// no alert section).
+    sections: BTreeMap<String, Option<Vec<Sink>>>,
     /// Where dead letters of sinks without `dead_letter` are appended.
     dead_letter: PathBuf,
 }
@@ -148,7 +152,13 @@ impl Courier {
         }
     }
 
-    fn section(&mut self, store: &Store, key: &str) -> Result<Option<(AlertSection, Format)>> {
+    /// The sinks of the policy stored under `key`, validated by the guest.
+    fn sinks(
+        &mut self,
+        session: &mut Session,
+        store: &Store,
+        key: &str,
+    ) -> Result<Option<Vec<Sink>>> {
         if let Some(found) = self.sections.get(key) {
             return Ok(found.clone());
         }
@@ -159,7 +169,10 @@ impl Courier {
                 } else {
                     Format::Toml
                 };
-                Some((sinks::read_section(&p.source, format)?, format))
+                let policy = session
+                    .load_policy(&p.source, format)
+                    .with_context(|| format!("loading the stored policy {}", p.path))?;
+                session.alert_sinks(policy)?
             }
             None => None,
         };
@@ -174,8 +187,8 @@ impl Courier {
         row: &OutboxRow,
         left: Duration,
     ) -> Delivery {
-        let sink = match self.section(store, &row.policy_key) {
-            Ok(Some((section, _))) => section.sinks.get(row.sink_index as usize).cloned(),
+        let sink = match self.sinks(session, store, &row.policy_key) {
+            Ok(Some(sinks)) => sinks.get(row.sink_index as usize).cloned(),
             Ok(None) => None,
             Err(e) => {
                 return self.dead(row, None, format!("its stored policy is unreadable: {e:#}"));
@@ -188,7 +201,9 @@ impl Courier {
                 "its sink is no longer in the stored policy".to_string(),
             );
         };
-        let timeout = sink.timeout.min(left).max(Duration::from_millis(1));
+        let timeout = Duration::from_millis(sink.timeout_ms)
+            .min(left)
+            .max(Duration::from_millis(1));
         let started = Instant::now();
         let result: Result<(), (Failure, String, Option<u64>)> = match sink.kind {
             SinkKind::Stdout => {
@@ -199,14 +214,14 @@ impl Courier {
                     .map_err(|e| other(format!("stdout: {e}")))
             }
             SinkKind::File => match sink.location.first() {
-                Some(path) => sinks::append_line(Path::new(path), &row.body)
+                Some(path) => delivery::append_line(Path::new(path), &row.body)
                     .map_err(|e| other(format!("{e:#}"))),
                 None => Err(other("a file sink without path".into())),
             },
-            SinkKind::Command => sinks::run_command(&sink.location, &row.body, timeout)
+            SinkKind::Command => delivery::run_command(&sink.location, &row.body, timeout)
                 .map_err(|e| other(format!("{e:#}"))),
             SinkKind::Webhook => match sink.location.first() {
-                Some(url) => sinks::post(url, &row.body, timeout),
+                Some(url) => delivery::post(url, &row.body, timeout),
                 None => Err(other("a webhook sink without url".into())),
             },
         };
@@ -214,7 +229,7 @@ impl Courier {
             Ok(()) => return Delivery::Delivered,
             Err(e) => e,
         };
-        let label = sink.label();
+        let label = delivery::sink_label(&sink);
         let rate_limited = failure.http_status == Some(429);
         let pushback_ms = retry_after.or_else(|| {
             // PagerDuty: back off for minutes on 429.
@@ -235,10 +250,14 @@ impl Courier {
             }
             Ok((Some(reason), _, _)) => self.dead(
                 row,
-                sink.dead_letter.clone(),
+                sink.dead_letter.clone().map(PathBuf::from),
                 format!("{error} (try {}; gave up: {reason})", row.tries),
             ),
-            Err(e) => self.dead(row, sink.dead_letter.clone(), format!("{error}; {e:#}")),
+            Err(e) => self.dead(
+                row,
+                sink.dead_letter.clone().map(PathBuf::from),
+                format!("{error}; {e:#}"),
+            ),
         }
     }
 
@@ -301,7 +320,7 @@ impl Courier {
         });
         let written = serde_json::to_string(&record)
             .map_err(anyhow::Error::from)
-            .and_then(|line| sinks::append_line(&path, &line));
+            .and_then(|line| delivery::append_line(&path, &line));
         let error = match written {
             Ok(()) => format!(
                 "{error}; written to the dead-letter file {}",

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use backstop::{Error, Format, Policy, PolicyError, Session};
 use clap::Args;
 
-use super::{read_policy, render_diagnostic};
+use super::{read_policy, render_diagnostic, render_diagnostics};
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct PolicyArgs {
@@ -118,9 +118,7 @@ fn load_source(
     match session.load_policy(source, format) {
         Ok(policy) => Ok(Some(policy)),
         Err(Error::InvalidPolicy(errors)) => {
-            for error in &errors {
-                eprintln!("{}", render_diagnostic(label, error));
-            }
+            render_diagnostics(label, source, &errors);
             Ok(None)
         }
         Err(other) => Err(other.into()),

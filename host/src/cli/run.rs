@@ -16,7 +16,7 @@ use backstop::alerts::{Event, EventKind};
 use backstop::{AttemptFailure, Decision, Engine, Error, Failure, GiveUpReason, Policy, Session};
 use clap::Args;
 
-use super::alerts::{Alerting, default_pipeline};
+use super::alerting::{Alerting, default_pipeline};
 use super::exit::{self, Exit};
 use super::fmt::duration;
 use super::plan::DEFAULT_STEP;
@@ -136,10 +136,7 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
             finished_at_ms,
         } => {
             let when = finished_at_ms
-                .map(|ms| {
-                    let t = UNIX_EPOCH + Duration::from_millis(ms);
-                    format!(" at {}", humantime::format_rfc3339_seconds(t))
-                })
+                .map(|ms| format!(" at {}", super::fmt::rfc3339(ms - ms % 1000)))
                 .unwrap_or_default();
             let on = attempt
                 .map(|a| format!(" on attempt {a}"))

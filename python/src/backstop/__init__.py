@@ -8,7 +8,7 @@ The policy engine is Backstop's WebAssembly core, run by wasmtime.
 """
 
 from ._alerts import (Evaluation, Event, EventKind, Notification, NotificationKind, Severity,
-                      Suppressed, SuppressionReason)
+                      Sink, SinkFormat, SinkKind, Suppressed, SuppressionReason)
 from ._exceptions import (exception_bases, exception_chain, exception_type_name,
                           failure_from_exception, parse_grpc_pushback, parse_retry_after,
                           pushback_from_exception)
@@ -34,6 +34,9 @@ __all__ = [
     "Notification",
     "NotificationKind",
     "Severity",
+    "Sink",
+    "SinkFormat",
+    "SinkKind",
     "Suppressed",
     "SuppressionReason",
     "Attempt",

@@ -76,6 +76,34 @@ class SuppressionReason(str, Enum):
         return self.value
 
 
+class SinkKind(str, Enum):
+    """How a sink delivers (the WIT's ``sink-kind``)."""
+
+    STDOUT = "stdout"
+    """One JSON line on standard output."""
+    FILE = "file"
+    """One JSON line appended to the file ``location[0]``."""
+    WEBHOOK = "webhook"
+    """An HTTP POST to ``location[0]``, retried by the host."""
+    COMMAND = "command"
+    """The command ``location`` (argv) with the JSON on its standard input."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class SinkFormat(str, Enum):
+    """The shape of a delivered body (the WIT's ``sink-format``)."""
+
+    BACKSTOP = "backstop"
+    """The notification as is."""
+    PAGERDUTY = "pagerduty"
+    """A PagerDuty Events v2 event; the target is the routing key."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
 def _check_str(owner: str, name: str, value: Any, optional: bool = False) -> None:
     if value is None and optional:
         return
@@ -283,3 +311,33 @@ class Evaluation:
             tuple(_trusted(Suppressed, rule, key, Severity(severity), SuppressionReason(reason))
                   for rule, key, severity, reason in suppressed),
             state, next_wakeup_ms)
+
+
+@dataclass(frozen=True)
+class Sink:
+    """One of the policy's ``[[alerts.sinks]]``, validated when the policy
+    loaded: where notifications for a target go. From
+    :meth:`backstop.Policy.sinks`; the evaluator never delivers, hosts do."""
+
+    target: str
+    """The notification target it serves, or ``*`` for every target without its own sink."""
+    kind: SinkKind
+    location: Tuple[str, ...]
+    """The file path, the URL, or the command's argv; empty for ``stdout``."""
+    format: SinkFormat
+    timeout_ms: int
+    """How long one delivery may take."""
+    dead_letter: Optional[str]
+    """Where a webhook's undeliverable notifications are appended (``None``: the host's default)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical JSON form."""
+        return {"target": self.target, "kind": self.kind.value, "location": list(self.location),
+                "format": self.format.value, "timeout_ms": self.timeout_ms,
+                "dead_letter": self.dead_letter}
+
+    @classmethod
+    def _lift(cls, raw: tuple[Any, ...]) -> "Sink":
+        target, kind, location, format, timeout_ms, dead_letter = raw
+        return _trusted(cls, target, SinkKind(kind), tuple(location), SinkFormat(format),
+                        timeout_ms, dead_letter)

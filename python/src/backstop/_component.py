@@ -14,7 +14,7 @@ import wasmtime
 import wasmtime.component as wc
 
 from . import _abi, _wit
-from ._alerts import Evaluation, Event
+from ._alerts import Evaluation, Event, Sink
 from ._redaction import RedactionReport
 from ._logs import LogReport
 from ._model import Classification, ErrorCode, Failure, FailureClass, PolicyError, PolicyLoadError
@@ -50,11 +50,43 @@ def from_component(t: _abi.ValType, value: Any) -> Any:
     if isinstance(t, _abi.Enum):
         return value
     if isinstance(t, _abi.Variant):
-        # result<record, record>: wasmtime-py tags it ("ok" / "err").
-        index = {"ok": 0, "err": 1}[value.tag]
+        if isinstance(value, wc.Variant):
+            # result<record, record>: wasmtime-py tags it ("ok" / "err").
+            index, payload = {"ok": 0, "err": 1}[value.tag], value.payload
+        else:
+            index, payload = _untagged_case(t, value), value
         payload_t = t.types[index]
-        return (t.names[index], None if payload_t is None else from_component(payload_t, value.payload))
+        return (t.names[index], None if payload_t is None else from_component(payload_t, payload))
     return value
+
+
+def _python_types(t: Optional[_abi.ValType]) -> tuple[type, ...]:
+    """The Python types wasmtime-py lifts a value of ``t`` to."""
+    if t is None:
+        return (type(None),)
+    if isinstance(t, _abi.Record):
+        return (wc.Record,)
+    if isinstance(t, _abi.Option):
+        return (type(None),) + _python_types(t._some)
+    if isinstance(t, _abi.List):
+        return (list,)
+    if isinstance(t, (_abi.Enum, _abi.String)):
+        return (str,)
+    if isinstance(t, _abi.Variant):
+        return (wc.Variant,)
+    if isinstance(t, _abi.Bool):
+        return (bool,)
+    return (int,)
+
+
+def _untagged_case(t: _abi.Variant, value: Any) -> int:
+    """wasmtime-py returns a variant untagged when its cases lift to distinct
+    Python types (``result<option<list<sink>>, policy-error>`` comes back as
+    a list, None or a Record): the case is the one whose type the value has."""
+    for index, case in enumerate(t.types):
+        if isinstance(value, _python_types(case)):
+            return index
+    raise TypeError(f"{type(value).__name__} matches no case of the variant {t.names}")
 
 
 def _policy_error(record: Any) -> PolicyError:
@@ -165,6 +197,10 @@ class ComponentClassifier:
 
     def evaluate_alerts(self, handle: int, event: Event, state: str, now_ms: int) -> Evaluation:
         return Evaluation._lift(self._plan("evaluate", handle, state, event._lower(), now_ms))
+
+    def sinks(self, handle: int) -> Optional[tuple[Sink, ...]]:
+        raw = self._plan("sinks", handle)
+        return None if raw is None else tuple(Sink._lift(s) for s in raw)
 
     def redact(self, handle: int, text: str) -> RedactionReport:
         return RedactionReport._lift(self._plan("redact", handle, text))

@@ -7,7 +7,7 @@ import threading
 import weakref
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Optional, Sequence, Union
+from typing import Any, Literal, Optional, Sequence, Tuple, Union
 
 import wasmtime
 
@@ -16,7 +16,7 @@ from ._abi import AbiError
 from ._core import CoreInstance
 from ._model import (Classification, EngineError, ErrorCode, Failure, FailureClass,
                      PolicyError, PolicyLoadError)
-from ._alerts import Evaluation, Event
+from ._alerts import Evaluation, Event, Sink
 from ._redaction import RedactionReport
 from ._planner import AttemptFailure, Decision, Permit, RetryState, Schedule, SharedState
 
@@ -307,6 +307,15 @@ class Policy:
         if not isinstance(state, str):
             raise TypeError(f"state must be str (a previous Evaluation.state), not {type(state).__name__}")
         return Evaluation._lift(self._plan("evaluate", state, event._lower(), _u64("now_ms", now_ms)))
+
+    def sinks(self) -> Optional[Tuple[Sink, ...]]:
+        """The policy's ``[[alerts.sinks]]`` in document order, validated at
+        load with defaults filled in; ``None`` when the policy has no alert
+        section at all (nothing to evaluate or deliver)."""
+        raw = self._plan("sinks")
+        if raw is None:
+            return None
+        return tuple(Sink._lift(s) for s in raw)
 
     def redact(self, text: str) -> RedactionReport:
         """Replace every secret in ``text`` with ``[REDACTED]`` (the built-in

@@ -198,6 +198,24 @@ EVALUATION = Record([
     ("state", STRING),
     ("next-wakeup-ms", Option(U64)),
 ])
+SINK_KIND = Enum([
+    "stdout",
+    "file",
+    "webhook",
+    "command",
+])
+SINK_FORMAT = Enum([
+    "backstop",
+    "pagerduty",
+])
+SINK = Record([
+    ("target", STRING),
+    ("kind", SINK_KIND),
+    ("location", List(STRING)),
+    ("format", SINK_FORMAT),
+    ("timeout-ms", U64),
+    ("dead-letter", Option(STRING)),
+])
 RULE_COUNT = Record([
     ("rule", STRING),
     ("count", U32),
@@ -268,6 +286,9 @@ EVALUATE = Function("evaluate", [
     ("event", EVENT),
     ("now-ms", U64),
 ], Result(EVALUATION, POLICY_ERROR))
+SINKS = Function("sinks", [
+    ("policy", U32),
+], Result(Option(List(SINK)), POLICY_ERROR))
 REDACT = Function("redact", [
     ("policy", U32),
     ("text", STRING),
@@ -278,7 +299,7 @@ READ_LOG = Function("read-log", [
 
 CLASSIFIER_FUNCTIONS = (LOAD_POLICY, DROP_POLICY, CLASSIFY)
 RETRY_FUNCTIONS = (BEGIN_ATTEMPT, AFTER_FAILURE, AFTER_SUCCESS, PLAN_SCHEDULE, DERIVE_SEED)
-ALERTS_FUNCTIONS = (EVALUATE,)
+ALERTS_FUNCTIONS = (EVALUATE, SINKS)
 REDACTION_FUNCTIONS = (REDACT,)
 LOGS_FUNCTIONS = (READ_LOG,)
 
@@ -332,6 +353,9 @@ LAYOUTS = (
     ("schedule", SCHEDULE, 12, 4, (0, 8), "i32*4"),
     ("severity", SEVERITY, 1, 1, (), "i32"),
     ("shared-state", SHARED_STATE, 48, 8, (0, 40), "i32*2 i64 i32 i64 i32*3"),
+    ("sink", SINK, 48, 8, (0, 8, 12, 20, 24, 32), "i32*6 i64 i32*3"),
+    ("sink-format", SINK_FORMAT, 1, 1, (), "i32"),
+    ("sink-kind", SINK_KIND, 1, 1, (), "i32"),
     ("suppressed", SUPPRESSED, 20, 4, (0, 8, 16, 17), "i32*6"),
     ("suppression-reason", SUPPRESSION_REASON, 1, 1, (), "i32"),
     ("option<u16>", Option(U16), 4, 2, (), "i32*2"),
@@ -342,12 +366,14 @@ LAYOUTS = (
     ("option<give-up-reason>", Option(GIVE_UP_REASON), 2, 1, (), "i32*2"),
     ("option<location>", Option(LOCATION), 12, 4, (), "i32*3"),
     ("option<log-stream>", Option(LOG_STREAM), 2, 1, (), "i32*2"),
+    ("option<list<sink>>", Option(List(SINK)), 12, 4, (), "i32*3"),
     ("list<string>", List(STRING), 8, 4, (), "i32*2"),
     ("list<label>", List(LABEL), 8, 4, (), "i32*2"),
     ("list<notification>", List(NOTIFICATION), 8, 4, (), "i32*2"),
     ("list<planned-attempt>", List(PLANNED_ATTEMPT), 8, 4, (), "i32*2"),
     ("list<policy-error>", List(POLICY_ERROR), 8, 4, (), "i32*2"),
     ("list<rule-count>", List(RULE_COUNT), 8, 4, (), "i32*2"),
+    ("list<sink>", List(SINK), 8, 4, (), "i32*2"),
     ("list<suppressed>", List(SUPPRESSED), 8, 4, (), "i32*2"),
     ("result<u32, list<policy-error>>", Result(U32, List(POLICY_ERROR)), 12, 4, (), "i32*3"),
     ("result<classification, policy-error>", Result(CLASSIFICATION, POLICY_ERROR), 36, 4, (), "i32*9"),
@@ -358,6 +384,7 @@ LAYOUTS = (
     ("result<redaction-report, policy-error>", Result(REDACTION_REPORT, POLICY_ERROR), 36, 4, (), "i32*9"),
     ("result<schedule, policy-error>", Result(SCHEDULE, POLICY_ERROR), 36, 4, (), "i32*9"),
     ("result<shared-state, policy-error>", Result(SHARED_STATE, POLICY_ERROR), 56, 8, (), "i32*3 i64 i32 i64 i32*3"),
+    ("result<option<list<sink>>, policy-error>", Result(Option(List(SINK)), POLICY_ERROR), 36, 4, (), "i32*9"),
 )
 #: (function, core parameter types, core result types), written as above.
 CORE_SIGNATURES = (
@@ -370,6 +397,7 @@ CORE_SIGNATURES = (
     (PLAN_SCHEDULE, "i32 i64 i32", "i32"),
     (DERIVE_SEED, "i32*2", "i64"),
     (EVALUATE, "i32", "i32"),
+    (SINKS, "i32", "i32"),
     (REDACT, "i32*3", "i32"),
     (READ_LOG, "i32*9", "i32"),
 )
