@@ -100,10 +100,22 @@ pub struct FleetArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     seed: u64,
     /// Jitter modes to compare, comma-separated.
-    #[arg(long, value_name = "MODES", value_enum, value_delimiter = ',', default_value = "none,full,equal,decorrelated,additive")]
+    #[arg(
+        long,
+        value_name = "MODES",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "none,full,equal,decorrelated,additive"
+    )]
     jitter: Vec<JitterMode>,
     /// Protection settings to compare, comma-separated.
-    #[arg(long, value_name = "SETTINGS", value_enum, value_delimiter = ',', default_value = "off,breaker,budget,both")]
+    #[arg(
+        long,
+        value_name = "SETTINGS",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "off,breaker,budget,both"
+    )]
     protection: Vec<Protection>,
     /// Who shares a breaker and budget: each worker its own, or one for the fleet.
     #[arg(long, value_enum, default_value = "worker")]
@@ -204,7 +216,10 @@ fn positive_duration(text: &str) -> Result<u64, String> {
 fn tick(text: &str) -> Result<u64, String> {
     match parse_duration(text)? {
         ms if (10..=60_000).contains(&ms) => Ok(ms),
-        _ => Err(format!("`{}` is out of range; expected 10ms to 1m", text.trim())),
+        _ => Err(format!(
+            "`{}` is out of range; expected 10ms to 1m",
+            text.trim()
+        )),
     }
 }
 
@@ -487,16 +502,20 @@ mod tests {
             Format::Toml,
         )
         .unwrap();
-        let v: toml::Table = toml::from_str(&doc.variant(JitterMode::Full, Protection::Both).unwrap()).unwrap();
+        let v: toml::Table =
+            toml::from_str(&doc.variant(JitterMode::Full, Protection::Both).unwrap()).unwrap();
         assert_eq!(v["retry"]["jitter"].as_str(), Some("full"));
         assert_eq!(v["retry"]["budget"]["max_tokens"].as_integer(), Some(3));
         assert!(v["retry"]["circuit_breaker"].as_table().unwrap().is_empty());
-        let v: toml::Table = toml::from_str(&doc.variant(JitterMode::None, Protection::Off).unwrap()).unwrap();
+        let v: toml::Table =
+            toml::from_str(&doc.variant(JitterMode::None, Protection::Off).unwrap()).unwrap();
         assert!(!v["retry"].as_table().unwrap().contains_key("budget"));
 
-        let doc = Document::parse("// c\n{\"retry\": {\"circuit_breaker\": {}}}", Format::Json).unwrap();
+        let doc =
+            Document::parse("// c\n{\"retry\": {\"circuit_breaker\": {}}}", Format::Json).unwrap();
         let v: serde_json::Value =
-            serde_json::from_str(&doc.variant(JitterMode::Equal, Protection::Budget).unwrap()).unwrap();
+            serde_json::from_str(&doc.variant(JitterMode::Equal, Protection::Budget).unwrap())
+                .unwrap();
         assert_eq!(v["retry"]["jitter"], "equal");
         assert!(v["retry"].get("circuit_breaker").is_none());
         assert!(v["retry"]["budget"].is_object());
@@ -506,7 +525,11 @@ mod tests {
     fn durations_and_workers_are_checked() {
         assert_eq!(parse_duration("5m"), Ok(300_000));
         assert!(parse_duration("-5m").unwrap_err().contains("negative"));
-        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .contains("not a duration")
+        );
         assert!(parse_duration("8d").unwrap_err().contains("7d"));
         assert!(positive_duration("0s").is_err());
         assert!(workers("0").is_err());

@@ -61,6 +61,8 @@ pub struct Outcome {
     /// Calls started per tick, and how many of them failed.
     pub calls: Vec<u32>,
     pub failed: Vec<u32>,
+    /// Calls started while the dependency was down.
+    pub outage_calls: u64,
     /// When each worker's call finally succeeded (`None`: not by the horizon).
     pub done_at_ms: Vec<Option<u64>>,
     /// Runs the planner ended, by give-up reason.
@@ -166,6 +168,7 @@ pub fn simulate(session: &mut Session, policy: Policy, s: &Scenario) -> Result<O
         let tick = (now / s.tick_ms) as usize;
         out.calls[tick] += 1;
         let down = now < s.outage_ms;
+        out.outage_calls += u64::from(down);
         let overloaded = !down && out.calls[tick] - out.failed[tick] > s.capacity;
         let ended = now.saturating_add(s.latency_ms);
         if !down && !overloaded {
@@ -179,7 +182,8 @@ pub fn simulate(session: &mut Session, policy: Policy, s: &Scenario) -> Result<O
             duration_ms: s.latency_ms,
             pushback_ms: None,
         };
-        let decision = session.after_failure(policy, &worker.state, &shared[si], &outcome, ended)?;
+        let decision =
+            session.after_failure(policy, &worker.state, &shared[si], &outcome, ended)?;
         shared[si] = decision.shared;
         match decision.give_up {
             None => {

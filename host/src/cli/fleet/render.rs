@@ -38,6 +38,7 @@ pub fn table(header: &Header, rows: &[Summary]) -> String {
         "wasted",
         "in outage",
         peak.as_str(),
+        "after",
         "recovered",
         "median",
         "p95",
@@ -53,6 +54,7 @@ pub fn table(header: &Header, rows: &[Summary]) -> String {
             s.wasted_calls.to_string(),
             s.calls_during_outage.to_string(),
             s.peak_calls.to_string(),
+            s.peak_after_outage.to_string(),
             format!("{}/{}", s.recovered, s.recovered + s.not_recovered),
             median,
             p95,
@@ -60,7 +62,13 @@ pub fn table(header: &Header, rows: &[Summary]) -> String {
         ]);
     }
     let widths: Vec<usize> = (0..titles.len())
-        .map(|c| cells.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            cells
+                .iter()
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for row in &cells {
         let mut line = String::new();
@@ -76,7 +84,9 @@ pub fn table(header: &Header, rows: &[Summary]) -> String {
     }
     let _ = writeln!(
         out,
-        "recovery: time from the end of the outage to the worker's first successful call"
+        "peak: most calls in one {bucket}; after: the same from the end of the outage on; \
+         recovery: from the end of the outage to the worker's first successful call",
+        bucket = duration(header.bucket_ms)
     );
     out
 }
@@ -175,7 +185,14 @@ fn load_chart(title: &str, rows: &[&Summary], bucket_ms: u64, outage_ms: u64) ->
         // A step line: flat across each bucket.
         for (b, &v) in s.load.iter().enumerate() {
             let cmd = if b == 0 { 'M' } else { 'L' };
-            let _ = write!(d, "{cmd}{:.1} {:.1} L{:.1} {:.1} ", x(b), y(v), x(b + 1), y(v));
+            let _ = write!(
+                d,
+                "{cmd}{:.1} {:.1} L{:.1} {:.1} ",
+                x(b),
+                y(v),
+                x(b + 1),
+                y(v)
+            );
         }
         let _ = write!(
             svg,
@@ -199,7 +216,12 @@ fn load_chart(title: &str, rows: &[&Summary], bucket_ms: u64, outage_ms: u64) ->
 }
 
 /// A horizontal bar chart: one bar per summary, `value` gives its length.
-fn bar_chart(title: &str, rows: &[Summary], value: impl Fn(&Summary) -> Option<u64>, label: impl Fn(u64) -> String) -> String {
+fn bar_chart(
+    title: &str,
+    rows: &[Summary],
+    value: impl Fn(&Summary) -> Option<u64>,
+    label: impl Fn(u64) -> String,
+) -> String {
     let bar_h = 16.0;
     let gap = 6.0;
     let left = 190.0;
@@ -266,18 +288,19 @@ pub fn html(header: &Header, rows: &[Summary], outage_ms: u64) -> String {
     );
     let _ = writeln!(page, "<h1>Fleet simulation: {}</h1>", esc(header.policy));
     let _ = writeln!(page, "<p>{}</p>", esc(&header.scenario));
-    page.push_str("<table>\n<tr><th>jitter</th><th>protection</th><th>calls</th><th>wasted</th><th>in outage</th><th>peak</th><th>recovered</th><th>median</th><th>p95</th><th>max</th></tr>\n");
+    page.push_str("<table>\n<tr><th>jitter</th><th>protection</th><th>calls</th><th>wasted</th><th>in outage</th><th>peak</th><th>peak after</th><th>recovered</th><th>median</th><th>p95</th><th>max</th></tr>\n");
     for s in rows {
         let [median, p95, max] = recovery_cells(s);
         let _ = writeln!(
             page,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}/{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}/{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             esc(&s.jitter),
             esc(&s.protection),
             s.total_calls,
             s.wasted_calls,
             s.calls_during_outage,
             s.peak_calls,
+            s.peak_after_outage,
             s.recovered,
             s.recovered + s.not_recovered,
             esc(&median),
@@ -316,7 +339,11 @@ pub fn html(header: &Header, rows: &[Summary], outage_ms: u64) -> String {
         bar_chart(
             title,
             rows,
-            |s| if s.not_recovered == 0 { s.recovery.map(|r| r.p95_ms) } else { None },
+            |s| if s.not_recovered == 0 {
+                s.recovery.map(|r| r.p95_ms)
+            } else {
+                None
+            },
             duration
         )
     );

@@ -28,6 +28,10 @@ pub struct Summary {
     /// The most calls in one bucket, and that bucket's start (ms).
     pub peak_calls: u64,
     pub peak_at_ms: u64,
+    /// The most calls in one bucket from the end of the outage on (the
+    /// herd that meets the recovering dependency), and that bucket's start.
+    pub peak_after_outage: u64,
+    pub peak_after_outage_at_ms: u64,
     pub recovered: u32,
     pub not_recovered: u32,
     /// `None` when no worker recovered by the end of the simulation.
@@ -56,6 +60,14 @@ pub fn buckets(per_tick: &[u32], ticks_per_bucket: usize) -> Vec<u64> {
         .collect()
 }
 
+/// The first bucket from `from` on with the most calls: (index, calls).
+fn peak(load: &[u64], from: usize) -> (usize, u64) {
+    load.iter().enumerate().skip(from).fold(
+        (from, 0),
+        |best, (i, &n)| if n > best.1 { (i, n) } else { best },
+    )
+}
+
 pub fn summarise(
     jitter: &str,
     protection: &str,
@@ -65,20 +77,13 @@ pub fn summarise(
 ) -> Summary {
     let total_calls: u64 = outcome.calls.iter().map(|&n| u64::from(n)).sum();
     let wasted_calls: u64 = outcome.failed.iter().map(|&n| u64::from(n)).sum();
-    let outage_ticks = scenario.outage_ms.div_ceil(scenario.tick_ms) as usize;
-    let calls_during_outage = outcome
-        .calls
-        .iter()
-        .take(outage_ticks)
-        .map(|&n| u64::from(n))
-        .sum();
+    let calls_during_outage = outcome.outage_calls;
     let ticks_per_bucket = (bucket_ms / scenario.tick_ms).max(1) as usize;
     let load = buckets(&outcome.calls, ticks_per_bucket);
-    // The first bucket with the most calls.
-    let (peak_index, peak_calls) = load
-        .iter()
-        .enumerate()
-        .fold((0, 0), |best, (i, &n)| if n > best.1 { (i, n) } else { best });
+    let (peak_index, peak_calls) = peak(&load, 0);
+    // The first bucket that starts when the outage is over.
+    let after = scenario.outage_ms.div_ceil(bucket_ms) as usize;
+    let (after_index, peak_after_outage) = peak(&load, after);
     let mut recovery: Vec<u64> = outcome
         .done_at_ms
         .iter()
@@ -94,7 +99,9 @@ pub fn summarise(
         wasted_calls,
         calls_during_outage,
         peak_calls,
-        peak_at_ms: peak_index as u64 * ticks_per_bucket as u64 * scenario.tick_ms,
+        peak_at_ms: peak_index as u64 * bucket_ms,
+        peak_after_outage,
+        peak_after_outage_at_ms: after_index as u64 * bucket_ms,
         recovered,
         not_recovered: scenario.workers - recovered,
         recovery: nearest_rank(&recovery, 0.5).map(|median_ms| Recovery {
