@@ -70,7 +70,7 @@ pub struct FleetArgs {
     #[arg(long, value_name = "FILE")]
     policy: PathBuf,
     /// Virtual workers, 1 to 10000.
-    #[arg(long, value_name = "N", default_value_t = 100, value_parser = workers)]
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = workers, allow_hyphen_values = true)]
     workers: u32,
     /// How long the dependency is down, from time 0 (e.g. 5m).
     #[arg(long, value_name = "DURATION", value_parser = positive_duration, allow_hyphen_values = true)]
