@@ -288,7 +288,7 @@ fn fleet(args: FleetArgs) -> Result<ExitCode> {
             duration(args.tick)
         )));
     }
-    if args.bucket < args.tick || args.bucket % args.tick != 0 {
+    if args.bucket < args.tick || !args.bucket.is_multiple_of(args.tick) {
         return Err(usage(format!(
             "--bucket {} must be a whole number of ticks ({})",
             duration(args.bucket),
