@@ -8,6 +8,7 @@ mod check;
 mod classify;
 mod delivery;
 mod exit;
+mod fleet;
 mod fmt;
 mod ids;
 mod mask;
@@ -83,6 +84,9 @@ enum Command {
     /// Alerts: replay a history against a policy, list, acknowledge, tick.
     #[command(subcommand)]
     Alerts(alerts::AlertsCommand),
+    /// Simulate a fleet of workers under an outage with the real planner.
+    #[command(subcommand)]
+    Simulate(fleet::SimulateCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -99,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => (run::run(args), exit::BACKSTOP_ERROR),
         Command::Stats(args) => (stats::run(args), 2),
         Command::Alerts(command) => (alerts::run(command), 2),
+        Command::Simulate(command) => (fleet::run(command), 2),
     };
     match outcome {
         Ok(code) => code,
