@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use backstop_core::alerts::{Event, EventKind, Evaluation};
+use backstop_core::alerts::{Evaluation, Event, EventKind};
 use backstop_core::{Failure, Format, Policy, PolicyError};
 use serde_json::{Value, json};
 
@@ -38,11 +38,19 @@ fn failure(v: &Value) -> Failure {
     let list = |key: &str| -> Vec<String> {
         v.get(key)
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     Failure {
-        http_status: v.get("http_status").and_then(Value::as_u64).map(|n| n as u16),
+        http_status: v
+            .get("http_status")
+            .and_then(Value::as_u64)
+            .map(|n| n as u16),
         grpc_code: text(v, "grpc_code"),
         exit_code: v.get("exit_code").and_then(Value::as_i64).map(|n| n as i32),
         signal: text(v, "signal"),
@@ -83,7 +91,12 @@ fn event(v: &Value) -> Event {
         log_lines: v
             .get("log_lines")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default(),
         dedup_key: text(v, "dedup_key"),
     }
@@ -116,7 +129,12 @@ fn the_alert_sequences_pass_natively() {
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("alerts-"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("alerts-")
+        })
         .collect();
     files.sort();
     let (mut count, mut failures) = (0, Vec::new());

@@ -434,9 +434,9 @@ fn fire_rules(
                         }
                     }
                 }
-                AlertStatus::Acknowledged => {
-                    out.suppressed.push(suppress(SuppressionReason::Acknowledged))
-                }
+                AlertStatus::Acknowledged => out
+                    .suppressed
+                    .push(suppress(SuppressionReason::Acknowledged)),
                 AlertStatus::Firing => out.suppressed.push(suppress(SuppressionReason::Duplicate)),
             }
             continue;

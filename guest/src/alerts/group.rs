@@ -89,7 +89,10 @@ pub(super) fn labels(g: &Grouping, entry: &AlertEntry, s: &StepFacts) -> String 
                 "error_class" => s.error_class.as_str(),
                 _ => "",
             };
-            format!("{name}={}", serde_json::to_string(value).unwrap_or_default())
+            format!(
+                "{name}={}",
+                serde_json::to_string(value).unwrap_or_default()
+            )
         })
         .collect();
     format!("{{{}}}", parts.join(","))
@@ -214,10 +217,7 @@ pub(super) fn flush(
         .alerts
         .retain(|a| !(a.status == AlertStatus::Resolved && a.notified.is_empty()));
     groups.retain(|gr| state.alerts.iter().any(|a| member(a, gr)));
-    let wakeup = groups
-        .iter()
-        .filter_map(|gr| next_due(g, state, gr))
-        .min();
+    let wakeup = groups.iter().filter_map(|gr| next_due(g, state, gr)).min();
     state.groups = groups;
     wakeup
 }
@@ -394,16 +394,79 @@ mod tests {
         use NotifyReason::*;
         let h = 3_600_000;
         let cases = [
-            (group(None, &[], &[]), v(&["a"]), v(&[]), true, 0, Some(FirstNotification)),
+            (
+                group(None, &[], &[]),
+                v(&["a"]),
+                v(&[]),
+                true,
+                0,
+                Some(FirstNotification),
+            ),
             (group(None, &[], &[]), v(&[]), v(&["a"]), true, 0, None),
-            (group(Some(0), &["a"], &[]), v(&["a", "b"]), v(&[]), true, 1, Some(NewAlertsInGroup)),
-            (group(Some(0), &[], &["a"]), v(&["b"]), v(&[]), true, 1, Some(FirstNotification)),
-            (group(Some(0), &["a"], &[]), v(&[]), v(&["a"]), false, 1, Some(AllAlertsResolved)),
-            (group(Some(0), &[], &["a"]), v(&[]), v(&["b"]), true, 1, None),
-            (group(Some(0), &["a", "b"], &[]), v(&["a"]), v(&["b"]), true, 1, Some(NewResolvedAlerts)),
-            (group(Some(0), &["a", "b"], &[]), v(&["a"]), v(&["b"]), false, 1, None),
-            (group(Some(0), &["a"], &[]), v(&["a"]), v(&[]), true, h, None),
-            (group(Some(0), &["a"], &[]), v(&["a"]), v(&[]), true, h + 1, Some(RepeatIntervalElapsed)),
+            (
+                group(Some(0), &["a"], &[]),
+                v(&["a", "b"]),
+                v(&[]),
+                true,
+                1,
+                Some(NewAlertsInGroup),
+            ),
+            (
+                group(Some(0), &[], &["a"]),
+                v(&["b"]),
+                v(&[]),
+                true,
+                1,
+                Some(FirstNotification),
+            ),
+            (
+                group(Some(0), &["a"], &[]),
+                v(&[]),
+                v(&["a"]),
+                false,
+                1,
+                Some(AllAlertsResolved),
+            ),
+            (
+                group(Some(0), &[], &["a"]),
+                v(&[]),
+                v(&["b"]),
+                true,
+                1,
+                None,
+            ),
+            (
+                group(Some(0), &["a", "b"], &[]),
+                v(&["a"]),
+                v(&["b"]),
+                true,
+                1,
+                Some(NewResolvedAlerts),
+            ),
+            (
+                group(Some(0), &["a", "b"], &[]),
+                v(&["a"]),
+                v(&["b"]),
+                false,
+                1,
+                None,
+            ),
+            (
+                group(Some(0), &["a"], &[]),
+                v(&["a"]),
+                v(&[]),
+                true,
+                h,
+                None,
+            ),
+            (
+                group(Some(0), &["a"], &[]),
+                v(&["a"]),
+                v(&[]),
+                true,
+                h + 1,
+                Some(RepeatIntervalElapsed),
+            ),
         ];
         for (entry, firing, resolved, send_resolved, at, want) in cases {
             assert_eq!(

@@ -21,8 +21,8 @@ pub use evaluate::{
     Evaluation, Event, EventKind, Notification, NotificationKind, Suppressed, SuppressionReason,
     Verdict, dedup_verdict, evaluate,
 };
-pub use redact::{SharedRedactor, clip, redact, redact_lines, redact_message};
 pub use group::{NotifyReason, needs_update};
+pub use redact::{SharedRedactor, clip, redact, redact_lines, redact_message};
 pub use render::rfc3339;
 pub use state::AlertState;
 

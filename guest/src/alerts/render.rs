@@ -21,7 +21,12 @@ pub fn rfc3339(ms: u64) -> String {
         .to_string()
 }
 
-pub(super) fn summary(kind: NotificationKind, severity: Severity, rule: &str, s: &StepFacts) -> String {
+pub(super) fn summary(
+    kind: NotificationKind,
+    severity: Severity,
+    rule: &str,
+    s: &StepFacts,
+) -> String {
     let severity = severity.as_str();
     let what = if s.error_type.is_empty() {
         s.error_class.clone()
