@@ -9,6 +9,7 @@ mod classify;
 mod delivery;
 mod exit;
 mod fmt;
+mod gameday;
 mod ids;
 mod mask;
 mod plan;
@@ -80,6 +81,11 @@ enum Command {
     /// Alerts: replay a history against a policy, list, acknowledge, tick.
     #[command(subcommand)]
     Alerts(alerts::AlertsCommand),
+    /// Rehearse a failure scenario against the real step, retry and alert policy.
+    Gameday(gameday::GamedayArgs),
+    /// The step a game day runs (internal: reads BACKSTOP_ATTEMPT).
+    #[command(hide = true)]
+    GamedayInject(gameday::InjectArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -96,6 +102,8 @@ pub fn main() -> ExitCode {
         Command::Run(args) => (run::run(args), exit::BACKSTOP_ERROR),
         Command::Stats(args) => (stats::run(args), 2),
         Command::Alerts(command) => (alerts::run(command), 2),
+        Command::Gameday(args) => (gameday::run(args), 2),
+        Command::GamedayInject(args) => (gameday::inject::run(args), 2),
     };
     match outcome {
         Ok(code) => code,
