@@ -52,13 +52,22 @@ fn shipped(name: &str) -> Value {
 fn the_storage_read_scenario_passes() {
     let report = shipped("storage-read");
     let runs = report["runs"].as_array().unwrap();
-    assert_eq!(runs[0]["classes"], serde_json::json!(["transient", "transient", "success"]));
+    assert_eq!(
+        runs[0]["classes"],
+        serde_json::json!(["transient", "transient", "success"])
+    );
     assert_eq!(runs[1]["give_up"], "permanent");
     // The hang: attempt 1 was stopped by its (compressed) attempt timeout.
-    assert_eq!(runs[2]["rules"], serde_json::json!(["builtin.attempt-timeout"]));
+    assert_eq!(
+        runs[2]["rules"],
+        serde_json::json!(["builtin.attempt-timeout"])
+    );
     assert!(runs[0]["recovery_ms"].as_u64().is_some());
     let changes = report["compression"]["changes"].to_string();
-    assert!(changes.contains("retry.attempt_timeout 1m -> 600ms"), "{changes}");
+    assert!(
+        changes.contains("retry.attempt_timeout 1m -> 600ms"),
+        "{changes}"
+    );
 }
 
 #[test]
@@ -113,9 +122,20 @@ classes = ["transient", "permanent"]
         json.to_str().unwrap(),
     ]);
     let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", text(&out.stderr));
-    assert!(stdout.contains("FAIL: 2 of 3 expectation(s) not met"), "{stdout}");
-    assert!(stdout.contains("run 1 attempts: expected 3 attempt(s), 2 ran"), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("FAIL: 2 of 3 expectation(s) not met"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("run 1 attempts: expected 3 attempt(s), 2 ran"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("run 1 classes: attempt 2: expected permanent, got success"),
         "{stdout}"
@@ -211,5 +231,9 @@ exit_status = 0
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     let transcript = std::fs::read_to_string(state.join("run-1/stderr")).unwrap();
-    assert!(transcript.contains("attempt 1 failed (transient, rule builtin.attempt-timeout") && transcript.contains("timed out after 600ms"), "{transcript}");
+    assert!(
+        transcript.contains("attempt 1 failed (transient, rule builtin.attempt-timeout")
+            && transcript.contains("timed out after 600ms"),
+        "{transcript}"
+    );
 }

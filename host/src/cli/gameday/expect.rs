@@ -32,7 +32,11 @@ pub fn compare(run: usize, expect: &Expect, seen: &Observed) -> Vec<Row> {
             diff,
         });
     };
-    let outcome = if seen.outcome.is_empty() { "none" } else { &seen.outcome };
+    let outcome = if seen.outcome.is_empty() {
+        "none"
+    } else {
+        &seen.outcome
+    };
     if let Some(want) = &expect.outcome {
         let diff = (want != outcome).then(|| format!("expected {want}, got {outcome}"));
         row("outcome", want.clone(), outcome.into(), diff);
@@ -40,7 +44,12 @@ pub fn compare(run: usize, expect: &Expect, seen: &Observed) -> Vec<Row> {
     if let Some(want) = expect.attempts {
         let diff = (want != seen.attempts)
             .then(|| format!("expected {want} attempt(s), {} ran", seen.attempts));
-        row("attempts", want.to_string(), seen.attempts.to_string(), diff);
+        row(
+            "attempts",
+            want.to_string(),
+            seen.attempts.to_string(),
+            diff,
+        );
     }
     if let Some(want) = &expect.classes {
         let diff = list_diff("attempt", seen.first_attempt.max(1), want, &seen.classes);
@@ -83,7 +92,8 @@ pub fn compare(run: usize, expect: &Expect, seen: &Observed) -> Vec<Row> {
         row("notifications", list(&want), list(got), diff);
     }
     if let Some(want) = expect.pages {
-        let diff = (want != seen.pages).then(|| format!("expected {want} page(s), sent {}", seen.pages));
+        let diff =
+            (want != seen.pages).then(|| format!("expected {want} page(s), sent {}", seen.pages));
         row("pages", want.to_string(), seen.pages.to_string(), diff);
     }
     if let Some(want) = &expect.max_recovery {
@@ -92,8 +102,12 @@ pub fn compare(run: usize, expect: &Expect, seen: &Observed) -> Vec<Row> {
         let (actual, diff) = match (seen.recovery_policy_ms, seen.recovery_ms) {
             (Some(at_policy), Some(rehearsed)) => (
                 format!("{} (rehearsed in {})", fmt(at_policy), fmt(rehearsed)),
-                (at_policy > limit)
-                    .then(|| format!("recovered in {} at policy speed, over {want}", fmt(at_policy))),
+                (at_policy > limit).then(|| {
+                    format!(
+                        "recovered in {} at policy speed, over {want}",
+                        fmt(at_policy)
+                    )
+                }),
             ),
             _ => (
                 "no recovery".into(),
@@ -133,8 +147,15 @@ fn list_diff(what: &str, first: u32, want: &[String], got: &[String]) -> Option<
     }
     for (i, (w, g)) in want.iter().zip(got).enumerate() {
         if w != g {
-            return Some(format!("{what} {}: expected {w}, got {g}", first + i as u32));
+            return Some(format!(
+                "{what} {}: expected {w}, got {g}",
+                first + i as u32
+            ));
         }
     }
-    Some(format!("expected {} entries, got {}", want.len(), got.len()))
+    Some(format!(
+        "expected {} entries, got {}",
+        want.len(),
+        got.len()
+    ))
 }

@@ -6,9 +6,9 @@
 
 mod expect;
 pub mod inject;
+mod render;
 mod run;
 mod scenario;
-mod render;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -11,7 +11,12 @@ use super::scenario::Scenario;
 pub fn table(scenario: &Scenario, rehearsal: &Rehearsal, rows: &[Row]) -> String {
     let fmt = super::super::fmt::duration;
     let mut out = String::new();
-    let _ = writeln!(out, "game day: {} ({})", scenario.name, scenario.path.display());
+    let _ = writeln!(
+        out,
+        "game day: {} ({})",
+        scenario.name,
+        scenario.path.display()
+    );
     if !scenario.description.is_empty() {
         let _ = writeln!(out, "  {}", scenario.description.trim());
     }
@@ -21,7 +26,11 @@ pub fn table(scenario: &Scenario, rehearsal: &Rehearsal, rows: &[Row]) -> String
             out,
             "time compressed x{}: {}; lease {}",
             trim_float(1.0 / c.time_scale),
-            if c.changes.is_empty() { "nothing in the policy".into() } else { c.changes.join(", ") },
+            if c.changes.is_empty() {
+                "nothing in the policy".into()
+            } else {
+                c.changes.join(", ")
+            },
             fmt(c.lease_ms)
         );
         let _ = writeln!(out, "  not compressed: {}", c.not_scaled.join("; "));
@@ -41,10 +50,15 @@ pub fn table(scenario: &Scenario, rehearsal: &Rehearsal, rows: &[Row]) -> String
             "run {} ({}): {}, {} attempt(s) [{}], exit {}{recovery}",
             i + 1,
             r.run_id,
-            if r.outcome.is_empty() { "none" } else { &r.outcome },
+            if r.outcome.is_empty() {
+                "none"
+            } else {
+                &r.outcome
+            },
             r.attempts,
             r.classes.join(", "),
-            r.exit_status.map_or_else(|| "none".into(), |c| c.to_string()),
+            r.exit_status
+                .map_or_else(|| "none".into(), |c| c.to_string()),
         );
     }
     let headers = ["run", "expectation", "expected", "actual", "ok"];
@@ -80,14 +94,23 @@ pub fn table(scenario: &Scenario, rehearsal: &Rehearsal, rows: &[Row]) -> String
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", line(headers));
     for row in &cells {
-        let _ = writeln!(out, "{}", line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
+        let _ = writeln!(
+            out,
+            "{}",
+            line([&row[0], &row[1], &row[2], &row[3], &row[4]])
+        );
     }
     let failed: Vec<&Row> = rows.iter().filter(|r| !r.ok).collect();
     let _ = writeln!(out);
     if failed.is_empty() {
         let _ = writeln!(out, "PASS: {} expectation(s) met", rows.len());
     } else {
-        let _ = writeln!(out, "FAIL: {} of {} expectation(s) not met", failed.len(), rows.len());
+        let _ = writeln!(
+            out,
+            "FAIL: {} of {} expectation(s) not met",
+            failed.len(),
+            rows.len()
+        );
         for r in failed {
             let _ = writeln!(
                 out,

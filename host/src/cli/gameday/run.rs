@@ -75,9 +75,10 @@ pub fn rehearse(scenario: &Scenario, state_dir: &Path, exe: &Path) -> Result<Reh
     let (policy, mut compression) = prepare_policy(scenario, state_dir, &alerts)?;
     let lease_ms = ((LEASE_MS * scenario.time_scale).round() as u64).max(300);
     compression.lease_ms = lease_ms;
-    let pipeline = scenario.pipeline.clone().unwrap_or_else(|| {
-        super::super::alerting::default_pipeline(scenario.policy.as_deref())
-    });
+    let pipeline = scenario
+        .pipeline
+        .clone()
+        .unwrap_or_else(|| super::super::alerting::default_pipeline(scenario.policy.as_deref()));
     let step = scenario
         .step
         .clone()
@@ -110,7 +111,14 @@ pub fn rehearse(scenario: &Scenario, state_dir: &Path, exe: &Path) -> Result<Reh
         );
         let mut cmd = Command::new(exe);
         cmd.arg("run")
-            .args(["--run-id", &run.run_id, "--step", &step, "--pipeline", &pipeline])
+            .args([
+                "--run-id",
+                &run.run_id,
+                "--step",
+                &step,
+                "--pipeline",
+                &pipeline,
+            ])
             .arg("--state")
             .arg(state_dir.join("state.db"))
             .args(["--kill-after", &kill_after]);
@@ -149,7 +157,10 @@ pub fn rehearse(scenario: &Scenario, state_dir: &Path, exe: &Path) -> Result<Reh
         let transcript = dir.join("stderr");
         std::fs::write(
             &transcript,
-            lines.iter().map(|(_, l)| format!("{l}\n")).collect::<String>(),
+            lines
+                .iter()
+                .map(|(_, l)| format!("{l}\n"))
+                .collect::<String>(),
         )?;
         let mut observed = parse_transcript(&lines);
         observed.run_id = run.run_id.clone();
@@ -172,10 +183,13 @@ pub fn rehearse(scenario: &Scenario, state_dir: &Path, exe: &Path) -> Result<Reh
             failing_since.entry(run.run_id.clone()).or_insert(*start);
         }
         if observed.outcome == "succeeded" {
-            if let (Some(since), Some(done)) = (failing_since.remove(&run.run_id), success_at(&lines)) {
+            if let (Some(since), Some(done)) =
+                (failing_since.remove(&run.run_id), success_at(&lines))
+            {
                 let ms = done.saturating_sub(since);
                 observed.recovery_ms = Some(ms);
-                observed.recovery_policy_ms = Some((ms as f64 / scenario.time_scale).round() as u64);
+                observed.recovery_policy_ms =
+                    Some((ms as f64 / scenario.time_scale).round() as u64);
             }
         }
         let sent = read_alerts(&alerts)?;
@@ -218,9 +232,9 @@ fn prepare_policy(
     };
     let Some(path) = &scenario.policy else {
         if scenario.time_scale < 1.0 {
-            compression
-                .not_scaled
-                .push("the built-in default policy (give the scenario a policy to compress it)".into());
+            compression.not_scaled.push(
+                "the built-in default policy (give the scenario a policy to compress it)".into(),
+            );
         }
         return Ok((None, compression));
     };
@@ -401,7 +415,9 @@ fn read_alerts(path: &Path) -> Result<Vec<Value>> {
     };
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).with_context(|| format!("captured alert in {}", path.display())))
+        .map(|l| {
+            serde_json::from_str(l).with_context(|| format!("captured alert in {}", path.display()))
+        })
         .collect()
 }
 
@@ -412,7 +428,9 @@ fn count_notifications(sent: &[Value]) -> Vec<Notify> {
         let s = |k: &str| n[k].as_str().unwrap_or("?").to_string();
         for target in n["targets"].as_array().into_iter().flatten() {
             let target = target.as_str().unwrap_or("?").to_string();
-            *counts.entry((s("kind"), s("severity"), target)).or_default() += 1;
+            *counts
+                .entry((s("kind"), s("severity"), target))
+                .or_default() += 1;
         }
     }
     counts

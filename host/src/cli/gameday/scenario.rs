@@ -153,7 +153,10 @@ pub fn read(path: &Path) -> Result<Scenario> {
             format!("{time_scale} is out of range; expected more than 0 and at most 1"),
         ));
     }
-    let default_run_id = file.run_id.clone().unwrap_or_else(|| format!("gameday-{name}"));
+    let default_run_id = file
+        .run_id
+        .clone()
+        .unwrap_or_else(|| format!("gameday-{name}"));
     let runs = if file.runs.is_empty() {
         if file.attempts.is_empty() {
             return Err(at(
@@ -234,15 +237,18 @@ fn located(text: &str, e: &toml::de::Error, key: Option<String>) -> String {
     let line = e
         .span()
         .map(|s| text[..s.start.min(text.len())].lines().count().max(1))
-        .map_or_else(|| "?".into(), |n| {
-            // A span starting at a line's first byte belongs to that line.
-            let start = e.span().map_or(0, |s| s.start);
-            if start > 0 && text.as_bytes().get(start - 1) == Some(&b'\n') {
-                (n + 1).to_string()
-            } else {
-                n.to_string()
-            }
-        });
+        .map_or_else(
+            || "?".into(),
+            |n| {
+                // A span starting at a line's first byte belongs to that line.
+                let start = e.span().map_or(0, |s| s.start);
+                if start > 0 && text.as_bytes().get(start - 1) == Some(&b'\n') {
+                    (n + 1).to_string()
+                } else {
+                    n.to_string()
+                }
+            },
+        );
     let message = e.message().trim().replace('\n', " ");
     match key {
         Some(key) => format!("{line}: key {key}: {message}"),
@@ -266,10 +272,16 @@ fn line_of_key(text: &str, key: &str) -> String {
 }
 
 fn check_attempt(a: &Attempt, command: &[String]) -> Result<(), (&'static str, String)> {
-    let endings = [a.exit.is_some(), a.signal.is_some(), a.hang, a.real, a.kill_worker]
-        .iter()
-        .filter(|x| **x)
-        .count();
+    let endings = [
+        a.exit.is_some(),
+        a.signal.is_some(),
+        a.hang,
+        a.real,
+        a.kill_worker,
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
     if endings > 1 {
         return Err((
             "exit",
@@ -297,7 +309,10 @@ fn check_expect(e: &Expect) -> Result<(), (&'static str, String)> {
     {
         return Err((
             "outcome",
-            format!("`{o}` is not an outcome; expected one of {}", OUTCOMES.join(", ")),
+            format!(
+                "`{o}` is not an outcome; expected one of {}",
+                OUTCOMES.join(", ")
+            ),
         ));
     }
     if let Some(classes) = &e.classes {
@@ -305,7 +320,9 @@ fn check_expect(e: &Expect) -> Result<(), (&'static str, String)> {
             if !["transient", "permanent", "unknown", "success"].contains(&c.as_str()) {
                 return Err((
                     "classes",
-                    format!("`{c}` is not a class; expected transient, permanent, unknown or success"),
+                    format!(
+                        "`{c}` is not a class; expected transient, permanent, unknown or success"
+                    ),
                 ));
             }
         }
@@ -317,13 +334,19 @@ fn check_expect(e: &Expect) -> Result<(), (&'static str, String)> {
         if !["trigger", "escalate", "repeat", "resolve"].contains(&n.kind.as_str()) {
             return Err((
                 "kind",
-                format!("`{}` is not a notification kind; expected trigger, escalate, repeat or resolve", n.kind),
+                format!(
+                    "`{}` is not a notification kind; expected trigger, escalate, repeat or resolve",
+                    n.kind
+                ),
             ));
         }
         if !["info", "warning", "high", "critical"].contains(&n.severity.as_str()) {
             return Err((
                 "severity",
-                format!("`{}` is not a severity; expected info, warning, high or critical", n.severity),
+                format!(
+                    "`{}` is not a severity; expected info, warning, high or critical",
+                    n.severity
+                ),
             ));
         }
     }
@@ -364,7 +387,11 @@ pub fn signal_number(text: &str) -> Result<i32, String> {
     known.get(name).copied().ok_or_else(|| {
         format!(
             "`{text}` is not a signal; expected one of {}",
-            known.keys().map(|k| format!("SIG{k}")).collect::<Vec<_>>().join(", ")
+            known
+                .keys()
+                .map(|k| format!("SIG{k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     })
 }
