@@ -187,7 +187,12 @@ fn malformed_scenarios_name_file_line_and_key() {
             ":1: key time_scale",
             "out of range",
         ),
-        ("[[attempts]\nexit = 0\n", ":1", "invalid"),
+        ("[[attempts]\nexit = 0\n", ":1", "unclosed"),
+        (
+            "[[runs]]\n[[runs.attempts]]\nexit = 0\n[runs.expect]\nclasses = [\"flaky\"]\n",
+            ":5: key runs[0].expect.classes",
+            "not a class",
+        ),
     ];
     for (body, place, problem) in cases {
         let path = scratch_scenario(dir.path(), body);

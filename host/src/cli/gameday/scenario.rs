@@ -203,7 +203,12 @@ pub fn read(path: &Path) -> Result<Scenario> {
         }
         check_expect(&run.expect).map_err(|(k, problem)| {
             let line = line_of_key(&text, k);
-            anyhow!("{}:{line}: key expect.{k}: {problem}", path.display())
+            let written = if file_has_runs(&text) {
+                format!("runs[{r}].expect.{k}")
+            } else {
+                format!("expect.{k}")
+            };
+            anyhow!("{}:{line}: key {written}: {problem}", path.display())
         })?;
     }
     Ok(Scenario {
