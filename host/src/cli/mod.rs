@@ -10,6 +10,7 @@ mod delivery;
 mod exit;
 mod fleet;
 mod fmt;
+mod gameday;
 mod ids;
 mod mask;
 mod outbox;
@@ -87,6 +88,11 @@ enum Command {
     /// Simulate a fleet of workers under an outage with the real planner.
     #[command(subcommand)]
     Simulate(fleet::SimulateCommand),
+    /// Rehearse a failure scenario against the real step, retry and alert policy.
+    Gameday(gameday::GamedayArgs),
+    /// The step a game day runs (internal: reads BACKSTOP_ATTEMPT).
+    #[command(hide = true)]
+    GamedayInject(gameday::InjectArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -104,6 +110,8 @@ pub fn main() -> ExitCode {
         Command::Stats(args) => (stats::run(args), 2),
         Command::Alerts(command) => (alerts::run(command), 2),
         Command::Simulate(command) => (fleet::run(command), 2),
+        Command::Gameday(args) => (gameday::run(args), 2),
+        Command::GamedayInject(args) => (gameday::inject::run(args), 2),
     };
     match outcome {
         Ok(code) => code,
