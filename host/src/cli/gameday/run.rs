@@ -368,7 +368,7 @@ fn parse_transcript(lines: &[(u64, String)]) -> Observed {
             } else {
                 why.split(';').next().unwrap_or(why).to_string()
             });
-        } else if rest.contains(" already succeeded") && rest.ends_with("not running it again") {
+        } else if rest.contains(" already succeeded") && rest.contains("not running it again") {
             o.outcome = "already-succeeded".into();
         } else if rest.starts_with("taking over ") {
             if let Some(n) = rest
