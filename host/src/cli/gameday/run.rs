@@ -182,15 +182,13 @@ pub fn rehearse(scenario: &Scenario, state_dir: &Path, exe: &Path) -> Result<Reh
         if failed_first && let Some(start) = starts.values().next() {
             failing_since.entry(run.run_id.clone()).or_insert(*start);
         }
-        if observed.outcome == "succeeded" {
-            if let (Some(since), Some(done)) =
+        if observed.outcome == "succeeded"
+            && let (Some(since), Some(done)) =
                 (failing_since.remove(&run.run_id), success_at(&lines))
-            {
-                let ms = done.saturating_sub(since);
-                observed.recovery_ms = Some(ms);
-                observed.recovery_policy_ms =
-                    Some((ms as f64 / scenario.time_scale).round() as u64);
-            }
+        {
+            let ms = done.saturating_sub(since);
+            observed.recovery_ms = Some(ms);
+            observed.recovery_policy_ms = Some((ms as f64 / scenario.time_scale).round() as u64);
         }
         let sent = read_alerts(&alerts)?;
         observed.notifications = count_notifications(&sent[alerts_before.min(sent.len())..]);
@@ -370,13 +368,12 @@ fn parse_transcript(lines: &[(u64, String)]) -> Observed {
             });
         } else if rest.contains(" already succeeded") && rest.contains("not running it again") {
             o.outcome = "already-succeeded".into();
-        } else if rest.starts_with("taking over ") {
-            if let Some(n) = rest
+        } else if rest.starts_with("taking over ")
+            && let Some(n) = rest
                 .rsplit_once("continuing with attempt ")
                 .and_then(|(_, n)| n.trim().parse().ok())
-            {
-                o.first_attempt = n;
-            }
+        {
+            o.first_attempt = n;
         }
     }
     o
