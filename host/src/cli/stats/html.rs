@@ -127,9 +127,11 @@ fn chart(
             }
         }
         if kind == Kind::Lines && points.len() > 1 {
+            // Later series dashed, so equal values (p95 = max) stay visible.
+            let dash = ["", " stroke-dasharray=\"8 4\"", " stroke-dasharray=\"2 3\""][k % 3];
             let _ = write!(
                 svg,
-                r#"<polyline class="series" data-series="{}" points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
+                r#"<polyline class="series" data-series="{}" points="{}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>"#,
                 escape(s.name),
                 points.join(" ")
             );
@@ -275,7 +277,7 @@ h1{font-size:20px}h2{font-size:16px;margin-top:28px}\
 figure{margin:0;border:1px solid #e2e8f0;padding:8px}figcaption{font-weight:600}\
 .axis{font-size:10px;fill:#4a5568}\
 .legend span{margin-right:12px;font-size:12px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px}\
-table{border-collapse:collapse;margin-top:12px}th,td{border:1px solid #e2e8f0;padding:2px 8px;text-align:right}\
+table{border-collapse:collapse;margin-top:12px}th,td{border:1px solid #e2e8f0;padding:2px 8px;text-align:right;white-space:nowrap}\
 p.note{color:#4a5568;font-size:12px}";
 
 /// The whole page.
