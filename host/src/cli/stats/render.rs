@@ -187,7 +187,7 @@ pub fn terminal(groups: &[Group], window: &Window) -> String {
         };
         let _ = writeln!(
             out,
-            "{} / {}  ({} {}s from {})",
+            "{} / {}  ({} {}s from {}, the latest on the right)",
             pipeline_label(&g.pipeline),
             g.step,
             g.buckets.len(),
