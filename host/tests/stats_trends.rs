@@ -296,3 +296,80 @@ fn bad_windows_are_usage_errors_naming_the_flag() {
     assert_eq!(json(&out)["groups"], serde_json::json!([]));
     assert!(!state.exists());
 }
+
+/// The same reads on PostgreSQL (the server tests/run-rust.sh starts). Its
+/// store stamps attempts with the server's clock, so the generated month
+/// lands in the last hour there: the counts, the pipelines and the filters
+/// are what this checks.
+#[test]
+fn postgres_groups_and_filters_the_same_runs() {
+    let Ok(base) = std::env::var("BACKSTOP_TEST_PG_URL") else {
+        eprintln!(
+            "\n*** SKIPPED: BACKSTOP_TEST_PG_URL is unset, so the PostgreSQL stats test did not \
+             run; tests/run-rust.sh starts a server (tests/pg.sh). ***\n"
+        );
+        return;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!("t_stats_{}_{nanos}", std::process::id());
+    let mut client = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
+    let state = PathBuf::from(&url);
+    month::generate(&state);
+
+    let report = json(&backstop(
+        &state,
+        &["--since", "1h", "--by", "day", "--json"],
+    ));
+    let groups = report["groups"].as_array().unwrap();
+    let names: Vec<&str> = groups
+        .iter()
+        .map(|g| g["pipeline"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["adhoc", "nightly"]);
+    // All 30 nightly runs (the month and the nights around it) in this hour.
+    let nightly = &groups[1]["total"];
+    assert_eq!(nightly["runs"], 30);
+    assert_eq!(nightly["succeeded"], 26);
+    assert_eq!(
+        nightly["give_ups"],
+        serde_json::json!({"permanent": 2, "attempts-exhausted": 2})
+    );
+    assert_eq!(nightly["retries"], 3 + 4 + 9 + 1 + 1);
+    assert_eq!(nightly["recoveries"], 9);
+
+    let only = json(&backstop(
+        &state,
+        &[
+            "--since",
+            "1h",
+            "--pipeline",
+            "adhoc",
+            "--step",
+            "train",
+            "--json",
+        ],
+    ));
+    let groups = only["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(
+        groups[0]["total"]["give_ups"],
+        serde_json::json!({"deadline": 3})
+    );
+    // The notifications keep their (historical) times: none in this hour.
+    assert_eq!(groups[0]["total"]["pages"], 0);
+    let old = json(&backstop(
+        &state,
+        &["--since", "2024-01-01", "--until", "2024-01-29", "--json"],
+    ));
+    assert_eq!(old["groups"], serde_json::json!([]), "no run started then");
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .unwrap();
+}

@@ -99,7 +99,7 @@ fn decision(state: &RetryState, shared: &SharedState, give_up: Option<GiveUpReas
             reason: "generated".into(),
         },
         explanation: "generated".into(),
-        state: state.clone(),
+        state: *state,
         shared: *shared,
     }
 }
