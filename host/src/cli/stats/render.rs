@@ -296,4 +296,43 @@ mod tests {
         assert!(lines[3].contains("total"), "{text}");
         assert!(lines[2].contains("1m30s"), "{text}");
     }
+
+    #[test]
+    fn the_terminal_view_charts_each_trend_above_the_table() {
+        let week = |start_ms, runs, rate| Figures {
+            start_ms,
+            runs,
+            succeeded: runs,
+            success_rate: rate,
+            ..Figures::default()
+        };
+        let buckets = vec![
+            week(1_704_067_200_000, 2, Some(1.0)),
+            week(1_704_672_000_000, 0, None),
+            week(1_705_276_800_000, 4, Some(0.5)),
+        ];
+        let g = Group {
+            pipeline: "nightly".into(),
+            step: "train".into(),
+            total: buckets[0].clone(),
+            buckets,
+        };
+        let window = Window {
+            since_ms: 1_704_067_200_000,
+            until_ms: 1_705_881_600_000,
+            by: By::Week,
+        };
+        let text = terminal(&[g], &window);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("nightly / train  (3 weeks from 2024-01-01"),
+            "{text}"
+        );
+        assert_eq!(lines[1], "  success      █ ▅  50.0%", "{text}");
+        assert_eq!(lines[2], "  runs         ▅▁█  4", "{text}");
+        assert!(
+            text.contains(&table(&[], &window)[..40]),
+            "the table follows"
+        );
+    }
 }
