@@ -755,7 +755,7 @@ fn stats_report_retries_success_rate_and_recovery_per_step() {
         "backstop_step_retries_total{step=\"train\"} 2",
         "backstop_step_success_ratio{step=\"train\"} 1",
         "backstop_step_success_ratio{step=\"export\"} 0",
-        "backstop_step_runs{step=\"export\",status=\"failed\"} 1",
+        "backstop_step_runs_by_status{step=\"export\",status=\"failed\"} 1",
         "backstop_step_time_to_recovery_seconds_count{step=\"train\"} 1",
         "# TYPE backstop_step_time_to_recovery_seconds summary",
     ] {

@@ -128,6 +128,13 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
         step: &args.step,
     };
     let what = format!("run {:?} step {:?}", args.run_id, args.step);
+    // The pipeline `backstop stats` groups the run under (before the lease,
+    // so a failure here leaves nothing held).
+    let pipeline = args
+        .pipeline
+        .clone()
+        .unwrap_or_else(|| default_pipeline(args.policy.policy.as_deref()));
+    store.label_run(key, &pipeline)?;
     // Installed before the lease is taken, so a signal can never leave it held.
     let signals = Signals::install()?;
     let grant = match store.acquire(key, &owner, now_ms(), lease_ms, seed, args.rerun)? {

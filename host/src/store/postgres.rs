@@ -12,7 +12,10 @@ use postgres::error::SqlState;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, Config, NoTls};
 
-use super::schema::{PG_SCHEMA, PG_SCHEMA_VERSION as SCHEMA_VERSION, POSTGRES_OUTBOX, POSTGRES_V3};
+use super::schema::{
+    PG_SCHEMA, PG_SCHEMA_VERSION as SCHEMA_VERSION, POSTGRES_OUTBOX, POSTGRES_RUN_PIPELINES,
+    POSTGRES_V3,
+};
 use super::{Backend, Dialect, Fail, Row, StoreErrorKind, Tx, Val};
 
 /// The transaction-scoped advisory lock that serialises schema creation and
@@ -153,6 +156,7 @@ impl Postgres {
                      SET LOCAL search_path TO {PG_SCHEMA};
                      {POSTGRES_V3}
                      {POSTGRES_OUTBOX}
+                     {POSTGRES_RUN_PIPELINES}
                      CREATE TABLE schema_version (version BIGINT NOT NULL);
                      INSERT INTO schema_version VALUES ({SCHEMA_VERSION});"
                 ))
@@ -175,7 +179,7 @@ impl Postgres {
                     // Version 3 is the first here; additive tables come without one.
                     Some(_) => {
                         tx.batch_execute(&format!(
-                            "SET LOCAL search_path TO {PG_SCHEMA}; {POSTGRES_OUTBOX}"
+                            "SET LOCAL search_path TO {PG_SCHEMA}; {POSTGRES_OUTBOX} {POSTGRES_RUN_PIPELINES}"
                         ))
                         .map_err(|e| pg_fail(busy, e))?;
                     }

@@ -5,7 +5,9 @@
 //! 3. fencing: `runs.lease_epoch` (+1 at every grant of the lease) and
 //!    `attempts.lease_epoch` (the grant that wrote the attempt);
 //! 4. `alert_outbox`: the notifications to deliver, written in the
-//!    evaluation's transaction and claimed, delivered and marked by senders.
+//!    evaluation's transaction and claimed, delivered and marked by senders;
+//! 5. `run_pipelines`: the pipeline each run (run id + step) ran under, so
+//!    `backstop stats` never mixes runs of different pipelines in one row.
 //!
 //! PostgreSQL stays at version 3: the Python, Go and Node stores share its
 //! `shared_state` table and refuse a newer version, so tables that only add
@@ -17,7 +19,7 @@
 //! `backstop` schema so it can share a database with other applications.
 
 /// The version this backstop writes; a database with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The version on PostgreSQL (see the module note).
 pub const PG_SCHEMA_VERSION: i64 = 3;
@@ -147,6 +149,22 @@ CREATE TABLE alert_outbox (
 CREATE INDEX alert_outbox_pending ON alert_outbox (due_at_ms)
     WHERE delivered_at_ms IS NULL AND dead_at_ms IS NULL;
 ";
+
+/// SQLite, version 5: the pipeline of each run. A table of its own (not a
+/// column of `runs`) so PostgreSQL gets it without a new version, and the
+/// Python, Go and Node stores, which write `runs` and know no pipeline, are
+/// unaffected; their runs have no row here.
+pub(crate) const SQLITE_V5: &str = "
+CREATE TABLE IF NOT EXISTS run_pipelines (
+    run_id   TEXT NOT NULL,
+    step     TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    PRIMARY KEY (run_id, step)
+);
+";
+
+/// PostgreSQL: the run pipelines (as [`SQLITE_V5`]), added to version 3.
+pub(crate) const POSTGRES_RUN_PIPELINES: &str = SQLITE_V5;
 
 /// PostgreSQL: the alert outbox (as [`SQLITE_V4`]), added to version 3.
 pub(crate) const POSTGRES_OUTBOX: &str = "
