@@ -8,6 +8,7 @@ mod check;
 mod classify;
 mod delivery;
 mod exit;
+mod export;
 mod fmt;
 mod ids;
 mod mask;
@@ -83,6 +84,10 @@ enum Command {
     /// Alerts: replay a history against a policy, list, acknowledge, tick.
     #[command(subcommand)]
     Alerts(alerts::AlertsCommand),
+    /// Print a Kubernetes Job or an Argo template whose retries follow a
+    /// policy, its container wrapped in `backstop run --one-attempt`.
+    #[command(subcommand)]
+    Export(export::ExportCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -99,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => (run::run(args), exit::BACKSTOP_ERROR),
         Command::Stats(args) => (stats::run(args), 2),
         Command::Alerts(command) => (alerts::run(command), 2),
+        Command::Export(command) => (export::run(command), 2),
     };
     match outcome {
         Ok(code) => code,
