@@ -169,7 +169,8 @@ fn wrapped(args: &ExportArgs, run_id: &str) -> Vec<String> {
         let name = args.policy.file_name().unwrap_or_default();
         format!("/etc/backstop/{}", name.to_string_lossy())
     });
-    let mut out: Vec<String> = [
+    let code = args.permanent_exit_code.to_string();
+    let fixed: [&str; 12] = [
         "backstop",
         "run",
         "--one-attempt",
@@ -180,11 +181,10 @@ fn wrapped(args: &ExportArgs, run_id: &str) -> Vec<String> {
         "--policy",
         &container_policy,
         "--permanent-exit-code",
-        &args.permanent_exit_code.to_string(),
+        &code,
         "--",
-    ]
-    .map(str::to_string)
-    .into();
+    ];
+    let mut out: Vec<String> = fixed.map(str::to_string).into();
     out.extend(args.command.iter().map(|c| c.to_string_lossy().into_owned()));
     out
 }

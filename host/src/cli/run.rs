@@ -443,9 +443,12 @@ impl Runner<'_> {
                 self.host,
                 now,
                 delay_before,
-                |reason| match one {
-                    true => one_attempt::give_up_exit(reason, permanent),
-                    false => refused_exit(reason, last),
+                |reason| {
+                    if one {
+                        one_attempt::give_up_exit(reason, permanent)
+                    } else {
+                        refused_exit(reason, last)
+                    }
                 },
                 |state, shared| Ok(session.begin_attempt(policy, state, shared, now)?),
             )?;
