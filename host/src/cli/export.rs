@@ -129,8 +129,9 @@ impl Retries {
         self.attempts - 1
     }
 
-    /// Argo's backoff: the first wait, an integer growth factor when the
-    /// policy's waits grow by one, and the longest wait as the cap.
+    /// Argo's backoff: the first wait and an integer growth factor when the
+    /// policy's waits grow by one. Argo 3.6 has no cap on one wait (the
+    /// policy's max_delay): backstop's own wait at the next pod applies it.
     fn argo_backoff(&self) -> Option<Backoff> {
         let first = *self.delays_ms.first()?;
         let factor = match self.delays_ms.get(1) {
@@ -139,11 +140,9 @@ impl Retries {
             }
             _ => None,
         };
-        let longest = self.delays_ms.iter().copied().max().unwrap_or(first);
         Some(Backoff {
             duration: go_duration(first),
             factor,
-            cap: (longest > first).then(|| go_duration(longest)),
         })
     }
 }
@@ -436,8 +435,6 @@ struct Backoff {
     duration: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     factor: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cap: Option<String>,
 }
 
 #[cfg(test)]
@@ -454,7 +451,7 @@ mod tests {
     }
 
     #[test]
-    fn argo_backoff_takes_an_integer_factor_and_the_longest_wait() {
+    fn argo_backoff_takes_the_first_wait_and_an_integer_factor() {
         let r = Retries {
             attempts: 5,
             delays_ms: vec![20, 40, 80, 100],
@@ -464,7 +461,6 @@ mod tests {
             Some(Backoff {
                 duration: "20ms".into(),
                 factor: Some(2),
-                cap: Some("100ms".into()),
             })
         );
         // A growth of 1.5 is no Argo factor: left out (documented).
