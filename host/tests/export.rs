@@ -65,7 +65,8 @@ fn check_golden(args: &[&str], golden: &str) {
     }
     let stored = std::fs::read_to_string(&path).unwrap_or_default();
     assert_eq!(
-        printed, stored,
+        printed,
+        stored,
         "{golden} drifted from `backstop {}`; regenerate it (BACKSTOP_BLESS=1 cargo test --test export) \
          and check tests/manifests (tests/run-go.sh)",
         args.join(" ")
@@ -85,8 +86,11 @@ fn the_argo_golden_file_is_what_export_prints() {
 #[test]
 fn the_readme_yaml_is_excerpted_from_the_golden_files() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let goldens = ["examples/kubernetes/job.yaml", "examples/argo/template.yaml"]
-        .map(|p| std::fs::read_to_string(root().join(p)).unwrap());
+    let goldens = [
+        "examples/kubernetes/job.yaml",
+        "examples/argo/template.yaml",
+    ]
+    .map(|p| std::fs::read_to_string(root().join(p)).unwrap());
     for block in readme.split("```yaml\n").skip(1) {
         let block = block.split_once("```").unwrap().0;
         assert!(
@@ -118,5 +122,8 @@ fn an_invalid_policy_is_reported_not_exported() {
     std::fs::write(&policy, "version = 1\n[retry]\nmax_attempts = 0\n").unwrap();
     let out = backstop(&["export", "argo", "--policy", policy.to_str().unwrap()]);
     assert_ne!(out.status.code(), Some(0));
-    assert!(out.stdout.is_empty(), "nothing printed for an invalid policy");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing printed for an invalid policy"
+    );
 }

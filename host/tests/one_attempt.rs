@@ -165,7 +165,11 @@ fn fails_twice_then_succeeds(cluster: &Cluster) {
     // A succeeded run id + step is not run again ...
     let again = cluster.pod("job-1", "extract", &[], &step);
     assert_eq!(status(&again), 0);
-    assert!(stderr(&again).contains("already succeeded"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already succeeded"),
+        "{}",
+        stderr(&again)
+    );
     assert_eq!(cluster.starts("flaky").len(), 3, "not run again");
     // ... unless asked to.
     let rerun = cluster.pod("job-1", "extract", &["--rerun"], &step);
@@ -179,7 +183,11 @@ fn a_permanent_failure_exits_with_the_permanent_code(cluster: &Cluster) {
     assert_eq!(status(&out), PERMANENT, "{}", stderr(&out));
     let custom = cluster.pod("job-3", "extract", &["--permanent-exit-code", "3"], &step);
     assert_eq!(status(&custom), 3, "{}", stderr(&custom));
-    assert_eq!(cluster.starts("gone").len(), 2, "no retry of a permanent failure");
+    assert_eq!(
+        cluster.starts("gone").len(),
+        2,
+        "no retry of a permanent failure"
+    );
 }
 
 fn giving_up_after_transient_failures_exits_gave_up(cluster: &Cluster) {
@@ -251,4 +259,3 @@ fn pg_database() -> Option<String> {
     let cut = base.rfind('/').unwrap();
     Some(format!("{}/{name}", &base[..cut]))
 }
-

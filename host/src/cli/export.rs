@@ -48,7 +48,11 @@ pub struct ExportArgs {
     #[arg(long, value_name = "NAME", default_value = "backstop-step")]
     name: String,
     /// The container image.
-    #[arg(long, value_name = "IMAGE", default_value = "registry.example.com/pipeline:latest")]
+    #[arg(
+        long,
+        value_name = "IMAGE",
+        default_value = "registry.example.com/pipeline:latest"
+    )]
     image: String,
     /// The Secret (key `url`) holding the state store's postgres:// URL.
     #[arg(long, value_name = "NAME", default_value = "backstop-state")]
@@ -120,7 +124,12 @@ impl Retries {
     pub(crate) fn from_schedule(schedule: &Schedule) -> Retries {
         Retries {
             attempts: schedule.attempts.len().max(1) as u32,
-            delays_ms: schedule.attempts.iter().skip(1).map(|a| a.delay_ms).collect(),
+            delays_ms: schedule
+                .attempts
+                .iter()
+                .skip(1)
+                .map(|a| a.delay_ms)
+                .collect(),
         }
     }
 
@@ -184,7 +193,11 @@ fn wrapped(args: &ExportArgs, run_id: &str) -> Vec<String> {
         "--",
     ];
     let mut out: Vec<String> = fixed.map(str::to_string).into();
-    out.extend(args.command.iter().map(|c| c.to_string_lossy().into_owned()));
+    out.extend(
+        args.command
+            .iter()
+            .map(|c| c.to_string_lossy().into_owned()),
+    );
     out
 }
 
@@ -264,8 +277,9 @@ fn job(args: &ExportArgs, retries: &Retries) -> Result<Job> {
                                 value_from: Some(EnvSource {
                                     secret_key_ref: None,
                                     field_ref: Some(FieldRef {
-                                        field_path: "metadata.labels['batch.kubernetes.io/controller-uid']"
-                                            .into(),
+                                        field_path:
+                                            "metadata.labels['batch.kubernetes.io/controller-uid']"
+                                                .into(),
                                     }),
                                 }),
                             },

@@ -34,9 +34,9 @@ impl Runner<'_> {
     /// planner chose after the previous invocation's failed attempt. Returns
     /// that planned delay (recorded with the attempt).
     pub(super) fn wait_planned_delay(&mut self) -> Result<u64> {
-        let (left, planned, next) = self
-            .store
-            .planned_wait(self.key, self.fence, self.round, now_ms())?;
+        let (left, planned, next) =
+            self.store
+                .planned_wait(self.key, self.fence, self.round, now_ms())?;
         if left > 0 {
             eprintln!(
                 "backstop: waiting {} (the rest of the planned {}) before the next attempt of {}",
