@@ -70,4 +70,9 @@ go test $race -count=1 -timeout 30m "$@" ./...
 
 # The cross-language breaker: Python, Node and Go workers (and the CLI, with
 # BACKSTOP_BIN) trip one breaker through this PostgreSQL (tests/postgres/crosslang.sh).
+# The CLI joins them when run-rust.sh has built it (its tests build the binary).
+cli="${CARGO_TARGET_DIR:-$root/target}/debug/backstop"
+if [ -z "${BACKSTOP_BIN:-}" ] && [ -x "$cli" ]; then
+    export BACKSTOP_BIN="$cli"
+fi
 "$root/tests/postgres/crosslang.sh"

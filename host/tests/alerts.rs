@@ -175,7 +175,7 @@ fn a_webhook_gets_the_page_and_the_run_keeps_its_exit_status() {
     let said: Vec<&str> = err.lines().filter(|l| l.contains("delivered to")).collect();
     assert_eq!(said.len(), 1, "{err}");
     assert!(
-        said[0].contains("trigger high [failed] delivered to webhook:http://"),
+        said[0].contains("alert trigger delivered to webhook:http://"),
         "{err}"
     );
 }
@@ -286,7 +286,7 @@ fn list_ack_and_tick() {
     let tick = sb.backstop(&["alerts", "tick", "--policy", &policy]);
     assert_eq!(tick.status.code(), Some(0), "{}", stderr(&tick));
     assert!(
-        stderr(&tick).contains("escalate high [failed] delivered to file:"),
+        stderr(&tick).contains("alert escalate delivered to file:"),
         "{}",
         stderr(&tick)
     );

@@ -499,5 +499,160 @@ sinks = [
                  [sink("file", ["/tmp/alertes-été.jsonl"], target="équipe-données")]),
 ]
 suite("alerts-sinks.json", "The sinks of a policy (the WIT's alerts.sinks): validated, defaults filled in, null without an alert section", sinks)
+# ---------------------------------------------------------------- grouping
+# `[alerts.grouping]`: Alertmanager's aggregation groups (dispatch/dispatch.go)
+# and notification log (notify/dedup_stage.go needsUpdate). Expectations
+# worked by hand from those rules; see docs/POLICY.md "Alert grouping".
+SEC = 1_000
+def gpolicy(grouping, rules, head=""):
+    return {"format": "toml", "source": head + "[alerts.grouping]\n" + grouping + rules}
+FAILING = ('[[alerts.rules]]\nid = "failing"\ncondition = "run.consecutive_failures >= 1"\n'
+           'severity = "warning"\nnotify = ["team"]\ngroup_by = ["pipeline", "step"]\n')
+GA = gpolicy('group_by = ["pipeline"]\ngroup_wait = "30s"\ngroup_interval = "5m"\nrepeat_interval = "1h"\n', FAILING)
+KA = 'backstop-group/team:{pipeline="nightly"}'
+def fk(step, rule="failing"):
+    return f"backstop/{rule}/nightly/{step}"
+def al(step, status="firing", rule="failing"):
+    return {"status": status, "rule": rule, "dedup_key": fk(step, rule)}
+def gn(kind, severity, target, rule, key, reason, alerts, **extra):
+    payload = {"group_key": key, "reason": reason, "status": "resolved" if kind == "resolve" else "firing", "alerts": alerts}
+    return n(kind, severity, [target], rule, key, payload=payload, **extra)
+GF = {"error_types": ["RuntimeError"], "message": "CUDA error: an illegal memory access"}
+H = HOUR
+lifecycle = [
+    # A new group waits group_wait before its first notification...
+    step(ev("run-failed", "r1", GF, step="train"), T0, [], [], T0 + 30 * SEC),
+    # ...and an alert arriving meanwhile goes out in that first notification.
+    step(ev("run-failed", "r1", GF, step="eval"), T0 + 10 * SEC, [], [], T0 + 30 * SEC),
+    step(tick(), T0 + 30 * SEC,
+         [gn("trigger", "warning", "team", "failing", KA, "first-notification", [al("train"), al("eval")],
+             summary='[warning] team {pipeline="nightly"}: 2 firing (failing)')],
+         [], T0 + H + 5 * MIN + 30 * SEC),
+    # A new alert after the first flush waits for the group_interval cadence.
+    step(ev("run-failed", "r1", GF, step="export"), T0 + 2 * MIN, [], [], T0 + 5 * MIN + 30 * SEC),
+    # An alert already in a group is a duplicate of itself: the group tells.
+    step(ev("run-failed", "r2", GF, step="train"), T0 + 3 * MIN, [], [s("failing", fk("train"), "warning", "duplicate")],
+         T0 + 5 * MIN + 30 * SEC),
+    step(tick(), T0 + 5 * MIN + 30 * SEC,
+         [gn("trigger", "warning", "team", "failing", KA, "new-alerts-in-group", [al("train"), al("eval"), al("export")])],
+         [], T0 + H + 10 * MIN + 30 * SEC),
+    # repeat_interval (1h) is checked at each group_interval: the flush exactly
+    # an hour after the last notification does not repeat, the next one does.
+    step(tick(), T0 + H + 5 * MIN + 30 * SEC, [], [], T0 + H + 10 * MIN + 30 * SEC),
+    step(tick(), T0 + H + 10 * MIN + 30 * SEC,
+         [gn("repeat", "warning", "team", "failing", KA, "repeat-interval-elapsed", [al("train"), al("eval"), al("export")])],
+         [], T0 + 2 * H + 15 * MIN + 30 * SEC),
+    # A resolution waits for the next flush too (the missed 1h15m30s flush is caught up first).
+    step(ev("run-succeeded", "r3", step="train"), T0 + H + 20 * MIN, [], [], T0 + H + 20 * MIN + 30 * SEC),
+    step(tick(), T0 + H + 20 * MIN + 30 * SEC,
+         [gn("trigger", "warning", "team", "failing", KA, "new-resolved-alerts",
+             [al("eval"), al("export"), al("train", "resolved")],
+             summary='[warning] team {pipeline="nightly"}: 2 firing, 1 resolved (failing)')],
+         [], T0 + 2 * H + 25 * MIN + 30 * SEC),
+    step(ev("run-succeeded", "r3", step="eval"), T0 + H + 21 * MIN, [], [], T0 + H + 25 * MIN + 30 * SEC),
+    step(ev("run-succeeded", "r3", step="export"), T0 + H + 22 * MIN, [], [], T0 + H + 25 * MIN + 30 * SEC),
+    # The group's resolve: once all its alerts are resolved.
+    step(tick(), T0 + H + 25 * MIN + 30 * SEC,
+         [gn("resolve", "warning", "team", "failing", KA, "all-alerts-resolved",
+             [al("eval", "resolved"), al("export", "resolved")],
+             summary='[resolved] team {pipeline="nightly"}: 2 alert(s) resolved (failing)')]),
+    step(tick(), T0 + 2 * H),
+]
+SPLIT = gpolicy('group_by = ["pipeline", "rule"]\n',
+                '[[alerts.rules]]\nid = "retrying"\ncondition = "run.failure_count >= 1"\nseverity = "info"\n'
+                'notify = ["room"]\ngroup_by = ["pipeline", "step"]\n'
+                '[[alerts.rules]]\nid = "failed"\ncondition = "run.consecutive_failures >= 1"\nseverity = "high"\n'
+                'notify = ["room"]\ngroup_by = ["pipeline", "step"]\n', '[alerts]\ninhibit_lower_severity = false\n')
+KR = 'backstop-group/room:{pipeline="nightly",rule="retrying"}'
+KF = 'backstop-group/room:{pipeline="nightly",rule="failed"}'
+by_rule = [
+    step(ev("attempt-failed", "r1", GF, step="train", attempt=1), T0, [], [], T0 + 30 * SEC),
+    step(ev("attempt-failed", "r1", GF, step="eval", attempt=1), T0 + 5 * SEC, [], [], T0 + 30 * SEC),
+    # The run fails: a second rule, so a second group with its own group_wait.
+    step(ev("run-failed", "r1", GF, step="train", attempt=3), T0 + 10 * SEC, [],
+         [s("retrying", fk("train", "retrying"), "info", "duplicate")], T0 + 30 * SEC),
+    step(tick(), T0 + 30 * SEC,
+         [gn("trigger", "info", "room", "retrying", KR, "first-notification",
+             [al("train", rule="retrying"), al("eval", rule="retrying")])], [], T0 + 40 * SEC),
+    # Defaults: group_interval 5m, repeat_interval 4h (rounded up to the cadence).
+    step(tick(), T0 + 40 * SEC,
+         [gn("trigger", "high", "room", "failed", KF, "first-notification", [al("train", rule="failed")])],
+         [], T0 + 4 * H + 5 * MIN + 30 * SEC),
+]
+BY_STEP = gpolicy('group_by = ["step"]\n', FAILING)
+by_step = [
+    step(ev("run-failed", "r1", GF, step="train"), T0, [], [], T0 + 30 * SEC),
+    step(ev("run-failed", "r1", GF, step="eval"), T0, [], [], T0 + 30 * SEC),
+    step(tick(), T0 + 30 * SEC,
+         [gn("trigger", "warning", "team", "failing", 'backstop-group/team:{step="train"}', "first-notification", [al("train")]),
+          gn("trigger", "warning", "team", "failing", 'backstop-group/team:{step="eval"}', "first-notification", [al("eval")])],
+         [], T0 + 4 * H + 5 * MIN + 30 * SEC),
+]
+flapping = [
+    step(ev("run-failed", "r1", GF, step="train"), T0, [], [], T0 + 30 * SEC),
+    # Resolved within group_wait: nobody is told, ever.
+    step(ev("run-succeeded", "r2", step="train"), T0 + 10 * SEC, [], [], T0 + 30 * SEC),
+    step(tick(), T0 + 30 * SEC),
+    step(ev("run-failed", "r3", GF, step="train"), T0 + MIN, [], [], T0 + MIN + 30 * SEC),
+    step(tick(), T0 + MIN + 30 * SEC,
+         [gn("trigger", "warning", "team", "failing", KA, "first-notification", [al("train")])], [], T0 + H + 6 * MIN + 30 * SEC),
+]
+QUIET = gpolicy('group_by = ["pipeline"]\nrepeat_interval = "1h"\nsend_resolved = false\n', FAILING)
+quiet = [
+    step(ev("run-failed", "r1", GF, step="train"), T0, [], [], T0 + 30 * SEC),
+    step(tick(), T0 + 30 * SEC, [gn("trigger", "warning", "team", "failing", KA, "first-notification", [al("train")])],
+         [], T0 + H + 5 * MIN + 30 * SEC),
+    # send_resolved = false: the group's resolution is logged, not sent.
+    step(ev("run-succeeded", "r2", step="train"), T0 + MIN, [], [], T0 + 5 * MIN + 30 * SEC),
+    step(tick(), T0 + 5 * MIN + 30 * SEC),
+    step(ev("run-failed", "r3", GF, step="train"), T0 + 6 * MIN, [], [], T0 + 6 * MIN + 30 * SEC),
+    step(tick(), T0 + 6 * MIN + 30 * SEC, [gn("trigger", "warning", "team", "failing", KA, "first-notification", [al("train")])],
+         [], T0 + H + 11 * MIN + 30 * SEC),
+]
+ESC = gpolicy('group_by = []\ngroup_wait = "1m"\nrepeat_interval = "30m"\n',
+              '[[alerts.rules]]\nid = "down"\ncondition = "run.consecutive_failures >= 1"\nseverity = "critical"\n'
+              'notify = ["team"]\ngroup_by = ["pipeline", "step"]\nescalation = [{after = "15m", notify = ["oncall"]}]\n')
+KT, KO = "backstop-group/team:{}", "backstop-group/oncall:{}"
+def dn(status="firing"):
+    return {"status": status, "rule": "down", "dedup_key": "backstop/down/nightly/train"}
+escalated = [
+    step(ev("run-failed", "r1", GF, step="train"), T0, [], [], T0 + MIN),
+    step(tick(), T0 + MIN, [gn("trigger", "critical", "team", "down", KT, "first-notification", [dn()])], [], T0 + 15 * MIN),
+    # The escalation adds a target: the alert is older than group_wait, so
+    # the new target's group flushes at once.
+    step(tick(), T0 + 15 * MIN, [gn("trigger", "critical", "oncall", "down", KO, "first-notification", [dn()])],
+         [], T0 + 36 * MIN),
+    # A group's key acknowledges its alerts: their groups stop repeating.
+    step(ack(KO), T0 + 20 * MIN, [], [], None),
+    step(ev("run-failed", "r2", GF, step="train"), T0 + 40 * MIN, [],
+         [s("down", "backstop/down/nightly/train", "critical", "acknowledged")], None),
+    # A resolution still reaches every group that told of the alert.
+    step(ev("run-succeeded", "r3", step="train"), T0 + 50 * MIN, [], [], T0 + 51 * MIN),
+    step(tick(), T0 + 51 * MIN, [gn("resolve", "critical", "team", "down", KT, "all-alerts-resolved", [dn("resolved")])],
+         [], T0 + 55 * MIN),
+    step(tick(), T0 + 55 * MIN, [gn("resolve", "critical", "oncall", "down", KO, "all-alerts-resolved", [dn("resolved")])]),
+]
+G = '[alerts.grouping]\n'
+vectors = [
+    seq("group_wait batches the first notification, group_interval the changes, repeat_interval the repeats; resolve per group", GA, lifecycle),
+    seq("group_by rule: two rules on one pipeline are two groups, each with its own timers", SPLIT, by_rule),
+    seq("group_by step: two steps are two groups, notified separately", BY_STEP, by_step),
+    seq("an alert resolved within group_wait is never notified", GA, flapping),
+    seq("send_resolved = false: no resolve notification; the next alert starts the group over", QUIET, quiet),
+    seq("escalation joins the new target's group at once; ack by group key; resolve per group", ESC, escalated),
+    lerr("an unknown label to group by", G + 'group_by = ["stepp"]\n',
+         [("invalid-value", "alerts.grouping.group_by[0]", 2, 13, "`stepp` is not a label to group by; did you mean `step`?")]),
+    lerr("a label listed twice", G + 'group_by = ["step", "step"]\n',
+         [("invalid-value", "alerts.grouping.group_by[1]", 2, 21, "`step` is listed twice in group_by")]),
+    lerr("a zero group_interval", G + 'group_interval = "0s"\n', [("out-of-range", "alerts.grouping.group_interval", 2, 18)]),
+    lerr("a zero repeat_interval", G + 'repeat_interval = "0s"\n', [("out-of-range", "alerts.grouping.repeat_interval", 2, 19)]),
+    lerr("a group_wait without a unit", G + 'group_wait = 30\n', [("wrong-type", "alerts.grouping.group_wait", 2, 14)]),
+    lerr("an unknown grouping key", G + 'group_waits = "30s"\n',
+         [("unknown-field", "alerts.grouping.group_waits", 2, 1, "unknown field `group_waits`; did you mean `group_wait`?")]),
+    lerr("send_resolved is true or false", G + 'send_resolved = "yes"\n', [("wrong-type", "alerts.grouping.send_resolved", 2, 17)]),
+    lerr("grouping is a table", '[alerts]\ngrouping = ["pipeline"]\n', [("wrong-type", "alerts.grouping", 2, 12)]),
+]
+total += suite("alerts-grouping.json", "Alert grouping with Alertmanager's semantics: group_by, group_wait, group_interval, repeat_interval, send_resolved", vectors)
+
 print("sink vectors:", len(sinks))
 print("alert vectors (steps and load errors):", total)

@@ -3,6 +3,7 @@
 //! resolve what a successful run ended. Pure: `now` comes in, state goes out.
 
 use super::condition::Facts;
+use super::group;
 use super::render::{notification, resolution};
 use super::state::{AlertEntry, AlertState, AlertStatus, StepFacts, StepStatus};
 use super::{AlertConfig, AlertRule, Severity, redact_lines, redact_message};
@@ -179,11 +180,29 @@ pub fn evaluate(
         None => None,
     };
 
+    // Group timers due before this event fire first, with the state as it
+    // was when they came due (a host that missed a tick catches up here).
+    if let Some(g) = &config.grouping {
+        group::flush(config, g, &mut state, now_ms, &mut out);
+    }
     match event.kind {
         EventKind::AlertAcknowledged => {
             let key = event.dedup_key.as_deref().unwrap_or_default();
             if let Some(entry) = state.alerts.iter_mut().find(|a| a.dedup_key == key) {
-                entry.status = AlertStatus::Acknowledged;
+                // A resolved alert waiting for its group's flush stays resolved.
+                if entry.status != AlertStatus::Resolved {
+                    entry.status = AlertStatus::Acknowledged;
+                }
+            } else if let Some(group) = state.groups.iter().find(|g| g.key == key) {
+                // A group's key acknowledges its firing alerts.
+                for entry in state.alerts.iter_mut() {
+                    if entry.group == group.labels
+                        && entry.notified.contains(&group.target)
+                        && entry.status == AlertStatus::Firing
+                    {
+                        entry.status = AlertStatus::Acknowledged;
+                    }
+                }
             }
         }
         EventKind::Tick => {}
@@ -203,6 +222,13 @@ pub fn evaluate(
         }
     }
     run_timers(config, &mut state, now_ms, &mut out);
+    if let Some(g) = &config.grouping {
+        let wakeup = group::flush(config, g, &mut state, now_ms, &mut out);
+        out.next_wakeup_ms = match (out.next_wakeup_ms, wakeup) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
     state.prune();
     out.state = state.to_json();
     Ok(out)
@@ -394,6 +420,27 @@ fn fire_rules(
             reason,
         };
         let existing = state.alerts.iter().position(|a| a.dedup_key == key);
+        if let (true, Some(i)) = (config.grouping.is_some(), existing) {
+            // Grouped: an alert already known is notified by its groups'
+            // flushes, never on its own; one resolved but not yet flushed
+            // fires again (Alertmanager keeps the alert, not a new one).
+            let entry = &mut state.alerts[i];
+            match entry.status {
+                AlertStatus::Resolved => {
+                    entry.status = AlertStatus::Firing;
+                    for t in &rule.notify {
+                        if !entry.notified.contains(t) {
+                            entry.notified.push(t.clone());
+                        }
+                    }
+                }
+                AlertStatus::Acknowledged => out
+                    .suppressed
+                    .push(suppress(SuppressionReason::Acknowledged)),
+                AlertStatus::Firing => out.suppressed.push(suppress(SuppressionReason::Duplicate)),
+            }
+            continue;
+        }
         let verdict = dedup_verdict(existing.map(|i| &state.alerts[i]), rule, now_ms);
         match (verdict, existing) {
             (Verdict::Suppress(reason), _) => out.suppressed.push(suppress(reason)),
@@ -416,7 +463,7 @@ fn fire_rules(
                 out.suppressed.push(suppress(SuppressionReason::Inhibited));
             }
             _ => {
-                state.alerts.push(AlertEntry {
+                let mut entry = AlertEntry {
                     dedup_key: key.clone(),
                     rule: rule.id.clone(),
                     severity: rule.severity,
@@ -429,7 +476,16 @@ fn fire_rules(
                     level: 0,
                     repeats: 0,
                     notified: rule.notify.clone(),
-                });
+                    group: String::new(),
+                };
+                if let Some(g) = &config.grouping {
+                    // Its groups (formed or joined by the flush after this
+                    // event) notify, after group_wait.
+                    entry.group = group::labels(g, &entry, s);
+                    state.alerts.push(entry);
+                    continue;
+                }
+                state.alerts.push(entry);
                 out.notifications.push(notification(
                     config,
                     rule,
@@ -457,6 +513,14 @@ fn resolve_step(
         // An alert whose rule left the policy still resolves: it was notified.
         let auto = rule.is_none_or(|r| r.auto_resolve);
         if entry.pipeline == s.pipeline && entry.step == s.step && auto {
+            if config.grouping.is_some() {
+                // Told by its groups' next flushes.
+                kept.push(AlertEntry {
+                    status: AlertStatus::Resolved,
+                    ..entry
+                });
+                continue;
+            }
             out.notifications
                 .push(resolution(config, rule, &entry, s, now_ms));
         } else {
@@ -502,6 +566,12 @@ fn run_timers(config: &AlertConfig, state: &mut AlertState, now_ms: u64, out: &m
                 }
             }
             entry.last_sent_ms = now_ms;
+            if config.grouping.is_some() {
+                // The new targets' groups tell them (at once: the alert is
+                // older than group_wait, or at the group's next flush).
+                continue_escalation(rule, entry, &mut soonest);
+                continue;
+            }
             out.notifications.push(notification(
                 config,
                 rule,
@@ -512,6 +582,7 @@ fn run_timers(config: &AlertConfig, state: &mut AlertState, now_ms: u64, out: &m
                 now_ms,
             ));
         } else if let Some(interval) = rule.repeat_interval_ms
+            && config.grouping.is_none()
             && entry.repeats < rule.repeat_limit
             && now_ms >= entry.last_sent_ms.saturating_add(interval)
         {
@@ -531,12 +602,20 @@ fn run_timers(config: &AlertConfig, state: &mut AlertState, now_ms: u64, out: &m
             soonest(entry.first_fired_ms.saturating_add(level.after_ms));
         }
         if let Some(interval) = rule.repeat_interval_ms
+            && config.grouping.is_none()
             && entry.repeats < rule.repeat_limit
         {
             soonest(entry.last_sent_ms.saturating_add(interval));
         }
     }
     out.next_wakeup_ms = wakeup;
+}
+
+/// With grouping, only the next escalation level needs a wakeup.
+fn continue_escalation(rule: &AlertRule, entry: &AlertEntry, soonest: &mut impl FnMut(u64)) {
+    if let Some(level) = rule.escalation.get(entry.level as usize) {
+        soonest(entry.first_fired_ms.saturating_add(level.after_ms));
+    }
 }
 
 #[cfg(test)]
@@ -574,6 +653,7 @@ mod tests {
             level: 0,
             repeats,
             notified: vec!["team".into()],
+            group: String::new(),
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod condition;
 mod evaluate;
+mod group;
 mod redact;
 mod render;
 pub mod runbook;
@@ -20,6 +21,7 @@ pub use evaluate::{
     Evaluation, Event, EventKind, Notification, NotificationKind, Suppressed, SuppressionReason,
     Verdict, dedup_verdict, evaluate,
 };
+pub use group::{NotifyReason, needs_update};
 pub use redact::{SharedRedactor, clip, redact, redact_lines, redact_message};
 pub use render::rfc3339;
 pub use state::AlertState;
@@ -163,7 +165,41 @@ pub struct AlertConfig {
     pub inhibit_lower_severity: bool,
     /// Redacts error messages, log lines and labels (the policy's `[redaction]`).
     pub redactor: SharedRedactor,
+    /// `[alerts.grouping]`: notify per group of alerts (Alertmanager's
+    /// aggregation groups) instead of per alert; `None` keeps per-alert notifications.
+    pub grouping: Option<Grouping>,
 }
+
+/// Alertmanager's route grouping: alerts with the same values of `group_by`
+/// for the same target form a group, notified together after `group_wait`,
+/// then at most every `group_interval`, repeated after `repeat_interval`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grouping {
+    pub group_by: Vec<String>,
+    pub group_wait_ms: u64,
+    pub group_interval_ms: u64,
+    pub repeat_interval_ms: u64,
+    /// Tell a group's targets when its alerts resolve (Alertmanager `send_resolved`).
+    pub send_resolved: bool,
+}
+
+/// Labels a group may be keyed by.
+pub const GROUPING_LABELS: &[&str] = &[
+    "pipeline",
+    "step",
+    "run_id",
+    "rule",
+    "severity",
+    "error_type",
+    "error_class",
+];
+const GROUPING_FIELDS: &[&str] = &[
+    "group_by",
+    "group_wait",
+    "group_interval",
+    "repeat_interval",
+    "send_resolved",
+];
 
 /// Fields a payload may name.
 pub const PAYLOAD_FIELDS: &[&str] = &[
@@ -195,6 +231,7 @@ const ALERT_FIELDS: &[&str] = &[
     "runbook",
     "inhibit_lower_severity",
     "sinks",
+    "grouping",
 ];
 const SINK_FIELDS: &[&str] = &[
     "target",
@@ -305,6 +342,9 @@ impl AlertConfig {
                     }
                 }
             }
+        }
+        if let Some(n) = table.get("grouping") {
+            config.grouping = read_grouping(v, &join(path, "grouping"), n);
         }
         if let Some(n) = table.get("sinks") {
             let p = join(path, "sinks");
@@ -483,6 +523,63 @@ fn read_sink(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<Sink> {
         format: format?,
         timeout_ms,
         dead_letter,
+    })
+}
+
+fn read_grouping(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<Grouping> {
+    let before = v.errors.len();
+    let t = v.table(path, node, GROUPING_FIELDS)?;
+    // Alertmanager's defaults (dispatch/route.go DefaultRouteOpts), except
+    // `group_by`, whose default here is one group per pipeline step.
+    let mut group_by: Vec<String> = vec!["pipeline".into(), "step".into()];
+    if let Some(n) = t.get("group_by") {
+        group_by.clear();
+        // `[]` is meaningful here: one group per target, as in Alertmanager.
+        let items = match &n.value {
+            Value::Array(items) if items.is_empty() => Vec::new(),
+            _ => v.one_or_many(&join(path, "group_by"), n),
+        };
+        for (p, item) in items {
+            let Some(name) = v.string(&p, item) else {
+                continue;
+            };
+            if !GROUPING_LABELS.contains(&name) {
+                unknown_name(v, &p, item, name, GROUPING_LABELS, "label to group by");
+            } else if group_by.iter().any(|g| g == name) {
+                v.report(
+                    ErrorCode::InvalidValue,
+                    &p,
+                    item.offset,
+                    format!("`{name}` is listed twice in group_by"),
+                );
+            } else {
+                group_by.push(name.to_string());
+            }
+        }
+    }
+    let duration = |v: &mut Validator<'_>, key: &str, min: u64, default: u64| {
+        t.get(key)
+            .and_then(|n| v.duration_ms(&join(path, key), n, min, MAX_DURATION_MS))
+            .unwrap_or(default)
+    };
+    // A zero wait is allowed (notify at once); zero intervals are not, as in
+    // Alertmanager ("group_interval cannot be zero").
+    let group_wait_ms = duration(v, "group_wait", 0, 30_000);
+    let group_interval_ms = duration(v, "group_interval", 1_000, 5 * 60_000);
+    let repeat_interval_ms = duration(v, "repeat_interval", 1_000, 4 * 3_600_000);
+    let send_resolved = t
+        .get("send_resolved")
+        .and_then(|n| v.bool(&join(path, "send_resolved"), n))
+        .unwrap_or(true);
+    if v.errors.len() != before {
+        return None;
+    }
+    Some(Grouping {
+        group_by,
+        group_wait_ms,
+        group_interval_ms,
+        repeat_interval_ms,
+        send_resolved,
     })
 }
 

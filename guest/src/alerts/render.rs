@@ -21,7 +21,12 @@ pub fn rfc3339(ms: u64) -> String {
         .to_string()
 }
 
-fn summary(kind: NotificationKind, severity: Severity, rule: &str, s: &StepFacts) -> String {
+pub(super) fn summary(
+    kind: NotificationKind,
+    severity: Severity,
+    rule: &str,
+    s: &StepFacts,
+) -> String {
     let severity = severity.as_str();
     let what = if s.error_type.is_empty() {
         s.error_class.clone()
@@ -104,6 +109,17 @@ fn payload(
     now_ms: u64,
     summary: &str,
 ) -> String {
+    Json::Object(payload_map(config, rule, s, now_ms, summary)).to_string()
+}
+
+/// One alert's payload object: `summary`, the policy's fields and the runbook.
+pub(super) fn payload_map(
+    config: &AlertConfig,
+    rule: Option<&AlertRule>,
+    s: &StepFacts,
+    now_ms: u64,
+    summary: &str,
+) -> Map<String, Json> {
     let mut p = Map::new();
     p.insert("summary".into(), json!(summary));
     for field in &config.payload {
@@ -168,7 +184,7 @@ fn payload(
         runbook.insert("url".into(), json!(fill(url, s)));
     }
     p.insert("runbook".into(), Json::Object(runbook));
-    Json::Object(p).to_string()
+    p
 }
 
 pub(super) fn notification(

@@ -22,6 +22,9 @@ pub struct AlertState {
     pub steps: Vec<StepFacts>,
     #[serde(default)]
     pub alerts: Vec<AlertEntry>,
+    /// Alert groups (`[alerts.grouping]`); absent from states of policies without it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupEntry>,
 }
 
 /// What is known about one pipeline step.
@@ -76,6 +79,9 @@ impl StepStatus {
 pub enum AlertStatus {
     Firing,
     Acknowledged,
+    /// Resolved, and still in a group whose next flush tells its targets
+    /// (grouping only; without grouping a resolved alert leaves the state).
+    Resolved,
 }
 
 /// One alert that was notified and not yet resolved.
@@ -94,8 +100,32 @@ pub struct AlertEntry {
     /// Escalation levels already notified.
     pub level: u32,
     pub repeats: u32,
-    /// Everyone told so far; a resolve goes to all of them.
+    /// Everyone told so far; a resolve goes to all of them. With grouping,
+    /// the targets whose groups hold the alert.
     pub notified: Vec<String>,
+    /// With grouping: the alert's group labels (`pipeline=p/step=s`), fixed
+    /// when it fires; with the target, they name its group.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group: String,
+}
+
+/// One aggregation group (Alertmanager's `aggrGroup` plus its notification
+/// log entry): the alerts with the same group labels for one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupEntry {
+    /// The notifications' dedup key: `backstop-group/<labels>/to=<target>`.
+    pub key: String,
+    pub labels: String,
+    pub target: String,
+    /// When the group is next flushed: group_wait after it formed, then every
+    /// group_interval.
+    pub next_flush_ms: u64,
+    /// The last notification (the notification log); none yet if `None`.
+    pub last_sent_ms: Option<u64>,
+    /// Dedup keys of the firing and resolved alerts the last notification listed.
+    pub notified_firing: Vec<String>,
+    pub notified_resolved: Vec<String>,
 }
 
 impl AlertState {
@@ -154,6 +184,11 @@ impl AlertState {
             self.alerts
                 .sort_by_key(|a| std::cmp::Reverse(a.last_sent_ms));
             self.alerts.truncate(MAX_TRACKED);
+        }
+        if self.groups.len() > MAX_TRACKED {
+            self.groups
+                .sort_by_key(|g| std::cmp::Reverse(g.last_sent_ms));
+            self.groups.truncate(MAX_TRACKED);
         }
     }
 }

@@ -9,7 +9,9 @@ mod classify;
 mod delivery;
 mod exit;
 mod export;
+mod fleet;
 mod fmt;
+mod gameday;
 mod ids;
 mod mask;
 mod outbox;
@@ -88,6 +90,14 @@ enum Command {
     /// policy, its container wrapped in `backstop run --one-attempt`.
     #[command(subcommand)]
     Export(export::ExportCommand),
+    /// Simulate a fleet of workers under an outage with the real planner.
+    #[command(subcommand)]
+    Simulate(fleet::SimulateCommand),
+    /// Rehearse a failure scenario against the real step, retry and alert policy.
+    Gameday(gameday::GamedayArgs),
+    /// The step a game day runs (internal: reads BACKSTOP_ATTEMPT).
+    #[command(hide = true)]
+    GamedayInject(gameday::InjectArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -105,6 +115,9 @@ pub fn main() -> ExitCode {
         Command::Stats(args) => (stats::run(args), 2),
         Command::Alerts(command) => (alerts::run(command), 2),
         Command::Export(command) => (export::run(command), 2),
+        Command::Simulate(command) => (fleet::run(command), 2),
+        Command::Gameday(args) => (gameday::run(args), 2),
+        Command::GamedayInject(args) => (gameday::inject::run(args), 2),
     };
     match outcome {
         Ok(code) => code,

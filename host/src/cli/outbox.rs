@@ -141,6 +141,10 @@ impl Courier {
                 };
                 if let Delivery::Delivered = delivery {
                     crash_point("delivered-before-mark");
+                    eprintln!(
+                        "backstop: alert {} delivered to {} ({})",
+                        row.kind, row.sink, row.dedup_key
+                    );
                 }
                 match &delivery {
                     Delivery::Delivered => done.delivered += 1,
