@@ -94,9 +94,15 @@ impl Cluster {
             .collect()
     }
 
-    /// One pod: `backstop run --one-attempt` in a fresh empty directory.
-    fn pod(&self, run_id: &str, step: &str, extra: &[&str], command: &str) -> Output {
-        let workdir = tempfile::tempdir().unwrap();
+    /// One pod's command: `backstop run --one-attempt` in `workdir`.
+    fn pod_command(
+        &self,
+        workdir: &std::path::Path,
+        run_id: &str,
+        step: &str,
+        extra: &[&str],
+        command: &str,
+    ) -> Command {
         let policy = self.path("policy.toml");
         let mut args = vec![
             "run",
@@ -112,25 +118,37 @@ impl Cluster {
         ];
         args.extend_from_slice(extra);
         args.extend_from_slice(&["--", command]);
-        let out = Command::new(env!("CARGO_BIN_EXE_backstop"))
-            .args(&args)
-            .current_dir(workdir.path())
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_backstop"));
+        cmd.args(&args)
+            .current_dir(workdir)
             .env(
                 "BACKSTOP_CACHE_DIR",
                 concat!(env!("CARGO_TARGET_TMPDIR"), "/backstop-cache"),
             )
             .env_remove("BACKSTOP_STATE")
             .env_remove("BACKSTOP_LEASE_MS")
-            .stdin(Stdio::null())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// One pod: `backstop run --one-attempt` in a fresh empty directory.
+    fn pod(&self, run_id: &str, step: &str, extra: &[&str], command: &str) -> Output {
+        let workdir = tempfile::tempdir().unwrap();
+        let out = self
+            .pod_command(workdir.path(), run_id, step, extra, command)
             .output()
             .unwrap();
-        // The pod's directory is gone with it; nothing may depend on it.
-        assert!(
-            std::fs::read_dir(workdir.path()).unwrap().next().is_none(),
-            "backstop left files in the pod's working directory"
-        );
+        assert_empty(workdir.path());
         out
     }
+}
+
+/// The pod's directory is gone with it; nothing may depend on it.
+fn assert_empty(dir: &std::path::Path) {
+    assert!(
+        std::fs::read_dir(dir).unwrap().next().is_none(),
+        "backstop left files in the pod's working directory"
+    );
 }
 
 fn status(out: &Output) -> i32 {
@@ -208,6 +226,65 @@ fn the_retry_me_code_is_refused_as_the_permanent_code(cluster: &Cluster) {
     assert!(cluster.starts("never").is_empty(), "nothing was run");
 }
 
+/// A pod killed without a chance to free the lease (its node was lost): the
+/// next pod waits for that lease to expire, once, and takes the run over
+/// rather than exiting "retry me" and spending one of the cluster's retries.
+fn a_lost_pods_lease_is_waited_out_not_retried(cluster: &Cluster) {
+    let dir = cluster.shared.path().display().to_string();
+    let script = cluster.path("lost");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n\
+             date +%s%N >> {dir}/lost.starts\n\
+             if [ \"$(wc -l < {dir}/lost.starts)\" -eq 1 ]; then echo $$ > {dir}/lost.pid; exec sleep 60; fi\n\
+             exit 0\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let step = script.to_str().unwrap();
+    let lease = ["BACKSTOP_LEASE_MS", "1500"];
+    let first_dir = tempfile::tempdir().unwrap();
+    let mut first = cluster
+        .pod_command(first_dir.path(), "job-6", "extract", &[], step)
+        .env(lease[0], lease[1])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid_file = cluster.path("lost.pid");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&pid_file).map_or(true, |p| p.trim().is_empty()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first pod never started its step"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The node is lost: backstop and its step die without a signal they can handle.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let step_pid = std::fs::read_to_string(&pid_file).unwrap();
+    Command::new("kill")
+        .args(["-KILL", step_pid.trim()])
+        .status()
+        .unwrap();
+    let workdir = tempfile::tempdir().unwrap();
+    let out = cluster
+        .pod_command(workdir.path(), "job-6", "extract", &[], step)
+        .env(lease[0], lease[1])
+        .output()
+        .unwrap();
+    assert_empty(workdir.path());
+    assert_eq!(status(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("for its lease to expire"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(cluster.starts("lost").len(), 2, "{}", stderr(&out));
+}
+
 /// Every test, once per backend.
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
@@ -229,6 +306,7 @@ both!(
     a_permanent_failure_exits_with_the_permanent_code,
     giving_up_after_transient_failures_exits_gave_up,
     the_retry_me_code_is_refused_as_the_permanent_code,
+    a_lost_pods_lease_is_waited_out_not_retried,
 );
 
 /// A fresh database on the test server (as host/tests/store.rs), or `None`

@@ -345,3 +345,27 @@ fn the_rust_snippet_retries_a_503() {
     assert_eq!(body, "a,b\n1,2\n");
     assert_eq!(seen.load(Ordering::SeqCst), 2, "one 503, then the retry");
 }
+
+#[test]
+fn the_kubernetes_snippet_exports_the_golden_files_and_its_pods_recover_the_step() {
+    let sh = Shell::new();
+    let out = sh.run("kubernetes.sh");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", text(&out.stderr));
+    // What it exports is what host/tests/export.rs and tests/manifests check.
+    for (written, golden) in [
+        ("job.yaml", "examples/kubernetes/job.yaml"),
+        ("template.yaml", "examples/argo/template.yaml"),
+    ] {
+        let written = std::fs::read_to_string(sh.dir.path().join("work").join(written)).unwrap();
+        let golden = std::fs::read_to_string(root().join(golden)).unwrap();
+        assert_eq!(written, golden, "{golden}");
+    }
+    // The pods' statuses, as shown: retry me twice, then success, then the
+    // succeeded run id is not run again (the step's third try is its last).
+    let shown = shown_output("kubernetes.sh");
+    let printed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("pod ")).collect();
+    assert_eq!(printed, shown, "{stdout}\n{}", text(&out.stderr));
+    assert_eq!(stdout.matches("train: run").count(), 3, "{stdout}");
+    assert!(text(&out.stderr).contains("already succeeded"));
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/util/expr/argoexpr"
@@ -93,6 +94,30 @@ func TestKubernetesJob(t *testing.T) {
 	if container.Command[0] != "backstop" || !slices.Contains(container.Command, "--one-attempt") {
 		t.Errorf("the command is not wrapped in backstop run --one-attempt: %v", container.Command)
 	}
+	checkPolicyMount(t, container, spec.Template.Spec.Volumes)
+}
+
+// checkPolicyMount: the container's --policy file lies in a directory mounted
+// from a ConfigMap volume of the pod (or Argo template).
+func checkPolicyMount(t *testing.T, container corev1.Container, volumes []corev1.Volume) {
+	t.Helper()
+	i := slices.Index(container.Command, "--policy")
+	if i < 0 || i+1 >= len(container.Command) {
+		t.Fatalf("no --policy in %v", container.Command)
+	}
+	policy := container.Command[i+1]
+	for _, m := range container.VolumeMounts {
+		if filepath.Dir(policy) != m.MountPath {
+			continue
+		}
+		for _, v := range volumes {
+			if v.Name == m.Name && v.ConfigMap != nil && v.ConfigMap.Name != "" {
+				return
+			}
+		}
+		t.Fatalf("mount %q of %s is no ConfigMap volume: %+v", m.Name, m.MountPath, volumes)
+	}
+	t.Fatalf("the policy %s is in no mounted directory: %+v", policy, container.VolumeMounts)
 }
 
 func TestArgoTemplate(t *testing.T) {
@@ -105,9 +130,31 @@ func TestArgoTemplate(t *testing.T) {
 	if rs.RetryPolicyActual() != wfv1.RetryPolicyAlways {
 		t.Fatalf("retryPolicy %q, want Always (the expression decides)", rs.RetryPolicy)
 	}
-	if _, err := wfv1.ParseStringToDuration(rs.Backoff.Duration); err != nil {
+	// examples/orchestrators.toml: waits of 20, 40, 80 ms with equal jitter,
+	// so the planner may wait as little as 10, 20, 40 ms: Argo's own backoff
+	// (duration * factor^(retry-1)) must not wait longer than that.
+	if rs.Backoff == nil {
+		t.Fatal("no backoff")
+	}
+	base, err := wfv1.ParseStringToDuration(rs.Backoff.Duration)
+	if err != nil {
 		t.Fatalf("backoff.duration: %v", err)
 	}
+	factor := 1
+	if rs.Backoff.Factor != nil {
+		factor = rs.Backoff.Factor.IntValue()
+	}
+	wait := base
+	for i, floor := range []time.Duration{10, 20, 40} {
+		if wait > floor*time.Millisecond {
+			t.Errorf("retry %d: Argo waits %v, above the planner's shortest %v", i+1, wait, floor*time.Millisecond)
+		}
+		wait *= time.Duration(factor)
+	}
+	if tmpl.Container == nil {
+		t.Fatal("no container")
+	}
+	checkPolicyMount(t, *tmpl.Container, tmpl.Volumes)
 	// Argo's own evaluation of the expression, with the scope it builds.
 	retries := func(exitCode, status string) bool {
 		scope := env.GetFuncMap(map[string]any{

@@ -22,6 +22,12 @@ use super::policy::{self, Overrides, PolicyArgs};
 /// deadline or budget stops it earlier; backstop enforces those itself).
 const UNBOUNDED_ATTEMPTS: u32 = 100;
 
+/// The guest's jitter mode when a policy names none (docs/POLICY.md).
+const DEFAULT_JITTER: &str = "additive";
+
+/// The largest Argo backoff factor tried (the policy's multiplier is at most 100).
+const MAX_ARGO_FACTOR: u64 = 100;
+
 #[derive(Subcommand)]
 pub enum ExportCommand {
     /// A Kubernetes Job: podFailurePolicy, backoffLimit, restartPolicy: Never,
@@ -37,10 +43,14 @@ pub struct ExportArgs {
     /// Policy file.
     #[arg(long, value_name = "FILE")]
     policy: PathBuf,
-    /// Where the container finds the policy (mount it from a ConfigMap)
-    /// [default: /etc/backstop/<the policy's file name>]
+    /// Where the container finds the policy [default: /etc/backstop/<the
+    /// policy's file name>]; its directory is where the ConfigMap is mounted.
     #[arg(long, value_name = "PATH")]
     container_policy: Option<String>,
+    /// The ConfigMap holding the policy, keyed by its file name
+    /// (`kubectl create configmap NAME --from-file=POLICY`).
+    #[arg(long, value_name = "NAME", default_value = "backstop-policy")]
+    policy_configmap: String,
     /// Step name (`backstop run --step`); also the container's / template's name.
     #[arg(long, value_name = "NAME", default_value = DEFAULT_STEP, value_parser = super::ids::parse)]
     step: String,
@@ -95,13 +105,17 @@ enum Kind {
 }
 
 /// What the orchestrator can take from the policy: the attempts and the
-/// backoff without jitter (the planner's own waits, jitter and pushback
-/// included, happen in `backstop run --one-attempt` at the next pod's start).
+/// shortest waits the planner can choose (the planner's own waits, jitter and
+/// pushback included, happen in `backstop run --one-attempt` at the next
+/// pod's start, counted from the end of the previous attempt, so a wait the
+/// orchestrator already did counts towards them).
 #[derive(Debug, PartialEq)]
 pub(crate) struct Retries {
     pub attempts: u32,
-    /// The waits before attempts 2, 3, ... with jitter off.
-    pub delays_ms: Vec<u64>,
+    /// The shortest wait the policy's jitter allows before attempts 2, 3, ...
+    /// (docs/POLICY.md, Jitter): an orchestrator waiting longer would
+    /// override the jitter that spreads a fleet's retries.
+    pub floors_ms: Vec<u64>,
 }
 
 impl Retries {
@@ -118,18 +132,37 @@ impl Retries {
             return Ok(None);
         };
         let schedule = session.plan_schedule(policy, 0, UNBOUNDED_ATTEMPTS)?;
-        Ok(Some(Retries::from_schedule(&schedule)))
+        let jitter = policy::retry_text(path, "jitter")?;
+        Ok(Some(Retries::from_schedule(
+            &schedule,
+            jitter.as_deref().unwrap_or(DEFAULT_JITTER),
+        )))
     }
 
-    pub(crate) fn from_schedule(schedule: &Schedule) -> Retries {
+    /// From the schedule planned with jitter off (the backoff `d` of each
+    /// wait) and the policy's jitter mode.
+    pub(crate) fn from_schedule(schedule: &Schedule, jitter: &str) -> Retries {
+        let backoff: Vec<u64> = schedule
+            .attempts
+            .iter()
+            .skip(1)
+            .map(|a| a.delay_ms)
+            .collect();
+        // The first wait is base_delay, whatever the multiplier.
+        let base = backoff.first().copied().unwrap_or(0);
+        let floors_ms = backoff
+            .iter()
+            .map(|&d| match jitter {
+                "full" => 0,
+                "equal" => d / 2,
+                "decorrelated" => base,
+                // none, additive: never below d.
+                _ => d,
+            })
+            .collect();
         Retries {
             attempts: schedule.attempts.len().max(1) as u32,
-            delays_ms: schedule
-                .attempts
-                .iter()
-                .skip(1)
-                .map(|a| a.delay_ms)
-                .collect(),
+            floors_ms,
         }
     }
 
@@ -138,17 +171,26 @@ impl Retries {
         self.attempts - 1
     }
 
-    /// Argo's backoff: the first wait and an integer growth factor when the
-    /// policy's waits grow by one. Argo 3.6 has no cap on one wait (the
-    /// policy's max_delay): backstop's own wait at the next pod applies it.
+    /// Argo's backoff (`duration * factor^(retry - 1)`, no cap in Argo 3.6):
+    /// the first floor and the largest integer factor that keeps every Argo
+    /// wait at or below the planner's floor for that retry (none when even 2
+    /// would overshoot, e.g. once max_delay caps the waits: Argo then waits
+    /// `duration` each time). No backoff when the first floor is 0 (full
+    /// jitter): backstop's own wait in the next pod does all of it.
     fn argo_backoff(&self) -> Option<Backoff> {
-        let first = *self.delays_ms.first()?;
-        let factor = match self.delays_ms.get(1) {
-            Some(&second) if first > 0 && second % first == 0 && second >= first => {
-                Some(second / first)
-            }
-            _ => None,
+        let first = *self.floors_ms.first()?;
+        if first == 0 {
+            return None;
+        }
+        let fits = |factor: u64| {
+            let mut wait = first;
+            self.floors_ms.iter().all(|&floor| {
+                let ok = wait <= floor;
+                wait = wait.saturating_mul(factor);
+                ok
+            })
         };
+        let factor = (2..=MAX_ARGO_FACTOR).rev().find(|&f| fits(f));
         Some(Backoff {
             duration: go_duration(first),
             factor,
@@ -171,12 +213,41 @@ fn go_duration(ms: u64) -> String {
     if out.is_empty() { "0s".into() } else { out }
 }
 
-/// `backstop run --one-attempt ... -- CMD`, with the run id from `run_id`.
-fn wrapped(args: &ExportArgs, run_id: &str) -> Vec<String> {
-    let container_policy = args.container_policy.clone().unwrap_or_else(|| {
+/// Where the container reads the policy.
+fn container_policy(args: &ExportArgs) -> String {
+    args.container_policy.clone().unwrap_or_else(|| {
         let name = args.policy.file_name().unwrap_or_default();
         format!("/etc/backstop/{}", name.to_string_lossy())
-    });
+    })
+}
+
+/// The policy's ConfigMap as a volume, and its mount at the container
+/// policy's directory.
+fn policy_volume(args: &ExportArgs) -> (Volume, VolumeMount) {
+    let path = container_policy(args);
+    let dir = match path.rsplit_once('/') {
+        Some(("", _)) | None => "/".to_string(),
+        Some((dir, _)) => dir.to_string(),
+    };
+    let name = "backstop-policy".to_string();
+    (
+        Volume {
+            name: name.clone(),
+            config_map: ConfigMapSource {
+                name: args.policy_configmap.clone(),
+            },
+        },
+        VolumeMount {
+            name,
+            mount_path: dir,
+            read_only: true,
+        },
+    )
+}
+
+/// `backstop run --one-attempt ... -- CMD`, with the run id from `run_id`.
+fn wrapped(args: &ExportArgs, run_id: &str) -> Vec<String> {
+    let container_policy = container_policy(args);
     let code = args.permanent_exit_code.to_string();
     let fixed: [&str; 12] = [
         "backstop",
@@ -225,6 +296,7 @@ fn final_codes(args: &ExportArgs) -> Vec<u8> {
 
 fn job(args: &ExportArgs, retries: &Retries) -> Result<Job> {
     let container = args.step.clone();
+    let (volume, mount) = policy_volume(args);
     let final_codes = final_codes(args);
     Ok(Job {
         api_version: "batch/v1",
@@ -285,7 +357,9 @@ fn job(args: &ExportArgs, retries: &Retries) -> Result<Job> {
                             },
                             state_env(args),
                         ],
+                        volume_mounts: vec![mount],
                     }],
+                    volumes: vec![volume],
                 },
             },
         },
@@ -305,6 +379,7 @@ fn template(args: &ExportArgs, retries: &Retries) -> Result<Template> {
         "lastRetry.exitCode == {} || (lastRetry.status == 'Error' && {not_final})",
         quoted(exit::RETRY_ME)
     );
+    let (volume, mount) = policy_volume(args);
     Ok(Template {
         name: args.step.clone(),
         retry_strategy: RetryStrategy {
@@ -318,7 +393,9 @@ fn template(args: &ExportArgs, retries: &Retries) -> Result<Template> {
             image: args.image.clone(),
             command: wrapped(args, "{{workflow.uid}}"),
             env: vec![state_env(args)],
+            volume_mounts: vec![mount],
         },
+        volumes: vec![volume],
     })
 }
 
@@ -385,14 +462,37 @@ struct PodTemplate {
 struct PodSpec {
     restart_policy: &'static str,
     containers: Vec<Container>,
+    volumes: Vec<Volume>,
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Container {
     name: String,
     image: String,
     command: Vec<String>,
     env: Vec<EnvVar>,
+    volume_mounts: Vec<VolumeMount>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Volume {
+    name: String,
+    config_map: ConfigMapSource,
+}
+
+#[derive(Serialize)]
+struct ConfigMapSource {
+    name: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VolumeMount {
+    name: String,
+    mount_path: String,
+    read_only: bool,
 }
 
 #[derive(Serialize)]
@@ -432,6 +532,7 @@ struct Template {
     name: String,
     retry_strategy: RetryStrategy,
     container: Container,
+    volumes: Vec<Volume>,
 }
 
 #[derive(Serialize)]
@@ -465,10 +566,10 @@ mod tests {
     }
 
     #[test]
-    fn argo_backoff_takes_the_first_wait_and_an_integer_factor() {
+    fn argo_backoff_stays_under_the_planners_shortest_waits() {
         let r = Retries {
-            attempts: 5,
-            delays_ms: vec![20, 40, 80, 100],
+            attempts: 4,
+            floors_ms: vec![20, 40, 80],
         };
         assert_eq!(
             r.argo_backoff(),
@@ -477,17 +578,54 @@ mod tests {
                 factor: Some(2),
             })
         );
-        // A growth of 1.5 is no Argo factor: left out (documented).
+        // Capped by max_delay: 2 would overshoot the 100 ms floors.
+        let capped = Retries {
+            attempts: 5,
+            floors_ms: vec![20, 40, 80, 100],
+        };
+        assert_eq!(capped.argo_backoff().and_then(|b| b.factor), None);
+        // A growth of 1.5 is no Argo factor.
         let r = Retries {
             attempts: 3,
-            delays_ms: vec![1_000, 1_500],
+            floors_ms: vec![1_000, 1_500],
         };
         assert_eq!(r.argo_backoff().and_then(|b| b.factor), None);
+        // Full jitter can wait 0: Argo must not wait at all.
+        let full = Retries {
+            attempts: 3,
+            floors_ms: vec![0, 0],
+        };
+        assert_eq!(full.argo_backoff(), None);
         let single = Retries {
             attempts: 1,
-            delays_ms: vec![],
+            floors_ms: vec![],
         };
         assert_eq!(single.argo_backoff(), None);
         assert_eq!(single.retries(), 0);
+    }
+
+    #[test]
+    fn the_floors_follow_the_jitter_mode() {
+        let schedule = |delays: &[u64]| Schedule {
+            attempts: std::iter::once(0)
+                .chain(delays.iter().copied())
+                .zip(1..)
+                .map(|(delay_ms, attempt)| backstop::PlannedAttempt {
+                    attempt,
+                    delay_ms,
+                    timeout_ms: None,
+                    start_ms: 0,
+                })
+                .collect(),
+            ends_with: None,
+        };
+        let s = schedule(&[20, 40, 80]);
+        let floors = |mode| Retries::from_schedule(&s, mode).floors_ms;
+        assert_eq!(floors("none"), [20, 40, 80]);
+        assert_eq!(floors("additive"), [20, 40, 80]);
+        assert_eq!(floors("equal"), [10, 20, 40]);
+        assert_eq!(floors("full"), [0, 0, 0]);
+        assert_eq!(floors("decorrelated"), [20, 20, 20]);
+        assert_eq!(Retries::from_schedule(&s, "none").attempts, 4);
     }
 }

@@ -151,45 +151,74 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
     let what = format!("run {:?} step {:?}", args.run_id, args.step);
     // Installed before the lease is taken, so a signal can never leave it held.
     let signals = Signals::install()?;
-    let grant = match store.acquire(key, &owner, now_ms(), lease_ms, seed, args.rerun)? {
-        Acquired::AlreadySucceeded {
-            attempt,
-            finished_at_ms,
-        } => {
-            let when = finished_at_ms
-                .map(|ms| format!(" at {}", super::fmt::rfc3339(ms - ms % 1000)))
-                .unwrap_or_default();
-            let on = attempt
-                .map(|a| format!(" on attempt {a}"))
-                .unwrap_or_default();
-            eprintln!(
-                "backstop: {what} already succeeded{on}{when}; not running it again (--rerun forces it)"
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
-        Acquired::Held {
-            owner,
-            expires_at_ms,
-        } => {
-            let mut parts = owner.splitn(3, ':');
-            let (holder_host, holder_pid) =
-                (parts.next().unwrap_or("?"), parts.next().unwrap_or("?"));
-            let left = expires_at_ms.saturating_sub(now_ms());
-            return Err(Exit::new(
-                if args.one_attempt {
-                    exit::RETRY_ME
-                } else {
-                    exit::LEASE_HELD
-                },
-                format!(
-                    "{what} is being run by another backstop (pid {holder_pid} on {holder_host}); \
-                     its lease expires in {} unless renewed. Not running it twice",
-                    duration(left)
-                ),
-            )
-            .into());
-        }
-        Acquired::Granted(grant) => grant,
+    // --one-attempt waits once for a held lease to expire (see below).
+    let mut waited_for_lease = false;
+    let grant = loop {
+        break match store.acquire(key, &owner, now_ms(), lease_ms, seed, args.rerun)? {
+            Acquired::AlreadySucceeded {
+                attempt,
+                finished_at_ms,
+            } => {
+                let when = finished_at_ms
+                    .map(|ms| format!(" at {}", super::fmt::rfc3339(ms - ms % 1000)))
+                    .unwrap_or_default();
+                let on = attempt
+                    .map(|a| format!(" on attempt {a}"))
+                    .unwrap_or_default();
+                eprintln!(
+                    "backstop: {what} already succeeded{on}{when}; not running it again (--rerun forces it)"
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            Acquired::Held {
+                owner,
+                expires_at_ms,
+            } => {
+                let mut parts = owner.splitn(3, ':');
+                let (holder_host, holder_pid) =
+                    (parts.next().unwrap_or("?"), parts.next().unwrap_or("?"));
+                let left = expires_at_ms.saturating_sub(now_ms());
+                // One attempt per pod: a pod killed without a signal (node lost)
+                // keeps its lease until it expires. Wait that out once rather than
+                // spend one of the orchestrator's retries; a live holder renews it.
+                if args.one_attempt && !waited_for_lease && left <= lease_ms {
+                    waited_for_lease = true;
+                    eprintln!(
+                        "backstop: {what} is held by pid {holder_pid} on {holder_host}; waiting {} \
+                         for its lease to expire",
+                        duration(left)
+                    );
+                    if let Some(signal) = one_attempt::sleep_unless_signalled(
+                        &signals,
+                        Duration::from_millis(left + 50),
+                    ) {
+                        return Err(Exit::new(
+                            signal_exit(signal),
+                            format!(
+                                "interrupted by {} while waiting for {what}'s lease",
+                                signal_name(signal)
+                            ),
+                        )
+                        .into());
+                    }
+                    continue;
+                }
+                return Err(Exit::new(
+                    if args.one_attempt {
+                        exit::RETRY_ME
+                    } else {
+                        exit::LEASE_HELD
+                    },
+                    format!(
+                        "{what} is being run by another backstop (pid {holder_pid} on {holder_host}); \
+                         its lease expires in {} unless renewed. Not running it twice",
+                        duration(left)
+                    ),
+                )
+                .into());
+            }
+            Acquired::Granted(grant) => grant,
+        };
     };
     announce(&what, &grant, &host, args.one_attempt);
     let lease = Lease::start(

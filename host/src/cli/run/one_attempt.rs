@@ -11,6 +11,7 @@ use backstop::{Decision, GiveUpReason};
 
 use super::super::exit::{self, Exit};
 use super::super::fmt::duration;
+use super::super::supervise::Signals;
 use super::{LeaseLost, Runner, Stop, now_ms};
 
 /// `--permanent-exit-code` may not be 0 or the retry-me status.
@@ -65,6 +66,21 @@ impl Runner<'_> {
             exit::RETRY_ME
         );
         Ok(exit::RETRY_ME)
+    }
+}
+
+/// Sleep for `delay` unless a signal comes first (returned).
+pub(super) fn sleep_unless_signalled(signals: &Signals, delay: Duration) -> Option<i32> {
+    let end = std::time::Instant::now() + delay;
+    loop {
+        if let Some(signal) = signals.take() {
+            return Some(signal);
+        }
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
     }
 }
 
