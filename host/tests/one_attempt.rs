@@ -254,7 +254,7 @@ fn a_lost_pods_lease_is_waited_out_not_retried(cluster: &Cluster) {
         .unwrap();
     let pid_file = cluster.path("lost.pid");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while std::fs::read_to_string(&pid_file).map_or(true, |p| p.trim().is_empty()) {
+    while !std::fs::read_to_string(&pid_file).is_ok_and(|p| !p.trim().is_empty()) {
         assert!(
             std::time::Instant::now() < deadline,
             "the first pod never started its step"
