@@ -822,6 +822,12 @@ fn the_help_documents_every_exit_status_and_the_environment() {
         "125 ",
         "126/127",
         "128+N",
+        // --one-attempt's statuses.
+        "75 ",
+        "65 ",
+        "66 ",
+        "--one-attempt",
+        "--permanent-exit-code",
         "BACKSTOP_STATE",
         "BACKSTOP_LEASE_MS",
         "BACKSTOP_BUSY_TIMEOUT_MS",

@@ -408,3 +408,27 @@ fn the_stats_snippet_prints_what_it_shows_for_the_generated_month() {
     let page = std::fs::read_to_string(sh.dir.path().join("work/stats.html")).unwrap();
     assert_eq!(page.matches(r#"<svg class="chart""#).count(), 4);
 }
+
+#[test]
+fn the_kubernetes_snippet_exports_the_golden_files_and_its_pods_recover_the_step() {
+    let sh = Shell::new();
+    let out = sh.run("kubernetes.sh");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", text(&out.stderr));
+    // What it exports is what host/tests/export.rs and tests/manifests check.
+    for (written, golden) in [
+        ("job.yaml", "examples/kubernetes/job.yaml"),
+        ("template.yaml", "examples/argo/template.yaml"),
+    ] {
+        let written = std::fs::read_to_string(sh.dir.path().join("work").join(written)).unwrap();
+        let golden = std::fs::read_to_string(root().join(golden)).unwrap();
+        assert_eq!(written, golden, "{golden}");
+    }
+    // The pods' statuses, as shown: retry me twice, then success, then the
+    // succeeded run id is not run again (the step's third try is its last).
+    let shown = shown_output("kubernetes.sh");
+    let printed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("pod ")).collect();
+    assert_eq!(printed, shown, "{stdout}\n{}", text(&out.stderr));
+    assert_eq!(stdout.matches("train: run").count(), 3, "{stdout}");
+    assert!(text(&out.stderr).contains("already succeeded"));
+}

@@ -28,6 +28,8 @@ use super::store::{
 };
 use super::supervise::{self, Ended, Finished, Signals, Stop, signal_name};
 
+mod one_attempt;
+
 /// How long a lease lasts without renewal; `BACKSTOP_LEASE_MS` overrides it
 /// (for tests). The holder renews it every third of that.
 const DEFAULT_LEASE_MS: u64 = 30_000;
@@ -65,6 +67,17 @@ pub struct RunArgs {
     /// when the log readers recognise no failure in its stderr.
     #[arg(long)]
     read_stdout: bool,
+    /// Run one attempt, then exit: 0 on success, 75 when the planner says
+    /// retry (the next invocation with the same run id, step and state first
+    /// waits out the planned delay), the permanent code or 66 on giving up.
+    /// For orchestrators that start a fresh pod per attempt (Kubernetes Jobs,
+    /// Argo); see `backstop export`.
+    #[arg(long)]
+    one_attempt: bool,
+    /// With --one-attempt: the exit status of a permanent failure.
+    #[arg(long, value_name = "N", default_value_t = exit::PERMANENT, requires = "one_attempt",
+          value_parser = clap::value_parser!(u8).range(1..=255))]
+    permanent_exit_code: u8,
     #[command(flatten)]
     policy: PolicyArgs,
     /// The command and its arguments, after `--`. It runs in its own process
@@ -95,11 +108,16 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let lease_code = if args.one_attempt {
+        exit::RETRY_ME
+    } else {
+        exit::LEASE_HELD
+    };
     run_inner(args).map_err(|err| {
         let code = if err.downcast_ref::<StoreError>().is_some() {
             exit::STATE_ERROR
         } else if err.downcast_ref::<LeaseLost>().is_some() {
-            exit::LEASE_HELD
+            lease_code
         } else {
             return err;
         };
@@ -108,6 +126,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 }
 
 fn run_inner(args: RunArgs) -> Result<ExitCode> {
+    if args.one_attempt {
+        one_attempt::check_permanent_code(args.permanent_exit_code)?;
+    }
     let mut session = Engine::new()?.session()?;
     let Some(policy) = policy::load(&mut session, &args.policy)? else {
         return Err(Exit::new(exit::BACKSTOP_ERROR, "invalid policy; nothing was run").into());
@@ -137,43 +158,76 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
     store.label_run(key, &pipeline)?;
     // Installed before the lease is taken, so a signal can never leave it held.
     let signals = Signals::install()?;
-    let grant = match store.acquire(key, &owner, now_ms(), lease_ms, seed, args.rerun)? {
-        Acquired::AlreadySucceeded {
-            attempt,
-            finished_at_ms,
-        } => {
-            let when = finished_at_ms
-                .map(|ms| format!(" at {}", super::fmt::rfc3339(ms - ms % 1000)))
-                .unwrap_or_default();
-            let on = attempt
-                .map(|a| format!(" on attempt {a}"))
-                .unwrap_or_default();
-            eprintln!(
-                "backstop: {what} already succeeded{on}{when}; not running it again (--rerun forces it)"
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
-        Acquired::Held {
-            owner,
-            expires_at_ms,
-        } => {
-            let mut parts = owner.splitn(3, ':');
-            let (holder_host, holder_pid) =
-                (parts.next().unwrap_or("?"), parts.next().unwrap_or("?"));
-            let left = expires_at_ms.saturating_sub(now_ms());
-            return Err(Exit::new(
-                exit::LEASE_HELD,
-                format!(
-                    "{what} is being run by another backstop (pid {holder_pid} on {holder_host}); \
-                     its lease expires in {} unless renewed. Not running it twice",
-                    duration(left)
-                ),
-            )
-            .into());
-        }
-        Acquired::Granted(grant) => grant,
+    // --one-attempt waits once for a held lease to expire (see below).
+    let mut waited_for_lease = false;
+    let grant = loop {
+        break match store.acquire(key, &owner, now_ms(), lease_ms, seed, args.rerun)? {
+            Acquired::AlreadySucceeded {
+                attempt,
+                finished_at_ms,
+            } => {
+                let when = finished_at_ms
+                    .map(|ms| format!(" at {}", super::fmt::rfc3339(ms - ms % 1000)))
+                    .unwrap_or_default();
+                let on = attempt
+                    .map(|a| format!(" on attempt {a}"))
+                    .unwrap_or_default();
+                eprintln!(
+                    "backstop: {what} already succeeded{on}{when}; not running it again (--rerun forces it)"
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            Acquired::Held {
+                owner,
+                expires_at_ms,
+            } => {
+                let mut parts = owner.splitn(3, ':');
+                let (holder_host, holder_pid) =
+                    (parts.next().unwrap_or("?"), parts.next().unwrap_or("?"));
+                let left = expires_at_ms.saturating_sub(now_ms());
+                // One attempt per pod: a pod killed without a signal (node lost)
+                // keeps its lease until it expires. Wait that out once rather than
+                // spend one of the orchestrator's retries; a live holder renews it.
+                if args.one_attempt && !waited_for_lease && left <= lease_ms {
+                    waited_for_lease = true;
+                    eprintln!(
+                        "backstop: {what} is held by pid {holder_pid} on {holder_host}; waiting {} \
+                         for its lease to expire",
+                        duration(left)
+                    );
+                    if let Some(signal) = one_attempt::sleep_unless_signalled(
+                        &signals,
+                        Duration::from_millis(left + 50),
+                    ) {
+                        return Err(Exit::new(
+                            signal_exit(signal),
+                            format!(
+                                "interrupted by {} while waiting for {what}'s lease",
+                                signal_name(signal)
+                            ),
+                        )
+                        .into());
+                    }
+                    continue;
+                }
+                return Err(Exit::new(
+                    if args.one_attempt {
+                        exit::RETRY_ME
+                    } else {
+                        exit::LEASE_HELD
+                    },
+                    format!(
+                        "{what} is being run by another backstop (pid {holder_pid} on {holder_host}); \
+                         its lease expires in {} unless renewed. Not running it twice",
+                        duration(left)
+                    ),
+                )
+                .into());
+            }
+            Acquired::Granted(grant) => grant,
+        };
     };
-    announce(&what, &grant, &host);
+    announce(&what, &grant, &host, args.one_attempt);
     let lease = Lease::start(
         store.reopen()?,
         &args.run_id,
@@ -225,7 +279,7 @@ fn alerting(
     )
 }
 
-fn announce(what: &str, grant: &Grant, host: &str) {
+fn announce(what: &str, grant: &Grant, host: &str, one_attempt: bool) {
     if grant.restarted {
         eprintln!(
             "backstop: {what} gave up before; starting it again (round {})",
@@ -236,6 +290,11 @@ fn announce(what: &str, grant: &Grant, host: &str) {
         return;
     }
     let next = grant.state.attempts + 1;
+    // One attempt per invocation frees the lease after each: nothing was taken over.
+    if one_attempt && grant.abandoned.is_empty() && !grant.holder_dead {
+        eprintln!("backstop: continuing {what} with attempt {next}");
+        return;
+    }
     let why = if grant.holder_dead {
         "its process is gone"
     } else {
@@ -389,8 +448,21 @@ impl Runner<'_> {
         }
     }
 
+    /// The exit status of a give-up: with --one-attempt, the permanent code or
+    /// "gave up"; otherwise the last attempt's, or a code of its own.
+    fn give_up_exit(&self, reason: GiveUpReason, last: Option<u8>) -> u8 {
+        if self.args.one_attempt {
+            one_attempt::give_up_exit(reason, self.args.permanent_exit_code)
+        } else {
+            refused_exit(reason, last)
+        }
+    }
+
     fn attempts(&mut self) -> Result<ExitCode> {
         let mut delay_before = 0;
+        if self.args.one_attempt {
+            delay_before = self.wait_planned_delay()?;
+        }
         // This invocation's last attempt, whose status is the exit status on giving up.
         let mut last: Option<u8> = None;
         loop {
@@ -398,6 +470,7 @@ impl Runner<'_> {
                 return Err(self.interrupted(None, signal));
             }
             let now = now_ms();
+            let (one, permanent) = (self.args.one_attempt, self.args.permanent_exit_code);
             let (session, policy) = (&mut self.session, self.policy);
             let permit = self.store.begin_attempt(
                 self.key,
@@ -406,11 +479,17 @@ impl Runner<'_> {
                 self.host,
                 now,
                 delay_before,
-                |reason| refused_exit(reason, last),
+                |reason| {
+                    if one {
+                        one_attempt::give_up_exit(reason, permanent)
+                    } else {
+                        refused_exit(reason, last)
+                    }
+                },
                 |state, shared| Ok(session.begin_attempt(policy, state, shared, now)?),
             )?;
             if let Some(reason) = permit.refused {
-                let code = refused_exit(reason, last);
+                let code = self.give_up_exit(reason, last);
                 let why = match reason {
                     GiveUpReason::CircuitOpen => format!(
                         "the circuit breaker of step {:?} is open (half-opens in {})",
@@ -455,6 +534,7 @@ impl Runner<'_> {
             let tail = outcome.log_tail(&self.command_name());
             let failure = reading.failure;
             if let Some(reason) = decision.give_up {
+                let code = self.give_up_exit(reason, Some(code));
                 eprintln!("{head}; giving up ({reason}), exiting {code}");
                 self.alert(
                     EventKind::AttemptFailed,
@@ -463,6 +543,11 @@ impl Runner<'_> {
                     &tail,
                 );
                 self.alert(EventKind::RunFailed, attempt, Some(failure), &tail);
+                return Ok(ExitCode::from(code));
+            }
+            if self.args.one_attempt {
+                let code = self.retry_me(&head, &decision)?;
+                self.alert(EventKind::AttemptFailed, attempt, Some(failure), &tail);
                 return Ok(ExitCode::from(code));
             }
             eprintln!("{head}; retry in {}", duration(decision.delay_ms));

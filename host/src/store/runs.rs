@@ -577,6 +577,50 @@ impl Store {
         })
     }
 
+    /// `--one-attempt`: the planned wait still ahead of the next attempt, by
+    /// the database's clock: the end of the round's last retried attempt plus
+    /// the delay the planner chose after it (0 when it has passed or there is
+    /// none), that planned delay, and the number of the attempt it precedes.
+    pub fn planned_wait(
+        &mut self,
+        key: RunKey<'_>,
+        fence: &Fence,
+        round: u32,
+        now_ms: u64,
+    ) -> anyhow::Result<(u64, u64, u32)> {
+        self.write(|tx| {
+            check_lease(tx, key, fence)?;
+            let now = tx.now_ms(now_ms)?;
+            let row = tx.query_opt(
+                "SELECT ended_at_ms, delay_after_ms, attempt FROM attempts
+                 WHERE run_id = ?1 AND step = ?2 AND round = ?3 AND decision = 'retry'
+                 ORDER BY attempt DESC LIMIT 1",
+                params![key.run_id, key.step, round],
+            )?;
+            let Some(row) = row else {
+                return Ok((0, 0, 1));
+            };
+            let (ended, delay) = (row.opt_int(0)?.unwrap_or(now), row.opt_int(1)?.unwrap_or(0));
+            let left = ended.saturating_add(delay).saturating_sub(now).max(0);
+            Ok((left as u64, delay.max(0) as u64, row.int(2)? as u32 + 1))
+        })
+    }
+
+    /// `--one-attempt`: free the lease after a retry decision, so the next
+    /// invocation (the next pod) takes the run over at once.
+    pub fn release(&mut self, key: RunKey<'_>, fence: &Fence, now_ms: u64) -> anyhow::Result<()> {
+        self.write(|tx| {
+            check_lease(tx, key, fence)?;
+            let now = tx.now_ms(now_ms)?;
+            tx.exec(
+                "UPDATE runs SET lease_owner = NULL, lease_expires_at_ms = NULL, updated_at_ms = ?3
+                 WHERE run_id = ?1 AND step = ?2",
+                params![key.run_id, key.step, now],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Backstop itself was stopped by a signal: mark the running attempt (if
     /// any) and free the lease; the run stays `running` for a later invocation.
     pub fn interrupt(
