@@ -1,7 +1,8 @@
 //! The alert outbox under crashes: `backstop run` is killed with SIGKILL at
-//! each point of a run with alerting (after the attempt's commit, after the
-//! alert evaluation's commit, while a POST is in flight, after a delivery
-//! before it is marked, during the pause between attempts), then the run is
+//! each point of a run with alerting (inside the transaction that records
+//! the attempt with its alert evaluation, after its commit, while a POST is
+//! in flight, after a delivery before it is marked, during the pause between
+//! attempts), then the run is
 //! resumed and the outbox drained. Against a real local HTTP receiver: every
 //! notification the evaluation decided arrives at least once, with the same
 //! dedup key. Also Retry-After, dead letters and `alerts outbox --redeliver`.
@@ -77,12 +78,95 @@ fn answer(mut stream: TcpStream, r: Reply, seen: &Mutex<Vec<Value>>) {
 
 struct Sandbox {
     dir: tempfile::TempDir,
+    /// A PostgreSQL URL instead of the SQLite file `state.db`.
+    pg: Option<String>,
 }
 
 impl Sandbox {
     fn new() -> Sandbox {
         Sandbox {
             dir: tempfile::tempdir().unwrap(),
+            pg: None,
+        }
+    }
+
+    /// A sandbox whose state is a fresh database on the test server
+    /// (tests/pg.sh), or `None` (with a loud message) without one.
+    fn postgres() -> Option<Sandbox> {
+        let Ok(base) = std::env::var("BACKSTOP_TEST_PG_URL") else {
+            eprintln!(
+                "\n*** SKIPPED: BACKSTOP_TEST_PG_URL is unset, so this PostgreSQL test did not \
+                 run. tests/run-rust.sh starts a server (tests/pg.sh). ***\n"
+            );
+            return None;
+        };
+        let name = format!(
+            "outbox_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let mut client = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        let cut = base.rfind('/').unwrap();
+        Some(Sandbox {
+            dir: tempfile::tempdir().unwrap(),
+            pg: Some(format!("{}/{name}", &base[..cut])),
+        })
+    }
+
+    fn state(&self) -> String {
+        match &self.pg {
+            Some(url) => url.clone(),
+            None => self.path("state.db").to_string_lossy().into_owned(),
+        }
+    }
+
+    /// The text columns of a query's rows (numbers as text), on either
+    /// backend; `T.` before a table name is its schema.
+    fn rows(&self, sql: &str) -> Vec<Vec<String>> {
+        match &self.pg {
+            Some(url) => {
+                let sql = sql.replace("T.", "backstop.");
+                let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+                c.simple_query(&sql)
+                    .unwrap()
+                    .into_iter()
+                    .filter_map(|m| match m {
+                        postgres::SimpleQueryMessage::Row(r) => Some(
+                            (0..r.len())
+                                .map(|i| r.get(i).unwrap_or("").to_string())
+                                .collect(),
+                        ),
+                        _ => None,
+                    })
+                    .collect()
+            }
+            None => {
+                let db = rusqlite::Connection::open(self.path("state.db")).unwrap();
+                let mut stmt = db.prepare(&sql.replace("T.", "")).unwrap();
+                let n = stmt.column_count();
+                stmt.query_map([], |r| {
+                    (0..n)
+                        .map(|i| {
+                            Ok(match r.get_ref(i)? {
+                                rusqlite::types::ValueRef::Text(t) => {
+                                    String::from_utf8_lossy(t).into_owned()
+                                }
+                                rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                                _ => String::new(),
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+            }
         }
     }
 
@@ -97,7 +181,7 @@ impl Sandbox {
                 "BACKSTOP_CACHE_DIR",
                 concat!(env!("CARGO_TARGET_TMPDIR"), "/backstop-cache"),
             )
-            .env("BACKSTOP_STATE", self.path("state.db"))
+            .env("BACKSTOP_STATE", self.state())
             // A killed sender's claim expires quickly, so recovery is prompt.
             .env("BACKSTOP_OUTBOX_CLAIM_MS", "300")
             .env_remove("BACKSTOP_CRASH_AT")
@@ -130,24 +214,19 @@ impl Sandbox {
 
     /// (kind, dedup_key) of every notification the evaluations decided.
     fn decided(&self) -> Vec<(String, String)> {
-        let db = rusqlite::Connection::open(self.path("state.db")).unwrap();
-        let mut stmt = db
-            .prepare("SELECT kind, dedup_key FROM alert_log ORDER BY rowid")
-            .unwrap();
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
+        let order = if self.pg.is_some() { "id" } else { "rowid" };
+        self.rows(&format!(
+            "SELECT kind, dedup_key FROM T.alert_log ORDER BY {order}"
+        ))
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect()
     }
 
     fn pending(&self) -> i64 {
-        let db = rusqlite::Connection::open(self.path("state.db")).unwrap();
-        db.query_row(
-            "SELECT count(*) FROM alert_outbox WHERE delivered_at_ms IS NULL",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap()
+        self.rows("SELECT count(*) FROM T.alert_outbox WHERE delivered_at_ms IS NULL")[0][0]
+            .parse()
+            .unwrap()
     }
 }
 
@@ -268,8 +347,11 @@ fn trial(crash: Crash) -> (usize, usize, usize, usize) {
 #[test]
 fn a_kill_at_any_point_of_a_run_with_alerting_loses_no_notification() {
     let points = [
+        // Inside the attempt's transaction, after its alert evaluation
+        // (nothing of it commits), then right after the commit (the attempt
+        // and its alerts are one transaction: there is no point between them).
+        Crash::At("attempt-evaluated"),
         Crash::At("attempt-committed"),
-        Crash::At("alerts-committed"),
         Crash::At("delivered-before-mark"),
         Crash::DuringPost,
         Crash::DuringPause,
@@ -385,4 +467,92 @@ fn a_hanging_receiver_never_holds_the_run_past_the_drain_bound() {
             .iter()
             .all(|b| b["dedup_key"] == bodies[0]["dedup_key"])
     );
+}
+
+/// A run that gives up on its only attempt, killed inside the attempt's
+/// transaction (after the alert evaluation, before the commit) or right
+/// after the commit. The attempt's record and its alert evaluation are one
+/// transaction: the state holds both or neither, and after the run is
+/// resumed (or the outbox drained) the receiver has the page.
+fn the_attempt_and_its_alert_commit_together(sandbox: impl Fn() -> Option<Sandbox>) {
+    for point in ["attempt-evaluated", "attempt-committed"] {
+        let Some(sb) = sandbox() else { return };
+        let rx = receiver(vec![ok()]);
+        let policy = sb.policy(&rx.url);
+        let text_ = std::fs::read_to_string(&policy).unwrap();
+        std::fs::write(
+            &policy,
+            text_.replace("max_attempts = 2", "max_attempts = 1"),
+        )
+        .unwrap();
+        let run_id = format!("give-up-{point}");
+        let out = sb
+            .run(&policy, &run_id, "echo boom >&2; exit 3")
+            .env("BACKSTOP_CRASH_AT", point)
+            .output()
+            .unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&out.status),
+            Some(9),
+            "{point}: {}",
+            text(&out)
+        );
+        let recorded = sb.rows(&format!(
+            "SELECT count(*) FROM T.attempts WHERE run_id = '{run_id}' AND decision IS NOT NULL"
+        ))[0][0]
+            .parse::<i64>()
+            .unwrap();
+        let logged = sb.rows(&format!(
+            "SELECT count(*) FROM T.alert_log WHERE dedup_key IN \
+             (SELECT dedup_key FROM T.alert_outbox) AND kind = 'trigger'"
+        ))[0][0]
+            .parse::<i64>()
+            .unwrap();
+        match point {
+            // Killed before the commit: neither the attempt nor its alert.
+            "attempt-evaluated" => assert_eq!((recorded, logged), (0, 0), "{point}"),
+            // Killed after it: both, the page waiting in the outbox.
+            _ => {
+                assert_eq!(recorded, 1, "{point}");
+                assert!(
+                    logged >= 1,
+                    "{point}: the failure was recorded without its alert"
+                );
+                assert!(sb.pending() >= 1, "{point}");
+            }
+        }
+        // Resume (the holder's pid is gone: taken over at once), then drain.
+        let again = sb.run(&policy, &run_id, "exit 3").output().unwrap();
+        assert_ne!(again.status.code(), Some(0), "{point}: {}", text(&again));
+        let drain = sb
+            .command(&["alerts", "outbox", "--drain", "10s"])
+            .output()
+            .unwrap();
+        assert!(drain.status.success(), "{}", text(&drain));
+        assert_eq!(sb.pending(), 0, "{point}: rows left in the outbox");
+        let triggers: Vec<String> = sb
+            .decided()
+            .into_iter()
+            .filter(|(k, _)| k == "trigger")
+            .map(|(_, key)| key)
+            .collect();
+        assert!(!triggers.is_empty(), "{point}: no page decided");
+        let received = rx.bodies.lock().unwrap();
+        for key in &triggers {
+            assert!(
+                received.iter().any(|b| b["dedup_key"] == key.as_str()),
+                "{point}: page {key} never arrived: {received:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_attempt_and_its_alert_commit_together_on_sqlite() {
+    the_attempt_and_its_alert_commit_together(|| Some(Sandbox::new()));
+}
+
+#[test]
+fn the_attempt_and_its_alert_commit_together_on_postgres() {
+    the_attempt_and_its_alert_commit_together(Sandbox::postgres);
 }

@@ -24,6 +24,7 @@ mod schema;
 mod shared;
 mod sqlite;
 mod stats;
+mod within;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -37,6 +38,7 @@ pub use outbox::{Delivery, OutboxRow, Outgoing};
 pub use runs::{Abandoned, Acquired, Fence, Grant, Observed, Owner, RunKey};
 pub use schema::{PG_SCHEMA_VERSION, SCHEMA_VERSION};
 pub use stats::StepStats;
+pub use within::{AlertWriter, Within};
 
 /// Where the state lives, as `--state` names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
