@@ -502,10 +502,10 @@ fn the_attempt_and_its_alert_commit_together(sandbox: impl Fn() -> Option<Sandbo
         ))[0][0]
             .parse::<i64>()
             .unwrap();
-        let logged = sb.rows(&format!(
+        let logged = sb.rows(
             "SELECT count(*) FROM T.alert_log WHERE dedup_key IN \
-             (SELECT dedup_key FROM T.alert_outbox) AND kind = 'trigger'"
-        ))[0][0]
+             (SELECT dedup_key FROM T.alert_outbox) AND kind = 'trigger'",
+        )[0][0]
             .parse::<i64>()
             .unwrap();
         match point {
