@@ -457,11 +457,11 @@ fn a_hanging_receiver_never_holds_the_run_past_the_drain_bound() {
         text(&out)
     );
     // What was not delivered stays in the outbox for the next sender. Each
-    // cut-off try (between the attempts, then after the run) reached the
+    // cut-off try (beside the command, then after the run) reached the
     // receiver with the same notification.
     assert_eq!(sb.pending(), 1);
     let bodies = rx.bodies.lock().unwrap();
-    assert!((1..=2).contains(&bodies.len()), "{bodies:?}");
+    assert!((1..=4).contains(&bodies.len()), "{bodies:?}");
     assert!(
         bodies
             .iter()
@@ -555,4 +555,81 @@ fn the_attempt_and_its_alert_commit_together_on_sqlite() {
 #[test]
 fn the_attempt_and_its_alert_commit_together_on_postgres() {
     the_attempt_and_its_alert_commit_together(Sandbox::postgres);
+}
+
+/// A policy with two attempts and (almost) no wait between them, so any
+/// page of attempt 1 can only go out while attempt 2 runs.
+fn no_pause_policy(sb: &Sandbox, url: &str, attempts: u32) -> String {
+    let policy = sb.policy(url);
+    let text = std::fs::read_to_string(&policy)
+        .unwrap()
+        .replace("max_attempts = 2", &format!("max_attempts = {attempts}"))
+        .replace("\"300ms\"", "\"1ms\"");
+    std::fs::write(&policy, text).unwrap();
+    policy
+}
+
+#[test]
+fn alerts_go_out_beside_the_command_while_the_next_attempt_runs() {
+    let sb = Sandbox::new();
+    let rx = receiver(vec![ok()]);
+    let policy = no_pause_policy(&sb, &rx.url, 2);
+    let posted = sb.path("posted");
+    // The test marks the moment the page arrives; attempt 2 succeeds only
+    // if it arrives while attempt 2 is running.
+    let (bodies, mark) = (Arc::clone(&rx.bodies), posted.clone());
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if !bodies.lock().unwrap().is_empty() {
+                std::fs::write(&mark, "").unwrap();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let script = format!(
+        "if [ \"$BACKSTOP_ATTEMPT\" = 1 ]; then echo boom >&2; exit 3; fi\n\
+         i=0; while [ ! -e {} ]; do i=$((i+1)); [ $i -gt 300 ] && exit 4; sleep 0.1; done; exit 0",
+        posted.display()
+    );
+    let out = sb.run(&policy, "r1", &script).output().unwrap();
+    let err = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("attempt 2 succeeded"), "{err}");
+    let bodies = rx.bodies.lock().unwrap();
+    assert_eq!(bodies[0]["kind"], "trigger", "{bodies:?}");
+}
+
+#[test]
+fn sigterm_during_delivery_is_honoured_and_the_exit_status_is_the_commands() {
+    let sb = Sandbox::new();
+    // The receiver holds every POST for a minute.
+    let rx = receiver(vec![Reply {
+        hold_ms: 60_000,
+        status: 200,
+        headers: "",
+    }]);
+    let policy = no_pause_policy(&sb, &rx.url, 1);
+    let child = sb
+        .run(&policy, "r1", "echo boom >&2; exit 3")
+        .env("BACKSTOP_ALERT_DRAIN_MS", "60000")
+        .spawn()
+        .unwrap();
+    eventually("the page is being delivered", || {
+        !rx.bodies.lock().unwrap().is_empty()
+    });
+    let signalled = Instant::now();
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    // A correctness bound far below the receiver's minute, not a benchmark.
+    assert!(
+        signalled.elapsed() < Duration::from_secs(20),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    // The page was not confirmed: it stays in the outbox for the next sender.
+    assert_eq!(sb.pending(), 1);
 }

@@ -24,6 +24,7 @@ use super::plan::DEFAULT_STEP;
 use super::policy::{self, PolicyArgs};
 use super::reading::{self, Reading, Source};
 use super::report::{self, Reports};
+use super::sender::Sender;
 use super::store::{
     self, Acquired, Fence, Grant, LeaseLost, Observed, Owner, RunKey, Store, StoreError,
 };
@@ -109,7 +110,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 }
 
 fn run_inner(args: RunArgs) -> Result<ExitCode> {
-    let mut session = Engine::new()?.session()?;
+    let engine = Engine::new()?;
+    let mut session = engine.session()?;
     let Some(policy) = policy::load(&mut session, &args.policy)? else {
         return Err(Exit::new(exit::BACKSTOP_ERROR, "invalid policy; nothing was run").into());
     };
@@ -175,6 +177,25 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
         grant.fence.clone(),
         lease_ms,
     );
+    // Alert delivery runs beside the command, never on the run's path.
+    let sender = match &alerting {
+        Some(_) => {
+            // Only a signal stops it: the lease guards the run, not the
+            // outbox (its rows have their own claims), and it is freed when
+            // the run ends, while delivery may still go on; a run that loses
+            // its lease ends with an error, which stops the sender.
+            let signalled = signals.flag();
+            let stop = move || signalled.load(Ordering::SeqCst) != 0;
+            Some(Sender::start(
+                engine.clone(),
+                path.clone(),
+                store::busy_timeout(),
+                &signals,
+                stop,
+            )?)
+        }
+        None => None,
+    };
     let mut runner = Runner {
         session,
         policy,
@@ -189,6 +210,7 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
         args: &args,
         tty: std::io::stderr().is_terminal(),
         alerting,
+        sender,
         reports,
     };
     runner.run()
@@ -352,6 +374,7 @@ struct Runner<'a> {
     args: &'a RunArgs,
     tty: bool,
     alerting: Option<Alerting>,
+    sender: Option<Sender>,
     reports: Reports,
 }
 
@@ -361,26 +384,18 @@ struct Runner<'a> {
 const DEFAULT_ALERT_DRAIN_MS: u64 = 10_000;
 
 impl Runner<'_> {
+    /// The attempts; then, when the run ended normally, alert delivery
+    /// gets a bounded time to finish (a failed or interrupted run leaves it
+    /// to the outbox at once). Delivery never changes the exit status.
     fn run(&mut self) -> Result<ExitCode> {
         let result = self.attempts();
-        if result.is_ok() {
+        if let Some(sender) = self.sender.take()
+            && result.is_ok()
+        {
             let bound = store::env_ms("BACKSTOP_ALERT_DRAIN_MS").unwrap_or(DEFAULT_ALERT_DRAIN_MS);
-            self.deliver_alerts(Instant::now() + Duration::from_millis(bound));
+            sender.finish(Duration::from_millis(bound), &self.signals);
         }
         result
-    }
-
-    /// Deliver due alert notifications until `until`, a signal, or a lost
-    /// lease. Problems are reported, never change the exit status.
-    fn deliver_alerts(&mut self, until: Instant) {
-        let Some(alerting) = self.alerting.as_mut() else {
-            return;
-        };
-        let (signals, lease) = (&self.signals, &self.lease);
-        let stop = || signals.pending() || lease.lost();
-        if let Err(e) = alerting.drain(&mut self.session, &mut self.store, until, &stop) {
-            eprintln!("backstop: alerts: {e:#}");
-        }
     }
 
     fn attempts(&mut self) -> Result<ExitCode> {
@@ -751,8 +766,6 @@ impl Runner<'_> {
     /// Wait between attempts: a countdown on a terminal, silence otherwise.
     fn pause(&mut self, delay: Duration, next: u32) -> Option<Stop> {
         let end = Instant::now() + delay;
-        // Alerts go out during the wait, never lengthening it.
-        self.deliver_alerts(end);
         let mut stop = None;
         loop {
             if let Some(signal) = self.signals.take() {
@@ -809,8 +822,14 @@ impl Runner<'_> {
         let (Some(alerting), Some(evaluated)) = (self.alerting.as_ref(), evaluated) else {
             return;
         };
-        if let Err(e) = evaluated.and_then(|e| alerting.committed(&mut self.store, e)) {
-            eprintln!("backstop: alerts: {e:#}");
+        match evaluated.and_then(|e| alerting.committed(&mut self.store, e)) {
+            Ok(handled) if handled.queued > 0 => {
+                if let Some(sender) = &self.sender {
+                    sender.kick();
+                }
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("backstop: alerts: {e:#}"),
         }
     }
 
@@ -869,6 +888,7 @@ fn countdown_line(next: u32, left: Duration) -> String {
 /// every third of its length, and flags when it cannot keep it. Dropping it
 /// stops the thread at once (closing `stop` ends its wait).
 struct Lease {
+    /// Set by the thread when the lease is lost.
     lost: Arc<AtomicBool>,
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,

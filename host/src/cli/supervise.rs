@@ -435,6 +435,12 @@ impl Signals {
         Ok(Signals { last, wake, waker })
     }
 
+    /// The flag the handlers set (non-zero: a signal is waiting), for
+    /// another thread to watch.
+    pub fn flag(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.last)
+    }
+
     /// Another write end of the wake-up pipe (for a thread to wake [`Signals::wait`]).
     pub fn waker(&self) -> io::Result<UnixStream> {
         self.waker.try_clone()
