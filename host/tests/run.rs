@@ -1107,3 +1107,39 @@ fn read_stdout_passes_stdout_through_and_keeps_its_end() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// What an attempt leaves running in the background (still in its process
+/// group) is ended when the command exits by itself: before the retry (the
+/// retry checks the first attempt's grandchild), and when the run ends
+/// (`backstop run` returns only once it is gone). Process-group cleanup, not
+/// a subreaper: a process meant to outlive the step detaches with `setsid`.
+#[test]
+fn grandchildren_of_a_finished_attempt_are_gone_before_the_retry_and_after_the_run() {
+    let sb = Sandbox::new();
+    let step = sb.script(
+        "step.sh",
+        "sleep 300 &\n\
+         echo $! >> $DIR/grandchildren\n\
+         if [ \"$BACKSTOP_ATTEMPT\" = 1 ]; then exit 3; fi\n\
+         first=$(head -n 1 $DIR/grandchildren)\n\
+         state=$(sed 's/.*) //' /proc/$first/stat 2>/dev/null | cut -d' ' -f1)\n\
+         if [ -z \"$state\" ] || [ \"$state\" = Z ]; then echo gone >> $DIR/seen; else echo running >> $DIR/seen; fi\n\
+         exit 0",
+    );
+    let out = sb.backstop(&run_args("r1", &FAST, &[&step]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("attempt 1 failed"), "{err}");
+    // The failed attempt's grandchild was ended before attempt 2 started.
+    assert_eq!(sb.lines("seen"), ["gone"], "{err}");
+    // And the successful attempt's, before backstop returned.
+    let pids: Vec<i32> = sb
+        .lines("grandchildren")
+        .iter()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2);
+    for pid in pids {
+        assert!(process_is_dead(pid), "grandchild {pid} outlived the run");
+    }
+}

@@ -16,7 +16,7 @@ use super::exit::Exit;
 use super::fmt::now_ms;
 use super::outbox::{Courier, Drained};
 use super::render_diagnostics;
-use super::store::{AlertLogRow, Outgoing, Store, StoredPolicy};
+use super::store::{AlertLogRow, AlertWriter, Outgoing, Store, StoredPolicy};
 
 /// The pipeline name a policy file implies: its file name without extension.
 pub fn default_pipeline(policy: Option<&Path>) -> String {
@@ -56,6 +56,14 @@ pub struct Handled {
     pub printed: usize,
     /// When the next escalation or repeat falls due, if any.
     pub next_wakeup_ms: Option<u64>,
+}
+
+/// An evaluation written but not yet followed up ([`Alerting::committed`]).
+#[derive(Debug)]
+pub struct Evaluated {
+    ids: Vec<i64>,
+    notifications: Vec<backstop::alerts::Notification>,
+    next_wakeup_ms: Option<u64>,
 }
 
 /// Alert evaluation against the state database; delivery through the outbox.
@@ -107,11 +115,26 @@ impl Alerting {
         store: &mut Store,
         event: &Event,
     ) -> Result<Handled> {
+        let evaluated = self.evaluate(session, store, event)?;
+        super::outbox::crash_point("alerts-committed");
+        self.committed(store, evaluated)
+    }
+
+    /// Evaluate one event now and write the next state, the log and the
+    /// outbox rows through `writer`: their own transaction, or a run-ledger
+    /// write's (the attempt's record and its evaluation commit together).
+    /// Once that commits, [`Alerting::committed`] finishes the job.
+    pub fn evaluate(
+        &mut self,
+        session: &mut Session,
+        writer: &mut impl AlertWriter,
+        event: &Event,
+    ) -> Result<Evaluated> {
         let now = now_ms();
         let policy = self.policy;
         let (sinks, source) = (&self.sinks, &self.source);
         let (ids, (notifications, next_wakeup_ms)) =
-            store.update_alerts(&self.key, &self.stored, now, |state| {
+            writer.update_alerts(&self.key, &self.stored, now, |state| {
                 let e = session.evaluate_alerts(policy, state, event, now)?;
                 let mut rows = Vec::new();
                 for n in &e.notifications {
@@ -142,7 +165,22 @@ impl Alerting {
                 }
                 Ok((e.state, rows, (e.notifications, e.next_wakeup_ms)))
             })?;
-        super::outbox::crash_point("alerts-committed");
+        Ok(Evaluated {
+            ids,
+            notifications,
+            next_wakeup_ms,
+        })
+    }
+
+    /// After an evaluation committed: print the notifications for targets
+    /// without a sink (and log them as delivered).
+    pub fn committed(&self, store: &mut Store, evaluated: Evaluated) -> Result<Handled> {
+        let Evaluated {
+            ids,
+            notifications,
+            next_wakeup_ms,
+        } = evaluated;
+        let sinks = &self.sinks;
         let mut handled = Handled {
             next_wakeup_ms,
             ..Handled::default()

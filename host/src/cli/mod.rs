@@ -20,6 +20,7 @@ mod policy;
 mod reading;
 mod report;
 mod run;
+mod sender;
 mod simulate;
 mod stats;
 mod supervise;

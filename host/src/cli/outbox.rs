@@ -1,6 +1,6 @@
 //! Delivering the alert outbox: claim due rows, deliver each through the sink
-//! its stored policy names, mark it. Used by `backstop run` (between attempts
-//! and, bounded, after the run), `backstop alerts tick`, and `backstop alerts
+//! its stored policy names, mark it. Used by `backstop run` (on its sender
+//! thread, `cli/sender.rs`), `backstop alerts tick`, and `backstop alerts
 //! outbox` (which lists what is pending and dead-lettered, and redelivers dead
 //! letters).
 //!

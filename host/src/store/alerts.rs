@@ -5,7 +5,7 @@
 //! evaluating the same failure at once serialise: the second sees the first's
 //! state and deduplicates instead of paging again.
 
-use super::{Dialect, Fail, Store, params, to_i64};
+use super::{Dialect, Fail, Store, Tx, params, to_i64};
 
 /// The policy an alert state was made with.
 #[derive(Debug, Clone, Default)]
@@ -87,7 +87,8 @@ impl Store {
     /// Read a policy key's alert state under its row lock, evaluate with
     /// `decide`, and store the next state, the policy, the log rows and their
     /// outbox rows in one transaction. Returns the log rows' ids (for [`Store::mark_delivery`])
-    /// and `decide`'s value.
+    /// and `decide`'s value. ([`super::Within::update_alerts`] does the same
+    /// inside a run-ledger write's transaction.)
     pub fn update_alerts<T>(
         &mut self,
         key: &str,
@@ -95,84 +96,7 @@ impl Store {
         now_ms: u64,
         decide: impl FnOnce(&str) -> anyhow::Result<(String, Vec<AlertLogRow>, T)>,
     ) -> anyhow::Result<(Vec<i64>, T)> {
-        let now = to_i64(now_ms);
-        self.write(|tx| {
-            if tx.dialect() == Dialect::Postgres {
-                // The lock needs a row: a first evaluation on two replicas
-                // must not both start from "no state". '' is "no state yet".
-                tx.exec(
-                    "INSERT INTO alert_state (policy_key, state, updated_at_ms)
-                     VALUES (?1, '', ?2) ON CONFLICT (policy_key) DO NOTHING",
-                    params![key, now],
-                )?;
-            }
-            let sql = format!(
-                "SELECT state FROM alert_state WHERE policy_key = ?1{}",
-                tx.for_update()
-            );
-            let state = match tx.query_opt(&sql, params![key])? {
-                Some(row) => row.text(0)?,
-                None => String::new(),
-            };
-            let (next, rows, value) = decide(&state)?;
-            tx.exec(
-                "INSERT INTO alert_state (policy_key, state, updated_at_ms, policy_path, policy_format, policy_source)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (policy_key) DO UPDATE SET state = excluded.state,
-                     updated_at_ms = excluded.updated_at_ms, policy_path = excluded.policy_path,
-                     policy_format = excluded.policy_format, policy_source = excluded.policy_source",
-                params![
-                    key,
-                    next,
-                    now,
-                    policy.path.as_str(),
-                    policy.format.as_str(),
-                    policy.source.as_str()
-                ],
-            )?;
-            let id_column = match tx.dialect() {
-                Dialect::Sqlite => "rowid",
-                Dialect::Postgres => "id",
-            };
-            let mut ids = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let inserted = tx.query(
-                    &format!(
-                        "INSERT INTO alert_log (at_ms, policy_key, kind, severity, rule, dedup_key, targets, summary, sink)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING {id_column}"
-                    ),
-                    params![
-                        to_i64(row.at_ms),
-                        key,
-                        row.kind.as_str(),
-                        row.severity.as_str(),
-                        row.rule.as_str(),
-                        row.dedup_key.as_str(),
-                        row.targets.as_str(),
-                        row.summary.as_str(),
-                        row.sink.as_str()
-                    ],
-                )?;
-                let id = match inserted.first() {
-                    Some(r) => Some(r.int(0)?),
-                    None => None,
-                };
-                if let Some(out) = &row.outbox {
-                    super::outbox::enqueue(
-                        tx,
-                        key,
-                        id,
-                        &row.dedup_key,
-                        &row.kind,
-                        &row.sink,
-                        out,
-                        now,
-                    )?;
-                }
-                ids.extend(id);
-            }
-            Ok((ids, value))
-        })
+        self.write(|tx| update(tx, key, policy, now_ms, decide))
     }
 
     /// Record how one logged notification's delivery went.
@@ -189,4 +113,81 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// [`Store::update_alerts`] inside the caller's transaction.
+pub(crate) fn update<T>(
+    tx: &mut dyn Tx,
+    key: &str,
+    policy: &StoredPolicy,
+    now_ms: u64,
+    decide: impl FnOnce(&str) -> anyhow::Result<(String, Vec<AlertLogRow>, T)>,
+) -> Result<(Vec<i64>, T), Fail> {
+    let now = to_i64(now_ms);
+    if tx.dialect() == Dialect::Postgres {
+        // The lock needs a row: a first evaluation on two replicas
+        // must not both start from "no state". '' is "no state yet".
+        tx.exec(
+            "INSERT INTO alert_state (policy_key, state, updated_at_ms)
+             VALUES (?1, '', ?2) ON CONFLICT (policy_key) DO NOTHING",
+            params![key, now],
+        )?;
+    }
+    let sql = format!(
+        "SELECT state FROM alert_state WHERE policy_key = ?1{}",
+        tx.for_update()
+    );
+    let state = match tx.query_opt(&sql, params![key])? {
+        Some(row) => row.text(0)?,
+        None => String::new(),
+    };
+    let (next, rows, value) = decide(&state)?;
+    tx.exec(
+        "INSERT INTO alert_state (policy_key, state, updated_at_ms, policy_path, policy_format, policy_source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (policy_key) DO UPDATE SET state = excluded.state,
+             updated_at_ms = excluded.updated_at_ms, policy_path = excluded.policy_path,
+             policy_format = excluded.policy_format, policy_source = excluded.policy_source",
+        params![
+            key,
+            next,
+            now,
+            policy.path.as_str(),
+            policy.format.as_str(),
+            policy.source.as_str()
+        ],
+    )?;
+    let id_column = match tx.dialect() {
+        Dialect::Sqlite => "rowid",
+        Dialect::Postgres => "id",
+    };
+    let mut ids = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let inserted = tx.query(
+            &format!(
+                "INSERT INTO alert_log (at_ms, policy_key, kind, severity, rule, dedup_key, targets, summary, sink)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING {id_column}"
+            ),
+            params![
+                to_i64(row.at_ms),
+                key,
+                row.kind.as_str(),
+                row.severity.as_str(),
+                row.rule.as_str(),
+                row.dedup_key.as_str(),
+                row.targets.as_str(),
+                row.summary.as_str(),
+                row.sink.as_str()
+            ],
+        )?;
+        let id = match inserted.first() {
+            Some(r) => Some(r.int(0)?),
+            None => None,
+        };
+        if let Some(out) = &row.outbox {
+            super::outbox::enqueue(tx, key, id, &row.dedup_key, &row.kind, &row.sink, out, now)?;
+        }
+        ids.extend(id);
+    }
+    Ok((ids, value))
 }

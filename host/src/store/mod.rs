@@ -25,6 +25,7 @@ mod shared;
 mod sqlite;
 mod stats;
 mod trends;
+mod within;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -39,6 +40,7 @@ pub use runs::{Abandoned, Acquired, Fence, Grant, Observed, Owner, RunKey};
 pub use schema::{PG_SCHEMA_VERSION, SCHEMA_VERSION};
 pub use stats::StepStats;
 pub use trends::{TrendAlert, TrendAttempt, TrendFilter};
+pub use within::{AlertWriter, Within};
 
 /// Where the state lives, as `--state` names it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use crate::{Decision, GiveUpReason, Permit, RetryState, SharedState};
 
 use super::shared::{load_shared, save_shared};
+use super::within::Within;
 use super::{Fail, LeaseLost, Row, Store, Tx, params, to_i64};
 
 #[derive(Debug, Clone, Copy)]
@@ -372,6 +373,36 @@ impl Store {
         refused_exit: impl FnOnce(GiveUpReason) -> u8,
         decide: impl FnOnce(&RetryState, &SharedState) -> anyhow::Result<Permit>,
     ) -> anyhow::Result<Permit> {
+        self.begin_attempt_with(
+            key,
+            fence,
+            round,
+            host,
+            now_ms,
+            delay_before_ms,
+            refused_exit,
+            decide,
+            |_, _| Ok(()),
+        )
+        .map(|(permit, ())| permit)
+    }
+
+    /// [`Store::begin_attempt`], then `then` in the same transaction (the
+    /// alert evaluation of a refusal, see [`Within`]); an error from `then`
+    /// rolls the whole transaction back.
+    #[allow(clippy::too_many_arguments)]
+    pub fn begin_attempt_with<A>(
+        &mut self,
+        key: RunKey<'_>,
+        fence: &Fence,
+        round: u32,
+        host: &str,
+        now_ms: u64,
+        delay_before_ms: u64,
+        refused_exit: impl FnOnce(GiveUpReason) -> u8,
+        decide: impl FnOnce(&RetryState, &SharedState) -> anyhow::Result<Permit>,
+        then: impl FnOnce(&mut Within<'_>, &Permit) -> anyhow::Result<A>,
+    ) -> anyhow::Result<(Permit, A)> {
         // Room for the writes after the command, before it starts.
         self.db
             .borrow_mut()
@@ -430,7 +461,8 @@ impl Store {
                     )?;
                 }
             }
-            Ok(permit)
+            let extra = joined(tx, |within| then(within, &permit))?;
+            Ok((permit, extra))
         })
     }
 
@@ -477,6 +509,36 @@ impl Store {
         give_up_exit: u8,
         decide: impl FnOnce(&RetryState, &SharedState) -> anyhow::Result<Decision>,
     ) -> anyhow::Result<Decision> {
+        self.finish_failure_with(
+            key,
+            fence,
+            round,
+            attempt,
+            now_ms,
+            observed,
+            give_up_exit,
+            decide,
+            |_, _| Ok(()),
+        )
+        .map(|(decision, ())| decision)
+    }
+
+    /// [`Store::finish_failure`], then `then` in the same transaction: the
+    /// attempt's alert evaluation commits with its record (see [`Within`]);
+    /// an error from `then` rolls the whole transaction back.
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish_failure_with<A>(
+        &mut self,
+        key: RunKey<'_>,
+        fence: &Fence,
+        round: u32,
+        attempt: u32,
+        now_ms: u64,
+        observed: &Observed,
+        give_up_exit: u8,
+        decide: impl FnOnce(&RetryState, &SharedState) -> anyhow::Result<Decision>,
+        then: impl FnOnce(&mut Within<'_>, &Decision) -> anyhow::Result<A>,
+    ) -> anyhow::Result<(Decision, A)> {
         self.write(|tx| {
             check_lease(tx, key, fence)?;
             let now = tx.now_ms(now_ms)?;
@@ -536,7 +598,8 @@ impl Store {
                     params![key.run_id, key.step, state, now],
                 )?,
             };
-            Ok(decision)
+            let extra = joined(tx, |within| then(within, &decision))?;
+            Ok((decision, extra))
         })
     }
 
@@ -553,9 +616,27 @@ impl Store {
         now_ms: u64,
         decide: impl FnOnce(&SharedState) -> anyhow::Result<SharedState>,
     ) -> anyhow::Result<()> {
+        self.finish_success_with(key, fence, round, attempt, now_ms, decide, |_| Ok(()))
+            .map(|_| ())
+    }
+
+    /// [`Store::finish_success`], then `then` in the same transaction (the
+    /// success's alert evaluation, see [`Within`]). `None` when the success
+    /// was already recorded (with its evaluation) by an earlier call.
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish_success_with<A>(
+        &mut self,
+        key: RunKey<'_>,
+        fence: &Fence,
+        round: u32,
+        attempt: u32,
+        now_ms: u64,
+        decide: impl FnOnce(&SharedState) -> anyhow::Result<SharedState>,
+        then: impl FnOnce(&mut Within<'_>) -> anyhow::Result<A>,
+    ) -> anyhow::Result<Option<A>> {
         self.write(|tx| {
             if already_succeeded(tx, key, fence)? {
-                return Ok(());
+                return Ok(None);
             }
             check_lease(tx, key, fence)?;
             let now = tx.now_ms(now_ms)?;
@@ -573,7 +654,7 @@ impl Store {
                  WHERE run_id = ?1 AND step = ?2",
                 params![key.run_id, key.step, now],
             )?;
-            Ok(())
+            Ok(Some(joined(tx, then)?))
         })
     }
 
@@ -657,6 +738,18 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// Run `then` on the open transaction; a database error inside it fails
+/// the transaction.
+fn joined<A>(
+    tx: &mut dyn Tx,
+    then: impl FnOnce(&mut Within<'_>) -> anyhow::Result<A>,
+) -> Result<A, Fail> {
+    let mut within = Within::new(tx);
+    let extra = then(&mut within);
+    within.finish()?;
+    Ok(extra?)
 }
 
 /// The fencing check: lock the run's row and compare the token.
