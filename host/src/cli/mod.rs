@@ -6,6 +6,7 @@ mod alerting;
 mod alerts;
 mod check;
 mod classify;
+mod bodies;
 mod delivery;
 mod exit;
 mod fleet;
