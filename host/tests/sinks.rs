@@ -175,8 +175,9 @@ fn only_body(bodies: &Mutex<Vec<String>>, out: &Output) -> (String, Value) {
     (text, body)
 }
 
-const SUMMARY: &str = "[high] nightly/train run r1 failed: exit-3 (failed; 1 failed attempt(s), 1 failed run(s) in a row)";
-const DEDUP: &str = "backstop/failed/nightly/train/r1";
+const SUMMARY: &str =
+    "[high] nightly/train run r1 failed: unknown (failed; 1 failed attempt(s), 0 failed run(s) in a row)";
+const DEDUP: &str = "backstop/failed/nightly/train/r1/";
 const RUNBOOK: &str = "https://wiki.example/runbooks/nightly/train";
 
 #[test]
