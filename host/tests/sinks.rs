@@ -175,8 +175,7 @@ fn only_body(bodies: &Mutex<Vec<String>>, out: &Output) -> (String, Value) {
     (text, body)
 }
 
-const SUMMARY: &str =
-    "[high] nightly/train run r1 failed: unknown (failed; 1 failed attempt(s), 0 failed run(s) in a row)";
+const SUMMARY: &str = "[high] nightly/train run r1 failed: unknown (failed; 1 failed attempt(s), 0 failed run(s) in a row)";
 const DEDUP: &str = "backstop/failed/nightly/train/r1/";
 const RUNBOOK: &str = "https://wiki.example/runbooks/nightly/train";
 
@@ -234,7 +233,10 @@ fn a_missing_routing_key_variable_is_a_clear_error_and_the_row_waits_for_it() {
     ));
     let out = sb.failing_run(&policy, &[("BACKSTOP_ALERT_DRAIN_MS", "300")]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(bodies.lock().unwrap().is_empty(), "nothing sent without a key");
+    assert!(
+        bodies.lock().unwrap().is_empty(),
+        "nothing sent without a key"
+    );
     let err = stderr(&out);
     assert!(
         err.contains(&format!(
@@ -274,7 +276,10 @@ fn a_literal_routing_key_in_the_policy_is_refused_before_the_step_runs() {
         "{err}"
     );
     assert!(err.contains("routing_key_env"), "{err}");
-    assert!(!err.contains(ROUTING_KEY), "the error never echoes the key: {err}");
+    assert!(
+        !err.contains(ROUTING_KEY),
+        "the error never echoes the key: {err}"
+    );
 }
 
 #[test]
@@ -337,7 +342,10 @@ fn a_template_is_filled_field_by_field_and_stays_valid_json() {
     let when = body["when"].as_str().unwrap();
     assert!(when.ends_with('Z') && when.contains('T'), "{when}");
     let details = details.as_str().unwrap();
-    assert!(details.starts_with("error: upload failed: {\"token\": \""), "{details}");
+    assert!(
+        details.starts_with("error: upload failed: {\"token\": \""),
+        "{details}"
+    );
     assert!(details.ends_with("\"} {{summary}}"), "{details}");
     assert!(details.contains("REDACTED"), "{details}");
     assert!(!text.contains(&leaked_token()), "{text}");

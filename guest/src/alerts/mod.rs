@@ -528,7 +528,9 @@ fn read_sink(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<Sink> {
                     ErrorCode::InvalidValue,
                     &join(path, "format"),
                     at,
-                    format!("`{name}` is not a format; expected backstop, pagerduty, slack or template"),
+                    format!(
+                        "`{name}` is not a format; expected backstop, pagerduty, slack or template"
+                    ),
                 );
             }
             format
@@ -549,7 +551,10 @@ fn read_sink(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<Sink> {
     let routing_key_env = text(v, "routing_key_env");
     if let Some(name) = &routing_key_env {
         let at = t.get("routing_key_env").map_or(t.offset, |n| n.offset);
-        let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             v.report(

@@ -76,9 +76,9 @@ fn check_field(name: &str) -> Result<(), String> {
         }
     }
     Err(match suggest(name, FIELDS) {
-        Some(close) => format!(
-            "`{{{{{name}}}}}` is not a notification field; did you mean `{{{{{close}}}}}`?"
-        ),
+        Some(close) => {
+            format!("`{{{{{name}}}}}` is not a notification field; did you mean `{{{{{close}}}}}`?")
+        }
         None => format!(
             "`{{{{{name}}}}}` is not a notification field; expected one of: {}, or payload.<field>",
             FIELDS.join(", ")
@@ -150,7 +150,9 @@ fn write(
             ErrorCode::WrongType,
             path,
             node.offset,
-            format!("expected a JSON value (string, number, boolean, array or table), found {name}"),
+            format!(
+                "expected a JSON value (string, number, boolean, array or table), found {name}"
+            ),
         ),
         Value::Array(items) => {
             out.push('[');

@@ -372,7 +372,8 @@ mod tests {
     fn routing_key_is_added_at_delivery_only() {
         let stored = serde_json::to_string(&pagerduty_body(&notification(), "s")).unwrap();
         assert!(!stored.contains("routing_key"));
-        let sent: Value = serde_json::from_str(&with_routing_key(&stored, "R0UT1NG").unwrap()).unwrap();
+        let sent: Value =
+            serde_json::from_str(&with_routing_key(&stored, "R0UT1NG").unwrap()).unwrap();
         assert_eq!(sent["routing_key"], "R0UT1NG");
         assert_eq!(sent["payload"]["severity"], "error");
     }

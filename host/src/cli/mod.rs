@@ -4,9 +4,9 @@
 
 mod alerting;
 mod alerts;
+mod bodies;
 mod check;
 mod classify;
-mod bodies;
 mod delivery;
 mod exit;
 mod fleet;
