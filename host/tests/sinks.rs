@@ -350,3 +350,21 @@ fn a_template_is_filled_field_by_field_and_stays_valid_json() {
     assert!(details.contains("REDACTED"), "{details}");
     assert!(!text.contains(&leaked_token()), "{text}");
 }
+
+#[test]
+fn check_notes_an_unset_routing_key_variable_without_failing() {
+    let sb = Sandbox::new();
+    let policy = sb.policy(&sink(
+        "http://127.0.0.1:9/hook",
+        &format!("format = \"pagerduty\"\nrouting_key_env = \"{KEY_VAR}\"\n"),
+    ));
+    let note = format!(
+        "note: {KEY_VAR} (routing_key_env of the pagerduty sink for `oncall`) is not set here"
+    );
+    let out = sb.backstop(&["check", "--policy", &policy], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&note), "{}", stderr(&out));
+    let out = sb.backstop(&["check", "--policy", &policy], &[(KEY_VAR, ROUTING_KEY)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("note:"), "{}", stderr(&out));
+}
