@@ -204,4 +204,19 @@ mod tests {
         assert!(pieces("{{summary").unwrap_err().contains("closing"));
         assert!(pieces("{{payload.}}").is_err());
     }
+
+    proptest::proptest! {
+        /// Any text (multi-byte characters, stray braces) splits or is
+        /// refused; never a panic, and the text pieces are the text.
+        #[test]
+        fn any_string_splits_or_is_refused(s in "(\\PC|[{}]){0,40}") {
+            if let Ok(pieces) = pieces(&s) {
+                let text: String = pieces
+                    .iter()
+                    .filter_map(|p| match p { Piece::Text(t) => Some(t.as_str()), _ => None })
+                    .collect();
+                proptest::prop_assert!(text.len() <= s.len());
+            }
+        }
+    }
 }
