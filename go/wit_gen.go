@@ -953,6 +953,8 @@ type witSinkFormat uint32
 var witSinkFormatNames = [...]string{
 	"backstop",
 	"pagerduty",
+	"slack",
+	"template",
 }
 
 var sinkFormatT = enumOf(len(witSinkFormatNames))
@@ -968,6 +970,10 @@ func witSinkFormatNamed(name string) (witSinkFormat, bool) {
 		return 0, true
 	case "pagerduty":
 		return 1, true
+	case "slack":
+		return 2, true
+	case "template":
+		return 3, true
 	}
 	return 0, false
 }
@@ -979,15 +985,17 @@ func liftWitSinkFormat(s *source) witSinkFormat {
 
 // witSink is the WIT record sink.
 type witSink struct {
-	Target     string
-	Kind       witSinkKind
-	Location   []string
-	Format     witSinkFormat
-	TimeoutMs  uint64
-	DeadLetter *string
+	Target        string
+	Kind          witSinkKind
+	Location      []string
+	Format        witSinkFormat
+	TimeoutMs     uint64
+	DeadLetter    *string
+	RoutingKeyEnv *string
+	Template      *string
 }
 
-var sinkT = recordOf(stringT, sinkKindT, listStringT, sinkFormatT, u64T, optionStringT)
+var sinkT = recordOf(stringT, sinkKindT, listStringT, sinkFormatT, u64T, optionStringT, optionStringT, optionStringT)
 
 func lowerWitSink(s sink, v *witSink) {
 	s.record(sinkT, func(s sink) {
@@ -997,6 +1005,8 @@ func lowerWitSink(s sink, v *witSink) {
 		s.int(sinkFormatT, uint64(v.Format))
 		s.int(u64T, uint64(v.TimeoutMs))
 		lowerWitOptionString(s, v.DeadLetter)
+		lowerWitOptionString(s, v.RoutingKeyEnv)
+		lowerWitOptionString(s, v.Template)
 	})
 }
 
@@ -1008,6 +1018,8 @@ func liftWitSink(s *source) (v witSink) {
 	v.Format = liftWitSinkFormat(r)
 	v.TimeoutMs = r.int(u64T)
 	v.DeadLetter = liftWitOptionString(r)
+	v.RoutingKeyEnv = liftWitOptionString(r)
+	v.Template = liftWitOptionString(r)
 	return v
 }
 
@@ -2064,7 +2076,7 @@ var witLayouts = []witLayout{
 	{"schedule", scheduleT, 12, 4, []uint32{0, 8}, "i32*4"},
 	{"severity", severityT, 1, 1, nil, "i32"},
 	{"shared-state", sharedStateT, 48, 8, []uint32{0, 40}, "i32*2 i64 i32 i64 i32*3"},
-	{"sink", sinkT, 48, 8, []uint32{0, 8, 12, 20, 24, 32}, "i32*6 i64 i32*3"},
+	{"sink", sinkT, 72, 8, []uint32{0, 8, 12, 20, 24, 32, 44, 56}, "i32*6 i64 i32*9"},
 	{"sink-format", sinkFormatT, 1, 1, nil, "i32"},
 	{"sink-kind", sinkKindT, 1, 1, nil, "i32"},
 	{"suppressed", suppressedT, 20, 4, []uint32{0, 8, 16, 17}, "i32*6"},

@@ -316,9 +316,13 @@ impl wit_alerts::Guest for Component {
                     format: match s.format {
                         SinkFormat::Backstop => wit_alerts::SinkFormat::Backstop,
                         SinkFormat::Pagerduty => wit_alerts::SinkFormat::Pagerduty,
+                        SinkFormat::Slack => wit_alerts::SinkFormat::Slack,
+                        SinkFormat::Template => wit_alerts::SinkFormat::Template,
                     },
                     timeout_ms: s.timeout_ms,
                     dead_letter: s.dead_letter.clone(),
+                    routing_key_env: s.routing_key_env.clone(),
+                    template: s.template.clone(),
                 })
                 .collect();
             Ok(Some(sinks))

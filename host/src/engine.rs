@@ -477,9 +477,13 @@ impl Session {
                     format: match s.format {
                         wit_alerts::SinkFormat::Backstop => SinkFormat::Backstop,
                         wit_alerts::SinkFormat::Pagerduty => SinkFormat::Pagerduty,
+                        wit_alerts::SinkFormat::Slack => SinkFormat::Slack,
+                        wit_alerts::SinkFormat::Template => SinkFormat::Template,
                     },
                     timeout_ms: s.timeout_ms,
                     dead_letter: s.dead_letter,
+                    routing_key_env: s.routing_key_env,
+                    template: s.template,
                 })
                 .collect()
         }))

@@ -181,21 +181,6 @@ fn a_webhook_gets_the_page_and_the_run_keeps_its_exit_status() {
 }
 
 #[test]
-fn a_pagerduty_body_maps_kind_and_severity() {
-    let sb = Sandbox::new();
-    let (url, bodies) = server(vec![reply(202)]);
-    let policy = sb.policy(&webhook_sink(&url, "format = \"pagerduty\"\n"));
-    sb.failing_run(&policy, "r1");
-    let bodies = bodies.lock().unwrap();
-    let body: Value = serde_json::from_str(&bodies[0]).unwrap();
-    assert_eq!(body["routing_key"], "oncall");
-    assert_eq!(body["event_action"], "trigger");
-    assert_eq!(body["payload"]["severity"], "error");
-    assert_eq!(body["payload"]["source"], "nightly/train");
-    assert_eq!(body["payload"]["custom_details"]["run_id"], "r1");
-}
-
-#[test]
 fn a_5xx_is_retried_until_it_succeeds() {
     let sb = Sandbox::new();
     let (url, bodies) = server(vec![reply(503), reply(200)]);

@@ -4,6 +4,7 @@
 
 mod alerting;
 mod alerts;
+mod bodies;
 mod check;
 mod classify;
 mod delivery;

@@ -207,6 +207,8 @@ SINK_KIND = Enum([
 SINK_FORMAT = Enum([
     "backstop",
     "pagerduty",
+    "slack",
+    "template",
 ])
 SINK = Record([
     ("target", STRING),
@@ -215,6 +217,8 @@ SINK = Record([
     ("format", SINK_FORMAT),
     ("timeout-ms", U64),
     ("dead-letter", Option(STRING)),
+    ("routing-key-env", Option(STRING)),
+    ("template", Option(STRING)),
 ])
 RULE_COUNT = Record([
     ("rule", STRING),
@@ -353,7 +357,7 @@ LAYOUTS = (
     ("schedule", SCHEDULE, 12, 4, (0, 8), "i32*4"),
     ("severity", SEVERITY, 1, 1, (), "i32"),
     ("shared-state", SHARED_STATE, 48, 8, (0, 40), "i32*2 i64 i32 i64 i32*3"),
-    ("sink", SINK, 48, 8, (0, 8, 12, 20, 24, 32), "i32*6 i64 i32*3"),
+    ("sink", SINK, 72, 8, (0, 8, 12, 20, 24, 32, 44, 56), "i32*6 i64 i32*9"),
     ("sink-format", SINK_FORMAT, 1, 1, (), "i32"),
     ("sink-kind", SINK_KIND, 1, 1, (), "i32"),
     ("suppressed", SUPPRESSED, 20, 4, (0, 8, 16, 17), "i32*6"),
