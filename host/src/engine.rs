@@ -204,6 +204,18 @@ struct LoadedPolicy {
     source: Arc<str>,
     format: Format,
     handle: u32,
+    /// The guest's `fast-path-for` answers (a pure function of the policy and
+    /// a shared state) for the all-zero state and for the last steady state:
+    /// what `begin_attempt` on a fresh state and `after_success` may skip.
+    fast_zero: Option<FastPath>,
+    fast_last: Option<(SharedState, FastPath)>,
+}
+
+/// What the guest says a host may skip for one shared state.
+#[derive(Debug, Clone)]
+struct FastPath {
+    success_records_nothing: bool,
+    fresh_permit: Option<Permit>,
 }
 
 /// One instance of the component. Not `Sync`: use one per thread.
@@ -234,6 +246,8 @@ impl Session {
                 source: source.into(),
                 format,
                 handle,
+                fast_zero: None,
+                fast_last: None,
             },
         );
         Ok(Policy { id: self.next_id })
@@ -264,6 +278,21 @@ impl Session {
         shared: &SharedState,
         now_ms: u64,
     ) -> Result<Permit> {
+        // A fresh state against a shared state the guest gave a fresh permit
+        // for: its answer with the clock and the seed filled in, as it says.
+        let fresh = RetryState {
+            seed: state.seed,
+            ..RetryState::default()
+        };
+        if *state == fresh
+            && let Some(fast) = self.fast_path(policy, shared)?
+            && let Some(permit) = &fast.fresh_permit
+        {
+            let mut permit = permit.clone();
+            permit.state.started_at_ms = Some(now_ms);
+            permit.state.seed = state.seed;
+            return Ok(permit);
+        }
         let handle = self.handle(policy)?;
         let (state, shared) = (to_wit_state(state), to_wit_shared(shared));
         let result = self.call(|bindings, store| {
@@ -272,15 +301,7 @@ impl Session {
                 .call_begin_attempt(store, handle, state, shared, now_ms)
         })?;
         let p = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
-        Ok(Permit {
-            refused: p.refused.map(from_wit_give_up),
-            attempt: p.attempt,
-            timeout_ms: p.timeout_ms,
-            retry_after_ms: p.retry_after_ms,
-            probe: p.probe,
-            state: from_wit_state(p.state),
-            shared: from_wit_shared(p.shared),
-        })
+        Ok(from_wit_permit(p))
     }
 
     /// After a failed attempt: classify it, then retry after how long or give up.
@@ -319,15 +340,72 @@ impl Session {
 
     /// After a successful attempt: close a half-open circuit, refill the budget.
     pub fn after_success(&mut self, policy: Policy, shared: &SharedState) -> Result<SharedState> {
+        if let Some(fast) = self.known_fast_path(policy, shared)
+            && fast.success_records_nothing
+        {
+            return Ok(*shared);
+        }
         let handle = self.handle(policy)?;
-        let shared = to_wit_shared(shared);
+        let wit_shared = to_wit_shared(shared);
         let result = self.call(|bindings, store| {
             bindings
                 .backstop_policy_retry()
-                .call_after_success(store, handle, shared)
+                .call_after_success(store, handle, wit_shared)
         })?;
-        let next = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
-        Ok(from_wit_shared(next))
+        let next = from_wit_shared(result.map_err(|e| Error::Rejected(from_wit_error(e)))?);
+        if next == *shared && *shared != SharedState::default() {
+            // A steady state (a success left it as it was): ask once what may
+            // be skipped for it, so the next calls against it skip the guest.
+            let fast = self.fast_path_for(policy, shared)?;
+            if let Some(loaded) = self.policies.get_mut(&policy.id) {
+                loaded.fast_last = Some((*shared, fast));
+            }
+        }
+        Ok(next)
+    }
+
+    /// The guest's fast-path answer already known for `shared`, if any.
+    fn known_fast_path(&self, policy: Policy, shared: &SharedState) -> Option<&FastPath> {
+        let loaded = self.policies.get(&policy.id)?;
+        if *shared == SharedState::default() {
+            return loaded.fast_zero.as_ref();
+        }
+        match &loaded.fast_last {
+            Some((known, fast)) if known == shared => Some(fast),
+            _ => None,
+        }
+    }
+
+    /// The fast-path answer for `shared` when known; for the all-zero state
+    /// (every new dependency's) it is asked once per policy.
+    fn fast_path(&mut self, policy: Policy, shared: &SharedState) -> Result<Option<&FastPath>> {
+        if *shared == SharedState::default()
+            && self
+                .policies
+                .get(&policy.id)
+                .is_some_and(|p| p.fast_zero.is_none())
+        {
+            let fast = self.fast_path_for(policy, shared)?;
+            if let Some(loaded) = self.policies.get_mut(&policy.id) {
+                loaded.fast_zero = Some(fast);
+            }
+        }
+        Ok(self.known_fast_path(policy, shared))
+    }
+
+    fn fast_path_for(&mut self, policy: Policy, shared: &SharedState) -> Result<FastPath> {
+        let handle = self.handle(policy)?;
+        let wit_shared = to_wit_shared(shared);
+        let result = self.call(|bindings, store| {
+            bindings
+                .backstop_policy_retry()
+                .call_fast_path_for(store, handle, wit_shared)
+        })?;
+        let f = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
+        Ok(FastPath {
+            success_records_nothing: f.success_records_nothing,
+            fresh_permit: f.fresh_permit.map(from_wit_permit),
+        })
     }
 
     /// A dry run: the attempts the policy would make if every one failed transiently.
@@ -670,6 +748,18 @@ fn from_wit_classification(verdict: wit::Classification) -> Classification {
         },
         rule: verdict.rule,
         reason: verdict.reason,
+    }
+}
+
+fn from_wit_permit(p: wit_retry::Permit) -> Permit {
+    Permit {
+        refused: p.refused.map(from_wit_give_up),
+        attempt: p.attempt,
+        timeout_ms: p.timeout_ms,
+        retry_after_ms: p.retry_after_ms,
+        probe: p.probe,
+        state: from_wit_state(p.state),
+        shared: from_wit_shared(p.shared),
     }
 }
 
