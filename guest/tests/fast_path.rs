@@ -35,7 +35,9 @@ fn policy(
 
 /// One step of a history: 0 success, 1 transient failure, 2 permanent failure.
 fn step(p: &Policy, shared: SharedState, kind: u8, now: u64) -> SharedState {
-    let permit = p.begin_attempt(&RetryState::default(), &shared, now).unwrap();
+    let permit = p
+        .begin_attempt(&RetryState::default(), &shared, now)
+        .unwrap();
     if permit.refused.is_some() {
         return permit.shared;
     }
@@ -102,11 +104,17 @@ fn the_steady_state_skips_both_calls() {
         }
         let fp = p.fast_path(&shared).unwrap();
         assert!(fp.success_records_nothing, "{b:?}");
-        let permit = fp.fresh_permit.expect("a closed breaker admits a fresh attempt");
+        let permit = fp
+            .fresh_permit
+            .expect("a closed breaker admits a fresh attempt");
         assert_eq!((permit.attempt, permit.timeout_ms), (1, Some(5_000)));
         // Without a breaker, even the all-zero state records nothing.
         if b.is_none() {
-            assert!(p.fast_path(&SharedState::default()).unwrap().success_records_nothing);
+            assert!(
+                p.fast_path(&SharedState::default())
+                    .unwrap()
+                    .success_records_nothing
+            );
         }
     }
     // An open circuit never has a fresh permit: it depends on the clock.

@@ -55,7 +55,11 @@ fn failing_twice() -> impl FnMut() -> Result<u32, Unavailable> {
     let mut calls = 0u32;
     move || {
         calls += 1;
-        if calls % 3 != 0 { Err(Unavailable) } else { Ok(calls) }
+        if calls % 3 != 0 {
+            Err(Unavailable)
+        } else {
+            Ok(calls)
+        }
     }
 }
 
@@ -84,11 +88,29 @@ fn median(v: &mut [f64]) -> f64 {
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is not supported.
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(7);
-    let iters: u32 = std::env::var("ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(20_000);
-    let engine = Engine::builder().cache(CacheMode::Disabled).build().unwrap();
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7);
+    let iters: u32 = std::env::var("ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_000);
+    let engine = Engine::builder()
+        .cache(CacheMode::Disabled)
+        .build()
+        .unwrap();
     let mut session = engine.session().unwrap();
     let policy = session.load_policy(POLICY, Format::Toml).unwrap();
+    // The same, with epoch interruption instead of fuel as the runaway
+    // protection (EngineBuilder::time_per_call), to compare their cost.
+    let epoch_engine = Engine::builder()
+        .cache(CacheMode::Disabled)
+        .time_per_call(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut epoch_session = epoch_engine.session().unwrap();
+    let epoch_policy = epoch_session.load_policy(POLICY, Format::Toml).unwrap();
 
     let names = [
         "success/backstop",
@@ -96,11 +118,14 @@ fn main() {
         "success-fresh-state/backstop",
         "two-failures/backstop",
         "two-failures/backon",
+        "success-fresh-state/backstop-epoch",
+        "two-failures/backstop-epoch",
     ];
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for _ in 0..rounds {
         times[0].push(per_op(iters, || {
-            let r: Result<u32, _> = Retry::<Unavailable>::new(&mut session, policy).run(&NoSleep, |_| Ok(1));
+            let r: Result<u32, _> =
+                Retry::<Unavailable>::new(&mut session, policy).run(&NoSleep, |_| Ok(1));
             black_box(r.unwrap());
         }));
         times[1].push(per_op(iters, || {
@@ -132,6 +157,21 @@ fn main() {
             let r = (&mut f).retry(backon_policy()).sleep(|_| {}).call();
             black_box(r.unwrap());
         }));
+        times[5].push(per_op(iters, || {
+            let store = MemoryStore::default();
+            let r: Result<u32, _> = Retry::<Unavailable>::new(&mut epoch_session, epoch_policy)
+                .shared_store(&store)
+                .run(&NoSleep, |_| Ok(1));
+            black_box(r.unwrap());
+        }));
+        let mut f = failing_twice();
+        times[6].push(per_op(iters / 2, || {
+            let store = MemoryStore::default();
+            let r = Retry::<Unavailable>::new(&mut epoch_session, epoch_policy)
+                .shared_store(&store)
+                .run(&NoSleep, |_| f());
+            black_box(r.unwrap());
+        }));
     }
     let med: Vec<f64> = times.iter_mut().map(|v| median(v)).collect();
     println!("medians of {rounds} rounds of {iters} calls (ns per call):");
@@ -141,10 +181,16 @@ fn main() {
     let ours_failed = (med[3] - med[2]) / 2.0;
     let peer_failed = (med[4] - med[1]) / 2.0;
     println!();
-    println!("{:26} {:>10} {:>10} {:>9} {:>7}", "Rust retrying vs backon", "backstop", "backon", "ratio", "goal");
+    println!(
+        "{:26} {:>10} {:>10} {:>9} {:>7}",
+        "Rust retrying vs backon", "backstop", "backon", "ratio", "goal"
+    );
     let ratio = med[0] / med[1];
     let verdict = if ratio <= 5.0 { "met" } else { "MISSED" };
-    println!("{:26} {:8.0}ns {:8.0}ns {:8.1}x {:>7}  {verdict}", "success path, per call", med[0], med[1], ratio, "<= 5x");
+    println!(
+        "{:26} {:8.0}ns {:8.0}ns {:8.1}x {:>7}  {verdict}",
+        "success path, per call", med[0], med[1], ratio, "<= 5x"
+    );
     if ours_failed > 0.0 && peer_failed > 0.0 {
         println!(
             "{:26} {:8.0}ns {:8.0}ns {:8.1}x {:>7}  (no goal in #14)",
@@ -156,5 +202,12 @@ fn main() {
         );
     } else {
         println!("per failed attempt: no ratio, the noise exceeds the difference; use more rounds");
+    }
+    if med.len() > 6 {
+        let epoch_failed = (med[6] - med[5]) / 2.0;
+        println!();
+        println!(
+            "runaway protection, per failed attempt (two guest calls): fuel {ours_failed:.0} ns, epoch interruption {epoch_failed:.0} ns"
+        );
     }
 }

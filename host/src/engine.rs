@@ -46,6 +46,9 @@ pub const COMPONENT: &[u8] = include_bytes!("../wasm/backstop.wasm");
 /// Default fuel per call: far above any real policy (a 1 MiB document loads in
 /// well under 1% of it), low enough that a runaway input stops in seconds.
 pub const DEFAULT_FUEL_PER_CALL: u64 = 20_000_000_000;
+/// How often the epoch ticker of an engine built with
+/// [`EngineBuilder::time_per_call`] advances the epoch.
+const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
 /// Default cap on guest linear memory.
 pub const DEFAULT_MEMORY_LIMIT: usize = 256 << 20;
 
@@ -63,15 +66,24 @@ pub enum CacheMode {
 #[derive(Debug, Clone)]
 pub struct EngineBuilder {
     cache: CacheMode,
-    fuel_per_call: u64,
+    limit: CallLimit,
     memory_limit: usize,
+}
+
+/// What stops a runaway guest call.
+#[derive(Debug, Clone, Copy)]
+enum CallLimit {
+    /// Fuel metering: deterministic, counted in every basic block.
+    Fuel(u64),
+    /// Epoch interruption: a wall-clock budget, in ticks of [`EPOCH_TICK`].
+    Epoch(u64),
 }
 
 impl Default for EngineBuilder {
     fn default() -> Self {
         EngineBuilder {
             cache: CacheMode::Default,
-            fuel_per_call: DEFAULT_FUEL_PER_CALL,
+            limit: CallLimit::Fuel(DEFAULT_FUEL_PER_CALL),
             memory_limit: DEFAULT_MEMORY_LIMIT,
         }
     }
@@ -85,7 +97,18 @@ impl EngineBuilder {
 
     /// Fuel (roughly, wasm instructions) one guest call may burn before it traps.
     pub fn fuel_per_call(mut self, fuel: u64) -> Self {
-        self.fuel_per_call = fuel;
+        self.limit = CallLimit::Fuel(fuel);
+        self
+    }
+
+    /// Stop a runaway guest call after this much wall-clock time instead of
+    /// after an amount of fuel: epoch interruption, checked at loop headers
+    /// and function entries, where fuel is counted in every basic block. The
+    /// engine gets a ticker thread, which ends with the engine. Rounded up
+    /// to 10 ms; a loaded machine stretches what a call gets done in it.
+    pub fn time_per_call(mut self, time: std::time::Duration) -> Self {
+        let ticks = time.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1);
+        self.limit = CallLimit::Epoch(u64::try_from(ticks).unwrap_or(u64::MAX));
         self
     }
 
@@ -97,8 +120,25 @@ impl EngineBuilder {
 
     pub fn build(self) -> Result<Engine> {
         let mut config = Config::new();
-        config.concurrency_support(false).consume_fuel(true);
+        let epoch = matches!(self.limit, CallLimit::Epoch(_));
+        config
+            .concurrency_support(false)
+            .consume_fuel(!epoch)
+            .epoch_interruption(epoch);
         let engine = wasmtime::Engine::new(&config).map_err(runtime)?;
+        if epoch {
+            let weak = engine.weak();
+            std::thread::Builder::new()
+                .name("backstop-epoch".into())
+                .spawn(move || {
+                    while let Some(engine) = weak.upgrade() {
+                        engine.increment_epoch();
+                        drop(engine);
+                        std::thread::sleep(EPOCH_TICK);
+                    }
+                })
+                .map_err(|e| Error::Runtime(format!("starting the epoch ticker: {e}")))?;
+        }
         let cache = match self.cache {
             CacheMode::Default => CodeCache::from_env(),
             CacheMode::Dir(dir) => Some(CodeCache::new(dir)),
@@ -117,7 +157,7 @@ impl EngineBuilder {
                 engine,
                 component,
                 pre,
-                fuel_per_call: self.fuel_per_call,
+                limit: self.limit,
                 memory_limit: self.memory_limit,
             }),
         })
@@ -135,8 +175,21 @@ struct EngineInner {
     engine: wasmtime::Engine,
     component: Component,
     pre: BackstopPre<HostState>,
-    fuel_per_call: u64,
+    limit: CallLimit,
     memory_limit: usize,
+}
+
+impl EngineInner {
+    /// Give the store one call's allowance.
+    fn arm(&self, store: &mut Store<HostState>) -> Result<()> {
+        match self.limit {
+            CallLimit::Fuel(fuel) => store.set_fuel(fuel).map_err(runtime),
+            CallLimit::Epoch(ticks) => {
+                store.set_epoch_deadline(ticks);
+                Ok(())
+            }
+        }
+    }
 }
 
 impl Engine {
@@ -156,9 +209,9 @@ impl Engine {
             engine: self.clone(),
             store,
             bindings,
-            policies: HashMap::new(),
+            policies: HashMap::default(),
             next_id: 0,
-            retry_shared: HashMap::new(),
+            retry_shared: HashMap::default(),
         })
     }
 
@@ -184,7 +237,7 @@ impl Engine {
             .build();
         let mut store = Store::new(&self.inner.engine, HostState { limits });
         store.limiter(|state| &mut state.limits);
-        store.set_fuel(self.inner.fuel_per_call).map_err(runtime)?;
+        self.inner.arm(&mut store)?;
         let bindings = self.inner.pre.instantiate(&mut store).map_err(runtime)?;
         Ok((store, bindings))
     }
@@ -211,6 +264,29 @@ struct LoadedPolicy {
     fast_last: Option<(SharedState, FastPath)>,
 }
 
+/// Policy ids are a session's own counter, never chosen by anyone else, so
+/// the maps keyed by them need no DoS-resistant hash: a multiply spreads
+/// them, cheaper than SipHash on the several look-ups of a successful
+/// retry loop that makes no guest call.
+type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// What the guest says a host may skip for one shared state.
 #[derive(Debug, Clone)]
 struct FastPath {
@@ -223,11 +299,11 @@ pub struct Session {
     engine: Engine,
     store: Store<HostState>,
     bindings: Backstop,
-    policies: HashMap<u64, LoadedPolicy>,
+    policies: HashMap<u64, LoadedPolicy, IdHash>,
     next_id: u64,
     /// The retry helpers' default breaker and budget, one per policy (see
     /// `retrying::Retry`): shared by every retry loop with that policy.
-    retry_shared: HashMap<u64, SharedState>,
+    retry_shared: HashMap<u64, SharedState, IdHash>,
 }
 
 impl Session {
@@ -673,9 +749,7 @@ impl Session {
         &mut self,
         f: impl FnOnce(&Backstop, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T> {
-        self.store
-            .set_fuel(self.engine.inner.fuel_per_call)
-            .map_err(runtime)?;
+        self.engine.inner.arm(&mut self.store)?;
         match f(&self.bindings, &mut self.store) {
             Ok(value) => Ok(value),
             Err(trap) => {
