@@ -55,7 +55,7 @@ fn failing_twice() -> impl FnMut() -> Result<u32, Unavailable> {
     let mut calls = 0u32;
     move || {
         calls += 1;
-        if calls % 3 != 0 {
+        if !calls.is_multiple_of(3) {
             Err(Unavailable)
         } else {
             Ok(calls)
