@@ -544,6 +544,28 @@ func liftWitDecision(s *source) (v witDecision) {
 	return v
 }
 
+// witFastPath is the WIT record fast-path.
+type witFastPath struct {
+	SuccessRecordsNothing bool
+	FreshPermit           *witPermit
+}
+
+var fastPathT = recordOf(boolT, optionPermitT)
+
+func lowerWitFastPath(s sink, v *witFastPath) {
+	s.record(fastPathT, func(s sink) {
+		s.int(boolT, boolBits(v.SuccessRecordsNothing))
+		lowerWitOptionPermit(s, v.FreshPermit)
+	})
+}
+
+func liftWitFastPath(s *source) (v witFastPath) {
+	r := s.record(fastPathT)
+	v.SuccessRecordsNothing = r.int(boolT) != 0
+	v.FreshPermit = liftWitOptionPermit(r)
+	return v
+}
+
 // witPlannedAttempt is the WIT record planned-attempt.
 type witPlannedAttempt struct {
 	Attempt   uint32
@@ -1300,6 +1322,27 @@ func liftWitOptionGiveUpReason(s *source) *witGiveUpReason {
 	return &v
 }
 
+var optionPermitT = optionOf(permitT)
+
+func lowerWitOptionPermit(s sink, v *witPermit) {
+	if v == nil {
+		s.variant(optionPermitT, 0, nil)
+		return
+	}
+	s.variant(optionPermitT, 1, func(s sink) {
+		lowerWitPermit(s, v)
+	})
+}
+
+func liftWitOptionPermit(s *source) *witPermit {
+	c, p := s.variant(optionPermitT)
+	if c == 0 {
+		return nil
+	}
+	v := liftWitPermit(p)
+	return &v
+}
+
 var listPlannedAttemptT = listOf(plannedAttemptT)
 
 func lowerWitListPlannedAttempt(s sink, v []witPlannedAttempt) {
@@ -1600,6 +1643,38 @@ func liftWitResultSharedStateOrPolicyError(s *source) (v witResultSharedStateOrP
 		v.Err = liftWitPolicyError(p)
 	} else {
 		v.Ok = liftWitSharedState(p)
+	}
+	return v
+}
+
+// witResultFastPathOrPolicyError is a result<fast-path, policy-error>.
+type witResultFastPathOrPolicyError struct {
+	IsErr bool
+	Ok    witFastPath
+	Err   witPolicyError
+}
+
+var resultFastPathOrPolicyErrorT = resultOf(fastPathT, policyErrorT)
+
+func lowerWitResultFastPathOrPolicyError(s sink, v *witResultFastPathOrPolicyError) {
+	if v.IsErr {
+		s.variant(resultFastPathOrPolicyErrorT, 1, func(s sink) {
+			lowerWitPolicyError(s, &v.Err)
+		})
+		return
+	}
+	s.variant(resultFastPathOrPolicyErrorT, 0, func(s sink) {
+		lowerWitFastPath(s, &v.Ok)
+	})
+}
+
+func liftWitResultFastPathOrPolicyError(s *source) (v witResultFastPathOrPolicyError) {
+	c, p := s.variant(resultFastPathOrPolicyErrorT)
+	v.IsErr = c == 1
+	if v.IsErr {
+		v.Err = liftWitPolicyError(p)
+	} else {
+		v.Ok = liftWitFastPath(p)
 	}
 	return v
 }
@@ -1914,6 +1989,24 @@ func liftWitAfterSuccessResult(s *source) witResultSharedStateOrPolicyError {
 	return liftWitResultSharedStateOrPolicyError(s)
 }
 
+// fastPathForFn is backstop:policy/retry@0.1.0#fast-path-for.
+var fastPathForFn = newWitFunc("fast-path-for", resultFastPathOrPolicyErrorT, u32T, sharedStateT).in(retryInterface)
+
+// witFastPathForParams are fast-path-for's parameters, in WIT order.
+type witFastPathForParams struct {
+	Policy uint32
+	Shared witSharedState
+}
+
+func (v *witFastPathForParams) lower(s sink) {
+	s.int(u32T, uint64(v.Policy))
+	lowerWitSharedState(s, &v.Shared)
+}
+
+func liftWitFastPathForResult(s *source) witResultFastPathOrPolicyError {
+	return liftWitResultFastPathOrPolicyError(s)
+}
+
 // planScheduleFn is backstop:policy/retry@0.1.0#plan-schedule.
 var planScheduleFn = newWitFunc("plan-schedule", resultScheduleOrPolicyErrorT, u32T, u64T, u32T).in(retryInterface)
 
@@ -2030,6 +2123,7 @@ var witFuncs = []*witFunc{
 	beginAttemptFn,
 	afterFailureFn,
 	afterSuccessFn,
+	fastPathForFn,
 	planScheduleFn,
 	deriveSeedFn,
 	evaluateFn,
@@ -2058,6 +2152,7 @@ var witLayouts = []witLayout{
 	{"event-kind", eventKindT, 1, 1, nil, "i32"},
 	{"failure", failureT, 76, 4, []uint32{0, 4, 16, 24, 36, 44, 52, 64}, "i32*20"},
 	{"failure-class", failureClassT, 1, 1, nil, "i32"},
+	{"fast-path", fastPathT, 144, 8, []uint32{0, 8}, "i32*6 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"give-up-reason", giveUpReasonT, 1, 1, nil, "i32"},
 	{"label", labelT, 16, 4, []uint32{0, 8}, "i32*4"},
 	{"location", locationT, 8, 4, []uint32{0, 4}, "i32*2"},
@@ -2089,6 +2184,7 @@ var witLayouts = []witLayout{
 	{"option<give-up-reason>", optionGiveUpReasonT, 2, 1, nil, "i32*2"},
 	{"option<location>", optionLocationT, 12, 4, nil, "i32*3"},
 	{"option<log-stream>", optionLogStreamT, 2, 1, nil, "i32*2"},
+	{"option<permit>", optionPermitT, 136, 8, nil, "i32*5 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"option<list<sink>>", optionListSinkT, 12, 4, nil, "i32*3"},
 	{"list<string>", listStringT, 8, 4, nil, "i32*2"},
 	{"list<label>", listLabelT, 8, 4, nil, "i32*2"},
@@ -2102,6 +2198,7 @@ var witLayouts = []witLayout{
 	{"result<classification, policy-error>", resultClassificationOrPolicyErrorT, 36, 4, nil, "i32*9"},
 	{"result<decision, policy-error>", resultDecisionOrPolicyErrorT, 168, 8, nil, "i32*3 i64 i32*2 i64 i32*10 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"result<evaluation, policy-error>", resultEvaluationOrPolicyErrorT, 48, 8, nil, "i32*8 i64"},
+	{"result<fast-path, policy-error>", resultFastPathOrPolicyErrorT, 152, 8, nil, "i32*7 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"result<log-report, policy-error>", resultLogReportOrPolicyErrorT, 120, 8, nil, "i32*26 i64"},
 	{"result<permit, policy-error>", resultPermitOrPolicyErrorT, 136, 8, nil, "i32*5 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"result<redaction-report, policy-error>", resultRedactionReportOrPolicyErrorT, 36, 4, nil, "i32*9"},
@@ -2118,6 +2215,7 @@ var witCoreSignatures = []witCoreSignature{
 	{beginAttemptFn, "i32*3 i64*3 i32*2 i64 i32 i64 i32*3 i64", "i32"},
 	{afterFailureFn, "i32", "i32"},
 	{afterSuccessFn, "i32*3 i64 i32 i64 i32*3", "i32"},
+	{fastPathForFn, "i32*3 i64 i32 i64 i32*3", "i32"},
 	{planScheduleFn, "i32 i64 i32", "i32"},
 	{deriveSeedFn, "i32*2", "i64"},
 	{evaluateFn, "i32", "i32"},
