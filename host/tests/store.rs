@@ -1068,7 +1068,7 @@ fn an_alert_error_inside_the_attempt_s_write_keeps_the_attempt(db: &Db) {
             3,
             |st, sh| Ok(decision(st, sh, false)),
             |within, _| {
-                let _ = within.update_alerts("p", &StoredPolicy::default(), now(), |_| {
+                let _ = within.update_alerts::<()>("p", &StoredPolicy::default(), now(), |_| {
                     anyhow::bail!("first evaluation fails")
                 });
                 within

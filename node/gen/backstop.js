@@ -4383,6 +4383,368 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
       });
       
     }
+    let retry010FastPathFor;
+    
+    function fastPathFor(arg0, arg1) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'retry010FastPathFor',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'throw-result-err',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            var {breaker: v0_0, budget: v0_1 } = arg1;
+            var {circuit: v1_0, consecutiveFailures: v1_1, recentOutcomes: v1_2, recentCount: v1_3, openedAtMs: v1_4, probesStarted: v1_5, probesSucceeded: v1_6 } = v0_0;
+            var val2 = v1_0;
+            let enum2;
+            switch (val2) {
+              case 'closed': {
+                enum2 = 0;
+                break;
+              }
+              case 'open': {
+                enum2 = 1;
+                break;
+              }
+              case 'half-open': {
+                enum2 = 2;
+                break;
+              }
+              default: {
+                if ((v1_0) instanceof Error) {
+                  console.error(v1_0);
+                }
+                
+                throw new TypeError(`"${val2}" is not one of the cases of circuit`);
+              }
+            }
+            var {spentMilli: v3_0 } = v0_1;
+            _debugLog('[iface="backstop:policy/retry@0.1.0", function="fast-path-for"][Instruction::CallWasm] enter', {
+              funcName: 'fast-path-for',
+              paramCount: 9,
+              async: false,
+              postReturn: true,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => retry010FastPathFor(toUint32(arg0), enum2, toUint32(v1_1), toUint64(v1_2), toUint32(v1_3), toUint64(v1_4), toUint32(v1_5), toUint32(v1_6), toUint32(v3_0)),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            let variant16;
+            switch (dataView(memory0).getUint8(ret + 0, true)) {
+              case 0: {
+                var bool4 = dataView(memory0).getUint8(ret + 8, true);
+                let variant11;
+                switch (dataView(memory0).getUint8(ret + 16, true)) {
+                  case 0: {
+                    variant11 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    let variant6;
+                    switch (dataView(memory0).getUint8(ret + 24, true)) {
+                      case 0: {
+                        variant6 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        let enum5;
+                        switch (dataView(memory0).getUint8(ret + 25, true)) {
+                          case 0: {
+                            enum5 = 'permanent';
+                            break;
+                          }
+                          case 1: {
+                            enum5 = 'attempts-exhausted';
+                            break;
+                          }
+                          case 2: {
+                            enum5 = 'deadline';
+                            break;
+                          }
+                          case 3: {
+                            enum5 = 'pushback-beyond-deadline';
+                            break;
+                          }
+                          case 4: {
+                            enum5 = 'circuit-open';
+                            break;
+                          }
+                          case 5: {
+                            enum5 = 'budget-exhausted';
+                            break;
+                          }
+                          default: {
+                            throw new TypeError('invalid discriminant specified for GiveUpReason');
+                          }
+                        }
+                        variant6 = enum5;
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let variant7;
+                    switch (dataView(memory0).getUint8(ret + 32, true)) {
+                      case 0: {
+                        variant7 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant7 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 40, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    var bool8 = dataView(memory0).getUint8(ret + 56, true);
+                    let variant9;
+                    switch (dataView(memory0).getUint8(ret + 72, true)) {
+                      case 0: {
+                        variant9 = undefined;
+                        break;
+                      }
+                      case 1: {
+                        variant9 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 80, true)));
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid variant discriminant for option');
+                      }
+                    }
+                    let enum10;
+                    switch (dataView(memory0).getUint8(ret + 104, true)) {
+                      case 0: {
+                        enum10 = 'closed';
+                        break;
+                      }
+                      case 1: {
+                        enum10 = 'open';
+                        break;
+                      }
+                      case 2: {
+                        enum10 = 'half-open';
+                        break;
+                      }
+                      default: {
+                        throw new TypeError('invalid discriminant specified for Circuit');
+                      }
+                    }
+                    variant11 = {
+                      refused: variant6,
+                      attempt: dataView(memory0).getInt32(ret + 28, true) >>> 0,
+                      timeoutMs: variant7,
+                      retryAfterMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 48, true))),
+                      probe: bool8 == 0 ? false : (bool8 == 1 ? true : throwInvalidBool()),
+                      state: {
+                        attempts: dataView(memory0).getInt32(ret + 64, true) >>> 0,
+                        startedAtMs: variant9,
+                        lastDelayMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 88, true))),
+                        seed: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 96, true))),
+                      },
+                      shared: {
+                        breaker: {
+                          circuit: enum10,
+                          consecutiveFailures: dataView(memory0).getInt32(ret + 108, true) >>> 0,
+                          recentOutcomes: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 112, true))),
+                          recentCount: dataView(memory0).getInt32(ret + 120, true) >>> 0,
+                          openedAtMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 128, true))),
+                          probesStarted: dataView(memory0).getInt32(ret + 136, true) >>> 0,
+                          probesSucceeded: dataView(memory0).getInt32(ret + 140, true) >>> 0,
+                        },
+                        budget: {
+                          spentMilli: dataView(memory0).getInt32(ret + 144, true) >>> 0,
+                        },
+                      },
+                    };
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant16= {
+                  tag: 'ok',
+                  val: {
+                    successRecordsNothing: bool4 == 0 ? false : (bool4 == 1 ? true : throwInvalidBool()),
+                    freshPermit: variant11,
+                  }
+                };
+                break;
+              }
+              case 1: {
+                let enum12;
+                switch (dataView(memory0).getUint8(ret + 8, true)) {
+                  case 0: {
+                    enum12 = 'syntax';
+                    break;
+                  }
+                  case 1: {
+                    enum12 = 'unknown-field';
+                    break;
+                  }
+                  case 2: {
+                    enum12 = 'missing-field';
+                    break;
+                  }
+                  case 3: {
+                    enum12 = 'wrong-type';
+                    break;
+                  }
+                  case 4: {
+                    enum12 = 'invalid-value';
+                    break;
+                  }
+                  case 5: {
+                    enum12 = 'out-of-range';
+                    break;
+                  }
+                  case 6: {
+                    enum12 = 'duplicate-id';
+                    break;
+                  }
+                  case 7: {
+                    enum12 = 'invalid-regex';
+                    break;
+                  }
+                  case 8: {
+                    enum12 = 'too-large';
+                    break;
+                  }
+                  case 9: {
+                    enum12 = 'unknown-policy';
+                    break;
+                  }
+                  case 10: {
+                    enum12 = 'invalid-failure';
+                    break;
+                  }
+                  case 11: {
+                    enum12 = 'invalid-state';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for ErrorCode');
+                  }
+                }
+                var ptr13 = dataView(memory0).getUint32(ret + 12, true);
+                var len13 = dataView(memory0).getUint32(ret + 16, true);
+                var result13 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr13, len13));
+                var ptr14 = dataView(memory0).getUint32(ret + 20, true);
+                var len14 = dataView(memory0).getUint32(ret + 24, true);
+                var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                let variant15;
+                switch (dataView(memory0).getUint8(ret + 28, true)) {
+                  case 0: {
+                    variant15 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant15 = {
+                      line: dataView(memory0).getInt32(ret + 32, true) >>> 0,
+                      column: dataView(memory0).getInt32(ret + 36, true) >>> 0,
+                    };
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant16= {
+                  tag: 'err',
+                  val: {
+                    code: enum12,
+                    message: result13,
+                    path: result14,
+                    location: variant15,
+                  }
+                };
+                break;
+              }
+              default: {
+                throw new TypeError('invalid variant discriminant for expected');
+              }
+            }
+            _debugLog('[iface="backstop:policy/retry@0.1.0", function="fast-path-for"][Instruction::Return]', {
+              funcName: 'fast-path-for',
+              paramCount: 1,
+              async: false,
+              postReturn: true
+            });
+            const retCopy = variant16;
+            task.resolve([retCopy.val]);
+            
+            let cstate = getOrCreateAsyncState(0);
+            cstate.mayLeave = false;
+            postReturn2(ret);
+            cstate.mayLeave = true;
+            task.exit();
+            
+            
+            
+            if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+              throw new ComponentError(retCopy.val);
+            }
+            return retCopy.val;
+            
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    }
     let retry010PlanSchedule;
     
     function planSchedule(arg0, arg1, arg2) {
@@ -5414,22 +5776,22 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
               
             }
             
-            let variant13;
+            let variant17;
             switch (dataView(memory0).getUint8(ret + 0, true)) {
               case 0: {
-                let variant8;
+                let variant12;
                 switch (dataView(memory0).getUint8(ret + 4, true)) {
                   case 0: {
-                    variant8 = undefined;
+                    variant12 = undefined;
                     break;
                   }
                   case 1: {
-                    var len7 = dataView(memory0).getUint32(ret + 12, true);
-                    var base7 = dataView(memory0).getUint32(ret + 8, true);
-                    if (base7 % 8 !== 0) throw new TypeError(`list pointer [${base7}] is not aligned to 8`);
-                    var result7 = [];
-                    for (let i = 0; i < len7; i++) {
-                      const base = base7 + i * 48;
+                    var len11 = dataView(memory0).getUint32(ret + 12, true);
+                    var base11 = dataView(memory0).getUint32(ret + 8, true);
+                    if (base11 % 8 !== 0) throw new TypeError(`list pointer [${base11}] is not aligned to 8`);
+                    var result11 = [];
+                    for (let i = 0; i < len11; i++) {
+                      const base = base11 + i * 72;
                       var ptr0 = dataView(memory0).getUint32(base + 0, true);
                       var len0 = dataView(memory0).getUint32(base + 4, true);
                       var result0 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr0, len0));
@@ -5476,6 +5838,14 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
                           enum4 = 'pagerduty';
                           break;
                         }
+                        case 2: {
+                          enum4 = 'slack';
+                          break;
+                        }
+                        case 3: {
+                          enum4 = 'template';
+                          break;
+                        }
                         default: {
                           throw new TypeError('invalid discriminant specified for SinkFormat');
                         }
@@ -5497,97 +5867,133 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
                           throw new TypeError('invalid variant discriminant for option');
                         }
                       }
-                      result7.push({
+                      let variant8;
+                      switch (dataView(memory0).getUint8(base + 44, true)) {
+                        case 0: {
+                          variant8 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr7 = dataView(memory0).getUint32(base + 48, true);
+                          var len7 = dataView(memory0).getUint32(base + 52, true);
+                          var result7 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr7, len7));
+                          variant8 = result7;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant10;
+                      switch (dataView(memory0).getUint8(base + 56, true)) {
+                        case 0: {
+                          variant10 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          var ptr9 = dataView(memory0).getUint32(base + 60, true);
+                          var len9 = dataView(memory0).getUint32(base + 64, true);
+                          var result9 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr9, len9));
+                          variant10 = result9;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      result11.push({
                         target: result0,
                         kind: enum1,
                         location: result3,
                         format: enum4,
                         timeoutMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true))),
                         deadLetter: variant6,
+                        routingKeyEnv: variant8,
+                        template: variant10,
                       });
                     }
-                    variant8 = result7;
+                    variant12 = result11;
                     break;
                   }
                   default: {
                     throw new TypeError('invalid variant discriminant for option');
                   }
                 }
-                variant13= {
+                variant17= {
                   tag: 'ok',
-                  val: variant8
+                  val: variant12
                 };
                 break;
               }
               case 1: {
-                let enum9;
+                let enum13;
                 switch (dataView(memory0).getUint8(ret + 4, true)) {
                   case 0: {
-                    enum9 = 'syntax';
+                    enum13 = 'syntax';
                     break;
                   }
                   case 1: {
-                    enum9 = 'unknown-field';
+                    enum13 = 'unknown-field';
                     break;
                   }
                   case 2: {
-                    enum9 = 'missing-field';
+                    enum13 = 'missing-field';
                     break;
                   }
                   case 3: {
-                    enum9 = 'wrong-type';
+                    enum13 = 'wrong-type';
                     break;
                   }
                   case 4: {
-                    enum9 = 'invalid-value';
+                    enum13 = 'invalid-value';
                     break;
                   }
                   case 5: {
-                    enum9 = 'out-of-range';
+                    enum13 = 'out-of-range';
                     break;
                   }
                   case 6: {
-                    enum9 = 'duplicate-id';
+                    enum13 = 'duplicate-id';
                     break;
                   }
                   case 7: {
-                    enum9 = 'invalid-regex';
+                    enum13 = 'invalid-regex';
                     break;
                   }
                   case 8: {
-                    enum9 = 'too-large';
+                    enum13 = 'too-large';
                     break;
                   }
                   case 9: {
-                    enum9 = 'unknown-policy';
+                    enum13 = 'unknown-policy';
                     break;
                   }
                   case 10: {
-                    enum9 = 'invalid-failure';
+                    enum13 = 'invalid-failure';
                     break;
                   }
                   case 11: {
-                    enum9 = 'invalid-state';
+                    enum13 = 'invalid-state';
                     break;
                   }
                   default: {
                     throw new TypeError('invalid discriminant specified for ErrorCode');
                   }
                 }
-                var ptr10 = dataView(memory0).getUint32(ret + 8, true);
-                var len10 = dataView(memory0).getUint32(ret + 12, true);
-                var result10 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr10, len10));
-                var ptr11 = dataView(memory0).getUint32(ret + 16, true);
-                var len11 = dataView(memory0).getUint32(ret + 20, true);
-                var result11 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr11, len11));
-                let variant12;
+                var ptr14 = dataView(memory0).getUint32(ret + 8, true);
+                var len14 = dataView(memory0).getUint32(ret + 12, true);
+                var result14 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr14, len14));
+                var ptr15 = dataView(memory0).getUint32(ret + 16, true);
+                var len15 = dataView(memory0).getUint32(ret + 20, true);
+                var result15 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr15, len15));
+                let variant16;
                 switch (dataView(memory0).getUint8(ret + 24, true)) {
                   case 0: {
-                    variant12 = undefined;
+                    variant16 = undefined;
                     break;
                   }
                   case 1: {
-                    variant12 = {
+                    variant16 = {
                       line: dataView(memory0).getInt32(ret + 28, true) >>> 0,
                       column: dataView(memory0).getInt32(ret + 32, true) >>> 0,
                     };
@@ -5597,13 +6003,13 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
                     throw new TypeError('invalid variant discriminant for option');
                   }
                 }
-                variant13= {
+                variant17= {
                   tag: 'err',
                   val: {
-                    code: enum9,
-                    message: result10,
-                    path: result11,
-                    location: variant12,
+                    code: enum13,
+                    message: result14,
+                    path: result15,
+                    location: variant16,
                   }
                 };
                 break;
@@ -5618,7 +6024,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
               async: false,
               postReturn: true
             });
-            const retCopy = variant13;
+            const retCopy = variant17;
             task.resolve([retCopy.val]);
             
             let cstate = getOrCreateAsyncState(0);
@@ -6392,6 +6798,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
     retry010BeginAttempt = exports0['backstop:policy/retry@0.1.0#begin-attempt'];
     retry010AfterFailure = exports0['backstop:policy/retry@0.1.0#after-failure'];
     retry010AfterSuccess = exports0['backstop:policy/retry@0.1.0#after-success'];
+    retry010FastPathFor = exports0['backstop:policy/retry@0.1.0#fast-path-for'];
     retry010PlanSchedule = exports0['backstop:policy/retry@0.1.0#plan-schedule'];
     retry010DeriveSeed = exports0['backstop:policy/retry@0.1.0#derive-seed'];
     alerts010Evaluate = exports0['backstop:policy/alerts@0.1.0#evaluate'];
@@ -6422,6 +6829,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
       afterSuccess: afterSuccess,
       beginAttempt: beginAttempt,
       deriveSeed: deriveSeed,
+      fastPathFor: fastPathFor,
       planSchedule: planSchedule,
       
     };
