@@ -200,7 +200,7 @@ impl Retries {
 
 /// Milliseconds as a Go duration string ("1m30s", "250ms"), as Argo parses them.
 fn go_duration(ms: u64) -> String {
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
     }
     let (h, m, s) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60);
