@@ -94,6 +94,24 @@ impl Cluster {
             .collect()
     }
 
+    /// Rewrites the run's lease owner as if another node held it (the owner's
+    /// last field names the machine), so the "pid is gone" shortcut cannot apply.
+    fn move_lease_to_another_node(&self, run_id: &str, step: &str) {
+        let update = "UPDATE runs SET lease_owner = 'node-b:1:0:another-boot/1' \
+                      WHERE run_id = $1 AND step = $2 AND lease_owner IS NOT NULL";
+        let changed = if self.state.starts_with("postgres") {
+            let mut client = postgres::Client::connect(&self.state, postgres::NoTls).unwrap();
+            client
+                .execute(&update.replace("runs", "backstop.runs"), &[&run_id, &step])
+                .unwrap()
+        } else {
+            let db = rusqlite::Connection::open(&self.state).unwrap();
+            db.execute(&update.replace('$', "?"), [run_id, step])
+                .unwrap() as u64
+        };
+        assert_eq!(changed, 1, "the lost pod left no lease to move");
+    }
+
     /// One pod's command: `backstop run --one-attempt` in `workdir`.
     fn pod_command(
         &self,
@@ -226,10 +244,39 @@ fn the_retry_me_code_is_refused_as_the_permanent_code(cluster: &Cluster) {
     assert!(cluster.starts("never").is_empty(), "nothing was run");
 }
 
-/// A pod killed without a chance to free the lease (its node was lost): the
-/// next pod waits for that lease to expire, once, and takes the run over
-/// rather than exiting "retry me" and spending one of the cluster's retries.
+/// A pod lost with its node (killed, no cleanup) leaves its lease held. The
+/// next pod, on another node, waits for that lease to expire, once, and takes
+/// the run over rather than exiting "retry me" and spending one of the
+/// cluster's retries.
 fn a_lost_pods_lease_is_waited_out_not_retried(cluster: &Cluster) {
+    let out = lose_a_pod_then_rerun(cluster, "job-6", true);
+    assert!(
+        stderr(&out).contains("for its lease to expire"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// On the same machine the lost pod's pid is provably gone, so the next pod
+/// takes the run over at once instead of waiting out the lease.
+fn a_dead_holder_on_this_machine_is_taken_over_at_once(cluster: &Cluster) {
+    let out = lose_a_pod_then_rerun(cluster, "job-7", false);
+    assert!(
+        stderr(&out).contains("its process is gone"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("for its lease to expire"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Starts a pod whose step hangs, kills the pod and its step with SIGKILL,
+/// optionally makes the stored lease look held by another node, then runs the
+/// next pod (which must succeed with the step's second start).
+fn lose_a_pod_then_rerun(cluster: &Cluster, run_id: &str, on_another_node: bool) -> Output {
     let dir = cluster.shared.path().display().to_string();
     let script = cluster.path("lost");
     std::fs::write(
@@ -247,7 +294,7 @@ fn a_lost_pods_lease_is_waited_out_not_retried(cluster: &Cluster) {
     let lease = ["BACKSTOP_LEASE_MS", "1500"];
     let first_dir = tempfile::tempdir().unwrap();
     let mut first = cluster
-        .pod_command(first_dir.path(), "job-6", "extract", &[], step)
+        .pod_command(first_dir.path(), run_id, "extract", &[], step)
         .env(lease[0], lease[1])
         .stderr(Stdio::null())
         .spawn()
@@ -269,20 +316,19 @@ fn a_lost_pods_lease_is_waited_out_not_retried(cluster: &Cluster) {
         .args(["-KILL", step_pid.trim()])
         .status()
         .unwrap();
+    if on_another_node {
+        cluster.move_lease_to_another_node(run_id, "extract");
+    }
     let workdir = tempfile::tempdir().unwrap();
     let out = cluster
-        .pod_command(workdir.path(), "job-6", "extract", &[], step)
+        .pod_command(workdir.path(), run_id, "extract", &[], step)
         .env(lease[0], lease[1])
         .output()
         .unwrap();
     assert_empty(workdir.path());
     assert_eq!(status(&out), 0, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("for its lease to expire"),
-        "{}",
-        stderr(&out)
-    );
     assert_eq!(cluster.starts("lost").len(), 2, "{}", stderr(&out));
+    out
 }
 
 /// Every test, once per backend.
@@ -307,6 +353,7 @@ both!(
     giving_up_after_transient_failures_exits_gave_up,
     the_retry_me_code_is_refused_as_the_permanent_code,
     a_lost_pods_lease_is_waited_out_not_retried,
+    a_dead_holder_on_this_machine_is_taken_over_at_once,
 );
 
 /// A fresh database on the test server (as host/tests/store.rs), or `None`
