@@ -2,9 +2,10 @@
 # and examples/argo/template.yaml are exactly this output):
 backstop export kubernetes --policy examples/orchestrators.toml --name nightly-extract --step extract -- python -m pipeline.extract > job.yaml
 backstop export argo --policy examples/orchestrators.toml --step extract -- python -m pipeline.extract > template.yaml
-# Then: kubectl create configmap backstop-policy --from-file=examples/orchestrators.toml
-#       kubectl create secret generic backstop-state --from-literal=url=postgres://...
-#       kubectl apply -f job.yaml
+# Then, on the cluster:
+#  kubectl create configmap backstop-policy --from-file=examples/orchestrators.toml
+#  kubectl create secret generic backstop-state --from-literal=url=postgres://...
+#  kubectl apply -f job.yaml
 # What the Job's pods run, one attempt each, sharing only the state store:
 run="nightly-$(date +%s)"
 for pod in 1 2 3 4; do
