@@ -27,7 +27,7 @@ dep=crosslang-dep
 py="$root/python/.venv/bin/python"
 if ! { [ -x "$py" ] && "$py" -c 'import wasmtime, psycopg' 2>/dev/null; }; then
     (cd "$root/python" && { [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv; } &&
-        .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt)
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt ".[postgres]")
 fi
 if [ ! -d "$root/node/node_modules/pg" ]; then
     (cd "$root/node" && npm ci --no-audit --no-fund --loglevel=error)
