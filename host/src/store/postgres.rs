@@ -12,7 +12,10 @@ use postgres::error::SqlState;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, Config, NoTls};
 
-use super::schema::{PG_SCHEMA, PG_SCHEMA_VERSION as SCHEMA_VERSION, POSTGRES_OUTBOX, POSTGRES_V3};
+use super::schema::{
+    PG_SCHEMA, PG_SCHEMA_VERSION as SCHEMA_VERSION, POSTGRES_ALERT_KEYS, POSTGRES_OUTBOX,
+    POSTGRES_V3,
+};
 use super::{Backend, Dialect, Fail, Row, StoreErrorKind, Tx, Val};
 
 /// The transaction-scoped advisory lock that serialises schema creation and
@@ -116,16 +119,20 @@ impl Postgres {
 
     /// Whether the additive outbox table exists (a database another host's
     /// store created has only version 3's tables).
+    /// Whether the tables added to version 3 (the outbox, the alert keys) exist.
     fn has_outbox(&mut self) -> Result<bool, Fail> {
         let busy = self.busy;
         let row = self
             .client
             .query_one(
-                "SELECT to_regclass($1)::text",
-                &[&format!("{PG_SCHEMA}.alert_outbox")],
+                "SELECT to_regclass($1)::text, to_regclass($2)::text",
+                &[
+                    &format!("{PG_SCHEMA}.alert_outbox"),
+                    &format!("{PG_SCHEMA}.alert_keys"),
+                ],
             )
             .map_err(|e| pg_fail(busy, e))?;
-        Ok(row.get::<_, Option<String>>(0).is_some())
+        Ok(row.get::<_, Option<String>>(0).is_some() && row.get::<_, Option<String>>(1).is_some())
     }
 
     /// Create or migrate under the advisory lock (transaction-scoped), so
@@ -153,6 +160,7 @@ impl Postgres {
                      SET LOCAL search_path TO {PG_SCHEMA};
                      {POSTGRES_V3}
                      {POSTGRES_OUTBOX}
+                     {POSTGRES_ALERT_KEYS}
                      CREATE TABLE schema_version (version BIGINT NOT NULL);
                      INSERT INTO schema_version VALUES ({SCHEMA_VERSION});"
                 ))
@@ -175,7 +183,7 @@ impl Postgres {
                     // Version 3 is the first here; additive tables come without one.
                     Some(_) => {
                         tx.batch_execute(&format!(
-                            "SET LOCAL search_path TO {PG_SCHEMA}; {POSTGRES_OUTBOX}"
+                            "SET LOCAL search_path TO {PG_SCHEMA}; {POSTGRES_OUTBOX} {POSTGRES_ALERT_KEYS}"
                         ))
                         .map_err(|e| pg_fail(busy, e))?;
                     }
