@@ -8,7 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use backstop::alerts::{
-    Event, KeyedEvaluation, KeyedState, NeededKeys, Notification, NotificationKind, Severity,
+    Evaluation, Event, KeyedEvaluation, KeyedState, NeededKeys, Notification, NotificationKind,
+    Severity,
 };
 use backstop::{Engine, Format, Policy, Session};
 use clap::Args;
@@ -33,6 +34,11 @@ pub struct SimulateArgs {
     /// A second policy to replay the same history against; prints both summaries.
     #[arg(long, value_name = "OTHER_POLICY")]
     compare: Option<PathBuf>,
+    /// Keep the alert state as one document (the guest's `evaluate`) instead
+    /// of keyed shards: the same answers, at a cost that grows with the
+    /// number of steps. For benchmarks (tests/bench.sh `alerts`).
+    #[arg(long, hide = true)]
+    whole_state: bool,
 }
 
 /// What a replay keeps: counters and the pages still open, never the
@@ -214,6 +220,57 @@ trait Sink {
     fn sent(&mut self, at_ms: u64, n: &Notification) -> Result<()>;
 }
 
+/// The alert state as one document, as before keyed shards (`--whole-state`).
+fn replay_whole(
+    session: &mut Session,
+    policy: Policy,
+    history: &Path,
+    label: &str,
+    sink: &mut dyn Sink,
+) -> Result<Replay> {
+    let mut replay = Replay::default();
+    let mut history = History::open(history)?;
+    let mut state = String::new();
+    let mut wakeup: Option<u64> = None;
+    let mut record =
+        |replay: &mut Replay, at: u64, e: Evaluation| -> Result<(String, Option<u64>)> {
+            for n in &e.notifications {
+                replay.count(at, n);
+                sink.sent(at, n)?;
+            }
+            for s in e.suppressed {
+                *replay
+                    .suppressed
+                    .entry(s.reason.as_str().to_string())
+                    .or_default() += 1;
+            }
+            Ok((e.state, e.next_wakeup_ms))
+        };
+    while let Some((line, at, event)) = history.next_event()? {
+        let mut guard = 0;
+        while let Some(due) = wakeup.filter(|&w| w < at) {
+            let e = session
+                .evaluate_alerts(policy, &state, &Event::tick(), due)
+                .with_context(|| format!("{label}: a timer tick at {}", rfc3339(due)))?;
+            let (next_state, next) = record(&mut replay, due, e)?;
+            state = next_state;
+            wakeup = next.filter(|&n| n > due);
+            guard += 1;
+            if guard > 10_000 {
+                break;
+            }
+        }
+        let e = session
+            .evaluate_alerts(policy, &state, &event, at)
+            .map_err(|e| Exit::new(1, format!("{label}: history line {line}: {e}")))?;
+        let (next_state, next) = record(&mut replay, at, e)?;
+        state = next_state;
+        wakeup = next;
+        replay.end_ms = at;
+    }
+    Ok(replay)
+}
+
 /// Replay the history file against one policy, streaming each notification
 /// to `sink` as it is decided.
 fn replay(
@@ -222,7 +279,11 @@ fn replay(
     history: &Path,
     label: &str,
     sink: &mut dyn Sink,
+    whole_state: bool,
 ) -> Result<Replay> {
+    if whole_state {
+        return replay_whole(session, policy, history, label, sink);
+    }
     let mut replay = Replay::default();
     let mut shards = Shards::default();
     let mut history = History::open(history)?;
@@ -421,7 +482,14 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
         let mut runs = Vec::new();
         for path in [&args.policy, other] {
             let (label, policy) = load_policy(&mut session, path)?;
-            let r = replay(&mut session, policy, &args.history, &label, &mut Discard)?;
+            let r = replay(
+                &mut session,
+                policy,
+                &args.history,
+                &label,
+                &mut Discard,
+                args.whole_state,
+            )?;
             runs.push((label, r));
         }
         if args.json {
@@ -457,7 +525,14 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     if args.json {
         let mut sink = JsonOut { out, count: 0 };
         sink.out.write_all(b"{\n  \"notifications\": [")?;
-        let r = replay(&mut session, policy, &args.history, &label, &mut sink)?;
+        let r = replay(
+            &mut session,
+            policy,
+            &args.history,
+            &label,
+            &mut sink,
+            args.whole_state,
+        )?;
         let close = if sink.count == 0 { "]" } else { "\n  ]" };
         write!(
             sink.out,
@@ -474,7 +549,14 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
         rule_width: 0,
         targets_width: 0,
     };
-    let r = replay(&mut session, policy, &args.history, &label, &mut sink)?;
+    let r = replay(
+        &mut session,
+        policy,
+        &args.history,
+        &label,
+        &mut sink,
+        args.whole_state,
+    )?;
     let mut out = sink.out;
     if sink.count == 0 {
         writeln!(out, "no notifications")?;
