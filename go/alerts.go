@@ -192,9 +192,14 @@ type SinkFormat string
 const (
 	// SinkFormatBackstop: the notification as is.
 	SinkFormatBackstop SinkFormat = "backstop"
-	// SinkFormatPagerDuty: a PagerDuty Events v2 event; the target is the
-	// routing key.
+	// SinkFormatPagerDuty: a PagerDuty Events v2 event; the routing key comes
+	// from the environment variable RoutingKeyEnv names, at delivery.
 	SinkFormatPagerDuty SinkFormat = "pagerduty"
+	// SinkFormatSlack: a Slack-compatible incoming-webhook message.
+	SinkFormatSlack SinkFormat = "slack"
+	// SinkFormatTemplate: the sink's Template, its {{field}} placeholders
+	// filled from the notification.
+	SinkFormatTemplate SinkFormat = "template"
 )
 
 // Sink is one of the policy's [[alerts.sinks]], validated when the policy
@@ -214,6 +219,12 @@ type Sink struct {
 	// DeadLetter is where a webhook's undeliverable notifications are
 	// appended; nil for the host's default.
 	DeadLetter *string `json:"dead_letter"`
+	// RoutingKeyEnv names the environment variable that holds a pagerduty
+	// sink's routing key (never the key itself).
+	RoutingKeyEnv *string `json:"routing_key_env"`
+	// Template is a template sink's body as compact JSON text, keys in
+	// document order.
+	Template *string `json:"template"`
 }
 
 // Sinks returns the policy's sinks in document order, and false when the

@@ -256,13 +256,32 @@ func OnRetry(fn func(err error, attempt int, d Decision)) RetryOption {
 
 // randomSeed is 64 bits from the operating system's randomness, never 0.
 func randomSeed() uint64 {
-	var b [8]byte
+	// Seeds are read from the OS 64 at a time (as the Node, Python and Rust
+	// hosts do) rather than one system call per Do: a successful Do makes
+	// no guest call on the fast path, so that read would be a large share.
+	seedPool.mu.Lock()
+	defer seedPool.mu.Unlock()
 	for {
-		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-		if s := binary.LittleEndian.Uint64(b[:]); s != 0 {
+		if seedPool.n == 0 {
+			var b [8 * len(seedPool.seeds)]byte
+			_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+			for i := range seedPool.seeds {
+				seedPool.seeds[i] = binary.LittleEndian.Uint64(b[8*i:])
+			}
+			seedPool.n = len(seedPool.seeds)
+		}
+		seedPool.n--
+		if s := seedPool.seeds[seedPool.n]; s != 0 {
 			return s
 		}
 	}
+}
+
+// seedPool holds random seeds not yet handed out (see randomSeed).
+var seedPool struct {
+	mu    sync.Mutex
+	seeds [64]uint64
+	n     int
 }
 
 // cancelledProbeFailure is what a half-open probe cancelled by the caller is

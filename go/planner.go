@@ -353,6 +353,11 @@ func (p *Policy) beginAttemptMs(ctx context.Context, state RetryState, shared Sh
 	if err := checkShared(&shared); err != nil {
 		return Permit{}, err
 	}
+	if !p.closed.Load() {
+		if permit, ok, err := p.freshPermit(ctx, &state, &shared, nowMs); ok || err != nil {
+			return permit, err
+		}
+	}
 	var permit Permit
 	err := p.run(ctx, func(inst *instance, h uint32) (err error) {
 		permit, err = inst.beginAttemptDirect(ctx, h, &state, &shared, nowMs)
@@ -393,11 +398,21 @@ func (p *Policy) AfterSuccess(ctx context.Context, shared SharedState) (SharedSt
 	if err := checkShared(&shared); err != nil {
 		return SharedState{}, err
 	}
+	if fp := p.fast.known(&shared); fp != nil && fp.successRecordsNothing && !p.closed.Load() {
+		return shared, nil
+	}
 	var out SharedState
 	err := p.run(ctx, func(inst *instance, h uint32) (err error) {
 		out, err = inst.afterSuccessDirect(ctx, h, &shared)
 		return err
 	})
+	if err == nil && out == shared && shared != (SharedState{}) {
+		// A steady state (the success left it as it was): ask once what may
+		// be skipped for it, so the next calls against it skip the guest.
+		if fp, ferr := p.fastPathFor(ctx, &shared); ferr == nil {
+			p.fast.last.Store(fp)
+		}
+	}
 	return out, err
 }
 

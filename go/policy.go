@@ -18,6 +18,8 @@ type Policy struct {
 	// retryShared is Do's default SharedStore: one breaker and budget per
 	// policy, shared by every Do with it.
 	retryShared MemoryStore
+	// fast holds the guest's fast-path answers (see fastpath.go).
+	fast policyFast
 }
 
 // handleOn returns p's handle in inst, loading p into inst on first use.

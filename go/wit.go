@@ -406,12 +406,14 @@ func liftSinks(s *source) alertSinks {
 	out := alertSinks{sinks: make([]Sink, 0, len(*w)), present: true}
 	for _, k := range *w {
 		out.sinks = append(out.sinks, Sink{
-			Target:     k.Target,
-			Kind:       SinkKind(k.Kind.String()),
-			Location:   nonNil(k.Location),
-			Format:     SinkFormat(k.Format.String()),
-			TimeoutMs:  k.TimeoutMs,
-			DeadLetter: k.DeadLetter,
+			Target:        k.Target,
+			Kind:          SinkKind(k.Kind.String()),
+			Location:      nonNil(k.Location),
+			Format:        SinkFormat(k.Format.String()),
+			TimeoutMs:     k.TimeoutMs,
+			DeadLetter:    k.DeadLetter,
+			RoutingKeyEnv: k.RoutingKeyEnv,
+			Template:      k.Template,
 		})
 	}
 	return out

@@ -544,6 +544,28 @@ func liftWitDecision(s *source) (v witDecision) {
 	return v
 }
 
+// witFastPath is the WIT record fast-path.
+type witFastPath struct {
+	SuccessRecordsNothing bool
+	FreshPermit           *witPermit
+}
+
+var fastPathT = recordOf(boolT, optionPermitT)
+
+func lowerWitFastPath(s sink, v *witFastPath) {
+	s.record(fastPathT, func(s sink) {
+		s.int(boolT, boolBits(v.SuccessRecordsNothing))
+		lowerWitOptionPermit(s, v.FreshPermit)
+	})
+}
+
+func liftWitFastPath(s *source) (v witFastPath) {
+	r := s.record(fastPathT)
+	v.SuccessRecordsNothing = r.int(boolT) != 0
+	v.FreshPermit = liftWitOptionPermit(r)
+	return v
+}
+
 // witPlannedAttempt is the WIT record planned-attempt.
 type witPlannedAttempt struct {
 	Attempt   uint32
@@ -953,6 +975,8 @@ type witSinkFormat uint32
 var witSinkFormatNames = [...]string{
 	"backstop",
 	"pagerduty",
+	"slack",
+	"template",
 }
 
 var sinkFormatT = enumOf(len(witSinkFormatNames))
@@ -968,6 +992,10 @@ func witSinkFormatNamed(name string) (witSinkFormat, bool) {
 		return 0, true
 	case "pagerduty":
 		return 1, true
+	case "slack":
+		return 2, true
+	case "template":
+		return 3, true
 	}
 	return 0, false
 }
@@ -979,15 +1007,17 @@ func liftWitSinkFormat(s *source) witSinkFormat {
 
 // witSink is the WIT record sink.
 type witSink struct {
-	Target     string
-	Kind       witSinkKind
-	Location   []string
-	Format     witSinkFormat
-	TimeoutMs  uint64
-	DeadLetter *string
+	Target        string
+	Kind          witSinkKind
+	Location      []string
+	Format        witSinkFormat
+	TimeoutMs     uint64
+	DeadLetter    *string
+	RoutingKeyEnv *string
+	Template      *string
 }
 
-var sinkT = recordOf(stringT, sinkKindT, listStringT, sinkFormatT, u64T, optionStringT)
+var sinkT = recordOf(stringT, sinkKindT, listStringT, sinkFormatT, u64T, optionStringT, optionStringT, optionStringT)
 
 func lowerWitSink(s sink, v *witSink) {
 	s.record(sinkT, func(s sink) {
@@ -997,6 +1027,8 @@ func lowerWitSink(s sink, v *witSink) {
 		s.int(sinkFormatT, uint64(v.Format))
 		s.int(u64T, uint64(v.TimeoutMs))
 		lowerWitOptionString(s, v.DeadLetter)
+		lowerWitOptionString(s, v.RoutingKeyEnv)
+		lowerWitOptionString(s, v.Template)
 	})
 }
 
@@ -1008,6 +1040,8 @@ func liftWitSink(s *source) (v witSink) {
 	v.Format = liftWitSinkFormat(r)
 	v.TimeoutMs = r.int(u64T)
 	v.DeadLetter = liftWitOptionString(r)
+	v.RoutingKeyEnv = liftWitOptionString(r)
+	v.Template = liftWitOptionString(r)
 	return v
 }
 
@@ -1285,6 +1319,27 @@ func liftWitOptionGiveUpReason(s *source) *witGiveUpReason {
 		return nil
 	}
 	v := liftWitGiveUpReason(p)
+	return &v
+}
+
+var optionPermitT = optionOf(permitT)
+
+func lowerWitOptionPermit(s sink, v *witPermit) {
+	if v == nil {
+		s.variant(optionPermitT, 0, nil)
+		return
+	}
+	s.variant(optionPermitT, 1, func(s sink) {
+		lowerWitPermit(s, v)
+	})
+}
+
+func liftWitOptionPermit(s *source) *witPermit {
+	c, p := s.variant(optionPermitT)
+	if c == 0 {
+		return nil
+	}
+	v := liftWitPermit(p)
 	return &v
 }
 
@@ -1588,6 +1643,38 @@ func liftWitResultSharedStateOrPolicyError(s *source) (v witResultSharedStateOrP
 		v.Err = liftWitPolicyError(p)
 	} else {
 		v.Ok = liftWitSharedState(p)
+	}
+	return v
+}
+
+// witResultFastPathOrPolicyError is a result<fast-path, policy-error>.
+type witResultFastPathOrPolicyError struct {
+	IsErr bool
+	Ok    witFastPath
+	Err   witPolicyError
+}
+
+var resultFastPathOrPolicyErrorT = resultOf(fastPathT, policyErrorT)
+
+func lowerWitResultFastPathOrPolicyError(s sink, v *witResultFastPathOrPolicyError) {
+	if v.IsErr {
+		s.variant(resultFastPathOrPolicyErrorT, 1, func(s sink) {
+			lowerWitPolicyError(s, &v.Err)
+		})
+		return
+	}
+	s.variant(resultFastPathOrPolicyErrorT, 0, func(s sink) {
+		lowerWitFastPath(s, &v.Ok)
+	})
+}
+
+func liftWitResultFastPathOrPolicyError(s *source) (v witResultFastPathOrPolicyError) {
+	c, p := s.variant(resultFastPathOrPolicyErrorT)
+	v.IsErr = c == 1
+	if v.IsErr {
+		v.Err = liftWitPolicyError(p)
+	} else {
+		v.Ok = liftWitFastPath(p)
 	}
 	return v
 }
@@ -1902,6 +1989,24 @@ func liftWitAfterSuccessResult(s *source) witResultSharedStateOrPolicyError {
 	return liftWitResultSharedStateOrPolicyError(s)
 }
 
+// fastPathForFn is backstop:policy/retry@0.1.0#fast-path-for.
+var fastPathForFn = newWitFunc("fast-path-for", resultFastPathOrPolicyErrorT, u32T, sharedStateT).in(retryInterface)
+
+// witFastPathForParams are fast-path-for's parameters, in WIT order.
+type witFastPathForParams struct {
+	Policy uint32
+	Shared witSharedState
+}
+
+func (v *witFastPathForParams) lower(s sink) {
+	s.int(u32T, uint64(v.Policy))
+	lowerWitSharedState(s, &v.Shared)
+}
+
+func liftWitFastPathForResult(s *source) witResultFastPathOrPolicyError {
+	return liftWitResultFastPathOrPolicyError(s)
+}
+
 // planScheduleFn is backstop:policy/retry@0.1.0#plan-schedule.
 var planScheduleFn = newWitFunc("plan-schedule", resultScheduleOrPolicyErrorT, u32T, u64T, u32T).in(retryInterface)
 
@@ -2018,6 +2123,7 @@ var witFuncs = []*witFunc{
 	beginAttemptFn,
 	afterFailureFn,
 	afterSuccessFn,
+	fastPathForFn,
 	planScheduleFn,
 	deriveSeedFn,
 	evaluateFn,
@@ -2046,6 +2152,7 @@ var witLayouts = []witLayout{
 	{"event-kind", eventKindT, 1, 1, nil, "i32"},
 	{"failure", failureT, 76, 4, []uint32{0, 4, 16, 24, 36, 44, 52, 64}, "i32*20"},
 	{"failure-class", failureClassT, 1, 1, nil, "i32"},
+	{"fast-path", fastPathT, 144, 8, []uint32{0, 8}, "i32*6 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"give-up-reason", giveUpReasonT, 1, 1, nil, "i32"},
 	{"label", labelT, 16, 4, []uint32{0, 8}, "i32*4"},
 	{"location", locationT, 8, 4, []uint32{0, 4}, "i32*2"},
@@ -2064,7 +2171,7 @@ var witLayouts = []witLayout{
 	{"schedule", scheduleT, 12, 4, []uint32{0, 8}, "i32*4"},
 	{"severity", severityT, 1, 1, nil, "i32"},
 	{"shared-state", sharedStateT, 48, 8, []uint32{0, 40}, "i32*2 i64 i32 i64 i32*3"},
-	{"sink", sinkT, 48, 8, []uint32{0, 8, 12, 20, 24, 32}, "i32*6 i64 i32*3"},
+	{"sink", sinkT, 72, 8, []uint32{0, 8, 12, 20, 24, 32, 44, 56}, "i32*6 i64 i32*9"},
 	{"sink-format", sinkFormatT, 1, 1, nil, "i32"},
 	{"sink-kind", sinkKindT, 1, 1, nil, "i32"},
 	{"suppressed", suppressedT, 20, 4, []uint32{0, 8, 16, 17}, "i32*6"},
@@ -2077,6 +2184,7 @@ var witLayouts = []witLayout{
 	{"option<give-up-reason>", optionGiveUpReasonT, 2, 1, nil, "i32*2"},
 	{"option<location>", optionLocationT, 12, 4, nil, "i32*3"},
 	{"option<log-stream>", optionLogStreamT, 2, 1, nil, "i32*2"},
+	{"option<permit>", optionPermitT, 136, 8, nil, "i32*5 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"option<list<sink>>", optionListSinkT, 12, 4, nil, "i32*3"},
 	{"list<string>", listStringT, 8, 4, nil, "i32*2"},
 	{"list<label>", listLabelT, 8, 4, nil, "i32*2"},
@@ -2090,6 +2198,7 @@ var witLayouts = []witLayout{
 	{"result<classification, policy-error>", resultClassificationOrPolicyErrorT, 36, 4, nil, "i32*9"},
 	{"result<decision, policy-error>", resultDecisionOrPolicyErrorT, 168, 8, nil, "i32*3 i64 i32*2 i64 i32*10 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"result<evaluation, policy-error>", resultEvaluationOrPolicyErrorT, 48, 8, nil, "i32*8 i64"},
+	{"result<fast-path, policy-error>", resultFastPathOrPolicyErrorT, 152, 8, nil, "i32*7 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"result<log-report, policy-error>", resultLogReportOrPolicyErrorT, 120, 8, nil, "i32*26 i64"},
 	{"result<permit, policy-error>", resultPermitOrPolicyErrorT, 136, 8, nil, "i32*5 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"result<redaction-report, policy-error>", resultRedactionReportOrPolicyErrorT, 36, 4, nil, "i32*9"},
@@ -2106,6 +2215,7 @@ var witCoreSignatures = []witCoreSignature{
 	{beginAttemptFn, "i32*3 i64*3 i32*2 i64 i32 i64 i32*3 i64", "i32"},
 	{afterFailureFn, "i32", "i32"},
 	{afterSuccessFn, "i32*3 i64 i32 i64 i32*3", "i32"},
+	{fastPathForFn, "i32*3 i64 i32 i64 i32*3", "i32"},
 	{planScheduleFn, "i32 i64 i32", "i32"},
 	{deriveSeedFn, "i32*2", "i64"},
 	{evaluateFn, "i32", "i32"},

@@ -81,7 +81,7 @@ func TestEnumsMatchTheWIT(t *testing.T) {
 		"suppression-reason": {string(SuppressedDuplicate), string(SuppressedInhibited), string(SuppressedAcknowledged), string(SuppressedRepeatLimit)},
 		"circuit":            {CircuitClosed.String(), CircuitOpen.String(), CircuitHalfOpen.String()},
 		"sink-kind":          {string(SinkStdout), string(SinkFile), string(SinkWebhook), string(SinkCommand)},
-		"sink-format":        {string(SinkFormatBackstop), string(SinkFormatPagerDuty)},
+		"sink-format":        {string(SinkFormatBackstop), string(SinkFormatPagerDuty), string(SinkFormatSlack), string(SinkFormatTemplate)},
 	}
 	wit := map[string][]string{
 		"policy-format":      witPolicyFormatNames[:],

@@ -203,7 +203,7 @@ export interface AlertEvaluation {
 }
 
 export type SinkKind = 'stdout' | 'file' | 'webhook' | 'command';
-export type SinkFormat = 'backstop' | 'pagerduty';
+export type SinkFormat = 'backstop' | 'pagerduty' | 'slack' | 'template';
 
 /** Where notifications for a target go. The evaluator never delivers; hosts do. */
 export interface AlertSink {
@@ -212,12 +212,16 @@ export interface AlertSink {
   readonly kind: SinkKind;
   /** The file path, the URL, or the command's argv; empty for `stdout`. */
   readonly location: readonly string[];
-  /** `pagerduty`: a PagerDuty Events v2 body, the target being the routing key. */
+  /** `pagerduty`: a PagerDuty Events v2 body (routing key from `routingKeyEnv`); `slack`: a Slack-compatible message; `template`: `template` filled in. */
   readonly format: SinkFormat;
   /** How long one delivery may take. */
   readonly timeoutMs: number;
   /** Where a webhook's undeliverable notifications go; `null`: the host's default. */
   readonly deadLetter: string | null;
+  /** `pagerduty`: the environment variable that holds the routing key (never the key itself). */
+  readonly routingKeyEnv: string | null;
+  /** `template`: the body template as compact JSON text, keys in document order. */
+  readonly template: string | null;
 }
 
 // ---- Retry planner -------------------------------------------------------

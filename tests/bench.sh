@@ -3,8 +3,9 @@
 # machine state: the Rust criterion bench (native core vs wasmtime, and the CLI
 # cold start), the Go (wazero), Node (jco) and Python (wasmtime-py) benches,
 # and the peer section: each host's retry helper next to the library its users
-# would otherwise pick (Node: p-retry, cockatiel; Go: cenkalti/backoff v4, v5),
-# with each ratio printed next to its goal (issue #14).
+# would otherwise pick (Node: p-retry, cockatiel; Go: cenkalti/backoff v4, v5;
+# Python: tenacity; Rust: backon), with each ratio printed next to its goal
+# (issue #14).
 # Results are printed and kept under target/bench-results/<timestamp>/.
 # docs/BENCHMARKS.md explains what each case measures and how they compare.
 #
@@ -99,14 +100,7 @@ if wants python; then
     run python-planner python/.venv/bin/python python/bench_planner.py
     run python-tail python/.venv/bin/python python/bench_tail.py
 
-    section "Python peers: the retry helpers next to tenacity (issue 14 goals)"
-    # The peer lives in the bench's own venv, never in the test venv.
-    if [ ! -x python/.venv-bench/bin/python ]; then
-        "${PYTHON:-python3}" -m venv python/.venv-bench
-    fi
-    python/.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check \
-        -r python/requirements-bench.txt ./python
-    run python-peers python/.venv-bench/bin/python python/bench_peers.py
+    # The Python peers (tenacity) run in the peer section below.
 fi
 
 if wants peers; then
@@ -130,6 +124,17 @@ if wants peers; then
         (cd node && npm ci --no-audit --no-fund --loglevel=error)
     fi
     run node-peers bash -c 'cd node && ROUNDS="$1" node bench/peers.bench.js' _ "$rounds"
+    section "Peers, Python: @retry, Retrying, async @retry vs tenacity"
+    # The peer lives in the bench's own venv, never in the test venv.
+    if [ ! -x python/.venv-bench/bin/python ]; then
+        "${PYTHON:-python3}" -m venv python/.venv-bench
+    fi
+    python/.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check \
+        -r python/requirements-bench.txt ./python
+    run python-peers python/.venv-bench/bin/python python/bench_peers.py
+    section "Peers, Rust: retrying vs backon ($rounds rounds)"
+    # host/benches/peers.rs: interleaved rounds in one process, medians.
+    run rust-peers env ROUNDS="$rounds" cargo bench --workspace --bench peers
 fi
 
 if wants alerts; then

@@ -4,7 +4,8 @@
 # canonical-ABI glue, ClassifyError, the artifact hash check, trap recovery,
 # concurrency, the planner API (every planner vector), Do on a fake clock and
 # the alerts evaluator (every alert sequence vector, the seed's Example 3) and
-# the examples; then go/pgstore (PostgreSQL shared state) against a throwaway
+# the examples; then tests/manifests (the `backstop export` golden files
+# against k8s.io/api and Argo's own types), go/pgstore (PostgreSQL shared state) against a throwaway
 # PostgreSQL, and the cross-language breaker test. Extra arguments go to `go test`.
 # Needs Go 1.26+ and the Go module proxy; the cross-language test also needs
 # python3 and Node 20+ (it installs their dependencies when missing). The race
@@ -34,6 +35,22 @@ if [ "$(go env CGO_ENABLED)" != 1 ] || ! command -v "$(go env CC)" >/dev/null 2>
     race=
 fi
 go test $race -count=1 -timeout 30m "$@" ./...
+
+# tests/manifests (its own module, so the core does not pull the Kubernetes
+# API and Argo): the golden files of `backstop export` (examples/kubernetes,
+# examples/argo) decoded strictly into k8s.io/api's Job and Argo's Template,
+# and the Argo retry expression evaluated by Argo's own evaluator.
+cd "$root/tests/manifests"
+go mod download
+go mod verify >/dev/null
+unformatted="$(gofmt -l .)"
+if [ -n "$unformatted" ]; then
+    echo "run-go.sh: gofmt would reformat:" >&2
+    echo "$unformatted" >&2
+    exit 1
+fi
+go vet ./...
+go test -count=1 ./...
 
 # go/pgstore (its own module, so the core does not pull pgx): the
 # PostgreSQL shared-state store against a throwaway cluster (tests/postgres/cluster.sh).

@@ -19,6 +19,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 eval "$(tests/pg.sh start)"
 trap 'tests/pg.sh stop "$BACKSTOP_TEST_PG_DIR"' EXIT
 cargo test --workspace --locked
+# `backstop stats --html` rendered in headless Chromium (apt-get installs
+# chromium and python3-pil when missing).
+tests/html/stats-html.sh
 cargo run -p xtask --locked -q -- check-wasm
 cargo run -p xtask --locked -q -- check-bindings
 

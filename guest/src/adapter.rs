@@ -108,14 +108,20 @@ impl wit_retry::Guest for Component {
             let p = policy
                 .begin_attempt(&state, &shared, now_ms)
                 .map_err(to_wit_error)?;
-            Ok(wit_retry::Permit {
-                refused: p.refused.map(to_wit_give_up),
-                attempt: p.attempt,
-                timeout_ms: p.timeout_ms,
-                retry_after_ms: p.retry_after_ms,
-                probe: p.probe,
-                state: to_wit_state(p.state),
-                shared: to_wit_shared(p.shared),
+            Ok(to_wit_permit(p))
+        })
+    }
+
+    fn fast_path_for(
+        policy: PolicyHandle,
+        shared: wit_retry::SharedState,
+    ) -> Result<wit_retry::FastPath, WitPolicyError> {
+        let shared = from_wit_shared(shared);
+        with_policy(policy, |policy| {
+            let f = policy.fast_path(&shared).map_err(to_wit_error)?;
+            Ok(wit_retry::FastPath {
+                success_records_nothing: f.success_records_nothing,
+                fresh_permit: f.fresh_permit.map(to_wit_permit),
             })
         })
     }
@@ -377,9 +383,13 @@ impl wit_alerts::Guest for Component {
                     format: match s.format {
                         SinkFormat::Backstop => wit_alerts::SinkFormat::Backstop,
                         SinkFormat::Pagerduty => wit_alerts::SinkFormat::Pagerduty,
+                        SinkFormat::Slack => wit_alerts::SinkFormat::Slack,
+                        SinkFormat::Template => wit_alerts::SinkFormat::Template,
                     },
                     timeout_ms: s.timeout_ms,
                     dead_letter: s.dead_letter.clone(),
+                    routing_key_env: s.routing_key_env.clone(),
+                    template: s.template.clone(),
                 })
                 .collect();
             Ok(Some(sinks))
@@ -467,6 +477,18 @@ fn from_wit_state(s: wit_retry::RetryState) -> RetryState {
         started_at_ms: s.started_at_ms,
         last_delay_ms: s.last_delay_ms,
         seed: s.seed,
+    }
+}
+
+fn to_wit_permit(p: crate::Permit) -> wit_retry::Permit {
+    wit_retry::Permit {
+        refused: p.refused.map(to_wit_give_up),
+        attempt: p.attempt,
+        timeout_ms: p.timeout_ms,
+        retry_after_ms: p.retry_after_ms,
+        probe: p.probe,
+        state: to_wit_state(p.state),
+        shared: to_wit_shared(p.shared),
     }
 }
 

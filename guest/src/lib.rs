@@ -28,4 +28,6 @@ pub use document::Format;
 pub use error::{ErrorCode, Location, PolicyError};
 pub use logs::{LogInput, LogReport, LogStream, read_log};
 pub use policy::Policy;
-pub use retry::{AttemptFailure, Decision, GiveUp, Permit, RetryState, Schedule, SharedState};
+pub use retry::{
+    AttemptFailure, Decision, FastPath, GiveUp, Permit, RetryState, Schedule, SharedState,
+};

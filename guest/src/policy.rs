@@ -130,6 +130,11 @@ impl Policy {
         self.retry.after_success(shared)
     }
 
+    /// What a host may skip for `shared` (see [`crate::FastPath`]).
+    pub fn fast_path(&self, shared: &SharedState) -> Result<crate::FastPath, PolicyError> {
+        self.retry.fast_path(shared)
+    }
+
     pub fn schedule(&self, seed: u64, max_entries: u32) -> Schedule {
         self.retry.schedule(seed, max_entries)
     }

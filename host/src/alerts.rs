@@ -199,8 +199,13 @@ pub enum SinkKind {
 pub enum SinkFormat {
     /// The notification as is.
     Backstop,
-    /// A PagerDuty Events v2 event; the target is the routing key.
+    /// A PagerDuty Events v2 event; the routing key comes from the
+    /// environment variable `routing_key_env` names, at delivery.
     Pagerduty,
+    /// A Slack-compatible incoming-webhook message.
+    Slack,
+    /// The sink's `template`, filled from the notification.
+    Template,
 }
 
 /// Where notifications for a target go: one of the policy's `[[alerts.sinks]]`,
@@ -216,4 +221,8 @@ pub struct Sink {
     pub timeout_ms: u64,
     /// `webhook`: where undeliverable notifications are appended.
     pub dead_letter: Option<String>,
+    /// `pagerduty`: the environment variable holding the routing key.
+    pub routing_key_env: Option<String>,
+    /// `template`: the body template as JSON text, `{{field}}` placeholders in its strings.
+    pub template: Option<String>,
 }

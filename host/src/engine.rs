@@ -46,6 +46,9 @@ pub const COMPONENT: &[u8] = include_bytes!("../wasm/backstop.wasm");
 /// Default fuel per call: far above any real policy (a 1 MiB document loads in
 /// well under 1% of it), low enough that a runaway input stops in seconds.
 pub const DEFAULT_FUEL_PER_CALL: u64 = 20_000_000_000;
+/// How often the epoch ticker of an engine built with
+/// [`EngineBuilder::time_per_call`] advances the epoch.
+const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
 /// Default cap on guest linear memory.
 pub const DEFAULT_MEMORY_LIMIT: usize = 256 << 20;
 
@@ -63,15 +66,24 @@ pub enum CacheMode {
 #[derive(Debug, Clone)]
 pub struct EngineBuilder {
     cache: CacheMode,
-    fuel_per_call: u64,
+    limit: CallLimit,
     memory_limit: usize,
+}
+
+/// What stops a runaway guest call.
+#[derive(Debug, Clone, Copy)]
+enum CallLimit {
+    /// Fuel metering: deterministic, counted in every basic block.
+    Fuel(u64),
+    /// Epoch interruption: a wall-clock budget, in ticks of [`EPOCH_TICK`].
+    Epoch(u64),
 }
 
 impl Default for EngineBuilder {
     fn default() -> Self {
         EngineBuilder {
             cache: CacheMode::Default,
-            fuel_per_call: DEFAULT_FUEL_PER_CALL,
+            limit: CallLimit::Fuel(DEFAULT_FUEL_PER_CALL),
             memory_limit: DEFAULT_MEMORY_LIMIT,
         }
     }
@@ -85,7 +97,18 @@ impl EngineBuilder {
 
     /// Fuel (roughly, wasm instructions) one guest call may burn before it traps.
     pub fn fuel_per_call(mut self, fuel: u64) -> Self {
-        self.fuel_per_call = fuel;
+        self.limit = CallLimit::Fuel(fuel);
+        self
+    }
+
+    /// Stop a runaway guest call after this much wall-clock time instead of
+    /// after an amount of fuel: epoch interruption, checked at loop headers
+    /// and function entries, where fuel is counted in every basic block. The
+    /// engine gets a ticker thread, which ends with the engine. Rounded up
+    /// to 10 ms; a loaded machine stretches what a call gets done in it.
+    pub fn time_per_call(mut self, time: std::time::Duration) -> Self {
+        let ticks = time.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1);
+        self.limit = CallLimit::Epoch(u64::try_from(ticks).unwrap_or(u64::MAX));
         self
     }
 
@@ -97,8 +120,25 @@ impl EngineBuilder {
 
     pub fn build(self) -> Result<Engine> {
         let mut config = Config::new();
-        config.concurrency_support(false).consume_fuel(true);
+        let epoch = matches!(self.limit, CallLimit::Epoch(_));
+        config
+            .concurrency_support(false)
+            .consume_fuel(!epoch)
+            .epoch_interruption(epoch);
         let engine = wasmtime::Engine::new(&config).map_err(runtime)?;
+        if epoch {
+            let weak = engine.weak();
+            std::thread::Builder::new()
+                .name("backstop-epoch".into())
+                .spawn(move || {
+                    while let Some(engine) = weak.upgrade() {
+                        engine.increment_epoch();
+                        drop(engine);
+                        std::thread::sleep(EPOCH_TICK);
+                    }
+                })
+                .map_err(|e| Error::Runtime(format!("starting the epoch ticker: {e}")))?;
+        }
         let cache = match self.cache {
             CacheMode::Default => CodeCache::from_env(),
             CacheMode::Dir(dir) => Some(CodeCache::new(dir)),
@@ -117,7 +157,7 @@ impl EngineBuilder {
                 engine,
                 component,
                 pre,
-                fuel_per_call: self.fuel_per_call,
+                limit: self.limit,
                 memory_limit: self.memory_limit,
             }),
         })
@@ -135,8 +175,21 @@ struct EngineInner {
     engine: wasmtime::Engine,
     component: Component,
     pre: BackstopPre<HostState>,
-    fuel_per_call: u64,
+    limit: CallLimit,
     memory_limit: usize,
+}
+
+impl EngineInner {
+    /// Give the store one call's allowance.
+    fn arm(&self, store: &mut Store<HostState>) -> Result<()> {
+        match self.limit {
+            CallLimit::Fuel(fuel) => store.set_fuel(fuel).map_err(runtime),
+            CallLimit::Epoch(ticks) => {
+                store.set_epoch_deadline(ticks);
+                Ok(())
+            }
+        }
+    }
 }
 
 impl Engine {
@@ -156,9 +209,9 @@ impl Engine {
             engine: self.clone(),
             store,
             bindings,
-            policies: HashMap::new(),
+            policies: HashMap::default(),
             next_id: 0,
-            retry_shared: HashMap::new(),
+            retry_shared: HashMap::default(),
         })
     }
 
@@ -184,7 +237,7 @@ impl Engine {
             .build();
         let mut store = Store::new(&self.inner.engine, HostState { limits });
         store.limiter(|state| &mut state.limits);
-        store.set_fuel(self.inner.fuel_per_call).map_err(runtime)?;
+        self.inner.arm(&mut store)?;
         let bindings = self.inner.pre.instantiate(&mut store).map_err(runtime)?;
         Ok((store, bindings))
     }
@@ -204,6 +257,41 @@ struct LoadedPolicy {
     source: Arc<str>,
     format: Format,
     handle: u32,
+    /// The guest's `fast-path-for` answers (a pure function of the policy and
+    /// a shared state) for the all-zero state and for the last steady state:
+    /// what `begin_attempt` on a fresh state and `after_success` may skip.
+    fast_zero: Option<FastPath>,
+    fast_last: Option<(SharedState, FastPath)>,
+}
+
+/// Policy ids are a session's own counter, never chosen by anyone else, so
+/// the maps keyed by them need no DoS-resistant hash: a multiply spreads
+/// them, cheaper than SipHash on the several look-ups of a successful
+/// retry loop that makes no guest call.
+type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// What the guest says a host may skip for one shared state.
+#[derive(Debug, Clone)]
+struct FastPath {
+    success_records_nothing: bool,
+    fresh_permit: Option<Permit>,
 }
 
 /// One instance of the component. Not `Sync`: use one per thread.
@@ -211,11 +299,11 @@ pub struct Session {
     engine: Engine,
     store: Store<HostState>,
     bindings: Backstop,
-    policies: HashMap<u64, LoadedPolicy>,
+    policies: HashMap<u64, LoadedPolicy, IdHash>,
     next_id: u64,
     /// The retry helpers' default breaker and budget, one per policy (see
     /// `retrying::Retry`): shared by every retry loop with that policy.
-    retry_shared: HashMap<u64, SharedState>,
+    retry_shared: HashMap<u64, SharedState, IdHash>,
 }
 
 impl Session {
@@ -234,6 +322,8 @@ impl Session {
                 source: source.into(),
                 format,
                 handle,
+                fast_zero: None,
+                fast_last: None,
             },
         );
         Ok(Policy { id: self.next_id })
@@ -264,6 +354,21 @@ impl Session {
         shared: &SharedState,
         now_ms: u64,
     ) -> Result<Permit> {
+        // A fresh state against a shared state the guest gave a fresh permit
+        // for: its answer with the clock and the seed filled in, as it says.
+        let fresh = RetryState {
+            seed: state.seed,
+            ..RetryState::default()
+        };
+        if *state == fresh
+            && let Some(fast) = self.fast_path(policy, shared)?
+            && let Some(permit) = &fast.fresh_permit
+        {
+            let mut permit = permit.clone();
+            permit.state.started_at_ms = Some(now_ms);
+            permit.state.seed = state.seed;
+            return Ok(permit);
+        }
         let handle = self.handle(policy)?;
         let (state, shared) = (to_wit_state(state), to_wit_shared(shared));
         let result = self.call(|bindings, store| {
@@ -272,15 +377,7 @@ impl Session {
                 .call_begin_attempt(store, handle, state, shared, now_ms)
         })?;
         let p = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
-        Ok(Permit {
-            refused: p.refused.map(from_wit_give_up),
-            attempt: p.attempt,
-            timeout_ms: p.timeout_ms,
-            retry_after_ms: p.retry_after_ms,
-            probe: p.probe,
-            state: from_wit_state(p.state),
-            shared: from_wit_shared(p.shared),
-        })
+        Ok(from_wit_permit(p))
     }
 
     /// After a failed attempt: classify it, then retry after how long or give up.
@@ -319,15 +416,72 @@ impl Session {
 
     /// After a successful attempt: close a half-open circuit, refill the budget.
     pub fn after_success(&mut self, policy: Policy, shared: &SharedState) -> Result<SharedState> {
+        if let Some(fast) = self.known_fast_path(policy, shared)
+            && fast.success_records_nothing
+        {
+            return Ok(*shared);
+        }
         let handle = self.handle(policy)?;
-        let shared = to_wit_shared(shared);
+        let wit_shared = to_wit_shared(shared);
         let result = self.call(|bindings, store| {
             bindings
                 .backstop_policy_retry()
-                .call_after_success(store, handle, shared)
+                .call_after_success(store, handle, wit_shared)
         })?;
-        let next = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
-        Ok(from_wit_shared(next))
+        let next = from_wit_shared(result.map_err(|e| Error::Rejected(from_wit_error(e)))?);
+        if next == *shared && *shared != SharedState::default() {
+            // A steady state (a success left it as it was): ask once what may
+            // be skipped for it, so the next calls against it skip the guest.
+            let fast = self.fast_path_for(policy, shared)?;
+            if let Some(loaded) = self.policies.get_mut(&policy.id) {
+                loaded.fast_last = Some((*shared, fast));
+            }
+        }
+        Ok(next)
+    }
+
+    /// The guest's fast-path answer already known for `shared`, if any.
+    fn known_fast_path(&self, policy: Policy, shared: &SharedState) -> Option<&FastPath> {
+        let loaded = self.policies.get(&policy.id)?;
+        if *shared == SharedState::default() {
+            return loaded.fast_zero.as_ref();
+        }
+        match &loaded.fast_last {
+            Some((known, fast)) if known == shared => Some(fast),
+            _ => None,
+        }
+    }
+
+    /// The fast-path answer for `shared` when known; for the all-zero state
+    /// (every new dependency's) it is asked once per policy.
+    fn fast_path(&mut self, policy: Policy, shared: &SharedState) -> Result<Option<&FastPath>> {
+        if *shared == SharedState::default()
+            && self
+                .policies
+                .get(&policy.id)
+                .is_some_and(|p| p.fast_zero.is_none())
+        {
+            let fast = self.fast_path_for(policy, shared)?;
+            if let Some(loaded) = self.policies.get_mut(&policy.id) {
+                loaded.fast_zero = Some(fast);
+            }
+        }
+        Ok(self.known_fast_path(policy, shared))
+    }
+
+    fn fast_path_for(&mut self, policy: Policy, shared: &SharedState) -> Result<FastPath> {
+        let handle = self.handle(policy)?;
+        let wit_shared = to_wit_shared(shared);
+        let result = self.call(|bindings, store| {
+            bindings
+                .backstop_policy_retry()
+                .call_fast_path_for(store, handle, wit_shared)
+        })?;
+        let f = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
+        Ok(FastPath {
+            success_records_nothing: f.success_records_nothing,
+            fresh_permit: f.fresh_permit.map(from_wit_permit),
+        })
     }
 
     /// A dry run: the attempts the policy would make if every one failed transiently.
@@ -465,9 +619,13 @@ impl Session {
                     format: match s.format {
                         wit_alerts::SinkFormat::Backstop => SinkFormat::Backstop,
                         wit_alerts::SinkFormat::Pagerduty => SinkFormat::Pagerduty,
+                        wit_alerts::SinkFormat::Slack => SinkFormat::Slack,
+                        wit_alerts::SinkFormat::Template => SinkFormat::Template,
                     },
                     timeout_ms: s.timeout_ms,
                     dead_letter: s.dead_letter,
+                    routing_key_env: s.routing_key_env,
+                    template: s.template,
                 })
                 .collect()
         }))
@@ -583,9 +741,7 @@ impl Session {
         &mut self,
         f: impl FnOnce(&Backstop, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T> {
-        self.store
-            .set_fuel(self.engine.inner.fuel_per_call)
-            .map_err(runtime)?;
+        self.engine.inner.arm(&mut self.store)?;
         match f(&self.bindings, &mut self.store) {
             Ok(value) => Ok(value),
             Err(trap) => {
@@ -658,6 +814,18 @@ fn from_wit_classification(verdict: wit::Classification) -> Classification {
         },
         rule: verdict.rule,
         reason: verdict.reason,
+    }
+}
+
+fn from_wit_permit(p: wit_retry::Permit) -> Permit {
+    Permit {
+        refused: p.refused.map(from_wit_give_up),
+        attempt: p.attempt,
+        timeout_ms: p.timeout_ms,
+        retry_after_ms: p.retry_after_ms,
+        probe: p.probe,
+        state: from_wit_state(p.state),
+        shared: from_wit_shared(p.shared),
     }
 }
 

@@ -416,7 +416,6 @@ impl<'s, E: ToFailure> Retry<'s, E> {
                 probe: permit.probe,
             })
             .await;
-            let ended = clock_ms();
             let err = match outcome {
                 Ok(value) => {
                     self.with_shared(|session, policy, shared| {
@@ -426,6 +425,8 @@ impl<'s, E: ToFailure> Retry<'s, E> {
                 }
                 Err(err) => err,
             };
+            // Read only for a failure: a success needs no duration.
+            let ended = clock_ms();
             if self.cancelled() {
                 // The caller stopped, not the dependency: nothing is recorded,
                 // except that a half-open probe must report, or the breaker
@@ -574,15 +575,35 @@ impl<'s, E: ToFailure> Retry<'s, E> {
 /// 64 bits of the operating system's randomness, never 0 (every worker
 /// without a key would otherwise retry in lockstep).
 fn random_seed() -> u64 {
-    loop {
-        // Without an OS random source there is nothing better than the clock.
-        let seed = getrandom::u64().unwrap_or_else(|_| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
-        if seed != 0 {
-            return seed;
-        }
+    // Seeds are read from the OS 64 at a time: one getrandom call per retry
+    // loop was most of a successful call's cost (the Node and Python hosts
+    // batch theirs the same way).
+    thread_local! {
+        static POOL: std::cell::RefCell<([u64; 64], usize)> = const { std::cell::RefCell::new(([0; 64], 64)) };
     }
+    POOL.with_borrow_mut(|(seeds, next)| {
+        loop {
+            if *next == seeds.len() {
+                let mut bytes = [0u8; 64 * 8];
+                if getrandom::fill(&mut bytes).is_ok() {
+                    for (seed, chunk) in seeds.iter_mut().zip(bytes.chunks_exact(8)) {
+                        *seed = u64::from_ne_bytes(chunk.try_into().expect("8 bytes"));
+                    }
+                } else {
+                    // Without an OS random source there is nothing better than the clock.
+                    let now = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(1, |d| d.as_nanos() as u64);
+                    seeds.fill(0);
+                    seeds[63] = now;
+                }
+                *next = 0;
+            }
+            let seed = seeds[*next];
+            *next += 1;
+            if seed != 0 {
+                return seed;
+            }
+        }
+    })
 }

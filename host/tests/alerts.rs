@@ -181,21 +181,6 @@ fn a_webhook_gets_the_page_and_the_run_keeps_its_exit_status() {
 }
 
 #[test]
-fn a_pagerduty_body_maps_kind_and_severity() {
-    let sb = Sandbox::new();
-    let (url, bodies) = server(vec![reply(202)]);
-    let policy = sb.policy(&webhook_sink(&url, "format = \"pagerduty\"\n"));
-    sb.failing_run(&policy, "r1");
-    let bodies = bodies.lock().unwrap();
-    let body: Value = serde_json::from_str(&bodies[0]).unwrap();
-    assert_eq!(body["routing_key"], "oncall");
-    assert_eq!(body["event_action"], "trigger");
-    assert_eq!(body["payload"]["severity"], "error");
-    assert_eq!(body["payload"]["source"], "nightly/train");
-    assert_eq!(body["payload"]["custom_details"]["run_id"], "r1");
-}
-
-#[test]
 fn a_5xx_is_retried_until_it_succeeds() {
     let sb = Sandbox::new();
     let (url, bodies) = server(vec![reply(503), reply(200)]);
@@ -248,6 +233,13 @@ fn a_restart_does_not_page_twice() {
         "[[alerts.sinks]]\ntarget = \"*\"\ntype = \"file\"\npath = \"{}\"\n",
         file.display()
     ));
+    // No escalation falls due between the two runs, however slow the machine.
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(
+        &policy,
+        text.replace("escalate_after = \"1s\"", "escalate_after = \"1h\""),
+    )
+    .unwrap();
     assert_eq!(sb.failing_run(&policy, "r1").status.code(), Some(3));
     assert_eq!(sb.failing_run(&policy, "r1").status.code(), Some(3));
     let pages = sb.lines("pages.jsonl");

@@ -354,6 +354,8 @@ fn run_native_call(policy: &backstop_core::Policy, call: &str, i: &Value) -> Val
                             "format": s.format.as_str(),
                             "timeout_ms": s.timeout_ms,
                             "dead_letter": s.dead_letter,
+                            "routing_key_env": s.routing_key_env,
+                            "template": s.template,
                         })
                     })
                     .collect::<Vec<_>>()

@@ -1,7 +1,8 @@
 //! The alert outbox under crashes: `backstop run` is killed with SIGKILL at
-//! each point of a run with alerting (after the attempt's commit, after the
-//! alert evaluation's commit, while a POST is in flight, after a delivery
-//! before it is marked, during the pause between attempts), then the run is
+//! each point of a run with alerting (inside the transaction that records
+//! the attempt with its alert evaluation, after its commit, while a POST is
+//! in flight, after a delivery before it is marked, during the pause between
+//! attempts), then the run is
 //! resumed and the outbox drained. Against a real local HTTP receiver: every
 //! notification the evaluation decided arrives at least once, with the same
 //! dedup key. Also Retry-After, dead letters and `alerts outbox --redeliver`.
@@ -77,12 +78,95 @@ fn answer(mut stream: TcpStream, r: Reply, seen: &Mutex<Vec<Value>>) {
 
 struct Sandbox {
     dir: tempfile::TempDir,
+    /// A PostgreSQL URL instead of the SQLite file `state.db`.
+    pg: Option<String>,
 }
 
 impl Sandbox {
     fn new() -> Sandbox {
         Sandbox {
             dir: tempfile::tempdir().unwrap(),
+            pg: None,
+        }
+    }
+
+    /// A sandbox whose state is a fresh database on the test server
+    /// (tests/pg.sh), or `None` (with a loud message) without one.
+    fn postgres() -> Option<Sandbox> {
+        let Ok(base) = std::env::var("BACKSTOP_TEST_PG_URL") else {
+            eprintln!(
+                "\n*** SKIPPED: BACKSTOP_TEST_PG_URL is unset, so this PostgreSQL test did not \
+                 run. tests/run-rust.sh starts a server (tests/pg.sh). ***\n"
+            );
+            return None;
+        };
+        let name = format!(
+            "outbox_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let mut client = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        let cut = base.rfind('/').unwrap();
+        Some(Sandbox {
+            dir: tempfile::tempdir().unwrap(),
+            pg: Some(format!("{}/{name}", &base[..cut])),
+        })
+    }
+
+    fn state(&self) -> String {
+        match &self.pg {
+            Some(url) => url.clone(),
+            None => self.path("state.db").to_string_lossy().into_owned(),
+        }
+    }
+
+    /// The text columns of a query's rows (numbers as text), on either
+    /// backend; `T.` before a table name is its schema.
+    fn rows(&self, sql: &str) -> Vec<Vec<String>> {
+        match &self.pg {
+            Some(url) => {
+                let sql = sql.replace("T.", "backstop.");
+                let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+                c.simple_query(&sql)
+                    .unwrap()
+                    .into_iter()
+                    .filter_map(|m| match m {
+                        postgres::SimpleQueryMessage::Row(r) => Some(
+                            (0..r.len())
+                                .map(|i| r.get(i).unwrap_or("").to_string())
+                                .collect(),
+                        ),
+                        _ => None,
+                    })
+                    .collect()
+            }
+            None => {
+                let db = rusqlite::Connection::open(self.path("state.db")).unwrap();
+                let mut stmt = db.prepare(&sql.replace("T.", "")).unwrap();
+                let n = stmt.column_count();
+                stmt.query_map([], |r| {
+                    (0..n)
+                        .map(|i| {
+                            Ok(match r.get_ref(i)? {
+                                rusqlite::types::ValueRef::Text(t) => {
+                                    String::from_utf8_lossy(t).into_owned()
+                                }
+                                rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                                _ => String::new(),
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+            }
         }
     }
 
@@ -97,7 +181,7 @@ impl Sandbox {
                 "BACKSTOP_CACHE_DIR",
                 concat!(env!("CARGO_TARGET_TMPDIR"), "/backstop-cache"),
             )
-            .env("BACKSTOP_STATE", self.path("state.db"))
+            .env("BACKSTOP_STATE", self.state())
             // A killed sender's claim expires quickly, so recovery is prompt.
             .env("BACKSTOP_OUTBOX_CLAIM_MS", "300")
             .env_remove("BACKSTOP_CRASH_AT")
@@ -130,24 +214,19 @@ impl Sandbox {
 
     /// (kind, dedup_key) of every notification the evaluations decided.
     fn decided(&self) -> Vec<(String, String)> {
-        let db = rusqlite::Connection::open(self.path("state.db")).unwrap();
-        let mut stmt = db
-            .prepare("SELECT kind, dedup_key FROM alert_log ORDER BY rowid")
-            .unwrap();
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
+        let order = if self.pg.is_some() { "id" } else { "rowid" };
+        self.rows(&format!(
+            "SELECT kind, dedup_key FROM T.alert_log ORDER BY {order}"
+        ))
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect()
     }
 
     fn pending(&self) -> i64 {
-        let db = rusqlite::Connection::open(self.path("state.db")).unwrap();
-        db.query_row(
-            "SELECT count(*) FROM alert_outbox WHERE delivered_at_ms IS NULL",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap()
+        self.rows("SELECT count(*) FROM T.alert_outbox WHERE delivered_at_ms IS NULL")[0][0]
+            .parse()
+            .unwrap()
     }
 }
 
@@ -268,8 +347,11 @@ fn trial(crash: Crash) -> (usize, usize, usize, usize) {
 #[test]
 fn a_kill_at_any_point_of_a_run_with_alerting_loses_no_notification() {
     let points = [
+        // Inside the attempt's transaction, after its alert evaluation
+        // (nothing of it commits), then right after the commit (the attempt
+        // and its alerts are one transaction: there is no point between them).
+        Crash::At("attempt-evaluated"),
         Crash::At("attempt-committed"),
-        Crash::At("alerts-committed"),
         Crash::At("delivered-before-mark"),
         Crash::DuringPost,
         Crash::DuringPause,
@@ -375,14 +457,179 @@ fn a_hanging_receiver_never_holds_the_run_past_the_drain_bound() {
         text(&out)
     );
     // What was not delivered stays in the outbox for the next sender. Each
-    // cut-off try (between the attempts, then after the run) reached the
+    // cut-off try (beside the command, then after the run) reached the
     // receiver with the same notification.
     assert_eq!(sb.pending(), 1);
     let bodies = rx.bodies.lock().unwrap();
-    assert!((1..=2).contains(&bodies.len()), "{bodies:?}");
+    assert!((1..=4).contains(&bodies.len()), "{bodies:?}");
     assert!(
         bodies
             .iter()
             .all(|b| b["dedup_key"] == bodies[0]["dedup_key"])
     );
+}
+
+/// A run that gives up on its only attempt, killed inside the attempt's
+/// transaction (after the alert evaluation, before the commit) or right
+/// after the commit. The attempt's record and its alert evaluation are one
+/// transaction: the state holds both or neither, and after the run is
+/// resumed (or the outbox drained) the receiver has the page.
+fn the_attempt_and_its_alert_commit_together(sandbox: impl Fn() -> Option<Sandbox>) {
+    for point in ["attempt-evaluated", "attempt-committed"] {
+        let Some(sb) = sandbox() else { return };
+        let rx = receiver(vec![ok()]);
+        let policy = sb.policy(&rx.url);
+        let text_ = std::fs::read_to_string(&policy).unwrap();
+        std::fs::write(
+            &policy,
+            text_.replace("max_attempts = 2", "max_attempts = 1"),
+        )
+        .unwrap();
+        let run_id = format!("give-up-{point}");
+        let out = sb
+            .run(&policy, &run_id, "echo boom >&2; exit 3")
+            .env("BACKSTOP_CRASH_AT", point)
+            .output()
+            .unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&out.status),
+            Some(9),
+            "{point}: {}",
+            text(&out)
+        );
+        let recorded = sb.rows(&format!(
+            "SELECT count(*) FROM T.attempts WHERE run_id = '{run_id}' AND decision IS NOT NULL"
+        ))[0][0]
+            .parse::<i64>()
+            .unwrap();
+        let logged = sb.rows(
+            "SELECT count(*) FROM T.alert_log WHERE dedup_key IN \
+             (SELECT dedup_key FROM T.alert_outbox) AND kind = 'trigger'",
+        )[0][0]
+            .parse::<i64>()
+            .unwrap();
+        match point {
+            // Killed before the commit: neither the attempt nor its alert.
+            "attempt-evaluated" => assert_eq!((recorded, logged), (0, 0), "{point}"),
+            // Killed after it: both, the page waiting in the outbox.
+            _ => {
+                assert_eq!(recorded, 1, "{point}");
+                assert!(
+                    logged >= 1,
+                    "{point}: the failure was recorded without its alert"
+                );
+                assert!(sb.pending() >= 1, "{point}");
+            }
+        }
+        // Resume (the holder's pid is gone: taken over at once), then drain.
+        let again = sb.run(&policy, &run_id, "exit 3").output().unwrap();
+        assert_ne!(again.status.code(), Some(0), "{point}: {}", text(&again));
+        let drain = sb
+            .command(&["alerts", "outbox", "--drain", "10s"])
+            .output()
+            .unwrap();
+        assert!(drain.status.success(), "{}", text(&drain));
+        assert_eq!(sb.pending(), 0, "{point}: rows left in the outbox");
+        let triggers: Vec<String> = sb
+            .decided()
+            .into_iter()
+            .filter(|(k, _)| k == "trigger")
+            .map(|(_, key)| key)
+            .collect();
+        assert!(!triggers.is_empty(), "{point}: no page decided");
+        let received = rx.bodies.lock().unwrap();
+        for key in &triggers {
+            assert!(
+                received.iter().any(|b| b["dedup_key"] == key.as_str()),
+                "{point}: page {key} never arrived: {received:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_attempt_and_its_alert_commit_together_on_sqlite() {
+    the_attempt_and_its_alert_commit_together(|| Some(Sandbox::new()));
+}
+
+#[test]
+fn the_attempt_and_its_alert_commit_together_on_postgres() {
+    the_attempt_and_its_alert_commit_together(Sandbox::postgres);
+}
+
+/// A policy with two attempts and (almost) no wait between them, so any
+/// page of attempt 1 can only go out while attempt 2 runs.
+fn no_pause_policy(sb: &Sandbox, url: &str, attempts: u32) -> String {
+    let policy = sb.policy(url);
+    let text = std::fs::read_to_string(&policy)
+        .unwrap()
+        .replace("max_attempts = 2", &format!("max_attempts = {attempts}"))
+        .replace("\"300ms\"", "\"1ms\"");
+    std::fs::write(&policy, text).unwrap();
+    policy
+}
+
+#[test]
+fn alerts_go_out_beside_the_command_while_the_next_attempt_runs() {
+    let sb = Sandbox::new();
+    let rx = receiver(vec![ok()]);
+    let policy = no_pause_policy(&sb, &rx.url, 2);
+    let posted = sb.path("posted");
+    // The test marks the moment the page arrives; attempt 2 succeeds only
+    // if it arrives while attempt 2 is running.
+    let (bodies, mark) = (Arc::clone(&rx.bodies), posted.clone());
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if !bodies.lock().unwrap().is_empty() {
+                std::fs::write(&mark, "").unwrap();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let script = format!(
+        "if [ \"$BACKSTOP_ATTEMPT\" = 1 ]; then echo boom >&2; exit 3; fi\n\
+         i=0; while [ ! -e {} ]; do i=$((i+1)); [ $i -gt 300 ] && exit 4; sleep 0.1; done; exit 0",
+        posted.display()
+    );
+    let out = sb.run(&policy, "r1", &script).output().unwrap();
+    let err = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("attempt 2 succeeded"), "{err}");
+    let bodies = rx.bodies.lock().unwrap();
+    assert_eq!(bodies[0]["kind"], "trigger", "{bodies:?}");
+}
+
+#[test]
+fn sigterm_during_delivery_is_honoured_and_the_exit_status_is_the_commands() {
+    let sb = Sandbox::new();
+    // The receiver holds every POST for a minute.
+    let rx = receiver(vec![Reply {
+        hold_ms: 60_000,
+        status: 200,
+        headers: "",
+    }]);
+    let policy = no_pause_policy(&sb, &rx.url, 1);
+    let child = sb
+        .run(&policy, "r1", "echo boom >&2; exit 3")
+        .env("BACKSTOP_ALERT_DRAIN_MS", "60000")
+        .spawn()
+        .unwrap();
+    eventually("the page is being delivered", || {
+        !rx.bodies.lock().unwrap().is_empty()
+    });
+    let signalled = Instant::now();
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    // A correctness bound far below the receiver's minute, not a benchmark.
+    assert!(
+        signalled.elapsed() < Duration::from_secs(20),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    // The page was not confirmed: it stays in the outbox for the next sender.
+    assert_eq!(sb.pending(), 1);
 }

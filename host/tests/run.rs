@@ -755,7 +755,7 @@ fn stats_report_retries_success_rate_and_recovery_per_step() {
         "backstop_step_retries_total{step=\"train\"} 2",
         "backstop_step_success_ratio{step=\"train\"} 1",
         "backstop_step_success_ratio{step=\"export\"} 0",
-        "backstop_step_runs{step=\"export\",status=\"failed\"} 1",
+        "backstop_step_runs_by_status{step=\"export\",status=\"failed\"} 1",
         "backstop_step_time_to_recovery_seconds_count{step=\"train\"} 1",
         "# TYPE backstop_step_time_to_recovery_seconds summary",
     ] {
@@ -822,6 +822,12 @@ fn the_help_documents_every_exit_status_and_the_environment() {
         "125 ",
         "126/127",
         "128+N",
+        // --one-attempt's statuses.
+        "75 ",
+        "65 ",
+        "66 ",
+        "--one-attempt",
+        "--permanent-exit-code",
         "BACKSTOP_STATE",
         "BACKSTOP_LEASE_MS",
         "BACKSTOP_BUSY_TIMEOUT_MS",
@@ -1100,4 +1106,40 @@ fn read_stdout_passes_stdout_through_and_keeps_its_end() {
          http://127.0.0.1:9/part-0001.parquet\nno newline at the end"
     );
     assert_eq!(out.status.code(), Some(1));
+}
+
+/// What an attempt leaves running in the background (still in its process
+/// group) is ended when the command exits by itself: before the retry (the
+/// retry checks the first attempt's grandchild), and when the run ends
+/// (`backstop run` returns only once it is gone). Process-group cleanup, not
+/// a subreaper: a process meant to outlive the step detaches with `setsid`.
+#[test]
+fn grandchildren_of_a_finished_attempt_are_gone_before_the_retry_and_after_the_run() {
+    let sb = Sandbox::new();
+    let step = sb.script(
+        "step.sh",
+        "sleep 300 &\n\
+         echo $! >> $DIR/grandchildren\n\
+         if [ \"$BACKSTOP_ATTEMPT\" = 1 ]; then exit 3; fi\n\
+         first=$(head -n 1 $DIR/grandchildren)\n\
+         state=$(sed 's/.*) //' /proc/$first/stat 2>/dev/null | cut -d' ' -f1)\n\
+         if [ -z \"$state\" ] || [ \"$state\" = Z ]; then echo gone >> $DIR/seen; else echo running >> $DIR/seen; fi\n\
+         exit 0",
+    );
+    let out = sb.backstop(&run_args("r1", &FAST, &[&step]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("attempt 1 failed"), "{err}");
+    // The failed attempt's grandchild was ended before attempt 2 started.
+    assert_eq!(sb.lines("seen"), ["gone"], "{err}");
+    // And the successful attempt's, before backstop returned.
+    let pids: Vec<i32> = sb
+        .lines("grandchildren")
+        .iter()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2);
+    for pid in pids {
+        assert!(process_is_dead(pid), "grandchild {pid} outlived the run");
+    }
 }

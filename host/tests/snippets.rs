@@ -345,3 +345,90 @@ fn the_rust_snippet_retries_a_503() {
     assert_eq!(body, "a,b\n1,2\n");
     assert_eq!(seen.load(Ordering::SeqCst), 2, "one 503, then the retry");
 }
+
+#[path = "common/month.rs"]
+mod month;
+
+/// A shown line and a printed one, with every duration (`153ms`, `1m10s`,
+/// `15.3s`) replaced and runs of spaces collapsed: what a game day measures
+/// varies from run to run, the rest of its report does not.
+fn without_durations(line: &str) -> String {
+    line.split_whitespace()
+        .map(|word| {
+            let core = word.trim_matches(|c: char| "()<=,;[]".contains(c));
+            let is_duration = !core.is_empty()
+                && core.starts_with(|c: char| c.is_ascii_digit())
+                && core.ends_with(['s', 'm', 'h', 'd'])
+                && core
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || "._mshd".contains(c));
+            if is_duration {
+                word.replace(core, "<duration>")
+            } else {
+                word.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn the_gameday_snippet_prints_what_it_shows() {
+    let sh = Shell::new();
+    let out = sh.run("gameday.sh");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", text(&out.stderr));
+    let printed: Vec<String> = stdout.lines().map(without_durations).collect();
+    let shown = shown_output("gameday.sh");
+    assert!(shown.len() > 20, "{shown:?}");
+    for line in shown {
+        assert!(
+            printed.contains(&without_durations(&line)),
+            "the game day snippet shows `{line}`, but printed:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("PASS: 20 expectation(s) met"), "{stdout}");
+}
+
+/// The weekly stats the README shows are those of the generated month
+/// (host/tests/common/month.rs, checked figure by figure in stats_trends.rs).
+#[test]
+fn the_stats_snippet_prints_what_it_shows_for_the_generated_month() {
+    let sh = Shell::new();
+    month::generate(&sh.dir.path().join("state.db"));
+    let out = sh.run("stats.sh");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", text(&out.stderr));
+    let shown = shown_output("stats.sh");
+    let printed: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        shown, printed,
+        "the stats snippet shows other lines than it prints"
+    );
+    let page = std::fs::read_to_string(sh.dir.path().join("work/stats.html")).unwrap();
+    assert_eq!(page.matches(r#"<svg class="chart""#).count(), 4);
+}
+
+#[test]
+fn the_kubernetes_snippet_exports_the_golden_files_and_its_pods_recover_the_step() {
+    let sh = Shell::new();
+    let out = sh.run("kubernetes.sh");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", text(&out.stderr));
+    // What it exports is what host/tests/export.rs and tests/manifests check.
+    for (written, golden) in [
+        ("job.yaml", "examples/kubernetes/job.yaml"),
+        ("template.yaml", "examples/argo/template.yaml"),
+    ] {
+        let written = std::fs::read_to_string(sh.dir.path().join("work").join(written)).unwrap();
+        let golden = std::fs::read_to_string(root().join(golden)).unwrap();
+        assert_eq!(written, golden, "{golden}");
+    }
+    // The pods' statuses, as shown: retry me twice, then success, then the
+    // succeeded run id is not run again (the step's third try is its last).
+    let shown = shown_output("kubernetes.sh");
+    let printed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("pod ")).collect();
+    assert_eq!(printed, shown, "{stdout}\n{}", text(&out.stderr));
+    assert_eq!(stdout.matches("train: run").count(), 3, "{stdout}");
+    assert!(text(&out.stderr).contains("already succeeded"));
+}

@@ -10,11 +10,12 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use backstop::alerts::{KeyedState, NeededKeys};
+use backstop::store::AlertWriter;
 use backstop::store::{
     Acquired, AlertLogRow, Delivery, Fence, Grant, LeaseLost, Outgoing, Owner, PG_SCHEMA_VERSION,
     RunKey, SCHEMA_VERSION, Store, StoreError, StoreErrorKind, StoredPolicy,
 };
-use backstop::{Permit, RetryState, SharedState};
+use backstop::{Classification, Decision, FailureClass, Permit, RetryState, SharedState};
 
 const BUSY: Duration = Duration::from_secs(10);
 const LONG: u64 = 600_000;
@@ -121,6 +122,8 @@ both!(
     concurrent_acquires_grant_one_lease,
     stats_count_runs_and_attempts,
     outbox_rows_are_claimed_by_one_sender_and_reclaimed_after_a_crash,
+    a_failed_attempt_and_its_alert_commit_together,
+    an_alert_error_inside_the_attempt_s_write_keeps_the_attempt,
     a_resolve_waits_for_its_trigger_and_dead_letters_come_back,
 );
 
@@ -976,4 +979,217 @@ fn postgres_a_version_3_schema_from_another_host_gets_the_outbox_and_stays_3() {
         PG_SCHEMA_VERSION, 3,
         "the other hosts' stores refuse any other"
     );
+}
+
+// ------------------------------------------------- attempt + alert, one tx
+
+/// The planner's answer to a failed attempt: retry, or give up.
+fn decision(state: &RetryState, shared: &SharedState, give_up: bool) -> Decision {
+    Decision {
+        give_up: give_up.then_some(backstop::GiveUpReason::AttemptsExhausted),
+        delay_ms: 10,
+        attempt: state.attempts,
+        next_timeout_ms: None,
+        classification: Classification {
+            class: FailureClass::Transient,
+            rule: None,
+            reason: String::new(),
+        },
+        explanation: "test".into(),
+        state: *state,
+        shared: *shared,
+    }
+}
+
+/// One trigger to one sink, as an evaluation would log and queue it.
+fn page(key: &str) -> AlertLogRow {
+    AlertLogRow {
+        at_ms: now(),
+        kind: "trigger".into(),
+        severity: "high".into(),
+        rule: "r".into(),
+        dedup_key: key.into(),
+        targets: "[]".into(),
+        summary: String::new(),
+        sink: "file:x".into(),
+        outbox: Some(Outgoing {
+            sink_index: 0,
+            body: format!("{{\"dedup_key\":\"{key}\"}}"),
+        }),
+    }
+}
+
+/// Start attempt 1 of `run` under a fresh lease; its grant and permit.
+fn started(s: &mut Store, run: &str) -> (Grant, Permit) {
+    let g = grant(
+        s.acquire(key(run), &owner(1), now(), LONG, 0, false)
+            .unwrap(),
+    );
+    let p = s
+        .begin_attempt(
+            key(run),
+            &g.fence,
+            g.round,
+            "h",
+            now(),
+            0,
+            |_| 1,
+            |st, sh| Ok(permit(st, sh)),
+        )
+        .unwrap();
+    (g, p)
+}
+
+fn count(db: &Db, sql: &str) -> i64 {
+    if db.pg {
+        let mut c = postgres::Client::connect(db.state.to_str().unwrap(), postgres::NoTls).unwrap();
+        c.query_one(&sql.replace("T.", "backstop."), &[])
+            .unwrap()
+            .get(0)
+    } else {
+        rusqlite::Connection::open(&db.state)
+            .unwrap()
+            .query_row(&sql.replace("T.", ""), [], |r| r.get(0))
+            .unwrap()
+    }
+}
+
+fn a_failed_attempt_and_its_alert_commit_together(db: &Db) {
+    let mut s = db.open();
+    let (g, p) = started(&mut s, "r");
+    let policy = StoredPolicy::default();
+    let committed = s
+        .finish_failure_with(
+            key("r"),
+            &g.fence,
+            g.round,
+            p.attempt,
+            now(),
+            &Default::default(),
+            3,
+            |st, sh| Ok(decision(st, sh, true)),
+            |within, _| {
+                within
+                    .update_alerts("p", &policy, now(), |_| {
+                        Ok(("{}".to_string(), vec![page("k1")], ()))
+                    })
+                    .map(|_| ())
+            },
+        )
+        .map(|_| ());
+    assert!(committed.is_ok(), "{committed:?}");
+    // Both committed: the attempt's decision and the page with its outbox row.
+    assert_eq!(
+        count(
+            db,
+            "SELECT count(*) FROM T.attempts WHERE decision = 'give-up'"
+        ),
+        1
+    );
+    assert_eq!(count(db, "SELECT count(*) FROM T.alert_log"), 1);
+    assert_eq!(count(db, "SELECT count(*) FROM T.alert_outbox"), 1);
+    // The lease was freed by the give-up, in the same transaction.
+    assert!(matches!(
+        s.acquire(key("r"), &owner(2), now(), LONG, 0, false)
+            .unwrap(),
+        Acquired::Granted(_)
+    ));
+    // A stale fence refuses the attempt and so writes no alert either.
+    let before = count(db, "SELECT count(*) FROM T.alert_log");
+    let stale = s.finish_failure_with(
+        key("r"),
+        &g.fence,
+        g.round,
+        p.attempt,
+        now(),
+        &Default::default(),
+        3,
+        |st, sh| Ok(decision(st, sh, true)),
+        |within, _| {
+            within
+                .update_alerts("p", &policy, now(), |_| {
+                    Ok(("{}".to_string(), vec![page("k2")], ()))
+                })
+                .map(|_| ())
+        },
+    );
+    assert!(stale.unwrap_err().downcast_ref::<LeaseLost>().is_some());
+    assert_eq!(count(db, "SELECT count(*) FROM T.alert_log"), before);
+}
+
+fn an_alert_error_inside_the_attempt_s_write_keeps_the_attempt(db: &Db) {
+    let mut s = db.open();
+    let (g, p) = started(&mut s, "r");
+    let (decision_, alert) = s
+        .finish_failure_with(
+            key("r"),
+            &g.fence,
+            g.round,
+            p.attempt,
+            now(),
+            &Default::default(),
+            3,
+            |st, sh| Ok(decision(st, sh, false)),
+            |within, _| {
+                // The guest fails after the state row was locked and read:
+                // the alert part is undone (savepoint), the attempt is not.
+                Ok(
+                    within.update_alerts("p", &StoredPolicy::default(), now(), |_| {
+                        anyhow::bail!("alert state over its cap");
+                        #[allow(unreachable_code)]
+                        Ok((String::new(), Vec::new(), ()))
+                    }),
+                )
+            },
+        )
+        .unwrap();
+    assert!(decision_.give_up.is_none());
+    assert!(format!("{:#}", alert.unwrap_err()).contains("over its cap"));
+    assert_eq!(
+        count(
+            db,
+            "SELECT count(*) FROM T.attempts WHERE decision = 'retry'"
+        ),
+        1
+    );
+    assert_eq!(count(db, "SELECT count(*) FROM T.alert_log"), 0);
+    // The transaction went on after the rollback to the savepoint: a second
+    // evaluation in it commits.
+    let p2 = s
+        .begin_attempt(
+            key("r"),
+            &g.fence,
+            1,
+            "h",
+            now(),
+            0,
+            |_| 1,
+            |st, sh| Ok(permit(st, sh)),
+        )
+        .unwrap();
+    let (_, ids) = s
+        .finish_failure_with(
+            key("r"),
+            &g.fence,
+            g.round,
+            p2.attempt,
+            now(),
+            &Default::default(),
+            3,
+            |st, sh| Ok(decision(st, sh, false)),
+            |within, _| {
+                let _ = within.update_alerts("p", &StoredPolicy::default(), now(), |_| {
+                    anyhow::bail!("first evaluation fails")
+                });
+                within
+                    .update_alerts("p", &StoredPolicy::default(), now(), |_| {
+                        Ok(("{}".to_string(), vec![page("k3")], ()))
+                    })
+                    .map(|(ids, ())| ids)
+            },
+        )
+        .unwrap();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(count(db, "SELECT count(*) FROM T.alert_log"), 1);
+    assert_eq!(count(db, "SELECT count(*) FROM T.alert_outbox"), 1);
 }

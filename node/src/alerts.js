@@ -183,6 +183,8 @@ export function fromWitSinks(raw) {
         format: s.format,
         timeoutMs: toNumber(s.timeoutMs, `sinks[${i}].timeoutMs`),
         deadLetter: s.deadLetter ?? null,
+        routingKeyEnv: s.routingKeyEnv ?? null,
+        template: s.template ?? null,
       }),
     ),
   );

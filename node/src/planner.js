@@ -152,6 +152,22 @@ export function toWitShared(shared = {}, path = 'shared') {
   };
 }
 
+/** The shared state object itself when it is one this module lifted (its WIT form rides along). */
+export function liftedShared(shared) {
+  return shared?.[WIT] !== undefined ? shared : null;
+}
+
+/** Whether two WIT shared states are equal, field by field. */
+export function sameShared(a, b) {
+  if (a === b) return true;
+  const x = a.breaker;
+  const y = b.breaker;
+  return a.budget.spentMilli === b.budget.spentMilli && x.circuit === y.circuit
+    && x.consecutiveFailures === y.consecutiveFailures && x.recentOutcomes === y.recentOutcomes
+    && x.recentCount === y.recentCount && x.openedAtMs === y.openedAtMs
+    && x.probesStarted === y.probesStarted && x.probesSucceeded === y.probesSucceeded;
+}
+
 export function toWitOutcome(outcome, path = 'outcome') {
   if (outcome === undefined) throw new TypeError(`${path} is required: { failure, durationMs, pushbackMs }`);
   checkObject(outcome, path, OUTCOME_FIELDS);

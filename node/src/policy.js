@@ -17,6 +17,9 @@ import {
   fromWitPermit,
   fromWitSchedule,
   fromWitShared,
+  fromWitState,
+  liftedShared,
+  sameShared,
   toWitMaxEntries,
   toWitNow,
   toWitOutcome,
@@ -24,6 +27,8 @@ import {
   toWitState,
   u64,
 } from './planner.js';
+
+const ZERO_SHARED = toWitShared({});
 
 // Policies nobody closed release their guest handle when collected. The guest
 // caps loaded policies per instance, so close() (or `using`) is still the way.
@@ -40,6 +45,12 @@ export class Policy {
   #engine;
   #slot;
   #shared;
+  // The guest's fast-path-for answers (a pure function of the policy and a
+  // shared state): for the all-zero state and for the last steady state (one
+  // a success left unchanged). What beginAttempt on a fresh state and
+  // afterSuccess may skip; nothing is decided here.
+  #fastZero = null;
+  #fastLast = null;
 
   /** @internal */
   constructor(engine, slot, { shared = false } = {}) {
@@ -94,7 +105,46 @@ export class Policy {
    * @param {{ state?: object, shared?: object, now?: number | Date }} [args]
    */
   beginAttempt({ state, shared, now } = {}) {
-    return fromWitPermit(this.#engine.beginAttempt(this.#slot, toWitState(state), toWitShared(shared), toWitNow(now)));
+    const rawState = toWitState(state);
+    const rawShared = toWitShared(shared);
+    const nowMs = toWitNow(now);
+    if (rawState.attempts === 0 && rawState.startedAtMs === undefined && rawState.lastDelayMs === 0n && !this.#slot.closed) {
+      const fast = this.#fastFor(rawShared, true);
+      if (fast?.permit) {
+        // The guest's permit for a fresh state against this shared state,
+        // with the clock and the seed filled in as its answer says.
+        const p = fast.permit;
+        return Object.freeze({
+          refused: null,
+          attempt: p.attempt,
+          timeoutMs: p.timeoutMs,
+          retryAfterMs: p.retryAfterMs,
+          probe: p.probe,
+          state: fromWitState({ ...fast.rawPermit.state, startedAtMs: nowMs, seed: rawState.seed }),
+          shared: liftedShared(shared) ?? p.shared,
+        });
+      }
+    }
+    return fromWitPermit(this.#engine.beginAttempt(this.#slot, rawState, rawShared, nowMs));
+  }
+
+  /** The fast path known for a WIT shared state (asking once for the all-zero one when `ask`). */
+  #fastFor(raw, ask = false) {
+    const last = this.#fastLast;
+    if (last !== null && sameShared(last.raw, raw)) return last;
+    if (!sameShared(ZERO_SHARED, raw)) return null;
+    if (this.#fastZero === null && ask) this.#fastZero = this.#askFast(ZERO_SHARED);
+    return this.#fastZero;
+  }
+
+  #askFast(raw) {
+    const f = this.#engine.plan(this.#slot, 'fastPathFor', raw);
+    return {
+      raw,
+      successRecordsNothing: f.successRecordsNothing,
+      rawPermit: f.freshPermit ?? null,
+      permit: f.freshPermit == null ? null : fromWitPermit(f.freshPermit),
+    };
   }
 
   /**
@@ -108,7 +158,16 @@ export class Policy {
 
   /** After a successful attempt: the next shared state (half-open circuit closes, budget refills). */
   afterSuccess(shared) {
-    return fromWitShared(this.#engine.afterSuccess(this.#slot, toWitShared(shared)));
+    const raw = toWitShared(shared);
+    const fast = this.#slot.closed ? null : this.#fastFor(raw);
+    if (fast?.successRecordsNothing) return liftedShared(shared) ?? fromWitShared(raw);
+    const next = this.#engine.afterSuccess(this.#slot, raw);
+    if (sameShared(next, raw) && !sameShared(ZERO_SHARED, raw)) {
+      // A steady state (the success left it as it was): ask once what may be
+      // skipped for it, so the next calls against it skip the guest.
+      this.#fastLast = this.#askFast(next);
+    }
+    return fromWitShared(next);
   }
 
   /**

@@ -122,14 +122,33 @@ it('a trap in a planner call surfaces as GuestTrapError; the policy plans again 
 it('a trap in a planner call made on the core exports directly is a GuestTrapError too, and recovered from', () => {
   const { engine, armed, instances } = faultyEngine();
   const policy = loadOn(engine, '[retry]\njitter = "none"\n');
+  // A second attempt: a fresh one may be answered without begin-attempt (see below).
+  const state = { attempts: 1, startedAtMs: 0 };
   armed[BEGIN_ATTEMPT] = true;
-  assert.throws(() => policy.beginAttempt({ now: 0 }), GuestTrapError);
-  assert.equal(policy.beginAttempt({ now: 0 }).attempt, 1);
+  assert.throws(() => policy.beginAttempt({ state, now: 0 }), GuestTrapError);
+  assert.equal(policy.beginAttempt({ state, now: 0 }).attempt, 2);
   assert.equal(instances(), 2);
   armed[AFTER_SUCCESS] = true;
   assert.throws(() => policy.afterSuccess({}), GuestTrapError);
   assert.equal(policy.afterSuccess({}).breaker.circuit, 'closed');
   assert.equal(instances(), 3);
+});
+
+it('a fresh attempt and a success against a state fast-path-for vouches for make no begin-attempt or after-success call', () => {
+  const { engine, armed, instances } = faultyEngine();
+  const policy = loadOn(engine, '[retry]\njitter = "none"\nattempt_timeout = "2s"\n');
+  armed[BEGIN_ATTEMPT] = true;
+  armed[AFTER_SUCCESS] = true;
+  // No breaker, no budget: the all-zero state admits a fresh attempt and a success records nothing.
+  const permit = policy.beginAttempt({ state: { seed: 9 }, now: 5 });
+  assert.deepEqual(
+    { attempt: permit.attempt, timeoutMs: permit.timeoutMs, startedAtMs: permit.state.startedAtMs, seed: permit.state.seed },
+    { attempt: 1, timeoutMs: 2000, startedAtMs: 5, seed: '9' },
+  );
+  assert.equal(policy.afterSuccess(permit.shared), permit.shared);
+  assert.equal(instances(), 1, 'neither armed export was called');
+  // A second attempt is the guest's to plan.
+  assert.throws(() => policy.beginAttempt({ state: permit.state, now: 6 }), GuestTrapError);
 });
 
 it('a state the guest refuses gives the same PolicyError on the direct path as through jco', () => {

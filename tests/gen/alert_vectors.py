@@ -452,9 +452,11 @@ total += suite("alerts-errors.json", "Bad events, corrupted state and invalid al
 # ---------------------------------------------------------------- sinks
 # `call: sinks`: the policy's validated sinks as the WIT's `sinks` returns
 # them; `null` when the policy has no alert section at all.
-def sink(kind, location=(), target="*", format="backstop", timeout_ms=10_000, dead_letter=None):
+def sink(kind, location=(), target="*", format="backstop", timeout_ms=10_000, dead_letter=None,
+         routing_key_env=None, template=None):
     return {"target": target, "kind": kind, "location": list(location), "format": format,
-            "timeout_ms": timeout_ms, "dead_letter": dead_letter}
+            "timeout_ms": timeout_ms, "dead_letter": dead_letter, "routing_key_env": routing_key_env,
+            "template": template}
 
 def sinks_vector(name, source, expect, fmt="toml"):
     policy = None if source is None else {"format": fmt, "source": source}
@@ -470,12 +472,12 @@ sinks = [
                  '[[alerts.sinks]]\ntype = "stdout"\n'
                  '[[alerts.sinks]]\ntarget = "mlops-room"\ntype = "file"\npath = "alerts.jsonl"\n'
                  '[[alerts.sinks]]\ntarget = "oncall"\ntype = "webhook"\nurl = "https://events.pagerduty.com/v2/enqueue"\n'
-                 'format = "pagerduty"\ntimeout = "2s"\ndead_letter = "/var/lib/backstop/dead.jsonl"\n'
+                 'format = "pagerduty"\nrouting_key_env = "PD_ROUTING_KEY"\ntimeout = "2s"\ndead_letter = "/var/lib/backstop/dead.jsonl"\n'
                  '[[alerts.sinks]]\ntarget = "ops"\ntype = "command"\ncommand = ["notify-send", "--urgency", "critical"]\ntimeout = "1m30s"\n',
                  [sink("stdout"),
                   sink("file", ["alerts.jsonl"], target="mlops-room"),
                   sink("webhook", ["https://events.pagerduty.com/v2/enqueue"], target="oncall", format="pagerduty",
-                       timeout_ms=2_000, dead_letter="/var/lib/backstop/dead.jsonl"),
+                       timeout_ms=2_000, dead_letter="/var/lib/backstop/dead.jsonl", routing_key_env="PD_ROUTING_KEY"),
                   sink("command", ["notify-send", "--urgency", "critical"], target="ops", timeout_ms=90_000)]),
     sinks_vector("a command given as one string is a one-element argv", RULE +
                  '[[alerts.sinks]]\ntype = "command"\ncommand = "/usr/local/bin/page-me"\n',
@@ -497,8 +499,76 @@ sinks = [
     sinks_vector("non-ASCII paths and targets pass through unchanged", RULE +
                  '[[alerts.sinks]]\ntarget = "équipe-données"\ntype = "file"\npath = "/tmp/alertes-été.jsonl"\n',
                  [sink("file", ["/tmp/alertes-été.jsonl"], target="équipe-données")]),
+    # Slack and template bodies are rendered by the host that delivers; the
+    # guest hands over the template as compact JSON text, keys in document order.
+    sinks_vector("a slack sink and a template sink, its template in document order", RULE +
+                 '[[alerts.sinks]]\ntarget = "mlops-room"\ntype = "webhook"\nurl = "https://hooks.slack.com/services/T0/B0/x"\nformat = "slack"\n'
+                 '[[alerts.sinks]]\ntarget = "ops"\ntype = "webhook"\nurl = "https://alerts.example.com/hook"\nformat = "template"\n'
+                 '[alerts.sinks.template]\ntitle = "[{{severity}}] {{summary}}"\nseverity = "{{severity}}"\n'
+                 'links = ["{{runbook_url}}"]\nnested = { pipeline = "{{payload.pipeline}}", n = 3, on = true, x = 1.5 }\n'
+                 'zeta = "z \\"quoted\\" \\u00e9"\n',
+                 [sink("webhook", ["https://hooks.slack.com/services/T0/B0/x"], target="mlops-room", format="slack"),
+                  sink("webhook", ["https://alerts.example.com/hook"], target="ops", format="template",
+                       template='{"title":"[{{severity}}] {{summary}}","severity":"{{severity}}","links":["{{runbook_url}}"],'
+                                '"nested":{"pipeline":"{{payload.pipeline}}","n":3,"on":true,"x":1.5},"zeta":"z \\"quoted\\" é"}')]),
+    sinks_vector("a template in a JSON policy keeps null and its key order",
+                 '{"alerts": {"sinks": [{"type": "command", "command": "notify", "format": "template", '
+                 '"template": {"z": "{{ kind }}", "a": null, "m": ["{{targets}}", {"k": "{{payload.runbook.url}}"}]}}]}}',
+                 [sink("command", ["notify"], format="template",
+                       template='{"z":"{{ kind }}","a":null,"m":["{{targets}}",{"k":"{{payload.runbook.url}}"}]}')], "json"),
 ]
-suite("alerts-sinks.json", "The sinks of a policy (the WIT's alerts.sinks): validated, defaults filled in, null without an alert section", sinks)
+S = '[[alerts.sinks]]\n'
+PD = S + 'target = "oncall"\ntype = "webhook"\nurl = "https://events.pagerduty.com/v2/enqueue"\nformat = "pagerduty"\n'
+TPL = S + 'target = "ops"\ntype = "webhook"\nurl = "https://alerts.example.com/hook"\nformat = "template"\n'
+def at(source, needle):
+    """(line, column) of `needle`'s first character, one-based, in characters."""
+    before = source[:source.index(needle)]
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+def jat(source, needle):
+    return at(source, needle)
+JPD = ('{"alerts": {"sinks": [{"target": "oncall", "type": "webhook", "url": "https://events.pagerduty.com/v2/enqueue", '
+       '"format": "pagerduty", "routing_key_env": "PD_ROUTING_KEY", "integration_key": "0123456789abcdef0123456789abcdef"}]}}')
+TBAD = TPL + '[alerts.sinks.template]\ntitle = "{{sumary}}"\n'
+TOPEN = TPL + 'template = { blocks = [{ text = "{{summary" }] }\n'
+TDATE = TPL + 'template = { at = 1979-05-27T07:32:00Z }\n'
+sinks += [
+    lerr("a pagerduty sink names the variable that holds its routing key", PD,
+         [("missing-field", "alerts.sinks[0].routing_key_env", 1, 1,
+           "the pagerduty sink for `oncall` needs `routing_key_env`: the environment variable that holds the integration's routing key")]),
+    lerr("a literal routing key is refused, naming the sink and never echoing the key",
+         PD + 'routing_key = "R0123456789abcdef0123456789abcdef"\nrouting_key_env = "PD_ROUTING_KEY"\n',
+         [("invalid-value", "alerts.sinks[0].routing_key", 6, 15,
+           "the sink for `oncall` has a literal `routing_key`: a routing key is a secret and never goes in a policy file; "
+           "put it in an environment variable and name that variable with `routing_key_env`")]),
+    lerr("a literal integration key in a JSON policy is refused too", JPD,
+         [("invalid-value", "alerts.sinks[0].integration_key", *jat(JPD, '"0123456789abcdef'),
+           "the sink for `oncall` has a literal `integration_key`: a routing key is a secret and never goes in a policy file; "
+           "put it in an environment variable and name that variable with `routing_key_env`")], "json"),
+    lerr("routing_key_env is a variable name", PD + 'routing_key_env = "PD-KEY"\n',
+         [("invalid-value", "alerts.sinks[0].routing_key_env", 6, 19,
+           "`PD-KEY` is not an environment variable name (letters, digits and `_`, not starting with a digit)")]),
+    lerr("routing_key_env belongs to a pagerduty sink",
+         S + 'type = "webhook"\nurl = "https://hooks.slack.com/services/x"\nformat = "slack"\nrouting_key_env = "PD_ROUTING_KEY"\n',
+         [("invalid-value", "alerts.sinks[0].routing_key_env", 5, 19, "`routing_key_env` is for a `format = \"pagerduty\"` sink")]),
+    lerr("a template sink needs its template", TPL,
+         [("missing-field", "alerts.sinks[0].template", 1, 1,
+           "a `format = \"template\"` sink needs `template`: the JSON object to send, with `{{field}}` placeholders")]),
+    lerr("a placeholder names a notification field", TBAD,
+         [("invalid-value", "alerts.sinks[0].template.title", *at(TBAD, '"{{sumary}}"'),
+           "`{{sumary}}` is not a notification field; did you mean `{{summary}}`?")]),
+    lerr("an unclosed placeholder deep in the template", TOPEN,
+         [("invalid-value", "alerts.sinks[0].template.blocks[0].text", *at(TOPEN, '"{{summary"'),
+           "`{{` without a closing `}}` in \"{{summary\""),]),
+    lerr("a template on a sink of another format", S + 'type = "stdout"\ntemplate = { a = "{{summary}}" }\n',
+         [("invalid-value", "alerts.sinks[0].template", 3, 12, "`template` is for a `format = \"template\"` sink")]),
+    lerr("a template is a table", TPL + 'template = "{{summary}}"\n',
+         [("wrong-type", "alerts.sinks[0].template", 6, 12)]),
+    lerr("a template holds JSON values only", TDATE,
+         [("wrong-type", "alerts.sinks[0].template.at", *at(TDATE, "1979"))]),
+    lerr("an unknown format lists the four", S + 'type = "stdout"\nformat = "teams"\n',
+         [("invalid-value", "alerts.sinks[0].format", 3, 10, "`teams` is not a format; expected backstop, pagerduty, slack or template")]),
+]
+suite("alerts-sinks.json", "The sinks of a policy (the WIT's alerts.sinks): validated, defaults filled in, null without an alert section; invalid sinks (routing keys, templates)", sinks)
 # ---------------------------------------------------------------- grouping
 # `[alerts.grouping]`: Alertmanager's aggregation groups (dispatch/dispatch.go)
 # and notification log (notify/dedup_stage.go needsUpdate). Expectations

@@ -328,6 +328,59 @@ def cancel_deadline():
     ]
 
 
+def fast_path():
+    """Successes against a shared state the engine says a success leaves as it
+    is let the hosts skip the engine (fast-path-for, issue 14). Each vector is
+    built so that a state recorded wrongly, or a permit filled in wrongly,
+    changes a later wait, timeout or give-up."""
+    rate = ("[retry]\nmax_attempts = 2\n" + NOJIT +
+            "[retry.circuit_breaker]\nconsecutive_failures = 100\nfailure_rate = 0.5\n"
+            "window = 4\nminimum_calls = 4\nopen_for = \"10s\"\n")
+    b = "[retry]\nmax_attempts = 5\n" + NOJIT + "[retry.budget]\nmax_tokens = 4\ntoken_ratio = 0.5\n"
+    dl = "[retry]\nmax_attempts = 5\nattempt_timeout = \"200ms\"\ndeadline = \"350ms\"\n" + NOJIT
+    cb3 = ("[retry]\nmax_attempts = 2\n" + NOJIT +
+           "[retry.circuit_breaker]\nconsecutive_failures = 3\nopen_for = \"10s\"\n")
+    dflt, seed = Cfg(), 7
+    d = [dflt.delay(n, seed, 0) for n in range(1, 3)]
+    return [
+        vec("successes fill the breaker's window, the steady ones skip the engine, and the window still trips",
+            rate,
+            *[call([ok()], [att(1, 0)], {"value": "done"}, 0) for _ in range(6)],
+            # Four successes then two failures: 2 of 4 = the 0.5 failure rate.
+            call([fail(), fail()], [att(1, 0), att(2, 100)],
+                 gave_up("attempts-exhausted", 2, "transient", "attempt-2"), 100, [cb(1, 100)]),
+            call([], [], gave_up("circuit-open", 0), 100)),
+        vec("a full budget records nothing on success; a drained one is refilled by every success", b,
+            *[call([ok()], [att(1, 0)], {"value": "done"}, 0) for _ in range(3)],
+            call([fail(), fail()], [att(1, 0), att(2, 100)],
+                 gave_up("budget-exhausted", 2, "transient", "attempt-2"), 100, [cb(1, 100)]),
+            call([ok()], [att(1, 100)], {"value": "done"}, 100),
+            call([ok()], [att(1, 100)], {"value": "done"}, 100),
+            call([ok()], [att(1, 100)], {"value": "done"}, 100),
+            call([fail(), ok()], [att(1, 100), att(2, 200)], {"value": "done"}, 200, [cb(1, 100)])),
+        vec("a skipped begin-attempt starts the deadline at the attempt's start", dl,
+            call([ok(duration=10)], [att(1, 0, 200)], {"value": "done"}, 10),
+            call([ok(duration=10)], [att(1, 10, 200)], {"value": "done"}, 20),
+            call([fail(duration=100), ok(duration=10)], [att(1, 20, 200), att(2, 220, 150)],
+                 {"value": "done"}, 230, [cb(1, 100)])),
+        vec("a skipped begin-attempt keeps the call's jitter seed", "",
+            call([ok()], [att(1, 0)], {"value": "done"}, 0),
+            call([ok()], [att(1, 0)], {"value": "done"}, 0, seed=str(seed)),
+            call([fail(), fail(), ok()], [att(1, 0), att(2, d[0]), att(3, d[0] + d[1])], {"value": "done"},
+                 d[0] + d[1], [cb(1, d[0]), cb(2, d[1])], seed=str(seed))),
+        vec("after a probe closes the circuit, successes skip the engine and failures trip it again", cb3,
+            call([fail(), fail()], [att(1, 0), att(2, 100)],
+                 gave_up("attempts-exhausted", 2, "transient", "attempt-2"), 100, [cb(1, 100)]),
+            call([fail()], [att(1, 100)], gave_up("circuit-open", 1, "transient", "attempt-1"), 100),
+            call([ok("probe")], [att(1, 10100)], {"value": "probe"}, 10100, advance_ms=10000),
+            call([ok()], [att(1, 10100)], {"value": "done"}, 10100),
+            call([ok()], [att(1, 10100)], {"value": "done"}, 10100),
+            call([fail(), fail()], [att(1, 10100), att(2, 10200)],
+                 gave_up("attempts-exhausted", 2, "transient", "attempt-2"), 10200, [cb(1, 100)]),
+            call([fail()], [att(1, 10200)], gave_up("circuit-open", 1, "transient", "attempt-1"), 10200)),
+    ]
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     total = 0
@@ -338,6 +391,8 @@ def main():
     total += suite("helpers-budget", "The retry budget, shared per policy object across calls.", budget())
     total += suite("helpers-cancel-deadline", "Attempt timeouts, cancellation and the caller's deadline.",
                    cancel_deadline())
+    total += suite("helpers-fast-path", "Steady successes skip the engine; every wait, timeout and recorded "
+                   "state stays the engine's (issue 14).", fast_path())
     print(f"{total} helper vectors written to {os.path.normpath(OUT)}")
 
 

@@ -12,6 +12,7 @@ mod redact;
 mod render;
 pub mod runbook;
 mod state;
+pub mod template;
 
 use std::sync::Arc;
 
@@ -116,6 +117,11 @@ pub struct Sink {
     pub timeout_ms: u64,
     /// `webhook`: where undeliverable notifications are appended.
     pub dead_letter: Option<String>,
+    /// `pagerduty`: the environment variable holding the routing key (the key
+    /// itself never appears in a policy).
+    pub routing_key_env: Option<String>,
+    /// `template`: the body template as compact JSON text (see `template`).
+    pub template: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +150,19 @@ pub enum SinkFormat {
     Backstop,
     /// A PagerDuty Events v2 event.
     Pagerduty,
+    /// A Slack-compatible incoming-webhook message.
+    Slack,
+    /// The sink's own JSON template, filled from the notification.
+    Template,
+}
+
+impl SinkFormat {
+    const ALL: [SinkFormat; 4] = [
+        SinkFormat::Backstop,
+        SinkFormat::Pagerduty,
+        SinkFormat::Slack,
+        SinkFormat::Template,
+    ];
 }
 
 impl SinkFormat {
@@ -151,6 +170,8 @@ impl SinkFormat {
         match self {
             SinkFormat::Backstop => "backstop",
             SinkFormat::Pagerduty => "pagerduty",
+            SinkFormat::Slack => "slack",
+            SinkFormat::Template => "template",
         }
     }
 }
@@ -246,6 +267,13 @@ const SINK_FIELDS: &[&str] = &[
     "format",
     "timeout",
     "dead_letter",
+    "routing_key_env",
+    "template",
+    // Accepted by the reader only to refuse them with a better message than
+    // "unknown field": a routing key is a secret and never sits in a policy.
+    "routing_key",
+    "integration_key",
+    "service_key",
 ];
 const RULE_FIELDS: &[&str] = &[
     "id",
@@ -497,19 +525,91 @@ fn read_sink(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<Sink> {
     let format = match text(v, "format") {
         None => Some(SinkFormat::Backstop),
         Some(name) => {
-            let format = [SinkFormat::Backstop, SinkFormat::Pagerduty]
-                .into_iter()
-                .find(|f| f.as_str() == name);
+            let format = SinkFormat::ALL.into_iter().find(|f| f.as_str() == name);
             if format.is_none() {
                 let at = t.get("format").map_or(t.offset, |n| n.offset);
                 v.report(
                     ErrorCode::InvalidValue,
                     &join(path, "format"),
                     at,
-                    format!("`{name}` is not a format; expected backstop or pagerduty"),
+                    format!(
+                        "`{name}` is not a format; expected backstop, pagerduty, slack or template"
+                    ),
                 );
             }
             format
+        }
+    };
+    for secret in ["routing_key", "integration_key", "service_key"] {
+        if let Some(n) = t.get(secret) {
+            v.report(
+                ErrorCode::InvalidValue,
+                &join(path, secret),
+                n.offset,
+                format!(
+                    "the sink for `{target}` has a literal `{secret}`: a routing key is a secret and never goes in a policy file; put it in an environment variable and name that variable with `routing_key_env`"
+                ),
+            );
+        }
+    }
+    let routing_key_env = text(v, "routing_key_env");
+    if let Some(name) = &routing_key_env {
+        let at = t.get("routing_key_env").map_or(t.offset, |n| n.offset);
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            v.report(
+                ErrorCode::InvalidValue,
+                &join(path, "routing_key_env"),
+                at,
+                format!("`{name}` is not an environment variable name (letters, digits and `_`, not starting with a digit)"),
+            );
+        } else if format.is_some_and(|f| f != SinkFormat::Pagerduty) {
+            v.report(
+                ErrorCode::InvalidValue,
+                &join(path, "routing_key_env"),
+                at,
+                "`routing_key_env` is for a `format = \"pagerduty\"` sink",
+            );
+        }
+    } else if format == Some(SinkFormat::Pagerduty) {
+        v.report(
+            ErrorCode::MissingField,
+            &join(path, "routing_key_env"),
+            t.offset,
+            format!(
+                "the pagerduty sink for `{target}` needs `routing_key_env`: the environment variable that holds the integration's routing key"
+            ),
+        );
+    }
+    let template = match t.get("template") {
+        None => {
+            if format == Some(SinkFormat::Template) {
+                v.report(
+                    ErrorCode::MissingField,
+                    &join(path, "template"),
+                    t.offset,
+                    "a `format = \"template\"` sink needs `template`: the JSON object to send, with `{{field}}` placeholders",
+                );
+            }
+            None
+        }
+        Some(n) => {
+            let p = join(path, "template");
+            if format.is_some_and(|f| f != SinkFormat::Template) {
+                v.report(
+                    ErrorCode::InvalidValue,
+                    &p,
+                    n.offset,
+                    "`template` is for a `format = \"template\"` sink",
+                );
+                None
+            } else {
+                template::read(v, &p, n)
+            }
         }
     };
     let timeout_ms = t
@@ -527,6 +627,8 @@ fn read_sink(v: &mut Validator<'_>, path: &str, node: &Node) -> Option<Sink> {
         format: format?,
         timeout_ms,
         dead_letter,
+        routing_key_env,
+        template,
     })
 }
 

@@ -13,5 +13,5 @@ pub mod schedule;
 
 pub use backoff::Jitter;
 pub use config::{MAX_DURATION_MS, RetryConfig};
-pub use planner::{AttemptFailure, Decision, GiveUp, Permit, RetryState, SharedState};
+pub use planner::{AttemptFailure, Decision, FastPath, GiveUp, Permit, RetryState, SharedState};
 pub use schedule::{MAX_SCHEDULE, PlannedAttempt, Schedule};

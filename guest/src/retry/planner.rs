@@ -3,7 +3,7 @@
 //! after a success. The state records are plain values the host keeps.
 
 use super::config::RetryConfig;
-use crate::breaker::{Admission, BreakerState};
+use crate::breaker::{Admission, BreakerState, Circuit};
 use crate::budget::BudgetState;
 use crate::classify::{Classification, Failure, FailureClass};
 use crate::error::{ErrorCode, PolicyError};
@@ -66,6 +66,17 @@ pub struct Permit {
     pub probe: bool,
     pub state: RetryState,
     pub shared: SharedState,
+}
+
+/// What a host may skip for one shared state; see [`RetryConfig::fast_path`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FastPath {
+    /// `after_success(shared) == Ok(shared)`: a success records nothing.
+    pub success_records_nothing: bool,
+    /// `begin_attempt` of a fresh state (all zero but its seed) against this
+    /// shared state, at any `now_ms`: this permit with `state.started_at_ms`
+    /// set to `now_ms` and `state.seed` to the seed passed in.
+    pub fresh_permit: Option<Permit>,
 }
 
 /// The outcome of a failed attempt, as the host observed it.
@@ -302,6 +313,29 @@ impl RetryConfig {
     }
 
     /// After a successful attempt: close a half-open circuit, refill the budget.
+    /// What a host may skip for `shared`. Both answers are derived by running
+    /// the planner's own functions, so a host obeying them makes exactly the
+    /// decisions it would make by calling them.
+    pub fn fast_path(&self, shared: &SharedState) -> Result<FastPath, PolicyError> {
+        let success_records_nothing = self.after_success(shared)? == *shared;
+        // Only a closed breaker (or none) admits independently of the clock:
+        // an open one half-opens after `open_for`, a half-open one counts probes.
+        let clock_free = self
+            .breaker
+            .as_ref()
+            .is_none_or(|_| shared.breaker.circuit == Circuit::Closed);
+        let fresh_permit = if clock_free {
+            let p = self.begin_attempt(&RetryState::default(), shared, 0)?;
+            (p.refused.is_none() && !p.probe && p.shared == *shared).then_some(p)
+        } else {
+            None
+        };
+        Ok(FastPath {
+            success_records_nothing,
+            fresh_permit,
+        })
+    }
+
     pub fn after_success(&self, shared: &SharedState) -> Result<SharedState, PolicyError> {
         if let Some(b) = &self.breaker {
             b.check(&shared.breaker, "shared.breaker")?;

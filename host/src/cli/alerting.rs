@@ -16,7 +16,7 @@ use super::exit::Exit;
 use super::fmt::now_ms;
 use super::outbox::{Courier, Drained};
 use super::render_diagnostics;
-use super::store::{AlertLogRow, Outgoing, Store, StoredPolicy};
+use super::store::{AlertLogRow, AlertWriter, Outgoing, Store, StoredPolicy};
 
 /// The pipeline name a policy file implies: its file name without extension.
 pub fn default_pipeline(policy: Option<&Path>) -> String {
@@ -54,6 +54,13 @@ pub struct Handled {
     pub queued: usize,
     /// Notifications for targets without a sink, printed on stderr.
     pub printed: usize,
+}
+
+/// An evaluation written but not yet followed up ([`Alerting::committed`]).
+#[derive(Debug)]
+pub struct Evaluated {
+    ids: Vec<i64>,
+    notifications: Vec<backstop::alerts::Notification>,
 }
 
 /// Alert evaluation against the state database; delivery through the outbox.
@@ -105,6 +112,21 @@ impl Alerting {
         store: &mut Store,
         event: &Event,
     ) -> Result<Handled> {
+        let evaluated = self.evaluate(session, store, event)?;
+        super::outbox::crash_point("alerts-committed");
+        self.committed(store, evaluated)
+    }
+
+    /// Evaluate one event now and write the next state, the log and the
+    /// outbox rows through `writer`: their own transaction, or a run-ledger
+    /// write's (the attempt's record and its evaluation commit together).
+    /// Once that commits, [`Alerting::committed`] finishes the job.
+    pub fn evaluate(
+        &mut self,
+        session: &mut Session,
+        writer: &mut impl AlertWriter,
+        event: &Event,
+    ) -> Result<Evaluated> {
         let now = now_ms();
         let policy = self.policy;
         let (sinks, source) = (&self.sinks, &self.source);
@@ -112,7 +134,7 @@ impl Alerting {
         // the policy and the event); the store adds the due ones.
         let needed = session.alert_state_keys(policy, event)?;
         let (ids, notifications) =
-            store.update_alert_keys(&self.key, &self.stored, now, &needed, |shards| {
+            writer.update_alert_keys(&self.key, &self.stored, now, &needed, |shards| {
                 let e = session.evaluate_alerts_keyed(policy, shards, event, now)?;
                 let mut rows = Vec::new();
                 for n in &e.notifications {
@@ -143,7 +165,14 @@ impl Alerting {
                 }
                 Ok((e.states, rows, e.notifications))
             })?;
-        super::outbox::crash_point("alerts-committed");
+        Ok(Evaluated { ids, notifications })
+    }
+
+    /// After an evaluation committed: print the notifications for targets
+    /// without a sink (and log them as delivered).
+    pub fn committed(&self, store: &mut Store, evaluated: Evaluated) -> Result<Handled> {
+        let Evaluated { ids, notifications } = evaluated;
+        let sinks = &self.sinks;
         let mut handled = Handled::default();
         let mut ids = ids.into_iter();
         for n in &notifications {

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use backstop::alerts::{Sink, SinkFormat};
 use backstop::{Engine, Error, Format};
 
 use super::{read_policy, render_diagnostics};
@@ -12,7 +13,10 @@ pub fn run(path: &Path, json: bool) -> Result<ExitCode> {
     let source = read_policy(path)?;
     let mut session = Engine::new()?.session()?;
     let errors = match session.load_policy(&source, Format::from_path(path)) {
-        Ok(_) => Vec::new(),
+        Ok(policy) => {
+            note_unset_routing_keys(&session.alert_sinks(policy)?.unwrap_or_default());
+            Vec::new()
+        }
         Err(Error::InvalidPolicy(errors)) => errors,
         Err(other) => return Err(other.into()),
     };
@@ -35,4 +39,19 @@ pub fn run(path: &Path, json: bool) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// A routing key lives in the environment of whatever delivers, so its
+/// absence here is a note, not an error (CI checking a policy has no key).
+fn note_unset_routing_keys(sinks: &[Sink]) {
+    for sink in sinks.iter().filter(|s| s.format == SinkFormat::Pagerduty) {
+        if let Some(var) = &sink.routing_key_env
+            && std::env::var(var).map_or(true, |v| v.trim().is_empty())
+        {
+            eprintln!(
+                "backstop: note: {var} (routing_key_env of the pagerduty sink for `{}`) is not set here; a delivery from an environment without it fails until it is set",
+                sink.target
+            );
+        }
+    }
 }

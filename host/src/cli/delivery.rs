@@ -1,8 +1,8 @@
 //! Alert delivery through the policy's sinks (which the guest validated and
 //! hands over through the WIT's `sinks`): routing a notification to its
-//! sinks, the line each sink gets, and one try at stdout, a JSON-lines file,
-//! a command or a webhook. Retries, claims and dead letters belong to the
-//! outbox (`cli/outbox.rs`).
+//! sinks and one try at stdout, a JSON-lines file, a command or a webhook.
+//! The bodies are rendered in `cli/bodies.rs`; retries, claims and dead
+//! letters belong to the outbox (`cli/outbox.rs`).
 
 use super::mask::{mask_urls, masked_url};
 use std::io::Write;
@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use backstop::Failure;
-use backstop::alerts::{Notification, NotificationKind, Severity, Sink, SinkFormat, SinkKind};
-use serde_json::{Value, json};
+use backstop::alerts::{Notification, Sink, SinkKind};
 
-use super::fmt::{duration, rfc3339};
+use super::fmt::duration;
+
+pub use super::bodies::line;
 
 /// How the alert log and messages name a sink.
 pub fn sink_label(sink: &Sink) -> String {
@@ -70,90 +71,6 @@ impl Route<'_> {
             Route::Stderr(target) => format!("stderr:{target}"),
         }
     }
-}
-
-/// The notification as backstop's own JSON body.
-pub fn backstop_body(n: &Notification, at_ms: u64) -> Value {
-    json!({
-        "at": rfc3339(at_ms),
-        "kind": n.kind,
-        "severity": n.severity,
-        "rule": n.rule,
-        "targets": n.targets,
-        "dedup_key": n.dedup_key,
-        "summary": n.summary,
-        "payload": n.payload,
-    })
-}
-
-/// A PagerDuty Events v2 body; the target name is the routing key.
-pub fn pagerduty_body(n: &Notification, target: &str, source: &str) -> Value {
-    let action = match n.kind {
-        NotificationKind::Resolve => "resolve",
-        _ => "trigger",
-    };
-    // Events v2 knows critical, error, warning and info.
-    let severity = match n.severity {
-        Severity::Critical => "critical",
-        Severity::High => "error",
-        Severity::Warning => "warning",
-        Severity::Info => "info",
-    };
-    json!({
-        "routing_key": target,
-        "event_action": action,
-        "dedup_key": pagerduty_dedup_key(&n.dedup_key),
-        "payload": {
-            "summary": n.summary,
-            "severity": severity,
-            "source": source,
-            "custom_details": n.payload,
-        },
-    })
-}
-
-/// PagerDuty refuses a dedup_key over 255 characters: a longer key (a long
-/// run id) becomes a prefix of it and the SHA-256 of the whole, still stable
-/// across redeliveries and still distinct per alert.
-pub fn pagerduty_dedup_key(key: &str) -> String {
-    const MAX: usize = 255;
-    if key.chars().count() <= MAX {
-        return key.to_string();
-    }
-    use sha2::{Digest, Sha256};
-    let hash: String = Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let prefix: String = key.chars().take(MAX - 1 - hash.len()).collect();
-    format!("{prefix}~{hash}")
-}
-
-/// `pipeline/step` from the payload, else the caller's.
-fn source_of(n: &Notification, fallback: &str) -> String {
-    let field = |k: &str| n.payload.get(k).and_then(Value::as_str).map(str::to_string);
-    match (field("pipeline"), field("step")) {
-        (Some(p), Some(s)) => format!("{p}/{s}"),
-        (Some(p), None) => p,
-        _ => fallback.to_string(),
-    }
-}
-
-/// The exact line a sink gets for a notification: what the outbox stores
-/// and the courier (`cli/outbox.rs`) delivers, however often it retries.
-/// `source` is PagerDuty's `source` when the payload names no pipeline/step.
-pub fn line(sink: &Sink, n: &Notification, at_ms: u64, source: &str) -> Result<String> {
-    let body = if sink.format == SinkFormat::Pagerduty {
-        let target = if sink.target == "*" {
-            n.targets.first().map(String::as_str).unwrap_or("*")
-        } else {
-            sink.target.as_str()
-        };
-        pagerduty_body(n, target, &source_of(n, source))
-    } else {
-        backstop_body(n, at_ms)
-    };
-    Ok(serde_json::to_string(&body)?)
 }
 
 /// A target without a sink: the notification goes to stderr, at once (there
@@ -300,25 +217,5 @@ pub fn run_command(argv: &[String], line: &str, timeout: Duration) -> Result<()>
             );
         }
         std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pagerduty_dedup_keys_fit_255_characters_and_stay_distinct() {
-        let short = "nightly/train/failed";
-        assert_eq!(pagerduty_dedup_key(short), short);
-        let a = format!("nightly/train/{}a", "x".repeat(400));
-        let b = format!("nightly/train/{}b", "x".repeat(400));
-        let (ka, kb) = (pagerduty_dedup_key(&a), pagerduty_dedup_key(&b));
-        assert_eq!(ka.chars().count(), 255);
-        assert_ne!(ka, kb);
-        assert_eq!(ka, pagerduty_dedup_key(&a), "stable");
-        assert!(ka.starts_with("nightly/train/"));
-        let exact = "é".repeat(255);
-        assert_eq!(pagerduty_dedup_key(&exact), exact);
     }
 }

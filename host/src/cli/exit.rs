@@ -10,6 +10,15 @@ pub const CIRCUIT_OPEN: u8 = 69;
 pub const LEASE_HELD: u8 = 73;
 /// The state database is corrupted, locked or unwritable (EX_IOERR).
 pub const STATE_ERROR: u8 = 74;
+/// `--one-attempt`: the default status of a permanent failure
+/// (`--permanent-exit-code`; sysexits' EX_DATAERR).
+pub const PERMANENT: u8 = 65;
+/// `--one-attempt`: backstop gave up after transient failures (attempts,
+/// deadline, budget or an open circuit): do not start another attempt.
+pub const GAVE_UP: u8 = 66;
+/// `--one-attempt`: the planner says retry; start the next attempt (sysexits'
+/// EX_TEMPFAIL). Also when another backstop holds the lease.
+pub const RETRY_ME: u8 = 75;
 /// The last attempt was stopped at its timeout (or at the deadline), as `timeout(1)`.
 pub const TIMED_OUT: u8 = 124;
 /// `backstop run` could not start: an invalid policy or override, an
@@ -36,6 +45,15 @@ Exit status of `backstop run`:
   126/127  the command could not be executed / was not found
   128+N    the last attempt was killed by signal N, or backstop itself was
            interrupted by signal N (130 for Ctrl-C)
+With --one-attempt (one attempt per invocation, as one pod of a Job):
+  0        the attempt succeeded, or this run id + step already succeeded earlier
+  75       retry me: the attempt failed and the planner says retry (the next
+           invocation waits out the planned delay first), or another backstop
+           holds the lease
+  65       a permanent failure (--permanent-exit-code N chooses another)
+  66       backstop gave up after transient failures (attempts, deadline,
+           budget, or an open circuit breaker)
+  74, 124-127, 128+N as above
 Other commands: 0 success, 1 invalid input (check: invalid policy), 2 usage or
 I/O error; `stats` returns 74 for a state database error."
     };

@@ -4,10 +4,12 @@
 
 mod alerting;
 mod alerts;
+mod bodies;
 mod check;
 mod classify;
 mod delivery;
 mod exit;
+mod export;
 mod fleet;
 mod fmt;
 mod gameday;
@@ -19,6 +21,7 @@ mod policy;
 mod reading;
 mod report;
 mod run;
+mod sender;
 mod simulate;
 mod stats;
 mod supervise;
@@ -85,6 +88,10 @@ enum Command {
     /// Alerts: replay a history against a policy, list, acknowledge, tick.
     #[command(subcommand)]
     Alerts(alerts::AlertsCommand),
+    /// Print a Kubernetes Job or an Argo template whose retries follow a
+    /// policy, its container wrapped in `backstop run --one-attempt`.
+    #[command(subcommand)]
+    Export(export::ExportCommand),
     /// Simulate a fleet of workers under an outage with the real planner.
     #[command(subcommand)]
     Simulate(fleet::SimulateCommand),
@@ -109,6 +116,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => (run::run(args), exit::BACKSTOP_ERROR),
         Command::Stats(args) => (stats::run(args), 2),
         Command::Alerts(command) => (alerts::run(command), 2),
+        Command::Export(command) => (export::run(command), 2),
         Command::Simulate(command) => (fleet::run(command), 2),
         Command::Gameday(args) => (gameday::run(args), 2),
         Command::GamedayInject(args) => (gameday::inject::run(args), 2),

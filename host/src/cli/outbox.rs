@@ -1,6 +1,6 @@
 //! Delivering the alert outbox: claim due rows, deliver each through the sink
-//! its stored policy names, mark it. Used by `backstop run` (between attempts
-//! and, bounded, after the run), `backstop alerts tick`, and `backstop alerts
+//! its stored policy names, mark it. Used by `backstop run` (on its sender
+//! thread, `cli/sender.rs`), `backstop alerts tick`, and `backstop alerts
 //! outbox` (which lists what is pending and dead-lettered, and redelivers dead
 //! letters).
 //!
@@ -21,7 +21,7 @@ use backstop::{AttemptFailure, Failure, Format, Policy, RetryState, Session, Sha
 use clap::Args;
 use serde_json::{Value, json};
 
-use backstop::alerts::{Sink, SinkKind};
+use backstop::alerts::{Sink, SinkFormat, SinkKind};
 
 use super::delivery;
 use super::fmt::{now_ms, rfc3339};
@@ -225,7 +225,10 @@ impl Courier {
             SinkKind::Command => delivery::run_command(&sink.location, &row.body, timeout)
                 .map_err(|e| other(format!("{e:#}"))),
             SinkKind::Webhook => match sink.location.first() {
-                Some(url) => delivery::post(url, &row.body, timeout),
+                Some(url) => match routed_body(&sink, &row.body) {
+                    Ok(body) => delivery::post(url, &body, timeout),
+                    Err(e) => Err(other(e)),
+                },
                 None => Err(other("a webhook sink without url".into())),
             },
         };
@@ -337,6 +340,36 @@ impl Courier {
             row.dedup_key, row.sink, row.id
         );
         Delivery::Dead { error }
+    }
+}
+
+/// The body a webhook sends: a PagerDuty body gets its routing key here, from
+/// the environment variable the sink names, and nowhere else (the stored row,
+/// the alert log and dead letters never hold it). A missing variable is an
+/// error for this try; the row stays in the outbox and is retried (and, if the
+/// planner gives up, dead-lettered and redeliverable) like any failed try.
+fn routed_body(sink: &Sink, body: &str) -> Result<String, String> {
+    if sink.format != SinkFormat::Pagerduty {
+        return Ok(body.to_string());
+    }
+    let Some(var) = sink.routing_key_env.as_deref() else {
+        return Err(format!(
+            "the pagerduty sink for `{}` has no routing_key_env",
+            sink.target
+        ));
+    };
+    match std::env::var(var) {
+        Ok(key) if !key.trim().is_empty() => {
+            super::bodies::with_routing_key(body, key.trim()).map_err(|e| format!("{e:#}"))
+        }
+        Ok(_) => Err(format!(
+            "the environment variable {var} (routing_key_env of the pagerduty sink for `{}`) is empty; set it to the integration's routing key",
+            sink.target
+        )),
+        Err(_) => Err(format!(
+            "the environment variable {var} (routing_key_env of the pagerduty sink for `{}`) is not set; set it to the integration's routing key",
+            sink.target
+        )),
     }
 }
 

@@ -231,6 +231,35 @@ fn apply(source: &str, format: Format, settings: &[Setting]) -> Result<String> {
     }
 }
 
+/// The `[retry]` string setting `key` of a policy file the guest has already
+/// accepted, as written (`None` when absent: the guest's default applies).
+/// For what the guest does not report back, e.g. the jitter mode `export`
+/// needs to bound the orchestrator's own waits.
+pub fn retry_text(path: &Path, key: &str) -> Result<Option<String>> {
+    let source = read_policy(path)?;
+    let text = match Format::from_path(path) {
+        Format::Toml => {
+            let doc: toml::Table = toml::from_str(&source)?;
+            doc.get("retry")
+                .and_then(|r| r.get(key))
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        }
+        Format::Json => {
+            let doc: serde_json::Value = if source.trim().is_empty() {
+                serde_json::Value::Null
+            } else {
+                jsonc_parser::parse_to_serde_value(&source, &Default::default())?
+            };
+            doc.get("retry")
+                .and_then(|r| r.get(key))
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        }
+    };
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

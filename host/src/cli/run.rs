@@ -2,12 +2,13 @@
 //! step. The guest decides every retry; this module runs the attempts, waits,
 //! and records everything in the state database.
 
+use std::cell::RefCell;
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -16,17 +17,20 @@ use backstop::alerts::{Event, EventKind};
 use backstop::{AttemptFailure, Decision, Engine, Error, Failure, GiveUpReason, Policy, Session};
 use clap::Args;
 
-use super::alerting::{Alerting, default_pipeline};
+use super::alerting::{Alerting, Evaluated, default_pipeline};
 use super::exit::{self, Exit};
 use super::fmt::duration;
 use super::plan::DEFAULT_STEP;
 use super::policy::{self, PolicyArgs};
 use super::reading::{self, Reading, Source};
 use super::report::{self, Reports};
+use super::sender::Sender;
 use super::store::{
     self, Acquired, Fence, Grant, LeaseLost, Observed, Owner, RunKey, Store, StoreError,
 };
 use super::supervise::{self, Ended, Finished, Signals, Stop, signal_name};
+
+mod one_attempt;
 
 /// How long a lease lasts without renewal; `BACKSTOP_LEASE_MS` overrides it
 /// (for tests). The holder renews it every third of that.
@@ -65,6 +69,17 @@ pub struct RunArgs {
     /// when the log readers recognise no failure in its stderr.
     #[arg(long)]
     read_stdout: bool,
+    /// Run one attempt, then exit: 0 on success, 75 when the planner says
+    /// retry (the next invocation with the same run id, step and state first
+    /// waits out the planned delay), the permanent code or 66 on giving up.
+    /// For orchestrators that start a fresh pod per attempt (Kubernetes Jobs,
+    /// Argo); see `backstop export`.
+    #[arg(long)]
+    one_attempt: bool,
+    /// With --one-attempt: the exit status of a permanent failure.
+    #[arg(long, value_name = "N", default_value_t = exit::PERMANENT, requires = "one_attempt",
+          value_parser = clap::value_parser!(u8).range(1..=255))]
+    permanent_exit_code: u8,
     #[command(flatten)]
     policy: PolicyArgs,
     /// The command and its arguments, after `--`. It runs in its own process
@@ -95,11 +110,16 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let lease_code = if args.one_attempt {
+        exit::RETRY_ME
+    } else {
+        exit::LEASE_HELD
+    };
     run_inner(args).map_err(|err| {
         let code = if err.downcast_ref::<StoreError>().is_some() {
             exit::STATE_ERROR
         } else if err.downcast_ref::<LeaseLost>().is_some() {
-            exit::LEASE_HELD
+            lease_code
         } else {
             return err;
         };
@@ -108,7 +128,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 }
 
 fn run_inner(args: RunArgs) -> Result<ExitCode> {
-    let mut session = Engine::new()?.session()?;
+    if args.one_attempt {
+        one_attempt::check_permanent_code(args.permanent_exit_code)?;
+    }
+    let engine = Engine::new()?;
+    let mut session = engine.session()?;
     let Some(policy) = policy::load(&mut session, &args.policy)? else {
         return Err(Exit::new(exit::BACKSTOP_ERROR, "invalid policy; nothing was run").into());
     };
@@ -128,45 +152,85 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
         step: &args.step,
     };
     let what = format!("run {:?} step {:?}", args.run_id, args.step);
+    // The pipeline `backstop stats` groups the run under (before the lease,
+    // so a failure here leaves nothing held).
+    let pipeline = args
+        .pipeline
+        .clone()
+        .unwrap_or_else(|| default_pipeline(args.policy.policy.as_deref()));
+    store.label_run(key, &pipeline)?;
     // Installed before the lease is taken, so a signal can never leave it held.
     let signals = Signals::install()?;
-    let grant = match store.acquire(key, &owner, now_ms(), lease_ms, seed, args.rerun)? {
-        Acquired::AlreadySucceeded {
-            attempt,
-            finished_at_ms,
-        } => {
-            let when = finished_at_ms
-                .map(|ms| format!(" at {}", super::fmt::rfc3339(ms - ms % 1000)))
-                .unwrap_or_default();
-            let on = attempt
-                .map(|a| format!(" on attempt {a}"))
-                .unwrap_or_default();
-            eprintln!(
-                "backstop: {what} already succeeded{on}{when}; not running it again (--rerun forces it)"
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
-        Acquired::Held {
-            owner,
-            expires_at_ms,
-        } => {
-            let mut parts = owner.splitn(3, ':');
-            let (holder_host, holder_pid) =
-                (parts.next().unwrap_or("?"), parts.next().unwrap_or("?"));
-            let left = expires_at_ms.saturating_sub(now_ms());
-            return Err(Exit::new(
-                exit::LEASE_HELD,
-                format!(
-                    "{what} is being run by another backstop (pid {holder_pid} on {holder_host}); \
-                     its lease expires in {} unless renewed. Not running it twice",
-                    duration(left)
-                ),
-            )
-            .into());
-        }
-        Acquired::Granted(grant) => grant,
+    // --one-attempt waits once for a held lease to expire (see below).
+    let mut waited_for_lease = false;
+    let grant = loop {
+        break match store.acquire(key, &owner, now_ms(), lease_ms, seed, args.rerun)? {
+            Acquired::AlreadySucceeded {
+                attempt,
+                finished_at_ms,
+            } => {
+                let when = finished_at_ms
+                    .map(|ms| format!(" at {}", super::fmt::rfc3339(ms - ms % 1000)))
+                    .unwrap_or_default();
+                let on = attempt
+                    .map(|a| format!(" on attempt {a}"))
+                    .unwrap_or_default();
+                eprintln!(
+                    "backstop: {what} already succeeded{on}{when}; not running it again (--rerun forces it)"
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            Acquired::Held {
+                owner,
+                expires_at_ms,
+            } => {
+                let mut parts = owner.splitn(3, ':');
+                let (holder_host, holder_pid) =
+                    (parts.next().unwrap_or("?"), parts.next().unwrap_or("?"));
+                let left = expires_at_ms.saturating_sub(now_ms());
+                // One attempt per pod: a pod killed without a signal (node lost)
+                // keeps its lease until it expires. Wait that out once rather than
+                // spend one of the orchestrator's retries; a live holder renews it.
+                if args.one_attempt && !waited_for_lease && left <= lease_ms {
+                    waited_for_lease = true;
+                    eprintln!(
+                        "backstop: {what} is held by pid {holder_pid} on {holder_host}; waiting {} \
+                         for its lease to expire",
+                        duration(left)
+                    );
+                    if let Some(signal) = one_attempt::sleep_unless_signalled(
+                        &signals,
+                        Duration::from_millis(left + 50),
+                    ) {
+                        return Err(Exit::new(
+                            signal_exit(signal),
+                            format!(
+                                "interrupted by {} while waiting for {what}'s lease",
+                                signal_name(signal)
+                            ),
+                        )
+                        .into());
+                    }
+                    continue;
+                }
+                return Err(Exit::new(
+                    if args.one_attempt {
+                        exit::RETRY_ME
+                    } else {
+                        exit::LEASE_HELD
+                    },
+                    format!(
+                        "{what} is being run by another backstop (pid {holder_pid} on {holder_host}); \
+                         its lease expires in {} unless renewed. Not running it twice",
+                        duration(left)
+                    ),
+                )
+                .into());
+            }
+            Acquired::Granted(grant) => grant,
+        };
     };
-    announce(&what, &grant, &host);
+    announce(&what, &grant, &host, args.one_attempt);
     let lease = Lease::start(
         store.reopen()?,
         &args.run_id,
@@ -174,6 +238,25 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
         grant.fence.clone(),
         lease_ms,
     );
+    // Alert delivery runs beside the command, never on the run's path.
+    let sender = match &alerting {
+        Some(_) => {
+            // Only a signal stops it: the lease guards the run, not the
+            // outbox (its rows have their own claims), and it is freed when
+            // the run ends, while delivery may still go on; a run that loses
+            // its lease ends with an error, which stops the sender.
+            let signalled = signals.flag();
+            let stop = move || signalled.load(Ordering::SeqCst) != 0;
+            Some(Sender::start(
+                engine.clone(),
+                path.clone(),
+                store::busy_timeout(),
+                &signals,
+                stop,
+            )?)
+        }
+        None => None,
+    };
     let mut runner = Runner {
         session,
         policy,
@@ -188,6 +271,7 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
         args: &args,
         tty: std::io::stderr().is_terminal(),
         alerting,
+        sender,
         reports,
     };
     runner.run()
@@ -218,7 +302,7 @@ fn alerting(
     )
 }
 
-fn announce(what: &str, grant: &Grant, host: &str) {
+fn announce(what: &str, grant: &Grant, host: &str, one_attempt: bool) {
     if grant.restarted {
         eprintln!(
             "backstop: {what} gave up before; starting it again (round {})",
@@ -229,6 +313,11 @@ fn announce(what: &str, grant: &Grant, host: &str) {
         return;
     }
     let next = grant.state.attempts + 1;
+    // One attempt per invocation frees the lease after each: nothing was taken over.
+    if one_attempt && grant.abandoned.is_empty() && !grant.holder_dead {
+        eprintln!("backstop: continuing {what} with attempt {next}");
+        return;
+    }
     let why = if grant.holder_dead {
         "its process is gone"
     } else {
@@ -351,6 +440,7 @@ struct Runner<'a> {
     args: &'a RunArgs,
     tty: bool,
     alerting: Option<Alerting>,
+    sender: Option<Sender>,
     reports: Reports,
 }
 
@@ -360,30 +450,35 @@ struct Runner<'a> {
 const DEFAULT_ALERT_DRAIN_MS: u64 = 10_000;
 
 impl Runner<'_> {
+    /// The attempts; then, when the run ended normally, alert delivery
+    /// gets a bounded time to finish (a failed or interrupted run leaves it
+    /// to the outbox at once). Delivery never changes the exit status.
     fn run(&mut self) -> Result<ExitCode> {
         let result = self.attempts();
-        if result.is_ok() {
+        if let Some(sender) = self.sender.take()
+            && result.is_ok()
+        {
             let bound = store::env_ms("BACKSTOP_ALERT_DRAIN_MS").unwrap_or(DEFAULT_ALERT_DRAIN_MS);
-            self.deliver_alerts(Instant::now() + Duration::from_millis(bound));
+            sender.finish(Duration::from_millis(bound), &self.signals);
         }
         result
     }
 
-    /// Deliver due alert notifications until `until`, a signal, or a lost
-    /// lease. Problems are reported, never change the exit status.
-    fn deliver_alerts(&mut self, until: Instant) {
-        let Some(alerting) = self.alerting.as_mut() else {
-            return;
-        };
-        let (signals, lease) = (&self.signals, &self.lease);
-        let stop = || signals.pending() || lease.lost();
-        if let Err(e) = alerting.drain(&mut self.session, &mut self.store, until, &stop) {
-            eprintln!("backstop: alerts: {e:#}");
+    /// The exit status of a give-up: with --one-attempt, the permanent code or
+    /// "gave up"; otherwise the last attempt's, or a code of its own.
+    fn give_up_exit(&self, reason: GiveUpReason, last: Option<u8>) -> u8 {
+        if self.args.one_attempt {
+            one_attempt::give_up_exit(reason, self.args.permanent_exit_code)
+        } else {
+            refused_exit(reason, last)
         }
     }
 
     fn attempts(&mut self) -> Result<ExitCode> {
         let mut delay_before = 0;
+        if self.args.one_attempt {
+            delay_before = self.wait_planned_delay()?;
+        }
         // This invocation's last attempt, whose status is the exit status on giving up.
         let mut last: Option<u8> = None;
         loop {
@@ -391,19 +486,50 @@ impl Runner<'_> {
                 return Err(self.interrupted(None, signal));
             }
             let now = now_ms();
-            let (session, policy) = (&mut self.session, self.policy);
-            let permit = self.store.begin_attempt(
+            let (one, permanent) = (self.args.one_attempt, self.args.permanent_exit_code);
+            let session = RefCell::new(&mut self.session);
+            let (policy, alerting, key) = (self.policy, &mut self.alerting, self.key);
+            // A refusal ends the run: its alert evaluation commits with it.
+            let (permit, refusal_alert) = self.store.begin_attempt_with(
                 self.key,
                 self.fence,
                 self.round,
                 self.host,
                 now,
                 delay_before,
-                |reason| refused_exit(reason, last),
-                |state, shared| Ok(session.begin_attempt(policy, state, shared, now)?),
+                |reason| {
+                    if one {
+                        one_attempt::give_up_exit(reason, permanent)
+                    } else {
+                        refused_exit(reason, last)
+                    }
+                },
+                |state, shared| {
+                    Ok(session
+                        .borrow_mut()
+                        .begin_attempt(policy, state, shared, now)?)
+                },
+                |within, permit| {
+                    let (Some(alerting), Some(_)) = (alerting.as_mut(), permit.refused) else {
+                        return Ok(None);
+                    };
+                    let event = event(
+                        alerting,
+                        key,
+                        EventKind::RunFailed,
+                        permit.attempt,
+                        None,
+                        "",
+                    );
+                    Ok(Some(alerting.evaluate(
+                        &mut session.borrow_mut(),
+                        within,
+                        &event,
+                    )))
+                },
             )?;
             if let Some(reason) = permit.refused {
-                let code = refused_exit(reason, last);
+                let code = self.give_up_exit(reason, last);
                 let why = match reason {
                     GiveUpReason::CircuitOpen => format!(
                         "the circuit breaker of step {:?} is open (half-opens in {})",
@@ -417,7 +543,7 @@ impl Runner<'_> {
                     "backstop: not starting attempt {}: {why}; exiting {code}",
                     permit.attempt
                 );
-                self.alert(EventKind::RunFailed, permit.attempt, None, "");
+                self.alerted(refusal_alert);
                 return Ok(ExitCode::from(code));
             }
             let attempt = permit.attempt;
@@ -429,7 +555,9 @@ impl Runner<'_> {
             let code = outcome.exit_status();
             last = Some(code);
             let (reading, observed) = self.what_failed(attempt, &outcome)?;
-            let decision = self.record_failure(attempt, &outcome, code, &reading, &observed)?;
+            let tail = outcome.log_tail(&self.command_name());
+            let (decision, alerts) =
+                self.record_failure(attempt, &outcome, code, &reading, &observed, &tail)?;
             super::outbox::crash_point("attempt-committed");
             let class = &decision.classification;
             let rule = match &class.rule {
@@ -445,21 +573,25 @@ impl Runner<'_> {
                 class.class,
                 outcome.describe()
             );
-            let tail = outcome.log_tail(&self.command_name());
-            let failure = reading.failure;
             if let Some(reason) = decision.give_up {
+                let code = self.give_up_exit(reason, Some(code));
                 eprintln!("{head}; giving up ({reason}), exiting {code}");
-                self.alert(
-                    EventKind::AttemptFailed,
-                    attempt,
-                    Some(failure.clone()),
-                    &tail,
-                );
-                self.alert(EventKind::RunFailed, attempt, Some(failure), &tail);
+                for evaluated in alerts {
+                    self.alerted(Some(evaluated));
+                }
+                return Ok(ExitCode::from(code));
+            }
+            if self.args.one_attempt {
+                let code = self.retry_me(&head, &decision)?;
+                for evaluated in alerts {
+                    self.alerted(Some(evaluated));
+                }
                 return Ok(ExitCode::from(code));
             }
             eprintln!("{head}; retry in {}", duration(decision.delay_ms));
-            self.alert(EventKind::AttemptFailed, attempt, Some(failure), &tail);
+            for evaluated in alerts {
+                self.alerted(Some(evaluated));
+            }
             if let Some(stop) = self.pause(Duration::from_millis(decision.delay_ms), attempt + 1) {
                 return match stop {
                     Stop::Signal(signal) => Err(self.interrupted(None, signal)),
@@ -503,7 +635,7 @@ impl Runner<'_> {
             return Err(e);
         }
         let (signals, lease) = (&self.signals, &self.lease);
-        let finished = running.wait(timeout, self.args.kill_after, || {
+        let finished = running.wait(timeout, self.args.kill_after, signals, || {
             signals
                 .take()
                 .map(Stop::Signal)
@@ -511,14 +643,14 @@ impl Runner<'_> {
         })?;
         match finished.ended {
             Ended::Exited(0) => {
-                self.record_success(attempt)?;
+                let alert = self.record_success(attempt)?;
                 let tail = if attempt > 1 {
                     format!("; {} done", self.what)
                 } else {
                     String::new()
                 };
                 eprintln!("backstop: attempt {attempt} succeeded{tail}");
-                self.alert(EventKind::RunSucceeded, attempt, None, "");
+                self.alerted(alert);
                 Ok(None)
             }
             Ended::Stopped(Stop::Signal(signal)) => Err(self.interrupted(Some(attempt), signal)),
@@ -544,21 +676,35 @@ impl Runner<'_> {
     /// write that fails (a full disk) gets a few tries while the lease still
     /// holds; then backstop fails loudly, saying the command succeeded, rather
     /// than let the success vanish. (`finish_success` is safe to repeat.)
-    fn record_success(&mut self, attempt: u32) -> Result<()> {
+    /// Its alert evaluation commits with it (`None` when an earlier try
+    /// committed both, or there is no alerting).
+    fn record_success(&mut self, attempt: u32) -> Result<Option<Result<Evaluated>>> {
         let mut wait = Duration::from_millis(100);
         let mut tries = 1;
         loop {
-            let (session, policy) = (&mut self.session, self.policy);
-            let result = self.store.finish_success(
+            let session = RefCell::new(&mut self.session);
+            let (policy, alerting, key) = (self.policy, &mut self.alerting, self.key);
+            let result = self.store.finish_success_with(
                 self.key,
                 self.fence,
                 self.round,
                 attempt,
                 now_ms(),
-                |shared| Ok(session.after_success(policy, shared)?),
+                |shared| Ok(session.borrow_mut().after_success(policy, shared)?),
+                |within| {
+                    let Some(alerting) = alerting.as_mut() else {
+                        return Ok(None);
+                    };
+                    let event = event(alerting, key, EventKind::RunSucceeded, attempt, None, "");
+                    Ok(Some(alerting.evaluate(
+                        &mut session.borrow_mut(),
+                        within,
+                        &event,
+                    )))
+                },
             );
             let err = match result {
-                Ok(()) => return Ok(()),
+                Ok(alert) => return Ok(alert.flatten()),
                 Err(err) if err.downcast_ref::<StoreError>().is_none() => return Err(err),
                 Err(err) => err,
             };
@@ -657,6 +803,10 @@ impl Runner<'_> {
         })
     }
 
+    /// Record a failed attempt with the planner's decision and, in the same
+    /// transaction, its alert evaluation (the attempt failed; on giving up,
+    /// the run failed): a crash leaves both or neither, so no failure is
+    /// recorded without its alert. `tail` is the end of the command's stderr.
     fn record_failure(
         &mut self,
         attempt: u32,
@@ -664,15 +814,17 @@ impl Runner<'_> {
         code: u8,
         reading: &Reading,
         observed: &Observed,
-    ) -> Result<Decision> {
+        tail: &str,
+    ) -> Result<(Decision, Vec<Result<Evaluated>>)> {
         let failed = AttemptFailure {
             failure: reading.failure.clone(),
             duration_ms: outcome.duration_ms(),
             pushback_ms: reading.pushback_ms,
         };
         let now = now_ms();
-        let (session, policy) = (&mut self.session, self.policy);
-        self.store.finish_failure(
+        let session = RefCell::new(&mut self.session);
+        let (policy, alerting, key) = (self.policy, &mut self.alerting, self.key);
+        self.store.finish_failure_with(
             self.key,
             self.fence,
             self.round,
@@ -680,15 +832,34 @@ impl Runner<'_> {
             now,
             observed,
             code,
-            |state, shared| Ok(session.after_failure(policy, state, shared, &failed, now)?),
+            |state, shared| {
+                Ok(session
+                    .borrow_mut()
+                    .after_failure(policy, state, shared, &failed, now)?)
+            },
+            |within, decision| {
+                let Some(alerting) = alerting.as_mut() else {
+                    return Ok(Vec::new());
+                };
+                let mut kinds = vec![EventKind::AttemptFailed];
+                if decision.give_up.is_some() {
+                    kinds.push(EventKind::RunFailed);
+                }
+                let mut evaluated = Vec::new();
+                for kind in kinds {
+                    let failure = Some(reading.failure.clone());
+                    let event = event(alerting, key, kind, attempt, failure, tail);
+                    evaluated.push(alerting.evaluate(&mut session.borrow_mut(), within, &event));
+                }
+                super::outbox::crash_point("attempt-evaluated");
+                Ok(evaluated)
+            },
         )
     }
 
     /// Wait between attempts: a countdown on a terminal, silence otherwise.
     fn pause(&mut self, delay: Duration, next: u32) -> Option<Stop> {
         let end = Instant::now() + delay;
-        // Alerts go out during the wait, never lengthening it.
-        self.deliver_alerts(end);
         let mut stop = None;
         loop {
             if let Some(signal) = self.signals.take() {
@@ -706,7 +877,8 @@ impl Runner<'_> {
             if self.tty {
                 eprint!("\r\x1b[2K{}", countdown_line(next, left));
             }
-            std::thread::sleep(left.min(Duration::from_millis(100)));
+            // A signal ends the wait at once.
+            self.signals.wait(left.min(Duration::from_millis(100)));
         }
         if self.tty {
             eprint!("\r\x1b[2K");
@@ -737,29 +909,21 @@ impl Runner<'_> {
         .into()
     }
 
-    /// Evaluate the alert policy for an event of this run and deliver what it
-    /// sends. The failure is what was read (type, code, status: the root cause
-    /// the dedup keys group by); `log` is the end of the command's stderr.
-    /// Alerting problems are reported, never change the exit status.
-    fn alert(&mut self, kind: EventKind, attempt: u32, failure: Option<Failure>, log: &str) {
-        let Some(alerting) = self.alerting.as_mut() else {
+    /// Follow up an alert evaluation that committed with the run's record
+    /// (print what has no sink). Alerting problems are reported, never
+    /// change the exit status.
+    fn alerted(&mut self, evaluated: Option<Result<Evaluated>>) {
+        let (Some(alerting), Some(evaluated)) = (self.alerting.as_ref(), evaluated) else {
             return;
         };
-        let log_lines = log.lines().map(str::to_string).collect();
-        let event = Event {
-            kind,
-            pipeline: alerting.key.clone(),
-            step: self.key.step.to_string(),
-            run_id: self.key.run_id.to_string(),
-            failure,
-            attempt,
-            late_minutes: 0,
-            labels: Default::default(),
-            log_lines,
-            dedup_key: None,
-        };
-        if let Err(e) = alerting.handle(&mut self.session, &mut self.store, &event) {
-            eprintln!("backstop: alerts: {e:#}");
+        match evaluated.and_then(|e| alerting.committed(&mut self.store, e)) {
+            Ok(handled) if handled.queued > 0 => {
+                if let Some(sender) = &self.sender {
+                    sender.kick();
+                }
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("backstop: alerts: {e:#}"),
         }
     }
 
@@ -769,6 +933,31 @@ impl Runner<'_> {
             .first()
             .map(|c| c.to_string_lossy().into_owned())
             .unwrap_or_default()
+    }
+}
+
+/// An event of this run for the alert policy. The failure is what was read
+/// (type, code, status: the root cause the dedup keys group by); `log` is the
+/// end of the command's stderr.
+fn event(
+    alerting: &Alerting,
+    key: RunKey<'_>,
+    kind: EventKind,
+    attempt: u32,
+    failure: Option<Failure>,
+    log: &str,
+) -> Event {
+    Event {
+        kind,
+        pipeline: alerting.key.clone(),
+        step: key.step.to_string(),
+        run_id: key.run_id.to_string(),
+        failure,
+        attempt,
+        late_minutes: 0,
+        labels: Default::default(),
+        log_lines: log.lines().map(str::to_string).collect(),
+        dedup_key: None,
     }
 }
 
@@ -790,19 +979,21 @@ fn countdown_line(next: u32, left: Duration) -> String {
 }
 
 /// The lease renewer: a thread with its own connection that extends the lease
-/// every third of its length, and flags when it cannot keep it.
+/// every third of its length, and flags when it cannot keep it. Dropping it
+/// stops the thread at once (closing `stop` ends its wait).
 struct Lease {
+    /// Set by the thread when the lease is lost.
     lost: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
+    stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Lease {
     fn start(mut store: Store, run_id: &str, step: &str, fence: Fence, lease_ms: u64) -> Lease {
         let lost = Arc::new(AtomicBool::new(false));
-        let stop = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = mpsc::channel::<()>();
         let (run_id, step) = (run_id.to_string(), step.to_string());
-        let (thread_lost, thread_stop) = (Arc::clone(&lost), Arc::clone(&stop));
+        let thread_lost = Arc::clone(&lost);
         let thread = std::thread::spawn(move || {
             let key = RunKey {
                 run_id: &run_id,
@@ -811,12 +1002,10 @@ impl Lease {
             let every = Duration::from_millis((lease_ms / 3).max(1));
             let mut valid_until = now_ms().saturating_add(lease_ms);
             loop {
-                let wake = Instant::now() + every;
-                while Instant::now() < wake {
-                    if thread_stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(10).min(every));
+                match stopped.recv_timeout(every) {
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    // Told to stop, or the run dropped its handle.
+                    _ => return,
                 }
                 let now = now_ms();
                 match store.renew(key, &fence, now, lease_ms) {
@@ -831,7 +1020,7 @@ impl Lease {
         });
         Lease {
             lost,
-            stop,
+            stop: Some(stop),
             thread: Some(thread),
         }
     }
@@ -843,7 +1032,7 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

@@ -6,10 +6,12 @@
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::tail::RawTail;
@@ -46,9 +48,16 @@ pub struct Running {
     /// The child's pid, which is also its process group id.
     pub pid: i32,
     started: Instant,
-    tail: Arc<Mutex<RawTail>>,
-    stdout_tail: Option<Arc<Mutex<RawTail>>>,
+    tail: Tail,
+    stdout_tail: Option<Tail>,
 }
+
+/// A stream's end as its pump keeps it; the condvar says when it closed.
+type Tail = Arc<(Mutex<RawTail>, Condvar)>;
+
+/// How often a running attempt is checked for a lost lease (the lease
+/// thread flags it; signals and the command's exit wake the wait at once).
+const LEASE_CHECK: Duration = Duration::from_millis(100);
 
 /// Start `argv` with `env` added, as the leader of a new process group. With
 /// `capture_stdout`, its stdout is teed like stderr and its end kept too.
@@ -119,17 +128,21 @@ impl Running {
         let _ = self.child.wait();
     }
 
-    /// Wait for the attempt to end. `timeout` counts from the spawn; `poll_stop`
-    /// is asked every few milliseconds whether backstop must stop it.
+    /// Wait for the attempt to end. `timeout` counts from the spawn;
+    /// `poll_stop` is asked whether backstop must stop it whenever the wait
+    /// wakes: at once on the command's exit or a signal (`signals`' wake-up
+    /// pipe), at the timeout and grace deadlines, and every [`LEASE_CHECK`].
     pub fn wait(
         mut self,
         timeout: Option<Duration>,
         grace: Duration,
+        signals: &Signals,
         mut poll_stop: impl FnMut() -> Option<Stop>,
     ) -> io::Result<Finished> {
         let mut stopping: Option<(Ended, Instant)> = None;
         let mut killed_at: Option<Instant> = None;
         let mut left_behind = false;
+        notify_exit(self.pid, signals.waker()?);
         let status = loop {
             if let Some(status) = self.child.try_wait()? {
                 break status;
@@ -162,7 +175,16 @@ impl Running {
                 signal_group(self.pid, libc::SIGKILL);
                 killed_at = Some(now);
             }
-            std::thread::sleep(poll_interval(now - self.started));
+            // Until something happens: the exit or a signal wakes this at
+            // once; the deadlines and the lease check bound it.
+            let mut wait = LEASE_CHECK;
+            if let (Some(t), None) = (timeout, stopping) {
+                wait = wait.min(t.saturating_sub(now - self.started));
+            }
+            if let (Some((_, since)), None) = (stopping, killed_at) {
+                wait = wait.min(grace.saturating_sub(now - since));
+            }
+            signals.wait(wait.max(Duration::from_millis(1)));
         };
         let duration = self.started.elapsed();
         // The leader exited by itself, but what it started in the background
@@ -205,15 +227,18 @@ impl Running {
         let deadline = Instant::now() + Duration::from_millis(250);
         let tails = std::iter::once(&self.tail).chain(self.stdout_tail.as_ref());
         for tail in tails {
-            while !tail.lock().expect("tail lock").closed && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            let (lock, closed) = &**tail;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let guard = lock.lock().expect("tail lock");
+            let _ = closed
+                .wait_timeout_while(guard, left, |t| !t.closed)
+                .expect("tail lock");
         }
-        let stderr_tail = self.tail.lock().expect("tail lock").text();
+        let stderr_tail = self.tail.0.lock().expect("tail lock").text();
         let stdout_tail = self
             .stdout_tail
             .as_ref()
-            .map(|tail| tail.lock().expect("tail lock").text());
+            .map(|tail| tail.0.lock().expect("tail lock").text());
         Ok(Finished {
             ended,
             timeout,
@@ -224,13 +249,29 @@ impl Running {
     }
 }
 
-/// Quick reaction for short commands, few wake-ups for long ones.
-fn poll_interval(elapsed: Duration) -> Duration {
-    if elapsed < Duration::from_secs(2) {
-        Duration::from_millis(5)
-    } else {
-        Duration::from_millis(50)
-    }
+/// Write to `waker` when the process `pid` (our child) exits, from a thread
+/// blocked in waitid(2) with WNOWAIT: the exit is noticed at once, and the
+/// child is left for `Child::try_wait` to reap, so its status is read in one
+/// place.
+fn notify_exit(pid: i32, mut waker: UnixStream) {
+    std::thread::spawn(move || {
+        loop {
+            // SAFETY: waitid fills `info`; it does not reap (WNOWAIT).
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            let rc = unsafe {
+                libc::waitid(
+                    libc::P_PID,
+                    pid as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOWAIT,
+                )
+            };
+            if rc == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                break;
+            }
+        }
+        let _ = waker.write_all(b"x");
+    });
 }
 
 fn signal_group(pgid: i32, signal: i32) {
@@ -339,19 +380,20 @@ pub fn tail_of(mut from: impl Read) -> io::Result<String> {
 }
 
 /// A thread copying `from` to `to()` while keeping its end.
-fn tee<R, W>(from: R, to: fn() -> W) -> Arc<Mutex<RawTail>>
+fn tee<R, W>(from: R, to: fn() -> W) -> Tail
 where
     R: Read + Send + 'static,
     W: Write + 'static,
 {
-    let tail = Arc::new(Mutex::new(RawTail::default()));
+    let tail = Arc::new((Mutex::new(RawTail::default()), Condvar::new()));
     let pump_tail = Arc::clone(&tail);
     std::thread::spawn(move || pump(from, to(), &pump_tail));
     tail
 }
 
 /// Copy one of the command's streams to ours unchanged, remembering its end.
-fn pump(mut from: impl Read, mut out: impl Write, tail: &Mutex<RawTail>) {
+fn pump(mut from: impl Read, mut out: impl Write, tail: &(Mutex<RawTail>, Condvar)) {
+    let (tail, closed) = tail;
     let mut buf = [0u8; 8192];
     loop {
         match from.read(&mut buf) {
@@ -367,21 +409,58 @@ fn pump(mut from: impl Read, mut out: impl Write, tail: &Mutex<RawTail>) {
         }
     }
     tail.lock().expect("tail lock").closed = true;
+    closed.notify_all();
 }
 
 /// The termination signals backstop handles: it forwards them to the running
-/// command's group and exits 128 + N once the attempt has ended.
+/// command's group and exits 128 + N once the attempt has ended. Each also
+/// writes to a wake-up pipe, so a wait ([`Signals::wait`]) ends at once.
 pub struct Signals {
     last: Arc<AtomicUsize>,
+    /// The wake-up pipe's read end (non-blocking) and write end.
+    wake: UnixStream,
+    waker: UnixStream,
 }
 
 impl Signals {
     pub fn install() -> io::Result<Signals> {
         let last = Arc::new(AtomicUsize::new(0));
+        let (wake, waker) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
         for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            // The flag first: the wake-up must find it set.
             signal_hook::flag::register_usize(signal, Arc::clone(&last), signal as usize)?;
+            signal_hook::low_level::pipe::register(signal, waker.try_clone()?)?;
         }
-        Ok(Signals { last })
+        Ok(Signals { last, wake, waker })
+    }
+
+    /// The flag the handlers set (non-zero: a signal is waiting), for
+    /// another thread to watch.
+    pub fn flag(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.last)
+    }
+
+    /// Another write end of the wake-up pipe (for a thread to wake [`Signals::wait`]).
+    pub fn waker(&self) -> io::Result<UnixStream> {
+        self.waker.try_clone()
+    }
+
+    /// Sleep until a signal arrives, a waker writes, or `timeout` passes.
+    /// Wake-ups may be spurious: callers check what they wait for.
+    pub fn wait(&self, timeout: Duration) {
+        let mut fd = libc::pollfd {
+            fd: self.wake.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: poll(2) on one valid descriptor we own.
+        let ready = unsafe { libc::poll(&mut fd, 1, ms) };
+        if ready > 0 {
+            let mut buf = [0u8; 64];
+            while matches!((&self.wake).read(&mut buf), Ok(n) if n > 0) {}
+        }
     }
 
     /// Whether a signal is waiting to be taken (without taking it).

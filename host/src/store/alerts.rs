@@ -96,7 +96,10 @@ impl Store {
     /// Read a policy key's alert state under its row lock, evaluate with
     /// `decide`, and store the next state, the policy, the log rows and their
     /// outbox rows in one transaction. Returns the log rows' ids (for [`Store::mark_delivery`])
-    /// and `decide`'s value.
+    /// and `decide`'s value. ([`super::Within`] does the same inside a
+    /// run-ledger write's transaction.) A whole-document state: the CLI
+    /// evaluates keyed ([`Store::update_alert_keys`]); this stays for states
+    /// written before keys and for tests that seed one.
     pub fn update_alerts<T>(
         &mut self,
         key: &str,
@@ -104,44 +107,7 @@ impl Store {
         now_ms: u64,
         decide: impl FnOnce(&str) -> anyhow::Result<(String, Vec<AlertLogRow>, T)>,
     ) -> anyhow::Result<(Vec<i64>, T)> {
-        let now = to_i64(now_ms);
-        self.write(|tx| {
-            if tx.dialect() == Dialect::Postgres {
-                // The lock needs a row: a first evaluation on two replicas
-                // must not both start from "no state". '' is "no state yet".
-                tx.exec(
-                    "INSERT INTO alert_state (policy_key, state, updated_at_ms)
-                     VALUES (?1, '', ?2) ON CONFLICT (policy_key) DO NOTHING",
-                    params![key, now],
-                )?;
-            }
-            let sql = format!(
-                "SELECT state FROM alert_state WHERE policy_key = ?1{}",
-                tx.for_update()
-            );
-            let state = match tx.query_opt(&sql, params![key])? {
-                Some(row) => row.text(0)?,
-                None => String::new(),
-            };
-            let (next, rows, value) = decide(&state)?;
-            tx.exec(
-                "INSERT INTO alert_state (policy_key, state, updated_at_ms, policy_path, policy_format, policy_source)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (policy_key) DO UPDATE SET state = excluded.state,
-                     updated_at_ms = excluded.updated_at_ms, policy_path = excluded.policy_path,
-                     policy_format = excluded.policy_format, policy_source = excluded.policy_source",
-                params![
-                    key,
-                    next,
-                    now,
-                    policy.path.as_str(),
-                    policy.format.as_str(),
-                    policy.source.as_str()
-                ],
-            )?;
-            let ids = write_log(tx, key, &rows, now)?;
-            Ok((ids, value))
-        })
+        self.write(|tx| update(tx, key, policy, now_ms, decide))
     }
 
     /// Every keyed alert state shard, for `alerts list` and `alerts ack`.
@@ -183,7 +149,8 @@ impl Store {
     /// state stored before keys (key ""); evaluate with `decide`; store the
     /// shards it returns (an empty state deletes one), the policy, the log
     /// rows and their outbox rows in one transaction. Cost follows the
-    /// shards touched, not how many the key holds.
+    /// shards touched, not how many the key holds. ([`super::Within`] does
+    /// the same inside a run-ledger write's transaction.)
     pub fn update_alert_keys<T>(
         &mut self,
         key: &str,
@@ -192,106 +159,7 @@ impl Store {
         needed: &NeededKeys,
         decide: impl FnOnce(&[KeyedState]) -> anyhow::Result<(Vec<KeyedState>, Vec<AlertLogRow>, T)>,
     ) -> anyhow::Result<(Vec<i64>, T)> {
-        let now = to_i64(now_ms);
-        self.write(|tx| {
-            // The lock needs a row: a first evaluation on two replicas must
-            // not both start from "no state". '' is "no whole document".
-            tx.exec(
-                "INSERT INTO alert_state (policy_key, state, updated_at_ms)
-                 VALUES (?1, '', ?2) ON CONFLICT (policy_key) DO NOTHING",
-                params![key, now],
-            )?;
-            let sql = format!(
-                "SELECT state FROM alert_state WHERE policy_key = ?1{}",
-                tx.for_update()
-            );
-            let legacy = match tx.query_opt(&sql, params![key])? {
-                Some(row) => row.text(0)?,
-                None => String::new(),
-            };
-            let mut loaded = Vec::new();
-            if !legacy.trim().is_empty() {
-                loaded.push(KeyedState {
-                    key: String::new(),
-                    state: legacy,
-                    next_wakeup_ms: None,
-                });
-            }
-            let rows = if needed.every_key {
-                tx.query(
-                    "SELECT state_key, state, next_wakeup_ms FROM alert_keys WHERE policy_key = ?1",
-                    params![key],
-                )?
-            } else {
-                let mut values: Vec<Val> = vec![key.into(), now.into()];
-                let mut marks = Vec::new();
-                for k in &needed.keys {
-                    values.push(k.as_str().into());
-                    marks.push(format!("?{}", values.len()));
-                }
-                let listed = if marks.is_empty() {
-                    String::new()
-                } else {
-                    format!("state_key IN ({}) OR ", marks.join(", "))
-                };
-                tx.query(
-                    &format!(
-                        "SELECT state_key, state, next_wakeup_ms FROM alert_keys
-                         WHERE policy_key = ?1 AND ({listed}next_wakeup_ms <= ?2)"
-                    ),
-                    &values,
-                )?
-            };
-            for r in &rows {
-                loaded.push(KeyedState {
-                    key: r.text(0)?,
-                    state: r.text(1)?,
-                    next_wakeup_ms: r.opt_int(2)?.map(|v| v.max(0) as u64),
-                });
-            }
-            let (next, log, value) = decide(&loaded)?;
-            for shard in &next {
-                if shard.key.is_empty() {
-                    tx.exec(
-                        "UPDATE alert_state SET state = ?2 WHERE policy_key = ?1",
-                        params![key, shard.state.as_str()],
-                    )?;
-                } else if shard.state.is_empty() {
-                    tx.exec(
-                        "DELETE FROM alert_keys WHERE policy_key = ?1 AND state_key = ?2",
-                        params![key, shard.key.as_str()],
-                    )?;
-                } else {
-                    tx.exec(
-                        "INSERT INTO alert_keys (policy_key, state_key, state, next_wakeup_ms, updated_at_ms)
-                         VALUES (?1, ?2, ?3, ?4, ?5)
-                         ON CONFLICT (policy_key, state_key) DO UPDATE SET state = excluded.state,
-                             next_wakeup_ms = excluded.next_wakeup_ms,
-                             updated_at_ms = excluded.updated_at_ms",
-                        params![
-                            key,
-                            shard.key.as_str(),
-                            shard.state.as_str(),
-                            shard.next_wakeup_ms.map(to_i64),
-                            now
-                        ],
-                    )?;
-                }
-            }
-            tx.exec(
-                "UPDATE alert_state SET updated_at_ms = ?2, policy_path = ?3, policy_format = ?4,
-                     policy_source = ?5 WHERE policy_key = ?1",
-                params![
-                    key,
-                    now,
-                    policy.path.as_str(),
-                    policy.format.as_str(),
-                    policy.source.as_str()
-                ],
-            )?;
-            let ids = write_log(tx, key, &log, now)?;
-            Ok((ids, value))
-        })
+        self.write(|tx| update_keyed(tx, key, policy, now_ms, needed, decide))
     }
 
     /// Record how one logged notification's delivery went.
@@ -308,6 +176,161 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// [`Store::update_alerts`] inside the caller's transaction.
+pub(crate) fn update<T>(
+    tx: &mut dyn Tx,
+    key: &str,
+    policy: &StoredPolicy,
+    now_ms: u64,
+    decide: impl FnOnce(&str) -> anyhow::Result<(String, Vec<AlertLogRow>, T)>,
+) -> Result<(Vec<i64>, T), Fail> {
+    let now = to_i64(now_ms);
+    if tx.dialect() == Dialect::Postgres {
+        // The lock needs a row: a first evaluation on two replicas
+        // must not both start from "no state". '' is "no state yet".
+        tx.exec(
+            "INSERT INTO alert_state (policy_key, state, updated_at_ms)
+             VALUES (?1, '', ?2) ON CONFLICT (policy_key) DO NOTHING",
+            params![key, now],
+        )?;
+    }
+    let sql = format!(
+        "SELECT state FROM alert_state WHERE policy_key = ?1{}",
+        tx.for_update()
+    );
+    let state = match tx.query_opt(&sql, params![key])? {
+        Some(row) => row.text(0)?,
+        None => String::new(),
+    };
+    let (next, rows, value) = decide(&state)?;
+    tx.exec(
+        "INSERT INTO alert_state (policy_key, state, updated_at_ms, policy_path, policy_format, policy_source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (policy_key) DO UPDATE SET state = excluded.state,
+             updated_at_ms = excluded.updated_at_ms, policy_path = excluded.policy_path,
+             policy_format = excluded.policy_format, policy_source = excluded.policy_source",
+        params![
+            key,
+            next,
+            now,
+            policy.path.as_str(),
+            policy.format.as_str(),
+            policy.source.as_str()
+        ],
+    )?;
+    let ids = write_log(tx, key, &rows, now)?;
+    Ok((ids, value))
+}
+
+/// [`Store::update_alert_keys`] inside the caller's transaction.
+pub(crate) fn update_keyed<T>(
+    tx: &mut dyn Tx,
+    key: &str,
+    policy: &StoredPolicy,
+    now_ms: u64,
+    needed: &NeededKeys,
+    decide: impl FnOnce(&[KeyedState]) -> anyhow::Result<(Vec<KeyedState>, Vec<AlertLogRow>, T)>,
+) -> Result<(Vec<i64>, T), Fail> {
+    let now = to_i64(now_ms);
+    // The lock needs a row: a first evaluation on two replicas must
+    // not both start from "no state". '' is "no whole document".
+    tx.exec(
+        "INSERT INTO alert_state (policy_key, state, updated_at_ms)
+         VALUES (?1, '', ?2) ON CONFLICT (policy_key) DO NOTHING",
+        params![key, now],
+    )?;
+    let sql = format!(
+        "SELECT state FROM alert_state WHERE policy_key = ?1{}",
+        tx.for_update()
+    );
+    let legacy = match tx.query_opt(&sql, params![key])? {
+        Some(row) => row.text(0)?,
+        None => String::new(),
+    };
+    let mut loaded = Vec::new();
+    if !legacy.trim().is_empty() {
+        loaded.push(KeyedState {
+            key: String::new(),
+            state: legacy,
+            next_wakeup_ms: None,
+        });
+    }
+    let rows = if needed.every_key {
+        tx.query(
+            "SELECT state_key, state, next_wakeup_ms FROM alert_keys WHERE policy_key = ?1",
+            params![key],
+        )?
+    } else {
+        let mut values: Vec<Val> = vec![key.into(), now.into()];
+        let mut marks = Vec::new();
+        for k in &needed.keys {
+            values.push(k.as_str().into());
+            marks.push(format!("?{}", values.len()));
+        }
+        let listed = if marks.is_empty() {
+            String::new()
+        } else {
+            format!("state_key IN ({}) OR ", marks.join(", "))
+        };
+        tx.query(
+            &format!(
+                "SELECT state_key, state, next_wakeup_ms FROM alert_keys
+                 WHERE policy_key = ?1 AND ({listed}next_wakeup_ms <= ?2)"
+            ),
+            &values,
+        )?
+    };
+    for r in &rows {
+        loaded.push(KeyedState {
+            key: r.text(0)?,
+            state: r.text(1)?,
+            next_wakeup_ms: r.opt_int(2)?.map(|v| v.max(0) as u64),
+        });
+    }
+    let (next, log, value) = decide(&loaded)?;
+    for shard in &next {
+        if shard.key.is_empty() {
+            tx.exec(
+                "UPDATE alert_state SET state = ?2 WHERE policy_key = ?1",
+                params![key, shard.state.as_str()],
+            )?;
+        } else if shard.state.is_empty() {
+            tx.exec(
+                "DELETE FROM alert_keys WHERE policy_key = ?1 AND state_key = ?2",
+                params![key, shard.key.as_str()],
+            )?;
+        } else {
+            tx.exec(
+                "INSERT INTO alert_keys (policy_key, state_key, state, next_wakeup_ms, updated_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (policy_key, state_key) DO UPDATE SET state = excluded.state,
+                     next_wakeup_ms = excluded.next_wakeup_ms,
+                     updated_at_ms = excluded.updated_at_ms",
+                params![
+                    key,
+                    shard.key.as_str(),
+                    shard.state.as_str(),
+                    shard.next_wakeup_ms.map(to_i64),
+                    now
+                ],
+            )?;
+        }
+    }
+    tx.exec(
+        "UPDATE alert_state SET updated_at_ms = ?2, policy_path = ?3, policy_format = ?4,
+             policy_source = ?5 WHERE policy_key = ?1",
+        params![
+            key,
+            now,
+            policy.path.as_str(),
+            policy.format.as_str(),
+            policy.source.as_str()
+        ],
+    )?;
+    let ids = write_log(tx, key, &log, now)?;
+    Ok((ids, value))
 }
 
 /// The log rows of one evaluation and their outbox rows; returns the log ids.

@@ -6,7 +6,7 @@
 //!
 //! The logic lives once, by layer: [`schema`] (tables and migrations),
 //! [`runs`] (leases, fencing, attempts), [`shared`] (breaker and budget),
-//! [`stats`] and [`alerts`]. Those layers speak SQL through [`Tx`], which
+//! [`stats`], [`trends`] and [`alerts`]. Those layers speak SQL through [`Tx`], which
 //! each backend implements; dialect differences are confined to the
 //! backends and to a few [`Dialect`] switches.
 //!
@@ -24,6 +24,8 @@ mod schema;
 mod shared;
 mod sqlite;
 mod stats;
+mod trends;
+mod within;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -37,6 +39,8 @@ pub use outbox::{Delivery, OutboxRow, Outgoing};
 pub use runs::{Abandoned, Acquired, Fence, Grant, Observed, Owner, RunKey};
 pub use schema::{PG_SCHEMA_VERSION, SCHEMA_VERSION};
 pub use stats::StepStats;
+pub use trends::{TrendAlert, TrendAttempt, TrendFilter};
+pub use within::{AlertWriter, Within};
 
 /// Where the state lives, as `--state` names it.
 #[derive(Debug, Clone, PartialEq, Eq)]

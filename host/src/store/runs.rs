@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use crate::{Decision, GiveUpReason, Permit, RetryState, SharedState};
 
 use super::shared::{load_shared, save_shared};
+use super::within::Within;
 use super::{Fail, LeaseLost, Row, Store, Tx, params, to_i64};
 
 #[derive(Debug, Clone, Copy)]
@@ -372,6 +373,36 @@ impl Store {
         refused_exit: impl FnOnce(GiveUpReason) -> u8,
         decide: impl FnOnce(&RetryState, &SharedState) -> anyhow::Result<Permit>,
     ) -> anyhow::Result<Permit> {
+        self.begin_attempt_with(
+            key,
+            fence,
+            round,
+            host,
+            now_ms,
+            delay_before_ms,
+            refused_exit,
+            decide,
+            |_, _| Ok(()),
+        )
+        .map(|(permit, ())| permit)
+    }
+
+    /// [`Store::begin_attempt`], then `then` in the same transaction (the
+    /// alert evaluation of a refusal, see [`Within`]); an error from `then`
+    /// rolls the whole transaction back.
+    #[allow(clippy::too_many_arguments)]
+    pub fn begin_attempt_with<A>(
+        &mut self,
+        key: RunKey<'_>,
+        fence: &Fence,
+        round: u32,
+        host: &str,
+        now_ms: u64,
+        delay_before_ms: u64,
+        refused_exit: impl FnOnce(GiveUpReason) -> u8,
+        decide: impl FnOnce(&RetryState, &SharedState) -> anyhow::Result<Permit>,
+        then: impl FnOnce(&mut Within<'_>, &Permit) -> anyhow::Result<A>,
+    ) -> anyhow::Result<(Permit, A)> {
         // Room for the writes after the command, before it starts.
         self.db
             .borrow_mut()
@@ -430,7 +461,8 @@ impl Store {
                     )?;
                 }
             }
-            Ok(permit)
+            let extra = joined(tx, |within| then(within, &permit))?;
+            Ok((permit, extra))
         })
     }
 
@@ -477,6 +509,36 @@ impl Store {
         give_up_exit: u8,
         decide: impl FnOnce(&RetryState, &SharedState) -> anyhow::Result<Decision>,
     ) -> anyhow::Result<Decision> {
+        self.finish_failure_with(
+            key,
+            fence,
+            round,
+            attempt,
+            now_ms,
+            observed,
+            give_up_exit,
+            decide,
+            |_, _| Ok(()),
+        )
+        .map(|(decision, ())| decision)
+    }
+
+    /// [`Store::finish_failure`], then `then` in the same transaction: the
+    /// attempt's alert evaluation commits with its record (see [`Within`]);
+    /// an error from `then` rolls the whole transaction back.
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish_failure_with<A>(
+        &mut self,
+        key: RunKey<'_>,
+        fence: &Fence,
+        round: u32,
+        attempt: u32,
+        now_ms: u64,
+        observed: &Observed,
+        give_up_exit: u8,
+        decide: impl FnOnce(&RetryState, &SharedState) -> anyhow::Result<Decision>,
+        then: impl FnOnce(&mut Within<'_>, &Decision) -> anyhow::Result<A>,
+    ) -> anyhow::Result<(Decision, A)> {
         self.write(|tx| {
             check_lease(tx, key, fence)?;
             let now = tx.now_ms(now_ms)?;
@@ -536,7 +598,8 @@ impl Store {
                     params![key.run_id, key.step, state, now],
                 )?,
             };
-            Ok(decision)
+            let extra = joined(tx, |within| then(within, &decision))?;
+            Ok((decision, extra))
         })
     }
 
@@ -553,9 +616,27 @@ impl Store {
         now_ms: u64,
         decide: impl FnOnce(&SharedState) -> anyhow::Result<SharedState>,
     ) -> anyhow::Result<()> {
+        self.finish_success_with(key, fence, round, attempt, now_ms, decide, |_| Ok(()))
+            .map(|_| ())
+    }
+
+    /// [`Store::finish_success`], then `then` in the same transaction (the
+    /// success's alert evaluation, see [`Within`]). `None` when the success
+    /// was already recorded (with its evaluation) by an earlier call.
+    #[allow(clippy::too_many_arguments)]
+    pub fn finish_success_with<A>(
+        &mut self,
+        key: RunKey<'_>,
+        fence: &Fence,
+        round: u32,
+        attempt: u32,
+        now_ms: u64,
+        decide: impl FnOnce(&SharedState) -> anyhow::Result<SharedState>,
+        then: impl FnOnce(&mut Within<'_>) -> anyhow::Result<A>,
+    ) -> anyhow::Result<Option<A>> {
         self.write(|tx| {
             if already_succeeded(tx, key, fence)? {
-                return Ok(());
+                return Ok(None);
             }
             check_lease(tx, key, fence)?;
             let now = tx.now_ms(now_ms)?;
@@ -570,6 +651,50 @@ impl Store {
                 "UPDATE runs SET status = 'succeeded', outcome = 'succeeded', exit_status = 0,
                      finished_at_ms = ?3, updated_at_ms = ?3,
                      lease_owner = NULL, lease_expires_at_ms = NULL
+                 WHERE run_id = ?1 AND step = ?2",
+                params![key.run_id, key.step, now],
+            )?;
+            Ok(Some(joined(tx, then)?))
+        })
+    }
+
+    /// `--one-attempt`: the planned wait still ahead of the next attempt, by
+    /// the database's clock: the end of the round's last retried attempt plus
+    /// the delay the planner chose after it (0 when it has passed or there is
+    /// none), that planned delay, and the number of the attempt it precedes.
+    pub fn planned_wait(
+        &mut self,
+        key: RunKey<'_>,
+        fence: &Fence,
+        round: u32,
+        now_ms: u64,
+    ) -> anyhow::Result<(u64, u64, u32)> {
+        self.write(|tx| {
+            check_lease(tx, key, fence)?;
+            let now = tx.now_ms(now_ms)?;
+            let row = tx.query_opt(
+                "SELECT ended_at_ms, delay_after_ms, attempt FROM attempts
+                 WHERE run_id = ?1 AND step = ?2 AND round = ?3 AND decision = 'retry'
+                 ORDER BY attempt DESC LIMIT 1",
+                params![key.run_id, key.step, round],
+            )?;
+            let Some(row) = row else {
+                return Ok((0, 0, 1));
+            };
+            let (ended, delay) = (row.opt_int(0)?.unwrap_or(now), row.opt_int(1)?.unwrap_or(0));
+            let left = ended.saturating_add(delay).saturating_sub(now).max(0);
+            Ok((left as u64, delay.max(0) as u64, row.int(2)? as u32 + 1))
+        })
+    }
+
+    /// `--one-attempt`: free the lease after a retry decision, so the next
+    /// invocation (the next pod) takes the run over at once.
+    pub fn release(&mut self, key: RunKey<'_>, fence: &Fence, now_ms: u64) -> anyhow::Result<()> {
+        self.write(|tx| {
+            check_lease(tx, key, fence)?;
+            let now = tx.now_ms(now_ms)?;
+            tx.exec(
+                "UPDATE runs SET lease_owner = NULL, lease_expires_at_ms = NULL, updated_at_ms = ?3
                  WHERE run_id = ?1 AND step = ?2",
                 params![key.run_id, key.step, now],
             )?;
@@ -613,6 +738,18 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// Run `then` on the open transaction; a database error inside it fails
+/// the transaction.
+fn joined<A>(
+    tx: &mut dyn Tx,
+    then: impl FnOnce(&mut Within<'_>) -> anyhow::Result<A>,
+) -> Result<A, Fail> {
+    let mut within = Within::new(tx);
+    let extra = then(&mut within);
+    within.finish()?;
+    Ok(extra?)
 }
 
 /// The fencing check: lock the run's row and compare the token.

@@ -6,22 +6,25 @@
 //!    `attempts.lease_epoch` (the grant that wrote the attempt);
 //! 4. `alert_outbox`: the notifications to deliver, written in the
 //!    evaluation's transaction and claimed, delivered and marked by senders;
-//! 5. `alert_keys`: the alert state in keyed shards (the guest names the
+//! 5. `run_pipelines`: the pipeline each run (run id + step) ran under, so
+//!    `backstop stats` never mixes runs of different pipelines in one row;
+//! 6. `alert_keys`: the alert state in keyed shards (the guest names the
 //!    keys an event needs), so one event reads and writes what it concerns;
 //!    `alert_state.state` keeps only a whole-document state written before,
 //!    which the first evaluation splits into keys and empties.
 //!
 //! PostgreSQL stays at version 3: the Python, Go and Node stores share its
 //! `shared_state` table and refuse a newer version, so tables that only add
-//! (the outbox, the alert keys) are created `IF NOT EXISTS` on open without a new version. A
-//! change to an existing table must bump [`PG_SCHEMA_VERSION`] and those stores.
+//! (the outbox, the run pipelines, the alert keys) are created
+//! `IF NOT EXISTS` on open without a new version. A change to an existing
+//! table must bump [`PG_SCHEMA_VERSION`] and those stores.
 //!
 //! SQLite keeps the version in `PRAGMA user_version`; PostgreSQL in the
 //! one-row table `backstop.schema_version`, with every table in the
 //! `backstop` schema so it can share a database with other applications.
 
 /// The version this backstop writes; a database with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The version on PostgreSQL (see the module note).
 pub const PG_SCHEMA_VERSION: i64 = 3;
@@ -152,10 +155,26 @@ CREATE INDEX alert_outbox_pending ON alert_outbox (due_at_ms)
     WHERE delivered_at_ms IS NULL AND dead_at_ms IS NULL;
 ";
 
-/// SQLite, version 5: alert state in keyed shards, one row per policy key
+/// SQLite, version 5: the pipeline of each run. A table of its own (not a
+/// column of `runs`) so PostgreSQL gets it without a new version, and the
+/// Python, Go and Node stores, which write `runs` and know no pipeline, are
+/// unaffected; their runs have no row here.
+pub(crate) const SQLITE_V5: &str = "
+CREATE TABLE IF NOT EXISTS run_pipelines (
+    run_id   TEXT NOT NULL,
+    step     TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    PRIMARY KEY (run_id, step)
+);
+";
+
+/// PostgreSQL: the run pipelines (as [`SQLITE_V5`]), added to version 3.
+pub(crate) const POSTGRES_RUN_PIPELINES: &str = SQLITE_V5;
+
+/// SQLite, version 6: alert state in keyed shards, one row per policy key
 /// and state key (the guest's keys: `step:["p","s"]`, `pipeline:"p"`,
 /// `global`), with when each must be ticked.
-pub(crate) const SQLITE_V5: &str = "
+pub(crate) const SQLITE_V6: &str = "
 CREATE TABLE alert_keys (
     policy_key     TEXT NOT NULL,
     state_key      TEXT NOT NULL,
@@ -169,7 +188,7 @@ CREATE INDEX alert_keys_due ON alert_keys (policy_key, next_wakeup_ms)
     WHERE next_wakeup_ms IS NOT NULL;
 ";
 
-/// PostgreSQL: the alert keys (as [`SQLITE_V5`]), added to version 3.
+/// PostgreSQL: the alert keys (as [`SQLITE_V6`]), added to version 3.
 pub(crate) const POSTGRES_ALERT_KEYS: &str = "
 CREATE TABLE IF NOT EXISTS alert_keys (
     policy_key     TEXT NOT NULL,

@@ -98,7 +98,12 @@ class SinkFormat(str, Enum):
     BACKSTOP = "backstop"
     """The notification as is."""
     PAGERDUTY = "pagerduty"
-    """A PagerDuty Events v2 event; the target is the routing key."""
+    """A PagerDuty Events v2 event; the routing key comes from the environment
+    variable ``routing_key_env`` names, at delivery."""
+    SLACK = "slack"
+    """A Slack-compatible incoming-webhook message."""
+    TEMPLATE = "template"
+    """The sink's ``template`` (JSON text), its ``{{field}}`` placeholders filled from the notification."""
 
     def __str__(self) -> str:
         return self.value
@@ -376,15 +381,20 @@ class Sink:
     """How long one delivery may take."""
     dead_letter: Optional[str]
     """Where a webhook's undeliverable notifications are appended (``None``: the host's default)."""
+    routing_key_env: Optional[str] = None
+    """``pagerduty``: the environment variable that holds the routing key (never the key itself)."""
+    template: Optional[str] = None
+    """``template``: the body template as compact JSON text, keys in document order."""
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical JSON form."""
         return {"target": self.target, "kind": self.kind.value, "location": list(self.location),
                 "format": self.format.value, "timeout_ms": self.timeout_ms,
-                "dead_letter": self.dead_letter}
+                "dead_letter": self.dead_letter, "routing_key_env": self.routing_key_env,
+                "template": self.template}
 
     @classmethod
     def _lift(cls, raw: tuple[Any, ...]) -> "Sink":
-        target, kind, location, format, timeout_ms, dead_letter = raw
+        target, kind, location, format, timeout_ms, dead_letter, routing_key_env, template = raw
         return _trusted(cls, target, SinkKind(kind), tuple(location), SinkFormat(format),
-                        timeout_ms, dead_letter)
+                        timeout_ms, dead_letter, routing_key_env, template)

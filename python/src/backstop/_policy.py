@@ -18,7 +18,8 @@ from ._model import (Classification, EngineError, ErrorCode, Failure, FailureCla
                      PolicyError, PolicyLoadError)
 from ._alerts import Evaluation, Event, KeyedEvaluation, KeyedState, NeededKeys, Sink
 from ._redaction import RedactionReport
-from ._planner import AttemptFailure, Decision, Permit, RetryState, Schedule, SharedState
+from ._planner import (AttemptFailure, Decision, Permit, RetryState, Schedule, SharedState,
+                       _new_permit, _new_retry_state)
 
 _U32_MAX = (1 << 32) - 1
 _U64_MAX = (1 << 64) - 1
@@ -180,6 +181,11 @@ class Policy:
         self._closed = False
         #: (shared state, the engine's after-success answer for it): see after_success.
         self._success_memo: Optional[tuple[SharedState, SharedState]] = None
+        #: The engine's fast-path-for answers, (shared state, success records
+        #: nothing, fresh permit or None): for the all-zero state and for the
+        #: last steady state. What begin_attempt on a fresh state may skip.
+        self._fast_zero: Optional[tuple[SharedState, bool, Optional[Permit]]] = None
+        self._fast_last: Optional[tuple[SharedState, bool, Optional[Permit]]] = None
 
     def _handle(self) -> int:
         """The handle in the live instance, reloading after a restart (lock held)."""
@@ -243,6 +249,17 @@ class Policy:
         """
         _check_arg("state", state, RetryState)
         _check_arg("shared", shared, SharedState)
+        if (state.attempts == 0 and state.started_at_ms is None and state.last_delay_ms == 0
+                and not self._closed):
+            fast = self._fast_for(shared, ask=True)
+            if fast is not None and fast[2] is not None:
+                # The engine's permit for a fresh state against this shared
+                # state, with the clock and the seed filled in as it says.
+                p = fast[2]
+                return _new_permit(None, p.attempt, p.timeout_ms, p.retry_after_ms, p.probe,
+                                   _new_retry_state(p.state.attempts, _u64("now_ms", now_ms),
+                                                    p.state.last_delay_ms, state.seed),
+                                   shared)
         return Permit._lift(self._plan_flat(
             "begin-attempt", (*_flat(_wit.RETRY_STATE, state), *_flat(_wit.SHARED_STATE, shared),
                               _u64("now_ms", now_ms))))
@@ -274,7 +291,28 @@ class Policy:
             return memo[1]
         after = SharedState._lift(self._plan_flat("after-success", _flat(_wit.SHARED_STATE, shared)))
         self._success_memo = (shared, after)
+        if after == shared and shared != _ZERO_SHARED:
+            # A steady state (the success left it as it was): ask once what
+            # may be skipped for it, so begin_attempt skips the engine too.
+            self._fast_last = self._ask_fast(shared)
         return after
+
+    def _fast_for(self, shared: SharedState, ask: bool = False
+                  ) -> Optional[tuple[SharedState, bool, Optional[Permit]]]:
+        """The engine's fast-path answer known for ``shared`` (asked once
+        for the all-zero state when ``ask``), or None."""
+        last = self._fast_last
+        if last is not None and (last[0] is shared or last[0] == shared):
+            return last
+        if shared is not _ZERO_SHARED and shared != _ZERO_SHARED:
+            return None
+        if self._fast_zero is None and ask:
+            self._fast_zero = self._ask_fast(shared)
+        return self._fast_zero
+
+    def _ask_fast(self, shared: SharedState) -> tuple[SharedState, bool, Optional[Permit]]:
+        nothing, permit = self._plan("fast-path-for", shared._lower())
+        return (shared, bool(nothing), None if permit is None else Permit._lift(permit))
 
     def schedule(self, seed: int = 0, max_entries: int = 100) -> Schedule:
         """A dry run: the attempts this policy would make if every one failed
@@ -384,6 +422,10 @@ class Policy:
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{len(self.source)} chars"
         return f"<backstop.Policy {self.format} ({state})>"
+
+
+#: The all-zero shared state (every new dependency's), for the fast path.
+_ZERO_SHARED = SharedState()
 
 
 def _flat(t: Any, value: Any) -> tuple[int, ...]:

@@ -125,6 +125,10 @@ DECISION = Record([
     ("state", RETRY_STATE),
     ("shared", SHARED_STATE),
 ])
+FAST_PATH = Record([
+    ("success-records-nothing", BOOL),
+    ("fresh-permit", Option(PERMIT)),
+])
 PLANNED_ATTEMPT = Record([
     ("attempt", U32),
     ("delay-ms", U64),
@@ -207,6 +211,8 @@ SINK_KIND = Enum([
 SINK_FORMAT = Enum([
     "backstop",
     "pagerduty",
+    "slack",
+    "template",
 ])
 SINK = Record([
     ("target", STRING),
@@ -215,6 +221,8 @@ SINK = Record([
     ("format", SINK_FORMAT),
     ("timeout-ms", U64),
     ("dead-letter", Option(STRING)),
+    ("routing-key-env", Option(STRING)),
+    ("template", Option(STRING)),
 ])
 RULE_COUNT = Record([
     ("rule", STRING),
@@ -272,6 +280,10 @@ AFTER_SUCCESS = Function("after-success", [
     ("policy", U32),
     ("shared", SHARED_STATE),
 ], Result(SHARED_STATE, POLICY_ERROR))
+FAST_PATH_FOR = Function("fast-path-for", [
+    ("policy", U32),
+    ("shared", SHARED_STATE),
+], Result(FAST_PATH, POLICY_ERROR))
 PLAN_SCHEDULE = Function("plan-schedule", [
     ("policy", U32),
     ("seed", U64),
@@ -298,7 +310,7 @@ READ_LOG = Function("read-log", [
 ], Result(LOG_REPORT, POLICY_ERROR))
 
 CLASSIFIER_FUNCTIONS = (LOAD_POLICY, DROP_POLICY, CLASSIFY)
-RETRY_FUNCTIONS = (BEGIN_ATTEMPT, AFTER_FAILURE, AFTER_SUCCESS, PLAN_SCHEDULE, DERIVE_SEED)
+RETRY_FUNCTIONS = (BEGIN_ATTEMPT, AFTER_FAILURE, AFTER_SUCCESS, FAST_PATH_FOR, PLAN_SCHEDULE, DERIVE_SEED)
 ALERTS_FUNCTIONS = (EVALUATE, SINKS)
 REDACTION_FUNCTIONS = (REDACT,)
 LOGS_FUNCTIONS = (READ_LOG,)
@@ -335,6 +347,7 @@ LAYOUTS = (
     ("event-kind", EVENT_KIND, 1, 1, (), "i32"),
     ("failure", FAILURE, 76, 4, (0, 4, 16, 24, 36, 44, 52, 64), "i32*20"),
     ("failure-class", FAILURE_CLASS, 1, 1, (), "i32"),
+    ("fast-path", FAST_PATH, 144, 8, (0, 8), "i32*6 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"),
     ("give-up-reason", GIVE_UP_REASON, 1, 1, (), "i32"),
     ("label", LABEL, 16, 4, (0, 8), "i32*4"),
     ("location", LOCATION, 8, 4, (0, 4), "i32*2"),
@@ -353,7 +366,7 @@ LAYOUTS = (
     ("schedule", SCHEDULE, 12, 4, (0, 8), "i32*4"),
     ("severity", SEVERITY, 1, 1, (), "i32"),
     ("shared-state", SHARED_STATE, 48, 8, (0, 40), "i32*2 i64 i32 i64 i32*3"),
-    ("sink", SINK, 48, 8, (0, 8, 12, 20, 24, 32), "i32*6 i64 i32*3"),
+    ("sink", SINK, 72, 8, (0, 8, 12, 20, 24, 32, 44, 56), "i32*6 i64 i32*9"),
     ("sink-format", SINK_FORMAT, 1, 1, (), "i32"),
     ("sink-kind", SINK_KIND, 1, 1, (), "i32"),
     ("suppressed", SUPPRESSED, 20, 4, (0, 8, 16, 17), "i32*6"),
@@ -366,6 +379,7 @@ LAYOUTS = (
     ("option<give-up-reason>", Option(GIVE_UP_REASON), 2, 1, (), "i32*2"),
     ("option<location>", Option(LOCATION), 12, 4, (), "i32*3"),
     ("option<log-stream>", Option(LOG_STREAM), 2, 1, (), "i32*2"),
+    ("option<permit>", Option(PERMIT), 136, 8, (), "i32*5 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"),
     ("option<list<sink>>", Option(List(SINK)), 12, 4, (), "i32*3"),
     ("list<string>", List(STRING), 8, 4, (), "i32*2"),
     ("list<label>", List(LABEL), 8, 4, (), "i32*2"),
@@ -379,6 +393,7 @@ LAYOUTS = (
     ("result<classification, policy-error>", Result(CLASSIFICATION, POLICY_ERROR), 36, 4, (), "i32*9"),
     ("result<decision, policy-error>", Result(DECISION, POLICY_ERROR), 168, 8, (), "i32*3 i64 i32*2 i64 i32*10 i64*3 i32*2 i64 i32 i64 i32*3"),
     ("result<evaluation, policy-error>", Result(EVALUATION, POLICY_ERROR), 48, 8, (), "i32*8 i64"),
+    ("result<fast-path, policy-error>", Result(FAST_PATH, POLICY_ERROR), 152, 8, (), "i32*7 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"),
     ("result<log-report, policy-error>", Result(LOG_REPORT, POLICY_ERROR), 120, 8, (), "i32*26 i64"),
     ("result<permit, policy-error>", Result(PERMIT, POLICY_ERROR), 136, 8, (), "i32*5 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"),
     ("result<redaction-report, policy-error>", Result(REDACTION_REPORT, POLICY_ERROR), 36, 4, (), "i32*9"),
@@ -394,6 +409,7 @@ CORE_SIGNATURES = (
     (BEGIN_ATTEMPT, "i32*3 i64*3 i32*2 i64 i32 i64 i32*3 i64", "i32"),
     (AFTER_FAILURE, "i32", "i32"),
     (AFTER_SUCCESS, "i32*3 i64 i32 i64 i32*3", "i32"),
+    (FAST_PATH_FOR, "i32*3 i64 i32 i64 i32*3", "i32"),
     (PLAN_SCHEDULE, "i32 i64 i32", "i32"),
     (DERIVE_SEED, "i32*2", "i64"),
     (EVALUATE, "i32", "i32"),
