@@ -271,6 +271,79 @@ func (p *Policy) EvaluateAlerts(ctx context.Context, state string, event Event, 
 	return ev, err
 }
 
+// KeyedState is one shard of a pipeline's alert state, stored under Key
+// (the guest names the keys: step:["p","s"], pipeline:"p", global; "" holds
+// a whole-document Evaluation.State, split into keys on first use).
+type KeyedState struct {
+	Key string `json:"key"`
+	// State is opaque JSON; "" in an answer means: delete the key.
+	State string `json:"state"`
+	// NextWakeupMs is when to pass this shard again (with a tick, or any
+	// event), in Unix milliseconds; nil for never.
+	NextWakeupMs *uint64 `json:"next_wakeup_ms"`
+}
+
+// NeededKeys names the shards an event needs: Keys, or every stored key.
+type NeededKeys struct {
+	Keys     []string `json:"keys"`
+	EveryKey bool     `json:"every_key"`
+}
+
+// KeyedEvaluation is the outcome of one event over keyed shards.
+type KeyedEvaluation struct {
+	Notifications []Notification `json:"notifications"`
+	Suppressed    []Suppressed   `json:"suppressed"`
+	// States are the shards that changed: store them (an empty State
+	// deletes the key).
+	States []KeyedState `json:"states"`
+	// NextWakeupMs is the soonest wakeup among the shards this evaluation saw.
+	NextWakeupMs *uint64 `json:"next_wakeup_ms"`
+}
+
+// AlertStateKeys names the keyed alert state shards event needs, a pure
+// function of the policy and the event (see EvaluateAlertsKeyed).
+func (p *Policy) AlertStateKeys(ctx context.Context, event Event) (NeededKeys, error) {
+	kind, labels, err := checkEvent(&event)
+	if err != nil {
+		return NeededKeys{}, err
+	}
+	var out NeededKeys
+	err = p.run(ctx, func(inst *instance, h uint32) (err error) {
+		out, err = inst.alertStateKeys(ctx, h, &event, kind, labels)
+		return err
+	})
+	return out, err
+}
+
+// EvaluateAlertsKeyed is EvaluateAlerts over keyed shards, so one event
+// costs what it concerns: pass the stored shards AlertStateKeys names, every
+// stored shard whose NextWakeupMs is due at now, and a whole-document state
+// under the key "" if you have one; store each returned shard (an empty
+// State deletes its key). Each key's state is limited to 8 MiB (a
+// *PolicyError with CodeTooLarge whose Path names the key).
+func (p *Policy) EvaluateAlertsKeyed(ctx context.Context, states []KeyedState, event Event, now time.Time) (KeyedEvaluation, error) {
+	nowMs, err := unixMs(now)
+	if err != nil {
+		return KeyedEvaluation{}, err
+	}
+	kind, labels, err := checkEvent(&event)
+	if err != nil {
+		return KeyedEvaluation{}, err
+	}
+	for i, st := range states {
+		if !utf8.ValidString(st.Key) || !utf8.ValidString(st.State) {
+			return KeyedEvaluation{}, &PolicyError{Code: CodeInvalidState, Path: fmt.Sprintf("states[%d]", i),
+				Message: "the alert state shard is not valid UTF-8"}
+		}
+	}
+	var ev KeyedEvaluation
+	err = p.run(ctx, func(inst *instance, h uint32) (err error) {
+		ev, err = inst.evaluateKeyed(ctx, h, states, &event, kind, labels, nowMs)
+		return err
+	})
+	return ev, err
+}
+
 // label is one of an Event's labels, as the WIT's label record.
 type label struct{ key, value string }
 

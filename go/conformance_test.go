@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -503,5 +505,63 @@ func runAlertSteps(t *testing.T, ctx context.Context, policy *Policy, steps []al
 		}
 		matches(t, what, canonical(t, ev), step.Expect)
 		state = ev.State
+	}
+	runAlertStepsKeyed(t, ctx, policy, steps)
+}
+
+// runAlertStepsKeyed runs the same sequence as a keyed store does (the
+// needed keys, the due ones and a whole-document state under ""; the
+// changed shards stored back) and wants the same answers, the wakeup being
+// the soonest of all stored shards.
+func runAlertStepsKeyed(t *testing.T, ctx context.Context, policy *Policy, steps []alertStep) {
+	store := map[string]KeyedState{}
+	for i, step := range steps {
+		what := fmt.Sprintf("step %d (%s, keyed)", i, step.Event.Kind)
+		trial := maps.Clone(store)
+		if step.State != nil {
+			trial = map[string]KeyedState{"": {Key: "", State: *step.State}}
+		}
+		now := uint64(step.NowMs)
+		event := step.Event.event()
+		needed, err := policy.AlertStateKeys(ctx, event)
+		var ev KeyedEvaluation
+		if err == nil {
+			var loaded []KeyedState
+			for _, k := range slices.Sorted(maps.Keys(trial)) {
+				st := trial[k]
+				due := st.NextWakeupMs != nil && *st.NextWakeupMs <= now
+				if needed.EveryKey || slices.Contains(needed.Keys, k) || k == "" || due {
+					loaded = append(loaded, st)
+				}
+			}
+			ev, err = policy.EvaluateAlertsKeyed(ctx, loaded, event, time.UnixMilli(step.NowMs))
+		}
+		if step.ExpectError != nil {
+			var pe *PolicyError
+			if !errors.As(err, &pe) {
+				t.Fatalf("%s: got (%+v, %v), want a *PolicyError", what, ev, err)
+			}
+			matches(t, what+" error", canonicalError(pe), step.ExpectError)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		for _, st := range ev.States {
+			if st.State == "" {
+				delete(trial, st.Key)
+			} else {
+				trial[st.Key] = st
+			}
+		}
+		store = trial
+		var next *uint64
+		for _, st := range store {
+			if w := st.NextWakeupMs; w != nil && (next == nil || *w < *next) {
+				next = w
+			}
+		}
+		whole := Evaluation{Notifications: ev.Notifications, Suppressed: ev.Suppressed, NextWakeupMs: next}
+		matches(t, what, canonical(t, whole), step.Expect)
 	}
 }

@@ -259,6 +259,22 @@ func (in *instance) evaluate(ctx context.Context, handle uint32, state string, e
 	}, liftEvaluation)
 }
 
+func (in *instance) alertStateKeys(ctx context.Context, handle uint32, e *Event, kind uint32, labels []label) (NeededKeys, error) {
+	return plannerCall(ctx, in, alertStateKeysFn, func(s sink) {
+		s.int(u32T, uint64(handle))
+		lowerEvent(s, e, kind, labels)
+	}, liftNeededKeys)
+}
+
+func (in *instance) evaluateKeyed(ctx context.Context, handle uint32, states []KeyedState, e *Event, kind uint32, labels []label, nowMs uint64) (KeyedEvaluation, error) {
+	w := make([]witKeyedState, len(states))
+	for i, st := range states {
+		w[i] = witKeyedState{Key: st.Key, State: st.State, NextWakeupMs: st.NextWakeupMs}
+	}
+	params := witEvaluateKeyedParams{Policy: handle, States: w, Event: witEventOf(e, kind, labels), NowMs: nowMs}
+	return plannerCall(ctx, in, evaluateKeyedFn, params.lower, liftKeyedEvaluation)
+}
+
 func (in *instance) sinks(ctx context.Context, handle uint32) (alertSinks, error) {
 	params := witSinksParams{Policy: handle}
 	return plannerCall(ctx, in, sinksFn, params.lower, liftSinks)

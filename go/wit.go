@@ -337,6 +337,31 @@ func liftEvaluation(s *source) Evaluation {
 	return evaluationOf(&w)
 }
 
+func liftNeededKeys(s *source) NeededKeys {
+	w := liftWitNeededKeys(s)
+	return NeededKeys{Keys: nonNil(w.Keys), EveryKey: w.EveryKey}
+}
+
+func liftKeyedEvaluation(s *source) KeyedEvaluation {
+	w := liftWitKeyedEvaluation(s)
+	for i := range w.Notifications {
+		if p := w.Notifications[i].Payload; s.r.err == nil && !json.Valid([]byte(p)) {
+			s.r.fail("notification payload is not JSON: %.40q", p)
+		}
+	}
+	ev := evaluationOf(&witEvaluation{Notifications: w.Notifications, Suppressed: w.Suppressed})
+	out := KeyedEvaluation{
+		Notifications: ev.Notifications,
+		Suppressed:    ev.Suppressed,
+		States:        make([]KeyedState, 0, len(w.States)),
+		NextWakeupMs:  w.NextWakeupMs,
+	}
+	for _, st := range w.States {
+		out.States = append(out.States, KeyedState{Key: st.Key, State: st.State, NextWakeupMs: st.NextWakeupMs})
+	}
+	return out
+}
+
 func evaluationOf(w *witEvaluation) Evaluation {
 	ev := Evaluation{
 		Notifications: make([]Notification, 0, len(w.Notifications)),

@@ -931,6 +931,81 @@ func liftWitEvaluation(s *source) (v witEvaluation) {
 	return v
 }
 
+// witKeyedState is the WIT record keyed-state.
+type witKeyedState struct {
+	Key          string
+	State        string
+	NextWakeupMs *uint64
+}
+
+var keyedStateT = recordOf(stringT, stringT, optionU64T)
+
+func lowerWitKeyedState(s sink, v *witKeyedState) {
+	s.record(keyedStateT, func(s sink) {
+		s.string(v.Key)
+		s.string(v.State)
+		lowerWitOptionU64(s, v.NextWakeupMs)
+	})
+}
+
+func liftWitKeyedState(s *source) (v witKeyedState) {
+	r := s.record(keyedStateT)
+	v.Key = r.string()
+	v.State = r.string()
+	v.NextWakeupMs = liftWitOptionU64(r)
+	return v
+}
+
+// witNeededKeys is the WIT record needed-keys.
+type witNeededKeys struct {
+	Keys     []string
+	EveryKey bool
+}
+
+var neededKeysT = recordOf(listStringT, boolT)
+
+func lowerWitNeededKeys(s sink, v *witNeededKeys) {
+	s.record(neededKeysT, func(s sink) {
+		lowerWitListString(s, v.Keys)
+		s.int(boolT, boolBits(v.EveryKey))
+	})
+}
+
+func liftWitNeededKeys(s *source) (v witNeededKeys) {
+	r := s.record(neededKeysT)
+	v.Keys = liftWitListString(r)
+	v.EveryKey = r.int(boolT) != 0
+	return v
+}
+
+// witKeyedEvaluation is the WIT record keyed-evaluation.
+type witKeyedEvaluation struct {
+	Notifications []witNotification
+	Suppressed    []witSuppressed
+	States        []witKeyedState
+	NextWakeupMs  *uint64
+}
+
+var keyedEvaluationT = recordOf(listNotificationT, listSuppressedT, listKeyedStateT, optionU64T)
+
+func lowerWitKeyedEvaluation(s sink, v *witKeyedEvaluation) {
+	s.record(keyedEvaluationT, func(s sink) {
+		lowerWitListNotification(s, v.Notifications)
+		lowerWitListSuppressed(s, v.Suppressed)
+		lowerWitListKeyedState(s, v.States)
+		lowerWitOptionU64(s, v.NextWakeupMs)
+	})
+}
+
+func liftWitKeyedEvaluation(s *source) (v witKeyedEvaluation) {
+	r := s.record(keyedEvaluationT)
+	v.Notifications = liftWitListNotification(r)
+	v.Suppressed = liftWitListSuppressed(r)
+	v.States = liftWitListKeyedState(r)
+	v.NextWakeupMs = liftWitOptionU64(r)
+	return v
+}
+
 // witSinkKind is a case of the WIT enum sink-kind.
 type witSinkKind uint32
 
@@ -1432,6 +1507,23 @@ func liftWitListSuppressed(s *source) []witSuppressed {
 	return v
 }
 
+var listKeyedStateT = listOf(keyedStateT)
+
+func lowerWitListKeyedState(s sink, v []witKeyedState) {
+	s.list(keyedStateT, len(v), func(s sink, i int) {
+		lowerWitKeyedState(s, &v[i])
+	})
+}
+
+// liftWitListKeyedState never returns nil, so an empty list marshals as [].
+func liftWitListKeyedState(s *source) []witKeyedState {
+	v := []witKeyedState{}
+	s.list(keyedStateT, func(s *source, _ int) {
+		v = append(v, liftWitKeyedState(s))
+	})
+	return v
+}
+
 var listRuleCountT = listOf(ruleCountT)
 
 func lowerWitListRuleCount(s sink, v []witRuleCount) {
@@ -1739,6 +1831,70 @@ func liftWitResultEvaluationOrPolicyError(s *source) (v witResultEvaluationOrPol
 		v.Err = liftWitPolicyError(p)
 	} else {
 		v.Ok = liftWitEvaluation(p)
+	}
+	return v
+}
+
+// witResultNeededKeysOrPolicyError is a result<needed-keys, policy-error>.
+type witResultNeededKeysOrPolicyError struct {
+	IsErr bool
+	Ok    witNeededKeys
+	Err   witPolicyError
+}
+
+var resultNeededKeysOrPolicyErrorT = resultOf(neededKeysT, policyErrorT)
+
+func lowerWitResultNeededKeysOrPolicyError(s sink, v *witResultNeededKeysOrPolicyError) {
+	if v.IsErr {
+		s.variant(resultNeededKeysOrPolicyErrorT, 1, func(s sink) {
+			lowerWitPolicyError(s, &v.Err)
+		})
+		return
+	}
+	s.variant(resultNeededKeysOrPolicyErrorT, 0, func(s sink) {
+		lowerWitNeededKeys(s, &v.Ok)
+	})
+}
+
+func liftWitResultNeededKeysOrPolicyError(s *source) (v witResultNeededKeysOrPolicyError) {
+	c, p := s.variant(resultNeededKeysOrPolicyErrorT)
+	v.IsErr = c == 1
+	if v.IsErr {
+		v.Err = liftWitPolicyError(p)
+	} else {
+		v.Ok = liftWitNeededKeys(p)
+	}
+	return v
+}
+
+// witResultKeyedEvaluationOrPolicyError is a result<keyed-evaluation, policy-error>.
+type witResultKeyedEvaluationOrPolicyError struct {
+	IsErr bool
+	Ok    witKeyedEvaluation
+	Err   witPolicyError
+}
+
+var resultKeyedEvaluationOrPolicyErrorT = resultOf(keyedEvaluationT, policyErrorT)
+
+func lowerWitResultKeyedEvaluationOrPolicyError(s sink, v *witResultKeyedEvaluationOrPolicyError) {
+	if v.IsErr {
+		s.variant(resultKeyedEvaluationOrPolicyErrorT, 1, func(s sink) {
+			lowerWitPolicyError(s, &v.Err)
+		})
+		return
+	}
+	s.variant(resultKeyedEvaluationOrPolicyErrorT, 0, func(s sink) {
+		lowerWitKeyedEvaluation(s, &v.Ok)
+	})
+}
+
+func liftWitResultKeyedEvaluationOrPolicyError(s *source) (v witResultKeyedEvaluationOrPolicyError) {
+	c, p := s.variant(resultKeyedEvaluationOrPolicyErrorT)
+	v.IsErr = c == 1
+	if v.IsErr {
+		v.Err = liftWitPolicyError(p)
+	} else {
+		v.Ok = liftWitKeyedEvaluation(p)
 	}
 	return v
 }
@@ -2065,6 +2221,46 @@ func liftWitEvaluateResult(s *source) witResultEvaluationOrPolicyError {
 	return liftWitResultEvaluationOrPolicyError(s)
 }
 
+// alertStateKeysFn is backstop:policy/alerts@0.1.0#alert-state-keys.
+var alertStateKeysFn = newWitFunc("alert-state-keys", resultNeededKeysOrPolicyErrorT, u32T, eventT).in(alertsInterface)
+
+// witAlertStateKeysParams are alert-state-keys's parameters, in WIT order.
+type witAlertStateKeysParams struct {
+	Policy uint32
+	Event  witEvent
+}
+
+func (v *witAlertStateKeysParams) lower(s sink) {
+	s.int(u32T, uint64(v.Policy))
+	lowerWitEvent(s, &v.Event)
+}
+
+func liftWitAlertStateKeysResult(s *source) witResultNeededKeysOrPolicyError {
+	return liftWitResultNeededKeysOrPolicyError(s)
+}
+
+// evaluateKeyedFn is backstop:policy/alerts@0.1.0#evaluate-keyed.
+var evaluateKeyedFn = newWitFunc("evaluate-keyed", resultKeyedEvaluationOrPolicyErrorT, u32T, listKeyedStateT, eventT, u64T).in(alertsInterface)
+
+// witEvaluateKeyedParams are evaluate-keyed's parameters, in WIT order.
+type witEvaluateKeyedParams struct {
+	Policy uint32
+	States []witKeyedState
+	Event  witEvent
+	NowMs  uint64
+}
+
+func (v *witEvaluateKeyedParams) lower(s sink) {
+	s.int(u32T, uint64(v.Policy))
+	lowerWitListKeyedState(s, v.States)
+	lowerWitEvent(s, &v.Event)
+	s.int(u64T, uint64(v.NowMs))
+}
+
+func liftWitEvaluateKeyedResult(s *source) witResultKeyedEvaluationOrPolicyError {
+	return liftWitResultKeyedEvaluationOrPolicyError(s)
+}
+
 // sinksFn is backstop:policy/alerts@0.1.0#sinks.
 var sinksFn = newWitFunc("sinks", resultOptionListSinkOrPolicyErrorT, u32T).in(alertsInterface)
 
@@ -2127,6 +2323,8 @@ var witFuncs = []*witFunc{
 	planScheduleFn,
 	deriveSeedFn,
 	evaluateFn,
+	alertStateKeysFn,
+	evaluateKeyedFn,
 	sinksFn,
 	redactFn,
 	readLogFn,
@@ -2154,11 +2352,14 @@ var witLayouts = []witLayout{
 	{"failure-class", failureClassT, 1, 1, nil, "i32"},
 	{"fast-path", fastPathT, 144, 8, []uint32{0, 8}, "i32*6 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"give-up-reason", giveUpReasonT, 1, 1, nil, "i32"},
+	{"keyed-evaluation", keyedEvaluationT, 40, 8, []uint32{0, 8, 16, 24}, "i32*7 i64"},
+	{"keyed-state", keyedStateT, 32, 8, []uint32{0, 8, 16}, "i32*5 i64"},
 	{"label", labelT, 16, 4, []uint32{0, 8}, "i32*4"},
 	{"location", locationT, 8, 4, []uint32{0, 4}, "i32*2"},
 	{"log-input", logInputT, 32, 4, []uint32{0, 8, 16, 28}, "i32*9"},
 	{"log-report", logReportT, 112, 8, []uint32{0, 76, 84, 96}, "i32*25 i64"},
 	{"log-stream", logStreamT, 1, 1, nil, "i32"},
+	{"needed-keys", neededKeysT, 12, 4, []uint32{0, 8}, "i32*3"},
 	{"notification", notificationT, 44, 4, []uint32{0, 1, 4, 12, 20, 28, 36}, "i32*12"},
 	{"notification-kind", notificationKindT, 1, 1, nil, "i32"},
 	{"permit", permitT, 128, 8, []uint32{0, 4, 8, 24, 32, 40, 80}, "i32*4 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
@@ -2187,6 +2388,7 @@ var witLayouts = []witLayout{
 	{"option<permit>", optionPermitT, 136, 8, nil, "i32*5 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"option<list<sink>>", optionListSinkT, 12, 4, nil, "i32*3"},
 	{"list<string>", listStringT, 8, 4, nil, "i32*2"},
+	{"list<keyed-state>", listKeyedStateT, 8, 4, nil, "i32*2"},
 	{"list<label>", listLabelT, 8, 4, nil, "i32*2"},
 	{"list<notification>", listNotificationT, 8, 4, nil, "i32*2"},
 	{"list<planned-attempt>", listPlannedAttemptT, 8, 4, nil, "i32*2"},
@@ -2199,7 +2401,9 @@ var witLayouts = []witLayout{
 	{"result<decision, policy-error>", resultDecisionOrPolicyErrorT, 168, 8, nil, "i32*3 i64 i32*2 i64 i32*10 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"result<evaluation, policy-error>", resultEvaluationOrPolicyErrorT, 48, 8, nil, "i32*8 i64"},
 	{"result<fast-path, policy-error>", resultFastPathOrPolicyErrorT, 152, 8, nil, "i32*7 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
+	{"result<keyed-evaluation, policy-error>", resultKeyedEvaluationOrPolicyErrorT, 48, 8, nil, "i32*8 i64"},
 	{"result<log-report, policy-error>", resultLogReportOrPolicyErrorT, 120, 8, nil, "i32*26 i64"},
+	{"result<needed-keys, policy-error>", resultNeededKeysOrPolicyErrorT, 36, 4, nil, "i32*9"},
 	{"result<permit, policy-error>", resultPermitOrPolicyErrorT, 136, 8, nil, "i32*5 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"result<redaction-report, policy-error>", resultRedactionReportOrPolicyErrorT, 36, 4, nil, "i32*9"},
 	{"result<schedule, policy-error>", resultScheduleOrPolicyErrorT, 36, 4, nil, "i32*9"},
@@ -2219,6 +2423,8 @@ var witCoreSignatures = []witCoreSignature{
 	{planScheduleFn, "i32 i64 i32", "i32"},
 	{deriveSeedFn, "i32*2", "i64"},
 	{evaluateFn, "i32", "i32"},
+	{alertStateKeysFn, "i32", "i32"},
+	{evaluateKeyedFn, "i32", "i32"},
 	{sinksFn, "i32", "i32"},
 	{redactFn, "i32*3", "i32"},
 	{readLogFn, "i32*9", "i32"},

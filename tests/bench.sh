@@ -12,6 +12,9 @@
 #   tests/bench.sh                 # everything, ~5-10 minutes on 2 cores
 #   BENCH_ONLY="rust go" tests/bench.sh
 #   BENCH_ONLY=peers tests/bench.sh   # the peer section alone (PEER_ROUNDS=7)
+#   BENCH_ONLY=alerts tests/bench.sh  # alert scaling (60/600/6,000 steps, one
+#                                     # document vs keyed shards) and `alerts
+#                                     # simulate` peak RSS for 10k/100k/1M events
 #   CRITERION_ARGS="--warm-up-time 3 --measurement-time 10" tests/bench.sh
 #
 # Needs: cargo, go, node (20+) with npm, python3 with venv. Installs the Node
@@ -23,7 +26,7 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-only="${BENCH_ONLY:-rust go node python peers}"
+only="${BENCH_ONLY:-rust go node python peers alerts}"
 criterion_args="${CRITERION_ARGS:---warm-up-time 1 --measurement-time 3}"
 out="$root/target/bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
@@ -132,6 +135,57 @@ if wants peers; then
     section "Peers, Rust: retrying vs backon ($rounds rounds)"
     # host/benches/peers.rs: interleaved rounds in one process, medians.
     run rust-peers env ROUNDS="$rounds" cargo bench --workspace --bench peers
+fi
+
+if wants alerts; then
+    # One release CLI; histories from tests/bench/alert-history.py. Wall time
+    # per event of `alerts simulate --json` over a history whose state grows
+    # to N steps, the whole document (`--whole-state`, the old way) next to
+    # keyed shards, in the same run; then peak RSS (/usr/bin/time -v) of the
+    # keyed, streaming replay for 10k / 100k / 1M events at 6,000 steps.
+    alerts_bench() {
+        cargo build --workspace --release --bin backstop --quiet || return 1
+        local bin="${CARGO_TARGET_DIR:-$root/target}/release/backstop"
+        local policy="$root/examples/nightly-alerts.toml" h="$out/history.jsonl"
+        local whole_events="${ALERT_WHOLE_EVENTS:-2000}"
+        printf '%-7s %-8s %-22s %-22s %s\n' steps events "one document ms/event" "keyed ms/event" ratio
+        for steps in 60 600 6000; do
+            # Enough events for every step to hold state, and at least 2,000.
+            local events=$(( steps * 2 > whole_events ? steps * 2 : whole_events ))
+            python3 "$root/tests/bench/alert-history.py" "$steps" "$events" "$h" || return 1
+            local t0 t1 t2
+            t0=$(date +%s%N)
+            "$bin" alerts simulate --policy "$policy" --history "$h" --json --whole-state >/dev/null || return 1
+            t1=$(date +%s%N)
+            "$bin" alerts simulate --policy "$policy" --history "$h" --json >/dev/null || return 1
+            t2=$(date +%s%N)
+            python3 - "$steps" "$events" "$t0" "$t1" "$t2" <<'PY'
+import sys
+steps, events, t0, t1, t2 = map(int, sys.argv[1:])
+whole, keyed = (t1 - t0) / 1e6 / events, (t2 - t1) / 1e6 / events
+print(f"{steps:<7} {events:<8} {whole:<22.3f} {keyed:<22.3f} {whole / keyed:.1f}x")
+PY
+        done
+        echo
+        printf '%-9s %-14s %-12s %s\n' events "peak RSS MiB" "events/s" "(keyed, --json, 6,000 steps)"
+        for events in 10000 100000 1000000; do
+            python3 "$root/tests/bench/alert-history.py" 6000 "$events" "$h" || return 1
+            local t0 t1
+            t0=$(date +%s%N)
+            /usr/bin/time -v "$bin" alerts simulate --policy "$policy" --history "$h" --json \
+                >/dev/null 2>"$out/time-$events.txt" || return 1
+            t1=$(date +%s%N)
+            python3 - "$events" "$t0" "$t1" "$out/time-$events.txt" <<'PY'
+import re, sys
+events, t0, t1, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(path).read()).group(1))
+print(f"{events:<9} {rss / 1024:<14.1f} {events / ((t1 - t0) / 1e9):<12.0f}")
+PY
+        done
+        rm -f "$h"
+    }
+    section "Alerts: evaluation cost vs steps, and simulate memory vs events"
+    run alerts alerts_bench
 fi
 
 section "done"

@@ -214,6 +214,81 @@ impl wit_redaction::Guest for Component {
     }
 }
 
+fn from_wit_event(event: wit_alerts::Event) -> crate::alerts::Event {
+    use crate::alerts::{Event, EventKind};
+    use wit_alerts::EventKind as K;
+    Event {
+        kind: match event.kind {
+            K::AttemptFailed => EventKind::AttemptFailed,
+            K::RunFailed => EventKind::RunFailed,
+            K::RunSucceeded => EventKind::RunSucceeded,
+            K::RunLate => EventKind::RunLate,
+            K::AlertAcknowledged => EventKind::AlertAcknowledged,
+            K::Tick => EventKind::Tick,
+        },
+        pipeline: event.pipeline,
+        step: event.step,
+        run_id: event.run_id,
+        failure: event.failure.map(from_wit_failure),
+        attempt: event.attempt,
+        late_minutes: event.late_minutes,
+        labels: event.labels.into_iter().map(|l| (l.key, l.value)).collect(),
+        log_lines: event.log_lines,
+        dedup_key: event.dedup_key,
+    }
+}
+
+fn to_wit_severity(s: crate::alerts::Severity) -> wit_alerts::Severity {
+    use crate::alerts::Severity;
+    match s {
+        Severity::Info => wit_alerts::Severity::Info,
+        Severity::Warning => wit_alerts::Severity::Warning,
+        Severity::High => wit_alerts::Severity::High,
+        Severity::Critical => wit_alerts::Severity::Critical,
+    }
+}
+
+fn to_wit_notifications(
+    notifications: Vec<crate::alerts::Notification>,
+) -> Vec<wit_alerts::Notification> {
+    use crate::alerts::NotificationKind;
+    notifications
+        .into_iter()
+        .map(|n| wit_alerts::Notification {
+            kind: match n.kind {
+                NotificationKind::Trigger => wit_alerts::NotificationKind::Trigger,
+                NotificationKind::Escalate => wit_alerts::NotificationKind::Escalate,
+                NotificationKind::Repeat => wit_alerts::NotificationKind::Repeat,
+                NotificationKind::Resolve => wit_alerts::NotificationKind::Resolve,
+            },
+            severity: to_wit_severity(n.severity),
+            targets: n.targets,
+            rule: n.rule,
+            dedup_key: n.dedup_key,
+            summary: n.summary,
+            payload: n.payload,
+        })
+        .collect()
+}
+
+fn to_wit_suppressed(suppressed: Vec<crate::alerts::Suppressed>) -> Vec<wit_alerts::Suppressed> {
+    use crate::alerts::SuppressionReason;
+    suppressed
+        .into_iter()
+        .map(|x| wit_alerts::Suppressed {
+            severity: to_wit_severity(x.severity),
+            rule: x.rule,
+            dedup_key: x.dedup_key,
+            reason: match x.reason {
+                SuppressionReason::Duplicate => wit_alerts::SuppressionReason::Duplicate,
+                SuppressionReason::Inhibited => wit_alerts::SuppressionReason::Inhibited,
+                SuppressionReason::Acknowledged => wit_alerts::SuppressionReason::Acknowledged,
+                SuppressionReason::RepeatLimit => wit_alerts::SuppressionReason::RepeatLimit,
+            },
+        })
+        .collect()
+}
+
 impl wit_alerts::Guest for Component {
     fn evaluate(
         policy: PolicyHandle,
@@ -221,80 +296,66 @@ impl wit_alerts::Guest for Component {
         event: wit_alerts::Event,
         now_ms: u64,
     ) -> Result<wit_alerts::Evaluation, WitPolicyError> {
-        use crate::alerts::{Event, EventKind, NotificationKind, Severity, SuppressionReason};
-        use wit_alerts::EventKind as K;
-        let event = Event {
-            kind: match event.kind {
-                K::AttemptFailed => EventKind::AttemptFailed,
-                K::RunFailed => EventKind::RunFailed,
-                K::RunSucceeded => EventKind::RunSucceeded,
-                K::RunLate => EventKind::RunLate,
-                K::AlertAcknowledged => EventKind::AlertAcknowledged,
-                K::Tick => EventKind::Tick,
-            },
-            pipeline: event.pipeline,
-            step: event.step,
-            run_id: event.run_id,
-            failure: event.failure.map(from_wit_failure),
-            attempt: event.attempt,
-            late_minutes: event.late_minutes,
-            labels: event.labels.into_iter().map(|l| (l.key, l.value)).collect(),
-            log_lines: event.log_lines,
-            dedup_key: event.dedup_key,
-        };
-        let severity = |s: Severity| match s {
-            Severity::Info => wit_alerts::Severity::Info,
-            Severity::Warning => wit_alerts::Severity::Warning,
-            Severity::High => wit_alerts::Severity::High,
-            Severity::Critical => wit_alerts::Severity::Critical,
-        };
+        let event = from_wit_event(event);
         with_policy(policy, |policy| {
             let e = policy
                 .evaluate_alerts(&state, &event, now_ms)
                 .map_err(to_wit_error)?;
             Ok(wit_alerts::Evaluation {
-                notifications: e
-                    .notifications
-                    .into_iter()
-                    .map(|n| wit_alerts::Notification {
-                        kind: match n.kind {
-                            NotificationKind::Trigger => wit_alerts::NotificationKind::Trigger,
-                            NotificationKind::Escalate => wit_alerts::NotificationKind::Escalate,
-                            NotificationKind::Repeat => wit_alerts::NotificationKind::Repeat,
-                            NotificationKind::Resolve => wit_alerts::NotificationKind::Resolve,
-                        },
-                        severity: severity(n.severity),
-                        targets: n.targets,
-                        rule: n.rule,
-                        dedup_key: n.dedup_key,
-                        summary: n.summary,
-                        payload: n.payload,
-                    })
-                    .collect(),
-                suppressed: e
-                    .suppressed
-                    .into_iter()
-                    .map(|x| wit_alerts::Suppressed {
-                        severity: severity(x.severity),
-                        rule: x.rule,
-                        dedup_key: x.dedup_key,
-                        reason: match x.reason {
-                            SuppressionReason::Duplicate => {
-                                wit_alerts::SuppressionReason::Duplicate
-                            }
-                            SuppressionReason::Inhibited => {
-                                wit_alerts::SuppressionReason::Inhibited
-                            }
-                            SuppressionReason::Acknowledged => {
-                                wit_alerts::SuppressionReason::Acknowledged
-                            }
-                            SuppressionReason::RepeatLimit => {
-                                wit_alerts::SuppressionReason::RepeatLimit
-                            }
-                        },
-                    })
-                    .collect(),
+                notifications: to_wit_notifications(e.notifications),
+                suppressed: to_wit_suppressed(e.suppressed),
                 state: e.state,
+                next_wakeup_ms: e.next_wakeup_ms,
+            })
+        })
+    }
+
+    fn alert_state_keys(
+        policy: PolicyHandle,
+        event: wit_alerts::Event,
+    ) -> Result<wit_alerts::NeededKeys, WitPolicyError> {
+        let event = from_wit_event(event);
+        with_policy(policy, |policy| {
+            let needed = policy.alert_state_keys(&event);
+            Ok(wit_alerts::NeededKeys {
+                keys: needed.keys,
+                every_key: needed.every_key,
+            })
+        })
+    }
+
+    fn evaluate_keyed(
+        policy: PolicyHandle,
+        states: Vec<wit_alerts::KeyedState>,
+        event: wit_alerts::Event,
+        now_ms: u64,
+    ) -> Result<wit_alerts::KeyedEvaluation, WitPolicyError> {
+        use crate::alerts::KeyedState;
+        let event = from_wit_event(event);
+        let states: Vec<KeyedState> = states
+            .into_iter()
+            .map(|s| KeyedState {
+                key: s.key,
+                state: s.state,
+                next_wakeup_ms: s.next_wakeup_ms,
+            })
+            .collect();
+        with_policy(policy, |policy| {
+            let e = policy
+                .evaluate_alerts_keyed(&states, &event, now_ms)
+                .map_err(to_wit_error)?;
+            Ok(wit_alerts::KeyedEvaluation {
+                notifications: to_wit_notifications(e.notifications),
+                suppressed: to_wit_suppressed(e.suppressed),
+                states: e
+                    .states
+                    .into_iter()
+                    .map(|s| wit_alerts::KeyedState {
+                        key: s.key,
+                        state: s.state,
+                        next_wakeup_ms: s.next_wakeup_ms,
+                    })
+                    .collect(),
                 next_wakeup_ms: e.next_wakeup_ms,
             })
         })

@@ -174,6 +174,21 @@ impl Policy {
     ) -> Result<Evaluation, PolicyError> {
         alerts::evaluate(&self.alerts, |f| self.classify(f), state, event, now_ms)
     }
+
+    /// The alert state keys `event` needs (see `alerts/keyed.rs`).
+    pub fn alert_state_keys(&self, event: &Event) -> alerts::NeededKeys {
+        alerts::needed_keys(&self.alerts, event)
+    }
+
+    /// Evaluate one event over the keyed shards the host loaded.
+    pub fn evaluate_alerts_keyed(
+        &self,
+        shards: &[alerts::KeyedState],
+        event: &Event,
+        now_ms: u64,
+    ) -> Result<alerts::KeyedEvaluation, PolicyError> {
+        alerts::evaluate_keyed(&self.alerts, |f| self.classify(f), shards, event, now_ms)
+    }
 }
 
 fn section<'n>(root: &'n Node, key: &str) -> Option<&'n Node> {

@@ -153,6 +153,34 @@ pub struct Evaluation {
     pub next_wakeup_ms: Option<u64>,
 }
 
+/// One shard of a pipeline's alert state as the host stores it under `key`
+/// (the guest decides the keys; see `alerts/keyed.rs` in the guest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyedState {
+    pub key: String,
+    /// Opaque JSON; an empty state in an answer means: delete the key.
+    pub state: String,
+    /// When the shard must be passed again (with a tick, or any event).
+    pub next_wakeup_ms: Option<u64>,
+}
+
+/// The shards an event needs: `keys`, or every stored key when `every_key`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeededKeys {
+    pub keys: Vec<String>,
+    pub every_key: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyedEvaluation {
+    pub notifications: Vec<Notification>,
+    pub suppressed: Vec<Suppressed>,
+    /// The shards that changed: store them (an empty state deletes the key).
+    pub states: Vec<KeyedState>,
+    /// The soonest wakeup among the shards this evaluation saw.
+    pub next_wakeup_ms: Option<u64>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SinkKind {

@@ -10,8 +10,8 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Store, StoreLimits, StoreLimitsBuilder};
 
 use crate::alerts::{
-    Evaluation, Event, EventKind, Notification, NotificationKind, Severity, Sink, SinkFormat,
-    SinkKind, Suppressed, SuppressionReason,
+    Evaluation, Event, EventKind, KeyedEvaluation, KeyedState, NeededKeys, Notification,
+    NotificationKind, Severity, Sink, SinkFormat, SinkKind, Suppressed, SuppressionReason,
 };
 use crate::cache::CodeCache;
 use crate::error::{Error, Result};
@@ -523,88 +523,76 @@ impl Session {
         now_ms: u64,
     ) -> Result<Evaluation> {
         let handle = self.handle(policy)?;
-        let event = wit_alerts::Event {
-            kind: match event.kind {
-                EventKind::AttemptFailed => wit_alerts::EventKind::AttemptFailed,
-                EventKind::RunFailed => wit_alerts::EventKind::RunFailed,
-                EventKind::RunSucceeded => wit_alerts::EventKind::RunSucceeded,
-                EventKind::RunLate => wit_alerts::EventKind::RunLate,
-                EventKind::AlertAcknowledged => wit_alerts::EventKind::AlertAcknowledged,
-                EventKind::Tick => wit_alerts::EventKind::Tick,
-            },
-            pipeline: event.pipeline.clone(),
-            step: event.step.clone(),
-            run_id: event.run_id.clone(),
-            failure: event.failure.as_ref().map(to_wit_failure),
-            attempt: event.attempt,
-            late_minutes: event.late_minutes,
-            labels: event
-                .labels
-                .iter()
-                .map(|(key, value)| wit_alerts::Label {
-                    key: key.clone(),
-                    value: value.clone(),
-                })
-                .collect(),
-            log_lines: event.log_lines.clone(),
-            dedup_key: event.dedup_key.clone(),
-        };
+        let event = to_wit_event(event);
         let result = self.call(|bindings, store| {
             bindings
                 .backstop_policy_alerts()
                 .call_evaluate(store, handle, state, &event, now_ms)
         })?;
         let e = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
-        let severity = |s: wit_alerts::Severity| match s {
-            wit_alerts::Severity::Info => Severity::Info,
-            wit_alerts::Severity::Warning => Severity::Warning,
-            wit_alerts::Severity::High => Severity::High,
-            wit_alerts::Severity::Critical => Severity::Critical,
-        };
-        let notifications = e
-            .notifications
-            .into_iter()
-            .map(|n| {
-                Ok(Notification {
-                    kind: match n.kind {
-                        wit_alerts::NotificationKind::Trigger => NotificationKind::Trigger,
-                        wit_alerts::NotificationKind::Escalate => NotificationKind::Escalate,
-                        wit_alerts::NotificationKind::Repeat => NotificationKind::Repeat,
-                        wit_alerts::NotificationKind::Resolve => NotificationKind::Resolve,
-                    },
-                    severity: severity(n.severity),
-                    targets: n.targets,
-                    rule: n.rule,
-                    dedup_key: n.dedup_key,
-                    summary: n.summary,
-                    payload: serde_json::from_str(&n.payload).map_err(|e| {
-                        Error::Runtime(format!("the guest sent a payload that is not JSON: {e}"))
-                    })?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
         Ok(Evaluation {
-            notifications,
-            suppressed: e
-                .suppressed
+            notifications: from_wit_notifications(e.notifications)?,
+            suppressed: from_wit_suppressed(e.suppressed),
+            state: e.state,
+            next_wakeup_ms: e.next_wakeup_ms,
+        })
+    }
+
+    /// The keyed alert state shards `event` needs (see [`KeyedState`]).
+    pub fn alert_state_keys(&mut self, policy: Policy, event: &Event) -> Result<NeededKeys> {
+        let handle = self.handle(policy)?;
+        let event = to_wit_event(event);
+        let result = self.call(|bindings, store| {
+            bindings
+                .backstop_policy_alerts()
+                .call_alert_state_keys(store, handle, &event)
+        })?;
+        let n = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
+        Ok(NeededKeys {
+            keys: n.keys,
+            every_key: n.every_key,
+        })
+    }
+
+    /// Evaluate one event over the keyed shards loaded for it: the needed
+    /// keys that exist, the stored keys whose wakeup is due, and a
+    /// whole-document state under the key `""` if one is stored. Returns the
+    /// shards to store (an empty state deletes its key).
+    pub fn evaluate_alerts_keyed(
+        &mut self,
+        policy: Policy,
+        states: &[KeyedState],
+        event: &Event,
+        now_ms: u64,
+    ) -> Result<KeyedEvaluation> {
+        let handle = self.handle(policy)?;
+        let event = to_wit_event(event);
+        let states: Vec<wit_alerts::KeyedState> = states
+            .iter()
+            .map(|s| wit_alerts::KeyedState {
+                key: s.key.clone(),
+                state: s.state.clone(),
+                next_wakeup_ms: s.next_wakeup_ms,
+            })
+            .collect();
+        let result = self.call(|bindings, store| {
+            bindings
+                .backstop_policy_alerts()
+                .call_evaluate_keyed(store, handle, &states, &event, now_ms)
+        })?;
+        let e = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
+        Ok(KeyedEvaluation {
+            notifications: from_wit_notifications(e.notifications)?,
+            suppressed: from_wit_suppressed(e.suppressed),
+            states: e
+                .states
                 .into_iter()
-                .map(|x| Suppressed {
-                    rule: x.rule,
-                    dedup_key: x.dedup_key,
-                    severity: severity(x.severity),
-                    reason: match x.reason {
-                        wit_alerts::SuppressionReason::Duplicate => SuppressionReason::Duplicate,
-                        wit_alerts::SuppressionReason::Inhibited => SuppressionReason::Inhibited,
-                        wit_alerts::SuppressionReason::Acknowledged => {
-                            SuppressionReason::Acknowledged
-                        }
-                        wit_alerts::SuppressionReason::RepeatLimit => {
-                            SuppressionReason::RepeatLimit
-                        }
-                    },
+                .map(|s| KeyedState {
+                    key: s.key,
+                    state: s.state,
+                    next_wakeup_ms: s.next_wakeup_ms,
                 })
                 .collect(),
-            state: e.state,
             next_wakeup_ms: e.next_wakeup_ms,
         })
     }
@@ -941,4 +929,81 @@ fn from_wit_error(e: wit_types::PolicyError) -> PolicyError {
 
 fn runtime(err: impl std::fmt::Display) -> Error {
     Error::Runtime(format!("{err:#}"))
+}
+
+fn to_wit_event(event: &Event) -> wit_alerts::Event {
+    wit_alerts::Event {
+        kind: match event.kind {
+            EventKind::AttemptFailed => wit_alerts::EventKind::AttemptFailed,
+            EventKind::RunFailed => wit_alerts::EventKind::RunFailed,
+            EventKind::RunSucceeded => wit_alerts::EventKind::RunSucceeded,
+            EventKind::RunLate => wit_alerts::EventKind::RunLate,
+            EventKind::AlertAcknowledged => wit_alerts::EventKind::AlertAcknowledged,
+            EventKind::Tick => wit_alerts::EventKind::Tick,
+        },
+        pipeline: event.pipeline.clone(),
+        step: event.step.clone(),
+        run_id: event.run_id.clone(),
+        failure: event.failure.as_ref().map(to_wit_failure),
+        attempt: event.attempt,
+        late_minutes: event.late_minutes,
+        labels: event
+            .labels
+            .iter()
+            .map(|(key, value)| wit_alerts::Label {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        log_lines: event.log_lines.clone(),
+        dedup_key: event.dedup_key.clone(),
+    }
+}
+
+fn from_wit_severity(s: wit_alerts::Severity) -> Severity {
+    match s {
+        wit_alerts::Severity::Info => Severity::Info,
+        wit_alerts::Severity::Warning => Severity::Warning,
+        wit_alerts::Severity::High => Severity::High,
+        wit_alerts::Severity::Critical => Severity::Critical,
+    }
+}
+
+fn from_wit_notifications(list: Vec<wit_alerts::Notification>) -> Result<Vec<Notification>> {
+    list.into_iter()
+        .map(|n| {
+            Ok(Notification {
+                kind: match n.kind {
+                    wit_alerts::NotificationKind::Trigger => NotificationKind::Trigger,
+                    wit_alerts::NotificationKind::Escalate => NotificationKind::Escalate,
+                    wit_alerts::NotificationKind::Repeat => NotificationKind::Repeat,
+                    wit_alerts::NotificationKind::Resolve => NotificationKind::Resolve,
+                },
+                severity: from_wit_severity(n.severity),
+                targets: n.targets,
+                rule: n.rule,
+                dedup_key: n.dedup_key,
+                summary: n.summary,
+                payload: serde_json::from_str(&n.payload).map_err(|e| {
+                    Error::Runtime(format!("the guest sent a payload that is not JSON: {e}"))
+                })?,
+            })
+        })
+        .collect()
+}
+
+fn from_wit_suppressed(list: Vec<wit_alerts::Suppressed>) -> Vec<Suppressed> {
+    list.into_iter()
+        .map(|x| Suppressed {
+            rule: x.rule,
+            dedup_key: x.dedup_key,
+            severity: from_wit_severity(x.severity),
+            reason: match x.reason {
+                wit_alerts::SuppressionReason::Duplicate => SuppressionReason::Duplicate,
+                wit_alerts::SuppressionReason::Inhibited => SuppressionReason::Inhibited,
+                wit_alerts::SuppressionReason::Acknowledged => SuppressionReason::Acknowledged,
+                wit_alerts::SuppressionReason::RepeatLimit => SuppressionReason::RepeatLimit,
+            },
+        })
+        .collect()
 }

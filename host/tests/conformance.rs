@@ -372,6 +372,76 @@ fn run_wasm_alerts(
     policy: backstop::Policy,
     steps: &[Value],
 ) -> Vec<Value> {
+    let whole = run_wasm_alerts_whole(session, policy, steps);
+    // The same sequence over keyed shards must answer the same, step by step.
+    let keyed = run_wasm_alerts_keyed(session, policy, steps);
+    whole
+        .into_iter()
+        .zip(keyed)
+        .map(|(w, k)| {
+            if w == k {
+                w
+            } else {
+                json!({ "whole": w, "keyed": k })
+            }
+        })
+        .collect()
+}
+
+/// A host's keyed store in memory: shards by key.
+fn run_wasm_alerts_keyed(
+    session: &mut backstop::Session,
+    policy: backstop::Policy,
+    steps: &[Value],
+) -> Vec<Value> {
+    use backstop::alerts::KeyedState;
+    use std::collections::BTreeMap;
+    let mut store: BTreeMap<String, KeyedState> = BTreeMap::new();
+    steps
+        .iter()
+        .map(|step| {
+            let mut trial = store.clone();
+            if let Some(explicit) = step.get("state").and_then(Value::as_str) {
+                trial.clear();
+                trial.insert(String::new(), KeyedState { key: String::new(), state: explicit.to_string(), next_wakeup_ms: None });
+            }
+            let event: backstop::alerts::Event = serde_json::from_value(step["event"].clone()).expect("canonical event");
+            let now = step["now_ms"].as_u64().unwrap();
+            let needed = match session.alert_state_keys(policy, &event) {
+                Ok(n) => n,
+                Err(Error::Rejected(e)) => return json!({ "error": e }),
+                Err(other) => return json!({ "unexpected": other.to_string() }),
+            };
+            let loaded: Vec<KeyedState> = trial
+                .values()
+                .filter(|s| needed.every_key || needed.keys.contains(&s.key) || s.key.is_empty() || s.next_wakeup_ms.is_some_and(|w| w <= now))
+                .cloned()
+                .collect();
+            match session.evaluate_alerts_keyed(policy, &loaded, &event, now) {
+                Ok(e) => {
+                    for s in e.states {
+                        if s.state.is_empty() {
+                            trial.remove(&s.key);
+                        } else {
+                            trial.insert(s.key.clone(), s);
+                        }
+                    }
+                    store = trial;
+                    let next = store.values().filter_map(|s| s.next_wakeup_ms).min();
+                    json!({ "ok": { "notifications": e.notifications, "suppressed": e.suppressed, "next_wakeup_ms": next } })
+                }
+                Err(Error::Rejected(e)) => json!({ "error": e }),
+                Err(other) => json!({ "unexpected": other.to_string() }),
+            }
+        })
+        .collect()
+}
+
+fn run_wasm_alerts_whole(
+    session: &mut backstop::Session,
+    policy: backstop::Policy,
+    steps: &[Value],
+) -> Vec<Value> {
     let mut state = String::new();
     steps
         .iter()

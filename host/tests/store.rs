@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
+use backstop::alerts::{KeyedState, NeededKeys};
 use backstop::store::AlertWriter;
 use backstop::store::{
     Acquired, AlertLogRow, Delivery, Fence, Grant, LeaseLost, Outgoing, Owner, PG_SCHEMA_VERSION,
@@ -117,6 +118,7 @@ both!(
     recording_a_success_twice_is_harmless,
     shared_state_updates_are_never_lost,
     alert_evaluations_of_one_key_serialise,
+    keyed_alert_evaluations_serialise_and_read_only_their_shards,
     concurrent_acquires_grant_one_lease,
     stats_count_runs_and_attempts,
     outbox_rows_are_claimed_by_one_sender_and_reclaimed_after_a_crash,
@@ -533,6 +535,114 @@ fn alert_evaluations_of_one_key_serialise(db: &Db) {
     let rows = db.open().alert_states().unwrap();
     assert_eq!(rows.len(), 1);
     assert!(rows[0].state.starts_with("paged by "));
+}
+
+fn keyed(key: &str, state: &str, wakeup: Option<u64>) -> KeyedState {
+    KeyedState {
+        key: key.into(),
+        state: state.into(),
+        next_wakeup_ms: wakeup,
+    }
+}
+
+fn keyed_alert_evaluations_serialise_and_read_only_their_shards(db: &Db) {
+    drop(db.open());
+    let threads = 6;
+    let barrier = Arc::new(Barrier::new(threads));
+    let needed = NeededKeys {
+        keys: vec!["step-a".into()],
+        every_key: false,
+    };
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let state = db.state.clone();
+            let barrier = Arc::clone(&barrier);
+            let needed = needed.clone();
+            std::thread::spawn(move || {
+                let mut s = Store::open(&state, BUSY).unwrap();
+                barrier.wait();
+                // Pages only when the shard says nothing was sent yet.
+                let (_, sent) = s
+                    .update_alert_keys("p", &StoredPolicy::default(), now(), &needed, |shards| {
+                        std::thread::sleep(Duration::from_millis(20));
+                        let sent = shards.is_empty();
+                        let next = if sent {
+                            vec![keyed("step-a", &format!("paged by {t}"), None)]
+                        } else {
+                            Vec::new()
+                        };
+                        Ok((next, Vec::new(), sent))
+                    })
+                    .unwrap();
+                sent
+            })
+        })
+        .collect();
+    let pages = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|&sent| sent)
+        .count();
+    assert_eq!(
+        pages, 1,
+        "one page for one failure seen by {threads} replicas"
+    );
+
+    let mut s = db.open();
+    let t = now();
+    // Two more shards: one due, one not; a third event sees step-a, the due
+    // one and nothing else, then deletes step-a.
+    s.update_alert_keys(
+        "p",
+        &StoredPolicy::default(),
+        t,
+        &NeededKeys::default(),
+        |_| {
+            Ok((
+                vec![
+                    keyed("step-b", "due", Some(t - 1)),
+                    keyed("step-c", "later", Some(t + LONG)),
+                ],
+                Vec::new(),
+                (),
+            ))
+        },
+    )
+    .unwrap();
+    let (_, seen) = s
+        .update_alert_keys("p", &StoredPolicy::default(), t, &needed, |shards| {
+            let mut seen: Vec<String> = shards.iter().map(|s| s.key.clone()).collect();
+            seen.sort();
+            Ok((vec![keyed("step-a", "", None)], Vec::new(), seen))
+        })
+        .unwrap();
+    assert_eq!(seen, ["step-a", "step-b"]);
+    let keys: Vec<String> = s
+        .alert_shards()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.state_key)
+        .collect();
+    assert_eq!(keys, ["step-b", "step-c"]);
+    assert_eq!(s.alert_next_wakeup("p").unwrap(), Some(t - 1));
+    // A whole-document state from before keys comes in under "" and, once
+    // returned empty, is gone from the policy key's row.
+    s.update_alerts("q", &StoredPolicy::default(), t, |_| {
+        Ok(("{\"version\":1}".to_string(), Vec::new(), ()))
+    })
+    .unwrap();
+    let (_, legacy) = s
+        .update_alert_keys(
+            "q",
+            &StoredPolicy::default(),
+            t,
+            &NeededKeys::default(),
+            |shards| Ok((vec![keyed("", "", None)], Vec::new(), shards.to_vec())),
+        )
+        .unwrap();
+    assert_eq!(legacy, [keyed("", "{\"version\":1}", None)]);
+    let rows = s.alert_states().unwrap();
+    assert!(rows.iter().all(|r| r.state.is_empty()), "{rows:?}");
 }
 
 fn concurrent_acquires_grant_one_lease(db: &Db) {

@@ -2578,6 +2578,10 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
     let postReturn7Async;
     let postReturn8;
     let postReturn8Async;
+    let postReturn9;
+    let postReturn9Async;
+    let postReturn10;
+    let postReturn10Async;
     let classifier010LoadPolicy;
     
     function loadPolicy(arg0, arg1) {
@@ -5712,6 +5716,1100 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
       });
       
     }
+    let alerts010AlertStateKeys;
+    
+    function alertStateKeys(arg0, arg1) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'alerts010AlertStateKeys',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'throw-result-err',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            var ptr0 = realloc0(0, 0, 4, 148);
+            dataView(memory0).setInt32(ptr0 + 0, toUint32(arg0), true);
+            var {kind: v1_0, pipeline: v1_1, step: v1_2, runId: v1_3, failure: v1_4, attempt: v1_5, lateMinutes: v1_6, labels: v1_7, logLines: v1_8, dedupKey: v1_9 } = arg1;
+            var val2 = v1_0;
+            let enum2;
+            switch (val2) {
+              case 'attempt-failed': {
+                enum2 = 0;
+                break;
+              }
+              case 'run-failed': {
+                enum2 = 1;
+                break;
+              }
+              case 'run-succeeded': {
+                enum2 = 2;
+                break;
+              }
+              case 'run-late': {
+                enum2 = 3;
+                break;
+              }
+              case 'alert-acknowledged': {
+                enum2 = 4;
+                break;
+              }
+              case 'tick': {
+                enum2 = 5;
+                break;
+              }
+              default: {
+                if ((v1_0) instanceof Error) {
+                  console.error(v1_0);
+                }
+                
+                throw new TypeError(`"${val2}" is not one of the cases of event-kind`);
+              }
+            }
+            dataView(memory0).setInt8(ptr0 + 4, enum2, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v1_1, realloc0, memory0);
+            var ptr3= encodeRes.ptr;
+            var len3 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 12, len3, true);
+            dataView(memory0).setUint32(ptr0 + 8, ptr3, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v1_2, realloc0, memory0);
+            var ptr4= encodeRes.ptr;
+            var len4 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 20, len4, true);
+            dataView(memory0).setUint32(ptr0 + 16, ptr4, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v1_3, realloc0, memory0);
+            var ptr5= encodeRes.ptr;
+            var len5 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 28, len5, true);
+            dataView(memory0).setUint32(ptr0 + 24, ptr5, true);
+            var variant21 = v1_4;
+            if (variant21 === null || variant21=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 32, 0, true);
+            } else {
+              const e = variant21;
+              dataView(memory0).setInt8(ptr0 + 32, 1, true);
+              var {httpStatus: v6_0, grpcCode: v6_1, exitCode: v6_2, signal: v6_3, errorTypes: v6_4, errorBases: v6_5, errorCode: v6_6, message: v6_7 } = e;
+              var variant7 = v6_0;
+              if (variant7 === null || variant7=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 36, 0, true);
+              } else {
+                const e = variant7;
+                dataView(memory0).setInt8(ptr0 + 36, 1, true);
+                dataView(memory0).setInt16(ptr0 + 38, toUint16(e), true);
+              }
+              var variant9 = v6_1;
+              if (variant9 === null || variant9=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 40, 0, true);
+              } else {
+                const e = variant9;
+                dataView(memory0).setInt8(ptr0 + 40, 1, true);
+                
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr8= encodeRes.ptr;
+                var len8 = encodeRes.len;
+                
+                dataView(memory0).setUint32(ptr0 + 48, len8, true);
+                dataView(memory0).setUint32(ptr0 + 44, ptr8, true);
+              }
+              var variant10 = v6_2;
+              if (variant10 === null || variant10=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 52, 0, true);
+              } else {
+                const e = variant10;
+                dataView(memory0).setInt8(ptr0 + 52, 1, true);
+                dataView(memory0).setInt32(ptr0 + 56, toInt32(e), true);
+              }
+              var variant12 = v6_3;
+              if (variant12 === null || variant12=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 60, 0, true);
+              } else {
+                const e = variant12;
+                dataView(memory0).setInt8(ptr0 + 60, 1, true);
+                
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr11= encodeRes.ptr;
+                var len11 = encodeRes.len;
+                
+                dataView(memory0).setUint32(ptr0 + 68, len11, true);
+                dataView(memory0).setUint32(ptr0 + 64, ptr11, true);
+              }
+              var vec14 = v6_4;
+              var len14 = vec14.length;
+              var result14 = realloc0(0, 0, 4, len14 * 8);
+              for (let i = 0; i < vec14.length; i++) {
+                const e = vec14[i];
+                const base = result14 + i * 8;
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr13= encodeRes.ptr;
+                var len13 = encodeRes.len;
+                
+                dataView(memory0).setUint32(base + 4, len13, true);
+                dataView(memory0).setUint32(base + 0, ptr13, true);
+              }
+              dataView(memory0).setUint32(ptr0 + 76, len14, true);
+              dataView(memory0).setUint32(ptr0 + 72, result14, true);
+              var vec16 = v6_5;
+              var len16 = vec16.length;
+              var result16 = realloc0(0, 0, 4, len16 * 8);
+              for (let i = 0; i < vec16.length; i++) {
+                const e = vec16[i];
+                const base = result16 + i * 8;
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr15= encodeRes.ptr;
+                var len15 = encodeRes.len;
+                
+                dataView(memory0).setUint32(base + 4, len15, true);
+                dataView(memory0).setUint32(base + 0, ptr15, true);
+              }
+              dataView(memory0).setUint32(ptr0 + 84, len16, true);
+              dataView(memory0).setUint32(ptr0 + 80, result16, true);
+              var variant18 = v6_6;
+              if (variant18 === null || variant18=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 88, 0, true);
+              } else {
+                const e = variant18;
+                dataView(memory0).setInt8(ptr0 + 88, 1, true);
+                
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr17= encodeRes.ptr;
+                var len17 = encodeRes.len;
+                
+                dataView(memory0).setUint32(ptr0 + 96, len17, true);
+                dataView(memory0).setUint32(ptr0 + 92, ptr17, true);
+              }
+              var variant20 = v6_7;
+              if (variant20 === null || variant20=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 100, 0, true);
+              } else {
+                const e = variant20;
+                dataView(memory0).setInt8(ptr0 + 100, 1, true);
+                
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr19= encodeRes.ptr;
+                var len19 = encodeRes.len;
+                
+                dataView(memory0).setUint32(ptr0 + 108, len19, true);
+                dataView(memory0).setUint32(ptr0 + 104, ptr19, true);
+              }
+            }
+            dataView(memory0).setInt32(ptr0 + 112, toUint32(v1_5), true);
+            dataView(memory0).setInt32(ptr0 + 116, toUint32(v1_6), true);
+            var vec25 = v1_7;
+            var len25 = vec25.length;
+            var result25 = realloc0(0, 0, 4, len25 * 16);
+            for (let i = 0; i < vec25.length; i++) {
+              const e = vec25[i];
+              const base = result25 + i * 16;var {key: v22_0, value: v22_1 } = e;
+              
+              var encodeRes = _utf8AllocateAndEncode(v22_0, realloc0, memory0);
+              var ptr23= encodeRes.ptr;
+              var len23 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 4, len23, true);
+              dataView(memory0).setUint32(base + 0, ptr23, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(v22_1, realloc0, memory0);
+              var ptr24= encodeRes.ptr;
+              var len24 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 12, len24, true);
+              dataView(memory0).setUint32(base + 8, ptr24, true);
+            }
+            dataView(memory0).setUint32(ptr0 + 124, len25, true);
+            dataView(memory0).setUint32(ptr0 + 120, result25, true);
+            var vec27 = v1_8;
+            var len27 = vec27.length;
+            var result27 = realloc0(0, 0, 4, len27 * 8);
+            for (let i = 0; i < vec27.length; i++) {
+              const e = vec27[i];
+              const base = result27 + i * 8;
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr26= encodeRes.ptr;
+              var len26 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 4, len26, true);
+              dataView(memory0).setUint32(base + 0, ptr26, true);
+            }
+            dataView(memory0).setUint32(ptr0 + 132, len27, true);
+            dataView(memory0).setUint32(ptr0 + 128, result27, true);
+            var variant29 = v1_9;
+            if (variant29 === null || variant29=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 136, 0, true);
+            } else {
+              const e = variant29;
+              dataView(memory0).setInt8(ptr0 + 136, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr28= encodeRes.ptr;
+              var len28 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 144, len28, true);
+              dataView(memory0).setUint32(ptr0 + 140, ptr28, true);
+            }
+            _debugLog('[iface="backstop:policy/alerts@0.1.0", function="alert-state-keys"][Instruction::CallWasm] enter', {
+              funcName: 'alert-state-keys',
+              paramCount: 1,
+              async: false,
+              postReturn: true,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => alerts010AlertStateKeys(ptr0),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            let variant37;
+            switch (dataView(memory0).getUint8(ret + 0, true)) {
+              case 0: {
+                var len31 = dataView(memory0).getUint32(ret + 8, true);
+                var base31 = dataView(memory0).getUint32(ret + 4, true);
+                if (base31 % 4 !== 0) throw new TypeError(`list pointer [${base31}] is not aligned to 4`);
+                var result31 = [];
+                for (let i = 0; i < len31; i++) {
+                  const base = base31 + i * 8;
+                  var ptr30 = dataView(memory0).getUint32(base + 0, true);
+                  var len30 = dataView(memory0).getUint32(base + 4, true);
+                  var result30 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr30, len30));
+                  result31.push(result30);
+                }
+                var bool32 = dataView(memory0).getUint8(ret + 12, true);
+                variant37= {
+                  tag: 'ok',
+                  val: {
+                    keys: result31,
+                    everyKey: bool32 == 0 ? false : (bool32 == 1 ? true : throwInvalidBool()),
+                  }
+                };
+                break;
+              }
+              case 1: {
+                let enum33;
+                switch (dataView(memory0).getUint8(ret + 4, true)) {
+                  case 0: {
+                    enum33 = 'syntax';
+                    break;
+                  }
+                  case 1: {
+                    enum33 = 'unknown-field';
+                    break;
+                  }
+                  case 2: {
+                    enum33 = 'missing-field';
+                    break;
+                  }
+                  case 3: {
+                    enum33 = 'wrong-type';
+                    break;
+                  }
+                  case 4: {
+                    enum33 = 'invalid-value';
+                    break;
+                  }
+                  case 5: {
+                    enum33 = 'out-of-range';
+                    break;
+                  }
+                  case 6: {
+                    enum33 = 'duplicate-id';
+                    break;
+                  }
+                  case 7: {
+                    enum33 = 'invalid-regex';
+                    break;
+                  }
+                  case 8: {
+                    enum33 = 'too-large';
+                    break;
+                  }
+                  case 9: {
+                    enum33 = 'unknown-policy';
+                    break;
+                  }
+                  case 10: {
+                    enum33 = 'invalid-failure';
+                    break;
+                  }
+                  case 11: {
+                    enum33 = 'invalid-state';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for ErrorCode');
+                  }
+                }
+                var ptr34 = dataView(memory0).getUint32(ret + 8, true);
+                var len34 = dataView(memory0).getUint32(ret + 12, true);
+                var result34 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr34, len34));
+                var ptr35 = dataView(memory0).getUint32(ret + 16, true);
+                var len35 = dataView(memory0).getUint32(ret + 20, true);
+                var result35 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr35, len35));
+                let variant36;
+                switch (dataView(memory0).getUint8(ret + 24, true)) {
+                  case 0: {
+                    variant36 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant36 = {
+                      line: dataView(memory0).getInt32(ret + 28, true) >>> 0,
+                      column: dataView(memory0).getInt32(ret + 32, true) >>> 0,
+                    };
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant37= {
+                  tag: 'err',
+                  val: {
+                    code: enum33,
+                    message: result34,
+                    path: result35,
+                    location: variant36,
+                  }
+                };
+                break;
+              }
+              default: {
+                throw new TypeError('invalid variant discriminant for expected');
+              }
+            }
+            _debugLog('[iface="backstop:policy/alerts@0.1.0", function="alert-state-keys"][Instruction::Return]', {
+              funcName: 'alert-state-keys',
+              paramCount: 1,
+              async: false,
+              postReturn: true
+            });
+            const retCopy = variant37;
+            task.resolve([retCopy.val]);
+            
+            let cstate = getOrCreateAsyncState(0);
+            cstate.mayLeave = false;
+            postReturn6(ret);
+            cstate.mayLeave = true;
+            task.exit();
+            
+            
+            
+            if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+              throw new ComponentError(retCopy.val);
+            }
+            return retCopy.val;
+            
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    }
+    let alerts010EvaluateKeyed;
+    
+    function evaluateKeyed(arg0, arg1, arg2, arg3) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'alerts010EvaluateKeyed',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'throw-result-err',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            var ptr0 = realloc0(0, 0, 8, 168);
+            dataView(memory0).setInt32(ptr0 + 0, toUint32(arg0), true);
+            var vec5 = arg1;
+            var len5 = vec5.length;
+            var result5 = realloc0(0, 0, 8, len5 * 32);
+            for (let i = 0; i < vec5.length; i++) {
+              const e = vec5[i];
+              const base = result5 + i * 32;var {key: v1_0, state: v1_1, nextWakeupMs: v1_2 } = e;
+              
+              var encodeRes = _utf8AllocateAndEncode(v1_0, realloc0, memory0);
+              var ptr2= encodeRes.ptr;
+              var len2 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 4, len2, true);
+              dataView(memory0).setUint32(base + 0, ptr2, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(v1_1, realloc0, memory0);
+              var ptr3= encodeRes.ptr;
+              var len3 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 12, len3, true);
+              dataView(memory0).setUint32(base + 8, ptr3, true);
+              var variant4 = v1_2;
+              if (variant4 === null || variant4=== undefined) {
+                dataView(memory0).setInt8(base + 16, 0, true);
+              } else {
+                const e = variant4;
+                dataView(memory0).setInt8(base + 16, 1, true);
+                dataView(memory0).setBigInt64(base + 24, toUint64(e), true);
+              }
+            }
+            dataView(memory0).setUint32(ptr0 + 8, len5, true);
+            dataView(memory0).setUint32(ptr0 + 4, result5, true);
+            var {kind: v6_0, pipeline: v6_1, step: v6_2, runId: v6_3, failure: v6_4, attempt: v6_5, lateMinutes: v6_6, labels: v6_7, logLines: v6_8, dedupKey: v6_9 } = arg2;
+            var val7 = v6_0;
+            let enum7;
+            switch (val7) {
+              case 'attempt-failed': {
+                enum7 = 0;
+                break;
+              }
+              case 'run-failed': {
+                enum7 = 1;
+                break;
+              }
+              case 'run-succeeded': {
+                enum7 = 2;
+                break;
+              }
+              case 'run-late': {
+                enum7 = 3;
+                break;
+              }
+              case 'alert-acknowledged': {
+                enum7 = 4;
+                break;
+              }
+              case 'tick': {
+                enum7 = 5;
+                break;
+              }
+              default: {
+                if ((v6_0) instanceof Error) {
+                  console.error(v6_0);
+                }
+                
+                throw new TypeError(`"${val7}" is not one of the cases of event-kind`);
+              }
+            }
+            dataView(memory0).setInt8(ptr0 + 12, enum7, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v6_1, realloc0, memory0);
+            var ptr8= encodeRes.ptr;
+            var len8 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 20, len8, true);
+            dataView(memory0).setUint32(ptr0 + 16, ptr8, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v6_2, realloc0, memory0);
+            var ptr9= encodeRes.ptr;
+            var len9 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 28, len9, true);
+            dataView(memory0).setUint32(ptr0 + 24, ptr9, true);
+            
+            var encodeRes = _utf8AllocateAndEncode(v6_3, realloc0, memory0);
+            var ptr10= encodeRes.ptr;
+            var len10 = encodeRes.len;
+            
+            dataView(memory0).setUint32(ptr0 + 36, len10, true);
+            dataView(memory0).setUint32(ptr0 + 32, ptr10, true);
+            var variant26 = v6_4;
+            if (variant26 === null || variant26=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 40, 0, true);
+            } else {
+              const e = variant26;
+              dataView(memory0).setInt8(ptr0 + 40, 1, true);
+              var {httpStatus: v11_0, grpcCode: v11_1, exitCode: v11_2, signal: v11_3, errorTypes: v11_4, errorBases: v11_5, errorCode: v11_6, message: v11_7 } = e;
+              var variant12 = v11_0;
+              if (variant12 === null || variant12=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 44, 0, true);
+              } else {
+                const e = variant12;
+                dataView(memory0).setInt8(ptr0 + 44, 1, true);
+                dataView(memory0).setInt16(ptr0 + 46, toUint16(e), true);
+              }
+              var variant14 = v11_1;
+              if (variant14 === null || variant14=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 48, 0, true);
+              } else {
+                const e = variant14;
+                dataView(memory0).setInt8(ptr0 + 48, 1, true);
+                
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr13= encodeRes.ptr;
+                var len13 = encodeRes.len;
+                
+                dataView(memory0).setUint32(ptr0 + 56, len13, true);
+                dataView(memory0).setUint32(ptr0 + 52, ptr13, true);
+              }
+              var variant15 = v11_2;
+              if (variant15 === null || variant15=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 60, 0, true);
+              } else {
+                const e = variant15;
+                dataView(memory0).setInt8(ptr0 + 60, 1, true);
+                dataView(memory0).setInt32(ptr0 + 64, toInt32(e), true);
+              }
+              var variant17 = v11_3;
+              if (variant17 === null || variant17=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 68, 0, true);
+              } else {
+                const e = variant17;
+                dataView(memory0).setInt8(ptr0 + 68, 1, true);
+                
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr16= encodeRes.ptr;
+                var len16 = encodeRes.len;
+                
+                dataView(memory0).setUint32(ptr0 + 76, len16, true);
+                dataView(memory0).setUint32(ptr0 + 72, ptr16, true);
+              }
+              var vec19 = v11_4;
+              var len19 = vec19.length;
+              var result19 = realloc0(0, 0, 4, len19 * 8);
+              for (let i = 0; i < vec19.length; i++) {
+                const e = vec19[i];
+                const base = result19 + i * 8;
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr18= encodeRes.ptr;
+                var len18 = encodeRes.len;
+                
+                dataView(memory0).setUint32(base + 4, len18, true);
+                dataView(memory0).setUint32(base + 0, ptr18, true);
+              }
+              dataView(memory0).setUint32(ptr0 + 84, len19, true);
+              dataView(memory0).setUint32(ptr0 + 80, result19, true);
+              var vec21 = v11_5;
+              var len21 = vec21.length;
+              var result21 = realloc0(0, 0, 4, len21 * 8);
+              for (let i = 0; i < vec21.length; i++) {
+                const e = vec21[i];
+                const base = result21 + i * 8;
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr20= encodeRes.ptr;
+                var len20 = encodeRes.len;
+                
+                dataView(memory0).setUint32(base + 4, len20, true);
+                dataView(memory0).setUint32(base + 0, ptr20, true);
+              }
+              dataView(memory0).setUint32(ptr0 + 92, len21, true);
+              dataView(memory0).setUint32(ptr0 + 88, result21, true);
+              var variant23 = v11_6;
+              if (variant23 === null || variant23=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 96, 0, true);
+              } else {
+                const e = variant23;
+                dataView(memory0).setInt8(ptr0 + 96, 1, true);
+                
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr22= encodeRes.ptr;
+                var len22 = encodeRes.len;
+                
+                dataView(memory0).setUint32(ptr0 + 104, len22, true);
+                dataView(memory0).setUint32(ptr0 + 100, ptr22, true);
+              }
+              var variant25 = v11_7;
+              if (variant25 === null || variant25=== undefined) {
+                dataView(memory0).setInt8(ptr0 + 108, 0, true);
+              } else {
+                const e = variant25;
+                dataView(memory0).setInt8(ptr0 + 108, 1, true);
+                
+                var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+                var ptr24= encodeRes.ptr;
+                var len24 = encodeRes.len;
+                
+                dataView(memory0).setUint32(ptr0 + 116, len24, true);
+                dataView(memory0).setUint32(ptr0 + 112, ptr24, true);
+              }
+            }
+            dataView(memory0).setInt32(ptr0 + 120, toUint32(v6_5), true);
+            dataView(memory0).setInt32(ptr0 + 124, toUint32(v6_6), true);
+            var vec30 = v6_7;
+            var len30 = vec30.length;
+            var result30 = realloc0(0, 0, 4, len30 * 16);
+            for (let i = 0; i < vec30.length; i++) {
+              const e = vec30[i];
+              const base = result30 + i * 16;var {key: v27_0, value: v27_1 } = e;
+              
+              var encodeRes = _utf8AllocateAndEncode(v27_0, realloc0, memory0);
+              var ptr28= encodeRes.ptr;
+              var len28 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 4, len28, true);
+              dataView(memory0).setUint32(base + 0, ptr28, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(v27_1, realloc0, memory0);
+              var ptr29= encodeRes.ptr;
+              var len29 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 12, len29, true);
+              dataView(memory0).setUint32(base + 8, ptr29, true);
+            }
+            dataView(memory0).setUint32(ptr0 + 132, len30, true);
+            dataView(memory0).setUint32(ptr0 + 128, result30, true);
+            var vec32 = v6_8;
+            var len32 = vec32.length;
+            var result32 = realloc0(0, 0, 4, len32 * 8);
+            for (let i = 0; i < vec32.length; i++) {
+              const e = vec32[i];
+              const base = result32 + i * 8;
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr31= encodeRes.ptr;
+              var len31 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 4, len31, true);
+              dataView(memory0).setUint32(base + 0, ptr31, true);
+            }
+            dataView(memory0).setUint32(ptr0 + 140, len32, true);
+            dataView(memory0).setUint32(ptr0 + 136, result32, true);
+            var variant34 = v6_9;
+            if (variant34 === null || variant34=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 144, 0, true);
+            } else {
+              const e = variant34;
+              dataView(memory0).setInt8(ptr0 + 144, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr33= encodeRes.ptr;
+              var len33 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 152, len33, true);
+              dataView(memory0).setUint32(ptr0 + 148, ptr33, true);
+            }
+            dataView(memory0).setBigInt64(ptr0 + 160, toUint64(arg3), true);
+            _debugLog('[iface="backstop:policy/alerts@0.1.0", function="evaluate-keyed"][Instruction::CallWasm] enter', {
+              funcName: 'evaluate-keyed',
+              paramCount: 1,
+              async: false,
+              postReturn: true,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => alerts010EvaluateKeyed(ptr0),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            let variant58;
+            switch (dataView(memory0).getUint8(ret + 0, true)) {
+              case 0: {
+                var len43 = dataView(memory0).getUint32(ret + 12, true);
+                var base43 = dataView(memory0).getUint32(ret + 8, true);
+                if (base43 % 4 !== 0) throw new TypeError(`list pointer [${base43}] is not aligned to 4`);
+                var result43 = [];
+                for (let i = 0; i < len43; i++) {
+                  const base = base43 + i * 44;
+                  let enum35;
+                  switch (dataView(memory0).getUint8(base + 0, true)) {
+                    case 0: {
+                      enum35 = 'trigger';
+                      break;
+                    }
+                    case 1: {
+                      enum35 = 'escalate';
+                      break;
+                    }
+                    case 2: {
+                      enum35 = 'repeat';
+                      break;
+                    }
+                    case 3: {
+                      enum35 = 'resolve';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for NotificationKind');
+                    }
+                  }
+                  let enum36;
+                  switch (dataView(memory0).getUint8(base + 1, true)) {
+                    case 0: {
+                      enum36 = 'info';
+                      break;
+                    }
+                    case 1: {
+                      enum36 = 'warning';
+                      break;
+                    }
+                    case 2: {
+                      enum36 = 'high';
+                      break;
+                    }
+                    case 3: {
+                      enum36 = 'critical';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Severity');
+                    }
+                  }
+                  var len38 = dataView(memory0).getUint32(base + 8, true);
+                  var base38 = dataView(memory0).getUint32(base + 4, true);
+                  if (base38 % 4 !== 0) throw new TypeError(`list pointer [${base38}] is not aligned to 4`);
+                  var result38 = [];
+                  for (let i = 0; i < len38; i++) {
+                    const base = base38 + i * 8;
+                    var ptr37 = dataView(memory0).getUint32(base + 0, true);
+                    var len37 = dataView(memory0).getUint32(base + 4, true);
+                    var result37 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr37, len37));
+                    result38.push(result37);
+                  }
+                  var ptr39 = dataView(memory0).getUint32(base + 12, true);
+                  var len39 = dataView(memory0).getUint32(base + 16, true);
+                  var result39 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr39, len39));
+                  var ptr40 = dataView(memory0).getUint32(base + 20, true);
+                  var len40 = dataView(memory0).getUint32(base + 24, true);
+                  var result40 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr40, len40));
+                  var ptr41 = dataView(memory0).getUint32(base + 28, true);
+                  var len41 = dataView(memory0).getUint32(base + 32, true);
+                  var result41 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr41, len41));
+                  var ptr42 = dataView(memory0).getUint32(base + 36, true);
+                  var len42 = dataView(memory0).getUint32(base + 40, true);
+                  var result42 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr42, len42));
+                  result43.push({
+                    kind: enum35,
+                    severity: enum36,
+                    targets: result38,
+                    rule: result39,
+                    dedupKey: result40,
+                    summary: result41,
+                    payload: result42,
+                  });
+                }
+                var len48 = dataView(memory0).getUint32(ret + 20, true);
+                var base48 = dataView(memory0).getUint32(ret + 16, true);
+                if (base48 % 4 !== 0) throw new TypeError(`list pointer [${base48}] is not aligned to 4`);
+                var result48 = [];
+                for (let i = 0; i < len48; i++) {
+                  const base = base48 + i * 20;
+                  var ptr44 = dataView(memory0).getUint32(base + 0, true);
+                  var len44 = dataView(memory0).getUint32(base + 4, true);
+                  var result44 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr44, len44));
+                  var ptr45 = dataView(memory0).getUint32(base + 8, true);
+                  var len45 = dataView(memory0).getUint32(base + 12, true);
+                  var result45 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr45, len45));
+                  let enum46;
+                  switch (dataView(memory0).getUint8(base + 16, true)) {
+                    case 0: {
+                      enum46 = 'info';
+                      break;
+                    }
+                    case 1: {
+                      enum46 = 'warning';
+                      break;
+                    }
+                    case 2: {
+                      enum46 = 'high';
+                      break;
+                    }
+                    case 3: {
+                      enum46 = 'critical';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Severity');
+                    }
+                  }
+                  let enum47;
+                  switch (dataView(memory0).getUint8(base + 17, true)) {
+                    case 0: {
+                      enum47 = 'duplicate';
+                      break;
+                    }
+                    case 1: {
+                      enum47 = 'inhibited';
+                      break;
+                    }
+                    case 2: {
+                      enum47 = 'acknowledged';
+                      break;
+                    }
+                    case 3: {
+                      enum47 = 'repeat-limit';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for SuppressionReason');
+                    }
+                  }
+                  result48.push({
+                    rule: result44,
+                    dedupKey: result45,
+                    severity: enum46,
+                    reason: enum47,
+                  });
+                }
+                var len52 = dataView(memory0).getUint32(ret + 28, true);
+                var base52 = dataView(memory0).getUint32(ret + 24, true);
+                if (base52 % 8 !== 0) throw new TypeError(`list pointer [${base52}] is not aligned to 8`);
+                var result52 = [];
+                for (let i = 0; i < len52; i++) {
+                  const base = base52 + i * 32;
+                  var ptr49 = dataView(memory0).getUint32(base + 0, true);
+                  var len49 = dataView(memory0).getUint32(base + 4, true);
+                  var result49 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr49, len49));
+                  var ptr50 = dataView(memory0).getUint32(base + 8, true);
+                  var len50 = dataView(memory0).getUint32(base + 12, true);
+                  var result50 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr50, len50));
+                  let variant51;
+                  switch (dataView(memory0).getUint8(base + 16, true)) {
+                    case 0: {
+                      variant51 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant51 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 24, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  result52.push({
+                    key: result49,
+                    state: result50,
+                    nextWakeupMs: variant51,
+                  });
+                }
+                let variant53;
+                switch (dataView(memory0).getUint8(ret + 32, true)) {
+                  case 0: {
+                    variant53 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant53 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(ret + 40, true)));
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant58= {
+                  tag: 'ok',
+                  val: {
+                    notifications: result43,
+                    suppressed: result48,
+                    states: result52,
+                    nextWakeupMs: variant53,
+                  }
+                };
+                break;
+              }
+              case 1: {
+                let enum54;
+                switch (dataView(memory0).getUint8(ret + 8, true)) {
+                  case 0: {
+                    enum54 = 'syntax';
+                    break;
+                  }
+                  case 1: {
+                    enum54 = 'unknown-field';
+                    break;
+                  }
+                  case 2: {
+                    enum54 = 'missing-field';
+                    break;
+                  }
+                  case 3: {
+                    enum54 = 'wrong-type';
+                    break;
+                  }
+                  case 4: {
+                    enum54 = 'invalid-value';
+                    break;
+                  }
+                  case 5: {
+                    enum54 = 'out-of-range';
+                    break;
+                  }
+                  case 6: {
+                    enum54 = 'duplicate-id';
+                    break;
+                  }
+                  case 7: {
+                    enum54 = 'invalid-regex';
+                    break;
+                  }
+                  case 8: {
+                    enum54 = 'too-large';
+                    break;
+                  }
+                  case 9: {
+                    enum54 = 'unknown-policy';
+                    break;
+                  }
+                  case 10: {
+                    enum54 = 'invalid-failure';
+                    break;
+                  }
+                  case 11: {
+                    enum54 = 'invalid-state';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for ErrorCode');
+                  }
+                }
+                var ptr55 = dataView(memory0).getUint32(ret + 12, true);
+                var len55 = dataView(memory0).getUint32(ret + 16, true);
+                var result55 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr55, len55));
+                var ptr56 = dataView(memory0).getUint32(ret + 20, true);
+                var len56 = dataView(memory0).getUint32(ret + 24, true);
+                var result56 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr56, len56));
+                let variant57;
+                switch (dataView(memory0).getUint8(ret + 28, true)) {
+                  case 0: {
+                    variant57 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant57 = {
+                      line: dataView(memory0).getInt32(ret + 32, true) >>> 0,
+                      column: dataView(memory0).getInt32(ret + 36, true) >>> 0,
+                    };
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant58= {
+                  tag: 'err',
+                  val: {
+                    code: enum54,
+                    message: result55,
+                    path: result56,
+                    location: variant57,
+                  }
+                };
+                break;
+              }
+              default: {
+                throw new TypeError('invalid variant discriminant for expected');
+              }
+            }
+            _debugLog('[iface="backstop:policy/alerts@0.1.0", function="evaluate-keyed"][Instruction::Return]', {
+              funcName: 'evaluate-keyed',
+              paramCount: 1,
+              async: false,
+              postReturn: true
+            });
+            const retCopy = variant58;
+            task.resolve([retCopy.val]);
+            
+            let cstate = getOrCreateAsyncState(0);
+            cstate.mayLeave = false;
+            postReturn7(ret);
+            cstate.mayLeave = true;
+            task.exit();
+            
+            
+            
+            if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+              throw new ComponentError(retCopy.val);
+            }
+            return retCopy.val;
+            
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    }
     let alerts010Sinks;
     
     function sinks(arg0) {
@@ -6029,7 +7127,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn6(ret);
+            postReturn8(ret);
             cstate.mayLeave = true;
             task.exit();
             
@@ -6255,7 +7353,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn7(ret);
+            postReturn9(ret);
             cstate.mayLeave = true;
             task.exit();
             
@@ -6686,7 +7784,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn8(ret);
+            postReturn10(ret);
             cstate.mayLeave = true;
             task.exit();
             
@@ -6768,28 +7866,44 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
       postReturn5Async = exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate'];
     }
     
-    postReturn6 = exports0['cabi_post_backstop:policy/alerts@0.1.0#sinks'];
+    postReturn6 = exports0['cabi_post_backstop:policy/alerts@0.1.0#alert-state-keys'];
     
     try {
-      postReturn6Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/alerts@0.1.0#sinks']);
+      postReturn6Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/alerts@0.1.0#alert-state-keys']);
     } catch(err) {
-      postReturn6Async = exports0['cabi_post_backstop:policy/alerts@0.1.0#sinks'];
+      postReturn6Async = exports0['cabi_post_backstop:policy/alerts@0.1.0#alert-state-keys'];
     }
     
-    postReturn7 = exports0['cabi_post_backstop:policy/redaction@0.1.0#redact'];
+    postReturn7 = exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate-keyed'];
     
     try {
-      postReturn7Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/redaction@0.1.0#redact']);
+      postReturn7Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate-keyed']);
     } catch(err) {
-      postReturn7Async = exports0['cabi_post_backstop:policy/redaction@0.1.0#redact'];
+      postReturn7Async = exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate-keyed'];
     }
     
-    postReturn8 = exports0['cabi_post_backstop:policy/logs@0.1.0#read-log'];
+    postReturn8 = exports0['cabi_post_backstop:policy/alerts@0.1.0#sinks'];
     
     try {
-      postReturn8Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/logs@0.1.0#read-log']);
+      postReturn8Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/alerts@0.1.0#sinks']);
     } catch(err) {
-      postReturn8Async = exports0['cabi_post_backstop:policy/logs@0.1.0#read-log'];
+      postReturn8Async = exports0['cabi_post_backstop:policy/alerts@0.1.0#sinks'];
+    }
+    
+    postReturn9 = exports0['cabi_post_backstop:policy/redaction@0.1.0#redact'];
+    
+    try {
+      postReturn9Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/redaction@0.1.0#redact']);
+    } catch(err) {
+      postReturn9Async = exports0['cabi_post_backstop:policy/redaction@0.1.0#redact'];
+    }
+    
+    postReturn10 = exports0['cabi_post_backstop:policy/logs@0.1.0#read-log'];
+    
+    try {
+      postReturn10Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/logs@0.1.0#read-log']);
+    } catch(err) {
+      postReturn10Async = exports0['cabi_post_backstop:policy/logs@0.1.0#read-log'];
     }
     
     classifier010LoadPolicy = exports0['backstop:policy/classifier@0.1.0#load-policy'];
@@ -6802,11 +7916,15 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
     retry010PlanSchedule = exports0['backstop:policy/retry@0.1.0#plan-schedule'];
     retry010DeriveSeed = exports0['backstop:policy/retry@0.1.0#derive-seed'];
     alerts010Evaluate = exports0['backstop:policy/alerts@0.1.0#evaluate'];
+    alerts010AlertStateKeys = exports0['backstop:policy/alerts@0.1.0#alert-state-keys'];
+    alerts010EvaluateKeyed = exports0['backstop:policy/alerts@0.1.0#evaluate-keyed'];
     alerts010Sinks = exports0['backstop:policy/alerts@0.1.0#sinks'];
     redaction010Redact = exports0['backstop:policy/redaction@0.1.0#redact'];
     logs010ReadLog = exports0['backstop:policy/logs@0.1.0#read-log'];
     const alerts010 = {
+      alertStateKeys: alertStateKeys,
       evaluate: evaluate,
+      evaluateKeyed: evaluateKeyed,
       sinks: sinks,
       
     };

@@ -132,6 +132,45 @@ export function fromWitEvaluation(raw) {
   });
 }
 
+/** Keyed alert state shards (`{ key, state, nextWakeupMs }`) in WIT shape. */
+export function toWitKeyedStates(states) {
+  if (!Array.isArray(states)) {
+    throw new TypeError(`states must be an array of { key, state, nextWakeupMs } shards, got ${describe(states)}`);
+  }
+  return states.map((s, i) => {
+    if (s === null || typeof s !== 'object' || typeof s.key !== 'string' || typeof s.state !== 'string') {
+      throw new TypeError(`states[${i}] must be { key: string, state: string, nextWakeupMs? }, got ${describe(s)}`);
+    }
+    const wakeup = s.nextWakeupMs;
+    if (wakeup != null && !(Number.isSafeInteger(wakeup) && wakeup >= 0)) {
+      throw new TypeError(`states[${i}].nextWakeupMs must be a non-negative integer or null, got ${describe(wakeup)}`);
+    }
+    return { key: s.key, state: s.state, nextWakeupMs: wakeup == null ? undefined : BigInt(wakeup) };
+  });
+}
+
+export function fromWitNeededKeys(raw) {
+  return Object.freeze({ keys: Object.freeze([...raw.keys]), everyKey: raw.everyKey });
+}
+
+export function fromWitKeyedEvaluation(raw) {
+  const { notifications, suppressed } = fromWitEvaluation({ ...raw, state: '' });
+  return Object.freeze({
+    notifications,
+    suppressed,
+    states: Object.freeze(
+      raw.states.map((s, i) =>
+        Object.freeze({
+          key: s.key,
+          state: s.state,
+          nextWakeupMs: s.nextWakeupMs == null ? null : toNumber(s.nextWakeupMs, `states[${i}].nextWakeupMs`),
+        }),
+      ),
+    ),
+    nextWakeupMs: raw.nextWakeupMs == null ? null : toNumber(raw.nextWakeupMs, 'evaluation.nextWakeupMs'),
+  });
+}
+
 /** The WIT's option<list<sink>> as frozen JS sinks, or null for none. */
 export function fromWitSinks(raw) {
   if (raw == null) return null;

@@ -197,6 +197,28 @@ export class Engine {
     }
   }
 
+  /** The escalation evaluator's `alert-state-keys`; returns jco's raw needed-keys. */
+  alertStateKeys(slot, event) {
+    const handle = this.#handle(slot);
+    try {
+      return this.#alerts.alertStateKeys(handle, event);
+    } catch (err) {
+      const failed = this.#fail(err);
+      throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;
+    }
+  }
+
+  /** The escalation evaluator's `evaluate-keyed`; returns jco's raw keyed evaluation. */
+  evaluateAlertsKeyed(slot, states, event, nowMs) {
+    const handle = this.#handle(slot);
+    try {
+      return this.#alerts.evaluateKeyed(handle, states, event, nowMs);
+    } catch (err) {
+      const failed = this.#fail(err);
+      throw isResultError(failed) ? PolicyError.fromWit(failed.payload) : failed;
+    }
+  }
+
   /** The escalation evaluator's `sinks`; returns jco's raw option<list<sink>>. */
   sinks(slot) {
     const handle = this.#handle(slot);

@@ -1,4 +1,12 @@
-import { fromWitEvaluation, fromWitSinks, toWitAlertState, toWitEvent } from './alerts.js';
+import {
+  fromWitEvaluation,
+  fromWitKeyedEvaluation,
+  fromWitNeededKeys,
+  fromWitSinks,
+  toWitAlertState,
+  toWitEvent,
+  toWitKeyedStates,
+} from './alerts.js';
 import { fromWitRedactionReport, toWitText } from './redaction.js';
 import { Engine, Slot } from './engine.js';
 import { PolicyError, PolicyLoadError } from './errors.js';
@@ -181,6 +189,28 @@ export class Policy {
   evaluateAlerts({ state = '', event, now } = {}) {
     const raw = this.#engine.evaluateAlerts(this.#slot, toWitAlertState(state), toWitEvent(event), toWitNow(now));
     return fromWitEvaluation(raw);
+  }
+
+  /**
+   * The keyed alert state shards `event` needs: `{ keys, everyKey }` (a pure
+   * function of the policy and the event). See `evaluateAlertsKeyed`.
+   * @param {object} event
+   */
+  alertStateKeys(event) {
+    return fromWitNeededKeys(this.#engine.alertStateKeys(this.#slot, toWitEvent(event)));
+  }
+
+  /**
+   * `evaluateAlerts` over keyed shards, so one event costs what it concerns:
+   * pass the stored shards `alertStateKeys` names, every stored shard whose
+   * `nextWakeupMs` is due at `now`, and a whole-document state under the key
+   * `''` if you have one; store each returned shard (an empty `state`
+   * deletes its key). Each key's state is limited to 8 MiB.
+   * @param {{ states: Array<{key: string, state: string, nextWakeupMs?: number|null}>, event: object, now?: number | Date }} args
+   */
+  evaluateAlertsKeyed({ states = [], event, now } = {}) {
+    const raw = this.#engine.evaluateAlertsKeyed(this.#slot, toWitKeyedStates(states), toWitEvent(event), toWitNow(now));
+    return fromWitKeyedEvaluation(raw);
   }
 
   /**

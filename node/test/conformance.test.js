@@ -124,6 +124,52 @@ function runAlertSteps(vector, load) {
   } finally {
     policy.close();
   }
+  runAlertStepsKeyed(vector, load);
+}
+
+/**
+ * The same sequence as a keyed store runs it (the needed keys, the due ones
+ * and a whole-document state under ''; the changed shards stored back): the
+ * same answers, the wakeup being the soonest of all stored shards.
+ */
+function runAlertStepsKeyed(vector, load) {
+  const policy = load();
+  try {
+    let store = new Map();
+    vector.alert_steps.forEach((step, i) => {
+      const trial = 'state' in step ? new Map([['', { key: '', state: step.state, nextWakeupMs: null }]]) : new Map(store);
+      const event = eventFromJson(step.event);
+      const now = step.now_ms;
+      const where = `step ${i + 1} of ${vector.name} (keyed)`;
+      const run = () => {
+        const needed = policy.alertStateKeys(event);
+        const loaded = [...trial.values()].filter(
+          (s) => needed.everyKey || needed.keys.includes(s.key) || s.key === '' || (s.nextWakeupMs != null && s.nextWakeupMs <= now),
+        );
+        return policy.evaluateAlertsKeyed({ states: loaded, event, now });
+      };
+      if ('expect_error' in step) {
+        let thrown;
+        assert.throws(run, (err) => (thrown = err) instanceof PolicyError, where);
+        assert.deepEqual(pick(thrown.toJSON(), step.expect_error), step.expect_error, where);
+        return;
+      }
+      const evaluation = run();
+      for (const shard of evaluation.states) {
+        if (shard.state === '') trial.delete(shard.key);
+        else trial.set(shard.key, shard);
+      }
+      store = trial;
+      const wakeups = [...store.values()].map((s) => s.nextWakeupMs).filter((w) => w != null);
+      const next = wakeups.length ? Math.min(...wakeups) : null;
+      if ('expect' in step) {
+        const canonical = evaluationToCanonical({ ...evaluation, nextWakeupMs: next });
+        assert.deepEqual(pickDeep(canonical, step.expect), step.expect, where);
+      }
+    });
+  } finally {
+    policy.close();
+  }
 }
 
 /** A report's failure in canonical form, every key present (`null` / `[]` when absent). */

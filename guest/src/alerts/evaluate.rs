@@ -168,6 +168,23 @@ pub fn evaluate(
 ) -> Result<Evaluation, PolicyError> {
     check_event(event)?;
     let mut state = AlertState::parse(state)?;
+    let mut out = evaluate_state(config, classify, &mut state, event, now_ms)?;
+    state.prune();
+    out.state = state.to_json();
+    Ok(out)
+}
+
+/// The evaluation over a state already in memory (the whole document, or
+/// the shards an event needs merged into one, see `keyed.rs`); `state` is
+/// left as the next state and the returned `state` text is empty.
+pub(super) fn evaluate_state(
+    config: &AlertConfig,
+    classify: impl Fn(&Failure) -> Result<Classification, PolicyError>,
+    state: &mut AlertState,
+    event: &Event,
+    now_ms: u64,
+) -> Result<Evaluation, PolicyError> {
+    check_event(event)?;
     let mut out = Evaluation {
         notifications: Vec::new(),
         suppressed: Vec::new(),
@@ -183,7 +200,7 @@ pub fn evaluate(
     // Group timers due before this event fire first, with the state as it
     // was when they came due (a host that missed a tick catches up here).
     if let Some(g) = &config.grouping {
-        group::flush(config, g, &mut state, now_ms, &mut out);
+        group::flush(config, g, state, now_ms, &mut out);
     }
     match event.kind {
         EventKind::AlertAcknowledged => {
@@ -208,29 +225,27 @@ pub fn evaluate(
         EventKind::Tick => {}
         _ => {
             let facts = update_step(
-                &mut state,
+                state,
                 event,
                 classification.as_ref(),
                 &config.redactor.0,
                 now_ms,
             );
             if event.kind == EventKind::RunSucceeded {
-                resolve_step(config, &mut state, &facts, now_ms, &mut out);
+                resolve_step(config, state, &facts, now_ms, &mut out);
             } else {
-                fire_rules(config, &mut state, &facts, now_ms, &mut out);
+                fire_rules(config, state, &facts, now_ms, &mut out);
             }
         }
     }
-    run_timers(config, &mut state, now_ms, &mut out);
+    run_timers(config, state, now_ms, &mut out);
     if let Some(g) = &config.grouping {
-        let wakeup = group::flush(config, g, &mut state, now_ms, &mut out);
+        let wakeup = group::flush(config, g, state, now_ms, &mut out);
         out.next_wakeup_ms = match (out.next_wakeup_ms, wakeup) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
     }
-    state.prune();
-    out.state = state.to_json();
     Ok(out)
 }
 
@@ -609,6 +624,29 @@ fn run_timers(config: &AlertConfig, state: &mut AlertState, now_ms: u64, out: &m
         }
     }
     out.next_wakeup_ms = wakeup;
+}
+
+/// When a firing alert's own timers (its next escalation level; its next
+/// repeat without grouping) next fall due, as `run_timers` leaves it.
+pub(super) fn entry_wakeup(config: &AlertConfig, entry: &AlertEntry) -> Option<u64> {
+    if entry.status != AlertStatus::Firing {
+        return None;
+    }
+    let rule = config.rules.iter().find(|r| r.id == entry.rule)?;
+    let level = rule
+        .escalation
+        .get(entry.level as usize)
+        .map(|level| entry.first_fired_ms.saturating_add(level.after_ms));
+    let repeat = match rule.repeat_interval_ms {
+        Some(interval) if config.grouping.is_none() && entry.repeats < rule.repeat_limit => {
+            Some(entry.last_sent_ms.saturating_add(interval))
+        }
+        _ => None,
+    };
+    match (level, repeat) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// With grouping, only the next escalation level needs a wakeup.

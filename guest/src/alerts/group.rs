@@ -224,7 +224,7 @@ pub(super) fn flush(
 
 /// The first flush of `group` that can notify: its next one when something
 /// changed, else the first cadence point past the repeat interval.
-fn next_due(g: &Grouping, state: &AlertState, group: &GroupEntry) -> Option<u64> {
+pub(super) fn next_due(g: &Grouping, state: &AlertState, group: &GroupEntry) -> Option<u64> {
     let mut firing = Vec::new();
     let mut resolved = false;
     for a in state.alerts.iter().filter(|a| member(a, group)) {

@@ -7,6 +7,7 @@
 mod condition;
 mod evaluate;
 mod group;
+mod keyed;
 mod redact;
 mod render;
 pub mod runbook;
@@ -23,6 +24,9 @@ pub use evaluate::{
     Verdict, dedup_verdict, evaluate,
 };
 pub use group::{NotifyReason, needs_update};
+pub use keyed::{
+    KeyedEvaluation, KeyedState, LEGACY_KEY, NeededKeys, evaluate_keyed, needed_keys, step_key,
+};
 pub use redact::{SharedRedactor, clip, redact, redact_lines, redact_message};
 pub use render::rfc3339;
 pub use state::AlertState;

@@ -54,8 +54,6 @@ pub struct Handled {
     pub queued: usize,
     /// Notifications for targets without a sink, printed on stderr.
     pub printed: usize,
-    /// When the next escalation or repeat falls due, if any.
-    pub next_wakeup_ms: Option<u64>,
 }
 
 /// An evaluation written but not yet followed up ([`Alerting::committed`]).
@@ -63,7 +61,6 @@ pub struct Handled {
 pub struct Evaluated {
     ids: Vec<i64>,
     notifications: Vec<backstop::alerts::Notification>,
-    next_wakeup_ms: Option<u64>,
 }
 
 /// Alert evaluation against the state database; delivery through the outbox.
@@ -133,9 +130,12 @@ impl Alerting {
         let now = now_ms();
         let policy = self.policy;
         let (sinks, source) = (&self.sinks, &self.source);
-        let (ids, (notifications, next_wakeup_ms)) =
-            writer.update_alerts(&self.key, &self.stored, now, |state| {
-                let e = session.evaluate_alerts(policy, state, event, now)?;
+        // The guest names the shards this event needs (a pure function of
+        // the policy and the event); the store adds the due ones.
+        let needed = session.alert_state_keys(policy, event)?;
+        let (ids, notifications) =
+            writer.update_alert_keys(&self.key, &self.stored, now, &needed, |shards| {
+                let e = session.evaluate_alerts_keyed(policy, shards, event, now)?;
                 let mut rows = Vec::new();
                 for n in &e.notifications {
                     for route in delivery::route(sinks, n) {
@@ -163,28 +163,17 @@ impl Alerting {
                         });
                     }
                 }
-                Ok((e.state, rows, (e.notifications, e.next_wakeup_ms)))
+                Ok((e.states, rows, e.notifications))
             })?;
-        Ok(Evaluated {
-            ids,
-            notifications,
-            next_wakeup_ms,
-        })
+        Ok(Evaluated { ids, notifications })
     }
 
     /// After an evaluation committed: print the notifications for targets
     /// without a sink (and log them as delivered).
     pub fn committed(&self, store: &mut Store, evaluated: Evaluated) -> Result<Handled> {
-        let Evaluated {
-            ids,
-            notifications,
-            next_wakeup_ms,
-        } = evaluated;
+        let Evaluated { ids, notifications } = evaluated;
         let sinks = &self.sinks;
-        let mut handled = Handled {
-            next_wakeup_ms,
-            ..Handled::default()
-        };
+        let mut handled = Handled::default();
         let mut ids = ids.into_iter();
         for n in &notifications {
             for route in delivery::route(sinks, n) {

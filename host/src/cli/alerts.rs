@@ -126,7 +126,8 @@ fn tick(args: TickArgs) -> Result<ExitCode> {
     // Each delivery printed its own line; say so when there was none, so a
     // cron log shows the tick ran.
     if handled.queued + handled.printed + drained.delivered + drained.retrying + drained.dead == 0 {
-        let next = match handled.next_wakeup_ms {
+        // The tick saw only the due shards: ask the store for the soonest.
+        let next = match store.alert_next_wakeup(&pipeline)? {
             Some(ms) => format!("the next escalation or repeat is due at {}", rfc3339(ms)),
             None => "no escalation or repeat is pending".to_string(),
         };
@@ -147,17 +148,30 @@ struct Listed {
 
 fn stored_alerts(store: &Store) -> Result<Vec<Listed>> {
     let mut out = Vec::new();
-    for row in store.alert_states()? {
-        let state: Value = if row.state.trim().is_empty() {
+    // A whole-document state written before keyed shards (until the next
+    // evaluation splits it), then the shards; each alert lives in one of them.
+    let documents = store
+        .alert_states()?
+        .into_iter()
+        .map(|row| (row.key.clone(), String::new(), row.state))
+        .chain(
+            store
+                .alert_shards()?
+                .into_iter()
+                .map(|row| (row.policy_key, row.state_key, row.state)),
+        );
+    for (key, shard, text) in documents {
+        let state: Value = if text.trim().is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&row.state)
-                .with_context(|| format!("the alert state of {:?} is not JSON", row.key))?
+            serde_json::from_str(&text).with_context(|| {
+                format!("the alert state of {key:?} (key {shard:?}) is not JSON")
+            })?
         };
         if let Some(alerts) = state.get("alerts").and_then(Value::as_array) {
             for a in alerts {
                 out.push(Listed {
-                    key: row.key.clone(),
+                    key: key.clone(),
                     alert: a.clone(),
                 });
             }

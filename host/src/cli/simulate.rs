@@ -1,13 +1,16 @@
 //! `backstop alerts simulate`: replay a history of events (JSON lines)
 //! against an alert policy, offline, and print what it would have sent.
 
-use std::collections::BTreeMap;
-use std::io::BufRead;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use backstop::alerts::{Evaluation, Event, Notification, NotificationKind, Severity};
+use backstop::alerts::{
+    Evaluation, Event, KeyedEvaluation, KeyedState, NeededKeys, Notification, NotificationKind,
+    Severity,
+};
 use backstop::{Engine, Format, Policy, Session};
 use clap::Args;
 use serde_json::{Value, json};
@@ -31,19 +34,57 @@ pub struct SimulateArgs {
     /// A second policy to replay the same history against; prints both summaries.
     #[arg(long, value_name = "OTHER_POLICY")]
     compare: Option<PathBuf>,
+    /// Keep the alert state as one document (the guest's `evaluate`) instead
+    /// of keyed shards: the same answers, at a cost that grows with the
+    /// number of steps. For benchmarks (tests/bench.sh `alerts`).
+    #[arg(long, hide = true)]
+    whole_state: bool,
 }
 
-/// One notification with its time, as simulate prints it.
-struct Sent {
-    at_ms: u64,
-    n: Notification,
-}
-
+/// What a replay keeps: counters and the pages still open, never the
+/// history or the notifications (they stream out as they happen), so memory
+/// does not grow with the number of events.
 #[derive(Default)]
 struct Replay {
-    sent: Vec<Sent>,
+    notifications: u64,
+    pages: u64,
+    warnings: u64,
+    infos: u64,
+    triggers: u64,
+    escalations: u64,
+    repeats: u64,
+    resolved: u64,
     suppressed: BTreeMap<String, u64>,
+    /// dedup key -> when its first page went out, while it is open.
+    paging: BTreeMap<String, u64>,
+    paged_ms: u64,
     end_ms: u64,
+}
+
+impl Replay {
+    fn count(&mut self, at_ms: u64, n: &Notification) {
+        self.notifications += 1;
+        match n.kind {
+            NotificationKind::Trigger => self.triggers += 1,
+            NotificationKind::Escalate => self.escalations += 1,
+            NotificationKind::Repeat => self.repeats += 1,
+            NotificationKind::Resolve => self.resolved += 1,
+        }
+        if n.kind == NotificationKind::Resolve {
+            if let Some(since) = self.paging.remove(n.dedup_key.as_str()) {
+                self.paged_ms += at_ms.saturating_sub(since);
+            }
+            return;
+        }
+        match n.severity {
+            Severity::High | Severity::Critical => {
+                self.pages += 1;
+                self.paging.entry(n.dedup_key.clone()).or_insert(at_ms);
+            }
+            Severity::Warning => self.warnings += 1,
+            Severity::Info => self.infos += 1,
+        }
+    }
 }
 
 /// An event's `at`: an RFC 3339 string or milliseconds since the epoch.
@@ -61,75 +102,157 @@ fn parse_time(value: &Value) -> Result<u64, String> {
     }
 }
 
-/// Read the history: `(line number, at, event)`, in time order.
-fn read_history(path: &Path) -> Result<Vec<(usize, u64, Event)>> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("reading history {}", path.display()))?;
-    let label = path.display().to_string();
-    let bad = |line: usize, msg: String| -> anyhow::Error {
-        Exit::new(1, format!("{label}:{line}: {msg}")).into()
-    };
-    let mut out = Vec::new();
-    let mut last = 0u64;
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let number = i + 1;
-        let line = line.with_context(|| format!("reading {label}"))?;
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            continue;
-        }
-        let mut object: serde_json::Map<String, Value> = serde_json::from_str(&line)
-            .map_err(|e| bad(number, format!("not a JSON object: {e}")))?;
-        let at = object
-            .remove("at")
-            .ok_or_else(|| bad(number, "missing `at` (the event's time)".into()))?;
-        let at = parse_time(&at).map_err(|m| bad(number, m))?;
-        let event: Event = serde_json::from_value(Value::Object(object))
-            .map_err(|e| bad(number, format!("not an event: {e}")))?;
-        if at < last {
-            return Err(bad(
-                number,
-                format!(
-                    "events out of order: {} is before the previous line's {}",
-                    rfc3339(at),
-                    rfc3339(last)
-                ),
-            ));
-        }
-        last = at;
-        out.push((number, at, event));
-    }
-    Ok(out)
+/// The history, read one line at a time: `(line number, at, event)`.
+struct History {
+    lines: std::io::Lines<std::io::BufReader<std::fs::File>>,
+    label: String,
+    number: usize,
+    last: u64,
 }
 
-fn replay(
+impl History {
+    fn open(path: &Path) -> Result<History> {
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("reading history {}", path.display()))?;
+        Ok(History {
+            lines: std::io::BufReader::with_capacity(1 << 16, file).lines(),
+            label: path.display().to_string(),
+            number: 0,
+            last: 0,
+        })
+    }
+
+    fn bad(&self, msg: String) -> anyhow::Error {
+        Exit::new(1, format!("{}:{}: {msg}", self.label, self.number)).into()
+    }
+
+    fn next_event(&mut self) -> Result<Option<(usize, u64, Event)>> {
+        loop {
+            let Some(line) = self.lines.next() else {
+                return Ok(None);
+            };
+            self.number += 1;
+            let line = line.with_context(|| format!("reading {}", self.label))?;
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let mut object: serde_json::Map<String, Value> = serde_json::from_str(&line)
+                .map_err(|e| self.bad(format!("not a JSON object: {e}")))?;
+            let at = object
+                .remove("at")
+                .ok_or_else(|| self.bad("missing `at` (the event's time)".into()))?;
+            let at = parse_time(&at).map_err(|m| self.bad(m))?;
+            let event: Event = serde_json::from_value(Value::Object(object))
+                .map_err(|e| self.bad(format!("not an event: {e}")))?;
+            if at < self.last {
+                return Err(self.bad(format!(
+                    "events out of order: {} is before the previous line's {}",
+                    rfc3339(at),
+                    rfc3339(self.last)
+                )));
+            }
+            self.last = at;
+            return Ok(Some((self.number, at, event)));
+        }
+    }
+}
+
+/// The keyed alert state in memory, as the state store keeps it: shards by
+/// key and an index of their wakeups, so a tick finds the due ones at once.
+#[derive(Default)]
+struct Shards {
+    by_key: HashMap<String, KeyedState>,
+    due: BTreeSet<(u64, String)>,
+}
+
+impl Shards {
+    fn load(&self, needed: &NeededKeys, now: u64, after: Option<u64>) -> Vec<KeyedState> {
+        if needed.every_key {
+            return self.by_key.values().cloned().collect();
+        }
+        let mut out: Vec<KeyedState> = needed
+            .keys
+            .iter()
+            .filter_map(|k| self.by_key.get(k).cloned())
+            .collect();
+        for (_, key) in self.due.range(..(now.saturating_add(1), String::new())) {
+            let shard = &self.by_key[key];
+            let skip = after.is_some_and(|a| shard.next_wakeup_ms.is_some_and(|w| w <= a));
+            if !skip && !needed.keys.contains(key) {
+                out.push(shard.clone());
+            }
+        }
+        out
+    }
+
+    fn store(&mut self, states: Vec<KeyedState>) {
+        for s in states {
+            if let Some(old) = self.by_key.remove(&s.key)
+                && let Some(w) = old.next_wakeup_ms
+            {
+                self.due.remove(&(w, old.key));
+            }
+            if s.state.is_empty() {
+                continue;
+            }
+            if let Some(w) = s.next_wakeup_ms {
+                self.due.insert((w, s.key.clone()));
+            }
+            self.by_key.insert(s.key.clone(), s);
+        }
+    }
+
+    /// The soonest wakeup after `after` (all when `None`).
+    fn next_wakeup(&self, after: Option<u64>) -> Option<u64> {
+        match after {
+            None => self.due.first().map(|(w, _)| *w),
+            Some(a) => self
+                .due
+                .range((a.saturating_add(1), String::new())..)
+                .next()
+                .map(|(w, _)| *w),
+        }
+    }
+}
+
+/// Where notifications go as they happen.
+trait Sink {
+    fn sent(&mut self, at_ms: u64, n: &Notification) -> Result<()>;
+}
+
+/// The alert state as one document, as before keyed shards (`--whole-state`).
+fn replay_whole(
     session: &mut Session,
     policy: Policy,
-    history: &[(usize, u64, Event)],
+    history: &Path,
     label: &str,
+    sink: &mut dyn Sink,
 ) -> Result<Replay> {
     let mut replay = Replay::default();
+    let mut history = History::open(history)?;
     let mut state = String::new();
     let mut wakeup: Option<u64> = None;
-    let record = |replay: &mut Replay, at: u64, e: Evaluation| {
-        for n in e.notifications {
-            replay.sent.push(Sent { at_ms: at, n });
-        }
-        for s in e.suppressed {
-            *replay
-                .suppressed
-                .entry(s.reason.as_str().to_string())
-                .or_default() += 1;
-        }
-        (e.state, e.next_wakeup_ms)
-    };
-    for (line, at, event) in history {
-        // Timers due before this event fire first, as a real host's would.
+    let mut record =
+        |replay: &mut Replay, at: u64, e: Evaluation| -> Result<(String, Option<u64>)> {
+            for n in &e.notifications {
+                replay.count(at, n);
+                sink.sent(at, n)?;
+            }
+            for s in e.suppressed {
+                *replay
+                    .suppressed
+                    .entry(s.reason.as_str().to_string())
+                    .or_default() += 1;
+            }
+            Ok((e.state, e.next_wakeup_ms))
+        };
+    while let Some((line, at, event)) = history.next_event()? {
         let mut guard = 0;
-        while let Some(due) = wakeup.filter(|&w| w < *at) {
+        while let Some(due) = wakeup.filter(|&w| w < at) {
             let e = session
                 .evaluate_alerts(policy, &state, &Event::tick(), due)
                 .with_context(|| format!("{label}: a timer tick at {}", rfc3339(due)))?;
-            let (next_state, next) = record(&mut replay, due, e);
+            let (next_state, next) = record(&mut replay, due, e)?;
             state = next_state;
             wakeup = next.filter(|&n| n > due);
             guard += 1;
@@ -138,63 +261,95 @@ fn replay(
             }
         }
         let e = session
-            .evaluate_alerts(policy, &state, event, *at)
+            .evaluate_alerts(policy, &state, &event, at)
             .map_err(|e| Exit::new(1, format!("{label}: history line {line}: {e}")))?;
-        let (next_state, next) = record(&mut replay, *at, e);
+        let (next_state, next) = record(&mut replay, at, e)?;
         state = next_state;
         wakeup = next;
-        replay.end_ms = *at;
+        replay.end_ms = at;
+    }
+    Ok(replay)
+}
+
+/// Replay the history file against one policy, streaming each notification
+/// to `sink` as it is decided.
+fn replay(
+    session: &mut Session,
+    policy: Policy,
+    history: &Path,
+    label: &str,
+    sink: &mut dyn Sink,
+    whole_state: bool,
+) -> Result<Replay> {
+    if whole_state {
+        return replay_whole(session, policy, history, label, sink);
+    }
+    let mut replay = Replay::default();
+    let mut shards = Shards::default();
+    let mut history = History::open(history)?;
+    let no_keys = NeededKeys::default();
+    let mut record =
+        |replay: &mut Replay, shards: &mut Shards, at: u64, e: KeyedEvaluation| -> Result<()> {
+            for n in &e.notifications {
+                replay.count(at, n);
+                sink.sent(at, n)?;
+            }
+            for s in e.suppressed {
+                *replay
+                    .suppressed
+                    .entry(s.reason.as_str().to_string())
+                    .or_default() += 1;
+            }
+            shards.store(e.states);
+            Ok(())
+        };
+    while let Some((line, at, event)) = history.next_event()? {
+        // Timers due before this event fire first, as a real host's would; a
+        // shard whose answer is not later than its tick waits for the event.
+        let mut guard = 0;
+        let mut after: Option<u64> = None;
+        while let Some(due) = shards.next_wakeup(after).filter(|&w| w < at) {
+            let loaded = shards.load(&no_keys, due, after);
+            let e = session
+                .evaluate_alerts_keyed(policy, &loaded, &Event::tick(), due)
+                .with_context(|| format!("{label}: a timer tick at {}", rfc3339(due)))?;
+            record(&mut replay, &mut shards, due, e)?;
+            after = Some(due);
+            guard += 1;
+            if guard > 10_000 {
+                break;
+            }
+        }
+        let failed =
+            |e: backstop::Error| Exit::new(1, format!("{label}: history line {line}: {e}"));
+        let needed = session.alert_state_keys(policy, &event).map_err(failed)?;
+        let loaded = shards.load(&needed, at, None);
+        let e = session
+            .evaluate_alerts_keyed(policy, &loaded, &event, at)
+            .map_err(failed)?;
+        record(&mut replay, &mut shards, at, e)?;
+        replay.end_ms = at;
     }
     Ok(replay)
 }
 
 fn summary(r: &Replay) -> Value {
-    let mut pages = 0u64;
-    let mut warnings = 0u64;
-    let mut infos = 0u64;
-    let mut resolved = 0u64;
-    let mut triggers = 0u64;
-    let mut escalations = 0u64;
-    let mut repeats = 0u64;
-    // dedup key -> when its first page went out
-    let mut paging: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut paged_ms = 0u64;
-    for s in &r.sent {
-        match s.n.kind {
-            NotificationKind::Trigger => triggers += 1,
-            NotificationKind::Escalate => escalations += 1,
-            NotificationKind::Repeat => repeats += 1,
-            NotificationKind::Resolve => resolved += 1,
-        }
-        if s.n.kind == NotificationKind::Resolve {
-            if let Some(since) = paging.remove(s.n.dedup_key.as_str()) {
-                paged_ms += s.at_ms.saturating_sub(since);
-            }
-            continue;
-        }
-        match s.n.severity {
-            Severity::High | Severity::Critical => {
-                pages += 1;
-                paging.entry(s.n.dedup_key.as_str()).or_insert(s.at_ms);
-            }
-            Severity::Warning => warnings += 1,
-            Severity::Info => infos += 1,
-        }
-    }
     // Pages still open when the history ends count until its last event.
-    let open = paging.len() as u64;
-    for since in paging.values() {
-        paged_ms += r.end_ms.saturating_sub(*since);
-    }
+    let open = r.paging.len() as u64;
+    let paged_ms = r.paged_ms
+        + r.paging
+            .values()
+            .map(|since| r.end_ms.saturating_sub(*since))
+            .sum::<u64>();
     json!({
-        "notifications": r.sent.len(),
-        "pages": pages,
-        "warnings": warnings,
-        "infos": infos,
-        "triggers": triggers,
-        "escalations": escalations,
-        "repeats": repeats,
-        "resolved": resolved,
+        "notifications": r.notifications,
+        "pages": r.pages,
+        "warnings": r.warnings,
+        "infos": r.infos,
+        "triggers": r.triggers,
+        "escalations": r.escalations,
+        "repeats": r.repeats,
+        "resolved": r.resolved,
         "suppressed": r.suppressed.values().sum::<u64>(),
         "suppressed_by_reason": r.suppressed,
         "open_pages": open,
@@ -203,18 +358,84 @@ fn summary(r: &Replay) -> Value {
     })
 }
 
-fn notification_json(s: &Sent) -> Value {
+fn notification_json(at_ms: u64, n: &Notification) -> Value {
     json!({
-        "at": rfc3339(s.at_ms),
-        "at_ms": s.at_ms,
-        "kind": s.n.kind,
-        "severity": s.n.severity,
-        "rule": s.n.rule,
-        "targets": s.n.targets,
-        "dedup_key": s.n.dedup_key,
-        "summary": s.n.summary,
-        "payload": s.n.payload,
+        "at": rfc3339(at_ms),
+        "at_ms": at_ms,
+        "kind": n.kind,
+        "severity": n.severity,
+        "rule": n.rule,
+        "targets": n.targets,
+        "dedup_key": n.dedup_key,
+        "summary": n.summary,
+        "payload": n.payload,
     })
+}
+
+/// `text` pretty-printed as it would sit `depth` levels deep in a
+/// pretty-printed document (its first line is not indented).
+fn indented(value: &Value, depth: usize) -> Result<String> {
+    let text = serde_json::to_string_pretty(value)?;
+    Ok(text.replace('\n', &format!("\n{}", "  ".repeat(depth))))
+}
+
+/// `--json`: the document `{"notifications": [...], "policy", "summary"}`
+/// written as it grows, byte for byte what pretty-printing it whole gives.
+struct JsonOut<W: Write> {
+    out: W,
+    count: u64,
+}
+
+impl<W: Write> Sink for JsonOut<W> {
+    fn sent(&mut self, at_ms: u64, n: &Notification) -> Result<()> {
+        let sep = if self.count == 0 { "\n    " } else { ",\n    " };
+        self.count += 1;
+        let item = indented(&notification_json(at_ms, n), 2)?;
+        self.out.write_all(sep.as_bytes())?;
+        self.out.write_all(item.as_bytes())?;
+        Ok(())
+    }
+}
+
+/// The text listing: one notification (two lines) as it happens. Columns
+/// widen as longer rule ids and target lists appear (nothing is held back
+/// to measure them first).
+struct TextOut<W: Write> {
+    out: W,
+    count: u64,
+    rule_width: usize,
+    targets_width: usize,
+}
+
+impl<W: Write> Sink for TextOut<W> {
+    fn sent(&mut self, at_ms: u64, n: &Notification) -> Result<()> {
+        self.count += 1;
+        let targets = n.targets.join(",");
+        self.rule_width = self.rule_width.max(n.rule.chars().count());
+        self.targets_width = self.targets_width.max(targets.chars().count());
+        let (rule_width, targets_width) = (self.rule_width, self.targets_width);
+        writeln!(
+            self.out,
+            "{}  {:<8} {:<8} {:<rule_width$} -> {:<targets_width$} {}",
+            rfc3339(at_ms),
+            n.kind.as_str(),
+            n.severity.as_str(),
+            n.rule,
+            targets,
+            n.summary
+        )?;
+        writeln!(self.out, "    dedup key {}", n.dedup_key)?;
+        Ok(())
+    }
+}
+
+/// `--compare`: summaries only.
+struct Discard;
+
+impl Sink for Discard {
+    fn sent(&mut self, _at_ms: u64, _n: &Notification) -> Result<()> {
+        Ok(())
+    }
 }
 
 const SUMMARY_ROWS: &[(&str, &str)] = &[
@@ -251,16 +472,26 @@ fn print_summary(summary: &Value) {
 
 pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     let mut session = Engine::new()?.session()?;
-    let history = read_history(&args.history)?;
-    let mut runs = Vec::new();
-    for path in std::iter::once(&args.policy).chain(args.compare.as_ref()) {
+    let load_policy = |session: &mut Session, path: &Path| -> Result<(String, Policy)> {
         let label = path.display().to_string();
         let source = read_policy(path)?;
-        let policy = load(&mut session, &source, Format::from_path(path), &label)?;
-        let r = replay(&mut session, policy, &history, &label)?;
-        runs.push((label, r));
-    }
-    if args.compare.is_some() {
+        let policy = load(session, &source, Format::from_path(path), &label)?;
+        Ok((label, policy))
+    };
+    if let Some(other) = &args.compare {
+        let mut runs = Vec::new();
+        for path in [&args.policy, other] {
+            let (label, policy) = load_policy(&mut session, path)?;
+            let r = replay(
+                &mut session,
+                policy,
+                &args.history,
+                &label,
+                &mut Discard,
+                args.whole_state,
+            )?;
+            runs.push((label, r));
+        }
         if args.json {
             let policies: Vec<Value> = runs
                 .iter()
@@ -288,43 +519,52 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let (_, r) = &runs[0];
+    let (label, policy) = load_policy(&mut session, &args.policy)?;
+    let stdout = std::io::stdout().lock();
+    let out = std::io::BufWriter::with_capacity(1 << 16, stdout);
     if args.json {
-        let out = json!({
-            "policy": args.policy.display().to_string(),
-            "notifications": r.sent.iter().map(notification_json).collect::<Vec<_>>(),
-            "summary": summary(r),
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        let mut sink = JsonOut { out, count: 0 };
+        sink.out.write_all(b"{\n  \"notifications\": [")?;
+        let r = replay(
+            &mut session,
+            policy,
+            &args.history,
+            &label,
+            &mut sink,
+            args.whole_state,
+        )?;
+        let close = if sink.count == 0 { "]" } else { "\n  ]" };
+        write!(
+            sink.out,
+            "{close},\n  \"policy\": {},\n  \"summary\": {}\n}}\n",
+            serde_json::to_string(&label)?,
+            indented(&summary(&r), 1)?
+        )?;
+        sink.out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    // The rule and target columns fit their longest entry.
-    let width = |cell: &dyn Fn(&Sent) -> String| {
-        r.sent
-            .iter()
-            .map(|s| cell(s).chars().count())
-            .max()
-            .unwrap_or(0)
+    let mut sink = TextOut {
+        out,
+        count: 0,
+        rule_width: 0,
+        targets_width: 0,
     };
-    let rule_width = width(&|s| s.n.rule.clone());
-    let targets_width = width(&|s| s.n.targets.join(","));
-    for s in &r.sent {
-        println!(
-            "{}  {:<8} {:<8} {:<rule_width$} -> {:<targets_width$} {}",
-            rfc3339(s.at_ms),
-            s.n.kind.as_str(),
-            s.n.severity.as_str(),
-            s.n.rule,
-            s.n.targets.join(","),
-            s.n.summary
-        );
-        println!("    dedup key {}", s.n.dedup_key);
+    let r = replay(
+        &mut session,
+        policy,
+        &args.history,
+        &label,
+        &mut sink,
+        args.whole_state,
+    )?;
+    let mut out = sink.out;
+    if sink.count == 0 {
+        writeln!(out, "no notifications")?;
     }
-    if r.sent.is_empty() {
-        println!("no notifications");
-    }
-    println!();
-    print_summary(&summary(r));
+    writeln!(out)?;
+    out.flush()?;
+    drop(out);
+    print_summary(&summary(&r));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-pub use alerts::{AlertLogRow, AlertStateRow, StoredPolicy};
+pub use alerts::{AlertLogRow, AlertShardRow, AlertStateRow, StoredPolicy};
 pub use outbox::{Delivery, OutboxRow, Outgoing};
 pub use runs::{Abandoned, Acquired, Fence, Grant, Observed, Owner, RunKey};
 pub use schema::{PG_SCHEMA_VERSION, SCHEMA_VERSION};

@@ -13,8 +13,8 @@ use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, Config, NoTls};
 
 use super::schema::{
-    PG_SCHEMA, PG_SCHEMA_VERSION as SCHEMA_VERSION, POSTGRES_OUTBOX, POSTGRES_RUN_PIPELINES,
-    POSTGRES_V3,
+    PG_SCHEMA, PG_SCHEMA_VERSION as SCHEMA_VERSION, POSTGRES_ALERT_KEYS, POSTGRES_OUTBOX,
+    POSTGRES_RUN_PIPELINES, POSTGRES_V3,
 };
 use super::{Backend, Dialect, Fail, Row, StoreErrorKind, Tx, Val};
 
@@ -40,7 +40,7 @@ impl Postgres {
     pub fn open(url: &str, busy: Duration) -> Result<Postgres, Fail> {
         let mut db = Postgres::connect(url, busy)?;
         match db.inspect()? {
-            Found::Version(v) if v == SCHEMA_VERSION && db.has_outbox()? => return Ok(db),
+            Found::Version(v) if v == SCHEMA_VERSION && db.has_additive_tables()? => return Ok(db),
             Found::Version(v) if v > SCHEMA_VERSION => {
                 return Err(Fail::Db(StoreErrorKind::TooNew(v, SCHEMA_VERSION)));
             }
@@ -117,18 +117,23 @@ impl Postgres {
         })
     }
 
-    /// Whether the additive outbox table exists (a database another host's
-    /// store created has only version 3's tables).
-    fn has_outbox(&mut self) -> Result<bool, Fail> {
+    /// Whether the tables added to version 3 without a new version (the
+    /// outbox, the run pipelines, the alert keys) all exist: a database
+    /// another host's store created, or an older backstop, lacks some.
+    fn has_additive_tables(&mut self) -> Result<bool, Fail> {
         let busy = self.busy;
         let row = self
             .client
             .query_one(
-                "SELECT to_regclass($1)::text",
-                &[&format!("{PG_SCHEMA}.alert_outbox")],
+                "SELECT to_regclass($1)::text, to_regclass($2)::text, to_regclass($3)::text",
+                &[
+                    &format!("{PG_SCHEMA}.alert_outbox"),
+                    &format!("{PG_SCHEMA}.run_pipelines"),
+                    &format!("{PG_SCHEMA}.alert_keys"),
+                ],
             )
             .map_err(|e| pg_fail(busy, e))?;
-        Ok(row.get::<_, Option<String>>(0).is_some())
+        Ok((0..3).all(|i| row.get::<_, Option<String>>(i).is_some()))
     }
 
     /// Create or migrate under the advisory lock (transaction-scoped), so
@@ -157,6 +162,7 @@ impl Postgres {
                      {POSTGRES_V3}
                      {POSTGRES_OUTBOX}
                      {POSTGRES_RUN_PIPELINES}
+                     {POSTGRES_ALERT_KEYS}
                      CREATE TABLE schema_version (version BIGINT NOT NULL);
                      INSERT INTO schema_version VALUES ({SCHEMA_VERSION});"
                 ))
@@ -179,7 +185,8 @@ impl Postgres {
                     // Version 3 is the first here; additive tables come without one.
                     Some(_) => {
                         tx.batch_execute(&format!(
-                            "SET LOCAL search_path TO {PG_SCHEMA}; {POSTGRES_OUTBOX} {POSTGRES_RUN_PIPELINES}"
+                            "SET LOCAL search_path TO {PG_SCHEMA};
+                             {POSTGRES_OUTBOX} {POSTGRES_RUN_PIPELINES} {POSTGRES_ALERT_KEYS}"
                         ))
                         .map_err(|e| pg_fail(busy, e))?;
                     }

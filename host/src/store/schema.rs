@@ -7,19 +7,24 @@
 //! 4. `alert_outbox`: the notifications to deliver, written in the
 //!    evaluation's transaction and claimed, delivered and marked by senders;
 //! 5. `run_pipelines`: the pipeline each run (run id + step) ran under, so
-//!    `backstop stats` never mixes runs of different pipelines in one row.
+//!    `backstop stats` never mixes runs of different pipelines in one row;
+//! 6. `alert_keys`: the alert state in keyed shards (the guest names the
+//!    keys an event needs), so one event reads and writes what it concerns;
+//!    `alert_state.state` keeps only a whole-document state written before,
+//!    which the first evaluation splits into keys and empties.
 //!
 //! PostgreSQL stays at version 3: the Python, Go and Node stores share its
 //! `shared_state` table and refuse a newer version, so tables that only add
-//! (the outbox) are created `IF NOT EXISTS` on open without a new version. A
-//! change to an existing table must bump [`PG_SCHEMA_VERSION`] and those stores.
+//! (the outbox, the run pipelines, the alert keys) are created
+//! `IF NOT EXISTS` on open without a new version. A change to an existing
+//! table must bump [`PG_SCHEMA_VERSION`] and those stores.
 //!
 //! SQLite keeps the version in `PRAGMA user_version`; PostgreSQL in the
 //! one-row table `backstop.schema_version`, with every table in the
 //! `backstop` schema so it can share a database with other applications.
 
 /// The version this backstop writes; a database with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The version on PostgreSQL (see the module note).
 pub const PG_SCHEMA_VERSION: i64 = 3;
@@ -165,6 +170,37 @@ CREATE TABLE IF NOT EXISTS run_pipelines (
 
 /// PostgreSQL: the run pipelines (as [`SQLITE_V5`]), added to version 3.
 pub(crate) const POSTGRES_RUN_PIPELINES: &str = SQLITE_V5;
+
+/// SQLite, version 6: alert state in keyed shards, one row per policy key
+/// and state key (the guest's keys: `step:["p","s"]`, `pipeline:"p"`,
+/// `global`), with when each must be ticked.
+pub(crate) const SQLITE_V6: &str = "
+CREATE TABLE alert_keys (
+    policy_key     TEXT NOT NULL,
+    state_key      TEXT NOT NULL,
+    state          TEXT NOT NULL,
+    -- When the guest must see this shard again (a tick), NULL for never.
+    next_wakeup_ms INTEGER,
+    updated_at_ms  INTEGER NOT NULL,
+    PRIMARY KEY (policy_key, state_key)
+);
+CREATE INDEX alert_keys_due ON alert_keys (policy_key, next_wakeup_ms)
+    WHERE next_wakeup_ms IS NOT NULL;
+";
+
+/// PostgreSQL: the alert keys (as [`SQLITE_V6`]), added to version 3.
+pub(crate) const POSTGRES_ALERT_KEYS: &str = "
+CREATE TABLE IF NOT EXISTS alert_keys (
+    policy_key     TEXT NOT NULL,
+    state_key      TEXT NOT NULL,
+    state          TEXT NOT NULL,
+    next_wakeup_ms BIGINT,
+    updated_at_ms  BIGINT NOT NULL,
+    PRIMARY KEY (policy_key, state_key)
+);
+CREATE INDEX IF NOT EXISTS alert_keys_due ON alert_keys (policy_key, next_wakeup_ms)
+    WHERE next_wakeup_ms IS NOT NULL;
+";
 
 /// PostgreSQL: the alert outbox (as [`SQLITE_V4`]), added to version 3.
 pub(crate) const POSTGRES_OUTBOX: &str = "

@@ -13,7 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, ToSql, TransactionBehavior};
 
-use super::schema::{SCHEMA_VERSION, SQLITE_V1, SQLITE_V2, SQLITE_V3, SQLITE_V4, SQLITE_V5};
+use super::schema::{
+    SCHEMA_VERSION, SQLITE_V1, SQLITE_V2, SQLITE_V3, SQLITE_V4, SQLITE_V5, SQLITE_V6,
+};
 use super::{Backend, Dialect, Fail, Row, StoreErrorKind, Tx, Val};
 
 pub(crate) struct Sqlite {
@@ -184,6 +186,9 @@ fn migrate_from(conn: &Connection, version: i64) -> rusqlite::Result<()> {
     }
     if version < 5 {
         conn.execute_batch(SQLITE_V5)?;
+    }
+    if version < 6 {
+        conn.execute_batch(SQLITE_V6)?;
     }
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)
 }

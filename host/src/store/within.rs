@@ -11,8 +11,9 @@
 //! libraries' breaker stores: `shared_state`; senders: outbox rows) never
 //! wait for an earlier one while holding it.
 
-use super::alerts::{AlertLogRow, StoredPolicy, update};
+use super::alerts::{AlertLogRow, StoredPolicy, update, update_keyed};
 use super::{Fail, StoreErrorKind, Tx};
+use crate::alerts::{KeyedState, NeededKeys};
 
 /// Writes that commit with the enclosing run-ledger transaction.
 pub struct Within<'t> {
@@ -32,6 +33,16 @@ pub trait AlertWriter {
         now_ms: u64,
         decide: impl FnOnce(&str) -> anyhow::Result<(String, Vec<AlertLogRow>, T)>,
     ) -> anyhow::Result<(Vec<i64>, T)>;
+
+    /// See [`super::Store::update_alert_keys`].
+    fn update_alert_keys<T>(
+        &mut self,
+        key: &str,
+        policy: &StoredPolicy,
+        now_ms: u64,
+        needed: &NeededKeys,
+        decide: impl FnOnce(&[KeyedState]) -> anyhow::Result<(Vec<KeyedState>, Vec<AlertLogRow>, T)>,
+    ) -> anyhow::Result<(Vec<i64>, T)>;
 }
 
 impl AlertWriter for super::Store {
@@ -43,6 +54,17 @@ impl AlertWriter for super::Store {
         decide: impl FnOnce(&str) -> anyhow::Result<(String, Vec<AlertLogRow>, T)>,
     ) -> anyhow::Result<(Vec<i64>, T)> {
         super::Store::update_alerts(self, key, policy, now_ms, decide)
+    }
+
+    fn update_alert_keys<T>(
+        &mut self,
+        key: &str,
+        policy: &StoredPolicy,
+        now_ms: u64,
+        needed: &NeededKeys,
+        decide: impl FnOnce(&[KeyedState]) -> anyhow::Result<(Vec<KeyedState>, Vec<AlertLogRow>, T)>,
+    ) -> anyhow::Result<(Vec<i64>, T)> {
+        super::Store::update_alert_keys(self, key, policy, now_ms, needed, decide)
     }
 }
 
@@ -63,26 +85,23 @@ impl<'t> Within<'t> {
     }
 }
 
-impl AlertWriter for Within<'_> {
-    /// As [`super::Store::update_alerts`], inside the run-ledger transaction,
-    /// under a savepoint: when `decide` fails (a guest error, a state over
-    /// its cap) only the alert part is undone and the error returned, and
-    /// the attempt's record still commits; a database error fails the whole
-    /// transaction, attempt included, so it is never half written.
-    fn update_alerts<T>(
+impl Within<'_> {
+    /// Run `write` under a savepoint: when it fails short of the database
+    /// (a guest error, a state over its cap) only the alert part is undone
+    /// and the error returned, and the attempt's record still commits; a
+    /// database error fails the whole transaction, attempt included, so it
+    /// is never half written.
+    fn savepoint<R>(
         &mut self,
-        key: &str,
-        policy: &StoredPolicy,
-        now_ms: u64,
-        decide: impl FnOnce(&str) -> anyhow::Result<(String, Vec<AlertLogRow>, T)>,
-    ) -> anyhow::Result<(Vec<i64>, T)> {
+        write: impl FnOnce(&mut dyn Tx) -> Result<R, Fail>,
+    ) -> anyhow::Result<R> {
         if self.failed.is_some() {
             anyhow::bail!("the state database failed earlier in this transaction");
         }
         let result = self
             .tx
             .exec(&format!("SAVEPOINT {SAVEPOINT}"), &[])
-            .and_then(|_| update(self.tx, key, policy, now_ms, decide));
+            .and_then(|_| write(self.tx));
         let undo = match result {
             Ok(value) => match self.tx.exec(&format!("RELEASE SAVEPOINT {SAVEPOINT}"), &[]) {
                 Ok(_) => return Ok(value),
@@ -107,5 +126,32 @@ impl AlertWriter for Within<'_> {
         let message = format!("alert evaluation: state database error: {kind:?}");
         self.failed = Some(kind);
         Err(anyhow::anyhow!(message))
+    }
+}
+
+impl AlertWriter for Within<'_> {
+    /// As [`super::Store::update_alerts`], inside the run-ledger transaction,
+    /// under a savepoint (see [`Within::savepoint`]).
+    fn update_alerts<T>(
+        &mut self,
+        key: &str,
+        policy: &StoredPolicy,
+        now_ms: u64,
+        decide: impl FnOnce(&str) -> anyhow::Result<(String, Vec<AlertLogRow>, T)>,
+    ) -> anyhow::Result<(Vec<i64>, T)> {
+        self.savepoint(|tx| update(tx, key, policy, now_ms, decide))
+    }
+
+    /// As [`super::Store::update_alert_keys`], inside the run-ledger
+    /// transaction, under a savepoint (see [`Within::savepoint`]).
+    fn update_alert_keys<T>(
+        &mut self,
+        key: &str,
+        policy: &StoredPolicy,
+        now_ms: u64,
+        needed: &NeededKeys,
+        decide: impl FnOnce(&[KeyedState]) -> anyhow::Result<(Vec<KeyedState>, Vec<AlertLogRow>, T)>,
+    ) -> anyhow::Result<(Vec<i64>, T)> {
+        self.savepoint(|tx| update_keyed(tx, key, policy, now_ms, needed, decide))
     }
 }

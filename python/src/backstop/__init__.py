@@ -7,8 +7,9 @@
 The policy engine is Backstop's WebAssembly core, run by wasmtime.
 """
 
-from ._alerts import (Evaluation, Event, EventKind, Notification, NotificationKind, Severity,
-                      Sink, SinkFormat, SinkKind, Suppressed, SuppressionReason)
+from ._alerts import (Evaluation, Event, EventKind, KeyedEvaluation, KeyedState, NeededKeys,
+                      Notification, NotificationKind, Severity, Sink, SinkFormat, SinkKind,
+                      Suppressed, SuppressionReason)
 from ._exceptions import (exception_bases, exception_chain, exception_type_name,
                           failure_from_exception, parse_grpc_pushback, parse_retry_after,
                           pushback_from_exception)
@@ -28,6 +29,9 @@ __all__ = [
     "RedactionReport",
     "RuleCount",
     "Evaluation",
+    "KeyedEvaluation",
+    "KeyedState",
+    "NeededKeys",
     "Event",
     "EventKind",
     "FAILURE_FILE_ENV",

@@ -319,6 +319,53 @@ class Evaluation:
 
 
 @dataclass(frozen=True)
+class KeyedState:
+    """One shard of a pipeline's alert state, stored under ``key`` (the
+    guest names the keys: ``step:["p","s"]``, ``pipeline:"p"``, ``global``;
+    ``""`` holds a whole-document :attr:`Evaluation.state`, split on first
+    use). From :meth:`backstop.Policy.evaluate_alerts_keyed`."""
+
+    key: str
+    state: str
+    """Opaque JSON; ``""`` in an answer means: delete the key."""
+    next_wakeup_ms: Optional[int] = None
+    """When to pass this shard again (with a tick, or any event)."""
+
+    def _lower(self) -> tuple[Any, ...]:
+        return (self.key, self.state, self.next_wakeup_ms)
+
+
+@dataclass(frozen=True)
+class NeededKeys:
+    """The shards an event needs: ``keys``, or every stored key when ``every_key``."""
+
+    keys: Tuple[str, ...]
+    every_key: bool
+
+
+@dataclass(frozen=True)
+class KeyedEvaluation:
+    """The outcome of one event over keyed shards."""
+
+    notifications: Tuple[Notification, ...]
+    suppressed: Tuple[Suppressed, ...]
+    states: Tuple[KeyedState, ...]
+    """The shards that changed: store them (an empty ``state`` deletes the key)."""
+    next_wakeup_ms: Optional[int]
+    """The soonest wakeup among the shards this evaluation saw."""
+
+    @classmethod
+    def _lift(cls, raw: tuple[Any, ...]) -> "KeyedEvaluation":
+        notifications, suppressed, states, next_wakeup_ms = raw
+        return _trusted(
+            cls, tuple(Notification._lift(n) for n in notifications),
+            tuple(_trusted(Suppressed, rule, key, Severity(severity), SuppressionReason(reason))
+                  for rule, key, severity, reason in suppressed),
+            tuple(_trusted(KeyedState, k, st, w) for k, st, w in states),
+            next_wakeup_ms)
+
+
+@dataclass(frozen=True)
 class Sink:
     """One of the policy's ``[[alerts.sinks]]``, validated when the policy
     loaded: where notifications for a target go. From

@@ -16,7 +16,7 @@ from ._abi import AbiError
 from ._core import CoreInstance
 from ._model import (Classification, EngineError, ErrorCode, Failure, FailureClass,
                      PolicyError, PolicyLoadError)
-from ._alerts import Evaluation, Event, Sink
+from ._alerts import Evaluation, Event, KeyedEvaluation, KeyedState, NeededKeys, Sink
 from ._redaction import RedactionReport
 from ._planner import (AttemptFailure, Decision, Permit, RetryState, Schedule, SharedState,
                        _new_permit, _new_retry_state)
@@ -345,6 +345,29 @@ class Policy:
         if not isinstance(state, str):
             raise TypeError(f"state must be str (a previous Evaluation.state), not {type(state).__name__}")
         return Evaluation._lift(self._plan("evaluate", state, event._lower(), _u64("now_ms", now_ms)))
+
+    def alert_state_keys(self, event: Event) -> NeededKeys:
+        """The keyed alert state shards ``event`` needs (a pure function of
+        the policy and the event); see :meth:`evaluate_alerts_keyed`."""
+        _check_arg("event", event, Event)
+        keys, every_key = self._plan("alert-state-keys", event._lower())
+        return _trusted(NeededKeys, tuple(keys), every_key)
+
+    def evaluate_alerts_keyed(self, event: Event, *, states: Sequence[KeyedState],
+                              now_ms: int) -> KeyedEvaluation:
+        """:meth:`evaluate_alerts` over keyed shards, so one event costs what
+        it concerns: pass the stored shards :meth:`alert_state_keys` names,
+        every stored shard whose ``next_wakeup_ms`` is due at ``now_ms``, and
+        a whole-document state under the key ``""`` if you have one; store
+        each returned shard (an empty ``state`` deletes its key). Each key's
+        state is limited to 8 MiB (``too-large``, ``path`` names the key)."""
+        _check_arg("event", event, Event)
+        lowered = []
+        for s in states:
+            _check_arg("states[]", s, KeyedState)
+            lowered.append(s._lower())
+        return KeyedEvaluation._lift(self._plan("evaluate-keyed", lowered, event._lower(),
+                                                _u64("now_ms", now_ms)))
 
     def sinks(self) -> Optional[Tuple[Sink, ...]]:
         """The policy's ``[[alerts.sinks]]`` in document order, validated at

@@ -202,6 +202,21 @@ EVALUATION = Record([
     ("state", STRING),
     ("next-wakeup-ms", Option(U64)),
 ])
+KEYED_STATE = Record([
+    ("key", STRING),
+    ("state", STRING),
+    ("next-wakeup-ms", Option(U64)),
+])
+NEEDED_KEYS = Record([
+    ("keys", List(STRING)),
+    ("every-key", BOOL),
+])
+KEYED_EVALUATION = Record([
+    ("notifications", List(NOTIFICATION)),
+    ("suppressed", List(SUPPRESSED)),
+    ("states", List(KEYED_STATE)),
+    ("next-wakeup-ms", Option(U64)),
+])
 SINK_KIND = Enum([
     "stdout",
     "file",
@@ -298,6 +313,16 @@ EVALUATE = Function("evaluate", [
     ("event", EVENT),
     ("now-ms", U64),
 ], Result(EVALUATION, POLICY_ERROR))
+ALERT_STATE_KEYS = Function("alert-state-keys", [
+    ("policy", U32),
+    ("event", EVENT),
+], Result(NEEDED_KEYS, POLICY_ERROR))
+EVALUATE_KEYED = Function("evaluate-keyed", [
+    ("policy", U32),
+    ("states", List(KEYED_STATE)),
+    ("event", EVENT),
+    ("now-ms", U64),
+], Result(KEYED_EVALUATION, POLICY_ERROR))
 SINKS = Function("sinks", [
     ("policy", U32),
 ], Result(Option(List(SINK)), POLICY_ERROR))
@@ -311,7 +336,7 @@ READ_LOG = Function("read-log", [
 
 CLASSIFIER_FUNCTIONS = (LOAD_POLICY, DROP_POLICY, CLASSIFY)
 RETRY_FUNCTIONS = (BEGIN_ATTEMPT, AFTER_FAILURE, AFTER_SUCCESS, FAST_PATH_FOR, PLAN_SCHEDULE, DERIVE_SEED)
-ALERTS_FUNCTIONS = (EVALUATE, SINKS)
+ALERTS_FUNCTIONS = (EVALUATE, ALERT_STATE_KEYS, EVALUATE_KEYED, SINKS)
 REDACTION_FUNCTIONS = (REDACT,)
 LOGS_FUNCTIONS = (READ_LOG,)
 
@@ -349,11 +374,14 @@ LAYOUTS = (
     ("failure-class", FAILURE_CLASS, 1, 1, (), "i32"),
     ("fast-path", FAST_PATH, 144, 8, (0, 8), "i32*6 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"),
     ("give-up-reason", GIVE_UP_REASON, 1, 1, (), "i32"),
+    ("keyed-evaluation", KEYED_EVALUATION, 40, 8, (0, 8, 16, 24), "i32*7 i64"),
+    ("keyed-state", KEYED_STATE, 32, 8, (0, 8, 16), "i32*5 i64"),
     ("label", LABEL, 16, 4, (0, 8), "i32*4"),
     ("location", LOCATION, 8, 4, (0, 4), "i32*2"),
     ("log-input", LOG_INPUT, 32, 4, (0, 8, 16, 28), "i32*9"),
     ("log-report", LOG_REPORT, 112, 8, (0, 76, 84, 96), "i32*25 i64"),
     ("log-stream", LOG_STREAM, 1, 1, (), "i32"),
+    ("needed-keys", NEEDED_KEYS, 12, 4, (0, 8), "i32*3"),
     ("notification", NOTIFICATION, 44, 4, (0, 1, 4, 12, 20, 28, 36), "i32*12"),
     ("notification-kind", NOTIFICATION_KIND, 1, 1, (), "i32"),
     ("permit", PERMIT, 128, 8, (0, 4, 8, 24, 32, 40, 80), "i32*4 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"),
@@ -382,6 +410,7 @@ LAYOUTS = (
     ("option<permit>", Option(PERMIT), 136, 8, (), "i32*5 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"),
     ("option<list<sink>>", Option(List(SINK)), 12, 4, (), "i32*3"),
     ("list<string>", List(STRING), 8, 4, (), "i32*2"),
+    ("list<keyed-state>", List(KEYED_STATE), 8, 4, (), "i32*2"),
     ("list<label>", List(LABEL), 8, 4, (), "i32*2"),
     ("list<notification>", List(NOTIFICATION), 8, 4, (), "i32*2"),
     ("list<planned-attempt>", List(PLANNED_ATTEMPT), 8, 4, (), "i32*2"),
@@ -394,7 +423,9 @@ LAYOUTS = (
     ("result<decision, policy-error>", Result(DECISION, POLICY_ERROR), 168, 8, (), "i32*3 i64 i32*2 i64 i32*10 i64*3 i32*2 i64 i32 i64 i32*3"),
     ("result<evaluation, policy-error>", Result(EVALUATION, POLICY_ERROR), 48, 8, (), "i32*8 i64"),
     ("result<fast-path, policy-error>", Result(FAST_PATH, POLICY_ERROR), 152, 8, (), "i32*7 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"),
+    ("result<keyed-evaluation, policy-error>", Result(KEYED_EVALUATION, POLICY_ERROR), 48, 8, (), "i32*8 i64"),
     ("result<log-report, policy-error>", Result(LOG_REPORT, POLICY_ERROR), 120, 8, (), "i32*26 i64"),
+    ("result<needed-keys, policy-error>", Result(NEEDED_KEYS, POLICY_ERROR), 36, 4, (), "i32*9"),
     ("result<permit, policy-error>", Result(PERMIT, POLICY_ERROR), 136, 8, (), "i32*5 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"),
     ("result<redaction-report, policy-error>", Result(REDACTION_REPORT, POLICY_ERROR), 36, 4, (), "i32*9"),
     ("result<schedule, policy-error>", Result(SCHEDULE, POLICY_ERROR), 36, 4, (), "i32*9"),
@@ -413,6 +444,8 @@ CORE_SIGNATURES = (
     (PLAN_SCHEDULE, "i32 i64 i32", "i32"),
     (DERIVE_SEED, "i32*2", "i64"),
     (EVALUATE, "i32", "i32"),
+    (ALERT_STATE_KEYS, "i32", "i32"),
+    (EVALUATE_KEYED, "i32", "i32"),
     (SINKS, "i32", "i32"),
     (REDACT, "i32*3", "i32"),
     (READ_LOG, "i32*9", "i32"),
