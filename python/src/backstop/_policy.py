@@ -19,7 +19,7 @@ from ._model import (Classification, EngineError, ErrorCode, Failure, FailureCla
 from ._alerts import Evaluation, Event, KeyedEvaluation, KeyedState, NeededKeys, Sink
 from ._redaction import RedactionReport
 from ._planner import (AttemptFailure, Decision, Permit, RetryState, Schedule, SharedState,
-                       _new_permit, _new_retry_state)
+                       _new_permit, _new_retry_state, _trusted)
 
 _U32_MAX = (1 << 32) - 1
 _U64_MAX = (1 << 64) - 1
