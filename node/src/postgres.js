@@ -20,7 +20,7 @@ try {
 /** The version of the CLI's schema this store understands (PostgreSQL's first is 3). */
 export const SCHEMA_VERSION = 3;
 /** The CLI's transaction-scoped advisory lock for creating the schema ("backstop"). */
-const MIGRATION_LOCK = '7089066380290289520'; // 0x6261636b73746f70, beyond 2^53
+const MIGRATION_LOCK = BigInt('0x6261636b73746f70').toString(); // "backstop" in ASCII, beyond 2^53
 const MAX_KEY_BYTES = 256;
 
 const SELECT = 'SELECT state FROM backstop.shared_state WHERE step = $1 FOR UPDATE';

@@ -111,6 +111,28 @@ describe('schema', () => {
     assert.deepEqual(tables, ['alert_log', 'alert_state', 'attempts', 'runs', 'schema_version', 'shared_state']);
     assert.deepEqual(await sql(url, 'SELECT version::int AS v FROM backstop.schema_version'), [{ v: 3 }]);
   });
+  it('creates the schema under the CLI\'s advisory lock, the one every host takes', async () => {
+    // host/src/store/postgres.rs MIGRATION_LOCK: "backstop" in ASCII.
+    const url = await freshDb();
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock(7089056601607532400)');
+      let settled = false;
+      const opening = store({ connectionString: url, max: 1 }).get('s').finally(() => { settled = true; });
+      // Wait until the store is blocked on that lock (seen by the server), not for a time.
+      for (;;) {
+        const [{ n }] = (await holder.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).rows;
+        if (n > 0 || settled) break;
+      }
+      assert.equal(settled, false, 'the store created the schema without waiting for the CLI\'s lock');
+      await holder.query('COMMIT');
+      await opening;
+    } finally {
+      await holder.end();
+    }
+  });
   it('refuses a newer schema version', async () => {
     const url = await freshDb();
     await store({ connectionString: url }).get('s');
