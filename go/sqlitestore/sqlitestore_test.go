@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
 
 type httpError int
 
-func (e httpError) Error() string       { return "HTTP " + string(rune('0'+int(e)/100)) + "xx" }
+func (e httpError) Error() string       { return "HTTP status " + strconv.Itoa(int(e)) }
 func (e httpError) HTTPStatusCode() int { return int(e) }
 
 // t0 is 2025-12-06T05:46:40Z, a Saturday.
