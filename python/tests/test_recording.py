@@ -19,7 +19,7 @@ from backstop import (AttemptTimeout, RecordedRun, RecorderError, RetryError, Re
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = load_policy('[retry]\njitter = "none"\nbase_delay = "2s"\nmax_attempts = 3\n'
-                     '[[classify.rules]]\nname = "bad-input"\nerror_type = "ValueError"\nclass = "permanent"\n')
+                     '[[classify.rules]]\nid = "bad-input"\nerror_type = "ValueError"\nclass = "permanent"\n')
 T0 = 1_765_000_000.0  # 2025-12-06T05:46:40Z, a Saturday
 
 
