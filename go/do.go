@@ -474,13 +474,16 @@ func (r *retrier) run(fn func(ctx context.Context) error) error {
 		cancel()
 
 		if err == nil {
-			if r.rec != nil {
-				r.rec.attempt(permit, start, clock.Now(), "succeeded", nil, false)
-				r.rec.end("succeeded", "succeeded")
-			}
+			end := clock.Now()
 			err := r.update(stepSuccess)
 			if err != nil {
 				return r.fail(fmt.Sprintf("attempt %d succeeded, but recording it", permit.Attempt), err)
+			}
+			if r.rec != nil {
+				// After the shared state took it: a call that ends in a store
+				// error is not recorded.
+				r.rec.attempt(permit, start, end, "succeeded", nil, false)
+				r.rec.end("succeeded", "succeeded")
 			}
 			return nil
 		}

@@ -1,9 +1,11 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"math"
 	"os"
 	"os/exec"
@@ -176,21 +178,73 @@ func TestRecorderRowsAndStats(t *testing.T) {
 	}
 }
 
+// captureWarnings sends slog's default logger to a buffer for the test.
+func captureWarnings(t *testing.T) *bytes.Buffer {
+	t.Helper()
+	var logs bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	return &logs
+}
+
 func TestRecorderErrorNeverChangesTheResult(t *testing.T) {
 	url := freshDB(t)
 	s := open(t, url)
 	rec := s.Recorder("")
+	logs := captureWarnings(t)
 	// The tables vanish under the recorder: every write fails.
 	exec1(t, url, "DROP TABLE backstop.attempts")
 	clock := &stepClock{now: t0}
 	err := backstop.Do(context.Background(), recPolicy(t), func(context.Context) error { return nil },
-		backstop.WithClock(clock), backstop.WithRecorder(rec))
+		backstop.WithClock(clock), backstop.WithRecorder(rec), backstop.WithRunID("lost"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), `\"lost\" of \"default\" was not recorded`) {
+		t.Errorf("want a warning naming the run, got:\n%s", logs.String())
 	}
 	if err := rec.Record(context.Background(), backstop.RecordedRun{RunID: "r", Step: "s", Status: "succeeded",
 		Attempts: []backstop.RecordedAttempt{{Attempt: 1, Decision: "succeeded"}}}); err == nil {
 		t.Fatal("want an error from a database without the attempts table")
+	}
+}
+
+// The database goes away under an open store (its connections are ended):
+// the call's result is unchanged, its decision included, and the loss is
+// logged, without the connection string's password.
+func TestRecorderDatabaseGoneIsLogged(t *testing.T) {
+	url := freshDB(t)
+	name := url[strings.LastIndex(url, "/")+1:]
+	withPassword := strings.Replace(url, "postgres://postgres@", "postgres://postgres:secret-pw@", 1)
+	s := open(t, withPassword)
+	rec := s.Recorder("nightly")
+	logs := captureWarnings(t)
+	exec1(t, baseURL, `DROP DATABASE "`+name+`" WITH (FORCE)`)
+	clock := &stepClock{now: t0}
+	n := 0
+	err := backstop.Do(context.Background(), recPolicy(t), func(context.Context) error {
+		clock.now = clock.now.Add(time.Second)
+		if n++; n == 1 {
+			return statusError(503)
+		}
+		return nil
+	}, backstop.WithClock(clock), backstop.WithRecorder(rec), backstop.WithRunID("gone"))
+	if err != nil || n != 2 {
+		t.Fatalf("err %v after %d attempts", err, n)
+	}
+	err = backstop.Do(context.Background(), recPolicy(t), func(context.Context) error { return statusError(400) },
+		backstop.WithClock(clock), backstop.WithRecorder(rec), backstop.WithRunID("gone-2"))
+	var gu *backstop.GiveUpError
+	if !errors.As(err, &gu) || gu.Reason != backstop.GiveUpPermanent || gu.Attempts != 1 {
+		t.Fatalf("want a permanent give-up after 1 attempt, got %v", err)
+	}
+	out := logs.String()
+	if strings.Count(out, "level=WARN") != 2 || !strings.Contains(out, `\"gone\" of \"default\" was not recorded`) {
+		t.Errorf("want 2 warnings naming the runs, got:\n%s", out)
+	}
+	if strings.Contains(out, "secret-pw") {
+		t.Errorf("the password leaked into the log:\n%s", out)
 	}
 }
 

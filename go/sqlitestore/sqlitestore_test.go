@@ -1,15 +1,18 @@
 package sqlitestore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -325,6 +328,65 @@ func TestARecorderErrorNeverChangesTheResult(t *testing.T) {
 	}
 }
 
+// A real store that cannot take the write (another writer holds the file
+// past the busy timeout): the call's result is unchanged, the loss is
+// logged with slog at Warn, and the next call, once the file is free, is
+// recorded.
+func TestALockedFileIsLoggedAndNeverChangesTheResult(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "backstop.db")
+	rec, err := Open(state, WithBusyTimeout(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	var logs bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	defer slog.SetDefault(prev)
+
+	other, err := sql.Open("sqlite3", dsn(state, time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	hold, err := other.Begin() // _txlock=immediate: takes the write lock now
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{now: t0}
+	opts := []backstop.RetryOption{backstop.WithClock(clock), backstop.WithRecorder(rec), backstop.WithStep("extract")}
+	n := 0
+	err = backstop.Do(context.Background(), testPolicy(t), func(context.Context) error {
+		if n++; n == 1 {
+			return httpError(503)
+		}
+		return nil
+	}, append(opts, backstop.WithRunID("while-locked"))...)
+	if err != nil || n != 2 {
+		t.Fatalf("err %v after %d attempts", err, n)
+	}
+	err = backstop.Do(context.Background(), testPolicy(t), func(context.Context) error { return httpError(400) },
+		append(opts, backstop.WithRunID("while-locked-2"))...)
+	var gu *backstop.GiveUpError
+	if !errors.As(err, &gu) || gu.Reason != backstop.GiveUpPermanent {
+		t.Fatalf("want a permanent give-up, got %v", err)
+	}
+	if got := strings.Count(logs.String(), "level=WARN"); got != 2 || !strings.Contains(logs.String(), `\"while-locked\" of \"extract\" was not recorded`) {
+		t.Errorf("want 2 warnings naming the runs, got:\n%s", logs.String())
+	}
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := backstop.Do(context.Background(), testPolicy(t), func(context.Context) error { return nil },
+		append(opts, backstop.WithRunID("after"))...); err != nil {
+		t.Fatal(err)
+	}
+	var ids string
+	if err := rec.db.QueryRow("SELECT group_concat(run_id) FROM runs").Scan(&ids); err != nil || ids != "after" {
+		t.Fatalf("runs recorded: %q %v", ids, err)
+	}
+}
+
 func TestForeignAndNewerFilesAreRefused(t *testing.T) {
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty.db")
@@ -350,5 +412,41 @@ func TestForeignAndNewerFilesAreRefused(t *testing.T) {
 		if _, err := Open(path); !errors.Is(err, ErrSchema) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// failsAfterSuccess grants the attempt, then fails to save its success
+// (no Update method: Do loads and saves).
+type failsAfterSuccess struct {
+	mem   backstop.MemoryStore
+	saves int
+}
+
+func (f *failsAfterSuccess) Load(ctx context.Context) (backstop.SharedState, error) {
+	return f.mem.Load(ctx)
+}
+
+func (f *failsAfterSuccess) Save(ctx context.Context, s backstop.SharedState) error {
+	if f.saves++; f.saves == 2 {
+		return errors.New("shared state unavailable")
+	}
+	return f.mem.Save(ctx, s)
+}
+
+func TestACallThatEndsInASharedStoreErrorIsNotRecorded(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "backstop.db")
+	rec, err := Open(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	err = backstop.Do(context.Background(), testPolicy(t), func(context.Context) error { return nil },
+		backstop.WithClock(&fakeClock{now: t0}), backstop.WithRecorder(rec), backstop.WithSharedState(&failsAfterSuccess{}))
+	if err == nil || !strings.Contains(err.Error(), "shared state unavailable") {
+		t.Fatalf("want the store's error, got %v", err)
+	}
+	var runs int
+	if err := rec.db.QueryRow("SELECT count(*) FROM runs").Scan(&runs); err != nil || runs != 0 {
+		t.Fatalf("%d runs recorded: %v", runs, err)
 	}
 }

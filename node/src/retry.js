@@ -330,12 +330,13 @@ export async function retry(fn, options = {}) {
     const started = readNow(clock);
     const outcome = await runAttempt(fn, permit, signal, clock);
     if (outcome.ok) {
-      if (rec !== null) {
-        const ended = readNow(clock);
-        rec.attempt(permit, started, ended, 'succeeded');
-        await rec.finish('succeeded', 'succeeded', state, ended);
-      }
+      const ended = readNow(clock);
       await update(store, dependency, (shared) => [policy.afterSuccess(shared), undefined]);
+      if (rec !== null) {
+        // After the shared state took it: a call that ends in a store error is not recorded.
+        rec.attempt(permit, started, ended, 'succeeded');
+        await rec.finish('succeeded', 'succeeded', state, readNow(clock));
+      }
       return outcome.value;
     }
     const error = outcome.error;

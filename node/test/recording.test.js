@@ -190,6 +190,25 @@ describe('retry({ recorder }) into PostgreSQL', () => {
     assert.match(ours[1].message, /disk full/);
   });
 
+  it('records nothing for a call that ends in a shared store error', async () => {
+    const runs = [];
+    const recorder = { record: (run) => runs.push(run) };
+    const states = new Map();
+    let sets = 0;
+    // Grants the attempt, then fails to save its success.
+    const sharedState = {
+      get: (key) => states.get(key),
+      set: (key, s) => {
+        if (++sets === 2) throw new Error('shared state unavailable');
+        states.set(key, s);
+      },
+    };
+    await assert.rejects(retry(() => 'ok', { policy, clock: fakeClock(), recorder, sharedState }), /shared state unavailable/);
+    assert.deepEqual(runs, []);
+    assert.equal(await retry(() => 'ok', { policy, clock: fakeClock(), recorder, sharedState }), 'ok');
+    assert.deepEqual(runs.map((r) => [r.status, r.attempts.length]), [['succeeded', 1]]);
+  });
+
   it('refuses a recorder without record()', async () => {
     await assert.rejects(retry(() => 1, { recorder: {} }), /recorder/);
   });

@@ -253,3 +253,67 @@ def test_postgres_recorder_errors_are_logged(caplog):
         assert Retrying(POLICY, recorder=recorder, clock=fake.clock, sleep=fake.sleep)(flaky(fake)) == "ok"
     assert "was not recorded" in caplog.text and "unavailable" in caplog.text
     assert "secret-pw" not in caplog.text
+
+
+def test_async_calls_are_recorded_as_sync_ones(tmp_path):
+    import asyncio
+    from backstop import AsyncRetrying
+    state = tmp_path / "backstop.db"
+    fake = FakeTime()
+
+    async def sleep(seconds: float) -> None:
+        fake.now += seconds
+
+    recorder = SqliteRecorder(state, pipeline="nightly")
+    call = flaky(fake, ConnectionError("reset"), TimeoutError("slow"))
+
+    async def recovers() -> str:
+        async for attempt in AsyncRetrying(POLICY, recorder=recorder, step="extract", run_id="run-1",
+                                           clock=fake.clock, sleep=sleep):
+            with attempt:
+                return call()
+        raise AssertionError("unreachable")
+
+    @retry(POLICY, recorder=recorder, step="extract", run_id=lambda n: f"run-{n}", clock=fake.clock, sleep=sleep)
+    async def job(n: int) -> str:
+        fake.now += 0.25
+        if n == 2:
+            raise ValueError("bad row")
+        return "fine"
+
+    async def main() -> list[Any]:
+        out: list[Any] = [await recovers()]
+        with pytest.raises(RetryError) as info:
+            await job(2)
+        out.append(info.value.reason.value)
+        out.append(await job(3))
+        return out
+
+    assert asyncio.run(main()) == ["ok", "permanent", "fine"]
+    recorder.close()
+    check_totals(stats(str(state)))
+    check_trends(stats(str(state), "--since", "2025-12-01", "--until", "2025-12-08", "--pipeline", "nightly"),
+                 "nightly")
+
+
+def test_a_call_that_ends_in_a_shared_store_error_is_not_recorded(tmp_path):
+    from backstop import InMemoryStateStore
+
+    class FailsAfterSuccess(InMemoryStateStore):
+        """Takes the permit, then fails to record the success."""
+
+        calls = 0
+
+        def update(self, key, fn):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            if self.calls == 2:
+                raise OSError("shared state unavailable")
+            return super().update(key, fn)
+
+    state = tmp_path / "backstop.db"
+    fake = FakeTime()
+    loop = Retrying(POLICY, recorder=SqliteRecorder(state), shared_state=FailsAfterSuccess(),
+                    clock=fake.clock, sleep=fake.sleep)
+    with pytest.raises(OSError, match="shared state unavailable"):
+        loop(flaky(fake))
+    assert not state.exists()

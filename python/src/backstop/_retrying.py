@@ -257,10 +257,13 @@ class Attempt:
         op = self._operation
         if exc is None:
             self._status = _SUCCEEDED
-            if op.recording is not None:
-                op.recording.attempt(self, op.clock(), "succeeded")
-                op.recording.finish(op, "succeeded", "succeeded")
+            ended = op.clock()
             op.succeeded()
+            if op.recording is not None:
+                # After the shared state took it: a call that ends in a store
+                # error is not recorded.
+                op.recording.attempt(self, ended, "succeeded")
+                op.recording.finish(op, "succeeded", "succeeded")
             return False
         now = op.clock()
         duration_ms = max(0, round((now - self._started) * 1000))
