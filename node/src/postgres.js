@@ -5,7 +5,10 @@
 // imports this file, so `pg` is needed only by those who use it.
 import { readFileSync } from 'node:fs';
 
-import { fromWitShared, fromWitState, toWitShared, toWitState } from './planner.js';
+import { fromWitShared, toWitShared } from './planner.js';
+import { encodeRetryState } from './record-rows.js';
+
+export { encodeRetryState };
 
 let pg;
 try {
@@ -62,11 +65,6 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`;
 const LABEL_RUN = `INSERT INTO backstop.run_pipelines (run_id, step, pipeline) VALUES ($1, $2, $3)
 ON CONFLICT (run_id, step) DO UPDATE SET pipeline = excluded.pipeline`;
 
-/** A retry state exactly as the CLI stores it (serde_json's compact form). */
-export function encodeRetryState(state) {
-  const s = fromWitState(toWitState(state ?? {}));
-  return JSON.stringify({ attempts: s.attempts, started_at_ms: s.startedAtMs, last_delay_ms: s.lastDelayMs, seed: s.seed });
-}
 
 /**
  * The shared state could not be read or written. `code`: 'unavailable' (the

@@ -216,3 +216,13 @@ import type { RecordedRun } from '@backstop/policy';
   // @ts-expect-error a recorder needs record()
   void retry(() => 1, { recorder: {} });
 }
+
+// retry({ recorder }) into the CLI's SQLite state file.
+import { SqliteRecorder } from '@backstop/policy/sqlite';
+{
+  const recorder = new SqliteRecorder({ path: '/var/lib/backstop/state.db', pipeline: 'nightly', busyTimeoutMs: 1000 });
+  void retry(() => 1, { recorder, runId: 'run-42', step: 'extract' });
+  recorder.close();
+  // @ts-expect-error the state file is required
+  void new SqliteRecorder({ pipeline: 'nightly' });
+}
