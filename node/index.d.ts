@@ -440,7 +440,8 @@ export interface RetryOptions {
   clock?: Clock;
   /**
    * Record each call, once it has ended, as a run with its attempts in the state store
-   * `backstop stats` reads (`PostgresRecorder` from `@backstop/policy/postgres`). A recorder's
+   * `backstop stats` reads (`SqliteRecorder` from `@backstop/policy/sqlite`, `PostgresRecorder` from
+   * `@backstop/policy/postgres`). A recorder's
    * error becomes a process warning (`BackstopRecordWarning`), never the call's error.
    */
   recorder?: Recorder;

@@ -278,7 +278,7 @@ mod tests {
         assert_eq!(super::POSTGRES_V3.trim(), shipped.trim());
     }
 
-    /// The Python and Go recorders create a new SQLite state file from a
+    /// The Python, Go and Node recorders create a new SQLite state file from a
     /// copy of every migration in order (tests/sqlite/schema-v5.sql), as
     /// `migrate_from(0)` does: it must not drift, and a new version must
     /// update it (and those recorders' accepted version).
