@@ -317,3 +317,29 @@ def test_a_call_that_ends_in_a_shared_store_error_is_not_recorded(tmp_path):
     with pytest.raises(OSError, match="shared state unavailable"):
         loop(flaky(fake))
     assert not state.exists()
+
+
+def test_a_locked_file_is_logged_and_recorded_again_once_free(tmp_path, caplog):
+    state = tmp_path / "backstop.db"
+    recorder = SqliteRecorder(state, busy_timeout=0.05)
+    fake = FakeTime()
+    assert Retrying(POLICY, recorder=recorder, run_id="before", clock=fake.clock, sleep=fake.sleep)(flaky(fake)) == "ok"
+    other = sqlite3.connect(state, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the file
+    with caplog.at_level(logging.WARNING, logger="backstop"):
+        assert Retrying(POLICY, recorder=recorder, run_id="while-locked", clock=fake.clock, sleep=fake.sleep)(
+            flaky(fake, ConnectionError("reset"))) == "ok"
+        with pytest.raises(RetryError) as info:
+            Retrying(POLICY, recorder=recorder, run_id="while-locked-2", clock=fake.clock, sleep=fake.sleep)(
+                flaky(fake, ValueError("no")))
+    assert (info.value.reason.value, info.value.attempts) == ("permanent", 1)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2 and "'while-locked' of 'default' was not recorded" in warnings[0], warnings
+    assert "locked" in warnings[0]
+    other.execute("ROLLBACK")
+    other.close()
+    assert Retrying(POLICY, recorder=recorder, run_id="after", clock=fake.clock, sleep=fake.sleep)(flaky(fake)) == "ok"
+    recorder.close()
+    db = sqlite3.connect(state)
+    assert db.execute("SELECT run_id FROM runs ORDER BY run_id").fetchall() == [("after",), ("before",)]
+    db.close()
