@@ -293,7 +293,11 @@ mod tests {
             super::SQLITE_V5,
         ]
         .concat();
-        assert_eq!(super::SCHEMA_VERSION, 5, "update tests/sqlite/schema-v5.sql");
+        assert_eq!(
+            super::SCHEMA_VERSION,
+            5,
+            "update tests/sqlite/schema-v5.sql"
+        );
         assert_eq!(all.trim(), shipped.trim());
     }
 }
