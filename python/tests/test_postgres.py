@@ -5,12 +5,10 @@ loop on it, and the failures (dead database, foreign or newer schema) with
 no password in any message."""
 
 import json
-import os
 import socket
 import subprocess
 import sys
 import threading
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
