@@ -86,6 +86,8 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go test -count=1 -timeout 30m "$@" ./...
+# Python, Node, Go and the CLI recording into one SQLite file at once.
+"$root/tests/sqlite/crosslang.sh"
 
 # The cross-language breaker: Python, Node and Go workers (and the CLI, with
 # BACKSTOP_BIN) trip one breaker through this PostgreSQL (tests/postgres/crosslang.sh).
