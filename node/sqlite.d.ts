@@ -10,7 +10,7 @@ export interface SqliteRecorderOptions {
   path: string;
   /** Labels every recorded run (the CLI's `--pipeline`). */
   pipeline?: string;
-  /** How long a write waits for another writer. Default: 5000. */
+  /** How long a write waits for another writer. Default: 5000. Writes are synchronous (better-sqlite3): the wait blocks the event loop. */
   busyTimeoutMs?: number;
 }
 

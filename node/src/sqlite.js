@@ -56,7 +56,9 @@ const text = (v) => (typeof v === 'string' && v.trim() !== '' ? v : null);
  *
  * A missing file is created with the CLI's schema (built under a temporary
  * name and linked into place, as the CLI does, so no reader sees a half-made
- * one); an existing one must hold schema version 5. The file is opened on the
+ * one); an existing one must hold schema version 5. Writes are synchronous, as
+ * better-sqlite3's are: a file another writer holds blocks the event loop up
+ * to `busyTimeoutMs`. The file is opened on the
  * first call, so a store problem is one of `record()`'s errors, which
  * `retry()` turns into a warning and never into the call's error.
  */
