@@ -32,13 +32,13 @@ import (
 
 // SchemaVersion is the CLI's SQLite schema version (PRAGMA user_version)
 // this package writes; a file with another version is refused.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
-// schemaV5 is the CLI's migrations 1 to 5 in order, byte for byte (a test
-// compares it with tests/sqlite/schema-v5.sql, which the CLI's tests check).
+// schemaV6 is the CLI's migrations 1 to 6 in order, byte for byte (a test
+// compares it with tests/sqlite/schema-v6.sql, which the CLI's tests check).
 //
-//go:embed schema_v5.sql
-var schemaV5 string
+//go:embed schema_v6.sql
+var schemaV6 string
 
 // ErrSchema: the file is not a Backstop state database this package writes.
 var ErrSchema = errors.New("the file's schema cannot be used")
@@ -75,7 +75,7 @@ type Recorder struct {
 // Open opens the state file at path, creating it with the CLI's schema when
 // it does not exist (built under a temporary name and linked into place, as
 // the CLI does, so no reader sees a half-made one). An existing file must
-// hold schema version 5 (ErrSchema otherwise).
+// hold schema version 6 (ErrSchema otherwise).
 func Open(path string, opts ...Option) (*Recorder, error) {
 	r := &Recorder{path: path, busy: 5 * time.Second}
 	for _, opt := range opts {
@@ -160,7 +160,7 @@ func create(path string, busy time.Duration) error {
 	}
 	_, err = db.Exec("PRAGMA journal_mode = WAL")
 	if err == nil {
-		_, err = db.Exec(fmt.Sprintf("BEGIN;\n%s\nPRAGMA user_version = %d;\nCOMMIT;", schemaV5, SchemaVersion))
+		_, err = db.Exec(fmt.Sprintf("BEGIN;\n%s\nPRAGMA user_version = %d;\nCOMMIT;", schemaV6, SchemaVersion))
 	}
 	if cerr := db.Close(); err == nil {
 		err = cerr

@@ -170,12 +170,12 @@ func checkTrends(t *testing.T, out map[string]any, pipeline string) {
 }
 
 func TestSchemaIsTheCLIs(t *testing.T) {
-	shared, err := os.ReadFile(filepath.Join("..", "..", "tests", "sqlite", "schema-v5.sql"))
+	shared, err := os.ReadFile(filepath.Join("..", "..", "tests", "sqlite", "schema-v6.sql"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(shared) != schemaV5 {
-		t.Fatal("schema_v5.sql differs from tests/sqlite/schema-v5.sql (the CLI's migrations)")
+	if string(shared) != schemaV6 {
+		t.Fatal("schema_v6.sql differs from tests/sqlite/schema-v6.sql (the CLI's migrations)")
 	}
 }
 
@@ -196,7 +196,7 @@ func TestRowsAreTheCLIsAndStatsCountsThem(t *testing.T) {
 	}
 	defer db.Close()
 	var version int
-	if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != 5 {
+	if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != 6 {
 		t.Fatalf("user_version %d, %v", version, err)
 	}
 	start := t0.UnixMilli()
@@ -398,7 +398,7 @@ func TestForeignAndNewerFilesAreRefused(t *testing.T) {
 	}
 	for name, setup := range map[string]string{
 		"foreign.db": "CREATE TABLE mine (x)",
-		"newer.db":   "CREATE TABLE runs (x); PRAGMA user_version = 6",
+		"newer.db":   "CREATE TABLE runs (x); PRAGMA user_version = 7",
 	} {
 		path := filepath.Join(dir, name)
 		db, err := sql.Open("sqlite3", path)

@@ -20,10 +20,10 @@ try {
 }
 
 /** The CLI's SQLite schema version (PRAGMA user_version) this recorder writes; another is refused. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
-/** The CLI's migrations 1 to 5 in order, byte for byte (a test compares it with tests/sqlite/schema-v5.sql). */
-const SCHEMA_V5 = readFileSync(new URL('./sqlite-schema-v5.sql', import.meta.url), 'utf8');
+/** The CLI's migrations 1 to 6 in order, byte for byte (a test compares it with tests/sqlite/schema-v6.sql). */
+const SCHEMA_V6 = readFileSync(new URL('./sqlite-schema-v6.sql', import.meta.url), 'utf8');
 
 // The run's row: a new run id + step is round 1; one given again starts its
 // next round, as `backstop run` does for a run that ended, unless a live
@@ -56,7 +56,7 @@ const text = (v) => (typeof v === 'string' && v.trim() !== '' ? v : null);
  *
  * A missing file is created with the CLI's schema (built under a temporary
  * name and linked into place, as the CLI does, so no reader sees a half-made
- * one); an existing one must hold schema version 5. Writes are synchronous, as
+ * one); an existing one must hold schema version 6. Writes are synchronous, as
  * better-sqlite3's are: a file another writer holds blocks the event loop up
  * to `busyTimeoutMs`. The file is opened on the
  * first call, so a store problem is one of `record()`'s errors, which
@@ -154,7 +154,7 @@ function create(path, busyTimeoutMs) {
     const db = new Database(tmp, { timeout: busyTimeoutMs });
     try {
       db.pragma('journal_mode = WAL');
-      db.exec(`BEGIN;\n${SCHEMA_V5}\nPRAGMA user_version = ${SCHEMA_VERSION};\nCOMMIT;`);
+      db.exec(`BEGIN;\n${SCHEMA_V6}\nPRAGMA user_version = ${SCHEMA_VERSION};\nCOMMIT;`);
     } finally {
       db.close();
     }

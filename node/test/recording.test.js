@@ -238,7 +238,7 @@ const tempDir = () => mkdtempSync(join(tmpdir(), 'backstop-node-rec-'));
 
 describe('retry({ recorder }) into a SQLite state file', () => {
   it('ships the CLI schema byte for byte', () => {
-    assert.equal(readFileSync(new URL('../src/sqlite-schema-v5.sql', import.meta.url), 'utf8'), readFileSync(new URL('tests/sqlite/schema-v5.sql', repo), 'utf8'));
+    assert.equal(readFileSync(new URL('../src/sqlite-schema-v6.sql', import.meta.url), 'utf8'), readFileSync(new URL('tests/sqlite/schema-v6.sql', repo), 'utf8'));
   });
 
   it('writes the rows the CLI writes, and backstop stats counts them', async (t) => {
@@ -249,7 +249,7 @@ describe('retry({ recorder }) into a SQLite state file', () => {
 
     const db = new Database(state, { readonly: true });
     try {
-      assert.equal(db.pragma('user_version', { simple: true }), 5);
+      assert.equal(db.pragma('user_version', { simple: true }), 6);
       const types = db.prepare("SELECT DISTINCT typeof(started_at_ms) || typeof(delay_before_ms) || typeof(round) || typeof(timed_out) AS t FROM attempts").all();
       assert.deepEqual(types, [{ t: 'integerintegerintegerinteger' }]);
       assert.deepEqual(db.prepare(`SELECT attempt, started_at_ms - ? AS started, ended_at_ms - ? AS ended, delay_before_ms AS before, delay_after_ms AS after,
@@ -351,7 +351,7 @@ describe('retry({ recorder }) into a SQLite state file', () => {
     writeFileSync(empty, '');
     const foreign = join(dir, 'foreign.db');
     const newer = join(dir, 'newer.db');
-    for (const [path, setup] of [[foreign, 'CREATE TABLE mine (x)'], [newer, 'CREATE TABLE runs (x); PRAGMA user_version = 6']]) {
+    for (const [path, setup] of [[foreign, 'CREATE TABLE mine (x)'], [newer, 'CREATE TABLE runs (x); PRAGMA user_version = 7']]) {
       const db = new Database(path);
       db.exec(setup);
       db.close();
@@ -364,7 +364,7 @@ describe('retry({ recorder }) into a SQLite state file', () => {
     assert.equal(messages.length, 3, messages.join('\n'));
     assert.match(messages[0], /empty file/);
     assert.match(messages[1], /not a Backstop state database/);
-    assert.match(messages[2], /version 6, newer than 5/);
+    assert.match(messages[2], /version 7, newer than 6/);
     assert.equal(readFileSync(empty, 'utf8'), '');
   });
 

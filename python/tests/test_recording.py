@@ -104,8 +104,8 @@ def check_trends(out: dict[str, Any], pipeline: str) -> None:
 
 def test_the_packaged_sqlite_schema_is_the_clis():
     from importlib import resources
-    shipped = resources.files("backstop").joinpath("sqlite_schema_v5.sql").read_text(encoding="utf-8")
-    assert shipped == (REPO / "tests" / "sqlite" / "schema-v5.sql").read_text(encoding="utf-8")
+    shipped = resources.files("backstop").joinpath("sqlite_schema_v6.sql").read_text(encoding="utf-8")
+    assert shipped == (REPO / "tests" / "sqlite" / "schema-v6.sql").read_text(encoding="utf-8")
 
 
 def test_sqlite_rows_are_the_clis_and_stats_counts_them(tmp_path):
@@ -114,7 +114,7 @@ def test_sqlite_rows_are_the_clis_and_stats_counts_them(tmp_path):
         assert three_calls(recorder) == ["ok", "permanent", "fine"]
 
     db = sqlite3.connect(state)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 6
     runs = db.execute("SELECT run_id, step, round, status, outcome, exit_status, retry_state, created_at_ms, "
                       "finished_at_ms, lease_owner FROM runs ORDER BY run_id").fetchall()
     start = int(T0 * 1000)
@@ -221,12 +221,12 @@ def test_a_newer_schema_is_refused(tmp_path):
     state = tmp_path / "backstop.db"
     db = sqlite3.connect(state)
     db.execute("CREATE TABLE runs (x)")
-    db.execute("PRAGMA user_version = 6")
+    db.execute("PRAGMA user_version = 7")
     db.commit()
     db.close()
     fake = FakeTime()
     recorder = SqliteRecorder(state)
-    with pytest.raises(RecorderError, match="version 6, newer than 5"):
+    with pytest.raises(RecorderError, match="version 7, newer than 6"):
         recorder.record(RecordedRun("r", "s", "succeeded", "succeeded", "{}", 0, 0))
 
 

@@ -29,7 +29,7 @@ __all__ = ["Recorder", "RecordedAttempt", "RecordedRun", "RecorderError", "Sqlit
 logger = logging.getLogger("backstop")
 
 #: The CLI's SQLite schema version the recorder writes (``PRAGMA user_version``).
-SQLITE_SCHEMA_VERSION = 5
+SQLITE_SCHEMA_VERSION = 6
 
 
 class RecorderError(RuntimeError):
@@ -251,8 +251,8 @@ class SqliteRecorder:
 
 
 def sqlite_ddl() -> str:
-    """The CLI's SQLite migrations 1-5 in order (a copy checked by the tests)."""
-    return resources.files("backstop").joinpath("sqlite_schema_v5.sql").read_text(encoding="utf-8")
+    """The CLI's SQLite migrations 1-6 in order (a copy checked by the tests)."""
+    return resources.files("backstop").joinpath("sqlite_schema_v6.sql").read_text(encoding="utf-8")
 
 
 def _create(path: Path, busy: float) -> None:

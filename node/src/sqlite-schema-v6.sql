@@ -115,3 +115,15 @@ CREATE TABLE IF NOT EXISTS run_pipelines (
     pipeline TEXT NOT NULL,
     PRIMARY KEY (run_id, step)
 );
+
+CREATE TABLE alert_keys (
+    policy_key     TEXT NOT NULL,
+    state_key      TEXT NOT NULL,
+    state          TEXT NOT NULL,
+    -- When the guest must see this shard again (a tick), NULL for never.
+    next_wakeup_ms INTEGER,
+    updated_at_ms  INTEGER NOT NULL,
+    PRIMARY KEY (policy_key, state_key)
+);
+CREATE INDEX alert_keys_due ON alert_keys (policy_key, next_wakeup_ms)
+    WHERE next_wakeup_ms IS NOT NULL;
