@@ -24,7 +24,7 @@ step=crosslang-step
 py="$root/python/.venv/bin/python"
 if ! { [ -x "$py" ] && "$py" -c 'import wasmtime' 2>/dev/null; }; then
     (cd "$root/python" && { [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv; } &&
-        .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt)
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt ".[postgres]")
 fi
 if [ ! -d "$root/node/node_modules/better-sqlite3" ]; then
     (cd "$root/node" && npm ci --no-audit --no-fund --loglevel=error)
