@@ -216,6 +216,9 @@ type retryConfig struct {
 	store   SharedStore
 	clock   Clock
 	onRetry []func(err error, attempt int, d Decision)
+
+	recorder    Recorder
+	runID, step string
 }
 
 // WithIdempotencyKey seeds the jitter from a key naming the operation, by
@@ -351,7 +354,13 @@ func Do(ctx context.Context, p *Policy, fn func(ctx context.Context) error, opts
 		cfg.store = &p.retryShared
 	}
 	r.state = RetryState{Seed: seed}
-	return r.run(fn)
+	if cfg.recorder == nil {
+		return r.run(fn)
+	}
+	r.rec = newRecording(cfg, cfg.clock.Now())
+	err := r.run(fn)
+	r.record()
+	return err
 }
 
 // DoValue is Do for a function that returns a value: the value of the
@@ -381,6 +390,7 @@ type retrier struct {
 	state    RetryState
 	last     *Decision
 	lastErr  error
+	rec      *recording // nil without WithRecorder
 
 	// The planner step that update applies to the shared state, its inputs
 	// and its results (fields, so the MemoryStore path needs no closure).
@@ -434,9 +444,16 @@ func (r *retrier) run(fn func(ctx context.Context) error) error {
 			return r.fail(fmt.Sprintf("planning attempt %d", r.state.Attempts+1), err)
 		}
 		if ctx.Err() != nil {
+			if r.rec != nil {
+				r.rec.end("running", "")
+			}
 			return r.stopped(nil)
 		}
 		if permit.Refused != "" {
+			if r.rec != nil {
+				r.state = permit.State
+				r.rec.end("failed", string(permit.Refused))
+			}
 			return &GiveUpError{Reason: permit.Refused, Attempts: int(r.state.Attempts), Decision: r.last,
 				RetryAfter: permit.RetryAfter(), Err: r.lastErr}
 		}
@@ -457,9 +474,16 @@ func (r *retrier) run(fn func(ctx context.Context) error) error {
 		cancel()
 
 		if err == nil {
+			end := clock.Now()
 			err := r.update(stepSuccess)
 			if err != nil {
 				return r.fail(fmt.Sprintf("attempt %d succeeded, but recording it", permit.Attempt), err)
+			}
+			if r.rec != nil {
+				// After the shared state took it: a call that ends in a store
+				// error is not recorded.
+				r.rec.attempt(permit, start, end, "succeeded", nil, false)
+				r.rec.end("succeeded", "succeeded")
 			}
 			return nil
 		}
@@ -467,6 +491,11 @@ func (r *retrier) run(fn func(ctx context.Context) error) error {
 			// The caller's context ended: not the dependency's failure, so
 			// it is neither recorded nor retried; except that a half-open
 			// probe must report, or the breaker waits for it.
+			if r.rec != nil {
+				r.rec.attempt(permit, start, clock.Now(), "interrupted", nil, timedOut)
+				r.rec.run.Attempts[len(r.rec.run.Attempts)-1].Explanation = "the caller's context ended: " + ctx.Err().Error()
+				r.rec.end("running", "")
+			}
 			if permit.Probe {
 				r.outcome = AttemptFailure{Failure: cancelledProbeFailure, Duration: clock.Now().Sub(start)}
 				_ = r.update(stepFailure)
@@ -482,9 +511,10 @@ func (r *retrier) run(fn func(ctx context.Context) error) error {
 		if never {
 			pb = nil // the planner records the failure; the refusal is applied below
 		}
+		end := clock.Now()
 		r.outcome = AttemptFailure{
 			Failure:  FailureFromError(err),
-			Duration: clock.Now().Sub(start),
+			Duration: end.Sub(start),
 			Pushback: pb,
 		}
 		err = r.update(stepFailure)
@@ -498,26 +528,49 @@ func (r *retrier) run(fn func(ctx context.Context) error) error {
 			d.GiveUp, d.DelayMs, d.NextTimeoutMs = GiveUpPushbackBeyondDeadline, 0, nil
 			d.Explanation = fmt.Sprintf("attempt %d failed (%s); give up: %s (the server asked not to retry)",
 				d.Attempt, d.Classification.Class, d.GiveUp)
+			r.recordGiveUp(permit, start, end, d, timedOut)
 			return &GiveUpError{Reason: d.GiveUp, Attempts: int(d.Attempt), Decision: &d, Err: r.lastErr}
 		}
 		if !d.Retry() {
+			r.recordGiveUp(permit, start, end, d, timedOut)
 			return &GiveUpError{Reason: d.GiveUp, Attempts: int(d.Attempt), Decision: &d, Err: r.lastErr}
 		}
 		delay := d.Delay()
 		if deadline, ok := ctx.Deadline(); ok && !clock.Now().Add(delay).Before(deadline) {
 			// Sleeping into a deadline only to fail there helps no one.
+			if r.rec != nil {
+				g := d
+				g.GiveUp = GiveUpDeadline
+				g.Explanation = fmt.Sprintf("attempt %d failed (%s); give up: deadline (a wait of %v would outlast the context's deadline)",
+					d.Attempt, d.Classification.Class, delay)
+				r.recordGiveUp(permit, start, end, g, timedOut)
+			}
 			return &GiveUpError{Reason: GiveUpDeadline, Attempts: int(d.Attempt), Decision: &d, Err: r.lastErr,
 				contextDeadline: true, wait: delay}
+		}
+		if r.rec != nil {
+			r.rec.attempt(permit, start, end, "retry", &d, timedOut)
 		}
 		for _, hook := range r.cfg.onRetry {
 			hook(r.lastErr, int(d.Attempt), d)
 		}
 		if err := clock.Sleep(ctx, delay); err != nil {
+			if r.rec != nil {
+				r.rec.end("running", "")
+			}
 			if ctx.Err() != nil {
 				return r.stopped(nil)
 			}
 			return fmt.Errorf("backstop: sleeping before attempt %d: %w", d.Attempt+1, err)
 		}
+	}
+}
+
+// recordGiveUp records the attempt after which the call gave up, and the run.
+func (r *retrier) recordGiveUp(p Permit, start, end time.Time, d Decision, timedOut bool) {
+	if r.rec != nil {
+		r.rec.attempt(p, start, end, "give-up", &d, timedOut)
+		r.rec.end("failed", string(d.GiveUp))
 	}
 }
 

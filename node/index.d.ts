@@ -438,6 +438,55 @@ export interface RetryOptions {
   onRetry?: (info: RetryInfo) => unknown;
   /** Default: `systemClock`. Inject a fake clock in tests. */
   clock?: Clock;
+  /**
+   * Record each call, once it has ended, as a run with its attempts in the state store
+   * `backstop stats` reads (`SqliteRecorder` from `@backstop/policy/sqlite`, `PostgresRecorder` from
+   * `@backstop/policy/postgres`). A recorder's
+   * error becomes a process warning (`BackstopRecordWarning`), never the call's error.
+   */
+  recorder?: Recorder;
+  /** The recorded run's id (default: a new UUID per call); one given again records the run's next round. */
+  runId?: string;
+  /** The recorded run's step (default: `dependency`, as the CLI's `--step` names both). */
+  step?: string;
+}
+
+/** One attempt of a recorded call, as a row of the CLI's `attempts` table. Times are Unix ms on the clock. */
+export interface RecordedAttempt {
+  readonly attempt: number;
+  readonly startedAtMs: number;
+  readonly endedAtMs: number;
+  /** The wait before it (0 for the first). */
+  readonly delayBeforeMs: number;
+  readonly timeoutMs: number | null;
+  readonly decision: 'succeeded' | 'retry' | 'give-up' | 'interrupted';
+  readonly timedOut: boolean;
+  readonly class: FailureClass | null;
+  readonly rule: string | null;
+  readonly giveUpReason: GiveUpReason | null;
+  /** The wait the planner chose after it, when it retried. */
+  readonly delayAfterMs: number | null;
+  readonly explanation: string | null;
+}
+
+/** One `retry()` call, as a round of the CLI's `runs` row for its run id + step. */
+export interface RecordedRun {
+  readonly runId: string;
+  readonly step: string;
+  /** `'running'`: the caller aborted it. */
+  readonly status: 'succeeded' | 'failed' | 'running';
+  /** `'succeeded'` or the give-up reason; null while running. */
+  readonly outcome: string | null;
+  readonly retryState: RetryState;
+  readonly startedAtMs: number;
+  readonly endedAtMs: number;
+  readonly host: string;
+  readonly attempts: readonly RecordedAttempt[];
+}
+
+/** Where `retry()` records its calls (option `recorder`). */
+export interface Recorder {
+  record(run: RecordedRun): unknown;
 }
 
 /**

@@ -1,6 +1,6 @@
 // `@backstop/policy/postgres`: retry()'s shared breaker and budget in PostgreSQL,
 // on the table the backstop CLI uses. Needs the `pg` package (a peer dependency).
-import type { AtomicSharedStateStore, SharedState, SharedStateInput } from './index.js';
+import type { AtomicSharedStateStore, RecordedRun, Recorder, RetryStateInput, SharedState, SharedStateInput } from './index.js';
 
 /** The version of the CLI's schema this store understands; a newer one is refused. */
 export const SCHEMA_VERSION: 3;
@@ -35,9 +35,32 @@ export class PostgresStore implements AtomicSharedStateStore {
   get(key: string): Promise<SharedState | undefined>;
   /** Replace a state (e.g. to reset a breaker by hand). */
   set(key: string, state: SharedStateInput): Promise<void>;
+  /** Write one recorded retry() call into the CLI's runs, attempts and run_pipelines tables (see PostgresRecorder). */
+  recordRun(run: RecordedRun, options?: { pipeline?: string }): Promise<void>;
   /** Ends the pool the store made. */
   end(): Promise<void>;
 }
+
+export interface PostgresRecorderOptions extends PostgresStoreOptions {
+  /** Share this store's pool instead of making one. */
+  store?: PostgresStore;
+  /** Labels every recorded run (the CLI's `--pipeline`). */
+  pipeline?: string;
+}
+
+/**
+ * `retry({ recorder })`: writes each call, once it has ended, into the CLI's
+ * tables, so `backstop stats --state postgresql://...` counts it.
+ */
+export class PostgresRecorder implements Recorder {
+  constructor(options: PostgresRecorderOptions);
+  record(run: RecordedRun): Promise<void>;
+  /** Ends the pool, when the recorder made it. */
+  end(): Promise<void>;
+}
+
+/** A retry state exactly as the CLI stores it (compact snake_case JSON). */
+export function encodeRetryState(state: RetryStateInput): string;
 
 /** A store failure; never carries the connection string's password. */
 export class StateStoreError extends Error {

@@ -15,6 +15,10 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The recorder tests (go/pgstore, go/sqlitestore) read their rows back with
+# the real `backstop stats`; the cross-language test runs the CLI too.
+BACKSTOP_BIN="$("$root/tests/backstop-bin.sh")"
+export BACKSTOP_BIN
 cd "$root/go"
 
 go mod download
@@ -68,11 +72,23 @@ eval "$("$root/tests/postgres/cluster.sh" start)"
 trap '"$root/tests/postgres/cluster.sh" stop "$BACKSTOP_TEST_PG_DIR"' EXIT
 go test $race -count=1 -timeout 30m "$@" ./...
 
+# go/sqlitestore (its own module, so the core does not pull a SQLite): the
+# recorder into the CLI's SQLite state file, read back by `backstop stats`.
+# Without -race: SQLite compiled to Go is slow under the race detector.
+cd "$root/go/sqlitestore"
+go mod download
+go mod verify >/dev/null
+unformatted="$(gofmt -l .)"
+if [ -n "$unformatted" ]; then
+    echo "run-go.sh: gofmt would reformat:" >&2
+    echo "$unformatted" >&2
+    exit 1
+fi
+go vet ./...
+go test -count=1 -timeout 30m "$@" ./...
+# Python, Node, Go and the CLI recording into one SQLite file at once.
+"$root/tests/sqlite/crosslang.sh"
+
 # The cross-language breaker: Python, Node and Go workers (and the CLI, with
 # BACKSTOP_BIN) trip one breaker through this PostgreSQL (tests/postgres/crosslang.sh).
-# The CLI joins them when run-rust.sh has built it (its tests build the binary).
-cli="${CARGO_TARGET_DIR:-$root/target}/debug/backstop"
-if [ -z "${BACKSTOP_BIN:-}" ] && [ -x "$cli" ]; then
-    export BACKSTOP_BIN="$cli"
-fi
 "$root/tests/postgres/crosslang.sh"

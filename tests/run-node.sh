@@ -17,6 +17,14 @@ if [ "$major" -lt 20 ]; then
 fi
 
 npm ci --no-audit --no-fund --loglevel=error
+# One throwaway PostgreSQL for the PostgresStore and recorder tests, and the
+# real `backstop stats` for the recorder's rows.
+if [ -z "${BACKSTOP_TEST_PG_URL:-}" ]; then
+    eval "$("$root/tests/postgres/cluster.sh" start)"
+    trap '"$root/tests/postgres/cluster.sh" stop "$BACKSTOP_TEST_PG_DIR"' EXIT
+fi
+BACKSTOP_BIN="$("$root/tests/backstop-bin.sh")"
+export BACKSTOP_BIN
 if [ "$#" -gt 0 ]; then
     node --test "$@"
 else

@@ -17,6 +17,9 @@ fi
 # wasm package data included.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
     -r requirements-test.txt ".[postgres]"
+# The recorder tests read their rows back with the real `backstop stats`.
+BACKSTOP_BIN="$("$root/tests/backstop-bin.sh")"
+export BACKSTOP_BIN
 .venv/bin/python -m pytest -q "$@"
 orchestrators="${BACKSTOP_ORCHESTRATORS:-}"
 if [ "$orchestrators" != none ]; then

@@ -6,6 +6,9 @@
 import { readFileSync } from 'node:fs';
 
 import { fromWitShared, toWitShared } from './planner.js';
+import { encodeRetryState } from './record-rows.js';
+
+export { encodeRetryState };
 
 let pg;
 try {
@@ -34,6 +37,34 @@ const INSPECT = `SELECT (SELECT count(*) FROM pg_catalog.pg_tables WHERE scheman
 /** The CLI's version-3 DDL, byte for byte (a test compares it). */
 const SCHEMA_V3 = readFileSync(new URL('./postgres-schema-v3.sql', import.meta.url), 'utf8');
 const CREATE = `CREATE SCHEMA IF NOT EXISTS backstop;\nSET LOCAL search_path TO backstop;\n${SCHEMA_V3}\nCREATE TABLE schema_version (version BIGINT NOT NULL);\nINSERT INTO schema_version VALUES (${SCHEMA_VERSION});\n`;
+
+/** The CLI's run_pipelines table, additive on PostgreSQL (no new version), created as the CLI does on open. */
+const RUN_PIPELINES = `CREATE TABLE IF NOT EXISTS backstop.run_pipelines (
+    run_id   TEXT NOT NULL,
+    step     TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    PRIMARY KEY (run_id, step)
+)`;
+// A new run id + step is round 1; one given again starts its next round, as
+// `backstop run` does for a run that ended, unless a live `backstop run` holds
+// its lease (then no row comes back and nothing is written).
+const UPSERT_RUN = `INSERT INTO backstop.runs (run_id, step, round, status, retry_state, outcome, exit_status,
+                  created_at_ms, updated_at_ms, finished_at_ms)
+VALUES ($1, $2, 1, $3, $4, $5, NULL, $6, $7, $8)
+ON CONFLICT (run_id, step) DO UPDATE SET
+    round = runs.round + 1, status = excluded.status, retry_state = excluded.retry_state,
+    outcome = excluded.outcome, exit_status = NULL, updated_at_ms = excluded.updated_at_ms,
+    finished_at_ms = excluded.finished_at_ms, lease_owner = NULL, lease_expires_at_ms = NULL
+WHERE runs.lease_owner IS NULL OR runs.lease_expires_at_ms IS NULL
+   OR runs.lease_expires_at_ms <= excluded.updated_at_ms
+RETURNING round::text AS round`;
+const INSERT_ATTEMPT = `INSERT INTO backstop.attempts (run_id, step, round, attempt, host, started_at_ms, ended_at_ms,
+                      delay_before_ms, timeout_ms, timed_out, class, rule, decision,
+                      give_up_reason, delay_after_ms, explanation)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`;
+const LABEL_RUN = `INSERT INTO backstop.run_pipelines (run_id, step, pipeline) VALUES ($1, $2, $3)
+ON CONFLICT (run_id, step) DO UPDATE SET pipeline = excluded.pipeline`;
+
 
 /**
  * The shared state could not be read or written. `code`: 'unavailable' (the
@@ -139,6 +170,7 @@ export class PostgresStore {
   #secrets;
   #lockTimeoutMs;
   #schema = null;
+  #recordReady = false;
 
   /**
    * @param {{ connectionString?: string, pool?: import('pg').Pool, lockTimeoutMs?: number, connectionTimeoutMillis?: number, max?: number }} options
@@ -238,6 +270,50 @@ export class PostgresStore {
   async set(key, shared) {
     encodeSharedState(shared); // refuse a bad state before touching the database
     await this.update(key, () => [shared, undefined]);
+  }
+
+  /**
+   * Write one recorded `retry()` call (see PostgresRecorder) into the CLI's
+   * runs, attempts and run_pipelines tables, in one transaction.
+   * @param {import('../postgres.js').RecordedRun} run
+   * @param {{ pipeline?: string }} [options]
+   */
+  async recordRun(run, { pipeline } = {}) {
+    const what = `recording run ${JSON.stringify(run?.runId)} of ${JSON.stringify(run?.step)}`;
+    const client = await this.#connect(what);
+    let broken;
+    try {
+      await this.#ensureSchema(client, what);
+      try {
+        if (!this.#recordReady) {
+          await client.query('BEGIN');
+          await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+          await client.query(RUN_PIPELINES);
+          await client.query('COMMIT');
+          this.#recordReady = true;
+        }
+        await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+        await client.query("SELECT set_config('lock_timeout', $1, true)", [`${this.#lockTimeoutMs}ms`]);
+        const ended = run.endedAtMs;
+        const res = await client.query(UPSERT_RUN, [run.runId, run.step, run.status, encodeRetryState(run.retryState), run.outcome ?? null, run.startedAtMs, ended, run.status === 'running' ? null : ended]);
+        if (res.rows.length === 0) throw new StateStoreError(`backstop: ${what} in PostgreSQL (${this.#target}): a running \`backstop run\` holds it`, 'locked');
+        const round = res.rows[0].round;
+        for (const a of run.attempts) {
+          await client.query(INSERT_ATTEMPT, [run.runId, run.step, round, a.attempt, run.host || 'unknown', a.startedAtMs, a.endedAtMs, a.delayBeforeMs, a.timeoutMs, a.timedOut ? 1 : 0, a.class, a.rule, a.decision, a.giveUpReason, a.delayAfterMs, a.explanation]);
+        }
+        if (pipeline !== undefined) await client.query(LABEL_RUN, [run.runId, run.step, pipeline]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch((e) => {
+          broken = e;
+        });
+        if (error instanceof StateStoreError || !isDatabaseError(error)) throw error;
+        broken ??= isConnectionError(error) ? error : undefined;
+        throw this.#fail(what, error);
+      }
+    } finally {
+      client.release(broken);
+    }
   }
 
   /** Close the pool the store made (a pool passed in is the caller's to end). */
@@ -359,4 +435,44 @@ function scrub(message, secrets) {
   let out = message;
   for (const secret of secrets) if (secret) out = out.split(secret).join('[redacted]');
   return out.replace(/(:\/\/[^:/@\s]*:)[^@\s]*@/g, '$1[redacted]@').replace(/(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, '$1[redacted]');
+}
+
+/**
+ * A `retry()` recorder (option \`recorder\`) writing each call, once it has
+ * ended, into the CLI's tables, so \`backstop stats --state postgresql://...\`
+ * counts library calls. Give `store` (a PostgresStore, sharing its pool) or
+ * what PostgresStore takes; `pipeline` labels every run (the CLI's --pipeline).
+ * Its errors are StateStoreErrors; `retry()` turns them into a warning and
+ * never into the call's error.
+ */
+export class PostgresRecorder {
+  #store;
+  #owned;
+  #pipeline;
+
+  /** @param {{ store?: PostgresStore, pipeline?: string, connectionString?: string, pool?: import('pg').Pool, lockTimeoutMs?: number }} options */
+  constructor(options = {}) {
+    const { store, pipeline, ...rest } = options;
+    if (pipeline !== undefined && (typeof pipeline !== 'string' || pipeline.trim() === '')) throw new TypeError('`pipeline` must be a non-blank string');
+    if (store !== undefined) {
+      if (!(store instanceof PostgresStore)) throw new TypeError('`store` must be a PostgresStore');
+      if (Object.keys(rest).length > 0) throw new TypeError('PostgresRecorder needs `store` or what PostgresStore takes, not both');
+      this.#store = store;
+      this.#owned = false;
+    } else {
+      this.#store = new PostgresStore(rest);
+      this.#owned = true;
+    }
+    this.#pipeline = pipeline;
+  }
+
+  /** Write one run and its attempts (called by retry()). */
+  record(run) {
+    return this.#store.recordRun(run, { pipeline: this.#pipeline });
+  }
+
+  /** End the pool, when this recorder made it. */
+  async end() {
+    if (this.#owned) await this.#store.end();
+  }
 }

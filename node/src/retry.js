@@ -1,7 +1,8 @@
 // The async retry loop. The engine makes every decision (may the attempt start
 // and with what timeout; after a failure, retry after how long or give up); this
 // file only keeps time, sleeps, aborts attempts and keeps the state.
-import { getRandomValues } from 'node:crypto';
+import { getRandomValues, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 
 import { failureFromError } from './from-error.js';
 import { afterFailureLenient, Policy } from './policy.js';
@@ -210,7 +211,7 @@ async function runAttempt(fn, permit, callerSignal, clock) {
 
 const ATTEMPT_OVER = Symbol('attempt over');
 
-const OPTIONS = ['policy', 'signal', 'deadline', 'idempotencyKey', 'seed', 'sharedState', 'dependency', 'onRetry', 'clock'];
+const OPTIONS = ['policy', 'signal', 'deadline', 'idempotencyKey', 'seed', 'sharedState', 'dependency', 'onRetry', 'clock', 'recorder', 'runId', 'step'];
 const FOREIGN_OPTIONS = {
   retries: 'the number of attempts comes from the policy (retry.max_attempts)',
   maxAttempts: 'the number of attempts comes from the policy (retry.max_attempts)',
@@ -230,7 +231,10 @@ function checkOptions(options) {
     const hint = FOREIGN_OPTIONS[key] ?? `expected one of: ${OPTIONS.join(', ')}`;
     throw new TypeError(`unknown retry option \`${key}\`: ${hint}`);
   }
-  const { policy, signal, deadline, idempotencyKey, sharedState, dependency, onRetry, clock } = options;
+  const { policy, signal, deadline, idempotencyKey, sharedState, dependency, onRetry, clock, recorder, runId, step } = options;
+  if (recorder !== undefined && typeof recorder?.record !== 'function') throw new TypeError('retry option `recorder` must have a record(run) method (e.g. a PostgresRecorder)');
+  if (runId !== undefined && (typeof runId !== 'string' || runId.trim() === '')) throw new TypeError('retry option `runId` must be a non-blank string');
+  if (step !== undefined && (typeof step !== 'string' || step.trim() === '')) throw new TypeError('retry option `step` must be a non-blank string');
   if (policy !== undefined && !(policy instanceof Policy)) throw new TypeError('retry option `policy` must be a Policy (from loadPolicy)');
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('retry option `signal` must be an AbortSignal');
   if (deadline !== undefined && !(deadline instanceof Date && !Number.isNaN(deadline.getTime())) && !(typeof deadline === 'number' && Number.isFinite(deadline))) {
@@ -307,6 +311,7 @@ export async function retry(fn, options = {}) {
   let lastError;
   let attempts = 0;
   let lastDecision = null;
+  const rec = options.recorder === undefined ? null : new Recording(options, dependency, readNow(clock));
   const gaveUp = (message, details) => {
     if (attempts > 0) details.cause = lastError;
     return new RetryError(message, { attempts, decision: lastDecision, ...details });
@@ -316,13 +321,22 @@ export async function retry(fn, options = {}) {
       const p = policy.beginAttempt({ state, shared, now: readNow(clock) });
       return [p.shared, p];
     });
-    if (permit.refused !== null) throw gaveUp(refusal(permit), { reason: permit.refused, permit });
+    if (permit.refused !== null) {
+      if (rec !== null) await rec.finish('failed', permit.refused, permit.state, readNow(clock));
+      throw gaveUp(refusal(permit), { reason: permit.refused, permit });
+    }
     state = permit.state;
     attempts = permit.attempt;
     const started = readNow(clock);
     const outcome = await runAttempt(fn, permit, signal, clock);
     if (outcome.ok) {
+      const ended = readNow(clock);
       await update(store, dependency, (shared) => [policy.afterSuccess(shared), undefined]);
+      if (rec !== null) {
+        // After the shared state took it: a call that ends in a store error is not recorded.
+        rec.attempt(permit, started, ended, 'succeeded');
+        await rec.finish('succeeded', 'succeeded', state, readNow(clock));
+      }
       return outcome.value;
     }
     const error = outcome.error;
@@ -338,7 +352,12 @@ export async function retry(fn, options = {}) {
       return [d.shared, d];
     };
     if (signal?.aborted) {
-      // The caller gave up, not the dependency, so nothing is recorded; except
+      if (rec !== null) {
+        // As `backstop run` stopped by a signal: the run stays running.
+        rec.attempt(permit, started, ended, 'interrupted', { explanation: 'the caller aborted it' });
+        await rec.finish('running', null, state, ended);
+      }
+      // The caller gave up, not the dependency, so nothing is planned; except
       // that a half-open probe must report, or the breaker waits for it forever.
       if (permit.probe) await update(store, dependency, report(CANCELLED_PROBE_FAILURE, undefined));
       throw signal.reason;
@@ -348,13 +367,94 @@ export async function retry(fn, options = {}) {
     lastError = error;
     lastDecision = decision;
     if (decision.giveUp === null && pushback === NEVER) decision = lastDecision = serverRefused(decision);
-    if (decision.giveUp !== null) throw gaveUp(decision.explanation, { reason: decision.giveUp });
+    const timedOut = error instanceof AttemptTimeoutError;
+    if (decision.giveUp !== null) {
+      if (rec !== null) {
+        rec.attempt(permit, started, ended, 'give-up', { decision, timedOut, reason: decision.giveUp });
+        await rec.finish('failed', decision.giveUp, state, readNow(clock));
+      }
+      throw gaveUp(decision.explanation, { reason: decision.giveUp });
+    }
     if (deadline !== undefined && ended + decision.delayMs >= deadline) {
       // Sleeping into the caller's deadline only to fail there helps no one.
-      throw gaveUp(`attempt ${decision.attempt} failed (${decision.classification.class}); give up: deadline (a wait of ${decision.delayMs} ms would end past the caller's deadline)`, { reason: 'deadline' });
+      const explanation = `attempt ${decision.attempt} failed (${decision.classification.class}); give up: deadline (a wait of ${decision.delayMs} ms would end past the caller's deadline)`;
+      if (rec !== null) {
+        rec.attempt(permit, started, ended, 'give-up', { decision, timedOut, reason: 'deadline', explanation });
+        await rec.finish('failed', 'deadline', state, readNow(clock));
+      }
+      throw gaveUp(explanation, { reason: 'deadline' });
     }
+    if (rec !== null) rec.attempt(permit, started, ended, 'retry', { decision, timedOut });
     if (onRetry !== undefined) await onRetry({ error, attempt: decision.attempt, decision });
-    await sleepOn(clock, decision.delayMs, signal);
+    try {
+      await sleepOn(clock, decision.delayMs, signal);
+    } catch (stopped) {
+      if (rec !== null) await rec.finish('running', null, state, readNow(clock));
+      throw stopped;
+    }
+  }
+}
+
+const HOST = (() => {
+  try {
+    return hostname() || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+})();
+
+/**
+ * One call's run for the `recorder` option: its attempts as they end, handed
+ * to `recorder.record(run)` once when the call ends. Recording never changes
+ * the call's result: a recorder's error (or rejection) becomes a process
+ * warning ('BackstopRecordWarning'), never the call's error.
+ */
+class Recording {
+  #recorder;
+  #run;
+  #delayBeforeMs = 0;
+
+  constructor(options, dependency, now) {
+    this.#recorder = options.recorder;
+    this.#run = {
+      runId: options.runId ?? randomUUID(),
+      step: options.step ?? dependency,
+      status: 'running',
+      outcome: null,
+      retryState: null,
+      startedAtMs: now,
+      endedAtMs: now,
+      host: HOST,
+      attempts: [],
+    };
+  }
+
+  attempt(permit, started, ended, verdict, { decision = null, timedOut = false, reason = null, explanation } = {}) {
+    const retrying = verdict === 'retry' && decision !== null;
+    this.#run.attempts.push(Object.freeze({
+      attempt: permit.attempt,
+      startedAtMs: started,
+      endedAtMs: ended,
+      delayBeforeMs: this.#delayBeforeMs,
+      timeoutMs: permit.timeoutMs,
+      decision: verdict,
+      timedOut,
+      class: decision?.classification.class ?? null,
+      rule: decision?.classification.rule ?? null,
+      giveUpReason: reason,
+      delayAfterMs: retrying ? decision.delayMs : null,
+      explanation: explanation ?? decision?.explanation ?? null,
+    }));
+    if (retrying) this.#delayBeforeMs = decision.delayMs;
+  }
+
+  async finish(status, outcome, retryState, now) {
+    const run = Object.freeze({ ...this.#run, status, outcome, retryState, endedAtMs: now, attempts: Object.freeze([...this.#run.attempts]) });
+    try {
+      await this.#recorder.record(run);
+    } catch (error) {
+      process.emitWarning(`backstop: the run ${JSON.stringify(run.runId)} of ${JSON.stringify(run.step)} was not recorded: ${error?.message ?? error}`, 'BackstopRecordWarning');
+    }
   }
 }
 

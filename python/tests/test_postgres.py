@@ -5,12 +5,10 @@ loop on it, and the failures (dead database, foreign or newer schema) with
 no password in any message."""
 
 import json
-import os
 import socket
 import subprocess
 import sys
 import threading
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,31 +20,6 @@ from backstop.postgres import PostgresStateStore, StateStoreError, decode_state,
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = json.loads((REPO / "tests" / "postgres" / "shared-state.json").read_text())["vectors"]
-
-
-@pytest.fixture(scope="session")
-def pg_url():
-    url = os.environ.get("BACKSTOP_TEST_PG_URL")
-    if url:
-        yield url
-        return
-    out = subprocess.run(["bash", str(REPO / "tests" / "postgres" / "cluster.sh"), "start"],
-                         check=True, capture_output=True, text=True).stdout
-    env = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines() if line.startswith("export "))
-    try:
-        yield env["BACKSTOP_TEST_PG_URL"]
-    finally:
-        subprocess.run(["bash", str(REPO / "tests" / "postgres" / "cluster.sh"), "stop", env["BACKSTOP_TEST_PG_DIR"]],
-                       check=False)
-
-
-@pytest.fixture
-def db(pg_url):
-    """A new, empty database (as a new deployment's)."""
-    name = f"py_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield pg_url.rsplit("/", 1)[0] + "/" + name
 
 
 def raw_state(url, key):

@@ -9,7 +9,10 @@
 #   - the attempts of all workers together are at least the threshold and at
 #     most threshold + workers - 1 (one attempt per other worker may already be
 #     in flight when it opens; unshared breakers would need threshold each);
-#   - the stored state says open.
+#   - the stored state says open;
+#   - every operation is recorded as a run in the same database (the library
+#     workers' recorders, the CLI's own ledger, pipeline "crosslang"), with
+#     every attempt, and `backstop stats` (with BACKSTOP_BIN) counts them all.
 #
 #   tests/postgres/crosslang.sh            # starts and stops its own cluster
 #   BACKSTOP_TEST_PG_URL=postgres://... tests/postgres/crosslang.sh
@@ -78,7 +81,7 @@ if [ -n "${BACKSTOP_BIN:-}" ]; then
         outcomes=""
         for i in $(seq 1 50); do
             status=0
-            "$BACKSTOP_BIN" run --state "$url" --step "$dep" --run-id "cli-$i" --policy "$work/policy.toml" \
+            "$BACKSTOP_BIN" run --state "$url" --step "$dep" --run-id "cli-$i" --pipeline crosslang --policy "$work/policy.toml" \
                 -- sh -c 'echo x >>"$1"; exit 1' sh "$work/cli.attempts" >/dev/null 2>>"$work/cli.stderr" || status=$?
             if [ "$status" = 69 ]; then outcomes="$outcomes\"circuit-open\""; break; fi
             outcomes="$outcomes\"exit-$status\","
@@ -101,16 +104,22 @@ for pid in $pids; do wait "$pid" || failed=1; done
 pids=""
 [ "$failed" = 0 ] || { echo "crosslang: a worker failed" >&2; cat "$work"/cli.stderr 2>/dev/null >&2 || true; exit 1; }
 
-"$py" - "$url" "$dep" "$threshold" "$work" $workers <<'PY'
-import json, sys
+"$py" - "$url" "$dep" "$threshold" "$work" "${BACKSTOP_BIN:-}" $workers <<'PY'
+import json, subprocess, sys
 from pathlib import Path
 import psycopg
 
-url, dep, threshold, work, *workers = sys.argv[1:]
+url, dep, threshold, work, cli, *workers = sys.argv[1:]
 threshold = int(threshold)
 results = {w: json.loads(Path(work, f"out.{w}").read_text()) for w in workers}
 with psycopg.connect(url) as conn:
     state = json.loads(conn.execute("SELECT state FROM backstop.shared_state WHERE step = %s", (dep,)).fetchone()[0])
+    recorded = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE r.status = 'failed'), "
+        "(SELECT count(*) FROM backstop.attempts a WHERE a.step = %s) FROM backstop.runs r "
+        "JOIN backstop.run_pipelines p USING (run_id, step) WHERE r.step = %s AND p.pipeline = 'crosslang'",
+        (dep, dep)).fetchone()
+operations = sum(len(r["outcomes"]) for r in results.values())
 total = sum(r["attempts"] for r in results.values())
 print("crosslang: " + ", ".join(f"{w} {r['attempts']} attempts in {len(r['outcomes'])} operations" for w, r in results.items())
       + f"; {total} in all, breaker threshold {threshold}; stored circuit {state['breaker']['circuit']}")
@@ -122,6 +131,17 @@ if not threshold <= total <= threshold + len(workers) - 1:
     problems.append(f"{total} attempts in all; a shared breaker allows {threshold}..{threshold + len(workers) - 1}")
 if state["breaker"]["circuit"] != "open":
     problems.append(f"the stored breaker is {state['breaker']['circuit']}, not open")
+# Every operation gave up (attempts exhausted, or the circuit open).
+if tuple(recorded) != (operations, operations, total):
+    problems.append(f"recorded (runs, failed, attempts) {tuple(recorded)}, want {(operations, operations, total)}")
+if cli:
+    out = json.loads(subprocess.run([cli, "stats", "--json", "--state", url], check=True,
+                                    capture_output=True, text=True).stdout)
+    steps = {s["step"]: s for s in out["steps"]}
+    got = steps.get(dep, {})
+    if (got.get("runs"), got.get("failed"), got.get("attempts")) != (operations, operations, total):
+        problems.append(f"backstop stats counts {got}, want runs {operations}, failed {operations}, attempts {total}")
+    print(f"crosslang: backstop stats: {got.get('runs')} runs, {got.get('attempts')} attempts")
 for p in problems:
     print(f"crosslang: FAIL: {p}", file=sys.stderr)
 print(f"crosslang: {0 if problems else 1} passed, {1 if problems else 0} failed")

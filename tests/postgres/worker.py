@@ -1,6 +1,7 @@
 """The Python worker of the cross-language breaker test (crosslang.sh): call a
 dependency that always fails (HTTP 503) through backstop.retry with the breaker
-in PostgreSQL, operation after operation, until the shared breaker refuses.
+in PostgreSQL, operation after operation, until the shared breaker refuses;
+each operation is recorded there too (PostgresRecorder, pipeline "crosslang").
 
     worker.py URL DEPENDENCY POLICY READY_FILE GO_FILE OUT_FILE
 """
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 
 from backstop import GiveUpReason, RetryError, load_policy_file, retry
-from backstop.postgres import PostgresStateStore
+from backstop.postgres import PostgresRecorder, PostgresStateStore
 
 
 class Unavailable(Exception):
@@ -30,7 +31,8 @@ def main(url: str, dependency: str, policy_path: str, ready: str, go: str, out: 
         time.sleep(0.005)
     attempts = 0
 
-    @retry(policy, shared_state=store, dependency=dependency)
+    @retry(policy, shared_state=store, dependency=dependency,
+           recorder=PostgresRecorder(store=store, pipeline="crosslang"))
     def call() -> None:
         nonlocal attempts
         attempts += 1

@@ -313,4 +313,28 @@ mod tests {
         let shipped = include_str!("../../../tests/postgres/schema-v3.sql");
         assert_eq!(super::POSTGRES_V3.trim(), shipped.trim());
     }
+
+    /// The Python, Go and Node recorders create a new SQLite state file from a
+    /// copy of every migration in order (tests/sqlite/schema-v6.sql), as
+    /// `migrate_from(0)` does: it must not drift, and a new version must
+    /// update it (and those recorders' accepted version).
+    #[test]
+    fn the_shared_sqlite_ddl_is_every_migration_in_order() {
+        let shipped = include_str!("../../../tests/sqlite/schema-v6.sql");
+        let all = [
+            super::SQLITE_V1,
+            super::SQLITE_V2,
+            super::SQLITE_V3,
+            super::SQLITE_V4,
+            super::SQLITE_V5,
+            super::SQLITE_V6,
+        ]
+        .concat();
+        assert_eq!(
+            super::SCHEMA_VERSION,
+            6,
+            "update tests/sqlite/schema-v6.sql"
+        );
+        assert_eq!(all.trim(), shipped.trim());
+    }
 }

@@ -204,3 +204,25 @@ import { PostgresStore, StateStoreError, decodeSharedState, encodeSharedState } 
   // @ts-expect-error the dependency name is a string
   void pgStore.update(1, (s) => [s ?? {}, 0]);
 }
+
+// retry({ recorder }): a PostgresRecorder, or any object with record(run).
+import { PostgresRecorder } from '@backstop/policy/postgres';
+import type { RecordedRun } from '@backstop/policy';
+{
+  const recorder = new PostgresRecorder({ connectionString: 'postgresql://localhost/db', pipeline: 'nightly' });
+  void retry(() => 1, { recorder, runId: 'run-42', step: 'extract' });
+  const mine = { record: (run: RecordedRun) => run.attempts.map((a) => a.decision) };
+  void retry(() => 1, { recorder: mine });
+  // @ts-expect-error a recorder needs record()
+  void retry(() => 1, { recorder: {} });
+}
+
+// retry({ recorder }) into the CLI's SQLite state file.
+import { SqliteRecorder } from '@backstop/policy/sqlite';
+{
+  const recorder = new SqliteRecorder({ path: '/var/lib/backstop/state.db', pipeline: 'nightly', busyTimeoutMs: 1000 });
+  void retry(() => 1, { recorder, runId: 'run-42', step: 'extract' });
+  recorder.close();
+  // @ts-expect-error the state file is required
+  void new SqliteRecorder({ pipeline: 'nightly' });
+}

@@ -19,12 +19,18 @@ from ._model import (Classification, EngineError, ErrorCode, Failure, FailureCla
 from ._planner import (AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason,
                        Permit, PlannedAttempt, RetryState, Schedule, SharedState)
 from ._policy import Policy, PolicyFormat, default_policy, derive_seed, load_policy, load_policy_file
+from ._recording import RecordedAttempt, RecordedRun, Recorder, RecorderError, SqliteRecorder
 from ._redaction import REDACTED, RedactionReport, RuleCount
 from ._report import FAILURE_FILE_ENV, failure_report, install_excepthook, report_failure
 from ._retrying import (Attempt, AsyncRetrying, AttemptTimeout, InMemoryStateStore, RetryError,
                         Retrying, SharedStateStore, current_attempt, retry)
 
 __all__ = [
+    "RecordedAttempt",
+    "RecordedRun",
+    "Recorder",
+    "RecorderError",
+    "SqliteRecorder",
     "REDACTED",
     "RedactionReport",
     "RuleCount",

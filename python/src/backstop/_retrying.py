@@ -21,6 +21,7 @@ import struct
 import sys
 import threading
 import time
+import uuid
 import weakref
 from typing import (Any, Awaitable, Callable, Iterator, Mapping, Optional, Protocol, TypeVar,
                     Union, overload)
@@ -30,6 +31,7 @@ from ._model import Failure
 from ._planner import (AttemptFailure, Decision, GiveUpReason, Permit, RetryState, SharedState,
                        _builder, _new_retry_state)
 from ._policy import Policy, default_policy, derive_seed
+from ._recording import RecordedAttempt, RecordedRun, Recorder, encode_retry_state, hostname
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -255,7 +257,13 @@ class Attempt:
         op = self._operation
         if exc is None:
             self._status = _SUCCEEDED
+            ended = op.clock()
             op.succeeded()
+            if op.recording is not None:
+                # After the shared state took it: a call that ends in a store
+                # error is not recorded.
+                op.recording.attempt(self, ended, "succeeded")
+                op.recording.finish(op, "succeeded", "succeeded")
             return False
         now = op.clock()
         duration_ms = max(0, round((now - self._started) * 1000))
@@ -264,6 +272,11 @@ class Attempt:
             # not the dependency, so it is not planned for; except that a
             # half-open probe must report, or the breaker waits for it.
             self._status = _GAVE_UP
+            if op.recording is not None:
+                # As `backstop run` stopped by a signal: the run stays running.
+                op.recording.attempt(self, now, "interrupted",
+                                     explanation=f"the caller stopped it ({type(exc).__name__})")
+                op.recording.finish(op, "running", None)
             if self.probe:
                 op.cancelled_probe(duration_ms)
             return False
@@ -271,9 +284,17 @@ class Attempt:
         past_deadline = op.past_deadline(decision)
         if decision.should_retry and not past_deadline:
             self._status = _RETRYING
+            if op.recording is not None:
+                op.recording.attempt(self, now, "retry", decision=decision, exc=exc)
             return True
         self._status = _GAVE_UP
         error = op.give_up_error(decision, exc, GiveUpReason.DEADLINE if past_deadline else None)
+        if op.recording is not None:
+            reason = GiveUpReason.DEADLINE if past_deadline else decision.give_up
+            assert reason is not None
+            op.recording.attempt(self, now, "give-up", decision=decision, exc=exc, reason=reason,
+                                 explanation=op.give_up_explanation(decision, reason))
+            op.recording.finish(op, "failed", reason.value)
         if error is not exc:
             raise error from exc
         if not substituted:
@@ -291,6 +312,8 @@ class _Operation:
         self.state: RetryState = _new_retry_state(0, None, 0, config.seed())
         self.last_exception: Optional[BaseException] = None
         self.last_decision: Optional[Decision] = None
+        self.recording: Optional[_Recording] = (
+            None if config.recorder is None else _Recording(config, self._now_ms()))
 
     def _now_ms(self) -> int:
         return max(0, round(self.clock() * 1000))
@@ -305,6 +328,8 @@ class _Operation:
 
         permit = cfg.store.update(cfg.dependency, begin)
         if permit.refused is not None:
+            if self.recording is not None:
+                self.recording.finish(self, "failed", permit.refused.value, state=permit.state)
             raise self._refused(permit)
         self.state = permit.state
         return Attempt(self, permit)
@@ -371,19 +396,71 @@ class _Operation:
         return (decision.should_retry and deadline is not None
                 and self._now_ms() + decision.delay_ms >= round(deadline * 1000))
 
+    def give_up_explanation(self, decision: Decision, reason: Optional[GiveUpReason]) -> str:
+        if reason is GiveUpReason.DEADLINE and decision.give_up is None:
+            return (f"attempt {decision.attempt} failed ({decision.classification.failure_class.value}); "
+                    f"give up: deadline (a wait of {decision.delay_ms} ms would end past the caller's deadline)")
+        return decision.explanation
+
     def give_up_error(self, decision: Decision, exc: BaseException,
                       reason: Optional[GiveUpReason] = None) -> BaseException:
-        if reason is GiveUpReason.DEADLINE:
-            explanation = (f"attempt {decision.attempt} failed ({decision.classification.failure_class.value}); "
-                           f"give up: deadline (a wait of {decision.delay_ms} ms would end past the caller's deadline)")
-        else:
-            explanation = decision.explanation
+        explanation = self.give_up_explanation(decision, reason)
+        if reason is not GiveUpReason.DEADLINE:
             reason = decision.give_up
         assert reason is not None
         _add_note(exc, f"backstop: {explanation}")
         if self.config.reraise:
             return exc
         return RetryError(explanation, reason, decision.attempt, decision=decision, last_exception=exc)
+
+
+class _Recording:
+    """One call's run for the recorder: its attempts as they end, written
+    once when the call ends. A recorder's error is logged, never raised."""
+
+    def __init__(self, config: "_Config", now_ms: int) -> None:
+        self.recorder: Recorder = config.recorder  # type: ignore[assignment]
+        self.run_id = config.run_id if config.run_id is not None else uuid.uuid4().hex
+        self.step = config.step if config.step is not None else config.dependency
+        self.started_ms = now_ms
+        self.attempts: list[RecordedAttempt] = []
+        self.delay_before_ms = 0
+        self.done = False
+
+    def attempt(self, attempt: Attempt, now: float, verdict: str, *, decision: Optional[Decision] = None,
+                exc: Optional[BaseException] = None, reason: Optional[GiveUpReason] = None,
+                explanation: Optional[str] = None) -> None:
+        c = None if decision is None else decision.classification
+        retrying = verdict == "retry" and decision is not None
+        self.attempts.append(RecordedAttempt(
+            attempt=attempt.number, started_at_ms=max(0, round(attempt._started * 1000)),
+            ended_at_ms=max(0, round(now * 1000)), delay_before_ms=self.delay_before_ms,
+            timeout_ms=attempt.permit.timeout_ms, decision=verdict,
+            timed_out=isinstance(exc, AttemptTimeout),
+            failure_class=None if c is None else c.failure_class.value, rule=None if c is None else c.rule,
+            give_up_reason=None if reason is None else reason.value,
+            delay_after_ms=decision.delay_ms if retrying else None,  # type: ignore[union-attr]
+            explanation=explanation if explanation is not None else (
+                None if decision is None else decision.explanation)))
+        if retrying:
+            self.delay_before_ms = decision.delay_ms  # type: ignore[union-attr]
+
+    def finish(self, op: "_Operation", status: str, outcome: Optional[str],
+               state: Optional[RetryState] = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        run = RecordedRun(run_id=self.run_id, step=self.step, status=status, outcome=outcome,
+                          retry_state=encode_retry_state(op.state if state is None else state),
+                          started_at_ms=self.started_ms, ended_at_ms=op._now_ms(),
+                          attempts=tuple(self.attempts), host=_HOST)
+        try:
+            self.recorder.record(run)
+        except Exception as exc:  # recording never changes the call's result
+            logger.warning("backstop: the run %r of %r was not recorded: %s", self.run_id, self.step, exc)
+
+
+_HOST = hostname()
 
 
 def _add_note(exc: BaseException, note: str) -> None:
@@ -422,7 +499,9 @@ class _Config:
     def __init__(self, policy: Optional[Policy], idempotency_key: Optional[str], seed: Optional[int],
                  shared_state: Optional[SharedStateStore], dependency: str,
                  on_retry: Optional[Callable[..., Any]], reraise: bool,
-                 clock: Callable[[], float], deadline: Optional[float] = None) -> None:
+                 clock: Callable[[], float], deadline: Optional[float] = None,
+                 recorder: Optional[Recorder] = None, run_id: Optional[str] = None,
+                 step: Optional[str] = None) -> None:
         if policy is None:
             policy = default_policy()
         if not isinstance(policy, Policy):
@@ -443,6 +522,15 @@ class _Config:
         if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, (int, float))
                                      or not math.isfinite(deadline)):
             raise TypeError(f"deadline must be a finite number of seconds on the clock, not {deadline!r}")
+        if recorder is not None and not callable(getattr(recorder, "record", None)):
+            raise TypeError("recorder must have a record(run) method, such as backstop.SqliteRecorder(path), "
+                            f"not {type(recorder).__name__}")
+        for name, value in (("run_id", run_id), ("step", step)):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise TypeError(f"{name} must be a non-blank str, not {value!r}")
+        self.recorder = recorder
+        self.run_id = run_id
+        self.step = step
         self.policy = policy
         self.idempotency_key = idempotency_key
         self.fixed_seed = seed
@@ -463,14 +551,19 @@ class _Config:
             return derive_seed(self.idempotency_key)
         return _random_seed()
 
-    def with_key(self, key: Optional[str]) -> "_Config":
-        if key is None:
+    def with_key(self, key: Optional[str], run_id: Optional[str] = None) -> "_Config":
+        if key is None and run_id is None:
             return self
-        if not isinstance(key, str):
+        if key is not None and not isinstance(key, str):
             raise TypeError(f"idempotency_key must give a str, not {type(key).__name__}")
+        if run_id is not None and (not isinstance(run_id, str) or not run_id.strip()):
+            raise TypeError(f"run_id must give a non-blank str, not {run_id!r}")
         copy = object.__new__(_Config)
         copy.__dict__.update(self.__dict__)
-        copy.idempotency_key = key
+        if key is not None:
+            copy.idempotency_key = key
+        if run_id is not None:
+            copy.run_id = run_id
         return copy
 
 
@@ -479,9 +572,10 @@ class _BaseRetrying:
                  seed: Optional[int] = None, shared_state: Optional[SharedStateStore] = None,
                  dependency: str = "default", on_retry: Optional[Callable[..., Any]] = None,
                  reraise: bool = False, clock: Callable[[], float] = time.time,
-                 deadline: Optional[float] = None) -> None:
+                 deadline: Optional[float] = None, recorder: Optional[Recorder] = None,
+                 run_id: Optional[str] = None, step: Optional[str] = None) -> None:
         self._config = _Config(policy, idempotency_key, seed, shared_state, dependency, on_retry,
-                               reraise, clock, deadline)
+                               reraise, clock, deadline, recorder, run_id, step)
 
     @property
     def policy(self) -> Policy:
@@ -522,17 +616,27 @@ class Retrying(_BaseRetrying):
     * ``reraise``: give up by re-raising the last exception instead of
       :class:`RetryError` (``raise RetryError(...) from exc``), for every reason;
     * ``sleep(seconds)``, ``clock()``: ``time.sleep`` and ``time.time`` (a wall
-      clock, because shared state may cross processes); inject fakes in tests.
+      clock, because shared state may cross processes); inject fakes in tests;
+    * ``recorder``: record each operation, when it ends, as a run with its
+      attempts into the state store ``backstop stats`` reads
+      (:class:`~backstop.SqliteRecorder`, ``backstop.postgres.PostgresRecorder``);
+      a recorder's error is logged (logger ``backstop``), never raised;
+    * ``run_id``: the recorded run's id (default: a new one per operation);
+      ``step``: its step (default: ``dependency``, as the CLI's ``--step``
+      names both).
     """
 
     def __init__(self, policy: Optional[Policy] = None, *, idempotency_key: Optional[str] = None,
                  seed: Optional[int] = None, shared_state: Optional[SharedStateStore] = None,
                  dependency: str = "default", on_retry: Optional[Callable[..., Any]] = None,
                  reraise: bool = False, sleep: Callable[[float], Any] = time.sleep,
-                 clock: Callable[[], float] = time.time, deadline: Optional[float] = None) -> None:
+                 clock: Callable[[], float] = time.time, deadline: Optional[float] = None,
+                 recorder: Optional[Recorder] = None, run_id: Optional[str] = None,
+                 step: Optional[str] = None) -> None:
         super().__init__(policy, idempotency_key=idempotency_key, seed=seed,
                          shared_state=shared_state, dependency=dependency, on_retry=on_retry,
-                         reraise=reraise, clock=clock, deadline=deadline)
+                         reraise=reraise, clock=clock, deadline=deadline, recorder=recorder,
+                         run_id=run_id, step=step)
         self._sleep = sleep
 
     def __iter__(self) -> Iterator[Attempt]:
@@ -601,10 +705,13 @@ class AsyncRetrying(_BaseRetrying):
                  seed: Optional[int] = None, shared_state: Optional[SharedStateStore] = None,
                  dependency: str = "default", on_retry: Optional[Callable[..., Any]] = None,
                  reraise: bool = False, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                 clock: Callable[[], float] = time.time, deadline: Optional[float] = None) -> None:
+                 clock: Callable[[], float] = time.time, deadline: Optional[float] = None,
+                 recorder: Optional[Recorder] = None, run_id: Optional[str] = None,
+                 step: Optional[str] = None) -> None:
         super().__init__(policy, idempotency_key=idempotency_key, seed=seed,
                          shared_state=shared_state, dependency=dependency, on_retry=on_retry,
-                         reraise=reraise, clock=clock, deadline=deadline)
+                         reraise=reraise, clock=clock, deadline=deadline, recorder=recorder,
+                         run_id=run_id, step=step)
         self._sleep = sleep
 
     def __aiter__(self) -> "_AsyncAttempts":
@@ -667,21 +774,23 @@ def retry(policy: Optional[Policy] = None, *, idempotency_key: KeyArg = None,
           dependency: str = "default", on_retry: Optional[Callable[..., Any]] = None,
           reraise: bool = False, sleep: Optional[Callable[[float], Any]] = None,
           clock: Callable[[], float] = time.time,
-          deadline: Optional[float] = None) -> Callable[[F], F]: ...
+          deadline: Optional[float] = None, recorder: Optional[Recorder] = None,
+          run_id: KeyArg = None, step: Optional[str] = None) -> Callable[[F], F]: ...
 
 
 def retry(policy: Any = None, *, idempotency_key: KeyArg = None, seed: Optional[int] = None,
           shared_state: Optional[SharedStateStore] = None, dependency: str = "default",
           on_retry: Optional[Callable[..., Any]] = None, reraise: bool = False,
           sleep: Optional[Callable[[float], Any]] = None,
-          clock: Callable[[], float] = time.time, deadline: Optional[float] = None) -> Any:
+          clock: Callable[[], float] = time.time, deadline: Optional[float] = None,
+          recorder: Optional[Recorder] = None, run_id: KeyArg = None, step: Optional[str] = None) -> Any:
     """Decorate a function (sync or ``async def``) to retry under a policy.
 
     >>> @retry(policy, idempotency_key=lambda run_id, step: f"{run_id}/{step}")  # doctest: +SKIP
     ... def train(run_id, step): ...
 
-    ``idempotency_key`` may be a string or a function of the call's
-    arguments. Each call is one operation; calls share one circuit breaker and
+    ``idempotency_key`` and ``run_id`` (with ``recorder``) may be a string or
+    a function of the call's arguments. Each call is one operation; calls share one circuit breaker and
     retry budget (``shared_state`` under ``dependency``; by default the
     in-memory store of the Policy object, shared with every loop using it). ``sleep`` defaults
     to ``time.sleep``, or ``asyncio.sleep`` for a coroutine function. Other
@@ -695,8 +804,20 @@ def retry(policy: Any = None, *, idempotency_key: KeyArg = None, seed: Optional[
         key_fn = idempotency_key
     else:
         fixed_key = idempotency_key  # _Config checks it is a str
+    run_id_fn: Optional[Callable[..., str]] = None
+    fixed_run_id: Optional[str] = None
+    if callable(run_id):
+        run_id_fn = run_id
+    else:
+        fixed_run_id = run_id
     config = _Config(policy, fixed_key, seed, shared_state,
-                     dependency, on_retry, reraise, clock, deadline)
+                     dependency, on_retry, reraise, clock, deadline, recorder, fixed_run_id, step)
+
+    def configure(args: Any, kwargs: Any) -> _Config:
+        if key_fn is None and run_id_fn is None:
+            return config
+        return config.with_key(key_fn(*args, **kwargs) if key_fn else None,
+                               run_id_fn(*args, **kwargs) if run_id_fn else None)
 
     def decorate(fn: F) -> F:
         if inspect.iscoroutinefunction(fn):
@@ -704,7 +825,7 @@ def retry(policy: Any = None, *, idempotency_key: KeyArg = None, seed: Optional[
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                cfg = config.with_key(key_fn(*args, **kwargs)) if key_fn else config
+                cfg = configure(args, kwargs)
                 return await _call_async(_Operation(cfg), async_sleep, fn, args, kwargs)
 
             async_wrapper.shared_state = config.store  # type: ignore[attr-defined]
@@ -714,7 +835,7 @@ def retry(policy: Any = None, *, idempotency_key: KeyArg = None, seed: Optional[
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            cfg = config.with_key(key_fn(*args, **kwargs)) if key_fn else config
+            cfg = configure(args, kwargs)
             return _call_sync(_Operation(cfg), sync_sleep, fn, args, kwargs)
 
         wrapper.shared_state = config.store  # type: ignore[attr-defined]

@@ -6,6 +6,10 @@
 >>> @retry(policy=policy, shared_state=store, dependency="feature-store")  # doctest: +SKIP
 ... def read_features(): ...
 
+With ``recorder=PostgresRecorder(...)`` the retry helpers also record each
+call as a run with its attempts, so ``backstop stats --state postgresql://...``
+counts them.
+
 Every Python, Go and Node worker and every ``backstop run --state
 postgresql://... --step feature-store`` pointed at the same database shares
 one circuit breaker and one retry budget for ``feature-store``: the row
@@ -33,8 +37,10 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("backstop.postgres needs psycopg 3: pip install 'backstop-policy[postgres]'") from exc
 
 from ._planner import SharedState
+from ._recording import (INSERT_ATTEMPT, LABEL_RUN, UPSERT_RUN, RecordedRun, RecorderError, attempt_params,
+                         check_pipeline, run_params)
 
-__all__ = ["PostgresStateStore", "StateStoreError", "SCHEMA_VERSION"]
+__all__ = ["PostgresRecorder", "PostgresStateStore", "StateStoreError", "SCHEMA_VERSION"]
 
 T = TypeVar("T")
 
@@ -325,3 +331,90 @@ def _scrub(message: str, secrets: list[str]) -> str:
             message = message.replace(secret, "[redacted]")
     message = _URL_PASSWORD.sub(r"\1[redacted]@", message)
     return _KV_PASSWORD.sub(r"\1[redacted]", message)
+
+
+#: The CLI's run_pipelines table, additive on PostgreSQL (no new version), as
+#: the CLI creates it on open; a database a library made has only version 3's.
+_RUN_PIPELINES = """
+CREATE TABLE IF NOT EXISTS backstop.run_pipelines (
+    run_id   TEXT NOT NULL,
+    step     TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    PRIMARY KEY (run_id, step)
+)
+"""
+
+
+class PostgresRecorder:
+    """Record retry calls (``recorder=``) into the CLI's PostgreSQL tables
+    ``backstop.runs``, ``backstop.attempts`` and ``backstop.run_pipelines``,
+    so ``backstop stats --state postgresql://...`` counts them.
+
+    Give a connection string or ``pool`` as for :class:`PostgresStateStore`,
+    or ``store=`` an existing store to share its connection. ``pipeline``
+    labels every run (the CLI's ``--pipeline``). Each run is one
+    transaction. The schema is checked, and created when missing, as the
+    store does; ``run_pipelines`` is created if missing (as the CLI does).
+    Errors are :class:`~backstop.RecorderError`; the retry helpers log them
+    and never raise them.
+    """
+
+    def __init__(self, conninfo: Optional[str] = None, *, pool: Any = None,
+                 store: Optional[PostgresStateStore] = None, pipeline: Optional[str] = None,
+                 lock_timeout: float = 5.0, connect_timeout: float = 10.0) -> None:
+        if store is not None:
+            if conninfo is not None or pool is not None:
+                raise TypeError("PostgresRecorder needs a connection string, pool= or store=, only one")
+            if not isinstance(store, PostgresStateStore):
+                raise TypeError(f"store must be a PostgresStateStore, not {type(store).__name__}")
+            self._store = store
+            self._owned = False
+        else:
+            self._store = PostgresStateStore(conninfo, pool=pool, lock_timeout=lock_timeout,
+                                             connect_timeout=connect_timeout)
+            self._owned = True
+        self.pipeline = check_pipeline(pipeline)
+        self._tables_ready = False
+
+    def record(self, run: RecordedRun) -> None:
+        """Write ``run`` and its attempts in one transaction."""
+        store = self._store
+        try:
+            with store._connection() as conn:
+                try:
+                    store._check_schema(conn)
+                    if not self._tables_ready:
+                        with conn.transaction():
+                            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                            conn.execute(_RUN_PIPELINES)
+                        self._tables_ready = True
+                    with conn.transaction():
+                        conn.execute("SELECT set_config('lock_timeout', %s, true)",
+                                     (f"{store._lock_timeout_ms}ms",))
+                        conn.execute("SET LOCAL search_path TO backstop")
+                        row = conn.execute(UPSERT_RUN.format(p="%s"), run_params(run)).fetchone()
+                        if row is None:
+                            raise RecorderError(f"backstop: not recording run {run.run_id!r} of {run.step!r}: "
+                                                "a running `backstop run` holds it")
+                        with conn.cursor() as cur:
+                            cur.executemany(INSERT_ATTEMPT.format(p="%s"), attempt_params(run, int(row[0])))
+                        if self.pipeline is not None:
+                            conn.execute(LABEL_RUN.format(p="%s"), (run.run_id, run.step, self.pipeline))
+                except psycopg.Error as exc:
+                    raise store._error(exc, f"recording run {run.run_id!r} of {run.step!r}") from None
+        except StateStoreError as exc:
+            raise RecorderError(str(exc)) from None
+
+    def close(self) -> None:
+        """Close the connection, unless it is a given store's."""
+        if self._owned:
+            self._store.close()
+
+    def __enter__(self) -> "PostgresRecorder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<PostgresRecorder {self._store._target} pipeline={self.pipeline!r}>"

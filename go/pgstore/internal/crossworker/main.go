@@ -2,6 +2,7 @@
 // (tests/postgres/crosslang.sh): it calls a dependency that always fails
 // (HTTP 503) through backstop.Do with the breaker in PostgreSQL, operation
 // after operation, until the shared breaker refuses, and reports what it did.
+// Each operation is recorded there too (Store.Recorder, pipeline "crosslang").
 //
 //	crossworker URL DEPENDENCY POLICY READY_FILE GO_FILE OUT_FILE
 package main
@@ -65,11 +66,12 @@ func run(args []string) error {
 			return errors.New("no go signal within 2 minutes")
 		}
 	}
+	recorder := store.Recorder("crosslang")
 	attempts := 0
 	outcomes := []string{}
 	for range 50 {
 		err := backstop.Do(ctx, policy, func(context.Context) error { attempts++; return unavailable{} },
-			backstop.WithSharedState(dep))
+			backstop.WithSharedState(dep), backstop.WithRecorder(recorder))
 		var give *backstop.GiveUpError
 		if !errors.As(err, &give) {
 			return fmt.Errorf("an operation ended with %v", err)
