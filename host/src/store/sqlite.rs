@@ -8,6 +8,7 @@
 //! longer catch another's schema half-written and call it foreign.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -203,7 +204,12 @@ fn create(path: &Path, busy: Duration) -> Result<(), Fail> {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let tmp = path.with_file_name(format!(".{name}.{}.{nanos}.new", std::process::id()));
+    // Threads of one process opening a new file at once may read the same
+    // clock; sharing one temporary database, one deleted the other's files
+    // under it ("disk I/O error"). The counter keeps their names apart.
+    static CREATES: AtomicU64 = AtomicU64::new(0);
+    let n = CREATES.fetch_add(1, Ordering::Relaxed);
+    let tmp = path.with_file_name(format!(".{name}.{}.{nanos}.{n}.new", std::process::id()));
     let io = |what: &str, e: std::io::Error| {
         Fail::Db(StoreErrorKind::Other(format!("cannot {what}: {e}")))
     };
