@@ -31,11 +31,13 @@ const BUILTIN_PREFIX: &str = "builtin.";
 pub struct Policy {
     retry: RetryConfig,
     alerts: AlertConfig,
-    /// The built-in redaction rules plus the policy's `[redaction]` table.
-    redaction: Arc<Redactor>,
+    /// The built-in redaction rules plus the policy's `[redaction]` table;
+    /// `None`: the built-in redactor alone, compiled on first use.
+    redaction: Option<Arc<Redactor>>,
     rules: Vec<Rule>,
-    /// Built-in rules consulted after `rules` (shared, parsed once per process).
-    builtin: Option<Arc<Vec<Rule>>>,
+    /// Whether the built-in rules are consulted after `rules` (shared, and
+    /// compiled on the first classification, not at load).
+    builtin: bool,
 }
 
 impl Policy {
@@ -56,10 +58,8 @@ impl Policy {
             };
             (rules, use_builtin, retry, alerts)
         };
-        let redaction = match section(&root, "redaction") {
-            Some(node) => Redactor::read(&mut v, "redaction", node),
-            None => Redactor::builtin(),
-        };
+        let redaction =
+            section(&root, "redaction").map(|node| Redactor::read(&mut v, "redaction", node));
         let mut alerts = alerts;
         alerts.redactor = alerts::SharedRedactor(redaction.clone());
         if !v.errors.is_empty() {
@@ -73,7 +73,7 @@ impl Policy {
             alerts,
             redaction,
             rules,
-            builtin: use_builtin.then(builtin_rules),
+            builtin: use_builtin,
         })
     }
 
@@ -82,9 +82,9 @@ impl Policy {
         Policy {
             retry: RetryConfig::default(),
             alerts: AlertConfig::default(),
-            redaction: Redactor::builtin(),
+            redaction: None,
             rules: Vec::new(),
-            builtin: Some(builtin_rules()),
+            builtin: true,
         }
     }
 
@@ -92,7 +92,7 @@ impl Policy {
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.rules
             .iter()
-            .chain(self.builtin.iter().flat_map(|b| b.iter()))
+            .chain(self.builtin.then(builtin_rules_ref).into_iter().flatten())
     }
 
     pub fn classify(&self, failure: &Failure) -> Result<Classification, PolicyError> {
@@ -153,11 +153,14 @@ impl Policy {
                 ),
             ));
         }
-        Ok(self.redaction.redact(text))
+        Ok(self.redactor().redact(text))
     }
 
     pub fn redactor(&self) -> &Redactor {
-        &self.redaction
+        match &self.redaction {
+            Some(redactor) => redactor,
+            None => Redactor::builtin_ref(),
+        }
     }
 
     pub fn alerts(&self) -> &AlertConfig {
@@ -212,18 +215,24 @@ fn read_retry(v: &mut Validator<'_>, root: &Node) -> RetryConfig {
 
 /// The built-in rule set, parsed from `builtin_rules.toml` on first use.
 pub fn builtin_rules() -> Arc<Vec<Rule>> {
+    builtin_rules_shared().clone()
+}
+
+fn builtin_rules_ref() -> &'static [Rule] {
+    builtin_rules_shared()
+}
+
+fn builtin_rules_shared() -> &'static Arc<Vec<Rule>> {
     static BUILTIN: OnceLock<Arc<Vec<Rule>>> = OnceLock::new();
-    BUILTIN
-        .get_or_init(|| {
-            let root = document::parse(BUILTIN_RULES_TOML, Format::Toml)
-                .expect("builtin_rules.toml is valid TOML (checked by tests)");
-            let mut v = Validator::new(BUILTIN_RULES_TOML);
-            let (rules, _) = read_policy(&mut v, &root, true);
-            // A broken built-in file must never take a host down: tests assert it is clean.
-            debug_assert!(v.errors.is_empty(), "{:?}", v.errors);
-            Arc::new(rules)
-        })
-        .clone()
+    BUILTIN.get_or_init(|| {
+        let root = document::parse(BUILTIN_RULES_TOML, Format::Toml)
+            .expect("builtin_rules.toml is valid TOML (checked by tests)");
+        let mut v = Validator::new(BUILTIN_RULES_TOML);
+        let (rules, _) = read_policy(&mut v, &root, true);
+        // A broken built-in file must never take a host down: tests assert it is clean.
+        debug_assert!(v.errors.is_empty(), "{:?}", v.errors);
+        Arc::new(rules)
+    })
 }
 
 const TOP_FIELDS: &[&str] = &["version", "classify", "retry", "alerts", "redaction"];

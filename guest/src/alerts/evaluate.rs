@@ -228,7 +228,7 @@ pub(super) fn evaluate_state(
                 state,
                 event,
                 classification.as_ref(),
-                &config.redactor.0,
+                config.redactor.get(),
                 now_ms,
             );
             if event.kind == EventKind::RunSucceeded {

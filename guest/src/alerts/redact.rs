@@ -8,13 +8,17 @@ use std::sync::Arc;
 
 use crate::redaction::Redactor;
 
-/// The policy's redactor, shared by the alert configuration.
-#[derive(Debug, Clone)]
-pub struct SharedRedactor(pub Arc<Redactor>);
+/// The policy's redactor, shared by the alert configuration; `None` is the
+/// built-in one, compiled only when something is first redacted.
+#[derive(Debug, Clone, Default)]
+pub struct SharedRedactor(pub Option<Arc<Redactor>>);
 
-impl Default for SharedRedactor {
-    fn default() -> Self {
-        SharedRedactor(Redactor::builtin())
+impl SharedRedactor {
+    pub fn get(&self) -> &Redactor {
+        match &self.0 {
+            Some(redactor) => redactor,
+            None => Redactor::builtin_ref(),
+        }
     }
 }
 
