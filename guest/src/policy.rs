@@ -214,16 +214,8 @@ fn read_retry(v: &mut Validator<'_>, root: &Node) -> RetryConfig {
 }
 
 /// The built-in rule set, parsed from `builtin_rules.toml` on first use.
-pub fn builtin_rules() -> Arc<Vec<Rule>> {
-    builtin_rules_shared().clone()
-}
-
 fn builtin_rules_ref() -> &'static [Rule] {
-    builtin_rules_shared()
-}
-
-fn builtin_rules_shared() -> &'static Arc<Vec<Rule>> {
-    static BUILTIN: OnceLock<Arc<Vec<Rule>>> = OnceLock::new();
+    static BUILTIN: OnceLock<Vec<Rule>> = OnceLock::new();
     BUILTIN.get_or_init(|| {
         let root = document::parse(BUILTIN_RULES_TOML, Format::Toml)
             .expect("builtin_rules.toml is valid TOML (checked by tests)");
@@ -231,7 +223,7 @@ fn builtin_rules_shared() -> &'static Arc<Vec<Rule>> {
         let (rules, _) = read_policy(&mut v, &root, true);
         // A broken built-in file must never take a host down: tests assert it is clean.
         debug_assert!(v.errors.is_empty(), "{:?}", v.errors);
-        Arc::new(rules)
+        rules
     })
 }
 
