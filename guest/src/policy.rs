@@ -6,7 +6,9 @@ use std::sync::{Arc, OnceLock};
 use regex::RegexBuilder;
 
 use crate::alerts::{self, AlertConfig, Evaluation, Event};
-use crate::classify::{self, Classification, Failure, FailureClass, IntRange, Rule};
+use crate::classify::{
+    self, Classification, Failure, FailureClass, IntRange, MessagePrefilter, Rule,
+};
 use crate::document::{self, Format, Node, Value};
 use crate::error::{ErrorCode, PolicyError};
 use crate::names;
@@ -38,6 +40,9 @@ pub struct Policy {
     /// Whether the built-in rules are consulted after `rules` (shared, and
     /// compiled on the first classification, not at load).
     builtin: bool,
+    /// One search over every message pattern of `rules()`, built once the
+    /// policy classifies repeatedly.
+    message_prefilter: MessagePrefilter,
 }
 
 impl Policy {
@@ -74,6 +79,7 @@ impl Policy {
             redaction,
             rules,
             builtin: use_builtin,
+            message_prefilter: MessagePrefilter::default(),
         })
     }
 
@@ -85,18 +91,19 @@ impl Policy {
             redaction: None,
             rules: Vec::new(),
             builtin: true,
+            message_prefilter: MessagePrefilter::default(),
         }
     }
 
     /// Every rule in the order it is consulted.
-    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> + Clone {
         self.rules
             .iter()
             .chain(self.builtin.then(builtin_rules_ref).into_iter().flatten())
     }
 
     pub fn classify(&self, failure: &Failure) -> Result<Classification, PolicyError> {
-        classify::classify(self.rules(), failure)
+        classify::classify(self.rules(), &self.message_prefilter, failure)
     }
 
     pub fn retry(&self) -> &RetryConfig {

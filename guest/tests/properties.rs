@@ -32,6 +32,43 @@ fn failure() -> impl Strategy<Value = Failure> {
         )
 }
 
+/// Pieces of messages that some message patterns (built-in or the storage
+/// example's) match, and some that almost match.
+fn message_fragment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("CUDA out of memory. Tried to allocate 2.00 GiB".to_string()),
+        Just("RuntimeError: CUDA error: out of memory".to_string()),
+        Just("\nruntime: out of memory\n".to_string()),
+        Just("pod OOMKilled".to_string()),
+        Just("NO SPACE LEFT ON DEVICE".to_string()),
+        Just("ProcessGroupNCCL watchdog: Timeout".to_string()),
+        Just("loss is nan".to_string()),
+        Just("DisruptionTarget".to_string()),
+        Just("huggingface.co 429".to_string()),
+        Just("Connection reset by peer".to_string()),
+        Just("HTTP 503 Service Unavailable".to_string()),
+        Just("xDisruptionTargetx".to_string()),
+        ".{0,40}",
+    ]
+}
+
+/// The storage example, warmed past the classifications that search its
+/// patterns one by one.
+fn warm_policy() -> &'static Policy {
+    static WARM: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+    WARM.get_or_init(|| {
+        let policy = Policy::load(STORAGE, Format::Toml).unwrap();
+        let failure = Failure {
+            message: Some("warming up".into()),
+            ..Failure::default()
+        };
+        for _ in 0..=backstop_core::classify::PREFILTER_AFTER {
+            policy.classify(&failure).unwrap();
+        }
+        policy
+    })
+}
+
 /// One structured rule, rendered to both formats by the test.
 #[derive(Debug, Clone)]
 struct RuleSpec {
@@ -143,6 +180,22 @@ proptest! {
                 prop_assert!(e.path.starts_with("failure."));
             }
         }
+    }
+
+    #[test]
+    fn a_warm_policy_classifies_as_a_cold_one(
+        failure in failure(),
+        fragments in proptest::collection::vec(message_fragment(), 0..4),
+    ) {
+        // A policy that has classified a few times searches its message
+        // patterns through one prefilter; it must decide exactly as a policy
+        // searching them one by one.
+        let mut failure = failure;
+        if !fragments.is_empty() {
+            failure.message = Some(fragments.concat());
+        }
+        let cold = Policy::load(STORAGE, Format::Toml).unwrap();
+        prop_assert_eq!(warm_policy().classify(&failure), cold.classify(&failure));
     }
 
     #[test]

@@ -121,6 +121,19 @@ fn main() {
         "success-fresh-state/backstop-epoch",
         "two-failures/backstop-epoch",
     ];
+    // PROFILE_SUCCESS=N: only N success calls, nothing printed, for a
+    // profiler (`perf record`) to see the success path alone.
+    if let Some(n) = std::env::var("PROFILE_SUCCESS")
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+    {
+        per_op(n, || {
+            let r: Result<u32, _> =
+                Retry::<Unavailable>::new(&mut session, policy).run(&NoSleep, |_| Ok(1));
+            black_box(r.unwrap());
+        });
+        return;
+    }
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for _ in 0..rounds {
         times[0].push(per_op(iters, || {
