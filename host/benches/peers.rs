@@ -7,7 +7,8 @@
 //! Backstop runs `tests/bench/peer-policy.toml` with the default random seed,
 //! like the Go, Node and Python peer benches.
 //!
-//! Run: `cargo bench --workspace --bench peers` (ROUNDS=7, ITERS=20000).
+//! Run: `cargo bench --workspace --bench peers` (ROUNDS=7, ITERS=20000;
+//! PROFILE=success or failures runs that case alone, for `perf record`).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -121,18 +122,29 @@ fn main() {
         "success-fresh-state/backstop-epoch",
         "two-failures/backstop-epoch",
     ];
-    // PROFILE_SUCCESS=N: only N success calls, nothing printed, for a
-    // profiler (`perf record`) to see the success path alone.
-    if let Some(n) = std::env::var("PROFILE_SUCCESS")
-        .ok()
-        .and_then(|s| s.parse::<u32>().ok())
-    {
-        per_op(n, || {
-            let r: Result<u32, _> =
-                Retry::<Unavailable>::new(&mut session, policy).run(&NoSleep, |_| Ok(1));
-            black_box(r.unwrap());
-        });
-        return;
+    // PROFILE=success|failures: only that case, ITERS times, nothing
+    // printed, for a profiler (`perf record`) to see one path alone.
+    match std::env::var("PROFILE").as_deref() {
+        Ok("success") => {
+            per_op(iters, || {
+                let r: Result<u32, _> =
+                    Retry::<Unavailable>::new(&mut session, policy).run(&NoSleep, |_| Ok(1));
+                black_box(r.unwrap());
+            });
+            return;
+        }
+        Ok("failures") => {
+            let mut f = failing_twice();
+            per_op(iters, || {
+                let store = MemoryStore::default();
+                let r = Retry::<Unavailable>::new(&mut session, policy)
+                    .shared_store(&store)
+                    .run(&NoSleep, |_| f());
+                black_box(r.unwrap());
+            });
+            return;
+        }
+        _ => {}
     }
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for _ in 0..rounds {

@@ -386,7 +386,10 @@ impl<'s, E: ToFailure> Retry<'s, E> {
         S: Fn(Duration) -> SleepFut,
         SleepFut: Future<Output = ()>,
     {
-        let mut state = self.initial_state()?;
+        // The seed stays 0 (unset) until the first failure: only jitter reads
+        // it, so a call that succeeds at once draws none (and makes no
+        // `derive-seed` call for its key).
+        let mut state = RetryState::default();
         let mut attempts = 0;
         let mut last: Option<E> = None;
         let mut last_decision: Option<Box<Decision>> = None;
@@ -409,7 +412,9 @@ impl<'s, E: ToFailure> Retry<'s, E> {
             }
             state = permit.state;
             attempts = permit.attempt;
-            let started = clock_ms();
+            // The permit took microseconds (none at all on the fast path): its
+            // clock reading is the attempt's start, one clock read fewer.
+            let started = now;
             let outcome = op(Attempt {
                 number: permit.attempt,
                 timeout: permit.timeout_ms.map(Duration::from_millis),
@@ -485,15 +490,11 @@ impl<'s, E: ToFailure> Retry<'s, E> {
     }
 
     /// Explicit seed > idempotency key > the OS's randomness.
-    fn initial_state(&mut self) -> Result<RetryState, Error> {
-        let seed = match (self.seed, &self.key) {
+    fn jitter_seed(&mut self) -> Result<u64, Error> {
+        Ok(match (self.seed, &self.key) {
             (Some(seed), _) => seed,
             (None, Some(key)) => self.session.derive_seed(key)?,
             (None, None) => random_seed(),
-        };
-        Ok(RetryState {
-            seed,
-            ..RetryState::default()
         })
     }
 
@@ -549,6 +550,9 @@ impl<'s, E: ToFailure> Retry<'s, E> {
                 Some(Pushback::Never) | None => None,
             },
         };
+        if state.seed == 0 && state.attempts <= 1 {
+            state.seed = self.jitter_seed()?;
+        }
         let current = *state;
         let mut decision = self.with_shared(|session, policy, shared| {
             let d = session.after_failure(policy, &current, &shared, &outcome, now_ms)?;
