@@ -7,7 +7,18 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
+use crate::engine::COMPONENT;
 use crate::error::{Error, Result};
+
+/// The SHA-256 of [`COMPONENT`], hex, from `build.rs`.
+pub const COMPONENT_SHA256: &str = env!("BACKSTOP_COMPONENT_SHA256");
+
+/// What to compile: the embedded component (its digest known at build time)
+/// or other bytes (hashed here).
+pub enum Code<'b> {
+    Embedded,
+    Bytes(&'b [u8]),
+}
 
 pub struct CodeCache {
     dir: PathBuf,
@@ -37,8 +48,11 @@ impl CodeCache {
     /// whose engines differ (a debug and a release binary, different wasmtime
     /// features) each keep their own file instead of overwriting each other's
     /// and recompiling on every start.
-    pub fn path_for(&self, engine: &wasmtime::Engine, component: &[u8]) -> PathBuf {
-        let code = hex12(&Sha256::digest(component));
+    pub fn path_for(&self, engine: &wasmtime::Engine, component: &Code<'_>) -> PathBuf {
+        let code = match component {
+            Code::Embedded => COMPONENT_SHA256[..24].to_string(),
+            Code::Bytes(bytes) => hex12(&Sha256::digest(bytes)),
+        };
         let mut hasher = Sha256Hasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine = hex12(&hasher.0.finalize());
@@ -46,8 +60,12 @@ impl CodeCache {
             .join(format!("backstop-{code}-engine-{engine}.cwasm"))
     }
 
-    pub fn load_or_compile(&self, engine: &wasmtime::Engine, bytes: &[u8]) -> Result<Component> {
-        let path = self.path_for(engine, bytes);
+    pub fn load_or_compile(&self, engine: &wasmtime::Engine, code: Code<'_>) -> Result<Component> {
+        let bytes = match code {
+            Code::Embedded => COMPONENT,
+            Code::Bytes(bytes) => bytes,
+        };
+        let path = self.path_for(engine, &code);
         if path.is_file() {
             // SAFETY: the file is one this function wrote (atomically, below) for this
             // exact component and a compatible engine; wasmtime checks its header and
@@ -110,7 +128,7 @@ mod tests {
     #[test]
     fn the_key_separates_incompatible_engines() {
         let cache = CodeCache::new(PathBuf::from("/cache"));
-        let bytes = b"component";
+        let bytes = &Code::Bytes(b"component");
         // Equal configurations share a file; a configuration whose code
         // cannot be loaded by the other (fuel changes the tunables) gets its own.
         assert_eq!(
@@ -123,7 +141,19 @@ mod tests {
         );
         assert_ne!(
             cache.path_for(&engine(true), bytes),
-            cache.path_for(&engine(true), b"other")
+            cache.path_for(&engine(true), &Code::Bytes(b"other"))
+        );
+    }
+
+    #[test]
+    fn the_build_time_digest_is_the_embedded_components() {
+        // build.rs reruns when the wasm changes; a stale digest would load
+        // another component's machine code.
+        let cache = CodeCache::new(PathBuf::from("/cache"));
+        let e = engine(true);
+        assert_eq!(
+            cache.path_for(&e, &Code::Embedded),
+            cache.path_for(&e, &Code::Bytes(COMPONENT))
         );
     }
 
@@ -134,9 +164,12 @@ mod tests {
         // The smallest component: the preamble of the component binary format.
         let bytes: &[u8] = b"\0asm\x0d\0\x01\0";
         let (fuel, plain) = (engine(true), engine(false));
-        cache.load_or_compile(&fuel, bytes).unwrap();
-        cache.load_or_compile(&plain, bytes).unwrap();
-        let (a, b) = (cache.path_for(&fuel, bytes), cache.path_for(&plain, bytes));
+        cache.load_or_compile(&fuel, Code::Bytes(bytes)).unwrap();
+        cache.load_or_compile(&plain, Code::Bytes(bytes)).unwrap();
+        let (a, b) = (
+            cache.path_for(&fuel, &Code::Bytes(bytes)),
+            cache.path_for(&plain, &Code::Bytes(bytes)),
+        );
         assert!(a.is_file() && b.is_file() && a != b);
         // Each engine now loads its own file, so neither is rewritten (a
         // rewrite renames a fresh file into place).
@@ -145,8 +178,8 @@ mod tests {
             use std::os::unix::fs::MetadataExt;
             let inode = |p: &Path| std::fs::metadata(p).unwrap().ino();
             let before = (inode(&a), inode(&b));
-            cache.load_or_compile(&fuel, bytes).unwrap();
-            cache.load_or_compile(&plain, bytes).unwrap();
+            cache.load_or_compile(&fuel, Code::Bytes(bytes)).unwrap();
+            cache.load_or_compile(&plain, Code::Bytes(bytes)).unwrap();
             assert_eq!((inode(&a), inode(&b)), before);
         }
         let _ = std::fs::remove_dir_all(dir);
