@@ -7,18 +7,10 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
-use crate::engine::COMPONENT;
 use crate::error::{Error, Result};
 
 /// The SHA-256 of [`COMPONENT`], hex, from `build.rs`.
 pub const COMPONENT_SHA256: &str = env!("BACKSTOP_COMPONENT_SHA256");
-
-/// What to compile: the embedded component (its digest known at build time)
-/// or other bytes (hashed here).
-pub enum Code<'b> {
-    Embedded,
-    Bytes(&'b [u8]),
-}
 
 pub struct CodeCache {
     dir: PathBuf,
@@ -48,11 +40,10 @@ impl CodeCache {
     /// whose engines differ (a debug and a release binary, different wasmtime
     /// features) each keep their own file instead of overwriting each other's
     /// and recompiling on every start.
-    pub fn path_for(&self, engine: &wasmtime::Engine, component: &Code<'_>) -> PathBuf {
-        let code = match component {
-            Code::Embedded => COMPONENT_SHA256[..24].to_string(),
-            Code::Bytes(bytes) => hex12(&Sha256::digest(bytes)),
-        };
+    /// `sha256` is the component's digest in hex (for the embedded one,
+    /// [`COMPONENT_SHA256`], computed at build time).
+    pub fn path_for(&self, engine: &wasmtime::Engine, sha256: &str) -> PathBuf {
+        let code = sha256.get(..24).unwrap_or(sha256);
         let mut hasher = Sha256Hasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine = hex12(&hasher.0.finalize());
@@ -60,12 +51,13 @@ impl CodeCache {
             .join(format!("backstop-{code}-engine-{engine}.cwasm"))
     }
 
-    pub fn load_or_compile(&self, engine: &wasmtime::Engine, code: Code<'_>) -> Result<Component> {
-        let bytes = match code {
-            Code::Embedded => COMPONENT,
-            Code::Bytes(bytes) => bytes,
-        };
-        let path = self.path_for(engine, &code);
+    pub fn load_or_compile(
+        &self,
+        engine: &wasmtime::Engine,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<Component> {
+        let path = self.path_for(engine, sha256);
         if path.is_file() {
             // SAFETY: the file is one this function wrote (atomically, below) for this
             // exact component and a compatible engine; wasmtime checks its header and
@@ -118,6 +110,14 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::COMPONENT;
+
+    fn sha256(bytes: &[u8]) -> String {
+        Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
 
     fn engine(fuel: bool) -> wasmtime::Engine {
         let mut config = wasmtime::Config::new();
@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn the_key_separates_incompatible_engines() {
         let cache = CodeCache::new(PathBuf::from("/cache"));
-        let bytes = &Code::Bytes(b"component");
+        let bytes = &sha256(b"component");
         // Equal configurations share a file; a configuration whose code
         // cannot be loaded by the other (fuel changes the tunables) gets its own.
         assert_eq!(
@@ -141,7 +141,7 @@ mod tests {
         );
         assert_ne!(
             cache.path_for(&engine(true), bytes),
-            cache.path_for(&engine(true), &Code::Bytes(b"other"))
+            cache.path_for(&engine(true), &sha256(b"other"))
         );
     }
 
@@ -152,8 +152,8 @@ mod tests {
         let cache = CodeCache::new(PathBuf::from("/cache"));
         let e = engine(true);
         assert_eq!(
-            cache.path_for(&e, &Code::Embedded),
-            cache.path_for(&e, &Code::Bytes(COMPONENT))
+            cache.path_for(&e, COMPONENT_SHA256),
+            cache.path_for(&e, &sha256(COMPONENT))
         );
     }
 
@@ -164,11 +164,12 @@ mod tests {
         // The smallest component: the preamble of the component binary format.
         let bytes: &[u8] = b"\0asm\x0d\0\x01\0";
         let (fuel, plain) = (engine(true), engine(false));
-        cache.load_or_compile(&fuel, Code::Bytes(bytes)).unwrap();
-        cache.load_or_compile(&plain, Code::Bytes(bytes)).unwrap();
+        let digest = sha256(bytes);
+        cache.load_or_compile(&fuel, bytes, &digest).unwrap();
+        cache.load_or_compile(&plain, bytes, &digest).unwrap();
         let (a, b) = (
-            cache.path_for(&fuel, &Code::Bytes(bytes)),
-            cache.path_for(&plain, &Code::Bytes(bytes)),
+            cache.path_for(&fuel, &digest),
+            cache.path_for(&plain, &digest),
         );
         assert!(a.is_file() && b.is_file() && a != b);
         // Each engine now loads its own file, so neither is rewritten (a
@@ -178,8 +179,8 @@ mod tests {
             use std::os::unix::fs::MetadataExt;
             let inode = |p: &Path| std::fs::metadata(p).unwrap().ino();
             let before = (inode(&a), inode(&b));
-            cache.load_or_compile(&fuel, Code::Bytes(bytes)).unwrap();
-            cache.load_or_compile(&plain, Code::Bytes(bytes)).unwrap();
+            cache.load_or_compile(&fuel, bytes, &digest).unwrap();
+            cache.load_or_compile(&plain, bytes, &digest).unwrap();
             assert_eq!((inode(&a), inode(&b)), before);
         }
         let _ = std::fs::remove_dir_all(dir);

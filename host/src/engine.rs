@@ -13,7 +13,7 @@ use crate::alerts::{
     Evaluation, Event, EventKind, KeyedEvaluation, KeyedState, NeededKeys, Notification,
     NotificationKind, Severity, Sink, SinkFormat, SinkKind, Suppressed, SuppressionReason,
 };
-use crate::cache::{Code, CodeCache};
+use crate::cache::{COMPONENT_SHA256, CodeCache};
 use crate::error::{Error, Result};
 use crate::planner::{
     AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason, Permit,
@@ -145,7 +145,7 @@ impl EngineBuilder {
             CacheMode::Disabled => None,
         };
         let component = match &cache {
-            Some(cache) => cache.load_or_compile(&engine, Code::Embedded)?,
+            Some(cache) => cache.load_or_compile(&engine, COMPONENT, COMPONENT_SHA256)?,
             None => Component::new(&engine, COMPONENT).map_err(runtime)?,
         };
         // The component imports nothing, so the linker stays empty.
