@@ -127,7 +127,7 @@ class CoreInstance:
         self._memory_data = functools.partial(_memory_data, _addr(self._ctx), _addr(self._memory_ref))
         self._addr = self._size = -1
         self.view = memoryview(b"")
-        self._refresh()
+        self.refresh()
         self._realloc = self._bind(exports, "cabi_realloc", (I32,) * 4, (I32,))
         # WIT function names are unique across Backstop's interfaces, so calls
         # name the function alone.
@@ -158,9 +158,9 @@ class CoreInstance:
                             f"the WIT signature needs ({', '.join(params)}) -> ({', '.join(results)})")
         return _RawFunc(self._store, func, params, results)
 
-    def _refresh(self) -> None:
-        # Any guest call may grow (and so move) linear memory.
-        # Memory only moves when it grows, so the size alone says whether to look.
+    def refresh(self) -> None:
+        """Look linear memory up again: any guest call may grow (and so move)
+        it. It only moves when it grows, so the size alone says whether to look."""
         size = self._memory_size()
         if size != self._size:
             addr = self._memory_data() or 0
@@ -180,16 +180,34 @@ class CoreInstance:
         if error or realloc._trap:
             realloc._fail(error)
         if self._memory_size() != self._size:
-            self._refresh()
+            self.refresh()
         ptr: int = words[0] & 0xFFFFFFFF
         return ptr
+
+    def alloc_deferred(self, align: int, size: int) -> int:
+        """``cabi_realloc(0, 0, align, size)`` without looking linear memory
+        up again: for a call's several allocations, after the last of which
+        the caller calls :meth:`refresh` before touching :attr:`view` (and
+        checks the pointers)."""
+        realloc = self._realloc
+        words = realloc._words
+        words[0:4 * _SLOT:_SLOT] = (0, 0, align, size)
+        error = realloc._invoke()
+        if error or realloc._trap:
+            realloc._fail(error)
+        ptr: int = words[0] & 0xFFFFFFFF
+        return ptr
+
+    def function(self, name: str) -> tuple[Function, _RawFunc, Optional[_RawFunc]]:
+        """WIT function ``name``'s signature, its core export and its post-return."""
+        return self._functions[name]
 
     def call(self, name: str, *args: Any) -> Any:
         """Call WIT function ``name``: lower ``args``, run, lift the result, post-return."""
         f, core, post = self._functions[name]
         flat = f.lower_params(self, args)
         raw = core(flat)
-        self._refresh()
+        self.refresh()
         value = f.lift_result(self, raw)
         if post is not None:
             post(() if raw is None else (raw,))
@@ -201,7 +219,7 @@ class CoreInstance:
         lift the result, post-return."""
         f, core, post = self._functions[name]
         raw = core(flat)
-        self._refresh()
+        self.refresh()
         value = f.lift_result(self, raw)
         if post is not None:
             post(() if raw is None else (raw,))

@@ -209,7 +209,20 @@ def failure_and_pushback(exc: BaseException, now: Optional[float] = None
     return _failure(exc, chain), _chain_pushback(chain, now)
 
 
+def _failure_fields_and_pushback(exc: BaseException, now: Optional[float]
+                                 ) -> tuple[tuple[Any, ...], Union[int, float, None]]:
+    """:func:`failure_and_pushback` with the failure as its fields in WIT
+    order (the retry loop's path: the record is only passed on to the engine)."""
+    chain = exception_chain(exc)
+    return _failure_fields(exc, chain), _chain_pushback(chain, now)
+
+
 def _failure(exc: BaseException, chain: list[BaseException]) -> Failure:
+    failure: Failure = _new_failure(*_failure_fields(exc, chain))
+    return failure
+
+
+def _failure_fields(exc: BaseException, chain: list[BaseException]) -> tuple[Any, ...]:
     found: dict[str, Any] = {}
     for link in chain:
         for key, value in _facts(link).items():
@@ -224,10 +237,8 @@ def _failure(exc: BaseException, chain: list[BaseException]) -> Failure:
     except TypeError:  # an unhashable metaclass: no cache
         types = tuple(exception_type_name(e) for e in chain)
         bases = exception_bases(chain)
-    failure: Failure = _new_failure(found.get("http_status"), found.get("grpc_code"),
-                                    found.get("exit_code"), found.get("signal"), types, bases,
-                                    found.get("error_code"), message)
-    return failure
+    return (found.get("http_status"), found.get("grpc_code"), found.get("exit_code"),
+            found.get("signal"), types, bases, found.get("error_code"), message)
 
 
 _U64_MAX = (1 << 64) - 1

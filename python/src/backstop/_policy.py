@@ -7,19 +7,19 @@ import threading
 import weakref
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Literal, Optional, Sequence, Tuple, Union
 
 import wasmtime
 
-from . import _wit
+from . import _retrycalls, _wit
 from ._abi import AbiError
 from ._core import CoreInstance
 from ._model import (Classification, EngineError, ErrorCode, Failure, FailureClass,
                      PolicyError, PolicyLoadError)
 from ._alerts import Evaluation, Event, KeyedEvaluation, KeyedState, NeededKeys, Sink
 from ._redaction import RedactionReport
-from ._planner import (AttemptFailure, Decision, Permit, RetryState, Schedule, SharedState,
-                       _new_permit, _new_retry_state, _trusted)
+from ._planner import (_ZERO_SHARED, AttemptFailure, Decision, Permit, RetryState, Schedule,
+                       SharedState, _new_permit, _new_retry_state, _trusted)
 
 _U32_MAX = (1 << 32) - 1
 _U64_MAX = (1 << 64) - 1
@@ -111,6 +111,16 @@ class _Runtime:
         (lock held). For diagnostics and tests: bad values can trap the guest."""
         instance = self.instance()
         return self._guarded(instance, export, args, raw=True)
+
+    def run(self, name: str, call: Callable[..., Any], *args: Any) -> Any:
+        """``call(instance, *args)``, a hand-written call of WIT function
+        ``name`` (see :mod:`backstop._retrycalls`), with trap recovery (lock held)."""
+        instance = self.instance()
+        try:
+            return call(instance, *args)
+        except (wasmtime.Trap, wasmtime.WasmtimeError, AbiError) as exc:
+            self.discard_instance()
+            raise EngineError(f"the policy engine trapped in `{name}` and was restarted: {exc}") from exc
 
     def _guarded(self, instance: CoreInstance, name: str, args: Sequence[Any],
                  raw: bool = False, flat: bool = False) -> Any:
@@ -260,9 +270,8 @@ class Policy:
                                    _new_retry_state(p.state.attempts, _u64("now_ms", now_ms),
                                                     p.state.last_delay_ms, state.seed),
                                    shared)
-        return Permit._lift(self._plan_flat(
-            "begin-attempt", (*_flat(_wit.RETRY_STATE, state), *_flat(_wit.SHARED_STATE, shared),
-                              _u64("now_ms", now_ms))))
+        return self._run(_wit.BEGIN_ATTEMPT.name, _retrycalls.begin_attempt, _flat(_wit.RETRY_STATE, state),
+                         _flat(_wit.SHARED_STATE, shared), _u64("now_ms", now_ms))
 
     def after_failure(self, state: RetryState, shared: SharedState,
                       outcome: Union[AttemptFailure, Failure], now_ms: int) -> Decision:
@@ -274,8 +283,24 @@ class Policy:
         if isinstance(outcome, Failure):
             outcome = AttemptFailure(outcome)
         _check_arg("outcome", outcome, AttemptFailure)
-        return Decision._lift(self._plan("after-failure", state._lower(), shared._lower(),
-                                         outcome._lower(), _u64("now_ms", now_ms)))
+        return self._after_failure(state, shared, outcome._failure_fields(), outcome.duration_ms,
+                                   outcome.pushback_ms, _u64("now_ms", now_ms))
+
+    def _after_failure(self, state: RetryState, shared: SharedState, failure: tuple[Any, ...],
+                       duration_ms: int, pushback_ms: Optional[int], now_ms: int) -> Decision:
+        """:meth:`after_failure` for the retry loop, with values it checked:
+        ``failure`` is a :class:`Failure`'s fields in WIT order."""
+        return self._run(_wit.AFTER_FAILURE.name, _retrycalls.after_failure, _flat(_wit.RETRY_STATE, state),
+                         _flat(_wit.SHARED_STATE, shared), failure, duration_ms, pushback_ms, now_ms)
+
+    def _run(self, name: str, call: Callable[..., tuple[str, Any]], *args: Any) -> Any:
+        """One of :mod:`backstop._retrycalls`' calls, with this policy's handle."""
+        runtime = self._runtime
+        with runtime.lock:
+            case, value = runtime.run(name, call, self._handle(), *args)
+        if case == "error":
+            raise _policy_error(value)
+        return value
 
     def after_success(self, shared: SharedState) -> SharedState:
         """After a successful attempt: close a half-open circuit, refill the
@@ -424,8 +449,6 @@ class Policy:
         return f"<backstop.Policy {self.format} ({state})>"
 
 
-#: The all-zero shared state (every new dependency's), for the fast path.
-_ZERO_SHARED = SharedState()
 
 
 def _flat(t: Any, value: Any) -> tuple[int, ...]:

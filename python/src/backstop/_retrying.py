@@ -26,10 +26,10 @@ import weakref
 from typing import (Any, Awaitable, Callable, Iterator, Mapping, Optional, Protocol, TypeVar,
                     Union, overload)
 
-from ._exceptions import failure_and_pushback
+from ._exceptions import _failure_fields_and_pushback
 from ._model import Failure
-from ._planner import (AttemptFailure, Decision, GiveUpReason, Permit, RetryState, SharedState,
-                       _builder, _new_retry_state)
+from ._planner import (_ZERO_SHARED, AttemptFailure, Decision, GiveUpReason, Permit, RetryState,
+                       SharedState, _new_retry_state)
 from ._policy import Policy, default_policy, derive_seed
 from ._recording import RecordedAttempt, RecordedRun, Recorder, encode_retry_state, hostname
 
@@ -131,8 +131,7 @@ class InMemoryStateStore:
             return f"<InMemoryStateStore {sorted(self._states)}>"
 
 
-_FRESH = SharedState()
-_new_attempt_failure = _builder(AttemptFailure)
+_FRESH = _ZERO_SHARED
 
 #: By default every operation with one Policy object shares one store: its
 #: breaker and budget. Weak keys, so the store goes with the policy.
@@ -352,11 +351,15 @@ class _Operation:
         error.__cause__ = last
         return error
 
-    def _report(self, outcome: AttemptFailure, now_ms: int) -> Decision:
+    def _report(self, failure: tuple[Any, ...], duration_ms: int, pushback_ms: Optional[int],
+                now_ms: int) -> Decision:
         cfg = self.config
 
         def after(shared: SharedState) -> tuple[SharedState, Decision]:
-            decision = cfg.policy.after_failure(self.state, shared, outcome, now_ms)
+            if not isinstance(shared, SharedState):  # from a custom store
+                raise TypeError(f"shared must be a SharedState, not {type(shared).__name__}")
+            decision = cfg.policy._after_failure(self.state, shared, failure, duration_ms,
+                                                 pushback_ms, now_ms)
             return decision.shared, decision
 
         return cfg.store.update(cfg.dependency, after)
@@ -365,13 +368,13 @@ class _Operation:
         """Report a failed attempt that ended at ``now`` (on the clock)."""
         self.last_exception = exc
         now_ms = max(0, round(now * 1000))
-        failure, pushback = failure_and_pushback(exc, now=now)
+        failure, pushback = _failure_fields_and_pushback(exc, now)
         never = pushback is not None and math.isinf(pushback)
         # Checked values only (a duration from the clock, a pushback parsed
-        # to whole milliseconds), so the dataclass checks are skipped.
-        outcome: AttemptFailure = _new_attempt_failure(
-            failure, duration_ms, None if pushback is None or never else int(pushback))
-        decision = self._report(outcome, now_ms)
+        # to whole milliseconds, a failure built from the exception), so no
+        # AttemptFailure is built and checked just to be taken apart.
+        decision = self._report(failure, duration_ms,
+                                None if pushback is None or never else int(pushback), now_ms)
         self.state = decision.state
         if decision.should_retry and never:
             # The planner would retry, but the server asked not to (gRPC A6).
@@ -384,7 +387,8 @@ class _Operation:
         return decision
 
     def cancelled_probe(self, duration_ms: int) -> None:
-        self._report(AttemptFailure(CANCELLED_PROBE_FAILURE, duration_ms, None), self._now_ms())
+        outcome = AttemptFailure(CANCELLED_PROBE_FAILURE, duration_ms, None)
+        self._report(outcome._failure_fields(), outcome.duration_ms, None, self._now_ms())
 
     def succeeded(self) -> None:
         policy = self.config.policy
