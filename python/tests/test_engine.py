@@ -117,6 +117,9 @@ class Memory:
     def __init__(self, data: bytes) -> None:
         self.view = memoryview(bytearray(data) + bytes(256))
 
+    def view_to(self, end: int) -> memoryview:
+        return self.view
+
 
 def permit_bytes(**fields: int) -> bytes:
     values = dict(refused_set=0, refused=0, attempt=1, timeout_set=0, timeout=0, retry_after=0,
@@ -171,3 +174,20 @@ def test_a_forked_child_can_classify() -> None:
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_hand_written_calls_follow_linear_memory_as_it_grows() -> None:
+    policy = default_policy()
+    state = RetryState(attempts=1, started_at_ms=0, seed=1)
+    policy.after_failure(state, SharedState(), Failure(message="x"), 10)
+    with _runtime.lock:
+        instance = _runtime.instance()
+        size, addr = len(instance.view), instance._addr
+    # Megabytes of message: the allocations and the call grow the memory.
+    decision = policy.after_failure(state, SharedState(), Failure(message="x" * (size + (1 << 20))), 10)
+    assert decision.attempt == 1 and decision.explanation
+    assert policy.begin_attempt(decision.state, decision.shared, 20).attempt == 2
+    with _runtime.lock:
+        assert _runtime.instance() is instance
+        instance.refresh()
+        assert len(instance.view) > size and instance._addr == addr  # grown in place

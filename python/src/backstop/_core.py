@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import struct
 from typing import Any, Mapping, Optional, Sequence
 
 import wasmtime
 from wasmtime import _bindings as _capi  # the pinned wasmtime's own ctypes declarations
 from wasmtime._ffi import dll as _dll
 
-from ._abi import I32, I64, Function
+from ._abi import I32, I64, AbiError, Function
 
 # Private prototypes (``dll[name]`` makes a fresh function object, leaving
 # wasmtime-py's own untouched) returning plain addresses. They declare no
@@ -45,6 +46,8 @@ _CORE_TYPES = {I32: wasmtime.ValType.i32(), I64: wasmtime.ValType.i64()}
 _SLOT = ctypes.sizeof(_capi.wasmtime_val_raw_t) // 8
 assert ctypes.sizeof(_capi.wasmtime_val_raw_t) % 8 == 0
 _MASKS = {I32: 0xFFFFFFFF, I64: (1 << 64) - 1}
+#: cabi_realloc's arguments (0, 0, align, size) in their slots, in one pack.
+_REALLOC_ARGS = struct.Struct(f"<{_SLOT * 16}xI{_SLOT * 8 - 4}xI{_SLOT * 8 - 4}x")
 
 
 class _RawFunc:
@@ -113,7 +116,10 @@ class CoreInstance:
     """
 
     def __init__(self, engine: wasmtime.Engine, module: wasmtime.Module,
-                 interfaces: Mapping[str, Sequence[Function]]) -> None:
+                 interfaces: Mapping[str, Sequence[Function]], fixed_memory: bool = False) -> None:
+        """``fixed_memory``: the engine keeps linear memory in place
+        (``memory_may_move = False``), so growing it only lengthens the view."""
+        self._fixed_memory = fixed_memory
         # The store owns the instance; keep it alive as long as we are.
         self._store = store = wasmtime.Store(engine)
         exports = wasmtime.Instance(store, module, []).exports(store)
@@ -164,6 +170,8 @@ class CoreInstance:
         size = self._memory_size()
         if size != self._size:
             addr = self._memory_data() or 0
+            if self._fixed_memory and self._size > 0 and addr != self._addr:
+                raise AbiError("linear memory moved, though the engine keeps it in place")
             self._addr, self._size = addr, size
             if size:
                 self.view = memoryview((ctypes.c_ubyte * size).from_address(addr)).cast("B")
@@ -184,18 +192,25 @@ class CoreInstance:
         ptr: int = words[0] & 0xFFFFFFFF
         return ptr
 
+    def view_to(self, end: int) -> memoryview:
+        """The view of linear memory after a guest call, for data up to
+        ``end`` (bounds-check against it). With ``fixed_memory`` it is looked
+        up again only if it ends before ``end``; otherwise always."""
+        if end > len(self.view) or not self._fixed_memory:
+            self.refresh()
+        return self.view
+
     def alloc_deferred(self, align: int, size: int) -> int:
         """``cabi_realloc(0, 0, align, size)`` without looking linear memory
         up again: for a call's several allocations, after the last of which
         the caller calls :meth:`refresh` before touching :attr:`view` (and
         checks the pointers)."""
         realloc = self._realloc
-        words = realloc._words
-        words[0:4 * _SLOT:_SLOT] = (0, 0, align, size)
+        _REALLOC_ARGS.pack_into(realloc._buf, 0, align, size)
         error = realloc._invoke()
         if error or realloc._trap:
             realloc._fail(error)
-        ptr: int = words[0] & 0xFFFFFFFF
+        ptr: int = realloc._words[0] & 0xFFFFFFFF
         return ptr
 
     def function(self, name: str) -> tuple[Function, _RawFunc, Optional[_RawFunc]]:

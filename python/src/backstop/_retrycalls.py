@@ -14,12 +14,11 @@ here too; anything but the ``ok`` case goes the generic way.
 
 from __future__ import annotations
 
-import functools
 import struct
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from . import _wit
-from ._abi import MAX_STRING_BYTES, AbiError, String, flat_struct
+from ._abi import MAX_STRING_BYTES, AbiError, flat_struct
 from ._core import CoreInstance
 from ._model import FailureClass
 from ._planner import (Decision, GiveUpReason, Permit, RetryState, SharedState, _new_classification,
@@ -81,61 +80,49 @@ def _name_list(names: Sequence[str]) -> tuple[tuple[bytes, ...], struct.Struct]:
     return encoded
 
 
-class _Lowering:
-    """One call's allocations, written once all of them are made (any
-    allocation may grow linear memory, so it is looked up after the last)."""
+def _string(alloc: Callable[[int, int], int], writes: list[tuple[int, bytes]],
+            value: str) -> tuple[int, int, int]:
+    """A present ``option<string>``'s flat values (discriminant, offset,
+    length); its bytes are queued in ``writes``."""
+    data = _encode(value)
+    if not data:
+        return 1, 1, 0  # no allocation for nothing (see _abi._EMPTY)
+    ptr = alloc(1, len(data))
+    writes.append((ptr, data))
+    return 1, ptr, len(data)
 
-    __slots__ = ("alloc", "strings", "lists")
 
-    def __init__(self, instance: CoreInstance) -> None:
-        self.alloc = instance.alloc_deferred
-        self.strings: list[tuple[int, bytes]] = []
-        self.lists: list[tuple[int, struct.Struct, list[int]]] = []
+def _names(alloc: Callable[[int, int], int], writes: list[tuple[int, bytes]],
+           lists: list[tuple[int, struct.Struct, list[int]]], names: Sequence[str]) -> tuple[int, int]:
+    """A ``list<string>``'s flat values (offset, count); its strings are
+    queued in ``writes``, its (offset, length) pairs in ``lists``."""
+    encoded, pairs = _name_list(names)
+    if not encoded:
+        return 4, 0  # see _abi._EMPTY
+    ptr = alloc(4, 8 * len(encoded))
+    flat: list[int] = []
+    for data in encoded:
+        if data:
+            at = alloc(1, len(data))
+            writes.append((at, data))
+            flat += (at, len(data))
+        else:
+            flat += (1, 0)
+    lists.append((ptr, pairs, flat))
+    return ptr, len(encoded)
 
-    def string(self, value: Optional[str]) -> tuple[int, int, int]:
-        """An ``option<string>``'s flat values (discriminant, offset, length)."""
-        if value is None:
-            return 0, 0, 0
-        data = _encode(value)
-        if not data:
-            return 1, 1, 0  # no allocation for nothing (see _abi._EMPTY)
-        ptr = self.alloc(1, len(data))
-        self.strings.append((ptr, data))
-        return 1, ptr, len(data)
 
-    def names(self, names: Sequence[str]) -> tuple[int, int]:
-        """A ``list<string>``'s flat values (offset, count)."""
-        encoded, pairs = _name_list(names)
-        if not encoded:
-            return 4, 0
-        alloc = self.alloc
-        ptr = alloc(4, 8 * len(encoded))
-        flat: list[int] = []
-        for data in encoded:
-            if data:
-                at = alloc(1, len(data))
-                self.strings.append((at, data))
-                flat += (at, len(data))
-            else:
-                flat += (1, 0)
-        self.lists.append((ptr, pairs, flat))
-        return ptr, len(encoded)
+def _lift_string(view: memoryview, ptr: int, length: int) -> str:
+    """As ``_abi.String.lift_range``."""
+    if ptr + length > len(view):
+        raise AbiError(f"range {ptr:#x}+{length} is outside linear memory ({len(view)} bytes)")
+    try:
+        return str(view[ptr:ptr + length], "utf-8")
+    except UnicodeDecodeError as exc:
+        raise AbiError(f"guest string is not valid UTF-8: {exc}") from None
 
-    def write(self, instance: CoreInstance) -> memoryview:
-        """Look linear memory up once, check every allocation, write the data."""
-        instance.refresh()
-        view = instance.view
-        size = len(view)
-        for ptr, data in self.strings:
-            end = ptr + len(data)
-            if end > size:
-                raise AbiError(f"range {ptr:#x}+{len(data)} is outside linear memory ({size} bytes)")
-            view[ptr:end] = data
-        for ptr, pairs, flat in self.lists:
-            if ptr & 3 or ptr + pairs.size > size:
-                raise AbiError(f"list at {ptr:#x} is misaligned or outside linear memory")
-            pairs.pack_into(view, ptr, *flat)
-        return view
+
+_ABSENT = (0, 0, 0)  # an absent option<string>'s flat values
 
 
 def after_failure(instance: CoreInstance, handle: int, state: tuple[int, ...],
@@ -143,38 +130,59 @@ def after_failure(instance: CoreInstance, handle: int, state: tuple[int, ...],
                   pushback_ms: Optional[int], now_ms: int) -> tuple[str, Any]:
     """Call ``after-failure``: ``state`` and ``shared`` are the flat forms of
     the states, ``failure`` the WIT ``failure`` record's fields in order (as
-    :meth:`backstop.AttemptFailure._lower` gives them; its values checked by
-    the caller). Returns ``("ok", Decision)`` or the generic lifting's
-    ``("error", raw policy error)``."""
+    :meth:`backstop.AttemptFailure._failure_fields` gives them; its values
+    checked by the caller). Returns ``("ok", Decision)`` or the generic
+    lifting's ``("error", raw policy error)``."""
     http_status, grpc_code, exit_code, signal, types, bases, error_code, message = failure
-    lowering = _Lowering(instance)
-    params = lowering.alloc(_PARAMS.align, _PARAMS.size)
+    # Allocate everything first (in the order the generic path does), then
+    # look linear memory up once (an allocation may grow it) and write.
+    alloc = instance.alloc_deferred
+    writes: list[tuple[int, bytes]] = []
+    lists: list[tuple[int, struct.Struct, list[int]]] = []
+    params = alloc(_PARAMS.align, _PARAMS.size)
     flat = (handle, *state, *shared,
             0 if http_status is None else 1, http_status or 0,
-            *lowering.string(grpc_code),
+            *(_ABSENT if grpc_code is None else _string(alloc, writes, grpc_code)),
             0 if exit_code is None else 1, 0 if exit_code is None else exit_code & _U32,
-            *lowering.string(signal),
-            *lowering.names(types), *lowering.names(bases),
-            *lowering.string(error_code), *lowering.string(message),
+            *(_ABSENT if signal is None else _string(alloc, writes, signal)),
+            *_names(alloc, writes, lists, types), *_names(alloc, writes, lists, bases),
+            *(_ABSENT if error_code is None else _string(alloc, writes, error_code)),
+            *(_ABSENT if message is None else _string(alloc, writes, message)),
             duration_ms, 0 if pushback_ms is None else 1, pushback_ms or 0, now_ms)
-    view = lowering.write(instance)
+    # Linear memory may have grown; see CoreInstance.view_to.
+    view = instance.view_to(params + _PARAMS.size)
     if params & (_PARAMS.align - 1) or params + _PARAMS.size > len(view):
         raise AbiError(f"parameters at {params:#x} are misaligned or outside linear memory")
+    for ptr, data in writes:
+        end = ptr + len(data)
+        if end > len(view):
+            view = instance.view_to(end)
+            if end > len(view):
+                raise AbiError(f"range {ptr:#x}+{len(data)} is outside linear memory ({len(view)} bytes)")
+        view[ptr:end] = data
+    for ptr, pairs, pair_values in lists:
+        end = ptr + pairs.size
+        if end > len(view):
+            view = instance.view_to(end)
+        if ptr & 3 or end > len(view):
+            raise AbiError(f"list at {ptr:#x} is misaligned or outside linear memory")
+        pairs.pack_into(view, ptr, *pair_values)
     try:
         _PARAMS_STRUCT.pack_into(view, params, *flat)
     except struct.error as exc:  # an integer out of its field's range
         raise ValueError(f"after-failure: {exc}") from None
+
     f, core, post = instance.function(_AFTER_FAILURE)
     raw = core((params,))
     assert raw is not None
-    instance.refresh()
     try:
         ptr = raw & _U32
-        view = instance.view
+        view = instance.view_to(ptr + _DECISION_RESULT.size)
         if ptr & 7 or ptr + _DECISION_RESULT.size > len(view):
             raise AbiError(f"return area {ptr:#x} is misaligned or outside linear memory")
         if view[ptr] == 0:
             return "ok", _decision(instance, view, ptr + _DECISION_AT)
+        instance.refresh()
         result: tuple[str, Any] = f.lift_result(instance, raw)
         return result
     finally:
@@ -183,22 +191,26 @@ def after_failure(instance: CoreInstance, handle: int, state: tuple[int, ...],
 
 
 def _decision(instance: CoreInstance, view: memoryview, at: int) -> Decision:
+    u = _DECISION_STRUCT.unpack_from(view, at)
     (give_up_set, give_up, delay_ms, attempt, timeout_set, timeout_ms, failure_class,
-     rule_set, rule_ptr, rule_len, reason_ptr, reason_len, explanation_ptr, explanation_len,
-     *rest) = _DECISION_STRUCT.unpack_from(view, at)
+     rule_set, rule_ptr, rule_len, reason_ptr, reason_len, explanation_ptr, explanation_len) = u[:14]
     if give_up_set > 1 or timeout_set > 1 or rule_set > 1:
         raise AbiError("option discriminant is out of range")
     if (give_up_set and give_up >= len(_REASONS)) or failure_class >= len(_CLASSES):
         raise AbiError("enum discriminant is out of range")
-    lift = functools.partial(String.lift_range, instance)
+    # The strings may lie past the view (memory grown by the call).
+    end = max(reason_ptr + reason_len, explanation_ptr + explanation_len,
+              rule_ptr + rule_len if rule_set else 0)
+    if end > len(view):
+        view = instance.view_to(end)
     classification = _new_classification(
-        _CLASSES[failure_class], lift(rule_ptr, rule_len) if rule_set else None,
-        lift(reason_ptr, reason_len))
-    state, shared = _states(rest)
+        _CLASSES[failure_class], _lift_string(view, rule_ptr, rule_len) if rule_set else None,
+        _lift_string(view, reason_ptr, reason_len))
     decision: Decision = _new_decision(
         _REASONS[give_up] if give_up_set else None, delay_ms, attempt,
         timeout_ms if timeout_set else None, classification,
-        lift(explanation_ptr, explanation_len), state, shared)
+        _lift_string(view, explanation_ptr, explanation_len), _state(u[14:19]),
+        _shared(u[19:]))
     return decision
 
 
@@ -209,14 +221,14 @@ def begin_attempt(instance: CoreInstance, handle: int, state: tuple[int, ...],
     f, core, post = instance.function(_BEGIN_ATTEMPT)
     raw = core((handle, *state, *shared, now_ms))
     assert raw is not None
-    instance.refresh()
     try:
         ptr = raw & _U32
-        view = instance.view
+        view = instance.view_to(ptr + _PERMIT_RESULT.size)
         if ptr & 7 or ptr + _PERMIT_RESULT.size > len(view):
             raise AbiError(f"return area {ptr:#x} is misaligned or outside linear memory")
         if view[ptr] == 0:
             return "ok", _permit(view, ptr + _PERMIT_AT)
+        instance.refresh()
         result: tuple[str, Any] = f.lift_result(instance, raw)
         return result
     finally:
@@ -225,29 +237,33 @@ def begin_attempt(instance: CoreInstance, handle: int, state: tuple[int, ...],
 
 
 def _permit(view: memoryview, at: int) -> Permit:
-    (refused_set, refused, attempt, timeout_set, timeout_ms, retry_after_ms, probe,
-     *rest) = _PERMIT_STRUCT.unpack_from(view, at)
+    u = _PERMIT_STRUCT.unpack_from(view, at)
+    refused_set, refused, attempt, timeout_set, timeout_ms, retry_after_ms, probe = u[:7]
     if refused_set > 1 or timeout_set > 1:
         raise AbiError("option discriminant is out of range")
     if refused_set and refused >= len(_REASONS):
         raise AbiError("enum discriminant is out of range")
-    state, shared = _states(rest)
     permit: Permit = _new_permit(_REASONS[refused] if refused_set else None, attempt,
                                  timeout_ms if timeout_set else None, retry_after_ms, probe != 0,
-                                 state, shared)
+                                 _state(u[7:12]), _shared(u[12:]))
     return permit
 
 
-def _states(flat: list[int]) -> tuple[RetryState, SharedState]:
-    """A retry state and a shared state from their flat values, each keeping
-    its flat form for the next call."""
-    attempts, started_set, started_at_ms, last_delay_ms, seed, *shared = flat
+def _state(flat: tuple[int, ...]) -> RetryState:
+    """A retry state from its flat values, keeping them for the next call."""
+    attempts, started_set, started_at_ms, last_delay_ms, seed = flat
     if started_set > 1:
         raise AbiError("option discriminant is out of range")
-    if shared[0] >= _CIRCUITS:
-        raise AbiError("enum discriminant is out of range")
     if not started_set:
+        # An absent option's payload bytes are unspecified.
         started_at_ms = None
+        flat = (attempts, 0, 0, last_delay_ms, seed)
     state: RetryState = _new_retry_state(attempts, started_at_ms, last_delay_ms, seed)
-    state.__dict__["_flat"] = (attempts, started_set, started_at_ms or 0, last_delay_ms, seed)
-    return state, SharedState._from_flat(tuple(shared))
+    state.__dict__["_flat"] = flat
+    return state
+
+
+def _shared(flat: tuple[int, ...]) -> SharedState:
+    if flat[0] >= _CIRCUITS:
+        raise AbiError("enum discriminant is out of range")
+    return SharedState._from_flat(flat)

@@ -30,7 +30,7 @@ from ._exceptions import _failure_fields_and_pushback
 from ._model import Failure
 from ._planner import (_ZERO_SHARED, AttemptFailure, Decision, GiveUpReason, Permit, RetryState,
                        SharedState, _new_retry_state)
-from ._policy import Policy, default_policy, derive_seed
+from ._policy import Policy, _u64, default_policy, derive_seed
 from ._recording import RecordedAttempt, RecordedRun, Recorder, encode_retry_state, hostname
 
 T = TypeVar("T")
@@ -315,14 +315,17 @@ class _Operation:
             None if config.recorder is None else _Recording(config, self._now_ms()))
 
     def _now_ms(self) -> int:
-        return max(0, round(self.clock() * 1000))
+        # Checked as the public API checks it: the loop calls the engine past those checks.
+        return _u64("now_ms", max(0, round(self.clock() * 1000)))
 
     def begin(self) -> Attempt:
         cfg = self.config
         now_ms = self._now_ms()
 
         def begin(shared: SharedState) -> tuple[SharedState, Permit]:
-            permit = cfg.policy.begin_attempt(self.state, shared, now_ms)
+            if not isinstance(shared, SharedState):  # from a custom store
+                raise TypeError(f"shared must be a SharedState, not {type(shared).__name__}")
+            permit = cfg.policy._begin_attempt(self.state, shared, now_ms)
             return permit.shared, permit
 
         permit = cfg.store.update(cfg.dependency, begin)
@@ -367,7 +370,7 @@ class _Operation:
     def failed(self, exc: Exception, duration_ms: int, now: float) -> Decision:
         """Report a failed attempt that ended at ``now`` (on the clock)."""
         self.last_exception = exc
-        now_ms = max(0, round(now * 1000))
+        now_ms = _u64("now_ms", max(0, round(now * 1000)))
         failure, pushback = _failure_fields_and_pushback(exc, now)
         never = pushback is not None and math.isinf(pushback)
         # Checked values only (a duration from the clock, a pushback parsed
