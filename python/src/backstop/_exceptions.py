@@ -81,6 +81,8 @@ def exception_chain(exc: BaseException) -> list[BaseException]:
     """The exception and its causes, outermost first, as Python's traceback
     shows them: ``__cause__`` if set, else ``__context__`` unless suppressed
     (``raise ... from None``). Stops at a cycle or after :data:`MAX_CHAIN`."""
+    if exc.__cause__ is None and (exc.__context__ is None or exc.__suppress_context__):
+        return [exc]  # the common case, without the cycle bookkeeping
     chain: list[BaseException] = []
     seen: set[int] = set()
     current: Optional[BaseException] = exc
@@ -223,17 +225,20 @@ def _failure(exc: BaseException, chain: list[BaseException]) -> Failure:
 
 
 def _failure_fields(exc: BaseException, chain: list[BaseException]) -> tuple[Any, ...]:
-    found: dict[str, Any] = {}
-    for link in chain:
-        for key, value in _facts(link).items():
-            if value is not None and key not in found:
-                found[key] = value
+    if len(chain) == 1:
+        found = _facts(exc)  # a fact of None is as good as none
+    else:
+        found = {}
+        for link in chain:
+            for key, value in _facts(link).items():
+                if value is not None and key not in found:
+                    found[key] = value
     try:
         message = _text(str(exc))
     except Exception:  # a broken __str__ must not hide the failure
         message = None
     try:
-        types, bases = _chain_names(tuple(type(e) for e in chain))
+        types, bases = _chain_names(tuple(map(type, chain)))
     except TypeError:  # an unhashable metaclass: no cache
         types = tuple(exception_type_name(e) for e in chain)
         bases = exception_bases(chain)

@@ -20,9 +20,9 @@ from typing import Any, Callable, Optional, Sequence
 from . import _wit
 from ._abi import MAX_STRING_BYTES, AbiError, flat_struct
 from ._core import CoreInstance
-from ._model import FailureClass
-from ._planner import (Decision, GiveUpReason, Permit, RetryState, SharedState, _new_classification,
-                       _new_decision, _new_permit, _new_retry_state)
+from ._model import Classification, FailureClass
+from ._planner import (_SHARED_INTERNED, Decision, GiveUpReason, Permit, RetryState, SharedState,
+                       _new_classification, _new_decision, _new_permit, _new_retry_state)
 
 _U32 = 0xFFFFFFFF
 
@@ -112,17 +112,8 @@ def _names(alloc: Callable[[int, int], int], writes: list[tuple[int, bytes]],
     return ptr, len(encoded)
 
 
-def _lift_string(view: memoryview, ptr: int, length: int) -> str:
-    """As ``_abi.String.lift_range``."""
-    if ptr + length > len(view):
-        raise AbiError(f"range {ptr:#x}+{length} is outside linear memory ({len(view)} bytes)")
-    try:
-        return str(view[ptr:ptr + length], "utf-8")
-    except UnicodeDecodeError as exc:
-        raise AbiError(f"guest string is not valid UTF-8: {exc}") from None
-
-
 _ABSENT = (0, 0, 0)  # an absent option<string>'s flat values
+_NO_NAMES = (4, 0)  # an empty list<string>'s (see _abi._EMPTY)
 
 
 def after_failure(instance: CoreInstance, handle: int, state: tuple[int, ...],
@@ -145,7 +136,8 @@ def after_failure(instance: CoreInstance, handle: int, state: tuple[int, ...],
             *(_ABSENT if grpc_code is None else _string(alloc, writes, grpc_code)),
             0 if exit_code is None else 1, 0 if exit_code is None else exit_code & _U32,
             *(_ABSENT if signal is None else _string(alloc, writes, signal)),
-            *_names(alloc, writes, lists, types), *_names(alloc, writes, lists, bases),
+            *(_names(alloc, writes, lists, types) if types else _NO_NAMES),
+            *(_names(alloc, writes, lists, bases) if bases else _NO_NAMES),
             *(_ABSENT if error_code is None else _string(alloc, writes, error_code)),
             *(_ABSENT if message is None else _string(alloc, writes, message)),
             duration_ms, 0 if pushback_ms is None else 1, pushback_ms or 0, now_ms)
@@ -203,15 +195,32 @@ def _decision(instance: CoreInstance, view: memoryview, at: int) -> Decision:
               rule_ptr + rule_len if rule_set else 0)
     if end > len(view):
         view = instance.view_to(end)
-    classification = _new_classification(
-        _CLASSES[failure_class], _lift_string(view, rule_ptr, rule_len) if rule_set else None,
-        _lift_string(view, reason_ptr, reason_len))
+        if end > len(view):
+            raise AbiError(f"a string ending at {end:#x} is outside linear memory ({len(view)} bytes)")
+    try:
+        rule = str(view[rule_ptr:rule_ptr + rule_len], "utf-8") if rule_set else None
+        reason = str(view[reason_ptr:reason_ptr + reason_len], "utf-8")
+        explanation = str(view[explanation_ptr:explanation_ptr + explanation_len], "utf-8")
+    except UnicodeDecodeError as exc:
+        raise AbiError(f"guest string is not valid UTF-8: {exc}") from None
+    # Classifications repeat (one per rule and reason) and are immutable.
+    key = (failure_class, rule, reason)
+    classification = _CLASSIFICATIONS.get(key)
+    if classification is None:
+        classification = _new_classification(_CLASSES[failure_class], rule, reason)
+        if len(_CLASSIFICATIONS) >= _INTERN_MAX:
+            _CLASSIFICATIONS.clear()
+        _CLASSIFICATIONS[key] = classification
     decision: Decision = _new_decision(
         _REASONS[give_up] if give_up_set else None, delay_ms, attempt,
-        timeout_ms if timeout_set else None, classification,
-        _lift_string(view, explanation_ptr, explanation_len), _state(u[14:19]),
+        timeout_ms if timeout_set else None, classification, explanation, _state(u[14:19]),
         _shared(u[19:]))
     return decision
+
+
+#: Lifted classifications by (class index, rule, reason); bounded.
+_CLASSIFICATIONS: dict[tuple[int, Optional[str], str], Classification] = {}
+_INTERN_MAX = 256
 
 
 def begin_attempt(instance: CoreInstance, handle: int, state: tuple[int, ...],
@@ -266,4 +275,4 @@ def _state(flat: tuple[int, ...]) -> RetryState:
 def _shared(flat: tuple[int, ...]) -> SharedState:
     if flat[0] >= _CIRCUITS:
         raise AbiError("enum discriminant is out of range")
-    return SharedState._from_flat(flat)
+    return _SHARED_INTERNED.get(flat) or SharedState._from_flat(flat)

@@ -30,7 +30,7 @@ from ._exceptions import _failure_fields_and_pushback
 from ._model import Failure
 from ._planner import (_ZERO_SHARED, AttemptFailure, Decision, GiveUpReason, Permit, RetryState,
                        SharedState, _new_retry_state)
-from ._policy import Policy, _u64, default_policy, derive_seed
+from ._policy import Policy, default_policy, derive_seed
 from ._recording import RecordedAttempt, RecordedRun, Recorder, encode_retry_state, hostname
 
 T = TypeVar("T")
@@ -315,8 +315,7 @@ class _Operation:
             None if config.recorder is None else _Recording(config, self._now_ms()))
 
     def _now_ms(self) -> int:
-        # Checked as the public API checks it: the loop calls the engine past those checks.
-        return _u64("now_ms", max(0, round(self.clock() * 1000)))
+        return _clock_ms(self.clock())
 
     def begin(self) -> Attempt:
         cfg = self.config
@@ -370,7 +369,7 @@ class _Operation:
     def failed(self, exc: Exception, duration_ms: int, now: float) -> Decision:
         """Report a failed attempt that ended at ``now`` (on the clock)."""
         self.last_exception = exc
-        now_ms = _u64("now_ms", max(0, round(now * 1000)))
+        now_ms = _clock_ms(now)
         failure, pushback = _failure_fields_and_pushback(exc, now)
         never = pushback is not None and math.isinf(pushback)
         # Checked values only (a duration from the clock, a pushback parsed
@@ -468,6 +467,16 @@ class _Recording:
 
 
 _HOST = hostname()
+_U64_MAX = (1 << 64) - 1
+
+
+def _clock_ms(seconds: float) -> int:
+    """A clock reading as the engine's ``now_ms``, checked as the public
+    methods check it (the loop calls the engine past those checks)."""
+    ms = max(0, round(seconds * 1000))
+    if ms > _U64_MAX:
+        raise ValueError(f"now_ms {ms} is outside 0..2^64-1")
+    return ms
 
 
 def _add_note(exc: BaseException, note: str) -> None:
@@ -520,8 +529,8 @@ class _Config:
             raise ValueError(f"seed must be an int in 0..2^64-1, not {seed!r}")
         if not isinstance(dependency, str):
             raise TypeError(f"dependency must be str, not {type(dependency).__name__}")
-        if isinstance(shared_state, (SharedState, Mapping)) or (
-                shared_state is not None and not callable(getattr(shared_state, "update", None))):
+        if shared_state is not None and (isinstance(shared_state, (SharedState, Mapping))
+                                         or not callable(getattr(shared_state, "update", None))):
             raise TypeError("shared_state must be a SharedStateStore such as InMemoryStateStore() "
                             f"(seed one with its set()), not {type(shared_state).__name__}")
         if on_retry is not None and not callable(on_retry):
