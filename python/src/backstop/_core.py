@@ -137,10 +137,11 @@ class CoreInstance:
         self._realloc = self._bind(exports, "cabi_realloc", (I32,) * 4, (I32,))
         # WIT function names are unique across Backstop's interfaces, so calls
         # name the function alone.
-        self._functions: dict[str, tuple[Function, _RawFunc, Optional[_RawFunc]]] = {}
+        #: Each WIT function's signature, core export and post-return, by name.
+        self.functions: dict[str, tuple[Function, _RawFunc, Optional[_RawFunc]]] = {}
         for interface, functions in interfaces.items():
             for f in functions:
-                if f.name in self._functions:
+                if f.name in self.functions:
                     raise ValueError(f"two interfaces export `{f.name}`")
                 core = self._bind(exports, f"{interface}#{f.name}", f.core_param_types,
                                   f.core_result_types)
@@ -148,7 +149,7 @@ class CoreInstance:
                 if f"cabi_post_{interface}#{f.name}" in exports:
                     post = self._bind(exports, f"cabi_post_{interface}#{f.name}",
                                       f.core_result_types, ())
-                self._functions[f.name] = (f, core, post)
+                self.functions[f.name] = (f, core, post)
 
     def _bind(self, exports: Any, name: str, params: Sequence[str], results: Sequence[str]) -> _RawFunc:
         try:
@@ -213,13 +214,9 @@ class CoreInstance:
         ptr: int = realloc._words[0] & 0xFFFFFFFF
         return ptr
 
-    def function(self, name: str) -> tuple[Function, _RawFunc, Optional[_RawFunc]]:
-        """WIT function ``name``'s signature, its core export and its post-return."""
-        return self._functions[name]
-
     def call(self, name: str, *args: Any) -> Any:
         """Call WIT function ``name``: lower ``args``, run, lift the result, post-return."""
-        f, core, post = self._functions[name]
+        f, core, post = self.functions[name]
         flat = f.lower_params(self, args)
         raw = core(flat)
         self.refresh()
@@ -232,7 +229,7 @@ class CoreInstance:
         """Call WIT function ``name`` with its parameters already flattened to
         core values (see :meth:`backstop._abi.Function.lower_params`): run,
         lift the result, post-return."""
-        f, core, post = self._functions[name]
+        f, core, post = self.functions[name]
         raw = core(flat)
         self.refresh()
         value = f.lift_result(self, raw)
@@ -244,5 +241,5 @@ class CoreInstance:
         """Call a bound core export with raw core values (for tests and diagnostics)."""
         if export == "cabi_realloc":
             return self._realloc(args)
-        _, core, _ = self._functions[export]
+        _, core, _ = self.functions[export]
         return core(args)

@@ -47,7 +47,8 @@ _CIRCUITS = len(_wit.CIRCUIT.names)
 
 
 def _encode(value: str) -> bytes:
-    """A host string as the canonical ABI stores it (as ``_abi.String``)."""
+    """A host string as the canonical ABI stores it (as ``_abi.String``;
+    inlined in :func:`_string`)."""
     if not isinstance(value, str):
         raise TypeError(f"string expects a str, got {type(value).__name__}")
     try:
@@ -84,9 +85,16 @@ def _string(alloc: Callable[[int, int], int], writes: list[tuple[int, bytes]],
             value: str) -> tuple[int, int, int]:
     """A present ``option<string>``'s flat values (discriminant, offset,
     length); its bytes are queued in ``writes``."""
-    data = _encode(value)
+    if not isinstance(value, str):
+        raise TypeError(f"string expects a str, got {type(value).__name__}")
+    try:
+        data = value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"string is not valid Unicode ({exc.reason})") from None
     if not data:
         return 1, 1, 0  # no allocation for nothing (see _abi._EMPTY)
+    if len(data) > MAX_STRING_BYTES:
+        raise ValueError(f"string of {len(data)} bytes exceeds the canonical ABI limit")
     ptr = alloc(1, len(data))
     writes.append((ptr, data))
     return 1, ptr, len(data)
@@ -164,7 +172,7 @@ def after_failure(instance: CoreInstance, handle: int, state: tuple[int, ...],
     except struct.error as exc:  # an integer out of its field's range
         raise ValueError(f"after-failure: {exc}") from None
 
-    f, core, post = instance.function(_AFTER_FAILURE)
+    f, core, post = instance.functions[_AFTER_FAILURE]
     raw = core((params,))
     assert raw is not None
     try:
@@ -227,7 +235,7 @@ def begin_attempt(instance: CoreInstance, handle: int, state: tuple[int, ...],
                   shared: tuple[int, ...], now_ms: int) -> tuple[str, Any]:
     """Call ``begin-attempt`` with the states' flat forms. Returns
     ``("ok", Permit)`` or the generic lifting's ``("error", raw policy error)``."""
-    f, core, post = instance.function(_BEGIN_ATTEMPT)
+    f, core, post = instance.functions[_BEGIN_ATTEMPT]
     raw = core((handle, *state, *shared, now_ms))
     assert raw is not None
     try:
