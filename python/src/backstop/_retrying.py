@@ -280,8 +280,8 @@ class Attempt:
                 op.cancelled_probe(duration_ms)
             return False
         self.decision = decision = op.failed(exc, duration_ms, now)
-        past_deadline = op.past_deadline(decision)
-        if decision.should_retry and not past_deadline:
+        past_deadline = op.config.deadline is not None and op.past_deadline(decision)
+        if decision.give_up is None and not past_deadline:
             self._status = _RETRYING
             if op.recording is not None:
                 op.recording.attempt(self, now, "retry", decision=decision, exc=exc)
@@ -378,7 +378,7 @@ class _Operation:
         decision = self._report(failure, duration_ms,
                                 None if pushback is None or never else int(pushback), now_ms)
         self.state = decision.state
-        if decision.should_retry and never:
+        if never and decision.give_up is None:
             # The planner would retry, but the server asked not to (gRPC A6).
             decision = dataclasses.replace(
                 decision, give_up=GiveUpReason.PUSHBACK_BEYOND_DEADLINE, delay_ms=0, next_timeout_ms=None,
@@ -686,7 +686,7 @@ class _Attempts:
             on_retry = self._operation.config.on_retry
             if on_retry is not None:
                 on_retry(self._operation.last_exception, decision.attempt, decision)
-            self._sleep(decision.delay)
+            self._sleep(decision.delay_ms / 1000)
         self._attempt = self._operation.begin()
         return self._attempt
 
@@ -758,7 +758,7 @@ class _AsyncAttempts:
                 result = on_retry(self._operation.last_exception, decision.attempt, decision)
                 if inspect.isawaitable(result):
                     await result
-            await self._sleep(decision.delay)
+            await self._sleep(decision.delay_ms / 1000)
         self._attempt = self._operation.begin()
         return self._attempt
 
