@@ -180,17 +180,11 @@ class CoreInstance:
                 self.view = memoryview(b"")
 
     def alloc(self, align: int, size: int) -> int:
-        # cabi_realloc(0, 0, align, size), inlined: a failed attempt's
-        # strings and lists make several of these per decision.
-        realloc = self._realloc
-        words = realloc._words
-        words[0:4 * _SLOT:_SLOT] = (0, 0, align, size)
-        error = realloc._invoke()
-        if error or realloc._trap:
-            realloc._fail(error)
+        # cabi_realloc(0, 0, align, size), with the view kept current for
+        # the generic lowering, which writes right after each allocation.
+        ptr = self.alloc_deferred(align, size)
         if self._memory_size() != self._size:
             self.refresh()
-        ptr: int = words[0] & 0xFFFFFFFF
         return ptr
 
     def view_to(self, end: int) -> memoryview:
@@ -203,9 +197,8 @@ class CoreInstance:
 
     def alloc_deferred(self, align: int, size: int) -> int:
         """``cabi_realloc(0, 0, align, size)`` without looking linear memory
-        up again: for a call's several allocations, after the last of which
-        the caller calls :meth:`refresh` before touching :attr:`view` (and
-        checks the pointers)."""
+        up again: for a call's several allocations, after which the caller
+        gets the view from :meth:`view_to` (and checks the pointers)."""
         realloc = self._realloc
         _REALLOC_ARGS.pack_into(realloc._buf, 0, align, size)
         error = realloc._invoke()

@@ -292,7 +292,6 @@ _SHARED_INTERNED[_ZERO_FLAT] = _ZERO_SHARED
 
 
 # Enum members by WIT case name: a dict lookup costs a tenth of ``Enum(value)``.
-_CIRCUITS = {c.value: c for c in Circuit}
 _REASONS = {r.value: r for r in GiveUpReason}
 _CLASSES = {c.value: c for c in FailureClass}
 
