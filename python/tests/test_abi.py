@@ -367,3 +367,34 @@ def test_compiled_records_reject_bad_guest_values() -> None:
     mem.buf[0] = 2
     with pytest.raises(AbiError, match="option discriminant 2"):
         t.load(mem, 0)
+
+
+@pytest.mark.parametrize("t, value", [
+    (_wit.RETRY_STATE, RETRY_STATE_VALUE),
+    (_wit.PERMIT, ("circuit-open", 1, None, 5, False, (0, None, 0, 0), SHARED_VALUE)),
+    (_wit.PERMIT, (None, 3, 2500, 0, True, RETRY_STATE_VALUE, SHARED_VALUE)),
+    (_wit.DECISION, (None, 1200, 2, 30_000, ("permanent", "rule-1", "because"), "why",
+                     RETRY_STATE_VALUE, SHARED_VALUE)),
+    (_wit.DECISION, ("deadline", 0, 2, None, CLASSIFICATION_VALUE, "", RETRY_STATE_VALUE,
+                     SHARED_VALUE)),
+    (_wit.AFTER_FAILURE.params_tuple, (7, RETRY_STATE_VALUE, SHARED_VALUE,
+                                       (FAILURE_VALUE, 150, None), 99)),
+    (_wit.AFTER_FAILURE.params_tuple, (7, RETRY_STATE_VALUE, SHARED_VALUE,
+                                       ((None,) * 4 + ([], ["x"]) + (None, None), 0, 5), 99)),
+])
+def test_flat_struct_stores_flat_values_in_the_memory_layout(t: Record, value: object) -> None:
+    # The same allocations in the same order on both sides, so equal pointers.
+    stored, packed = FakeMemory(), FakeMemory()
+    Record.store(t, stored, 1024, value)
+    flat: list[int] = []
+    Record.lower_flat(t, packed, value, flat)
+    s = _abi.flat_struct(t)
+    assert s.size == t.size and len(flat) == t.flat
+    s.pack_into(packed.view, 1024, *flat)
+    assert packed.buf == stored.buf
+    assert list(s.unpack_from(stored.view, 1024)) == flat
+
+
+def test_flat_struct_refuses_variants() -> None:
+    with pytest.raises(TypeError, match="no flat-order memory layout"):
+        _abi.flat_struct(_wit.AFTER_FAILURE.result)  # type: ignore[arg-type]

@@ -688,3 +688,52 @@ def _generic_store(record: Record, mem: Memory, ptr: int, value: Any) -> None:
 
 def _generic_lower(record: Record, mem: Memory, value: Any, out: list[int]) -> None:
     Record.lower_flat(record, mem, value, out)
+
+
+# -- flat-order memory layouts -------------------------------------------------
+
+
+def flat_struct(t: ValType) -> struct.Struct:
+    """A ``struct.Struct`` between ``t``'s flat core values, in flat order,
+    and its memory layout: ``pack_into(view, ptr, *flat)`` stores a value
+    given its flat form, ``unpack_from`` loads one as (unchecked) flat values.
+
+    For records of integers, bools, small enums, strings, lists and options
+    of those, and such records again, the flat order is the memory order
+    (an option's discriminant, then its payload; a string's or list's offset,
+    then its length), so one struct does it. Integers travel as unsigned bit
+    patterns of their memory width, as flat values do; a string or list's
+    pair points at data lowered separately. For the hand-written hot calls
+    (``backstop._retrycalls``), which must check lifted values themselves.
+    """
+    codes: list[str] = []
+    pos = 0
+
+    def field(offset: int, code: str, size: int) -> None:
+        nonlocal pos
+        if offset > pos:
+            codes.append(f"{offset - pos}x")
+        codes.append(code)
+        pos = offset + size
+
+    def visit(t: ValType, offset: int) -> None:
+        if isinstance(t, Int):
+            field(offset, _INT_CODES[(t._bits, False)], t.size)
+        elif isinstance(t, (Bool, Enum)) and t.size == 1:
+            field(offset, "B", 1)
+        elif isinstance(t, (String, List)):
+            field(offset, "I", 4)
+            field(offset + 4, "I", 4)
+        elif isinstance(t, Option) and t._payload_flat == t._some.flat:
+            field(offset, "B", 1)
+            visit(t._some, offset + t._payload_offset)
+        elif isinstance(t, Record):
+            for ft, fo in zip(t.types, t.offsets):
+                visit(ft, offset + fo)
+        else:
+            raise TypeError(f"{type(t).__name__} has no flat-order memory layout")
+
+    visit(t, 0)
+    if t.size > pos:
+        codes.append(f"{t.size - pos}x")
+    return struct.Struct("<" + "".join(codes))

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import struct
 from typing import Any, Mapping, Optional, Sequence
 
 import wasmtime
 from wasmtime import _bindings as _capi  # the pinned wasmtime's own ctypes declarations
 from wasmtime._ffi import dll as _dll
 
-from ._abi import I32, I64, Function
+from ._abi import I32, I64, AbiError, Function
 
 # Private prototypes (``dll[name]`` makes a fresh function object, leaving
 # wasmtime-py's own untouched) returning plain addresses. They declare no
@@ -45,6 +46,8 @@ _CORE_TYPES = {I32: wasmtime.ValType.i32(), I64: wasmtime.ValType.i64()}
 _SLOT = ctypes.sizeof(_capi.wasmtime_val_raw_t) // 8
 assert ctypes.sizeof(_capi.wasmtime_val_raw_t) % 8 == 0
 _MASKS = {I32: 0xFFFFFFFF, I64: (1 << 64) - 1}
+#: cabi_realloc's arguments (0, 0, align, size) in their slots, in one pack.
+_REALLOC_ARGS = struct.Struct(f"<{_SLOT * 16}xI{_SLOT * 8 - 4}xI{_SLOT * 8 - 4}x")
 
 
 class _RawFunc:
@@ -113,7 +116,10 @@ class CoreInstance:
     """
 
     def __init__(self, engine: wasmtime.Engine, module: wasmtime.Module,
-                 interfaces: Mapping[str, Sequence[Function]]) -> None:
+                 interfaces: Mapping[str, Sequence[Function]], fixed_memory: bool = False) -> None:
+        """``fixed_memory``: the engine keeps linear memory in place
+        (``memory_may_move = False``), so growing it only lengthens the view."""
+        self._fixed_memory = fixed_memory
         # The store owns the instance; keep it alive as long as we are.
         self._store = store = wasmtime.Store(engine)
         exports = wasmtime.Instance(store, module, []).exports(store)
@@ -127,14 +133,15 @@ class CoreInstance:
         self._memory_data = functools.partial(_memory_data, _addr(self._ctx), _addr(self._memory_ref))
         self._addr = self._size = -1
         self.view = memoryview(b"")
-        self._refresh()
+        self.refresh()
         self._realloc = self._bind(exports, "cabi_realloc", (I32,) * 4, (I32,))
         # WIT function names are unique across Backstop's interfaces, so calls
         # name the function alone.
-        self._functions: dict[str, tuple[Function, _RawFunc, Optional[_RawFunc]]] = {}
+        #: Each WIT function's signature, core export and post-return, by name.
+        self.functions: dict[str, tuple[Function, _RawFunc, Optional[_RawFunc]]] = {}
         for interface, functions in interfaces.items():
             for f in functions:
-                if f.name in self._functions:
+                if f.name in self.functions:
                     raise ValueError(f"two interfaces export `{f.name}`")
                 core = self._bind(exports, f"{interface}#{f.name}", f.core_param_types,
                                   f.core_result_types)
@@ -142,7 +149,7 @@ class CoreInstance:
                 if f"cabi_post_{interface}#{f.name}" in exports:
                     post = self._bind(exports, f"cabi_post_{interface}#{f.name}",
                                       f.core_result_types, ())
-                self._functions[f.name] = (f, core, post)
+                self.functions[f.name] = (f, core, post)
 
     def _bind(self, exports: Any, name: str, params: Sequence[str], results: Sequence[str]) -> _RawFunc:
         try:
@@ -158,12 +165,14 @@ class CoreInstance:
                             f"the WIT signature needs ({', '.join(params)}) -> ({', '.join(results)})")
         return _RawFunc(self._store, func, params, results)
 
-    def _refresh(self) -> None:
-        # Any guest call may grow (and so move) linear memory.
-        # Memory only moves when it grows, so the size alone says whether to look.
+    def refresh(self) -> None:
+        """Look linear memory up again: any guest call may grow (and so move)
+        it. It only moves when it grows, so the size alone says whether to look."""
         size = self._memory_size()
         if size != self._size:
             addr = self._memory_data() or 0
+            if self._fixed_memory and self._size > 0 and addr != self._addr:
+                raise AbiError("linear memory moved, though the engine keeps it in place")
             self._addr, self._size = addr, size
             if size:
                 self.view = memoryview((ctypes.c_ubyte * size).from_address(addr)).cast("B")
@@ -171,25 +180,39 @@ class CoreInstance:
                 self.view = memoryview(b"")
 
     def alloc(self, align: int, size: int) -> int:
-        # cabi_realloc(0, 0, align, size), inlined: a failed attempt's
-        # strings and lists make several of these per decision.
+        # cabi_realloc(0, 0, align, size), with the view kept current for
+        # the generic lowering, which writes right after each allocation.
+        ptr = self.alloc_deferred(align, size)
+        if self._memory_size() != self._size:
+            self.refresh()
+        return ptr
+
+    def view_to(self, end: int) -> memoryview:
+        """The view of linear memory after a guest call, for data up to
+        ``end`` (bounds-check against it). With ``fixed_memory`` it is looked
+        up again only if it ends before ``end``; otherwise always."""
+        if end > len(self.view) or not self._fixed_memory:
+            self.refresh()
+        return self.view
+
+    def alloc_deferred(self, align: int, size: int) -> int:
+        """``cabi_realloc(0, 0, align, size)`` without looking linear memory
+        up again: for a call's several allocations, after which the caller
+        gets the view from :meth:`view_to` (and checks the pointers)."""
         realloc = self._realloc
-        words = realloc._words
-        words[0:4 * _SLOT:_SLOT] = (0, 0, align, size)
+        _REALLOC_ARGS.pack_into(realloc._buf, 0, align, size)
         error = realloc._invoke()
         if error or realloc._trap:
             realloc._fail(error)
-        if self._memory_size() != self._size:
-            self._refresh()
-        ptr: int = words[0] & 0xFFFFFFFF
+        ptr: int = realloc._words[0] & 0xFFFFFFFF
         return ptr
 
     def call(self, name: str, *args: Any) -> Any:
         """Call WIT function ``name``: lower ``args``, run, lift the result, post-return."""
-        f, core, post = self._functions[name]
+        f, core, post = self.functions[name]
         flat = f.lower_params(self, args)
         raw = core(flat)
-        self._refresh()
+        self.refresh()
         value = f.lift_result(self, raw)
         if post is not None:
             post(() if raw is None else (raw,))
@@ -199,9 +222,9 @@ class CoreInstance:
         """Call WIT function ``name`` with its parameters already flattened to
         core values (see :meth:`backstop._abi.Function.lower_params`): run,
         lift the result, post-return."""
-        f, core, post = self._functions[name]
+        f, core, post = self.functions[name]
         raw = core(flat)
-        self._refresh()
+        self.refresh()
         value = f.lift_result(self, raw)
         if post is not None:
             post(() if raw is None else (raw,))
@@ -211,5 +234,5 @@ class CoreInstance:
         """Call a bound core export with raw core values (for tests and diagnostics)."""
         if export == "cabi_realloc":
             return self._realloc(args)
-        _, core, _ = self._functions[export]
+        _, core, _ = self.functions[export]
         return core(args)

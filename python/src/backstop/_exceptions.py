@@ -81,6 +81,8 @@ def exception_chain(exc: BaseException) -> list[BaseException]:
     """The exception and its causes, outermost first, as Python's traceback
     shows them: ``__cause__`` if set, else ``__context__`` unless suppressed
     (``raise ... from None``). Stops at a cycle or after :data:`MAX_CHAIN`."""
+    if exc.__cause__ is None and (exc.__context__ is None or exc.__suppress_context__):
+        return [exc]  # the common case, without the cycle bookkeeping
     chain: list[BaseException] = []
     seen: set[int] = set()
     current: Optional[BaseException] = exc
@@ -209,25 +211,39 @@ def failure_and_pushback(exc: BaseException, now: Optional[float] = None
     return _failure(exc, chain), _chain_pushback(chain, now)
 
 
+def _failure_fields_and_pushback(exc: BaseException, now: Optional[float]
+                                 ) -> tuple[tuple[Any, ...], Union[int, float, None]]:
+    """:func:`failure_and_pushback` with the failure as its fields in WIT
+    order (the retry loop's path: the record is only passed on to the engine)."""
+    chain = exception_chain(exc)
+    return _failure_fields(exc, chain), _chain_pushback(chain, now)
+
+
 def _failure(exc: BaseException, chain: list[BaseException]) -> Failure:
-    found: dict[str, Any] = {}
-    for link in chain:
-        for key, value in _facts(link).items():
-            if value is not None and key not in found:
-                found[key] = value
+    failure: Failure = _new_failure(*_failure_fields(exc, chain))
+    return failure
+
+
+def _failure_fields(exc: BaseException, chain: list[BaseException]) -> tuple[Any, ...]:
+    if len(chain) == 1:
+        found = _facts(exc)  # a fact of None is as good as none
+    else:
+        found = {}
+        for link in chain:
+            for key, value in _facts(link).items():
+                if value is not None and key not in found:
+                    found[key] = value
     try:
         message = _text(str(exc))
     except Exception:  # a broken __str__ must not hide the failure
         message = None
     try:
-        types, bases = _chain_names(tuple(type(e) for e in chain))
+        types, bases = _chain_names(tuple(map(type, chain)))
     except TypeError:  # an unhashable metaclass: no cache
         types = tuple(exception_type_name(e) for e in chain)
         bases = exception_bases(chain)
-    failure: Failure = _new_failure(found.get("http_status"), found.get("grpc_code"),
-                                    found.get("exit_code"), found.get("signal"), types, bases,
-                                    found.get("error_code"), message)
-    return failure
+    return (found.get("http_status"), found.get("grpc_code"), found.get("exit_code"),
+            found.get("signal"), types, bases, found.get("error_code"), message)
 
 
 _U64_MAX = (1 << 64) - 1

@@ -253,27 +253,45 @@ class SharedState:
 
     @classmethod
     def _lift(cls, raw: tuple[Any, ...]) -> "SharedState":
+        breaker, (spent_milli,) = raw
+        circuit, *rest = breaker
+        return cls._from_flat((_CIRCUIT_INDEX[circuit], *rest, spent_milli))
+
+    @classmethod
+    def _from_flat(cls, flat: tuple[int, ...]) -> "SharedState":
+        """The shared state whose flat core values (the WIT record flattened:
+        circuit index, breaker counters, budget) are ``flat``, checked."""
         # Shared states repeat (a closed breaker and a full budget come back
         # unchanged from most calls), and they are immutable: hand out one
-        # object per value instead of building three per call.
-        shared = _SHARED_INTERNED.get(raw)
+        # object per value instead of building three per call, its flat form
+        # kept with it for the next call.
+        shared = _SHARED_INTERNED.get(flat)
         if shared is None:
-            breaker, budget = raw
-            circuit, *rest = breaker
-            shared = _new_shared(_new_breaker(_CIRCUITS[circuit], *rest), _new_budget(*budget))
+            circuit, failures, outcomes, count, opened, started, succeeded, spent = flat
+            shared = _new_shared(_new_breaker(_CIRCUIT_LIST[circuit], failures, outcomes, count,
+                                              opened, started, succeeded), _new_budget(spent))
+            shared.__dict__["_flat"] = flat
             if len(_SHARED_INTERNED) >= _INTERN_MAX:
                 _SHARED_INTERNED.clear()
-            _SHARED_INTERNED[raw] = shared
+                _SHARED_INTERNED[_ZERO_FLAT] = _ZERO_SHARED
+            _SHARED_INTERNED[flat] = shared
         return shared
 
 
-#: Lifted shared states by their raw value (see SharedState._lift); bounded.
-_SHARED_INTERNED: dict[tuple[Any, ...], SharedState] = {}
+#: Lifted shared states by their flat value (see SharedState._from_flat); bounded.
+_SHARED_INTERNED: dict[tuple[int, ...], SharedState] = {}
 _INTERN_MAX = 256
+_CIRCUIT_LIST = tuple(Circuit)
+_CIRCUIT_INDEX = {c.value: i for i, c in enumerate(Circuit)}
+#: The all-zero shared state, every new dependency's. Interned, so the engine's
+#: answers for it come back as this very object and compare by identity.
+_ZERO_SHARED = SharedState()
+_ZERO_FLAT = (0, 0, 0, 0, 0, 0, 0, 0)
+_ZERO_SHARED.__dict__["_flat"] = _ZERO_FLAT
+_SHARED_INTERNED[_ZERO_FLAT] = _ZERO_SHARED
 
 
 # Enum members by WIT case name: a dict lookup costs a tenth of ``Enum(value)``.
-_CIRCUITS = {c.value: c for c in Circuit}
 _REASONS = {r.value: r for r in GiveUpReason}
 _CLASSES = {c.value: c for c in FailureClass}
 
@@ -358,10 +376,14 @@ class AttemptFailure:
         return cls(failure_from_exception(exc), duration_ms,
                    None if pushback is None or math.isinf(pushback) else int(pushback))
 
-    def _lower(self) -> tuple[Any, ...]:
+    def _failure_fields(self) -> tuple[Any, ...]:
+        """The failure's fields in WIT order."""
         f = self.failure
-        return ((f.http_status, f.grpc_code, f.exit_code, f.signal, f.error_types, f.error_bases,
-                 f.error_code, f.message), self.duration_ms, self.pushback_ms)
+        return (f.http_status, f.grpc_code, f.exit_code, f.signal, f.error_types, f.error_bases,
+                f.error_code, f.message)
+
+    def _lower(self) -> tuple[Any, ...]:
+        return (self._failure_fields(), self.duration_ms, self.pushback_ms)
 
 
 def _classification(raw: tuple[Any, ...]) -> Classification:

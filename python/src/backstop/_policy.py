@@ -7,24 +7,26 @@ import threading
 import weakref
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Literal, Optional, Sequence, Tuple, Union
 
 import wasmtime
 
-from . import _wit
+from . import _retrycalls, _wit
 from ._abi import AbiError
 from ._core import CoreInstance
 from ._model import (Classification, EngineError, ErrorCode, Failure, FailureClass,
                      PolicyError, PolicyLoadError)
 from ._alerts import Evaluation, Event, KeyedEvaluation, KeyedState, NeededKeys, Sink
 from ._redaction import RedactionReport
-from ._planner import (AttemptFailure, Decision, Permit, RetryState, Schedule, SharedState,
-                       _new_permit, _new_retry_state, _trusted)
+from ._planner import (_ZERO_SHARED, AttemptFailure, Decision, Permit, RetryState, Schedule,
+                       SharedState, _new_permit, _new_retry_state, _trusted)
 
 _U32_MAX = (1 << 32) - 1
 _U64_MAX = (1 << 64) - 1
 #: Most attempts the engine lists in a dry-run schedule.
 MAX_SCHEDULE = 10_000
+
+_BEGIN_ATTEMPT, _AFTER_FAILURE = _wit.BEGIN_ATTEMPT.name, _wit.AFTER_FAILURE.name
 
 PolicyFormat = Literal["toml", "json"]
 _FORMATS = ("toml", "json")
@@ -57,7 +59,15 @@ def _compiled_module() -> tuple[wasmtime.Engine, wasmtime.Module]:
     global _compiled
     with _compile_lock:
         if _compiled is None:
-            engine = wasmtime.Engine(_engine_config())
+            config = _engine_config()
+            # Linear memory grows in place and never moves (all a 32-bit
+            # memory can address is reserved up front, as wasmtime does by
+            # default on 64-bit hosts), so a view of it stays valid and the
+            # hot calls look its size up only when a pointer lies past the
+            # view (see CoreInstance.view_to).
+            config.memory_reservation = 1 << 32
+            config.memory_may_move = False
+            engine = wasmtime.Engine(config)
             _compiled = engine, wasmtime.Module(engine, wasm_bytes(CORE_MODULE))
         return _compiled
 
@@ -89,7 +99,7 @@ class _Runtime:
         """The live instance; call with :attr:`lock` held."""
         if self._instance is None:
             engine, module = _compiled_module()
-            self._instance = CoreInstance(engine, module, _wit.EXPORTS)
+            self._instance = CoreInstance(engine, module, _wit.EXPORTS, fixed_memory=True)
         instance = self._instance
         while self._pending_drops:
             generation, handle = self._pending_drops.pop()
@@ -111,6 +121,16 @@ class _Runtime:
         (lock held). For diagnostics and tests: bad values can trap the guest."""
         instance = self.instance()
         return self._guarded(instance, export, args, raw=True)
+
+    def run(self, name: str, call: Callable[..., Any], *args: Any) -> Any:
+        """``call(instance, *args)``, a hand-written call of WIT function
+        ``name`` (see :mod:`backstop._retrycalls`), with trap recovery (lock held)."""
+        instance = self.instance()
+        try:
+            return call(instance, *args)
+        except (wasmtime.Trap, wasmtime.WasmtimeError, AbiError) as exc:
+            self.discard_instance()
+            raise EngineError(f"the policy engine trapped in `{name}` and was restarted: {exc}") from exc
 
     def _guarded(self, instance: CoreInstance, name: str, args: Sequence[Any],
                  raw: bool = False, flat: bool = False) -> Any:
@@ -249,6 +269,10 @@ class Policy:
         """
         _check_arg("state", state, RetryState)
         _check_arg("shared", shared, SharedState)
+        return self._begin_attempt(state, shared, _u64("now_ms", now_ms))
+
+    def _begin_attempt(self, state: RetryState, shared: SharedState, now_ms: int) -> Permit:
+        """:meth:`begin_attempt` for the retry loop, with values it checked."""
         if (state.attempts == 0 and state.started_at_ms is None and state.last_delay_ms == 0
                 and not self._closed):
             fast = self._fast_for(shared, ask=True)
@@ -257,12 +281,11 @@ class Policy:
                 # state, with the clock and the seed filled in as it says.
                 p = fast[2]
                 return _new_permit(None, p.attempt, p.timeout_ms, p.retry_after_ms, p.probe,
-                                   _new_retry_state(p.state.attempts, _u64("now_ms", now_ms),
+                                   _new_retry_state(p.state.attempts, now_ms,
                                                     p.state.last_delay_ms, state.seed),
                                    shared)
-        return Permit._lift(self._plan_flat(
-            "begin-attempt", (*_flat(_wit.RETRY_STATE, state), *_flat(_wit.SHARED_STATE, shared),
-                              _u64("now_ms", now_ms))))
+        return self._run(_BEGIN_ATTEMPT, _retrycalls.begin_attempt, _flat(_wit.RETRY_STATE, state),
+                         _flat(_wit.SHARED_STATE, shared), now_ms)
 
     def after_failure(self, state: RetryState, shared: SharedState,
                       outcome: Union[AttemptFailure, Failure], now_ms: int) -> Decision:
@@ -274,8 +297,24 @@ class Policy:
         if isinstance(outcome, Failure):
             outcome = AttemptFailure(outcome)
         _check_arg("outcome", outcome, AttemptFailure)
-        return Decision._lift(self._plan("after-failure", state._lower(), shared._lower(),
-                                         outcome._lower(), _u64("now_ms", now_ms)))
+        return self._after_failure(state, shared, outcome._failure_fields(), outcome.duration_ms,
+                                   outcome.pushback_ms, _u64("now_ms", now_ms))
+
+    def _after_failure(self, state: RetryState, shared: SharedState, failure: tuple[Any, ...],
+                       duration_ms: int, pushback_ms: Optional[int], now_ms: int) -> Decision:
+        """:meth:`after_failure` for the retry loop, with values it checked:
+        ``failure`` is a :class:`Failure`'s fields in WIT order."""
+        return self._run(_AFTER_FAILURE, _retrycalls.after_failure, _flat(_wit.RETRY_STATE, state),
+                         _flat(_wit.SHARED_STATE, shared), failure, duration_ms, pushback_ms, now_ms)
+
+    def _run(self, name: str, call: Callable[..., tuple[str, Any]], *args: Any) -> Any:
+        """One of :mod:`backstop._retrycalls`' calls, with this policy's handle."""
+        runtime = self._runtime
+        with runtime.lock:
+            case, value = runtime.run(name, call, self._handle(), *args)
+        if case == "error":
+            raise _policy_error(value)
+        return value
 
     def after_success(self, shared: SharedState) -> SharedState:
         """After a successful attempt: close a half-open circuit, refill the
@@ -424,8 +463,6 @@ class Policy:
         return f"<backstop.Policy {self.format} ({state})>"
 
 
-#: The all-zero shared state (every new dependency's), for the fast path.
-_ZERO_SHARED = SharedState()
 
 
 def _flat(t: Any, value: Any) -> tuple[int, ...]:

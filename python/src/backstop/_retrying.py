@@ -26,10 +26,10 @@ import weakref
 from typing import (Any, Awaitable, Callable, Iterator, Mapping, Optional, Protocol, TypeVar,
                     Union, overload)
 
-from ._exceptions import failure_and_pushback
+from ._exceptions import _failure_fields_and_pushback
 from ._model import Failure
-from ._planner import (AttemptFailure, Decision, GiveUpReason, Permit, RetryState, SharedState,
-                       _builder, _new_retry_state)
+from ._planner import (_ZERO_SHARED, AttemptFailure, Decision, GiveUpReason, Permit, RetryState,
+                       SharedState, _new_retry_state)
 from ._policy import Policy, default_policy, derive_seed
 from ._recording import RecordedAttempt, RecordedRun, Recorder, encode_retry_state, hostname
 
@@ -131,8 +131,7 @@ class InMemoryStateStore:
             return f"<InMemoryStateStore {sorted(self._states)}>"
 
 
-_FRESH = SharedState()
-_new_attempt_failure = _builder(AttemptFailure)
+_FRESH = _ZERO_SHARED
 
 #: By default every operation with one Policy object shares one store: its
 #: breaker and budget. Weak keys, so the store goes with the policy.
@@ -281,8 +280,8 @@ class Attempt:
                 op.cancelled_probe(duration_ms)
             return False
         self.decision = decision = op.failed(exc, duration_ms, now)
-        past_deadline = op.past_deadline(decision)
-        if decision.should_retry and not past_deadline:
+        past_deadline = op.config.deadline is not None and op.past_deadline(decision)
+        if decision.give_up is None and not past_deadline:
             self._status = _RETRYING
             if op.recording is not None:
                 op.recording.attempt(self, now, "retry", decision=decision, exc=exc)
@@ -316,14 +315,16 @@ class _Operation:
             None if config.recorder is None else _Recording(config, self._now_ms()))
 
     def _now_ms(self) -> int:
-        return max(0, round(self.clock() * 1000))
+        return _clock_ms(self.clock())
 
     def begin(self) -> Attempt:
         cfg = self.config
         now_ms = self._now_ms()
 
         def begin(shared: SharedState) -> tuple[SharedState, Permit]:
-            permit = cfg.policy.begin_attempt(self.state, shared, now_ms)
+            if not isinstance(shared, SharedState):  # from a custom store
+                raise TypeError(f"shared must be a SharedState, not {type(shared).__name__}")
+            permit = cfg.policy._begin_attempt(self.state, shared, now_ms)
             return permit.shared, permit
 
         permit = cfg.store.update(cfg.dependency, begin)
@@ -352,11 +353,15 @@ class _Operation:
         error.__cause__ = last
         return error
 
-    def _report(self, outcome: AttemptFailure, now_ms: int) -> Decision:
+    def _report(self, failure: tuple[Any, ...], duration_ms: int, pushback_ms: Optional[int],
+                now_ms: int) -> Decision:
         cfg = self.config
 
         def after(shared: SharedState) -> tuple[SharedState, Decision]:
-            decision = cfg.policy.after_failure(self.state, shared, outcome, now_ms)
+            if not isinstance(shared, SharedState):  # from a custom store
+                raise TypeError(f"shared must be a SharedState, not {type(shared).__name__}")
+            decision = cfg.policy._after_failure(self.state, shared, failure, duration_ms,
+                                                 pushback_ms, now_ms)
             return decision.shared, decision
 
         return cfg.store.update(cfg.dependency, after)
@@ -364,16 +369,16 @@ class _Operation:
     def failed(self, exc: Exception, duration_ms: int, now: float) -> Decision:
         """Report a failed attempt that ended at ``now`` (on the clock)."""
         self.last_exception = exc
-        now_ms = max(0, round(now * 1000))
-        failure, pushback = failure_and_pushback(exc, now=now)
+        now_ms = _clock_ms(now)
+        failure, pushback = _failure_fields_and_pushback(exc, now)
         never = pushback is not None and math.isinf(pushback)
         # Checked values only (a duration from the clock, a pushback parsed
-        # to whole milliseconds), so the dataclass checks are skipped.
-        outcome: AttemptFailure = _new_attempt_failure(
-            failure, duration_ms, None if pushback is None or never else int(pushback))
-        decision = self._report(outcome, now_ms)
+        # to whole milliseconds, a failure built from the exception), so no
+        # AttemptFailure is built and checked just to be taken apart.
+        decision = self._report(failure, duration_ms,
+                                None if pushback is None or never else int(pushback), now_ms)
         self.state = decision.state
-        if decision.should_retry and never:
+        if never and decision.give_up is None:
             # The planner would retry, but the server asked not to (gRPC A6).
             decision = dataclasses.replace(
                 decision, give_up=GiveUpReason.PUSHBACK_BEYOND_DEADLINE, delay_ms=0, next_timeout_ms=None,
@@ -384,7 +389,8 @@ class _Operation:
         return decision
 
     def cancelled_probe(self, duration_ms: int) -> None:
-        self._report(AttemptFailure(CANCELLED_PROBE_FAILURE, duration_ms, None), self._now_ms())
+        outcome = AttemptFailure(CANCELLED_PROBE_FAILURE, duration_ms, None)
+        self._report(outcome._failure_fields(), outcome.duration_ms, None, self._now_ms())
 
     def succeeded(self) -> None:
         policy = self.config.policy
@@ -461,6 +467,16 @@ class _Recording:
 
 
 _HOST = hostname()
+_U64_MAX = (1 << 64) - 1
+
+
+def _clock_ms(seconds: float) -> int:
+    """A clock reading as the engine's ``now_ms``, checked as the public
+    methods check it (the loop calls the engine past those checks)."""
+    ms = max(0, round(seconds * 1000))
+    if ms > _U64_MAX:
+        raise ValueError(f"now_ms {ms} is outside 0..2^64-1")
+    return ms
 
 
 def _add_note(exc: BaseException, note: str) -> None:
@@ -513,8 +529,8 @@ class _Config:
             raise ValueError(f"seed must be an int in 0..2^64-1, not {seed!r}")
         if not isinstance(dependency, str):
             raise TypeError(f"dependency must be str, not {type(dependency).__name__}")
-        if isinstance(shared_state, (SharedState, Mapping)) or (
-                shared_state is not None and not callable(getattr(shared_state, "update", None))):
+        if shared_state is not None and (isinstance(shared_state, (SharedState, Mapping))
+                                         or not callable(getattr(shared_state, "update", None))):
             raise TypeError("shared_state must be a SharedStateStore such as InMemoryStateStore() "
                             f"(seed one with its set()), not {type(shared_state).__name__}")
         if on_retry is not None and not callable(on_retry):
@@ -670,7 +686,7 @@ class _Attempts:
             on_retry = self._operation.config.on_retry
             if on_retry is not None:
                 on_retry(self._operation.last_exception, decision.attempt, decision)
-            self._sleep(decision.delay)
+            self._sleep(decision.delay_ms / 1000)
         self._attempt = self._operation.begin()
         return self._attempt
 
@@ -742,7 +758,7 @@ class _AsyncAttempts:
                 result = on_retry(self._operation.last_exception, decision.attempt, decision)
                 if inspect.isawaitable(result):
                     await result
-            await self._sleep(decision.delay)
+            await self._sleep(decision.delay_ms / 1000)
         self._attempt = self._operation.begin()
         return self._attempt
 
