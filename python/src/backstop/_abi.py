@@ -169,6 +169,19 @@ _PAIR = struct.Struct("<II")
 # callers pass for an empty Vec; it saves a guest call per empty value.
 
 
+def utf8(value: Any) -> bytes:
+    """A ``string`` value's UTF-8 bytes, checked as the canonical ABI requires."""
+    if not isinstance(value, str):
+        raise TypeError(f"string expects a str, got {type(value).__name__}")
+    try:
+        data = value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"string is not valid Unicode ({exc.reason})") from None
+    if len(data) > MAX_STRING_BYTES:
+        raise ValueError(f"string of {len(data)} bytes exceeds the canonical ABI limit")
+    return data
+
+
 class String(ValType):
     """A UTF-8 string: an ``(offset, byte length)`` pair pointing at guest memory."""
 
@@ -177,16 +190,9 @@ class String(ValType):
 
     @staticmethod
     def lower_range(mem: Memory, value: Any) -> tuple[int, int]:
-        if not isinstance(value, str):
-            raise TypeError(f"string expects a str, got {type(value).__name__}")
-        try:
-            data = value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ValueError(f"string is not valid Unicode ({exc.reason})") from None
+        data = utf8(value)
         if not data:
             return 1, 0  # see _EMPTY
-        if len(data) > MAX_STRING_BYTES:
-            raise ValueError(f"string of {len(data)} bytes exceeds the canonical ABI limit")
         ptr = alloc_checked(mem, 1, len(data))
         mem.view[ptr:ptr + len(data)] = data
         return ptr, len(data)

@@ -18,7 +18,7 @@ import struct
 from typing import Any, Callable, Optional, Sequence
 
 from . import _wit
-from ._abi import MAX_STRING_BYTES, AbiError, flat_struct
+from ._abi import MAX_STRING_BYTES, AbiError, flat_struct, utf8
 from ._core import CoreInstance
 from ._model import Classification, FailureClass
 from ._planner import (_SHARED_INTERNED, Decision, GiveUpReason, Permit, RetryState, SharedState,
@@ -85,16 +85,9 @@ def _string(alloc: Callable[[int, int], int], writes: list[tuple[int, bytes]],
             value: str) -> tuple[int, int, int]:
     """A present ``option<string>``'s flat values (discriminant, offset,
     length); its bytes are queued in ``writes``."""
-    if not isinstance(value, str):
-        raise TypeError(f"string expects a str, got {type(value).__name__}")
-    try:
-        data = value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"string is not valid Unicode ({exc.reason})") from None
+    data = utf8(value)
     if not data:
         return 1, 1, 0  # no allocation for nothing (see _abi._EMPTY)
-    if len(data) > MAX_STRING_BYTES:
-        raise ValueError(f"string of {len(data)} bytes exceeds the canonical ABI limit")
     ptr = alloc(1, len(data))
     writes.append((ptr, data))
     return 1, ptr, len(data)
@@ -176,10 +169,7 @@ def after_failure(instance: CoreInstance, handle: int, state: tuple[int, ...],
     raw = core((params,))
     assert raw is not None
     try:
-        ptr = raw & _U32
-        view = instance.view_to(ptr + _DECISION_RESULT.size)
-        if ptr & 7 or ptr + _DECISION_RESULT.size > len(view):
-            raise AbiError(f"return area {ptr:#x} is misaligned or outside linear memory")
+        ptr, view = _return_area(instance, raw, _DECISION_RESULT.size)
         if view[ptr] == 0:
             return "ok", _decision(instance, view, ptr + _DECISION_AT)
         instance.refresh()
@@ -188,6 +178,15 @@ def after_failure(instance: CoreInstance, handle: int, state: tuple[int, ...],
     finally:
         if post is not None:
             post((raw,))
+
+
+def _return_area(instance: CoreInstance, raw: int, size: int) -> tuple[int, memoryview]:
+    """The call's return pointer and a view that holds its ``size`` bytes."""
+    ptr = raw & _U32
+    view = instance.view_to(ptr + size)
+    if ptr & 7 or ptr + size > len(view):
+        raise AbiError(f"return area {ptr:#x} is misaligned or outside linear memory")
+    return ptr, view
 
 
 def _decision(instance: CoreInstance, view: memoryview, at: int) -> Decision:
@@ -239,10 +238,7 @@ def begin_attempt(instance: CoreInstance, handle: int, state: tuple[int, ...],
     raw = core((handle, *state, *shared, now_ms))
     assert raw is not None
     try:
-        ptr = raw & _U32
-        view = instance.view_to(ptr + _PERMIT_RESULT.size)
-        if ptr & 7 or ptr + _PERMIT_RESULT.size > len(view):
-            raise AbiError(f"return area {ptr:#x} is misaligned or outside linear memory")
+        ptr, view = _return_area(instance, raw, _PERMIT_RESULT.size)
         if view[ptr] == 0:
             return "ok", _permit(view, ptr + _PERMIT_AT)
         instance.refresh()
