@@ -18,7 +18,7 @@ import struct
 from typing import Any, Callable, Optional, Sequence
 
 from . import _wit
-from ._abi import MAX_STRING_BYTES, AbiError, flat_struct, utf8
+from ._abi import AbiError, flat_struct, utf8
 from ._core import CoreInstance
 from ._model import Classification, FailureClass
 from ._planner import (_SHARED_INTERNED, Decision, GiveUpReason, Permit, RetryState, SharedState,
@@ -46,34 +46,12 @@ assert [c.value for c in _CLASSES] == list(_wit.FAILURE_CLASS.names)
 _CIRCUITS = len(_wit.CIRCUIT.names)
 
 
-def _encode(value: str) -> bytes:
-    """A host string as the canonical ABI stores it (as ``_abi.String``;
-    inlined in :func:`_string`)."""
-    if not isinstance(value, str):
-        raise TypeError(f"string expects a str, got {type(value).__name__}")
-    try:
-        data = value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"string is not valid Unicode ({exc.reason})") from None
-    if len(data) > MAX_STRING_BYTES:
-        raise ValueError(f"string of {len(data)} bytes exceeds the canonical ABI limit")
-    return data
-
-
-#: list<string> values by their strings: (each one encoded, a struct packing
-#: their (offset, length) pairs). The error types and bases of an exception
-#: chain are a pure function of its classes, so a retry loop passes the same
-#: tuples again and again. Bounded; only tuples are kept.
-_NAME_LISTS: dict[tuple[str, ...], tuple[tuple[bytes, ...], struct.Struct]] = {}
-_NAME_LISTS_MAX = 512
-
-
 def _name_list(names: Sequence[str]) -> tuple[tuple[bytes, ...], struct.Struct]:
     encoded = _NAME_LISTS.get(names) if type(names) is tuple else None  # type: ignore[call-overload]
     if encoded is None:
         if isinstance(names, (str, bytes)):
             raise TypeError(f"list expects a sequence, got {type(names).__name__}")
-        encoded = (tuple(_encode(name) for name in names), struct.Struct("<" + "II" * len(names)))
+        encoded = (tuple(utf8(name) for name in names), struct.Struct("<" + "II" * len(names)))
         if type(names) is tuple:
             if len(_NAME_LISTS) >= _NAME_LISTS_MAX:
                 _NAME_LISTS.clear()
@@ -165,28 +143,31 @@ def after_failure(instance: CoreInstance, handle: int, state: tuple[int, ...],
     except struct.error as exc:  # an integer out of its field's range
         raise ValueError(f"after-failure: {exc}") from None
 
-    f, core, post = instance.functions[_AFTER_FAILURE]
-    raw = core((params,))
+    return _call(instance, _AFTER_FAILURE, (params,), _DECISION_RESULT.size,
+                 lambda view, ptr: _decision(instance, view, ptr + _DECISION_AT))
+
+
+def _call(instance: CoreInstance, index: int, args: tuple[int, ...], size: int,
+          lift_ok: Callable[[memoryview, int], Any]) -> tuple[str, Any]:
+    """One call returning ``result<T, policy-error>`` through a return area of
+    ``size`` bytes: ``("ok", lift_ok(view, area))``, or the generic lifting's
+    ``("error", ...)``; the post-return runs either way."""
+    f, core, post = instance.functions[index]
+    raw = core(args)
     assert raw is not None
     try:
-        ptr, view = _return_area(instance, raw, _DECISION_RESULT.size)
+        ptr = raw & _U32
+        view = instance.view_to(ptr + size)
+        if ptr & 7 or ptr + size > len(view):
+            raise AbiError(f"return area {ptr:#x} is misaligned or outside linear memory")
         if view[ptr] == 0:
-            return "ok", _decision(instance, view, ptr + _DECISION_AT)
+            return "ok", lift_ok(view, ptr)
         instance.refresh()
         result: tuple[str, Any] = f.lift_result(instance, raw)
         return result
     finally:
         if post is not None:
             post((raw,))
-
-
-def _return_area(instance: CoreInstance, raw: int, size: int) -> tuple[int, memoryview]:
-    """The call's return pointer and a view that holds its ``size`` bytes."""
-    ptr = raw & _U32
-    view = instance.view_to(ptr + size)
-    if ptr & 7 or ptr + size > len(view):
-        raise AbiError(f"return area {ptr:#x} is misaligned or outside linear memory")
-    return ptr, view
 
 
 def _decision(instance: CoreInstance, view: memoryview, at: int) -> Decision:
@@ -234,19 +215,8 @@ def begin_attempt(instance: CoreInstance, handle: int, state: tuple[int, ...],
                   shared: tuple[int, ...], now_ms: int) -> tuple[str, Any]:
     """Call ``begin-attempt`` with the states' flat forms. Returns
     ``("ok", Permit)`` or the generic lifting's ``("error", raw policy error)``."""
-    f, core, post = instance.functions[_BEGIN_ATTEMPT]
-    raw = core((handle, *state, *shared, now_ms))
-    assert raw is not None
-    try:
-        ptr, view = _return_area(instance, raw, _PERMIT_RESULT.size)
-        if view[ptr] == 0:
-            return "ok", _permit(view, ptr + _PERMIT_AT)
-        instance.refresh()
-        result: tuple[str, Any] = f.lift_result(instance, raw)
-        return result
-    finally:
-        if post is not None:
-            post((raw,))
+    return _call(instance, _BEGIN_ATTEMPT, (handle, *state, *shared, now_ms),
+                 _PERMIT_RESULT.size, lambda view, ptr: _permit(view, ptr + _PERMIT_AT))
 
 
 def _permit(view: memoryview, at: int) -> Permit:
