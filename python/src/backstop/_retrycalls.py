@@ -46,6 +46,14 @@ assert [c.value for c in _CLASSES] == list(_wit.FAILURE_CLASS.names)
 _CIRCUITS = len(_wit.CIRCUIT.names)
 
 
+#: list<string> values by their strings: (each one encoded, a struct packing
+#: their (offset, length) pairs). The error types and bases of an exception
+#: chain are a pure function of its classes, so a retry loop passes the same
+#: tuples again and again. Bounded; only tuples are kept.
+_NAME_LISTS: dict[tuple[str, ...], tuple[tuple[bytes, ...], struct.Struct]] = {}
+_NAME_LISTS_MAX = 512
+
+
 def _name_list(names: Sequence[str]) -> tuple[tuple[bytes, ...], struct.Struct]:
     encoded = _NAME_LISTS.get(names) if type(names) is tuple else None  # type: ignore[call-overload]
     if encoded is None:
