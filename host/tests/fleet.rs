@@ -215,22 +215,36 @@ fn a_stalled_holder_is_taken_over_after_its_lease_and_its_late_writes_are_refuse
     // Stalled, not dead: its pid is alive, so only the lease's expiry frees it.
     signal(&holder, libc::SIGSTOP);
     let stalled_at = Instant::now();
+    let out = take_over(&fleet, lease_ms, &step);
+    let takeover = stalled_at.elapsed();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("its lease expired"), "{err}");
+    assert_fenced_out(&fleet, holder);
+    eprintln!(
+        "fleet takeover of a stalled holder (lease {lease_ms} ms): {takeover:?} after SIGSTOP"
+    );
+}
+
+/// Runs host 1 until it is neither refused by the live lease (73) nor by a
+/// row lock the stalled holder's open transaction keeps (74: the server ends
+/// that session after the busy timeout).
+fn take_over(fleet: &Fleet, lease_ms: u64, step: &str) -> Output {
     let mut successor = None;
     eventually("another host takes over", || {
-        let out = fleet.run(1, "r1", lease_ms, &step).output().unwrap();
-        if out.status.code() == Some(73) {
+        let out = fleet.run(1, "r1", lease_ms, step).output().unwrap();
+        if matches!(out.status.code(), Some(73 | 74)) {
             return false;
         }
         successor = Some(out);
         true
     });
-    let takeover = stalled_at.elapsed();
-    let out = successor.unwrap();
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("its lease expired"), "{err}");
-    // The stalled holder wakes up: its command was killed by the takeover,
-    // and every write it tries carries the old epoch and is refused.
+    successor.unwrap()
+}
+
+/// The stalled holder wakes up: its command was killed by the takeover, and
+/// every write it tries carries the old epoch and is refused.
+fn assert_fenced_out(fleet: &Fleet, holder: Child) {
     signal(&holder, libc::SIGCONT);
     let old = holder.wait_with_output().unwrap();
     let old_err = text(&old.stderr);
@@ -249,9 +263,67 @@ fn a_stalled_holder_is_taken_over_after_its_lease_and_its_late_writes_are_refuse
         .unwrap()
         .get(0);
     assert_eq!(status, "succeeded");
-    eprintln!(
-        "fleet takeover of a stalled holder (lease {lease_ms} ms): {takeover:?} after SIGSTOP"
+}
+
+#[test]
+fn a_holder_stopped_inside_a_transaction_is_ended_by_the_server_and_taken_over() {
+    let _shared = SERVER.read().unwrap();
+    let Some(fleet) = Fleet::new() else { return };
+    let step = fleet.script(
+        "step.sh",
+        "echo \"start $BACKSTOP_ATTEMPT\" >> $DIR/log\n\
+         if [ ! -e $DIR/marker ]; then touch $DIR/marker; echo $$ > $DIR/first; sleep 600; fi",
     );
+    let lease_ms = 600;
+    let holder = fleet.run(0, "r1", lease_ms, &step).spawn().unwrap();
+    eventually("the first attempt started", || {
+        !fleet.lines("first").is_empty()
+    });
+    // Park its next lease renewal on a lock we hold, stop the process there,
+    // then let the renewal's UPDATE through: its session is left idle inside
+    // an open transaction, holding the run's row, with nobody to commit it.
+    let mut watcher = fleet.client();
+    let mut blocker = fleet.client();
+    let mut lock = blocker.transaction().unwrap();
+    lock.execute(
+        "SELECT 1 FROM backstop.runs WHERE run_id = 'r1' FOR UPDATE",
+        &[],
+    )
+    .unwrap();
+    // (state, wait event type): ("active", "Lock") waits on our lock,
+    // ("idle in transaction", "Client") waits for a client that is stopped.
+    let backstop_sessions = |watcher: &mut postgres::Client, state: &str, waits: &str| -> i64 {
+        watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE application_name = 'backstop' AND datname = current_database()
+                   AND state = $1 AND wait_event_type = $2",
+                &[&state, &waits],
+            )
+            .unwrap()
+            .get(0)
+    };
+    eventually("its renewal waits on our lock", || {
+        backstop_sessions(&mut watcher, "active", "Lock") == 1
+    });
+    signal(&holder, libc::SIGSTOP);
+    lock.commit().unwrap();
+    eventually("its session sits idle in a transaction", || {
+        backstop_sessions(&mut watcher, "idle in transaction", "Client") == 1
+    });
+    let stalled_at = Instant::now();
+    let out = take_over(&fleet, lease_ms, &step);
+    let takeover = stalled_at.elapsed();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("its lease expired"), "{err}");
+    assert_eq!(
+        backstop_sessions(&mut watcher, "idle in transaction", "Client"),
+        0,
+        "the stopped session was not ended"
+    );
+    assert_fenced_out(&fleet, holder);
+    eprintln!("fleet takeover of a holder stopped inside a transaction: {takeover:?}");
 }
 
 #[test]

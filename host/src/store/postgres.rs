@@ -218,12 +218,20 @@ impl Postgres {
         let mode = if read_only { "READ ONLY" } else { "READ WRITE" };
         // lock_timeout: a row held by a stalled transaction is reported as
         // locked after the busy timeout, as SQLite's busy_timeout does.
+        // idle_in_transaction_session_timeout: a process stopped (SIGSTOP, a
+        // frozen VM) between two statements would otherwise keep its row
+        // locks for as long as its connection lives, so no successor could
+        // ever take its lease over; the server ends such a session after the
+        // busy timeout (never under a second: our transactions do guest work
+        // between statements). Its late commit then fails and changes nothing.
         self.client
             .batch_execute(&format!(
                 "BEGIN ISOLATION LEVEL READ COMMITTED {mode};
                  SET LOCAL search_path TO {PG_SCHEMA};
-                 SET LOCAL lock_timeout = {};",
-                busy.as_millis().max(1)
+                 SET LOCAL lock_timeout = {};
+                 SET LOCAL idle_in_transaction_session_timeout = {};",
+                busy.as_millis().max(1),
+                busy.as_millis().max(1000)
             ))
             .map_err(|e| pg_fail(busy, e))?;
         let result = f(&mut PgTx {
