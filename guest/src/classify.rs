@@ -1,7 +1,7 @@
 //! The error classifier: ordered rules, first match wins.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use regex::{Regex, RegexBuilder};
 
@@ -254,6 +254,42 @@ impl MessagePrefilter {
             None => self.compiled.get_or_init(|| alternation(rules)),
         };
         compiled.as_ref().is_none_or(|re| re.is_match(message))
+    }
+}
+
+/// The last failure a policy classified, with its classification. The
+/// attempts of one retried operation usually fail the same way, and a
+/// classification is a pure function of the policy and the failure, so an
+/// identical failure is answered from here (through wazero or jco a
+/// classification costs several µs; comparing the failure, well under one).
+#[derive(Debug, Default)]
+pub struct LastClassified(Mutex<Option<(Failure, Classification)>>);
+
+impl Clone for LastClassified {
+    /// A copy starts empty, as [`MessagePrefilter`]'s does.
+    fn clone(&self) -> Self {
+        LastClassified::default()
+    }
+}
+
+impl LastClassified {
+    /// `classify(failure)`, or the answer kept for an identical failure.
+    /// Errors are never kept.
+    pub fn get_or_classify(
+        &self,
+        failure: &Failure,
+        classify: impl FnOnce() -> Result<Classification, PolicyError>,
+    ) -> Result<Classification, PolicyError> {
+        let lock = || self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((kept, classification)) = lock().as_ref()
+            && kept == failure
+        {
+            return Ok(classification.clone());
+        }
+        // Not held while classifying: a native policy may be shared by threads.
+        let classification = classify()?;
+        *lock() = Some((failure.clone(), classification.clone()));
+        Ok(classification)
     }
 }
 

@@ -7,7 +7,7 @@ use regex::RegexBuilder;
 
 use crate::alerts::{self, AlertConfig, Evaluation, Event};
 use crate::classify::{
-    self, Classification, Failure, FailureClass, IntRange, MessagePrefilter, Rule,
+    self, Classification, Failure, FailureClass, IntRange, LastClassified, MessagePrefilter, Rule,
 };
 use crate::document::{self, Format, Node, Value};
 use crate::error::{ErrorCode, PolicyError};
@@ -43,6 +43,7 @@ pub struct Policy {
     /// One search over every message pattern of `rules()`, built once the
     /// policy classifies repeatedly.
     message_prefilter: MessagePrefilter,
+    last_classified: LastClassified,
 }
 
 impl Policy {
@@ -80,6 +81,7 @@ impl Policy {
             rules,
             builtin: use_builtin,
             message_prefilter: MessagePrefilter::default(),
+            last_classified: LastClassified::default(),
         })
     }
 
@@ -92,6 +94,7 @@ impl Policy {
             rules: Vec::new(),
             builtin: true,
             message_prefilter: MessagePrefilter::default(),
+            last_classified: LastClassified::default(),
         }
     }
 
@@ -103,7 +106,9 @@ impl Policy {
     }
 
     pub fn classify(&self, failure: &Failure) -> Result<Classification, PolicyError> {
-        classify::classify(self.rules(), &self.message_prefilter, failure)
+        self.last_classified.get_or_classify(failure, || {
+            classify::classify(self.rules(), &self.message_prefilter, failure)
+        })
     }
 
     pub fn retry(&self) -> &RetryConfig {

@@ -199,6 +199,32 @@ proptest! {
     }
 
     #[test]
+    fn a_failure_like_the_last_one_classifies_as_on_a_cold_policy(
+        last in failure(),
+        other in failure(),
+        field in 0..8usize,
+    ) {
+        // A policy keeps its last classification for an identical failure:
+        // one that differs from it in any single field must not get it.
+        let mut next = last.clone();
+        match field {
+            0 => next.http_status = other.http_status,
+            1 => next.grpc_code = other.grpc_code,
+            2 => next.exit_code = other.exit_code,
+            3 => next.signal = other.signal,
+            4 => next.error_types = other.error_types,
+            5 => next.error_bases = vec!["requests.exceptions.ConnectionError".into()],
+            6 => next.error_code = other.error_code,
+            _ => next.message = other.message,
+        }
+        let policy = Policy::load(STORAGE, Format::Toml).unwrap();
+        let cold = Policy::load(STORAGE, Format::Toml).unwrap();
+        let _ = policy.classify(&last);
+        prop_assert_eq!(policy.classify(&next), cold.classify(&next));
+        prop_assert_eq!(policy.classify(&last), cold.classify(&last));
+    }
+
+    #[test]
     fn toml_and_json_policies_decide_identically(
         rules in proptest::collection::vec(rule_spec(), 1..6),
         builtin in any::<bool>(),
