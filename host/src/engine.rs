@@ -211,7 +211,6 @@ impl Engine {
             bindings,
             policies: HashMap::default(),
             next_id: 0,
-            retry_shared: HashMap::default(),
         })
     }
 
@@ -262,6 +261,23 @@ struct LoadedPolicy {
     /// what `begin_attempt` on a fresh state and `after_success` may skip.
     fast_zero: Option<FastPath>,
     fast_last: Option<(SharedState, FastPath)>,
+    /// The retry helpers' default breaker and budget (see `retrying::Retry`),
+    /// shared by every retry loop with this policy. Kept beside the fast-path
+    /// answers so that a successful loop finds both in one look-up.
+    retry_shared: SharedState,
+}
+
+impl LoadedPolicy {
+    /// The guest's fast-path answer already known for `shared`, if any.
+    fn known_fast_path(&self, shared: &SharedState) -> Option<&FastPath> {
+        if *shared == SharedState::default() {
+            return self.fast_zero.as_ref();
+        }
+        match &self.fast_last {
+            Some((known, fast)) if known == shared => Some(fast),
+            _ => None,
+        }
+    }
 }
 
 /// Policy ids are a session's own counter, never chosen by anyone else, so
@@ -301,15 +317,37 @@ pub struct Session {
     bindings: Backstop,
     policies: HashMap<u64, LoadedPolicy, IdHash>,
     next_id: u64,
-    /// The retry helpers' default breaker and budget, one per policy (see
-    /// `retrying::Retry`): shared by every retry loop with that policy.
-    retry_shared: HashMap<u64, SharedState, IdHash>,
 }
 
 impl Session {
-    /// The retry helpers' default shared state (breaker and budget) of `policy`.
-    pub(crate) fn retry_shared(&mut self, policy: Policy) -> &mut SharedState {
-        self.retry_shared.entry(policy.id).or_default()
+    /// The retry helpers' default shared state (breaker and budget) of
+    /// `policy`; `None` once it is unloaded.
+    pub(crate) fn retry_shared(&mut self, policy: Policy) -> Option<&mut SharedState> {
+        self.policies
+            .get_mut(&policy.id)
+            .map(|loaded| &mut loaded.retry_shared)
+    }
+
+    /// The retry helpers' first attempt against the session's own shared
+    /// state of `policy`, when the guest's known `fast-path-for` answer for
+    /// that state gives a fresh permit: the permit for a fresh operation whose
+    /// seed is not drawn yet (the caller fills in `started-at-ms`), written
+    /// back like every permit's shared state, and whether a success right
+    /// after it records nothing (the answer says so for the state the permit
+    /// leaves). One look-up and no guest call; `None` when the guest must be
+    /// asked, or the permit refuses (`begin_attempt` reports both).
+    pub(crate) fn fresh_start(&mut self, policy: Policy) -> Option<(Permit, bool)> {
+        let loaded = self.policies.get_mut(&policy.id)?;
+        let shared = loaded.retry_shared;
+        let fast = loaded.known_fast_path(&shared)?;
+        let mut permit = fast.fresh_permit.clone().filter(|p| p.refused.is_none())?;
+        permit.state.seed = 0;
+        let unchanged = permit.shared == shared;
+        let success_free = fast.success_records_nothing && unchanged;
+        if !unchanged {
+            loaded.retry_shared = permit.shared;
+        }
+        Some((permit, success_free))
     }
 
     /// Parse and validate a policy once; classify with it many times.
@@ -324,6 +362,7 @@ impl Session {
                 handle,
                 fast_zero: None,
                 fast_last: None,
+                retry_shared: SharedState::default(),
             },
         );
         Ok(Policy { id: self.next_id })
@@ -442,14 +481,7 @@ impl Session {
 
     /// The guest's fast-path answer already known for `shared`, if any.
     fn known_fast_path(&self, policy: Policy, shared: &SharedState) -> Option<&FastPath> {
-        let loaded = self.policies.get(&policy.id)?;
-        if *shared == SharedState::default() {
-            return loaded.fast_zero.as_ref();
-        }
-        match &loaded.fast_last {
-            Some((known, fast)) if known == shared => Some(fast),
-            _ => None,
-        }
+        self.policies.get(&policy.id)?.known_fast_path(shared)
     }
 
     /// The fast-path answer for `shared` when known; for the all-zero state
@@ -694,7 +726,6 @@ impl Session {
 
     /// Release a policy in the guest. Using it afterwards is an error.
     pub fn unload(&mut self, policy: Policy) -> Result<()> {
-        self.retry_shared.remove(&policy.id);
         if let Some(loaded) = self.policies.remove(&policy.id) {
             self.call(|bindings, store| {
                 bindings

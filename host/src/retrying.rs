@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::engine::{Policy, Session};
 use crate::error::Error;
-use crate::planner::{AttemptFailure, Decision, GiveUpReason, RetryState, SharedState};
+use crate::planner::{AttemptFailure, Decision, GiveUpReason, Permit, RetryState, SharedState};
 pub use crate::pushback::{Pushback, parse_grpc_pushback, parse_retry_after};
 use crate::types::Failure;
 
@@ -279,6 +279,14 @@ pub struct Retry<'s, E> {
     _error: PhantomData<fn(&E)>,
 }
 
+/// The first attempt, run by [`Retry::run`] before the loop, when it failed:
+/// the loop carries on from its failure.
+struct FirstFailure<E> {
+    permit: Permit,
+    started: u64,
+    err: E,
+}
+
 /// After a failed attempt: wait and retry, or give up.
 enum Next {
     Retry(Box<Decision>),
@@ -351,12 +359,36 @@ impl<'s, E: ToFailure> Retry<'s, E> {
 
     /// Run `op` until it succeeds or the loop gives up, sleeping on `clock`.
     pub fn run<T>(
-        self,
+        mut self,
         clock: &impl Clock,
         mut op: impl FnMut(Attempt) -> Result<T, E>,
     ) -> Result<T, RetryError<E>> {
+        // The common case without building the loop's future (work a success
+        // need not do): a fresh operation whose permit the guest's known
+        // fast-path answer gives, succeeding.
+        let mut first = None;
+        if let Some((mut permit, success_free)) = self.fresh_start() {
+            let started = clock.now_ms();
+            permit.state.started_at_ms = Some(started);
+            match op(attempt_of(&permit)) {
+                Ok(value) => {
+                    if !success_free {
+                        self.record_success()?;
+                    }
+                    return Ok(value);
+                }
+                Err(err) => {
+                    first = Some(FirstFailure {
+                        permit,
+                        started,
+                        err,
+                    });
+                }
+            }
+        }
         // One loop for both: with ready futures, the async loop completes in one poll.
-        let fut = self.run_async(
+        let fut = self.run_loop(
+            first,
             || clock.now_ms(),
             |d| {
                 clock.sleep(d);
@@ -376,7 +408,24 @@ impl<'s, E: ToFailure> Retry<'s, E> {
     /// The async twin of [`Retry::run`]: `sleep` is your runtime's sleep
     /// (e.g. `tokio::time::sleep`), so this works on any executor.
     pub async fn run_async<T, Fut, S, SleepFut>(
+        self,
+        clock_ms: impl Fn() -> u64,
+        sleep: S,
+        op: impl FnMut(Attempt) -> Fut,
+    ) -> Result<T, RetryError<E>>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        S: Fn(Duration) -> SleepFut,
+        SleepFut: Future<Output = ()>,
+    {
+        self.run_loop(None, clock_ms, sleep, op).await
+    }
+
+    /// The loop of [`Retry::run_async`], or of [`Retry::run`] carrying on
+    /// from a `first` attempt that failed.
+    async fn run_loop<T, Fut, S, SleepFut>(
         mut self,
+        mut first: Option<FirstFailure<E>>,
         clock_ms: impl Fn() -> u64,
         sleep: S,
         mut op: impl FnMut(Attempt) -> Fut,
@@ -394,42 +443,49 @@ impl<'s, E: ToFailure> Retry<'s, E> {
         let mut last: Option<E> = None;
         let mut last_decision: Option<Box<Decision>> = None;
         loop {
-            if self.cancelled() {
-                return Err(RetryError::Cancelled { attempts, last });
-            }
-            let now = clock_ms();
-            let permit = self.with_shared(|session, policy, shared| {
-                let p = session.begin_attempt(policy, &state, &shared, now)?;
-                Ok((p.shared, p))
-            })?;
-            if let Some(reason) = permit.refused {
-                return Err(RetryError::GaveUp {
-                    reason,
-                    attempts,
-                    last,
-                    decision: last_decision,
-                });
-            }
+            let (permit, started, err) = if let Some(f) = first.take() {
+                (f.permit, f.started, f.err)
+            } else {
+                if self.cancelled() {
+                    return Err(RetryError::Cancelled { attempts, last });
+                }
+                // One clock read per attempt, its start: a permit takes
+                // microseconds at most (none on the fast path).
+                let (permit, started, success_free) = match self.fresh_start_at(&state) {
+                    Some((mut permit, success_free)) => {
+                        let now = clock_ms();
+                        permit.state.started_at_ms = Some(now);
+                        (permit, now, success_free)
+                    }
+                    None => {
+                        let now = clock_ms();
+                        let permit = self.with_shared(|session, policy, shared| {
+                            let p = session.begin_attempt(policy, &state, &shared, now)?;
+                            Ok((p.shared, p))
+                        })?;
+                        (permit, now, false)
+                    }
+                };
+                if let Some(reason) = permit.refused {
+                    return Err(RetryError::GaveUp {
+                        reason,
+                        attempts,
+                        last,
+                        decision: last_decision,
+                    });
+                }
+                match op(attempt_of(&permit)).await {
+                    Ok(value) => {
+                        if !success_free {
+                            self.record_success()?;
+                        }
+                        return Ok(value);
+                    }
+                    Err(err) => (permit, started, err),
+                }
+            };
             state = permit.state;
             attempts = permit.attempt;
-            // The permit took microseconds (none at all on the fast path): its
-            // clock reading is the attempt's start, one clock read fewer.
-            let started = now;
-            let outcome = op(Attempt {
-                number: permit.attempt,
-                timeout: permit.timeout_ms.map(Duration::from_millis),
-                probe: permit.probe,
-            })
-            .await;
-            let err = match outcome {
-                Ok(value) => {
-                    self.with_shared(|session, policy, shared| {
-                        Ok((session.after_success(policy, &shared)?, ()))
-                    })?;
-                    return Ok(value);
-                }
-                Err(err) => err,
-            };
             // Read only for a failure: a success needs no duration.
             let ended = clock_ms();
             if self.cancelled() {
@@ -489,6 +545,36 @@ impl<'s, E: ToFailure> Retry<'s, E> {
         self.cancel.is_some_and(|flag| flag.load(Ordering::SeqCst))
     }
 
+    /// The first attempt's permit, not cancelled, from the guest's known
+    /// fast-path answer for the session's own shared state (see
+    /// [`Session::fresh_start`]), and whether its success records nothing.
+    fn fresh_start(&mut self) -> Option<(Permit, bool)> {
+        if self.cancelled() {
+            return None;
+        }
+        self.fresh_start_at(&RetryState::default())
+    }
+
+    /// [`Session::fresh_start`] for a fresh operation on the session's own
+    /// shared state: the session is borrowed by this loop alone, so nothing
+    /// else changes that state before the attempt ends, and a success the
+    /// answer says records nothing needs no second look-up. A custom store is
+    /// read (and may be changed by others) inside its `update`, so it takes
+    /// the general path.
+    fn fresh_start_at(&mut self, state: &RetryState) -> Option<(Permit, bool)> {
+        if self.store.is_some() || *state != RetryState::default() {
+            return None;
+        }
+        self.session.fresh_start(self.policy)
+    }
+
+    /// After a successful attempt: close a half-open circuit, refill the budget.
+    fn record_success(&mut self) -> Result<(), RetryError<E>> {
+        self.with_shared(|session, policy, shared| {
+            Ok((session.after_success(policy, &shared)?, ()))
+        })
+    }
+
     /// Explicit seed > idempotency key > the OS's randomness.
     fn jitter_seed(&mut self) -> Result<u64, Error> {
         Ok(match (self.seed, &self.key) {
@@ -506,9 +592,15 @@ impl<'s, E: ToFailure> Retry<'s, E> {
     ) -> Result<T, RetryError<E>> {
         let policy = self.policy;
         let Some(store) = self.store else {
-            let shared = *self.session.retry_shared(policy);
+            // An unloaded policy has no state; the planner call reports it.
+            let shared = self
+                .session
+                .retry_shared(policy)
+                .map_or_else(SharedState::default, |s| *s);
             let (next, out) = f(self.session, policy, shared)?;
-            *self.session.retry_shared(policy) = next;
+            if let Some(slot) = self.session.retry_shared(policy) {
+                *slot = next;
+            }
             return Ok(out);
         };
         let session = &mut *self.session;
@@ -573,6 +665,15 @@ impl<'s, E: ToFailure> Retry<'s, E> {
             Some(reason) => Next::GiveUp(reason, Box::new(decision)),
             None => Next::Retry(Box::new(decision)),
         })
+    }
+}
+
+/// What the closure is told about the attempt a permit starts.
+fn attempt_of(permit: &Permit) -> Attempt {
+    Attempt {
+        number: permit.attempt,
+        timeout: permit.timeout_ms.map(Duration::from_millis),
+        probe: permit.probe,
     }
 }
 
