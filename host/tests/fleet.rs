@@ -83,6 +83,25 @@ impl Fleet {
         c
     }
 
+    /// A step whose first attempt waits (its pid in `first`) and whose
+    /// later attempts succeed; each start is logged in `log`.
+    fn waiting_step(&self) -> String {
+        self.script(
+            "step.sh",
+            "echo \"start $BACKSTOP_ATTEMPT\" >> $DIR/log\n\
+             if [ ! -e $DIR/marker ]; then touch $DIR/marker; echo $$ > $DIR/first; sleep 600; fi",
+        )
+    }
+
+    /// Host 0 running `step` as run `r1`, once its first attempt has started.
+    fn start_holder(&self, lease_ms: u64, step: &str) -> Child {
+        let holder = self.run(0, "r1", lease_ms, step).spawn().unwrap();
+        eventually("the first attempt started", || {
+            !self.lines("first").is_empty()
+        });
+        holder
+    }
+
     fn lines(&self, name: &str) -> Vec<String> {
         std::fs::read_to_string(self.path(name))
             .unwrap_or_default()
@@ -201,17 +220,9 @@ fn twenty_concurrent_runs_of_one_run_id_execute_it_once() {
 fn a_stalled_holder_is_taken_over_after_its_lease_and_its_late_writes_are_refused() {
     let _shared = SERVER.read().unwrap();
     let Some(fleet) = Fleet::new() else { return };
-    // The first attempt waits (its pid in a file); a later one succeeds.
-    let step = fleet.script(
-        "step.sh",
-        "echo \"start $BACKSTOP_ATTEMPT\" >> $DIR/log\n\
-         if [ ! -e $DIR/marker ]; then touch $DIR/marker; echo $$ > $DIR/first; sleep 600; fi",
-    );
+    let step = fleet.waiting_step();
     let lease_ms = 600;
-    let holder = fleet.run(0, "r1", lease_ms, &step).spawn().unwrap();
-    eventually("the first attempt started", || {
-        fleet.path("first").exists() && !fleet.lines("first").is_empty()
-    });
+    let holder = fleet.start_holder(lease_ms, &step);
     // Stalled, not dead: its pid is alive, so only the lease's expiry frees it.
     signal(&holder, libc::SIGSTOP);
     let stalled_at = Instant::now();
@@ -269,16 +280,9 @@ fn assert_fenced_out(fleet: &Fleet, holder: Child) {
 fn a_holder_stopped_inside_a_transaction_is_ended_by_the_server_and_taken_over() {
     let _shared = SERVER.read().unwrap();
     let Some(fleet) = Fleet::new() else { return };
-    let step = fleet.script(
-        "step.sh",
-        "echo \"start $BACKSTOP_ATTEMPT\" >> $DIR/log\n\
-         if [ ! -e $DIR/marker ]; then touch $DIR/marker; echo $$ > $DIR/first; sleep 600; fi",
-    );
+    let step = fleet.waiting_step();
     let lease_ms = 600;
-    let holder = fleet.run(0, "r1", lease_ms, &step).spawn().unwrap();
-    eventually("the first attempt started", || {
-        !fleet.lines("first").is_empty()
-    });
+    let holder = fleet.start_holder(lease_ms, &step);
     // Park its next lease renewal on a lock we hold, stop the process there,
     // then let the renewal's UPDATE through: its session is left idle inside
     // an open transaction, holding the run's row, with nobody to commit it.
@@ -330,16 +334,9 @@ fn a_holder_stopped_inside_a_transaction_is_ended_by_the_server_and_taken_over()
 fn a_killed_holder_on_the_same_host_is_taken_over_at_once() {
     let _shared = SERVER.read().unwrap();
     let Some(fleet) = Fleet::new() else { return };
-    let step = fleet.script(
-        "step.sh",
-        "echo \"start $BACKSTOP_ATTEMPT\" >> $DIR/log\n\
-         if [ ! -e $DIR/marker ]; then touch $DIR/marker; echo $$ > $DIR/first; sleep 600; fi",
-    );
+    let step = fleet.waiting_step();
     // A lease far longer than the test: only the dead pid can free it early.
-    let mut holder = fleet.run(0, "r1", 600_000, &step).spawn().unwrap();
-    eventually("the first attempt started", || {
-        !fleet.lines("first").is_empty()
-    });
+    let mut holder = fleet.start_holder(600_000, &step);
     holder.kill().unwrap();
     holder.wait().unwrap();
     let killed_at = Instant::now();
