@@ -288,9 +288,34 @@ impl LastClassified {
         }
         // Not held while classifying: a native policy may be shared by threads.
         let classification = classify()?;
-        *lock() = Some((failure.clone(), classification.clone()));
+        if text_bytes(failure) <= LAST_CLASSIFIED_MAX_BYTES {
+            *lock() = Some((failure.clone(), classification.clone()));
+        }
         Ok(classification)
     }
+}
+
+/// The largest failure (its strings' bytes) [`LastClassified`] keeps: a copy
+/// of a hostile multi-megabyte message would double what the call needs.
+const LAST_CLASSIFIED_MAX_BYTES: usize = 16 * 1024;
+
+fn text_bytes(failure: &Failure) -> usize {
+    let optional = [
+        &failure.grpc_code,
+        &failure.signal,
+        &failure.error_code,
+        &failure.message,
+    ];
+    optional
+        .iter()
+        .map(|s| s.as_ref().map_or(0, String::len))
+        .sum::<usize>()
+        + failure
+            .error_types
+            .iter()
+            .chain(&failure.error_bases)
+            .map(String::len)
+            .sum::<usize>()
 }
 
 /// `(?:p1)|(?:p2)|...` over every message pattern; inline flags such as
@@ -473,6 +498,33 @@ mod tests {
         assert!(type_name_matches("*net.OpError", "*net.OpError"));
         assert!(!type_name_matches("MyConnectionError", "ConnectionError"));
         assert!(!type_name_matches("ConnectionError", ""));
+    }
+
+    #[test]
+    fn only_a_small_failure_is_kept_as_the_last_classified() {
+        let last = LastClassified::default();
+        let classifications = std::cell::Cell::new(0);
+        let classify = || {
+            classifications.set(classifications.get() + 1);
+            Ok(Classification {
+                class: FailureClass::Transient,
+                rule: None,
+                reason: "test".into(),
+            })
+        };
+        let small = Failure {
+            message: Some("503".into()),
+            ..Failure::default()
+        };
+        let large = Failure {
+            message: Some("x".repeat(LAST_CLASSIFIED_MAX_BYTES + 1)),
+            ..Failure::default()
+        };
+        for failure in [&small, &small, &large, &large] {
+            last.get_or_classify(failure, classify).unwrap();
+        }
+        // `small` once (then kept), `large` each time (never kept).
+        assert_eq!(classifications.get(), 3);
     }
 
     #[test]
