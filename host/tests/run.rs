@@ -646,6 +646,53 @@ fn a_damaged_page_is_reported_and_the_recorded_attempts_kept() {
     );
     assert!(err.contains(&sb.state().display().to_string()), "{err}");
     assert_eq!(std::fs::read(sb.state()).unwrap(), bytes);
+    // `stats` checks every page (a run reads only what it needs).
+    let out = sb.backstop(&["stats"]);
+    assert_eq!(out.status.code(), Some(74));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("quick_check") || err.contains("corrupted or not a SQLite database"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(sb.state()).unwrap(), bytes);
+}
+
+#[test]
+fn the_write_ahead_log_is_kept_between_runs_and_does_not_grow_with_them() {
+    let sb = Sandbox::new();
+    let step = sb.script("step.sh", "true");
+    let log = PathBuf::from(format!("{}-wal", sb.state().display()));
+    for run in 0..3 {
+        assert!(
+            sb.backstop(&run_args(&format!("warm{run}"), &[], &[&step]))
+                .status
+                .success()
+        );
+    }
+    // Kept, so the next run neither recreates nor re-syncs it.
+    let warm = std::fs::metadata(&log).expect("the log is kept").len();
+    for run in 0..20 {
+        assert!(
+            sb.backstop(&run_args(&format!("r{run}"), &[], &[&step]))
+                .status
+                .success()
+        );
+    }
+    // Checkpointed before every attempt, so each run reuses its space.
+    let after = std::fs::metadata(&log).unwrap().len();
+    assert!(
+        after <= warm,
+        "the log grew from {warm} to {after} bytes over 20 runs"
+    );
+    let db = sb.db();
+    let succeeded: i64 = db
+        .query_row(
+            "SELECT count(*) FROM runs WHERE status = 'succeeded'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(succeeded, 23);
 }
 
 #[test]

@@ -354,6 +354,11 @@ pub(crate) trait Backend: Send {
     fn prepare_attempt(&mut self) -> Result<(), Fail> {
         Ok(())
     }
+    /// Check every page for damage (SQLite's `quick_check`; PostgreSQL
+    /// checks its own pages as it reads them).
+    fn verify(&mut self) -> Result<(), Fail> {
+        Ok(())
+    }
 }
 
 /// The state store, over either backend.
@@ -408,6 +413,15 @@ impl Store {
             location,
             busy,
         }))
+    }
+
+    /// Check the whole database for damage: what a person inspecting the
+    /// state runs (`backstop stats`), not every run (it reads every page).
+    pub fn verify(&self) -> anyhow::Result<()> {
+        self.db
+            .borrow_mut()
+            .verify()
+            .map_err(|f| fail(&self.location, f))
     }
 
     /// A second connection to the same database (the lease renewer's).

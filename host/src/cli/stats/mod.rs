@@ -233,17 +233,16 @@ fn run_trends(args: &StatsArgs, path: &Path) -> Result<ExitCode> {
             .map(|p| if p == "-" { String::new() } else { p.clone() }),
         step: args.step.clone(),
     };
-    let (attempts, alerts) =
-        match Store::open_existing(path, store::busy_timeout()).map_err(state_error)? {
-            Some(store) => store.trends(&filter).map_err(state_error)?,
-            None => {
-                eprintln!(
-                    "backstop: no state database at {} yet: nothing recorded",
-                    store::display_state(path)
-                );
-                Default::default()
-            }
-        };
+    let (attempts, alerts) = match open_verified(path).map_err(state_error)? {
+        Some(store) => store.trends(&filter).map_err(state_error)?,
+        None => {
+            eprintln!(
+                "backstop: no state database at {} yet: nothing recorded",
+                store::display_state(path)
+            );
+            Default::default()
+        }
+    };
     if let Some(file) = &args.metrics {
         let steps = read(path).map_err(state_error)?;
         metrics::write(file, &steps)?;
@@ -272,8 +271,17 @@ fn run_trends(args: &StatsArgs, path: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The state, checked for damage first: stats read all of it anyway.
+fn open_verified(path: &Path) -> Result<Option<Store>> {
+    let store = Store::open_existing(path, store::busy_timeout())?;
+    if let Some(store) = &store {
+        store.verify()?;
+    }
+    Ok(store)
+}
+
 fn read(path: &Path) -> Result<Vec<StepStats>> {
-    match Store::open_existing(path, store::busy_timeout())? {
+    match open_verified(path)? {
         Some(store) => store.stats(),
         None => {
             eprintln!(
