@@ -270,13 +270,23 @@ struct LoadedPolicy {
 impl LoadedPolicy {
     /// The guest's fast-path answer already known for `shared`, if any.
     fn known_fast_path(&self, shared: &SharedState) -> Option<&FastPath> {
-        if *shared == SharedState::default() {
-            return self.fast_zero.as_ref();
-        }
-        match &self.fast_last {
-            Some((known, fast)) if known == shared => Some(fast),
-            _ => None,
-        }
+        known_fast_path(&self.fast_zero, &self.fast_last, shared)
+    }
+}
+
+/// [`LoadedPolicy::known_fast_path`] over the two fields alone, so that the
+/// policy's other fields stay writable while the answer is borrowed.
+fn known_fast_path<'a>(
+    fast_zero: &'a Option<FastPath>,
+    fast_last: &'a Option<(SharedState, FastPath)>,
+    shared: &SharedState,
+) -> Option<&'a FastPath> {
+    if *shared == SharedState::default() {
+        return fast_zero.as_ref();
+    }
+    match fast_last {
+        Some((known, fast)) if known == shared => Some(fast),
+        _ => None,
     }
 }
 
@@ -319,6 +329,25 @@ pub struct Session {
     next_id: u64,
 }
 
+/// A fresh operation's first permit, as the guest's fast-path answer gives
+/// it, borrowed from the session's cache.
+pub(crate) struct FreshPermit<'a>(&'a Permit);
+
+impl FreshPermit<'_> {
+    pub(crate) fn get(&self) -> &Permit {
+        self.0
+    }
+
+    /// The permit as the attempt that started at `started_ms` holds it: the
+    /// seed not drawn yet (0), the start recorded.
+    pub(crate) fn started_at(&self, started_ms: u64) -> Permit {
+        let mut permit = self.0.clone();
+        permit.state.seed = 0;
+        permit.state.started_at_ms = Some(started_ms);
+        permit
+    }
+}
+
 impl Session {
     /// The retry helpers' default shared state (breaker and budget) of
     /// `policy`; `None` once it is unloaded.
@@ -335,19 +364,20 @@ impl Session {
     /// back like every permit's shared state, and whether a success right
     /// after it records nothing (the answer says so for the state the permit
     /// leaves). One look-up and no guest call; `None` when the guest must be
-    /// asked, or the permit refuses (`begin_attempt` reports both).
-    pub(crate) fn fresh_start(&mut self, policy: Policy) -> Option<(Permit, bool)> {
+    /// asked, or the permit refuses (`begin_attempt` reports both). The
+    /// permit is lent, not copied: an attempt that succeeds needs only its
+    /// number, timeout and probe flag (see [`FreshPermit`]).
+    pub(crate) fn fresh_start(&mut self, policy: Policy) -> Option<(FreshPermit<'_>, bool)> {
         let loaded = self.policies.get_mut(&policy.id)?;
         let shared = loaded.retry_shared;
-        let fast = loaded.known_fast_path(&shared)?;
-        let mut permit = fast.fresh_permit.clone().filter(|p| p.refused.is_none())?;
-        permit.state.seed = 0;
+        let fast = known_fast_path(&loaded.fast_zero, &loaded.fast_last, &shared)?;
+        let permit = fast.fresh_permit.as_ref().filter(|p| p.refused.is_none())?;
         let unchanged = permit.shared == shared;
         let success_free = fast.success_records_nothing && unchanged;
         if !unchanged {
             loaded.retry_shared = permit.shared;
         }
-        Some((permit, success_free))
+        Some((FreshPermit(permit), success_free))
     }
 
     /// Parse and validate a policy once; classify with it many times.

@@ -22,7 +22,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::engine::{Policy, Session};
+use crate::engine::{FreshPermit, Policy, Session};
 use crate::error::Error;
 use crate::planner::{AttemptFailure, Decision, GiveUpReason, Permit, RetryState, SharedState};
 pub use crate::pushback::{Pushback, parse_grpc_pushback, parse_retry_after};
@@ -367,10 +367,9 @@ impl<'s, E: ToFailure> Retry<'s, E> {
         // need not do): a fresh operation whose permit the guest's known
         // fast-path answer gives, succeeding.
         let mut first = None;
-        if let Some((mut permit, success_free)) = self.fresh_start() {
+        if let Some((fresh, success_free)) = self.fresh_start() {
             let started = clock.now_ms();
-            permit.state.started_at_ms = Some(started);
-            match op(attempt_of(&permit)) {
+            match op(attempt_of(fresh.get())) {
                 Ok(value) => {
                     if !success_free {
                         self.record_success()?;
@@ -379,7 +378,7 @@ impl<'s, E: ToFailure> Retry<'s, E> {
                 }
                 Err(err) => {
                     first = Some(FirstFailure {
-                        permit,
+                        permit: fresh.started_at(started),
                         started,
                         err,
                     });
@@ -452,10 +451,9 @@ impl<'s, E: ToFailure> Retry<'s, E> {
                 // One clock read per attempt, its start: a permit takes
                 // microseconds at most (none on the fast path).
                 let (permit, started, success_free) = match self.fresh_start_at(&state) {
-                    Some((mut permit, success_free)) => {
+                    Some((fresh, success_free)) => {
                         let now = clock_ms();
-                        permit.state.started_at_ms = Some(now);
-                        (permit, now, success_free)
+                        (fresh.started_at(now), now, success_free)
                     }
                     None => {
                         let now = clock_ms();
@@ -548,7 +546,7 @@ impl<'s, E: ToFailure> Retry<'s, E> {
     /// The first attempt's permit, not cancelled, from the guest's known
     /// fast-path answer for the session's own shared state (see
     /// [`Session::fresh_start`]), and whether its success records nothing.
-    fn fresh_start(&mut self) -> Option<(Permit, bool)> {
+    fn fresh_start(&mut self) -> Option<(FreshPermit<'_>, bool)> {
         if self.cancelled() {
             return None;
         }
@@ -561,7 +559,7 @@ impl<'s, E: ToFailure> Retry<'s, E> {
     /// answer says records nothing needs no second look-up. A custom store is
     /// read (and may be changed by others) inside its `update`, so it takes
     /// the general path.
-    fn fresh_start_at(&mut self, state: &RetryState) -> Option<(Permit, bool)> {
+    fn fresh_start_at(&mut self, state: &RetryState) -> Option<(FreshPermit<'_>, bool)> {
         if self.store.is_some() || *state != RetryState::default() {
             return None;
         }
