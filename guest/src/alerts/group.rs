@@ -340,7 +340,7 @@ fn render(
         rule: rules,
         dedup_key: group.key.clone(),
         summary: text,
-        payload: Json::Object(payload).to_string(),
+        payload: serde_json::to_string(&Json::Object(payload)).expect("a JSON value serializes"),
     })
 }
 

@@ -109,7 +109,10 @@ fn payload(
     now_ms: u64,
     summary: &str,
 ) -> String {
-    Json::Object(payload_map(config, rule, s, now_ms, summary)).to_string()
+    // The same compact JSON as `Value`'s `Display`, written straight into a
+    // buffer rather than through `fmt::Write` (a call per token).
+    serde_json::to_string(&Json::Object(payload_map(config, rule, s, now_ms, summary)))
+        .expect("a JSON value serializes")
 }
 
 /// One alert's payload object: `summary`, the policy's fields and the runbook.
