@@ -358,23 +358,39 @@ fn summary(r: &Replay) -> Value {
     })
 }
 
-fn notification_json(at_ms: u64, n: &Notification) -> Value {
-    json!({
-        "at": rfc3339(at_ms),
-        "at_ms": at_ms,
-        "kind": n.kind,
-        "severity": n.severity,
-        "rule": n.rule,
-        "targets": n.targets,
-        "dedup_key": n.dedup_key,
-        "summary": n.summary,
-        "payload": n.payload,
-    })
+/// One notification of the `--json` document, borrowed rather than copied
+/// into a `Value` (the payload alone is a tree of some 30 nodes). Fields in
+/// the sorted order a `Value`'s map writes them, as the document always had.
+#[derive(serde::Serialize)]
+struct NotificationJson<'a> {
+    at: String,
+    at_ms: u64,
+    dedup_key: &'a str,
+    kind: &'a backstop::alerts::NotificationKind,
+    payload: &'a Value,
+    rule: &'a str,
+    severity: &'a backstop::alerts::Severity,
+    summary: &'a str,
+    targets: &'a [String],
 }
 
-/// `text` pretty-printed as it would sit `depth` levels deep in a
+fn notification_json(at_ms: u64, n: &Notification) -> NotificationJson<'_> {
+    NotificationJson {
+        at: rfc3339(at_ms),
+        at_ms,
+        dedup_key: &n.dedup_key,
+        kind: &n.kind,
+        payload: &n.payload,
+        rule: &n.rule,
+        severity: &n.severity,
+        summary: &n.summary,
+        targets: &n.targets,
+    }
+}
+
+/// `value` pretty-printed as it would sit `depth` levels deep in a
 /// pretty-printed document (its first line is not indented).
-fn indented(value: &Value, depth: usize) -> Result<String> {
+fn indented(value: &impl serde::Serialize, depth: usize) -> Result<String> {
     let text = serde_json::to_string_pretty(value)?;
     Ok(text.replace('\n', &format!("\n{}", "  ".repeat(depth))))
 }
