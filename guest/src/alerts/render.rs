@@ -2,7 +2,10 @@
 //! included) for a decision `evaluate` made. Nothing here decides whether to
 //! notify; everything here is pure, `now` included.
 
-use serde_json::{Map, Value as Json, json};
+use std::collections::BTreeMap;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value as Json};
 
 use super::evaluate::{Notification, NotificationKind};
 use super::state::{AlertEntry, StepFacts, StepStatus};
@@ -109,10 +112,14 @@ fn payload(
     now_ms: u64,
     summary: &str,
 ) -> String {
-    // The same compact JSON as `Value`'s `Display`, written straight into a
-    // buffer rather than through `fmt::Write` (a call per token).
-    serde_json::to_string(&Json::Object(payload_map(config, rule, s, now_ms, summary)))
-        .expect("a JSON value serializes")
+    let payload = Payload {
+        config,
+        rule,
+        s,
+        now_ms,
+        summary,
+    };
+    serde_json::to_string(&payload).expect("a payload serializes")
 }
 
 /// One alert's payload object: `summary`, the policy's fields and the runbook.
@@ -123,71 +130,153 @@ pub(super) fn payload_map(
     now_ms: u64,
     summary: &str,
 ) -> Map<String, Json> {
-    let mut p = Map::new();
-    p.insert("summary".into(), json!(summary));
-    for field in &config.payload {
-        let value = match field.as_str() {
-            "pipeline" => json!(s.pipeline),
-            "step" => json!(s.step),
-            "run_id" => json!(s.run_id),
-            "error_type" => json!(s.error_type),
-            "error_code" => json!(s.error_code),
-            "error_class" => json!(s.error_class),
-            "error_message" => json!(s.error_message),
-            "last_log_lines" => json!(s.log_lines),
-            "attempts" => json!(s.attempts),
-            "failure_count" => json!(s.failure_count),
-            "consecutive_failures" => json!(s.consecutive_failures),
-            "late_minutes" => json!(s.late_minutes),
-            "labels" => Json::Object(
-                s.labels
-                    .iter()
-                    .map(|(k, v)| (k.clone(), json!(v)))
-                    .collect(),
-            ),
-            _ => continue,
+    let payload = Payload {
+        config,
+        rule,
+        s,
+        now_ms,
+        summary,
+    };
+    match serde_json::to_value(payload) {
+        Ok(Json::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+/// The payload written straight from the facts: building a JSON map first
+/// (a key and a value allocated per field, then freed) was a sixth of
+/// `alerts simulate`. Keys come in sorted order, as a JSON map writes them, so
+/// the bytes are what they always were.
+struct Payload<'a> {
+    config: &'a AlertConfig,
+    rule: Option<&'a AlertRule>,
+    s: &'a StepFacts,
+    now_ms: u64,
+    summary: &'a str,
+}
+
+impl Serialize for Payload<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let s = self.s;
+        let wants = |field: &str| self.config.payload.iter().any(|f| f == field);
+        let mut map = ser.serialize_map(None)?;
+        if wants("attempts") {
+            map.serialize_entry("attempts", &s.attempts)?;
+        }
+        if wants("consecutive_failures") {
+            map.serialize_entry("consecutive_failures", &s.consecutive_failures)?;
+        }
+        if wants("error_class") {
+            map.serialize_entry("error_class", &s.error_class)?;
+        }
+        if wants("error_code") {
+            map.serialize_entry("error_code", &s.error_code)?;
+        }
+        if wants("error_message") {
+            map.serialize_entry("error_message", &s.error_message)?;
+        }
+        if wants("error_type") {
+            map.serialize_entry("error_type", &s.error_type)?;
+        }
+        if wants("failure_count") {
+            map.serialize_entry("failure_count", &s.failure_count)?;
+        }
+        if wants("labels") {
+            // Sorted by name, the last value of a repeated name kept.
+            let labels: BTreeMap<&str, &str> = s
+                .labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            map.serialize_entry("labels", &labels)?;
+        }
+        if wants("last_log_lines") {
+            map.serialize_entry("last_log_lines", &s.log_lines)?;
+        }
+        if wants("late_minutes") {
+            map.serialize_entry("late_minutes", &s.late_minutes)?;
+        }
+        if wants("pipeline") {
+            map.serialize_entry("pipeline", &s.pipeline)?;
+        }
+        if wants("run_id") {
+            map.serialize_entry("run_id", &s.run_id)?;
+        }
+        map.serialize_entry("runbook", &self.runbook())?;
+        if wants("step") {
+            map.serialize_entry("step", &s.step)?;
+        }
+        map.serialize_entry("summary", self.summary)?;
+        map.end()
+    }
+}
+
+impl<'a> Payload<'a> {
+    fn runbook(&self) -> Runbook<'a> {
+        let (s, config) = (self.s, self.config);
+        let retry_safe = match s.error_class.as_str() {
+            "transient" => "yes: the failure is transient and runs are idempotent by run id",
+            "permanent" => "no: the failure is permanent; fix the cause before retrying",
+            _ => "unknown: check the error first; runs are idempotent by run id",
         };
-        p.insert(field.clone(), value);
-    }
-    let retry_safe = match s.error_class.as_str() {
-        "transient" => "yes: the failure is transient and runs are idempotent by run id",
-        "permanent" => "no: the failure is permanent; fix the cause before retrying",
-        _ => "unknown: check the error first; runs are idempotent by run id",
-    };
-    let values = runbook::Values {
-        run_id: &s.run_id,
-        pipeline: &s.pipeline,
-        step: &s.step,
-    };
-    let (how_to_retry, how_to_retry_argv) = match &config.runbook.retry_template {
-        Some(t) => (t.shell(&values), t.argv(&values)),
-        None => runbook::default_command(&values),
-    };
-    let escalation_path: Vec<Json> = rule
-        .map(|r| {
-            std::iter::once(json!({ "after": "0s", "notify": r.notify }))
-                .chain(r.escalation.iter().map(|l| json!({ "after": crate::schema::format_ms(l.after_ms), "notify": l.notify })))
+        let values = runbook::Values {
+            run_id: &s.run_id,
+            pipeline: &s.pipeline,
+            step: &s.step,
+        };
+        let (how_to_retry, how_to_retry_argv) = match &config.runbook.retry_template {
+            Some(t) => (t.shell(&values), t.argv(&values)),
+            None => runbook::default_command(&values),
+        };
+        let escalation_path = self
+            .rule
+            .map(|r| {
+                std::iter::once(EscalationStep {
+                    after: "0s".into(),
+                    notify: &r.notify,
+                })
+                .chain(r.escalation.iter().map(|l| EscalationStep {
+                    after: crate::schema::format_ms(l.after_ms),
+                    notify: &l.notify,
+                }))
                 .collect()
-        })
-        .unwrap_or_default();
-    let mut runbook = Map::new();
-    runbook.insert(
-        "what_failed".into(),
-        json!(format!("{}/{}", s.pipeline, s.step)),
-    );
-    runbook.insert("when".into(), json!(rfc3339(now_ms)));
-    runbook.insert("correlation_id".into(), json!(s.run_id));
-    runbook.insert("error_snippet".into(), json!(clip(&s.error_message, 300)));
-    runbook.insert("last_log_lines".into(), json!(s.log_lines));
-    runbook.insert("retry_safe".into(), json!(retry_safe));
-    runbook.insert("how_to_retry".into(), json!(how_to_retry));
-    runbook.insert("how_to_retry_argv".into(), json!(how_to_retry_argv));
-    runbook.insert("escalation_path".into(), Json::Array(escalation_path));
-    if let Some(url) = &config.runbook.url {
-        runbook.insert("url".into(), json!(fill(url, s)));
+            })
+            .unwrap_or_default();
+        Runbook {
+            correlation_id: &s.run_id,
+            error_snippet: clip(&s.error_message, 300),
+            escalation_path,
+            how_to_retry,
+            how_to_retry_argv,
+            last_log_lines: &s.log_lines,
+            retry_safe,
+            url: config.runbook.url.as_ref().map(|url| fill(url, s)),
+            what_failed: format!("{}/{}", s.pipeline, s.step),
+            when: rfc3339(self.now_ms),
+        }
     }
-    p.insert("runbook".into(), Json::Object(runbook));
-    p
+}
+
+/// The payload's `runbook` object; fields in sorted order (see [`Payload`]).
+#[derive(serde::Serialize)]
+struct Runbook<'a> {
+    correlation_id: &'a str,
+    error_snippet: String,
+    escalation_path: Vec<EscalationStep<'a>>,
+    how_to_retry: String,
+    how_to_retry_argv: Vec<String>,
+    last_log_lines: &'a [String],
+    retry_safe: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    what_failed: String,
+    when: String,
+}
+
+#[derive(serde::Serialize)]
+struct EscalationStep<'a> {
+    after: String,
+    notify: &'a [String],
 }
 
 pub(super) fn notification(
@@ -232,7 +321,179 @@ pub(super) fn resolution(
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use std::sync::Arc;
+
+    use serde_json::{Map, Value as Json, json};
+
+    use super::super::condition::Condition;
+    use super::super::{AlertConfig, AlertRule, EscalationLevel, Severity, clip, runbook};
+    use super::{StepFacts, fill, payload, rfc3339};
+
+    /// The payload as it was built before it was written directly: a JSON
+    /// map filled field by field, the oracle for its bytes.
+    fn payload_as_a_map(
+        config: &AlertConfig,
+        rule: Option<&AlertRule>,
+        s: &StepFacts,
+        now_ms: u64,
+        summary: &str,
+    ) -> String {
+        let mut p = Map::new();
+        p.insert("summary".into(), json!(summary));
+        for field in &config.payload {
+            let value = match field.as_str() {
+                "pipeline" => json!(s.pipeline),
+                "step" => json!(s.step),
+                "run_id" => json!(s.run_id),
+                "error_type" => json!(s.error_type),
+                "error_code" => json!(s.error_code),
+                "error_class" => json!(s.error_class),
+                "error_message" => json!(s.error_message),
+                "last_log_lines" => json!(s.log_lines),
+                "attempts" => json!(s.attempts),
+                "failure_count" => json!(s.failure_count),
+                "consecutive_failures" => json!(s.consecutive_failures),
+                "late_minutes" => json!(s.late_minutes),
+                "labels" => Json::Object(
+                    s.labels
+                        .iter()
+                        .map(|(k, v)| (k.clone(), json!(v)))
+                        .collect(),
+                ),
+                _ => continue,
+            };
+            p.insert(field.clone(), value);
+        }
+        let retry_safe = match s.error_class.as_str() {
+            "transient" => "yes: the failure is transient and runs are idempotent by run id",
+            "permanent" => "no: the failure is permanent; fix the cause before retrying",
+            _ => "unknown: check the error first; runs are idempotent by run id",
+        };
+        let values = runbook::Values {
+            run_id: &s.run_id,
+            pipeline: &s.pipeline,
+            step: &s.step,
+        };
+        let (how_to_retry, how_to_retry_argv) = match &config.runbook.retry_template {
+            Some(t) => (t.shell(&values), t.argv(&values)),
+            None => runbook::default_command(&values),
+        };
+        let escalation_path: Vec<Json> = rule
+            .map(|r| {
+                std::iter::once(json!({ "after": "0s", "notify": r.notify }))
+                    .chain(r.escalation.iter().map(|l| {
+                        json!({ "after": crate::schema::format_ms(l.after_ms), "notify": l.notify })
+                    }))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut runbook = Map::new();
+        runbook.insert(
+            "what_failed".into(),
+            json!(format!("{}/{}", s.pipeline, s.step)),
+        );
+        runbook.insert("when".into(), json!(rfc3339(now_ms)));
+        runbook.insert("correlation_id".into(), json!(s.run_id));
+        runbook.insert("error_snippet".into(), json!(clip(&s.error_message, 300)));
+        runbook.insert("last_log_lines".into(), json!(s.log_lines));
+        runbook.insert("retry_safe".into(), json!(retry_safe));
+        runbook.insert("how_to_retry".into(), json!(how_to_retry));
+        runbook.insert("how_to_retry_argv".into(), json!(how_to_retry_argv));
+        runbook.insert("escalation_path".into(), Json::Array(escalation_path));
+        if let Some(url) = &config.runbook.url {
+            runbook.insert("url".into(), json!(fill(url, s)));
+        }
+        p.insert("runbook".into(), Json::Object(runbook));
+        Json::Object(p).to_string()
+    }
+
+    #[test]
+    fn the_payload_is_written_as_the_json_map_wrote_it() {
+        let every_field = [
+            "step",
+            "labels",
+            "run_id",
+            "late_minutes",
+            "summary",
+            "attempts",
+            "runbook",
+            "error_message",
+            "pipeline",
+            "error_code",
+            "failure_count",
+            "not_a_fact",
+            "error_type",
+            "consecutive_failures",
+            "error_class",
+            "last_log_lines",
+            "step",
+        ];
+        let facts = StepFacts {
+            pipeline: "nightly \"etl\"".into(),
+            step: "load/ü".into(),
+            run_id: "run 1; rm -rf /".into(),
+            error_type: "botocore.exceptions.ClientError".into(),
+            error_code: "SlowDown".into(),
+            error_class: "transient".into(),
+            error_message: "x\u{7}y\n".repeat(120),
+            log_lines: vec!["a\tb".into(), "\"quoted\"".into()],
+            labels: vec![
+                ("team".into(), "ml".into()),
+                ("env".into(), "prod".into()),
+                ("team".into(), "data".into()),
+            ],
+            attempts: 3,
+            failure_count: 2,
+            consecutive_failures: 4,
+            late_minutes: 7,
+            ..StepFacts::default()
+        };
+        let rule = AlertRule {
+            id: "r".into(),
+            condition: Arc::new(Condition::compile("true").unwrap()),
+            severity: Severity::High,
+            notify: vec!["oncall".into()],
+            dedup_window_ms: 0,
+            repeat_interval_ms: None,
+            repeat_limit: 0,
+            escalation: vec![EscalationLevel {
+                after_ms: 900_000,
+                notify: vec!["lead".into(), "manager".into()],
+            }],
+            auto_resolve: true,
+            group_by: Vec::new(),
+        };
+        let mut configs = Vec::new();
+        for fields in [&every_field[..], &every_field[..0], &["labels", "step"][..]] {
+            for (url, command) in [
+                (None, None),
+                (
+                    Some("https://runbooks/{pipeline}/{step}?id={run_id}&x={other}"),
+                    Some("backstop run --run-id {run_id} --step {step} -- make '{{x}}' {pipeline}"),
+                ),
+            ] {
+                let mut config = AlertConfig {
+                    payload: fields.iter().map(|f| f.to_string()).collect(),
+                    ..AlertConfig::default()
+                };
+                config.runbook.url = url.map(str::to_string);
+                config.runbook.retry_template =
+                    command.map(|c| runbook::Template::parse(c).unwrap());
+                configs.push(config);
+            }
+        }
+        for config in &configs {
+            for rule in [Some(&rule), None] {
+                let now = 1_704_067_200_123;
+                assert_eq!(
+                    payload(config, rule, &facts, now, "[high] summary"),
+                    payload_as_a_map(config, rule, &facts, now, "[high] summary"),
+                    "fields {:?}",
+                    config.payload
+                );
+            }
+        }
+    }
 
     #[test]
     fn formats_utc_times() {
