@@ -17,6 +17,53 @@ pub const MAX_CONDITION_DEPTH: usize = 32;
 pub struct Condition {
     pub source: String,
     program: Program,
+    /// The variables it reads, so a context need hold no others.
+    needs: Variables,
+}
+
+/// Which of the CEL variables a condition reads (`run`, `error`, ...):
+/// building a variable's value is most of an event's context, and most
+/// conditions read one or two.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Variables {
+    run: bool,
+    error: bool,
+    sla: bool,
+    event: bool,
+    labels: bool,
+    pipeline: bool,
+    step: bool,
+}
+
+impl Variables {
+    fn of(program: &Program) -> Variables {
+        let refs = program.references();
+        Variables {
+            run: refs.has_variable("run"),
+            error: refs.has_variable("error"),
+            sla: refs.has_variable("sla"),
+            event: refs.has_variable("event"),
+            labels: refs.has_variable("labels"),
+            pipeline: refs.has_variable("pipeline"),
+            step: refs.has_variable("step"),
+        }
+    }
+
+    /// What any of `conditions` reads.
+    pub fn read_by<'a>(conditions: impl IntoIterator<Item = &'a Condition>) -> Variables {
+        conditions.into_iter().fold(Variables::default(), |a, c| {
+            let b = c.needs;
+            Variables {
+                run: a.run || b.run,
+                error: a.error || b.error,
+                sla: a.sla || b.sla,
+                event: a.event || b.event,
+                labels: a.labels || b.labels,
+                pipeline: a.pipeline || b.pipeline,
+                step: a.step || b.step,
+            }
+        })
+    }
 }
 
 /// The facts a condition sees.
@@ -68,6 +115,7 @@ impl Condition {
         })?;
         let condition = Condition {
             source: source.to_string(),
+            needs: Variables::of(&program),
             program,
         };
         // Evaluate once against sample facts, so a misspelt fact or a
@@ -88,7 +136,7 @@ impl Condition {
     }
 
     pub fn evaluate(&self, facts: &Facts) -> Result<bool, String> {
-        self.evaluate_in(&facts.context())
+        self.evaluate_in(&facts.context(self.needs))
     }
 
     /// Evaluate in a context built once for all of an event's rules
@@ -106,44 +154,60 @@ impl Condition {
 }
 
 impl Facts {
-    /// The CEL variables: `run`, `error`, `sla`, `event`, `labels`, `pipeline`, `step`.
-    pub fn context(&self) -> Context<'static, 'static> {
+    /// The CEL variables `needs` names, of `run`, `error`, `sla`, `event`,
+    /// `labels`, `pipeline` and `step` (a condition reads none of the others,
+    /// so leaving them out changes no result).
+    pub fn context(&self, needs: Variables) -> Context<'static, 'static> {
         let facts = self;
         let mut ctx = Context::with_env(stdlib());
         let s = |v: &str| Value::String(v.to_string().into());
-        let run: HashMap<&str, Value> = HashMap::from([
-            ("id", s(&facts.run_id)),
-            ("pipeline", s(&facts.pipeline)),
-            ("step", s(&facts.step)),
-            ("failure_count", Value::Int(facts.failure_count)),
-            (
-                "consecutive_failures",
-                Value::Int(facts.consecutive_failures),
-            ),
-            ("attempts", Value::Int(facts.attempts)),
-            ("status", s(facts.status)),
-        ]);
-        let error: HashMap<&str, Value> = HashMap::from([
-            ("class", s(&facts.error_class)),
-            ("type", s(&facts.error_type)),
-            ("code", s(&facts.error_code)),
-            ("message", s(&facts.error_message)),
-        ]);
-        let sla: HashMap<&str, Value> =
-            HashMap::from([("late_minutes", Value::Int(facts.late_minutes))]);
-        let event: HashMap<&str, Value> = HashMap::from([("kind", s(facts.event))]);
-        let labels: HashMap<String, Value> = facts
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), s(v)))
-            .collect();
-        ctx.add_variable_from_value("run", run);
-        ctx.add_variable_from_value("error", error);
-        ctx.add_variable_from_value("sla", sla);
-        ctx.add_variable_from_value("event", event);
-        ctx.add_variable_from_value("labels", labels);
-        ctx.add_variable_from_value("pipeline", s(&facts.pipeline));
-        ctx.add_variable_from_value("step", s(&facts.step));
+        if needs.run {
+            let run: HashMap<&str, Value> = HashMap::from([
+                ("id", s(&facts.run_id)),
+                ("pipeline", s(&facts.pipeline)),
+                ("step", s(&facts.step)),
+                ("failure_count", Value::Int(facts.failure_count)),
+                (
+                    "consecutive_failures",
+                    Value::Int(facts.consecutive_failures),
+                ),
+                ("attempts", Value::Int(facts.attempts)),
+                ("status", s(facts.status)),
+            ]);
+            ctx.add_variable_from_value("run", run);
+        }
+        if needs.error {
+            let error: HashMap<&str, Value> = HashMap::from([
+                ("class", s(&facts.error_class)),
+                ("type", s(&facts.error_type)),
+                ("code", s(&facts.error_code)),
+                ("message", s(&facts.error_message)),
+            ]);
+            ctx.add_variable_from_value("error", error);
+        }
+        if needs.sla {
+            let sla: HashMap<&str, Value> =
+                HashMap::from([("late_minutes", Value::Int(facts.late_minutes))]);
+            ctx.add_variable_from_value("sla", sla);
+        }
+        if needs.event {
+            let event: HashMap<&str, Value> = HashMap::from([("kind", s(facts.event))]);
+            ctx.add_variable_from_value("event", event);
+        }
+        if needs.labels {
+            let labels: HashMap<String, Value> = facts
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), s(v)))
+                .collect();
+            ctx.add_variable_from_value("labels", labels);
+        }
+        if needs.pipeline {
+            ctx.add_variable_from_value("pipeline", s(&facts.pipeline));
+        }
+        if needs.step {
+            ctx.add_variable_from_value("step", s(&facts.step));
+        }
         ctx
     }
 }
@@ -229,6 +293,62 @@ fn translate_words(source: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_context_with_only_the_variables_read_gives_every_result_a_full_one_does() {
+        let all = Variables {
+            run: true,
+            error: true,
+            sla: true,
+            event: true,
+            labels: true,
+            pipeline: true,
+            step: true,
+        };
+        let facts = Facts {
+            run_id: "r1".into(),
+            pipeline: "nightly".into(),
+            step: "load".into(),
+            failure_count: 2,
+            consecutive_failures: 3,
+            attempts: 4,
+            status: "failed",
+            error_class: "transient".into(),
+            error_type: "TimeoutError".into(),
+            error_code: "ETIMEDOUT".into(),
+            error_message: "timed out".into(),
+            late_minutes: 61,
+            event: "run-failed",
+            labels: vec![("team".into(), "ml".into())],
+        };
+        for source in [
+            "run.failure_count == 2",
+            "run.consecutive_failures >= 3 or sla.late_minutes >= 60",
+            "error.class == 'transient' and error.message.contains('out')",
+            "event.kind == 'run-failed' && labels.team == 'ml'",
+            "pipeline == 'nightly' && step.startsWith('lo')",
+            "has(labels.team) && run.status == 'failed'",
+            "[1, 2].exists(x, x == run.attempts - 2)",
+            "true",
+        ] {
+            let condition = Condition::compile(source).unwrap();
+            let needs = Variables::read_by([&condition]);
+            assert_eq!(
+                condition.evaluate_in(&facts.context(needs)),
+                condition.evaluate_in(&facts.context(all)),
+                "{source}"
+            );
+        }
+        // The point of it: a condition on the run builds no other variable.
+        let on_the_run = Condition::compile("run.failure_count == 1").unwrap();
+        assert_eq!(
+            Variables::read_by([&on_the_run]),
+            Variables {
+                run: true,
+                ..Variables::default()
+            }
+        );
+    }
 
     fn facts() -> Facts {
         Facts {

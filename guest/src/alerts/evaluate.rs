@@ -2,7 +2,7 @@
 //! rules whose conditions hold, run due timers (escalations, repeats), and
 //! resolve what a successful run ended. Pure: `now` comes in, state goes out.
 
-use super::condition::Facts;
+use super::condition::{Facts, Variables};
 use super::group;
 use super::render::{notification, resolution};
 use super::state::{AlertEntry, AlertState, AlertStatus, StepFacts, StepStatus};
@@ -419,7 +419,9 @@ fn fire_rules(
         _ => "attempt-failed",
     };
     let facts = facts_for(s, event_name);
-    let ctx = facts.context();
+    let ctx = facts.context(Variables::read_by(
+        config.rules.iter().map(|r| &*r.condition),
+    ));
     for rule in &config.rules {
         // A condition that cannot be evaluated for this event (a label the
         // event does not carry) does not hold; it never blocks other rules.
