@@ -12,17 +12,22 @@ them alike), and the medians are compared:
                              a retry after 1 ms, a success: a run's state writes
                              with an alert evaluation and its outbox row
 
+  run -- true (sqlite, N recorded)  the same on a state already holding N
+                             recorded runs (--recorded N): a run's cost should
+                             not grow with the history
+
 The difference of medians is what backstop adds (issue 14: `run -- true`
 within 5 ms of `true`); per backend it is the cost of one run's state writes
 plus the fixed start-up (issue 10). Never a test: a benchmark.
 
-  tests/bench/run-overhead.py target/release/backstop [--rounds 200] [--pg URL]
+  tests/bench/run-overhead.py target/release/backstop [--rounds 200] [--pg URL] [--recorded 36000]
 """
 
 import argparse
 import glob
 import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import tempfile
@@ -66,6 +71,24 @@ def psql():
     return candidates[-1]
 
 
+def grow(backstop, env, state, recorded):
+    """A SQLite state holding `recorded` runs: one real run, its rows copied
+    under new run ids (as months of history would leave them)."""
+    subprocess.run([backstop, "run", "--state", state, "--run-id", "seed", "--", "true"],
+                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    db = sqlite3.connect(state)
+    for table in ("runs", "attempts", "run_pipelines"):
+        cols = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+        picked = ",".join("run_id || '-' || n.i" if c == "run_id" else c for c in cols)
+        db.execute(
+            f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+            f"INSERT INTO {table} ({','.join(cols)}) SELECT {picked} FROM {table}, n "
+            f"WHERE run_id = 'seed'", (recorded - 1,))
+    db.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
 def timed(argv, env, expect):
     start = time.perf_counter()
     rc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL,
@@ -81,6 +104,8 @@ def main():
     ap.add_argument("backstop")
     ap.add_argument("--rounds", type=int, default=200)
     ap.add_argument("--pg", help="a PostgreSQL server URL (a fresh database is made on it)")
+    ap.add_argument("--recorded", type=int, default=0,
+                    help="also time a SQLite state already holding this many runs")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="backstop-run-bench-")
     env = dict(os.environ, BACKSTOP_CACHE_DIR=os.path.join(tmp, "cache"))
@@ -103,6 +128,11 @@ def main():
     for be, state in backends:
         cases.append((f"run -- true ({be})", lambda i, s=state: (
             [args.backstop, "run", "--state", s, "--run-id", f"t{i}", "--", "true"], 0)))
+    if args.recorded:
+        grown = os.path.join(tmp, "grown.db")
+        grow(args.backstop, env, grown, args.recorded)
+        cases.append((f"run -- true (sqlite, {args.recorded} recorded)", lambda i: (
+            [args.backstop, "run", "--state", grown, "--run-id", f"t{i}", "--", "true"], 0)))
     cases.append(("fail+alert bare (the step twice)", None))
     for be, state in backends:
         cases.append((f"run fail+alert ({be})", lambda i, s=state: (
@@ -142,6 +172,9 @@ def main():
     for be, _ in backends:
         print(f"  run -- true, {be:8}               +{med[f'run -- true ({be})'] - base:6.2f} ms"
               f"   (goal, issue 14: <= 5 ms)")
+    if args.recorded:
+        print(f"  run -- true, sqlite, {args.recorded} recorded +"
+              f"{med[f'run -- true (sqlite, {args.recorded} recorded)'] - base:6.2f} ms")
     bare = med["fail+alert bare (the step twice)"]
     for be, _ in backends:
         print(f"  failed attempt + alert + success, {be:8} +{med[f'run fail+alert ({be})'] - bare:6.2f} ms")
