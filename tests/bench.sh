@@ -16,6 +16,8 @@
 #                                     # document (to 600 steps unless
 #                                     # ALERT_WHOLE_MAX_STEPS) vs keyed shards) and `alerts
 #                                     # simulate` peak RSS for 10k/100k/1M events
+#   BENCH_ONLY=run tests/bench.sh     # `backstop run -- true` against `true`, also
+#                                     # on a state holding 36,000 runs (RUN_ROUNDS=100)
 #   CRITERION_ARGS="--warm-up-time 3 --measurement-time 10" tests/bench.sh
 #
 # Needs: cargo, go, node (20+) with npm, python3 with venv. Installs the Node
@@ -27,7 +29,7 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-only="${BENCH_ONLY:-rust go node python peers alerts}"
+only="${BENCH_ONLY:-rust go node python peers alerts run}"
 criterion_args="${CRITERION_ARGS:---warm-up-time 1 --measurement-time 3}"
 out="$root/target/bench-results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
@@ -196,6 +198,16 @@ PY
     }
     section "Alerts: evaluation cost vs steps, and simulate memory vs events"
     run alerts alerts_bench
+fi
+
+if wants run; then
+    run_bench() {
+        cargo build --workspace --release --bin backstop --quiet || return 1
+        python3 "$root/tests/bench/run-overhead.py" "${CARGO_TARGET_DIR:-$root/target}/release/backstop" \
+            --rounds "${RUN_ROUNDS:-100}" --recorded 36000
+    }
+    section "backstop run -- true against true (whole processes)"
+    run run run_bench
 fi
 
 section "done"
