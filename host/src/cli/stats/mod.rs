@@ -233,7 +233,9 @@ fn run_trends(args: &StatsArgs, path: &Path) -> Result<ExitCode> {
             .map(|p| if p == "-" { String::new() } else { p.clone() }),
         step: args.step.clone(),
     };
-    let (attempts, alerts) = match open_verified(path).map_err(state_error)? {
+    // One open (and one integrity check) serves the trends and the metrics.
+    let opened = open_verified(path).map_err(state_error)?;
+    let (attempts, alerts) = match &opened {
         Some(store) => store.trends(&filter).map_err(state_error)?,
         None => {
             eprintln!(
@@ -244,7 +246,10 @@ fn run_trends(args: &StatsArgs, path: &Path) -> Result<ExitCode> {
         }
     };
     if let Some(file) = &args.metrics {
-        let steps = read(path).map_err(state_error)?;
+        let steps = match &opened {
+            Some(store) => store.stats().map_err(state_error)?,
+            None => Vec::new(),
+        };
         metrics::write(file, &steps)?;
     }
     let groups = trends::aggregate(
