@@ -662,26 +662,24 @@ fn the_write_ahead_log_is_kept_between_runs_and_does_not_grow_with_them() {
     let sb = Sandbox::new();
     let step = sb.script("step.sh", "true");
     let log = PathBuf::from(format!("{}-wal", sb.state().display()));
-    for run in 0..3 {
-        assert!(
-            sb.backstop(&run_args(&format!("warm{run}"), &[], &[&step]))
-                .status
-                .success()
-        );
+    let run = |id: &str| {
+        assert!(sb.backstop(&run_args(id, &[], &[&step])).status.success());
+    };
+    for n in 0..20 {
+        run(&format!("warm{n}"));
     }
     // Kept, so the next run neither recreates nor re-syncs it.
     let warm = std::fs::metadata(&log).expect("the log is kept").len();
-    for run in 0..20 {
-        assert!(
-            sb.backstop(&run_args(&format!("r{run}"), &[], &[&step]))
-                .status
-                .success()
-        );
+    for n in 0..20 {
+        run(&format!("r{n}"));
     }
-    // Checkpointed before every attempt, so each run reuses its space.
+    // Checkpointed before an attempt once it holds 64 pages (a few runs'
+    // worth), so later runs reuse its space: it stops growing, well below
+    // SQLite's own 1,000-page checkpoint.
     let after = std::fs::metadata(&log).unwrap().len();
+    let page_frame = 4096 + 24;
     assert!(
-        after <= warm,
+        after <= warm && after <= 32 + 128 * page_frame,
         "the log grew from {warm} to {after} bytes over 20 runs"
     );
     let db = sb.db();
@@ -692,7 +690,7 @@ fn the_write_ahead_log_is_kept_between_runs_and_does_not_grow_with_them() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(succeeded, 23);
+    assert_eq!(succeeded, 40);
 }
 
 #[test]

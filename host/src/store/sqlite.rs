@@ -9,7 +9,8 @@
 
 use std::ffi::c_int;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::config::DbConfig;
@@ -27,7 +28,30 @@ pub(crate) struct Sqlite {
     busy: Duration,
     /// Whether this connection committed anything, to be synced at close.
     wrote: bool,
+    /// Pages in the write-ahead log after this connection's last commit
+    /// (-1 before its first), from SQLite's log hook.
+    log_pages: Arc<AtomicI32>,
 }
+
+/// A log holding this many pages is checkpointed before the next attempt
+/// (see [`Backend::prepare_attempt`]): about five runs' worth. Each open
+/// re-reads the pages the log holds (SQLite rebuilds its index when the
+/// first connection opens), so the log stays short; checkpointing at every
+/// attempt instead cost four syncs per `backstop run`.
+const CHECKPOINT_PAGES: i64 = 64;
+
+/// Room the log must have past its last page before a command starts, for
+/// the writes after it (a run's are under 10 pages).
+const RESERVED_PAGES: i64 = 16;
+
+/// One page in the log: its 24-byte frame header and the page.
+const LOG_FRAME_BYTES: i64 = 24 + 4096;
+
+/// The log's own header.
+const LOG_HEADER_BYTES: i64 = 32;
+
+/// SQLite's own automatic checkpoint, which a log hook replaces.
+const AUTOCHECKPOINT_PAGES: i64 = 1000;
 
 impl Sqlite {
     /// Open (creating the file and its directory if missing) and migrate.
@@ -67,14 +91,27 @@ impl Sqlite {
 
     fn connect(path: &Path, busy: Duration, flags: OpenFlags) -> Result<Sqlite, Fail> {
         let error = |e| sql_fail(busy, e);
-        let conn = Connection::open_with_flags(path, flags).map_err(error)?;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(error)?;
         conn.busy_timeout(busy).map_err(error)?;
         keep_the_log(&conn).map_err(error)?;
+        let log_pages = Arc::new(AtomicI32::new(-1));
+        let pages = Arc::clone(&log_pages);
+        conn.wal_hook(Some(move |log: &mut rusqlite::hooks::Wal, n: c_int| {
+            pages.store(n, Ordering::Relaxed);
+            if n >= AUTOCHECKPOINT_PAGES as c_int {
+                // As SQLite's default hook: a checkpoint that cannot run now
+                // (a reader in the way) is retried at a later commit.
+                let _ = log.checkpoint();
+            }
+            Ok(())
+        }))
+        .map_err(error)?;
         Ok(Sqlite {
             conn,
             path: path.to_path_buf(),
             busy,
             wrote: false,
+            log_pages,
         })
     }
 
@@ -155,6 +192,12 @@ impl Sqlite {
         })
     }
 
+    fn log_path(&self) -> PathBuf {
+        let mut log = self.path.clone().into_os_string();
+        log.push("-wal");
+        PathBuf::from(log)
+    }
+
     /// Write back and empty the write-ahead log, so later commits reuse its
     /// space instead of growing a file: run before a command starts, so a
     /// disk that cannot take the state's growth fails before, not after, it.
@@ -165,12 +208,33 @@ impl Sqlite {
     }
 }
 
+/// Give the file at `path` at least `len` bytes on disk (not a sparse
+/// hole, so writes within them cannot fail for space later).
+fn allocate(path: &Path, len: u64) -> std::io::Result<()> {
+    let file = std::fs::OpenOptions::new().write(true).open(path)?;
+    if file.metadata()?.len() >= len {
+        return Ok(());
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor is `file`'s, open for writing for the call.
+        let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) };
+        if rc != 0 {
+            return Err(std::io::Error::from_raw_os_error(rc));
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    file.set_len(len)
+}
+
 /// Closing neither checkpoints nor deletes the write-ahead log. Each
 /// `backstop run` used to end with a checkpoint (two fsyncs) and delete the
 /// log and its index, and the next one recreated and synced both and their
 /// directory: about 1 ms of a `run -- true`. The log stays bounded: it is
-/// checkpointed before every attempt ([`Backend::prepare_attempt`]) and at
-/// SQLite's 1,000-page autocheckpoint. Durability is as before: commits
+/// checkpointed before an attempt once it holds [`CHECKPOINT_PAGES`]
+/// ([`Backend::prepare_attempt`]) and at SQLite's 1,000-page autocheckpoint. Durability is as before: commits
 /// (`synchronous = NORMAL`) reach the disk when the connection that made them
 /// closes ([`Drop for Sqlite`](Sqlite)), as the closing checkpoint made them.
 fn keep_the_log(conn: &Connection) -> rusqlite::Result<()> {
@@ -196,12 +260,10 @@ impl Drop for Sqlite {
     /// Sync what this connection committed (see [`keep_the_log`]). An error
     /// here has nobody to go to, as the closing checkpoint's had none.
     fn drop(&mut self) {
-        if self.wrote {
-            let mut log = self.path.clone().into_os_string();
-            log.push("-wal");
-            if let Ok(file) = std::fs::File::open(log) {
-                let _ = file.sync_data();
-            }
+        if self.wrote
+            && let Ok(file) = std::fs::File::open(self.log_path())
+        {
+            let _ = file.sync_data();
         }
     }
 }
@@ -337,8 +399,27 @@ impl Backend for Sqlite {
         Ok(version > 0)
     }
 
+    /// A short log (as this connection's last commit left it) with room
+    /// for the writes after the command is left alone. Otherwise it is
+    /// written back into the database and restarted, and its file is given
+    /// the room of a whole cycle on disk, so a full disk fails here, before
+    /// the command, and the next runs' writes reuse that space.
     fn prepare_attempt(&mut self) -> Result<(), Fail> {
-        self.checkpoint()
+        let log = self.log_path();
+        let pages = i64::from(self.log_pages.load(Ordering::Relaxed));
+        let capacity = std::fs::metadata(&log)
+            .map(|m| (m.len() as i64 - LOG_HEADER_BYTES) / LOG_FRAME_BYTES)
+            .unwrap_or(0);
+        if (0..CHECKPOINT_PAGES).contains(&pages) && capacity - pages >= RESERVED_PAGES {
+            return Ok(());
+        }
+        self.checkpoint()?;
+        let room = LOG_HEADER_BYTES + (CHECKPOINT_PAGES + RESERVED_PAGES) * LOG_FRAME_BYTES;
+        allocate(&log, room as u64).map_err(|e| {
+            Fail::Db(StoreErrorKind::Other(format!(
+                "cannot make room for its write-ahead log: {e}"
+            )))
+        })
     }
 
     fn verify(&mut self) -> Result<(), Fail> {
