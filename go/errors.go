@@ -1,9 +1,9 @@
 package backstop
 
 import (
-	"fmt"
 	"reflect"
 	"strconv"
+	"sync"
 )
 
 // Bounds on the error-tree walk. The classifier examines at most 64 cause
@@ -46,9 +46,23 @@ func FailureFromError(err error) Failure {
 	if msg, ok := safeCall(err.Error); ok {
 		f.Message = &msg
 	}
+	// Most errors are a single value or a short chain without repeats:
+	// visit the root, and build the set of visited errors (reflection,
+	// allocations) only when the tree goes on.
+	visit(err, &f)
+	children := unwrap(err)
+	if len(children) == 0 {
+		return f
+	}
 	seen := make(map[any]struct{})
-	stack := []error{err}
-	for visits := 0; len(stack) > 0 && visits < maxErrorVisits; visits++ {
+	if key, ok := identity(err); ok {
+		seen[key] = struct{}{}
+	}
+	stack := make([]error, 0, len(children)+4)
+	for i := len(children) - 1; i >= 0; i-- {
+		stack = append(stack, children[i])
+	}
+	for visits := 1; len(stack) > 0 && visits < maxErrorVisits; visits++ {
 		e := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		if e == nil {
@@ -60,10 +74,7 @@ func FailureFromError(err error) Failure {
 			}
 			seen[key] = struct{}{}
 		}
-		if len(f.ErrorTypes) < maxErrorTypes {
-			f.ErrorTypes = append(f.ErrorTypes, fmt.Sprintf("%T", e))
-		}
-		inspect(e, &f)
+		visit(e, &f)
 		// Push children in reverse so the first is visited next (pre-order).
 		children := unwrap(e)
 		for i := len(children) - 1; i >= 0; i-- {
@@ -71,6 +82,15 @@ func FailureFromError(err error) Failure {
 		}
 	}
 	return f
+}
+
+// visit records one error of the tree: its type name (as fmt's %T prints
+// it) and whatever of f its methods fill.
+func visit(e error, f *Failure) {
+	if len(f.ErrorTypes) < maxErrorTypes {
+		f.ErrorTypes = append(f.ErrorTypes, reflect.TypeOf(e).String())
+	}
+	inspect(e, f)
 }
 
 // identity is a key that is equal for the same error value: the pointer for
@@ -177,11 +197,12 @@ func grpcCode(e error) (code uint64, ok bool) {
 			code, ok = 0, false
 		}
 	}()
-	m := reflect.ValueOf(e).MethodByName("GRPCStatus")
-	if !m.IsValid() || m.Type().NumIn() != 0 || m.Type().NumOut() != 1 {
+	ev := reflect.ValueOf(e)
+	index, ok := grpcStatusMethod(ev.Type())
+	if !ok {
 		return 0, false
 	}
-	c := m.Call(nil)[0].MethodByName("Code")
+	c := ev.Method(index).Call(nil)[0].MethodByName("Code")
 	if !c.IsValid() || c.Type().NumIn() != 0 || c.Type().NumOut() != 1 {
 		return 0, false
 	}
@@ -198,4 +219,22 @@ func grpcCode(e error) (code uint64, ok bool) {
 		return 0, false
 	}
 	return code, code != 0
+}
+
+// grpcStatusMethods caches, per error type, the index of its method
+// GRPCStatus() with one result, or -1: looking a method up by name walks the
+// type's method table, and a retry loop meets the same few types again and
+// again.
+var grpcStatusMethods sync.Map // reflect.Type -> int
+
+func grpcStatusMethod(t reflect.Type) (int, bool) {
+	if index, ok := grpcStatusMethods.Load(t); ok {
+		return index.(int), index.(int) >= 0
+	}
+	index := -1
+	if m, ok := t.MethodByName("GRPCStatus"); ok && m.Type.NumIn() == 1 && m.Type.NumOut() == 1 {
+		index = m.Index
+	}
+	grpcStatusMethods.Store(t, index)
+	return index, index >= 0
 }
