@@ -314,16 +314,23 @@ func (w *writer) view(p, n uint32) []byte {
 
 // sink receives a value being lowered, either into memory (memSink) or onto
 // the core value stack (flatSink). Lowering code is written once against it,
-// which is how one function lowers both flat and indirect parameters.
+// which is how one function lowers both flat and indirect parameters. No
+// method takes a callback: a closure handed through an interface escapes,
+// and lowering a failure took a dozen allocations that way.
 //
 // int stores any integer-like type (u8-u64, s32 as its two's complement,
-// bool as 0 or 1, a discriminant): v is truncated to t's width.
+// bool as 0 or 1, a discriminant): v is truncated to t's width. list stores
+// a list of n elems and returns the sink its elements are lowered into, in
+// order; record returns the sink its fields are lowered into, in order.
+// variant stores case c of t and returns the sink its payload (if any) is
+// lowered into; end(t, mark) must follow the payload.
 type sink interface {
 	int(t *abiType, v uint64)
 	string(s string)
-	list(elem *abiType, n int, each func(s sink, i int))
-	variant(t *abiType, c uint32, payload func(s sink))
-	record(t *abiType, fields func(s sink))
+	list(elem *abiType, n int) sink
+	variant(t *abiType, c uint32) (payload sink, mark int)
+	end(t *abiType, mark int)
+	record(t *abiType) sink
 }
 
 // memSink stores values sequentially from ptr, aligning each as the
@@ -342,11 +349,16 @@ func (m *memSink) next(t *abiType) uint32 {
 }
 
 func (m *memSink) int(t *abiType, v uint64) {
-	b := m.w.view(m.next(t), t.size)
+	m.store(m.next(t), t.size, v)
+}
+
+// store writes the low size bytes of v at p.
+func (m *memSink) store(p, size uint32, v uint64) {
+	b := m.w.view(p, size)
 	if b == nil {
 		return
 	}
-	switch t.size {
+	switch size {
 	case 1:
 		b[0] = byte(v)
 	case 2:
@@ -371,22 +383,24 @@ func (m *memSink) string(s string) {
 	m.pair(p, data, n)
 }
 
-func (m *memSink) list(elem *abiType, n int, each func(s sink, i int)) {
+func (m *memSink) list(elem *abiType, n int) sink {
 	p := m.next(stringT) // a list's (ptr, len) has a string's layout
-	data, count := storeList(m.w, elem, n, each)
+	data, count := allocList(m.w, elem, n)
 	m.pair(p, data, count)
+	return m.w.sinkAt(data)
 }
 
-func (m *memSink) variant(t *abiType, c uint32, payload func(s sink)) {
+func (m *memSink) variant(t *abiType, c uint32) (sink, int) {
 	start := m.next(t)
-	(&memSink{w: m.w, ptr: start}).int(discType(t), uint64(c))
-	if payload != nil {
-		payload(m.w.sinkAt(start + t.payloadOff))
-	}
+	m.store(start, t.discSize, uint64(c))
+	return m.w.sinkAt(start + t.payloadOff), 0
 }
 
-func (m *memSink) record(t *abiType, fields func(s sink)) {
-	fields(m.w.sinkAt(m.next(t)))
+// end: next reserved the whole variant already.
+func (m *memSink) end(*abiType, int) {}
+
+func (m *memSink) record(t *abiType) sink {
+	return m.w.sinkAt(m.next(t))
 }
 
 // flatSink pushes flattened core values, as the canonical ABI's lower_flat().
@@ -409,25 +423,26 @@ func (f *flatSink) string(s string) {
 	f.vals = append(f.vals, uint64(data), uint64(n))
 }
 
-func (f *flatSink) list(elem *abiType, n int, each func(s sink, i int)) {
-	data, count := storeList(f.w, elem, n, each)
+func (f *flatSink) list(elem *abiType, n int) sink {
+	data, count := allocList(f.w, elem, n)
 	f.vals = append(f.vals, uint64(data), uint64(count))
+	return f.w.sinkAt(data)
 }
 
-func (f *flatSink) variant(t *abiType, c uint32, payload func(s sink)) {
+// variant pushes the discriminant; the payload follows it, and end pads
+// a case with a shorter (or no) payload with zeros to the variant's width.
+func (f *flatSink) variant(t *abiType, c uint32) (sink, int) {
 	f.vals = append(f.vals, uint64(c))
-	end := len(f.vals) + len(t.flat) - 1
-	if payload != nil {
-		payload(f)
-	}
-	// Cases with shorter (or no) payloads are padded with zeros to the
-	// variant's flat width.
-	for len(f.vals) < end {
+	return f, len(f.vals) + len(t.flat) - 1
+}
+
+func (f *flatSink) end(_ *abiType, mark int) {
+	for len(f.vals) < mark {
 		f.vals = append(f.vals, 0)
 	}
 }
 
-func (f *flatSink) record(_ *abiType, fields func(s sink)) { fields(f) }
+func (f *flatSink) record(*abiType) sink { return f }
 
 func discType(t *abiType) *abiType {
 	switch t.discSize {
@@ -465,7 +480,9 @@ func storeString(w *writer, s string) (ptr, n uint32) {
 	return ptr, n
 }
 
-func storeList(w *writer, elem *abiType, n int, each func(s sink, i int)) (ptr, count uint32) {
+// allocList reserves a list of n elems in the guest; its elements are
+// then stored one after another from the address it returns.
+func allocList(w *writer, elem *abiType, n int) (ptr, count uint32) {
 	if uint64(n)*uint64(elem.size) > 1<<31-1 {
 		w.fail(fmt.Errorf("%w: a %d-element list does not fit in guest memory", errABI, n))
 		return 0, 0
@@ -473,11 +490,7 @@ func storeList(w *writer, elem *abiType, n int, each func(s sink, i int)) (ptr, 
 	if n == 0 {
 		return emptyPtr(elem.align), 0
 	}
-	ptr = w.allocate(uint32(n)*elem.size, elem.align)
-	for i := 0; i < n && w.err == nil; i++ {
-		each(w.sinkAt(ptr+uint32(i)*elem.size), i)
-	}
-	return ptr, uint32(n)
+	return w.allocate(uint32(n)*elem.size, elem.align), uint32(n)
 }
 
 // reader loads values from guest memory with sticky errors; every load is

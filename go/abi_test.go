@@ -229,14 +229,17 @@ func TestLowerFlatParams(t *testing.T) {
 	opt := newWitFunc("opt", nil, optionStringT, optionU16T)
 	none := lowerArgs(w, opt, func(s sink) {
 		lowerWitOptionString(s, nil)
-		s.variant(optionU16T, 1, func(s sink) { s.int(u16T, 404) })
+		p, mark := s.variant(optionU16T, 1)
+		p.int(u16T, 404)
+		s.end(optionU16T, mark)
 	})
 	if want := []uint64{0, 0, 0, 1, 404}; !reflect.DeepEqual(none, want) {
 		t.Errorf("flat option args %v, want %v", none, want)
 	}
 	some := lowerArgs(w, opt, func(s sink) {
 		lowerWitOptionString(s, new("hi"))
-		s.variant(optionU16T, 0, nil)
+		_, mark := s.variant(optionU16T, 0)
+		s.end(optionU16T, mark)
 	})
 	if len(some) != 5 || some[0] != 1 || some[2] != 2 || some[3] != 0 || some[4] != 0 {
 		t.Errorf("flat option args %v", some)
@@ -245,7 +248,7 @@ func TestLowerFlatParams(t *testing.T) {
 	before := b.next
 	empty := lowerArgs(w, rec0, func(s sink) {
 		s.string("")
-		s.list(stringT, 0, nil)
+		s.list(stringT, 0)
 	})
 	if want := []uint64{1, 0, 4, 0}; !reflect.DeepEqual(empty, want) || b.next != before {
 		t.Errorf("empty args %v, want %v without allocating", empty, want)
@@ -254,10 +257,11 @@ func TestLowerFlatParams(t *testing.T) {
 	// Records flatten field by field; lists go to memory either way.
 	rec := newWitFunc("rec", nil, recordOf(u8T, listStringT))
 	vals := lowerArgs(w, rec, func(s sink) {
-		s.record(rec.params[0], func(s sink) {
-			s.int(u8T, 9)
-			s.list(stringT, 2, func(s sink, i int) { s.string([]string{"a", "bc"}[i]) })
-		})
+		r := s.record(rec.params[0])
+		r.int(u8T, 9)
+		e := r.list(stringT, 2)
+		e.string("a")
+		e.string("bc")
 	})
 	if len(vals) != 3 || vals[0] != 9 || vals[2] != 2 || b.str(uint32(vals[1])+8) != "bc" {
 		t.Errorf("flat record args %v", vals)

@@ -128,35 +128,35 @@ func TestLowerEvaluateIndirect(t *testing.T) {
 
 // lowerEvaluation stores an Evaluation as the guest would return it.
 func lowerEvaluation(s sink, ev *Evaluation) {
-	s.record(evaluationT, func(s sink) {
-		s.list(notificationT, len(ev.Notifications), func(s sink, i int) {
-			n := ev.Notifications[i]
-			s.record(notificationT, func(s sink) {
-				k, _ := indexOf(notificationKinds[:], n.Kind)
-				sev, _ := indexOf(severities[:], n.Severity)
-				s.int(notificationKindT, uint64(k))
-				s.int(severityT, uint64(sev))
-				s.list(stringT, len(n.Targets), func(s sink, i int) { s.string(n.Targets[i]) })
-				s.string(n.Rule)
-				s.string(n.DedupKey)
-				s.string(n.Summary)
-				s.string(string(n.Payload))
-			})
-		})
-		s.list(suppressedT, len(ev.Suppressed), func(s sink, i int) {
-			x := ev.Suppressed[i]
-			s.record(suppressedT, func(s sink) {
-				sev, _ := indexOf(severities[:], x.Severity)
-				r, _ := indexOf(suppressionReasons[:], x.Reason)
-				s.string(x.Rule)
-				s.string(x.DedupKey)
-				s.int(severityT, uint64(sev))
-				s.int(suppressionReasonT, uint64(r))
-			})
-		})
-		s.string(ev.State)
-		lowerWitOptionU64(s, ev.NextWakeupMs)
-	})
+	r := s.record(evaluationT)
+	ns := r.list(notificationT, len(ev.Notifications))
+	for _, n := range ev.Notifications {
+		f := ns.record(notificationT)
+		k, _ := indexOf(notificationKinds[:], n.Kind)
+		sev, _ := indexOf(severities[:], n.Severity)
+		f.int(notificationKindT, uint64(k))
+		f.int(severityT, uint64(sev))
+		ts := f.list(stringT, len(n.Targets))
+		for _, t := range n.Targets {
+			ts.string(t)
+		}
+		f.string(n.Rule)
+		f.string(n.DedupKey)
+		f.string(n.Summary)
+		f.string(string(n.Payload))
+	}
+	xs := r.list(suppressedT, len(ev.Suppressed))
+	for _, x := range ev.Suppressed {
+		f := xs.record(suppressedT)
+		sev, _ := indexOf(severities[:], x.Severity)
+		reason, _ := indexOf(suppressionReasons[:], x.Reason)
+		f.string(x.Rule)
+		f.string(x.DedupKey)
+		f.int(severityT, uint64(sev))
+		f.int(suppressionReasonT, uint64(reason))
+	}
+	r.string(ev.State)
+	lowerWitOptionU64(r, ev.NextWakeupMs)
 }
 
 // An evaluation stored in memory lifts back unchanged; a payload that is

@@ -119,10 +119,9 @@ type witLocation struct {
 var locationT = recordOf(u32T, u32T)
 
 func lowerWitLocation(s sink, v *witLocation) {
-	s.record(locationT, func(s sink) {
-		s.int(u32T, uint64(v.Line))
-		s.int(u32T, uint64(v.Column))
-	})
+	r := s.record(locationT)
+	r.int(u32T, uint64(v.Line))
+	r.int(u32T, uint64(v.Column))
 }
 
 func liftWitLocation(s *source) (v witLocation) {
@@ -143,12 +142,11 @@ type witPolicyError struct {
 var policyErrorT = recordOf(errorCodeT, stringT, stringT, optionLocationT)
 
 func lowerWitPolicyError(s sink, v *witPolicyError) {
-	s.record(policyErrorT, func(s sink) {
-		s.int(errorCodeT, uint64(v.Code))
-		s.string(v.Message)
-		s.string(v.Path)
-		lowerWitOptionLocation(s, v.Location)
-	})
+	r := s.record(policyErrorT)
+	r.int(errorCodeT, uint64(v.Code))
+	r.string(v.Message)
+	r.string(v.Path)
+	lowerWitOptionLocation(r, v.Location)
 }
 
 func liftWitPolicyError(s *source) (v witPolicyError) {
@@ -209,16 +207,15 @@ type witFailure struct {
 var failureT = recordOf(optionU16T, optionStringT, optionS32T, optionStringT, listStringT, listStringT, optionStringT, optionStringT)
 
 func lowerWitFailure(s sink, v *witFailure) {
-	s.record(failureT, func(s sink) {
-		lowerWitOptionU16(s, v.HttpStatus)
-		lowerWitOptionString(s, v.GrpcCode)
-		lowerWitOptionS32(s, v.ExitCode)
-		lowerWitOptionString(s, v.Signal)
-		lowerWitListString(s, v.ErrorTypes)
-		lowerWitListString(s, v.ErrorBases)
-		lowerWitOptionString(s, v.ErrorCode)
-		lowerWitOptionString(s, v.Message)
-	})
+	r := s.record(failureT)
+	lowerWitOptionU16(r, v.HttpStatus)
+	lowerWitOptionString(r, v.GrpcCode)
+	lowerWitOptionS32(r, v.ExitCode)
+	lowerWitOptionString(r, v.Signal)
+	lowerWitListString(r, v.ErrorTypes)
+	lowerWitListString(r, v.ErrorBases)
+	lowerWitOptionString(r, v.ErrorCode)
+	lowerWitOptionString(r, v.Message)
 }
 
 func liftWitFailure(s *source) (v witFailure) {
@@ -244,11 +241,10 @@ type witClassification struct {
 var classificationT = recordOf(failureClassT, optionStringT, stringT)
 
 func lowerWitClassification(s sink, v *witClassification) {
-	s.record(classificationT, func(s sink) {
-		s.int(failureClassT, uint64(v.Class))
-		lowerWitOptionString(s, v.Rule)
-		s.string(v.Reason)
-	})
+	r := s.record(classificationT)
+	r.int(failureClassT, uint64(v.Class))
+	lowerWitOptionString(r, v.Rule)
+	r.string(v.Reason)
 }
 
 func liftWitClassification(s *source) (v witClassification) {
@@ -270,12 +266,11 @@ type witRetryState struct {
 var retryStateT = recordOf(u32T, optionU64T, u64T, u64T)
 
 func lowerWitRetryState(s sink, v *witRetryState) {
-	s.record(retryStateT, func(s sink) {
-		s.int(u32T, uint64(v.Attempts))
-		lowerWitOptionU64(s, v.StartedAtMs)
-		s.int(u64T, uint64(v.LastDelayMs))
-		s.int(u64T, uint64(v.Seed))
-	})
+	r := s.record(retryStateT)
+	r.int(u32T, uint64(v.Attempts))
+	lowerWitOptionU64(r, v.StartedAtMs)
+	r.int(u64T, uint64(v.LastDelayMs))
+	r.int(u64T, uint64(v.Seed))
 }
 
 func liftWitRetryState(s *source) (v witRetryState) {
@@ -335,15 +330,14 @@ type witBreakerState struct {
 var breakerStateT = recordOf(circuitT, u32T, u64T, u32T, u64T, u32T, u32T)
 
 func lowerWitBreakerState(s sink, v *witBreakerState) {
-	s.record(breakerStateT, func(s sink) {
-		s.int(circuitT, uint64(v.Circuit))
-		s.int(u32T, uint64(v.ConsecutiveFailures))
-		s.int(u64T, uint64(v.RecentOutcomes))
-		s.int(u32T, uint64(v.RecentCount))
-		s.int(u64T, uint64(v.OpenedAtMs))
-		s.int(u32T, uint64(v.ProbesStarted))
-		s.int(u32T, uint64(v.ProbesSucceeded))
-	})
+	r := s.record(breakerStateT)
+	r.int(circuitT, uint64(v.Circuit))
+	r.int(u32T, uint64(v.ConsecutiveFailures))
+	r.int(u64T, uint64(v.RecentOutcomes))
+	r.int(u32T, uint64(v.RecentCount))
+	r.int(u64T, uint64(v.OpenedAtMs))
+	r.int(u32T, uint64(v.ProbesStarted))
+	r.int(u32T, uint64(v.ProbesSucceeded))
 }
 
 func liftWitBreakerState(s *source) (v witBreakerState) {
@@ -366,9 +360,8 @@ type witBudgetState struct {
 var budgetStateT = recordOf(u32T)
 
 func lowerWitBudgetState(s sink, v *witBudgetState) {
-	s.record(budgetStateT, func(s sink) {
-		s.int(u32T, uint64(v.SpentMilli))
-	})
+	r := s.record(budgetStateT)
+	r.int(u32T, uint64(v.SpentMilli))
 }
 
 func liftWitBudgetState(s *source) (v witBudgetState) {
@@ -386,10 +379,9 @@ type witSharedState struct {
 var sharedStateT = recordOf(breakerStateT, budgetStateT)
 
 func lowerWitSharedState(s sink, v *witSharedState) {
-	s.record(sharedStateT, func(s sink) {
-		lowerWitBreakerState(s, &v.Breaker)
-		lowerWitBudgetState(s, &v.Budget)
-	})
+	r := s.record(sharedStateT)
+	lowerWitBreakerState(r, &v.Breaker)
+	lowerWitBudgetState(r, &v.Budget)
 }
 
 func liftWitSharedState(s *source) (v witSharedState) {
@@ -456,15 +448,14 @@ type witPermit struct {
 var permitT = recordOf(optionGiveUpReasonT, u32T, optionU64T, u64T, boolT, retryStateT, sharedStateT)
 
 func lowerWitPermit(s sink, v *witPermit) {
-	s.record(permitT, func(s sink) {
-		lowerWitOptionGiveUpReason(s, v.Refused)
-		s.int(u32T, uint64(v.Attempt))
-		lowerWitOptionU64(s, v.TimeoutMs)
-		s.int(u64T, uint64(v.RetryAfterMs))
-		s.int(boolT, boolBits(v.Probe))
-		lowerWitRetryState(s, &v.State)
-		lowerWitSharedState(s, &v.Shared)
-	})
+	r := s.record(permitT)
+	lowerWitOptionGiveUpReason(r, v.Refused)
+	r.int(u32T, uint64(v.Attempt))
+	lowerWitOptionU64(r, v.TimeoutMs)
+	r.int(u64T, uint64(v.RetryAfterMs))
+	r.int(boolT, boolBits(v.Probe))
+	lowerWitRetryState(r, &v.State)
+	lowerWitSharedState(r, &v.Shared)
 }
 
 func liftWitPermit(s *source) (v witPermit) {
@@ -489,11 +480,10 @@ type witAttemptFailure struct {
 var attemptFailureT = recordOf(failureT, u64T, optionU64T)
 
 func lowerWitAttemptFailure(s sink, v *witAttemptFailure) {
-	s.record(attemptFailureT, func(s sink) {
-		lowerWitFailure(s, &v.Failure)
-		s.int(u64T, uint64(v.DurationMs))
-		lowerWitOptionU64(s, v.PushbackMs)
-	})
+	r := s.record(attemptFailureT)
+	lowerWitFailure(r, &v.Failure)
+	r.int(u64T, uint64(v.DurationMs))
+	lowerWitOptionU64(r, v.PushbackMs)
 }
 
 func liftWitAttemptFailure(s *source) (v witAttemptFailure) {
@@ -519,16 +509,15 @@ type witDecision struct {
 var decisionT = recordOf(optionGiveUpReasonT, u64T, u32T, optionU64T, classificationT, stringT, retryStateT, sharedStateT)
 
 func lowerWitDecision(s sink, v *witDecision) {
-	s.record(decisionT, func(s sink) {
-		lowerWitOptionGiveUpReason(s, v.GiveUp)
-		s.int(u64T, uint64(v.DelayMs))
-		s.int(u32T, uint64(v.Attempt))
-		lowerWitOptionU64(s, v.NextTimeoutMs)
-		lowerWitClassification(s, &v.Classification)
-		s.string(v.Explanation)
-		lowerWitRetryState(s, &v.State)
-		lowerWitSharedState(s, &v.Shared)
-	})
+	r := s.record(decisionT)
+	lowerWitOptionGiveUpReason(r, v.GiveUp)
+	r.int(u64T, uint64(v.DelayMs))
+	r.int(u32T, uint64(v.Attempt))
+	lowerWitOptionU64(r, v.NextTimeoutMs)
+	lowerWitClassification(r, &v.Classification)
+	r.string(v.Explanation)
+	lowerWitRetryState(r, &v.State)
+	lowerWitSharedState(r, &v.Shared)
 }
 
 func liftWitDecision(s *source) (v witDecision) {
@@ -553,10 +542,9 @@ type witFastPath struct {
 var fastPathT = recordOf(boolT, optionPermitT)
 
 func lowerWitFastPath(s sink, v *witFastPath) {
-	s.record(fastPathT, func(s sink) {
-		s.int(boolT, boolBits(v.SuccessRecordsNothing))
-		lowerWitOptionPermit(s, v.FreshPermit)
-	})
+	r := s.record(fastPathT)
+	r.int(boolT, boolBits(v.SuccessRecordsNothing))
+	lowerWitOptionPermit(r, v.FreshPermit)
 }
 
 func liftWitFastPath(s *source) (v witFastPath) {
@@ -577,12 +565,11 @@ type witPlannedAttempt struct {
 var plannedAttemptT = recordOf(u32T, u64T, optionU64T, u64T)
 
 func lowerWitPlannedAttempt(s sink, v *witPlannedAttempt) {
-	s.record(plannedAttemptT, func(s sink) {
-		s.int(u32T, uint64(v.Attempt))
-		s.int(u64T, uint64(v.DelayMs))
-		lowerWitOptionU64(s, v.TimeoutMs)
-		s.int(u64T, uint64(v.StartMs))
-	})
+	r := s.record(plannedAttemptT)
+	r.int(u32T, uint64(v.Attempt))
+	r.int(u64T, uint64(v.DelayMs))
+	lowerWitOptionU64(r, v.TimeoutMs)
+	r.int(u64T, uint64(v.StartMs))
 }
 
 func liftWitPlannedAttempt(s *source) (v witPlannedAttempt) {
@@ -603,10 +590,9 @@ type witSchedule struct {
 var scheduleT = recordOf(listPlannedAttemptT, optionGiveUpReasonT)
 
 func lowerWitSchedule(s sink, v *witSchedule) {
-	s.record(scheduleT, func(s sink) {
-		lowerWitListPlannedAttempt(s, v.Attempts)
-		lowerWitOptionGiveUpReason(s, v.EndsWith)
-	})
+	r := s.record(scheduleT)
+	lowerWitListPlannedAttempt(r, v.Attempts)
+	lowerWitOptionGiveUpReason(r, v.EndsWith)
 }
 
 func liftWitSchedule(s *source) (v witSchedule) {
@@ -668,10 +654,9 @@ type witLabel struct {
 var labelT = recordOf(stringT, stringT)
 
 func lowerWitLabel(s sink, v *witLabel) {
-	s.record(labelT, func(s sink) {
-		s.string(v.Key)
-		s.string(v.Value)
-	})
+	r := s.record(labelT)
+	r.string(v.Key)
+	r.string(v.Value)
 }
 
 func liftWitLabel(s *source) (v witLabel) {
@@ -698,18 +683,17 @@ type witEvent struct {
 var eventT = recordOf(eventKindT, stringT, stringT, stringT, optionFailureT, u32T, u32T, listLabelT, listStringT, optionStringT)
 
 func lowerWitEvent(s sink, v *witEvent) {
-	s.record(eventT, func(s sink) {
-		s.int(eventKindT, uint64(v.Kind))
-		s.string(v.Pipeline)
-		s.string(v.Step)
-		s.string(v.RunId)
-		lowerWitOptionFailure(s, v.Failure)
-		s.int(u32T, uint64(v.Attempt))
-		s.int(u32T, uint64(v.LateMinutes))
-		lowerWitListLabel(s, v.Labels)
-		lowerWitListString(s, v.LogLines)
-		lowerWitOptionString(s, v.DedupKey)
-	})
+	r := s.record(eventT)
+	r.int(eventKindT, uint64(v.Kind))
+	r.string(v.Pipeline)
+	r.string(v.Step)
+	r.string(v.RunId)
+	lowerWitOptionFailure(r, v.Failure)
+	r.int(u32T, uint64(v.Attempt))
+	r.int(u32T, uint64(v.LateMinutes))
+	lowerWitListLabel(r, v.Labels)
+	lowerWitListString(r, v.LogLines)
+	lowerWitOptionString(r, v.DedupKey)
 }
 
 func liftWitEvent(s *source) (v witEvent) {
@@ -815,15 +799,14 @@ type witNotification struct {
 var notificationT = recordOf(notificationKindT, severityT, listStringT, stringT, stringT, stringT, stringT)
 
 func lowerWitNotification(s sink, v *witNotification) {
-	s.record(notificationT, func(s sink) {
-		s.int(notificationKindT, uint64(v.Kind))
-		s.int(severityT, uint64(v.Severity))
-		lowerWitListString(s, v.Targets)
-		s.string(v.Rule)
-		s.string(v.DedupKey)
-		s.string(v.Summary)
-		s.string(v.Payload)
-	})
+	r := s.record(notificationT)
+	r.int(notificationKindT, uint64(v.Kind))
+	r.int(severityT, uint64(v.Severity))
+	lowerWitListString(r, v.Targets)
+	r.string(v.Rule)
+	r.string(v.DedupKey)
+	r.string(v.Summary)
+	r.string(v.Payload)
 }
 
 func liftWitNotification(s *source) (v witNotification) {
@@ -886,12 +869,11 @@ type witSuppressed struct {
 var suppressedT = recordOf(stringT, stringT, severityT, suppressionReasonT)
 
 func lowerWitSuppressed(s sink, v *witSuppressed) {
-	s.record(suppressedT, func(s sink) {
-		s.string(v.Rule)
-		s.string(v.DedupKey)
-		s.int(severityT, uint64(v.Severity))
-		s.int(suppressionReasonT, uint64(v.Reason))
-	})
+	r := s.record(suppressedT)
+	r.string(v.Rule)
+	r.string(v.DedupKey)
+	r.int(severityT, uint64(v.Severity))
+	r.int(suppressionReasonT, uint64(v.Reason))
 }
 
 func liftWitSuppressed(s *source) (v witSuppressed) {
@@ -914,12 +896,11 @@ type witEvaluation struct {
 var evaluationT = recordOf(listNotificationT, listSuppressedT, stringT, optionU64T)
 
 func lowerWitEvaluation(s sink, v *witEvaluation) {
-	s.record(evaluationT, func(s sink) {
-		lowerWitListNotification(s, v.Notifications)
-		lowerWitListSuppressed(s, v.Suppressed)
-		s.string(v.State)
-		lowerWitOptionU64(s, v.NextWakeupMs)
-	})
+	r := s.record(evaluationT)
+	lowerWitListNotification(r, v.Notifications)
+	lowerWitListSuppressed(r, v.Suppressed)
+	r.string(v.State)
+	lowerWitOptionU64(r, v.NextWakeupMs)
 }
 
 func liftWitEvaluation(s *source) (v witEvaluation) {
@@ -941,11 +922,10 @@ type witKeyedState struct {
 var keyedStateT = recordOf(stringT, stringT, optionU64T)
 
 func lowerWitKeyedState(s sink, v *witKeyedState) {
-	s.record(keyedStateT, func(s sink) {
-		s.string(v.Key)
-		s.string(v.State)
-		lowerWitOptionU64(s, v.NextWakeupMs)
-	})
+	r := s.record(keyedStateT)
+	r.string(v.Key)
+	r.string(v.State)
+	lowerWitOptionU64(r, v.NextWakeupMs)
 }
 
 func liftWitKeyedState(s *source) (v witKeyedState) {
@@ -965,10 +945,9 @@ type witNeededKeys struct {
 var neededKeysT = recordOf(listStringT, boolT)
 
 func lowerWitNeededKeys(s sink, v *witNeededKeys) {
-	s.record(neededKeysT, func(s sink) {
-		lowerWitListString(s, v.Keys)
-		s.int(boolT, boolBits(v.EveryKey))
-	})
+	r := s.record(neededKeysT)
+	lowerWitListString(r, v.Keys)
+	r.int(boolT, boolBits(v.EveryKey))
 }
 
 func liftWitNeededKeys(s *source) (v witNeededKeys) {
@@ -989,12 +968,11 @@ type witKeyedEvaluation struct {
 var keyedEvaluationT = recordOf(listNotificationT, listSuppressedT, listKeyedStateT, optionU64T)
 
 func lowerWitKeyedEvaluation(s sink, v *witKeyedEvaluation) {
-	s.record(keyedEvaluationT, func(s sink) {
-		lowerWitListNotification(s, v.Notifications)
-		lowerWitListSuppressed(s, v.Suppressed)
-		lowerWitListKeyedState(s, v.States)
-		lowerWitOptionU64(s, v.NextWakeupMs)
-	})
+	r := s.record(keyedEvaluationT)
+	lowerWitListNotification(r, v.Notifications)
+	lowerWitListSuppressed(r, v.Suppressed)
+	lowerWitListKeyedState(r, v.States)
+	lowerWitOptionU64(r, v.NextWakeupMs)
 }
 
 func liftWitKeyedEvaluation(s *source) (v witKeyedEvaluation) {
@@ -1095,16 +1073,15 @@ type witSink struct {
 var sinkT = recordOf(stringT, sinkKindT, listStringT, sinkFormatT, u64T, optionStringT, optionStringT, optionStringT)
 
 func lowerWitSink(s sink, v *witSink) {
-	s.record(sinkT, func(s sink) {
-		s.string(v.Target)
-		s.int(sinkKindT, uint64(v.Kind))
-		lowerWitListString(s, v.Location)
-		s.int(sinkFormatT, uint64(v.Format))
-		s.int(u64T, uint64(v.TimeoutMs))
-		lowerWitOptionString(s, v.DeadLetter)
-		lowerWitOptionString(s, v.RoutingKeyEnv)
-		lowerWitOptionString(s, v.Template)
-	})
+	r := s.record(sinkT)
+	r.string(v.Target)
+	r.int(sinkKindT, uint64(v.Kind))
+	lowerWitListString(r, v.Location)
+	r.int(sinkFormatT, uint64(v.Format))
+	r.int(u64T, uint64(v.TimeoutMs))
+	lowerWitOptionString(r, v.DeadLetter)
+	lowerWitOptionString(r, v.RoutingKeyEnv)
+	lowerWitOptionString(r, v.Template)
 }
 
 func liftWitSink(s *source) (v witSink) {
@@ -1129,10 +1106,9 @@ type witRuleCount struct {
 var ruleCountT = recordOf(stringT, u32T)
 
 func lowerWitRuleCount(s sink, v *witRuleCount) {
-	s.record(ruleCountT, func(s sink) {
-		s.string(v.Rule)
-		s.int(u32T, uint64(v.Count))
-	})
+	r := s.record(ruleCountT)
+	r.string(v.Rule)
+	r.int(u32T, uint64(v.Count))
 }
 
 func liftWitRuleCount(s *source) (v witRuleCount) {
@@ -1151,10 +1127,9 @@ type witRedactionReport struct {
 var redactionReportT = recordOf(stringT, listRuleCountT)
 
 func lowerWitRedactionReport(s sink, v *witRedactionReport) {
-	s.record(redactionReportT, func(s sink) {
-		s.string(v.Text)
-		lowerWitListRuleCount(s, v.Redactions)
-	})
+	r := s.record(redactionReportT)
+	r.string(v.Text)
+	lowerWitListRuleCount(r, v.Redactions)
 }
 
 func liftWitRedactionReport(s *source) (v witRedactionReport) {
@@ -1209,12 +1184,11 @@ type witLogInput struct {
 var logInputT = recordOf(stringT, optionS32T, optionStringT, optionLogStreamT)
 
 func lowerWitLogInput(s sink, v *witLogInput) {
-	s.record(logInputT, func(s sink) {
-		s.string(v.Text)
-		lowerWitOptionS32(s, v.ExitCode)
-		lowerWitOptionString(s, v.Signal)
-		lowerWitOptionLogStream(s, v.Stream)
-	})
+	r := s.record(logInputT)
+	r.string(v.Text)
+	lowerWitOptionS32(r, v.ExitCode)
+	lowerWitOptionString(r, v.Signal)
+	lowerWitOptionLogStream(r, v.Stream)
 }
 
 func liftWitLogInput(s *source) (v witLogInput) {
@@ -1237,12 +1211,11 @@ type witLogReport struct {
 var logReportT = recordOf(failureT, listStringT, stringT, optionU64T)
 
 func lowerWitLogReport(s sink, v *witLogReport) {
-	s.record(logReportT, func(s sink) {
-		lowerWitFailure(s, &v.Failure)
-		lowerWitListString(s, v.Readers)
-		s.string(v.Summary)
-		lowerWitOptionU64(s, v.PushbackMs)
-	})
+	r := s.record(logReportT)
+	lowerWitFailure(r, &v.Failure)
+	lowerWitListString(r, v.Readers)
+	r.string(v.Summary)
+	lowerWitOptionU64(r, v.PushbackMs)
 }
 
 func liftWitLogReport(s *source) (v witLogReport) {
@@ -1258,12 +1231,13 @@ var optionLocationT = optionOf(locationT)
 
 func lowerWitOptionLocation(s sink, v *witLocation) {
 	if v == nil {
-		s.variant(optionLocationT, 0, nil)
+		_, mark := s.variant(optionLocationT, 0)
+		s.end(optionLocationT, mark)
 		return
 	}
-	s.variant(optionLocationT, 1, func(s sink) {
-		lowerWitLocation(s, v)
-	})
+	p, mark := s.variant(optionLocationT, 1)
+	lowerWitLocation(p, v)
+	s.end(optionLocationT, mark)
 }
 
 func liftWitOptionLocation(s *source) *witLocation {
@@ -1279,12 +1253,13 @@ var optionU16T = optionOf(u16T)
 
 func lowerWitOptionU16(s sink, v *uint16) {
 	if v == nil {
-		s.variant(optionU16T, 0, nil)
+		_, mark := s.variant(optionU16T, 0)
+		s.end(optionU16T, mark)
 		return
 	}
-	s.variant(optionU16T, 1, func(s sink) {
-		s.int(u16T, uint64(*v))
-	})
+	p, mark := s.variant(optionU16T, 1)
+	p.int(u16T, uint64(*v))
+	s.end(optionU16T, mark)
 }
 
 func liftWitOptionU16(s *source) *uint16 {
@@ -1300,12 +1275,13 @@ var optionStringT = optionOf(stringT)
 
 func lowerWitOptionString(s sink, v *string) {
 	if v == nil {
-		s.variant(optionStringT, 0, nil)
+		_, mark := s.variant(optionStringT, 0)
+		s.end(optionStringT, mark)
 		return
 	}
-	s.variant(optionStringT, 1, func(s sink) {
-		s.string(*v)
-	})
+	p, mark := s.variant(optionStringT, 1)
+	p.string(*v)
+	s.end(optionStringT, mark)
 }
 
 func liftWitOptionString(s *source) *string {
@@ -1321,12 +1297,13 @@ var optionS32T = optionOf(s32T)
 
 func lowerWitOptionS32(s sink, v *int32) {
 	if v == nil {
-		s.variant(optionS32T, 0, nil)
+		_, mark := s.variant(optionS32T, 0)
+		s.end(optionS32T, mark)
 		return
 	}
-	s.variant(optionS32T, 1, func(s sink) {
-		s.int(s32T, uint64(*v))
-	})
+	p, mark := s.variant(optionS32T, 1)
+	p.int(s32T, uint64(*v))
+	s.end(optionS32T, mark)
 }
 
 func liftWitOptionS32(s *source) *int32 {
@@ -1341,9 +1318,10 @@ func liftWitOptionS32(s *source) *int32 {
 var listStringT = listOf(stringT)
 
 func lowerWitListString(s sink, v []string) {
-	s.list(stringT, len(v), func(s sink, i int) {
-		s.string(v[i])
-	})
+	e := s.list(stringT, len(v))
+	for i := range v {
+		e.string(v[i])
+	}
 }
 
 // liftWitListString never returns nil, so an empty list marshals as [].
@@ -1359,12 +1337,13 @@ var optionU64T = optionOf(u64T)
 
 func lowerWitOptionU64(s sink, v *uint64) {
 	if v == nil {
-		s.variant(optionU64T, 0, nil)
+		_, mark := s.variant(optionU64T, 0)
+		s.end(optionU64T, mark)
 		return
 	}
-	s.variant(optionU64T, 1, func(s sink) {
-		s.int(u64T, uint64(*v))
-	})
+	p, mark := s.variant(optionU64T, 1)
+	p.int(u64T, uint64(*v))
+	s.end(optionU64T, mark)
 }
 
 func liftWitOptionU64(s *source) *uint64 {
@@ -1380,12 +1359,13 @@ var optionGiveUpReasonT = optionOf(giveUpReasonT)
 
 func lowerWitOptionGiveUpReason(s sink, v *witGiveUpReason) {
 	if v == nil {
-		s.variant(optionGiveUpReasonT, 0, nil)
+		_, mark := s.variant(optionGiveUpReasonT, 0)
+		s.end(optionGiveUpReasonT, mark)
 		return
 	}
-	s.variant(optionGiveUpReasonT, 1, func(s sink) {
-		s.int(giveUpReasonT, uint64(*v))
-	})
+	p, mark := s.variant(optionGiveUpReasonT, 1)
+	p.int(giveUpReasonT, uint64(*v))
+	s.end(optionGiveUpReasonT, mark)
 }
 
 func liftWitOptionGiveUpReason(s *source) *witGiveUpReason {
@@ -1401,12 +1381,13 @@ var optionPermitT = optionOf(permitT)
 
 func lowerWitOptionPermit(s sink, v *witPermit) {
 	if v == nil {
-		s.variant(optionPermitT, 0, nil)
+		_, mark := s.variant(optionPermitT, 0)
+		s.end(optionPermitT, mark)
 		return
 	}
-	s.variant(optionPermitT, 1, func(s sink) {
-		lowerWitPermit(s, v)
-	})
+	p, mark := s.variant(optionPermitT, 1)
+	lowerWitPermit(p, v)
+	s.end(optionPermitT, mark)
 }
 
 func liftWitOptionPermit(s *source) *witPermit {
@@ -1421,9 +1402,10 @@ func liftWitOptionPermit(s *source) *witPermit {
 var listPlannedAttemptT = listOf(plannedAttemptT)
 
 func lowerWitListPlannedAttempt(s sink, v []witPlannedAttempt) {
-	s.list(plannedAttemptT, len(v), func(s sink, i int) {
-		lowerWitPlannedAttempt(s, &v[i])
-	})
+	e := s.list(plannedAttemptT, len(v))
+	for i := range v {
+		lowerWitPlannedAttempt(e, &v[i])
+	}
 }
 
 // liftWitListPlannedAttempt never returns nil, so an empty list marshals as [].
@@ -1439,12 +1421,13 @@ var optionFailureT = optionOf(failureT)
 
 func lowerWitOptionFailure(s sink, v *witFailure) {
 	if v == nil {
-		s.variant(optionFailureT, 0, nil)
+		_, mark := s.variant(optionFailureT, 0)
+		s.end(optionFailureT, mark)
 		return
 	}
-	s.variant(optionFailureT, 1, func(s sink) {
-		lowerWitFailure(s, v)
-	})
+	p, mark := s.variant(optionFailureT, 1)
+	lowerWitFailure(p, v)
+	s.end(optionFailureT, mark)
 }
 
 func liftWitOptionFailure(s *source) *witFailure {
@@ -1459,9 +1442,10 @@ func liftWitOptionFailure(s *source) *witFailure {
 var listLabelT = listOf(labelT)
 
 func lowerWitListLabel(s sink, v []witLabel) {
-	s.list(labelT, len(v), func(s sink, i int) {
-		lowerWitLabel(s, &v[i])
-	})
+	e := s.list(labelT, len(v))
+	for i := range v {
+		lowerWitLabel(e, &v[i])
+	}
 }
 
 // liftWitListLabel never returns nil, so an empty list marshals as [].
@@ -1476,9 +1460,10 @@ func liftWitListLabel(s *source) []witLabel {
 var listNotificationT = listOf(notificationT)
 
 func lowerWitListNotification(s sink, v []witNotification) {
-	s.list(notificationT, len(v), func(s sink, i int) {
-		lowerWitNotification(s, &v[i])
-	})
+	e := s.list(notificationT, len(v))
+	for i := range v {
+		lowerWitNotification(e, &v[i])
+	}
 }
 
 // liftWitListNotification never returns nil, so an empty list marshals as [].
@@ -1493,9 +1478,10 @@ func liftWitListNotification(s *source) []witNotification {
 var listSuppressedT = listOf(suppressedT)
 
 func lowerWitListSuppressed(s sink, v []witSuppressed) {
-	s.list(suppressedT, len(v), func(s sink, i int) {
-		lowerWitSuppressed(s, &v[i])
-	})
+	e := s.list(suppressedT, len(v))
+	for i := range v {
+		lowerWitSuppressed(e, &v[i])
+	}
 }
 
 // liftWitListSuppressed never returns nil, so an empty list marshals as [].
@@ -1510,9 +1496,10 @@ func liftWitListSuppressed(s *source) []witSuppressed {
 var listKeyedStateT = listOf(keyedStateT)
 
 func lowerWitListKeyedState(s sink, v []witKeyedState) {
-	s.list(keyedStateT, len(v), func(s sink, i int) {
-		lowerWitKeyedState(s, &v[i])
-	})
+	e := s.list(keyedStateT, len(v))
+	for i := range v {
+		lowerWitKeyedState(e, &v[i])
+	}
 }
 
 // liftWitListKeyedState never returns nil, so an empty list marshals as [].
@@ -1527,9 +1514,10 @@ func liftWitListKeyedState(s *source) []witKeyedState {
 var listRuleCountT = listOf(ruleCountT)
 
 func lowerWitListRuleCount(s sink, v []witRuleCount) {
-	s.list(ruleCountT, len(v), func(s sink, i int) {
-		lowerWitRuleCount(s, &v[i])
-	})
+	e := s.list(ruleCountT, len(v))
+	for i := range v {
+		lowerWitRuleCount(e, &v[i])
+	}
 }
 
 // liftWitListRuleCount never returns nil, so an empty list marshals as [].
@@ -1545,12 +1533,13 @@ var optionLogStreamT = optionOf(logStreamT)
 
 func lowerWitOptionLogStream(s sink, v *witLogStream) {
 	if v == nil {
-		s.variant(optionLogStreamT, 0, nil)
+		_, mark := s.variant(optionLogStreamT, 0)
+		s.end(optionLogStreamT, mark)
 		return
 	}
-	s.variant(optionLogStreamT, 1, func(s sink) {
-		s.int(logStreamT, uint64(*v))
-	})
+	p, mark := s.variant(optionLogStreamT, 1)
+	p.int(logStreamT, uint64(*v))
+	s.end(optionLogStreamT, mark)
 }
 
 func liftWitOptionLogStream(s *source) *witLogStream {
@@ -1565,9 +1554,10 @@ func liftWitOptionLogStream(s *source) *witLogStream {
 var listPolicyErrorT = listOf(policyErrorT)
 
 func lowerWitListPolicyError(s sink, v []witPolicyError) {
-	s.list(policyErrorT, len(v), func(s sink, i int) {
-		lowerWitPolicyError(s, &v[i])
-	})
+	e := s.list(policyErrorT, len(v))
+	for i := range v {
+		lowerWitPolicyError(e, &v[i])
+	}
 }
 
 // liftWitListPolicyError never returns nil, so an empty list marshals as [].
@@ -1590,14 +1580,14 @@ var resultU32OrListPolicyErrorT = resultOf(u32T, listPolicyErrorT)
 
 func lowerWitResultU32OrListPolicyError(s sink, v *witResultU32OrListPolicyError) {
 	if v.IsErr {
-		s.variant(resultU32OrListPolicyErrorT, 1, func(s sink) {
-			lowerWitListPolicyError(s, v.Err)
-		})
+		p, mark := s.variant(resultU32OrListPolicyErrorT, 1)
+		lowerWitListPolicyError(p, v.Err)
+		s.end(resultU32OrListPolicyErrorT, mark)
 		return
 	}
-	s.variant(resultU32OrListPolicyErrorT, 0, func(s sink) {
-		s.int(u32T, uint64(v.Ok))
-	})
+	p, mark := s.variant(resultU32OrListPolicyErrorT, 0)
+	p.int(u32T, uint64(v.Ok))
+	s.end(resultU32OrListPolicyErrorT, mark)
 }
 
 func liftWitResultU32OrListPolicyError(s *source) (v witResultU32OrListPolicyError) {
@@ -1622,14 +1612,14 @@ var resultClassificationOrPolicyErrorT = resultOf(classificationT, policyErrorT)
 
 func lowerWitResultClassificationOrPolicyError(s sink, v *witResultClassificationOrPolicyError) {
 	if v.IsErr {
-		s.variant(resultClassificationOrPolicyErrorT, 1, func(s sink) {
-			lowerWitPolicyError(s, &v.Err)
-		})
+		p, mark := s.variant(resultClassificationOrPolicyErrorT, 1)
+		lowerWitPolicyError(p, &v.Err)
+		s.end(resultClassificationOrPolicyErrorT, mark)
 		return
 	}
-	s.variant(resultClassificationOrPolicyErrorT, 0, func(s sink) {
-		lowerWitClassification(s, &v.Ok)
-	})
+	p, mark := s.variant(resultClassificationOrPolicyErrorT, 0)
+	lowerWitClassification(p, &v.Ok)
+	s.end(resultClassificationOrPolicyErrorT, mark)
 }
 
 func liftWitResultClassificationOrPolicyError(s *source) (v witResultClassificationOrPolicyError) {
@@ -1654,14 +1644,14 @@ var resultPermitOrPolicyErrorT = resultOf(permitT, policyErrorT)
 
 func lowerWitResultPermitOrPolicyError(s sink, v *witResultPermitOrPolicyError) {
 	if v.IsErr {
-		s.variant(resultPermitOrPolicyErrorT, 1, func(s sink) {
-			lowerWitPolicyError(s, &v.Err)
-		})
+		p, mark := s.variant(resultPermitOrPolicyErrorT, 1)
+		lowerWitPolicyError(p, &v.Err)
+		s.end(resultPermitOrPolicyErrorT, mark)
 		return
 	}
-	s.variant(resultPermitOrPolicyErrorT, 0, func(s sink) {
-		lowerWitPermit(s, &v.Ok)
-	})
+	p, mark := s.variant(resultPermitOrPolicyErrorT, 0)
+	lowerWitPermit(p, &v.Ok)
+	s.end(resultPermitOrPolicyErrorT, mark)
 }
 
 func liftWitResultPermitOrPolicyError(s *source) (v witResultPermitOrPolicyError) {
@@ -1686,14 +1676,14 @@ var resultDecisionOrPolicyErrorT = resultOf(decisionT, policyErrorT)
 
 func lowerWitResultDecisionOrPolicyError(s sink, v *witResultDecisionOrPolicyError) {
 	if v.IsErr {
-		s.variant(resultDecisionOrPolicyErrorT, 1, func(s sink) {
-			lowerWitPolicyError(s, &v.Err)
-		})
+		p, mark := s.variant(resultDecisionOrPolicyErrorT, 1)
+		lowerWitPolicyError(p, &v.Err)
+		s.end(resultDecisionOrPolicyErrorT, mark)
 		return
 	}
-	s.variant(resultDecisionOrPolicyErrorT, 0, func(s sink) {
-		lowerWitDecision(s, &v.Ok)
-	})
+	p, mark := s.variant(resultDecisionOrPolicyErrorT, 0)
+	lowerWitDecision(p, &v.Ok)
+	s.end(resultDecisionOrPolicyErrorT, mark)
 }
 
 func liftWitResultDecisionOrPolicyError(s *source) (v witResultDecisionOrPolicyError) {
@@ -1718,14 +1708,14 @@ var resultSharedStateOrPolicyErrorT = resultOf(sharedStateT, policyErrorT)
 
 func lowerWitResultSharedStateOrPolicyError(s sink, v *witResultSharedStateOrPolicyError) {
 	if v.IsErr {
-		s.variant(resultSharedStateOrPolicyErrorT, 1, func(s sink) {
-			lowerWitPolicyError(s, &v.Err)
-		})
+		p, mark := s.variant(resultSharedStateOrPolicyErrorT, 1)
+		lowerWitPolicyError(p, &v.Err)
+		s.end(resultSharedStateOrPolicyErrorT, mark)
 		return
 	}
-	s.variant(resultSharedStateOrPolicyErrorT, 0, func(s sink) {
-		lowerWitSharedState(s, &v.Ok)
-	})
+	p, mark := s.variant(resultSharedStateOrPolicyErrorT, 0)
+	lowerWitSharedState(p, &v.Ok)
+	s.end(resultSharedStateOrPolicyErrorT, mark)
 }
 
 func liftWitResultSharedStateOrPolicyError(s *source) (v witResultSharedStateOrPolicyError) {
@@ -1750,14 +1740,14 @@ var resultFastPathOrPolicyErrorT = resultOf(fastPathT, policyErrorT)
 
 func lowerWitResultFastPathOrPolicyError(s sink, v *witResultFastPathOrPolicyError) {
 	if v.IsErr {
-		s.variant(resultFastPathOrPolicyErrorT, 1, func(s sink) {
-			lowerWitPolicyError(s, &v.Err)
-		})
+		p, mark := s.variant(resultFastPathOrPolicyErrorT, 1)
+		lowerWitPolicyError(p, &v.Err)
+		s.end(resultFastPathOrPolicyErrorT, mark)
 		return
 	}
-	s.variant(resultFastPathOrPolicyErrorT, 0, func(s sink) {
-		lowerWitFastPath(s, &v.Ok)
-	})
+	p, mark := s.variant(resultFastPathOrPolicyErrorT, 0)
+	lowerWitFastPath(p, &v.Ok)
+	s.end(resultFastPathOrPolicyErrorT, mark)
 }
 
 func liftWitResultFastPathOrPolicyError(s *source) (v witResultFastPathOrPolicyError) {
@@ -1782,14 +1772,14 @@ var resultScheduleOrPolicyErrorT = resultOf(scheduleT, policyErrorT)
 
 func lowerWitResultScheduleOrPolicyError(s sink, v *witResultScheduleOrPolicyError) {
 	if v.IsErr {
-		s.variant(resultScheduleOrPolicyErrorT, 1, func(s sink) {
-			lowerWitPolicyError(s, &v.Err)
-		})
+		p, mark := s.variant(resultScheduleOrPolicyErrorT, 1)
+		lowerWitPolicyError(p, &v.Err)
+		s.end(resultScheduleOrPolicyErrorT, mark)
 		return
 	}
-	s.variant(resultScheduleOrPolicyErrorT, 0, func(s sink) {
-		lowerWitSchedule(s, &v.Ok)
-	})
+	p, mark := s.variant(resultScheduleOrPolicyErrorT, 0)
+	lowerWitSchedule(p, &v.Ok)
+	s.end(resultScheduleOrPolicyErrorT, mark)
 }
 
 func liftWitResultScheduleOrPolicyError(s *source) (v witResultScheduleOrPolicyError) {
@@ -1814,14 +1804,14 @@ var resultEvaluationOrPolicyErrorT = resultOf(evaluationT, policyErrorT)
 
 func lowerWitResultEvaluationOrPolicyError(s sink, v *witResultEvaluationOrPolicyError) {
 	if v.IsErr {
-		s.variant(resultEvaluationOrPolicyErrorT, 1, func(s sink) {
-			lowerWitPolicyError(s, &v.Err)
-		})
+		p, mark := s.variant(resultEvaluationOrPolicyErrorT, 1)
+		lowerWitPolicyError(p, &v.Err)
+		s.end(resultEvaluationOrPolicyErrorT, mark)
 		return
 	}
-	s.variant(resultEvaluationOrPolicyErrorT, 0, func(s sink) {
-		lowerWitEvaluation(s, &v.Ok)
-	})
+	p, mark := s.variant(resultEvaluationOrPolicyErrorT, 0)
+	lowerWitEvaluation(p, &v.Ok)
+	s.end(resultEvaluationOrPolicyErrorT, mark)
 }
 
 func liftWitResultEvaluationOrPolicyError(s *source) (v witResultEvaluationOrPolicyError) {
@@ -1846,14 +1836,14 @@ var resultNeededKeysOrPolicyErrorT = resultOf(neededKeysT, policyErrorT)
 
 func lowerWitResultNeededKeysOrPolicyError(s sink, v *witResultNeededKeysOrPolicyError) {
 	if v.IsErr {
-		s.variant(resultNeededKeysOrPolicyErrorT, 1, func(s sink) {
-			lowerWitPolicyError(s, &v.Err)
-		})
+		p, mark := s.variant(resultNeededKeysOrPolicyErrorT, 1)
+		lowerWitPolicyError(p, &v.Err)
+		s.end(resultNeededKeysOrPolicyErrorT, mark)
 		return
 	}
-	s.variant(resultNeededKeysOrPolicyErrorT, 0, func(s sink) {
-		lowerWitNeededKeys(s, &v.Ok)
-	})
+	p, mark := s.variant(resultNeededKeysOrPolicyErrorT, 0)
+	lowerWitNeededKeys(p, &v.Ok)
+	s.end(resultNeededKeysOrPolicyErrorT, mark)
 }
 
 func liftWitResultNeededKeysOrPolicyError(s *source) (v witResultNeededKeysOrPolicyError) {
@@ -1878,14 +1868,14 @@ var resultKeyedEvaluationOrPolicyErrorT = resultOf(keyedEvaluationT, policyError
 
 func lowerWitResultKeyedEvaluationOrPolicyError(s sink, v *witResultKeyedEvaluationOrPolicyError) {
 	if v.IsErr {
-		s.variant(resultKeyedEvaluationOrPolicyErrorT, 1, func(s sink) {
-			lowerWitPolicyError(s, &v.Err)
-		})
+		p, mark := s.variant(resultKeyedEvaluationOrPolicyErrorT, 1)
+		lowerWitPolicyError(p, &v.Err)
+		s.end(resultKeyedEvaluationOrPolicyErrorT, mark)
 		return
 	}
-	s.variant(resultKeyedEvaluationOrPolicyErrorT, 0, func(s sink) {
-		lowerWitKeyedEvaluation(s, &v.Ok)
-	})
+	p, mark := s.variant(resultKeyedEvaluationOrPolicyErrorT, 0)
+	lowerWitKeyedEvaluation(p, &v.Ok)
+	s.end(resultKeyedEvaluationOrPolicyErrorT, mark)
 }
 
 func liftWitResultKeyedEvaluationOrPolicyError(s *source) (v witResultKeyedEvaluationOrPolicyError) {
@@ -1902,9 +1892,10 @@ func liftWitResultKeyedEvaluationOrPolicyError(s *source) (v witResultKeyedEvalu
 var listSinkT = listOf(sinkT)
 
 func lowerWitListSink(s sink, v []witSink) {
-	s.list(sinkT, len(v), func(s sink, i int) {
-		lowerWitSink(s, &v[i])
-	})
+	e := s.list(sinkT, len(v))
+	for i := range v {
+		lowerWitSink(e, &v[i])
+	}
 }
 
 // liftWitListSink never returns nil, so an empty list marshals as [].
@@ -1920,12 +1911,13 @@ var optionListSinkT = optionOf(listSinkT)
 
 func lowerWitOptionListSink(s sink, v *[]witSink) {
 	if v == nil {
-		s.variant(optionListSinkT, 0, nil)
+		_, mark := s.variant(optionListSinkT, 0)
+		s.end(optionListSinkT, mark)
 		return
 	}
-	s.variant(optionListSinkT, 1, func(s sink) {
-		lowerWitListSink(s, *v)
-	})
+	p, mark := s.variant(optionListSinkT, 1)
+	lowerWitListSink(p, *v)
+	s.end(optionListSinkT, mark)
 }
 
 func liftWitOptionListSink(s *source) *[]witSink {
@@ -1948,14 +1940,14 @@ var resultOptionListSinkOrPolicyErrorT = resultOf(optionListSinkT, policyErrorT)
 
 func lowerWitResultOptionListSinkOrPolicyError(s sink, v *witResultOptionListSinkOrPolicyError) {
 	if v.IsErr {
-		s.variant(resultOptionListSinkOrPolicyErrorT, 1, func(s sink) {
-			lowerWitPolicyError(s, &v.Err)
-		})
+		p, mark := s.variant(resultOptionListSinkOrPolicyErrorT, 1)
+		lowerWitPolicyError(p, &v.Err)
+		s.end(resultOptionListSinkOrPolicyErrorT, mark)
 		return
 	}
-	s.variant(resultOptionListSinkOrPolicyErrorT, 0, func(s sink) {
-		lowerWitOptionListSink(s, v.Ok)
-	})
+	p, mark := s.variant(resultOptionListSinkOrPolicyErrorT, 0)
+	lowerWitOptionListSink(p, v.Ok)
+	s.end(resultOptionListSinkOrPolicyErrorT, mark)
 }
 
 func liftWitResultOptionListSinkOrPolicyError(s *source) (v witResultOptionListSinkOrPolicyError) {
@@ -1980,14 +1972,14 @@ var resultRedactionReportOrPolicyErrorT = resultOf(redactionReportT, policyError
 
 func lowerWitResultRedactionReportOrPolicyError(s sink, v *witResultRedactionReportOrPolicyError) {
 	if v.IsErr {
-		s.variant(resultRedactionReportOrPolicyErrorT, 1, func(s sink) {
-			lowerWitPolicyError(s, &v.Err)
-		})
+		p, mark := s.variant(resultRedactionReportOrPolicyErrorT, 1)
+		lowerWitPolicyError(p, &v.Err)
+		s.end(resultRedactionReportOrPolicyErrorT, mark)
 		return
 	}
-	s.variant(resultRedactionReportOrPolicyErrorT, 0, func(s sink) {
-		lowerWitRedactionReport(s, &v.Ok)
-	})
+	p, mark := s.variant(resultRedactionReportOrPolicyErrorT, 0)
+	lowerWitRedactionReport(p, &v.Ok)
+	s.end(resultRedactionReportOrPolicyErrorT, mark)
 }
 
 func liftWitResultRedactionReportOrPolicyError(s *source) (v witResultRedactionReportOrPolicyError) {
@@ -2012,14 +2004,14 @@ var resultLogReportOrPolicyErrorT = resultOf(logReportT, policyErrorT)
 
 func lowerWitResultLogReportOrPolicyError(s sink, v *witResultLogReportOrPolicyError) {
 	if v.IsErr {
-		s.variant(resultLogReportOrPolicyErrorT, 1, func(s sink) {
-			lowerWitPolicyError(s, &v.Err)
-		})
+		p, mark := s.variant(resultLogReportOrPolicyErrorT, 1)
+		lowerWitPolicyError(p, &v.Err)
+		s.end(resultLogReportOrPolicyErrorT, mark)
 		return
 	}
-	s.variant(resultLogReportOrPolicyErrorT, 0, func(s sink) {
-		lowerWitLogReport(s, &v.Ok)
-	})
+	p, mark := s.variant(resultLogReportOrPolicyErrorT, 0)
+	lowerWitLogReport(p, &v.Ok)
+	s.end(resultLogReportOrPolicyErrorT, mark)
 }
 
 func liftWitResultLogReportOrPolicyError(s *source) (v witResultLogReportOrPolicyError) {

@@ -918,20 +918,20 @@ fn go_by_pointer(m: &Model, ty: &Ty) -> bool {
 
 /// A statement lowering `place` (an addressable expression of go_type(ty))
 /// into sink `s`.
-fn go_lower(m: &Model, ty: &Ty, place: &str) -> String {
+fn go_lower(m: &Model, ty: &Ty, s: &str, place: &str) -> String {
     match ty {
-        Ty::Bool => format!("s.int(boolT, boolBits({place}))"),
-        Ty::String => format!("s.string({place})"),
-        Ty::Option(_) | Ty::List(_) => format!("lowerWit{}(s, {place})", go_stem(ty)),
+        Ty::Bool => format!("{s}.int(boolT, boolBits({place}))"),
+        Ty::String => format!("{s}.string({place})"),
+        Ty::Option(_) | Ty::List(_) => format!("lowerWit{}({s}, {place})", go_stem(ty)),
         Ty::Named(_) | Ty::Result(..) if go_by_pointer(m, ty) => {
             let addr = match place.strip_prefix('*') {
                 Some(p) => p.to_string(),
                 None => format!("&{place}"),
             };
-            format!("lowerWit{}(s, {addr})", go_stem(ty))
+            format!("lowerWit{}({s}, {addr})", go_stem(ty))
         }
         // Integers and enums: abi.go truncates to the type's width.
-        _ => format!("s.int({}, uint64({place}))", go_abi(ty)),
+        _ => format!("{s}.int({}, uint64({place}))", go_abi(ty)),
     }
 }
 
@@ -1052,11 +1052,11 @@ package backstop
                 let field_abis: Vec<String> = fields.iter().map(|(_, ty)| go_abi(ty)).collect();
                 writeln!(o, "var {abi} = recordOf({})\n", field_abis.join(", ")).unwrap();
                 writeln!(o, "func lowerWit{stem}(s sink, v *{go_name}) {{").unwrap();
-                writeln!(o, "\ts.record({abi}, func(s sink) {{").unwrap();
+                writeln!(o, "\tr := s.record({abi})").unwrap();
                 for (n, ty) in fields {
-                    writeln!(o, "\t\t{}", go_lower(m, ty, &format!("v.{}", camel(n)))).unwrap();
+                    writeln!(o, "\t{}", go_lower(m, ty, "r", &format!("v.{}", camel(n)))).unwrap();
                 }
-                writeln!(o, "\t}})\n}}\n").unwrap();
+                writeln!(o, "}}\n").unwrap();
                 writeln!(o, "func liftWit{stem}(s *source) (v {go_name}) {{").unwrap();
                 writeln!(o, "\tr := s.record({abi})").unwrap();
                 for (n, ty) in fields {
@@ -1083,13 +1083,13 @@ package backstop
                 writeln!(o, "func lowerWit{stem}(s sink, v {gt}) {{").unwrap();
                 writeln!(
                     o,
-                    "\tif v == nil {{\n\t\ts.variant({abi}, 0, nil)\n\t\treturn\n\t}}"
+                    "\tif v == nil {{\n\t\t_, mark := s.variant({abi}, 0)\n\t\ts.end({abi}, mark)\n\t\treturn\n\t}}"
                 )
                 .unwrap();
                 writeln!(
                     o,
-                    "\ts.variant({abi}, 1, func(s sink) {{\n\t\t{}\n\t}})\n}}\n",
-                    go_lower(m, inner, "*v")
+                    "\tp, mark := s.variant({abi}, 1)\n\t{}\n\ts.end({abi}, mark)\n}}\n",
+                    go_lower(m, inner, "p", "*v")
                 )
                 .unwrap();
                 writeln!(o, "func liftWit{stem}(s *source) {gt} {{").unwrap();
@@ -1105,9 +1105,9 @@ package backstop
                 writeln!(o, "func lowerWit{stem}(s sink, v {gt}) {{").unwrap();
                 writeln!(
                     o,
-                    "\ts.list({}, len(v), func(s sink, i int) {{\n\t\t{}\n\t}})\n}}\n",
+                    "\te := s.list({}, len(v))\n\tfor i := range v {{\n\t\t{}\n\t}}\n}}\n",
                     go_abi(inner),
-                    go_lower(m, inner, "v[i]")
+                    go_lower(m, inner, "e", "v[i]")
                 )
                 .unwrap();
                 writeln!(
@@ -1140,24 +1140,25 @@ package backstop
                 go_fields(&mut o, "\t", &rows);
                 writeln!(o, "}}\n").unwrap();
                 writeln!(o, "var {abi} = resultOf({}, {})\n", side(ok), side(err)).unwrap();
+                // The case's payload lowered into `p`, or nothing.
                 let payload = |t: &Option<Box<Ty>>, field: &str, indent: &str| match t {
-                    Some(t) => format!(
-                        "func(s sink) {{\n{indent}\t{}\n{indent}}}",
-                        go_lower(m, t, &format!("v.{field}"))
+                    Some(t) => (
+                        "p",
+                        format!("{indent}{}\n", go_lower(m, t, "p", &format!("v.{field}"))),
                     ),
-                    None => "nil".into(),
+                    None => ("_", String::new()),
                 };
                 writeln!(o, "func lowerWit{stem}(s sink, v *{gt}) {{").unwrap();
+                let (p, body) = payload(err, "Err", "\t\t");
                 writeln!(
                     o,
-                    "\tif v.IsErr {{\n\t\ts.variant({abi}, 1, {})\n\t\treturn\n\t}}",
-                    payload(err, "Err", "\t\t")
+                    "\tif v.IsErr {{\n\t\t{p}, mark := s.variant({abi}, 1)\n{body}\t\ts.end({abi}, mark)\n\t\treturn\n\t}}"
                 )
                 .unwrap();
+                let (p, body) = payload(ok, "Ok", "\t");
                 writeln!(
                     o,
-                    "\ts.variant({abi}, 0, {})\n}}\n",
-                    payload(ok, "Ok", "\t")
+                    "\t{p}, mark := s.variant({abi}, 0)\n{body}\ts.end({abi}, mark)\n}}\n"
                 )
                 .unwrap();
                 writeln!(o, "func liftWit{stem}(s *source) (v {gt}) {{").unwrap();
@@ -1238,7 +1239,7 @@ package backstop
         };
         writeln!(o, "func ({recv}*wit{stem}Params) lower({sink}) {{").unwrap();
         for (n, ty) in &f.params {
-            writeln!(o, "\t{}", go_lower(m, ty, &format!("v.{}", camel(n)))).unwrap();
+            writeln!(o, "\t{}", go_lower(m, ty, "s", &format!("v.{}", camel(n)))).unwrap();
         }
         writeln!(o, "}}").unwrap();
         if let Some(ty) = &f.result {
