@@ -15,12 +15,16 @@ them alike), and the medians are compared:
   run -- true (sqlite, N recorded)  the same on a state already holding N
                              recorded runs (--recorded N): a run's cost should
                              not grow with the history
+  run -- true (sqlite, other build)  the same with --against OTHER, another
+                             backstop binary on a state of its own: a before
+                             and after measured in one loop
 
 The difference of medians is what backstop adds (issue 14: `run -- true`
 within 5 ms of `true`); per backend it is the cost of one run's state writes
 plus the fixed start-up (issue 10). Never a test: a benchmark.
 
   tests/bench/run-overhead.py target/release/backstop [--rounds 200] [--pg URL] [--recorded 36000]
+      [--against OTHER_BACKSTOP]
 """
 
 import argparse
@@ -106,6 +110,7 @@ def main():
     ap.add_argument("--pg", help="a PostgreSQL server URL (a fresh database is made on it)")
     ap.add_argument("--recorded", type=int, default=0,
                     help="also time a SQLite state already holding this many runs")
+    ap.add_argument("--against", help="also time `run -- true` with this other backstop binary")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="backstop-run-bench-")
     env = dict(os.environ, BACKSTOP_CACHE_DIR=os.path.join(tmp, "cache"))
@@ -133,6 +138,10 @@ def main():
         grow(args.backstop, env, grown, args.recorded)
         cases.append((f"run -- true (sqlite, {args.recorded} recorded)", lambda i: (
             [args.backstop, "run", "--state", grown, "--run-id", f"t{i}", "--", "true"], 0)))
+    if args.against:
+        other = os.path.join(tmp, "other.db")
+        cases.append(("run -- true (sqlite, other build)", lambda i: (
+            [args.against, "run", "--state", other, "--run-id", f"t{i}", "--", "true"], 0)))
     cases.append(("fail+alert bare (the step twice)", None))
     for be, state in backends:
         cases.append((f"run fail+alert ({be})", lambda i, s=state: (
@@ -175,6 +184,9 @@ def main():
     if args.recorded:
         print(f"  run -- true, sqlite, {args.recorded} recorded +"
               f"{med[f'run -- true (sqlite, {args.recorded} recorded)'] - base:6.2f} ms")
+    if args.against:
+        print(f"  run -- true, sqlite, other build    +"
+              f"{med['run -- true (sqlite, other build)'] - base:6.2f} ms   ({args.against})")
     bare = med["fail+alert bare (the step twice)"]
     for be, _ in backends:
         print(f"  failed attempt + alert + success, {be:8} +{med[f'run fail+alert ({be})'] - bare:6.2f} ms")
