@@ -44,7 +44,8 @@ const CHECKPOINT_PAGES: i64 = 64;
 /// the writes after it (a run's are under 10 pages).
 const RESERVED_PAGES: i64 = 16;
 
-/// One page in the log: its 24-byte frame header and the page.
+/// One page in the log: its 24-byte frame header and the page (SQLite's
+/// default page size, which the database is created with).
 const LOG_FRAME_BYTES: i64 = 24 + 4096;
 
 /// The log's own header.
@@ -209,9 +210,14 @@ impl Sqlite {
 }
 
 /// Give the file at `path` at least `len` bytes on disk (not a sparse
-/// hole, so writes within them cannot fail for space later).
+/// hole, so writes within them cannot fail for space later). No file, no
+/// log to make room in (a database SQLite could not put in WAL mode).
 fn allocate(path: &Path, len: u64) -> std::io::Result<()> {
-    let file = std::fs::OpenOptions::new().write(true).open(path)?;
+    let file = match std::fs::OpenOptions::new().write(true).open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
     if file.metadata()?.len() >= len {
         return Ok(());
     }
@@ -234,9 +240,10 @@ fn allocate(path: &Path, len: u64) -> std::io::Result<()> {
 /// log and its index, and the next one recreated and synced both and their
 /// directory: about 1 ms of a `run -- true`. The log stays bounded: it is
 /// checkpointed before an attempt once it holds [`CHECKPOINT_PAGES`]
-/// ([`Backend::prepare_attempt`]) and at SQLite's 1,000-page autocheckpoint. Durability is as before: commits
-/// (`synchronous = NORMAL`) reach the disk when the connection that made them
-/// closes ([`Drop for Sqlite`](Sqlite)), as the closing checkpoint made them.
+/// ([`Backend::prepare_attempt`]) and at SQLite's 1,000-page autocheckpoint.
+/// Durability is as before: commits (`synchronous = NORMAL`) reach the disk
+/// when the connection that made them closes ([`Drop for Sqlite`](Sqlite)),
+/// as the closing checkpoint made them.
 fn keep_the_log(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
     let mut persist: c_int = 1;
@@ -516,4 +523,35 @@ fn sql_fail(busy: Duration, e: rusqlite::Error) -> Fail {
         Some(ErrorCode::DiskFull) => StoreErrorKind::Other(format!("the disk is full ({e})")),
         _ => StoreErrorKind::Other(e.to_string()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allocate;
+
+    #[test]
+    fn allocating_gives_the_log_real_blocks_and_never_shrinks_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("state.db-wal");
+        std::fs::write(&log, b"header").unwrap();
+        allocate(&log, 64 * 1024).unwrap();
+        let meta = std::fs::metadata(&log).unwrap();
+        assert_eq!(meta.len(), 64 * 1024);
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::fs::MetadataExt;
+            // Blocks on disk, not a sparse hole a full disk could fail to fill.
+            assert!(meta.blocks() * 512 >= 64 * 1024, "{} blocks", meta.blocks());
+        }
+        assert_eq!(std::fs::read(&log).unwrap()[..6], *b"header");
+        allocate(&log, 1024).unwrap();
+        assert_eq!(std::fs::metadata(&log).unwrap().len(), 64 * 1024);
+    }
+
+    #[test]
+    fn a_database_without_a_log_has_nothing_to_allocate() {
+        let dir = tempfile::tempdir().unwrap();
+        allocate(&dir.path().join("state.db-wal"), 4096).unwrap();
+        assert!(!dir.path().join("state.db-wal").exists());
+    }
 }
