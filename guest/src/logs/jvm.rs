@@ -30,8 +30,10 @@ static CAUSED_BY: LazyLock<Regex> = LazyLock::new(|| {
 static FRAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s+at [\w$./]+\.[\w$<>\-]+\(.*\)\s*$").unwrap());
 
+/// `\s+at ` as FRAME begins, checked before the pattern is compiled or run
+/// (`trim_start` and `\s` both mean Unicode White_Space).
 fn is_frame(line: &str) -> bool {
-    line.starts_with([' ', '\t']) && FRAME.is_match(line)
+    line.starts_with([' ', '\t']) && line.trim_start().starts_with("at ") && FRAME.is_match(line)
 }
 
 /// If an exception line at `start` is followed by frames, the index of its
