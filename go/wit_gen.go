@@ -554,6 +554,27 @@ func liftWitFastPath(s *source) (v witFastPath) {
 	return v
 }
 
+// witPlannedFailure is the WIT record planned-failure.
+type witPlannedFailure struct {
+	Decision   witDecision
+	NextPermit *witPermit
+}
+
+var plannedFailureT = recordOf(decisionT, optionPermitT)
+
+func lowerWitPlannedFailure(s sink, v *witPlannedFailure) {
+	r := s.record(plannedFailureT)
+	lowerWitDecision(r, &v.Decision)
+	lowerWitOptionPermit(r, v.NextPermit)
+}
+
+func liftWitPlannedFailure(s *source) (v witPlannedFailure) {
+	r := s.record(plannedFailureT)
+	v.Decision = liftWitDecision(r)
+	v.NextPermit = liftWitOptionPermit(r)
+	return v
+}
+
 // witPlannedAttempt is the WIT record planned-attempt.
 type witPlannedAttempt struct {
 	Attempt   uint32
@@ -1697,6 +1718,56 @@ func liftWitResultDecisionOrPolicyError(s *source) (v witResultDecisionOrPolicyE
 	return v
 }
 
+var listPlannedFailureT = listOf(plannedFailureT)
+
+func lowerWitListPlannedFailure(s sink, v []witPlannedFailure) {
+	e := s.list(plannedFailureT, len(v))
+	for i := range v {
+		lowerWitPlannedFailure(e, &v[i])
+	}
+}
+
+// liftWitListPlannedFailure never returns nil, so an empty list marshals as [].
+func liftWitListPlannedFailure(s *source) []witPlannedFailure {
+	v := []witPlannedFailure{}
+	s.list(plannedFailureT, func(s *source, _ int) {
+		v = append(v, liftWitPlannedFailure(s))
+	})
+	return v
+}
+
+// witResultListPlannedFailureOrPolicyError is a result<list<planned-failure>, policy-error>.
+type witResultListPlannedFailureOrPolicyError struct {
+	IsErr bool
+	Ok    []witPlannedFailure
+	Err   witPolicyError
+}
+
+var resultListPlannedFailureOrPolicyErrorT = resultOf(listPlannedFailureT, policyErrorT)
+
+func lowerWitResultListPlannedFailureOrPolicyError(s sink, v *witResultListPlannedFailureOrPolicyError) {
+	if v.IsErr {
+		p, mark := s.variant(resultListPlannedFailureOrPolicyErrorT, 1)
+		lowerWitPolicyError(p, &v.Err)
+		s.end(resultListPlannedFailureOrPolicyErrorT, mark)
+		return
+	}
+	p, mark := s.variant(resultListPlannedFailureOrPolicyErrorT, 0)
+	lowerWitListPlannedFailure(p, v.Ok)
+	s.end(resultListPlannedFailureOrPolicyErrorT, mark)
+}
+
+func liftWitResultListPlannedFailureOrPolicyError(s *source) (v witResultListPlannedFailureOrPolicyError) {
+	c, p := s.variant(resultListPlannedFailureOrPolicyErrorT)
+	v.IsErr = c == 1
+	if v.IsErr {
+		v.Err = liftWitPolicyError(p)
+	} else {
+		v.Ok = liftWitListPlannedFailure(p)
+	}
+	return v
+}
+
 // witResultSharedStateOrPolicyError is a result<shared-state, policy-error>.
 type witResultSharedStateOrPolicyError struct {
 	IsErr bool
@@ -2119,6 +2190,32 @@ func liftWitAfterFailureResult(s *source) witResultDecisionOrPolicyError {
 	return liftWitResultDecisionOrPolicyError(s)
 }
 
+// planFailuresFn is backstop:policy/retry@0.1.0#plan-failures.
+var planFailuresFn = newWitFunc("plan-failures", resultListPlannedFailureOrPolicyErrorT, u32T, retryStateT, sharedStateT, attemptFailureT, u64T, u32T).in(retryInterface)
+
+// witPlanFailuresParams are plan-failures's parameters, in WIT order.
+type witPlanFailuresParams struct {
+	Policy     uint32
+	State      witRetryState
+	Shared     witSharedState
+	Outcome    witAttemptFailure
+	NowMs      uint64
+	MaxEntries uint32
+}
+
+func (v *witPlanFailuresParams) lower(s sink) {
+	s.int(u32T, uint64(v.Policy))
+	lowerWitRetryState(s, &v.State)
+	lowerWitSharedState(s, &v.Shared)
+	lowerWitAttemptFailure(s, &v.Outcome)
+	s.int(u64T, uint64(v.NowMs))
+	s.int(u32T, uint64(v.MaxEntries))
+}
+
+func liftWitPlanFailuresResult(s *source) witResultListPlannedFailureOrPolicyError {
+	return liftWitResultListPlannedFailureOrPolicyError(s)
+}
+
 // afterSuccessFn is backstop:policy/retry@0.1.0#after-success.
 var afterSuccessFn = newWitFunc("after-success", resultSharedStateOrPolicyErrorT, u32T, sharedStateT).in(retryInterface)
 
@@ -2310,6 +2407,7 @@ var witFuncs = []*witFunc{
 	classifyFn,
 	beginAttemptFn,
 	afterFailureFn,
+	planFailuresFn,
 	afterSuccessFn,
 	fastPathForFn,
 	planScheduleFn,
@@ -2356,6 +2454,7 @@ var witLayouts = []witLayout{
 	{"notification-kind", notificationKindT, 1, 1, nil, "i32"},
 	{"permit", permitT, 128, 8, []uint32{0, 4, 8, 24, 32, 40, 80}, "i32*4 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"planned-attempt", plannedAttemptT, 40, 8, []uint32{0, 8, 16, 32}, "i32 i64 i32 i64*2"},
+	{"planned-failure", plannedFailureT, 296, 8, []uint32{0, 160}, "i32*2 i64 i32*2 i64 i32*10 i64*3 i32*2 i64 i32 i64 i32*8 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"},
 	{"policy-error", policyErrorT, 32, 4, []uint32{0, 4, 12, 20}, "i32*8"},
 	{"policy-format", policyFormatT, 1, 1, nil, "i32"},
 	{"redaction-report", redactionReportT, 16, 4, []uint32{0, 8}, "i32*4"},
@@ -2384,6 +2483,7 @@ var witLayouts = []witLayout{
 	{"list<label>", listLabelT, 8, 4, nil, "i32*2"},
 	{"list<notification>", listNotificationT, 8, 4, nil, "i32*2"},
 	{"list<planned-attempt>", listPlannedAttemptT, 8, 4, nil, "i32*2"},
+	{"list<planned-failure>", listPlannedFailureT, 8, 4, nil, "i32*2"},
 	{"list<policy-error>", listPolicyErrorT, 8, 4, nil, "i32*2"},
 	{"list<rule-count>", listRuleCountT, 8, 4, nil, "i32*2"},
 	{"list<sink>", listSinkT, 8, 4, nil, "i32*2"},
@@ -2401,6 +2501,7 @@ var witLayouts = []witLayout{
 	{"result<schedule, policy-error>", resultScheduleOrPolicyErrorT, 36, 4, nil, "i32*9"},
 	{"result<shared-state, policy-error>", resultSharedStateOrPolicyErrorT, 56, 8, nil, "i32*3 i64 i32 i64 i32*3"},
 	{"result<option<list<sink>>, policy-error>", resultOptionListSinkOrPolicyErrorT, 36, 4, nil, "i32*9"},
+	{"result<list<planned-failure>, policy-error>", resultListPlannedFailureOrPolicyErrorT, 36, 4, nil, "i32*9"},
 }
 
 // witCoreSignatures are the core signatures wit-parser computes.
@@ -2410,6 +2511,7 @@ var witCoreSignatures = []witCoreSignature{
 	{classifyFn, "i32", "i32"},
 	{beginAttemptFn, "i32*3 i64*3 i32*2 i64 i32 i64 i32*3 i64", "i32"},
 	{afterFailureFn, "i32", "i32"},
+	{planFailuresFn, "i32", "i32"},
 	{afterSuccessFn, "i32*3 i64 i32 i64 i32*3", "i32"},
 	{fastPathForFn, "i32*3 i64 i32 i64 i32*3", "i32"},
 	{planScheduleFn, "i32 i64 i32", "i32"},

@@ -134,25 +134,36 @@ impl wit_retry::Guest for Component {
         now_ms: u64,
     ) -> Result<wit_retry::Decision, WitPolicyError> {
         let (state, shared) = (from_wit_state(state), from_wit_shared(shared));
-        let outcome = AttemptFailure {
-            failure: from_wit_failure(outcome.failure),
-            duration_ms: outcome.duration_ms,
-            pushback_ms: outcome.pushback_ms,
-        };
+        let outcome = from_wit_outcome(outcome);
         with_policy(policy, |policy| {
             let d = policy
                 .after_failure(&state, &shared, &outcome, now_ms)
                 .map_err(to_wit_error)?;
-            Ok(wit_retry::Decision {
-                give_up: d.give_up.map(to_wit_give_up),
-                delay_ms: d.delay_ms,
-                attempt: d.attempt,
-                next_timeout_ms: d.next_timeout_ms,
-                classification: to_wit_classification(d.classification),
-                explanation: d.explanation,
-                state: to_wit_state(d.state),
-                shared: to_wit_shared(d.shared),
-            })
+            Ok(to_wit_decision(d))
+        })
+    }
+
+    fn plan_failures(
+        policy: PolicyHandle,
+        state: wit_retry::RetryState,
+        shared: wit_retry::SharedState,
+        outcome: wit_retry::AttemptFailure,
+        now_ms: u64,
+        max_entries: u32,
+    ) -> Result<Vec<wit_retry::PlannedFailure>, WitPolicyError> {
+        let (state, shared) = (from_wit_state(state), from_wit_shared(shared));
+        let outcome = from_wit_outcome(outcome);
+        with_policy(policy, |policy| {
+            let entries = policy
+                .plan_failures(&state, &shared, &outcome, now_ms, max_entries)
+                .map_err(to_wit_error)?;
+            Ok(entries
+                .into_iter()
+                .map(|e| wit_retry::PlannedFailure {
+                    decision: to_wit_decision(e.decision),
+                    next_permit: e.next_permit.map(to_wit_permit),
+                })
+                .collect())
         })
     }
 
@@ -477,6 +488,27 @@ fn from_wit_state(s: wit_retry::RetryState) -> RetryState {
         started_at_ms: s.started_at_ms,
         last_delay_ms: s.last_delay_ms,
         seed: s.seed,
+    }
+}
+
+fn from_wit_outcome(outcome: wit_retry::AttemptFailure) -> AttemptFailure {
+    AttemptFailure {
+        failure: from_wit_failure(outcome.failure),
+        duration_ms: outcome.duration_ms,
+        pushback_ms: outcome.pushback_ms,
+    }
+}
+
+fn to_wit_decision(d: crate::Decision) -> wit_retry::Decision {
+    wit_retry::Decision {
+        give_up: d.give_up.map(to_wit_give_up),
+        delay_ms: d.delay_ms,
+        attempt: d.attempt,
+        next_timeout_ms: d.next_timeout_ms,
+        classification: to_wit_classification(d.classification),
+        explanation: d.explanation,
+        state: to_wit_state(d.state),
+        shared: to_wit_shared(d.shared),
     }
 }
 

@@ -29,5 +29,6 @@ pub use error::{ErrorCode, Location, PolicyError};
 pub use logs::{LogInput, LogReport, LogStream, read_log};
 pub use policy::Policy;
 pub use retry::{
-    AttemptFailure, Decision, FastPath, GiveUp, Permit, RetryState, Schedule, SharedState,
+    AttemptFailure, Decision, FastPath, GiveUp, Permit, PlannedFailure, RetryState, Schedule,
+    SharedState,
 };

@@ -138,6 +138,21 @@ impl Policy {
             .after_failure(classification, state, shared, outcome, now_ms)
     }
 
+    /// `after_failure`, then what the same failure decides when it repeats
+    /// (see [`crate::retry::repeats`]).
+    pub fn plan_failures(
+        &self,
+        state: &RetryState,
+        shared: &SharedState,
+        outcome: &AttemptFailure,
+        now_ms: u64,
+        max_entries: u32,
+    ) -> Result<Vec<crate::PlannedFailure>, PolicyError> {
+        let classification = self.classify(&outcome.failure)?;
+        self.retry
+            .plan_failures(classification, state, shared, outcome, now_ms, max_entries)
+    }
+
     pub fn after_success(&self, shared: &SharedState) -> Result<SharedState, PolicyError> {
         self.retry.after_success(shared)
     }

@@ -2582,6 +2582,8 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
     let postReturn9Async;
     let postReturn10;
     let postReturn10Async;
+    let postReturn11;
+    let postReturn11Async;
     let classifier010LoadPolicy;
     
     function loadPolicy(arg0, arg1) {
@@ -4129,6 +4131,674 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
       });
       
     }
+    let retry010PlanFailures;
+    
+    function planFailures(arg0, arg1, arg2, arg3, arg4, arg5) {
+      
+      const hostProvided = false;
+      getOrCreateAsyncState(0).throwIfTrapped();
+      
+      const [task, _wasm_call_currentTaskID] = createNewCurrentTask({
+        componentIdx: 0,
+        isAsync: false,
+        isManualAsync: false,
+        preserveFutureResult: false,
+        entryFnName: 'retry010PlanFailures',
+        getCallbackFn: () => null,
+        callbackFnName: null,
+        errHandling: 'throw-result-err',
+        callingWasmExport: true,
+      });
+      task.setCalleeIsAsync(false);
+      
+      const started = task.enterSync();
+      CURRENT_TASK_MAY_BLOCK.value = task.mayBlock() ? 1 : 0;
+      
+      if (0!== null) {
+        task.setReturnMemoryIdx(0);
+        task.setReturnMemory((() => memory0)());
+      }
+      
+      
+      return _withGlobalCurrentTaskMeta({
+        taskID: task.id(),
+        componentIdx: task.componentIdx(),
+        fn: () => {
+          try {
+            
+            var ptr0 = realloc0(0, 0, 8, 216);
+            dataView(memory0).setInt32(ptr0 + 0, toUint32(arg0), true);
+            var {attempts: v1_0, startedAtMs: v1_1, lastDelayMs: v1_2, seed: v1_3 } = arg1;
+            dataView(memory0).setInt32(ptr0 + 8, toUint32(v1_0), true);
+            var variant2 = v1_1;
+            if (variant2 === null || variant2=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 16, 0, true);
+            } else {
+              const e = variant2;
+              dataView(memory0).setInt8(ptr0 + 16, 1, true);
+              dataView(memory0).setBigInt64(ptr0 + 24, toUint64(e), true);
+            }
+            dataView(memory0).setBigInt64(ptr0 + 32, toUint64(v1_2), true);
+            dataView(memory0).setBigInt64(ptr0 + 40, toUint64(v1_3), true);
+            var {breaker: v3_0, budget: v3_1 } = arg2;
+            var {circuit: v4_0, consecutiveFailures: v4_1, recentOutcomes: v4_2, recentCount: v4_3, openedAtMs: v4_4, probesStarted: v4_5, probesSucceeded: v4_6 } = v3_0;
+            var val5 = v4_0;
+            let enum5;
+            switch (val5) {
+              case 'closed': {
+                enum5 = 0;
+                break;
+              }
+              case 'open': {
+                enum5 = 1;
+                break;
+              }
+              case 'half-open': {
+                enum5 = 2;
+                break;
+              }
+              default: {
+                if ((v4_0) instanceof Error) {
+                  console.error(v4_0);
+                }
+                
+                throw new TypeError(`"${val5}" is not one of the cases of circuit`);
+              }
+            }
+            dataView(memory0).setInt8(ptr0 + 48, enum5, true);
+            dataView(memory0).setInt32(ptr0 + 52, toUint32(v4_1), true);
+            dataView(memory0).setBigInt64(ptr0 + 56, toUint64(v4_2), true);
+            dataView(memory0).setInt32(ptr0 + 64, toUint32(v4_3), true);
+            dataView(memory0).setBigInt64(ptr0 + 72, toUint64(v4_4), true);
+            dataView(memory0).setInt32(ptr0 + 80, toUint32(v4_5), true);
+            dataView(memory0).setInt32(ptr0 + 84, toUint32(v4_6), true);
+            var {spentMilli: v6_0 } = v3_1;
+            dataView(memory0).setInt32(ptr0 + 88, toUint32(v6_0), true);
+            var {failure: v7_0, durationMs: v7_1, pushbackMs: v7_2 } = arg3;
+            var {httpStatus: v8_0, grpcCode: v8_1, exitCode: v8_2, signal: v8_3, errorTypes: v8_4, errorBases: v8_5, errorCode: v8_6, message: v8_7 } = v7_0;
+            var variant9 = v8_0;
+            if (variant9 === null || variant9=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 96, 0, true);
+            } else {
+              const e = variant9;
+              dataView(memory0).setInt8(ptr0 + 96, 1, true);
+              dataView(memory0).setInt16(ptr0 + 98, toUint16(e), true);
+            }
+            var variant11 = v8_1;
+            if (variant11 === null || variant11=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 100, 0, true);
+            } else {
+              const e = variant11;
+              dataView(memory0).setInt8(ptr0 + 100, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr10= encodeRes.ptr;
+              var len10 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 108, len10, true);
+              dataView(memory0).setUint32(ptr0 + 104, ptr10, true);
+            }
+            var variant12 = v8_2;
+            if (variant12 === null || variant12=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 112, 0, true);
+            } else {
+              const e = variant12;
+              dataView(memory0).setInt8(ptr0 + 112, 1, true);
+              dataView(memory0).setInt32(ptr0 + 116, toInt32(e), true);
+            }
+            var variant14 = v8_3;
+            if (variant14 === null || variant14=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 120, 0, true);
+            } else {
+              const e = variant14;
+              dataView(memory0).setInt8(ptr0 + 120, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr13= encodeRes.ptr;
+              var len13 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 128, len13, true);
+              dataView(memory0).setUint32(ptr0 + 124, ptr13, true);
+            }
+            var vec16 = v8_4;
+            var len16 = vec16.length;
+            var result16 = realloc0(0, 0, 4, len16 * 8);
+            for (let i = 0; i < vec16.length; i++) {
+              const e = vec16[i];
+              const base = result16 + i * 8;
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr15= encodeRes.ptr;
+              var len15 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 4, len15, true);
+              dataView(memory0).setUint32(base + 0, ptr15, true);
+            }
+            dataView(memory0).setUint32(ptr0 + 136, len16, true);
+            dataView(memory0).setUint32(ptr0 + 132, result16, true);
+            var vec18 = v8_5;
+            var len18 = vec18.length;
+            var result18 = realloc0(0, 0, 4, len18 * 8);
+            for (let i = 0; i < vec18.length; i++) {
+              const e = vec18[i];
+              const base = result18 + i * 8;
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr17= encodeRes.ptr;
+              var len17 = encodeRes.len;
+              
+              dataView(memory0).setUint32(base + 4, len17, true);
+              dataView(memory0).setUint32(base + 0, ptr17, true);
+            }
+            dataView(memory0).setUint32(ptr0 + 144, len18, true);
+            dataView(memory0).setUint32(ptr0 + 140, result18, true);
+            var variant20 = v8_6;
+            if (variant20 === null || variant20=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 148, 0, true);
+            } else {
+              const e = variant20;
+              dataView(memory0).setInt8(ptr0 + 148, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr19= encodeRes.ptr;
+              var len19 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 156, len19, true);
+              dataView(memory0).setUint32(ptr0 + 152, ptr19, true);
+            }
+            var variant22 = v8_7;
+            if (variant22 === null || variant22=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 160, 0, true);
+            } else {
+              const e = variant22;
+              dataView(memory0).setInt8(ptr0 + 160, 1, true);
+              
+              var encodeRes = _utf8AllocateAndEncode(e, realloc0, memory0);
+              var ptr21= encodeRes.ptr;
+              var len21 = encodeRes.len;
+              
+              dataView(memory0).setUint32(ptr0 + 168, len21, true);
+              dataView(memory0).setUint32(ptr0 + 164, ptr21, true);
+            }
+            dataView(memory0).setBigInt64(ptr0 + 176, toUint64(v7_1), true);
+            var variant23 = v7_2;
+            if (variant23 === null || variant23=== undefined) {
+              dataView(memory0).setInt8(ptr0 + 184, 0, true);
+            } else {
+              const e = variant23;
+              dataView(memory0).setInt8(ptr0 + 184, 1, true);
+              dataView(memory0).setBigInt64(ptr0 + 192, toUint64(e), true);
+            }
+            dataView(memory0).setBigInt64(ptr0 + 200, toUint64(arg4), true);
+            dataView(memory0).setInt32(ptr0 + 208, toUint32(arg5), true);
+            _debugLog('[iface="backstop:policy/retry@0.1.0", function="plan-failures"][Instruction::CallWasm] enter', {
+              funcName: 'plan-failures',
+              paramCount: 1,
+              async: false,
+              postReturn: true,
+            });
+            
+            let ret;
+            
+            try {
+              ret =  _withGlobalCurrentTaskMeta({
+                taskID: task.id(),
+                componentIdx: task.componentIdx(),
+                fn: () => retry010PlanFailures(ptr0),
+              });
+            } catch (err) {
+              
+              _debugLog('[Instruction::CallWasm] error during sync call', {
+                taskID: task.id(),
+                err,
+              });
+              getOrCreateAsyncState(0).markTrapped(err);
+              task.setErrored(err);
+              task.reject(err);
+              task.exit();
+              throw err;
+              
+            }
+            
+            let variant46;
+            switch (dataView(memory0).getUint8(ret + 0, true)) {
+              case 0: {
+                var len41 = dataView(memory0).getUint32(ret + 8, true);
+                var base41 = dataView(memory0).getUint32(ret + 4, true);
+                if (base41 % 8 !== 0) throw new TypeError(`list pointer [${base41}] is not aligned to 8`);
+                var result41 = [];
+                for (let i = 0; i < len41; i++) {
+                  const base = base41 + i * 296;
+                  let variant25;
+                  switch (dataView(memory0).getUint8(base + 0, true)) {
+                    case 0: {
+                      variant25 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      let enum24;
+                      switch (dataView(memory0).getUint8(base + 1, true)) {
+                        case 0: {
+                          enum24 = 'permanent';
+                          break;
+                        }
+                        case 1: {
+                          enum24 = 'attempts-exhausted';
+                          break;
+                        }
+                        case 2: {
+                          enum24 = 'deadline';
+                          break;
+                        }
+                        case 3: {
+                          enum24 = 'pushback-beyond-deadline';
+                          break;
+                        }
+                        case 4: {
+                          enum24 = 'circuit-open';
+                          break;
+                        }
+                        case 5: {
+                          enum24 = 'budget-exhausted';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for GiveUpReason');
+                        }
+                      }
+                      variant25 = enum24;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let variant26;
+                  switch (dataView(memory0).getUint8(base + 24, true)) {
+                    case 0: {
+                      variant26 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant26 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 32, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let enum27;
+                  switch (dataView(memory0).getUint8(base + 40, true)) {
+                    case 0: {
+                      enum27 = 'transient';
+                      break;
+                    }
+                    case 1: {
+                      enum27 = 'permanent';
+                      break;
+                    }
+                    case 2: {
+                      enum27 = 'unknown';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for FailureClass');
+                    }
+                  }
+                  let variant29;
+                  switch (dataView(memory0).getUint8(base + 44, true)) {
+                    case 0: {
+                      variant29 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      var ptr28 = dataView(memory0).getUint32(base + 48, true);
+                      var len28 = dataView(memory0).getUint32(base + 52, true);
+                      var result28 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr28, len28));
+                      variant29 = result28;
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  var ptr30 = dataView(memory0).getUint32(base + 56, true);
+                  var len30 = dataView(memory0).getUint32(base + 60, true);
+                  var result30 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr30, len30));
+                  var ptr31 = dataView(memory0).getUint32(base + 64, true);
+                  var len31 = dataView(memory0).getUint32(base + 68, true);
+                  var result31 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr31, len31));
+                  let variant32;
+                  switch (dataView(memory0).getUint8(base + 80, true)) {
+                    case 0: {
+                      variant32 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      variant32 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 88, true)));
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  let enum33;
+                  switch (dataView(memory0).getUint8(base + 112, true)) {
+                    case 0: {
+                      enum33 = 'closed';
+                      break;
+                    }
+                    case 1: {
+                      enum33 = 'open';
+                      break;
+                    }
+                    case 2: {
+                      enum33 = 'half-open';
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid discriminant specified for Circuit');
+                    }
+                  }
+                  let variant40;
+                  switch (dataView(memory0).getUint8(base + 160, true)) {
+                    case 0: {
+                      variant40 = undefined;
+                      break;
+                    }
+                    case 1: {
+                      let variant35;
+                      switch (dataView(memory0).getUint8(base + 168, true)) {
+                        case 0: {
+                          variant35 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          let enum34;
+                          switch (dataView(memory0).getUint8(base + 169, true)) {
+                            case 0: {
+                              enum34 = 'permanent';
+                              break;
+                            }
+                            case 1: {
+                              enum34 = 'attempts-exhausted';
+                              break;
+                            }
+                            case 2: {
+                              enum34 = 'deadline';
+                              break;
+                            }
+                            case 3: {
+                              enum34 = 'pushback-beyond-deadline';
+                              break;
+                            }
+                            case 4: {
+                              enum34 = 'circuit-open';
+                              break;
+                            }
+                            case 5: {
+                              enum34 = 'budget-exhausted';
+                              break;
+                            }
+                            default: {
+                              throw new TypeError('invalid discriminant specified for GiveUpReason');
+                            }
+                          }
+                          variant35 = enum34;
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let variant36;
+                      switch (dataView(memory0).getUint8(base + 176, true)) {
+                        case 0: {
+                          variant36 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          variant36 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 184, true)));
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      var bool37 = dataView(memory0).getUint8(base + 200, true);
+                      let variant38;
+                      switch (dataView(memory0).getUint8(base + 216, true)) {
+                        case 0: {
+                          variant38 = undefined;
+                          break;
+                        }
+                        case 1: {
+                          variant38 = BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 224, true)));
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid variant discriminant for option');
+                        }
+                      }
+                      let enum39;
+                      switch (dataView(memory0).getUint8(base + 248, true)) {
+                        case 0: {
+                          enum39 = 'closed';
+                          break;
+                        }
+                        case 1: {
+                          enum39 = 'open';
+                          break;
+                        }
+                        case 2: {
+                          enum39 = 'half-open';
+                          break;
+                        }
+                        default: {
+                          throw new TypeError('invalid discriminant specified for Circuit');
+                        }
+                      }
+                      variant40 = {
+                        refused: variant35,
+                        attempt: dataView(memory0).getInt32(base + 172, true) >>> 0,
+                        timeoutMs: variant36,
+                        retryAfterMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 192, true))),
+                        probe: bool37 == 0 ? false : (bool37 == 1 ? true : throwInvalidBool()),
+                        state: {
+                          attempts: dataView(memory0).getInt32(base + 208, true) >>> 0,
+                          startedAtMs: variant38,
+                          lastDelayMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 232, true))),
+                          seed: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 240, true))),
+                        },
+                        shared: {
+                          breaker: {
+                            circuit: enum39,
+                            consecutiveFailures: dataView(memory0).getInt32(base + 252, true) >>> 0,
+                            recentOutcomes: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 256, true))),
+                            recentCount: dataView(memory0).getInt32(base + 264, true) >>> 0,
+                            openedAtMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 272, true))),
+                            probesStarted: dataView(memory0).getInt32(base + 280, true) >>> 0,
+                            probesSucceeded: dataView(memory0).getInt32(base + 284, true) >>> 0,
+                          },
+                          budget: {
+                            spentMilli: dataView(memory0).getInt32(base + 288, true) >>> 0,
+                          },
+                        },
+                      };
+                      break;
+                    }
+                    default: {
+                      throw new TypeError('invalid variant discriminant for option');
+                    }
+                  }
+                  result41.push({
+                    decision: {
+                      giveUp: variant25,
+                      delayMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 8, true))),
+                      attempt: dataView(memory0).getInt32(base + 16, true) >>> 0,
+                      nextTimeoutMs: variant26,
+                      classification: {
+                        class: enum27,
+                        rule: variant29,
+                        reason: result30,
+                      },
+                      explanation: result31,
+                      state: {
+                        attempts: dataView(memory0).getInt32(base + 72, true) >>> 0,
+                        startedAtMs: variant32,
+                        lastDelayMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 96, true))),
+                        seed: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 104, true))),
+                      },
+                      shared: {
+                        breaker: {
+                          circuit: enum33,
+                          consecutiveFailures: dataView(memory0).getInt32(base + 116, true) >>> 0,
+                          recentOutcomes: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 120, true))),
+                          recentCount: dataView(memory0).getInt32(base + 128, true) >>> 0,
+                          openedAtMs: BigInt.asUintN(64, BigInt(dataView(memory0).getBigInt64(base + 136, true))),
+                          probesStarted: dataView(memory0).getInt32(base + 144, true) >>> 0,
+                          probesSucceeded: dataView(memory0).getInt32(base + 148, true) >>> 0,
+                        },
+                        budget: {
+                          spentMilli: dataView(memory0).getInt32(base + 152, true) >>> 0,
+                        },
+                      },
+                    },
+                    nextPermit: variant40,
+                  });
+                }
+                variant46= {
+                  tag: 'ok',
+                  val: result41
+                };
+                break;
+              }
+              case 1: {
+                let enum42;
+                switch (dataView(memory0).getUint8(ret + 4, true)) {
+                  case 0: {
+                    enum42 = 'syntax';
+                    break;
+                  }
+                  case 1: {
+                    enum42 = 'unknown-field';
+                    break;
+                  }
+                  case 2: {
+                    enum42 = 'missing-field';
+                    break;
+                  }
+                  case 3: {
+                    enum42 = 'wrong-type';
+                    break;
+                  }
+                  case 4: {
+                    enum42 = 'invalid-value';
+                    break;
+                  }
+                  case 5: {
+                    enum42 = 'out-of-range';
+                    break;
+                  }
+                  case 6: {
+                    enum42 = 'duplicate-id';
+                    break;
+                  }
+                  case 7: {
+                    enum42 = 'invalid-regex';
+                    break;
+                  }
+                  case 8: {
+                    enum42 = 'too-large';
+                    break;
+                  }
+                  case 9: {
+                    enum42 = 'unknown-policy';
+                    break;
+                  }
+                  case 10: {
+                    enum42 = 'invalid-failure';
+                    break;
+                  }
+                  case 11: {
+                    enum42 = 'invalid-state';
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid discriminant specified for ErrorCode');
+                  }
+                }
+                var ptr43 = dataView(memory0).getUint32(ret + 8, true);
+                var len43 = dataView(memory0).getUint32(ret + 12, true);
+                var result43 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr43, len43));
+                var ptr44 = dataView(memory0).getUint32(ret + 16, true);
+                var len44 = dataView(memory0).getUint32(ret + 20, true);
+                var result44 = TEXT_DECODER_UTF8.decode(new Uint8Array(memory0.buffer, ptr44, len44));
+                let variant45;
+                switch (dataView(memory0).getUint8(ret + 24, true)) {
+                  case 0: {
+                    variant45 = undefined;
+                    break;
+                  }
+                  case 1: {
+                    variant45 = {
+                      line: dataView(memory0).getInt32(ret + 28, true) >>> 0,
+                      column: dataView(memory0).getInt32(ret + 32, true) >>> 0,
+                    };
+                    break;
+                  }
+                  default: {
+                    throw new TypeError('invalid variant discriminant for option');
+                  }
+                }
+                variant46= {
+                  tag: 'err',
+                  val: {
+                    code: enum42,
+                    message: result43,
+                    path: result44,
+                    location: variant45,
+                  }
+                };
+                break;
+              }
+              default: {
+                throw new TypeError('invalid variant discriminant for expected');
+              }
+            }
+            _debugLog('[iface="backstop:policy/retry@0.1.0", function="plan-failures"][Instruction::Return]', {
+              funcName: 'plan-failures',
+              paramCount: 1,
+              async: false,
+              postReturn: true
+            });
+            const retCopy = variant46;
+            task.resolve([retCopy.val]);
+            
+            let cstate = getOrCreateAsyncState(0);
+            cstate.mayLeave = false;
+            postReturn4(ret);
+            cstate.mayLeave = true;
+            task.exit();
+            
+            
+            
+            if (typeof retCopy === 'object' && retCopy.tag === 'err') {
+              throw new ComponentError(retCopy.val);
+            }
+            return retCopy.val;
+            
+            
+          } catch (err) {
+            if (!task.isResolvedState()) {
+              task.setErrored(err);
+              task.reject(err);
+            }
+            if (!task.isExited()) { task.exit({ skipExclusiveLockCheck: true }); }
+            throw err;
+          }
+        },
+      });
+      
+    }
     let retry010AfterSuccess;
     
     function afterSuccess(arg0, arg1) {
@@ -5000,7 +5670,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn4(ret);
+            postReturn5(ret);
             cstate.mayLeave = true;
             task.exit();
             
@@ -5692,7 +6362,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn5(ret);
+            postReturn6(ret);
             cstate.mayLeave = true;
             task.exit();
             
@@ -6132,7 +6802,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn6(ret);
+            postReturn7(ret);
             cstate.mayLeave = true;
             task.exit();
             
@@ -6786,7 +7456,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn7(ret);
+            postReturn8(ret);
             cstate.mayLeave = true;
             task.exit();
             
@@ -7127,7 +7797,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn8(ret);
+            postReturn9(ret);
             cstate.mayLeave = true;
             task.exit();
             
@@ -7353,7 +8023,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn9(ret);
+            postReturn10(ret);
             cstate.mayLeave = true;
             task.exit();
             
@@ -7784,7 +8454,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
             
             let cstate = getOrCreateAsyncState(0);
             cstate.mayLeave = false;
-            postReturn10(ret);
+            postReturn11(ret);
             cstate.mayLeave = true;
             task.exit();
             
@@ -7850,60 +8520,68 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
       postReturn3Async = exports0['cabi_post_backstop:policy/retry@0.1.0#after-failure'];
     }
     
-    postReturn4 = exports0['cabi_post_backstop:policy/retry@0.1.0#plan-schedule'];
+    postReturn4 = exports0['cabi_post_backstop:policy/retry@0.1.0#plan-failures'];
     
     try {
-      postReturn4Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/retry@0.1.0#plan-schedule']);
+      postReturn4Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/retry@0.1.0#plan-failures']);
     } catch(err) {
-      postReturn4Async = exports0['cabi_post_backstop:policy/retry@0.1.0#plan-schedule'];
+      postReturn4Async = exports0['cabi_post_backstop:policy/retry@0.1.0#plan-failures'];
     }
     
-    postReturn5 = exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate'];
+    postReturn5 = exports0['cabi_post_backstop:policy/retry@0.1.0#plan-schedule'];
     
     try {
-      postReturn5Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate']);
+      postReturn5Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/retry@0.1.0#plan-schedule']);
     } catch(err) {
-      postReturn5Async = exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate'];
+      postReturn5Async = exports0['cabi_post_backstop:policy/retry@0.1.0#plan-schedule'];
     }
     
-    postReturn6 = exports0['cabi_post_backstop:policy/alerts@0.1.0#alert-state-keys'];
+    postReturn6 = exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate'];
     
     try {
-      postReturn6Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/alerts@0.1.0#alert-state-keys']);
+      postReturn6Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate']);
     } catch(err) {
-      postReturn6Async = exports0['cabi_post_backstop:policy/alerts@0.1.0#alert-state-keys'];
+      postReturn6Async = exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate'];
     }
     
-    postReturn7 = exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate-keyed'];
+    postReturn7 = exports0['cabi_post_backstop:policy/alerts@0.1.0#alert-state-keys'];
     
     try {
-      postReturn7Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate-keyed']);
+      postReturn7Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/alerts@0.1.0#alert-state-keys']);
     } catch(err) {
-      postReturn7Async = exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate-keyed'];
+      postReturn7Async = exports0['cabi_post_backstop:policy/alerts@0.1.0#alert-state-keys'];
     }
     
-    postReturn8 = exports0['cabi_post_backstop:policy/alerts@0.1.0#sinks'];
+    postReturn8 = exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate-keyed'];
     
     try {
-      postReturn8Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/alerts@0.1.0#sinks']);
+      postReturn8Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate-keyed']);
     } catch(err) {
-      postReturn8Async = exports0['cabi_post_backstop:policy/alerts@0.1.0#sinks'];
+      postReturn8Async = exports0['cabi_post_backstop:policy/alerts@0.1.0#evaluate-keyed'];
     }
     
-    postReturn9 = exports0['cabi_post_backstop:policy/redaction@0.1.0#redact'];
+    postReturn9 = exports0['cabi_post_backstop:policy/alerts@0.1.0#sinks'];
     
     try {
-      postReturn9Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/redaction@0.1.0#redact']);
+      postReturn9Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/alerts@0.1.0#sinks']);
     } catch(err) {
-      postReturn9Async = exports0['cabi_post_backstop:policy/redaction@0.1.0#redact'];
+      postReturn9Async = exports0['cabi_post_backstop:policy/alerts@0.1.0#sinks'];
     }
     
-    postReturn10 = exports0['cabi_post_backstop:policy/logs@0.1.0#read-log'];
+    postReturn10 = exports0['cabi_post_backstop:policy/redaction@0.1.0#redact'];
     
     try {
-      postReturn10Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/logs@0.1.0#read-log']);
+      postReturn10Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/redaction@0.1.0#redact']);
     } catch(err) {
-      postReturn10Async = exports0['cabi_post_backstop:policy/logs@0.1.0#read-log'];
+      postReturn10Async = exports0['cabi_post_backstop:policy/redaction@0.1.0#redact'];
+    }
+    
+    postReturn11 = exports0['cabi_post_backstop:policy/logs@0.1.0#read-log'];
+    
+    try {
+      postReturn11Async = WebAssembly.promising(exports0['cabi_post_backstop:policy/logs@0.1.0#read-log']);
+    } catch(err) {
+      postReturn11Async = exports0['cabi_post_backstop:policy/logs@0.1.0#read-log'];
     }
     
     classifier010LoadPolicy = exports0['backstop:policy/classifier@0.1.0#load-policy'];
@@ -7911,6 +8589,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
     classifier010Classify = exports0['backstop:policy/classifier@0.1.0#classify'];
     retry010BeginAttempt = exports0['backstop:policy/retry@0.1.0#begin-attempt'];
     retry010AfterFailure = exports0['backstop:policy/retry@0.1.0#after-failure'];
+    retry010PlanFailures = exports0['backstop:policy/retry@0.1.0#plan-failures'];
     retry010AfterSuccess = exports0['backstop:policy/retry@0.1.0#after-success'];
     retry010FastPathFor = exports0['backstop:policy/retry@0.1.0#fast-path-for'];
     retry010PlanSchedule = exports0['backstop:policy/retry@0.1.0#plan-schedule'];
@@ -7948,6 +8627,7 @@ export function instantiate(getCoreModule, imports, instantiateCore = (module, i
       beginAttempt: beginAttempt,
       deriveSeed: deriveSeed,
       fastPathFor: fastPathFor,
+      planFailures: planFailures,
       planSchedule: planSchedule,
       
     };

@@ -129,6 +129,10 @@ FAST_PATH = Record([
     ("success-records-nothing", BOOL),
     ("fresh-permit", Option(PERMIT)),
 ])
+PLANNED_FAILURE = Record([
+    ("decision", DECISION),
+    ("next-permit", Option(PERMIT)),
+])
 PLANNED_ATTEMPT = Record([
     ("attempt", U32),
     ("delay-ms", U64),
@@ -291,6 +295,14 @@ AFTER_FAILURE = Function("after-failure", [
     ("outcome", ATTEMPT_FAILURE),
     ("now-ms", U64),
 ], Result(DECISION, POLICY_ERROR))
+PLAN_FAILURES = Function("plan-failures", [
+    ("policy", U32),
+    ("state", RETRY_STATE),
+    ("shared", SHARED_STATE),
+    ("outcome", ATTEMPT_FAILURE),
+    ("now-ms", U64),
+    ("max-entries", U32),
+], Result(List(PLANNED_FAILURE), POLICY_ERROR))
 AFTER_SUCCESS = Function("after-success", [
     ("policy", U32),
     ("shared", SHARED_STATE),
@@ -335,7 +347,7 @@ READ_LOG = Function("read-log", [
 ], Result(LOG_REPORT, POLICY_ERROR))
 
 CLASSIFIER_FUNCTIONS = (LOAD_POLICY, DROP_POLICY, CLASSIFY)
-RETRY_FUNCTIONS = (BEGIN_ATTEMPT, AFTER_FAILURE, AFTER_SUCCESS, FAST_PATH_FOR, PLAN_SCHEDULE, DERIVE_SEED)
+RETRY_FUNCTIONS = (BEGIN_ATTEMPT, AFTER_FAILURE, PLAN_FAILURES, AFTER_SUCCESS, FAST_PATH_FOR, PLAN_SCHEDULE, DERIVE_SEED)
 ALERTS_FUNCTIONS = (EVALUATE, ALERT_STATE_KEYS, EVALUATE_KEYED, SINKS)
 REDACTION_FUNCTIONS = (REDACT,)
 LOGS_FUNCTIONS = (READ_LOG,)
@@ -386,6 +398,7 @@ LAYOUTS = (
     ("notification-kind", NOTIFICATION_KIND, 1, 1, (), "i32"),
     ("permit", PERMIT, 128, 8, (0, 4, 8, 24, 32, 40, 80), "i32*4 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"),
     ("planned-attempt", PLANNED_ATTEMPT, 40, 8, (0, 8, 16, 32), "i32 i64 i32 i64*2"),
+    ("planned-failure", PLANNED_FAILURE, 296, 8, (0, 160), "i32*2 i64 i32*2 i64 i32*10 i64*3 i32*2 i64 i32 i64 i32*8 i64*2 i32*3 i64*3 i32*2 i64 i32 i64 i32*3"),
     ("policy-error", POLICY_ERROR, 32, 4, (0, 4, 12, 20), "i32*8"),
     ("policy-format", POLICY_FORMAT, 1, 1, (), "i32"),
     ("redaction-report", REDACTION_REPORT, 16, 4, (0, 8), "i32*4"),
@@ -414,6 +427,7 @@ LAYOUTS = (
     ("list<label>", List(LABEL), 8, 4, (), "i32*2"),
     ("list<notification>", List(NOTIFICATION), 8, 4, (), "i32*2"),
     ("list<planned-attempt>", List(PLANNED_ATTEMPT), 8, 4, (), "i32*2"),
+    ("list<planned-failure>", List(PLANNED_FAILURE), 8, 4, (), "i32*2"),
     ("list<policy-error>", List(POLICY_ERROR), 8, 4, (), "i32*2"),
     ("list<rule-count>", List(RULE_COUNT), 8, 4, (), "i32*2"),
     ("list<sink>", List(SINK), 8, 4, (), "i32*2"),
@@ -431,6 +445,7 @@ LAYOUTS = (
     ("result<schedule, policy-error>", Result(SCHEDULE, POLICY_ERROR), 36, 4, (), "i32*9"),
     ("result<shared-state, policy-error>", Result(SHARED_STATE, POLICY_ERROR), 56, 8, (), "i32*3 i64 i32 i64 i32*3"),
     ("result<option<list<sink>>, policy-error>", Result(Option(List(SINK)), POLICY_ERROR), 36, 4, (), "i32*9"),
+    ("result<list<planned-failure>, policy-error>", Result(List(PLANNED_FAILURE), POLICY_ERROR), 36, 4, (), "i32*9"),
 )
 #: (function, core parameter types, core result types), written as above.
 CORE_SIGNATURES = (
@@ -439,6 +454,7 @@ CORE_SIGNATURES = (
     (CLASSIFY, "i32", "i32"),
     (BEGIN_ATTEMPT, "i32*3 i64*3 i32*2 i64 i32 i64 i32*3 i64", "i32"),
     (AFTER_FAILURE, "i32", "i32"),
+    (PLAN_FAILURES, "i32", "i32"),
     (AFTER_SUCCESS, "i32*3 i64 i32 i64 i32*3", "i32"),
     (FAST_PATH_FOR, "i32*3 i64 i32 i64 i32*3", "i32"),
     (PLAN_SCHEDULE, "i32 i64 i32", "i32"),
