@@ -44,6 +44,13 @@ type vectorLog struct {
 	Stream   LogStream `json:"stream"`
 }
 
+// vectorOutcome is an attempt-failure in a planner vector's input.
+type vectorOutcome struct {
+	Failure    vectorFailure `json:"failure"`
+	DurationMs uint64        `json:"duration_ms"`
+	PushbackMs *uint64       `json:"pushback_ms"`
+}
+
 // canonicalLogFailure is a report's failure with every key present, so a
 // vector can require a field's absence.
 func canonicalLogFailure(f Failure) map[string]any {
@@ -231,14 +238,10 @@ func runCall(t *testing.T, ctx context.Context, engine *Engine, policy *Policy, 
 		return canonical(t, p), err
 	case "after_failure":
 		var in struct {
-			State   RetryState  `json:"state"`
-			Shared  SharedState `json:"shared"`
-			Outcome struct {
-				Failure    vectorFailure `json:"failure"`
-				DurationMs uint64        `json:"duration_ms"`
-				PushbackMs *uint64       `json:"pushback_ms"`
-			} `json:"outcome"`
-			NowMs int64 `json:"now_ms"`
+			State   RetryState    `json:"state"`
+			Shared  SharedState   `json:"shared"`
+			Outcome vectorOutcome `json:"outcome"`
+			NowMs   int64         `json:"now_ms"`
 		}
 		decodeInput(t, v.Input, &in)
 		o := in.Outcome
@@ -256,6 +259,32 @@ func runCall(t *testing.T, ctx context.Context, engine *Engine, policy *Policy, 
 		}
 		d, err := policy.AfterFailure(ctx, in.State, in.Shared, af, time.UnixMilli(in.NowMs))
 		return canonical(t, d), err
+	case "plan_failures":
+		var in struct {
+			State      RetryState    `json:"state"`
+			Shared     SharedState   `json:"shared"`
+			Outcome    vectorOutcome `json:"outcome"`
+			NowMs      int64         `json:"now_ms"`
+			MaxEntries uint32        `json:"max_entries"`
+		}
+		decodeInput(t, v.Input, &in)
+		o := in.Outcome
+		const maxMs = math.MaxInt64 / uint64(time.Millisecond)
+		var entries []PlannedFailure
+		var err error
+		if o.DurationMs > maxMs || (o.PushbackMs != nil && *o.PushbackMs > maxMs) {
+			// Past what a time.Duration holds (292 years): the guest's units.
+			entries, err = policy.planFailuresMs(ctx, in.State, in.Shared, attemptOutcome{
+				failure: Failure(o.Failure), durationMs: o.DurationMs, pushbackMs: o.PushbackMs,
+			}, uint64(in.NowMs), in.MaxEntries)
+		} else {
+			af := AttemptFailure{Failure: Failure(o.Failure), Duration: time.Duration(o.DurationMs) * time.Millisecond}
+			if o.PushbackMs != nil {
+				af.Pushback = new(time.Duration(*o.PushbackMs) * time.Millisecond)
+			}
+			entries, err = policy.PlanFailures(ctx, in.State, in.Shared, af, time.UnixMilli(in.NowMs), in.MaxEntries)
+		}
+		return canonical(t, map[string]any{"entries": entries}), err
 	case "after_success":
 		var in struct {
 			Shared SharedState `json:"shared"`

@@ -229,6 +229,17 @@ func (in *instance) afterFailure(ctx context.Context, handle uint32, st *RetrySt
 	}, liftDecision)
 }
 
+func (in *instance) planFailures(ctx context.Context, handle uint32, st *RetryState, sh *SharedState, o *attemptOutcome, nowMs uint64, maxEntries uint32) ([]PlannedFailure, error) {
+	return plannerCall(ctx, in, planFailuresFn, func(s sink) {
+		s.int(u32T, uint64(handle))
+		lowerRetryState(s, st)
+		lowerSharedState(s, sh)
+		lowerAttemptFailure(s, &o.failure, o.durationMs, o.pushbackMs)
+		s.int(u64T, nowMs)
+		s.int(u32T, uint64(maxEntries))
+	}, liftPlannedFailures)
+}
+
 func (in *instance) afterSuccess(ctx context.Context, handle uint32, sh *SharedState) (SharedState, error) {
 	return plannerCall(ctx, in, afterSuccessFn, func(s sink) {
 		s.int(u32T, uint64(handle))

@@ -209,6 +209,16 @@ func (d Decision) Delay() time.Duration { return msDuration(d.DelayMs) }
 // NextTimeout returns the next attempt's timeout, and false when it has none.
 func (d Decision) NextTimeout() (time.Duration, bool) { return optionalMs(d.NextTimeoutMs) }
 
+// PlannedFailure is one entry of PlanFailures: a failed attempt's decision
+// and, when the guest knows it, the permit for the attempt after it.
+type PlannedFailure struct {
+	Decision Decision `json:"decision"`
+	// NextPermit, when the decision retries and the next permit cannot
+	// depend on the clock, is BeginAttempt(Decision.State, Decision.Shared,
+	// t) for every t; nil otherwise.
+	NextPermit *Permit `json:"next_permit"`
+}
+
 // PlannedAttempt is one row of a dry-run Schedule.
 type PlannedAttempt struct {
 	Attempt uint32 `json:"attempt"`
@@ -390,6 +400,39 @@ func (p *Policy) afterFailureMs(ctx context.Context, state RetryState, shared Sh
 		return err
 	})
 	return d, err
+}
+
+// PlanFailures is AfterFailure, followed by what the same failure decides
+// when it fails again and again: entry 0 is AfterFailure(state, shared,
+// failure, now); entry i+1 exists when entry i has a NextPermit p (and
+// maxEntries, which the guest clamps to 1-64, allows) and is
+// AfterFailure(p.State, p.Shared, o, t) for every t and every o with
+// failure's Failure and Pushback (its Duration does not matter). The guest
+// decides which answers cannot depend on the clock (no deadline, the
+// breaker closed or absent). A retry loop may take an entry while the
+// failure and the states it holds are the ones the entry was computed for,
+// as Do does, so a repeated failure costs no guest call.
+func (p *Policy) PlanFailures(ctx context.Context, state RetryState, shared SharedState, failure AttemptFailure, now time.Time, maxEntries uint32) ([]PlannedFailure, error) {
+	nowMs, err := unixMs(now)
+	if err != nil {
+		return nil, err
+	}
+	return p.planFailuresMs(ctx, state, shared, failure.outcome(), nowMs, maxEntries)
+}
+
+func (p *Policy) planFailuresMs(ctx context.Context, state RetryState, shared SharedState, o attemptOutcome, nowMs uint64, maxEntries uint32) ([]PlannedFailure, error) {
+	if err := checkShared(&shared); err != nil {
+		return nil, err
+	}
+	if err := checkFailure(&o.failure); err != nil {
+		return nil, err
+	}
+	var plan []PlannedFailure
+	err := p.run(ctx, func(inst *instance, h uint32) (err error) {
+		plan, err = inst.planFailures(ctx, h, &state, &shared, &o, nowMs, maxEntries)
+		return err
+	})
+	return plan, err
 }
 
 // AfterSuccess is called after a successful attempt: it closes a half-open

@@ -274,6 +274,28 @@ func decisionOf(w *witDecision) Decision {
 	}
 }
 
+// liftPlannedFailures lifts plan-failures' list<planned-failure>; the
+// permits share one allocation.
+func liftPlannedFailures(s *source) []PlannedFailure {
+	w := liftWitListPlannedFailure(s)
+	out := make([]PlannedFailure, len(w))
+	permits := 0
+	for i := range w {
+		if w[i].NextPermit != nil {
+			permits++
+		}
+	}
+	next := make([]Permit, 0, permits)
+	for i := range w {
+		out[i].Decision = decisionOf(&w[i].Decision)
+		if p := w[i].NextPermit; p != nil {
+			next = append(next, permitOf(p))
+			out[i].NextPermit = &next[len(next)-1]
+		}
+	}
+	return out
+}
+
 func liftSchedule(s *source) Schedule {
 	w := liftWitSchedule(s)
 	return scheduleOf(&w)
