@@ -108,6 +108,18 @@ export class Policy implements Disposable {
    * (`giveUp` says why). Persist the decision's `state` and `shared`.
    */
   afterFailure(args: { state?: RetryStateInput; shared?: SharedStateInput; outcome: AttemptFailure; now?: Timestamp }): Decision;
+  /**
+   * `afterFailure`, then what the same failure decides when it fails again and
+   * again while no answer can depend on the clock (the engine decides: no
+   * deadline, the breaker closed or absent). Entry 0's `decision` is
+   * `afterFailure({ state, shared, outcome, now })`; an entry's `nextPermit`
+   * (when not null) is `beginAttempt` on its decision's `state` and `shared` at
+   * any `now`; entry i + 1 (present when entry i has a `nextPermit` p and
+   * `maxEntries`, clamped to 1 to 64, allows) is `afterFailure` on p's `state`
+   * and `shared` with the same failure and pushback, at any `now` and duration.
+   * Default `maxEntries`: 64. Throws as `afterFailure` does.
+   */
+  planFailures(args: { state?: RetryStateInput; shared?: SharedStateInput; outcome: AttemptFailure; now?: Timestamp; maxEntries?: number }): readonly PlannedFailure[];
   /** After a successful attempt: the next shared state (a half-open circuit closes, the budget refills). */
   afterSuccess(shared?: SharedStateInput): SharedState;
   /**
@@ -341,6 +353,14 @@ export interface Decision {
   readonly explanation: string;
   readonly state: RetryState;
   readonly shared: SharedState;
+}
+
+/** One failed attempt of a `planFailures` answer. Frozen. */
+export interface PlannedFailure {
+  readonly decision: Decision;
+  /** When the decision retries and the next permit cannot depend on the clock:
+   * `beginAttempt` on `decision.state` and `decision.shared` at any `now`; else `null`. */
+  readonly nextPermit: Permit | null;
 }
 
 export interface PlannedAttempt {

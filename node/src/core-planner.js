@@ -1,12 +1,13 @@
 // The planner calls every retry() makes (begin-attempt, after-success and, per
-// failed attempt, after-failure), called on the core module's exports directly. jco 1.35's
+// failed attempt that its last plan does not answer, plan-failures; after-failure
+// for the public API), called on the core module's exports directly. jco 1.35's
 // generated wrapper builds an AsyncTask, a task-metadata closure and a debug
 // record on every call (about a quarter of a successful retry()), and no
 // transpile option turns that off for a sync export. begin-attempt and
 // after-success take only flat scalars (15 and 9 core parameters), so lowering
 // them is a list of arguments; after-failure's arguments are one 208-byte
 // record in guest memory (strings and lists allocated with cabi_realloc, as
-// jco does). The results are fixed-size records read at fixed offsets:
+// jco does), plan-failures' the same record and max-entries (216 bytes). The results are fixed-size records read at fixed offsets:
 // the layouts below are the canonical ABI's for the WIT records in
 // wit/backstop.wit, the same offsets jco generates (gen/backstop.js), and
 // test/core-planner.test.js compares both paths value for value.
@@ -25,6 +26,7 @@ const GIVE_UP = ['permanent', 'attempts-exhausted', 'deadline', 'pushback-beyond
 const BEGIN_ATTEMPT = 'backstop:policy/retry@0.1.0#begin-attempt';
 const AFTER_SUCCESS = 'backstop:policy/retry@0.1.0#after-success';
 const AFTER_FAILURE = 'backstop:policy/retry@0.1.0#after-failure';
+const PLAN_FAILURES = 'backstop:policy/retry@0.1.0#plan-failures';
 const CLASS = ['transient', 'permanent', 'unknown'];
 
 const UTF8_DECODER = new TextDecoder('utf-8', { fatal: true });
@@ -65,6 +67,8 @@ export class CorePlanner {
   #successPost;
   #failure;
   #failurePost;
+  #plan;
+  #planPost;
   #realloc;
 
   /** @param {Record<string, any>} exports the core instance's exports */
@@ -76,14 +80,18 @@ export class CorePlanner {
     this.#successPost = exports[`cabi_post_${AFTER_SUCCESS}`];
     this.#failure = exports[AFTER_FAILURE];
     this.#failurePost = exports[`cabi_post_${AFTER_FAILURE}`];
+    this.#plan = exports[PLAN_FAILURES];
+    this.#planPost = exports[`cabi_post_${PLAN_FAILURES}`];
     this.#realloc = exports.cabi_realloc;
     for (const [name, fn] of [
       [BEGIN_ATTEMPT, this.#begin],
       [AFTER_SUCCESS, this.#success],
       [AFTER_FAILURE, this.#failure],
+      [PLAN_FAILURES, this.#plan],
       [`cabi_post_${BEGIN_ATTEMPT}`, this.#beginPost],
       [`cabi_post_${AFTER_SUCCESS}`, this.#successPost],
       [`cabi_post_${AFTER_FAILURE}`, this.#failurePost],
+      [`cabi_post_${PLAN_FAILURES}`, this.#planPost],
       ['cabi_realloc', this.#realloc],
     ]) {
       if (typeof fn !== 'function') throw new Error(`the core module exports no function ${name}; did the component change?`);
@@ -124,24 +132,7 @@ export class CorePlanner {
     try {
       const m = this.#dv();
       if (tag(m.getUint8(ret)) === 1) return GUEST_ERROR;
-      const refused = m.getUint8(ret + 8);
-      const timeout = m.getUint8(ret + 16);
-      const startedAt = m.getUint8(ret + 56);
-      if (refused > 1 || timeout > 1 || startedAt > 1) throw new TypeError('invalid variant discriminant for option');
-      return {
-        refused: refused === 1 ? lookup(GIVE_UP, m.getUint8(ret + 9), 'GiveUpReason') : undefined,
-        attempt: m.getUint32(ret + 12, true),
-        timeoutMs: timeout === 1 ? m.getBigUint64(ret + 24, true) : undefined,
-        retryAfterMs: m.getBigUint64(ret + 32, true),
-        probe: bool(m.getUint8(ret + 40)),
-        state: {
-          attempts: m.getUint32(ret + 48, true),
-          startedAtMs: startedAt === 1 ? m.getBigUint64(ret + 64, true) : undefined,
-          lastDelayMs: m.getBigUint64(ret + 72, true),
-          seed: m.getBigUint64(ret + 80, true),
-        },
-        shared: readShared(m, ret + 88),
-      };
+      return readPermit(m, ret + 8);
     } finally {
       this.#beginPost(ret);
     }
@@ -196,9 +187,12 @@ export class CorePlanner {
     m.setUint32(at + 4, texts.length, true);
   }
 
-  /** after-failure with WIT-shaped arguments; jco's raw decision, or GUEST_ERROR. */
-  afterFailure(handle, state, shared, outcome, nowMs) {
-    const args = this.#alloc(208, 8);
+  /**
+   * after-failure's and plan-failures' arguments (they share one layout; the
+   * latter adds max-entries at +208) lowered into a fresh allocation of `size`.
+   */
+  #failureArgs(size, handle, state, shared, outcome, nowMs) {
+    const args = this.#alloc(size, 8);
     const f = outcome.failure;
     // Strings first: each allocation may grow the memory (a new buffer).
     this.#optionString(args + 100, f.grpcCode);
@@ -207,7 +201,7 @@ export class CorePlanner {
     this.#stringList(args + 140, f.errorBases);
     this.#optionString(args + 148, f.errorCode);
     this.#optionString(args + 160, f.message);
-    let m = this.#dv();
+    const m = this.#dv();
     m.setUint32(args, handle, true);
     m.setUint32(args + 8, state.attempts, true);
     const started = state.startedAtMs;
@@ -232,38 +226,73 @@ export class CorePlanner {
     m.setUint8(args + 184, outcome.pushbackMs == null ? 0 : 1);
     if (outcome.pushbackMs != null) m.setBigUint64(args + 192, outcome.pushbackMs, true);
     m.setBigUint64(args + 200, nowMs, true);
+    return args;
+  }
 
-    const ret = this.#failure(args);
+  /** after-failure with WIT-shaped arguments; jco's raw decision, or GUEST_ERROR. */
+  afterFailure(handle, state, shared, outcome, nowMs) {
+    const ret = this.#failure(this.#failureArgs(208, handle, state, shared, outcome, nowMs));
     try {
-      m = this.#dv();
+      const m = this.#dv();
       if (tag(m.getUint8(ret)) === 1) return GUEST_ERROR;
-      const giveUp = m.getUint8(ret + 8);
-      const nextTimeout = m.getUint8(ret + 32);
-      const rule = m.getUint8(ret + 52);
-      const startedAt = m.getUint8(ret + 88);
-      if (giveUp > 1 || nextTimeout > 1 || rule > 1 || startedAt > 1) throw new TypeError('invalid variant discriminant for option');
-      return {
-        giveUp: giveUp === 1 ? lookup(GIVE_UP, m.getUint8(ret + 9), 'GiveUpReason') : undefined,
-        delayMs: m.getBigUint64(ret + 16, true),
-        attempt: m.getUint32(ret + 24, true),
-        nextTimeoutMs: nextTimeout === 1 ? m.getBigUint64(ret + 40, true) : undefined,
-        classification: {
-          class: lookup(CLASS, m.getUint8(ret + 48), 'FailureClass'),
-          rule: rule === 1 ? this.#readString(m, ret + 56) : undefined,
-          reason: this.#readString(m, ret + 64),
-        },
-        explanation: this.#readString(m, ret + 72),
-        state: {
-          attempts: m.getUint32(ret + 80, true),
-          startedAtMs: startedAt === 1 ? m.getBigUint64(ret + 96, true) : undefined,
-          lastDelayMs: m.getBigUint64(ret + 104, true),
-          seed: m.getBigUint64(ret + 112, true),
-        },
-        shared: readShared(m, ret + 120),
-      };
+      return this.#readDecision(m, ret + 8);
     } finally {
       this.#failurePost(ret);
     }
+  }
+
+  /**
+   * plan-failures with WIT-shaped arguments; jco's raw list of planned
+   * failures (`{ decision, nextPermit }`), or GUEST_ERROR.
+   */
+  planFailures(handle, state, shared, outcome, nowMs, maxEntries) {
+    const args = this.#failureArgs(216, handle, state, shared, outcome, nowMs);
+    this.#dv().setUint32(args + 208, maxEntries, true);
+    const ret = this.#plan(args);
+    try {
+      const m = this.#dv();
+      if (tag(m.getUint8(ret)) === 1) return GUEST_ERROR;
+      const base = m.getUint32(ret + 4, true);
+      const len = m.getUint32(ret + 8, true);
+      const entries = new Array(len);
+      for (let i = 0; i < len; i++) {
+        const at = base + i * 296; // planned-failure: decision (160 bytes), option<permit> at +160
+        const next = m.getUint8(at + 160);
+        if (next > 1) throw new TypeError('invalid variant discriminant for option');
+        entries[i] = { decision: this.#readDecision(m, at), nextPermit: next === 1 ? readPermit(m, at + 168) : undefined };
+      }
+      return entries;
+    } finally {
+      this.#planPost(ret);
+    }
+  }
+
+  /** A decision record at `at` (8-aligned; 160 bytes). */
+  #readDecision(m, at) {
+    const giveUp = m.getUint8(at);
+    const nextTimeout = m.getUint8(at + 24);
+    const rule = m.getUint8(at + 44);
+    const startedAt = m.getUint8(at + 80);
+    if (giveUp > 1 || nextTimeout > 1 || rule > 1 || startedAt > 1) throw new TypeError('invalid variant discriminant for option');
+    return {
+      giveUp: giveUp === 1 ? lookup(GIVE_UP, m.getUint8(at + 1), 'GiveUpReason') : undefined,
+      delayMs: m.getBigUint64(at + 8, true),
+      attempt: m.getUint32(at + 16, true),
+      nextTimeoutMs: nextTimeout === 1 ? m.getBigUint64(at + 32, true) : undefined,
+      classification: {
+        class: lookup(CLASS, m.getUint8(at + 40), 'FailureClass'),
+        rule: rule === 1 ? this.#readString(m, at + 48) : undefined,
+        reason: this.#readString(m, at + 56),
+      },
+      explanation: this.#readString(m, at + 64),
+      state: {
+        attempts: m.getUint32(at + 72, true),
+        startedAtMs: startedAt === 1 ? m.getBigUint64(at + 88, true) : undefined,
+        lastDelayMs: m.getBigUint64(at + 96, true),
+        seed: m.getBigUint64(at + 104, true),
+      },
+      shared: readShared(m, at + 112),
+    };
   }
 
   /** A string (ptr, len) at `at`. */
@@ -295,6 +324,28 @@ export class CorePlanner {
       this.#successPost(ret);
     }
   }
+}
+
+/** A permit record at `at` (8-aligned; 128 bytes). */
+function readPermit(m, at) {
+  const refused = m.getUint8(at);
+  const timeout = m.getUint8(at + 8);
+  const startedAt = m.getUint8(at + 48);
+  if (refused > 1 || timeout > 1 || startedAt > 1) throw new TypeError('invalid variant discriminant for option');
+  return {
+    refused: refused === 1 ? lookup(GIVE_UP, m.getUint8(at + 1), 'GiveUpReason') : undefined,
+    attempt: m.getUint32(at + 4, true),
+    timeoutMs: timeout === 1 ? m.getBigUint64(at + 16, true) : undefined,
+    retryAfterMs: m.getBigUint64(at + 24, true),
+    probe: bool(m.getUint8(at + 32)),
+    state: {
+      attempts: m.getUint32(at + 40, true),
+      startedAtMs: startedAt === 1 ? m.getBigUint64(at + 56, true) : undefined,
+      lastDelayMs: m.getBigUint64(at + 64, true),
+      seed: m.getBigUint64(at + 72, true),
+    },
+    shared: readShared(m, at + 80),
+  };
 }
 
 /** A shared-state record at `at` (8-aligned; 44 bytes). */

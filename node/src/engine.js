@@ -130,7 +130,7 @@ export class Engine {
 
   /**
    * Call one of the retry planner's functions (`beginAttempt`, `afterFailure`,
-   * `afterSuccess`, `planSchedule`) with the slot's handle and WIT-shaped
+   * `planFailures`, `afterSuccess`, `planSchedule`) with the slot's handle and WIT-shaped
    * arguments; returns jco's raw result.
    */
   plan(slot, name, ...args) {
@@ -169,6 +169,18 @@ export class Engine {
       throw this.#fail(err);
     }
     return raw === GUEST_ERROR ? this.plan(slot, 'afterFailure', state, shared, outcome, nowMs) : raw;
+  }
+
+  /** plan-failures on the core exports directly; as `beginAttempt`. */
+  planFailures(slot, state, shared, outcome, nowMs, maxEntries) {
+    const handle = this.#handle(slot);
+    let raw;
+    try {
+      raw = this.#core.planFailures(handle, state, shared, outcome, nowMs, maxEntries);
+    } catch (err) {
+      throw this.#fail(err);
+    }
+    return raw === GUEST_ERROR ? this.plan(slot, 'planFailures', state, shared, outcome, nowMs, maxEntries) : raw;
   }
 
   /** after-success on the core exports directly; as `beginAttempt`. */

@@ -241,6 +241,14 @@ export function fromWitDecision(raw) {
   });
 }
 
+/** plan-failures' entries: `{ decision, nextPermit }` (`nextPermit` null when absent), frozen. */
+export function fromWitPlannedFailures(raw) {
+  return Object.freeze(raw.map((e) => Object.freeze({
+    decision: fromWitDecision(e.decision),
+    nextPermit: e.nextPermit == null ? null : fromWitPermit(e.nextPermit),
+  })));
+}
+
 export function fromWitSchedule(raw) {
   const attempts = raw.attempts.map((a, i) =>
     Object.freeze({

@@ -15,6 +15,7 @@ import { failureFromError } from './from-error.js';
 import {
   fromWitDecision,
   fromWitPermit,
+  fromWitPlannedFailures,
   fromWitSchedule,
   fromWitShared,
   fromWitState,
@@ -156,6 +157,23 @@ export class Policy {
     return fromWitDecision(this.#engine.afterFailure(this.#slot, toWitState(state), toWitShared(shared), toWitOutcome(outcome), toWitNow(now)));
   }
 
+  /**
+   * `afterFailure`, then what the same failure decides when it fails again and
+   * again, as long as no answer can depend on the clock (the engine decides
+   * which: no deadline, the breaker closed or absent). Entry 0's `decision` is
+   * `afterFailure({ state, shared, outcome, now })`; an entry's `nextPermit`,
+   * when not null, is `beginAttempt` on its decision's `state` and `shared` at
+   * any `now`; entry i + 1 (present when entry i has a `nextPermit` p and
+   * `maxEntries`, 1 to 64, allows) is `afterFailure` on p's `state` and
+   * `shared` for the same failure and pushback, at any `now` and duration.
+   * @param {{ state?: object, shared?: object, outcome: object, now?: number | Date, maxEntries?: number }} args
+   */
+  planFailures({ state, shared, outcome, now, maxEntries = 64 } = {}) {
+    return fromWitPlannedFailures(this.#engine.planFailures(
+      this.#slot, toWitState(state), toWitShared(shared), toWitOutcome(outcome), toWitNow(now), toWitMaxEntries(maxEntries),
+    ));
+  }
+
   /** After a successful attempt: the next shared state (half-open circuit closes, budget refills). */
   afterSuccess(shared) {
     const raw = toWitShared(shared);
@@ -249,11 +267,20 @@ export class Policy {
  * `classifyError`, a signal or gRPC code the engine does not know is left out
  * rather than failing the retry loop. @internal
  */
-export function afterFailureLenient(policy, { outcome, ...rest }) {
+export function afterFailureLenient(policy, args) {
+  return lenient((a) => policy.afterFailure(a), args);
+}
+
+/** `policy.planFailures`, as lenient as `afterFailureLenient`. @internal */
+export function planFailuresLenient(policy, args) {
+  return lenient((a) => policy.planFailures(a), args);
+}
+
+function lenient(call, { outcome, ...rest }) {
   const failure = { ...outcome.failure };
   for (;;) {
     try {
-      return policy.afterFailure({ ...rest, outcome: { ...outcome, failure } });
+      return call({ ...rest, outcome: { ...outcome, failure } });
     } catch (err) {
       const field = err instanceof PolicyError && err.code === 'invalid-failure' ? FIELD_OF_PATH[err.path] : undefined;
       if (field === undefined || !(field in failure)) throw err;

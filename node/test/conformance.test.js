@@ -51,6 +51,19 @@ const CALLS = {
       },
       now: now_ms,
     }),
+  plan_failures: (policy, { state, shared, outcome, now_ms, max_entries }) => ({
+    entries: policy.planFailures({
+      state: fromCanonical(state),
+      shared: fromCanonical(shared),
+      outcome: {
+        failure: failureFromJson(outcome.failure ?? {}),
+        durationMs: outcome.duration_ms,
+        pushbackMs: outcome.pushback_ms,
+      },
+      now: now_ms,
+      maxEntries: max_entries,
+    }),
+  }),
   after_success: (policy, { shared }) => policy.afterSuccess(fromCanonical(shared)),
   plan_schedule: (policy, { seed, max_entries }) => policy.schedule({ seed, maxEntries: max_entries }),
   derive_seed: (_policy, { key }) => ({ seed: deriveSeed(key).toString() }),

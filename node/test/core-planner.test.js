@@ -139,3 +139,41 @@ it('begin-attempt, after-failure and after-success on the core exports equal jco
   assert.ok(Object.values(seen).every((n) => n > 50), JSON.stringify(seen));
   assert.equal(engine.generation, 0, 'no call trapped');
 });
+
+it('plan-failures on the core exports equals jco-generated glue on 1000 states per policy', () => {
+  const engine = new Engine();
+  // The deadline makes every answer one entry; without it (and the breaker
+  // closed) answers run to several entries with permits.
+  const noDeadline = POLICY.replace('deadline = "1m"\n', '');
+  const r = rng(0x2545f4914f6cdd1dn);
+  const seen = { errors: 0, single: 0, chains: 0, permits: 0, lastWithPermit: 0 };
+  for (const source of [POLICY, noDeadline]) {
+    const slot = new Slot(source, 'toml');
+    assert.equal(engine.load(slot), null);
+    for (let i = 0; i < 1000; i++) {
+      const sane = r.below(3) !== 0;
+      const attempt = witOutcome(r);
+      if (sane) Object.assign(attempt.failure, { httpStatus: r.pick([undefined, 429, 503]), grpcCode: r.pick([undefined, 'UNAVAILABLE']), signal: undefined, exitCode: undefined });
+      const state = sane ? { attempts: 1 + r.below(3), startedAtMs: 1_000n, lastDelayMs: 0n, seed: r.u64() } : witState(r);
+      const shared = witShared(r);
+      if (sane) Object.assign(shared.breaker, { circuit: r.pick(['closed', 'closed', 'half-open']), consecutiveFailures: r.below(3), probesStarted: 0, probesSucceeded: 0 });
+      if (sane) shared.budget.spentMilli = r.pick([0, 1000, 9000]);
+      const now = sane ? 2_000n : r.pick([0n, 70_000n, 2n ** 64n - 1n]);
+      const maxEntries = r.pick([0, 1, 2, 16, 64, 65, 0xffffffff]);
+      const viaJco = outcome(() => engine.plan(slot, 'planFailures', state, shared, attempt, now, maxEntries));
+      const direct = outcome(() => engine.planFailures(slot, state, shared, attempt, now, maxEntries));
+      assert.deepEqual(direct, viaJco, `plan-failures on ${JSON.stringify({ state, shared, attempt, now, maxEntries }, (_, v) => (typeof v === 'bigint' ? `${v}n` : v))}`);
+      if (viaJco.error) {
+        seen.errors += 1;
+        continue;
+      }
+      const entries = viaJco.value;
+      if (entries.length === 1) seen.single += 1;
+      else seen.chains += 1;
+      seen.permits += entries.filter((e) => e.nextPermit !== undefined).length;
+      if (entries.at(-1).nextPermit !== undefined) seen.lastWithPermit += 1;
+    }
+  }
+  assert.ok(Object.values(seen).every((n) => n > 20), JSON.stringify(seen));
+  assert.equal(engine.generation, 0, 'no call trapped');
+});

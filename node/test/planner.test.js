@@ -143,6 +143,9 @@ describe('planner API', () => {
       [() => policy.afterFailure({ outcome: { duration_ms: 5 } }), TypeError, /did you mean `durationMs`/],
       [() => policy.afterFailure({ outcome: { durationMs: -1 } }), RangeError, /outcome.durationMs/],
       [() => policy.afterFailure({ outcome: { pushbackMs: Infinity } }), RangeError, /outcome.pushbackMs/],
+      [() => policy.planFailures({}), TypeError, /outcome is required/],
+      [() => policy.planFailures({ outcome: {}, maxEntries: -1 }), RangeError, /maxEntries/],
+      [() => policy.planFailures({ outcome: {}, maxEntries: 1.5 }), RangeError, /maxEntries/],
       [() => policy.afterSuccess([]), TypeError, /shared must be an object, got an array/],
     ];
     for (const [call, type, message] of cases) assert.throws(call, (err) => err instanceof type && message.test(err.message), String(message));
@@ -156,11 +159,36 @@ describe('planner API', () => {
     assert.throws(() => policy.afterFailure({ state: { attempts: 2 ** 32 - 1 }, outcome: {} }), { code: 'invalid-state', path: 'state.attempts' });
   });
 
+  it('planFailures: entry 0 is afterFailure, each permit is beginAttempt, each next entry afterFailure on it', () => {
+    const p = loadPolicy(POLICY.replace('deadline = "1m"\n', ''));
+    const outcome = { failure: { httpStatus: 503 }, durationMs: 5 };
+    const first = p.beginAttempt({ state: { seed: 42n }, now: 1000 });
+    const entries = p.planFailures({ state: first.state, shared: first.shared, outcome, now: 1500 });
+    assert.ok(Object.isFrozen(entries) && entries.every(Object.isFrozen));
+    // 5 attempts; the third consecutive failure opens the circuit, which stamps the time: not planned.
+    assert.equal(entries.length, 2);
+    let expected = p.afterFailure({ state: first.state, shared: first.shared, outcome, now: 1500 });
+    for (const [i, { decision, nextPermit }] of entries.entries()) {
+      assert.deepEqual(decision, expected, `entry ${i}`);
+      assert.notEqual(nextPermit, null);
+      const later = 10_000 * (i + 1);
+      assert.deepEqual(nextPermit, p.beginAttempt({ state: decision.state, shared: decision.shared, now: later }));
+      expected = p.afterFailure({ state: nextPermit.state, shared: nextPermit.shared, outcome: { ...outcome, durationMs: 77 }, now: later + 3 });
+    }
+    assert.equal(p.planFailures({ state: first.state, shared: first.shared, outcome, now: 1500, maxEntries: 1 }).length, 1);
+    // With a deadline no later answer is clock-free: one entry, no permit.
+    const once = policy.planFailures({ state: first.state, shared: first.shared, outcome, now: 1500 });
+    assert.equal(once.length, 1);
+    assert.equal(once[0].nextPermit, null);
+    p.close();
+  });
+
   it('refuses planner calls on a closed policy', () => {
     const p = loadPolicy(POLICY);
     p.close();
     assert.throws(() => p.beginAttempt(), { code: 'unknown-policy' });
     assert.throws(() => p.schedule(), { code: 'unknown-policy' });
+    assert.throws(() => p.planFailures({ outcome: {} }), { code: 'unknown-policy' });
   });
 
   it('refuses an engine value a Number cannot hold exactly instead of rounding it', () => {

@@ -83,6 +83,7 @@ import {
   type Decision,
   type GiveUpReason,
   type Permit,
+  type PlannedFailure,
   type RetryState,
   type Schedule,
   type SharedState,
@@ -98,6 +99,15 @@ const decision: Decision = policy.afterFailure({
   now: 1_000,
 });
 const give: GiveUpReason | null = decision.giveUp;
+const planned: readonly PlannedFailure[] = policy.planFailures({
+  state: permit.state,
+  shared: permit.shared,
+  outcome: { failure: { httpStatus: 503 } },
+  now: 1_000,
+  maxEntries: 16,
+});
+const nextPermit: Permit | null = planned[0].nextPermit;
+const plannedDecision: Decision = planned[0].decision;
 const persisted: string = JSON.stringify(decision.state);
 const restored: RetryState = JSON.parse(persisted);
 policy.beginAttempt({ state: restored, shared: {} });
@@ -152,7 +162,10 @@ retry(() => 1, { retries: 3 });
 // @ts-expect-error a circuit is one of three states
 policy.beginAttempt({ shared: { breaker: { circuit: 'ajar' } } });
 
-void [seed, give, next, plan, firstDelay, seedText, mapStore, useRetry, bigSeed];
+// @ts-expect-error the outcome is required
+policy.planFailures({ state: {} });
+
+void [planned, nextPermit, plannedDecision, seed, give, next, plan, firstDelay, seedText, mapStore, useRetry, bigSeed];
 
 // Escalation evaluator.
 const event: AlertEvent = {
