@@ -109,6 +109,10 @@ def canonical_sinks(sinks: Optional[tuple[backstop.Sink, ...]]) -> dict[str, Any
     return {"sinks": None if sinks is None else [s.to_dict() for s in sinks]}
 
 
+def planned(entries: tuple[backstop.PlannedFailure, ...]) -> dict[str, Any]:
+    return {"entries": [e.to_dict() for e in entries]}
+
+
 def core_plan(policy: backstop.Policy, call: str, raw: dict[str, Any]) -> Any:
     if call == "begin_attempt":
         return policy.begin_attempt(state_input(raw.get("state", {})),
@@ -117,6 +121,11 @@ def core_plan(policy: backstop.Policy, call: str, raw: dict[str, Any]) -> Any:
         return policy.after_failure(state_input(raw.get("state", {})),
                                     SharedState.from_dict(raw.get("shared", {})),
                                     outcome_input(raw["outcome"]), raw["now_ms"]).to_dict()
+    if call == "plan_failures":
+        return planned(policy.plan_failures(state_input(raw.get("state", {})),
+                                            SharedState.from_dict(raw.get("shared", {})),
+                                            outcome_input(raw["outcome"]), raw["now_ms"],
+                                            raw["max_entries"]))
     if call == "after_success":
         return policy.after_success(SharedState.from_dict(raw.get("shared", {}))).to_dict()
     if call == "plan_schedule":
@@ -154,6 +163,11 @@ def component_host() -> Host:
             return c.after_failure(handle, state_input(raw.get("state", {})),
                                    SharedState.from_dict(raw.get("shared", {})),
                                    outcome_input(raw["outcome"]), raw["now_ms"]).to_dict()
+        if call == "plan_failures":
+            return planned(c.plan_failures(handle, state_input(raw.get("state", {})),
+                                           SharedState.from_dict(raw.get("shared", {})),
+                                           outcome_input(raw["outcome"]), raw["now_ms"],
+                                           raw["max_entries"]))
         if call == "after_success":
             return c.after_success(handle, SharedState.from_dict(raw.get("shared", {}))).to_dict()
         if call == "plan_schedule":

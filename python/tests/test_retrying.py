@@ -456,3 +456,82 @@ def test_operations_without_a_key_get_distinct_random_seeds_also_after_fork() ->
     parent = seeds(3)
     # The child read a batch of its own instead of replaying the parent's.
     assert not set(child) & set(parent)
+
+
+def _engine_calls(monkeypatch: pytest.MonkeyPatch, policy: backstop.Policy) -> list[str]:
+    """The names of the WIT functions ``policy``'s engine is called with from now on."""
+    calls: list[str] = []
+    runtime = policy._runtime
+    for method in ("run", "call", "call_flat"):
+        if not hasattr(runtime, method):
+            continue
+        original = getattr(runtime, method)
+
+        def counted(name: str, *args: Any, _original: Any = original) -> Any:
+            calls.append(name)
+            return _original(name, *args)
+
+        monkeypatch.setattr(runtime, method, counted)
+    return calls
+
+
+REPEATS = '[retry]\njitter = "none"\nmax_attempts = 6\n[retry.circuit_breaker]\nconsecutive_failures = 50\n'
+
+
+def test_a_repeated_failure_is_decided_by_the_engine_once(t: FakeTime, monkeypatch: pytest.MonkeyPatch) -> None:
+    policy = load_policy(REPEATS)
+    calls = _engine_calls(monkeypatch, policy)
+    seen: list[Decision] = []
+    fn = Flaky(*(HttpError(503) for _ in range(4)))
+    assert retry(policy, sleep=t.sleep, clock=t.clock, on_retry=lambda e, n, d: seen.append(d))(fn)() == "done"
+    assert t.sleeps == [1.0, 2.0, 4.0, 8.0]
+    # One plan_failures answer covers the four failures and the permits between them.
+    assert calls.count("plan-failures") == 1
+    assert "after-failure" not in calls and "begin-attempt" not in calls
+    # Each decision is the one after_failure gives for the states the loop held.
+    state, shared = seen[0].state, seen[0].shared
+    for d in seen[1:]:
+        permit = policy.begin_attempt(state, shared, 0)
+        expected = policy.after_failure(permit.state, permit.shared, backstop.Failure(http_status=503), 0)
+        assert (d.delay_ms, d.state, d.shared, d.explanation) == (
+            expected.delay_ms, expected.state, expected.shared, expected.explanation)
+        state, shared = d.state, d.shared
+    assert [d.shared.breaker.consecutive_failures for d in seen] == [1, 2, 3, 4]
+
+
+def _another_process_fails(policy: backstop.Policy, store: InMemoryStateStore) -> None:
+    """Another process's failure lands in the shared state (its breaker counts it)."""
+    other = policy.after_failure(backstop.RetryState(), store.get(), backstop.Failure(http_status=503), 0)
+    store.set("default", other.shared)
+
+
+@pytest.mark.parametrize("during, counts, begins", [
+    # Between our permit and our failure: each failure is planned for anew,
+    # and the permits it plans still hold (nothing changes while we wait).
+    ("attempt", [2, 4, 6, 8], 0),
+    # While we wait: the planned permits no longer hold either.
+    ("wait", [1, 3, 5, 7], 4),
+])
+def test_a_plan_is_not_used_once_the_shared_state_changed(
+        t: FakeTime, monkeypatch: pytest.MonkeyPatch, during: str, counts: list[int], begins: int) -> None:
+    policy = load_policy(REPEATS)
+    store = InMemoryStateStore()
+    seen: list[Decision] = []
+    fn = Flaky(*(HttpError(503) for _ in range(4)))
+
+    def attempt() -> Any:
+        if during == "attempt" and fn.errors:
+            _another_process_fails(policy, store)
+        return fn()
+
+    def sleep(seconds: float) -> None:
+        t.sleep(seconds)
+        if during == "wait":
+            _another_process_fails(policy, store)
+
+    calls = _engine_calls(monkeypatch, policy)
+    assert retry(policy, sleep=sleep, clock=t.clock, shared_state=store,
+                 on_retry=lambda e, n, d: seen.append(d))(attempt)() == "done"
+    assert [d.shared.breaker.consecutive_failures for d in seen] == counts
+    assert calls.count("plan-failures") == 4
+    assert calls.count("begin-attempt") == begins

@@ -17,7 +17,8 @@ from ._logs import LogReport, read_log
 from ._model import (Classification, EngineError, ErrorCode, Failure, FailureClass, PolicyError,
                      PolicyLoadError)
 from ._planner import (AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason,
-                       Permit, PlannedAttempt, RetryState, Schedule, SharedState)
+                       Permit, PlannedAttempt, PlannedFailure, RetryState, Schedule,
+                       SharedState)
 from ._policy import Policy, PolicyFormat, default_policy, derive_seed, load_policy, load_policy_file
 from ._recording import RecordedAttempt, RecordedRun, Recorder, RecorderError, SqliteRecorder
 from ._redaction import REDACTED, RedactionReport, RuleCount
@@ -67,6 +68,7 @@ __all__ = [
     "LogReport",
     "Permit",
     "PlannedAttempt",
+    "PlannedFailure",
     "Policy",
     "PolicyError",
     "PolicyFormat",

@@ -18,7 +18,8 @@ from ._alerts import Evaluation, Event, Sink
 from ._redaction import RedactionReport
 from ._logs import LogReport
 from ._model import Classification, ErrorCode, Failure, FailureClass, PolicyError, PolicyLoadError
-from ._planner import AttemptFailure, Decision, Permit, RetryState, Schedule, SharedState
+from ._planner import (AttemptFailure, Decision, Permit, PlannedFailure, RetryState, Schedule,
+                       SharedState)
 from ._policy import COMPONENT, PolicyFormat, _engine_config, wasm_bytes
 from ._policy import _policy_error as _tuple_policy_error
 
@@ -188,6 +189,12 @@ class ComponentClassifier:
                       outcome: AttemptFailure, now_ms: int) -> Decision:
         return Decision._lift(self._plan("after-failure", handle, state._lower(), shared._lower(),
                                          outcome._lower(), now_ms))
+
+    def plan_failures(self, handle: int, state: RetryState, shared: SharedState,
+                      outcome: AttemptFailure, now_ms: int, max_entries: int) -> tuple[PlannedFailure, ...]:
+        raw = self._plan("plan-failures", handle, state._lower(), shared._lower(), outcome._lower(),
+                         now_ms, max_entries)
+        return tuple(PlannedFailure._lift(entry) for entry in raw)
 
     def after_success(self, handle: int, shared: SharedState) -> SharedState:
         return SharedState._lift(self._plan("after-success", handle, shared._lower()))

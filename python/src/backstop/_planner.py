@@ -443,6 +443,25 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class PlannedFailure:
+    """One failed attempt of :meth:`backstop.Policy.plan_failures`' answer."""
+
+    decision: Decision
+    next_permit: Optional[Permit]
+    """When the decision retries and the next permit cannot depend on the
+    clock: ``begin_attempt(decision.state, decision.shared, t)`` for every ``t``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"decision": self.decision.to_dict(),
+                "next_permit": None if self.next_permit is None else self.next_permit.to_dict()}
+
+    @classmethod
+    def _lift(cls, raw: tuple[Any, ...]) -> "PlannedFailure":
+        decision, permit = raw
+        return cls(Decision._lift(decision), None if permit is None else Permit._lift(permit))
+
+
+@dataclass(frozen=True)
 class PlannedAttempt:
     """One row of a dry-run :class:`Schedule`."""
 
@@ -482,4 +501,5 @@ _new_budget = _builder(BudgetState)
 _new_shared = _builder(SharedState)
 _new_permit = _builder(Permit)
 _new_decision = _builder(Decision)
+_new_planned = _builder(PlannedFailure)
 _new_classification = _builder(Classification)

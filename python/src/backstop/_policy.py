@@ -18,8 +18,8 @@ from ._model import (Classification, EngineError, ErrorCode, Failure, FailureCla
                      PolicyError, PolicyLoadError)
 from ._alerts import Evaluation, Event, KeyedEvaluation, KeyedState, NeededKeys, Sink
 from ._redaction import RedactionReport
-from ._planner import (_ZERO_SHARED, AttemptFailure, Decision, Permit, RetryState, Schedule,
-                       SharedState, _new_permit, _new_retry_state, _trusted)
+from ._planner import (_ZERO_SHARED, AttemptFailure, Decision, Permit, PlannedFailure, RetryState,
+                       Schedule, SharedState, _new_permit, _new_retry_state, _trusted)
 
 _U32_MAX = (1 << 32) - 1
 _U64_MAX = (1 << 64) - 1
@@ -27,6 +27,7 @@ _U64_MAX = (1 << 64) - 1
 MAX_SCHEDULE = 10_000
 
 _BEGIN_ATTEMPT, _AFTER_FAILURE = _wit.BEGIN_ATTEMPT.name, _wit.AFTER_FAILURE.name
+_PLAN_FAILURES = _wit.PLAN_FAILURES.name
 
 PolicyFormat = Literal["toml", "json"]
 _FORMATS = ("toml", "json")
@@ -306,6 +307,37 @@ class Policy:
         ``failure`` is a :class:`Failure`'s fields in WIT order."""
         return self._run(_AFTER_FAILURE, _retrycalls.after_failure, _flat(_wit.RETRY_STATE, state),
                          _flat(_wit.SHARED_STATE, shared), failure, duration_ms, pushback_ms, now_ms)
+
+    def plan_failures(self, state: RetryState, shared: SharedState,
+                      outcome: Union[AttemptFailure, Failure], now_ms: int,
+                      max_entries: int = 64) -> tuple[PlannedFailure, ...]:
+        """:meth:`after_failure`, then what the same failure decides when it
+        fails again and again: entry 0 is ``after_failure(state, shared,
+        outcome, now_ms)``; entry ``i + 1`` exists when entry ``i`` has a
+        ``next_permit`` ``p`` (and ``max_entries``, 1 to 64, allows) and is
+        ``after_failure(p.state, p.shared, o, t)`` for every ``t`` and every
+        ``o`` with ``outcome``'s failure and pushback. The engine decides which
+        answers cannot depend on the clock (no deadline, the breaker closed or
+        absent); the retry helpers keep the answer, so a repeated failure costs
+        no engine call."""
+        _check_arg("state", state, RetryState)
+        _check_arg("shared", shared, SharedState)
+        if isinstance(outcome, Failure):
+            outcome = AttemptFailure(outcome)
+        _check_arg("outcome", outcome, AttemptFailure)
+        if not isinstance(max_entries, int) or isinstance(max_entries, bool):
+            raise TypeError(f"max_entries must be int, not {type(max_entries).__name__}")
+        max_entries = min(max(max_entries, 1), 64)  # the engine answers 1 to 64 entries
+        return self._plan_failures(state, shared, outcome._failure_fields(), outcome.duration_ms,
+                                   outcome.pushback_ms, _u64("now_ms", now_ms), max_entries)
+
+    def _plan_failures(self, state: RetryState, shared: SharedState, failure: tuple[Any, ...],
+                       duration_ms: int, pushback_ms: Optional[int], now_ms: int,
+                       max_entries: int) -> tuple[PlannedFailure, ...]:
+        """:meth:`plan_failures` for the retry loop, with values it checked."""
+        return self._run(_PLAN_FAILURES, _retrycalls.plan_failures, _flat(_wit.RETRY_STATE, state),
+                         _flat(_wit.SHARED_STATE, shared), failure, duration_ms, pushback_ms, now_ms,
+                         max_entries)
 
     def _run(self, name: str, call: Callable[..., tuple[str, Any]], *args: Any) -> Any:
         """One of :mod:`backstop._retrycalls`' calls, with this policy's handle."""

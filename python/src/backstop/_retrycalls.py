@@ -21,22 +21,41 @@ from . import _wit
 from ._abi import AbiError, flat_struct, utf8
 from ._core import CoreInstance
 from ._model import Classification, FailureClass
-from ._planner import (_SHARED_INTERNED, Decision, GiveUpReason, Permit, RetryState, SharedState,
-                       _new_classification, _new_decision, _new_permit, _new_retry_state)
+from ._planner import (_SHARED_INTERNED, Decision, GiveUpReason, Permit, PlannedFailure, RetryState,
+                       SharedState, _new_classification, _new_decision, _new_permit, _new_planned,
+                       _new_retry_state)
 
 _U32 = 0xFFFFFFFF
 
 _AFTER_FAILURE = _wit.AFTER_FAILURE.name
+_PLAN_FAILURES = _wit.PLAN_FAILURES.name
 _BEGIN_ATTEMPT = _wit.BEGIN_ATTEMPT.name
-_PARAMS = _wit.AFTER_FAILURE.params_tuple
-assert _PARAMS is not None and _wit.AFTER_FAILURE.params_in_memory
-_PARAMS_STRUCT = flat_struct(_PARAMS)
+
+
+def _params_layout(f: Any) -> tuple[Any, struct.Struct]:
+    """A function's parameters tuple (passed in linear memory) and its struct."""
+    params = f.params_tuple
+    assert params is not None and f.params_in_memory
+    return params, flat_struct(params)
+
+
+_AFTER_FAILURE_PARAMS = _params_layout(_wit.AFTER_FAILURE)
+_PLAN_FAILURES_PARAMS = _params_layout(_wit.PLAN_FAILURES)
 _DECISION_RESULT = _wit.AFTER_FAILURE.result
 _PERMIT_RESULT = _wit.BEGIN_ATTEMPT.result
 assert _DECISION_RESULT is not None and _PERMIT_RESULT is not None
 _DECISION_STRUCT = flat_struct(_wit.DECISION)
 _PERMIT_STRUCT = flat_struct(_wit.PERMIT)
 _DECISION_AT = _DECISION_RESULT._payload_offset  # type: ignore[attr-defined]
+_PLANNED_RESULT = _wit.PLAN_FAILURES.result
+assert _PLANNED_RESULT is not None
+_PLANNED_AT = _PLANNED_RESULT._payload_offset  # type: ignore[attr-defined]
+_PLANNED = _wit.PLANNED_FAILURE
+_PLANNED_DECISION_AT, _PLANNED_PERMIT_AT = _PLANNED.offsets
+_NEXT_PERMIT = _PLANNED.types[1]
+_NEXT_PERMIT_AT = _PLANNED_PERMIT_AT + _NEXT_PERMIT._payload_offset  # type: ignore[attr-defined]
+#: The most entries plan-failures answers with (the guest's MAX_PLANNED_FAILURES).
+_MAX_PLANNED = 64
 _PERMIT_AT = _PERMIT_RESULT._payload_offset  # type: ignore[attr-defined]
 
 _REASONS = tuple(GiveUpReason)
@@ -111,14 +130,42 @@ def after_failure(instance: CoreInstance, handle: int, state: tuple[int, ...],
     :meth:`backstop.AttemptFailure._failure_fields` gives them; its values
     checked by the caller). Returns ``("ok", Decision)`` or the generic
     lifting's ``("error", raw policy error)``."""
+    params = _lower_outcome(instance, _AFTER_FAILURE_PARAMS, "after-failure",
+                            (handle, *state, *shared), failure, (duration_ms, pushback_ms, now_ms))
+    return _call(instance, _AFTER_FAILURE, (params,), _DECISION_RESULT.size,
+                 lambda view, ptr: _decision(instance, view, ptr + _DECISION_AT))
+
+
+def plan_failures(instance: CoreInstance, handle: int, state: tuple[int, ...],
+                  shared: tuple[int, ...], failure: tuple[Any, ...], duration_ms: int,
+                  pushback_ms: Optional[int], now_ms: int, max_entries: int) -> tuple[str, Any]:
+    """Call ``plan-failures`` (arguments as :func:`after_failure`'s, plus
+    ``max_entries``). Returns ``("ok", tuple of PlannedFailure)`` or the
+    generic lifting's ``("error", raw policy error)``."""
+    params = _lower_outcome(instance, _PLAN_FAILURES_PARAMS, "plan-failures",
+                            (handle, *state, *shared), failure,
+                            (duration_ms, pushback_ms, now_ms, max_entries))
+    return _call(instance, _PLAN_FAILURES, (params,), _PLANNED_RESULT.size,
+                 lambda view, ptr: _planned_failures(instance, view, ptr + _PLANNED_AT))
+
+
+def _lower_outcome(instance: CoreInstance, params_layout: tuple[Any, struct.Struct], name: str,
+                   head: tuple[int, ...], failure: tuple[Any, ...],
+                   tail: tuple[Any, ...]) -> int:
+    """Lower a call whose parameters (in linear memory) are ``head``'s flat
+    values, an ``attempt-failure`` (``failure``'s fields, then the duration
+    and pushback that start ``tail``) and the rest of ``tail``; returns the
+    parameters' address."""
+    params_type, params_struct = params_layout
     http_status, grpc_code, exit_code, signal, types, bases, error_code, message = failure
+    duration_ms, pushback_ms, *rest = tail
     # Allocate everything first (in the order the generic path does), then
     # look linear memory up once (an allocation may grow it) and write.
     alloc = instance.alloc_deferred
     writes: list[tuple[int, bytes]] = []
     lists: list[tuple[int, struct.Struct, list[int]]] = []
-    params = alloc(_PARAMS.align, _PARAMS.size)
-    flat = (handle, *state, *shared,
+    params = alloc(params_type.align, params_type.size)
+    flat = (*head,
             0 if http_status is None else 1, http_status or 0,
             *(_ABSENT if grpc_code is None else _string(alloc, writes, grpc_code)),
             0 if exit_code is None else 1, 0 if exit_code is None else exit_code & _U32,
@@ -127,10 +174,10 @@ def after_failure(instance: CoreInstance, handle: int, state: tuple[int, ...],
             *(_names(alloc, writes, lists, bases) if bases else _NO_NAMES),
             *(_ABSENT if error_code is None else _string(alloc, writes, error_code)),
             *(_ABSENT if message is None else _string(alloc, writes, message)),
-            duration_ms, 0 if pushback_ms is None else 1, pushback_ms or 0, now_ms)
+            duration_ms, 0 if pushback_ms is None else 1, pushback_ms or 0, *rest)
     # Linear memory may have grown; see CoreInstance.view_to.
-    view = instance.view_to(params + _PARAMS.size)
-    if params & (_PARAMS.align - 1) or params + _PARAMS.size > len(view):
+    view = instance.view_to(params + params_type.size)
+    if params & (params_type.align - 1) or params + params_type.size > len(view):
         raise AbiError(f"parameters at {params:#x} are misaligned or outside linear memory")
     for ptr, data in writes:
         end = ptr + len(data)
@@ -147,12 +194,10 @@ def after_failure(instance: CoreInstance, handle: int, state: tuple[int, ...],
             raise AbiError(f"list at {ptr:#x} is misaligned or outside linear memory")
         pairs.pack_into(view, ptr, *pair_values)
     try:
-        _PARAMS_STRUCT.pack_into(view, params, *flat)
+        params_struct.pack_into(view, params, *flat)
     except struct.error as exc:  # an integer out of its field's range
-        raise ValueError(f"after-failure: {exc}") from None
-
-    return _call(instance, _AFTER_FAILURE, (params,), _DECISION_RESULT.size,
-                 lambda view, ptr: _decision(instance, view, ptr + _DECISION_AT))
+        raise ValueError(f"{name}: {exc}") from None
+    return params
 
 
 def _call(instance: CoreInstance, index: int, args: tuple[int, ...], size: int,
@@ -212,6 +257,30 @@ def _decision(instance: CoreInstance, view: memoryview, at: int) -> Decision:
         timeout_ms if timeout_set else None, classification, explanation, _state(u[14:19]),
         _shared(u[19:]))
     return decision
+
+
+def _planned_failures(instance: CoreInstance, view: memoryview, at: int) -> tuple[PlannedFailure, ...]:
+    ptr, count = _LIST.unpack_from(view, at)
+    size = _PLANNED.size
+    if count > _MAX_PLANNED or ptr & (_PLANNED.align - 1):
+        raise AbiError(f"plan-failures answered {count} entries at {ptr:#x}")
+    end = ptr + count * size
+    if end > len(view):
+        view = instance.view_to(end)
+        if end > len(view):
+            raise AbiError(f"a list ending at {end:#x} is outside linear memory ({len(view)} bytes)")
+    entries = []
+    for entry in range(ptr, end, size):
+        decision = _decision(instance, view, entry + _PLANNED_DECISION_AT)
+        present = view[entry + _PLANNED_PERMIT_AT]
+        if present > 1:
+            raise AbiError("option discriminant is out of range")
+        permit = _permit(view, entry + _NEXT_PERMIT_AT) if present else None
+        entries.append(_new_planned(decision, permit))
+    return tuple(entries)
+
+
+_LIST = struct.Struct("<II")
 
 
 #: Lifted classifications by (class index, rule, reason); bounded.

@@ -28,8 +28,8 @@ from typing import (Any, Awaitable, Callable, Iterator, Mapping, Optional, Proto
 
 from ._exceptions import _failure_fields_and_pushback
 from ._model import Failure
-from ._planner import (_ZERO_SHARED, AttemptFailure, Decision, GiveUpReason, Permit, RetryState,
-                       SharedState, _new_retry_state)
+from ._planner import (_ZERO_SHARED, AttemptFailure, Decision, GiveUpReason, Permit, PlannedFailure,
+                       RetryState, SharedState, _new_retry_state)
 from ._policy import Policy, default_policy, derive_seed
 from ._recording import RecordedAttempt, RecordedRun, Recorder, encode_retry_state, hostname
 
@@ -311,6 +311,11 @@ class _Operation:
         self.state: RetryState = _new_retry_state(0, None, 0, config.seed())
         self.last_exception: Optional[BaseException] = None
         self.last_decision: Optional[Decision] = None
+        # The engine's last plan_failures answer, the failure and pushback it
+        # answered for, and the entry the last decision came from.
+        self._plan: tuple[PlannedFailure, ...] = ()
+        self._plan_for: Optional[tuple[tuple[Any, ...], Optional[int]]] = None
+        self._plan_at = -1
         self.recording: Optional[_Recording] = (
             None if config.recorder is None else _Recording(config, self._now_ms()))
 
@@ -324,7 +329,9 @@ class _Operation:
         def begin(shared: SharedState) -> tuple[SharedState, Permit]:
             if not isinstance(shared, SharedState):  # from a custom store
                 raise TypeError(f"shared must be a SharedState, not {type(shared).__name__}")
-            permit = cfg.policy._begin_attempt(self.state, shared, now_ms)
+            permit = self._planned_permit(shared)
+            if permit is None:
+                permit = cfg.policy._begin_attempt(self.state, shared, now_ms)
             return permit.shared, permit
 
         permit = cfg.store.update(cfg.dependency, begin)
@@ -366,6 +373,46 @@ class _Operation:
 
         return cfg.store.update(cfg.dependency, after)
 
+    def _planned_permit(self, shared: SharedState) -> Optional[Permit]:
+        """The next permit of the plan entry the last decision came from, if
+        the engine said it holds at any time and the states are the ones that
+        entry answered for."""
+        if self._plan_at < 0:
+            return None
+        entry = self._plan[self._plan_at]
+        decision = entry.decision
+        if (entry.next_permit is not None and _same(decision.shared, shared)
+                and _same(decision.state, self.state)):
+            return entry.next_permit
+        return None
+
+    def _report_repeatable(self, failure: tuple[Any, ...], duration_ms: int,
+                           pushback_ms: Optional[int], now_ms: int) -> Decision:
+        """A failed attempt, through the engine's plan_failures: the next
+        entry of the last answer when it answered for this failure and
+        pushback and for the states held now (no engine call), else a new
+        answer."""
+        cfg = self.config
+        key = (failure, pushback_ms)
+        plan, at = self._plan, self._plan_at
+
+        def after(shared: SharedState) -> tuple[SharedState, tuple[tuple[PlannedFailure, ...], int]]:
+            if not isinstance(shared, SharedState):  # from a custom store
+                raise TypeError(f"shared must be a SharedState, not {type(shared).__name__}")
+            if 0 <= at < len(plan) - 1 and self._plan_for == key:
+                permit = plan[at].next_permit
+                if permit is not None and _same(permit.shared, shared) and _same(permit.state, self.state):
+                    return plan[at + 1].decision.shared, (plan, at + 1)
+            entries = cfg.policy._plan_failures(self.state, shared, failure, duration_ms, pushback_ms,
+                                                now_ms, _PLANNED_FAILURES)
+            return entries[0].decision.shared, (entries, 0)
+
+        # The store may run `after` more than once (a transaction retried),
+        # so the plan is kept only once the store has taken its answer.
+        self._plan, self._plan_at = cfg.store.update(cfg.dependency, after)
+        self._plan_for = key
+        return self._plan[self._plan_at].decision
+
     def failed(self, exc: Exception, duration_ms: int, now: float) -> Decision:
         """Report a failed attempt that ended at ``now`` (on the clock)."""
         self.last_exception = exc
@@ -375,8 +422,8 @@ class _Operation:
         # Checked values only (a duration from the clock, a pushback parsed
         # to whole milliseconds, a failure built from the exception), so no
         # AttemptFailure is built and checked just to be taken apart.
-        decision = self._report(failure, duration_ms,
-                                None if pushback is None or never else int(pushback), now_ms)
+        decision = self._report_repeatable(failure, duration_ms,
+                                           None if pushback is None or never else int(pushback), now_ms)
         self.state = decision.state
         if never and decision.give_up is None:
             # The planner would retry, but the server asked not to (gRPC A6).
@@ -467,6 +514,13 @@ class _Recording:
 
 
 _HOST = hostname()
+#: Entries asked of plan_failures at once (the engine answers at most 64).
+_PLANNED_FAILURES = 16
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal states; the loop usually holds the very object the engine gave."""
+    return a is b or a == b
 _U64_MAX = (1 << 64) - 1
 
 
