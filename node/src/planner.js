@@ -168,6 +168,12 @@ export function sameShared(a, b) {
     && x.probesStarted === y.probesStarted && x.probesSucceeded === y.probesSucceeded;
 }
 
+/** Whether two WIT retry states are equal, field by field. */
+export function sameState(a, b) {
+  if (a === b) return true;
+  return a.attempts === b.attempts && a.startedAtMs === b.startedAtMs && a.lastDelayMs === b.lastDelayMs && a.seed === b.seed;
+}
+
 export function toWitOutcome(outcome, path = 'outcome') {
   if (outcome === undefined) throw new TypeError(`${path} is required: { failure, durationMs, pushbackMs }`);
   checkObject(outcome, path, OUTCOME_FIELDS);

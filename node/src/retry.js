@@ -5,10 +5,13 @@ import { getRandomValues, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 
 import { failureFromError } from './from-error.js';
-import { afterFailureLenient, Policy } from './policy.js';
-import { u64 } from './planner.js';
+import { afterFailureLenient, planFailuresLenient, Policy } from './policy.js';
+import { sameShared, sameState, toWitShared, toWitState, u64 } from './planner.js';
 import { NEVER, pushbackFromError } from './pushback.js';
 import { defaultPolicy, deriveSeed } from './thread.js';
+
+/** Entries asked of plan-failures per failure that no kept answer covers. */
+const PLANNED_FAILURES = 16;
 
 /** setTimeout fires after 1 ms for anything above this (and warns), so longer sleeps are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -289,6 +292,38 @@ function randomSeed() {
   }
 }
 
+/** Two failures read by failureFromError, every field compared exactly (lists element by element). */
+function sameFailure(a, b) {
+  if (a === b) return true;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) {
+    const x = a[key];
+    const y = b[key];
+    if (Array.isArray(x)) {
+      if (!Array.isArray(y) || x.length !== y.length) return false;
+      for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+    } else if (x !== y || !(key in b)) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether a state held (as given to or by the store: lifted, plain or
+ * absent) equals a lifted one, field by field; false for one the engine would
+ * refuse (the call then made refuses it as before).
+ */
+function sameAs(toWit, held, lifted) {
+  if (held === lifted) return true;
+  let raw;
+  try {
+    raw = toWit(held ?? {});
+  } catch {
+    return false;
+  }
+  return toWit === toWitState ? sameState(raw, toWitState(lifted)) : sameShared(raw, toWitShared(lifted));
+}
+
 /**
  * Call `fn` until it succeeds or the policy gives up. See index.d.ts and README.
  * @template T
@@ -311,6 +346,15 @@ export async function retry(fn, options = {}) {
   let lastError;
   let attempts = 0;
   let lastDecision = null;
+  // The last plan-failures answer (the engine's decisions for this failure
+  // repeating), the entry the next failure may take and the failure and
+  // pushback it was computed for. An entry is taken only while the failure
+  // and the states held are the ones it was computed for; nothing is derived
+  // here, only compared.
+  let plan = null;
+  let next = 0;
+  let planFailure = null;
+  let planPushback;
   const rec = options.recorder === undefined ? null : new Recording(options, dependency, readNow(clock));
   const gaveUp = (message, details) => {
     if (attempts > 0) details.cause = lastError;
@@ -318,6 +362,12 @@ export async function retry(fn, options = {}) {
   };
   for (;;) {
     const permit = await update(store, dependency, (shared) => {
+      // The last decision came from plan[next - 1]: its next permit is the
+      // engine's begin-attempt for that decision's states at any time.
+      const entry = plan?.[next - 1];
+      if (entry?.nextPermit != null && sameAs(toWitShared, shared, entry.decision.shared) && sameAs(toWitState, state, entry.decision.state)) {
+        return [entry.nextPermit.shared, entry.nextPermit];
+      }
       const p = policy.beginAttempt({ state, shared, now: readNow(clock) });
       return [p.shared, p];
     });
@@ -362,7 +412,31 @@ export async function retry(fn, options = {}) {
       if (permit.probe) await update(store, dependency, report(CANCELLED_PROBE_FAILURE, undefined));
       throw signal.reason;
     }
-    let decision = await update(store, dependency, report(failureFromError(error), pushback === NEVER ? undefined : pushback));
+    const failure = failureFromError(error);
+    const pushbackMs = pushback === NEVER ? undefined : pushback;
+    const same = plan !== null && next < plan.length && pushbackMs === planPushback && sameFailure(failure, planFailure);
+    const answer = await update(store, dependency, (shared) => {
+      const held = same ? plan[next - 1].nextPermit : null;
+      if (held !== null && sameAs(toWitState, state, held.state) && sameAs(toWitShared, shared, held.shared)) {
+        const d = plan[next].decision;
+        return [d.shared, { entries: plan, at: next }];
+      }
+      const entries = planFailuresLenient(policy, {
+        state,
+        shared,
+        outcome: { failure, durationMs: Math.max(0, ended - started), pushbackMs },
+        now: ended,
+        maxEntries: PLANNED_FAILURES,
+      });
+      return [entries[0].decision.shared, { entries, at: 0 }];
+    });
+    if (answer.entries !== plan) {
+      plan = answer.entries;
+      planFailure = failure;
+      planPushback = pushbackMs;
+    }
+    next = answer.at + 1;
+    let decision = plan[answer.at].decision;
     state = decision.state;
     lastError = error;
     lastDecision = decision;

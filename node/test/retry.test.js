@@ -17,6 +17,8 @@ import {
   RetryError,
   systemClock,
 } from '../src/index.js';
+import { Engine } from '../src/engine.js';
+import { failureFromError } from '../src/from-error.js';
 import { FakeClock } from './fake-clock.js';
 
 const BACKOFF = `
@@ -518,5 +520,152 @@ describe('systemClock', () => {
     } finally {
       mock.timers.reset();
     }
+  });
+});
+
+// retry() keeps the engine's plan-failures answer and takes its entries while
+// the failure and the states it holds are the ones an entry was computed for.
+describe('retry() and the planned failures', () => {
+  const REPEATS = `
+[retry]
+max_attempts = 6
+base_delay = "1s"
+jitter = "full"
+
+[retry.circuit_breaker]
+consecutive_failures = 10
+
+[retry.budget]
+max_tokens = 100
+`;
+  const ENGINE_CALLS = ['classify', 'plan', 'beginAttempt', 'afterFailure', 'planFailures', 'afterSuccess'];
+
+  /** Count every call into the engine (the one door to the guest) while `body` runs. */
+  async function countingEngineCalls(body) {
+    const spies = Object.fromEntries(ENGINE_CALLS.map((name) => [name, mock.method(Engine.prototype, name)]));
+    try {
+      await body();
+    } finally {
+      mock.restoreAll();
+    }
+    return Object.fromEntries(Object.entries(spies).map(([name, spy]) => [name, spy.mock.callCount()]));
+  }
+
+  /**
+   * A get/set store that logs what it hands over and what it is given; after
+   * every write, `interfere` (another process) may replace the stored state.
+   */
+  function loggingStore(clock, interfere = (shared) => shared) {
+    const saved = new Map();
+    const log = [];
+    return {
+      log,
+      get(key) {
+        const shared = saved.get(key);
+        log.push({ handed: shared, at: clock.now() });
+        return shared;
+      },
+      set(key, shared) {
+        log.at(-1).written = shared;
+        saved.set(key, interfere(shared));
+      },
+    };
+  }
+
+  /**
+   * Replay the store's log through beginAttempt and afterFailure from the
+   * retry state retry() starts with: each write must be what those calls
+   * give for the states actually held. Returns the decisions in order.
+   */
+  function replay(policy, seed, log, errors, outcomes) {
+    let state = { seed };
+    const decisions = [];
+    for (let i = 0; i < outcomes.length; i++) {
+      const begin = log.shift();
+      const permit = policy.beginAttempt({ state, shared: begin.handed, now: begin.at });
+      assert.deepEqual(begin.written, permit.shared, `permit ${i + 1}'s shared state`);
+      state = permit.state;
+      if (outcomes[i] === 'ok') {
+        const done = log.shift();
+        assert.deepEqual(done.written, policy.afterSuccess(done.handed), 'the success');
+        break;
+      }
+      const failed = log.shift();
+      const outcome = { failure: failureFromError(errors[i]), durationMs: 0 };
+      const decision = policy.afterFailure({ state, shared: failed.handed, outcome, now: failed.at });
+      assert.deepEqual(failed.written, decision.shared, `decision ${i + 1}'s shared state`);
+      decisions.push(decision);
+      state = decision.state;
+    }
+    assert.equal(log.length, 0);
+    return decisions;
+  }
+
+  it('repeated failures cost no engine call, and decide what afterFailure and beginAttempt decide', async () => {
+    const policy = loadPolicy(REPEATS);
+    const clock = new FakeClock(1_000_000);
+    const store = loggingStore(clock);
+    const errors = Array.from({ length: 5 }, () => httpError(503));
+    let run;
+    const calls = await countingEngineCalls(async () => {
+      run = await drive(script(...errors, 'ok').fn, { policy, clock, sharedState: store, seed: 99n });
+    });
+    assert.equal(run.result, 'ok', run.error?.stack);
+    assert.equal(run.retries.length, 5);
+    // One plan-failures for five failures; the permits for attempts 2 to 6
+    // came with it. What is left: attempt 1's permit (fresh: the fast path's
+    // one question at most), plan-failures once, after-success once.
+    assert.equal(calls.planFailures, 1, JSON.stringify(calls));
+    assert.equal(calls.afterFailure, 0, JSON.stringify(calls));
+    assert.ok(calls.beginAttempt + calls.plan <= 1, JSON.stringify(calls));
+    assert.equal(calls.afterSuccess, 1, JSON.stringify(calls));
+    const decisions = replay(policy, 99n, store.log, errors, [...errors, 'ok']);
+    assert.deepEqual(run.retries.map((r) => r.decision), decisions);
+    assert.deepEqual(decisions.map((d) => d.shared.breaker.consecutiveFailures), [1, 2, 3, 4, 5]);
+  });
+
+  it('does not take the plan when the shared state changed between attempts (another process)', async () => {
+    const policy = loadPolicy(REPEATS);
+    const clock = new FakeClock(1_000_000);
+    // Another process, between every two steps of this one: a success of its
+    // own on the breaker and budget, then a failure (consecutive failures
+    // and tokens move).
+    const other = loadPolicy(REPEATS);
+    let turn = 0;
+    const store = loggingStore(clock, (shared) => {
+      turn += 1;
+      if (turn % 2 === 0) return other.afterSuccess(shared);
+      return other.afterFailure({ state: { attempts: 1, startedAtMs: 0, seed: 5 }, shared, outcome: { failure: { httpStatus: 500 } }, now: clock.now() }).shared;
+    });
+    const errors = Array.from({ length: 4 }, () => httpError(503));
+    let run;
+    const calls = await countingEngineCalls(async () => {
+      run = await drive(script(...errors, 'ok').fn, { policy, clock, sharedState: store, seed: 7n });
+    });
+    assert.equal(run.result, 'ok', run.error?.stack);
+    // Every failure found a shared state its plan was not computed for.
+    assert.equal(calls.planFailures, 4, JSON.stringify(calls));
+    const decisions = replay(policy, 7n, store.log, errors, [...errors, 'ok']);
+    assert.deepEqual(run.retries.map((r) => r.decision), decisions);
+  });
+
+  it('a plain JSON store (no identity) still takes the plan; a different failure asks again', async () => {
+    const policy = loadPolicy(REPEATS);
+    const clock = new FakeClock(1_000_000);
+    const saved = new Map();
+    const store = {
+      get: (key) => (saved.has(key) ? JSON.parse(saved.get(key)) : undefined),
+      set: (key, state) => void saved.set(key, JSON.stringify(state)),
+    };
+    const errors = [httpError(503), httpError(503), httpError(502), httpError(502), httpError(502, { retryAfterMs: 2000 })];
+    let run;
+    const calls = await countingEngineCalls(async () => {
+      run = await drive(script(...errors, 'ok').fn, { policy, clock, sharedState: store, seed: 3n });
+    });
+    assert.equal(run.result, 'ok', run.error?.stack);
+    // 503 twice: one plan; 502 twice: one plan; 502 with pushback: one plan.
+    assert.equal(calls.planFailures, 3, JSON.stringify(calls));
+    assert.equal(calls.afterFailure, 0, JSON.stringify(calls));
+    assert.equal(run.retries[4].decision.delayMs, 2000);
   });
 });
