@@ -326,6 +326,71 @@ mod planner {
             }
         }
 
+        /// Every entry of a plan_failures answer is what after_failure and
+        /// begin_attempt answer step by step, at whatever later times the
+        /// attempts happen to fail and start, with a breaker and a budget.
+        #[test]
+        fn a_planned_repeat_is_the_planners_answer_at_any_later_time(
+            jitter in 0usize..5,
+            breaker in proptest::option::of((1u32..8, 2u32..64, 1u32..10, 1u32..10)),
+            budget in any::<bool>(),
+            deadline in proptest::option::of(1u64..10_000_000),
+            seed in any::<u64>(),
+            now in 0u64..1u64 << 40,
+            gaps in proptest::collection::vec(0u64..1u64 << 30, 64),
+            pushback in proptest::option::of(0u64..1_000_000),
+            max_entries in 0u32..80,
+            status in prop_oneof![Just(503u16), Just(404), Just(500)],
+        ) {
+            let mut doc = format!(
+                "[retry]\nmax_attempts = 40\njitter = \"{}\"\n",
+                ["none", "full", "equal", "decorrelated", "additive"][jitter]
+            );
+            if let Some(d) = deadline {
+                doc.push_str(&format!("deadline = \"{d}ms\"\n"));
+            }
+            if let Some((consecutive, window, minimum, rate10)) = breaker {
+                doc.push_str(&format!(
+                    "[retry.circuit_breaker]\nconsecutive_failures = {consecutive}\nwindow = {window}\nminimum_calls = {}\nfailure_rate = {}\n",
+                    minimum.min(window),
+                    f64::from(rate10) / 10.0
+                ));
+            }
+            if budget {
+                doc.push_str("[retry.budget]\nmax_tokens = 5\n");
+            }
+            let p = Policy::load(&doc, Format::Toml).unwrap();
+            let outcome = AttemptFailure {
+                failure: Failure { http_status: Some(status), ..Failure::default() },
+                duration_ms: 10,
+                pushback_ms: pushback,
+            };
+            let fresh = RetryState { seed, ..RetryState::default() };
+            let first = p.begin_attempt(&fresh, &SharedState::default(), now).unwrap();
+            let plan = p.plan_failures(&first.state, &first.shared, &outcome, now, max_entries).unwrap();
+            prop_assert!(!plan.is_empty() && plan.len() <= max_entries.clamp(1, 64) as usize);
+            prop_assert_eq!(&plan[0].decision, &p.after_failure(&first.state, &first.shared, &outcome, now).unwrap());
+            let mut t = now;
+            for (i, entry) in plan.iter().enumerate() {
+                let Some(permit) = &entry.next_permit else {
+                    prop_assert_eq!(i + 1, plan.len(), "entries after one without a permit");
+                    break;
+                };
+                prop_assert!(entry.decision.give_up.is_none());
+                t += gaps[i];
+                let d = &entry.decision;
+                prop_assert_eq!(permit, &p.begin_attempt(&d.state, &d.shared, t).unwrap());
+                if let Some(next) = plan.get(i + 1) {
+                    t += gaps[(i + 32) % 64];
+                    let o = AttemptFailure { duration_ms: gaps[i] % 1000, ..outcome.clone() };
+                    prop_assert_eq!(&next.decision, &p.after_failure(&permit.state, &permit.shared, &o, t).unwrap());
+                }
+            }
+            if deadline.is_some() {
+                prop_assert!(plan.len() == 1 && plan[0].next_permit.is_none());
+            }
+        }
+
         #[test]
         fn schedules_are_deterministic_and_never_cross_the_deadline(
             jitter in 0usize..5,
