@@ -255,6 +255,46 @@ export function fromWitPlannedFailures(raw) {
   })));
 }
 
+/**
+ * plan-failures' raw entries, each lifted only when asked for (retry() takes
+ * one or two of them; lifting all would cost more than the calls they save).
+ * The lifted objects carry the raw states, so a state passed back compares by
+ * identity. @internal
+ */
+export class LazyPlan {
+  #raw;
+  #decisions = [];
+  #permits = [];
+
+  constructor(raw) {
+    this.#raw = raw;
+  }
+
+  get length() {
+    return this.#raw.length;
+  }
+
+  /** Entry i's decision, lifted. */
+  decision(i) {
+    return (this.#decisions[i] ??= fromWitDecision(this.#raw[i].decision));
+  }
+
+  /** Entry i's decision's raw (WIT) retry and shared states. */
+  rawDecision(i) {
+    return this.#raw[i].decision;
+  }
+
+  /** Entry i's next permit, raw (WIT), or null. */
+  rawNextPermit(i) {
+    return this.#raw[i].nextPermit ?? null;
+  }
+
+  /** Entry i's next permit, lifted (it must have one). */
+  nextPermit(i) {
+    return (this.#permits[i] ??= fromWitPermit(this.#raw[i].nextPermit));
+  }
+}
+
 export function fromWitSchedule(raw) {
   const attempts = raw.attempts.map((a, i) =>
     Object.freeze({

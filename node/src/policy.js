@@ -19,6 +19,7 @@ import {
   fromWitSchedule,
   fromWitShared,
   fromWitState,
+  LazyPlan,
   liftedShared,
   sameShared,
   toWitMaxEntries,
@@ -30,6 +31,9 @@ import {
 } from './planner.js';
 
 const ZERO_SHARED = toWitShared({});
+
+/** `policy.planFailures` with its entries lifted on demand (a LazyPlan); set in Policy's static block. */
+let planFailuresLazy;
 
 // Policies nobody closed release their guest handle when collected. The guest
 // caps loaded policies per instance, so close() (or `using`) is still the way.
@@ -174,6 +178,12 @@ export class Policy {
     ));
   }
 
+  static {
+    planFailuresLazy = (policy, { state, shared, outcome, now, maxEntries }) => new LazyPlan(policy.#engine.planFailures(
+      policy.#slot, toWitState(state), toWitShared(shared), toWitOutcome(outcome), toWitNow(now), toWitMaxEntries(maxEntries),
+    ));
+  }
+
   /** After a successful attempt: the next shared state (half-open circuit closes, budget refills). */
   afterSuccess(shared) {
     const raw = toWitShared(shared);
@@ -271,9 +281,12 @@ export function afterFailureLenient(policy, args) {
   return lenient((a) => policy.afterFailure(a), args);
 }
 
-/** `policy.planFailures`, as lenient as `afterFailureLenient`. @internal */
+/**
+ * `policy.planFailures`, as lenient as `afterFailureLenient`, answering a
+ * LazyPlan (entries lifted when taken). @internal
+ */
 export function planFailuresLenient(policy, args) {
-  return lenient((a) => policy.planFailures(a), args);
+  return lenient((a) => planFailuresLazy(policy, a), args);
 }
 
 function lenient(call, { outcome, ...rest }) {

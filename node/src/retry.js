@@ -7,6 +7,9 @@ import { hostname } from 'node:os';
 import { failureFromError } from './from-error.js';
 import { afterFailureLenient, planFailuresLenient, Policy } from './policy.js';
 import { sameShared, sameState, toWitShared, toWitState, u64 } from './planner.js';
+
+const sameHeldState = (held, raw) => sameAs(toWitState, sameState, held, raw);
+const sameHeldShared = (held, raw) => sameAs(toWitShared, sameShared, held, raw);
 import { NEVER, pushbackFromError } from './pushback.js';
 import { defaultPolicy, deriveSeed } from './thread.js';
 
@@ -309,19 +312,18 @@ function sameFailure(a, b) {
 }
 
 /**
- * Whether a state held (as given to or by the store: lifted, plain or
- * absent) equals a lifted one, field by field; false for one the engine would
+ * Whether a state held (as given to or by the store: lifted, plain or absent)
+ * equals a raw (WIT) one, field by field; false for one the engine would
  * refuse (the call then made refuses it as before).
  */
-function sameAs(toWit, held, lifted) {
-  if (held === lifted) return true;
-  let raw;
+function sameAs(toWit, same, held, raw) {
+  let mine;
   try {
-    raw = toWit(held ?? {});
+    mine = toWit(held ?? {});
   } catch {
     return false;
   }
-  return toWit === toWitState ? sameState(raw, toWitState(lifted)) : sameShared(raw, toWitShared(lifted));
+  return same(mine, raw);
 }
 
 /**
@@ -364,9 +366,12 @@ export async function retry(fn, options = {}) {
     const permit = await update(store, dependency, (shared) => {
       // The last decision came from plan[next - 1]: its next permit is the
       // engine's begin-attempt for that decision's states at any time.
-      const entry = plan?.[next - 1];
-      if (entry?.nextPermit != null && sameAs(toWitShared, shared, entry.decision.shared) && sameAs(toWitState, state, entry.decision.state)) {
-        return [entry.nextPermit.shared, entry.nextPermit];
+      if (plan !== null && plan.rawNextPermit(next - 1) !== null) {
+        const d = plan.rawDecision(next - 1);
+        if (sameHeldShared(shared, d.shared) && sameHeldState(state, d.state)) {
+          const p = plan.nextPermit(next - 1);
+          return [p.shared, p];
+        }
       }
       const p = policy.beginAttempt({ state, shared, now: readNow(clock) });
       return [p.shared, p];
@@ -416,10 +421,9 @@ export async function retry(fn, options = {}) {
     const pushbackMs = pushback === NEVER ? undefined : pushback;
     const same = plan !== null && next < plan.length && pushbackMs === planPushback && sameFailure(failure, planFailure);
     const answer = await update(store, dependency, (shared) => {
-      const held = same ? plan[next - 1].nextPermit : null;
-      if (held !== null && sameAs(toWitState, state, held.state) && sameAs(toWitShared, shared, held.shared)) {
-        const d = plan[next].decision;
-        return [d.shared, { entries: plan, at: next }];
+      const held = same ? plan.rawNextPermit(next - 1) : null;
+      if (held !== null && sameHeldState(state, held.state) && sameHeldShared(shared, held.shared)) {
+        return [plan.decision(next).shared, { entries: plan, at: next }];
       }
       const entries = planFailuresLenient(policy, {
         state,
@@ -428,7 +432,7 @@ export async function retry(fn, options = {}) {
         now: ended,
         maxEntries: PLANNED_FAILURES,
       });
-      return [entries[0].decision.shared, { entries, at: 0 }];
+      return [entries.decision(0).shared, { entries, at: 0 }];
     });
     if (answer.entries !== plan) {
       plan = answer.entries;
@@ -436,7 +440,7 @@ export async function retry(fn, options = {}) {
       planPushback = pushbackMs;
     }
     next = answer.at + 1;
-    let decision = plan[answer.at].decision;
+    let decision = plan.decision(answer.at);
     state = decision.state;
     lastError = error;
     lastDecision = decision;
