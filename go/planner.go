@@ -303,14 +303,21 @@ type attemptOutcome struct {
 func (a *AttemptFailure) outcome() attemptOutcome {
 	o := attemptOutcome{failure: a.Failure, durationMs: uint64(max(a.Duration, 0).Milliseconds())}
 	if a.Pushback != nil {
-		d := max(*a.Pushback, 0)
-		ms := uint64(d / time.Millisecond)
-		if d%time.Millisecond != 0 {
-			ms++
-		}
+		ms := pushbackMs(*a.Pushback)
 		o.pushbackMs = &ms
 	}
 	return o
+}
+
+// pushbackMs is a pushback in the guest's units: rounded up to a
+// millisecond, and a negative one counts as 0.
+func pushbackMs(pushback time.Duration) uint64 {
+	d := max(pushback, 0)
+	ms := uint64(d / time.Millisecond)
+	if d%time.Millisecond != 0 {
+		ms++
+	}
+	return ms
 }
 
 // checkShared rejects a circuit value the WIT cannot carry (the guest

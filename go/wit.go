@@ -274,27 +274,28 @@ func decisionOf(w *witDecision) Decision {
 	}
 }
 
-// liftPlannedFailures lifts plan-failures' list<planned-failure>; the
-// permits share one allocation.
+// liftPlannedFailures lifts plan-failures' list<planned-failure> straight
+// into the public type, the entries and the permits one allocation each.
 func liftPlannedFailures(s *source) []PlannedFailure {
-	w := liftWitListPlannedFailure(s)
-	out := make([]PlannedFailure, len(w))
-	permits := 0
-	for i := range w {
-		if w[i].NextPermit != nil {
-			permits++
+	peek := *s
+	_, n := peek.pair() // the length, to size both slices (s.list checks the list)
+	n = min(n, maxPlannedFailures)
+	out := make([]PlannedFailure, 0, n)
+	permits := make([]Permit, 0, n)
+	s.list(plannedFailureT, func(s *source, _ int) {
+		w := liftWitPlannedFailure(s)
+		e := PlannedFailure{Decision: decisionOf(&w.Decision)}
+		if w.NextPermit != nil {
+			permits = append(permits, permitOf(w.NextPermit))
+			e.NextPermit = &permits[len(permits)-1]
 		}
-	}
-	next := make([]Permit, 0, permits)
-	for i := range w {
-		out[i].Decision = decisionOf(&w[i].Decision)
-		if p := w[i].NextPermit; p != nil {
-			next = append(next, permitOf(p))
-			out[i].NextPermit = &next[len(next)-1]
-		}
-	}
+		out = append(out, e)
+	})
 	return out
 }
+
+// maxPlannedFailures is the most entries plan-failures answers with.
+const maxPlannedFailures = 64
 
 func liftSchedule(s *source) Schedule {
 	w := liftWitSchedule(s)
