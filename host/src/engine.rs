@@ -17,7 +17,7 @@ use crate::cache::{COMPONENT_SHA256, CodeCache};
 use crate::error::{Error, Result};
 use crate::planner::{
     AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason, Permit,
-    PlannedAttempt, RetryState, Schedule, SharedState,
+    PlannedAttempt, PlannedFailure, RetryState, Schedule, SharedState,
 };
 use crate::redaction::{RedactionReport, RuleCount};
 use crate::types::{
@@ -211,6 +211,8 @@ impl Engine {
             bindings,
             policies: HashMap::default(),
             next_id: 0,
+            #[cfg(test)]
+            guest_calls: 0,
         })
     }
 
@@ -327,6 +329,9 @@ pub struct Session {
     bindings: Backstop,
     policies: HashMap<u64, LoadedPolicy, IdHash>,
     next_id: u64,
+    /// Guest calls made so far (unit tests count what a path costs).
+    #[cfg(test)]
+    pub(crate) guest_calls: u64,
 }
 
 /// A fresh operation's first permit, as the guest's fast-path answer gives
@@ -460,27 +465,58 @@ impl Session {
     ) -> Result<Decision> {
         let handle = self.handle(policy)?;
         let (state, shared) = (to_wit_state(state), to_wit_shared(shared));
-        let outcome = wit_retry::AttemptFailure {
-            failure: to_wit_failure(&outcome.failure),
-            duration_ms: outcome.duration_ms,
-            pushback_ms: outcome.pushback_ms,
-        };
+        let outcome = to_wit_outcome(outcome);
         let result = self.call(|bindings, store| {
             bindings
                 .backstop_policy_retry()
                 .call_after_failure(store, handle, state, shared, &outcome, now_ms)
         })?;
         let d = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
-        Ok(Decision {
-            give_up: d.give_up.map(from_wit_give_up),
-            delay_ms: d.delay_ms,
-            attempt: d.attempt,
-            next_timeout_ms: d.next_timeout_ms,
-            classification: from_wit_classification(d.classification),
-            explanation: d.explanation,
-            state: from_wit_state(d.state),
-            shared: from_wit_shared(d.shared),
-        })
+        Ok(from_wit_decision(d))
+    }
+
+    /// `after_failure`, then what the same failure decides when it fails
+    /// again and again: entry 0 is `after_failure(state, shared, outcome,
+    /// now_ms)`; entry i + 1 exists when entry i has a `next_permit` p (and
+    /// `max_entries`, clamped to 1 to 64, allows), and is
+    /// `after_failure(p.state, p.shared, o, t)` for every `t` and every `o`
+    /// with `outcome`'s failure and pushback. The guest decides which answers
+    /// cannot depend on the clock (no deadline, the breaker closed or absent).
+    /// A retry loop keeps the answer and takes an entry while the failure and
+    /// the states it holds are the ones the entry was computed for (as
+    /// [`Retry`](crate::retrying::Retry) does), so a repeated failure costs no
+    /// guest call.
+    pub fn plan_failures(
+        &mut self,
+        policy: Policy,
+        state: &RetryState,
+        shared: &SharedState,
+        outcome: &AttemptFailure,
+        now_ms: u64,
+        max_entries: u32,
+    ) -> Result<Vec<PlannedFailure>> {
+        let handle = self.handle(policy)?;
+        let (state, shared) = (to_wit_state(state), to_wit_shared(shared));
+        let outcome = to_wit_outcome(outcome);
+        let result = self.call(|bindings, store| {
+            bindings.backstop_policy_retry().call_plan_failures(
+                store,
+                handle,
+                state,
+                shared,
+                &outcome,
+                now_ms,
+                max_entries,
+            )
+        })?;
+        let entries = result.map_err(|e| Error::Rejected(from_wit_error(e)))?;
+        Ok(entries
+            .into_iter()
+            .map(|e| PlannedFailure {
+                decision: from_wit_decision(e.decision),
+                next_permit: e.next_permit.map(from_wit_permit),
+            })
+            .collect())
     }
 
     /// After a successful attempt: close a half-open circuit, refill the budget.
@@ -802,6 +838,10 @@ impl Session {
         &mut self,
         f: impl FnOnce(&Backstop, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T> {
+        #[cfg(test)]
+        {
+            self.guest_calls += 1;
+        }
         self.engine.inner.arm(&mut self.store)?;
         match f(&self.bindings, &mut self.store) {
             Ok(value) => Ok(value),
@@ -875,6 +915,27 @@ fn from_wit_classification(verdict: wit::Classification) -> Classification {
         },
         rule: verdict.rule,
         reason: verdict.reason,
+    }
+}
+
+fn to_wit_outcome(outcome: &AttemptFailure) -> wit_retry::AttemptFailure {
+    wit_retry::AttemptFailure {
+        failure: to_wit_failure(&outcome.failure),
+        duration_ms: outcome.duration_ms,
+        pushback_ms: outcome.pushback_ms,
+    }
+}
+
+fn from_wit_decision(d: wit_retry::Decision) -> Decision {
+    Decision {
+        give_up: d.give_up.map(from_wit_give_up),
+        delay_ms: d.delay_ms,
+        attempt: d.attempt,
+        next_timeout_ms: d.next_timeout_ms,
+        classification: from_wit_classification(d.classification),
+        explanation: d.explanation,
+        state: from_wit_state(d.state),
+        shared: from_wit_shared(d.shared),
     }
 }
 

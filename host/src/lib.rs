@@ -33,7 +33,7 @@ pub use engine::{
 pub use error::{Error, Result};
 pub use planner::{
     AttemptFailure, BreakerState, BudgetState, Circuit, Decision, GiveUpReason, Permit,
-    PlannedAttempt, RetryState, Schedule, SharedState,
+    PlannedAttempt, PlannedFailure, RetryState, Schedule, SharedState,
 };
 pub use types::{
     Classification, ErrorCode, Failure, FailureClass, Format, LogInput, LogReport, LogStream,

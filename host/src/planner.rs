@@ -125,6 +125,15 @@ pub struct Decision {
     pub shared: SharedState,
 }
 
+/// One failed attempt of a [`Session::plan_failures`](crate::Session::plan_failures) answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedFailure {
+    pub decision: Decision,
+    /// When the decision retries and the next permit cannot depend on the
+    /// clock: `begin_attempt(decision.state, decision.shared, t)` for every `t`.
+    pub next_permit: Option<Permit>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedAttempt {
     pub attempt: u32,

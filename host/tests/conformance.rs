@@ -157,6 +157,22 @@ fn run_wasm_call(
                 now_ms(i),
             ))
         }
+        "plan_failures" => {
+            let o: AttemptFailure = input(i, "outcome");
+            let max = i["max_entries"].as_u64().unwrap() as u32;
+            outcome(
+                session
+                    .plan_failures(
+                        policy,
+                        &input(i, "state"),
+                        &input(i, "shared"),
+                        &o,
+                        now_ms(i),
+                        max,
+                    )
+                    .map(|entries| json!({ "entries": entries })),
+            )
+        }
         "after_success" => outcome(session.after_success(policy, &input(i, "shared"))),
         "plan_schedule" => {
             let max = i["max_entries"].as_u64().unwrap() as u32;
@@ -189,6 +205,39 @@ mod native {
             last_delay_ms: s.last_delay_ms,
             seed: s.seed,
         }
+    }
+
+    pub fn outcome(o: AttemptFailure) -> core::AttemptFailure {
+        core::AttemptFailure {
+            failure: failure(o.failure),
+            duration_ms: o.duration_ms,
+            pushback_ms: o.pushback_ms,
+        }
+    }
+
+    pub fn permit_json(p: core::Permit) -> Value {
+        json!({
+            "refused": p.refused.map(reason),
+            "attempt": p.attempt,
+            "timeout_ms": p.timeout_ms,
+            "retry_after_ms": p.retry_after_ms,
+            "probe": p.probe,
+            "state": state_back(p.state),
+            "shared": shared_back(p.shared),
+        })
+    }
+
+    pub fn decision_json(d: core::Decision) -> Value {
+        json!({
+            "give_up": d.give_up.map(reason),
+            "delay_ms": d.delay_ms,
+            "attempt": d.attempt,
+            "next_timeout_ms": d.next_timeout_ms,
+            "classification": { "class": d.classification.class.as_str(), "rule": d.classification.rule, "reason": d.classification.reason },
+            "explanation": d.explanation,
+            "state": state_back(d.state),
+            "shared": shared_back(d.shared),
+        })
     }
 
     pub fn state_back(s: core::RetryState) -> RetryState {
@@ -285,39 +334,34 @@ fn run_native_call(policy: &backstop_core::Policy, call: &str, i: &Value) -> Val
             wrap(
                 policy
                     .begin_attempt(&native::state(&s), &native::shared(&sh), now_ms(i))
-                    .map(|p| {
-                        json!({
-                            "refused": p.refused.map(native::reason),
-                            "attempt": p.attempt,
-                            "timeout_ms": p.timeout_ms,
-                            "retry_after_ms": p.retry_after_ms,
-                            "probe": p.probe,
-                            "state": native::state_back(p.state),
-                            "shared": native::shared_back(p.shared),
-                        })
-                    }),
+                    .map(native::permit_json),
             )
         }
         "after_failure" => {
             let (s, sh, o): (RetryState, SharedState, AttemptFailure) =
                 (input(i, "state"), input(i, "shared"), input(i, "outcome"));
-            let o = backstop_core::AttemptFailure {
-                failure: native::failure(o.failure),
-                duration_ms: o.duration_ms,
-                pushback_ms: o.pushback_ms,
-            };
-            wrap(policy.after_failure(&native::state(&s), &native::shared(&sh), &o, now_ms(i)).map(|d| {
-                json!({
-                    "give_up": d.give_up.map(native::reason),
-                    "delay_ms": d.delay_ms,
-                    "attempt": d.attempt,
-                    "next_timeout_ms": d.next_timeout_ms,
-                    "classification": { "class": d.classification.class.as_str(), "rule": d.classification.rule, "reason": d.classification.reason },
-                    "explanation": d.explanation,
-                    "state": native::state_back(d.state),
-                    "shared": native::shared_back(d.shared),
-                })
-            }))
+            let o = native::outcome(o);
+            wrap(
+                policy
+                    .after_failure(&native::state(&s), &native::shared(&sh), &o, now_ms(i))
+                    .map(native::decision_json),
+            )
+        }
+        "plan_failures" => {
+            let (s, sh, o): (RetryState, SharedState, AttemptFailure) =
+                (input(i, "state"), input(i, "shared"), input(i, "outcome"));
+            let o = native::outcome(o);
+            let max = i["max_entries"].as_u64().unwrap() as u32;
+            wrap(
+                policy
+                    .plan_failures(&native::state(&s), &native::shared(&sh), &o, now_ms(i), max)
+                    .map(|entries| {
+                        json!({ "entries": entries.into_iter().map(|e| json!({
+                            "decision": native::decision_json(e.decision),
+                            "next_permit": e.next_permit.map(native::permit_json),
+                        })).collect::<Vec<_>>() })
+                    }),
+            )
         }
         "after_success" => {
             let sh: SharedState = input(i, "shared");
