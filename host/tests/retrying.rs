@@ -10,10 +10,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
 use backstop::retrying::{
-    AttemptTimeout, Clock, MemoryStore, Pushback, Retry, RetryError, ToFailure, failure_from_error,
-    parse_grpc_pushback, parse_retry_after,
+    AttemptTimeout, Clock, MemoryStore, Pushback, Retry, RetryError, SharedStore, ToFailure,
+    failure_from_error, parse_grpc_pushback, parse_retry_after,
 };
-use backstop::{CacheMode, Engine, Failure, Format, GiveUpReason, Session};
+use backstop::{
+    AttemptFailure, CacheMode, Decision, Engine, Failure, Format, GiveUpReason, RetryState,
+    Session, SharedState,
+};
 use serde_json::{Value, json};
 
 struct FakeClock {
@@ -287,6 +290,144 @@ fn pushback_parsers() {
     );
     assert_eq!(parse_retry_after("1.5", now), None);
     assert_eq!(parse_grpc_pushback("-1"), Pushback::Never);
+}
+
+const BREAKER_POLICY: &str = "[retry]\nmax_attempts = 6\njitter = \"none\"\nbase_delay = \"100ms\"\n[retry.circuit_breaker]\nconsecutive_failures = 4\n";
+
+/// Attempt numbers and decisions of one operation against `BREAKER_POLICY`
+/// whose every attempt fails with a 503, through `Retry` with a shared store;
+/// during attempt `interfere_at` another process's operation records a 503
+/// of its own in that store.
+fn helper_run(interfere_at: Option<u32>) -> (Vec<u32>, Vec<Decision>, SharedState) {
+    let mut s = session();
+    let policy = s.load_policy(BREAKER_POLICY, Format::Toml).unwrap();
+    let mut other = session();
+    let other_policy = other.load_policy(BREAKER_POLICY, Format::Toml).unwrap();
+    let store = MemoryStore::default();
+    let clock = FakeClock::new();
+    let mut attempts = Vec::new();
+    let mut decisions = Vec::new();
+    let result: Result<(), _> = Retry::new(&mut s, policy)
+        .seed(7)
+        .shared_store(&store)
+        .on_retry(|_: &HttpError, _, d| decisions.push(d.clone()))
+        .run(&clock, |a| {
+            attempts.push(a.number);
+            if interfere_at == Some(a.number) {
+                let now = clock.now_ms();
+                let d = other
+                    .after_failure(
+                        other_policy,
+                        &other_state(now),
+                        &store.get(),
+                        &failure_503(),
+                        now,
+                    )
+                    .unwrap();
+                store.update(&mut |_| d.shared).unwrap();
+            }
+            Err(HttpError(503))
+        });
+    let last = match result {
+        Err(RetryError::GaveUp {
+            decision: Some(last),
+            ..
+        }) => last,
+        other => panic!("{other:?}"),
+    };
+    // A refused permit ends the loop on the last decision to retry, already seen.
+    if last.give_up.is_some() {
+        decisions.push(*last);
+    }
+    (attempts, decisions, store.get())
+}
+
+fn failure_503() -> AttemptFailure {
+    AttemptFailure {
+        failure: Failure {
+            http_status: Some(503),
+            ..Failure::default()
+        },
+        duration_ms: 0,
+        pushback_ms: None,
+    }
+}
+
+/// The other process's operation: its first attempt, started at `now`.
+fn other_state(now: u64) -> RetryState {
+    RetryState {
+        attempts: 1,
+        started_at_ms: Some(now),
+        seed: 1,
+        ..RetryState::default()
+    }
+}
+
+/// The same operation with single-step `begin_attempt` / `after_failure`
+/// calls, in the order the helper makes them, on the same clock.
+fn single_step_run(interfere_at: Option<u32>) -> (Vec<u32>, Vec<Decision>, SharedState) {
+    let mut s = session();
+    let policy = s.load_policy(BREAKER_POLICY, Format::Toml).unwrap();
+    let mut other = session();
+    let other_policy = other.load_policy(BREAKER_POLICY, Format::Toml).unwrap();
+    let (mut state, mut shared) = (RetryState::default(), SharedState::default());
+    let mut now = FakeClock::new().now_ms();
+    let (mut attempts, mut decisions) = (Vec::new(), Vec::new());
+    loop {
+        let permit = s.begin_attempt(policy, &state, &shared, now).unwrap();
+        shared = permit.shared;
+        if permit.refused.is_some() {
+            break;
+        }
+        state = permit.state;
+        attempts.push(permit.attempt);
+        if interfere_at == Some(permit.attempt) {
+            shared = other
+                .after_failure(
+                    other_policy,
+                    &other_state(now),
+                    &shared,
+                    &failure_503(),
+                    now,
+                )
+                .unwrap()
+                .shared;
+        }
+        if state.seed == 0 {
+            state.seed = 7;
+        }
+        let d = s
+            .after_failure(policy, &state, &shared, &failure_503(), now)
+            .unwrap();
+        (state, shared) = (d.state, d.shared);
+        now += d.delay_ms;
+        let done = d.give_up.is_some();
+        decisions.push(d);
+        if done {
+            break;
+        }
+    }
+    (attempts, decisions, shared)
+}
+
+#[test]
+fn a_kept_plan_is_not_used_once_another_operation_changed_the_shared_state() {
+    // Alone, the operation's own four failures open the breaker.
+    let alone = helper_run(None);
+    assert_eq!(alone, single_step_run(None));
+    assert_eq!(alone.0, [1, 2, 3, 4]);
+    // Another process's failure during attempt 2 changes the shared state
+    // the plan made at the first failure was computed for: the plan is not
+    // taken, and every decision is the single-step calls' (the breaker now
+    // opens at the third failure).
+    let interfered = helper_run(Some(2));
+    assert_eq!(interfered, single_step_run(Some(2)));
+    assert_eq!(interfered.0, [1, 2, 3]);
+    assert_eq!(
+        interfered.1.last().and_then(|d| d.give_up),
+        Some(GiveUpReason::CircuitOpen)
+    );
+    assert_eq!(interfered.2.breaker.circuit, backstop::Circuit::Open);
 }
 
 // ---- helper conformance vectors (tests/helpers/*.json, tests/README.md) ----
