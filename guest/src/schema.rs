@@ -219,21 +219,36 @@ impl<'n> Table<'n> {
 
 /// Milliseconds as the shortest exact human duration (`1500` → `1.5s`).
 pub fn format_ms(ms: u64) -> String {
+    let mut s = String::new();
+    push_ms(&mut s, ms);
+    s
+}
+
+/// [`format_ms`] appended to `s`.
+pub fn push_ms(s: &mut String, ms: u64) {
     const UNITS: [(u64, &str); 4] = [
         (86_400_000, "d"),
         (3_600_000, "h"),
         (60_000, "m"),
         (1_000, "s"),
     ];
+    let mut digits = itoa::Buffer::new();
     for (size, unit) in UNITS {
         if ms >= size && ms.is_multiple_of(size) {
-            return format!("{}{unit}", ms / size);
+            s.push_str(digits.format(ms / size));
+            s.push_str(unit);
+            return;
         }
     }
     if ms >= 1_000 && ms.is_multiple_of(100) {
-        return format!("{}.{}s", ms / 1_000, (ms % 1_000) / 100);
+        s.push_str(digits.format(ms / 1_000));
+        s.push('.');
+        s.push_str(digits.format((ms % 1_000) / 100));
+        s.push('s');
+        return;
     }
-    format!("{ms}ms")
+    s.push_str(digits.format(ms));
+    s.push_str("ms");
 }
 
 pub fn join(path: &str, key: &str) -> String {

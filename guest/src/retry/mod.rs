@@ -9,6 +9,7 @@
 
 pub mod backoff;
 pub mod config;
+pub mod explain;
 pub mod planner;
 pub mod repeats;
 pub mod schedule;

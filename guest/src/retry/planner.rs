@@ -3,11 +3,11 @@
 //! after a success. The state records are plain values the host keeps.
 
 use super::config::RetryConfig;
+use super::explain::{Detail, explanation};
 use crate::breaker::{Admission, BreakerState, Circuit};
 use crate::budget::BudgetState;
 use crate::classify::{Classification, Failure, FailureClass};
 use crate::error::{ErrorCode, PolicyError};
-use crate::schema::format_ms;
 
 /// Progress of one operation's attempts. All-zero (`Default`) is a fresh start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -223,15 +223,12 @@ impl RetryConfig {
         let remaining = self.remaining_ms(started, now_ms);
         let mut give_up = None;
         let mut delay = 0;
-        let mut detail = String::new();
+        let mut detail = Detail::None;
         if class == FailureClass::Permanent {
             give_up = Some(GiveUp::Permanent);
         } else if attempt >= limit {
             give_up = Some(GiveUp::AttemptsExhausted);
-            detail = format!(
-                "{attempt} of {limit} attempts used for {} failures",
-                class.as_str()
-            );
+            detail = Detail::AttemptsExhausted { limit };
         } else if self.breaker.is_some() && shared.breaker.circuit == crate::breaker::Circuit::Open
         {
             give_up = Some(GiveUp::CircuitOpen);
@@ -243,54 +240,31 @@ impl RetryConfig {
             give_up = Some(GiveUp::BudgetExhausted);
         } else if let Some(pushback) = outcome.pushback_ms {
             delay = pushback.min(self.max_pushback_ms);
-            if remaining.is_some_and(|r| delay >= r) {
-                give_up = Some(GiveUp::PushbackBeyondDeadline);
-                detail = format!(
-                    "the server asked for {} but only {} of the deadline remain",
-                    format_ms(delay),
-                    format_ms(remaining.unwrap_or(0))
-                );
-            } else {
-                detail = format!("server pushback of {}", format_ms(delay));
-            }
+            detail = match remaining {
+                Some(remaining_ms) if delay >= remaining_ms => {
+                    give_up = Some(GiveUp::PushbackBeyondDeadline);
+                    Detail::PushbackBeyondDeadline {
+                        delay_ms: delay,
+                        remaining_ms,
+                    }
+                }
+                _ => Detail::Pushback { delay_ms: delay },
+            };
         } else {
             delay = self.delay_ms(attempt, state.seed, state.last_delay_ms);
-            if remaining.is_some_and(|r| delay >= r) {
+            if let Some(remaining_ms) = remaining.filter(|&r| delay >= r) {
                 give_up = Some(GiveUp::Deadline);
-                detail = format!(
-                    "a wait of {} would start attempt {} past the deadline ({} remain)",
-                    format_ms(delay),
-                    attempt.saturating_add(1),
-                    format_ms(remaining.unwrap_or(0))
-                );
+                detail = Detail::Deadline {
+                    delay_ms: delay,
+                    remaining_ms,
+                };
             }
         }
         let next_timeout_ms = match give_up {
             None => self.clamp_timeout(remaining.map(|r| r - delay)),
             Some(_) => None,
         };
-        let explanation = match give_up {
-            None => format!(
-                "attempt {attempt} failed ({}); retry in {}{}",
-                class.as_str(),
-                format_ms(delay),
-                if detail.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({detail})")
-                }
-            ),
-            Some(reason) => format!(
-                "attempt {attempt} failed ({}); give up: {}{}",
-                class.as_str(),
-                reason.as_str(),
-                if detail.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({detail})")
-                }
-            ),
-        };
+        let explanation = explanation(attempt, class, give_up, delay, detail);
         Ok(Decision {
             give_up,
             delay_ms: if give_up.is_some() { 0 } else { delay },
