@@ -411,8 +411,8 @@ type retrier struct {
 	planHasPushback bool
 }
 
-// planEntries is how many entries Do asks PlanFailures for at a time.
-const planEntries = 16
+// plannedFailures is how many entries Do asks PlanFailures for at a time.
+const plannedFailures = 16
 
 // step is one planner call applied to the shared state.
 type step uint8
@@ -454,7 +454,7 @@ func (r *retrier) afterFailure(sh SharedState) (Decision, error) {
 	if d, ok := r.plannedDecision(&sh); ok {
 		return d, nil
 	}
-	plan, err := r.p.PlanFailures(r.gctx, r.state, sh, r.outcome, r.cfg.clock.Now(), planEntries)
+	plan, err := r.p.PlanFailures(r.gctx, r.state, sh, r.outcome, r.cfg.clock.Now(), plannedFailures)
 	if err != nil {
 		r.plan = nil
 		return Decision{}, err

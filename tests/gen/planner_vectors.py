@@ -479,6 +479,80 @@ vs.append({"name": "max_entries 0 still lists the first attempt", "call": "plan_
            "input": {"seed": "1", "max_entries": 0}, "expect": {"attempts": [{"attempt": 1, "delay_ms": 0, "timeout_ms": None, "start_ms": 0}], "ends_with": None}})
 total += suite("planner-schedule.json", "Dry-run schedules and seeds derived from idempotency keys", vs)
 
+# ---------------------------------------------------------------- repeated failures (plan_failures)
+def repeats(cfg, cls, state, now, failure=T503, pushback=None, max_entries=64, duration=0):
+    """plan_failures by chaining the model's after_failure and begin: every
+    entry's answer would be the same at any later time (no deadline, no breaker)."""
+    entries = []
+    d = after_failure(cfg, cls, state, now, duration, pushback)
+    while True:
+        permit = None
+        if d["give_up"] is None and cfg.deadline is None:
+            permit = begin(cfg, d["state"], 10**9)
+        entries.append({"decision": d, "next_permit": permit})
+        if permit is None or len(entries) >= max(1, min(max_entries, 64)):
+            break
+        d = after_failure(cfg, cls, permit["state"], 3 * 10**9, 5, pushback)
+    return {"entries": entries}
+
+def rep(name, cfg, pol, state, now, max_entries=64, failure=T503, cls="transient", pushback=None, shared=None):
+    outcome = {"failure": failure, "duration_ms": 250}
+    if pushback is not None:
+        outcome["pushback_ms"] = pushback
+    return {"name": name, "call": "plan_failures", "policy": pol,
+            "input": {"state": state, "shared": shared or {}, "outcome": outcome, "now_ms": now,
+                      "max_entries": max_entries},
+            "expect": repeats(cfg, cls, state, now, failure, pushback, max_entries, 250)}
+
+started = {"attempts": 1, "started_at_ms": 4_000, "seed": "8071289"}
+vs = [
+    rep("defaults: each repeat of a 503 until the attempts run out", Cfg(), None, started, 5_000),
+    rep("a fresh state: the first failure counts as attempt 1", Cfg(), None, {"seed": "77"}, 5_000),
+    rep("max_entries cuts the answer; its last entry keeps its permit", Cfg(max_attempts=10),
+        policy("max_attempts = 10\n"), started, 5_000, max_entries=2),
+    rep("max_entries 0 still answers after-failure", Cfg(), None, started, 5_000, max_entries=0),
+    rep("more than 64 entries are never planned", Cfg(max_attempts=100, jitter="none", max_delay=2_000),
+        policy('max_attempts = 100\njitter = "none"\nmax_delay = "2s"\n'), started, 5_000, max_entries=1000),
+    rep("unknown failures stop at their own limit", Cfg(), None, started, 5_000, failure=UNKNOWN, cls="unknown"),
+    rep("a permanent failure has one answer", Cfg(), None, started, 5_000, failure=PERM, cls="permanent"),
+    rep("the same pushback on every repeat", Cfg(), None, started, 5_000, pushback=2_500),
+    rep("pushback above max_pushback is capped on every repeat", Cfg(max_pushback=60_000),
+        policy('max_pushback = "1m"\n'), started, 5_000, pushback=600_000),
+    rep("an attempt timeout rides on every permit", Cfg(attempt_timeout=20_000, jitter="decorrelated"),
+        policy('attempt_timeout = "20s"\njitter = "decorrelated"\n'), started, 5_000),
+    rep("a deadline makes every later answer depend on the clock: one entry, no permit",
+        Cfg(deadline=600_000), policy('deadline = "10m"\n'), started, 5_000),
+    rep("past the deadline: give up at once", Cfg(deadline=1_000, jitter="none"),
+        policy('deadline = "1s"\njitter = "none"\n'), started, 5_000),
+]
+# The breaker (hand-written): consecutive_failures = 3 opens on the third
+# failure, which stamps its own time, so the answer stops before it.
+vs.append({"name": "the failure that would open the circuit is not planned", "call": "plan_failures", "policy": polb,
+           "input": {"state": {"attempts": 1, "started_at_ms": 0}, "shared": {}, "outcome": {"failure": T503, "duration_ms": 0},
+                     "now_ms": 1_000, "max_entries": 64},
+           "expect": {"entries": [
+               {"decision": {"give_up": None, "delay_ms": 1000, "attempt": 1,
+                             "shared": shared_b(consecutive_failures=1, recent_outcomes="1", recent_count=1)},
+                "next_permit": {"refused": None, "attempt": 2, "probe": False,
+                                "state": {"attempts": 2, "started_at_ms": 0, "last_delay_ms": 1000, "seed": "0"},
+                                "shared": shared_b(consecutive_failures=1, recent_outcomes="1", recent_count=1)}},
+               {"decision": {"give_up": None, "delay_ms": 2000, "attempt": 2,
+                             "shared": shared_b(consecutive_failures=2, recent_outcomes="3", recent_count=2)},
+                "next_permit": {"refused": None, "attempt": 3, "probe": False,
+                                "state": {"attempts": 3, "started_at_ms": 0, "last_delay_ms": 2000, "seed": "0"},
+                                "shared": shared_b(consecutive_failures=2, recent_outcomes="3", recent_count=2)}}]}})
+vs.append({"name": "a half-open circuit: the probe's failure reopens it, no permit", "call": "plan_failures", "policy": polb,
+           "input": {"state": {"attempts": 1, "started_at_ms": 37_000}, "shared": shared_b(circuit="half-open", probes_started=1, opened_at_ms=37_000),
+                     "outcome": {"failure": T503, "duration_ms": 0}, "now_ms": 39_000, "max_entries": 64},
+           "expect": {"entries": [
+               {"decision": {"give_up": "circuit-open", "shared": shared_b(circuit="open", opened_at_ms=39_000)},
+                "next_permit": None}]}})
+vs.append({"name": "an impossible state is refused as after-failure refuses it", "call": "plan_failures", "policy": None,
+           "input": {"state": {"attempts": 4294967295, "started_at_ms": 0}, "shared": {}, "outcome": {"failure": T503, "duration_ms": 0},
+                     "now_ms": 0, "max_entries": 64},
+           "expect_error": {"code": "invalid-state", "path": "state.attempts", "line": None, "column": None}})
+total += suite("planner-repeats.json", "plan_failures: what a failure decides when it repeats, while no answer can depend on the clock", vs)
+
 # ---------------------------------------------------------------- policy errors in [retry]
 def lerr(name, source, errors):
     return {"name": name, "policy": {"format": "toml", "source": source},
