@@ -2,6 +2,7 @@ package backstop
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -256,5 +257,28 @@ func BenchmarkRedact(b *testing.B) {
 		if _, err := p.Redact(ctx, text); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkPlanFailures is BenchmarkAfterFailure through plan-failures, for
+// 1 entry (after-failure's answer and the next permit) and for as many as
+// the policy plans (up to 16).
+func BenchmarkPlanFailures(b *testing.B) {
+	for _, entries := range []uint32{1, 2, 16} {
+		b.Run(fmt.Sprintf("entries=%d", entries), func(b *testing.B) {
+			ctx := context.Background()
+			// No deadline, so the answers past the first do not depend on the clock.
+			p := loadPolicy(b, newEngine(b, WithPoolSize(1)), "[retry]\nmax_attempts = 5\n", TOML)
+			start := time.UnixMilli(1_700_000_000_000)
+			state := RetryState{Attempts: 1, StartedAtMs: new(uint64(start.UnixMilli())), Seed: 42}
+			af := AttemptFailure{Failure: Failure{HTTPStatus: new(503), Message: new("503 Service Unavailable")}, Duration: 1200 * time.Millisecond}
+			now := start.Add(3 * time.Second)
+			for b.Loop() {
+				plan, err := p.PlanFailures(ctx, state, SharedState{}, af, now, entries)
+				if err != nil || len(plan) == 0 {
+					b.Fatal(plan, err)
+				}
+			}
+		})
 	}
 }

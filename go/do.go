@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -399,20 +398,7 @@ type retrier struct {
 	outcome  AttemptFailure
 	permit   Permit
 	decision Decision
-
-	// The last PlanFailures answer, for planFailure's failure and pushback:
-	// the last decision came from plan[planNext-1], and plan[planNext] is
-	// the next failure's while it repeats them and the states held are the
-	// ones the entry was computed for (see plannedDecision, plannedPermit).
-	plan            []PlannedFailure
-	planNext        int
-	planFailure     Failure
-	planPushbackMs  uint64
-	planHasPushback bool
 }
-
-// plannedFailures is how many entries Do asks PlanFailures for at a time.
-const plannedFailures = 16
 
 // step is one planner call applied to the shared state.
 type step uint8
@@ -421,7 +407,6 @@ const (
 	stepBegin step = iota
 	stepSuccess
 	stepFailure
-	stepCancelledProbe
 )
 
 // apply runs r.step on sh and keeps its result in r.
@@ -429,103 +414,14 @@ func (r *retrier) apply(sh SharedState) (SharedState, error) {
 	var err error
 	switch r.step {
 	case stepBegin:
-		if p := r.plannedPermit(&sh); p != nil {
-			r.permit = *p
-			return r.permit.Shared, nil
-		}
 		r.permit, err = r.p.BeginAttempt(r.gctx, r.state, sh, r.cfg.clock.Now())
 		return r.permit.Shared, err
 	case stepSuccess:
 		return r.p.AfterSuccess(r.gctx, sh)
-	case stepCancelledProbe:
+	default:
 		r.decision, err = r.p.AfterFailure(r.gctx, r.state, sh, r.outcome, r.cfg.clock.Now())
 		return r.decision.Shared, err
-	default:
-		r.decision, err = r.afterFailure(sh)
-		return r.decision.Shared, err
 	}
-}
-
-// afterFailure decides a failed attempt: the planned entry when the failure
-// repeats the planned one and the states are the ones its permit left
-// (the guest computed it for exactly these inputs, at any time), or else a
-// new plan from the guest, whose entry 0 is AfterFailure's answer.
-func (r *retrier) afterFailure(sh SharedState) (Decision, error) {
-	if d, ok := r.plannedDecision(&sh); ok {
-		return d, nil
-	}
-	plan, err := r.p.PlanFailures(r.gctx, r.state, sh, r.outcome, r.cfg.clock.Now(), plannedFailures)
-	if err != nil {
-		r.plan = nil
-		return Decision{}, err
-	}
-	if len(plan) == 0 {
-		r.plan = nil
-		return Decision{}, errors.New("backstop: plan-failures answered no entries")
-	}
-	r.plan, r.planNext, r.planFailure = plan, 1, r.outcome.Failure
-	r.planPushbackMs, r.planHasPushback = 0, r.outcome.Pushback != nil
-	if r.planHasPushback {
-		r.planPushbackMs = pushbackMs(*r.outcome.Pushback)
-	}
-	return plan[0].Decision, nil
-}
-
-// plannedDecision is the plan's entry for this failure, if it applies:
-// the next entry exists, the failure and pushback are the planned ones, and
-// the retry state and sh are the previous entry's permit's. A closed
-// policy plans nothing (the guest call reports ErrClosed, as before).
-func (r *retrier) plannedDecision(sh *SharedState) (Decision, bool) {
-	n := r.planNext
-	if n <= 0 || n >= len(r.plan) || r.p.closed.Load() {
-		return Decision{}, false
-	}
-	p := r.plan[n-1].NextPermit
-	if p == nil || p.Shared != *sh || !sameRetryState(&p.State, &r.state) {
-		return Decision{}, false
-	}
-	pb := r.outcome.Pushback
-	if (pb != nil) != r.planHasPushback || (pb != nil && pushbackMs(*pb) != r.planPushbackMs) ||
-		!sameFailure(&r.outcome.Failure, &r.planFailure) {
-		return Decision{}, false
-	}
-	r.planNext++
-	return r.plan[n].Decision, true
-}
-
-// plannedPermit is the next permit of the plan entry the last decision came
-// from, if the retry state and sh are still that decision's; nil otherwise.
-func (r *retrier) plannedPermit(sh *SharedState) *Permit {
-	n := r.planNext
-	if n <= 0 || n > len(r.plan) || r.p.closed.Load() {
-		return nil
-	}
-	e := &r.plan[n-1]
-	if e.NextPermit == nil || e.Decision.Shared != *sh || !sameRetryState(&e.Decision.State, &r.state) {
-		return nil
-	}
-	return e.NextPermit
-}
-
-// sameRetryState compares two retry states by value.
-func sameRetryState(a, b *RetryState) bool {
-	return a.Attempts == b.Attempts && a.LastDelayMs == b.LastDelayMs && a.Seed == b.Seed &&
-		sameOptional(a.StartedAtMs, b.StartedAtMs)
-}
-
-// sameFailure compares two failures field by field, by value.
-func sameFailure(a, b *Failure) bool {
-	return sameOptional(a.HTTPStatus, b.HTTPStatus) && sameOptional(a.GRPCCode, b.GRPCCode) &&
-		sameOptional(a.ExitCode, b.ExitCode) && sameOptional(a.Signal, b.Signal) &&
-		slices.Equal(a.ErrorTypes, b.ErrorTypes) && slices.Equal(a.ErrorBases, b.ErrorBases) &&
-		sameOptional(a.ErrorCode, b.ErrorCode) && sameOptional(a.Message, b.Message)
-}
-
-func sameOptional[T comparable](a, b *T) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
 }
 
 // detached is context.WithoutCancel for the guest's calls, minus its cost:
@@ -602,7 +498,7 @@ func (r *retrier) run(fn func(ctx context.Context) error) error {
 			}
 			if permit.Probe {
 				r.outcome = AttemptFailure{Failure: cancelledProbeFailure, Duration: clock.Now().Sub(start)}
-				_ = r.update(stepCancelledProbe)
+				_ = r.update(stepFailure)
 			}
 			return r.stopped(err)
 		}
