@@ -494,9 +494,16 @@ func allocList(w *writer, elem *abiType, n int) (ptr, count uint32) {
 }
 
 // reader loads values from guest memory with sticky errors; every load is
-// bounds-checked, since the guest's pointers are not trusted.
+// bounds-checked, since the guest's pointers are not trusted. The generated
+// lifts (liftWit*In in wit_gen.go) take one view of a value's bytes and
+// read its fields at constant offsets; the reader checks what they cannot:
+// discriminants, and the pointers and lengths of strings and lists.
 type reader struct {
-	mem     memory
+	mem memory
+	// buf, when set, is all of mem: loads slice it instead of calling Read.
+	// Linear memory cannot grow while a result is lifted (no guest code
+	// runs), but it can between calls, so buf is set for one result only.
+	buf     []byte
 	err     error
 	sources []source // see at
 }
@@ -518,19 +525,75 @@ func (r *reader) fail(format string, args ...any) {
 	}
 }
 
+// bytes returns the n bytes at p, or nil after an error.
 func (r *reader) bytes(p, n uint32) []byte {
 	if r.err != nil {
 		return nil
 	}
-	b, ok := r.mem.Read(p, n)
-	if !ok {
-		r.fail("load of %d bytes at %#x is out of bounds", n, p)
-		return nil
+	if r.buf != nil {
+		if end := uint64(p) + uint64(n); end <= uint64(len(r.buf)) {
+			return r.buf[p:end]
+		}
+	} else if b, ok := r.mem.Read(p, n); ok {
+		return b
 	}
-	return b
+	r.fail("load of %d bytes at %#x is out of bounds", n, p)
+	return nil
 }
 
-// source loads values sequentially from ptr, mirroring memSink.
+// disc checks that case c, loaded at p, is one of a variant's n cases.
+// It returns 0 for one that is not, after failing.
+func (r *reader) disc(c, n, p uint32) uint32 {
+	if c >= n {
+		r.fail("discriminant %d at %#x is not one of %d cases", c, p, n)
+		return 0
+	}
+	return c
+}
+
+// string copies out the guest string whose (ptr, len) pair b holds; the
+// guest may free it afterwards.
+func (r *reader) string(b []byte) string {
+	p, n := binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:])
+	data := r.bytes(p, n)
+	if data == nil {
+		return ""
+	}
+	if !utf8.Valid(data) {
+		r.fail("string at %#x is not valid UTF-8", p)
+		return ""
+	}
+	return string(data)
+}
+
+// list checks the list of elems whose (ptr, len) pair b holds, and returns
+// its address, its length and its elements' bytes (0, 0, nil after an
+// error). Element i is at p+i*elem.size, elems[i*elem.size:].
+func (r *reader) list(b []byte, elem *abiType) (p, n uint32, elems []byte) {
+	p, n = binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:])
+	if r.err != nil {
+		return 0, 0, nil
+	}
+	if p%elem.align != 0 {
+		r.fail("list at %#x is not aligned to %d", p, elem.align)
+		return 0, 0, nil
+	}
+	size := uint64(n) * uint64(elem.size)
+	if size > 1<<32-1 {
+		r.fail("list of %d elements at %#x is out of bounds", n, p)
+		return 0, 0, nil
+	}
+	if elems = r.bytes(p, uint32(size)); elems == nil {
+		r.err = nil // the message below names the list
+		r.fail("list of %d elements at %#x is out of bounds", n, p)
+		return 0, 0, nil
+	}
+	return p, n, elems
+}
+
+// source loads values sequentially from ptr, mirroring memSink: the
+// generated liftWit* functions take one, lift a value at its (aligned)
+// cursor and advance it.
 type source struct {
 	r   *reader
 	ptr uint32
@@ -564,58 +627,30 @@ func (s *source) int(t *abiType) uint64 {
 func (s *source) u32() uint32 { return uint32(s.int(u32T)) }
 func (s *source) u64() uint64 { return s.int(u64T) }
 
-// bool loads a bool; like the canonical ABI's lift, any non-zero byte is true.
-func (s *source) bool() bool { return s.int(boolT) != 0 }
-
-// optionU64 loads an option<u64>.
-func (s *source) optionU64() *uint64 {
-	c, payload := s.variant(optionU64T)
-	if c == 0 {
-		return nil
-	}
-	v := payload.u64()
-	return &v
-}
-
-func (s *source) pair() (a, b uint32) {
-	v := s.r.bytes(s.next(stringT), 8)
-	if v == nil {
-		return 0, 0
-	}
-	return binary.LittleEndian.Uint32(v), binary.LittleEndian.Uint32(v[4:])
-}
-
-// string copies a guest string out; the guest may free it afterwards.
+// string loads a string.
 func (s *source) string() string {
-	p, n := s.pair()
-	b := s.r.bytes(p, n)
+	b := s.r.bytes(s.next(stringT), 8)
 	if b == nil {
 		return ""
 	}
-	if !utf8.Valid(b) {
-		s.r.fail("string at %#x is not valid UTF-8", p)
-		return ""
-	}
-	return string(b)
+	return s.r.string(b)
 }
 
 // list calls each with a source positioned at every element in turn.
 func (s *source) list(elem *abiType, each func(s *source, i int)) {
-	p, n := s.pair()
-	if s.r.err != nil {
+	b := s.r.bytes(s.next(stringT), 8) // a list's (ptr, len) has a string's layout
+	if b == nil {
 		return
 	}
-	if p%elem.align != 0 {
-		s.r.fail("list at %#x is not aligned to %d", p, elem.align)
-		return
-	}
-	if uint64(n)*uint64(elem.size) > 1<<32-1 || s.r.bytes(p, n*elem.size) == nil {
-		s.r.fail("list of %d elements at %#x is out of bounds", n, p)
-		return
-	}
+	p, n, _ := s.r.list(b, elem)
 	for i := uint32(0); i < n && s.r.err == nil; i++ {
 		each(s.r.at(p+i*elem.size), int(i))
 	}
+}
+
+// record returns a source at the record's first field.
+func (s *source) record(t *abiType) *source {
+	return s.r.at(s.next(t))
 }
 
 // variant returns the case index and a source at the payload.
@@ -627,11 +662,6 @@ func (s *source) variant(t *abiType) (uint32, *source) {
 		return 0, s.r.at(0)
 	}
 	return c, s.r.at(start + t.payloadOff)
-}
-
-// record returns a source at the record's first field.
-func (s *source) record(t *abiType) *source {
-	return s.r.at(s.next(t))
 }
 
 // lowerArgs lowers a call's parameters: flat onto the core stack, or, when

@@ -130,7 +130,11 @@ func (in *instance) call(ctx context.Context, f *witFunc, params func(s sink), r
 	if ret%f.result.align != 0 {
 		r.fail("return area %#x is not aligned to %d", ret, f.result.align)
 	} else {
+		// One view of linear memory for the whole result: loads slice it
+		// rather than calling through api.Memory each time.
+		r.buf, _ = in.mem.Read(0, in.mem.Size())
 		result(r.at(ret))
+		r.buf = nil // memory may grow before the next call
 	}
 	if r.err != nil {
 		return newFault(ctx, f.name, r.err)

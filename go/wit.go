@@ -277,20 +277,24 @@ func decisionOf(w *witDecision) Decision {
 // liftPlannedFailures lifts plan-failures' list<planned-failure> straight
 // into the public type, the entries and the permits one allocation each.
 func liftPlannedFailures(s *source) []PlannedFailure {
-	peek := *s
-	_, n := peek.pair() // the length, to size both slices (s.list checks the list)
-	n = min(n, maxPlannedFailures)
-	out := make([]PlannedFailure, 0, n)
-	permits := make([]Permit, 0, n)
-	s.list(plannedFailureT, func(s *source, _ int) {
-		w := liftWitPlannedFailure(s)
+	r := s.r
+	b := r.bytes(s.next(listPlannedFailureT), 8)
+	if b == nil {
+		return nil
+	}
+	p, n, elems := r.list(b, plannedFailureT)
+	out := make([]PlannedFailure, 0, min(n, maxPlannedFailures))
+	permits := make([]Permit, 0, cap(out))
+	size := plannedFailureT.size
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		w := liftWitPlannedFailureIn(r, p+i*size, elems[i*size:][:size])
 		e := PlannedFailure{Decision: decisionOf(&w.Decision)}
 		if w.NextPermit != nil {
 			permits = append(permits, permitOf(w.NextPermit))
 			e.NextPermit = &permits[len(permits)-1]
 		}
 		out = append(out, e)
-	})
+	}
 	return out
 }
 

@@ -7,6 +7,12 @@ package backstop
 // their names), a lower and a lift function per type, and each exported
 // function's descriptor and parameters. The hand-written glue (wit.go)
 // converts between these and the public types by name.
+//
+// Lifting reads each value from one bounds-checked view of its bytes
+// (liftWit*In), at the constant offsets wit-parser computes; the reader
+// checks discriminants, pointers, lengths and UTF-8.
+
+import "encoding/binary"
 
 // The exported interfaces.
 const (
@@ -44,9 +50,12 @@ func witPolicyFormatNamed(name string) (witPolicyFormat, bool) {
 	return 0, false
 }
 
-func liftWitPolicyFormat(s *source) witPolicyFormat {
-	c, _ := s.variant(policyFormatT) // rejects an out-of-range case
-	return witPolicyFormat(c)
+func liftWitPolicyFormat(s *source) (v witPolicyFormat) {
+	r, p := s.r, s.next(policyFormatT)
+	if b := r.bytes(p, 1); b != nil {
+		v = witPolicyFormat(r.disc(uint32(b[0]), 2, p))
+	}
+	return v
 }
 
 // witErrorCode is a case of the WIT enum error-code.
@@ -105,9 +114,12 @@ func witErrorCodeNamed(name string) (witErrorCode, bool) {
 	return 0, false
 }
 
-func liftWitErrorCode(s *source) witErrorCode {
-	c, _ := s.variant(errorCodeT) // rejects an out-of-range case
-	return witErrorCode(c)
+func liftWitErrorCode(s *source) (v witErrorCode) {
+	r, p := s.r, s.next(errorCodeT)
+	if b := r.bytes(p, 1); b != nil {
+		v = witErrorCode(r.disc(uint32(b[0]), 12, p))
+	}
+	return v
 }
 
 // witLocation is the WIT record location.
@@ -125,9 +137,17 @@ func lowerWitLocation(s sink, v *witLocation) {
 }
 
 func liftWitLocation(s *source) (v witLocation) {
-	r := s.record(locationT)
-	v.Line = uint32(r.int(u32T))
-	v.Column = uint32(r.int(u32T))
+	r, p := s.r, s.next(locationT)
+	if b := r.bytes(p, 8); b != nil {
+		v = liftWitLocationIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitLocationIn(r *reader, p uint32, b []byte) (v witLocation) {
+	a := (*[8]byte)(b)
+	v.Line = binary.LittleEndian.Uint32(a[0:])
+	v.Column = binary.LittleEndian.Uint32(a[4:])
 	return v
 }
 
@@ -150,11 +170,19 @@ func lowerWitPolicyError(s sink, v *witPolicyError) {
 }
 
 func liftWitPolicyError(s *source) (v witPolicyError) {
-	r := s.record(policyErrorT)
-	v.Code = liftWitErrorCode(r)
-	v.Message = r.string()
-	v.Path = r.string()
-	v.Location = liftWitOptionLocation(r)
+	r, p := s.r, s.next(policyErrorT)
+	if b := r.bytes(p, 32); b != nil {
+		v = liftWitPolicyErrorIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitPolicyErrorIn(r *reader, p uint32, b []byte) (v witPolicyError) {
+	a := (*[32]byte)(b)
+	v.Code = witErrorCode(r.disc(uint32(a[0]), 12, p))
+	v.Message = r.string(a[4:12])
+	v.Path = r.string(a[12:20])
+	v.Location = liftWitOptionLocationIn(r, p+20, a[20:32])
 	return v
 }
 
@@ -187,9 +215,12 @@ func witFailureClassNamed(name string) (witFailureClass, bool) {
 	return 0, false
 }
 
-func liftWitFailureClass(s *source) witFailureClass {
-	c, _ := s.variant(failureClassT) // rejects an out-of-range case
-	return witFailureClass(c)
+func liftWitFailureClass(s *source) (v witFailureClass) {
+	r, p := s.r, s.next(failureClassT)
+	if b := r.bytes(p, 1); b != nil {
+		v = witFailureClass(r.disc(uint32(b[0]), 3, p))
+	}
+	return v
 }
 
 // witFailure is the WIT record failure.
@@ -219,15 +250,23 @@ func lowerWitFailure(s sink, v *witFailure) {
 }
 
 func liftWitFailure(s *source) (v witFailure) {
-	r := s.record(failureT)
-	v.HttpStatus = liftWitOptionU16(r)
-	v.GrpcCode = liftWitOptionString(r)
-	v.ExitCode = liftWitOptionS32(r)
-	v.Signal = liftWitOptionString(r)
-	v.ErrorTypes = liftWitListString(r)
-	v.ErrorBases = liftWitListString(r)
-	v.ErrorCode = liftWitOptionString(r)
-	v.Message = liftWitOptionString(r)
+	r, p := s.r, s.next(failureT)
+	if b := r.bytes(p, 76); b != nil {
+		v = liftWitFailureIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitFailureIn(r *reader, p uint32, b []byte) (v witFailure) {
+	a := (*[76]byte)(b)
+	v.HttpStatus = liftWitOptionU16In(r, p, a[0:4])
+	v.GrpcCode = liftWitOptionStringIn(r, p+4, a[4:16])
+	v.ExitCode = liftWitOptionS32In(r, p+16, a[16:24])
+	v.Signal = liftWitOptionStringIn(r, p+24, a[24:36])
+	v.ErrorTypes = liftWitListStringIn(r, p+36, a[36:44])
+	v.ErrorBases = liftWitListStringIn(r, p+44, a[44:52])
+	v.ErrorCode = liftWitOptionStringIn(r, p+52, a[52:64])
+	v.Message = liftWitOptionStringIn(r, p+64, a[64:76])
 	return v
 }
 
@@ -248,10 +287,18 @@ func lowerWitClassification(s sink, v *witClassification) {
 }
 
 func liftWitClassification(s *source) (v witClassification) {
-	r := s.record(classificationT)
-	v.Class = liftWitFailureClass(r)
-	v.Rule = liftWitOptionString(r)
-	v.Reason = r.string()
+	r, p := s.r, s.next(classificationT)
+	if b := r.bytes(p, 24); b != nil {
+		v = liftWitClassificationIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitClassificationIn(r *reader, p uint32, b []byte) (v witClassification) {
+	a := (*[24]byte)(b)
+	v.Class = witFailureClass(r.disc(uint32(a[0]), 3, p))
+	v.Rule = liftWitOptionStringIn(r, p+4, a[4:16])
+	v.Reason = r.string(a[16:24])
 	return v
 }
 
@@ -274,11 +321,19 @@ func lowerWitRetryState(s sink, v *witRetryState) {
 }
 
 func liftWitRetryState(s *source) (v witRetryState) {
-	r := s.record(retryStateT)
-	v.Attempts = uint32(r.int(u32T))
-	v.StartedAtMs = liftWitOptionU64(r)
-	v.LastDelayMs = r.int(u64T)
-	v.Seed = r.int(u64T)
+	r, p := s.r, s.next(retryStateT)
+	if b := r.bytes(p, 40); b != nil {
+		v = liftWitRetryStateIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitRetryStateIn(r *reader, p uint32, b []byte) (v witRetryState) {
+	a := (*[40]byte)(b)
+	v.Attempts = binary.LittleEndian.Uint32(a[0:])
+	v.StartedAtMs = liftWitOptionU64In(r, p+8, a[8:24])
+	v.LastDelayMs = binary.LittleEndian.Uint64(a[24:])
+	v.Seed = binary.LittleEndian.Uint64(a[32:])
 	return v
 }
 
@@ -311,9 +366,12 @@ func witCircuitNamed(name string) (witCircuit, bool) {
 	return 0, false
 }
 
-func liftWitCircuit(s *source) witCircuit {
-	c, _ := s.variant(circuitT) // rejects an out-of-range case
-	return witCircuit(c)
+func liftWitCircuit(s *source) (v witCircuit) {
+	r, p := s.r, s.next(circuitT)
+	if b := r.bytes(p, 1); b != nil {
+		v = witCircuit(r.disc(uint32(b[0]), 3, p))
+	}
+	return v
 }
 
 // witBreakerState is the WIT record breaker-state.
@@ -341,14 +399,22 @@ func lowerWitBreakerState(s sink, v *witBreakerState) {
 }
 
 func liftWitBreakerState(s *source) (v witBreakerState) {
-	r := s.record(breakerStateT)
-	v.Circuit = liftWitCircuit(r)
-	v.ConsecutiveFailures = uint32(r.int(u32T))
-	v.RecentOutcomes = r.int(u64T)
-	v.RecentCount = uint32(r.int(u32T))
-	v.OpenedAtMs = r.int(u64T)
-	v.ProbesStarted = uint32(r.int(u32T))
-	v.ProbesSucceeded = uint32(r.int(u32T))
+	r, p := s.r, s.next(breakerStateT)
+	if b := r.bytes(p, 40); b != nil {
+		v = liftWitBreakerStateIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitBreakerStateIn(r *reader, p uint32, b []byte) (v witBreakerState) {
+	a := (*[40]byte)(b)
+	v.Circuit = witCircuit(r.disc(uint32(a[0]), 3, p))
+	v.ConsecutiveFailures = binary.LittleEndian.Uint32(a[4:])
+	v.RecentOutcomes = binary.LittleEndian.Uint64(a[8:])
+	v.RecentCount = binary.LittleEndian.Uint32(a[16:])
+	v.OpenedAtMs = binary.LittleEndian.Uint64(a[24:])
+	v.ProbesStarted = binary.LittleEndian.Uint32(a[32:])
+	v.ProbesSucceeded = binary.LittleEndian.Uint32(a[36:])
 	return v
 }
 
@@ -365,8 +431,16 @@ func lowerWitBudgetState(s sink, v *witBudgetState) {
 }
 
 func liftWitBudgetState(s *source) (v witBudgetState) {
-	r := s.record(budgetStateT)
-	v.SpentMilli = uint32(r.int(u32T))
+	r, p := s.r, s.next(budgetStateT)
+	if b := r.bytes(p, 4); b != nil {
+		v = liftWitBudgetStateIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitBudgetStateIn(r *reader, p uint32, b []byte) (v witBudgetState) {
+	a := (*[4]byte)(b)
+	v.SpentMilli = binary.LittleEndian.Uint32(a[0:])
 	return v
 }
 
@@ -385,9 +459,17 @@ func lowerWitSharedState(s sink, v *witSharedState) {
 }
 
 func liftWitSharedState(s *source) (v witSharedState) {
-	r := s.record(sharedStateT)
-	v.Breaker = liftWitBreakerState(r)
-	v.Budget = liftWitBudgetState(r)
+	r, p := s.r, s.next(sharedStateT)
+	if b := r.bytes(p, 48); b != nil {
+		v = liftWitSharedStateIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitSharedStateIn(r *reader, p uint32, b []byte) (v witSharedState) {
+	a := (*[48]byte)(b)
+	v.Breaker = liftWitBreakerStateIn(r, p, a[0:40])
+	v.Budget = liftWitBudgetStateIn(r, p+40, a[40:44])
 	return v
 }
 
@@ -429,9 +511,12 @@ func witGiveUpReasonNamed(name string) (witGiveUpReason, bool) {
 	return 0, false
 }
 
-func liftWitGiveUpReason(s *source) witGiveUpReason {
-	c, _ := s.variant(giveUpReasonT) // rejects an out-of-range case
-	return witGiveUpReason(c)
+func liftWitGiveUpReason(s *source) (v witGiveUpReason) {
+	r, p := s.r, s.next(giveUpReasonT)
+	if b := r.bytes(p, 1); b != nil {
+		v = witGiveUpReason(r.disc(uint32(b[0]), 6, p))
+	}
+	return v
 }
 
 // witPermit is the WIT record permit.
@@ -459,14 +544,22 @@ func lowerWitPermit(s sink, v *witPermit) {
 }
 
 func liftWitPermit(s *source) (v witPermit) {
-	r := s.record(permitT)
-	v.Refused = liftWitOptionGiveUpReason(r)
-	v.Attempt = uint32(r.int(u32T))
-	v.TimeoutMs = liftWitOptionU64(r)
-	v.RetryAfterMs = r.int(u64T)
-	v.Probe = r.int(boolT) != 0
-	v.State = liftWitRetryState(r)
-	v.Shared = liftWitSharedState(r)
+	r, p := s.r, s.next(permitT)
+	if b := r.bytes(p, 128); b != nil {
+		v = liftWitPermitIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitPermitIn(r *reader, p uint32, b []byte) (v witPermit) {
+	a := (*[128]byte)(b)
+	v.Refused = liftWitOptionGiveUpReasonIn(r, p, a[0:2])
+	v.Attempt = binary.LittleEndian.Uint32(a[4:])
+	v.TimeoutMs = liftWitOptionU64In(r, p+8, a[8:24])
+	v.RetryAfterMs = binary.LittleEndian.Uint64(a[24:])
+	v.Probe = a[32] != 0
+	v.State = liftWitRetryStateIn(r, p+40, a[40:80])
+	v.Shared = liftWitSharedStateIn(r, p+80, a[80:128])
 	return v
 }
 
@@ -487,10 +580,18 @@ func lowerWitAttemptFailure(s sink, v *witAttemptFailure) {
 }
 
 func liftWitAttemptFailure(s *source) (v witAttemptFailure) {
-	r := s.record(attemptFailureT)
-	v.Failure = liftWitFailure(r)
-	v.DurationMs = r.int(u64T)
-	v.PushbackMs = liftWitOptionU64(r)
+	r, p := s.r, s.next(attemptFailureT)
+	if b := r.bytes(p, 104); b != nil {
+		v = liftWitAttemptFailureIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitAttemptFailureIn(r *reader, p uint32, b []byte) (v witAttemptFailure) {
+	a := (*[104]byte)(b)
+	v.Failure = liftWitFailureIn(r, p, a[0:76])
+	v.DurationMs = binary.LittleEndian.Uint64(a[80:])
+	v.PushbackMs = liftWitOptionU64In(r, p+88, a[88:104])
 	return v
 }
 
@@ -521,15 +622,23 @@ func lowerWitDecision(s sink, v *witDecision) {
 }
 
 func liftWitDecision(s *source) (v witDecision) {
-	r := s.record(decisionT)
-	v.GiveUp = liftWitOptionGiveUpReason(r)
-	v.DelayMs = r.int(u64T)
-	v.Attempt = uint32(r.int(u32T))
-	v.NextTimeoutMs = liftWitOptionU64(r)
-	v.Classification = liftWitClassification(r)
-	v.Explanation = r.string()
-	v.State = liftWitRetryState(r)
-	v.Shared = liftWitSharedState(r)
+	r, p := s.r, s.next(decisionT)
+	if b := r.bytes(p, 160); b != nil {
+		v = liftWitDecisionIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitDecisionIn(r *reader, p uint32, b []byte) (v witDecision) {
+	a := (*[160]byte)(b)
+	v.GiveUp = liftWitOptionGiveUpReasonIn(r, p, a[0:2])
+	v.DelayMs = binary.LittleEndian.Uint64(a[8:])
+	v.Attempt = binary.LittleEndian.Uint32(a[16:])
+	v.NextTimeoutMs = liftWitOptionU64In(r, p+24, a[24:40])
+	v.Classification = liftWitClassificationIn(r, p+40, a[40:64])
+	v.Explanation = r.string(a[64:72])
+	v.State = liftWitRetryStateIn(r, p+72, a[72:112])
+	v.Shared = liftWitSharedStateIn(r, p+112, a[112:160])
 	return v
 }
 
@@ -548,9 +657,17 @@ func lowerWitFastPath(s sink, v *witFastPath) {
 }
 
 func liftWitFastPath(s *source) (v witFastPath) {
-	r := s.record(fastPathT)
-	v.SuccessRecordsNothing = r.int(boolT) != 0
-	v.FreshPermit = liftWitOptionPermit(r)
+	r, p := s.r, s.next(fastPathT)
+	if b := r.bytes(p, 144); b != nil {
+		v = liftWitFastPathIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitFastPathIn(r *reader, p uint32, b []byte) (v witFastPath) {
+	a := (*[144]byte)(b)
+	v.SuccessRecordsNothing = a[0] != 0
+	v.FreshPermit = liftWitOptionPermitIn(r, p+8, a[8:144])
 	return v
 }
 
@@ -569,9 +686,17 @@ func lowerWitPlannedFailure(s sink, v *witPlannedFailure) {
 }
 
 func liftWitPlannedFailure(s *source) (v witPlannedFailure) {
-	r := s.record(plannedFailureT)
-	v.Decision = liftWitDecision(r)
-	v.NextPermit = liftWitOptionPermit(r)
+	r, p := s.r, s.next(plannedFailureT)
+	if b := r.bytes(p, 296); b != nil {
+		v = liftWitPlannedFailureIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitPlannedFailureIn(r *reader, p uint32, b []byte) (v witPlannedFailure) {
+	a := (*[296]byte)(b)
+	v.Decision = liftWitDecisionIn(r, p, a[0:160])
+	v.NextPermit = liftWitOptionPermitIn(r, p+160, a[160:296])
 	return v
 }
 
@@ -594,11 +719,19 @@ func lowerWitPlannedAttempt(s sink, v *witPlannedAttempt) {
 }
 
 func liftWitPlannedAttempt(s *source) (v witPlannedAttempt) {
-	r := s.record(plannedAttemptT)
-	v.Attempt = uint32(r.int(u32T))
-	v.DelayMs = r.int(u64T)
-	v.TimeoutMs = liftWitOptionU64(r)
-	v.StartMs = r.int(u64T)
+	r, p := s.r, s.next(plannedAttemptT)
+	if b := r.bytes(p, 40); b != nil {
+		v = liftWitPlannedAttemptIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitPlannedAttemptIn(r *reader, p uint32, b []byte) (v witPlannedAttempt) {
+	a := (*[40]byte)(b)
+	v.Attempt = binary.LittleEndian.Uint32(a[0:])
+	v.DelayMs = binary.LittleEndian.Uint64(a[8:])
+	v.TimeoutMs = liftWitOptionU64In(r, p+16, a[16:32])
+	v.StartMs = binary.LittleEndian.Uint64(a[32:])
 	return v
 }
 
@@ -617,9 +750,17 @@ func lowerWitSchedule(s sink, v *witSchedule) {
 }
 
 func liftWitSchedule(s *source) (v witSchedule) {
-	r := s.record(scheduleT)
-	v.Attempts = liftWitListPlannedAttempt(r)
-	v.EndsWith = liftWitOptionGiveUpReason(r)
+	r, p := s.r, s.next(scheduleT)
+	if b := r.bytes(p, 12); b != nil {
+		v = liftWitScheduleIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitScheduleIn(r *reader, p uint32, b []byte) (v witSchedule) {
+	a := (*[12]byte)(b)
+	v.Attempts = liftWitListPlannedAttemptIn(r, p, a[0:8])
+	v.EndsWith = liftWitOptionGiveUpReasonIn(r, p+8, a[8:10])
 	return v
 }
 
@@ -661,9 +802,12 @@ func witEventKindNamed(name string) (witEventKind, bool) {
 	return 0, false
 }
 
-func liftWitEventKind(s *source) witEventKind {
-	c, _ := s.variant(eventKindT) // rejects an out-of-range case
-	return witEventKind(c)
+func liftWitEventKind(s *source) (v witEventKind) {
+	r, p := s.r, s.next(eventKindT)
+	if b := r.bytes(p, 1); b != nil {
+		v = witEventKind(r.disc(uint32(b[0]), 6, p))
+	}
+	return v
 }
 
 // witLabel is the WIT record label.
@@ -681,9 +825,17 @@ func lowerWitLabel(s sink, v *witLabel) {
 }
 
 func liftWitLabel(s *source) (v witLabel) {
-	r := s.record(labelT)
-	v.Key = r.string()
-	v.Value = r.string()
+	r, p := s.r, s.next(labelT)
+	if b := r.bytes(p, 16); b != nil {
+		v = liftWitLabelIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitLabelIn(r *reader, p uint32, b []byte) (v witLabel) {
+	a := (*[16]byte)(b)
+	v.Key = r.string(a[0:8])
+	v.Value = r.string(a[8:16])
 	return v
 }
 
@@ -718,17 +870,25 @@ func lowerWitEvent(s sink, v *witEvent) {
 }
 
 func liftWitEvent(s *source) (v witEvent) {
-	r := s.record(eventT)
-	v.Kind = liftWitEventKind(r)
-	v.Pipeline = r.string()
-	v.Step = r.string()
-	v.RunId = r.string()
-	v.Failure = liftWitOptionFailure(r)
-	v.Attempt = uint32(r.int(u32T))
-	v.LateMinutes = uint32(r.int(u32T))
-	v.Labels = liftWitListLabel(r)
-	v.LogLines = liftWitListString(r)
-	v.DedupKey = liftWitOptionString(r)
+	r, p := s.r, s.next(eventT)
+	if b := r.bytes(p, 144); b != nil {
+		v = liftWitEventIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitEventIn(r *reader, p uint32, b []byte) (v witEvent) {
+	a := (*[144]byte)(b)
+	v.Kind = witEventKind(r.disc(uint32(a[0]), 6, p))
+	v.Pipeline = r.string(a[4:12])
+	v.Step = r.string(a[12:20])
+	v.RunId = r.string(a[20:28])
+	v.Failure = liftWitOptionFailureIn(r, p+28, a[28:108])
+	v.Attempt = binary.LittleEndian.Uint32(a[108:])
+	v.LateMinutes = binary.LittleEndian.Uint32(a[112:])
+	v.Labels = liftWitListLabelIn(r, p+116, a[116:124])
+	v.LogLines = liftWitListStringIn(r, p+124, a[124:132])
+	v.DedupKey = liftWitOptionStringIn(r, p+132, a[132:144])
 	return v
 }
 
@@ -764,9 +924,12 @@ func witSeverityNamed(name string) (witSeverity, bool) {
 	return 0, false
 }
 
-func liftWitSeverity(s *source) witSeverity {
-	c, _ := s.variant(severityT) // rejects an out-of-range case
-	return witSeverity(c)
+func liftWitSeverity(s *source) (v witSeverity) {
+	r, p := s.r, s.next(severityT)
+	if b := r.bytes(p, 1); b != nil {
+		v = witSeverity(r.disc(uint32(b[0]), 4, p))
+	}
+	return v
 }
 
 // witNotificationKind is a case of the WIT enum notification-kind.
@@ -801,9 +964,12 @@ func witNotificationKindNamed(name string) (witNotificationKind, bool) {
 	return 0, false
 }
 
-func liftWitNotificationKind(s *source) witNotificationKind {
-	c, _ := s.variant(notificationKindT) // rejects an out-of-range case
-	return witNotificationKind(c)
+func liftWitNotificationKind(s *source) (v witNotificationKind) {
+	r, p := s.r, s.next(notificationKindT)
+	if b := r.bytes(p, 1); b != nil {
+		v = witNotificationKind(r.disc(uint32(b[0]), 4, p))
+	}
+	return v
 }
 
 // witNotification is the WIT record notification.
@@ -831,14 +997,22 @@ func lowerWitNotification(s sink, v *witNotification) {
 }
 
 func liftWitNotification(s *source) (v witNotification) {
-	r := s.record(notificationT)
-	v.Kind = liftWitNotificationKind(r)
-	v.Severity = liftWitSeverity(r)
-	v.Targets = liftWitListString(r)
-	v.Rule = r.string()
-	v.DedupKey = r.string()
-	v.Summary = r.string()
-	v.Payload = r.string()
+	r, p := s.r, s.next(notificationT)
+	if b := r.bytes(p, 44); b != nil {
+		v = liftWitNotificationIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitNotificationIn(r *reader, p uint32, b []byte) (v witNotification) {
+	a := (*[44]byte)(b)
+	v.Kind = witNotificationKind(r.disc(uint32(a[0]), 4, p))
+	v.Severity = witSeverity(r.disc(uint32(a[1]), 4, p+1))
+	v.Targets = liftWitListStringIn(r, p+4, a[4:12])
+	v.Rule = r.string(a[12:20])
+	v.DedupKey = r.string(a[20:28])
+	v.Summary = r.string(a[28:36])
+	v.Payload = r.string(a[36:44])
 	return v
 }
 
@@ -874,9 +1048,12 @@ func witSuppressionReasonNamed(name string) (witSuppressionReason, bool) {
 	return 0, false
 }
 
-func liftWitSuppressionReason(s *source) witSuppressionReason {
-	c, _ := s.variant(suppressionReasonT) // rejects an out-of-range case
-	return witSuppressionReason(c)
+func liftWitSuppressionReason(s *source) (v witSuppressionReason) {
+	r, p := s.r, s.next(suppressionReasonT)
+	if b := r.bytes(p, 1); b != nil {
+		v = witSuppressionReason(r.disc(uint32(b[0]), 4, p))
+	}
+	return v
 }
 
 // witSuppressed is the WIT record suppressed.
@@ -898,11 +1075,19 @@ func lowerWitSuppressed(s sink, v *witSuppressed) {
 }
 
 func liftWitSuppressed(s *source) (v witSuppressed) {
-	r := s.record(suppressedT)
-	v.Rule = r.string()
-	v.DedupKey = r.string()
-	v.Severity = liftWitSeverity(r)
-	v.Reason = liftWitSuppressionReason(r)
+	r, p := s.r, s.next(suppressedT)
+	if b := r.bytes(p, 20); b != nil {
+		v = liftWitSuppressedIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitSuppressedIn(r *reader, p uint32, b []byte) (v witSuppressed) {
+	a := (*[20]byte)(b)
+	v.Rule = r.string(a[0:8])
+	v.DedupKey = r.string(a[8:16])
+	v.Severity = witSeverity(r.disc(uint32(a[16]), 4, p+16))
+	v.Reason = witSuppressionReason(r.disc(uint32(a[17]), 4, p+17))
 	return v
 }
 
@@ -925,11 +1110,19 @@ func lowerWitEvaluation(s sink, v *witEvaluation) {
 }
 
 func liftWitEvaluation(s *source) (v witEvaluation) {
-	r := s.record(evaluationT)
-	v.Notifications = liftWitListNotification(r)
-	v.Suppressed = liftWitListSuppressed(r)
-	v.State = r.string()
-	v.NextWakeupMs = liftWitOptionU64(r)
+	r, p := s.r, s.next(evaluationT)
+	if b := r.bytes(p, 40); b != nil {
+		v = liftWitEvaluationIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitEvaluationIn(r *reader, p uint32, b []byte) (v witEvaluation) {
+	a := (*[40]byte)(b)
+	v.Notifications = liftWitListNotificationIn(r, p, a[0:8])
+	v.Suppressed = liftWitListSuppressedIn(r, p+8, a[8:16])
+	v.State = r.string(a[16:24])
+	v.NextWakeupMs = liftWitOptionU64In(r, p+24, a[24:40])
 	return v
 }
 
@@ -950,10 +1143,18 @@ func lowerWitKeyedState(s sink, v *witKeyedState) {
 }
 
 func liftWitKeyedState(s *source) (v witKeyedState) {
-	r := s.record(keyedStateT)
-	v.Key = r.string()
-	v.State = r.string()
-	v.NextWakeupMs = liftWitOptionU64(r)
+	r, p := s.r, s.next(keyedStateT)
+	if b := r.bytes(p, 32); b != nil {
+		v = liftWitKeyedStateIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitKeyedStateIn(r *reader, p uint32, b []byte) (v witKeyedState) {
+	a := (*[32]byte)(b)
+	v.Key = r.string(a[0:8])
+	v.State = r.string(a[8:16])
+	v.NextWakeupMs = liftWitOptionU64In(r, p+16, a[16:32])
 	return v
 }
 
@@ -972,9 +1173,17 @@ func lowerWitNeededKeys(s sink, v *witNeededKeys) {
 }
 
 func liftWitNeededKeys(s *source) (v witNeededKeys) {
-	r := s.record(neededKeysT)
-	v.Keys = liftWitListString(r)
-	v.EveryKey = r.int(boolT) != 0
+	r, p := s.r, s.next(neededKeysT)
+	if b := r.bytes(p, 12); b != nil {
+		v = liftWitNeededKeysIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitNeededKeysIn(r *reader, p uint32, b []byte) (v witNeededKeys) {
+	a := (*[12]byte)(b)
+	v.Keys = liftWitListStringIn(r, p, a[0:8])
+	v.EveryKey = a[8] != 0
 	return v
 }
 
@@ -997,11 +1206,19 @@ func lowerWitKeyedEvaluation(s sink, v *witKeyedEvaluation) {
 }
 
 func liftWitKeyedEvaluation(s *source) (v witKeyedEvaluation) {
-	r := s.record(keyedEvaluationT)
-	v.Notifications = liftWitListNotification(r)
-	v.Suppressed = liftWitListSuppressed(r)
-	v.States = liftWitListKeyedState(r)
-	v.NextWakeupMs = liftWitOptionU64(r)
+	r, p := s.r, s.next(keyedEvaluationT)
+	if b := r.bytes(p, 40); b != nil {
+		v = liftWitKeyedEvaluationIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitKeyedEvaluationIn(r *reader, p uint32, b []byte) (v witKeyedEvaluation) {
+	a := (*[40]byte)(b)
+	v.Notifications = liftWitListNotificationIn(r, p, a[0:8])
+	v.Suppressed = liftWitListSuppressedIn(r, p+8, a[8:16])
+	v.States = liftWitListKeyedStateIn(r, p+16, a[16:24])
+	v.NextWakeupMs = liftWitOptionU64In(r, p+24, a[24:40])
 	return v
 }
 
@@ -1037,9 +1254,12 @@ func witSinkKindNamed(name string) (witSinkKind, bool) {
 	return 0, false
 }
 
-func liftWitSinkKind(s *source) witSinkKind {
-	c, _ := s.variant(sinkKindT) // rejects an out-of-range case
-	return witSinkKind(c)
+func liftWitSinkKind(s *source) (v witSinkKind) {
+	r, p := s.r, s.next(sinkKindT)
+	if b := r.bytes(p, 1); b != nil {
+		v = witSinkKind(r.disc(uint32(b[0]), 4, p))
+	}
+	return v
 }
 
 // witSinkFormat is a case of the WIT enum sink-format.
@@ -1074,9 +1294,12 @@ func witSinkFormatNamed(name string) (witSinkFormat, bool) {
 	return 0, false
 }
 
-func liftWitSinkFormat(s *source) witSinkFormat {
-	c, _ := s.variant(sinkFormatT) // rejects an out-of-range case
-	return witSinkFormat(c)
+func liftWitSinkFormat(s *source) (v witSinkFormat) {
+	r, p := s.r, s.next(sinkFormatT)
+	if b := r.bytes(p, 1); b != nil {
+		v = witSinkFormat(r.disc(uint32(b[0]), 4, p))
+	}
+	return v
 }
 
 // witSink is the WIT record sink.
@@ -1106,15 +1329,23 @@ func lowerWitSink(s sink, v *witSink) {
 }
 
 func liftWitSink(s *source) (v witSink) {
-	r := s.record(sinkT)
-	v.Target = r.string()
-	v.Kind = liftWitSinkKind(r)
-	v.Location = liftWitListString(r)
-	v.Format = liftWitSinkFormat(r)
-	v.TimeoutMs = r.int(u64T)
-	v.DeadLetter = liftWitOptionString(r)
-	v.RoutingKeyEnv = liftWitOptionString(r)
-	v.Template = liftWitOptionString(r)
+	r, p := s.r, s.next(sinkT)
+	if b := r.bytes(p, 72); b != nil {
+		v = liftWitSinkIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitSinkIn(r *reader, p uint32, b []byte) (v witSink) {
+	a := (*[72]byte)(b)
+	v.Target = r.string(a[0:8])
+	v.Kind = witSinkKind(r.disc(uint32(a[8]), 4, p+8))
+	v.Location = liftWitListStringIn(r, p+12, a[12:20])
+	v.Format = witSinkFormat(r.disc(uint32(a[20]), 4, p+20))
+	v.TimeoutMs = binary.LittleEndian.Uint64(a[24:])
+	v.DeadLetter = liftWitOptionStringIn(r, p+32, a[32:44])
+	v.RoutingKeyEnv = liftWitOptionStringIn(r, p+44, a[44:56])
+	v.Template = liftWitOptionStringIn(r, p+56, a[56:68])
 	return v
 }
 
@@ -1133,9 +1364,17 @@ func lowerWitRuleCount(s sink, v *witRuleCount) {
 }
 
 func liftWitRuleCount(s *source) (v witRuleCount) {
-	r := s.record(ruleCountT)
-	v.Rule = r.string()
-	v.Count = uint32(r.int(u32T))
+	r, p := s.r, s.next(ruleCountT)
+	if b := r.bytes(p, 12); b != nil {
+		v = liftWitRuleCountIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitRuleCountIn(r *reader, p uint32, b []byte) (v witRuleCount) {
+	a := (*[12]byte)(b)
+	v.Rule = r.string(a[0:8])
+	v.Count = binary.LittleEndian.Uint32(a[8:])
 	return v
 }
 
@@ -1154,9 +1393,17 @@ func lowerWitRedactionReport(s sink, v *witRedactionReport) {
 }
 
 func liftWitRedactionReport(s *source) (v witRedactionReport) {
-	r := s.record(redactionReportT)
-	v.Text = r.string()
-	v.Redactions = liftWitListRuleCount(r)
+	r, p := s.r, s.next(redactionReportT)
+	if b := r.bytes(p, 16); b != nil {
+		v = liftWitRedactionReportIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitRedactionReportIn(r *reader, p uint32, b []byte) (v witRedactionReport) {
+	a := (*[16]byte)(b)
+	v.Text = r.string(a[0:8])
+	v.Redactions = liftWitListRuleCountIn(r, p+8, a[8:16])
 	return v
 }
 
@@ -1189,9 +1436,12 @@ func witLogStreamNamed(name string) (witLogStream, bool) {
 	return 0, false
 }
 
-func liftWitLogStream(s *source) witLogStream {
-	c, _ := s.variant(logStreamT) // rejects an out-of-range case
-	return witLogStream(c)
+func liftWitLogStream(s *source) (v witLogStream) {
+	r, p := s.r, s.next(logStreamT)
+	if b := r.bytes(p, 1); b != nil {
+		v = witLogStream(r.disc(uint32(b[0]), 3, p))
+	}
+	return v
 }
 
 // witLogInput is the WIT record log-input.
@@ -1213,11 +1463,19 @@ func lowerWitLogInput(s sink, v *witLogInput) {
 }
 
 func liftWitLogInput(s *source) (v witLogInput) {
-	r := s.record(logInputT)
-	v.Text = r.string()
-	v.ExitCode = liftWitOptionS32(r)
-	v.Signal = liftWitOptionString(r)
-	v.Stream = liftWitOptionLogStream(r)
+	r, p := s.r, s.next(logInputT)
+	if b := r.bytes(p, 32); b != nil {
+		v = liftWitLogInputIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitLogInputIn(r *reader, p uint32, b []byte) (v witLogInput) {
+	a := (*[32]byte)(b)
+	v.Text = r.string(a[0:8])
+	v.ExitCode = liftWitOptionS32In(r, p+8, a[8:16])
+	v.Signal = liftWitOptionStringIn(r, p+16, a[16:28])
+	v.Stream = liftWitOptionLogStreamIn(r, p+28, a[28:30])
 	return v
 }
 
@@ -1240,11 +1498,19 @@ func lowerWitLogReport(s sink, v *witLogReport) {
 }
 
 func liftWitLogReport(s *source) (v witLogReport) {
-	r := s.record(logReportT)
-	v.Failure = liftWitFailure(r)
-	v.Readers = liftWitListString(r)
-	v.Summary = r.string()
-	v.PushbackMs = liftWitOptionU64(r)
+	r, p := s.r, s.next(logReportT)
+	if b := r.bytes(p, 112); b != nil {
+		v = liftWitLogReportIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitLogReportIn(r *reader, p uint32, b []byte) (v witLogReport) {
+	a := (*[112]byte)(b)
+	v.Failure = liftWitFailureIn(r, p, a[0:76])
+	v.Readers = liftWitListStringIn(r, p+76, a[76:84])
+	v.Summary = r.string(a[84:92])
+	v.PushbackMs = liftWitOptionU64In(r, p+96, a[96:112])
 	return v
 }
 
@@ -1261,12 +1527,20 @@ func lowerWitOptionLocation(s sink, v *witLocation) {
 	s.end(optionLocationT, mark)
 }
 
-func liftWitOptionLocation(s *source) *witLocation {
-	c, p := s.variant(optionLocationT)
-	if c == 0 {
+func liftWitOptionLocation(s *source) (v *witLocation) {
+	r, p := s.r, s.next(optionLocationT)
+	if b := r.bytes(p, 12); b != nil {
+		v = liftWitOptionLocationIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitOptionLocationIn(r *reader, p uint32, b []byte) *witLocation {
+	a := (*[12]byte)(b)
+	if r.disc(uint32(a[0]), 2, p) == 0 {
 		return nil
 	}
-	v := liftWitLocation(p)
+	v := liftWitLocationIn(r, p+4, a[4:12])
 	return &v
 }
 
@@ -1283,12 +1557,20 @@ func lowerWitOptionU16(s sink, v *uint16) {
 	s.end(optionU16T, mark)
 }
 
-func liftWitOptionU16(s *source) *uint16 {
-	c, p := s.variant(optionU16T)
-	if c == 0 {
+func liftWitOptionU16(s *source) (v *uint16) {
+	r, p := s.r, s.next(optionU16T)
+	if b := r.bytes(p, 4); b != nil {
+		v = liftWitOptionU16In(r, p, b)
+	}
+	return v
+}
+
+func liftWitOptionU16In(r *reader, p uint32, b []byte) *uint16 {
+	a := (*[4]byte)(b)
+	if r.disc(uint32(a[0]), 2, p) == 0 {
 		return nil
 	}
-	v := uint16(p.int(u16T))
+	v := binary.LittleEndian.Uint16(a[2:])
 	return &v
 }
 
@@ -1305,12 +1587,20 @@ func lowerWitOptionString(s sink, v *string) {
 	s.end(optionStringT, mark)
 }
 
-func liftWitOptionString(s *source) *string {
-	c, p := s.variant(optionStringT)
-	if c == 0 {
+func liftWitOptionString(s *source) (v *string) {
+	r, p := s.r, s.next(optionStringT)
+	if b := r.bytes(p, 12); b != nil {
+		v = liftWitOptionStringIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitOptionStringIn(r *reader, p uint32, b []byte) *string {
+	a := (*[12]byte)(b)
+	if r.disc(uint32(a[0]), 2, p) == 0 {
 		return nil
 	}
-	v := p.string()
+	v := r.string(a[4:12])
 	return &v
 }
 
@@ -1327,12 +1617,20 @@ func lowerWitOptionS32(s sink, v *int32) {
 	s.end(optionS32T, mark)
 }
 
-func liftWitOptionS32(s *source) *int32 {
-	c, p := s.variant(optionS32T)
-	if c == 0 {
+func liftWitOptionS32(s *source) (v *int32) {
+	r, p := s.r, s.next(optionS32T)
+	if b := r.bytes(p, 8); b != nil {
+		v = liftWitOptionS32In(r, p, b)
+	}
+	return v
+}
+
+func liftWitOptionS32In(r *reader, p uint32, b []byte) *int32 {
+	a := (*[8]byte)(b)
+	if r.disc(uint32(a[0]), 2, p) == 0 {
 		return nil
 	}
-	v := int32(p.int(s32T))
+	v := int32(binary.LittleEndian.Uint32(a[4:]))
 	return &v
 }
 
@@ -1346,11 +1644,21 @@ func lowerWitListString(s sink, v []string) {
 }
 
 // liftWitListString never returns nil, so an empty list marshals as [].
-func liftWitListString(s *source) []string {
-	v := []string{}
-	s.list(stringT, func(s *source, _ int) {
-		v = append(v, s.string())
-	})
+func liftWitListString(s *source) (v []string) {
+	r, p := s.r, s.next(listStringT)
+	if b := r.bytes(p, 8); b != nil {
+		v = liftWitListStringIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitListStringIn(r *reader, _ uint32, b []byte) []string {
+	_, n, elems := r.list(b, stringT)
+	v := make([]string, 0, n)
+	for ; n > 0 && r.err == nil; n-- {
+		v = append(v, r.string(elems[0:8]))
+		elems = elems[8:]
+	}
 	return v
 }
 
@@ -1367,12 +1675,20 @@ func lowerWitOptionU64(s sink, v *uint64) {
 	s.end(optionU64T, mark)
 }
 
-func liftWitOptionU64(s *source) *uint64 {
-	c, p := s.variant(optionU64T)
-	if c == 0 {
+func liftWitOptionU64(s *source) (v *uint64) {
+	r, p := s.r, s.next(optionU64T)
+	if b := r.bytes(p, 16); b != nil {
+		v = liftWitOptionU64In(r, p, b)
+	}
+	return v
+}
+
+func liftWitOptionU64In(r *reader, p uint32, b []byte) *uint64 {
+	a := (*[16]byte)(b)
+	if r.disc(uint32(a[0]), 2, p) == 0 {
 		return nil
 	}
-	v := p.int(u64T)
+	v := binary.LittleEndian.Uint64(a[8:])
 	return &v
 }
 
@@ -1389,12 +1705,20 @@ func lowerWitOptionGiveUpReason(s sink, v *witGiveUpReason) {
 	s.end(optionGiveUpReasonT, mark)
 }
 
-func liftWitOptionGiveUpReason(s *source) *witGiveUpReason {
-	c, p := s.variant(optionGiveUpReasonT)
-	if c == 0 {
+func liftWitOptionGiveUpReason(s *source) (v *witGiveUpReason) {
+	r, p := s.r, s.next(optionGiveUpReasonT)
+	if b := r.bytes(p, 2); b != nil {
+		v = liftWitOptionGiveUpReasonIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitOptionGiveUpReasonIn(r *reader, p uint32, b []byte) *witGiveUpReason {
+	a := (*[2]byte)(b)
+	if r.disc(uint32(a[0]), 2, p) == 0 {
 		return nil
 	}
-	v := liftWitGiveUpReason(p)
+	v := witGiveUpReason(r.disc(uint32(a[1]), 6, p+1))
 	return &v
 }
 
@@ -1411,12 +1735,20 @@ func lowerWitOptionPermit(s sink, v *witPermit) {
 	s.end(optionPermitT, mark)
 }
 
-func liftWitOptionPermit(s *source) *witPermit {
-	c, p := s.variant(optionPermitT)
-	if c == 0 {
+func liftWitOptionPermit(s *source) (v *witPermit) {
+	r, p := s.r, s.next(optionPermitT)
+	if b := r.bytes(p, 136); b != nil {
+		v = liftWitOptionPermitIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitOptionPermitIn(r *reader, p uint32, b []byte) *witPermit {
+	a := (*[136]byte)(b)
+	if r.disc(uint32(a[0]), 2, p) == 0 {
 		return nil
 	}
-	v := liftWitPermit(p)
+	v := liftWitPermitIn(r, p+8, a[8:136])
 	return &v
 }
 
@@ -1430,11 +1762,21 @@ func lowerWitListPlannedAttempt(s sink, v []witPlannedAttempt) {
 }
 
 // liftWitListPlannedAttempt never returns nil, so an empty list marshals as [].
-func liftWitListPlannedAttempt(s *source) []witPlannedAttempt {
-	v := []witPlannedAttempt{}
-	s.list(plannedAttemptT, func(s *source, _ int) {
-		v = append(v, liftWitPlannedAttempt(s))
-	})
+func liftWitListPlannedAttempt(s *source) (v []witPlannedAttempt) {
+	r, p := s.r, s.next(listPlannedAttemptT)
+	if b := r.bytes(p, 8); b != nil {
+		v = liftWitListPlannedAttemptIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitListPlannedAttemptIn(r *reader, _ uint32, b []byte) []witPlannedAttempt {
+	p, n, elems := r.list(b, plannedAttemptT)
+	v := make([]witPlannedAttempt, 0, n)
+	for ; n > 0 && r.err == nil; n-- {
+		v = append(v, liftWitPlannedAttemptIn(r, p, elems[0:40]))
+		p, elems = p+40, elems[40:]
+	}
 	return v
 }
 
@@ -1451,12 +1793,20 @@ func lowerWitOptionFailure(s sink, v *witFailure) {
 	s.end(optionFailureT, mark)
 }
 
-func liftWitOptionFailure(s *source) *witFailure {
-	c, p := s.variant(optionFailureT)
-	if c == 0 {
+func liftWitOptionFailure(s *source) (v *witFailure) {
+	r, p := s.r, s.next(optionFailureT)
+	if b := r.bytes(p, 80); b != nil {
+		v = liftWitOptionFailureIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitOptionFailureIn(r *reader, p uint32, b []byte) *witFailure {
+	a := (*[80]byte)(b)
+	if r.disc(uint32(a[0]), 2, p) == 0 {
 		return nil
 	}
-	v := liftWitFailure(p)
+	v := liftWitFailureIn(r, p+4, a[4:80])
 	return &v
 }
 
@@ -1470,11 +1820,21 @@ func lowerWitListLabel(s sink, v []witLabel) {
 }
 
 // liftWitListLabel never returns nil, so an empty list marshals as [].
-func liftWitListLabel(s *source) []witLabel {
-	v := []witLabel{}
-	s.list(labelT, func(s *source, _ int) {
-		v = append(v, liftWitLabel(s))
-	})
+func liftWitListLabel(s *source) (v []witLabel) {
+	r, p := s.r, s.next(listLabelT)
+	if b := r.bytes(p, 8); b != nil {
+		v = liftWitListLabelIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitListLabelIn(r *reader, _ uint32, b []byte) []witLabel {
+	p, n, elems := r.list(b, labelT)
+	v := make([]witLabel, 0, n)
+	for ; n > 0 && r.err == nil; n-- {
+		v = append(v, liftWitLabelIn(r, p, elems[0:16]))
+		p, elems = p+16, elems[16:]
+	}
 	return v
 }
 
@@ -1488,11 +1848,21 @@ func lowerWitListNotification(s sink, v []witNotification) {
 }
 
 // liftWitListNotification never returns nil, so an empty list marshals as [].
-func liftWitListNotification(s *source) []witNotification {
-	v := []witNotification{}
-	s.list(notificationT, func(s *source, _ int) {
-		v = append(v, liftWitNotification(s))
-	})
+func liftWitListNotification(s *source) (v []witNotification) {
+	r, p := s.r, s.next(listNotificationT)
+	if b := r.bytes(p, 8); b != nil {
+		v = liftWitListNotificationIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitListNotificationIn(r *reader, _ uint32, b []byte) []witNotification {
+	p, n, elems := r.list(b, notificationT)
+	v := make([]witNotification, 0, n)
+	for ; n > 0 && r.err == nil; n-- {
+		v = append(v, liftWitNotificationIn(r, p, elems[0:44]))
+		p, elems = p+44, elems[44:]
+	}
 	return v
 }
 
@@ -1506,11 +1876,21 @@ func lowerWitListSuppressed(s sink, v []witSuppressed) {
 }
 
 // liftWitListSuppressed never returns nil, so an empty list marshals as [].
-func liftWitListSuppressed(s *source) []witSuppressed {
-	v := []witSuppressed{}
-	s.list(suppressedT, func(s *source, _ int) {
-		v = append(v, liftWitSuppressed(s))
-	})
+func liftWitListSuppressed(s *source) (v []witSuppressed) {
+	r, p := s.r, s.next(listSuppressedT)
+	if b := r.bytes(p, 8); b != nil {
+		v = liftWitListSuppressedIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitListSuppressedIn(r *reader, _ uint32, b []byte) []witSuppressed {
+	p, n, elems := r.list(b, suppressedT)
+	v := make([]witSuppressed, 0, n)
+	for ; n > 0 && r.err == nil; n-- {
+		v = append(v, liftWitSuppressedIn(r, p, elems[0:20]))
+		p, elems = p+20, elems[20:]
+	}
 	return v
 }
 
@@ -1524,11 +1904,21 @@ func lowerWitListKeyedState(s sink, v []witKeyedState) {
 }
 
 // liftWitListKeyedState never returns nil, so an empty list marshals as [].
-func liftWitListKeyedState(s *source) []witKeyedState {
-	v := []witKeyedState{}
-	s.list(keyedStateT, func(s *source, _ int) {
-		v = append(v, liftWitKeyedState(s))
-	})
+func liftWitListKeyedState(s *source) (v []witKeyedState) {
+	r, p := s.r, s.next(listKeyedStateT)
+	if b := r.bytes(p, 8); b != nil {
+		v = liftWitListKeyedStateIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitListKeyedStateIn(r *reader, _ uint32, b []byte) []witKeyedState {
+	p, n, elems := r.list(b, keyedStateT)
+	v := make([]witKeyedState, 0, n)
+	for ; n > 0 && r.err == nil; n-- {
+		v = append(v, liftWitKeyedStateIn(r, p, elems[0:32]))
+		p, elems = p+32, elems[32:]
+	}
 	return v
 }
 
@@ -1542,11 +1932,21 @@ func lowerWitListRuleCount(s sink, v []witRuleCount) {
 }
 
 // liftWitListRuleCount never returns nil, so an empty list marshals as [].
-func liftWitListRuleCount(s *source) []witRuleCount {
-	v := []witRuleCount{}
-	s.list(ruleCountT, func(s *source, _ int) {
-		v = append(v, liftWitRuleCount(s))
-	})
+func liftWitListRuleCount(s *source) (v []witRuleCount) {
+	r, p := s.r, s.next(listRuleCountT)
+	if b := r.bytes(p, 8); b != nil {
+		v = liftWitListRuleCountIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitListRuleCountIn(r *reader, _ uint32, b []byte) []witRuleCount {
+	p, n, elems := r.list(b, ruleCountT)
+	v := make([]witRuleCount, 0, n)
+	for ; n > 0 && r.err == nil; n-- {
+		v = append(v, liftWitRuleCountIn(r, p, elems[0:12]))
+		p, elems = p+12, elems[12:]
+	}
 	return v
 }
 
@@ -1563,12 +1963,20 @@ func lowerWitOptionLogStream(s sink, v *witLogStream) {
 	s.end(optionLogStreamT, mark)
 }
 
-func liftWitOptionLogStream(s *source) *witLogStream {
-	c, p := s.variant(optionLogStreamT)
-	if c == 0 {
+func liftWitOptionLogStream(s *source) (v *witLogStream) {
+	r, p := s.r, s.next(optionLogStreamT)
+	if b := r.bytes(p, 2); b != nil {
+		v = liftWitOptionLogStreamIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitOptionLogStreamIn(r *reader, p uint32, b []byte) *witLogStream {
+	a := (*[2]byte)(b)
+	if r.disc(uint32(a[0]), 2, p) == 0 {
 		return nil
 	}
-	v := liftWitLogStream(p)
+	v := witLogStream(r.disc(uint32(a[1]), 3, p+1))
 	return &v
 }
 
@@ -1582,11 +1990,21 @@ func lowerWitListPolicyError(s sink, v []witPolicyError) {
 }
 
 // liftWitListPolicyError never returns nil, so an empty list marshals as [].
-func liftWitListPolicyError(s *source) []witPolicyError {
-	v := []witPolicyError{}
-	s.list(policyErrorT, func(s *source, _ int) {
-		v = append(v, liftWitPolicyError(s))
-	})
+func liftWitListPolicyError(s *source) (v []witPolicyError) {
+	r, p := s.r, s.next(listPolicyErrorT)
+	if b := r.bytes(p, 8); b != nil {
+		v = liftWitListPolicyErrorIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitListPolicyErrorIn(r *reader, _ uint32, b []byte) []witPolicyError {
+	p, n, elems := r.list(b, policyErrorT)
+	v := make([]witPolicyError, 0, n)
+	for ; n > 0 && r.err == nil; n-- {
+		v = append(v, liftWitPolicyErrorIn(r, p, elems[0:32]))
+		p, elems = p+32, elems[32:]
+	}
 	return v
 }
 
@@ -1612,12 +2030,20 @@ func lowerWitResultU32OrListPolicyError(s sink, v *witResultU32OrListPolicyError
 }
 
 func liftWitResultU32OrListPolicyError(s *source) (v witResultU32OrListPolicyError) {
-	c, p := s.variant(resultU32OrListPolicyErrorT)
-	v.IsErr = c == 1
+	r, p := s.r, s.next(resultU32OrListPolicyErrorT)
+	if b := r.bytes(p, 12); b != nil {
+		v = liftWitResultU32OrListPolicyErrorIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitResultU32OrListPolicyErrorIn(r *reader, p uint32, b []byte) (v witResultU32OrListPolicyError) {
+	a := (*[12]byte)(b)
+	v.IsErr = r.disc(uint32(a[0]), 2, p) == 1
 	if v.IsErr {
-		v.Err = liftWitListPolicyError(p)
+		v.Err = liftWitListPolicyErrorIn(r, p+4, a[4:12])
 	} else {
-		v.Ok = uint32(p.int(u32T))
+		v.Ok = binary.LittleEndian.Uint32(a[4:])
 	}
 	return v
 }
@@ -1644,12 +2070,20 @@ func lowerWitResultClassificationOrPolicyError(s sink, v *witResultClassificatio
 }
 
 func liftWitResultClassificationOrPolicyError(s *source) (v witResultClassificationOrPolicyError) {
-	c, p := s.variant(resultClassificationOrPolicyErrorT)
-	v.IsErr = c == 1
+	r, p := s.r, s.next(resultClassificationOrPolicyErrorT)
+	if b := r.bytes(p, 36); b != nil {
+		v = liftWitResultClassificationOrPolicyErrorIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitResultClassificationOrPolicyErrorIn(r *reader, p uint32, b []byte) (v witResultClassificationOrPolicyError) {
+	a := (*[36]byte)(b)
+	v.IsErr = r.disc(uint32(a[0]), 2, p) == 1
 	if v.IsErr {
-		v.Err = liftWitPolicyError(p)
+		v.Err = liftWitPolicyErrorIn(r, p+4, a[4:36])
 	} else {
-		v.Ok = liftWitClassification(p)
+		v.Ok = liftWitClassificationIn(r, p+4, a[4:28])
 	}
 	return v
 }
@@ -1676,12 +2110,20 @@ func lowerWitResultPermitOrPolicyError(s sink, v *witResultPermitOrPolicyError) 
 }
 
 func liftWitResultPermitOrPolicyError(s *source) (v witResultPermitOrPolicyError) {
-	c, p := s.variant(resultPermitOrPolicyErrorT)
-	v.IsErr = c == 1
+	r, p := s.r, s.next(resultPermitOrPolicyErrorT)
+	if b := r.bytes(p, 136); b != nil {
+		v = liftWitResultPermitOrPolicyErrorIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitResultPermitOrPolicyErrorIn(r *reader, p uint32, b []byte) (v witResultPermitOrPolicyError) {
+	a := (*[136]byte)(b)
+	v.IsErr = r.disc(uint32(a[0]), 2, p) == 1
 	if v.IsErr {
-		v.Err = liftWitPolicyError(p)
+		v.Err = liftWitPolicyErrorIn(r, p+8, a[8:40])
 	} else {
-		v.Ok = liftWitPermit(p)
+		v.Ok = liftWitPermitIn(r, p+8, a[8:136])
 	}
 	return v
 }
@@ -1708,12 +2150,20 @@ func lowerWitResultDecisionOrPolicyError(s sink, v *witResultDecisionOrPolicyErr
 }
 
 func liftWitResultDecisionOrPolicyError(s *source) (v witResultDecisionOrPolicyError) {
-	c, p := s.variant(resultDecisionOrPolicyErrorT)
-	v.IsErr = c == 1
+	r, p := s.r, s.next(resultDecisionOrPolicyErrorT)
+	if b := r.bytes(p, 168); b != nil {
+		v = liftWitResultDecisionOrPolicyErrorIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitResultDecisionOrPolicyErrorIn(r *reader, p uint32, b []byte) (v witResultDecisionOrPolicyError) {
+	a := (*[168]byte)(b)
+	v.IsErr = r.disc(uint32(a[0]), 2, p) == 1
 	if v.IsErr {
-		v.Err = liftWitPolicyError(p)
+		v.Err = liftWitPolicyErrorIn(r, p+8, a[8:40])
 	} else {
-		v.Ok = liftWitDecision(p)
+		v.Ok = liftWitDecisionIn(r, p+8, a[8:168])
 	}
 	return v
 }
@@ -1728,11 +2178,21 @@ func lowerWitListPlannedFailure(s sink, v []witPlannedFailure) {
 }
 
 // liftWitListPlannedFailure never returns nil, so an empty list marshals as [].
-func liftWitListPlannedFailure(s *source) []witPlannedFailure {
-	v := []witPlannedFailure{}
-	s.list(plannedFailureT, func(s *source, _ int) {
-		v = append(v, liftWitPlannedFailure(s))
-	})
+func liftWitListPlannedFailure(s *source) (v []witPlannedFailure) {
+	r, p := s.r, s.next(listPlannedFailureT)
+	if b := r.bytes(p, 8); b != nil {
+		v = liftWitListPlannedFailureIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitListPlannedFailureIn(r *reader, _ uint32, b []byte) []witPlannedFailure {
+	p, n, elems := r.list(b, plannedFailureT)
+	v := make([]witPlannedFailure, 0, n)
+	for ; n > 0 && r.err == nil; n-- {
+		v = append(v, liftWitPlannedFailureIn(r, p, elems[0:296]))
+		p, elems = p+296, elems[296:]
+	}
 	return v
 }
 
@@ -1758,12 +2218,20 @@ func lowerWitResultListPlannedFailureOrPolicyError(s sink, v *witResultListPlann
 }
 
 func liftWitResultListPlannedFailureOrPolicyError(s *source) (v witResultListPlannedFailureOrPolicyError) {
-	c, p := s.variant(resultListPlannedFailureOrPolicyErrorT)
-	v.IsErr = c == 1
+	r, p := s.r, s.next(resultListPlannedFailureOrPolicyErrorT)
+	if b := r.bytes(p, 36); b != nil {
+		v = liftWitResultListPlannedFailureOrPolicyErrorIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitResultListPlannedFailureOrPolicyErrorIn(r *reader, p uint32, b []byte) (v witResultListPlannedFailureOrPolicyError) {
+	a := (*[36]byte)(b)
+	v.IsErr = r.disc(uint32(a[0]), 2, p) == 1
 	if v.IsErr {
-		v.Err = liftWitPolicyError(p)
+		v.Err = liftWitPolicyErrorIn(r, p+4, a[4:36])
 	} else {
-		v.Ok = liftWitListPlannedFailure(p)
+		v.Ok = liftWitListPlannedFailureIn(r, p+4, a[4:12])
 	}
 	return v
 }
@@ -1790,12 +2258,20 @@ func lowerWitResultSharedStateOrPolicyError(s sink, v *witResultSharedStateOrPol
 }
 
 func liftWitResultSharedStateOrPolicyError(s *source) (v witResultSharedStateOrPolicyError) {
-	c, p := s.variant(resultSharedStateOrPolicyErrorT)
-	v.IsErr = c == 1
+	r, p := s.r, s.next(resultSharedStateOrPolicyErrorT)
+	if b := r.bytes(p, 56); b != nil {
+		v = liftWitResultSharedStateOrPolicyErrorIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitResultSharedStateOrPolicyErrorIn(r *reader, p uint32, b []byte) (v witResultSharedStateOrPolicyError) {
+	a := (*[56]byte)(b)
+	v.IsErr = r.disc(uint32(a[0]), 2, p) == 1
 	if v.IsErr {
-		v.Err = liftWitPolicyError(p)
+		v.Err = liftWitPolicyErrorIn(r, p+8, a[8:40])
 	} else {
-		v.Ok = liftWitSharedState(p)
+		v.Ok = liftWitSharedStateIn(r, p+8, a[8:56])
 	}
 	return v
 }
@@ -1822,12 +2298,20 @@ func lowerWitResultFastPathOrPolicyError(s sink, v *witResultFastPathOrPolicyErr
 }
 
 func liftWitResultFastPathOrPolicyError(s *source) (v witResultFastPathOrPolicyError) {
-	c, p := s.variant(resultFastPathOrPolicyErrorT)
-	v.IsErr = c == 1
+	r, p := s.r, s.next(resultFastPathOrPolicyErrorT)
+	if b := r.bytes(p, 152); b != nil {
+		v = liftWitResultFastPathOrPolicyErrorIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitResultFastPathOrPolicyErrorIn(r *reader, p uint32, b []byte) (v witResultFastPathOrPolicyError) {
+	a := (*[152]byte)(b)
+	v.IsErr = r.disc(uint32(a[0]), 2, p) == 1
 	if v.IsErr {
-		v.Err = liftWitPolicyError(p)
+		v.Err = liftWitPolicyErrorIn(r, p+8, a[8:40])
 	} else {
-		v.Ok = liftWitFastPath(p)
+		v.Ok = liftWitFastPathIn(r, p+8, a[8:152])
 	}
 	return v
 }
@@ -1854,12 +2338,20 @@ func lowerWitResultScheduleOrPolicyError(s sink, v *witResultScheduleOrPolicyErr
 }
 
 func liftWitResultScheduleOrPolicyError(s *source) (v witResultScheduleOrPolicyError) {
-	c, p := s.variant(resultScheduleOrPolicyErrorT)
-	v.IsErr = c == 1
+	r, p := s.r, s.next(resultScheduleOrPolicyErrorT)
+	if b := r.bytes(p, 36); b != nil {
+		v = liftWitResultScheduleOrPolicyErrorIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitResultScheduleOrPolicyErrorIn(r *reader, p uint32, b []byte) (v witResultScheduleOrPolicyError) {
+	a := (*[36]byte)(b)
+	v.IsErr = r.disc(uint32(a[0]), 2, p) == 1
 	if v.IsErr {
-		v.Err = liftWitPolicyError(p)
+		v.Err = liftWitPolicyErrorIn(r, p+4, a[4:36])
 	} else {
-		v.Ok = liftWitSchedule(p)
+		v.Ok = liftWitScheduleIn(r, p+4, a[4:16])
 	}
 	return v
 }
@@ -1886,12 +2378,20 @@ func lowerWitResultEvaluationOrPolicyError(s sink, v *witResultEvaluationOrPolic
 }
 
 func liftWitResultEvaluationOrPolicyError(s *source) (v witResultEvaluationOrPolicyError) {
-	c, p := s.variant(resultEvaluationOrPolicyErrorT)
-	v.IsErr = c == 1
+	r, p := s.r, s.next(resultEvaluationOrPolicyErrorT)
+	if b := r.bytes(p, 48); b != nil {
+		v = liftWitResultEvaluationOrPolicyErrorIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitResultEvaluationOrPolicyErrorIn(r *reader, p uint32, b []byte) (v witResultEvaluationOrPolicyError) {
+	a := (*[48]byte)(b)
+	v.IsErr = r.disc(uint32(a[0]), 2, p) == 1
 	if v.IsErr {
-		v.Err = liftWitPolicyError(p)
+		v.Err = liftWitPolicyErrorIn(r, p+8, a[8:40])
 	} else {
-		v.Ok = liftWitEvaluation(p)
+		v.Ok = liftWitEvaluationIn(r, p+8, a[8:48])
 	}
 	return v
 }
@@ -1918,12 +2418,20 @@ func lowerWitResultNeededKeysOrPolicyError(s sink, v *witResultNeededKeysOrPolic
 }
 
 func liftWitResultNeededKeysOrPolicyError(s *source) (v witResultNeededKeysOrPolicyError) {
-	c, p := s.variant(resultNeededKeysOrPolicyErrorT)
-	v.IsErr = c == 1
+	r, p := s.r, s.next(resultNeededKeysOrPolicyErrorT)
+	if b := r.bytes(p, 36); b != nil {
+		v = liftWitResultNeededKeysOrPolicyErrorIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitResultNeededKeysOrPolicyErrorIn(r *reader, p uint32, b []byte) (v witResultNeededKeysOrPolicyError) {
+	a := (*[36]byte)(b)
+	v.IsErr = r.disc(uint32(a[0]), 2, p) == 1
 	if v.IsErr {
-		v.Err = liftWitPolicyError(p)
+		v.Err = liftWitPolicyErrorIn(r, p+4, a[4:36])
 	} else {
-		v.Ok = liftWitNeededKeys(p)
+		v.Ok = liftWitNeededKeysIn(r, p+4, a[4:16])
 	}
 	return v
 }
@@ -1950,12 +2458,20 @@ func lowerWitResultKeyedEvaluationOrPolicyError(s sink, v *witResultKeyedEvaluat
 }
 
 func liftWitResultKeyedEvaluationOrPolicyError(s *source) (v witResultKeyedEvaluationOrPolicyError) {
-	c, p := s.variant(resultKeyedEvaluationOrPolicyErrorT)
-	v.IsErr = c == 1
+	r, p := s.r, s.next(resultKeyedEvaluationOrPolicyErrorT)
+	if b := r.bytes(p, 48); b != nil {
+		v = liftWitResultKeyedEvaluationOrPolicyErrorIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitResultKeyedEvaluationOrPolicyErrorIn(r *reader, p uint32, b []byte) (v witResultKeyedEvaluationOrPolicyError) {
+	a := (*[48]byte)(b)
+	v.IsErr = r.disc(uint32(a[0]), 2, p) == 1
 	if v.IsErr {
-		v.Err = liftWitPolicyError(p)
+		v.Err = liftWitPolicyErrorIn(r, p+8, a[8:40])
 	} else {
-		v.Ok = liftWitKeyedEvaluation(p)
+		v.Ok = liftWitKeyedEvaluationIn(r, p+8, a[8:48])
 	}
 	return v
 }
@@ -1970,11 +2486,21 @@ func lowerWitListSink(s sink, v []witSink) {
 }
 
 // liftWitListSink never returns nil, so an empty list marshals as [].
-func liftWitListSink(s *source) []witSink {
-	v := []witSink{}
-	s.list(sinkT, func(s *source, _ int) {
-		v = append(v, liftWitSink(s))
-	})
+func liftWitListSink(s *source) (v []witSink) {
+	r, p := s.r, s.next(listSinkT)
+	if b := r.bytes(p, 8); b != nil {
+		v = liftWitListSinkIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitListSinkIn(r *reader, _ uint32, b []byte) []witSink {
+	p, n, elems := r.list(b, sinkT)
+	v := make([]witSink, 0, n)
+	for ; n > 0 && r.err == nil; n-- {
+		v = append(v, liftWitSinkIn(r, p, elems[0:72]))
+		p, elems = p+72, elems[72:]
+	}
 	return v
 }
 
@@ -1991,12 +2517,20 @@ func lowerWitOptionListSink(s sink, v *[]witSink) {
 	s.end(optionListSinkT, mark)
 }
 
-func liftWitOptionListSink(s *source) *[]witSink {
-	c, p := s.variant(optionListSinkT)
-	if c == 0 {
+func liftWitOptionListSink(s *source) (v *[]witSink) {
+	r, p := s.r, s.next(optionListSinkT)
+	if b := r.bytes(p, 12); b != nil {
+		v = liftWitOptionListSinkIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitOptionListSinkIn(r *reader, p uint32, b []byte) *[]witSink {
+	a := (*[12]byte)(b)
+	if r.disc(uint32(a[0]), 2, p) == 0 {
 		return nil
 	}
-	v := liftWitListSink(p)
+	v := liftWitListSinkIn(r, p+4, a[4:12])
 	return &v
 }
 
@@ -2022,12 +2556,20 @@ func lowerWitResultOptionListSinkOrPolicyError(s sink, v *witResultOptionListSin
 }
 
 func liftWitResultOptionListSinkOrPolicyError(s *source) (v witResultOptionListSinkOrPolicyError) {
-	c, p := s.variant(resultOptionListSinkOrPolicyErrorT)
-	v.IsErr = c == 1
+	r, p := s.r, s.next(resultOptionListSinkOrPolicyErrorT)
+	if b := r.bytes(p, 36); b != nil {
+		v = liftWitResultOptionListSinkOrPolicyErrorIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitResultOptionListSinkOrPolicyErrorIn(r *reader, p uint32, b []byte) (v witResultOptionListSinkOrPolicyError) {
+	a := (*[36]byte)(b)
+	v.IsErr = r.disc(uint32(a[0]), 2, p) == 1
 	if v.IsErr {
-		v.Err = liftWitPolicyError(p)
+		v.Err = liftWitPolicyErrorIn(r, p+4, a[4:36])
 	} else {
-		v.Ok = liftWitOptionListSink(p)
+		v.Ok = liftWitOptionListSinkIn(r, p+4, a[4:16])
 	}
 	return v
 }
@@ -2054,12 +2596,20 @@ func lowerWitResultRedactionReportOrPolicyError(s sink, v *witResultRedactionRep
 }
 
 func liftWitResultRedactionReportOrPolicyError(s *source) (v witResultRedactionReportOrPolicyError) {
-	c, p := s.variant(resultRedactionReportOrPolicyErrorT)
-	v.IsErr = c == 1
+	r, p := s.r, s.next(resultRedactionReportOrPolicyErrorT)
+	if b := r.bytes(p, 36); b != nil {
+		v = liftWitResultRedactionReportOrPolicyErrorIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitResultRedactionReportOrPolicyErrorIn(r *reader, p uint32, b []byte) (v witResultRedactionReportOrPolicyError) {
+	a := (*[36]byte)(b)
+	v.IsErr = r.disc(uint32(a[0]), 2, p) == 1
 	if v.IsErr {
-		v.Err = liftWitPolicyError(p)
+		v.Err = liftWitPolicyErrorIn(r, p+4, a[4:36])
 	} else {
-		v.Ok = liftWitRedactionReport(p)
+		v.Ok = liftWitRedactionReportIn(r, p+4, a[4:20])
 	}
 	return v
 }
@@ -2086,12 +2636,20 @@ func lowerWitResultLogReportOrPolicyError(s sink, v *witResultLogReportOrPolicyE
 }
 
 func liftWitResultLogReportOrPolicyError(s *source) (v witResultLogReportOrPolicyError) {
-	c, p := s.variant(resultLogReportOrPolicyErrorT)
-	v.IsErr = c == 1
+	r, p := s.r, s.next(resultLogReportOrPolicyErrorT)
+	if b := r.bytes(p, 120); b != nil {
+		v = liftWitResultLogReportOrPolicyErrorIn(r, p, b)
+	}
+	return v
+}
+
+func liftWitResultLogReportOrPolicyErrorIn(r *reader, p uint32, b []byte) (v witResultLogReportOrPolicyError) {
+	a := (*[120]byte)(b)
+	v.IsErr = r.disc(uint32(a[0]), 2, p) == 1
 	if v.IsErr {
-		v.Err = liftWitPolicyError(p)
+		v.Err = liftWitPolicyErrorIn(r, p+8, a[8:40])
 	} else {
-		v.Ok = liftWitLogReport(p)
+		v.Ok = liftWitLogReportIn(r, p+8, a[8:120])
 	}
 	return v
 }

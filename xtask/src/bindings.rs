@@ -935,19 +935,144 @@ fn go_lower(m: &Model, ty: &Ty, s: &str, place: &str) -> String {
     }
 }
 
-/// An expression lifting a go_type(ty) from source `src`.
-fn go_lift(ty: &Ty, src: &str) -> String {
+/// wit-parser's layout of a type the model reaches.
+fn go_layout<'a>(m: &'a Model, ty: &Ty) -> &'a Layout {
+    m.layouts
+        .get(ty)
+        .unwrap_or_else(|| panic!("no layout for {}", wit_text(ty)))
+}
+
+/// The cases of an enum, if `ty` names one.
+fn go_enum_cases<'a>(m: &'a Model, ty: &Ty) -> Option<&'a [String]> {
+    let Ty::Named(n) = ty else { return None };
+    m.types.iter().find_map(|t| match &t.def {
+        Def::Enum(cases) if &t.name == n => Some(cases.as_slice()),
+        _ => None,
+    })
+}
+
+/// A variant's discriminant width and payload offset, as the canonical
+/// ABI lays it out: `cases` cases, the payloads' types `payloads`.
+fn go_variant(m: &Model, cases: usize, payloads: &[&Ty]) -> (usize, usize) {
+    let disc = match cases {
+        0..=0x100 => 1,
+        0x101..=0x1_0000 => 2,
+        _ => 4,
+    };
+    let align = payloads
+        .iter()
+        .map(|t| go_layout(m, t).align)
+        .fold(disc, usize::max);
+    (disc, disc.div_ceil(align) * align)
+}
+
+/// An address `p` plus a constant offset.
+fn go_at(p: &str, off: usize) -> String {
+    if off == 0 {
+        p.to_string()
+    } else {
+        format!("{p}+{off}")
+    }
+}
+
+/// A discriminant of `width` bytes at `b[off]`, as a uint32.
+fn go_disc(width: usize, b: &str, off: usize) -> String {
+    match width {
+        1 => format!("uint32({b}[{off}])"),
+        2 => format!("uint32(binary.LittleEndian.Uint16({b}[{off}:]))"),
+        _ => format!("binary.LittleEndian.Uint32({b}[{off}:])"),
+    }
+}
+
+/// An expression lifting a go_type(ty) stored at `b[off:]`, where `b` (a
+/// byte slice or array pointer, already bounds-checked) holds guest memory
+/// from address `p`; `r` is the reader. Integers load at constant offsets;
+/// enums, strings and composite types go through the reader, which checks
+/// discriminants, pointers and UTF-8.
+fn go_lift_in(m: &Model, ty: &Ty, p: &str, b: &str, off: usize) -> String {
+    let le = |f: &str| format!("binary.LittleEndian.{f}({b}[{off}:])");
     match ty {
-        Ty::Bool => format!("{src}.int(boolT) != 0"),
-        Ty::String => format!("{src}.string()"),
-        Ty::U64 => format!("{src}.int(u64T)"),
+        Ty::Bool => format!("{b}[{off}] != 0"),
+        Ty::U8 => format!("{b}[{off}]"),
+        Ty::S8 => format!("int8({b}[{off}])"),
+        Ty::U16 => le("Uint16"),
+        Ty::S16 => format!("int16({})", le("Uint16")),
+        Ty::U32 => le("Uint32"),
+        Ty::S32 => format!("int32({})", le("Uint32")),
+        Ty::U64 => le("Uint64"),
+        Ty::S64 => format!("int64({})", le("Uint64")),
+        Ty::String => format!("r.string({b}[{off}:{}])", off + 8),
+        _ => {
+            if let Some(cases) = go_enum_cases(m, ty) {
+                let (width, _) = go_variant(m, cases.len(), &[]);
+                return format!(
+                    "{}(r.disc({}, {}, {}))",
+                    go_type(ty),
+                    go_disc(width, b, off),
+                    cases.len(),
+                    go_at(p, off)
+                );
+            }
+            let size = go_layout(m, ty).size;
+            format!(
+                "liftWit{}In(r, {}, {b}[{off}:{}])",
+                go_stem(ty),
+                go_at(p, off),
+                off + size
+            )
+        }
+    }
+}
+
+/// An expression lifting a function's result of type `ty` from source `s`.
+fn go_lift_result(ty: &Ty) -> String {
+    match ty {
+        Ty::Bool => "s.int(boolT) != 0".into(),
+        Ty::String => "s.string()".into(),
+        Ty::U64 => "s.int(u64T)".into(),
         Ty::Named(_) | Ty::Option(_) | Ty::List(_) | Ty::Result(..) => {
-            format!("liftWit{}({src})", go_stem(ty))
+            format!("liftWit{}(s)", go_stem(ty))
         }
         // Loads zero-extend; the conversion keeps the low bits, which
         // restores a signed value's sign.
-        int => format!("{}({src}.int({}))", go_type(int), go_abi(int)),
+        int => format!("{}(s.int({}))", go_type(int), go_abi(int)),
     }
+}
+
+/// The `liftWit{stem}(s *source)` entry point of a type: one bounds check
+/// for the whole value, then lifting from the bytes.
+fn go_lift_source(o: &mut String, m: &Model, ty: &Ty) {
+    let stem = go_stem(ty);
+    let size = go_layout(m, ty).size;
+    let body = match go_enum_cases(m, ty) {
+        Some(_) => go_lift_in(m, ty, "p", "b", 0),
+        None => format!("liftWit{stem}In(r, p, b)"),
+    };
+    writeln!(
+        o,
+        "func liftWit{stem}(s *source) (v {}) {{\n\tr, p := s.r, s.next({})\n\tif b := r.bytes(p, {size}); b != nil {{\n\t\tv = {body}\n\t}}\n\treturn v\n}}",
+        go_type(ty),
+        go_abi(ty)
+    )
+    .unwrap();
+}
+
+/// The head of a `liftWit{stem}In` function, which lifts a value from `b`,
+/// its bytes at address `p`, viewed as an array so that its constant
+/// offsets need no bounds checks.
+fn go_lift_in_head(o: &mut String, ty: &Ty, p: &str, named_result: bool) {
+    let gt = go_type(ty);
+    let result = if named_result {
+        format!("(v {gt})")
+    } else {
+        gt
+    };
+    writeln!(
+        o,
+        "func liftWit{}In(r *reader, {p} uint32, b []byte) {result} {{",
+        go_stem(ty)
+    )
+    .unwrap();
 }
 
 /// Anonymous types (options, lists, results) reachable from `ty`, inner first.
@@ -986,6 +1111,12 @@ package backstop
 // their names), a lower and a lift function per type, and each exported
 // function's descriptor and parameters. The hand-written glue (wit.go)
 // converts between these and the public types by name.
+//
+// Lifting reads each value from one bounds-checked view of its bytes
+// (liftWit*In), at the constant offsets wit-parser computes; the reader
+// checks discriminants, pointers, lengths and UTF-8.
+
+import \"encoding/binary\"
 ",
     );
 
@@ -1032,13 +1163,7 @@ package backstop
                     writeln!(o, "\tcase \"{c}\":\n\t\treturn {i}, true").unwrap();
                 }
                 writeln!(o, "\t}}\n\treturn 0, false\n}}\n").unwrap();
-                writeln!(o, "func liftWit{stem}(s *source) {go_name} {{").unwrap();
-                writeln!(
-                    o,
-                    "\tc, _ := s.variant({abi}) // rejects an out-of-range case"
-                )
-                .unwrap();
-                writeln!(o, "\treturn {go_name}(c)\n}}").unwrap();
+                go_lift_source(&mut o, m, &Ty::Named(t.name.clone()));
             }
             Def::Record(fields) => {
                 writeln!(o, "// {go_name} is the WIT record {}.", t.name).unwrap();
@@ -1057,10 +1182,17 @@ package backstop
                     writeln!(o, "\t{}", go_lower(m, ty, "r", &format!("v.{}", camel(n)))).unwrap();
                 }
                 writeln!(o, "}}\n").unwrap();
-                writeln!(o, "func liftWit{stem}(s *source) (v {go_name}) {{").unwrap();
-                writeln!(o, "\tr := s.record({abi})").unwrap();
-                for (n, ty) in fields {
-                    writeln!(o, "\tv.{} = {}", camel(n), go_lift(ty, "r")).unwrap();
+                let ty = Ty::Named(t.name.clone());
+                go_lift_source(&mut o, m, &ty);
+                writeln!(o).unwrap();
+                go_lift_in_head(&mut o, &ty, "p", true);
+                let l = go_layout(m, &ty);
+                if !fields.is_empty() {
+                    writeln!(o, "\ta := (*[{}]byte)(b)", l.size).unwrap();
+                }
+                for ((n, fty), off) in fields.iter().zip(&l.offsets) {
+                    let lift = go_lift_in(m, fty, "p", "a", *off);
+                    writeln!(o, "\tv.{} = {lift}", camel(n)).unwrap();
                 }
                 writeln!(o, "\treturn v\n}}").unwrap();
                 fields.iter().for_each(|(_, ty)| go_anon(ty, &mut anon));
@@ -1092,13 +1224,19 @@ package backstop
                     go_lower(m, inner, "p", "*v")
                 )
                 .unwrap();
-                writeln!(o, "func liftWit{stem}(s *source) {gt} {{").unwrap();
+                go_lift_source(&mut o, m, ty);
+                writeln!(o).unwrap();
+                go_lift_in_head(&mut o, ty, "p", false);
+                let (width, payload) = go_variant(m, 2, &[inner]);
                 writeln!(
                     o,
-                    "\tc, p := s.variant({abi})\n\tif c == 0 {{\n\t\treturn nil\n\t}}"
+                    "\ta := (*[{}]byte)(b)\n\tif r.disc({}, 2, p) == 0 {{\n\t\treturn nil\n\t}}",
+                    go_layout(m, ty).size,
+                    go_disc(width, "a", 0)
                 )
                 .unwrap();
-                writeln!(o, "\tv := {}\n\treturn &v\n}}", go_lift(inner, "p")).unwrap();
+                let lift = go_lift_in(m, inner, "p", "a", payload);
+                writeln!(o, "\tv := {lift}\n\treturn &v\n}}").unwrap();
             }
             Ty::List(inner) => {
                 writeln!(o, "var {abi} = listOf({})\n", go_abi(inner)).unwrap();
@@ -1115,13 +1253,35 @@ package backstop
                     "// liftWit{stem} never returns nil, so an empty list marshals as []."
                 )
                 .unwrap();
-                writeln!(o, "func liftWit{stem}(s *source) {gt} {{").unwrap();
-                writeln!(o, "\tv := {gt}{{}}").unwrap();
+                go_lift_source(&mut o, m, ty);
+                writeln!(o).unwrap();
+                go_lift_in_head(&mut o, ty, "_", false);
+                // Only enums and composite elements need their address.
+                let by_address = matches!(
+                    inner.as_ref(),
+                    Ty::Named(_) | Ty::Option(_) | Ty::List(_) | Ty::Result(..)
+                );
+                let (p, next) = if by_address {
+                    ("p", "p, elems = p+")
+                } else {
+                    ("_", "elems = ")
+                };
+                let size = go_layout(m, inner).size;
+                let next = if by_address {
+                    format!("{next}{size}, elems[{size}:]")
+                } else {
+                    format!("{next}elems[{size}:]")
+                };
                 writeln!(
                     o,
-                    "\ts.list({}, func(s *source, _ int) {{\n\t\tv = append(v, {})\n\t}})\n\treturn v\n}}",
-                    go_abi(inner),
-                    go_lift(inner, "s")
+                    "\t{p}, n, elems := r.list(b, {})\n\tv := make({gt}, 0, n)",
+                    go_abi(inner)
+                )
+                .unwrap();
+                writeln!(
+                    o,
+                    "\tfor ; n > 0 && r.err == nil; n-- {{\n\t\tv = append(v, {})\n\t\t{next}\n\t}}\n\treturn v\n}}",
+                    go_lift_in(m, inner, "p", "elems", 0)
                 )
                 .unwrap();
             }
@@ -1161,32 +1321,33 @@ package backstop
                     "\t{p}, mark := s.variant({abi}, 0)\n{body}\ts.end({abi}, mark)\n}}\n"
                 )
                 .unwrap();
-                writeln!(o, "func liftWit{stem}(s *source) (v {gt}) {{").unwrap();
-                let p = if ok.is_some() || err.is_some() {
-                    "p"
-                } else {
-                    "_"
-                };
-                writeln!(o, "\tc, {p} := s.variant({abi})").unwrap();
-                writeln!(o, "\tv.IsErr = c == 1").unwrap();
+                go_lift_source(&mut o, m, ty);
+                writeln!(o).unwrap();
+                go_lift_in_head(&mut o, ty, "p", true);
+                let payloads: Vec<&Ty> = ok.iter().chain(err.iter()).map(|t| &**t).collect();
+                let (width, payload) = go_variant(m, 2, &payloads);
+                writeln!(
+                    o,
+                    "\ta := (*[{}]byte)(b)\n\tv.IsErr = r.disc({}, 2, p) == 1",
+                    go_layout(m, ty).size,
+                    go_disc(width, "a", 0)
+                )
+                .unwrap();
+                let lift = |t: &Ty| go_lift_in(m, t, "p", "a", payload);
                 match (ok, err) {
                     (Some(ok), Some(err)) => writeln!(
                         o,
                         "\tif v.IsErr {{\n\t\tv.Err = {}\n\t}} else {{\n\t\tv.Ok = {}\n\t}}",
-                        go_lift(err, "p"),
-                        go_lift(ok, "p")
+                        lift(err),
+                        lift(ok)
                     )
                     .unwrap(),
                     (Some(ok), None) => {
-                        writeln!(o, "\tif !v.IsErr {{\n\t\tv.Ok = {}\n\t}}", go_lift(ok, "p"))
-                            .unwrap()
+                        writeln!(o, "\tif !v.IsErr {{\n\t\tv.Ok = {}\n\t}}", lift(ok)).unwrap()
                     }
-                    (None, Some(err)) => writeln!(
-                        o,
-                        "\tif v.IsErr {{\n\t\tv.Err = {}\n\t}}",
-                        go_lift(err, "p")
-                    )
-                    .unwrap(),
+                    (None, Some(err)) => {
+                        writeln!(o, "\tif v.IsErr {{\n\t\tv.Err = {}\n\t}}", lift(err)).unwrap()
+                    }
                     (None, None) => {}
                 }
                 writeln!(o, "\treturn v\n}}").unwrap();
@@ -1248,7 +1409,7 @@ package backstop
                 o,
                 "func liftWit{stem}Result(s *source) {} {{\n\treturn {}\n}}",
                 go_type(ty),
-                go_lift(ty, "s")
+                go_lift_result(ty)
             )
             .unwrap();
         }
