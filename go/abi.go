@@ -506,7 +506,16 @@ type reader struct {
 	buf     []byte
 	err     error
 	sources []source // see at
+	// strs interns short strings: the rule names, reasons and codes that
+	// results repeat are copied out of the guest once, not per result.
+	strs map[string]string
 }
+
+// Interning limits: strings up to internMaxLen bytes, up to internMax of them.
+const (
+	internMaxLen = 32
+	internMax    = 256
+)
 
 // at returns a source loading from ptr (from a chunk; see slabChunk).
 func (r *reader) at(ptr uint32) *source {
@@ -559,11 +568,24 @@ func (r *reader) string(b []byte) string {
 	if data == nil {
 		return ""
 	}
+	short := len(data) <= internMaxLen
+	if short {
+		if s, ok := r.strs[string(data)]; ok { // no copy: the compiler looks up data in place
+			return s
+		}
+	}
 	if !utf8.Valid(data) {
 		r.fail("string at %#x is not valid UTF-8", p)
 		return ""
 	}
-	return string(data)
+	s := string(data)
+	if short && len(r.strs) < internMax {
+		if r.strs == nil {
+			r.strs = make(map[string]string)
+		}
+		r.strs[s] = s
+	}
+	return s
 }
 
 // list checks the list of elems whose (ptr, len) pair b holds, and returns

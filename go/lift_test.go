@@ -135,3 +135,30 @@ func TestLiftEmptyListIsNotNil(t *testing.T) {
 		t.Errorf("got %#v", got)
 	}
 }
+
+// Interned strings are still copied out, checked and bounded.
+func TestLiftInternsShortStrings(t *testing.T) {
+	m := make(fakeMem, 64)
+	putStr(m, 0, 32, "rule-a")
+	r := viewReader(m)
+	a, b := r.string(m[0:8]), r.string(m[0:8])
+	copy(m[32:], "rule-b")
+	if a != "rule-a" || b != "rule-a" || r.string(m[0:8]) != "rule-b" || r.err != nil {
+		t.Errorf("got %q %q (%v)", a, b, r.err)
+	}
+	putStr(m, 8, 48, "\xff")
+	if r.string(m[8:16]); !errors.Is(r.err, errABI) {
+		t.Errorf("invalid UTF-8: got %v", r.err)
+	}
+	r = viewReader(m)
+	for i := range internMax + 10 {
+		binary.LittleEndian.PutUint32(m[16:], uint32(i%64))
+		binary.LittleEndian.PutUint32(m[20:], 0)
+		r.string(m[16:24])
+		putStr(m, 24, 0, string(rune('a'+i%26))+string(rune('a'+i/26)))
+		r.string(m[24:32])
+	}
+	if len(r.strs) > internMax {
+		t.Errorf("%d interned strings", len(r.strs))
+	}
+}
