@@ -232,7 +232,7 @@ fn main() {
         let epoch_failed = (med[6] - med[5]) / 2.0;
         println!();
         println!(
-            "runaway protection, per failed attempt (the two failures cost one plan-failures call): fuel {ours_failed:.0} ns, epoch interruption {epoch_failed:.0} ns"
+            "runaway protection, per failed attempt (two guest calls): fuel {ours_failed:.0} ns, epoch interruption {epoch_failed:.0} ns"
         );
     }
 }

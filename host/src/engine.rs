@@ -211,8 +211,6 @@ impl Engine {
             bindings,
             policies: HashMap::default(),
             next_id: 0,
-            #[cfg(test)]
-            guest_calls: 0,
         })
     }
 
@@ -329,9 +327,6 @@ pub struct Session {
     bindings: Backstop,
     policies: HashMap<u64, LoadedPolicy, IdHash>,
     next_id: u64,
-    /// Guest calls made so far (unit tests count what a path costs).
-    #[cfg(test)]
-    pub(crate) guest_calls: u64,
 }
 
 /// A fresh operation's first permit, as the guest's fast-path answer gives
@@ -838,10 +833,6 @@ impl Session {
         &mut self,
         f: impl FnOnce(&Backstop, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T> {
-        #[cfg(test)]
-        {
-            self.guest_calls += 1;
-        }
         self.engine.inner.arm(&mut self.store)?;
         match f(&self.bindings, &mut self.store) {
             Ok(value) => Ok(value),

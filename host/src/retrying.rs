@@ -24,9 +24,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::engine::{FreshPermit, Policy, Session};
 use crate::error::Error;
-use crate::planner::{
-    AttemptFailure, Decision, GiveUpReason, Permit, PlannedFailure, RetryState, SharedState,
-};
+use crate::planner::{AttemptFailure, Decision, GiveUpReason, Permit, RetryState, SharedState};
 pub use crate::pushback::{Pushback, parse_grpc_pushback, parse_retry_after};
 use crate::types::Failure;
 
@@ -289,62 +287,6 @@ struct FirstFailure<E> {
     err: E,
 }
 
-/// How many failed attempts one `plan-failures` call plans (its first
-/// decision and what the same failure decides when it repeats).
-const PLANNED_FAILURES: u32 = 16;
-
-/// One operation's last [`Session::plan_failures`] answer, kept so that a
-/// repeated failure costs no guest call. The loop takes an entry only while
-/// the failure, its pushback and the states it holds are exactly the ones the
-/// entry was computed for; it derives nothing itself. The last decision is
-/// always `entries[next - 1].decision` (every failure either takes an entry
-/// or starts a new plan).
-struct Plan {
-    entries: Vec<PlannedFailure>,
-    /// The entry the next failure takes (at least 1).
-    next: usize,
-    /// The failure and pushback the entries were computed for.
-    failure: Failure,
-    pushback_ms: Option<u64>,
-}
-
-impl Plan {
-    /// The permit the guest gave for the next attempt after the last
-    /// decision, when the loop holds the very states that decision left.
-    fn next_permit(&self, state: &RetryState, shared: &SharedState) -> Option<&Permit> {
-        let last = self.entries.get(self.next.checked_sub(1)?)?;
-        let permit = last.next_permit.as_ref()?;
-        (last.decision.state == *state && last.decision.shared == *shared).then_some(permit)
-    }
-
-    /// The entry that answers `outcome` in `state` and `shared`: the next one,
-    /// when the failure and pushback are the plan's and the states are the
-    /// ones the previous entry's next permit left.
-    fn entry_for(
-        &self,
-        outcome: &AttemptFailure,
-        state: &RetryState,
-        shared: &SharedState,
-    ) -> Option<usize> {
-        if self.next >= self.entries.len()
-            || outcome.pushback_ms != self.pushback_ms
-            || outcome.failure != self.failure
-        {
-            return None;
-        }
-        let permit = self.entries.get(self.next - 1)?.next_permit.as_ref()?;
-        (permit.state == *state && permit.shared == *shared).then_some(self.next)
-    }
-}
-
-/// Where a failed attempt's decision comes from.
-enum Answer {
-    /// The kept plan's entry.
-    Planned(usize),
-    /// A new `plan-failures` answer, non-empty.
-    Fresh(Vec<PlannedFailure>),
-}
-
 /// After a failed attempt: wait and retry, or give up.
 enum Next {
     Retry(Box<Decision>),
@@ -499,9 +441,6 @@ impl<'s, E: ToFailure> Retry<'s, E> {
         let mut attempts = 0;
         let mut last: Option<E> = None;
         let mut last_decision: Option<Box<Decision>> = None;
-        // The last `plan-failures` answer: a failure that repeats takes its
-        // next entry, and the attempt after it that entry's permit.
-        let mut plan: Option<Plan> = None;
         loop {
             let (permit, started, err) = if let Some(f) = first.take() {
                 (f.permit, f.started, f.err)
@@ -519,13 +458,6 @@ impl<'s, E: ToFailure> Retry<'s, E> {
                     None => {
                         let now = clock_ms();
                         let permit = self.with_shared(|session, policy, shared| {
-                            // The last decision's next permit, when the guest
-                            // gave one and the states are the decision's.
-                            if let Some(p) =
-                                plan.as_ref().and_then(|p| p.next_permit(&state, &shared))
-                            {
-                                return Ok((p.shared, p.clone()));
-                            }
                             let p = session.begin_attempt(policy, &state, &shared, now)?;
                             Ok((p.shared, p))
                         })?;
@@ -574,7 +506,7 @@ impl<'s, E: ToFailure> Retry<'s, E> {
                     last: Some(err),
                 });
             }
-            match self.after_failure(&mut state, &mut plan, &err, started, ended)? {
+            match self.after_failure(&mut state, &err, started, ended)? {
                 Next::GiveUp(reason, decision) => {
                     return Err(RetryError::GaveUp {
                         reason,
@@ -691,13 +623,9 @@ impl<'s, E: ToFailure> Retry<'s, E> {
         }
     }
 
-    /// The decision after a failed attempt: the kept plan's next entry when
-    /// it answers this failure in these states, else a new `plan-failures`
-    /// answer (kept in `plan`) whose first entry is `after-failure`'s.
     fn after_failure(
         &mut self,
         state: &mut RetryState,
-        plan: &mut Option<Plan>,
         err: &E,
         started_ms: u64,
         now_ms: u64,
@@ -716,46 +644,10 @@ impl<'s, E: ToFailure> Retry<'s, E> {
             state.seed = self.jitter_seed()?;
         }
         let current = *state;
-        let kept = plan.as_ref();
-        // Nothing is changed in here: a store may call it more than once.
-        let answer = self.with_shared(|session, policy, shared| {
-            if let Some(plan) = kept
-                && let Some(i) = plan.entry_for(&outcome, &current, &shared)
-            {
-                return Ok((plan.entries[i].decision.shared, Answer::Planned(i)));
-            }
-            let entries = session.plan_failures(
-                policy,
-                &current,
-                &shared,
-                &outcome,
-                now_ms,
-                PLANNED_FAILURES,
-            )?;
-            let first = entries.first().ok_or_else(|| {
-                Error::Runtime("the guest's plan-failures answer has no entries".into())
-            })?;
-            Ok((first.decision.shared, Answer::Fresh(entries)))
+        let mut decision = self.with_shared(|session, policy, shared| {
+            let d = session.after_failure(policy, &current, &shared, &outcome, now_ms)?;
+            Ok((d.shared, d))
         })?;
-        let mut decision = match answer {
-            Answer::Planned(i) => {
-                let Some(kept) = plan.as_mut() else {
-                    unreachable!("a planned answer comes from the kept plan")
-                };
-                kept.next = i + 1;
-                kept.entries[i].decision.clone()
-            }
-            Answer::Fresh(entries) => {
-                let decision = entries[0].decision.clone();
-                *plan = Some(Plan {
-                    entries,
-                    next: 1,
-                    failure: outcome.failure,
-                    pushback_ms: outcome.pushback_ms,
-                });
-                decision
-            }
-        };
         *state = decision.state;
         if decision.give_up.is_none() && pushback == Some(Pushback::Never) {
             // The planner would retry, but the server asked not to (gRPC A6).
@@ -817,90 +709,4 @@ fn random_seed() -> u64 {
             }
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::{CacheMode, Engine};
-    use crate::types::Format;
-
-    struct NoSleep;
-
-    impl Clock for NoSleep {
-        fn now_ms(&self) -> u64 {
-            1_000_000
-        }
-        fn sleep(&self, _: Duration) {}
-    }
-
-    #[derive(Debug)]
-    struct Http(u16);
-
-    impl ToFailure for Http {
-        fn to_failure(&self) -> Failure {
-            Failure {
-                http_status: Some(self.0),
-                ..Failure::default()
-            }
-        }
-    }
-
-    /// The guest calls one operation whose every attempt fails with
-    /// `status(n)` makes, after a warm-up (the fast-path answer for the
-    /// all-zero shared state is asked once per policy), and its waits.
-    fn calls_of(status: impl Fn(u32) -> u16) -> (u64, Vec<u64>) {
-        let engine = Engine::builder()
-            .cache(CacheMode::Disabled)
-            .build()
-            .unwrap();
-        let mut session = engine.session().unwrap();
-        let policy = session
-            .load_policy(
-                "[retry]\nmax_attempts = 8\nbase_delay = \"100ms\"\n",
-                Format::Toml,
-            )
-            .unwrap();
-        let run = |session: &mut Session| {
-            let store = MemoryStore::default();
-            let mut waits = Vec::new();
-            let result: Result<(), _> = Retry::new(session, policy)
-                .seed(7)
-                .shared_store(&store)
-                .on_retry(|_: &Http, _, d| waits.push(d.delay_ms))
-                .run(&NoSleep, |a| Err(Http(status(a.number))));
-            assert!(matches!(
-                result,
-                Err(RetryError::GaveUp {
-                    reason: GiveUpReason::AttemptsExhausted,
-                    attempts: 8,
-                    ..
-                })
-            ));
-            waits
-        };
-        let warm = run(&mut session);
-        let before = session.guest_calls;
-        let waits = run(&mut session);
-        assert_eq!(warm, waits);
-        (session.guest_calls - before, waits)
-    }
-
-    #[test]
-    fn a_repeated_failure_makes_no_guest_call() {
-        // One `plan-failures` call answers all eight failures and the seven
-        // permits between them.
-        let (calls, waits) = calls_of(|_| 503);
-        assert_eq!(calls, 1);
-        assert_eq!(waits.len(), 7);
-    }
-
-    #[test]
-    fn a_different_failure_asks_again() {
-        // 503 and 502 alternate: no failure repeats the one the plan was
-        // made for, so each asks the guest (and its next permit is the plan's).
-        let (calls, waits) = calls_of(|n| if n % 2 == 0 { 502 } else { 503 });
-        assert_eq!(calls, 8);
-        assert_eq!(waits.len(), 7);
-    }
 }

@@ -411,15 +411,14 @@ fn single_step_run(interfere_at: Option<u32>) -> (Vec<u32>, Vec<Decision>, Share
 }
 
 #[test]
-fn a_kept_plan_is_not_used_once_another_operation_changed_the_shared_state() {
+fn another_operations_failure_in_the_shared_state_counts_as_the_single_step_calls_say() {
     // Alone, the operation's own four failures open the breaker.
     let alone = helper_run(None);
     assert_eq!(alone, single_step_run(None));
     assert_eq!(alone.0, [1, 2, 3, 4]);
-    // Another process's failure during attempt 2 changes the shared state
-    // the plan made at the first failure was computed for: the plan is not
-    // taken, and every decision is the single-step calls' (the breaker now
-    // opens at the third failure).
+    // Another process's failure during attempt 2 changes the shared state:
+    // every decision is still the single-step calls' (the breaker now opens
+    // at the third failure).
     let interfered = helper_run(Some(2));
     assert_eq!(interfered, single_step_run(Some(2)));
     assert_eq!(interfered.0, [1, 2, 3]);
