@@ -117,6 +117,34 @@ mod tests {
         }
     }
 
+    /// A state whose first attempt started at 0 and failed.
+    fn started() -> RetryState {
+        RetryState {
+            attempts: 1,
+            started_at_ms: Some(0),
+            seed: 3,
+            ..Default::default()
+        }
+    }
+
+    /// `cfg`'s answer for a 503-like failure at 1,000 ms against a fresh shared state.
+    fn plan(
+        cfg: &RetryConfig,
+        class: Classification,
+        state: &RetryState,
+        max: u32,
+    ) -> Vec<PlannedFailure> {
+        cfg.plan_failures(
+            class,
+            state,
+            &SharedState::default(),
+            &outcome(),
+            1_000,
+            max,
+        )
+        .unwrap()
+    }
+
     /// Every entry is what the planner answers when driven attempt by
     /// attempt, at a time other than the one the answer was computed at.
     fn assert_chain(cfg: &RetryConfig, entries: &[PlannedFailure], state: RetryState) {
@@ -159,16 +187,7 @@ mod tests {
             )
             .unwrap()
             .state;
-        let entries = cfg
-            .plan_failures(
-                transient(),
-                &state,
-                &SharedState::default(),
-                &outcome(),
-                1_000,
-                16,
-            )
-            .unwrap();
+        let entries = plan(&cfg, transient(), &state, 16);
         assert_eq!(entries.len(), 4);
         assert_eq!(entries[3].decision.give_up, Some(GiveUp::AttemptsExhausted));
         assert!(entries[3].next_permit.is_none());
@@ -178,57 +197,20 @@ mod tests {
     #[test]
     fn max_entries_cuts_the_answer_but_keeps_its_last_permit() {
         let cfg = config("[retry]\nmax_attempts = 10\n");
-        let state = RetryState {
-            attempts: 1,
-            started_at_ms: Some(0),
-            seed: 3,
-            ..Default::default()
-        };
-        let entries = cfg
-            .plan_failures(
-                transient(),
-                &state,
-                &SharedState::default(),
-                &outcome(),
-                1_000,
-                2,
-            )
-            .unwrap();
+        let state = started();
+        let entries = plan(&cfg, transient(), &state, 2);
         assert_eq!(entries.len(), 2);
         assert!(entries[1].next_permit.is_some());
         assert_chain(&cfg, &entries, state);
-        let one = cfg
-            .plan_failures(
-                transient(),
-                &state,
-                &SharedState::default(),
-                &outcome(),
-                1_000,
-                0,
-            )
-            .unwrap();
+        let one = plan(&cfg, transient(), &state, 0);
         assert_eq!(one.len(), 1, "at least after-failure's own answer");
     }
 
     #[test]
     fn a_deadline_keeps_only_the_first_answer() {
         let cfg = config("[retry]\nmax_attempts = 10\ndeadline = \"1h\"\n");
-        let state = RetryState {
-            attempts: 1,
-            started_at_ms: Some(0),
-            seed: 3,
-            ..Default::default()
-        };
-        let entries = cfg
-            .plan_failures(
-                transient(),
-                &state,
-                &SharedState::default(),
-                &outcome(),
-                1_000,
-                16,
-            )
-            .unwrap();
+        let state = started();
+        let entries = plan(&cfg, transient(), &state, 16);
         assert_eq!(entries.len(), 1);
         assert!(entries[0].decision.give_up.is_none());
         assert!(entries[0].next_permit.is_none());
@@ -239,22 +221,8 @@ mod tests {
         let cfg = config(
             "[retry]\nmax_attempts = 10\n[retry.circuit_breaker]\nconsecutive_failures = 3\n",
         );
-        let state = RetryState {
-            attempts: 1,
-            started_at_ms: Some(0),
-            seed: 3,
-            ..Default::default()
-        };
-        let entries = cfg
-            .plan_failures(
-                transient(),
-                &state,
-                &SharedState::default(),
-                &outcome(),
-                1_000,
-                16,
-            )
-            .unwrap();
+        let state = started();
+        let entries = plan(&cfg, transient(), &state, 16);
         // Failures 1 and 2 leave it closed; the third opens it at its own time.
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[1].decision.shared.breaker.consecutive_failures, 2);
@@ -269,16 +237,7 @@ mod tests {
             class: FailureClass::Permanent,
             ..transient()
         };
-        let entries = cfg
-            .plan_failures(
-                permanent,
-                &RetryState::default(),
-                &SharedState::default(),
-                &outcome(),
-                5,
-                16,
-            )
-            .unwrap();
+        let entries = plan(&cfg, permanent, &RetryState::default(), 16);
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].decision.give_up, Some(GiveUp::Permanent));
         assert!(entries[0].next_permit.is_none());
