@@ -7,9 +7,6 @@ import { hostname } from 'node:os';
 import { failureFromError } from './from-error.js';
 import { afterFailureLenient, planFailuresLenient, Policy } from './policy.js';
 import { sameShared, sameState, toWitShared, toWitState, u64 } from './planner.js';
-
-const sameHeldState = (held, raw) => sameAs(toWitState, sameState, held, raw);
-const sameHeldShared = (held, raw) => sameAs(toWitShared, sameShared, held, raw);
 import { NEVER, pushbackFromError } from './pushback.js';
 import { defaultPolicy, deriveSeed } from './thread.js';
 
@@ -310,6 +307,9 @@ function sameFailure(a, b) {
   }
   return true;
 }
+
+const sameHeldState = (held, raw) => sameAs(toWitState, sameState, held, raw);
+const sameHeldShared = (held, raw) => sameAs(toWitShared, sameShared, held, raw);
 
 /**
  * Whether a state held (as given to or by the store: lifted, plain or absent)
