@@ -175,6 +175,9 @@ def chat_pay_ai():
         case("slack user token", f"SLACK_USER_TOKEN «xoxp-{rand(DIGITS, 12)}-{rand(DIGITS, 12)}-{rand(DIGITS, 13)}-{rand('0123456789abcdef', 32)}»", "slack-token"),
         case("slack app token", f"socket mode: «xapp-1-A{rand(UPPER + DIGITS, 10)}-{rand(DIGITS, 13)}-{rand('0123456789abcdef', 64)}»", "slack-token"),
         case("slack webhook", f"POST https://hooks.slack.com/services/«T{rand(UPPER + DIGITS, 8)}/B{rand(UPPER + DIGITS, 10)}/{rand(ALNUM, 24)}» -> 404 no_service", "slack-webhook"),
+        # The host and path match in any case; the secret is ASCII (no random
+        # draw here, so the cases after it keep theirs).
+        case("slack webhook, host in capitals", "curl -X POST HTTPS://HOOKS.SLACK.COM/Services/«T0B2C3D4E5/B0F1G2H3I4J/Zq8Rk2Lx9Wm4Pv7Tn1Yc6Hd»", "slack-webhook"),
         case("stripe live secret key", f"stripe.error.AuthenticationError: Invalid API Key provided: «sk_live_{rand(ALNUM, 99)}»", "stripe-key"),
         case("stripe test key", f"STRIPE_KEY=«sk_test_{rand(ALNUM, 24)}»", "stripe-key"),
         case("stripe restricted key", f"using «rk_live_{rand(ALNUM, 24)}» for payouts", "stripe-key"),

@@ -13,10 +13,12 @@ pub const READER: &str = "retry-after";
 /// Pushback beyond a day is read as a day (the planner bounds it further).
 const MAX_PUSHBACK_MS: u64 = 24 * 3600 * 1000;
 
+// ASCII digits: the headers are ASCII, other scripts' digits would not parse,
+// and the Unicode digit class made this pattern costly to compile.
 static FORMS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r#"(?i)(?:(?:x-ms-)?retry-after-ms|grpc-retry-pushback-ms)["']?\s*[:=]\s*["']?(\d{1,12})\b"#,
-        r#"|(?i:retry-after)["']?\s*[:=]\s*["']?(\d{1,9})(?:\.\d+)?\b"#,
+        r#"(?i)(?:(?:x-ms-)?retry-after-ms|grpc-retry-pushback-ms)["']?\s*[:=]\s*["']?([0-9]{1,12})\b"#,
+        r#"|(?i:retry-after)["']?\s*[:=]\s*["']?([0-9]{1,9})(?:\.[0-9]+)?\b"#,
     ))
     .unwrap()
 });
