@@ -248,11 +248,46 @@ type allocator func(size, align uint32) (uint32, error)
 
 // writer stores values into guest memory. Errors are sticky, so lowering
 // code stays linear and checks once at the end.
+//
+// The generated storeWit* functions store a value in two passes: allocWit*
+// copies its strings and lists into the guest (calls to cabi_realloc, which
+// may grow linear memory and so move it), queueing each one's (ptr, len) on
+// spans; then putWit* writes the whole value into one view of its bytes,
+// taken after those calls, at constant offsets, storing the queued pairs in
+// the same order. A list's elements are written the same way as soon as
+// their own allocations are done, so the allocations happen in the order
+// the fields and elements come, as when storing field by field.
 type writer struct {
 	mem   memory
 	alloc allocator
 	err   error
 	sinks []memSink // see sinkAt
+	spans []span    // queued by pushString and allocWitList*
+	next  int       // the first of spans that putSpan has not stored
+}
+
+// span is where a string or list lives in the guest: its (ptr, len).
+type span struct{ ptr, n uint32 }
+
+// pushString copies s into the guest and queues its span.
+func (w *writer) pushString(s string) {
+	p, n := storeString(w, s)
+	w.spans = append(w.spans, span{p, n})
+}
+
+// putSpan stores the next queued span, as a (ptr, len) pair, in b.
+func (w *writer) putSpan(b []byte) {
+	s := w.spans[w.next]
+	w.next++
+	binary.LittleEndian.PutUint32(b[:4], s.ptr)
+	binary.LittleEndian.PutUint32(b[4:8], s.n)
+}
+
+// at returns the n writable bytes at p for a putWit* function, whose
+// strings and lists were queued from spans[mark] on; nil after an error.
+func (w *writer) at(p, n uint32, mark int) []byte {
+	w.next = mark
+	return w.view(p, n)
 }
 
 // slabChunk is how many glue cursors (memSinks, sources) one allocation

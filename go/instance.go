@@ -107,6 +107,31 @@ func (in *instance) call(ctx context.Context, f *witFunc, params func(s sink), r
 	if w.err != nil {
 		return newFault(ctx, f.name, w.err)
 	}
+	return in.invoke(ctx, f, args, result)
+}
+
+// callStore is call for a function whose parameters travel in memory:
+// store writes them (a generated wit*Params.store) into the parameter
+// area, which is allocated first, as lowerArgs does.
+func (in *instance) callStore(ctx context.Context, f *witFunc, store func(w *writer, p uint32), result func(s *source)) error {
+	if !f.indirectParams() {
+		panic("backstop: callStore of " + f.name + ", whose parameters are flat")
+	}
+	in.callCtx = ctx
+	defer func() { in.callCtx = nil }() // not kept past the call
+	w := &in.w
+	w.err = nil
+	p := w.allocate(f.args.size, f.args.align)
+	store(w, p)
+	if w.err != nil {
+		return newFault(ctx, f.name, w.err)
+	}
+	in.flat.vals = append(in.flat.vals[:0], uint64(p))
+	return in.invoke(ctx, f, in.flat.vals, result)
+}
+
+// invoke runs f with its lowered core arguments, and lifts its result.
+func (in *instance) invoke(ctx context.Context, f *witFunc, args []uint64, result func(s *source)) error {
 	copy(in.stack, args)
 	if err := in.exports[f].CallWithStack(ctx, in.stack); err != nil {
 		return newFault(ctx, f.name, err)
@@ -188,11 +213,8 @@ func (in *instance) dropPolicy(ctx context.Context, handle uint32) error {
 func (in *instance) classify(ctx context.Context, handle uint32, f *Failure) (Classification, error) {
 	var c Classification
 	var perr *PolicyError
-	err := in.call(ctx, classifyFn,
-		func(s sink) {
-			s.int(u32T, uint64(handle))
-			lowerFailure(s, f)
-		},
+	args := witClassifyParams{Policy: handle, Failure: witFailureOf(f)}
+	err := in.callStore(ctx, classifyFn, args.store,
 		func(s *source) { c, perr = liftClassifyResult(s) })
 	if err != nil {
 		return Classification{}, err
@@ -214,6 +236,17 @@ func plannerCall[T any](ctx context.Context, in *instance, f *witFunc, params fu
 	return v, err
 }
 
+// plannerStore is plannerCall for parameters that travel in memory (see callStore).
+func plannerStore[T any](ctx context.Context, in *instance, f *witFunc, store func(w *writer, p uint32), ok func(*source) T) (T, error) {
+	var v T
+	var perr *PolicyError
+	err := in.callStore(ctx, f, store, func(s *source) { v, perr = liftResult(s, f.result, ok) })
+	if err == nil && perr != nil {
+		err = perr
+	}
+	return v, err
+}
+
 func (in *instance) beginAttempt(ctx context.Context, handle uint32, st *RetryState, sh *SharedState, nowMs uint64) (Permit, error) {
 	return plannerCall(ctx, in, beginAttemptFn, func(s sink) {
 		s.int(u32T, uint64(handle))
@@ -224,24 +257,26 @@ func (in *instance) beginAttempt(ctx context.Context, handle uint32, st *RetrySt
 }
 
 func (in *instance) afterFailure(ctx context.Context, handle uint32, st *RetryState, sh *SharedState, o *attemptOutcome, nowMs uint64) (Decision, error) {
-	return plannerCall(ctx, in, afterFailureFn, func(s sink) {
-		s.int(u32T, uint64(handle))
-		lowerRetryState(s, st)
-		lowerSharedState(s, sh)
-		lowerAttemptFailure(s, &o.failure, o.durationMs, o.pushbackMs)
-		s.int(u64T, nowMs)
-	}, liftDecision)
+	args := witAfterFailureParams{
+		Policy:  handle,
+		State:   witRetryState(*st),
+		Shared:  witSharedStateOf(sh),
+		Outcome: witAttemptFailureOf(&o.failure, o.durationMs, o.pushbackMs),
+		NowMs:   nowMs,
+	}
+	return plannerStore(ctx, in, afterFailureFn, args.store, liftDecision)
 }
 
 func (in *instance) planFailures(ctx context.Context, handle uint32, st *RetryState, sh *SharedState, o *attemptOutcome, nowMs uint64, maxEntries uint32) ([]PlannedFailure, error) {
-	return plannerCall(ctx, in, planFailuresFn, func(s sink) {
-		s.int(u32T, uint64(handle))
-		lowerRetryState(s, st)
-		lowerSharedState(s, sh)
-		lowerAttemptFailure(s, &o.failure, o.durationMs, o.pushbackMs)
-		s.int(u64T, nowMs)
-		s.int(u32T, uint64(maxEntries))
-	}, liftPlannedFailures)
+	args := witPlanFailuresParams{
+		Policy:     handle,
+		State:      witRetryState(*st),
+		Shared:     witSharedStateOf(sh),
+		Outcome:    witAttemptFailureOf(&o.failure, o.durationMs, o.pushbackMs),
+		NowMs:      nowMs,
+		MaxEntries: maxEntries,
+	}
+	return plannerStore(ctx, in, planFailuresFn, args.store, liftPlannedFailures)
 }
 
 func (in *instance) afterSuccess(ctx context.Context, handle uint32, sh *SharedState) (SharedState, error) {
@@ -266,19 +301,13 @@ func (in *instance) deriveSeed(ctx context.Context, key string) (uint64, error) 
 }
 
 func (in *instance) evaluate(ctx context.Context, handle uint32, state string, e *Event, kind uint32, labels []label, nowMs uint64) (Evaluation, error) {
-	return plannerCall(ctx, in, evaluateFn, func(s sink) {
-		s.int(u32T, uint64(handle))
-		s.string(state)
-		lowerEvent(s, e, kind, labels)
-		s.int(u64T, nowMs)
-	}, liftEvaluation)
+	args := witEvaluateParams{Policy: handle, State: state, Event: witEventOf(e, kind, labels), NowMs: nowMs}
+	return plannerStore(ctx, in, evaluateFn, args.store, liftEvaluation)
 }
 
 func (in *instance) alertStateKeys(ctx context.Context, handle uint32, e *Event, kind uint32, labels []label) (NeededKeys, error) {
-	return plannerCall(ctx, in, alertStateKeysFn, func(s sink) {
-		s.int(u32T, uint64(handle))
-		lowerEvent(s, e, kind, labels)
-	}, liftNeededKeys)
+	args := witAlertStateKeysParams{Policy: handle, Event: witEventOf(e, kind, labels)}
+	return plannerStore(ctx, in, alertStateKeysFn, args.store, liftNeededKeys)
 }
 
 func (in *instance) evaluateKeyed(ctx context.Context, handle uint32, states []KeyedState, e *Event, kind uint32, labels []label, nowMs uint64) (KeyedEvaluation, error) {
@@ -287,7 +316,7 @@ func (in *instance) evaluateKeyed(ctx context.Context, handle uint32, states []K
 		w[i] = witKeyedState{Key: st.Key, State: st.State, NextWakeupMs: st.NextWakeupMs}
 	}
 	params := witEvaluateKeyedParams{Policy: handle, States: w, Event: witEventOf(e, kind, labels), NowMs: nowMs}
-	return plannerCall(ctx, in, evaluateKeyedFn, params.lower, liftKeyedEvaluation)
+	return plannerStore(ctx, in, evaluateKeyedFn, params.store, liftKeyedEvaluation)
 }
 
 func (in *instance) sinks(ctx context.Context, handle uint32) (alertSinks, error) {

@@ -11,6 +11,14 @@ package backstop
 // Lifting reads each value from one bounds-checked view of its bytes
 // (liftWit*In), at the constant offsets wit-parser computes; the reader
 // checks discriminants, pointers, lengths and UTF-8.
+//
+// Lowering into memory mirrors it: allocWit* copies a value's strings and
+// lists into the guest through cabi_realloc, in field order, queueing their
+// (ptr, len) pairs on the writer; putWit* then writes the value into one
+// bounds-checked view at constant offsets, taking the pairs in the same
+// order; storeWit* and the parameters' store do both at an address. The
+// view is taken after the allocations, which may grow (and so move) linear
+// memory. lowerWit* (through a sink) remains for flat parameters.
 
 import "encoding/binary"
 
@@ -136,6 +144,18 @@ func lowerWitLocation(s sink, v *witLocation) {
 	r.int(u32T, uint64(v.Column))
 }
 
+func putWitLocation(w *writer, b []byte, v *witLocation) {
+	a := (*[8]byte)(b)
+	binary.LittleEndian.PutUint32(a[0:], v.Line)
+	binary.LittleEndian.PutUint32(a[4:], v.Column)
+}
+
+func storeWitLocation(w *writer, p uint32, v *witLocation) {
+	if b := w.view(p, 8); b != nil {
+		putWitLocation(w, b, v)
+	}
+}
+
 func liftWitLocation(s *source) (v witLocation) {
 	r, p := s.r, s.next(locationT)
 	if b := r.bytes(p, 8); b != nil {
@@ -167,6 +187,28 @@ func lowerWitPolicyError(s sink, v *witPolicyError) {
 	r.string(v.Message)
 	r.string(v.Path)
 	lowerWitOptionLocation(r, v.Location)
+}
+
+func allocWitPolicyError(w *writer, v *witPolicyError) {
+	w.pushString(v.Message)
+	w.pushString(v.Path)
+}
+
+func putWitPolicyError(w *writer, b []byte, v *witPolicyError) {
+	a := (*[32]byte)(b)
+	a[0] = byte(v.Code)
+	w.putSpan(a[4:12])
+	w.putSpan(a[12:20])
+	putWitOptionLocation(w, a[20:32], v.Location)
+}
+
+func storeWitPolicyError(w *writer, p uint32, v *witPolicyError) {
+	mark := len(w.spans)
+	allocWitPolicyError(w, v)
+	if b := w.at(p, 32, mark); b != nil {
+		putWitPolicyError(w, b, v)
+	}
+	w.spans = w.spans[:mark]
 }
 
 func liftWitPolicyError(s *source) (v witPolicyError) {
@@ -249,6 +291,36 @@ func lowerWitFailure(s sink, v *witFailure) {
 	lowerWitOptionString(r, v.Message)
 }
 
+func allocWitFailure(w *writer, v *witFailure) {
+	allocWitOptionString(w, v.GrpcCode)
+	allocWitOptionString(w, v.Signal)
+	allocWitListString(w, v.ErrorTypes)
+	allocWitListString(w, v.ErrorBases)
+	allocWitOptionString(w, v.ErrorCode)
+	allocWitOptionString(w, v.Message)
+}
+
+func putWitFailure(w *writer, b []byte, v *witFailure) {
+	a := (*[76]byte)(b)
+	putWitOptionU16(w, a[0:4], v.HttpStatus)
+	putWitOptionString(w, a[4:16], v.GrpcCode)
+	putWitOptionS32(w, a[16:24], v.ExitCode)
+	putWitOptionString(w, a[24:36], v.Signal)
+	w.putSpan(a[36:44])
+	w.putSpan(a[44:52])
+	putWitOptionString(w, a[52:64], v.ErrorCode)
+	putWitOptionString(w, a[64:76], v.Message)
+}
+
+func storeWitFailure(w *writer, p uint32, v *witFailure) {
+	mark := len(w.spans)
+	allocWitFailure(w, v)
+	if b := w.at(p, 76, mark); b != nil {
+		putWitFailure(w, b, v)
+	}
+	w.spans = w.spans[:mark]
+}
+
 func liftWitFailure(s *source) (v witFailure) {
 	r, p := s.r, s.next(failureT)
 	if b := r.bytes(p, 76); b != nil {
@@ -286,6 +358,27 @@ func lowerWitClassification(s sink, v *witClassification) {
 	r.string(v.Reason)
 }
 
+func allocWitClassification(w *writer, v *witClassification) {
+	allocWitOptionString(w, v.Rule)
+	w.pushString(v.Reason)
+}
+
+func putWitClassification(w *writer, b []byte, v *witClassification) {
+	a := (*[24]byte)(b)
+	a[0] = byte(v.Class)
+	putWitOptionString(w, a[4:16], v.Rule)
+	w.putSpan(a[16:24])
+}
+
+func storeWitClassification(w *writer, p uint32, v *witClassification) {
+	mark := len(w.spans)
+	allocWitClassification(w, v)
+	if b := w.at(p, 24, mark); b != nil {
+		putWitClassification(w, b, v)
+	}
+	w.spans = w.spans[:mark]
+}
+
 func liftWitClassification(s *source) (v witClassification) {
 	r, p := s.r, s.next(classificationT)
 	if b := r.bytes(p, 24); b != nil {
@@ -318,6 +411,20 @@ func lowerWitRetryState(s sink, v *witRetryState) {
 	lowerWitOptionU64(r, v.StartedAtMs)
 	r.int(u64T, uint64(v.LastDelayMs))
 	r.int(u64T, uint64(v.Seed))
+}
+
+func putWitRetryState(w *writer, b []byte, v *witRetryState) {
+	a := (*[40]byte)(b)
+	binary.LittleEndian.PutUint32(a[0:], v.Attempts)
+	putWitOptionU64(w, a[8:24], v.StartedAtMs)
+	binary.LittleEndian.PutUint64(a[24:], v.LastDelayMs)
+	binary.LittleEndian.PutUint64(a[32:], v.Seed)
+}
+
+func storeWitRetryState(w *writer, p uint32, v *witRetryState) {
+	if b := w.view(p, 40); b != nil {
+		putWitRetryState(w, b, v)
+	}
 }
 
 func liftWitRetryState(s *source) (v witRetryState) {
@@ -398,6 +505,23 @@ func lowerWitBreakerState(s sink, v *witBreakerState) {
 	r.int(u32T, uint64(v.ProbesSucceeded))
 }
 
+func putWitBreakerState(w *writer, b []byte, v *witBreakerState) {
+	a := (*[40]byte)(b)
+	a[0] = byte(v.Circuit)
+	binary.LittleEndian.PutUint32(a[4:], v.ConsecutiveFailures)
+	binary.LittleEndian.PutUint64(a[8:], v.RecentOutcomes)
+	binary.LittleEndian.PutUint32(a[16:], v.RecentCount)
+	binary.LittleEndian.PutUint64(a[24:], v.OpenedAtMs)
+	binary.LittleEndian.PutUint32(a[32:], v.ProbesStarted)
+	binary.LittleEndian.PutUint32(a[36:], v.ProbesSucceeded)
+}
+
+func storeWitBreakerState(w *writer, p uint32, v *witBreakerState) {
+	if b := w.view(p, 40); b != nil {
+		putWitBreakerState(w, b, v)
+	}
+}
+
 func liftWitBreakerState(s *source) (v witBreakerState) {
 	r, p := s.r, s.next(breakerStateT)
 	if b := r.bytes(p, 40); b != nil {
@@ -430,6 +554,17 @@ func lowerWitBudgetState(s sink, v *witBudgetState) {
 	r.int(u32T, uint64(v.SpentMilli))
 }
 
+func putWitBudgetState(w *writer, b []byte, v *witBudgetState) {
+	a := (*[4]byte)(b)
+	binary.LittleEndian.PutUint32(a[0:], v.SpentMilli)
+}
+
+func storeWitBudgetState(w *writer, p uint32, v *witBudgetState) {
+	if b := w.view(p, 4); b != nil {
+		putWitBudgetState(w, b, v)
+	}
+}
+
 func liftWitBudgetState(s *source) (v witBudgetState) {
 	r, p := s.r, s.next(budgetStateT)
 	if b := r.bytes(p, 4); b != nil {
@@ -456,6 +591,18 @@ func lowerWitSharedState(s sink, v *witSharedState) {
 	r := s.record(sharedStateT)
 	lowerWitBreakerState(r, &v.Breaker)
 	lowerWitBudgetState(r, &v.Budget)
+}
+
+func putWitSharedState(w *writer, b []byte, v *witSharedState) {
+	a := (*[48]byte)(b)
+	putWitBreakerState(w, a[0:40], &v.Breaker)
+	putWitBudgetState(w, a[40:44], &v.Budget)
+}
+
+func storeWitSharedState(w *writer, p uint32, v *witSharedState) {
+	if b := w.view(p, 48); b != nil {
+		putWitSharedState(w, b, v)
+	}
 }
 
 func liftWitSharedState(s *source) (v witSharedState) {
@@ -543,6 +690,23 @@ func lowerWitPermit(s sink, v *witPermit) {
 	lowerWitSharedState(r, &v.Shared)
 }
 
+func putWitPermit(w *writer, b []byte, v *witPermit) {
+	a := (*[128]byte)(b)
+	putWitOptionGiveUpReason(w, a[0:2], v.Refused)
+	binary.LittleEndian.PutUint32(a[4:], v.Attempt)
+	putWitOptionU64(w, a[8:24], v.TimeoutMs)
+	binary.LittleEndian.PutUint64(a[24:], v.RetryAfterMs)
+	a[32] = byte(boolBits(v.Probe))
+	putWitRetryState(w, a[40:80], &v.State)
+	putWitSharedState(w, a[80:128], &v.Shared)
+}
+
+func storeWitPermit(w *writer, p uint32, v *witPermit) {
+	if b := w.view(p, 128); b != nil {
+		putWitPermit(w, b, v)
+	}
+}
+
 func liftWitPermit(s *source) (v witPermit) {
 	r, p := s.r, s.next(permitT)
 	if b := r.bytes(p, 128); b != nil {
@@ -577,6 +741,26 @@ func lowerWitAttemptFailure(s sink, v *witAttemptFailure) {
 	lowerWitFailure(r, &v.Failure)
 	r.int(u64T, uint64(v.DurationMs))
 	lowerWitOptionU64(r, v.PushbackMs)
+}
+
+func allocWitAttemptFailure(w *writer, v *witAttemptFailure) {
+	allocWitFailure(w, &v.Failure)
+}
+
+func putWitAttemptFailure(w *writer, b []byte, v *witAttemptFailure) {
+	a := (*[104]byte)(b)
+	putWitFailure(w, a[0:76], &v.Failure)
+	binary.LittleEndian.PutUint64(a[80:], v.DurationMs)
+	putWitOptionU64(w, a[88:104], v.PushbackMs)
+}
+
+func storeWitAttemptFailure(w *writer, p uint32, v *witAttemptFailure) {
+	mark := len(w.spans)
+	allocWitAttemptFailure(w, v)
+	if b := w.at(p, 104, mark); b != nil {
+		putWitAttemptFailure(w, b, v)
+	}
+	w.spans = w.spans[:mark]
 }
 
 func liftWitAttemptFailure(s *source) (v witAttemptFailure) {
@@ -621,6 +805,32 @@ func lowerWitDecision(s sink, v *witDecision) {
 	lowerWitSharedState(r, &v.Shared)
 }
 
+func allocWitDecision(w *writer, v *witDecision) {
+	allocWitClassification(w, &v.Classification)
+	w.pushString(v.Explanation)
+}
+
+func putWitDecision(w *writer, b []byte, v *witDecision) {
+	a := (*[160]byte)(b)
+	putWitOptionGiveUpReason(w, a[0:2], v.GiveUp)
+	binary.LittleEndian.PutUint64(a[8:], v.DelayMs)
+	binary.LittleEndian.PutUint32(a[16:], v.Attempt)
+	putWitOptionU64(w, a[24:40], v.NextTimeoutMs)
+	putWitClassification(w, a[40:64], &v.Classification)
+	w.putSpan(a[64:72])
+	putWitRetryState(w, a[72:112], &v.State)
+	putWitSharedState(w, a[112:160], &v.Shared)
+}
+
+func storeWitDecision(w *writer, p uint32, v *witDecision) {
+	mark := len(w.spans)
+	allocWitDecision(w, v)
+	if b := w.at(p, 160, mark); b != nil {
+		putWitDecision(w, b, v)
+	}
+	w.spans = w.spans[:mark]
+}
+
 func liftWitDecision(s *source) (v witDecision) {
 	r, p := s.r, s.next(decisionT)
 	if b := r.bytes(p, 160); b != nil {
@@ -656,6 +866,18 @@ func lowerWitFastPath(s sink, v *witFastPath) {
 	lowerWitOptionPermit(r, v.FreshPermit)
 }
 
+func putWitFastPath(w *writer, b []byte, v *witFastPath) {
+	a := (*[144]byte)(b)
+	a[0] = byte(boolBits(v.SuccessRecordsNothing))
+	putWitOptionPermit(w, a[8:144], v.FreshPermit)
+}
+
+func storeWitFastPath(w *writer, p uint32, v *witFastPath) {
+	if b := w.view(p, 144); b != nil {
+		putWitFastPath(w, b, v)
+	}
+}
+
 func liftWitFastPath(s *source) (v witFastPath) {
 	r, p := s.r, s.next(fastPathT)
 	if b := r.bytes(p, 144); b != nil {
@@ -683,6 +905,25 @@ func lowerWitPlannedFailure(s sink, v *witPlannedFailure) {
 	r := s.record(plannedFailureT)
 	lowerWitDecision(r, &v.Decision)
 	lowerWitOptionPermit(r, v.NextPermit)
+}
+
+func allocWitPlannedFailure(w *writer, v *witPlannedFailure) {
+	allocWitDecision(w, &v.Decision)
+}
+
+func putWitPlannedFailure(w *writer, b []byte, v *witPlannedFailure) {
+	a := (*[296]byte)(b)
+	putWitDecision(w, a[0:160], &v.Decision)
+	putWitOptionPermit(w, a[160:296], v.NextPermit)
+}
+
+func storeWitPlannedFailure(w *writer, p uint32, v *witPlannedFailure) {
+	mark := len(w.spans)
+	allocWitPlannedFailure(w, v)
+	if b := w.at(p, 296, mark); b != nil {
+		putWitPlannedFailure(w, b, v)
+	}
+	w.spans = w.spans[:mark]
 }
 
 func liftWitPlannedFailure(s *source) (v witPlannedFailure) {
@@ -718,6 +959,20 @@ func lowerWitPlannedAttempt(s sink, v *witPlannedAttempt) {
 	r.int(u64T, uint64(v.StartMs))
 }
 
+func putWitPlannedAttempt(w *writer, b []byte, v *witPlannedAttempt) {
+	a := (*[40]byte)(b)
+	binary.LittleEndian.PutUint32(a[0:], v.Attempt)
+	binary.LittleEndian.PutUint64(a[8:], v.DelayMs)
+	putWitOptionU64(w, a[16:32], v.TimeoutMs)
+	binary.LittleEndian.PutUint64(a[32:], v.StartMs)
+}
+
+func storeWitPlannedAttempt(w *writer, p uint32, v *witPlannedAttempt) {
+	if b := w.view(p, 40); b != nil {
+		putWitPlannedAttempt(w, b, v)
+	}
+}
+
 func liftWitPlannedAttempt(s *source) (v witPlannedAttempt) {
 	r, p := s.r, s.next(plannedAttemptT)
 	if b := r.bytes(p, 40); b != nil {
@@ -747,6 +1002,25 @@ func lowerWitSchedule(s sink, v *witSchedule) {
 	r := s.record(scheduleT)
 	lowerWitListPlannedAttempt(r, v.Attempts)
 	lowerWitOptionGiveUpReason(r, v.EndsWith)
+}
+
+func allocWitSchedule(w *writer, v *witSchedule) {
+	allocWitListPlannedAttempt(w, v.Attempts)
+}
+
+func putWitSchedule(w *writer, b []byte, v *witSchedule) {
+	a := (*[12]byte)(b)
+	w.putSpan(a[0:8])
+	putWitOptionGiveUpReason(w, a[8:10], v.EndsWith)
+}
+
+func storeWitSchedule(w *writer, p uint32, v *witSchedule) {
+	mark := len(w.spans)
+	allocWitSchedule(w, v)
+	if b := w.at(p, 12, mark); b != nil {
+		putWitSchedule(w, b, v)
+	}
+	w.spans = w.spans[:mark]
 }
 
 func liftWitSchedule(s *source) (v witSchedule) {
@@ -824,6 +1098,26 @@ func lowerWitLabel(s sink, v *witLabel) {
 	r.string(v.Value)
 }
 
+func allocWitLabel(w *writer, v *witLabel) {
+	w.pushString(v.Key)
+	w.pushString(v.Value)
+}
+
+func putWitLabel(w *writer, b []byte, v *witLabel) {
+	a := (*[16]byte)(b)
+	w.putSpan(a[0:8])
+	w.putSpan(a[8:16])
+}
+
+func storeWitLabel(w *writer, p uint32, v *witLabel) {
+	mark := len(w.spans)
+	allocWitLabel(w, v)
+	if b := w.at(p, 16, mark); b != nil {
+		putWitLabel(w, b, v)
+	}
+	w.spans = w.spans[:mark]
+}
+
 func liftWitLabel(s *source) (v witLabel) {
 	r, p := s.r, s.next(labelT)
 	if b := r.bytes(p, 16); b != nil {
@@ -867,6 +1161,39 @@ func lowerWitEvent(s sink, v *witEvent) {
 	lowerWitListLabel(r, v.Labels)
 	lowerWitListString(r, v.LogLines)
 	lowerWitOptionString(r, v.DedupKey)
+}
+
+func allocWitEvent(w *writer, v *witEvent) {
+	w.pushString(v.Pipeline)
+	w.pushString(v.Step)
+	w.pushString(v.RunId)
+	allocWitOptionFailure(w, v.Failure)
+	allocWitListLabel(w, v.Labels)
+	allocWitListString(w, v.LogLines)
+	allocWitOptionString(w, v.DedupKey)
+}
+
+func putWitEvent(w *writer, b []byte, v *witEvent) {
+	a := (*[144]byte)(b)
+	a[0] = byte(v.Kind)
+	w.putSpan(a[4:12])
+	w.putSpan(a[12:20])
+	w.putSpan(a[20:28])
+	putWitOptionFailure(w, a[28:108], v.Failure)
+	binary.LittleEndian.PutUint32(a[108:], v.Attempt)
+	binary.LittleEndian.PutUint32(a[112:], v.LateMinutes)
+	w.putSpan(a[116:124])
+	w.putSpan(a[124:132])
+	putWitOptionString(w, a[132:144], v.DedupKey)
+}
+
+func storeWitEvent(w *writer, p uint32, v *witEvent) {
+	mark := len(w.spans)
+	allocWitEvent(w, v)
+	if b := w.at(p, 144, mark); b != nil {
+		putWitEvent(w, b, v)
+	}
+	w.spans = w.spans[:mark]
 }
 
 func liftWitEvent(s *source) (v witEvent) {
@@ -996,6 +1323,34 @@ func lowerWitNotification(s sink, v *witNotification) {
 	r.string(v.Payload)
 }
 
+func allocWitNotification(w *writer, v *witNotification) {
+	allocWitListString(w, v.Targets)
+	w.pushString(v.Rule)
+	w.pushString(v.DedupKey)
+	w.pushString(v.Summary)
+	w.pushString(v.Payload)
+}
+
+func putWitNotification(w *writer, b []byte, v *witNotification) {
+	a := (*[44]byte)(b)
+	a[0] = byte(v.Kind)
+	a[1] = byte(v.Severity)
+	w.putSpan(a[4:12])
+	w.putSpan(a[12:20])
+	w.putSpan(a[20:28])
+	w.putSpan(a[28:36])
+	w.putSpan(a[36:44])
+}
+
+func storeWitNotification(w *writer, p uint32, v *witNotification) {
+	mark := len(w.spans)
+	allocWitNotification(w, v)
+	if b := w.at(p, 44, mark); b != nil {
+		putWitNotification(w, b, v)
+	}
+	w.spans = w.spans[:mark]
+}
+
 func liftWitNotification(s *source) (v witNotification) {
 	r, p := s.r, s.next(notificationT)
 	if b := r.bytes(p, 44); b != nil {
@@ -1074,6 +1429,28 @@ func lowerWitSuppressed(s sink, v *witSuppressed) {
 	r.int(suppressionReasonT, uint64(v.Reason))
 }
 
+func allocWitSuppressed(w *writer, v *witSuppressed) {
+	w.pushString(v.Rule)
+	w.pushString(v.DedupKey)
+}
+
+func putWitSuppressed(w *writer, b []byte, v *witSuppressed) {
+	a := (*[20]byte)(b)
+	w.putSpan(a[0:8])
+	w.putSpan(a[8:16])
+	a[16] = byte(v.Severity)
+	a[17] = byte(v.Reason)
+}
+
+func storeWitSuppressed(w *writer, p uint32, v *witSuppressed) {
+	mark := len(w.spans)
+	allocWitSuppressed(w, v)
+	if b := w.at(p, 20, mark); b != nil {
+		putWitSuppressed(w, b, v)
+	}
+	w.spans = w.spans[:mark]
+}
+
 func liftWitSuppressed(s *source) (v witSuppressed) {
 	r, p := s.r, s.next(suppressedT)
 	if b := r.bytes(p, 20); b != nil {
@@ -1109,6 +1486,29 @@ func lowerWitEvaluation(s sink, v *witEvaluation) {
 	lowerWitOptionU64(r, v.NextWakeupMs)
 }
 
+func allocWitEvaluation(w *writer, v *witEvaluation) {
+	allocWitListNotification(w, v.Notifications)
+	allocWitListSuppressed(w, v.Suppressed)
+	w.pushString(v.State)
+}
+
+func putWitEvaluation(w *writer, b []byte, v *witEvaluation) {
+	a := (*[40]byte)(b)
+	w.putSpan(a[0:8])
+	w.putSpan(a[8:16])
+	w.putSpan(a[16:24])
+	putWitOptionU64(w, a[24:40], v.NextWakeupMs)
+}
+
+func storeWitEvaluation(w *writer, p uint32, v *witEvaluation) {
+	mark := len(w.spans)
+	allocWitEvaluation(w, v)
+	if b := w.at(p, 40, mark); b != nil {
+		putWitEvaluation(w, b, v)
+	}
+	w.spans = w.spans[:mark]
+}
+
 func liftWitEvaluation(s *source) (v witEvaluation) {
 	r, p := s.r, s.next(evaluationT)
 	if b := r.bytes(p, 40); b != nil {
@@ -1142,6 +1542,27 @@ func lowerWitKeyedState(s sink, v *witKeyedState) {
 	lowerWitOptionU64(r, v.NextWakeupMs)
 }
 
+func allocWitKeyedState(w *writer, v *witKeyedState) {
+	w.pushString(v.Key)
+	w.pushString(v.State)
+}
+
+func putWitKeyedState(w *writer, b []byte, v *witKeyedState) {
+	a := (*[32]byte)(b)
+	w.putSpan(a[0:8])
+	w.putSpan(a[8:16])
+	putWitOptionU64(w, a[16:32], v.NextWakeupMs)
+}
+
+func storeWitKeyedState(w *writer, p uint32, v *witKeyedState) {
+	mark := len(w.spans)
+	allocWitKeyedState(w, v)
+	if b := w.at(p, 32, mark); b != nil {
+		putWitKeyedState(w, b, v)
+	}
+	w.spans = w.spans[:mark]
+}
+
 func liftWitKeyedState(s *source) (v witKeyedState) {
 	r, p := s.r, s.next(keyedStateT)
 	if b := r.bytes(p, 32); b != nil {
@@ -1170,6 +1591,25 @@ func lowerWitNeededKeys(s sink, v *witNeededKeys) {
 	r := s.record(neededKeysT)
 	lowerWitListString(r, v.Keys)
 	r.int(boolT, boolBits(v.EveryKey))
+}
+
+func allocWitNeededKeys(w *writer, v *witNeededKeys) {
+	allocWitListString(w, v.Keys)
+}
+
+func putWitNeededKeys(w *writer, b []byte, v *witNeededKeys) {
+	a := (*[12]byte)(b)
+	w.putSpan(a[0:8])
+	a[8] = byte(boolBits(v.EveryKey))
+}
+
+func storeWitNeededKeys(w *writer, p uint32, v *witNeededKeys) {
+	mark := len(w.spans)
+	allocWitNeededKeys(w, v)
+	if b := w.at(p, 12, mark); b != nil {
+		putWitNeededKeys(w, b, v)
+	}
+	w.spans = w.spans[:mark]
 }
 
 func liftWitNeededKeys(s *source) (v witNeededKeys) {
@@ -1203,6 +1643,29 @@ func lowerWitKeyedEvaluation(s sink, v *witKeyedEvaluation) {
 	lowerWitListSuppressed(r, v.Suppressed)
 	lowerWitListKeyedState(r, v.States)
 	lowerWitOptionU64(r, v.NextWakeupMs)
+}
+
+func allocWitKeyedEvaluation(w *writer, v *witKeyedEvaluation) {
+	allocWitListNotification(w, v.Notifications)
+	allocWitListSuppressed(w, v.Suppressed)
+	allocWitListKeyedState(w, v.States)
+}
+
+func putWitKeyedEvaluation(w *writer, b []byte, v *witKeyedEvaluation) {
+	a := (*[40]byte)(b)
+	w.putSpan(a[0:8])
+	w.putSpan(a[8:16])
+	w.putSpan(a[16:24])
+	putWitOptionU64(w, a[24:40], v.NextWakeupMs)
+}
+
+func storeWitKeyedEvaluation(w *writer, p uint32, v *witKeyedEvaluation) {
+	mark := len(w.spans)
+	allocWitKeyedEvaluation(w, v)
+	if b := w.at(p, 40, mark); b != nil {
+		putWitKeyedEvaluation(w, b, v)
+	}
+	w.spans = w.spans[:mark]
 }
 
 func liftWitKeyedEvaluation(s *source) (v witKeyedEvaluation) {
@@ -1328,6 +1791,35 @@ func lowerWitSink(s sink, v *witSink) {
 	lowerWitOptionString(r, v.Template)
 }
 
+func allocWitSink(w *writer, v *witSink) {
+	w.pushString(v.Target)
+	allocWitListString(w, v.Location)
+	allocWitOptionString(w, v.DeadLetter)
+	allocWitOptionString(w, v.RoutingKeyEnv)
+	allocWitOptionString(w, v.Template)
+}
+
+func putWitSink(w *writer, b []byte, v *witSink) {
+	a := (*[72]byte)(b)
+	w.putSpan(a[0:8])
+	a[8] = byte(v.Kind)
+	w.putSpan(a[12:20])
+	a[20] = byte(v.Format)
+	binary.LittleEndian.PutUint64(a[24:], v.TimeoutMs)
+	putWitOptionString(w, a[32:44], v.DeadLetter)
+	putWitOptionString(w, a[44:56], v.RoutingKeyEnv)
+	putWitOptionString(w, a[56:68], v.Template)
+}
+
+func storeWitSink(w *writer, p uint32, v *witSink) {
+	mark := len(w.spans)
+	allocWitSink(w, v)
+	if b := w.at(p, 72, mark); b != nil {
+		putWitSink(w, b, v)
+	}
+	w.spans = w.spans[:mark]
+}
+
 func liftWitSink(s *source) (v witSink) {
 	r, p := s.r, s.next(sinkT)
 	if b := r.bytes(p, 72); b != nil {
@@ -1363,6 +1855,25 @@ func lowerWitRuleCount(s sink, v *witRuleCount) {
 	r.int(u32T, uint64(v.Count))
 }
 
+func allocWitRuleCount(w *writer, v *witRuleCount) {
+	w.pushString(v.Rule)
+}
+
+func putWitRuleCount(w *writer, b []byte, v *witRuleCount) {
+	a := (*[12]byte)(b)
+	w.putSpan(a[0:8])
+	binary.LittleEndian.PutUint32(a[8:], v.Count)
+}
+
+func storeWitRuleCount(w *writer, p uint32, v *witRuleCount) {
+	mark := len(w.spans)
+	allocWitRuleCount(w, v)
+	if b := w.at(p, 12, mark); b != nil {
+		putWitRuleCount(w, b, v)
+	}
+	w.spans = w.spans[:mark]
+}
+
 func liftWitRuleCount(s *source) (v witRuleCount) {
 	r, p := s.r, s.next(ruleCountT)
 	if b := r.bytes(p, 12); b != nil {
@@ -1390,6 +1901,26 @@ func lowerWitRedactionReport(s sink, v *witRedactionReport) {
 	r := s.record(redactionReportT)
 	r.string(v.Text)
 	lowerWitListRuleCount(r, v.Redactions)
+}
+
+func allocWitRedactionReport(w *writer, v *witRedactionReport) {
+	w.pushString(v.Text)
+	allocWitListRuleCount(w, v.Redactions)
+}
+
+func putWitRedactionReport(w *writer, b []byte, v *witRedactionReport) {
+	a := (*[16]byte)(b)
+	w.putSpan(a[0:8])
+	w.putSpan(a[8:16])
+}
+
+func storeWitRedactionReport(w *writer, p uint32, v *witRedactionReport) {
+	mark := len(w.spans)
+	allocWitRedactionReport(w, v)
+	if b := w.at(p, 16, mark); b != nil {
+		putWitRedactionReport(w, b, v)
+	}
+	w.spans = w.spans[:mark]
 }
 
 func liftWitRedactionReport(s *source) (v witRedactionReport) {
@@ -1462,6 +1993,28 @@ func lowerWitLogInput(s sink, v *witLogInput) {
 	lowerWitOptionLogStream(r, v.Stream)
 }
 
+func allocWitLogInput(w *writer, v *witLogInput) {
+	w.pushString(v.Text)
+	allocWitOptionString(w, v.Signal)
+}
+
+func putWitLogInput(w *writer, b []byte, v *witLogInput) {
+	a := (*[32]byte)(b)
+	w.putSpan(a[0:8])
+	putWitOptionS32(w, a[8:16], v.ExitCode)
+	putWitOptionString(w, a[16:28], v.Signal)
+	putWitOptionLogStream(w, a[28:30], v.Stream)
+}
+
+func storeWitLogInput(w *writer, p uint32, v *witLogInput) {
+	mark := len(w.spans)
+	allocWitLogInput(w, v)
+	if b := w.at(p, 32, mark); b != nil {
+		putWitLogInput(w, b, v)
+	}
+	w.spans = w.spans[:mark]
+}
+
 func liftWitLogInput(s *source) (v witLogInput) {
 	r, p := s.r, s.next(logInputT)
 	if b := r.bytes(p, 32); b != nil {
@@ -1497,6 +2050,29 @@ func lowerWitLogReport(s sink, v *witLogReport) {
 	lowerWitOptionU64(r, v.PushbackMs)
 }
 
+func allocWitLogReport(w *writer, v *witLogReport) {
+	allocWitFailure(w, &v.Failure)
+	allocWitListString(w, v.Readers)
+	w.pushString(v.Summary)
+}
+
+func putWitLogReport(w *writer, b []byte, v *witLogReport) {
+	a := (*[112]byte)(b)
+	putWitFailure(w, a[0:76], &v.Failure)
+	w.putSpan(a[76:84])
+	w.putSpan(a[84:92])
+	putWitOptionU64(w, a[96:112], v.PushbackMs)
+}
+
+func storeWitLogReport(w *writer, p uint32, v *witLogReport) {
+	mark := len(w.spans)
+	allocWitLogReport(w, v)
+	if b := w.at(p, 112, mark); b != nil {
+		putWitLogReport(w, b, v)
+	}
+	w.spans = w.spans[:mark]
+}
+
 func liftWitLogReport(s *source) (v witLogReport) {
 	r, p := s.r, s.next(logReportT)
 	if b := r.bytes(p, 112); b != nil {
@@ -1525,6 +2101,16 @@ func lowerWitOptionLocation(s sink, v *witLocation) {
 	p, mark := s.variant(optionLocationT, 1)
 	lowerWitLocation(p, v)
 	s.end(optionLocationT, mark)
+}
+
+func putWitOptionLocation(w *writer, b []byte, v *witLocation) {
+	a := (*[12]byte)(b)
+	if v == nil {
+		a[0] = 0
+		return
+	}
+	a[0] = 1
+	putWitLocation(w, a[4:12], v)
 }
 
 func liftWitOptionLocation(s *source) (v *witLocation) {
@@ -1557,6 +2143,16 @@ func lowerWitOptionU16(s sink, v *uint16) {
 	s.end(optionU16T, mark)
 }
 
+func putWitOptionU16(w *writer, b []byte, v *uint16) {
+	a := (*[4]byte)(b)
+	if v == nil {
+		a[0] = 0
+		return
+	}
+	a[0] = 1
+	binary.LittleEndian.PutUint16(a[2:], *v)
+}
+
 func liftWitOptionU16(s *source) (v *uint16) {
 	r, p := s.r, s.next(optionU16T)
 	if b := r.bytes(p, 4); b != nil {
@@ -1585,6 +2181,22 @@ func lowerWitOptionString(s sink, v *string) {
 	p, mark := s.variant(optionStringT, 1)
 	p.string(*v)
 	s.end(optionStringT, mark)
+}
+
+func allocWitOptionString(w *writer, v *string) {
+	if v != nil {
+		w.pushString(*v)
+	}
+}
+
+func putWitOptionString(w *writer, b []byte, v *string) {
+	a := (*[12]byte)(b)
+	if v == nil {
+		a[0] = 0
+		return
+	}
+	a[0] = 1
+	w.putSpan(a[4:12])
 }
 
 func liftWitOptionString(s *source) (v *string) {
@@ -1617,6 +2229,16 @@ func lowerWitOptionS32(s sink, v *int32) {
 	s.end(optionS32T, mark)
 }
 
+func putWitOptionS32(w *writer, b []byte, v *int32) {
+	a := (*[8]byte)(b)
+	if v == nil {
+		a[0] = 0
+		return
+	}
+	a[0] = 1
+	binary.LittleEndian.PutUint32(a[4:], uint32(*v))
+}
+
 func liftWitOptionS32(s *source) (v *int32) {
 	r, p := s.r, s.next(optionS32T)
 	if b := r.bytes(p, 8); b != nil {
@@ -1641,6 +2263,21 @@ func lowerWitListString(s sink, v []string) {
 	for i := range v {
 		e.string(v[i])
 	}
+}
+
+func allocWitListString(w *writer, v []string) {
+	p, n := allocList(w, stringT, len(v))
+	mark := len(w.spans)
+	for i := range v {
+		w.pushString(v[i])
+	}
+	if b := w.at(p, n*8, mark); b != nil {
+		for range v {
+			w.putSpan(b[0:8])
+			b = b[8:]
+		}
+	}
+	w.spans = append(w.spans[:mark], span{p, n})
 }
 
 // liftWitListString never returns nil, so an empty list marshals as [].
@@ -1675,6 +2312,16 @@ func lowerWitOptionU64(s sink, v *uint64) {
 	s.end(optionU64T, mark)
 }
 
+func putWitOptionU64(w *writer, b []byte, v *uint64) {
+	a := (*[16]byte)(b)
+	if v == nil {
+		a[0] = 0
+		return
+	}
+	a[0] = 1
+	binary.LittleEndian.PutUint64(a[8:], *v)
+}
+
 func liftWitOptionU64(s *source) (v *uint64) {
 	r, p := s.r, s.next(optionU64T)
 	if b := r.bytes(p, 16); b != nil {
@@ -1703,6 +2350,16 @@ func lowerWitOptionGiveUpReason(s sink, v *witGiveUpReason) {
 	p, mark := s.variant(optionGiveUpReasonT, 1)
 	p.int(giveUpReasonT, uint64(*v))
 	s.end(optionGiveUpReasonT, mark)
+}
+
+func putWitOptionGiveUpReason(w *writer, b []byte, v *witGiveUpReason) {
+	a := (*[2]byte)(b)
+	if v == nil {
+		a[0] = 0
+		return
+	}
+	a[0] = 1
+	a[1] = byte(*v)
 }
 
 func liftWitOptionGiveUpReason(s *source) (v *witGiveUpReason) {
@@ -1735,6 +2392,16 @@ func lowerWitOptionPermit(s sink, v *witPermit) {
 	s.end(optionPermitT, mark)
 }
 
+func putWitOptionPermit(w *writer, b []byte, v *witPermit) {
+	a := (*[136]byte)(b)
+	if v == nil {
+		a[0] = 0
+		return
+	}
+	a[0] = 1
+	putWitPermit(w, a[8:136], v)
+}
+
 func liftWitOptionPermit(s *source) (v *witPermit) {
 	r, p := s.r, s.next(optionPermitT)
 	if b := r.bytes(p, 136); b != nil {
@@ -1759,6 +2426,17 @@ func lowerWitListPlannedAttempt(s sink, v []witPlannedAttempt) {
 	for i := range v {
 		lowerWitPlannedAttempt(e, &v[i])
 	}
+}
+
+func allocWitListPlannedAttempt(w *writer, v []witPlannedAttempt) {
+	p, n := allocList(w, plannedAttemptT, len(v))
+	if b := w.view(p, n*40); b != nil {
+		for i := range v {
+			putWitPlannedAttempt(w, b[0:40], &v[i])
+			b = b[40:]
+		}
+	}
+	w.spans = append(w.spans, span{p, n})
 }
 
 // liftWitListPlannedAttempt never returns nil, so an empty list marshals as [].
@@ -1793,6 +2471,22 @@ func lowerWitOptionFailure(s sink, v *witFailure) {
 	s.end(optionFailureT, mark)
 }
 
+func allocWitOptionFailure(w *writer, v *witFailure) {
+	if v != nil {
+		allocWitFailure(w, v)
+	}
+}
+
+func putWitOptionFailure(w *writer, b []byte, v *witFailure) {
+	a := (*[80]byte)(b)
+	if v == nil {
+		a[0] = 0
+		return
+	}
+	a[0] = 1
+	putWitFailure(w, a[4:80], v)
+}
+
 func liftWitOptionFailure(s *source) (v *witFailure) {
 	r, p := s.r, s.next(optionFailureT)
 	if b := r.bytes(p, 80); b != nil {
@@ -1817,6 +2511,21 @@ func lowerWitListLabel(s sink, v []witLabel) {
 	for i := range v {
 		lowerWitLabel(e, &v[i])
 	}
+}
+
+func allocWitListLabel(w *writer, v []witLabel) {
+	p, n := allocList(w, labelT, len(v))
+	mark := len(w.spans)
+	for i := range v {
+		allocWitLabel(w, &v[i])
+	}
+	if b := w.at(p, n*16, mark); b != nil {
+		for i := range v {
+			putWitLabel(w, b[0:16], &v[i])
+			b = b[16:]
+		}
+	}
+	w.spans = append(w.spans[:mark], span{p, n})
 }
 
 // liftWitListLabel never returns nil, so an empty list marshals as [].
@@ -1847,6 +2556,21 @@ func lowerWitListNotification(s sink, v []witNotification) {
 	}
 }
 
+func allocWitListNotification(w *writer, v []witNotification) {
+	p, n := allocList(w, notificationT, len(v))
+	mark := len(w.spans)
+	for i := range v {
+		allocWitNotification(w, &v[i])
+	}
+	if b := w.at(p, n*44, mark); b != nil {
+		for i := range v {
+			putWitNotification(w, b[0:44], &v[i])
+			b = b[44:]
+		}
+	}
+	w.spans = append(w.spans[:mark], span{p, n})
+}
+
 // liftWitListNotification never returns nil, so an empty list marshals as [].
 func liftWitListNotification(s *source) (v []witNotification) {
 	r, p := s.r, s.next(listNotificationT)
@@ -1873,6 +2597,21 @@ func lowerWitListSuppressed(s sink, v []witSuppressed) {
 	for i := range v {
 		lowerWitSuppressed(e, &v[i])
 	}
+}
+
+func allocWitListSuppressed(w *writer, v []witSuppressed) {
+	p, n := allocList(w, suppressedT, len(v))
+	mark := len(w.spans)
+	for i := range v {
+		allocWitSuppressed(w, &v[i])
+	}
+	if b := w.at(p, n*20, mark); b != nil {
+		for i := range v {
+			putWitSuppressed(w, b[0:20], &v[i])
+			b = b[20:]
+		}
+	}
+	w.spans = append(w.spans[:mark], span{p, n})
 }
 
 // liftWitListSuppressed never returns nil, so an empty list marshals as [].
@@ -1903,6 +2642,21 @@ func lowerWitListKeyedState(s sink, v []witKeyedState) {
 	}
 }
 
+func allocWitListKeyedState(w *writer, v []witKeyedState) {
+	p, n := allocList(w, keyedStateT, len(v))
+	mark := len(w.spans)
+	for i := range v {
+		allocWitKeyedState(w, &v[i])
+	}
+	if b := w.at(p, n*32, mark); b != nil {
+		for i := range v {
+			putWitKeyedState(w, b[0:32], &v[i])
+			b = b[32:]
+		}
+	}
+	w.spans = append(w.spans[:mark], span{p, n})
+}
+
 // liftWitListKeyedState never returns nil, so an empty list marshals as [].
 func liftWitListKeyedState(s *source) (v []witKeyedState) {
 	r, p := s.r, s.next(listKeyedStateT)
@@ -1929,6 +2683,21 @@ func lowerWitListRuleCount(s sink, v []witRuleCount) {
 	for i := range v {
 		lowerWitRuleCount(e, &v[i])
 	}
+}
+
+func allocWitListRuleCount(w *writer, v []witRuleCount) {
+	p, n := allocList(w, ruleCountT, len(v))
+	mark := len(w.spans)
+	for i := range v {
+		allocWitRuleCount(w, &v[i])
+	}
+	if b := w.at(p, n*12, mark); b != nil {
+		for i := range v {
+			putWitRuleCount(w, b[0:12], &v[i])
+			b = b[12:]
+		}
+	}
+	w.spans = append(w.spans[:mark], span{p, n})
 }
 
 // liftWitListRuleCount never returns nil, so an empty list marshals as [].
@@ -1963,6 +2732,16 @@ func lowerWitOptionLogStream(s sink, v *witLogStream) {
 	s.end(optionLogStreamT, mark)
 }
 
+func putWitOptionLogStream(w *writer, b []byte, v *witLogStream) {
+	a := (*[2]byte)(b)
+	if v == nil {
+		a[0] = 0
+		return
+	}
+	a[0] = 1
+	a[1] = byte(*v)
+}
+
 func liftWitOptionLogStream(s *source) (v *witLogStream) {
 	r, p := s.r, s.next(optionLogStreamT)
 	if b := r.bytes(p, 2); b != nil {
@@ -1987,6 +2766,21 @@ func lowerWitListPolicyError(s sink, v []witPolicyError) {
 	for i := range v {
 		lowerWitPolicyError(e, &v[i])
 	}
+}
+
+func allocWitListPolicyError(w *writer, v []witPolicyError) {
+	p, n := allocList(w, policyErrorT, len(v))
+	mark := len(w.spans)
+	for i := range v {
+		allocWitPolicyError(w, &v[i])
+	}
+	if b := w.at(p, n*32, mark); b != nil {
+		for i := range v {
+			putWitPolicyError(w, b[0:32], &v[i])
+			b = b[32:]
+		}
+	}
+	w.spans = append(w.spans[:mark], span{p, n})
 }
 
 // liftWitListPolicyError never returns nil, so an empty list marshals as [].
@@ -2029,6 +2823,23 @@ func lowerWitResultU32OrListPolicyError(s sink, v *witResultU32OrListPolicyError
 	s.end(resultU32OrListPolicyErrorT, mark)
 }
 
+func allocWitResultU32OrListPolicyError(w *writer, v *witResultU32OrListPolicyError) {
+	if v.IsErr {
+		allocWitListPolicyError(w, v.Err)
+	}
+}
+
+func putWitResultU32OrListPolicyError(w *writer, b []byte, v *witResultU32OrListPolicyError) {
+	a := (*[12]byte)(b)
+	if v.IsErr {
+		a[0] = 1
+		w.putSpan(a[4:12])
+		return
+	}
+	a[0] = 0
+	binary.LittleEndian.PutUint32(a[4:], v.Ok)
+}
+
 func liftWitResultU32OrListPolicyError(s *source) (v witResultU32OrListPolicyError) {
 	r, p := s.r, s.next(resultU32OrListPolicyErrorT)
 	if b := r.bytes(p, 12); b != nil {
@@ -2067,6 +2878,25 @@ func lowerWitResultClassificationOrPolicyError(s sink, v *witResultClassificatio
 	p, mark := s.variant(resultClassificationOrPolicyErrorT, 0)
 	lowerWitClassification(p, &v.Ok)
 	s.end(resultClassificationOrPolicyErrorT, mark)
+}
+
+func allocWitResultClassificationOrPolicyError(w *writer, v *witResultClassificationOrPolicyError) {
+	if v.IsErr {
+		allocWitPolicyError(w, &v.Err)
+	} else {
+		allocWitClassification(w, &v.Ok)
+	}
+}
+
+func putWitResultClassificationOrPolicyError(w *writer, b []byte, v *witResultClassificationOrPolicyError) {
+	a := (*[36]byte)(b)
+	if v.IsErr {
+		a[0] = 1
+		putWitPolicyError(w, a[4:36], &v.Err)
+		return
+	}
+	a[0] = 0
+	putWitClassification(w, a[4:28], &v.Ok)
 }
 
 func liftWitResultClassificationOrPolicyError(s *source) (v witResultClassificationOrPolicyError) {
@@ -2109,6 +2939,23 @@ func lowerWitResultPermitOrPolicyError(s sink, v *witResultPermitOrPolicyError) 
 	s.end(resultPermitOrPolicyErrorT, mark)
 }
 
+func allocWitResultPermitOrPolicyError(w *writer, v *witResultPermitOrPolicyError) {
+	if v.IsErr {
+		allocWitPolicyError(w, &v.Err)
+	}
+}
+
+func putWitResultPermitOrPolicyError(w *writer, b []byte, v *witResultPermitOrPolicyError) {
+	a := (*[136]byte)(b)
+	if v.IsErr {
+		a[0] = 1
+		putWitPolicyError(w, a[8:40], &v.Err)
+		return
+	}
+	a[0] = 0
+	putWitPermit(w, a[8:136], &v.Ok)
+}
+
 func liftWitResultPermitOrPolicyError(s *source) (v witResultPermitOrPolicyError) {
 	r, p := s.r, s.next(resultPermitOrPolicyErrorT)
 	if b := r.bytes(p, 136); b != nil {
@@ -2149,6 +2996,25 @@ func lowerWitResultDecisionOrPolicyError(s sink, v *witResultDecisionOrPolicyErr
 	s.end(resultDecisionOrPolicyErrorT, mark)
 }
 
+func allocWitResultDecisionOrPolicyError(w *writer, v *witResultDecisionOrPolicyError) {
+	if v.IsErr {
+		allocWitPolicyError(w, &v.Err)
+	} else {
+		allocWitDecision(w, &v.Ok)
+	}
+}
+
+func putWitResultDecisionOrPolicyError(w *writer, b []byte, v *witResultDecisionOrPolicyError) {
+	a := (*[168]byte)(b)
+	if v.IsErr {
+		a[0] = 1
+		putWitPolicyError(w, a[8:40], &v.Err)
+		return
+	}
+	a[0] = 0
+	putWitDecision(w, a[8:168], &v.Ok)
+}
+
 func liftWitResultDecisionOrPolicyError(s *source) (v witResultDecisionOrPolicyError) {
 	r, p := s.r, s.next(resultDecisionOrPolicyErrorT)
 	if b := r.bytes(p, 168); b != nil {
@@ -2175,6 +3041,21 @@ func lowerWitListPlannedFailure(s sink, v []witPlannedFailure) {
 	for i := range v {
 		lowerWitPlannedFailure(e, &v[i])
 	}
+}
+
+func allocWitListPlannedFailure(w *writer, v []witPlannedFailure) {
+	p, n := allocList(w, plannedFailureT, len(v))
+	mark := len(w.spans)
+	for i := range v {
+		allocWitPlannedFailure(w, &v[i])
+	}
+	if b := w.at(p, n*296, mark); b != nil {
+		for i := range v {
+			putWitPlannedFailure(w, b[0:296], &v[i])
+			b = b[296:]
+		}
+	}
+	w.spans = append(w.spans[:mark], span{p, n})
 }
 
 // liftWitListPlannedFailure never returns nil, so an empty list marshals as [].
@@ -2217,6 +3098,25 @@ func lowerWitResultListPlannedFailureOrPolicyError(s sink, v *witResultListPlann
 	s.end(resultListPlannedFailureOrPolicyErrorT, mark)
 }
 
+func allocWitResultListPlannedFailureOrPolicyError(w *writer, v *witResultListPlannedFailureOrPolicyError) {
+	if v.IsErr {
+		allocWitPolicyError(w, &v.Err)
+	} else {
+		allocWitListPlannedFailure(w, v.Ok)
+	}
+}
+
+func putWitResultListPlannedFailureOrPolicyError(w *writer, b []byte, v *witResultListPlannedFailureOrPolicyError) {
+	a := (*[36]byte)(b)
+	if v.IsErr {
+		a[0] = 1
+		putWitPolicyError(w, a[4:36], &v.Err)
+		return
+	}
+	a[0] = 0
+	w.putSpan(a[4:12])
+}
+
 func liftWitResultListPlannedFailureOrPolicyError(s *source) (v witResultListPlannedFailureOrPolicyError) {
 	r, p := s.r, s.next(resultListPlannedFailureOrPolicyErrorT)
 	if b := r.bytes(p, 36); b != nil {
@@ -2255,6 +3155,23 @@ func lowerWitResultSharedStateOrPolicyError(s sink, v *witResultSharedStateOrPol
 	p, mark := s.variant(resultSharedStateOrPolicyErrorT, 0)
 	lowerWitSharedState(p, &v.Ok)
 	s.end(resultSharedStateOrPolicyErrorT, mark)
+}
+
+func allocWitResultSharedStateOrPolicyError(w *writer, v *witResultSharedStateOrPolicyError) {
+	if v.IsErr {
+		allocWitPolicyError(w, &v.Err)
+	}
+}
+
+func putWitResultSharedStateOrPolicyError(w *writer, b []byte, v *witResultSharedStateOrPolicyError) {
+	a := (*[56]byte)(b)
+	if v.IsErr {
+		a[0] = 1
+		putWitPolicyError(w, a[8:40], &v.Err)
+		return
+	}
+	a[0] = 0
+	putWitSharedState(w, a[8:56], &v.Ok)
 }
 
 func liftWitResultSharedStateOrPolicyError(s *source) (v witResultSharedStateOrPolicyError) {
@@ -2297,6 +3214,23 @@ func lowerWitResultFastPathOrPolicyError(s sink, v *witResultFastPathOrPolicyErr
 	s.end(resultFastPathOrPolicyErrorT, mark)
 }
 
+func allocWitResultFastPathOrPolicyError(w *writer, v *witResultFastPathOrPolicyError) {
+	if v.IsErr {
+		allocWitPolicyError(w, &v.Err)
+	}
+}
+
+func putWitResultFastPathOrPolicyError(w *writer, b []byte, v *witResultFastPathOrPolicyError) {
+	a := (*[152]byte)(b)
+	if v.IsErr {
+		a[0] = 1
+		putWitPolicyError(w, a[8:40], &v.Err)
+		return
+	}
+	a[0] = 0
+	putWitFastPath(w, a[8:152], &v.Ok)
+}
+
 func liftWitResultFastPathOrPolicyError(s *source) (v witResultFastPathOrPolicyError) {
 	r, p := s.r, s.next(resultFastPathOrPolicyErrorT)
 	if b := r.bytes(p, 152); b != nil {
@@ -2335,6 +3269,25 @@ func lowerWitResultScheduleOrPolicyError(s sink, v *witResultScheduleOrPolicyErr
 	p, mark := s.variant(resultScheduleOrPolicyErrorT, 0)
 	lowerWitSchedule(p, &v.Ok)
 	s.end(resultScheduleOrPolicyErrorT, mark)
+}
+
+func allocWitResultScheduleOrPolicyError(w *writer, v *witResultScheduleOrPolicyError) {
+	if v.IsErr {
+		allocWitPolicyError(w, &v.Err)
+	} else {
+		allocWitSchedule(w, &v.Ok)
+	}
+}
+
+func putWitResultScheduleOrPolicyError(w *writer, b []byte, v *witResultScheduleOrPolicyError) {
+	a := (*[36]byte)(b)
+	if v.IsErr {
+		a[0] = 1
+		putWitPolicyError(w, a[4:36], &v.Err)
+		return
+	}
+	a[0] = 0
+	putWitSchedule(w, a[4:16], &v.Ok)
 }
 
 func liftWitResultScheduleOrPolicyError(s *source) (v witResultScheduleOrPolicyError) {
@@ -2377,6 +3330,25 @@ func lowerWitResultEvaluationOrPolicyError(s sink, v *witResultEvaluationOrPolic
 	s.end(resultEvaluationOrPolicyErrorT, mark)
 }
 
+func allocWitResultEvaluationOrPolicyError(w *writer, v *witResultEvaluationOrPolicyError) {
+	if v.IsErr {
+		allocWitPolicyError(w, &v.Err)
+	} else {
+		allocWitEvaluation(w, &v.Ok)
+	}
+}
+
+func putWitResultEvaluationOrPolicyError(w *writer, b []byte, v *witResultEvaluationOrPolicyError) {
+	a := (*[48]byte)(b)
+	if v.IsErr {
+		a[0] = 1
+		putWitPolicyError(w, a[8:40], &v.Err)
+		return
+	}
+	a[0] = 0
+	putWitEvaluation(w, a[8:48], &v.Ok)
+}
+
 func liftWitResultEvaluationOrPolicyError(s *source) (v witResultEvaluationOrPolicyError) {
 	r, p := s.r, s.next(resultEvaluationOrPolicyErrorT)
 	if b := r.bytes(p, 48); b != nil {
@@ -2415,6 +3387,25 @@ func lowerWitResultNeededKeysOrPolicyError(s sink, v *witResultNeededKeysOrPolic
 	p, mark := s.variant(resultNeededKeysOrPolicyErrorT, 0)
 	lowerWitNeededKeys(p, &v.Ok)
 	s.end(resultNeededKeysOrPolicyErrorT, mark)
+}
+
+func allocWitResultNeededKeysOrPolicyError(w *writer, v *witResultNeededKeysOrPolicyError) {
+	if v.IsErr {
+		allocWitPolicyError(w, &v.Err)
+	} else {
+		allocWitNeededKeys(w, &v.Ok)
+	}
+}
+
+func putWitResultNeededKeysOrPolicyError(w *writer, b []byte, v *witResultNeededKeysOrPolicyError) {
+	a := (*[36]byte)(b)
+	if v.IsErr {
+		a[0] = 1
+		putWitPolicyError(w, a[4:36], &v.Err)
+		return
+	}
+	a[0] = 0
+	putWitNeededKeys(w, a[4:16], &v.Ok)
 }
 
 func liftWitResultNeededKeysOrPolicyError(s *source) (v witResultNeededKeysOrPolicyError) {
@@ -2457,6 +3448,25 @@ func lowerWitResultKeyedEvaluationOrPolicyError(s sink, v *witResultKeyedEvaluat
 	s.end(resultKeyedEvaluationOrPolicyErrorT, mark)
 }
 
+func allocWitResultKeyedEvaluationOrPolicyError(w *writer, v *witResultKeyedEvaluationOrPolicyError) {
+	if v.IsErr {
+		allocWitPolicyError(w, &v.Err)
+	} else {
+		allocWitKeyedEvaluation(w, &v.Ok)
+	}
+}
+
+func putWitResultKeyedEvaluationOrPolicyError(w *writer, b []byte, v *witResultKeyedEvaluationOrPolicyError) {
+	a := (*[48]byte)(b)
+	if v.IsErr {
+		a[0] = 1
+		putWitPolicyError(w, a[8:40], &v.Err)
+		return
+	}
+	a[0] = 0
+	putWitKeyedEvaluation(w, a[8:48], &v.Ok)
+}
+
 func liftWitResultKeyedEvaluationOrPolicyError(s *source) (v witResultKeyedEvaluationOrPolicyError) {
 	r, p := s.r, s.next(resultKeyedEvaluationOrPolicyErrorT)
 	if b := r.bytes(p, 48); b != nil {
@@ -2483,6 +3493,21 @@ func lowerWitListSink(s sink, v []witSink) {
 	for i := range v {
 		lowerWitSink(e, &v[i])
 	}
+}
+
+func allocWitListSink(w *writer, v []witSink) {
+	p, n := allocList(w, sinkT, len(v))
+	mark := len(w.spans)
+	for i := range v {
+		allocWitSink(w, &v[i])
+	}
+	if b := w.at(p, n*72, mark); b != nil {
+		for i := range v {
+			putWitSink(w, b[0:72], &v[i])
+			b = b[72:]
+		}
+	}
+	w.spans = append(w.spans[:mark], span{p, n})
 }
 
 // liftWitListSink never returns nil, so an empty list marshals as [].
@@ -2515,6 +3540,22 @@ func lowerWitOptionListSink(s sink, v *[]witSink) {
 	p, mark := s.variant(optionListSinkT, 1)
 	lowerWitListSink(p, *v)
 	s.end(optionListSinkT, mark)
+}
+
+func allocWitOptionListSink(w *writer, v *[]witSink) {
+	if v != nil {
+		allocWitListSink(w, *v)
+	}
+}
+
+func putWitOptionListSink(w *writer, b []byte, v *[]witSink) {
+	a := (*[12]byte)(b)
+	if v == nil {
+		a[0] = 0
+		return
+	}
+	a[0] = 1
+	w.putSpan(a[4:12])
 }
 
 func liftWitOptionListSink(s *source) (v *[]witSink) {
@@ -2553,6 +3594,25 @@ func lowerWitResultOptionListSinkOrPolicyError(s sink, v *witResultOptionListSin
 	p, mark := s.variant(resultOptionListSinkOrPolicyErrorT, 0)
 	lowerWitOptionListSink(p, v.Ok)
 	s.end(resultOptionListSinkOrPolicyErrorT, mark)
+}
+
+func allocWitResultOptionListSinkOrPolicyError(w *writer, v *witResultOptionListSinkOrPolicyError) {
+	if v.IsErr {
+		allocWitPolicyError(w, &v.Err)
+	} else {
+		allocWitOptionListSink(w, v.Ok)
+	}
+}
+
+func putWitResultOptionListSinkOrPolicyError(w *writer, b []byte, v *witResultOptionListSinkOrPolicyError) {
+	a := (*[36]byte)(b)
+	if v.IsErr {
+		a[0] = 1
+		putWitPolicyError(w, a[4:36], &v.Err)
+		return
+	}
+	a[0] = 0
+	putWitOptionListSink(w, a[4:16], v.Ok)
 }
 
 func liftWitResultOptionListSinkOrPolicyError(s *source) (v witResultOptionListSinkOrPolicyError) {
@@ -2595,6 +3655,25 @@ func lowerWitResultRedactionReportOrPolicyError(s sink, v *witResultRedactionRep
 	s.end(resultRedactionReportOrPolicyErrorT, mark)
 }
 
+func allocWitResultRedactionReportOrPolicyError(w *writer, v *witResultRedactionReportOrPolicyError) {
+	if v.IsErr {
+		allocWitPolicyError(w, &v.Err)
+	} else {
+		allocWitRedactionReport(w, &v.Ok)
+	}
+}
+
+func putWitResultRedactionReportOrPolicyError(w *writer, b []byte, v *witResultRedactionReportOrPolicyError) {
+	a := (*[36]byte)(b)
+	if v.IsErr {
+		a[0] = 1
+		putWitPolicyError(w, a[4:36], &v.Err)
+		return
+	}
+	a[0] = 0
+	putWitRedactionReport(w, a[4:20], &v.Ok)
+}
+
 func liftWitResultRedactionReportOrPolicyError(s *source) (v witResultRedactionReportOrPolicyError) {
 	r, p := s.r, s.next(resultRedactionReportOrPolicyErrorT)
 	if b := r.bytes(p, 36); b != nil {
@@ -2633,6 +3712,25 @@ func lowerWitResultLogReportOrPolicyError(s sink, v *witResultLogReportOrPolicyE
 	p, mark := s.variant(resultLogReportOrPolicyErrorT, 0)
 	lowerWitLogReport(p, &v.Ok)
 	s.end(resultLogReportOrPolicyErrorT, mark)
+}
+
+func allocWitResultLogReportOrPolicyError(w *writer, v *witResultLogReportOrPolicyError) {
+	if v.IsErr {
+		allocWitPolicyError(w, &v.Err)
+	} else {
+		allocWitLogReport(w, &v.Ok)
+	}
+}
+
+func putWitResultLogReportOrPolicyError(w *writer, b []byte, v *witResultLogReportOrPolicyError) {
+	a := (*[120]byte)(b)
+	if v.IsErr {
+		a[0] = 1
+		putWitPolicyError(w, a[8:40], &v.Err)
+		return
+	}
+	a[0] = 0
+	putWitLogReport(w, a[8:120], &v.Ok)
 }
 
 func liftWitResultLogReportOrPolicyError(s *source) (v witResultLogReportOrPolicyError) {
@@ -2698,6 +3796,19 @@ func (v *witClassifyParams) lower(s sink) {
 	lowerWitFailure(s, &v.Failure)
 }
 
+// store writes the parameters (more than maxFlatParams core values) at p,
+// the 80-byte parameter area the caller allocated.
+func (v *witClassifyParams) store(w *writer, p uint32) {
+	mark := len(w.spans)
+	allocWitFailure(w, &v.Failure)
+	if b := w.at(p, 80, mark); b != nil {
+		a := (*[80]byte)(b)
+		binary.LittleEndian.PutUint32(a[0:], v.Policy)
+		putWitFailure(w, a[4:80], &v.Failure)
+	}
+	w.spans = w.spans[:mark]
+}
+
 func liftWitClassifyResult(s *source) witResultClassificationOrPolicyError {
 	return liftWitResultClassificationOrPolicyError(s)
 }
@@ -2744,6 +3855,22 @@ func (v *witAfterFailureParams) lower(s sink) {
 	s.int(u64T, uint64(v.NowMs))
 }
 
+// store writes the parameters (more than maxFlatParams core values) at p,
+// the 208-byte parameter area the caller allocated.
+func (v *witAfterFailureParams) store(w *writer, p uint32) {
+	mark := len(w.spans)
+	allocWitAttemptFailure(w, &v.Outcome)
+	if b := w.at(p, 208, mark); b != nil {
+		a := (*[208]byte)(b)
+		binary.LittleEndian.PutUint32(a[0:], v.Policy)
+		putWitRetryState(w, a[8:48], &v.State)
+		putWitSharedState(w, a[48:96], &v.Shared)
+		putWitAttemptFailure(w, a[96:200], &v.Outcome)
+		binary.LittleEndian.PutUint64(a[200:], v.NowMs)
+	}
+	w.spans = w.spans[:mark]
+}
+
 func liftWitAfterFailureResult(s *source) witResultDecisionOrPolicyError {
 	return liftWitResultDecisionOrPolicyError(s)
 }
@@ -2768,6 +3895,23 @@ func (v *witPlanFailuresParams) lower(s sink) {
 	lowerWitAttemptFailure(s, &v.Outcome)
 	s.int(u64T, uint64(v.NowMs))
 	s.int(u32T, uint64(v.MaxEntries))
+}
+
+// store writes the parameters (more than maxFlatParams core values) at p,
+// the 216-byte parameter area the caller allocated.
+func (v *witPlanFailuresParams) store(w *writer, p uint32) {
+	mark := len(w.spans)
+	allocWitAttemptFailure(w, &v.Outcome)
+	if b := w.at(p, 216, mark); b != nil {
+		a := (*[216]byte)(b)
+		binary.LittleEndian.PutUint32(a[0:], v.Policy)
+		putWitRetryState(w, a[8:48], &v.State)
+		putWitSharedState(w, a[48:96], &v.Shared)
+		putWitAttemptFailure(w, a[96:200], &v.Outcome)
+		binary.LittleEndian.PutUint64(a[200:], v.NowMs)
+		binary.LittleEndian.PutUint32(a[208:], v.MaxEntries)
+	}
+	w.spans = w.spans[:mark]
 }
 
 func liftWitPlanFailuresResult(s *source) witResultListPlannedFailureOrPolicyError {
@@ -2864,6 +4008,22 @@ func (v *witEvaluateParams) lower(s sink) {
 	s.int(u64T, uint64(v.NowMs))
 }
 
+// store writes the parameters (more than maxFlatParams core values) at p,
+// the 168-byte parameter area the caller allocated.
+func (v *witEvaluateParams) store(w *writer, p uint32) {
+	mark := len(w.spans)
+	w.pushString(v.State)
+	allocWitEvent(w, &v.Event)
+	if b := w.at(p, 168, mark); b != nil {
+		a := (*[168]byte)(b)
+		binary.LittleEndian.PutUint32(a[0:], v.Policy)
+		w.putSpan(a[4:12])
+		putWitEvent(w, a[12:156], &v.Event)
+		binary.LittleEndian.PutUint64(a[160:], v.NowMs)
+	}
+	w.spans = w.spans[:mark]
+}
+
 func liftWitEvaluateResult(s *source) witResultEvaluationOrPolicyError {
 	return liftWitResultEvaluationOrPolicyError(s)
 }
@@ -2880,6 +4040,19 @@ type witAlertStateKeysParams struct {
 func (v *witAlertStateKeysParams) lower(s sink) {
 	s.int(u32T, uint64(v.Policy))
 	lowerWitEvent(s, &v.Event)
+}
+
+// store writes the parameters (more than maxFlatParams core values) at p,
+// the 148-byte parameter area the caller allocated.
+func (v *witAlertStateKeysParams) store(w *writer, p uint32) {
+	mark := len(w.spans)
+	allocWitEvent(w, &v.Event)
+	if b := w.at(p, 148, mark); b != nil {
+		a := (*[148]byte)(b)
+		binary.LittleEndian.PutUint32(a[0:], v.Policy)
+		putWitEvent(w, a[4:148], &v.Event)
+	}
+	w.spans = w.spans[:mark]
 }
 
 func liftWitAlertStateKeysResult(s *source) witResultNeededKeysOrPolicyError {
@@ -2902,6 +4075,22 @@ func (v *witEvaluateKeyedParams) lower(s sink) {
 	lowerWitListKeyedState(s, v.States)
 	lowerWitEvent(s, &v.Event)
 	s.int(u64T, uint64(v.NowMs))
+}
+
+// store writes the parameters (more than maxFlatParams core values) at p,
+// the 168-byte parameter area the caller allocated.
+func (v *witEvaluateKeyedParams) store(w *writer, p uint32) {
+	mark := len(w.spans)
+	allocWitListKeyedState(w, v.States)
+	allocWitEvent(w, &v.Event)
+	if b := w.at(p, 168, mark); b != nil {
+		a := (*[168]byte)(b)
+		binary.LittleEndian.PutUint32(a[0:], v.Policy)
+		w.putSpan(a[4:12])
+		putWitEvent(w, a[12:156], &v.Event)
+		binary.LittleEndian.PutUint64(a[160:], v.NowMs)
+	}
+	w.spans = w.spans[:mark]
 }
 
 func liftWitEvaluateKeyedResult(s *source) witResultKeyedEvaluationOrPolicyError {

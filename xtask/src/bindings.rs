@@ -28,6 +28,9 @@ pub const GO_OUT: &str = "go/wit_gen.go";
 
 const COMMAND: &str = "cargo run -p xtask -- gen-bindings";
 
+/// The canonical ABI's limit on flat parameters: more travel in memory.
+const MAX_FLAT_PARAMS: usize = 16;
+
 /// A WIT type in the subset the hand-written ABI code supports.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Ty {
@@ -935,6 +938,121 @@ fn go_lower(m: &Model, ty: &Ty, s: &str, place: &str) -> String {
     }
 }
 
+/// Whether lowering a value of `ty` allocates in the guest: whether it
+/// holds a string or a list.
+fn go_allocates(m: &Model, ty: &Ty) -> bool {
+    match ty {
+        Ty::String | Ty::List(_) => true,
+        Ty::Option(t) => go_allocates(m, t),
+        Ty::Result(ok, err) => ok.iter().chain(err.iter()).any(|t| go_allocates(m, t)),
+        Ty::Named(n) => m.types.iter().any(|t| {
+            &t.name == n
+                && matches!(&t.def, Def::Record(fields) if fields.iter().any(|(_, f)| go_allocates(m, f)))
+        }),
+        _ => false,
+    }
+}
+
+/// The address of `place`, an addressable expression.
+fn go_addr(place: &str) -> String {
+    match place.strip_prefix('*') {
+        Some(p) => p.to_string(),
+        None => format!("&{place}"),
+    }
+}
+
+/// A statement allocating the strings and lists of `place` (a go_type(ty))
+/// in the guest, in field order, and queueing their (ptr, len) pairs on
+/// writer `w`; None when it holds none.
+fn go_alloc(m: &Model, ty: &Ty, place: &str) -> Option<String> {
+    if !go_allocates(m, ty) {
+        return None;
+    }
+    Some(match ty {
+        Ty::String => format!("w.pushString({place})"),
+        Ty::Option(_) | Ty::List(_) => format!("allocWit{}(w, {place})", go_stem(ty)),
+        _ => format!("allocWit{}(w, {})", go_stem(ty), go_addr(place)),
+    })
+}
+
+/// A statement storing discriminant `v` (a Go expression, or a constant)
+/// of `width` bytes at `a[off:]`.
+fn go_put_disc(width: usize, a: &str, off: usize, v: &str, constant: bool) -> String {
+    let conv = |t: &str| {
+        if constant {
+            v.to_string()
+        } else {
+            format!("{t}({v})")
+        }
+    };
+    match width {
+        1 => format!("{a}[{off}] = {}", conv("byte")),
+        2 => format!(
+            "binary.LittleEndian.PutUint16({a}[{off}:], {})",
+            conv("uint16")
+        ),
+        _ => format!(
+            "binary.LittleEndian.PutUint32({a}[{off}:], {})",
+            conv("uint32")
+        ),
+    }
+}
+
+/// A statement storing `place` (a go_type(ty)) at `a[off:]`, where `a` is
+/// a bounds-checked view (an array pointer or a slice) of the guest memory
+/// the value goes to. Integers and enums store at constant offsets;
+/// strings and lists store the next (ptr, len) pair go_alloc queued.
+fn go_put(m: &Model, ty: &Ty, a: &str, off: usize, place: &str) -> String {
+    let le = |f: &str, v: String| format!("binary.LittleEndian.{f}({a}[{off}:], {v})");
+    match ty {
+        Ty::Bool => format!("{a}[{off}] = byte(boolBits({place}))"),
+        Ty::U8 => format!("{a}[{off}] = {place}"),
+        Ty::S8 => format!("{a}[{off}] = byte({place})"),
+        Ty::U16 => le("PutUint16", place.to_string()),
+        Ty::S16 => le("PutUint16", format!("uint16({place})")),
+        Ty::U32 => le("PutUint32", place.to_string()),
+        Ty::S32 => le("PutUint32", format!("uint32({place})")),
+        Ty::U64 => le("PutUint64", place.to_string()),
+        Ty::S64 => le("PutUint64", format!("uint64({place})")),
+        Ty::String | Ty::List(_) => format!("w.putSpan({a}[{off}:{}])", off + 8),
+        _ => {
+            if let Some(cases) = go_enum_cases(m, ty) {
+                let (width, _) = go_variant(m, cases.len(), &[]);
+                return go_put_disc(width, a, off, place, false);
+            }
+            let arg = match ty {
+                Ty::Option(_) => place.to_string(),
+                _ => go_addr(place),
+            };
+            let size = go_layout(m, ty).size;
+            format!("putWit{}(w, {a}[{off}:{}], {arg})", go_stem(ty), off + size)
+        }
+    }
+}
+
+/// The body of a function storing a value at address `p` of guest memory:
+/// first the value's strings and lists are allocated (`allocs`), then one
+/// view of its `size` bytes is taken, which no later allocation can move,
+/// and `puts` write it at constant offsets.
+fn go_store_body(o: &mut String, allocs: &[String], size: usize, puts: &[String]) {
+    if allocs.is_empty() {
+        writeln!(o, "\tif b := w.view(p, {size}); b != nil {{").unwrap();
+    } else {
+        writeln!(o, "\tmark := len(w.spans)").unwrap();
+        for a in allocs {
+            writeln!(o, "\t{a}").unwrap();
+        }
+        writeln!(o, "\tif b := w.at(p, {size}, mark); b != nil {{").unwrap();
+    }
+    for put in puts {
+        writeln!(o, "\t\t{put}").unwrap();
+    }
+    writeln!(o, "\t}}").unwrap();
+    if !allocs.is_empty() {
+        writeln!(o, "\tw.spans = w.spans[:mark]").unwrap();
+    }
+}
+
 /// wit-parser's layout of a type the model reaches.
 fn go_layout<'a>(m: &'a Model, ty: &Ty) -> &'a Layout {
     m.layouts
@@ -1115,6 +1233,14 @@ package backstop
 // Lifting reads each value from one bounds-checked view of its bytes
 // (liftWit*In), at the constant offsets wit-parser computes; the reader
 // checks discriminants, pointers, lengths and UTF-8.
+//
+// Lowering into memory mirrors it: allocWit* copies a value's strings and
+// lists into the guest through cabi_realloc, in field order, queueing their
+// (ptr, len) pairs on the writer; putWit* then writes the value into one
+// bounds-checked view at constant offsets, taking the pairs in the same
+// order; storeWit* and the parameters' store do both at an address. The
+// view is taken after the allocations, which may grow (and so move) linear
+// memory. lowerWit* (through a sink) remains for flat parameters.
 
 import \"encoding/binary\"
 ",
@@ -1183,10 +1309,42 @@ import \"encoding/binary\"
                 }
                 writeln!(o, "}}\n").unwrap();
                 let ty = Ty::Named(t.name.clone());
+                let l = go_layout(m, &ty);
+                let allocs: Vec<String> = fields
+                    .iter()
+                    .filter_map(|(n, fty)| go_alloc(m, fty, &format!("v.{}", camel(n))))
+                    .collect();
+                if !allocs.is_empty() {
+                    writeln!(o, "func allocWit{stem}(w *writer, v *{go_name}) {{").unwrap();
+                    for a in &allocs {
+                        writeln!(o, "\t{a}").unwrap();
+                    }
+                    writeln!(o, "}}\n").unwrap();
+                }
+                writeln!(o, "func putWit{stem}(w *writer, b []byte, v *{go_name}) {{").unwrap();
+                if !fields.is_empty() {
+                    writeln!(o, "\ta := (*[{}]byte)(b)", l.size).unwrap();
+                }
+                for ((n, fty), off) in fields.iter().zip(&l.offsets) {
+                    let put = go_put(m, fty, "a", *off, &format!("v.{}", camel(n)));
+                    writeln!(o, "\t{put}").unwrap();
+                }
+                writeln!(o, "}}\n").unwrap();
+                writeln!(
+                    o,
+                    "func storeWit{stem}(w *writer, p uint32, v *{go_name}) {{"
+                )
+                .unwrap();
+                let own: Vec<String> = if allocs.is_empty() {
+                    vec![]
+                } else {
+                    vec![format!("allocWit{stem}(w, v)")]
+                };
+                go_store_body(&mut o, &own, l.size, &[format!("putWit{stem}(w, b, v)")]);
+                writeln!(o, "}}\n").unwrap();
                 go_lift_source(&mut o, m, &ty);
                 writeln!(o).unwrap();
                 go_lift_in_head(&mut o, &ty, "p", true);
-                let l = go_layout(m, &ty);
                 if !fields.is_empty() {
                     writeln!(o, "\ta := (*[{}]byte)(b)", l.size).unwrap();
                 }
@@ -1224,6 +1382,23 @@ import \"encoding/binary\"
                     go_lower(m, inner, "p", "*v")
                 )
                 .unwrap();
+                if let Some(a) = go_alloc(m, inner, "*v") {
+                    writeln!(
+                        o,
+                        "func allocWit{stem}(w *writer, v {gt}) {{\n\tif v != nil {{\n\t\t{a}\n\t}}\n}}\n"
+                    )
+                    .unwrap();
+                }
+                let (width, payload) = go_variant(m, 2, &[inner]);
+                writeln!(
+                    o,
+                    "func putWit{stem}(w *writer, b []byte, v {gt}) {{\n\ta := (*[{}]byte)(b)\n\tif v == nil {{\n\t\t{}\n\t\treturn\n\t}}\n\t{}\n\t{}\n}}\n",
+                    go_layout(m, ty).size,
+                    go_put_disc(width, "a", 0, "0", true),
+                    go_put_disc(width, "a", 0, "1", true),
+                    go_put(m, inner, "a", payload, "*v")
+                )
+                .unwrap();
                 go_lift_source(&mut o, m, ty);
                 writeln!(o).unwrap();
                 go_lift_in_head(&mut o, ty, "p", false);
@@ -1248,6 +1423,39 @@ import \"encoding/binary\"
                     go_lower(m, inner, "e", "v[i]")
                 )
                 .unwrap();
+                // The list's elements are stored as soon as their own
+                // strings and lists are allocated; its (ptr, len) is queued
+                // for the value that holds it.
+                let size = go_layout(m, inner).size;
+                writeln!(o, "func allocWit{stem}(w *writer, v {gt}) {{").unwrap();
+                writeln!(o, "\tp, n := allocList(w, {}, len(v))", go_abi(inner)).unwrap();
+                let elem_alloc = go_alloc(m, inner, "v[i]");
+                match &elem_alloc {
+                    Some(a) => writeln!(
+                        o,
+                        "\tmark := len(w.spans)\n\tfor i := range v {{\n\t\t{a}\n\t}}\n\tif b := w.at(p, n*{size}, mark); b != nil {{"
+                    )
+                    .unwrap(),
+                    None => writeln!(o, "\tif b := w.view(p, n*{size}); b != nil {{").unwrap(),
+                }
+                let put = go_put(m, inner, "b", 0, "v[i]");
+                // A string's or list's put takes the next queued span.
+                let each = if put.contains("v[i]") {
+                    "i := range v"
+                } else {
+                    "range v"
+                };
+                writeln!(
+                    o,
+                    "\t\tfor {each} {{\n\t\t\t{put}\n\t\t\tb = b[{size}:]\n\t\t}}\n\t}}"
+                )
+                .unwrap();
+                let queue = if elem_alloc.is_some() {
+                    "w.spans[:mark]"
+                } else {
+                    "w.spans"
+                };
+                writeln!(o, "\tw.spans = append({queue}, span{{p, n}})\n}}\n").unwrap();
                 writeln!(
                     o,
                     "// liftWit{stem} never returns nil, so an empty list marshals as []."
@@ -1319,6 +1527,44 @@ import \"encoding/binary\"
                 writeln!(
                     o,
                     "\t{p}, mark := s.variant({abi}, 0)\n{body}\ts.end({abi}, mark)\n}}\n"
+                )
+                .unwrap();
+                let side_alloc = |t: &Option<Box<Ty>>, field: &str| {
+                    t.as_ref()
+                        .and_then(|t| go_alloc(m, t, &format!("v.{field}")))
+                };
+                let alloc_body = match (side_alloc(ok, "Ok"), side_alloc(err, "Err")) {
+                    (Some(a), Some(e)) => Some(format!(
+                        "\tif v.IsErr {{\n\t\t{e}\n\t}} else {{\n\t\t{a}\n\t}}"
+                    )),
+                    (Some(a), None) => Some(format!("\tif !v.IsErr {{\n\t\t{a}\n\t}}")),
+                    (None, Some(e)) => Some(format!("\tif v.IsErr {{\n\t\t{e}\n\t}}")),
+                    (None, None) => None,
+                };
+                if let Some(body) = alloc_body {
+                    writeln!(
+                        o,
+                        "func allocWit{stem}(w *writer, v *{gt}) {{\n{body}\n}}\n"
+                    )
+                    .unwrap();
+                }
+                let payloads: Vec<&Ty> = ok.iter().chain(err.iter()).map(|t| &**t).collect();
+                let (width, payload) = go_variant(m, 2, &payloads);
+                let side_put = |t: &Option<Box<Ty>>, field: &str, indent: &str| match t {
+                    Some(t) => format!(
+                        "{indent}{}\n",
+                        go_put(m, t, "a", payload, &format!("v.{field}"))
+                    ),
+                    None => String::new(),
+                };
+                writeln!(
+                    o,
+                    "func putWit{stem}(w *writer, b []byte, v *{gt}) {{\n\ta := (*[{}]byte)(b)\n\tif v.IsErr {{\n\t\t{}\n{}\t\treturn\n\t}}\n\t{}\n{}}}\n",
+                    go_layout(m, ty).size,
+                    go_put_disc(width, "a", 0, "1", true),
+                    side_put(err, "Err", "\t\t"),
+                    go_put_disc(width, "a", 0, "0", true),
+                    side_put(ok, "Ok", "\t"),
                 )
                 .unwrap();
                 go_lift_source(&mut o, m, ty);
@@ -1403,6 +1649,39 @@ import \"encoding/binary\"
             writeln!(o, "\t{}", go_lower(m, ty, "s", &format!("v.{}", camel(n)))).unwrap();
         }
         writeln!(o, "}}").unwrap();
+        let flat: usize = f
+            .params
+            .iter()
+            .map(|(_, t)| go_layout(m, t).flat.len())
+            .sum();
+        if flat > MAX_FLAT_PARAMS {
+            // The parameters as one record, laid out as the canonical ABI does.
+            let (mut size, mut align, mut offsets) = (0usize, 1, Vec::new());
+            for (_, t) in &f.params {
+                let l = go_layout(m, t);
+                size = size.div_ceil(l.align) * l.align;
+                offsets.push(size);
+                size += l.size;
+                align = align.max(l.align);
+            }
+            let size = size.div_ceil(align) * align;
+            let allocs: Vec<String> = f
+                .params
+                .iter()
+                .filter_map(|(n, ty)| go_alloc(m, ty, &format!("v.{}", camel(n))))
+                .collect();
+            let mut puts = vec![format!("a := (*[{size}]byte)(b)")];
+            for ((n, ty), off) in f.params.iter().zip(offsets) {
+                puts.push(go_put(m, ty, "a", off, &format!("v.{}", camel(n))));
+            }
+            writeln!(
+                o,
+                "\n// store writes the parameters (more than maxFlatParams core values) at p,\n// the {size}-byte parameter area the caller allocated.\nfunc (v *wit{stem}Params) store(w *writer, p uint32) {{"
+            )
+            .unwrap();
+            go_store_body(&mut o, &allocs, size, &puts);
+            writeln!(o, "}}").unwrap();
+        }
         if let Some(ty) = &f.result {
             writeln!(o).unwrap();
             writeln!(
