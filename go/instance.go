@@ -301,12 +301,14 @@ func (in *instance) deriveSeed(ctx context.Context, key string) (uint64, error) 
 }
 
 func (in *instance) evaluate(ctx context.Context, handle uint32, state string, e *Event, kind uint32, labels []label, nowMs uint64) (Evaluation, error) {
-	args := witEvaluateParams{Policy: handle, State: state, Event: witEventOf(e, kind, labels), NowMs: nowMs}
+	var room eventRoom
+	args := witEvaluateParams{Policy: handle, State: state, Event: witEventIn(e, kind, labels, &room), NowMs: nowMs}
 	return plannerStore(ctx, in, evaluateFn, args.store, liftEvaluation)
 }
 
 func (in *instance) alertStateKeys(ctx context.Context, handle uint32, e *Event, kind uint32, labels []label) (NeededKeys, error) {
-	args := witAlertStateKeysParams{Policy: handle, Event: witEventOf(e, kind, labels)}
+	var room eventRoom
+	args := witAlertStateKeysParams{Policy: handle, Event: witEventIn(e, kind, labels, &room)}
 	return plannerStore(ctx, in, alertStateKeysFn, args.store, liftNeededKeys)
 }
 
@@ -315,7 +317,8 @@ func (in *instance) evaluateKeyed(ctx context.Context, handle uint32, states []K
 	for i, st := range states {
 		w[i] = witKeyedState{Key: st.Key, State: st.State, NextWakeupMs: st.NextWakeupMs}
 	}
-	params := witEvaluateKeyedParams{Policy: handle, States: w, Event: witEventOf(e, kind, labels), NowMs: nowMs}
+	var room eventRoom
+	params := witEvaluateKeyedParams{Policy: handle, States: w, Event: witEventIn(e, kind, labels, &room), NowMs: nowMs}
 	return plannerStore(ctx, in, evaluateKeyedFn, params.store, liftKeyedEvaluation)
 }
 

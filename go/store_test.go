@@ -47,6 +47,15 @@ func storeCases(t *testing.T) []struct {
 		NowMs: 5, MaxEntries: 16}
 	evaluate := witEvaluateParams{Policy: 4, State: `{"v":1}`, Event: witEventOf(&e, kind, labels), NowMs: 9}
 	evaluateBare := witEvaluateParams{Policy: 4, Event: witEventOf(&bare, bareKind, bareLabels)}
+	many := Event{Kind: EventRunFailed, Pipeline: "p", Labels: map[string]string{}}
+	for _, k := range "abcdefghijkl" { // more labels than an eventRoom holds
+		many.Labels[string(k)] = "v" + string(k)
+	}
+	manyKind, manyLabels, err := checkEvent(&many)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evaluateMany := witEvaluateParams{Policy: 4, Event: witEventIn(&many, manyKind, manyLabels, &eventRoom{})}
 	keys := witAlertStateKeysParams{Policy: 5, Event: evaluate.Event}
 	keyed := witEvaluateKeyedParams{Policy: 6, States: []witKeyedState{
 		{Key: "a", State: "{}", NextWakeupMs: new(uint64(77))}, {Key: "", State: ""},
@@ -65,6 +74,7 @@ func storeCases(t *testing.T) []struct {
 		{"plan-failures", planFailuresFn, plan.lower, plan.store},
 		{"evaluate", evaluateFn, evaluate.lower, evaluate.store},
 		{"evaluate, bare event", evaluateFn, evaluateBare.lower, evaluateBare.store},
+		{"evaluate, many labels", evaluateFn, evaluateMany.lower, evaluateMany.store},
 		{"alert-state-keys", alertStateKeysFn, keys.lower, keys.store},
 		{"evaluate-keyed", evaluateKeyedFn, keyed.lower, keyed.store},
 		{"evaluate-keyed, no states", evaluateKeyedFn, keyedBare.lower, keyedBare.store},

@@ -326,6 +326,18 @@ func lowerEvent(s sink, e *Event, kind uint32, labels []label) {
 }
 
 func witEventOf(e *Event, kind uint32, labels []label) witEvent {
+	return witEventIn(e, kind, labels, new(eventRoom))
+}
+
+// eventRoom holds what a witEvent points to, so that converting an event in
+// the caller's frame allocates nothing: its failure, and up to 8 labels.
+type eventRoom struct {
+	failure witFailure
+	labels  [8]witLabel
+}
+
+// witEventIn is witEventOf using room.
+func witEventIn(e *Event, kind uint32, labels []label, room *eventRoom) witEvent {
 	w := witEvent{
 		Kind:        witEventKind(kind),
 		Pipeline:    e.Pipeline,
@@ -336,11 +348,15 @@ func witEventOf(e *Event, kind uint32, labels []label) witEvent {
 		LogLines:    e.LogLines,
 	}
 	if e.Failure != nil {
-		f := witFailureOf(e.Failure)
-		w.Failure = &f
+		room.failure = witFailureOf(e.Failure)
+		w.Failure = &room.failure
 	}
 	if len(labels) > 0 {
-		w.Labels = make([]witLabel, len(labels))
+		if len(labels) <= len(room.labels) {
+			w.Labels = room.labels[:len(labels)]
+		} else {
+			w.Labels = make([]witLabel, len(labels))
+		}
 		for i, l := range labels {
 			w.Labels[i] = witLabel{Key: l.key, Value: l.value}
 		}
