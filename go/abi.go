@@ -349,7 +349,10 @@ func (w *writer) view(p, n uint32) []byte {
 
 // sink receives a value being lowered, either into memory (memSink) or onto
 // the core value stack (flatSink). Lowering code is written once against it,
-// which is how one function lowers both flat and indirect parameters. No
+// which is how one function lowers both flat and indirect parameters. The
+// calls whose parameters travel in memory use the generated stores instead
+// (see writer and instance.callStore), which write a record at constant
+// offsets rather than through an interface call per field. No
 // method takes a callback: a closure handed through an interface escapes,
 // and lowering a failure took a dozen allocations that way.
 //
