@@ -17,7 +17,8 @@ them alike), and the medians are compared:
                              not grow with the history
   run -- true (sqlite, other build)  the same with --against OTHER, another
                              backstop binary on a state of its own: a before
-                             and after measured in one loop
+                             and after measured in one loop; likewise
+  run fail+alert (sqlite, other build)
 
 The difference of medians is what backstop adds (issue 14: `run -- true`
 within 5 ms of `true`); per backend it is the cost of one run's state writes
@@ -110,7 +111,7 @@ def main():
     ap.add_argument("--pg", help="a PostgreSQL server URL (a fresh database is made on it)")
     ap.add_argument("--recorded", type=int, default=0,
                     help="also time a SQLite state already holding this many runs")
-    ap.add_argument("--against", help="also time `run -- true` with this other backstop binary")
+    ap.add_argument("--against", help="also time `run -- true` and the failing run with this other backstop binary")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="backstop-run-bench-")
     env = dict(os.environ, BACKSTOP_CACHE_DIR=os.path.join(tmp, "cache"))
@@ -146,6 +147,11 @@ def main():
     for be, state in backends:
         cases.append((f"run fail+alert ({be})", lambda i, s=state: (
             [args.backstop, "run", "--state", s, "--policy", policy, "--run-id", f"f{i}",
+             "--", "sh", "-c", STEP], 0)))
+    if args.against:
+        other_failing = os.path.join(tmp, "other-failing.db")
+        cases.append(("run fail+alert (sqlite, other build)", lambda i: (
+            [args.against, "run", "--state", other_failing, "--policy", policy, "--run-id", f"f{i}",
              "--", "sh", "-c", STEP], 0)))
 
     def bare_twice(i):
@@ -190,6 +196,9 @@ def main():
     bare = med["fail+alert bare (the step twice)"]
     for be, _ in backends:
         print(f"  failed attempt + alert + success, {be:8} +{med[f'run fail+alert ({be})'] - bare:6.2f} ms")
+    if args.against:
+        print(f"  failed attempt + alert + success, sqlite, other build +"
+              f"{med['run fail+alert (sqlite, other build)'] - bare:6.2f} ms")
 
 
 if __name__ == "__main__":
