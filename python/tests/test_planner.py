@@ -274,3 +274,21 @@ def test_attempt_timeout_is_classified_by_its_builtin_rule() -> None:
     assert backstop.exception_type_name(exc) == "backstop.AttemptTimeout"
     verdict = default_policy().classify_exception(exc)
     assert (verdict.failure_class, verdict.rule) == (FailureClass.TRANSIENT, "builtin.attempt-timeout")
+
+
+def test_plan_failures_chains_the_planners_answers_and_checks_max_entries() -> None:
+    policy = backstop.load_policy('[retry]\nmax_attempts = 4\njitter = "none"\n')
+    state = backstop.RetryState(attempts=1, started_at_ms=0, seed=9)
+    failure = backstop.Failure(http_status=503)
+    entries = policy.plan_failures(state, backstop.SharedState(), failure, 1_000)
+    assert [e.decision.delay_ms for e in entries] == [1000, 2000, 4000, 0]
+    assert entries[-1].decision.give_up is backstop.GiveUpReason.ATTEMPTS_EXHAUSTED
+    assert entries[-1].next_permit is None
+    for entry, following in zip(entries, entries[1:]):
+        permit = entry.next_permit
+        assert permit == policy.begin_attempt(entry.decision.state, entry.decision.shared, 123_456)
+        assert following.decision == policy.after_failure(permit.state, permit.shared, failure, 777_777)
+    assert len(policy.plan_failures(state, backstop.SharedState(), failure, 1_000, max_entries=0)) == 1
+    assert len(policy.plan_failures(state, backstop.SharedState(), failure, 1_000, max_entries=10**9)) == 4
+    with pytest.raises(TypeError, match="max_entries"):
+        policy.plan_failures(state, backstop.SharedState(), failure, 1_000, max_entries=True)

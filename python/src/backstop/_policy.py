@@ -327,7 +327,7 @@ class Policy:
         _check_arg("outcome", outcome, AttemptFailure)
         if not isinstance(max_entries, int) or isinstance(max_entries, bool):
             raise TypeError(f"max_entries must be int, not {type(max_entries).__name__}")
-        max_entries = min(max(max_entries, 1), 64)  # the engine answers 1 to 64 entries
+        max_entries = min(max(max_entries, 1), _retrycalls.MAX_PLANNED)
         return self._plan_failures(state, shared, outcome._failure_fields(), outcome.duration_ms,
                                    outcome.pushback_ms, _u64("now_ms", now_ms), max_entries)
 

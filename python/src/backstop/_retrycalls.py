@@ -55,7 +55,7 @@ _PLANNED_DECISION_AT, _PLANNED_PERMIT_AT = _PLANNED.offsets
 _NEXT_PERMIT = _PLANNED.types[1]
 _NEXT_PERMIT_AT = _PLANNED_PERMIT_AT + _NEXT_PERMIT._payload_offset  # type: ignore[attr-defined]
 #: The most entries plan-failures answers with (the guest's MAX_PLANNED_FAILURES).
-_MAX_PLANNED = 64
+MAX_PLANNED = 64
 _PERMIT_AT = _PERMIT_RESULT._payload_offset  # type: ignore[attr-defined]
 
 _REASONS = tuple(GiveUpReason)
@@ -262,7 +262,7 @@ def _decision(instance: CoreInstance, view: memoryview, at: int) -> Decision:
 def _planned_failures(instance: CoreInstance, view: memoryview, at: int) -> tuple[PlannedFailure, ...]:
     ptr, count = _LIST.unpack_from(view, at)
     size = _PLANNED.size
-    if count > _MAX_PLANNED or ptr & (_PLANNED.align - 1):
+    if count > MAX_PLANNED or ptr & (_PLANNED.align - 1):
         raise AbiError(f"plan-failures answered {count} entries at {ptr:#x}")
     end = ptr + count * size
     if end > len(view):

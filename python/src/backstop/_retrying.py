@@ -521,6 +521,8 @@ _PLANNED_FAILURES = 16
 def _same(a: Any, b: Any) -> bool:
     """Equal states; the loop usually holds the very object the engine gave."""
     return a is b or a == b
+
+
 _U64_MAX = (1 << 64) - 1
 
 
