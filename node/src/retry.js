@@ -10,7 +10,14 @@ import { sameShared, sameState, toWitShared, toWitState, u64 } from './planner.j
 import { NEVER, pushbackFromError } from './pushback.js';
 import { defaultPolicy, deriveSeed } from './thread.js';
 
-/** Entries asked of plan-failures per failure that no kept answer covers. */
+/**
+ * Entries asked of plan-failures when no kept answer covers a failure: 2 at
+ * an operation's first failure, then twice the last answer's length, up to
+ * 16. The guest computes every entry it is asked for, and under V8 that is
+ * the dearer part, so an operation that fails once or twice does not pay for
+ * repeats it never makes.
+ */
+const FIRST_PLANNED_FAILURES = 2;
 const PLANNED_FAILURES = 16;
 
 /** setTimeout fires after 1 ms for anything above this (and warns), so longer sleeps are chained. */
@@ -430,7 +437,7 @@ export async function retry(fn, options = {}) {
         shared,
         outcome: { failure, durationMs: Math.max(0, ended - started), pushbackMs },
         now: ended,
-        maxEntries: PLANNED_FAILURES,
+        maxEntries: plan === null ? FIRST_PLANNED_FAILURES : Math.min(PLANNED_FAILURES, 2 * plan.length),
       });
       return [entries.decision(0).shared, { entries, at: 0 }];
     });

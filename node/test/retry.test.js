@@ -612,10 +612,11 @@ max_tokens = 100
     });
     assert.equal(run.result, 'ok', run.error?.stack);
     assert.equal(run.retries.length, 5);
-    // One plan-failures for five failures; the permits for attempts 2 to 6
-    // came with it. What is left: attempt 1's permit (fresh: the fast path's
-    // one question at most), plan-failures once, after-success once.
-    assert.equal(calls.planFailures, 1, JSON.stringify(calls));
+    // Two plan-failures for five failures (2 entries at the first, then 4),
+    // and the permits for attempts 2 to 6 came with them. What is left:
+    // attempt 1's permit (fresh: the fast path's one question at most), and
+    // after-success once.
+    assert.equal(calls.planFailures, 2, JSON.stringify(calls));
     assert.equal(calls.afterFailure, 0, JSON.stringify(calls));
     assert.ok(calls.beginAttempt + calls.plan <= 1, JSON.stringify(calls));
     assert.equal(calls.afterSuccess, 1, JSON.stringify(calls));
