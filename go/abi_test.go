@@ -400,18 +400,29 @@ func TestLiftRejectsMalformedResults(t *testing.T) {
 		{"invalid UTF-8", func(m fakeMem) { putStr(m, 20, 200, "\xff\xfe") }},
 		{"return area out of bounds", nil},
 	}
-	for _, tt := range tests {
-		m := make(fakeMem, 256)
-		start := uint32(0)
-		if tt.build != nil {
-			tt.build(m)
-		} else {
-			start = 250
-		}
-		r := &reader{mem: m}
-		liftClassifyResult(&source{r: r, ptr: start})
-		if !errors.Is(r.err, errABI) {
-			t.Errorf("%s: got %v, want an ABI error", tt.name, r.err)
+	// Loads through the memory interface, and slices of one view of all of
+	// memory (as instance.call reads a result) fail alike.
+	readers := []struct {
+		name string
+		of   func(m fakeMem) *reader
+	}{
+		{"Read", func(m fakeMem) *reader { return &reader{mem: m} }},
+		{"view", viewReader},
+	}
+	for _, rd := range readers {
+		for _, tt := range tests {
+			m := make(fakeMem, 256)
+			start := uint32(0)
+			if tt.build != nil {
+				tt.build(m)
+			} else {
+				start = 250
+			}
+			r := rd.of(m)
+			liftClassifyResult(&source{r: r, ptr: start})
+			if !errors.Is(r.err, errABI) {
+				t.Errorf("%s (%s): got %v, want an ABI error", tt.name, rd.name, r.err)
+			}
 		}
 	}
 
@@ -423,15 +434,17 @@ func TestLiftRejectsMalformedResults(t *testing.T) {
 		{"list length overflows", 64, 0x10000000},
 		{"list misaligned", 66, 1},
 	}
-	for _, tt := range lists {
-		m := make(fakeMem, 256)
-		m[0] = 1
-		binary.LittleEndian.PutUint32(m[4:], tt.ptr)
-		binary.LittleEndian.PutUint32(m[8:], tt.len)
-		r := &reader{mem: m}
-		liftLoadResult(&source{r: r})
-		if !errors.Is(r.err, errABI) {
-			t.Errorf("%s: got %v, want an ABI error", tt.name, r.err)
+	for _, rd := range readers {
+		for _, tt := range lists {
+			m := make(fakeMem, 256)
+			m[0] = 1
+			binary.LittleEndian.PutUint32(m[4:], tt.ptr)
+			binary.LittleEndian.PutUint32(m[8:], tt.len)
+			r := rd.of(m)
+			liftLoadResult(&source{r: r})
+			if !errors.Is(r.err, errABI) {
+				t.Errorf("%s (%s): got %v, want an ABI error", tt.name, rd.name, r.err)
+			}
 		}
 	}
 }

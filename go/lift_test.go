@@ -10,55 +10,6 @@ import (
 // viewReader reads m as instance.call does: through one view of all of it.
 func viewReader(m fakeMem) *reader { return &reader{mem: m, buf: m} }
 
-// Malformed results fail the same way when loads slice a view of memory.
-func TestLiftFromViewRejectsMalformedResults(t *testing.T) {
-	tests := []struct {
-		name  string
-		start uint32
-		build func(m fakeMem)
-	}{
-		{"result discriminant out of range", 0, func(m fakeMem) { m[0] = 2 }},
-		{"enum out of range", 0, func(m fakeMem) { m[4] = 3 }},
-		{"option discriminant out of range", 0, func(m fakeMem) { m[8] = 2 }},
-		{"string out of bounds", 0, func(m fakeMem) { putStr(m, 20, 250, "x"); binary.LittleEndian.PutUint32(m[24:], 1000) }},
-		{"string length overflows", 0, func(m fakeMem) {
-			binary.LittleEndian.PutUint32(m[20:], 0xffffffff)
-			binary.LittleEndian.PutUint32(m[24:], 2)
-		}},
-		{"invalid UTF-8", 0, func(m fakeMem) { putStr(m, 20, 200, "\xff\xfe") }},
-		{"return area out of bounds", 232, func(fakeMem) {}},
-	}
-	for _, tt := range tests {
-		m := make(fakeMem, 256)
-		tt.build(m)
-		r := viewReader(m)
-		liftClassifyResult(&source{r: r, ptr: tt.start})
-		if !errors.Is(r.err, errABI) {
-			t.Errorf("%s: got %v, want an ABI error", tt.name, r.err)
-		}
-	}
-
-	lists := []struct {
-		name     string
-		ptr, len uint32
-	}{
-		{"list out of bounds", 64, 100},
-		{"list length overflows", 64, 0x10000000},
-		{"list misaligned", 66, 1},
-	}
-	for _, tt := range lists {
-		m := make(fakeMem, 256)
-		m[0] = 1
-		binary.LittleEndian.PutUint32(m[4:], tt.ptr)
-		binary.LittleEndian.PutUint32(m[8:], tt.len)
-		r := viewReader(m)
-		liftLoadResult(&source{r: r})
-		if !errors.Is(r.err, errABI) {
-			t.Errorf("%s: got %v, want an ABI error", tt.name, r.err)
-		}
-	}
-}
-
 // A discriminant error names where it was found.
 func TestLiftDiscriminantErrorNamesTheAddress(t *testing.T) {
 	m := make(fakeMem, 64)
