@@ -51,6 +51,25 @@ type vectorOutcome struct {
 	PushbackMs *uint64       `json:"pushback_ms"`
 }
 
+// attemptFailure is o as the public API takes it, and false when a duration
+// is past what a time.Duration holds (292 years): then only the guest's
+// units (o.guestUnits) can carry it.
+func (o vectorOutcome) attemptFailure() (AttemptFailure, bool) {
+	const maxMs = math.MaxInt64 / uint64(time.Millisecond)
+	if o.DurationMs > maxMs || (o.PushbackMs != nil && *o.PushbackMs > maxMs) {
+		return AttemptFailure{}, false
+	}
+	af := AttemptFailure{Failure: Failure(o.Failure), Duration: time.Duration(o.DurationMs) * time.Millisecond}
+	if o.PushbackMs != nil {
+		af.Pushback = new(time.Duration(*o.PushbackMs) * time.Millisecond)
+	}
+	return af, true
+}
+
+func (o vectorOutcome) guestUnits() attemptOutcome {
+	return attemptOutcome{failure: Failure(o.Failure), durationMs: o.DurationMs, pushbackMs: o.PushbackMs}
+}
+
 // canonicalLogFailure is a report's failure with every key present, so a
 // vector can require a field's absence.
 func canonicalLogFailure(f Failure) map[string]any {
@@ -244,18 +263,10 @@ func runCall(t *testing.T, ctx context.Context, engine *Engine, policy *Policy, 
 			NowMs   int64         `json:"now_ms"`
 		}
 		decodeInput(t, v.Input, &in)
-		o := in.Outcome
-		const maxMs = math.MaxInt64 / uint64(time.Millisecond)
-		if o.DurationMs > maxMs || (o.PushbackMs != nil && *o.PushbackMs > maxMs) {
-			// Past what a time.Duration holds (292 years): the guest's units.
-			d, err := policy.afterFailureMs(ctx, in.State, in.Shared, attemptOutcome{
-				failure: Failure(o.Failure), durationMs: o.DurationMs, pushbackMs: o.PushbackMs,
-			}, uint64(in.NowMs))
+		af, ok := in.Outcome.attemptFailure()
+		if !ok {
+			d, err := policy.afterFailureMs(ctx, in.State, in.Shared, in.Outcome.guestUnits(), uint64(in.NowMs))
 			return canonical(t, d), err
-		}
-		af := AttemptFailure{Failure: Failure(o.Failure), Duration: time.Duration(o.DurationMs) * time.Millisecond}
-		if o.PushbackMs != nil {
-			af.Pushback = new(time.Duration(*o.PushbackMs) * time.Millisecond)
 		}
 		d, err := policy.AfterFailure(ctx, in.State, in.Shared, af, time.UnixMilli(in.NowMs))
 		return canonical(t, d), err
@@ -268,21 +279,12 @@ func runCall(t *testing.T, ctx context.Context, engine *Engine, policy *Policy, 
 			MaxEntries uint32        `json:"max_entries"`
 		}
 		decodeInput(t, v.Input, &in)
-		o := in.Outcome
-		const maxMs = math.MaxInt64 / uint64(time.Millisecond)
 		var entries []PlannedFailure
 		var err error
-		if o.DurationMs > maxMs || (o.PushbackMs != nil && *o.PushbackMs > maxMs) {
-			// Past what a time.Duration holds (292 years): the guest's units.
-			entries, err = policy.planFailuresMs(ctx, in.State, in.Shared, attemptOutcome{
-				failure: Failure(o.Failure), durationMs: o.DurationMs, pushbackMs: o.PushbackMs,
-			}, uint64(in.NowMs), in.MaxEntries)
-		} else {
-			af := AttemptFailure{Failure: Failure(o.Failure), Duration: time.Duration(o.DurationMs) * time.Millisecond}
-			if o.PushbackMs != nil {
-				af.Pushback = new(time.Duration(*o.PushbackMs) * time.Millisecond)
-			}
+		if af, ok := in.Outcome.attemptFailure(); ok {
 			entries, err = policy.PlanFailures(ctx, in.State, in.Shared, af, time.UnixMilli(in.NowMs), in.MaxEntries)
+		} else {
+			entries, err = policy.planFailuresMs(ctx, in.State, in.Shared, in.Outcome.guestUnits(), uint64(in.NowMs), in.MaxEntries)
 		}
 		return canonical(t, map[string]any{"entries": entries}), err
 	case "after_success":

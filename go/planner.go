@@ -418,7 +418,8 @@ func (p *Policy) afterFailureMs(ctx context.Context, state RetryState, shared Sh
 // decides which answers cannot depend on the clock (no deadline, the
 // breaker closed or absent). A retry loop may take an entry while the
 // failure and the states it holds are the ones the entry was computed for,
-// as Do does, so a repeated failure costs no guest call.
+// so a repeated failure costs no guest call. (Do does not: under wazero an
+// entry costs about what the call it saves costs; see README.)
 func (p *Policy) PlanFailures(ctx context.Context, state RetryState, shared SharedState, failure AttemptFailure, now time.Time, maxEntries uint32) ([]PlannedFailure, error) {
 	nowMs, err := unixMs(now)
 	if err != nil {

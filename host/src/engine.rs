@@ -477,10 +477,11 @@ impl Session {
     /// `after_failure(p.state, p.shared, o, t)` for every `t` and every `o`
     /// with `outcome`'s failure and pushback. The guest decides which answers
     /// cannot depend on the clock (no deadline, the breaker closed or absent).
-    /// A retry loop keeps the answer and takes an entry while the failure and
-    /// the states it holds are the ones the entry was computed for (as
-    /// [`Retry`](crate::retrying::Retry) does), so a repeated failure costs no
-    /// guest call.
+    /// A retry loop may keep the answer and take an entry while the failure
+    /// and the states it holds are the ones the entry was computed for, so a
+    /// repeated failure costs no guest call. ([`Retry`](crate::retrying::Retry)
+    /// does not: under wasmtime an entry costs about what the call it saves
+    /// costs; see docs/ARCHITECTURE.md, "repeated failures".)
     pub fn plan_failures(
         &mut self,
         policy: Policy,

@@ -37,6 +37,13 @@ function pickDeep(actual, expected) {
   return Object.fromEntries(Object.keys(expected).map((key) => [key, pickDeep(actual[key], expected[key])]));
 }
 
+/** A vector's canonical `outcome` as afterFailure and planFailures take it. */
+const outcomeFromJson = (outcome) => ({
+  failure: failureFromJson(outcome.failure ?? {}),
+  durationMs: outcome.duration_ms,
+  pushbackMs: outcome.pushback_ms,
+});
+
 const CALLS = {
   begin_attempt: (policy, { state, shared, now_ms }) =>
     policy.beginAttempt({ state: fromCanonical(state), shared: fromCanonical(shared), now: now_ms }),
@@ -44,22 +51,14 @@ const CALLS = {
     policy.afterFailure({
       state: fromCanonical(state),
       shared: fromCanonical(shared),
-      outcome: {
-        failure: failureFromJson(outcome.failure ?? {}),
-        durationMs: outcome.duration_ms,
-        pushbackMs: outcome.pushback_ms,
-      },
+      outcome: outcomeFromJson(outcome),
       now: now_ms,
     }),
   plan_failures: (policy, { state, shared, outcome, now_ms, max_entries }) => ({
     entries: policy.planFailures({
       state: fromCanonical(state),
       shared: fromCanonical(shared),
-      outcome: {
-        failure: failureFromJson(outcome.failure ?? {}),
-        durationMs: outcome.duration_ms,
-        pushbackMs: outcome.pushback_ms,
-      },
+      outcome: outcomeFromJson(outcome),
       now: now_ms,
       maxEntries: max_entries,
     }),
