@@ -289,15 +289,19 @@ export function planFailuresLenient(policy, args) {
   return lenient((a) => planFailuresLazy(policy, a), args);
 }
 
-function lenient(call, { outcome, ...rest }) {
-  const failure = { ...outcome.failure };
+function lenient(call, args) {
+  // Called as given: a field the guest refuses is rare, so only then is a
+  // reduced copy of the failure built and the call repeated.
+  let failure = args.outcome.failure;
   for (;;) {
     try {
-      return call({ ...rest, outcome: { ...outcome, failure } });
+      return call(args);
     } catch (err) {
       const field = err instanceof PolicyError && err.code === 'invalid-failure' ? FIELD_OF_PATH[err.path] : undefined;
       if (field === undefined || !(field in failure)) throw err;
+      failure = { ...failure };
       delete failure[field];
+      args = { ...args, outcome: { ...args.outcome, failure } };
     }
   }
 }
