@@ -99,20 +99,42 @@ const BREAKER_FIELDS = ['circuit', 'consecutiveFailures', 'recentOutcomes', 'rec
 const BUDGET_FIELDS = ['spentMilli'];
 const OUTCOME_FIELDS = ['failure', 'durationMs', 'pushbackMs'];
 
-// Every state object lifted below carries its WIT form under this module's
-// symbol (non-enumerable: JSON, Object.keys, spreads and deepStrictEqual do not
-// see it). Those objects are deeply frozen, so one passed back as it came
-// (retry() does, and so does a store keeping the object) needs neither checks
-// nor conversions. A WeakMap did the same at twice the cost (ephemerons in GC).
-const WIT = Symbol('backstop.wit');
+// Every state object lifted below carries its WIT form in a private field
+// (JSON, Object.keys, spreads and deepStrictEqual do not see it, and the
+// prototype stays Object.prototype: the base constructor returns the object it
+// is given, so the subclass adds its field to that object). Those objects are
+// deeply frozen, so one passed back as it came (retry() does, and so does a
+// store keeping the object) needs neither checks nor conversions. A
+// non-enumerable symbol property (defineProperty) cost 4 times as much, a
+// WeakMap more still (ephemerons in GC).
+class Returns {
+  constructor(target) {
+    return target;
+  }
+}
+
+class Carrier extends Returns {
+  #wit;
+
+  constructor(target, wit) {
+    super(target);
+    this.#wit = wit;
+  }
+
+  /** The WIT form `value` carries, or undefined. */
+  static of(value) {
+    return typeof value === 'object' && value !== null && #wit in value ? value.#wit : undefined;
+  }
+}
 
 function remember(lifted, raw) {
-  return Object.freeze(Object.defineProperty(lifted, WIT, { value: raw }));
+  new Carrier(lifted, raw);
+  return Object.freeze(lifted);
 }
 
 /** An absent field is zero: `{}` (or undefined) is a fresh state. */
 export function toWitState(state = {}, path = 'state') {
-  const known = state?.[WIT];
+  const known = Carrier.of(state);
   if (known !== undefined) return known;
   checkObject(state, path, STATE_FIELDS);
   const { attempts, startedAtMs, lastDelayMs, seed } = state;
@@ -125,7 +147,7 @@ export function toWitState(state = {}, path = 'state') {
 }
 
 export function toWitShared(shared = {}, path = 'shared') {
-  const known = shared?.[WIT];
+  const known = Carrier.of(shared);
   if (known !== undefined) return known;
   checkObject(shared, path, SHARED_FIELDS);
   const breaker = shared.breaker ?? {};
@@ -154,7 +176,7 @@ export function toWitShared(shared = {}, path = 'shared') {
 
 /** The shared state object itself when it is one this module lifted (its WIT form rides along). */
 export function liftedShared(shared) {
-  return shared?.[WIT] !== undefined ? shared : null;
+  return Carrier.of(shared) !== undefined ? shared : null;
 }
 
 /** Whether two WIT shared states are equal, field by field. */
