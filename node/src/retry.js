@@ -157,6 +157,38 @@ function sleepOn(clock, ms, signal) {
   return Promise.race([clock.sleep(ms, signal), aborted]).finally(() => signal.removeEventListener('abort', onAbort));
 }
 
+class Returns {
+  constructor(target) {
+    return target;
+  }
+}
+
+/**
+ * A never-aborting signal made on first read, kept in a private field of the
+ * context (a plain object; see planner.js's Carrier). The context's own
+ * `signal` accessor is one shared function: a getter in an object literal is
+ * a new closure and a new hidden class per attempt, which kept every attempt's
+ * objects alive through a scavenge (a sixth of the young generation promoted).
+ */
+class LazySignal extends Returns {
+  #signal = undefined;
+
+  static of(context) {
+    if (typeof context !== 'object' || context === null || !(#signal in context)) return new AbortController().signal;
+    return (context.#signal ??= new AbortController().signal);
+  }
+}
+
+const LAZY_SIGNAL = {
+  get: Object.getOwnPropertyDescriptor({
+    get signal() {
+      return LazySignal.of(this);
+    },
+  }, 'signal').get,
+  enumerable: true,
+  configurable: true,
+};
+
 /**
  * Run one attempt with a signal that aborts when the caller's does or when the
  * permit's timeout passes (on `clock`, so tests can drive it; AbortSignal.timeout
@@ -167,14 +199,9 @@ async function runAttempt(fn, permit, callerSignal, clock) {
   if (permit.timeoutMs === null && callerSignal === undefined) {
     // Nothing can abort this attempt: no race to set up, and the signal fn is
     // given (which never aborts) is made only if fn reads it.
-    let signal;
-    const context = {
-      attempt: permit.attempt,
-      timeoutMs: null,
-      get signal() {
-        return (signal ??= new AbortController().signal);
-      },
-    };
+    const context = { attempt: permit.attempt, timeoutMs: null };
+    new LazySignal(context);
+    Object.defineProperty(context, 'signal', LAZY_SIGNAL);
     try {
       return { ok: true, value: await fn(context) };
     } catch (error) {

@@ -399,6 +399,20 @@ deadline = "3s"
     assert.equal(error, stop);
   });
 
+  it('gives an attempt nothing can abort a plain context whose signal is made once, when read', async () => {
+    const { fn, calls } = script(httpError(503), 'done');
+    await drive(fn, { policy: loadPolicy(BACKOFF) });
+    for (const [i, context] of calls.entries()) {
+      assert.equal(Object.getPrototypeOf(context), Object.prototype);
+      assert.deepEqual(Object.keys(context), ['attempt', 'timeoutMs', 'signal']);
+      const { signal } = context;
+      assert.ok(signal instanceof AbortSignal && !signal.aborted);
+      assert.equal(context.signal, signal);
+      assert.deepEqual({ ...context }, { attempt: i + 1, timeoutMs: null, signal });
+      assert.notEqual(calls[1 - i].signal, signal);
+    }
+  });
+
   it('classifies errors the engine cannot fully interpret instead of throwing', async () => {
     const odd = Object.assign(new Error('killed'), { signal: 'SIGNOTREAL', status: 503 });
     const { retries, result } = await drive(script(odd, 'ok').fn, { policy: loadPolicy(BACKOFF) });
