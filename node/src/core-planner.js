@@ -19,6 +19,8 @@
 // the ComponentError (the planner functions are pure, so the repeat answers the
 // same).
 
+import { Buffer } from 'node:buffer';
+
 const CIRCUIT = ['closed', 'open', 'half-open'];
 const CIRCUIT_CODE = { closed: 0, open: 1, 'half-open': 2 };
 const GIVE_UP = ['permanent', 'attempts-exhausted', 'deadline', 'pushback-beyond-deadline', 'circuit-open', 'budget-exhausted'];
@@ -29,8 +31,6 @@ const AFTER_FAILURE = 'backstop:policy/retry@0.1.0#after-failure';
 const PLAN_FAILURES = 'backstop:policy/retry@0.1.0#plan-failures';
 const CLASS = ['transient', 'permanent', 'unknown'];
 
-const UTF8_DECODER = new TextDecoder('utf-8', { fatal: true });
-const UTF8_ENCODER = new TextEncoder();
 
 /** Returned instead of a value when the guest answered with its `err` case. */
 export const GUEST_ERROR = Symbol('guest error');
@@ -61,6 +61,7 @@ export class CorePlanner {
   #memory;
   #buffer = null;
   #view = null;
+  #bytes = null;
   #begin;
   #beginPost;
   #success;
@@ -100,12 +101,21 @@ export class CorePlanner {
 
   /** A DataView on the current memory (a new one only after the memory grew). */
   #dv() {
-    const buffer = this.#memory.buffer;
-    if (buffer !== this.#buffer) {
+    // Growing a memory detaches its old buffer (byteLength 0): cheaper to
+    // test than reading memory.buffer, a call into the engine, every time.
+    if (this.#buffer === null || this.#buffer.byteLength === 0) {
+      const buffer = this.#memory.buffer;
       this.#buffer = buffer;
       this.#view = new DataView(buffer);
+      this.#bytes = Buffer.from(buffer);
     }
     return this.#view;
+  }
+
+  /** A Buffer on the current memory (as #dv). */
+  #mem() {
+    this.#dv();
+    return this.#bytes;
   }
 
   /** begin-attempt with WIT-shaped arguments; jco's raw permit, or GUEST_ERROR. */
@@ -143,21 +153,23 @@ export class CorePlanner {
     return this.#realloc(0, 0, align, size);
   }
 
-  /** A string copied into a fresh guest allocation: [ptr, byte length]. */
-  #string(text) {
-    if (text.length === 0) return [1, 0]; // as jco: an empty allocation is never read
-    // UTF-16 length x 3 bounds the UTF-8 length; ASCII (the usual case) is exact.
-    let size = text.length;
-    for (let i = 0; i < text.length; i++) {
-      if (text.charCodeAt(i) > 0x7f) {
-        size = UTF8_ENCODER.encode(text).length;
-        break;
-      }
+  /** A string copied into a fresh guest allocation, its (ptr, len) written at `at`. */
+  #string(at, text) {
+    if (text.length === 0) {
+      // As jco: an empty allocation is never read.
+      const m = this.#dv();
+      m.setUint32(at, 1, true);
+      m.setUint32(at + 4, 0, true);
+      return;
     }
+    // Lone surrogates count (and are written) as U+FFFD, as TextEncoder does.
+    const size = Buffer.byteLength(text, 'utf8');
     const ptr = this.#alloc(size, 1);
-    const { read, written } = UTF8_ENCODER.encodeInto(text, new Uint8Array(this.#memory.buffer, ptr, size));
-    if (read !== text.length || written !== size) throw new Error('failed to encode a whole string into guest memory');
-    return [ptr, size];
+    const written = this.#mem().write(text, ptr, size, 'utf8');
+    if (written !== size) throw new Error('failed to encode a whole string into guest memory');
+    const m = this.#dv();
+    m.setUint32(at, ptr, true);
+    m.setUint32(at + 4, size, true);
   }
 
   /** An option<string> at `at` (disc, then ptr and len at +4, +8). */
@@ -166,22 +178,14 @@ export class CorePlanner {
       this.#dv().setUint8(at, 0);
       return;
     }
-    const [ptr, len] = this.#string(text);
-    const m = this.#dv();
-    m.setUint8(at, 1);
-    m.setUint32(at + 4, ptr, true);
-    m.setUint32(at + 8, len, true);
+    this.#string(at + 4, text);
+    this.#dv().setUint8(at, 1);
   }
 
   /** A list<string> at `at` (ptr, len). */
   #stringList(at, texts) {
     const list = texts.length === 0 ? 4 : this.#alloc(texts.length * 8, 4);
-    for (let i = 0; i < texts.length; i++) {
-      const [ptr, len] = this.#string(texts[i]);
-      const m = this.#dv();
-      m.setUint32(list + i * 8, ptr, true);
-      m.setUint32(list + i * 8 + 4, len, true);
-    }
+    for (let i = 0; i < texts.length; i++) this.#string(list + i * 8, texts[i]);
     const m = this.#dv();
     m.setUint32(at, list, true);
     m.setUint32(at + 4, texts.length, true);
@@ -295,11 +299,13 @@ export class CorePlanner {
     };
   }
 
-  /** A string (ptr, len) at `at`. */
+  /**
+   * A string (ptr, len) at `at`. The guest's strings are Rust `String`s (valid
+   * UTF-8); were a byte invalid, it would read as U+FFFD, as in jco's wrapper.
+   */
   #readString(m, at) {
     const ptr = m.getUint32(at, true);
-    const len = m.getUint32(at + 4, true);
-    return UTF8_DECODER.decode(new Uint8Array(this.#memory.buffer, ptr, len));
+    return this.#bytes.toString('utf8', ptr, ptr + m.getUint32(at + 4, true));
   }
 
   /** after-success with a WIT-shaped shared state; jco's raw shared state, or GUEST_ERROR. */
