@@ -263,7 +263,11 @@ export class CorePlanner {
         const at = base + i * 296; // planned-failure: decision (160 bytes), option<permit> at +160
         const next = m.getUint8(at + 160);
         if (next > 1) throw new TypeError('invalid variant discriminant for option');
-        entries[i] = { decision: this.#readDecision(m, at), nextPermit: next === 1 ? readPermit(m, at + 168) : undefined };
+        const decision = this.#readDecision(m, at);
+        // A permit's shared state is usually its decision's (a closed breaker):
+        // then both entries hold one (equal) record, read once.
+        const nextPermit = next === 1 ? readPermit(m, at + 168, sameSharedAt(m, at + 112, at + 248) ? decision.shared : undefined) : undefined;
+        entries[i] = { decision, nextPermit };
       }
       return entries;
     } finally {
@@ -333,7 +337,7 @@ export class CorePlanner {
 }
 
 /** A permit record at `at` (8-aligned; 128 bytes). */
-function readPermit(m, at) {
+function readPermit(m, at, shared = undefined) {
   const refused = m.getUint8(at);
   const timeout = m.getUint8(at + 8);
   const startedAt = m.getUint8(at + 48);
@@ -350,8 +354,22 @@ function readPermit(m, at) {
       lastDelayMs: m.getBigUint64(at + 64, true),
       seed: m.getBigUint64(at + 72, true),
     },
-    shared: readShared(m, at + 80),
+    shared: shared ?? readShared(m, at + 80),
   };
+}
+
+/** Whether the shared-state records at `a` and `b` hold the same values (padding aside). */
+function sameSharedAt(m, a, b) {
+  return m.getUint8(a) === m.getUint8(b)
+    && m.getUint32(a + 4, true) === m.getUint32(b + 4, true)
+    && m.getUint32(a + 8, true) === m.getUint32(b + 8, true)
+    && m.getUint32(a + 12, true) === m.getUint32(b + 12, true)
+    && m.getUint32(a + 16, true) === m.getUint32(b + 16, true)
+    && m.getUint32(a + 24, true) === m.getUint32(b + 24, true)
+    && m.getUint32(a + 28, true) === m.getUint32(b + 28, true)
+    && m.getUint32(a + 32, true) === m.getUint32(b + 32, true)
+    && m.getUint32(a + 36, true) === m.getUint32(b + 36, true)
+    && m.getUint32(a + 40, true) === m.getUint32(b + 40, true);
 }
 
 /** A shared-state record at `at` (8-aligned; 44 bytes). */

@@ -243,7 +243,8 @@ function optionalNumber(raw, path) {
   return raw == null ? null : toNumber(raw, path);
 }
 
-export function fromWitPermit(raw) {
+/** `liftedShared`, when given, is reused if it carries `raw.shared` itself. */
+export function fromWitPermit(raw, liftedShared = undefined) {
   return Object.freeze({
     refused: raw.refused ?? null,
     attempt: raw.attempt,
@@ -251,7 +252,7 @@ export function fromWitPermit(raw) {
     retryAfterMs: toNumber(raw.retryAfterMs, 'permit.retryAfterMs'),
     probe: raw.probe,
     state: fromWitState(raw.state, 'permit.state'),
-    shared: fromWitShared(raw.shared, 'permit.shared'),
+    shared: liftedShared !== undefined && Carrier.of(liftedShared) === raw.shared ? liftedShared : fromWitShared(raw.shared, 'permit.shared'),
   });
 }
 
@@ -311,9 +312,9 @@ export class LazyPlan {
     return this.#raw[i].nextPermit ?? null;
   }
 
-  /** Entry i's next permit, lifted (it must have one). */
+  /** Entry i's next permit, lifted (it must have one); its shared state the decision's when that is the same record. */
   nextPermit(i) {
-    return (this.#permits[i] ??= fromWitPermit(this.#raw[i].nextPermit));
+    return (this.#permits[i] ??= fromWitPermit(this.#raw[i].nextPermit, this.#decisions[i]?.shared));
   }
 }
 

@@ -146,7 +146,7 @@ it('plan-failures on the core exports equals jco-generated glue on 1000 states p
   // closed) answers run to several entries with permits.
   const noDeadline = POLICY.replace('deadline = "1m"\n', '');
   const r = rng(0x2545f4914f6cdd1dn);
-  const seen = { errors: 0, single: 0, chains: 0, permits: 0, lastWithPermit: 0 };
+  const seen = { errors: 0, single: 0, chains: 0, permits: 0, lastWithPermit: 0, sharedOnce: 0 };
   for (const source of [POLICY, noDeadline]) {
     const slot = new Slot(source, 'toml');
     assert.equal(engine.load(slot), null);
@@ -172,6 +172,9 @@ it('plan-failures on the core exports equals jco-generated glue on 1000 states p
       else seen.chains += 1;
       seen.permits += entries.filter((e) => e.nextPermit !== undefined).length;
       if (entries.at(-1).nextPermit !== undefined) seen.lastWithPermit += 1;
+      // A permit's shared state equal to its decision's is read once (and
+      // compared above with jco's two records all the same).
+      seen.sharedOnce += direct.value.filter((e) => e.nextPermit !== undefined && e.nextPermit.shared === e.decision.shared).length;
     }
   }
   assert.ok(Object.values(seen).every((n) => n > 20), JSON.stringify(seen));
