@@ -11,13 +11,33 @@ export const GRPC_CODE_NAMES = Object.freeze([
   'UNAUTHENTICATED',
 ]);
 
-function get(object, key) {
-  try {
-    return object?.[key];
-  } catch {
-    return undefined;
-  }
-}
+/**
+ * `object?.[key]`, or undefined when a getter throws; one function per key.
+ * A single `object?.[key]` site sees every key on every error class and goes
+ * megamorphic: that was half of failureFromError's time.
+ */
+const get = {
+  $metadata: (o) => { try { return o?.$metadata; } catch { return undefined; } },
+  cause: (o) => { try { return o?.cause; } catch { return undefined; } },
+  cmd: (o) => { try { return o?.cmd; } catch { return undefined; } },
+  code: (o) => { try { return o?.code; } catch { return undefined; } },
+  Code: (o) => { try { return o?.Code; } catch { return undefined; } },
+  command: (o) => { try { return o?.command; } catch { return undefined; } },
+  constructor: (o) => { try { return o?.constructor; } catch { return undefined; } },
+  details: (o) => { try { return o?.details; } catch { return undefined; } },
+  errors: (o) => { try { return o?.errors; } catch { return undefined; } },
+  exitCode: (o) => { try { return o?.exitCode; } catch { return undefined; } },
+  httpStatusCode: (o) => { try { return o?.httpStatusCode; } catch { return undefined; } },
+  message: (o) => { try { return o?.message; } catch { return undefined; } },
+  metadata: (o) => { try { return o?.metadata; } catch { return undefined; } },
+  name: (o) => { try { return o?.name; } catch { return undefined; } },
+  output: (o) => { try { return o?.output; } catch { return undefined; } },
+  response: (o) => { try { return o?.response; } catch { return undefined; } },
+  signal: (o) => { try { return o?.signal; } catch { return undefined; } },
+  spawnargs: (o) => { try { return o?.spawnargs; } catch { return undefined; } },
+  status: (o) => { try { return o?.status; } catch { return undefined; } },
+  statusCode: (o) => { try { return o?.statusCode; } catch { return undefined; } },
+};
 
 function isObject(value) {
   return value !== null && (typeof value === 'object' || typeof value === 'function');
@@ -37,7 +57,7 @@ function isAggregate(error) {
   } catch {
     // A Proxy whose getPrototypeOf trap throws.
   }
-  return get(error, 'name') === 'AggregateError';
+  return get.name(error) === 'AggregateError';
 }
 
 /**
@@ -60,9 +80,9 @@ function walk(error) {
     seen.add(current);
     links.push(current);
     const next = [];
-    if (hasOwn(current, 'cause') || get(current, 'cause') !== undefined) next.push(get(current, 'cause'));
+    if (hasOwn(current, 'cause') || get.cause(current) !== undefined) next.push(get.cause(current));
     if (isAggregate(current)) {
-      const members = get(current, 'errors');
+      const members = get.errors(current);
       if (Array.isArray(members)) next.push(...members.slice(0, MAX_CAUSE_DEPTH));
     }
     for (let i = next.length - 1; i >= 0; i--) if (next[i] != null) stack.push(next[i]);
@@ -77,7 +97,7 @@ function walk(error) {
  * `name` still reports `MyError`, not `Error`).
  */
 function typeName(error) {
-  const name = get(error, 'name');
+  const name = get.name(error);
   const proto = (() => {
     try {
       return Object.getPrototypeOf(error);
@@ -87,7 +107,7 @@ function typeName(error) {
   })();
   const deliberate = typeof name === 'string' && name !== '' && (hasOwn(error, 'name') || (proto !== null && hasOwn(proto, 'name')));
   if (deliberate) return name;
-  const ctor = get(get(error, 'constructor'), 'name');
+  const ctor = get.name(get.constructor(error));
   if (typeof ctor === 'string' && ctor !== '' && ctor !== 'Object') return ctor;
   return typeof name === 'string' && name !== '' ? name : undefined;
 }
@@ -110,7 +130,7 @@ function baseNames(error, own) {
     return names;
   }
   for (let depth = 0; proto !== null && depth < MAX_CAUSE_DEPTH; depth++) {
-    const name = get(get(proto, 'constructor'), 'name');
+    const name = get.name(get.constructor(proto));
     if (typeof name === 'string' && name !== '' && name !== own && !ROOT_CLASSES.has(name) && !names.includes(name)) {
       names.push(name);
     }
@@ -126,18 +146,18 @@ function baseNames(error, own) {
 /** A child_process / execa error: its `code` or `status` is an exit code, not HTTP. */
 function isProcessError(error) {
   return (
-    typeof get(error, 'cmd') === 'string' ||
-    typeof get(error, 'command') === 'string' ||
-    Array.isArray(get(error, 'spawnargs')) ||
-    Array.isArray(get(error, 'output'))
+    typeof get.cmd(error) === 'string' ||
+    typeof get.command(error) === 'string' ||
+    Array.isArray(get.spawnargs(error)) ||
+    Array.isArray(get.output(error))
   );
 }
 
 /** A grpc-js / google-gax ServiceError: numeric `code` with `details` or `metadata`. */
 function grpcCode(error) {
-  const code = get(error, 'code');
+  const code = get.code(error);
   if (!Number.isInteger(code) || code < 0 || code >= GRPC_CODE_NAMES.length) return undefined;
-  if (typeof get(error, 'details') !== 'string' && !isObject(get(error, 'metadata'))) return undefined;
+  if (typeof get.details(error) !== 'string' && !isObject(get.metadata(error))) return undefined;
   return GRPC_CODE_NAMES[code];
 }
 
@@ -147,14 +167,14 @@ function asHttpStatus(value) {
 }
 
 function httpStatus(error) {
-  const response = get(error, 'response');
+  const response = get.response(error);
   return (
-    asHttpStatus(get(error, 'status')) ??
-    asHttpStatus(get(error, 'statusCode')) ??
-    asHttpStatus(get(response, 'status')) ??
-    asHttpStatus(get(response, 'statusCode')) ??
+    asHttpStatus(get.status(error)) ??
+    asHttpStatus(get.statusCode(error)) ??
+    asHttpStatus(get.status(response)) ??
+    asHttpStatus(get.statusCode(response)) ??
     // AWS SDK for JavaScript v3
-    asHttpStatus(get(get(error, '$metadata'), 'httpStatusCode'))
+    asHttpStatus(get.httpStatusCode(get.$metadata(error)))
   );
 }
 
@@ -163,20 +183,20 @@ function asExitCode(value) {
 }
 
 function exitCode(error, processError) {
-  const explicit = asExitCode(get(error, 'exitCode')); // execa, and most wrappers
+  const explicit = asExitCode(get.exitCode(error)); // execa, and most wrappers
   if (explicit !== undefined || !processError) return explicit;
   // child_process: exec()/execFile() put the exit code in `code`, execSync() in `status`.
-  return asExitCode(get(error, 'code')) ?? asExitCode(get(error, 'status'));
+  return asExitCode(get.code(error)) ?? asExitCode(get.status(error));
 }
 
 function errorCode(error) {
-  for (const key of ['code', 'Code']) {
-    const value = get(error, key);
-    if (typeof value === 'string' && value !== '') return value;
-  }
+  const code = get.code(error);
+  if (typeof code === 'string' && code !== '') return code;
+  const Code = get.Code(error);
+  if (typeof Code === 'string' && Code !== '') return Code;
   // AWS SDK v3 service exceptions carry the service's error code as `name`.
-  if (isObject(get(error, '$metadata'))) {
-    const name = get(error, 'name');
+  if (isObject(get.$metadata(error))) {
+    const name = get.name(error);
     if (typeof name === 'string' && name !== '') return name;
   }
   return undefined;
@@ -208,10 +228,10 @@ export function failureFromError(error) {
     if (!processError) httpStatusFound ??= httpStatus(link);
     exitCodeFound ??= exitCode(link, processError);
     if (signalFound === undefined) {
-      const signal = get(link, 'signal');
+      const signal = get.signal(link);
       if (typeof signal === 'string' && signal !== '') signalFound = signal;
     }
-    const message = get(link, 'message');
+    const message = get.message(link);
     if (typeof message === 'string' && message !== '' && message !== messages.at(-1)) messages.push(message);
     for (const t of texts) if (t.at === at + 1) messages.push(t.text);
   });
