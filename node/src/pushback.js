@@ -21,6 +21,17 @@ function get(object, key) {
   }
 }
 
+// `get` for the fixed keys read from every error: one function per key, so
+// that each property read stays monomorphic (see from-error.js).
+const read = {
+  cause: (o) => { try { return o?.cause; } catch { return undefined; } },
+  get: (o) => { try { return o?.get; } catch { return undefined; } },
+  headers: (o) => { try { return o?.headers; } catch { return undefined; } },
+  metadata: (o) => { try { return o?.metadata; } catch { return undefined; } },
+  response: (o) => { try { return o?.response; } catch { return undefined; } },
+  retryAfterMs: (o) => { try { return o?.retryAfterMs; } catch { return undefined; } },
+};
+
 const DAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
 const LONG_DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -86,7 +97,7 @@ export function parseGrpcPushback(value) {
 function headerValue(headers, name) {
   if (headers === null || typeof headers !== 'object') return undefined;
   let value;
-  const getter = get(headers, 'get');
+  const getter = read.get(headers);
   if (typeof getter === 'function') {
     // fetch Headers, AxiosHeaders, grpc-js Metadata (which returns a list).
     try {
@@ -111,9 +122,9 @@ function headerValue(headers, name) {
 }
 
 function pushbackOf(error, nowMs) {
-  const own = get(error, 'retryAfterMs');
+  const own = read.retryAfterMs(error);
   if (typeof own === 'number' && !Number.isNaN(own) && own >= 0) return own === Infinity ? NEVER : Math.ceil(own);
-  for (const headers of [get(get(error, 'response'), 'headers'), get(error, 'headers')]) {
+  for (const headers of [read.headers(read.response(error)), read.headers(error)]) {
     const value = headerValue(headers, 'retry-after');
     if (value !== undefined) {
       const ms = parseRetryAfter(value, nowMs);
@@ -121,7 +132,7 @@ function pushbackOf(error, nowMs) {
     }
   }
   // grpc-js ServiceError: Metadata#get returns the values of a key.
-  for (const metadata of [get(error, 'metadata'), get(get(error, 'response'), 'headers'), get(error, 'headers')]) {
+  for (const metadata of [read.metadata(error), read.headers(read.response(error)), read.headers(error)]) {
     const value = headerValue(metadata, 'grpc-retry-pushback-ms');
     if (value !== undefined) return parseGrpcPushback(value);
   }
@@ -137,7 +148,7 @@ function pushbackOf(error, nowMs) {
  */
 export function pushbackFromError(error, nowMs) {
   const seen = new Set();
-  for (let e = error, i = 0; e !== null && typeof e === 'object' && !seen.has(e) && i < MAX_CAUSE_DEPTH; e = get(e, 'cause'), i++) {
+  for (let e = error, i = 0; e !== null && typeof e === 'object' && !seen.has(e) && i < MAX_CAUSE_DEPTH; e = read.cause(e), i++) {
     seen.add(e);
     const ms = pushbackOf(e, nowMs);
     if (ms !== undefined) return ms;
