@@ -86,9 +86,10 @@ export function toWitNow(now, path = 'now') {
 /** u64 from the engine -> number, refusing values a double cannot hold exactly. */
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
-export function toNumber(big, path) {
+/** `field` is appended to `path` in the error only (no string built per call). */
+export function toNumber(big, path, field = '') {
   if (big > MAX_SAFE) {
-    throw new RangeError(`${path} is ${big}, beyond Number.MAX_SAFE_INTEGER`);
+    throw new RangeError(`${path}${field} is ${big}, beyond Number.MAX_SAFE_INTEGER`);
   }
   return Number(big);
 }
@@ -214,12 +215,24 @@ export function toWitMaxEntries(value) {
 // Lifting: frozen plain objects, JSON-ready (no BigInt inside), so a state can be
 // persisted with JSON.stringify and passed back after JSON.parse unchanged.
 
+// A retry keeps one seed, so its states' decimal text is made once.
+let lastSeed = 0n;
+let lastSeedText = '0';
+
+function seedText(seed) {
+  if (seed !== lastSeed) {
+    lastSeedText = seed.toString();
+    lastSeed = seed;
+  }
+  return lastSeedText;
+}
+
 export function fromWitState(raw, path = 'state') {
   return remember({
     attempts: raw.attempts,
-    startedAtMs: raw.startedAtMs == null ? null : toNumber(raw.startedAtMs, `${path}.startedAtMs`),
-    lastDelayMs: toNumber(raw.lastDelayMs, `${path}.lastDelayMs`),
-    seed: raw.seed.toString(),
+    startedAtMs: raw.startedAtMs == null ? null : toNumber(raw.startedAtMs, path, '.startedAtMs'),
+    lastDelayMs: toNumber(raw.lastDelayMs, path, '.lastDelayMs'),
+    seed: seedText(raw.seed),
   }, raw);
 }
 
@@ -231,7 +244,7 @@ export function fromWitShared(raw, path = 'shared') {
       consecutiveFailures: b.consecutiveFailures,
       recentOutcomes: b.recentOutcomes.toString(),
       recentCount: b.recentCount,
-      openedAtMs: toNumber(b.openedAtMs, `${path}.breaker.openedAtMs`),
+      openedAtMs: toNumber(b.openedAtMs, path, '.breaker.openedAtMs'),
       probesStarted: b.probesStarted,
       probesSucceeded: b.probesSucceeded,
     }),
