@@ -103,6 +103,13 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
+    // `run` starts loading its engine before the command line is parsed
+    // (see run::EngineLoad); anything else that names `run` first fails to
+    // parse, and the thread ends with the process.
+    let engine = std::env::args_os()
+        .nth(1)
+        .is_some_and(|first| first == "run")
+        .then(run::EngineLoad::start);
     let cli = Cli::parse();
     if !delivers(&cli.command) {
         die_quietly_on_broken_pipe();
@@ -113,7 +120,7 @@ pub fn main() -> ExitCode {
         Command::Check { policy, json } => (check::run(&policy, json), 2),
         Command::Classify(args) => (classify::run(args), 2),
         Command::Plan(args) => (plan::run(args), 2),
-        Command::Run(args) => (run::run(args), exit::BACKSTOP_ERROR),
+        Command::Run(args) => (run::run(args, engine), exit::BACKSTOP_ERROR),
         Command::Stats(args) => (stats::run(args), 2),
         Command::Alerts(command) => (alerts::run(command), 2),
         Command::Export(command) => (export::run(command), 2),

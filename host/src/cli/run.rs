@@ -109,13 +109,51 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim()).map_err(|e| format!("{e} (write e.g. 500ms, 10s, 1m)"))
 }
 
-pub fn run(args: RunArgs) -> Result<ExitCode> {
+/// The engine and a session, loading on a thread of their own. Deserialising
+/// the cached compiled component is the largest single piece of a `run --
+/// true` (about 0.8 ms), and nothing before the policy needs it, so it
+/// overlaps with parsing the command line and opening the state. The result
+/// comes back over a channel rather than by joining: the thread's exit
+/// (wasmtime's per-thread state torn down) would add half a millisecond.
+pub struct EngineLoad(Option<mpsc::Receiver<LoadedEngine>>);
+
+type LoadedEngine = Result<(Engine, Session), Error>;
+
+impl EngineLoad {
+    pub fn start() -> EngineLoad {
+        let (loaded, receiver) = mpsc::sync_channel(1);
+        let load = move || {
+            let _ = loaded.send(Engine::new().and_then(|engine| {
+                let session = engine.session()?;
+                Ok((engine, session))
+            }));
+        };
+        // Without a thread (none to be had), it loads in `finish`.
+        let started = std::thread::Builder::new()
+            .name("backstop-engine".into())
+            .spawn(load)
+            .is_ok();
+        EngineLoad(started.then_some(receiver))
+    }
+
+    fn finish(self) -> Result<(Engine, Session)> {
+        let loaded = match self.0 {
+            Some(receiver) => receiver
+                .recv()
+                .map_err(|_| anyhow::anyhow!("loading the policy engine panicked"))?,
+            None => Engine::new().and_then(|engine| Ok((engine.clone(), engine.session()?))),
+        };
+        Ok(loaded?)
+    }
+}
+
+pub fn run(args: RunArgs, engine: Option<EngineLoad>) -> Result<ExitCode> {
     let lease_code = if args.one_attempt {
         exit::RETRY_ME
     } else {
         exit::LEASE_HELD
     };
-    run_inner(args).map_err(|err| {
+    run_inner(args, engine).map_err(|err| {
         let code = if err.downcast_ref::<StoreError>().is_some() {
             exit::STATE_ERROR
         } else if err.downcast_ref::<LeaseLost>().is_some() {
@@ -127,22 +165,33 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     })
 }
 
-fn run_inner(args: RunArgs) -> Result<ExitCode> {
+fn run_inner(args: RunArgs, engine: Option<EngineLoad>) -> Result<ExitCode> {
     if args.one_attempt {
         one_attempt::check_permanent_code(args.permanent_exit_code)?;
     }
-    let engine = Engine::new()?;
-    let mut session = engine.session()?;
+    let engine = engine.unwrap_or_else(EngineLoad::start);
+    let path = match &args.state {
+        Some(path) => Ok(path.clone()),
+        None => store::default_path(),
+    };
+    // An existing SQLite file is opened while the engine loads. A new one,
+    // or a server, waits for the policy: nothing is created for a run that
+    // never starts.
+    let opened = match &path {
+        Ok(path) if path.is_file() => Some(Store::open(path, store::busy_timeout())),
+        _ => None,
+    };
+    let (engine, mut session) = engine.finish()?;
     let Some(policy) = policy::load(&mut session, &args.policy)? else {
         return Err(Exit::new(exit::BACKSTOP_ERROR, "invalid policy; nothing was run").into());
     };
     let seed = session.derive_seed(&format!("{}/{}", args.run_id, args.step))?;
     let reports = Reports::new().context("creating a directory for failure reports")?;
-    let path = match &args.state {
-        Some(path) => path.clone(),
-        None => store::default_path()?,
+    let path = path?;
+    let mut store = match opened {
+        Some(store) => store?,
+        None => Store::open(&path, store::busy_timeout())?,
     };
-    let mut store = Store::open(&path, store::busy_timeout())?;
     let alerting = alerting(&mut session, &args, &path)?;
     let lease_ms = store::env_ms("BACKSTOP_LEASE_MS").unwrap_or(DEFAULT_LEASE_MS);
     let host = hostname();
