@@ -108,7 +108,8 @@ const OUTCOME_FIELDS = ['failure', 'durationMs', 'pushbackMs'];
 // store keeping the object) needs neither checks nor conversions. A
 // non-enumerable symbol property (defineProperty) cost 4 times as much, a
 // WeakMap more still (ephemerons in GC).
-class Returns {
+/** A base class whose constructor returns the object it is given, so a subclass stamps its private fields onto that (plain) object. @internal */
+export class Returns {
   constructor(target) {
     return target;
   }

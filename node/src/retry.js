@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 
 import { failureFromError } from './from-error.js';
 import { afterFailureLenient, planFailuresLenient, Policy } from './policy.js';
-import { sameShared, sameState, toWitShared, toWitState, u64 } from './planner.js';
+import { Returns, sameShared, sameState, toWitShared, toWitState, u64 } from './planner.js';
 import { NEVER, pushbackFromError } from './pushback.js';
 import { defaultPolicy, deriveSeed } from './thread.js';
 
@@ -155,12 +155,6 @@ function sleepOn(clock, ms, signal) {
     signal.addEventListener('abort', onAbort, { once: true });
   });
   return Promise.race([clock.sleep(ms, signal), aborted]).finally(() => signal.removeEventListener('abort', onAbort));
-}
-
-class Returns {
-  constructor(target) {
-    return target;
-  }
 }
 
 /**
