@@ -124,7 +124,12 @@ impl EngineBuilder {
         config
             .concurrency_support(false)
             .consume_fuel(!epoch)
-            .epoch_interruption(epoch);
+            .epoch_interruption(epoch)
+            // Native unwind info serves only outside unwinders: nothing
+            // unwinds through guest frames (the component imports no host
+            // function), and traps keep their wasm backtraces. Registering
+            // it with libgcc was a tenth of loading the cached code.
+            .native_unwind_info(false);
         let engine = wasmtime::Engine::new(&config).map_err(runtime)?;
         if epoch {
             let weak = engine.weak();
