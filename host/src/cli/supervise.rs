@@ -142,7 +142,14 @@ impl Running {
         let mut stopping: Option<(Ended, Instant)> = None;
         let mut killed_at: Option<Instant> = None;
         let mut left_behind = false;
-        notify_exit(self.pid, signals.waker()?);
+        // The exit wakes the wait below directly through a pidfd; without
+        // one (a kernel before 5.3), a thread blocked in waitid(2) writes to
+        // the signals' wake-up pipe.
+        let exited = exit_descriptor(self.pid);
+        if exited.is_none() {
+            notify_exit(self.pid, signals.waker()?);
+        }
+        let exited_fd = exited.as_ref().map(AsRawFd::as_raw_fd);
         let status = loop {
             if let Some(status) = self.child.try_wait()? {
                 break status;
@@ -184,7 +191,7 @@ impl Running {
             if let (Some((_, since)), None) = (stopping, killed_at) {
                 wait = wait.min(grace.saturating_sub(now - since));
             }
-            signals.wait(wait.max(Duration::from_millis(1)));
+            signals.wait_or(exited_fd, wait.max(Duration::from_millis(1)));
         };
         let duration = self.started.elapsed();
         // The leader exited by itself, but what it started in the background
@@ -247,6 +254,24 @@ impl Running {
             stdout_tail,
         })
     }
+}
+
+/// A descriptor that becomes readable when the process `pid` (our child,
+/// not yet reaped, so the pid cannot be reused) exits: a pidfd.
+#[cfg(target_os = "linux")]
+fn exit_descriptor(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open(2) takes a pid and flags and returns a new
+    // descriptor or -1; nothing else is read or written.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = i32::try_from(fd).ok().filter(|&fd| fd >= 0)?;
+    // SAFETY: `fd` was just opened for us and is owned by nothing else.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exit_descriptor(_pid: i32) -> Option<std::os::fd::OwnedFd> {
+    None
 }
 
 /// Write to `waker` when the process `pid` (our child) exits, from a thread
@@ -449,15 +474,21 @@ impl Signals {
     /// Sleep until a signal arrives, a waker writes, or `timeout` passes.
     /// Wake-ups may be spurious: callers check what they wait for.
     pub fn wait(&self, timeout: Duration) {
-        let mut fd = libc::pollfd {
-            fd: self.wake.as_raw_fd(),
+        self.wait_or(None, timeout);
+    }
+
+    /// [`Signals::wait`] that also ends when `also` becomes readable.
+    pub fn wait_or(&self, also: Option<std::os::fd::RawFd>, timeout: Duration) {
+        let poll_fd = |fd| libc::pollfd {
+            fd,
             events: libc::POLLIN,
             revents: 0,
         };
+        let mut fds = [poll_fd(self.wake.as_raw_fd()), poll_fd(also.unwrap_or(-1))];
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: poll(2) on one valid descriptor we own.
-        let ready = unsafe { libc::poll(&mut fd, 1, ms) };
-        if ready > 0 {
+        // SAFETY: poll(2) on descriptors we own (a negative one is skipped).
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        if ready > 0 && fds[0].revents != 0 {
             let mut buf = [0u8; 64];
             while matches!((&self.wake).read(&mut buf), Ok(n) if n > 0) {}
         }
@@ -522,6 +553,41 @@ mod tests {
         assert_eq!(signal_name(libc::SIGKILL), "SIGKILL");
         assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
         assert_eq!(signal_name(64), "64");
+    }
+
+    #[test]
+    fn a_child_exit_ends_the_wait_through_its_pidfd_or_the_waitid_thread() {
+        let signals = Signals::install().unwrap();
+        for through_pidfd in [true, false] {
+            let mut child = Command::new("sh")
+                .args(["-c", "sleep 0.2; exit 7"])
+                .spawn()
+                .unwrap();
+            let pid = child.id() as i32;
+            let exited = if through_pidfd {
+                exit_descriptor(pid)
+            } else {
+                None
+            };
+            assert_eq!(exited.is_some(), through_pidfd && cfg!(target_os = "linux"));
+            if exited.is_none() {
+                notify_exit(pid, signals.waker().unwrap());
+            }
+            let fd = exited.as_ref().map(AsRawFd::as_raw_fd);
+            let started = Instant::now();
+            // Each wait is far longer than the child lives: the exit ends it.
+            let status = loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    break status;
+                }
+                signals.wait_or(fd, Duration::from_secs(30));
+                assert!(
+                    started.elapsed() < Duration::from_secs(15),
+                    "the exit did not end the wait (pidfd: {through_pidfd})"
+                );
+            };
+            assert_eq!(status.code(), Some(7));
+        }
     }
 
     #[test]
