@@ -77,7 +77,10 @@ impl Reports {
 
 impl Drop for Reports {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // Usually empty (no attempt wrote a report): one rmdir(2), not a walk.
+        if std::fs::remove_dir(&self.dir).is_err() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -310,6 +313,25 @@ mod tests {
 
     fn parse_str(text: &str) -> Result<Report, String> {
         parse(text.as_bytes())
+    }
+
+    #[test]
+    fn the_report_directory_goes_with_the_run_empty_or_not() {
+        for written in [false, true] {
+            let reports = Reports::new().unwrap();
+            let dir = reports.dir.clone();
+            let path = reports.fresh(1).unwrap();
+            if written {
+                std::fs::write(&path, "{}").unwrap();
+            }
+            assert!(dir.is_dir());
+            drop(reports);
+            assert!(
+                !dir.exists(),
+                "{} is left (a report written: {written})",
+                dir.display()
+            );
+        }
     }
 
     #[test]
