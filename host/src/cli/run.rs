@@ -122,16 +122,12 @@ type LoadedEngine = Result<(Engine, Session), Error>;
 impl EngineLoad {
     pub fn start() -> EngineLoad {
         let (loaded, receiver) = mpsc::sync_channel(1);
-        let load = move || {
-            let _ = loaded.send(Engine::new().and_then(|engine| {
-                let session = engine.session()?;
-                Ok((engine, session))
-            }));
-        };
         // Without a thread (none to be had), it loads in `finish`.
         let started = std::thread::Builder::new()
             .name("backstop-engine".into())
-            .spawn(load)
+            .spawn(move || {
+                let _ = loaded.send(load_engine());
+            })
             .is_ok();
         EngineLoad(started.then_some(receiver))
     }
@@ -141,10 +137,16 @@ impl EngineLoad {
             Some(receiver) => receiver
                 .recv()
                 .map_err(|_| anyhow::anyhow!("loading the policy engine panicked"))?,
-            None => Engine::new().and_then(|engine| Ok((engine.clone(), engine.session()?))),
+            None => load_engine(),
         };
         Ok(loaded?)
     }
+}
+
+fn load_engine() -> LoadedEngine {
+    let engine = Engine::new()?;
+    let session = engine.session()?;
+    Ok((engine, session))
 }
 
 pub fn run(args: RunArgs, engine: Option<EngineLoad>) -> Result<ExitCode> {
